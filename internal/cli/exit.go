@@ -1,0 +1,5 @@
+package cli
+
+import "errors"
+
+func asExitCoder(err error, target *exitCoder) bool { return errors.As(err, target) }

@@ -1,0 +1,66 @@
+// Package cli holds the assent subcommands. Each file builds one command tree;
+// root.go assembles them. Commands write results to stdout and diagnostics to
+// stderr, and return errors instead of exiting so they can be tested.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// Version is set at build time with -ldflags "-X .../internal/cli.Version=...".
+var Version = "dev"
+
+// Execute runs the command line args and returns the process exit code.
+func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd(stdout, stderr)
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, "assent:", err)
+		var ec exitCoder
+		if asExitCoder(err, &ec) {
+			return ec.ExitCode()
+		}
+		return 1
+	}
+	return 0
+}
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "assent",
+		Short:         "Assent: a consent-first population registry",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+
+	evalCmd := &cobra.Command{Use: "eval", Short: "Evaluate a biometric engine on a data set (FVC protocol)"}
+	evalCmd.AddCommand(newEvalFingerprintCmd(), newEvalIrisCmd())
+	benchCmd := &cobra.Command{Use: "bench", Short: "Measure 1:N scan speed of a biometric engine"}
+	benchCmd.AddCommand(newBenchFingerprintCmd(), newBenchIrisCmd())
+
+	root.AddCommand(
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print the version",
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), "assent", Version)
+				return err
+			},
+		},
+		evalCmd,
+		benchCmd,
+	)
+	return root
+}
+
+// exitCoder is an error that asks for a specific process exit code.
+type exitCoder interface {
+	error
+	ExitCode() int
+}
