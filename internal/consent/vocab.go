@@ -1,0 +1,123 @@
+package consent
+
+// The closed vocabularies of DESIGN.md. Every value that crosses the API is
+// checked against these lists; nothing else is accepted.
+
+// Category is a kind of personal data.
+type Category string
+
+const (
+	Identity    Category = "identity"
+	Face        Category = "face"
+	Fingerprint Category = "fingerprint"
+	Iris        Category = "iris"
+	BloodType   Category = "blood_type"
+	DNA         Category = "dna"
+	Health      Category = "health"
+)
+
+// Categories lists every category in a stable order.
+var Categories = []Category{Identity, Face, Fingerprint, Iris, BloodType, DNA, Health}
+
+// Purpose is why personal data is read or written.
+type Purpose string
+
+const (
+	Registration  Purpose = "registration"
+	Care          Purpose = "care"
+	Verification  Purpose = "verification"
+	Deduplication Purpose = "deduplication"
+	Research      Purpose = "research"
+)
+
+// Purposes lists every purpose in a stable order.
+var Purposes = []Purpose{Registration, Care, Verification, Deduplication, Research}
+
+// Decision is a person's answer for one (category, purpose).
+type Decision string
+
+const (
+	Granted   Decision = "granted"
+	Declined  Decision = "declined"
+	Withdrawn Decision = "withdrawn"
+)
+
+// Role is an operator's (or the subject's) role.
+type Role string
+
+const (
+	Admin       Role = "admin"
+	Registrar   Role = "registrar"
+	Clinician   Role = "clinician"
+	Verifier    Role = "verifier"
+	Adjudicator Role = "adjudicator"
+	Researcher  Role = "researcher"
+	Auditor     Role = "auditor"
+	Subject     Role = "subject"
+)
+
+// OperatorRoles are the roles an API key can carry (subject comes from the portal).
+var OperatorRoles = []Role{Admin, Registrar, Clinician, Verifier, Adjudicator, Researcher, Auditor}
+
+// Action is what an access does with the data.
+type Action string
+
+const (
+	Read   Action = "read"
+	Write  Action = "write"
+	Delete Action = "delete"
+)
+
+// consentPairs are the (category, purpose) pairs a person can be asked about.
+// Care is absent on purpose: it rests on the care relationship, not on consent.
+var consentPairs = map[Category][]Purpose{
+	Identity:    {Registration},
+	Face:        {Verification, Deduplication},
+	Fingerprint: {Verification, Deduplication},
+	Iris:        {Verification, Deduplication},
+	BloodType:   {Research},
+	DNA:         {Research},
+	Health:      {Research},
+}
+
+// ValidPair reports whether consent can be recorded for (c, p).
+func ValidPair(c Category, p Purpose) bool {
+	for _, q := range consentPairs[c] {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// PurposesFor returns the purposes a person can consent to for c.
+func PurposesFor(c Category) []Purpose { return consentPairs[c] }
+
+// Valid reports whether c is a known category.
+func (c Category) Valid() bool { _, ok := consentPairs[c]; return ok }
+
+// Valid reports whether p is a known purpose.
+func (p Purpose) Valid() bool {
+	for _, q := range Purposes {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// Valid reports whether d is a known decision.
+func (d Decision) Valid() bool { return d == Granted || d == Declined || d == Withdrawn }
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	if r == Subject {
+		return true
+	}
+	for _, q := range OperatorRoles {
+		if q == r {
+			return true
+		}
+	}
+	return false
+}
