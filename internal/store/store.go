@@ -1,0 +1,224 @@
+// Package store defines what the registry keeps and the storage contract every
+// backend implements. Rows carry personal data only in sealed form (bytes
+// produced by internal/envelope); a backend never sees a name, a birth date or
+// a template in the clear.
+//
+// Every change happens inside one transaction opened with Store.Update; the
+// access it belongs to and its audit event commit or roll back together.
+// Backends: internal/store/sqlite (embedded default). Each must pass
+// internal/store/storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every backend returns (wrapped) so callers can use errors.Is.
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrConflict     = errors.New("conflict")
+	ErrStaleSchema  = errors.New("schema is older than this binary; run migrations")
+	ErrSchemaTooNew = errors.New("schema is newer than this binary")
+)
+
+// Store opens transactions. Implementations are safe for concurrent use.
+type Store interface {
+	// Update runs fn in a read-write transaction. If fn returns an error the
+	// transaction is rolled back and that error returned; otherwise it commits
+	// durably before Update returns.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+	// SchemaVersion reports the applied migration number.
+	SchemaVersion(ctx context.Context) (int, error)
+	Close() error
+}
+
+// Tx is one transaction. It must not be used after fn returns.
+type Tx interface {
+	Sites
+	Operators
+	Households
+	Persons
+	Consents
+	Exams
+	Audit
+}
+
+// Site is a place where people are registered and cared for.
+type Site struct {
+	Code      string
+	Name      string
+	AreaCode  string
+	CreatedAt time.Time
+}
+
+type Sites interface {
+	CreateSite(ctx context.Context, s Site) error // ErrConflict if the code exists
+	GetSite(ctx context.Context, code string) (Site, error)
+	ListSites(ctx context.Context) ([]Site, error)
+}
+
+// Operator is a holder of an API key. KeyMAC is the HMAC of the key; the key
+// itself is never stored.
+type Operator struct {
+	ID        string
+	Role      string
+	Site      string // may be empty (e.g. admin, auditor)
+	Name      string
+	KeyMAC    []byte
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+type Operators interface {
+	CreateOperator(ctx context.Context, o Operator) error
+	// OperatorByKeyMAC finds an operator that is not revoked.
+	OperatorByKeyMAC(ctx context.Context, mac []byte) (Operator, error)
+	ListOperators(ctx context.Context) ([]Operator, error)
+	RevokeOperator(ctx context.Context, id string, at time.Time) error
+}
+
+// Household is a group of people living together. Address is sealed.
+type Household struct {
+	ID            string
+	AreaCode      string
+	HeadID        string // empty until a head is named
+	AddressSealed []byte
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+type Households interface {
+	CreateHousehold(ctx context.Context, h Household) error
+	GetHousehold(ctx context.Context, id string) (Household, error)
+	UpdateHousehold(ctx context.Context, h Household) error
+	// HouseholdMembers lists the persons (not erased) whose household is id.
+	HouseholdMembers(ctx context.Context, id string) ([]Person, error)
+}
+
+// Person statuses.
+const (
+	StatusActive = "active"
+	StatusErased = "erased" // a tombstone: the id is kept, nothing else
+)
+
+// Person is a registered person. IdentitySealed holds names, birth date, sex
+// and contact details; the plain columns hold only what routing, households
+// and coverage reports need.
+type Person struct {
+	ID             string
+	Status         string
+	AreaCode       string
+	HouseholdID    string
+	Relationship   string
+	GuardianID     string
+	Site           string // where registered
+	Version        int    // increases with every rectification
+	IdentitySealed []byte
+	// NameIndex and BirthIndex are keyed blind indexes (HMAC) of the
+	// normalised name and the birth date, so a registrar can find a person
+	// while names stay sealed.
+	NameIndex  []byte
+	BirthIndex []byte
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// PersonVersion is an earlier state of a person kept on rectification.
+type PersonVersion struct {
+	PersonID       string
+	Version        int
+	IdentitySealed []byte
+	HouseholdID    string
+	Relationship   string
+	AreaCode       string
+	ChangedAt      time.Time
+	ChangedBy      string // operator id
+}
+
+type Persons interface {
+	CreatePerson(ctx context.Context, p Person) error
+	GetPerson(ctx context.Context, id string) (Person, error)
+	// UpdatePerson writes p if its stored Version is p.Version-1.
+	UpdatePerson(ctx context.Context, p Person) error
+	AddPersonVersion(ctx context.Context, v PersonVersion) error
+	PersonVersions(ctx context.Context, id string) ([]PersonVersion, error)
+	FindPersons(ctx context.Context, nameIndex, birthIndex []byte) ([]string, error)
+	// ErasePerson deletes every row about the person and leaves a tombstone.
+	ErasePerson(ctx context.Context, id string, at time.Time) error
+}
+
+// ConsentRecord is one answer; the latest per (category, purpose) is the state.
+type ConsentRecord struct {
+	Seq           int64 // assigned by the store, increasing
+	PersonID      string
+	Category      string
+	Purpose       string
+	Decision      string
+	Method        string
+	NoticeVersion string
+	Language      string
+	OperatorID    string
+	Site          string
+	GuardianID    string
+	At            time.Time
+}
+
+type Consents interface {
+	AppendConsent(ctx context.Context, c ConsentRecord) (ConsentRecord, error)
+	// ConsentHistory lists a person's records oldest first.
+	ConsentHistory(ctx context.Context, personID string) ([]ConsentRecord, error)
+	// ConsentCounts counts the current decisions per (site, category, decision).
+	ConsentCounts(ctx context.Context) ([]ConsentCount, error)
+}
+
+// ConsentCount is one cell of the coercion-monitoring table.
+type ConsentCount struct {
+	Site, Category, Decision string
+	N                        int
+}
+
+// Exam is a check-up. Findings are sealed under the health category key;
+// BloodTypeSealed under blood_type.
+type Exam struct {
+	ID              string
+	PersonID        string
+	Site            string
+	OperatorID      string
+	FindingsSealed  []byte
+	BloodTypeSealed []byte // nil when not recorded
+	At              time.Time
+}
+
+type Exams interface {
+	AddExam(ctx context.Context, e Exam) error
+	ListExams(ctx context.Context, personID string) ([]Exam, error)
+	// DeleteExamCategory removes sealed data of one category from a person's
+	// exams ("health" deletes whole exams, "blood_type" clears the field).
+	DeleteExamCategory(ctx context.Context, personID, category string) error
+}
+
+// AuditRow is one stored audit event: its index, encoded data and leaf hash.
+type AuditRow struct {
+	Index    uint64
+	Data     []byte
+	LeafHash []byte
+}
+
+type Audit interface {
+	// AppendAudit stores data at the next index and returns the index.
+	// personID (may be empty) indexes the row for the person's access log.
+	AppendAudit(ctx context.Context, personID string, data, leafHash []byte) (uint64, error)
+	// AuditRowsForPerson lists the rows about one person, oldest first.
+	AuditRowsForPerson(ctx context.Context, personID string, limit int) ([]AuditRow, error)
+	AuditLeafHashes(ctx context.Context, from uint64, limit int) ([][]byte, error)
+	AuditRows(ctx context.Context, from uint64, limit int) ([]AuditRow, error)
+	AuditSize(ctx context.Context) (uint64, error)
+	SaveCheckpoint(ctx context.Context, size uint64, note []byte, at time.Time) error
+	// LatestCheckpoint returns ErrNotFound when there is none.
+	LatestCheckpoint(ctx context.Context) (size uint64, note []byte, err error)
+	Checkpoints(ctx context.Context) ([][]byte, error)
+}

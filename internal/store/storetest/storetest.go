@@ -1,0 +1,352 @@
+// Package storetest is the conformance suite every store backend must pass.
+// A backend's test calls Run with a function that opens a fresh, empty store.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/assent-registry/assent/internal/store"
+	"github.com/google/go-cmp/cmp"
+)
+
+// Run runs the suite. open must return a new empty store for each call.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"SitesRoundTripAndConflict", testSites},
+		{"OperatorsByKeyAndRevoke", testOperators},
+		{"PersonsVersioningAndLookup", testPersons},
+		{"HouseholdMembers", testHouseholds},
+		{"ConsentHistoryAndCounts", testConsents},
+		{"ExamsAndCategoryDeletion", testExams},
+		{"EraseLeavesTombstone", testErase},
+		{"AuditAppendIsContiguous", testAudit},
+		{"FailedUpdateLeavesNothing", testRollback},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+}
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func update(t *testing.T, s store.Store, fn func(store.Tx) error) {
+	t.Helper()
+	if err := s.Update(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func view(t *testing.T, s store.Store, fn func(store.Tx) error) {
+	t.Helper()
+	if err := s.View(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testSites(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	want := store.Site{Code: "s1", Name: "Clinic", AreaCode: "A1", CreatedAt: t0}
+	update(t, s, func(tx store.Tx) error { return tx.CreateSite(ctx, want) })
+	err := s.Update(ctx, func(tx store.Tx) error { return tx.CreateSite(ctx, want) })
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate site: got %v, want ErrConflict", err)
+	}
+	view(t, s, func(tx store.Tx) error {
+		got, err := tx.GetSite(ctx, "s1")
+		if err != nil {
+			return err
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("site (-want +got):\n%s", d)
+		}
+		if _, err := tx.GetSite(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing site: got %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+}
+
+func testOperators(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	o := store.Operator{ID: "op1", Role: "registrar", Site: "s1", Name: "R", KeyMAC: []byte{1, 2, 3}, CreatedAt: t0}
+	update(t, s, func(tx store.Tx) error { return tx.CreateOperator(ctx, o) })
+	view(t, s, func(tx store.Tx) error {
+		got, err := tx.OperatorByKeyMAC(ctx, []byte{1, 2, 3})
+		if err != nil {
+			return err
+		}
+		if d := cmp.Diff(o, got); d != "" {
+			t.Errorf("operator (-want +got):\n%s", d)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error { return tx.RevokeOperator(ctx, "op1", t0.Add(time.Hour)) })
+	view(t, s, func(tx store.Tx) error {
+		if _, err := tx.OperatorByKeyMAC(ctx, []byte{1, 2, 3}); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("revoked key: got %v, want ErrNotFound", err)
+		}
+		ops, err := tx.ListOperators(ctx)
+		if err != nil {
+			return err
+		}
+		if len(ops) != 1 || ops[0].RevokedAt == nil {
+			t.Errorf("list after revoke: %+v", ops)
+		}
+		return nil
+	})
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.RevokeOperator(ctx, "op1", t0) }); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second revoke: got %v, want ErrNotFound", err)
+	}
+}
+
+func person(id string) store.Person {
+	return store.Person{ID: id, Status: store.StatusActive, AreaCode: "A1", Site: "s1", Version: 1,
+		IdentitySealed: []byte("sealed-" + id), NameIndex: []byte("n"), BirthIndex: []byte("b"), CreatedAt: t0, UpdatedAt: t0}
+}
+
+func testPersons(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p := person("p1")
+	update(t, s, func(tx store.Tx) error { return tx.CreatePerson(ctx, p) })
+	p2 := p
+	p2.Version = 2
+	p2.IdentitySealed = []byte("new")
+	p2.UpdatedAt = t0.Add(time.Minute)
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.AddPersonVersion(ctx, store.PersonVersion{PersonID: "p1", Version: 1, IdentitySealed: p.IdentitySealed, AreaCode: "A1", ChangedAt: p2.UpdatedAt, ChangedBy: "op1"}); err != nil {
+			return err
+		}
+		return tx.UpdatePerson(ctx, p2)
+	})
+	// A stale writer (version 2 again) must conflict.
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.UpdatePerson(ctx, p2) }); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("stale update: got %v, want ErrConflict", err)
+	}
+	view(t, s, func(tx store.Tx) error {
+		got, err := tx.GetPerson(ctx, "p1")
+		if err != nil {
+			return err
+		}
+		if d := cmp.Diff(p2, got); d != "" {
+			t.Errorf("person (-want +got):\n%s", d)
+		}
+		vs, err := tx.PersonVersions(ctx, "p1")
+		if err != nil {
+			return err
+		}
+		if len(vs) != 1 || string(vs[0].IdentitySealed) != "sealed-p1" {
+			t.Errorf("versions: %+v", vs)
+		}
+		ids, err := tx.FindPersons(ctx, []byte("n"), []byte("b"))
+		if err != nil {
+			return err
+		}
+		if d := cmp.Diff([]string{"p1"}, ids); d != "" {
+			t.Errorf("find (-want +got):\n%s", d)
+		}
+		if ids, _ := tx.FindPersons(ctx, []byte("n"), []byte("x")); len(ids) != 0 {
+			t.Errorf("find with other birth index: %v", ids)
+		}
+		return nil
+	})
+}
+
+func testHouseholds(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	h := store.Household{ID: "h1", AreaCode: "A1", AddressSealed: []byte("addr"), CreatedAt: t0, UpdatedAt: t0}
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.CreateHousehold(ctx, h); err != nil {
+			return err
+		}
+		for _, id := range []string{"a", "b"} {
+			p := person(id)
+			p.HouseholdID = "h1"
+			if err := tx.CreatePerson(ctx, p); err != nil {
+				return err
+			}
+		}
+		h.HeadID = "a"
+		return tx.UpdateHousehold(ctx, h)
+	})
+	view(t, s, func(tx store.Tx) error {
+		got, err := tx.GetHousehold(ctx, "h1")
+		if err != nil {
+			return err
+		}
+		if got.HeadID != "a" {
+			t.Errorf("head = %q, want a", got.HeadID)
+		}
+		ms, err := tx.HouseholdMembers(ctx, "h1")
+		if err != nil {
+			return err
+		}
+		if len(ms) != 2 {
+			t.Errorf("members = %d, want 2", len(ms))
+		}
+		return nil
+	})
+}
+
+func testConsents(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	rec := func(p, c, d string, at time.Time) store.ConsentRecord {
+		return store.ConsentRecord{PersonID: p, Category: c, Purpose: "verification", Decision: d, Method: "paper",
+			NoticeVersion: "v1", Language: "en", Site: "s1", At: at}
+	}
+	update(t, s, func(tx store.Tx) error {
+		for _, r := range []store.ConsentRecord{
+			rec("p1", "iris", "granted", t0), rec("p1", "iris", "withdrawn", t0.Add(time.Hour)),
+			rec("p2", "iris", "granted", t0), rec("p2", "face", "declined", t0),
+		} {
+			if _, err := tx.AppendConsent(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	view(t, s, func(tx store.Tx) error {
+		h, err := tx.ConsentHistory(ctx, "p1")
+		if err != nil {
+			return err
+		}
+		if len(h) != 2 || h[0].Decision != "granted" || h[1].Decision != "withdrawn" || h[0].Seq >= h[1].Seq {
+			t.Errorf("history: %+v", h)
+		}
+		counts, err := tx.ConsentCounts(ctx)
+		if err != nil {
+			return err
+		}
+		want := []store.ConsentCount{
+			{Site: "s1", Category: "face", Decision: "declined", N: 1},
+			{Site: "s1", Category: "iris", Decision: "granted", N: 1},
+			{Site: "s1", Category: "iris", Decision: "withdrawn", N: 1},
+		}
+		if d := cmp.Diff(want, counts); d != "" {
+			t.Errorf("counts (-want +got):\n%s", d)
+		}
+		return nil
+	})
+}
+
+func testExams(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	update(t, s, func(tx store.Tx) error {
+		return tx.AddExam(ctx, store.Exam{ID: "e1", PersonID: "p1", FindingsSealed: []byte("f"), BloodTypeSealed: []byte("b"), At: t0})
+	})
+	update(t, s, func(tx store.Tx) error { return tx.DeleteExamCategory(ctx, "p1", "blood_type") })
+	view(t, s, func(tx store.Tx) error {
+		es, err := tx.ListExams(ctx, "p1")
+		if err != nil {
+			return err
+		}
+		if len(es) != 1 || es[0].BloodTypeSealed != nil || string(es[0].FindingsSealed) != "f" {
+			t.Errorf("after deleting blood type: %+v", es)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error { return tx.DeleteExamCategory(ctx, "p1", "health") })
+	view(t, s, func(tx store.Tx) error {
+		es, err := tx.ListExams(ctx, "p1")
+		if len(es) != 0 {
+			t.Errorf("after deleting health: %+v", es)
+		}
+		return err
+	})
+}
+
+func testErase(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.CreatePerson(ctx, person("p1")); err != nil {
+			return err
+		}
+		return tx.AddExam(ctx, store.Exam{ID: "e1", PersonID: "p1", At: t0})
+	})
+	update(t, s, func(tx store.Tx) error { return tx.ErasePerson(ctx, "p1", t0.Add(time.Hour)) })
+	view(t, s, func(tx store.Tx) error {
+		p, err := tx.GetPerson(ctx, "p1")
+		if err != nil {
+			return err
+		}
+		if p.Status != store.StatusErased || p.IdentitySealed != nil || p.NameIndex != nil {
+			t.Errorf("tombstone keeps data: %+v", p)
+		}
+		es, _ := tx.ListExams(ctx, "p1")
+		if len(es) != 0 {
+			t.Errorf("exams survive erasure: %d", len(es))
+		}
+		return nil
+	})
+	// The id is never reused.
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.CreatePerson(ctx, person("p1")) }); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("reusing an erased id: got %v, want ErrConflict", err)
+	}
+}
+
+func testAudit(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for i := range 5 {
+		update(t, s, func(tx store.Tx) error {
+			idx, err := tx.AppendAudit(ctx, "p1", []byte{byte(i)}, []byte{byte(100 + i)})
+			if err == nil && idx != uint64(i) {
+				t.Errorf("append %d got index %d", i, idx)
+			}
+			return err
+		})
+	}
+	update(t, s, func(tx store.Tx) error { return tx.SaveCheckpoint(ctx, 5, []byte("note5"), t0) })
+	view(t, s, func(tx store.Tx) error {
+		n, err := tx.AuditSize(ctx)
+		if err != nil || n != 5 {
+			t.Errorf("size = %d, %v", n, err)
+		}
+		hs, err := tx.AuditLeafHashes(ctx, 3, 10)
+		if err != nil {
+			return err
+		}
+		if d := cmp.Diff([][]byte{{103}, {104}}, hs); d != "" {
+			t.Errorf("leaf hashes (-want +got):\n%s", d)
+		}
+		rows, err := tx.AuditRowsForPerson(ctx, "p1", 2)
+		if err != nil || len(rows) != 2 || rows[1].Index != 1 {
+			t.Errorf("rows for person: %+v %v", rows, err)
+		}
+		size, note, err := tx.LatestCheckpoint(ctx)
+		if err != nil || size != 5 || string(note) != "note5" {
+			t.Errorf("latest checkpoint: %d %q %v", size, note, err)
+		}
+		return nil
+	})
+}
+
+func testRollback(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CreatePerson(ctx, person("p1")); err != nil {
+			return err
+		}
+		if _, err := tx.AppendAudit(ctx, "p1", []byte("x"), []byte("y")); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("got %v, want boom", err)
+	}
+	view(t, s, func(tx store.Tx) error {
+		if _, err := tx.GetPerson(ctx, "p1"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("person survived rollback: %v", err)
+		}
+		if n, _ := tx.AuditSize(ctx); n != 0 {
+			t.Errorf("audit survived rollback: %d", n)
+		}
+		return nil
+	})
+}
