@@ -1,0 +1,183 @@
+package iris
+
+import (
+	"context"
+	"fmt"
+	"math/bits"
+	"math/rand/v2"
+	"runtime"
+	"time"
+
+	"github.com/assent-registry/assent/internal/gallery"
+)
+
+// BenchOptions configures Bench. Zero fields take the defaults in brackets.
+type BenchOptions struct {
+	Gallery   int     // entries [20000]
+	Probes    int     // timed probes per pass [8]
+	Mated     int     // mated pairs for the recall measurement [5000]
+	Threshold float64 // search threshold [ThresholdForFMR(1e-6)]
+	Seed      uint64  // random seed [1]
+}
+
+// BenchResult is what `assent bench iris --json` prints.
+type BenchResult struct {
+	Gallery                      int     `json:"gallery"`
+	Probes                       int     `json:"probes"`
+	CodeBits                     int     `json:"code_bits"`
+	Rotations                    int     `json:"rotations"`
+	BytesPerEye                  int     `json:"bytes_per_eye"`
+	Cores                        int     `json:"cores"`
+	Threshold                    float64 `json:"threshold"`
+	ComparisonsPerSecondPerCore  float64 `json:"comparisons_per_second_per_core"`
+	ComparisonsPerSecondAllCores float64 `json:"comparisons_per_second_all_cores"`
+	RooflinePerCore              float64 `json:"roofline_comparisons_per_second_per_core"`
+	FractionOfRoofline           float64 `json:"fraction_of_roofline"`
+	CoarsePerCore                float64 `json:"coarse_comparisons_per_second_per_core"`
+	CoarseSpeedup                float64 `json:"coarse_speedup"`
+	CoarseStride                 int     `json:"coarse_stride"`
+	CoarseMargin                 float64 `json:"coarse_margin"`
+	CoarsePassRate               float64 `json:"coarse_pass_rate"`
+	MatedPairs                   int     `json:"mated_pairs"`
+	MatedFound                   int     `json:"mated_found_exhaustive"`
+	CoarseRecallLoss             float64 `json:"coarse_recall_loss"`
+}
+
+// Bench measures the 1:N scan on a synthetic gallery whose codes have the
+// angular correlation and masks of real iris codes (SyntheticCodes). The
+// per-core figures come from scans with one worker; the roofline is a plain
+// XOR-AND-popcount loop over the same packed words and probe shifts, on one
+// core, in the same run. Bench is CPU-heavy and takes a few seconds.
+func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
+	if opt.Gallery <= 0 {
+		opt.Gallery = 20000
+	}
+	if opt.Probes <= 0 {
+		opt.Probes = 8
+	}
+	if opt.Mated <= 0 {
+		opt.Mated = 5000
+	}
+	if opt.Threshold == 0 {
+		opt.Threshold = ThresholdForFMR(1e-6)
+	}
+	if opt.Seed == 0 {
+		opt.Seed = 1
+	}
+	rng := rand.New(rand.NewPCG(opt.Seed, 7))
+	syn := NewSynth(DefaultRows, DefaultCols)
+	g := NewGallery(GalleryOptions{})
+	for i := range opt.Gallery {
+		if err := g.Add(fmt.Sprint(i), syn.Template(syn.Field(rng), rng)); err != nil {
+			return BenchResult{}, err
+		}
+	}
+	probes := make([]prepared, opt.Probes)
+	for i := range probes {
+		// A fresh eye: the scan does the same work whether or not it has a mate.
+		probes[i] = g.prepare(syn.Template(syn.Field(rng), rng))
+	}
+	m := g.m
+	res := BenchResult{
+		Gallery: opt.Gallery, Probes: opt.Probes, CodeBits: DefaultRows * DefaultCols * 2,
+		Rotations: 2*m.Rotations + 1, BytesPerEye: g.BytesPerEntry(), Cores: runtime.GOMAXPROCS(0),
+		Threshold: opt.Threshold, CoarseStride: g.coarseStride, CoarseMargin: DefaultCoarseMargin,
+	}
+	cmps := float64(opt.Gallery * opt.Probes)
+
+	timeScan := func(workers int, coarse bool) (float64, error) {
+		start := time.Now()
+		for _, p := range probes {
+			var sc = g.scorer(p, opt.Threshold)
+			if coarse {
+				sc = g.coarseScorer(p, opt.Threshold, opt.Threshold+DefaultCoarseMargin)
+			}
+			if _, err := gallery.Scan(ctx, g.Len(), sc, gallery.Options{Workers: workers}); err != nil {
+				return 0, err
+			}
+		}
+		return cmps / time.Since(start).Seconds(), nil
+	}
+	var err error
+	// Warm up caches and the scheduler once.
+	if _, err = timeScan(1, false); err != nil {
+		return res, err
+	}
+	if res.ComparisonsPerSecondPerCore, err = timeScan(1, false); err != nil {
+		return res, err
+	}
+	start := time.Now()
+	var sink uint64
+	for _, p := range probes {
+		sink += roofline(p.full, g.data, p.shifts)
+	}
+	res.RooflinePerCore = cmps / time.Since(start).Seconds()
+	if sink == 1 { // keep the loop from being optimised away
+		res.RooflinePerCore++
+	}
+	res.FractionOfRoofline = res.ComparisonsPerSecondPerCore / res.RooflinePerCore
+	if res.ComparisonsPerSecondAllCores, err = timeScan(0, false); err != nil {
+		return res, err
+	}
+	if res.CoarsePerCore, err = timeScan(1, true); err != nil {
+		return res, err
+	}
+	res.CoarseSpeedup = res.CoarsePerCore / res.ComparisonsPerSecondPerCore
+
+	// Coarse pass rate over impostors (the synthetic gallery against fresh probes).
+	frac := float64(g.coarseWords) / float64(g.words)
+	cmin, cnorm := int(float64(m.MinBits)*frac), float64(m.NormBits)*frac
+	pass := 0
+	for _, p := range probes {
+		for i := range g.Len() {
+			if bestStrided(p.coarse, g.data[i*2*g.words:(i+1)*2*g.words], g.coarseStride, p.shifts, cmin, cnorm) <= opt.Threshold+DefaultCoarseMargin {
+				pass++
+			}
+		}
+	}
+	res.CoarsePassRate = float64(pass) / cmps
+
+	// Recall loss: mated pairs (same field, fresh noise, mask and rotation)
+	// found by the exhaustive comparison but dropped by the coarse pass.
+	one := NewGallery(GalleryOptions{})
+	res.MatedPairs = opt.Mated
+	lost := 0
+	for range opt.Mated {
+		f := syn.Field(rng)
+		one.Remove("e")
+		if err := one.Add("e", syn.Template(f, rng)); err != nil {
+			return res, err
+		}
+		p := one.prepare(syn.Mate(f, rng))
+		if best(p.full, one.data, p.shifts, m.MinBits, float64(m.NormBits)) > opt.Threshold {
+			continue
+		}
+		res.MatedFound++
+		if bestStrided(p.coarse, one.data, one.coarseStride, p.shifts, cmin, cnorm) > opt.Threshold+DefaultCoarseMargin {
+			lost++
+		}
+	}
+	if res.MatedFound > 0 {
+		res.CoarseRecallLoss = float64(lost) / float64(res.MatedFound)
+	}
+	return res, ctx.Err()
+}
+
+// roofline is the reference loop: XOR, AND and popcount over every word of
+// every entry against every probe shift, with no per-shift bookkeeping.
+func roofline(probe, data []uint64, shifts int) uint64 {
+	stride := len(probe) / shifts
+	var s uint64
+	for off := 0; off+stride <= len(data); off += stride {
+		e := data[off : off+stride]
+		for k := range shifts {
+			p := probe[k*stride : (k+1)*stride]
+			p = p[:len(e)]
+			for i := 0; i+1 < len(e); i += 2 {
+				m := p[i+1] & e[i+1]
+				s += uint64(bits.OnesCount64((p[i]^e[i])&m) + bits.OnesCount64(m))
+			}
+		}
+	}
+	return s
+}
