@@ -1,0 +1,256 @@
+package envelope
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// SQLiteStore is the default KeyStore: a SQLite file of its own (DIR/keys.db
+// by convention), separate from the data database and never part of a data
+// backup.
+//
+// The file is opened with secure_delete=ON, so SQLite overwrites deleted
+// cells and freed pages with zeros, and with the rollback journal in DELETE
+// mode rather than WAL: a WAL file keeps every page image written since the
+// last checkpoint (including a key that has since been deleted) as a readable
+// file next to the database, while a rollback journal holds the pre-images of
+// one transaction only and is unlinked when it commits. After a Delete or
+// DeleteOwner has returned, no file of the store holds the wrapped key.
+// (Blocks freed by the file system are another matter; see docs/keys.md.)
+//
+// One connection is used for everything: key operations are rare (the
+// keyring caches unwrapped keys) and one writer avoids SQLITE_BUSY.
+// SQLiteStore is safe for concurrent use.
+type SQLiteStore struct {
+	db *sql.DB
+}
+
+var _ KeyStore = (*SQLiteStore)(nil)
+
+const keyStoreSchemaVersion = 1
+
+const keyStoreSchema = `
+CREATE TABLE IF NOT EXISTS wrapped_keys (
+	owner     TEXT    NOT NULL,
+	name      TEXT    NOT NULL,
+	version   INTEGER NOT NULL,
+	master_id TEXT    NOT NULL,
+	wrapped   BLOB    NOT NULL,
+	created   INTEGER NOT NULL,
+	PRIMARY KEY (owner, name)
+) WITHOUT ROWID`
+
+// OpenSQLiteStore opens (creating it with mode 0600 if needed) the key store
+// file at path. It refuses a file whose schema is newer than this code.
+func OpenSQLiteStore(ctx context.Context, path string) (*SQLiteStore, error) {
+	const op = "envelope.OpenSQLiteStore"
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "secure_delete(ON)", "journal_mode(DELETE)", "synchronous(FULL)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	s := &SQLiteStore{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return s, nil
+}
+
+func (s *SQLiteStore) migrate(ctx context.Context) error {
+	var mode string
+	if err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return err
+	}
+	if mode != "delete" {
+		return fmt.Errorf("journal_mode is %q, want delete", mode)
+	}
+	var sd int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA secure_delete").Scan(&sd); err != nil {
+		return err
+	}
+	if sd != 1 {
+		return fmt.Errorf("secure_delete is %d, want 1", sd)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var v int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	switch {
+	case v > keyStoreSchemaVersion:
+		return fmt.Errorf("key store schema version %d is newer than this program (%d)", v, keyStoreSchemaVersion)
+	case v == keyStoreSchemaVersion:
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, keyStoreSchema); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", keyStoreSchemaVersion)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Close closes the database.
+func (s *SQLiteStore) Close() error { return s.db.Close() }
+
+// Get implements KeyStore.
+func (s *SQLiteStore) Get(ctx context.Context, ref Ref) (WrappedKey, error) {
+	const op = "envelope.SQLiteStore.Get"
+	wk := WrappedKey{Ref: ref}
+	var created int64
+	err := s.db.QueryRowContext(ctx,
+		"SELECT version, master_id, wrapped, created FROM wrapped_keys WHERE owner = ? AND name = ?",
+		ref.Owner, ref.Name).Scan(&wk.Version, &wk.MasterID, &wk.Wrapped, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return WrappedKey{}, fmt.Errorf("%s: %w", op, ErrNotFound)
+	}
+	if err != nil {
+		return WrappedKey{}, fmt.Errorf("%s: %w", op, err)
+	}
+	wk.Created = time.Unix(created, 0).UTC()
+	return wk, nil
+}
+
+// Create implements KeyStore.
+func (s *SQLiteStore) Create(ctx context.Context, wk WrappedKey) error {
+	const op = "envelope.SQLiteStore.Create"
+	res, err := s.db.ExecContext(ctx,
+		`INSERT INTO wrapped_keys (owner, name, version, master_id, wrapped, created)
+		 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (owner, name) DO NOTHING`,
+		wk.Ref.Owner, wk.Ref.Name, wk.Version, wk.MasterID, wk.Wrapped, wk.Created.Unix())
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", op, ErrExists)
+	}
+	return nil
+}
+
+// Delete implements KeyStore.
+func (s *SQLiteStore) Delete(ctx context.Context, ref Ref) error {
+	if _, err := s.db.ExecContext(ctx, "DELETE FROM wrapped_keys WHERE owner = ? AND name = ?", ref.Owner, ref.Name); err != nil {
+		return fmt.Errorf("envelope.SQLiteStore.Delete: %w", err)
+	}
+	return nil
+}
+
+// DeleteOwner implements KeyStore.
+func (s *SQLiteStore) DeleteOwner(ctx context.Context, owner string) (int, error) {
+	const op = "envelope.SQLiteStore.DeleteOwner"
+	if owner == "" {
+		return 0, fmt.Errorf("%s: %w: empty owner", op, ErrInvalidArgument)
+	}
+	res, err := s.db.ExecContext(ctx, "DELETE FROM wrapped_keys WHERE owner = ?", owner)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", op, err)
+	}
+	return int(n), nil
+}
+
+// rewrapBatch is how many rows Rewrap reads at a time, so that rotating a
+// store of millions of keys does not hold them all in memory.
+const rewrapBatch = 512
+
+// Rewrap implements KeyStore: one IMMEDIATE transaction, keys visited in
+// (owner, name) order a batch at a time.
+func (s *SQLiteStore) Rewrap(ctx context.Context, fn func(WrappedKey) (WrappedKey, error)) error {
+	const op = "envelope.SQLiteStore.Rewrap"
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	defer tx.Rollback()
+	var after Ref
+	first := true
+	for {
+		batch, err := s.readBatch(ctx, tx, after, first)
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		for _, wk := range batch {
+			nk, err := fn(wk)
+			if err != nil {
+				return fmt.Errorf("%s: %w", op, err)
+			}
+			if nk.Ref != wk.Ref {
+				return fmt.Errorf("%s: %w: fn changed the ref of a key", op, ErrInvalidArgument)
+			}
+			if _, err := tx.ExecContext(ctx,
+				"UPDATE wrapped_keys SET version = ?, master_id = ?, wrapped = ?, created = ? WHERE owner = ? AND name = ?",
+				nk.Version, nk.MasterID, nk.Wrapped, nk.Created.Unix(), nk.Ref.Owner, nk.Ref.Name); err != nil {
+				return fmt.Errorf("%s: %w", op, err)
+			}
+		}
+		if len(batch) < rewrapBatch {
+			break
+		}
+		after, first = batch[len(batch)-1].Ref, false
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+func (s *SQLiteStore) readBatch(ctx context.Context, tx *sql.Tx, after Ref, first bool) ([]WrappedKey, error) {
+	q := "SELECT owner, name, version, master_id, wrapped, created FROM wrapped_keys"
+	args := []any{}
+	if !first {
+		q += " WHERE (owner, name) > (?, ?)"
+		args = append(args, after.Owner, after.Name)
+	}
+	q += " ORDER BY owner, name LIMIT ?"
+	args = append(args, rewrapBatch)
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []WrappedKey
+	for rows.Next() {
+		var wk WrappedKey
+		var created int64
+		if err := rows.Scan(&wk.Ref.Owner, &wk.Ref.Name, &wk.Version, &wk.MasterID, &wk.Wrapped, &created); err != nil {
+			return nil, err
+		}
+		wk.Created = time.Unix(created, 0).UTC()
+		out = append(out, wk)
+	}
+	return out, rows.Err()
+}
