@@ -1,0 +1,107 @@
+package fingerprint
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/assent-registry/assent/internal/biometric/fingerprint/iso19794"
+)
+
+// dataDir finds the shared fingerprint data, or skips the test.
+func dataDir(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("ASSENT_FINGERPRINT_DATA")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "..", "shared", "data", "fingerprint")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("fingerprint data not found at %s (set ASSENT_FINGERPRINT_DATA): %v", dir, err)
+	}
+	return dir
+}
+
+func slow(t *testing.T) {
+	t.Helper()
+	if os.Getenv("ASSENT_SLOW_TESTS") == "" {
+		t.Skip("full-dataset evaluation; set ASSENT_SLOW_TESTS=1")
+	}
+}
+
+var sets = []struct {
+	dir string
+	dpi int
+}{
+	{"fvc2002/db1_b", 500}, {"fvc2002/db2_b", 569}, {"fvc2002/db3_b", 500}, {"fvc2002/db4_b", 500},
+	{"fvc2000/db1_b", 500}, {"fvc2000/db2_b", 500}, {"fvc2000/db3_b", 500}, {"fvc2000/db4_b", 500},
+}
+
+func TestEvalAllSets(t *testing.T) {
+	slow(t)
+	root := dataDir(t)
+	mean := 0.0
+	for _, set := range sets {
+		imps, err := ListDataset(filepath.Join(root, set.dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := make([]*Template, len(imps))
+		start := time.Now()
+		fte, nm := 0, 0
+		for i, im := range imps {
+			b, err := os.ReadFile(im.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := DecodeImage(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts[i], err = Extract(img, set.dpi)
+			if err != nil {
+				fte++
+				continue
+			}
+			nm += len(ts[i].Minutiae)
+		}
+		ext := time.Since(start) / time.Duration(len(imps))
+		g, im := PairScores(imps, ts)
+		r, err := ComputeRates(g, im)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mean += r.EER / float64(len(sets))
+		t.Logf("%s: EER %.2f%% FMR100 %.2f%% FMR1000 %.2f%% ZeroFMR %.2f%% fte %d minutiae %.0f extract %v",
+			set.dir, 100*r.EER, 100*r.FMR100, 100*r.FMR1000, 100*r.ZeroFMR, fte, float64(nm)/float64(len(imps)-fte), ext)
+	}
+	t.Logf("mean EER %.2f%%", 100*mean)
+}
+
+func TestEvalISOTemplates(t *testing.T) {
+	slow(t)
+	root := dataDir(t)
+	for _, db := range []string{"db1_b", "db2_b", "db3_b", "db4_b"} {
+		imps, err := ListDataset(filepath.Join(root, "iso19794-2", "fvc2002", db), ".iso")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := make([]*Template, len(imps))
+		for i, im := range imps {
+			b, err := os.ReadFile(im.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, err := iso19794.Decode(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ts[i], err = FromISO(rec, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		g, im := PairScores(imps, ts)
+		r, _ := ComputeRates(g, im)
+		t.Logf("iso %s: EER %.2f%% FMR100 %.2f%% FMR1000 %.2f%% ZeroFMR %.2f%%", db, 100*r.EER, 100*r.FMR100, 100*r.FMR1000, 100*r.ZeroFMR)
+	}
+}

@@ -1,0 +1,493 @@
+package fingerprint
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"slices"
+	"sort"
+)
+
+// Extraction works on an image resampled to 500 dpi, so every length below is
+// in 500-dpi pixels (a ridge period is about 9).
+const (
+	blk          = 8    // block side for orientation, frequency and mask
+	gaborRadius  = 6    // Gabor kernel radius; the kernel is 13x13
+	orientBins   = 16   // Gabor orientations
+	minPeriod    = 5    // shortest ridge period accepted, pixels
+	maxPeriod    = 15   // longest ridge period accepted, pixels
+	borderGap    = 14   // minutiae closer than this to the background are dropped
+	traceLen     = 10   // ridge length traced to find a minutia direction
+	shortRidge   = 18   // an ending joined to another minutia by fewer pixels is false
+	bridgeLen    = 12   // two bifurcations joined by fewer pixels form a bridge
+	brokenGap    = 14   // facing endings closer than this are a broken ridge
+	clusterGap   = 5    // minutiae closer than this to another are dropped
+	minMinutiae  = 8    // fewer reliable minutiae than this is a quality failure
+	maxMinutiae  = 64   // keep at most this many, best quality first
+	minArea      = 6000 // fewer foreground pixels than this is a quality failure
+	contrastFrac = 0.22 // foreground: block contrast above this fraction of the 95th percentile
+	minContrast  = 5.0  // and above this many grey levels
+)
+
+// Extract finds the minutiae of a fingerprint image scanned at dpi dots per
+// inch. The image must be grey (8 or 16 bit, or a colour model holding only
+// grey pixels) with sides up to MaxSide. Coordinates in the result are scaled
+// to 500 dpi. A blank image, or one with too little usable ridge area or too
+// few reliable minutiae, gives an error wrapping ErrQualityTooLow. Extract is
+// deterministic and safe for concurrent use.
+func Extract(img image.Image, dpi int) (*Template, error) {
+	const op = "fingerprint: extract"
+	if dpi < MinDPI || dpi > MaxDPI {
+		return nil, fmt.Errorf("%s: %d dpi: %w", op, dpi, ErrDPI)
+	}
+	if img == nil {
+		return nil, fmt.Errorf("%s: nil image: %w", op, ErrNotImage)
+	}
+	pix, err := greyPixels(img)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+	if dpi != 500 {
+		pix, w, h = resample(pix, w, h, 500/float64(dpi))
+	}
+	if w < MinSide || h < MinSide {
+		return nil, fmt.Errorf("%s: %dx%d at 500 dpi: %w", op, w, h, ErrTooSmall)
+	}
+	ms, err := extractMinutiae(pix, w, h)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return newTemplate(w, h, ms), nil
+}
+
+// resample scales a grey image by s with bilinear interpolation.
+func resample(pix []float32, w, h int, s float64) ([]float32, int, int) {
+	nw, nh := max(1, int(math.Round(float64(w)*s))), max(1, int(math.Round(float64(h)*s)))
+	out := make([]float32, nw*nh)
+	for y := range nh {
+		fy := (float64(y)+0.5)/s - 0.5
+		y0 := int(math.Floor(fy))
+		ty := float32(fy - float64(y0))
+		y0c, y1c := clamp(y0, 0, h-1), clamp(y0+1, 0, h-1)
+		for x := range nw {
+			fx := (float64(x)+0.5)/s - 0.5
+			x0 := int(math.Floor(fx))
+			tx := float32(fx - float64(x0))
+			x0c, x1c := clamp(x0, 0, w-1), clamp(x0+1, 0, w-1)
+			a := pix[y0c*w+x0c]*(1-tx) + pix[y0c*w+x1c]*tx
+			b := pix[y1c*w+x0c]*(1-tx) + pix[y1c*w+x1c]*tx
+			out[y*nw+x] = a*(1-ty) + b*ty
+		}
+	}
+	return out, nw, nh
+}
+
+func clamp(v, lo, hi int) int { return min(max(v, lo), hi) }
+
+// fields holds the block-wise estimates of one image.
+type fields struct {
+	bw, bh    int
+	mask      []bool    // foreground blocks
+	orient    []float64 // ridge direction per block, [0, π)
+	coherence []float64 // 0..1
+	period    []float64 // ridge period per block, pixels
+	mean, std []float32 // local grey mean and contrast
+}
+
+func extractMinutiae(pix []float32, w, h int) ([]Minutia, error) {
+	f := estimateFields(pix, w, h)
+	area := 0
+	for _, m := range f.mask {
+		if m {
+			area += blk * blk
+		}
+	}
+	if area < minArea {
+		return nil, fmt.Errorf("foreground %d pixels: %w", area, ErrQualityTooLow)
+	}
+	ridges := enhance(pix, w, h, f)
+	thin(ridges, w, h)
+	ms := findMinutiae(ridges, w, h, f)
+	if len(ms) < minMinutiae {
+		return nil, fmt.Errorf("%d reliable minutiae: %w", len(ms), ErrQualityTooLow)
+	}
+	return ms, nil
+}
+
+// estimateFields computes the foreground mask, orientation field, coherence
+// and ridge period on blocks of blk pixels.
+func estimateFields(pix []float32, w, h int) *fields {
+	bw, bh := (w+blk-1)/blk, (h+blk-1)/blk
+	nb := bw * bh
+	sxx := make([]float64, nb)
+	syy := make([]float64, nb)
+	sxy := make([]float64, nb)
+	sum := make([]float64, nb)
+	sum2 := make([]float64, nb)
+	cnt := make([]float64, nb)
+	for y := range h {
+		by := y / blk
+		for x := range w {
+			b := by*bw + x/blk
+			v := float64(pix[y*w+x])
+			sum[b] += v
+			sum2[b] += v * v
+			cnt[b]++
+			if x == 0 || y == 0 || x == w-1 || y == h-1 {
+				continue
+			}
+			p := func(dx, dy int) float64 { return float64(pix[(y+dy)*w+x+dx]) }
+			gx := (p(1, -1) + 2*p(1, 0) + p(1, 1)) - (p(-1, -1) + 2*p(-1, 0) + p(-1, 1))
+			gy := (p(-1, 1) + 2*p(0, 1) + p(1, 1)) - (p(-1, -1) + 2*p(0, -1) + p(1, -1))
+			sxx[b] += gx * gx
+			syy[b] += gy * gy
+			sxy[b] += gx * gy
+		}
+	}
+	box := func(a []float64) []float64 { return boxBlocks(a, bw, bh, 1) }
+	sum, sum2, cnt = box(sum), box(sum2), box(cnt)
+	f := &fields{bw: bw, bh: bh, mask: make([]bool, nb), orient: make([]float64, nb),
+		coherence: make([]float64, nb), period: make([]float64, nb),
+		mean: make([]float32, nb), std: make([]float32, nb)}
+	contrast := make([]float64, nb)
+	for b := range nb {
+		m := sum[b] / cnt[b]
+		sd := math.Sqrt(max(0, sum2[b]/cnt[b]-m*m))
+		f.mean[b], f.std[b] = float32(m), float32(max(sd, 1))
+		contrast[b] = sd
+	}
+	// Orientation: doubled-angle gradient vectors averaged over 5x5 blocks.
+	vx, vy, en := make([]float64, nb), make([]float64, nb), make([]float64, nb)
+	for b := range nb {
+		vx[b], vy[b], en[b] = sxx[b]-syy[b], 2*sxy[b], sxx[b]+syy[b]
+	}
+	vx, vy, en = boxBlocks(vx, bw, bh, 2), boxBlocks(vy, bw, bh, 2), boxBlocks(en, bw, bh, 2)
+	for b := range nb {
+		phi := 0.5 * math.Atan2(vy[b], vx[b]) // gradient direction
+		o := phi + math.Pi/2
+		if o >= math.Pi {
+			o -= math.Pi
+		}
+		f.orient[b] = o
+		if en[b] > 0 {
+			f.coherence[b] = math.Hypot(vx[b], vy[b]) / en[b]
+		}
+	}
+	// Foreground: enough contrast relative to the image, cleaned up.
+	sorted := slices.Clone(contrast)
+	slices.Sort(sorted)
+	thr := max(minContrast, contrastFrac*sorted[len(sorted)*95/100])
+	for b := range nb {
+		f.mask[b] = contrast[b] > thr && f.coherence[b] > 0.05
+	}
+	f.mask = cleanMask(f.mask, bw, bh)
+	estimatePeriod(pix, w, h, f)
+	return f
+}
+
+// boxBlocks averages a block field over (2r+1)^2 neighbourhoods (clipped).
+func boxBlocks(a []float64, bw, bh, r int) []float64 {
+	tmp := make([]float64, len(a))
+	out := make([]float64, len(a))
+	for y := range bh {
+		for x := range bw {
+			s, n := 0.0, 0
+			for dx := -r; dx <= r; dx++ {
+				if xx := x + dx; xx >= 0 && xx < bw {
+					s += a[y*bw+xx]
+					n++
+				}
+			}
+			tmp[y*bw+x] = s / float64(n)
+		}
+	}
+	for y := range bh {
+		for x := range bw {
+			s, n := 0.0, 0
+			for dy := -r; dy <= r; dy++ {
+				if yy := y + dy; yy >= 0 && yy < bh {
+					s += tmp[yy*bw+x]
+					n++
+				}
+			}
+			out[y*bw+x] = s / float64(n)
+		}
+	}
+	return out
+}
+
+// cleanMask smooths the block mask with a majority vote, keeps the largest
+// connected region and fills its holes.
+func cleanMask(m []bool, bw, bh int) []bool {
+	for range 2 {
+		n := make([]bool, len(m))
+		for y := range bh {
+			for x := range bw {
+				c, t := 0, 0
+				for dy := -1; dy <= 1; dy++ {
+					for dx := -1; dx <= 1; dx++ {
+						xx, yy := x+dx, y+dy
+						if xx < 0 || yy < 0 || xx >= bw || yy >= bh {
+							continue
+						}
+						t++
+						if m[yy*bw+xx] {
+							c++
+						}
+					}
+				}
+				n[y*bw+x] = 2*c > t
+			}
+		}
+		m = n
+	}
+	label := make([]int, len(m))
+	best, bestSize, next := 0, 0, 0
+	var stack []int
+	flood := func(start int, keep func(int) bool, id int) int {
+		size := 0
+		stack = append(stack[:0], start)
+		label[start] = id
+		for len(stack) > 0 {
+			p := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			size++
+			x, y := p%bw, p/bw
+			for _, d := range [4][2]int{{1, 0}, {-1, 0}, {0, 1}, {0, -1}} {
+				xx, yy := x+d[0], y+d[1]
+				if xx < 0 || yy < 0 || xx >= bw || yy >= bh {
+					continue
+				}
+				q := yy*bw + xx
+				if label[q] == 0 && keep(q) {
+					label[q] = id
+					stack = append(stack, q)
+				}
+			}
+		}
+		return size
+	}
+	for p := range m {
+		if m[p] && label[p] == 0 {
+			next++
+			if s := flood(p, func(q int) bool { return m[q] }, next); s > bestSize {
+				best, bestSize = next, s
+			}
+		}
+	}
+	// Background reachable from the border stays background; other holes fill.
+	out := make([]bool, len(m))
+	outside := -1
+	for p := range m {
+		x, y := p%bw, p/bw
+		if (x == 0 || y == 0 || x == bw-1 || y == bh-1) && label[p] != best && label[p] != outside {
+			flood(p, func(q int) bool { return label[q] != best }, outside)
+		}
+	}
+	for p := range m {
+		out[p] = label[p] != outside && (label[p] == best || best != 0)
+	}
+	return out
+}
+
+// estimatePeriod measures the ridge period per foreground block from the
+// grey-level profile across the ridges, then fills gaps and smooths.
+func estimatePeriod(pix []float32, w, h int, f *fields) {
+	const half, along = 16, 6
+	var sig [2 * half]float64
+	valid := make([]bool, len(f.mask))
+	for by := range f.bh {
+		for bx := range f.bw {
+			b := by*f.bw + bx
+			if !f.mask[b] {
+				continue
+			}
+			cx, cy := float64(bx*blk+blk/2), float64(by*blk+blk/2)
+			o := f.orient[b]
+			dx, dy := math.Cos(o), math.Sin(o)  // along the ridge
+			nx, ny := -dy, dx                   // across the ridge
+			for u := -half; u < half; u++ {
+				s, n := 0.0, 0
+				for v := -along; v <= along; v++ {
+					x := int(cx + float64(u)*nx + float64(v)*dx)
+					y := int(cy + float64(u)*ny + float64(v)*dy)
+					if x >= 0 && y >= 0 && x < w && y < h {
+						s += float64(pix[y*w+x])
+						n++
+					}
+				}
+				if n > 0 {
+					sig[u+half] = s / float64(n)
+				} else {
+					sig[u+half] = math.NaN()
+				}
+			}
+			// Peaks of the lightly smoothed profile (valleys are bright).
+			var peaks []int
+			for i := 2; i < 2*half-2; i++ {
+				a := (sig[i-1] + sig[i] + sig[i+1]) / 3
+				l := (sig[i-2] + sig[i-1] + sig[i]) / 3
+				r := (sig[i] + sig[i+1] + sig[i+2]) / 3
+				if a > l && a >= r && !math.IsNaN(a) {
+					peaks = append(peaks, i)
+				}
+			}
+			if len(peaks) >= 2 {
+				p := float64(peaks[len(peaks)-1]-peaks[0]) / float64(len(peaks)-1)
+				if p >= minPeriod && p <= maxPeriod {
+					f.period[b] = p
+					valid[b] = true
+				}
+			}
+		}
+	}
+	var vals []float64
+	for b, v := range valid {
+		if v {
+			vals = append(vals, f.period[b])
+		}
+	}
+	med := 9.0
+	if len(vals) > 0 {
+		sort.Float64s(vals)
+		med = vals[len(vals)/2]
+	}
+	out := make([]float64, len(f.period))
+	for by := range f.bh {
+		for bx := range f.bw {
+			s, n := 0.0, 0.0
+			for dy := -2; dy <= 2; dy++ {
+				for dx := -2; dx <= 2; dx++ {
+					xx, yy := bx+dx, by+dy
+					if xx < 0 || yy < 0 || xx >= f.bw || yy >= f.bh || !valid[yy*f.bw+xx] {
+						continue
+					}
+					s += f.period[yy*f.bw+xx]
+					n++
+				}
+			}
+			if n >= 3 {
+				out[by*f.bw+bx] = 0.7*s/n + 0.3*med
+			} else {
+				out[by*f.bw+bx] = med
+			}
+		}
+	}
+	f.period = out
+}
+
+// gaborBank caches kernels by orientation bin and period.
+type gaborBank map[[2]int][]float32
+
+func (g gaborBank) kernel(ob, period int) []float32 {
+	key := [2]int{ob, period}
+	if k, ok := g[key]; ok {
+		return k
+	}
+	const side = 2*gaborRadius + 1
+	k := make([]float32, side*side)
+	o := float64(ob) * math.Pi / orientBins
+	dx, dy := math.Cos(o), math.Sin(o)
+	p := float64(period)
+	sAcross, sAlong := 0.5*p, 4.5
+	mean := 0.0
+	wsum := 0.0
+	for y := -gaborRadius; y <= gaborRadius; y++ {
+		for x := -gaborRadius; x <= gaborRadius; x++ {
+			along := float64(x)*dx + float64(y)*dy
+			across := -float64(x)*dy + float64(y)*dx
+			env := math.Exp(-0.5 * (across*across/(sAcross*sAcross) + along*along/(sAlong*sAlong)))
+			v := env * math.Cos(2*math.Pi*across/p)
+			k[(y+gaborRadius)*side+x+gaborRadius] = float32(v)
+			mean += v
+			wsum += env
+		}
+	}
+	// Remove the DC response, so flat areas give zero.
+	for y := -gaborRadius; y <= gaborRadius; y++ {
+		for x := -gaborRadius; x <= gaborRadius; x++ {
+			along := float64(x)*dx + float64(y)*dy
+			across := -float64(x)*dy + float64(y)*dx
+			env := math.Exp(-0.5 * (across*across/(sAcross*sAcross) + along*along/(sAlong*sAlong)))
+			k[(y+gaborRadius)*side+x+gaborRadius] -= float32(mean * env / wsum)
+		}
+	}
+	g[key] = k
+	return k
+}
+
+// enhance normalises the image locally, filters each foreground pixel with a
+// Gabor kernel tuned to its block's orientation and period, and binarises:
+// the result is 1 on ridges, 0 elsewhere, and 0 on the background.
+func enhance(pix []float32, w, h int, f *fields) []uint8 {
+	const r = gaborRadius
+	pw := w + 2*r
+	norm := make([]float32, pw*(h+2*r))
+	for y := range h {
+		by := y / blk
+		for x := range w {
+			b := by*f.bw + x/blk
+			if !f.maskNear(x/blk, by) {
+				continue
+			}
+			// Ridges are dark: invert so ridges are positive.
+			norm[(y+r)*pw+x+r] = (f.mean[b] - pix[y*w+x]) / f.std[b]
+		}
+	}
+	bank := gaborBank{}
+	out := make([]uint8, w*h)
+	const side = 2*r + 1
+	for by := range f.bh {
+		for bx := range f.bw {
+			b := by*f.bw + bx
+			if !f.mask[b] {
+				continue
+			}
+			ob := int(math.Round(f.orient[b]/math.Pi*orientBins)) % orientBins
+			k := bank.kernel(ob, int(math.Round(f.period[b])))
+			for y := by * blk; y < min(h, (by+1)*blk); y++ {
+				for x := bx * blk; x < min(w, (bx+1)*blk); x++ {
+					var s float32
+					for ky := range side {
+						row := norm[(y+ky)*pw+x : (y+ky)*pw+x+side]
+						kr := k[ky*side : ky*side+side]
+						for i, v := range row {
+							s += v * kr[i]
+						}
+					}
+					if s > 0 {
+						out[y*w+x] = 1
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// maskNear reports whether block (bx, by) or a neighbour is foreground.
+func (f *fields) maskNear(bx, by int) bool {
+	for dy := -1; dy <= 1; dy++ {
+		for dx := -1; dx <= 1; dx++ {
+			x, y := bx+dx, by+dy
+			if x >= 0 && y >= 0 && x < f.bw && y < f.bh && f.mask[y*f.bw+x] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// inMask reports whether pixel (x, y) lies in a foreground block.
+func (f *fields) inMask(x, y int) bool {
+	if x < 0 || y < 0 {
+		return false
+	}
+	bx, by := x/blk, y/blk
+	return bx < f.bw && by < f.bh && f.mask[by*f.bw+bx]
+}
+
+func (f *fields) at(x, y int) int {
+	return clamp(y/blk, 0, f.bh-1)*f.bw + clamp(x/blk, 0, f.bw-1)
+}

@@ -1,0 +1,522 @@
+package fingerprint
+
+import (
+	"math"
+	"math/bits"
+	"slices"
+	"sort"
+)
+
+// Minutia Cylinder-Code parameters (Cappelli, Ferrara and Maltoni 2010), bit
+// variant, at 500 dpi. Only the cells whose centre lies inside the cylinder
+// base are stored, ND bits per cell, packed into words.
+const (
+	mccR      = 70.0              // cylinder radius, pixels
+	mccNS     = 12                // cells along a side of the base
+	mccND     = 6                 // direction layers
+	mccSigmaS = 7.0               // spatial spread, pixels
+	mccSigmaD = 5 * math.Pi / 36  // directional spread
+	mccMuPsi  = 0.01              // contribution threshold for a 1 bit
+	mccOmega  = 50.0              // convex hull enlargement, pixels
+	mccMinVC  = 0.75              // least fraction of valid cells in a valid cylinder
+	mccMinM   = 2                 // least neighbouring minutiae in a valid cylinder
+	mccMinME  = 0.60              // least fraction of matchable cells in a comparison
+	mccDeltaS = 2 * mccR / mccNS  // cell side
+	mccDeltaD = 2 * math.Pi / mccND
+	maxDirGap = math.Pi / 2 // cylinders whose minutiae differ more are not compared
+)
+
+// Global score parameters (LSS-R).
+const (
+	minNP      = 4
+	maxNP      = 12
+	muP        = 20
+	tauP       = 0.4
+	relaxIters = 5
+	relaxW     = 0.5
+	maxRelax   = 24 // at most this many pairs enter the relaxation
+)
+
+// cells lists the (u, v) offsets of the stored cells, computed once.
+var cellU, cellV = func() ([]float64, []float64) {
+	var us, vs []float64
+	for i := range mccNS {
+		for j := range mccNS {
+			u := (float64(i) - float64(mccNS-1)/2) * mccDeltaS
+			v := (float64(j) - float64(mccNS-1)/2) * mccDeltaS
+			if math.Hypot(u, v) <= mccR {
+				us, vs = append(us, u), append(vs, v)
+			}
+		}
+	}
+	return us, vs
+}()
+
+// cylWords is the number of 64-bit words in one cylinder's bits.
+var cylWords = (len(cellU)*mccND + 63) / 64
+
+// cylinders is the matcher's view of one template: for each valid cylinder,
+// its minutia (position, direction and its cosine and sine) and its bits and
+// validity mask, cylWords words each, all in flat slices.
+type cylinders struct {
+	x, y, dir, cos, sin []float32
+	bits, mask          []uint64
+}
+
+func (c *cylinders) n() int { return len(c.x) }
+
+func (c *cylinders) sizeBytes() int { return c.n()*5*4 + (len(c.bits)+len(c.mask))*8 }
+
+// buildCylinders computes the bit cylinder of every minutia.
+func buildCylinders(ms []Minutia) cylinders {
+	var c cylinders
+	if len(ms) == 0 {
+		return c
+	}
+	hull := convexHull(ms)
+	nc := len(cellU)
+	vals := make([]float64, nc*mccND)
+	// Directional weights by the difference in direction, tabulated per layer.
+	gd := func(dtheta float64, k int) float64 {
+		ck := -math.Pi + (float64(k)+0.5)*mccDeltaD
+		d := angleDiff(ck, dtheta)
+		s := mccSigmaD * math.Sqrt2
+		return 0.5 * (math.Erf((d+mccDeltaD/2)/s) - math.Erf((d-mccDeltaD/2)/s))
+	}
+	norm := 1 / (mccSigmaS * math.Sqrt(2*math.Pi))
+	reach := 3 * mccSigmaS
+	for i, m := range ms {
+		mx, my, md := float64(m.X), float64(m.Y), float64(m.Dir)
+		cs, sn := math.Cos(md), math.Sin(md)
+		neighbours := 0
+		clear(vals)
+		valid := make([]bool, nc)
+		nvalid := 0
+		for ci := range nc {
+			px := mx + cs*cellU[ci] - sn*cellV[ci]
+			py := my + sn*cellU[ci] + cs*cellV[ci]
+			if hull.near(px, py, mccOmega) {
+				valid[ci] = true
+				nvalid++
+			}
+		}
+		for j, t := range ms {
+			if j == i {
+				continue
+			}
+			tx, ty := float64(t.X), float64(t.Y)
+			if math.Hypot(tx-mx, ty-my) > mccR+reach {
+				continue
+			}
+			neighbours++
+			var w [mccND]float64
+			dt := angleDiff(md, float64(t.Dir))
+			for k := range mccND {
+				w[k] = gd(dt, k)
+			}
+			for ci := range nc {
+				if !valid[ci] {
+					continue
+				}
+				px := mx + cs*cellU[ci] - sn*cellV[ci]
+				py := my + sn*cellU[ci] + cs*cellV[ci]
+				dx, dy := tx-px, ty-py
+				d2 := dx*dx + dy*dy
+				if d2 > reach*reach {
+					continue
+				}
+				g := norm * math.Exp(-d2/(2*mccSigmaS*mccSigmaS))
+				for k := range mccND {
+					vals[ci*mccND+k] += g * w[k]
+				}
+			}
+		}
+		if float64(nvalid) < mccMinVC*float64(nc) || neighbours < mccMinM {
+			continue
+		}
+		b := make([]uint64, cylWords)
+		mk := make([]uint64, cylWords)
+		for ci := range nc {
+			if !valid[ci] {
+				continue
+			}
+			for k := range mccND {
+				bit := ci*mccND + k
+				mk[bit/64] |= 1 << (bit % 64)
+				if vals[bit] >= mccMuPsi {
+					b[bit/64] |= 1 << (bit % 64)
+				}
+			}
+		}
+		c.x = append(c.x, m.X)
+		c.y = append(c.y, m.Y)
+		c.dir = append(c.dir, m.Dir)
+		c.cos = append(c.cos, float32(cs))
+		c.sin = append(c.sin, float32(sn))
+		c.bits = append(c.bits, b...)
+		c.mask = append(c.mask, mk...)
+	}
+	return c
+}
+
+// polygon is a convex hull, counter-clockwise in image coordinates.
+type polygon struct{ x, y []float64 }
+
+func convexHull(ms []Minutia) polygon {
+	pts := make([][2]float64, len(ms))
+	for i, m := range ms {
+		pts[i] = [2]float64{float64(m.X), float64(m.Y)}
+	}
+	sort.Slice(pts, func(i, j int) bool {
+		if pts[i][0] != pts[j][0] {
+			return pts[i][0] < pts[j][0]
+		}
+		return pts[i][1] < pts[j][1]
+	})
+	cross := func(o, a, b [2]float64) float64 {
+		return (a[0]-o[0])*(b[1]-o[1]) - (a[1]-o[1])*(b[0]-o[0])
+	}
+	var h [][2]float64
+	for _, p := range pts {
+		for len(h) >= 2 && cross(h[len(h)-2], h[len(h)-1], p) <= 0 {
+			h = h[:len(h)-1]
+		}
+		h = append(h, p)
+	}
+	lower := len(h) + 1
+	for i := len(pts) - 2; i >= 0; i-- {
+		p := pts[i]
+		for len(h) >= lower && cross(h[len(h)-2], h[len(h)-1], p) <= 0 {
+			h = h[:len(h)-1]
+		}
+		h = append(h, p)
+	}
+	if len(h) > 1 {
+		h = h[:len(h)-1]
+	}
+	var poly polygon
+	for _, p := range h {
+		poly.x, poly.y = append(poly.x, p[0]), append(poly.y, p[1])
+	}
+	return poly
+}
+
+// near reports whether (px, py) is inside the polygon or within d of it.
+func (p polygon) near(px, py, d float64) bool {
+	n := len(p.x)
+	inside := n >= 3
+	best := math.Inf(1)
+	for i := range n {
+		j := (i + 1) % n
+		ax, ay, bx, by := p.x[i], p.y[i], p.x[j], p.y[j]
+		if n >= 3 && (bx-ax)*(py-ay)-(by-ay)*(px-ax) < 0 {
+			inside = false
+		}
+		ex, ey := bx-ax, by-ay
+		l2 := ex*ex + ey*ey
+		t := 0.0
+		if l2 > 0 {
+			t = min(1, max(0, ((px-ax)*ex+(py-ay)*ey)/l2))
+		}
+		best = min(best, math.Hypot(px-ax-t*ex, py-ay-t*ey))
+	}
+	return inside || best <= d
+}
+
+// scratch holds per-goroutine buffers for matching; it is not safe for
+// concurrent use.
+type scratch struct {
+	lsm     []float32
+	pairs   []pair
+	rho     []float32
+	lambda  []float32
+	lambda2 []float32
+	eff     []float32
+}
+
+type pair struct {
+	a, b int
+	s    float32
+}
+
+// tables for the relaxation compatibility terms.
+const (
+	z1Step = 0.125
+	z1Len  = 256
+	zaLen  = 512
+)
+
+var z1Tab, zaTab = func() ([z1Len]float32, [zaLen + 1]float32) {
+	var t1 [z1Len]float32
+	var ta [zaLen + 1]float32
+	for i := range t1 {
+		d := float64(i) * z1Step
+		t1[i] = float32(1 / (1 + math.Exp(8.0/5*(d-5))))
+	}
+	for i := range ta {
+		d := float64(i) / zaLen * math.Pi
+		ta[i] = float32(1 / (1 + math.Exp(30*(d-math.Pi/12))))
+	}
+	return t1, ta
+}()
+
+func zAngle(d float32) float32 {
+	if d < 0 {
+		d = -d
+	}
+	i := int(d * (zaLen / math.Pi))
+	if i > zaLen {
+		i = zaLen
+	}
+	return zaTab[i]
+}
+
+func wrap(d float32) float32 {
+	for d > math.Pi {
+		d -= 2 * math.Pi
+	}
+	for d < -math.Pi {
+		d += 2 * math.Pi
+	}
+	return d
+}
+
+// sqrtTab[i] = sqrt(i) for popcounts.
+var sqrtTab = func() []float32 {
+	t := make([]float32, cylWords*64+1)
+	for i := range t {
+		t[i] = float32(math.Sqrt(float64(i)))
+	}
+	return t
+}()
+
+// minMatchable is the least number of common valid bits for a comparison.
+var minMatchable = int(mccMinME * float64(len(cellU)*mccND))
+
+// match compares two cylinder sets and returns a similarity in [0, 1].
+func match(a, b *cylinders, s *scratch) float64 {
+	na, nb := a.n(), b.n()
+	if na == 0 || nb == 0 {
+		return 0
+	}
+	W := cylWords
+	if cap(s.lsm) < na*nb {
+		s.lsm = make([]float32, na*nb)
+	}
+	lsm := s.lsm[:na*nb]
+	s.pairs = s.pairs[:0]
+	// Local similarity matrix, and the best pair of every row and column.
+	colBest := s.eff[:0]
+	if cap(colBest) < nb {
+		colBest = make([]float32, nb)
+	}
+	colBest = colBest[:nb]
+	clear(colBest)
+	s.eff = colBest
+	for i := range na {
+		ab := a.bits[i*W : i*W+W]
+		am := a.mask[i*W : i*W+W]
+		ad := a.dir[i]
+		row := lsm[i*nb : i*nb+nb]
+		rowBest, rowArg := float32(0), -1
+		for j := range nb {
+			row[j] = 0
+			dd := wrap(ad - b.dir[j])
+			if dd > maxDirGap || dd < -maxDirGap {
+				continue
+			}
+			bb := b.bits[j*W : j*W+W]
+			bm := b.mask[j*W : j*W+W]
+			var common, ca, cb, cx int
+			for k := range W {
+				m := am[k] & bm[k]
+				x := ab[k] & m
+				y := bb[k] & m
+				common += bits.OnesCount64(m)
+				ca += bits.OnesCount64(x)
+				cb += bits.OnesCount64(y)
+				cx += bits.OnesCount64(x ^ y)
+			}
+			if common < minMatchable {
+				continue
+			}
+			den := sqrtTab[ca] + sqrtTab[cb]
+			if den == 0 {
+				continue
+			}
+			v := 1 - sqrtTab[cx]/den
+			row[j] = v
+			if v > rowBest {
+				rowBest, rowArg = v, j
+			}
+			if v > colBest[j] {
+				colBest[j] = v
+			}
+		}
+		if rowArg >= 0 {
+			s.pairs = append(s.pairs, pair{i, rowArg, rowBest})
+		}
+	}
+	for j := range nb {
+		if colBest[j] == 0 {
+			continue
+		}
+		for i := range na {
+			if lsm[i*nb+j] == colBest[j] {
+				s.pairs = append(s.pairs, pair{i, j, colBest[j]})
+				break
+			}
+		}
+	}
+	np := minNP + int(math.Round(1/(1+math.Exp(-tauP*(float64(min(na, nb))-muP)))*(maxNP-minNP)))
+	// Greedy one-to-one choice of the best pairs.
+	slices.SortFunc(s.pairs, func(x, y pair) int {
+		if x.s != y.s {
+			if x.s > y.s {
+				return -1
+			}
+			return 1
+		}
+		if x.a != y.a {
+			return x.a - y.a
+		}
+		return x.b - y.b
+	})
+	sel := s.pairs[:0]
+	var usedA, usedB [4]uint64 // templates hold at most 256 cylinders here
+	for _, p := range s.pairs {
+		if p.a >= 256 || p.b >= 256 || usedA[p.a/64]>>(p.a%64)&1 != 0 || usedB[p.b/64]>>(p.b%64)&1 != 0 {
+			continue
+		}
+		usedA[p.a/64] |= 1 << (p.a % 64)
+		usedB[p.b/64] |= 1 << (p.b % 64)
+		sel = append(sel, p)
+		if len(sel) == maxRelax {
+			break
+		}
+	}
+	nr := len(sel)
+	if nr == 0 {
+		return 0
+	}
+	// Relaxation: pairs that agree geometrically with other strong pairs
+	// keep their similarity; isolated ones lose it.
+	if cap(s.rho) < nr*nr {
+		s.rho = make([]float32, nr*nr)
+	}
+	rho := s.rho[:nr*nr]
+	for t := range nr {
+		rho[t*nr+t] = 0
+		pt := sel[t]
+		for k := t + 1; k < nr; k++ {
+			pk := sel[k]
+			dxa, dya := a.x[pk.a]-a.x[pt.a], a.y[pk.a]-a.y[pt.a]
+			dxb, dyb := b.x[pk.b]-b.x[pt.b], b.y[pk.b]-b.y[pt.b]
+			da := float32(math.Sqrt(float64(dxa*dxa + dya*dya)))
+			db := float32(math.Sqrt(float64(dxb*dxb + dyb*dyb)))
+			d1 := da - db
+			if d1 < 0 {
+				d1 = -d1
+			}
+			i1 := int(d1 / z1Step)
+			if i1 >= z1Len {
+				rho[t*nr+k], rho[k*nr+t] = 0, 0
+				continue
+			}
+			r := z1Tab[i1]
+			r *= zAngle(wrap((a.dir[pt.a] - a.dir[pk.a]) - (b.dir[pt.b] - b.dir[pk.b])))
+			// Angle between each minutia's direction and the segment to the
+			// other, compared across the two templates.
+			ra := [2]float32{dxa*a.cos[pt.a] + dya*a.sin[pt.a], -dxa*a.sin[pt.a] + dya*a.cos[pt.a]}
+			rb := [2]float32{dxb*b.cos[pt.b] + dyb*b.sin[pt.b], -dxb*b.sin[pt.b] + dyb*b.cos[pt.b]}
+			dot := ra[0]*rb[0] + ra[1]*rb[1]
+			crs := ra[0]*rb[1] - ra[1]*rb[0]
+			r *= zAngle(fastAtan2(crs, dot))
+			rho[t*nr+k], rho[k*nr+t] = r, r
+		}
+	}
+	if cap(s.lambda) < nr {
+		s.lambda, s.lambda2 = make([]float32, nr), make([]float32, nr)
+	}
+	l, l2 := s.lambda[:nr], s.lambda2[:nr]
+	for t := range nr {
+		l[t] = sel[t].s
+	}
+	if nr > 1 {
+		inv := (1 - relaxW) / float32(nr-1)
+		for range relaxIters {
+			for t := range nr {
+				var acc float32
+				row := rho[t*nr : t*nr+nr]
+				for k, r := range row {
+					acc += r * l[k]
+				}
+				l2[t] = relaxW*l[t] + inv*acc
+			}
+			l, l2 = l2, l
+		}
+	}
+	// Keep the np pairs whose similarity survived relaxation best.
+	eff := s.eff[:0]
+	for t := range nr {
+		eff = append(eff, l[t]/sel[t].s)
+	}
+	s.eff = eff
+	idx := make([]int, 0, 32)
+	for t := range nr {
+		idx = append(idx, t)
+	}
+	slices.SortStableFunc(idx, func(x, y int) int {
+		if eff[x] > eff[y] {
+			return -1
+		}
+		if eff[x] < eff[y] {
+			return 1
+		}
+		return 0
+	})
+	sum := float64(0)
+	for _, t := range idx[:min(np, nr)] {
+		sum += float64(l[t])
+	}
+	return sum / float64(np)
+}
+
+// fastAtan2 approximates atan2 to about 0.005 radians.
+func fastAtan2(y, x float32) float32 {
+	ax, ay := x, y
+	if ax < 0 {
+		ax = -ax
+	}
+	if ay < 0 {
+		ay = -ay
+	}
+	if ax == 0 && ay == 0 {
+		return 0
+	}
+	var a float32
+	if ax >= ay {
+		z := ay / ax
+		a = z * (math.Pi/4 + 0.273*(1-z))
+	} else {
+		z := ax / ay
+		a = math.Pi/2 - z*(math.Pi/4+0.273*(1-z))
+	}
+	if x < 0 {
+		a = math.Pi - a
+	}
+	if y < 0 {
+		a = -a
+	}
+	return a
+}
+
+// Score compares two templates and returns a similarity in [0, 1]: 0 for
+// unrelated prints, higher for more alike. It is deterministic, and
+// Score(a, b) and Score(b, a) differ only by the asymmetry of the pair
+// selection (in practice by a few hundredths at most). Use FMR or Threshold
+// to interpret it. Score is safe for concurrent use.
+func Score(a, b *Template) float64 {
+	var s scratch
+	return match(&a.cyl, &b.cyl, &s)
+}
