@@ -69,6 +69,7 @@ const (
 	DetailGuardianLapsed         = "guardian_consent_lapsed"  // granted by a guardian; the person is now of age and has not re-affirmed
 	DetailGivenWhileMinor        = "given_while_minor"        // granted by the person while a minor, without a guardian
 	DetailNoDeduplicationBasis   = "no_deduplication_consent" // identity for deduplication: no biometric deduplication consent counts
+	DetailNoRegistrationBasis    = "no_registration_consent"  // another category: identity/registration does not count, so no record is held
 	DetailCategoryOutsidePurpose = "category"                 // purpose_not_allowed: the category is outside the purpose
 	DetailActionOutsidePurpose   = "action"                   // purpose_not_allowed: the action is not allowed to this role
 )
@@ -153,7 +154,11 @@ func (a Action) Valid() bool { return a == Read || a == Write || a == Delete }
 // granted, not expired at Now, given by a guardian only while the person is a
 // minor at Now, and, when given by the person, given when they were of age.
 // Identity is covered by identity/registration; for deduplication it needs in
-// addition at least one counting biometric deduplication consent.
+// addition at least one counting biometric deduplication consent. Every other
+// category needs its own (category, purpose) consent and, in addition, a
+// counting identity/registration: without it the registry holds no record of
+// the person, whatever the store still says (defence in depth against an
+// erasure not yet carried out).
 func Decide(req Request, facts Facts) Verdict {
 	if !req.Role.Valid() || !req.Category.Valid() || !req.Action.Valid() || req.PersonID == "" ||
 		(req.Purpose != "" && !req.Purpose.Valid()) || (req.Purpose == "" && req.Role != Subject) {
@@ -208,6 +213,9 @@ func Decide(req Request, facts Facts) Verdict {
 			return deny(ReasonConsentMissing, DetailNoDeduplicationBasis)
 		}
 		return allow(ReasonConsentGranted)
+	}
+	if ok, _ := Counts(state, Pair{Identity, Registration}, birth, facts.Now, cfg); !ok {
+		return deny(ReasonConsentMissing, DetailNoRegistrationBasis)
 	}
 	if ok, d := Counts(state, Pair{req.Category, req.Purpose}, birth, facts.Now, cfg); !ok {
 		return deny(ReasonConsentMissing, d)
