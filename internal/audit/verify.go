@@ -51,8 +51,10 @@ const (
 	// KindBadSignature: a checkpoint note is malformed or not signed by the
 	// given key.
 	KindBadSignature Kind = "bad signature"
-	// KindInconsistent: two validly signed checkpoints contradict each other
-	// (same size, different roots, or no consistency proof between them).
+	// KindInconsistent: two validly signed checkpoints contradict each
+	// other: one disagrees with the data while a checkpoint at least as
+	// large agrees (the key signed two histories), or two that agree with
+	// the data have no valid consistency proof between them.
 	KindInconsistent Kind = "inconsistent checkpoints"
 )
 
@@ -201,8 +203,11 @@ func (v *verifier) add(p *TamperError) {
 func (v *verifier) row(r Row, next uint64) {
 	switch {
 	case r.Index > next:
-		v.add(&TamperError{Kind: KindDeleted, Index: next, Checkpoint: -1,
-			Detail: fmt.Sprintf("no row with idx %d to %d", next, r.Index-1)})
+		missing := fmt.Sprintf("no row with idx %d", next)
+		if r.Index-next > 1 {
+			missing = fmt.Sprintf("no rows with idx %d to %d", next, r.Index-1)
+		}
+		v.add(&TamperError{Kind: KindDeleted, Index: next, Checkpoint: -1, Detail: missing})
 	case r.Index < next:
 		kind, what := KindReordered, "out of order"
 		if r.Index == next-1 {
@@ -270,44 +275,58 @@ func (v *verifier) checkpoints(rep *Report, tree *Tree, notes [][]byte, verifier
 	slices.SortStableFunc(cps, func(a, b good) int { return cmp.Compare(a.cp.Size, b.cp.Size) })
 	rep.Checkpoints = len(cps)
 	size := tree.Size()
-	var agreed uint64 // largest checkpoint size that matched the data
+	// First: which checkpoints match the tree recomputed from the data.
 	matched := make([]bool, len(cps))
+	var maxMatched uint64
+	maxPos := -1
 	for i, g := range cps {
 		rep.LatestCheckpoint = g.cp.Size
 		if g.cp.Size > size {
-			v.add(&TamperError{Kind: KindTruncated, Index: size, Upper: g.cp.Size, Checkpoint: g.pos,
-				Detail: fmt.Sprintf("the log holds %d entries, checkpoint %d covers %d", size, g.pos, g.cp.Size)})
 			continue
 		}
 		root, _ := tree.RootAt(g.cp.Size) // size checked above
-		if !bytes.Equal(root, g.cp.Root) {
-			v.add(&TamperError{Kind: KindRootMismatch, Index: agreed, Upper: g.cp.Size, Checkpoint: g.pos,
-				Detail: fmt.Sprintf("checkpoint %d of size %d disagrees with the stored data, the largest agreeing checkpoint covers %d: an entry in between was changed, deleted, inserted or reordered with its leaf hash rewritten", g.pos, g.cp.Size, agreed)})
-			continue
+		if bytes.Equal(root, g.cp.Root) {
+			matched[i] = true
+			maxMatched, maxPos = g.cp.Size, g.pos
 		}
-		matched[i] = true
-		agreed = g.cp.Size
 	}
-	// Successive checkpoints: equal sizes need equal roots, and each pair
-	// that matched the data must be provably consistent.
-	for i := 1; i < len(cps); i++ {
-		a, b := cps[i-1], cps[i]
-		if a.cp.Size == b.cp.Size && !bytes.Equal(a.cp.Root, b.cp.Root) {
-			v.add(&TamperError{Kind: KindInconsistent, Index: b.cp.Size, Checkpoint: b.pos,
-				Detail: fmt.Sprintf("checkpoints %d and %d both cover %d entries with different roots", a.pos, b.pos, b.cp.Size)})
+	var agreed uint64 // largest matching size so far, in size order
+	for i, g := range cps {
+		switch {
+		case matched[i]:
+			agreed = g.cp.Size
+		case g.cp.Size > size:
+			v.add(&TamperError{Kind: KindTruncated, Index: size, Upper: g.cp.Size, Checkpoint: g.pos,
+				Detail: fmt.Sprintf("the log holds %d entries, checkpoint %d covers %d", size, g.pos, g.cp.Size)})
+		case maxPos >= 0 && maxMatched >= g.cp.Size:
+			// The data agrees with a signed checkpoint at least as large,
+			// so this one contradicts it: two histories were signed.
+			v.add(&TamperError{Kind: KindInconsistent, Index: g.cp.Size, Checkpoint: g.pos,
+				Detail: fmt.Sprintf("its root contradicts checkpoint %d of size %d, which matches the stored data", maxPos, maxMatched)})
+		default:
+			v.add(&TamperError{Kind: KindRootMismatch, Index: agreed, Upper: g.cp.Size, Checkpoint: g.pos,
+				Detail: fmt.Sprintf("checkpoint %d of size %d disagrees with the stored data and the largest agreeing checkpoint covers %d: an entry in between was changed, deleted, inserted or reordered with its leaf hash rewritten", g.pos, g.cp.Size, agreed)})
+		}
+	}
+	// Successive checkpoints that match the data must be provably
+	// consistent (a check of the proofs this package serves, too).
+	prev := -1
+	for i, g := range cps {
+		if !matched[i] {
 			continue
 		}
-		if !matched[i-1] || !matched[i] {
-			continue // already reported against the data
+		if prev >= 0 {
+			a := cps[prev]
+			hashes, err := tree.ConsistencyProof(a.cp.Size, g.cp.Size)
+			if err == nil {
+				err = auditproof.VerifyConsistency(a.cp, g.cp, hashes)
+			}
+			if err != nil {
+				v.add(&TamperError{Kind: KindInconsistent, Index: g.cp.Size, Checkpoint: g.pos,
+					Detail: fmt.Sprintf("no consistency proof from checkpoint %d: %v", a.pos, err)})
+			}
 		}
-		hashes, err := tree.ConsistencyProof(a.cp.Size, b.cp.Size)
-		if err == nil {
-			err = auditproof.VerifyConsistency(a.cp, b.cp, hashes)
-		}
-		if err != nil {
-			v.add(&TamperError{Kind: KindInconsistent, Index: b.cp.Size, Checkpoint: b.pos,
-				Detail: fmt.Sprintf("checkpoints %d and %d: %v", a.pos, b.pos, err)})
-		}
+		prev = i
 	}
 }
 
@@ -338,6 +357,9 @@ func rank(k Kind) int {
 }
 
 func (v *verifier) ordered() []TamperError {
+	if len(v.problems) == 0 {
+		return nil
+	}
 	ps := slices.Clone(v.problems)
 	slices.SortStableFunc(ps, func(a, b *TamperError) int {
 		ga, gb := rank(a.Kind) == 2, rank(b.Kind) == 2

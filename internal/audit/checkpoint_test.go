@@ -1,0 +1,73 @@
+package audit
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/assent-registry/assent/auditproof"
+)
+
+func TestSignerRoundTrip(t *testing.T) {
+	s := testSigner(t, 1)
+	if !strings.HasPrefix(s.VerifierKey(), testOrigin+"+") {
+		t.Errorf("verifier key %q does not start with the origin", s.VerifierKey())
+	}
+	v, err := note.NewVerifier(s.VerifierKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.KeyHash() != s.KeyHash() || v.Name() != s.Name() {
+		t.Errorf("verifier %s/%08x, signer %s/%08x", v.Name(), v.KeyHash(), s.Name(), s.KeyHash())
+	}
+	root := LeafHash([]byte("x"))
+	signed, err := s.SignCheckpoint(9, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := OpenCheckpoint(signed, s.VerifierKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(Checkpoint{Origin: testOrigin, Size: 9, Root: root}, got); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	if _, err := OpenCheckpoint(signed, testSigner(t, 2).VerifierKey()); !errors.Is(err, auditproof.ErrUnverified) {
+		t.Errorf("opened with another key: err = %v", err)
+	}
+	wantPrefix := testOrigin + "\n9\n"
+	if !strings.HasPrefix(string(signed), wantPrefix) || !strings.Contains(string(signed), "\n\n— "+testOrigin+" ") {
+		t.Errorf("note is not in the checkpoint format:\n%s", signed)
+	}
+}
+
+func TestNewSignerRejects(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	for _, tc := range []struct {
+		name   string
+		origin string
+		key    ed25519.PrivateKey
+	}{
+		{"empty origin", "", key},
+		{"origin with space", "a b", key},
+		{"origin with plus", "a+b", key},
+		{"short key", testOrigin, key[:32]},
+		{"no key", testOrigin, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := NewSigner(tc.origin, tc.key); !errors.Is(err, ErrBadKey) {
+				t.Errorf("err = %v, want ErrBadKey", err)
+			}
+		})
+	}
+}
+
+func TestSignCheckpointRejectsShortRoot(t *testing.T) {
+	if _, err := testSigner(t, 1).SignCheckpoint(1, []byte{1, 2}); !errors.Is(err, ErrBadHash) {
+		t.Errorf("err = %v, want ErrBadHash", err)
+	}
+}
