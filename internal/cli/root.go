@@ -53,6 +53,9 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 				return err
 			},
 		},
+		newServeCmd(),
+		newKeysCmd(),
+		newDemoCmd(),
 		evalCmd,
 		benchCmd,
 	)

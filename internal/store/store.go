@@ -123,8 +123,10 @@ type Person struct {
 	// while names stay sealed.
 	NameIndex  []byte
 	BirthIndex []byte
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// PortalCodeMAC is the HMAC of the code printed on the consent receipt.
+	PortalCodeMAC []byte
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // PersonVersion is an earlier state of a person kept on rectification.

@@ -179,13 +179,13 @@ func (t *tx) HouseholdMembers(ctx context.Context, id string) ([]store.Person, e
 
 // --- persons ---
 
-const personCols = `id, status, area_code, household_id, relationship, guardian_id, site, version, identity_sealed, name_index, birth_index, created_at, updated_at`
+const personCols = `id, status, area_code, household_id, relationship, guardian_id, site, version, identity_sealed, name_index, birth_index, portal_code_mac, created_at, updated_at`
 
 func scanPerson(sc interface{ Scan(...any) error }) (store.Person, error) {
 	var p store.Person
 	var c, u int64
 	err := sc.Scan(&p.ID, &p.Status, &p.AreaCode, &p.HouseholdID, &p.Relationship, &p.GuardianID, &p.Site, &p.Version,
-		&p.IdentitySealed, &p.NameIndex, &p.BirthIndex, &c, &u)
+		&p.IdentitySealed, &p.NameIndex, &p.BirthIndex, &p.PortalCodeMAC, &c, &u)
 	p.CreatedAt, p.UpdatedAt = fromMS(c), fromMS(u)
 	return p, err
 }
@@ -208,9 +208,9 @@ func (t *tx) queryPersons(ctx context.Context, op, q string, args ...any) ([]sto
 }
 
 func (t *tx) CreatePerson(ctx context.Context, p store.Person) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO persons(`+personCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO persons(`+personCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		p.ID, p.Status, p.AreaCode, p.HouseholdID, p.Relationship, p.GuardianID, p.Site, p.Version,
-		p.IdentitySealed, p.NameIndex, p.BirthIndex, ms(p.CreatedAt), ms(p.UpdatedAt))
+		p.IdentitySealed, p.NameIndex, p.BirthIndex, p.PortalCodeMAC, ms(p.CreatedAt), ms(p.UpdatedAt))
 	if err != nil {
 		return conflictOr("sqlite: create person", err)
 	}
@@ -227,8 +227,8 @@ func (t *tx) GetPerson(ctx context.Context, id string) (store.Person, error) {
 
 func (t *tx) UpdatePerson(ctx context.Context, p store.Person) error {
 	res, err := t.tx.ExecContext(ctx, `UPDATE persons SET status = ?, area_code = ?, household_id = ?, relationship = ?, guardian_id = ?,
-		version = ?, identity_sealed = ?, name_index = ?, birth_index = ?, updated_at = ? WHERE id = ? AND version = ?`,
-		p.Status, p.AreaCode, p.HouseholdID, p.Relationship, p.GuardianID, p.Version, p.IdentitySealed, p.NameIndex, p.BirthIndex,
+		version = ?, identity_sealed = ?, name_index = ?, birth_index = ?, portal_code_mac = ?, updated_at = ? WHERE id = ? AND version = ?`,
+		p.Status, p.AreaCode, p.HouseholdID, p.Relationship, p.GuardianID, p.Version, p.IdentitySealed, p.NameIndex, p.BirthIndex, p.PortalCodeMAC,
 		ms(p.UpdatedAt), p.ID, p.Version-1)
 	if err := mustAffect("sqlite: update person", res, err); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -289,7 +289,7 @@ func (t *tx) FindPersons(ctx context.Context, nameIndex, birthIndex []byte) ([]s
 
 func (t *tx) ErasePerson(ctx context.Context, id string, at time.Time) error {
 	res, err := t.tx.ExecContext(ctx, `UPDATE persons SET status = ?, area_code = '', household_id = '', relationship = '', guardian_id = '',
-		identity_sealed = NULL, name_index = NULL, birth_index = NULL, updated_at = ? WHERE id = ?`, store.StatusErased, ms(at), id)
+		identity_sealed = NULL, name_index = NULL, birth_index = NULL, portal_code_mac = NULL, updated_at = ? WHERE id = ?`, store.StatusErased, ms(at), id)
 	if err := mustAffect("sqlite: erase person", res, err); err != nil {
 		return err
 	}

@@ -38,6 +38,7 @@ CREATE TABLE persons (
     identity_sealed BLOB,
     name_index      BLOB,
     birth_index     BLOB,
+    portal_code_mac BLOB,
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL
 );

@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/assent-registry/assent/internal/envelope"
+	"github.com/assent-registry/assent/internal/registry"
+	"github.com/assent-registry/assent/internal/store/sqlite"
+)
+
+// Files in the data directory.
+const (
+	masterKeyFile = "master.key"
+	keyStoreFile  = "keys.db"
+)
+
+// app is everything a command needs from a data directory, built once.
+type app struct {
+	dir  string
+	db   *sqlite.DB
+	ks   *envelope.SQLiteStore
+	keys *envelope.Keyring
+	reg  *registry.Registry
+	log  *slog.Logger
+}
+
+// masterKeyPath is ASSENT_MASTER_KEY_FILE, or master.key in dir.
+func masterKeyPath(dir string) string {
+	if p := os.Getenv("ASSENT_MASTER_KEY_FILE"); p != "" {
+		return p
+	}
+	return filepath.Join(dir, masterKeyFile)
+}
+
+// openApp opens (creating on first use) the data directory dir: the SQLite
+// data file, the key store and the master key.
+func openApp(ctx context.Context, dir string, migrate bool, log *slog.Logger) (*app, error) {
+	if dir == "" {
+		return nil, errors.New("--data is required")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	master, err := envelope.LoadOrCreateMasterKey(masterKeyPath(dir))
+	if err != nil {
+		return nil, err
+	}
+	ks, err := envelope.OpenSQLiteStore(ctx, filepath.Join(dir, keyStoreFile))
+	if err != nil {
+		return nil, err
+	}
+	keys, err := envelope.NewKeyring(ctx, ks, master, envelope.Options{})
+	if err != nil {
+		ks.Close()
+		return nil, err
+	}
+	db, err := sqlite.Open(ctx, dir, sqlite.Options{Migrate: migrate})
+	if err != nil {
+		ks.Close()
+		return nil, err
+	}
+	reg := registry.New(db, keys, registry.Options{Logger: log})
+	return &app{dir: dir, db: db, ks: ks, keys: keys, reg: reg, log: log}, nil
+}
+
+func (a *app) Close() error {
+	return errors.Join(a.db.Close(), a.ks.Close())
+}

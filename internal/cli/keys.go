@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/registry"
+	"github.com/spf13/cobra"
+)
+
+func newKeysCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "keys", Short: "Manage operator API keys"}
+	var dir string
+	cmd.PersistentFlags().StringVar(&dir, "data", "", "data directory")
+	_ = cmd.MarkPersistentFlagRequired("data")
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	var role, site, name string
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create an operator and print its new API key (shown once) alone on stdout",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := openApp(cmd.Context(), dir, true, quiet)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			op, key, err := a.reg.CreateOperator(cmd.Context(), registry.NewOperator{Role: consent.Role(role), Site: site, Name: name})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.ErrOrStderr(), "created operator", op.ID, "role", op.Role)
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), key)
+			return err
+		},
+	}
+	create.Flags().StringVar(&role, "role", "", "admin, registrar, clinician, verifier, adjudicator, researcher or auditor")
+	create.Flags().StringVar(&site, "site", "", "site code (must exist)")
+	create.Flags().StringVar(&name, "name", "", "a label for the operator")
+	_ = create.MarkFlagRequired("role")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List operators (never their keys) as JSON lines",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := openApp(cmd.Context(), dir, true, quiet)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			ops, err := a.reg.ListOperators(cmd.Context())
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			for _, o := range ops {
+				if err := enc.Encode(o); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	revoke := &cobra.Command{
+		Use:   "revoke OPERATOR_ID",
+		Short: "Revoke an operator's key at once",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := openApp(cmd.Context(), dir, true, quiet)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			return a.reg.RevokeOperator(cmd.Context(), args[0])
+		},
+	}
+	cmd.AddCommand(create, list, revoke)
+	return cmd
+}

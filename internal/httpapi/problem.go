@@ -1,0 +1,111 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/assent-registry/assent/internal/registry"
+)
+
+// Problem is an RFC 9457 problem document with Assent's stable code.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Code   string `json:"code"`
+	Detail string `json:"detail,omitempty"`
+	Field  string `json:"field,omitempty"`
+}
+
+// Error codes the HTTP layer itself produces.
+const (
+	CodeUnauthenticated = "unauthenticated"
+	CodePurposeRequired = "purpose_required"
+	CodeInvalidPurpose  = "invalid_purpose"
+	CodeUnknownField    = "unknown_field"
+	CodeInvalidJSON     = "invalid_json"
+	CodeBodyTooLarge    = "body_too_large"
+	CodeUnsupportedType = "unsupported_media_type"
+	CodeNotFound        = "not_found"
+	CodeErased          = "erased"
+	CodeConflict        = "conflict"
+	CodeInternal        = "internal_error"
+	CodeRateLimited     = "rate_limited"
+)
+
+// inputStatus maps the registry's input codes to statuses.
+var inputStatus = map[string]int{
+	registry.CodeMissingField:     http.StatusBadRequest,
+	registry.CodeInvalidValue:     http.StatusBadRequest,
+	registry.CodeInvalidDate:      http.StatusBadRequest,
+	registry.CodeConsentRequired:  http.StatusUnprocessableEntity,
+	registry.CodeGuardianRequired: http.StatusUnprocessableEntity,
+	registry.CodeUnknownHousehold: http.StatusUnprocessableEntity,
+	registry.CodeUnknownSite:      http.StatusUnprocessableEntity,
+	registry.CodeUnknownPerson:    http.StatusUnprocessableEntity,
+	registry.CodeInvalidHousehold: http.StatusUnprocessableEntity,
+	registry.CodeSiteExists:       http.StatusConflict,
+}
+
+// problemFor is the one place errors become HTTP answers. Internal detail
+// never reaches the client: unknown errors are a bare 500.
+func problemFor(err error) Problem {
+	var ie *registry.InputError
+	var de *registry.DeniedError
+	var pe *Problem
+	switch {
+	case errors.As(err, &pe):
+		return *pe
+	case errors.As(err, &ie):
+		st, ok := inputStatus[ie.Code]
+		if !ok {
+			st = http.StatusBadRequest
+		}
+		detail := ie.Detail
+		if ie.Field != "" {
+			detail = ie.Field + ": " + ie.Detail
+		}
+		return newProblem(st, ie.Code, detail, ie.Field)
+	case errors.As(err, &de):
+		st := http.StatusForbidden
+		if de.Reason == "invalid_request" {
+			st = http.StatusBadRequest
+		}
+		return newProblem(st, de.Reason, "", "")
+	case errors.Is(err, registry.ErrUnauthenticated):
+		return newProblem(http.StatusUnauthorized, CodeUnauthenticated, "a valid API key is required", "")
+	case errors.Is(err, registry.ErrNotFound):
+		return newProblem(http.StatusNotFound, CodeNotFound, "", "")
+	case errors.Is(err, registry.ErrErased):
+		return newProblem(http.StatusGone, CodeErased, "this person's data was erased", "")
+	case errors.Is(err, registry.ErrConflict):
+		return newProblem(http.StatusConflict, CodeConflict, "the record changed meanwhile; retry", "")
+	}
+	return newProblem(http.StatusInternalServerError, CodeInternal, "", "")
+}
+
+func (p *Problem) Error() string { return p.Code }
+
+func newProblem(status int, code, detail, field string) Problem {
+	return Problem{Type: "https://assent.example/problems/" + code, Title: http.StatusText(status), Status: status, Code: code, Detail: detail, Field: field}
+}
+
+func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	p := problemFor(err)
+	if p.Status >= 500 {
+		log.ErrorContext(r.Context(), "request failed", "err", err, "request_id", requestID(r.Context()))
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

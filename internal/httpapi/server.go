@@ -1,0 +1,246 @@
+// Package httpapi serves the Assent HTTP API: routes, authentication, the
+// Assent-Purpose header, strict JSON, problem+json errors, metrics and the
+// OpenAPI document. It depends on the registry's use cases only, never on a
+// concrete store.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/registry"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+//go:embed openapi.json
+var openAPIDoc []byte
+
+// OpenAPI returns the embedded OpenAPI 3 document.
+func OpenAPI() []byte { return openAPIDoc }
+
+// Options configure the server.
+type Options struct {
+	Logger   *slog.Logger
+	Registry *prometheus.Registry // nil: a new one
+}
+
+// Server is the HTTP API. It is an http.Handler safe for concurrent use.
+type Server struct {
+	reg     *registry.Registry
+	log     *slog.Logger
+	mux     *http.ServeMux
+	handler http.Handler
+	routes  []Route
+
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	prom     *prometheus.Registry
+}
+
+// Access is what a route needs before its handler runs.
+type Access int
+
+const (
+	Public   Access = iota // no key (healthz, openapi, receipts key, portal login)
+	Operator               // any valid key, no personal data
+	Personal               // a valid key and an Assent-Purpose header
+	Portal                 // personal data the subject reaches through the portal: a key or a portal token; purpose optional
+)
+
+// Route is one registered route, kept for tests and docs.
+type Route struct {
+	Pattern string
+	Access  Access
+}
+
+// New builds the server.
+func New(reg *registry.Registry, opt Options) *Server {
+	s := &Server{reg: reg, log: opt.Logger, mux: http.NewServeMux(), prom: opt.Registry}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.prom == nil {
+		s.prom = prometheus.NewRegistry()
+		s.prom.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	}
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "assent_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "status"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "assent_http_request_seconds", Help: "HTTP request latency by route.", Buckets: prometheus.DefBuckets}, []string{"route"})
+	s.prom.MustRegister(s.requests, s.latency)
+	s.registerRoutes()
+	s.handler = http.NewCrossOriginProtection().Handler(s.mux)
+	return s
+}
+
+// Routes lists every registered route.
+func (s *Server) Routes() []Route { return s.routes }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// registerRoutes is the one list of every route of the API.
+func (s *Server) registerRoutes() {
+	s.handle("GET /healthz", Public, s.healthz)
+	s.handle("GET /openapi.json", Public, s.openapi)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.prom, promhttp.HandlerOpts{}))
+	s.routes = append(s.routes, Route{Pattern: "GET /metrics", Access: Public})
+
+	s.handle("POST /v1/sites", Operator, s.createSite)
+	s.handle("GET /v1/sites", Public, s.listSites)
+
+	s.handle("POST /v1/households", Personal, s.createHousehold)
+	s.handle("GET /v1/households/{id}", Personal, s.getHousehold)
+	s.handle("POST /v1/households/{id}/members", Personal, s.addMember)
+	s.handle("PUT /v1/households/{id}/head", Personal, s.changeHead)
+	s.handle("POST /v1/households/{id}/split", Personal, s.splitHousehold)
+
+	s.handle("POST /v1/persons", Personal, s.createPerson)
+	s.handle("POST /v1/persons/search", Personal, s.findPersons)
+	s.handle("GET /v1/persons/{id}", Personal, s.getPerson)
+	s.handle("PATCH /v1/persons/{id}", Personal, s.updatePerson)
+	s.handle("GET /v1/persons/{id}/history", Personal, s.personHistory)
+}
+
+// handle registers pattern behind the middleware its access level needs.
+func (s *Server) handle(pattern string, access Access, h func(http.ResponseWriter, *http.Request) error) {
+	s.routes = append(s.routes, Route{Pattern: pattern, Access: access})
+	s.mux.Handle(pattern, s.wrap(pattern, access, h))
+}
+
+type ctxKey int
+
+const (
+	keyRequestID ctxKey = iota
+	keyActor
+	keyPurpose
+)
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(keyRequestID).(string)
+	return id
+}
+
+func actorFrom(r *http.Request) registry.Actor {
+	a, _ := r.Context().Value(keyActor).(registry.Actor)
+	return a
+}
+
+func purposeFrom(r *http.Request) consent.Purpose {
+	p, _ := r.Context().Value(keyPurpose).(consent.Purpose)
+	return p
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func newRequestID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// wrap is the middleware chain: request id, panic recovery, metrics and an
+// access log line (route, status, duration: never a body, name or key),
+// body cap, authentication and the purpose header.
+func (s *Server) wrap(pattern string, access Access, h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rid := newRequestID()
+		ctx := context.WithValue(r.Context(), keyRequestID, rid)
+		r = r.WithContext(ctx)
+		rec := &statusRecorder{ResponseWriter: w}
+		rec.Header().Set("X-Request-Id", rid)
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.ErrorContext(ctx, "panic in handler", "route", pattern, "request_id", rid, "panic", v)
+				if rec.status == 0 {
+					writeProblem(rec, r, s.log, errInternal)
+				}
+			}
+			st := rec.status
+			if st == 0 {
+				st = http.StatusOK
+			}
+			s.requests.WithLabelValues(pattern, strconv.Itoa(st)).Inc()
+			s.latency.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
+			s.log.InfoContext(ctx, "http", "route", pattern, "status", st, "ms", time.Since(start).Milliseconds(), "request_id", rid)
+		}()
+		r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
+		if access != Public {
+			actor, err := s.authenticate(r)
+			if err != nil {
+				writeProblem(rec, r, s.log, err)
+				return
+			}
+			actor.RequestID, actor.Route = rid, pattern
+			ctx = context.WithValue(ctx, keyActor, actor)
+			if access == Personal || (access == Portal && actor.Role != consent.Subject) {
+				p := r.Header.Get("Assent-Purpose")
+				if p == "" {
+					writeProblem(rec, r, s.log, probErr(http.StatusBadRequest, CodePurposeRequired, "this route reads or writes personal data: declare the purpose in the Assent-Purpose header"))
+					return
+				}
+				if !consent.Purpose(p).Valid() {
+					writeProblem(rec, r, s.log, probErr(http.StatusBadRequest, CodeInvalidPurpose, "Assent-Purpose must be one of registration, care, verification, deduplication, research"))
+					return
+				}
+				ctx = context.WithValue(ctx, keyPurpose, consent.Purpose(p))
+			}
+			r = r.WithContext(ctx)
+		}
+		if err := h(rec, r); err != nil {
+			writeProblem(rec, r, s.log, err)
+		}
+	})
+}
+
+var errInternal = &Problem{Status: http.StatusInternalServerError, Code: CodeInternal, Title: "Internal Server Error", Type: "https://assent.example/problems/internal_error"}
+
+func probErr(status int, code, detail string) error {
+	p := newProblem(status, code, detail, "")
+	return &p
+}
+
+func (s *Server) authenticate(r *http.Request) (registry.Actor, error) {
+	h := r.Header.Get("Authorization")
+	key, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || key == "" {
+		return registry.Actor{}, registry.ErrUnauthenticated
+	}
+	return s.reg.Authenticate(r.Context(), strings.TrimSpace(key))
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) openapi(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "application/json")
+	_, err := w.Write(openAPIDoc)
+	return err
+}

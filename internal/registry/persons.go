@@ -1,0 +1,526 @@
+package registry
+
+import (
+	"context"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/store"
+)
+
+// Identity is the sealed part of a person record (category identity).
+type Identity struct {
+	GivenName  string `json:"given_name"`
+	FamilyName string `json:"family_name"`
+	BirthDate  string `json:"birth_date"` // YYYY-MM-DD
+	Sex        string `json:"sex"`
+	Phone      string `json:"phone,omitempty"`
+}
+
+// Closed vocabularies of the person record.
+var (
+	Sexes         = []string{"female", "male", "other", "unknown"}
+	Relationships = []string{"head", "spouse", "child", "parent", "sibling", "other"}
+)
+
+const (
+	kindPerson  = "person"
+	maxNameLen  = 200
+	blindName   = "person-name"
+	blindBirth  = "person-birth"
+	portalLabel = "portal-code"
+)
+
+var areaCodeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
+
+// ConsentInput is how the registration consent was collected, and optional
+// further answers given at the same sitting.
+type ConsentInput struct {
+	Method        string          `json:"method"`
+	NoticeVersion string          `json:"notice_version"`
+	Language      string          `json:"language"`
+	Decisions     []DecisionInput `json:"decisions,omitempty"`
+}
+
+// DecisionInput is one answer for a (category, purpose).
+type DecisionInput struct {
+	Category string `json:"category"`
+	Purpose  string `json:"purpose"`
+	Decision string `json:"decision"`
+}
+
+// NewPerson is the registration request.
+type NewPerson struct {
+	GivenName    string        `json:"given_name"`
+	FamilyName   string        `json:"family_name"`
+	BirthDate    string        `json:"birth_date"`
+	Sex          string        `json:"sex"`
+	Phone        string        `json:"phone,omitempty"`
+	AreaCode     string        `json:"area_code"`
+	HouseholdID  string        `json:"household_id,omitempty"`
+	Relationship string        `json:"relationship,omitempty"`
+	GuardianID   string        `json:"guardian_id,omitempty"`
+	Consent      *ConsentInput `json:"consent"`
+}
+
+// PersonView is a person as the API shows it.
+type PersonView struct {
+	ID           string    `json:"id"`
+	Status       string    `json:"status"`
+	GivenName    string    `json:"given_name"`
+	FamilyName   string    `json:"family_name"`
+	BirthDate    string    `json:"birth_date"`
+	Sex          string    `json:"sex"`
+	Phone        string    `json:"phone,omitempty"`
+	AreaCode     string    `json:"area_code"`
+	HouseholdID  string    `json:"household_id,omitempty"`
+	Relationship string    `json:"relationship,omitempty"`
+	GuardianID   string    `json:"guardian_id,omitempty"`
+	Site         string    `json:"site,omitempty"`
+	Version      int       `json:"version"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// Registered is the answer to a registration.
+type Registered struct {
+	ID      string  `json:"id"`
+	Receipt Receipt `json:"receipt"`
+}
+
+func checkName(field, v string) error {
+	v = strings.TrimSpace(v)
+	switch {
+	case v == "":
+		return missing(field)
+	case utf8.RuneCountInString(v) > maxNameLen:
+		return invalid(field, "longer than 200 characters")
+	case strings.ContainsAny(v, "\x00\r\n\t"):
+		return invalid(field, "contains control characters")
+	}
+	return nil
+}
+
+func (r *Registry) checkBirthDate(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, missing("birth_date")
+	}
+	d, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		return d, &InputError{Code: CodeInvalidDate, Field: "birth_date", Detail: "must be a date YYYY-MM-DD"}
+	}
+	if d.After(r.clock()) || d.Year() < 1880 {
+		return d, &InputError{Code: CodeInvalidDate, Field: "birth_date", Detail: "is in the future or implausibly old"}
+	}
+	return d, nil
+}
+
+func checkEnum(field, v string, allowed []string) error {
+	for _, a := range allowed {
+		if v == a {
+			return nil
+		}
+	}
+	return invalid(field, "must be one of "+strings.Join(allowed, ", "))
+}
+
+func checkArea(v string) error {
+	if v == "" {
+		return missing("area_code")
+	}
+	if !areaCodeRE.MatchString(v) {
+		return invalid("area_code", "letters, digits, '.', '_' or '-', at most 32")
+	}
+	return nil
+}
+
+func checkPhone(v string) error {
+	if v == "" {
+		return nil
+	}
+	if len(v) > 32 || strings.Trim(v, "+0123456789 -()") != "" {
+		return invalid("phone", "digits, spaces, + - ( ) only, at most 32")
+	}
+	return nil
+}
+
+func (r *Registry) validateNewPerson(in NewPerson) (time.Time, error) {
+	for _, c := range []struct{ f, v string }{{"given_name", in.GivenName}, {"family_name", in.FamilyName}} {
+		if err := checkName(c.f, c.v); err != nil {
+			return time.Time{}, err
+		}
+	}
+	birth, err := r.checkBirthDate(in.BirthDate)
+	if err != nil {
+		return birth, err
+	}
+	if in.Sex == "" {
+		return birth, missing("sex")
+	}
+	if err := checkEnum("sex", in.Sex, Sexes); err != nil {
+		return birth, err
+	}
+	if err := checkArea(in.AreaCode); err != nil {
+		return birth, err
+	}
+	if err := checkPhone(in.Phone); err != nil {
+		return birth, err
+	}
+	if in.Relationship != "" {
+		if err := checkEnum("relationship", in.Relationship, Relationships); err != nil {
+			return birth, err
+		}
+		if in.HouseholdID == "" {
+			return birth, missing("household_id")
+		}
+	}
+	c := in.Consent
+	if c == nil {
+		return birth, &InputError{Code: CodeConsentRequired, Field: "consent", Detail: "registration needs the person's (or guardian's) consent"}
+	}
+	for _, f := range []struct{ name, v string }{{"consent.method", c.Method}, {"consent.notice_version", c.NoticeVersion}, {"consent.language", c.Language}} {
+		if strings.TrimSpace(f.v) == "" {
+			return birth, &InputError{Code: CodeConsentRequired, Field: f.name, Detail: "is required to record consent"}
+		}
+	}
+	for i, d := range c.Decisions {
+		field := fmt.Sprintf("consent.decisions[%d]", i)
+		if !consent.ValidPair(consent.Category(d.Category), consent.Purpose(d.Purpose)) {
+			return birth, invalid(field, "not a (category, purpose) a person can consent to")
+		}
+		if !consent.Decision(d.Decision).Valid() || d.Decision == string(consent.Withdrawn) {
+			return birth, invalid(field+".decision", "must be granted or declined")
+		}
+		if d.Category == string(consent.Identity) {
+			return birth, invalid(field, "identity/registration is the registration consent itself")
+		}
+	}
+	return birth, nil
+}
+
+// CreatePerson registers a person with their registration consent.
+func (r *Registry) CreatePerson(ctx context.Context, actor Actor, purpose consent.Purpose, in NewPerson) (Registered, error) {
+	birth, err := r.validateNewPerson(in)
+	if err != nil {
+		return Registered{}, err
+	}
+	now := r.clock()
+	id := newID()
+	guardian := in.GuardianID
+	if consent.IsMinor(birth, now, r.cfg.AgeOfMajority) && guardian == "" {
+		return Registered{}, &InputError{Code: CodeGuardianRequired, Field: "guardian_id", Detail: "a person under the age of majority is registered with a guardian's consent"}
+	}
+	mk := func(c consent.Category, p consent.Purpose, d consent.Decision) consent.Record {
+		return consent.Record{PersonID: id, Category: c, Purpose: p, Decision: d, Method: in.Consent.Method,
+			NoticeVersion: in.Consent.NoticeVersion, Language: in.Consent.Language, OperatorID: actor.OperatorID,
+			Site: actor.Site, GuardianID: guardian, At: now}
+	}
+	pending := []consent.Record{mk(consent.Identity, consent.Registration, consent.Granted)}
+	for _, d := range in.Consent.Decisions {
+		pending = append(pending, mk(consent.Category(d.Category), consent.Purpose(d.Purpose), consent.Decision(d.Decision)))
+	}
+	code := portalCode()
+	var out Registered
+	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: []consent.Category{consent.Identity},
+		action: consent.Write, creating: true, pending: pending, birth: birth}
+	err = r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
+		if guardian != "" {
+			if err := r.checkGuardian(ctx, tx, guardian, now); err != nil {
+				return err
+			}
+		}
+		p := store.Person{ID: id, Status: store.StatusActive, AreaCode: in.AreaCode, GuardianID: guardian,
+			Site: actor.Site, Version: 1, CreatedAt: now, UpdatedAt: now,
+			PortalCodeMAC: r.keys.MAC(portalLabel, []byte(id+"\x00"+code))}
+		if in.HouseholdID != "" {
+			rel := in.Relationship
+			if rel == "" {
+				rel = "other"
+			}
+			if err := r.joinHousehold(ctx, tx, &p, in.HouseholdID, rel, now); err != nil {
+				return err
+			}
+		}
+		ident := Identity{GivenName: strings.TrimSpace(in.GivenName), FamilyName: strings.TrimSpace(in.FamilyName),
+			BirthDate: in.BirthDate, Sex: in.Sex, Phone: in.Phone}
+		if err := r.sealIdentity(ctx, &p, ident); err != nil {
+			return err
+		}
+		if err := tx.CreatePerson(ctx, p); err != nil {
+			return err
+		}
+		for _, rec := range pending {
+			if _, err := tx.AppendConsent(ctx, toStoreConsent(rec)); err != nil {
+				return err
+			}
+		}
+		rc, err := r.receipt(ctx, id, pending, code, now, actor.Site)
+		if err != nil {
+			return err
+		}
+		out = Registered{ID: id, Receipt: rc}
+		return nil
+	})
+	return out, err
+}
+
+func toStoreConsent(rec consent.Record) store.ConsentRecord {
+	return store.ConsentRecord{PersonID: rec.PersonID, Category: string(rec.Category), Purpose: string(rec.Purpose),
+		Decision: string(rec.Decision), Method: rec.Method, NoticeVersion: rec.NoticeVersion, Language: rec.Language,
+		OperatorID: rec.OperatorID, Site: rec.Site, GuardianID: rec.GuardianID, At: rec.At}
+}
+
+// checkGuardian: the guardian is a registered, active adult.
+func (r *Registry) checkGuardian(ctx context.Context, tx store.Tx, id string, now time.Time) error {
+	g, err := tx.GetPerson(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && g.Status != store.StatusActive) {
+		return &InputError{Code: CodeGuardianRequired, Field: "guardian_id", Detail: "the guardian must be a registered person"}
+	}
+	if err != nil {
+		return err
+	}
+	gi, err := r.openIdentity(ctx, g)
+	if err != nil {
+		return err
+	}
+	gb, _ := time.Parse(time.DateOnly, gi.BirthDate)
+	if consent.IsMinor(gb, now, r.cfg.AgeOfMajority) {
+		return &InputError{Code: CodeGuardianRequired, Field: "guardian_id", Detail: "the guardian must be an adult"}
+	}
+	return nil
+}
+
+// portalCode is the code printed on the receipt: 80 random bits in
+// unambiguous base32, grouped for reading aloud.
+func portalCode() string {
+	enc := base32.NewEncoding("ABCDEFGHJKMNPQRSTUVWXYZ23456789#").WithPadding(base32.NoPadding)
+	s := enc.EncodeToString(randomBytes(10))
+	s = strings.ReplaceAll(s, "#", "8")
+	return s[0:4] + "-" + s[4:8] + "-" + s[8:12] + "-" + s[12:16]
+}
+
+// NormaliseName folds a name for the blind index: trimmed, case-folded,
+// inner spaces collapsed.
+func NormaliseName(given, family string) string {
+	f := func(s string) string { return strings.Join(strings.Fields(strings.ToLower(s)), " ") }
+	return f(family) + "\x00" + f(given)
+}
+
+func (r *Registry) sealIdentity(ctx context.Context, p *store.Person, id Identity) error {
+	b, err := json.Marshal(id)
+	if err != nil {
+		return err
+	}
+	p.IdentitySealed, err = r.keys.Seal(ctx, p.ID, string(consent.Identity), kindPerson, b)
+	if err != nil {
+		return fmt.Errorf("registry: seal identity: %w", err)
+	}
+	p.NameIndex = r.keys.BlindIndex(blindName, NormaliseName(id.GivenName, id.FamilyName))
+	p.BirthIndex = r.keys.BlindIndex(blindBirth, id.BirthDate)
+	return nil
+}
+
+func (r *Registry) openIdentity(ctx context.Context, p store.Person) (Identity, error) {
+	var id Identity
+	b, err := r.keys.Open(ctx, p.ID, string(consent.Identity), kindPerson, p.IdentitySealed)
+	if err != nil {
+		return id, fmt.Errorf("registry: open identity: %w", err)
+	}
+	if err := json.Unmarshal(b, &id); err != nil {
+		return id, fmt.Errorf("registry: open identity: %w", err)
+	}
+	return id, nil
+}
+
+func view(p store.Person, id Identity) PersonView {
+	return PersonView{ID: p.ID, Status: p.Status, GivenName: id.GivenName, FamilyName: id.FamilyName,
+		BirthDate: id.BirthDate, Sex: id.Sex, Phone: id.Phone, AreaCode: p.AreaCode, HouseholdID: p.HouseholdID,
+		Relationship: p.Relationship, GuardianID: p.GuardianID, Site: p.Site, Version: p.Version,
+		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
+}
+
+// GetPerson reads a person's record.
+func (r *Registry) GetPerson(ctx context.Context, actor Actor, purpose consent.Purpose, id string) (PersonView, error) {
+	var out PersonView
+	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: []consent.Category{consent.Identity}, action: consent.Read}
+	err := r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
+		out = view(f[id].person, f[id].identity)
+		return nil
+	})
+	return out, err
+}
+
+// PersonPatch is a rectification: only the fields given change.
+type PersonPatch struct {
+	GivenName  *string `json:"given_name,omitempty"`
+	FamilyName *string `json:"family_name,omitempty"`
+	BirthDate  *string `json:"birth_date,omitempty"`
+	Sex        *string `json:"sex,omitempty"`
+	Phone      *string `json:"phone,omitempty"`
+	AreaCode   *string `json:"area_code,omitempty"`
+}
+
+// UpdatePerson rectifies a person's record, keeping the earlier version.
+func (r *Registry) UpdatePerson(ctx context.Context, actor Actor, purpose consent.Purpose, id string, in PersonPatch) (PersonView, error) {
+	if in == (PersonPatch{}) {
+		return PersonView{}, invalid("body", "no field to change")
+	}
+	checks := []error{}
+	if in.GivenName != nil {
+		checks = append(checks, checkName("given_name", *in.GivenName))
+	}
+	if in.FamilyName != nil {
+		checks = append(checks, checkName("family_name", *in.FamilyName))
+	}
+	if in.BirthDate != nil {
+		_, err := r.checkBirthDate(*in.BirthDate)
+		checks = append(checks, err)
+	}
+	if in.Sex != nil {
+		checks = append(checks, checkEnum("sex", *in.Sex, Sexes))
+	}
+	if in.Phone != nil {
+		checks = append(checks, checkPhone(*in.Phone))
+	}
+	if in.AreaCode != nil {
+		checks = append(checks, checkArea(*in.AreaCode))
+	}
+	for _, err := range checks {
+		if err != nil {
+			return PersonView{}, err
+		}
+	}
+	var out PersonView
+	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: []consent.Category{consent.Identity}, action: consent.Write}
+	err := r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
+		p, ident := f[id].person, f[id].identity
+		now := r.clock()
+		if err := tx.AddPersonVersion(ctx, store.PersonVersion{PersonID: id, Version: p.Version, IdentitySealed: p.IdentitySealed,
+			HouseholdID: p.HouseholdID, Relationship: p.Relationship, AreaCode: p.AreaCode, ChangedAt: now, ChangedBy: actor.OperatorID}); err != nil {
+			return err
+		}
+		set := func(dst *string, v *string) {
+			if v != nil {
+				*dst = strings.TrimSpace(*v)
+			}
+		}
+		set(&ident.GivenName, in.GivenName)
+		set(&ident.FamilyName, in.FamilyName)
+		set(&ident.BirthDate, in.BirthDate)
+		set(&ident.Sex, in.Sex)
+		set(&ident.Phone, in.Phone)
+		set(&p.AreaCode, in.AreaCode)
+		p.Version++
+		p.UpdatedAt = now
+		if err := r.sealIdentity(ctx, &p, ident); err != nil {
+			return err
+		}
+		if err := tx.UpdatePerson(ctx, p); err != nil {
+			return err
+		}
+		out = view(p, ident)
+		return nil
+	})
+	return out, err
+}
+
+// PersonVersionView is an earlier state of a record.
+type PersonVersionView struct {
+	Version   int       `json:"version"`
+	Identity  Identity  `json:"identity"`
+	AreaCode  string    `json:"area_code"`
+	ChangedAt time.Time `json:"changed_at"`
+	ChangedBy string    `json:"changed_by,omitempty"`
+}
+
+// PersonHistory lists the earlier versions of a person's record.
+func (r *Registry) PersonHistory(ctx context.Context, actor Actor, purpose consent.Purpose, id string) ([]PersonVersionView, error) {
+	var out []PersonVersionView
+	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: []consent.Category{consent.Identity}, action: consent.Read}
+	err := r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
+		vs, err := tx.PersonVersions(ctx, id)
+		if err != nil {
+			return err
+		}
+		out = make([]PersonVersionView, 0, len(vs))
+		for _, v := range vs {
+			b, err := r.keys.Open(ctx, id, string(consent.Identity), kindPerson, v.IdentitySealed)
+			if err != nil {
+				return fmt.Errorf("registry: open version: %w", err)
+			}
+			var ident Identity
+			if err := json.Unmarshal(b, &ident); err != nil {
+				return err
+			}
+			out = append(out, PersonVersionView{Version: v.Version, Identity: ident, AreaCode: v.AreaCode, ChangedAt: v.ChangedAt, ChangedBy: v.ChangedBy})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// FindQuery finds a person by exact name and birth date (for registrars).
+type FindQuery struct {
+	GivenName  string `json:"given_name"`
+	FamilyName string `json:"family_name"`
+	BirthDate  string `json:"birth_date"`
+}
+
+// FindPersons returns the ids of active persons whose normalised name and
+// birth date match exactly, through the blind indexes: names stay sealed.
+// Every match is an audited identity read.
+func (r *Registry) FindPersons(ctx context.Context, actor Actor, purpose consent.Purpose, q FindQuery) ([]PersonView, error) {
+	if err := checkName("given_name", q.GivenName); err != nil {
+		return nil, err
+	}
+	if err := checkName("family_name", q.FamilyName); err != nil {
+		return nil, err
+	}
+	if _, err := r.checkBirthDate(q.BirthDate); err != nil {
+		return nil, err
+	}
+	// The blind indexes are deliberately short (many people share a value),
+	// so candidates are confirmed by opening their identity here; only true
+	// matches are returned, and only they are audited as read.
+	var ids []string
+	want := NormaliseName(q.GivenName, q.FamilyName)
+	err := r.store.View(ctx, func(tx store.Tx) error {
+		cands, err := tx.FindPersons(ctx, r.keys.BlindIndex(blindName, want), r.keys.BlindIndex(blindBirth, q.BirthDate))
+		if err != nil {
+			return err
+		}
+		for _, id := range cands {
+			p, err := tx.GetPerson(ctx, id)
+			if err != nil {
+				return err
+			}
+			ident, err := r.openIdentity(ctx, p)
+			if err != nil {
+				return err
+			}
+			if ident.BirthDate == q.BirthDate && NormaliseName(ident.GivenName, ident.FamilyName) == want {
+				ids = append(ids, id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := []PersonView{}
+	a := access{actor: actor, purpose: purpose, persons: ids, categories: []consent.Category{consent.Identity}, action: consent.Read}
+	err = r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
+		for _, id := range ids {
+			out = append(out, view(f[id].person, f[id].identity))
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,69 @@
+package registry
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"time"
+
+	"github.com/assent-registry/assent/internal/consent"
+)
+
+// ReceiptKeyName names the registry's receipt signing key in the keyring.
+const ReceiptKeyName = "receipts"
+
+// Receipt is what a registration returns: the signed consent receipt plus,
+// at the top level for the registrar to print, the person id and the portal
+// code. The code is shown once and stored only as an HMAC.
+type Receipt struct {
+	consent.SignedReceipt
+	PersonID string    `json:"person_id"`
+	Code     string    `json:"code"`
+	Site     string    `json:"site,omitempty"`
+	Time     time.Time `json:"time"`
+	Granted  []string  `json:"granted"`
+	Declined []string  `json:"declined"`
+}
+
+// ReceiptPublicKey returns the key receipts are signed with.
+func (r *Registry) ReceiptPublicKey(ctx context.Context) (ed25519.PublicKey, error) {
+	priv, err := r.keys.SigningKey(ctx, ReceiptKeyName)
+	if err != nil {
+		return nil, fmt.Errorf("registry: receipt key: %w", err)
+	}
+	return priv.Public().(ed25519.PublicKey), nil
+}
+
+func (r *Registry) receipt(ctx context.Context, personID string, recs []consent.Record, code string, at time.Time, site string) (Receipt, error) {
+	built, err := consent.BuildReceipt(consent.ReceiptInput{
+		ReceiptID:    newID(),
+		Jurisdiction: r.jurisdiction,
+		PolicyURL:    r.policyURL,
+		Controller:   r.controller,
+		Site:         site,
+		Code:         code,
+		Records:      recs,
+	})
+	if err != nil {
+		return Receipt{}, fmt.Errorf("registry: receipt: %w", err)
+	}
+	priv, err := r.keys.SigningKey(ctx, ReceiptKeyName)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("registry: receipt key: %w", err)
+	}
+	signed, err := consent.SignReceipt(built, priv)
+	if err != nil {
+		return Receipt{}, err
+	}
+	out := Receipt{SignedReceipt: signed, PersonID: personID, Code: code, Site: site, Time: at, Granted: []string{}, Declined: []string{}}
+	for _, rec := range recs {
+		pair := string(rec.Category) + "/" + string(rec.Purpose)
+		switch rec.Decision {
+		case consent.Granted:
+			out.Granted = append(out.Granted, pair)
+		case consent.Declined:
+			out.Declined = append(out.Declined, pair)
+		}
+	}
+	return out, nil
+}

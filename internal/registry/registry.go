@@ -1,0 +1,344 @@
+// Package registry holds the use cases of Assent: sites, operators,
+// households, persons, consents and exams. Every use case that touches
+// personal data goes through one gate (guard) that asks the consent policy
+// and appends an audit event in the same transaction as the access.
+//
+// The registry owns the interfaces it needs (Keyring); the store contract
+// comes from internal/store. A Registry is safe for concurrent use.
+package registry
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/assent-registry/assent/internal/audit"
+	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/store"
+	"github.com/google/uuid"
+)
+
+// Keyring seals personal data under per-(person, category) keys and makes
+// keyed digests. internal/envelope implements it.
+type Keyring interface {
+	Seal(ctx context.Context, personID, category, kind string, plaintext []byte) ([]byte, error)
+	Open(ctx context.Context, personID, category, kind string, sealed []byte) ([]byte, error)
+	Shred(ctx context.Context, personID, category string) error
+	ShredPerson(ctx context.Context, personID string) (int, error)
+	BlindIndex(label, value string) []byte
+	MAC(label string, data []byte) []byte
+	SigningKey(ctx context.Context, name string) (ed25519.PrivateKey, error)
+}
+
+// Options configure a Registry. Zero values mean the documented defaults.
+type Options struct {
+	Consent consent.Config   // age of majority (18), grace period (180 days)
+	Clock   func() time.Time // time.Now
+	Logger  *slog.Logger     // slog.Default(); never given names or templates
+	// The controller named on consent receipts.
+	Controller   consent.Controller
+	Jurisdiction string // ISO 3166 code on receipts
+	PolicyURL    string // privacy notice on receipts
+}
+
+// Registry runs the use cases.
+type Registry struct {
+	store store.Store
+	keys  Keyring
+	cfg   consent.Config
+	now   func() time.Time
+	log   *slog.Logger
+
+	controller   consent.Controller
+	jurisdiction string
+	policyURL    string
+}
+
+// New builds a Registry over s and k.
+func New(s store.Store, k Keyring, opt Options) *Registry {
+	r := &Registry{store: s, keys: k, cfg: opt.Consent.WithDefaults(), now: opt.Clock, log: opt.Logger,
+		controller: opt.Controller, jurisdiction: opt.Jurisdiction, policyURL: opt.PolicyURL}
+	if r.controller.Name == "" {
+		r.controller = consent.Controller{Name: "Assent registry operator", Contact: "the registry office", Address: "see the notice", Email: "privacy@example.org"}
+	}
+	if r.jurisdiction == "" {
+		r.jurisdiction = "ZZ"
+	}
+	if r.policyURL == "" {
+		r.policyURL = "https://example.org/assent/notice"
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	return r
+}
+
+// Actor is who is asking: an operator (from an API key) or the subject
+// (from a portal session). RequestID and Route are recorded in the audit log.
+type Actor struct {
+	OperatorID string
+	Role       consent.Role
+	Site       string
+	PersonID   string // for role subject: the person logged in
+	RequestID  string
+	Route      string
+}
+
+// access describes one intended access, for the gate.
+type access struct {
+	actor   Actor
+	purpose consent.Purpose
+	// persons whose data is touched; empty for a household-level access
+	// (decided on role and purpose alone, recorded with no person id).
+	persons    []string
+	categories []consent.Category
+	action     consent.Action
+	// creating: persons[0] does not exist yet; pending holds the consents
+	// that come with the registration and birth its birth date.
+	creating bool
+	pending  []consent.Record
+	birth    time.Time
+}
+
+// facts is what the gate loaded about one person; handlers reuse it.
+type facts struct {
+	person   store.Person
+	identity Identity
+	records  []consent.Record
+	birth    time.Time
+}
+
+func (r *Registry) clock() time.Time { return r.now().UTC() }
+
+func newID() string { return uuid.NewString() }
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("registry: crypto/rand failed: " + err.Error())
+	}
+	return b
+}
+
+// guard is the single gate of every personal-data access. In one write
+// transaction it loads the facts of each person touched, asks consent.Decide
+// for every (person, category), appends one audit event per person with the
+// outcome, and when all are allowed runs fn with the facts by person id. A
+// denial commits only its audit events and returns *DeniedError (or
+// ErrNotFound / ErrErased). If fn fails, everything fn wrote is rolled back
+// and the request is recorded as denied with the failure's code, so every
+// request leaves its events whatever happens.
+func (r *Registry) guard(ctx context.Context, a access, fn func(tx store.Tx, f map[string]*facts) error) error {
+	var denied, fnErr error
+	err := r.store.Update(ctx, func(tx store.Tx) error {
+		all := make(map[string]*facts, len(a.persons))
+		verdicts := make([]consent.Verdict, 0, max(1, len(a.persons)))
+		if len(a.persons) == 0 {
+			verdicts = append(verdicts, r.decideRole(a))
+		}
+		for _, id := range a.persons {
+			f, err := r.loadFacts(ctx, tx, a, id)
+			if err != nil {
+				return err
+			}
+			all[id] = f
+			verdicts = append(verdicts, r.decide(a, id, f))
+		}
+		first := -1
+		for i, v := range verdicts {
+			if !v.Allow && first < 0 {
+				first = i
+			}
+		}
+		for i, v := range verdicts {
+			pid := ""
+			if len(a.persons) > 0 {
+				pid = a.persons[i]
+			}
+			allow, reason := v.Allow && first < 0, string(v.Reason)
+			if allow {
+				reason = ""
+			} else if v.Allow {
+				reason = string(verdicts[first].Reason) // refused because another person's access was
+			}
+			if err := r.appendAudit(ctx, tx, a, pid, allow, reason); err != nil {
+				return err
+			}
+		}
+		if first >= 0 {
+			denied = verdictError(verdicts[first])
+			return nil
+		}
+		if err := fn(tx, all); err != nil {
+			fnErr = err
+			return err
+		}
+		return nil
+	})
+	if denied != nil {
+		return denied
+	}
+	if fnErr != nil {
+		code := failureCode(fnErr)
+		if aerr := r.store.Update(ctx, func(tx store.Tx) error {
+			pids := a.persons
+			if len(pids) == 0 {
+				pids = []string{""}
+			}
+			for _, pid := range pids {
+				if err := r.appendAudit(ctx, tx, a, pid, false, code); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); aerr != nil {
+			r.log.ErrorContext(ctx, "audit of a failed request", "err", aerr, "request_id", a.actor.RequestID)
+		}
+		return fnErr
+	}
+	return err
+}
+
+// decideRole decides an access that touches no single person's record (a
+// household as a whole): the role must be allowed the action on identity for
+// the purpose.
+func (r *Registry) decideRole(a access) consent.Verdict {
+	if len(consent.RolePurposes(a.actor.Role)) == 0 || !slices.Contains(consent.RolePurposes(a.actor.Role), a.purpose) {
+		return consent.Verdict{Reason: consent.ReasonRoleNotAllowed}
+	}
+	for _, c := range a.categories {
+		if !slices.Contains(consent.ActionsFor(a.actor.Role, a.purpose, c), a.action) {
+			return consent.Verdict{Reason: consent.ReasonPurposeNotAllowed}
+		}
+	}
+	return consent.Verdict{Allow: true}
+}
+
+func (r *Registry) decide(a access, personID string, f *facts) consent.Verdict {
+	cp := consent.Person{
+		Exists:    f.person.ID != "" && f.person.Status == store.StatusActive,
+		Erased:    f.person.Status == store.StatusErased,
+		BirthDate: f.birth,
+	}
+	records := f.records
+	if a.creating {
+		cp = consent.Person{BirthDate: a.birth}
+		records = a.pending
+	}
+	facts := consent.Facts{Person: cp, Records: records, Now: r.clock(), Config: r.cfg}
+	v := consent.Verdict{Allow: true}
+	for _, c := range a.categories {
+		v = consent.Decide(consent.Request{
+			Role: a.actor.Role, OperatorSite: a.actor.Site, Purpose: a.purpose, PersonID: personID,
+			Category: c, Action: a.action, SubjectPersonID: a.actor.PersonID,
+		}, facts)
+		if !v.Allow {
+			return v
+		}
+	}
+	return v
+}
+
+func verdictError(v consent.Verdict) error {
+	switch v.Reason {
+	case consent.ReasonNotFound:
+		return fmt.Errorf("registry: %w", ErrNotFound)
+	case consent.ReasonErased:
+		return fmt.Errorf("registry: %w", ErrErased)
+	}
+	return &DeniedError{Reason: string(v.Reason), Detail: v.Detail}
+}
+
+func failureCode(err error) string {
+	var ie *InputError
+	switch {
+	case errors.As(err, &ie):
+		return ie.Code
+	case errors.Is(err, ErrConflict), errors.Is(err, store.ErrConflict):
+		return "conflict"
+	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound):
+		return "not_found"
+	}
+	return "internal_error"
+}
+
+func (r *Registry) loadFacts(ctx context.Context, tx store.Tx, a access, personID string) (*facts, error) {
+	f := &facts{}
+	if a.creating {
+		return f, nil
+	}
+	p, err := tx.GetPerson(ctx, personID)
+	if errors.Is(err, store.ErrNotFound) {
+		return f, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	f.person = p
+	if p.Status != store.StatusActive {
+		return f, nil
+	}
+	id, err := r.openIdentity(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	f.identity = id
+	f.birth, _ = time.Parse(time.DateOnly, id.BirthDate)
+	hist, err := tx.ConsentHistory(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	f.records = toConsentRecords(hist)
+	return f, nil
+}
+
+func toConsentRecords(hist []store.ConsentRecord) []consent.Record {
+	out := make([]consent.Record, len(hist))
+	for i, h := range hist {
+		out[i] = consent.Record{
+			PersonID: h.PersonID, Category: consent.Category(h.Category), Purpose: consent.Purpose(h.Purpose),
+			Decision: consent.Decision(h.Decision), Method: h.Method, NoticeVersion: h.NoticeVersion,
+			Language: h.Language, OperatorID: h.OperatorID, Site: h.Site, GuardianID: h.GuardianID, At: h.At,
+		}
+	}
+	return out
+}
+
+func (r *Registry) appendAudit(ctx context.Context, tx store.Tx, a access, personID string, allow bool, reason string) error {
+	cats := make([]string, len(a.categories))
+	for i, c := range a.categories {
+		cats[i] = string(c)
+	}
+	size, err := tx.AuditSize(ctx)
+	if err != nil {
+		return err
+	}
+	ev := audit.Event{
+		Index: size, Time: r.clock(), RequestID: a.actor.RequestID, OperatorID: a.actor.OperatorID,
+		Role: string(a.actor.Role), Site: a.actor.Site, Purpose: string(a.purpose), PersonID: personID,
+		Categories: cats, Action: string(a.action), Route: a.actor.Route, Outcome: audit.Allow,
+	}
+	if !allow {
+		ev.Outcome, ev.Reason = audit.Deny, reason
+	}
+	data, err := ev.Encode()
+	if err != nil {
+		return fmt.Errorf("registry: audit: %w", err)
+	}
+	idx, err := tx.AppendAudit(ctx, personID, data, audit.LeafHash(data))
+	if err != nil {
+		return fmt.Errorf("registry: audit: %w", err)
+	}
+	if idx != size {
+		return fmt.Errorf("registry: audit: appended at %d, expected %d: %w", idx, size, ErrConflict)
+	}
+	return nil
+}
