@@ -95,7 +95,8 @@ func (m MasterKey) MarshalText() ([]byte, error) { return []byte(m.redacted()), 
 // half-written key and two processes starting together agree on one key).
 // Missing parent directories are created with mode 0700.
 //
-// A file is accepted in three encodings: exactly 32 raw bytes; 64 hex digits;
+// A file is accepted in three encodings: exactly 32 raw bytes (not all
+// printable ASCII, which would be a truncated text key); 64 hex digits;
 // or standard base64 of 32 bytes (as `openssl rand -base64 32` prints), with
 // surrounding white space allowed in the text forms. Anything else is
 // ErrMasterKeyFormat, and an existing file is never overwritten.
@@ -176,6 +177,11 @@ func readFull(f *os.File, buf []byte) (int, error) {
 // base64 of 32 bytes. It is the decoder FuzzParseMasterKey exercises.
 func parseMasterKey(b []byte) ([]byte, error) {
 	if len(b) == MasterKeySize {
+		if isPrintableASCII(b) {
+			// 32 characters of text is a too-short hex or base64 key, not
+			// raw key bytes (random bytes are all printable with p ≈ 1e-14).
+			return nil, fmt.Errorf("%w: 32 bytes of text; want 64 hex digits or base64 of 32 bytes", ErrMasterKeyFormat)
+		}
 		return bytes.Clone(b), nil
 	}
 	if len(b) > maxMasterKeyFile {
@@ -197,6 +203,15 @@ func parseMasterKey(b []byte) ([]byte, error) {
 		return raw, nil
 	}
 	return nil, fmt.Errorf("%w: want 32 raw bytes, 64 hex digits or base64 of 32 bytes, got %d bytes", ErrMasterKeyFormat, len(b))
+}
+
+func isPrintableASCII(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // createMasterKeyFile writes a fresh key to path without ever replacing an
