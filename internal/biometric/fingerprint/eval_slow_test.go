@@ -3,6 +3,7 @@ package fingerprint
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -41,6 +42,7 @@ func TestEvalAllSets(t *testing.T) {
 	slow(t)
 	root := dataDir(t)
 	mean := 0.0
+	var pooled []float64
 	for _, set := range sets {
 		imps, err := ListDataset(filepath.Join(root, set.dir))
 		if err != nil {
@@ -67,6 +69,7 @@ func TestEvalAllSets(t *testing.T) {
 		}
 		ext := time.Since(start) / time.Duration(len(imps))
 		g, im := PairScores(imps, ts)
+		pooled = append(pooled, im...)
 		r, err := ComputeRates(g, im)
 		if err != nil {
 			t.Fatal(err)
@@ -76,6 +79,13 @@ func TestEvalAllSets(t *testing.T) {
 			set.dir, 100*r.EER, 100*r.FMR100, 100*r.FMR1000, 100*r.ZeroFMR, fte, float64(nm)/float64(len(imps)-fte), ext)
 	}
 	t.Logf("mean EER %.2f%%", 100*mean)
+	slices.Sort(pooled)
+	for _, q := range []int{2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000} {
+		if n := len(pooled) / q; n >= 1 {
+			t.Logf("impostor FMR 1/%d: score %.4f", q, pooled[len(pooled)-n])
+		}
+	}
+	t.Logf("impostor max %.4f of %d", pooled[len(pooled)-1], len(pooled))
 }
 
 func TestEvalISOTemplates(t *testing.T) {

@@ -305,8 +305,8 @@ func estimatePeriod(pix []float32, w, h int, f *fields) {
 			}
 			cx, cy := float64(bx*blk+blk/2), float64(by*blk+blk/2)
 			o := f.orient[b]
-			dx, dy := math.Cos(o), math.Sin(o)  // along the ridge
-			nx, ny := -dy, dx                   // across the ridge
+			dx, dy := math.Cos(o), math.Sin(o) // along the ridge
+			nx, ny := -dy, dx                  // across the ridge
 			for u := -half; u < half; u++ {
 				s, n := 0.0, 0
 				for v := -along; v <= along; v++ {

@@ -11,17 +11,17 @@ import (
 // variant, at 500 dpi. Only the cells whose centre lies inside the cylinder
 // base are stored, ND bits per cell, packed into words.
 const (
-	mccR      = 70.0              // cylinder radius, pixels
-	mccNS     = 12                // cells along a side of the base
-	mccND     = 6                 // direction layers
-	mccSigmaS = 7.0               // spatial spread, pixels
-	mccSigmaD = 5 * math.Pi / 36  // directional spread
-	mccMuPsi  = 0.01              // contribution threshold for a 1 bit
-	mccOmega  = 50.0              // convex hull enlargement, pixels
-	mccMinVC  = 0.75              // least fraction of valid cells in a valid cylinder
-	mccMinM   = 2                 // least neighbouring minutiae in a valid cylinder
-	mccMinME  = 0.60              // least fraction of matchable cells in a comparison
-	mccDeltaS = 2 * mccR / mccNS  // cell side
+	mccR      = 70.0             // cylinder radius, pixels
+	mccNS     = 12               // cells along a side of the base
+	mccND     = 6                // direction layers
+	mccSigmaS = 7.0              // spatial spread, pixels
+	mccSigmaD = 5 * math.Pi / 36 // directional spread
+	mccMuPsi  = 0.01             // contribution threshold for a 1 bit
+	mccOmega  = 50.0             // convex hull enlargement, pixels
+	mccMinVC  = 0.75             // least fraction of valid cells in a valid cylinder
+	mccMinM   = 2                // least neighbouring minutiae in a valid cylinder
+	mccMinME  = 0.60             // least fraction of matchable cells in a comparison
+	mccDeltaS = 2 * mccR / mccNS // cell side
 	mccDeltaD = 2 * math.Pi / mccND
 	maxDirGap = math.Pi / 2 // cylinders whose minutiae differ more are not compared
 )
