@@ -197,7 +197,11 @@ func Decide(req Request, facts Facts) Verdict {
 	if req.Action == Delete {
 		return allow(ReasonRemoval)
 	}
-	state := State(ownRecords(facts.Records, req.PersonID))
+	state := stateOf(facts.Records, req.PersonID, func(p Pair) bool {
+		return p.Category == req.Category && p.Purpose == req.Purpose ||
+			p == Pair{Identity, Registration} ||
+			req.Category == Identity && p.Purpose == Deduplication
+	})
 	cfg := facts.Config.WithDefaults()
 	birth := facts.Person.BirthDate
 	if req.Category == Identity {
@@ -244,6 +248,22 @@ func Counts(state map[Pair]Record, p Pair, birthDate, now time.Time, cfg Config)
 		return false, DetailGivenWhileMinor
 	}
 	return true, ""
+}
+
+// stateOf is State restricted to the records of personID whose pair is
+// wanted: the few pairs one decision looks at.
+func stateOf(records []Record, personID string, want func(Pair) bool) map[Pair]Record {
+	out := make(map[Pair]Record, 4)
+	for _, rec := range records {
+		k := rec.Pair()
+		if rec.PersonID != personID || !want(k) {
+			continue
+		}
+		if cur, ok := out[k]; !ok || Later(rec, cur) {
+			out[k] = rec
+		}
+	}
+	return out
 }
 
 func existence(p Person) (Verdict, bool) {
