@@ -37,10 +37,10 @@ type Gallery struct {
 	coarseStride int
 	coarseWords  int // words of one code in the coarse pass
 
-	mu     sync.RWMutex
-	keys   []string
-	index  map[string]int
-	data   []uint64 // len(keys) * 2*words
+	mu    sync.RWMutex
+	keys  []string
+	index map[string]int
+	data  []uint64 // len(keys) * 2*words
 }
 
 // GalleryOptions configures NewGallery. Zero fields take the defaults.

@@ -148,13 +148,17 @@ func (t *Template) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
-// rotate returns the code (or mask) of a template rotated by shift columns:
-// out column c takes in column (c-shift) mod cols.
+// rotate writes into dst the code (or mask) src rotated by shift columns:
+// column c of dst is column (c-shift) mod cols of src.
 func rotate(dst, src []uint64, rows, cols, shift int) {
 	per := 2 * rows
 	n := per * cols
-	clear(dst)
 	s := ((shift % cols) + cols) % cols * per
+	if n%64 == 0 {
+		rotateWords(dst, src, s)
+		return
+	}
+	clear(dst)
 	for i := range n {
 		if src[i>>6]>>(i&63)&1 != 0 {
 			j := i + s
@@ -162,6 +166,23 @@ func rotate(dst, src []uint64, rows, cols, shift int) {
 				j -= n
 			}
 			dst[j>>6] |= 1 << (j & 63)
+		}
+	}
+}
+
+// rotateWords circularly shifts the bit string src (len(src)*64 bits) up by
+// s bits into dst: bit i moves to bit (i+s) mod n.
+func rotateWords(dst, src []uint64, s int) {
+	w := len(src)
+	q, r := s/64, uint(s%64)
+	for i := range w {
+		// dst bit i*64+b takes src bit i*64+b-s.
+		lo := src[((i-q-1)%w+w)%w]
+		hi := src[((i-q)%w+w)%w]
+		if r == 0 {
+			dst[i] = hi
+		} else {
+			dst[i] = hi<<r | lo>>(64-r)
 		}
 	}
 }

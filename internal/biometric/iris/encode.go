@@ -1,0 +1,320 @@
+package iris
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"math/cmplx"
+	"slices"
+)
+
+// config holds the extraction parameters. One set, defaultConfig, is used
+// for every data set; it is unexported so templates stay comparable, and
+// EncoderVersion changes whenever it does.
+type config struct {
+	maxSide     int     // images are box-downscaled to at most this side
+	polarRows   int     // radial samples of the unwrapped band
+	polarCols   int     // angular samples (power of two, for the FFT)
+	rhoMin      float64 // band start, 0 = pupil boundary
+	rhoMax      float64 // band end, 1 = limbus
+	wavelength  float64 // log-Gabor centre wavelength, in angular samples
+	sigmaOnF    float64 // log-Gabor bandwidth ratio
+	brightK     float64 // eyelid: brighter than median + brightK*sigma
+	darkK       float64 // eyelash: darker than median - darkK*sigma
+	maskWindow  int     // a bit is occluded if its band window is >= maskFrac occluded
+	maskFrac    float64
+	fragile     float64 // fraction of the weakest usable bits masked as fragile
+	minUsable   int     // fewer usable bits is ErrQualityTooLow
+	minContrast float64 // weaker limbus edges are ErrNoIris
+}
+
+func defaultConfig() config {
+	return config{
+		maxSide: 480, polarRows: 32, polarCols: 512,
+		rhoMin: 0.0, rhoMax: 0.9,
+		wavelength: 36, sigmaOnF: 0.5,
+		brightK: 3, darkK: 3.5,
+		maskWindow: 4, maskFrac: 0.34,
+		fragile:     0.15,
+		minUsable:   1200,
+		minContrast: 3,
+	}
+}
+
+// Extract segments the eye in img and returns its iris template.
+//
+// Errors: ErrTooLarge/ErrTooSmall for images outside the size limits,
+// ErrNoIris when no plausible pupil and limbus are found, ErrQualityTooLow
+// when fewer than about 30% of the code bits are usable. Extract never
+// returns a template it could not vouch for: a failure is a failure to
+// enrol, not a template of noise. It is safe for concurrent use.
+func Extract(img image.Image) (*Template, error) {
+	return extract(img, defaultConfig())
+}
+
+func extract(img image.Image, c config) (*Template, error) {
+	const op = "iris.Extract"
+	if img == nil {
+		return nil, fmt.Errorf("%s: nil image: %w", op, ErrNotImage)
+	}
+	b := img.Bounds()
+	if err := checkSize(b.Dx(), b.Dy()); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	g := toGray(img, c.maxSide)
+	hl := fillHighlights(g)
+	seg, ok := segment(g)
+	if !ok || seg.contrast < c.minContrast {
+		return nil, fmt.Errorf("%s: %w", op, ErrNoIris)
+	}
+	band, occ := unwrap(g, hl, seg, c)
+	maskOcclusions(band, occ, c)
+	t := encode(band, occ, c)
+	if u := t.UsableBits(); u < c.minUsable {
+		return nil, fmt.Errorf("%s: %d usable bits: %w", op, u, ErrQualityTooLow)
+	}
+	return t, nil
+}
+
+// unwrap samples the iris ring into a polarRows x polarCols band with
+// Daugman's rubber-sheet model: at angle theta, radius rho in [0,1] runs
+// linearly from the pupil boundary to the limbus, the two circles need not
+// be concentric. occ marks samples outside the image or on a highlight.
+func unwrap(g gray, hl []bool, s segmentation, c config) (band []float32, occ []bool) {
+	band = make([]float32, c.polarRows*c.polarCols)
+	occ = make([]bool, len(band))
+	for j := range c.polarCols {
+		th := 2 * math.Pi * float64(j) / float64(c.polarCols)
+		cs, sn := math.Cos(th), math.Sin(th)
+		px, py := s.pupil.x+s.pupil.r*cs, s.pupil.y+s.pupil.r*sn
+		ix, iy := s.iris.x+s.iris.r*cs, s.iris.y+s.iris.r*sn
+		for i := range c.polarRows {
+			rho := c.rhoMin + (c.rhoMax-c.rhoMin)*(float64(i)+0.5)/float64(c.polarRows)
+			x, y := px+(ix-px)*rho, py+(iy-py)*rho
+			k := i*c.polarCols + j
+			v, ok := g.at(x, y)
+			band[k] = v
+			if !ok || hl[int(y+0.5)*g.w+int(x+0.5)] {
+				occ[k] = true
+			}
+		}
+	}
+	return band, occ
+}
+
+// maskOcclusions marks eyelids (brighter than the iris) and eyelashes
+// (darker) in the band, from robust statistics of the lateral inner iris,
+// which eyelids rarely cover. On the upper and lower sides an eyelid covers
+// the outer part of the band, so from the first occluded run outward the
+// whole column is masked.
+func maskOcclusions(band []float32, occ []bool, c config) {
+	rows, cols := c.polarRows, c.polarCols
+	var ref []float32
+	for j := range cols {
+		th := 2 * math.Pi * float64(j) / float64(cols)
+		if math.Abs(math.Sin(th)) > 0.5 {
+			continue
+		}
+		for i := range rows * 2 / 3 {
+			if k := i*cols + j; !occ[k] {
+				ref = append(ref, band[k])
+			}
+		}
+	}
+	if len(ref) < 16 {
+		for i := range occ {
+			occ[i] = true
+		}
+		return
+	}
+	slices.Sort(ref)
+	med := float64(ref[len(ref)/2])
+	dev := make([]float64, len(ref))
+	for i, v := range ref {
+		dev[i] = math.Abs(float64(v) - med)
+	}
+	slices.Sort(dev)
+	sigma := math.Max(1.4826*dev[len(dev)/2], 2)
+	hi, lo := float32(med+c.brightK*sigma), float32(med-c.darkK*sigma)
+	bright := make([]bool, len(band))
+	for k, v := range band {
+		switch {
+		case v > hi:
+			bright[k] = true
+			occ[k] = true
+		case v < lo:
+			occ[k] = true
+		}
+	}
+	// Eyelid fronts: per column in the upper and lower sectors, the first
+	// row (from the pupil) where two consecutive samples are bright.
+	front := make([]int, cols)
+	for j := range cols {
+		front[j] = rows
+		th := 2 * math.Pi * float64(j) / float64(cols)
+		if math.Abs(math.Sin(th)) < 0.3 {
+			continue
+		}
+		for i := 0; i+1 < rows; i++ {
+			if bright[i*cols+j] && bright[(i+1)*cols+j] {
+				front[j] = i
+				break
+			}
+		}
+	}
+	// Median over neighbouring columns: an eyelid edge is smooth.
+	const half = 6
+	win := make([]int, 0, 2*half+1)
+	for j := range cols {
+		win = win[:0]
+		for d := -half; d <= half; d++ {
+			win = append(win, front[(j+d+cols)%cols])
+		}
+		slices.Sort(win)
+		f := min(win[half], front[j]+2)
+		for i := max(f-1, 0); i < rows; i++ {
+			occ[i*cols+j] = true
+		}
+	}
+}
+
+// encode filters each radial band of the unwrapped iris with a 1-D
+// log-Gabor filter along the angle and keeps the signs of the real and
+// imaginary responses (Masek 2003; Daugman 2004 phase quantisation). Bits
+// whose window is too occluded, and the weakest fragile fraction of the
+// rest, are masked (Hollingsworth et al. 2009).
+func encode(band []float32, occ []bool, c config) *Template {
+	rows, cols := DefaultRows, DefaultCols
+	per := c.polarRows / rows
+	step := c.polarCols / cols
+	t := &Template{Encoder: EncoderVersion, Rows: rows, Cols: cols}
+	t.Code = make([]uint64, t.words())
+	t.Mask = make([]uint64, t.words())
+	filter := logGabor(c.polarCols, c.wavelength, c.sigmaOnF)
+	x := make([]complex128, c.polarCols)
+	frac := make([]float64, c.polarCols)
+	type weak struct {
+		bit int
+		mag float64
+	}
+	var mags []weak
+	for r := range rows {
+		// Average `per` polar rows into one band; note occluded fractions.
+		var sum float64
+		n := 0
+		for j := range c.polarCols {
+			var s float64
+			m := 0
+			for i := r * per; i < (r+1)*per; i++ {
+				k := i*c.polarCols + j
+				if !occ[k] {
+					s += float64(band[k])
+					m++
+				}
+			}
+			frac[j] = 1 - float64(m)/float64(per)
+			if m > 0 {
+				x[j] = complex(s/float64(m), 0)
+				sum += s / float64(m)
+				n++
+			} else {
+				x[j] = cmplx.NaN()
+			}
+		}
+		mean := 0.0
+		if n > 0 {
+			mean = sum / float64(n)
+		}
+		for j := range x {
+			if cmplx.IsNaN(x[j]) {
+				x[j] = complex(mean, 0)
+			}
+		}
+		fft(x, false)
+		for j := range x {
+			x[j] *= complex(filter[j], 0)
+		}
+		fft(x, true)
+		for col := range cols {
+			j := col * step
+			var o float64
+			for d := -c.maskWindow; d <= c.maskWindow; d++ {
+				o += frac[(j+d+c.polarCols)%c.polarCols]
+			}
+			o /= float64(2*c.maskWindow + 1)
+			z := x[j]
+			for k, v := range [2]float64{real(z), imag(z)} {
+				bit := (col*rows+r)*2 + k
+				if v > 0 {
+					t.Code[bit>>6] |= 1 << (bit & 63)
+				}
+				if o < c.maskFrac {
+					mags = append(mags, weak{bit, math.Abs(v)})
+				}
+			}
+		}
+	}
+	slices.SortFunc(mags, func(a, b weak) int {
+		switch {
+		case a.mag < b.mag:
+			return -1
+		case a.mag > b.mag:
+			return 1
+		}
+		return 0
+	})
+	for _, w := range mags[int(c.fragile*float64(len(mags))):] {
+		t.Mask[w.bit>>6] |= 1 << (w.bit & 63)
+	}
+	return t
+}
+
+// logGabor returns the frequency response of a 1-D log-Gabor filter for an
+// n-point FFT, positive frequencies only (so the output is analytic).
+func logGabor(n int, wavelength, sigmaOnF float64) []float64 {
+	h := make([]float64, n)
+	f0 := 1 / wavelength
+	den := 2 * math.Log(sigmaOnF) * math.Log(sigmaOnF)
+	for k := 1; k < n/2; k++ {
+		f := float64(k) / float64(n)
+		l := math.Log(f / f0)
+		h[k] = 2 * math.Exp(-l*l/den)
+	}
+	return h
+}
+
+// fft is an in-place radix-2 FFT; len(x) must be a power of two. inverse
+// applies the conjugate transform and divides by n.
+func fft(x []complex128, inverse bool) {
+	n := len(x)
+	for i, j := 1, 0; i < n; i++ {
+		bit := n >> 1
+		for ; j&bit != 0; bit >>= 1 {
+			j ^= bit
+		}
+		j ^= bit
+		if i < j {
+			x[i], x[j] = x[j], x[i]
+		}
+	}
+	sign := -1.0
+	if inverse {
+		sign = 1
+	}
+	for size := 2; size <= n; size <<= 1 {
+		w := cmplx.Rect(1, sign*2*math.Pi/float64(size))
+		for start := 0; start < n; start += size {
+			wk := complex(1, 0)
+			for k := range size / 2 {
+				a, b := x[start+k], x[start+k+size/2]*wk
+				x[start+k], x[start+k+size/2] = a+b, a-b
+				wk *= w
+			}
+		}
+	}
+	if inverse {
+		for i := range x {
+			x[i] /= complex(float64(n), 0)
+		}
+	}
+}

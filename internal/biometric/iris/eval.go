@@ -1,0 +1,404 @@
+package iris
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// EvalResult is what `assent eval iris --json` prints. Rates are fractions.
+// Every pair of images is counted: an image that fails to enrol makes each
+// of its pairs a non-match.
+type EvalResult struct {
+	Dataset       string  `json:"dataset"`
+	Eyes          int     `json:"eyes"`
+	Images        int     `json:"images"`
+	Genuine       int     `json:"genuine"`
+	Impostor      int     `json:"impostor"`
+	FTE           float64 `json:"fte"`
+	FailedToEnrol int     `json:"failed_to_enrol"`
+	EER           float64 `json:"eer"`
+	EERThreshold  float64 `json:"eer_threshold"`
+	FMR100        float64 `json:"fmr100"`
+	FMR1000       float64 `json:"fmr1000"`
+	FMR10000      float64 `json:"fmr10000"`
+	ZeroFMR       float64 `json:"zero_fmr"`
+	// Distance distributions: genuine and impostor, non-matches excluded.
+	GenuineMean  float64 `json:"genuine_mean"`
+	ImpostorMean float64 `json:"impostor_mean"`
+	ImpostorStd  float64 `json:"impostor_std"`
+	Decidability float64 `json:"decidability"`
+	// Single-shift impostor statistics, for the ThresholdForFMR model.
+	ImpostorDOF float64 `json:"impostor_dof"`
+	// Timing on this machine.
+	ExtractMsPerImage    float64 `json:"extract_ms_per_image"`
+	ComparisonsPerSecond float64 `json:"matcher_comparisons_per_second"`
+	// Coarse pass on real codes: genuine pairs accepted at the FMR1000
+	// threshold that the coarse pass would drop, and impostors it passes.
+	CoarseThreshold  float64 `json:"coarse_threshold"`
+	CoarseRecallLoss float64 `json:"coarse_recall_loss"`
+	CoarsePassRate   float64 `json:"coarse_impostor_pass_rate"`
+	// Histograms of distances in bins of 0.01 over [0, 1).
+	GenuineHist  []int    `json:"genuine_hist"`
+	ImpostorHist []int    `json:"impostor_hist"`
+	Failures     []string `json:"failures,omitempty"` // image paths relative to the dataset
+}
+
+// imageExt lists the file extensions Evaluate reads.
+func imageExt(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".bmp", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".gif":
+		return true
+	}
+	return false
+}
+
+// Evaluate runs the verification protocol on dir: every top-level folder is
+// one eye (images in it or any subfolder); genuine pairs are two images of
+// one eye, impostor pairs two images of different eyes, every pair once.
+// progress, when not nil, is called after each extracted image.
+func Evaluate(ctx context.Context, dir string, progress func(done, total int)) (*EvalResult, error) {
+	return evaluate(ctx, dir, defaultConfig(), progress)
+}
+
+type sample struct {
+	eye  int
+	path string
+	t    *Template
+}
+
+func evaluate(ctx context.Context, dir string, c config, progress func(done, total int)) (*EvalResult, error) {
+	const op = "iris.Evaluate"
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	var samples []sample
+	eyes := 0
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		var files []string
+		err := filepath.WalkDir(filepath.Join(dir, e.Name()), func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() && imageExt(d.Name()) && !strings.HasPrefix(d.Name(), ".") {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		if len(files) == 0 {
+			continue
+		}
+		slices.Sort(files)
+		for _, f := range files {
+			samples = append(samples, sample{eye: eyes, path: f})
+		}
+		eyes++
+	}
+	if eyes < 2 {
+		return nil, fmt.Errorf("%s: %s: need at least two eye folders with images", op, dir)
+	}
+
+	// Extract on every core.
+	start := time.Now()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		next int
+		done int
+	)
+	workers := runtime.GOMAXPROCS(0)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if i >= len(samples) || ctx.Err() != nil {
+					return
+				}
+				samples[i].t = extractFile(samples[i].path, c)
+				mu.Lock()
+				done++
+				if progress != nil {
+					progress(done, len(samples))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	extractTime := time.Since(start)
+
+	res := &EvalResult{Dataset: dir, Eyes: eyes, Images: len(samples)}
+	res.ExtractMsPerImage = extractTime.Seconds() * 1000 * float64(workers) / float64(len(samples))
+	for _, s := range samples {
+		if s.t == nil {
+			res.FailedToEnrol++
+			rel, _ := filepath.Rel(dir, s.path)
+			res.Failures = append(res.Failures, rel)
+		}
+	}
+	res.FTE = float64(res.FailedToEnrol) / float64(len(samples))
+
+	// Every pair once, with the gallery kernel: each image's shifts are
+	// prepared once.
+	m := DefaultMatcher()
+	g := NewGallery(GalleryOptions{Matcher: m})
+	packed := make([][]uint64, len(samples))
+	preps := make([]prepared, len(samples))
+	for i, s := range samples {
+		if s.t != nil {
+			packed[i] = make([]uint64, 2*g.words)
+			pack(packed[i], s.t.Code, s.t.Mask, 1)
+			preps[i] = g.prepare(s.t)
+		}
+	}
+	var gen, imp []float64
+	var single []float64 // impostor distance at shift 0
+	cmpStart := time.Now()
+	cmps := 0
+	norm := float64(m.NormBits)
+	for i := range samples {
+		for j := i + 1; j < len(samples); j++ {
+			d := 2.0 // non-match: failure to enrol or not comparable
+			if packed[i] != nil && packed[j] != nil {
+				if hd := best(preps[i].full, packed[j], preps[i].shifts, m.MinBits, norm); hd < 1 {
+					d = hd
+				}
+				cmps++
+			}
+			if samples[i].eye == samples[j].eye {
+				gen = append(gen, d)
+			} else {
+				imp = append(imp, d)
+				if d < 2 && len(single) < 50000 {
+					mid := m.Rotations * 2 * g.words
+					if hd := best(preps[i].full[mid:mid+2*g.words], packed[j], 1, m.MinBits, norm); hd < 1 {
+						single = append(single, hd)
+					}
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: %w", op, ctx.Err())
+		}
+	}
+	res.ComparisonsPerSecond = float64(cmps) / time.Since(cmpStart).Seconds()
+	res.Genuine, res.Impostor = len(gen), len(imp)
+	rates(res, gen, imp)
+	_, sd := meanStd(single)
+	if sd > 0 {
+		res.ImpostorDOF = 0.25 / (sd * sd)
+	}
+	coarseCheck(res, samples, m)
+	return res, nil
+}
+
+func extractFile(path string, c config) *Template {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	img, err := DecodeImage(data)
+	if err != nil {
+		return nil
+	}
+	t, err := extract(img, c)
+	if err != nil {
+		return nil
+	}
+	return t
+}
+
+func meanStd(v []float64) (float64, float64) {
+	if len(v) == 0 {
+		return 0, 0
+	}
+	var s, ss float64
+	for _, x := range v {
+		s += x
+	}
+	mean := s / float64(len(v))
+	for _, x := range v {
+		ss += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(ss / float64(len(v)))
+}
+
+// rates fills the error rates from genuine and impostor distances (accept
+// when distance <= threshold; 2 marks a forced non-match).
+func rates(res *EvalResult, gen, imp []float64) {
+	slices.Sort(gen)
+	slices.Sort(imp)
+	ng, ni := float64(len(gen)), float64(len(imp))
+	// fmr(t): impostors <= t; fnmr(t): genuines > t.
+	fmr := func(t float64) float64 {
+		n, _ := slices.BinarySearch(imp, math.Nextafter(t, 3))
+		return float64(n) / ni
+	}
+	fnmr := func(t float64) float64 {
+		n, _ := slices.BinarySearch(gen, math.Nextafter(t, 3))
+		return 1 - float64(n)/ng
+	}
+	ts := append(slices.Clone(gen), imp...)
+	ts = append(ts, 0)
+	slices.Sort(ts)
+	ts = slices.Compact(ts)
+	res.EER = 1
+	best := math.Inf(1)
+	res.FMR100, res.FMR1000, res.FMR10000, res.ZeroFMR = 1, 1, 1, 1
+	for _, t := range ts {
+		if t >= 2 {
+			break
+		}
+		a, b := fmr(t), fnmr(t)
+		if d := math.Abs(a - b); d < best {
+			best, res.EER, res.EERThreshold = d, (a+b)/2, t
+		}
+		for _, lim := range []struct {
+			max float64
+			out *float64
+		}{{0.01, &res.FMR100}, {0.001, &res.FMR1000}, {0.0001, &res.FMR10000}, {0, &res.ZeroFMR}} {
+			if a <= lim.max && b < *lim.out {
+				*lim.out = b
+			}
+		}
+	}
+	var g, im []float64
+	for _, v := range gen {
+		if v < 2 {
+			g = append(g, v)
+		}
+	}
+	for _, v := range imp {
+		if v < 2 {
+			im = append(im, v)
+		}
+	}
+	gm, gs := meanStd(g)
+	imean, is := meanStd(im)
+	res.GenuineMean, res.ImpostorMean, res.ImpostorStd = gm, imean, is
+	if gs+is > 0 {
+		res.Decidability = math.Abs(imean-gm) / math.Sqrt((gs*gs+is*is)/2)
+	}
+	res.GenuineHist = hist(g)
+	res.ImpostorHist = hist(im)
+}
+
+func hist(v []float64) []int {
+	h := make([]int, 100)
+	for _, x := range v {
+		h[min(max(int(x*100), 0), 99)]++
+	}
+	return h
+}
+
+// coarseCheck measures the coarse pass of Gallery.Search on the real codes:
+// at the threshold of FMR 1/1000 given by ThresholdForFMR, the share of
+// genuine pairs the full comparison accepts that the coarse pass drops, and
+// the share of impostor pairs the coarse pass lets through.
+func coarseCheck(res *EvalResult, samples []sample, m Matcher) {
+	g := NewGallery(GalleryOptions{Matcher: m})
+	t := ThresholdForFMR(1e-3)
+	res.CoarseThreshold = t + DefaultCoarseMargin
+	frac := float64(g.coarseWords) / float64(g.words)
+	cmin, cnorm := int(float64(m.MinBits)*frac), float64(m.NormBits)*frac
+	e := make([]uint64, 2*g.words)
+	var accepted, lost, imp, passed int
+	for i := range samples {
+		if samples[i].t == nil {
+			continue
+		}
+		p := g.prepare(samples[i].t)
+		for j := i + 1; j < len(samples); j++ {
+			if samples[j].t == nil {
+				continue
+			}
+			pack(e, samples[j].t.Code, samples[j].t.Mask, 1)
+			c := bestStrided(p.coarse, e, g.coarseStride, p.shifts, cmin, cnorm)
+			if samples[i].eye == samples[j].eye {
+				if best(p.full, e, p.shifts, m.MinBits, float64(m.NormBits)) <= t {
+					accepted++
+					if c > res.CoarseThreshold {
+						lost++
+					}
+				}
+			} else {
+				imp++
+				if c <= res.CoarseThreshold {
+					passed++
+				}
+			}
+		}
+	}
+	if accepted > 0 {
+		res.CoarseRecallLoss = float64(lost) / float64(accepted)
+	}
+	if imp > 0 {
+		res.CoarsePassRate = float64(passed) / float64(imp)
+	}
+}
+
+// WritePlot draws the genuine (blue) and impostor (red) distance histograms
+// of r as a PNG, each normalised to its own peak, with the EER threshold as a
+// grey line.
+func WritePlot(w io.Writer, r *EvalResult) error {
+	const W, H, pad = 800, 400, 20
+	img := image.NewRGBA(image.Rect(0, 0, W, H))
+	for i := range img.Pix {
+		img.Pix[i] = 255
+	}
+	draw := func(h []int, col color.RGBA) {
+		peak := slices.Max(h)
+		if peak == 0 {
+			return
+		}
+		bw := (W - 2*pad) / len(h)
+		for b, n := range h {
+			top := H - pad - (H-2*pad)*n/peak
+			for x := pad + b*bw; x < pad+(b+1)*bw-1; x++ {
+				for y := top; y < H-pad; y++ {
+					old := img.RGBAAt(x, y)
+					img.SetRGBA(x, y, color.RGBA{min(old.R, col.R), min(old.G, col.G), min(old.B, col.B), 255})
+				}
+			}
+		}
+	}
+	draw(r.ImpostorHist, color.RGBA{230, 80, 80, 255})
+	draw(r.GenuineHist, color.RGBA{80, 80, 230, 255})
+	x := pad + int(r.EERThreshold*float64(W-2*pad))
+	for y := pad; y < H-pad; y++ {
+		img.SetRGBA(x, y, color.RGBA{90, 90, 90, 255})
+	}
+	if err := png.Encode(w, img); err != nil {
+		return fmt.Errorf("iris.WritePlot: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,327 @@
+package iris
+
+import (
+	"image"
+	"math"
+	"slices"
+)
+
+// gray is a float image, row-major.
+type gray struct {
+	w, h int
+	p    []float32
+}
+
+// toGray converts img to luminance, box-averaging by an integer factor so
+// the longer side is at most maxSide.
+func toGray(img image.Image, maxSide int) gray {
+	b := img.Bounds()
+	f := 1
+	for max(b.Dx(), b.Dy())/f > maxSide {
+		f++
+	}
+	g := gray{w: b.Dx() / f, h: b.Dy() / f}
+	g.p = make([]float32, g.w*g.h)
+	inv := 1 / float32(f*f)
+	fast, _ := img.(*image.Gray)
+	for y := range g.h {
+		for x := range g.w {
+			var s float32
+			for dy := range f {
+				for dx := range f {
+					px, py := b.Min.X+x*f+dx, b.Min.Y+y*f+dy
+					if fast != nil {
+						s += float32(fast.Pix[fast.PixOffset(px, py)])
+						continue
+					}
+					r, gg, bb, _ := img.At(px, py).RGBA()
+					s += float32(299*r+587*gg+114*bb) / 1000 / 257
+				}
+			}
+			g.p[y*g.w+x] = s * inv
+		}
+	}
+	return g
+}
+
+// at samples g bilinearly; ok is false outside the image.
+func (g *gray) at(x, y float64) (float32, bool) {
+	if x < 0 || y < 0 || x > float64(g.w-1) || y > float64(g.h-1) {
+		return 0, false
+	}
+	x0, y0 := int(x), int(y)
+	x1, y1 := min(x0+1, g.w-1), min(y0+1, g.h-1)
+	fx, fy := float32(x-float64(x0)), float32(y-float64(y0))
+	a := g.p[y0*g.w+x0]*(1-fx) + g.p[y0*g.w+x1]*fx
+	c := g.p[y1*g.w+x0]*(1-fx) + g.p[y1*g.w+x1]*fx
+	return a*(1-fy) + c*fy, true
+}
+
+// boxBlur returns g blurred by a (2r+1)^2 box, edges clamped.
+func boxBlur(g gray, r int) gray {
+	tmp := make([]float32, len(g.p))
+	out := gray{w: g.w, h: g.h, p: make([]float32, len(g.p))}
+	n := float32(2*r + 1)
+	for y := range g.h {
+		row := g.p[y*g.w : (y+1)*g.w]
+		for x := range g.w {
+			var s float32
+			for k := -r; k <= r; k++ {
+				s += row[min(max(x+k, 0), g.w-1)]
+			}
+			tmp[y*g.w+x] = s / n
+		}
+	}
+	for y := range g.h {
+		for x := range g.w {
+			var s float32
+			for k := -r; k <= r; k++ {
+				s += tmp[min(max(y+k, 0), g.h-1)*g.w+x]
+			}
+			out.p[y*g.w+x] = s / n
+		}
+	}
+	return out
+}
+
+// percentile of the pixel values, q in [0,1].
+func percentile(p []float32, q float64) float32 {
+	s := slices.Clone(p)
+	slices.Sort(s)
+	return s[min(int(q*float64(len(s))), len(s)-1)]
+}
+
+// fillHighlights marks specular highlights (small, very bright spots) and
+// replaces them by the mean of their surroundings so they bias neither
+// boundary search nor filter. It returns the highlight mask.
+func fillHighlights(g gray) []bool {
+	hi := max(percentile(g.p, 0.995), 200)
+	mask := make([]bool, len(g.p))
+	any := false
+	for i, v := range g.p {
+		if v >= hi {
+			mask[i] = true
+			any = true
+		}
+	}
+	if !any {
+		return mask
+	}
+	// Grow by 2 pixels to cover the halo.
+	for range 2 {
+		grown := slices.Clone(mask)
+		for y := range g.h {
+			for x := range g.w {
+				if !mask[y*g.w+x] {
+					continue
+				}
+				for _, d := range [4][2]int{{1, 0}, {-1, 0}, {0, 1}, {0, -1}} {
+					xx, yy := x+d[0], y+d[1]
+					if xx >= 0 && yy >= 0 && xx < g.w && yy < g.h {
+						grown[yy*g.w+xx] = true
+					}
+				}
+			}
+		}
+		mask = grown
+	}
+	// Fill inward from the border of each spot, a few passes.
+	todo := slices.Clone(mask)
+	for range 32 {
+		changed := false
+		next := slices.Clone(todo)
+		for y := range g.h {
+			for x := range g.w {
+				i := y*g.w + x
+				if !todo[i] {
+					continue
+				}
+				var s float32
+				n := 0
+				for _, d := range [4][2]int{{1, 0}, {-1, 0}, {0, 1}, {0, -1}} {
+					xx, yy := x+d[0], y+d[1]
+					if xx >= 0 && yy >= 0 && xx < g.w && yy < g.h && !todo[yy*g.w+xx] {
+						s += g.p[yy*g.w+xx]
+						n++
+					}
+				}
+				if n > 0 {
+					g.p[i] = s / float32(n)
+					next[i] = false
+					changed = true
+				}
+			}
+		}
+		todo = next
+		if !changed {
+			break
+		}
+	}
+	return mask
+}
+
+// circle is a boundary in image pixels.
+type circle struct{ x, y, r float64 }
+
+// component is a connected dark region.
+type component struct {
+	area                   int
+	sx, sy                 float64
+	minX, maxX, minY, maxY int
+}
+
+// findPupil thresholds the blurred image at rising levels above its darkest
+// values and keeps the most disc-like dark component of plausible size.
+func findPupil(s gray) (circle, bool) {
+	minSide := min(s.w, s.h)
+	rMin, rMax := max(6, float64(minSide)/40), float64(minSide)/3.5
+	base := percentile(s.p, 0.002)
+	var best circle
+	bestScore := 0.0
+	lab := make([]int32, len(s.p))
+	stack := make([]int, 0, 1024)
+	for _, dt := range []float32{4, 8, 12, 18, 26, 36, 48} {
+		t := base + dt
+		clear(lab)
+		var comps []component
+		for i, v := range s.p {
+			if v >= t || lab[i] != 0 {
+				continue
+			}
+			comps = append(comps, component{minX: s.w, minY: s.h})
+			id := int32(len(comps))
+			c := &comps[id-1]
+			lab[i] = id
+			stack = append(stack[:0], i)
+			for len(stack) > 0 {
+				j := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				x, y := j%s.w, j/s.w
+				c.area++
+				c.sx += float64(x)
+				c.sy += float64(y)
+				c.minX, c.maxX = min(c.minX, x), max(c.maxX, x)
+				c.minY, c.maxY = min(c.minY, y), max(c.maxY, y)
+				for _, n := range [4]int{j - 1, j + 1, j - s.w, j + s.w} {
+					if n < 0 || n >= len(s.p) || (n == j-1 && x == 0) || (n == j+1 && x == s.w-1) {
+						continue
+					}
+					if lab[n] == 0 && s.p[n] < t {
+						lab[n] = id
+						stack = append(stack, n)
+					}
+				}
+			}
+		}
+		for _, c := range comps {
+			r := math.Sqrt(float64(c.area) / math.Pi)
+			if r < rMin || r > rMax {
+				continue
+			}
+			bw, bh := float64(c.maxX-c.minX+1), float64(c.maxY-c.minY+1)
+			aspect := bw / bh
+			if aspect < 0.7 || aspect > 1/0.7 {
+				continue
+			}
+			fill := float64(c.area) / (math.Pi * bw * bh / 4)
+			if fill < 0.7 {
+				continue
+			}
+			score := (1 - math.Abs(1-fill)) * (1 - math.Abs(1-aspect)) * math.Sqrt(r)
+			if score > bestScore {
+				bestScore = score
+				best = circle{c.sx / float64(c.area), c.sy / float64(c.area), r}
+			}
+		}
+	}
+	return best, bestScore > 0
+}
+
+// arcProfile returns the mean intensity on circles of radius r0..r1 (step 1)
+// around (cx, cy) over the given angle ranges (radians, image y down).
+func arcProfile(g gray, cx, cy float64, r0, r1 int, arcs [][2]float64, samples int) []float64 {
+	prof := make([]float64, r1-r0+1)
+	// Angles once.
+	var cs, sn []float64
+	for _, a := range arcs {
+		for k := range samples {
+			t := a[0] + (a[1]-a[0])*(float64(k)+0.5)/float64(samples)
+			cs = append(cs, math.Cos(t))
+			sn = append(sn, math.Sin(t))
+		}
+	}
+	for i := range prof {
+		r := float64(r0 + i)
+		var s float64
+		n := 0
+		for k := range cs {
+			if v, ok := g.at(cx+r*cs[k], cy+r*sn[k]); ok {
+				s += float64(v)
+				n++
+			}
+		}
+		if n < len(cs)/3 {
+			prof[i] = math.NaN()
+			continue
+		}
+		prof[i] = s / float64(n)
+	}
+	return prof
+}
+
+// bestEdge searches centres within ±span (step) of (cx, cy) and radii
+// [r0, r1] for the largest smoothed outward increase of the arc mean:
+// Daugman's integro-differential operator restricted to arcs.
+func bestEdge(g gray, cx, cy float64, span, step float64, r0, r1 int, arcs [][2]float64, samples int) (circle, float64) {
+	var best circle
+	bestD := math.Inf(-1)
+	for dy := -span; dy <= span+1e-9; dy += step {
+		for dx := -span; dx <= span+1e-9; dx += step {
+			prof := arcProfile(g, cx+dx, cy+dy, r0-3, r1+3, arcs, samples)
+			for i := 3; i < len(prof)-3; i++ {
+				// Smoothed derivative: mean of the 3 outer minus the 3 inner.
+				d := (prof[i+1] + prof[i+2] + prof[i+3] - prof[i-1] - prof[i-2] - prof[i-3]) / 3
+				if d > bestD { // NaN compares false
+					bestD = d
+					best = circle{cx + dx, cy + dy, float64(r0 - 3 + i)}
+				}
+			}
+		}
+	}
+	return best, bestD
+}
+
+// segmentation is the result of locating an eye.
+type segmentation struct {
+	pupil, iris circle
+	contrast    float64 // limbus edge strength, grey levels
+}
+
+// segment finds the pupil and limbus circles in g (highlights already filled).
+func segment(g gray) (segmentation, bool) {
+	s := boxBlur(g, 2)
+	p, ok := findPupil(s)
+	if !ok {
+		return segmentation{}, false
+	}
+	// Refine the pupil on everything but the top quarter (upper eyelid).
+	pupilArcs := [][2]float64{{-math.Pi / 4, 5 * math.Pi / 4}}
+	pr, _ := bestEdge(s, p.x, p.y, 3, 1, int(p.r*0.8), int(p.r*1.25)+1, pupilArcs, 96)
+	// Limbus on lateral arcs, slightly below the horizontal (y points down).
+	irisArcs := [][2]float64{{-math.Pi / 8, math.Pi / 5}, {4 * math.Pi / 5, 9 * math.Pi / 8}}
+	minSide := float64(min(g.w, g.h))
+	r0 := int(math.Max(pr.r*1.5, pr.r+10))
+	r1 := int(math.Min(pr.r*4, minSide*0.5))
+	if r1 <= r0 {
+		return segmentation{}, false
+	}
+	span := math.Max(4, pr.r*0.15)
+	ic, _ := bestEdge(s, pr.x, pr.y, span, 2, r0, r1, irisArcs, 48)
+	ic, d := bestEdge(s, ic.x, ic.y, 2, 1, int(ic.r)-4, int(ic.r)+4, irisArcs, 96)
+	seg := segmentation{pupil: pr, iris: ic, contrast: d}
+	off := math.Hypot(pr.x-ic.x, pr.y-ic.y)
+	if off+pr.r > ic.r-4 || ic.r < pr.r*1.4 || d < 3 {
+		return seg, false
+	}
+	return seg, true
+}
