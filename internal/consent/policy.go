@@ -43,10 +43,12 @@ type Reason string
 
 // Allow reasons.
 const (
-	ReasonConsentGranted   Reason = "consent_granted"   // a counting consent covers the access
-	ReasonCareRelationship Reason = "care_relationship" // purpose care; consent plays no part
-	ReasonOwnRecord        Reason = "own_record"        // the subject reading or acting on their own data
-	ReasonRemoval          Reason = "removal"           // deleting needs no consent, only the role and purpose
+	ReasonConsentGranted    Reason = "consent_granted"    // a counting consent covers the access
+	ReasonCareRelationship  Reason = "care_relationship"  // purpose care; consent plays no part
+	ReasonOwnRecord         Reason = "own_record"         // the subject reading or acting on their own data
+	ReasonRemoval           Reason = "removal"            // deleting needs no consent, only the role and purpose
+	ReasonSubjectRequest    Reason = "subject_request"    // export for the person who asked; needs no consent
+	ReasonConsentManagement Reason = "consent_management" // recording or listing answers; needs no consent
 )
 
 // Deny reasons, with the HTTP status the lead maps them to.
@@ -87,7 +89,15 @@ type Verdict struct {
 // (role, purpose) is purpose_not_allowed. docs/consent.md shows it as a table.
 var access = map[Role]map[Purpose]map[Category][]Action{
 	Registrar: {
-		Registration:  {Identity: readWriteDelete},
+		Registration: {
+			Identity:    {Read, Write, Delete, Export, ManageConsent},
+			Face:        onRequest,
+			Fingerprint: onRequest,
+			Iris:        onRequest,
+			BloodType:   onRequest,
+			DNA:         onRequest,
+			Health:      onRequest,
+		},
 		Verification:  {Face: readWriteDelete, Fingerprint: readWriteDelete, Iris: readWriteDelete},
 		Deduplication: {Face: readWriteDelete, Fingerprint: readWriteDelete, Iris: readWriteDelete, Identity: readOnly},
 	},
@@ -109,6 +119,9 @@ var access = map[Role]map[Purpose]map[Category][]Action{
 var (
 	readOnly        = []Action{Read}
 	readWriteDelete = []Action{Read, Write, Delete}
+	// onRequest: a registrar records a person's answers about any category,
+	// and exports everything held for the person who asks.
+	onRequest = []Action{Export, ManageConsent}
 )
 
 // RolePurposes lists, in the order of Purposes, the purposes role may declare
@@ -129,7 +142,14 @@ func RolePurposes(role Role) []Purpose {
 func ActionsFor(role Role, p Purpose, c Category) []Action { return access[role][p][c] }
 
 // Valid reports whether a is a known action.
-func (a Action) Valid() bool { return a == Read || a == Write || a == Delete }
+func (a Action) Valid() bool {
+	for _, b := range Actions {
+		if a == b {
+			return true
+		}
+	}
+	return false
+}
 
 // Decide is the policy: the one function deciding every access to personal
 // data. It is pure (no clock, no I/O), deterministic, and safe for concurrent
@@ -144,8 +164,10 @@ func (a Action) Valid() bool { return a == Read || a == Write || a == Delete }
 //     exception is a registrar writing identity for registration of a person
 //     not yet created, which is decided on the consents passed in Facts;
 //  5. the basis: care rests on the care relationship and never on consent
-//     (care_relationship); a delete needs no consent (removal); any other
-//     purpose needs a counting consent (consent_granted or consent_missing).
+//     (care_relationship); a delete (removal), an export for the person who
+//     asked (subject_request) and recording or listing consent answers
+//     (consent_management) need no consent; any other access needs a
+//     counting consent (consent_granted or consent_missing).
 //
 // Role and purpose checks come before existence, so a caller without the
 // right role learns nothing about whether a person exists.
@@ -194,8 +216,13 @@ func Decide(req Request, facts Facts) Verdict {
 	if req.Purpose == Care {
 		return allow(ReasonCareRelationship)
 	}
-	if req.Action == Delete {
+	switch req.Action {
+	case Delete:
 		return allow(ReasonRemoval)
+	case Export:
+		return allow(ReasonSubjectRequest)
+	case ManageConsent:
+		return allow(ReasonConsentManagement)
 	}
 	state := stateOf(facts.Records, req.PersonID, func(p Pair) bool {
 		return p.Category == req.Category && p.Purpose == req.Purpose ||

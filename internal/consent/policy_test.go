@@ -139,6 +139,25 @@ func TestDecide(t *testing.T) {
 			facts(Person{Exists: true, BirthDate: youngAdultBirth}, byGuardian(rec(Health, Research, Granted, -200), "g")),
 			Verdict{true, ReasonCareRelationship, ""}},
 
+		// Recording answers and exports need no consent.
+		{"registrar records a re-affirmation after guardian consent lapsed", req(Registrar, Registration, Fingerprint, ManageConsent),
+			facts(Person{Exists: true, BirthDate: youngAdultBirth}, byGuardian(rec(Identity, Registration, Granted, -200), "g")),
+			Verdict{true, ReasonConsentManagement, ""}},
+		{"registrar records a withdrawal after declines", req(Registrar, Registration, Identity, ManageConsent), facts(adult(), declineAll()...),
+			Verdict{true, ReasonConsentManagement, ""}},
+		{"clinician cannot record answers", req(Clinician, Care, Health, ManageConsent), facts(adult()),
+			Verdict{false, ReasonPurposeNotAllowed, DetailActionOutsidePurpose}},
+		{"registrar exports exams for the person who asks", req(Registrar, Registration, Health, Export), facts(adult(), declineAll()...),
+			Verdict{true, ReasonSubjectRequest, ""}},
+		{"registrar export needs purpose registration", req(Registrar, Verification, Fingerprint, Export), facts(adult(), everything()...),
+			Verdict{false, ReasonPurposeNotAllowed, DetailActionOutsidePurpose}},
+		{"researcher cannot export", req(Researcher, Research, Health, Export), facts(adult(), everything()...),
+			Verdict{false, ReasonPurposeNotAllowed, DetailActionOutsidePurpose}},
+		{"no export of an erased person", req(Registrar, Registration, Identity, Export), facts(Person{Exists: true, Erased: true}),
+			Verdict{false, ReasonErased, ""}},
+		{"subject exports own record", Request{Role: Subject, PersonID: pid, SubjectPersonID: pid, Category: Iris, Action: Export},
+			facts(adult()), Verdict{true, ReasonOwnRecord, ""}},
+
 		// Existence.
 		{"erased person", req(Clinician, Care, Health, Read), facts(Person{Exists: true, Erased: true}),
 			Verdict{false, ReasonErased, ""}},
@@ -177,7 +196,7 @@ func TestDecide(t *testing.T) {
 		// Malformed requests.
 		{"unknown role", req("statistician", Research, Health, Read), facts(adult()), Verdict{false, ReasonInvalidRequest, ""}},
 		{"unknown category", req(Clinician, Care, "religion", Read), facts(adult()), Verdict{false, ReasonInvalidRequest, ""}},
-		{"unknown action", req(Clinician, Care, Health, "export"), facts(adult()), Verdict{false, ReasonInvalidRequest, ""}},
+		{"unknown action", req(Clinician, Care, Health, "bulk_export"), facts(adult()), Verdict{false, ReasonInvalidRequest, ""}},
 		{"operator without a purpose", req(Clinician, "", Health, Read), facts(adult()), Verdict{false, ReasonInvalidRequest, ""}},
 		{"unknown purpose", req(Clinician, "marketing", Health, Read), facts(adult()), Verdict{false, ReasonInvalidRequest, ""}},
 		{"no person id", Request{Role: Clinician, Purpose: Care, Category: Health, Action: Read}, facts(adult()), Verdict{false, ReasonInvalidRequest, ""}},
@@ -193,9 +212,15 @@ func TestDecide(t *testing.T) {
 
 // accessTable is the role x purpose x category table of docs/consent.md,
 // written out independently of the code: "role purpose category actions",
-// actions as letters r, w, d.
+// actions as letters (see TestDecideMatrix).
 const accessTable = `
-registrar   registration  identity     rwd
+registrar   registration  identity     rwdem
+registrar   registration  face         em
+registrar   registration  fingerprint  em
+registrar   registration  iris         em
+registrar   registration  blood_type   em
+registrar   registration  dna          em
+registrar   registration  health       em
 registrar   verification  face         rwd
 registrar   verification  fingerprint  rwd
 registrar   verification  iris         rwd
@@ -221,13 +246,14 @@ researcher  research      dna          r
 
 // TestDecideMatrix walks every role x purpose x category x action, once with
 // every consent granted and once with every consent declined, against the
-// written-out table.
+// written-out table. Letters: r read, w write, d delete, e export, m
+// manage_consent.
 func TestDecideMatrix(t *testing.T) {
 	allowed := make(map[string]bool)
 	for _, line := range strings.Split(strings.TrimSpace(accessTable), "\n") {
 		f := strings.Fields(line)
 		for _, a := range f[3] {
-			act := map[rune]Action{'r': Read, 'w': Write, 'd': Delete}[a]
+			act := map[rune]Action{'r': Read, 'w': Write, 'd': Delete, 'e': Export, 'm': ManageConsent}[a]
 			allowed[fmt.Sprint(f[0], f[1], f[2], act)] = true
 		}
 	}
@@ -236,7 +262,7 @@ func TestDecideMatrix(t *testing.T) {
 	for _, role := range roles {
 		for _, p := range append([]Purpose{""}, Purposes...) {
 			for _, c := range Categories {
-				for _, a := range []Action{Read, Write, Delete} {
+				for _, a := range Actions {
 					name := fmt.Sprintf("%s/%s/%s/%s", role, p, c, a)
 					t.Run(name, func(t *testing.T) {
 						req := Request{Role: role, Purpose: p, PersonID: pid, Category: c, Action: a, SubjectPersonID: pid}
@@ -249,7 +275,7 @@ func TestDecideMatrix(t *testing.T) {
 							wantGranted, wantDeclined = true, true
 						case inTable:
 							wantGranted = true
-							wantDeclined = p == Care || a == Delete
+							wantDeclined = p == Care || a == Delete || a == Export || a == ManageConsent
 						}
 						if granted.Allow != wantGranted || declined.Allow != wantDeclined {
 							t.Errorf("allow with all granted = %v (%v), want %v; with all declined = %v (%v), want %v",
@@ -260,7 +286,7 @@ func TestDecideMatrix(t *testing.T) {
 								t.Errorf("deny reason %q, want role_not_allowed or purpose_not_allowed", granted.Reason)
 							}
 						}
-						if len(ActionsFor(role, p, c)) > 0 != (allowed[fmt.Sprint(role, p, c, Read)]) {
+						if hasAction(ActionsFor(role, p, c), a) != inTable {
 							t.Errorf("ActionsFor(%s, %s, %s) = %v disagrees with the table", role, p, c, ActionsFor(role, p, c))
 						}
 					})

@@ -66,7 +66,16 @@ const (
 	Read   Action = "read"
 	Write  Action = "write"
 	Delete Action = "delete"
+	// Export is a copy of everything held about one person, made at that
+	// person's request (subject access). Never more than one person.
+	Export Action = "export"
+	// ManageConsent is recording or listing a person's consent answers. It
+	// never needs consent itself: a withdrawal must always be possible.
+	ManageConsent Action = "manage_consent"
 )
+
+// Actions lists every action in a stable order.
+var Actions = []Action{Read, Write, Delete, Export, ManageConsent}
 
 // consentPairs are the (category, purpose) pairs a person can be asked about.
 // Care is absent on purpose: it rests on the care relationship, not on consent.
