@@ -107,7 +107,7 @@ type ReceiptInput struct {
 
 // termination tells the person how a consent ends; it is the same for every
 // purpose.
-const termination = "Until you withdraw it, through the portal or at any site; withdrawing erases the data it covers."
+const termination = "Until withdrawn. Withdrawing stops this use; data left with no purpose is erased, except check-up data, which is kept for care."
 
 // BuildReceipt assembles the receipt of one consent transaction. The time is
 // the latest record's; granted, declined and withdrawn pairs are listed in the

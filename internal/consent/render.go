@@ -108,7 +108,7 @@ func RenderText(r Receipt) string {
 	line("")
 	line("%s", careNote)
 	line("You can read your data, see who accessed it, and withdraw any consent")
-	line("through the portal or at any site. %s", termination)
+	line("through the portal or at any site. Data left with no purpose is then erased.")
 	if r.PolicyURL != "" {
 		line("Privacy notice: %s", r.PolicyURL)
 	}
@@ -159,7 +159,7 @@ table{border-collapse:collapse}td,th{text-align:left;padding:.2em .8em .2em 0;ve
 <ul>{{range .Withdrawn}}<li>{{.Words}} <small>({{.Pair}})</small></li>{{end}}</ul>
 {{- end}}
 <p>{{.CareNote}}</p>
-<p>You can read your data, see who accessed it, and withdraw any consent through the portal or at any site.</p>
+<p>You can read your data, see who accessed it, and withdraw any consent through the portal or at any site. Data left with no purpose is then erased.</p>
 {{- if .R.PolicyURL}}
 <p>Privacy notice: {{.R.PolicyURL}}</p>
 {{- end}}
