@@ -22,6 +22,11 @@ func TestCASIA(t *testing.T) {
 	r.GenuineHist, r.ImpostorHist = nil, nil
 	b, _ := json.MarshalIndent(r, "", "  ")
 	t.Logf("%s", b)
+	for p, n := range r.badGenuine {
+		if n >= 3 {
+			t.Logf("bad genuine: %s %d", p, n)
+		}
+	}
 	if r.EER > 0.01 {
 		t.Errorf("EER = %.4f, want <= 0.01", r.EER)
 	}

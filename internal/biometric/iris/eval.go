@@ -53,6 +53,10 @@ type EvalResult struct {
 	GenuineHist  []int    `json:"genuine_hist"`
 	ImpostorHist []int    `json:"impostor_hist"`
 	Failures     []string `json:"failures,omitempty"` // image paths relative to the dataset
+
+	// badGenuine counts, per image, its genuine pairs above the EER
+	// threshold; a development aid, not printed.
+	badGenuine map[string]int
 }
 
 // imageExt lists the file extensions Evaluate reads.
@@ -180,7 +184,7 @@ func evaluate(ctx context.Context, dir string, c config, progress func(done, tot
 			preps[i] = g.prepare(s.t)
 		}
 	}
-	var gen, imp []float64
+	var gen, imp, genRaw []float64
 	var single []float64 // impostor distance at shift 0
 	cmpStart := time.Now()
 	cmps := 0
@@ -196,6 +200,7 @@ func evaluate(ctx context.Context, dir string, c config, progress func(done, tot
 			}
 			if samples[i].eye == samples[j].eye {
 				gen = append(gen, d)
+				genRaw = append(genRaw, d)
 			} else {
 				imp = append(imp, d)
 				if d < 2 && len(single) < 50000 {
@@ -213,6 +218,20 @@ func evaluate(ctx context.Context, dir string, c config, progress func(done, tot
 	res.ComparisonsPerSecond = float64(cmps) / time.Since(cmpStart).Seconds()
 	res.Genuine, res.Impostor = len(gen), len(imp)
 	rates(res, gen, imp)
+	res.badGenuine = map[string]int{}
+	k := 0
+	for i := range samples {
+		for j := i + 1; j < len(samples); j++ {
+			if samples[i].eye != samples[j].eye {
+				continue
+			}
+			if genRaw[k] > res.EERThreshold {
+				res.badGenuine[samples[i].path]++
+				res.badGenuine[samples[j].path]++
+			}
+			k++
+		}
+	}
 	_, sd := meanStd(single)
 	if sd > 0 {
 		res.ImpostorDOF = 0.25 / (sd * sd)

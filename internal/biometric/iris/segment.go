@@ -272,18 +272,23 @@ func arcProfile(g gray, cx, cy float64, r0, r1 int, arcs [][2]float64, samples i
 // bestEdge searches centres within ±span (step) of (cx, cy) and radii
 // [r0, r1] for the largest smoothed outward increase of the arc mean:
 // Daugman's integro-differential operator restricted to arcs.
-func bestEdge(g gray, cx, cy float64, span, step float64, r0, r1 int, arcs [][2]float64, samples int) (circle, float64) {
+func bestEdge(g gray, cx, cy float64, span, step float64, r0, r1, scale int, arcs [][2]float64, samples int) (circle, float64) {
 	var best circle
 	bestD := math.Inf(-1)
 	for dy := -span; dy <= span+1e-9; dy += step {
 		for dx := -span; dx <= span+1e-9; dx += step {
-			prof := arcProfile(g, cx+dx, cy+dy, r0-3, r1+3, arcs, samples)
-			for i := 3; i < len(prof)-3; i++ {
-				// Smoothed derivative: mean of the 3 outer minus the 3 inner.
-				d := (prof[i+1] + prof[i+2] + prof[i+3] - prof[i-1] - prof[i-2] - prof[i-3]) / 3
+			prof := arcProfile(g, cx+dx, cy+dy, r0-scale, r1+scale, arcs, samples)
+			for i := scale; i < len(prof)-scale; i++ {
+				// Smoothed derivative: mean of the scale outer minus the
+				// scale inner radii.
+				var d float64
+				for k := 1; k <= scale; k++ {
+					d += prof[i+k] - prof[i-k]
+				}
+				d /= float64(scale)
 				if d > bestD { // NaN compares false
 					bestD = d
-					best = circle{cx + dx, cy + dy, float64(r0 - 3 + i)}
+					best = circle{cx + dx, cy + dy, float64(r0 - scale + i)}
 				}
 			}
 		}
@@ -306,7 +311,7 @@ func segment(g gray) (segmentation, bool) {
 	}
 	// Refine the pupil on everything but the top quarter (upper eyelid).
 	pupilArcs := [][2]float64{{-math.Pi / 4, 5 * math.Pi / 4}}
-	pr, _ := bestEdge(s, p.x, p.y, 3, 1, int(p.r*0.8), int(p.r*1.25)+1, pupilArcs, 96)
+	pr, _ := bestEdge(s, p.x, p.y, 3, 1, int(p.r*0.8), int(p.r*1.25)+1, 2, pupilArcs, 96)
 	// Limbus on lateral arcs, slightly below the horizontal (y points down).
 	irisArcs := [][2]float64{{-math.Pi / 8, math.Pi / 5}, {4 * math.Pi / 5, 9 * math.Pi / 8}}
 	minSide := float64(min(g.w, g.h))
@@ -315,9 +320,9 @@ func segment(g gray) (segmentation, bool) {
 	if r1 <= r0 {
 		return segmentation{}, false
 	}
-	span := math.Max(4, pr.r*0.15)
-	ic, _ := bestEdge(s, pr.x, pr.y, span, 2, r0, r1, irisArcs, 48)
-	ic, d := bestEdge(s, ic.x, ic.y, 2, 1, int(ic.r)-4, int(ic.r)+4, irisArcs, 96)
+	span := math.Max(3, pr.r*0.1)
+	ic, _ := bestEdge(s, pr.x, pr.y, span, 1, r0, r1, 5, irisArcs, 48)
+	ic, d := bestEdge(s, ic.x, ic.y, 1, 0.5, int(ic.r)-3, int(ic.r)+3, 5, irisArcs, 96)
 	seg := segmentation{pupil: pr, iris: ic, contrast: d}
 	off := math.Hypot(pr.x-ic.x, pr.y-ic.y)
 	if off+pr.r > ic.r-4 || ic.r < pr.r*1.4 || d < 3 {
