@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -19,54 +20,77 @@ import (
 // The reference below follows RFC 6962 section 2.1 literally (MTH, PATH,
 // SUBPROOF), recursively and slowly, as an independent check of Tree.
 
-func refMTH(leaves [][]byte) []byte {
-	switch n := len(leaves); n {
+// ref is the reference over fixed leaves; MTH values are memoised by range.
+type ref struct {
+	leaves [][]byte
+	memo   map[[2]int][]byte
+}
+
+func newRef(leaves [][]byte) *ref { return &ref{leaves: leaves, memo: map[[2]int][]byte{}} }
+
+// mth is MTH(D[lo:hi]).
+func (r *ref) mth(lo, hi int) []byte {
+	if h, ok := r.memo[[2]int{lo, hi}]; ok {
+		return h
+	}
+	var h []byte
+	switch n := hi - lo; n {
 	case 0:
 		s := sha256.Sum256(nil)
-		return s[:]
+		h = s[:]
 	case 1:
-		return leaves[0]
+		h = r.leaves[lo]
 	default:
 		k := largestPow2Below(n)
-		return rfc6962.DefaultHasher.HashChildren(refMTH(leaves[:k]), refMTH(leaves[k:]))
+		h = rfc6962.DefaultHasher.HashChildren(r.mth(lo, lo+k), r.mth(lo+k, hi))
 	}
+	r.memo[[2]int{lo, hi}] = h
+	return h
 }
 
 // largestPow2Below is the largest power of two smaller than n (n > 1).
 func largestPow2Below(n int) int { return 1 << (bits.Len(uint(n-1)) - 1) }
 
-func refPath(m int, leaves [][]byte) [][]byte {
-	n := len(leaves)
+// path is PATH(m, D[lo:hi]).
+func (r *ref) path(m, lo, hi int) [][]byte {
+	n := hi - lo
 	if n <= 1 {
 		return nil
 	}
 	k := largestPow2Below(n)
 	if m < k {
-		return append(refPath(m, leaves[:k]), refMTH(leaves[k:]))
+		return append(r.path(m, lo, lo+k), r.mth(lo+k, hi))
 	}
-	return append(refPath(m-k, leaves[k:]), refMTH(leaves[:k]))
+	return append(r.path(m-k, lo+k, hi), r.mth(lo, lo+k))
 }
 
-func refProof(m int, leaves [][]byte) [][]byte {
-	if m == 0 || m == len(leaves) {
+// proof is PROOF(m, D[0:n]).
+func (r *ref) proof(m, n int) [][]byte {
+	if m == 0 || m == n {
 		return nil
 	}
-	return refSubproof(m, leaves, true)
+	return r.subproof(m, 0, n, true)
 }
 
-func refSubproof(m int, leaves [][]byte, b bool) [][]byte {
-	n := len(leaves)
+// subproof is SUBPROOF(m, D[lo:hi], b).
+func (r *ref) subproof(m, lo, hi int, b bool) [][]byte {
+	n := hi - lo
 	if m == n {
 		if b {
 			return nil
 		}
-		return [][]byte{refMTH(leaves)}
+		return [][]byte{r.mth(lo, hi)}
 	}
 	k := largestPow2Below(n)
 	if m <= k {
-		return append(refSubproof(m, leaves[:k], b), refMTH(leaves[k:]))
+		return append(r.subproof(m, lo, lo+k, b), r.mth(lo+k, hi))
 	}
-	return append(refSubproof(m-k, leaves[k:], false), refMTH(leaves[:k]))
+	return append(r.subproof(m-k, lo+k, hi, false), r.mth(lo, lo+k))
+}
+
+// equalHashes is a fast equality for proofs; cmp.Diff explains a mismatch.
+func equalHashes(a, b [][]byte) bool {
+	return slices.EqualFunc(a, b, bytes.Equal)
 }
 
 func testLeaves(n int) [][]byte {
@@ -117,6 +141,7 @@ func TestTreeAgainstReference(t *testing.T) {
 	const n = 70
 	leaves := testLeaves(n)
 	tr := buildTree(t, leaves)
+	r := newRef(leaves)
 	if got := tr.Size(); got != n {
 		t.Fatalf("Size = %d", got)
 	}
@@ -125,7 +150,7 @@ func TestTreeAgainstReference(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := refMTH(leaves[:size]); !bytes.Equal(root, want) {
+		if want := r.mth(0, size); !bytes.Equal(root, want) {
 			t.Fatalf("RootAt(%d) = %x, want %x", size, root, want)
 		}
 		for i := range size {
@@ -133,7 +158,8 @@ func TestTreeAgainstReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := cmp.Diff(refPath(i, leaves[:size]), p, cmpopts.EquateEmpty()); d != "" {
+			if want := r.path(i, 0, size); !equalHashes(want, p) {
+				d := cmp.Diff(want, p, cmpopts.EquateEmpty())
 				t.Fatalf("InclusionProof(%d, %d) (-ref +got):\n%s", i, size, d)
 			}
 			if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(i), uint64(size), leaves[i], p, root); err != nil {
@@ -145,7 +171,8 @@ func TestTreeAgainstReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := cmp.Diff(refProof(from, leaves[:size]), p, cmpopts.EquateEmpty()); d != "" {
+			if want := r.proof(from, size); !equalHashes(want, p) {
+				d := cmp.Diff(want, p, cmpopts.EquateEmpty())
 				t.Fatalf("ConsistencyProof(%d, %d) (-ref +got):\n%s", from, size, d)
 			}
 			old, _ := tr.RootAt(uint64(from))
@@ -255,5 +282,53 @@ func TestTreeProofsDoNotAlias(t *testing.T) {
 	root := tr.Root()
 	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, 0, 8, leaves[0], q, root); err != nil {
 		t.Errorf("changing a returned slice changed the tree: %v", err)
+	}
+}
+
+// TestTreeConcurrentUse runs readers while a writer appends (run with -race).
+func TestTreeConcurrentUse(t *testing.T) {
+	leaves := testLeaves(2000)
+	var tr Tree
+	if err := tr.Append(leaves[0]); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				size := tr.Size()
+				i := size / 2
+				p, err := tr.InclusionProof(i, size)
+				if err == nil {
+					var root []byte
+					root, err = tr.RootAt(size)
+					if err == nil {
+						err = proof.VerifyInclusion(rfc6962.DefaultHasher, i, size, leaves[i], p, root)
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for _, l := range leaves[1:] {
+		if err := tr.Append(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
