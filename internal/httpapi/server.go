@@ -18,6 +18,7 @@ import (
 	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/registry"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -70,7 +71,7 @@ func New(reg *registry.Registry, opt Options) *Server {
 	}
 	if s.prom == nil {
 		s.prom = prometheus.NewRegistry()
-		s.prom.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		s.prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "assent_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "status"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "assent_http_request_seconds", Help: "HTTP request latency by route.", Buckets: prometheus.DefBuckets}, []string{"route"})
