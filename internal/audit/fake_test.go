@@ -45,11 +45,13 @@ func (s *fakeStore) appendEvents(t testing.TB, n int) {
 	defer s.mu.Unlock()
 	for range n {
 		idx := uint64(len(s.rows))
-		data, err := testEvent(idx).Encode()
+		e := testEvent(idx)
+		e.Index = 999 // NewRow sets it
+		r, err := NewRow(idx, e)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.rows = append(s.rows, Row{Index: idx, Data: data, LeafHash: LeafHash(data)})
+		s.rows = append(s.rows, r)
 	}
 }
 

@@ -19,6 +19,57 @@ type Row struct {
 	Index    uint64
 	Data     []byte
 	LeafHash []byte
+	// PersonID, when not nil, is the store's person index column for the
+	// row (used to list a person's access log). Verify then checks it equals
+	// the event's PersonID, so a row cannot be hidden from a person's log by
+	// editing that column alone. Nil skips the check.
+	PersonID *string
+}
+
+// NewRow returns the row to store for event e at position idx: e.Index is
+// set to idx, Data is the canonical encoding and LeafHash its leaf hash.
+// The store calls it inside the transaction that assigned idx.
+func NewRow(idx uint64, e Event) (Row, error) {
+	e.Index = idx
+	data, err := e.Encode()
+	if err != nil {
+		return Row{}, fmt.Errorf("audit.NewRow: %w", err)
+	}
+	return Row{Index: idx, Data: data, LeafHash: LeafHash(data)}, nil
+}
+
+// PagedRows turns a paged reader (rows with idx >= from, in idx order, at
+// most limit, fewer meaning the end) into the iterator Verify reads. It asks
+// for the page after the last idx it saw, so it needs idx to be unique (a
+// primary key). pageSize <= 0 means 10000.
+func PagedRows(ctx context.Context, pageSize int, fetch func(ctx context.Context, from uint64, limit int) ([]Row, error)) iter.Seq2[Row, error] {
+	if pageSize <= 0 {
+		pageSize = 10000
+	}
+	return func(yield func(Row, error) bool) {
+		var from uint64
+		for {
+			page, err := fetch(ctx, from, pageSize)
+			if err != nil {
+				yield(Row{}, fmt.Errorf("audit.PagedRows: from %d: %w", from, err))
+				return
+			}
+			for _, r := range page {
+				if !yield(r, nil) {
+					return
+				}
+			}
+			if len(page) < pageSize {
+				return
+			}
+			last := page[len(page)-1].Index
+			if last < from || last == ^uint64(0) {
+				yield(Row{}, fmt.Errorf("audit.PagedRows: page from %d ended at idx %d", from, last))
+				return
+			}
+			from = last + 1
+		}
+	}
 }
 
 // Kind names what Verify found wrong.
@@ -124,8 +175,9 @@ const MaxProblems = 100
 // checkpoint notes in any order; verifierKey is the log's published key.
 //
 // For every row it checks that idx continues from 0 without gaps or
-// repeats, that the data decodes, that the event's own Index equals idx, and
-// that LeafHash(data) equals the stored leaf hash. For every note it checks
+// repeats, that the data decodes, that the event's own Index equals idx,
+// that LeafHash(data) equals the stored leaf hash and, when the row carries
+// it, that the person index column matches the event. For every note it checks
 // the signature, that its size is within the log, and that its root equals
 // the tree recomputed from the data at that size; successive checkpoints (by
 // size) must agree and be provably consistent.
@@ -252,6 +304,11 @@ func (v *verifier) row(r Row, next uint64) {
 	}
 	if !bytes.Equal(LeafHash(r.Data), r.LeafHash) {
 		v.add(&TamperError{Kind: KindChanged, Index: r.Index, Checkpoint: -1, Detail: "data does not match the stored leaf hash"})
+		return
+	}
+	if r.PersonID != nil && *r.PersonID != ev.PersonID {
+		v.add(&TamperError{Kind: KindChanged, Index: r.Index, Checkpoint: -1,
+			Detail: "the row's person index column does not match the event's person id"})
 	}
 }
 

@@ -233,3 +233,100 @@ func TestVerifyCancelled(t *testing.T) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 }
+
+func TestNewRow(t *testing.T) {
+	r, err := NewRow(41, testEvent(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := DecodeEvent(r.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Index != 41 || e.Index != 41 || !bytes.Equal(r.LeafHash, LeafHash(r.Data)) {
+		t.Errorf("row %d, event %d, leaf hash ok %v", r.Index, e.Index, bytes.Equal(r.LeafHash, LeafHash(r.Data)))
+	}
+	bad := testEvent(3)
+	bad.Outcome = ""
+	if _, err := NewRow(1, bad); !errors.Is(err, ErrInvalidEvent) {
+		t.Errorf("err = %v, want ErrInvalidEvent", err)
+	}
+}
+
+func TestPagedRows(t *testing.T) {
+	s, signer := verifyFixture(t)
+	var froms []uint64
+	fetch := func(ctx context.Context, from uint64, limit int) ([]Row, error) {
+		froms = append(froms, from)
+		var out []Row
+		for _, r := range s.rows {
+			if r.Index >= from && len(out) < limit {
+				out = append(out, r)
+			}
+		}
+		return out, nil
+	}
+	ctx := context.Background()
+	var got []uint64
+	for r, err := range PagedRows(ctx, 6, fetch) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r.Index)
+	}
+	if len(got) != 20 || got[19] != 19 {
+		t.Errorf("indexes %v", got)
+	}
+	if d := cmp.Diff([]uint64{0, 6, 12, 18}, froms); d != "" {
+		t.Errorf("pages (-want +got):\n%s", d)
+	}
+	if _, err := Verify(ctx, PagedRows(ctx, 6, fetch), s.notes, signer.VerifierKey()); err != nil {
+		t.Errorf("Verify over pages: %v", err)
+	}
+	// A gap still shows: pages continue after the last idx seen.
+	s.rows = append(s.rows[:6], s.rows[7:]...)
+	_, err := Verify(ctx, PagedRows(ctx, 6, fetch), s.notes, signer.VerifierKey())
+	var te *TamperError
+	if !errors.As(err, &te) || te.Kind != KindDeleted || te.Index != 6 {
+		t.Errorf("err = %v, want entry 6 deleted", err)
+	}
+	boom := errors.New("disk on fire")
+	failing := func(context.Context, uint64, int) ([]Row, error) { return nil, boom }
+	if _, err := Verify(ctx, PagedRows(ctx, 6, failing), s.notes, signer.VerifierKey()); !errors.Is(err, boom) {
+		t.Errorf("err = %v, want the fetch error", err)
+	}
+}
+
+func TestVerifyChecksPersonColumn(t *testing.T) {
+	s, signer := verifyFixture(t)
+	rows := func(column func(i int, ev Event) string) iter.Seq2[Row, error] {
+		return func(yield func(Row, error) bool) {
+			for i, r := range s.rows {
+				ev, err := DecodeEvent(r.Data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p := column(i, ev)
+				r.PersonID = &p
+				if !yield(r, nil) {
+					return
+				}
+			}
+		}
+	}
+	ctx := context.Background()
+	if _, err := Verify(ctx, rows(func(_ int, ev Event) string { return ev.PersonID }), s.notes, signer.VerifierKey()); err != nil {
+		t.Fatalf("intact: %v", err)
+	}
+	hidden := rows(func(i int, ev Event) string {
+		if i == 11 {
+			return "someone-else"
+		}
+		return ev.PersonID
+	})
+	_, err := Verify(ctx, hidden, s.notes, signer.VerifierKey())
+	var te *TamperError
+	if !errors.As(err, &te) || te.Kind != KindChanged || te.Index != 11 {
+		t.Errorf("err = %v, want entry 11 changed", err)
+	}
+}
