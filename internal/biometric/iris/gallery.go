@@ -3,7 +3,7 @@ package iris
 import (
 	"context"
 	"fmt"
-	"math"
+
 	"math/bits"
 	"sync"
 
@@ -227,8 +227,7 @@ func best(probe, e []uint64, shifts int, minBits int, normBits float64) float64 
 		if n < minBits || n == 0 {
 			continue
 		}
-		raw := float64(diff) / float64(n)
-		if d := 0.5 - (0.5-raw)*math.Sqrt(float64(n)/normBits); d < bestD {
+		if d := rescale(diff, n, normBits); d < bestD {
 			bestD = d
 		}
 	}
@@ -264,8 +263,7 @@ func bestStrided(probe, e []uint64, stride, shifts int, minBits int, normBits fl
 		if n < minBits || n == 0 {
 			continue
 		}
-		raw := float64(diff) / float64(n)
-		if d := 0.5 - (0.5-raw)*math.Sqrt(float64(n)/normBits); d < bestD {
+		if d := rescale(diff, n, normBits); d < bestD {
 			bestD = d
 		}
 	}

@@ -79,8 +79,14 @@ func (m Matcher) rescale(diff, n int) (float64, bool) {
 	if n < m.MinBits || n == 0 {
 		return 1, false
 	}
+	return rescale(diff, n, float64(m.NormBits)), true
+}
+
+// rescale is Daugman's normalisation of a raw distance over n bits, clamped
+// to [0, 1].
+func rescale(diff, n int, normBits float64) float64 {
 	raw := float64(diff) / float64(n)
-	return 0.5 - (0.5-raw)*math.Sqrt(float64(n)/float64(m.NormBits)), true
+	return min(max(0.5-(0.5-raw)*math.Sqrt(float64(n)/normBits), 0), 1)
 }
 
 // ThresholdForFMR returns the distance threshold at which the expected

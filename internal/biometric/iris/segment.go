@@ -95,7 +95,7 @@ func percentile(p []float32, q float64) float32 {
 // replaces them by the mean of their surroundings so they bias neither
 // boundary search nor filter. It returns the highlight mask.
 func fillHighlights(g gray) []bool {
-	hi := max(percentile(g.p, 0.995), 200)
+	hi := max(percentile(g.p, 0.995), 235)
 	mask := make([]bool, len(g.p))
 	any := false
 	for i, v := range g.p {

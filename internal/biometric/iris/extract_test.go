@@ -1,0 +1,189 @@
+package iris
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"image"
+	"image/png"
+	"math"
+	"testing"
+)
+
+func TestSegmentSynthetic(t *testing.T) {
+	tests := []struct {
+		name string
+		spec func() eyeSpec
+	}{
+		{"clean", func() eyeSpec { s := baseEye(1); s.upperLid, s.lowerLid, s.highlights, s.noise = 0, 0, 0, 0; return s }},
+		{"eyelids and highlights", func() eyeSpec { return baseEye(2) }},
+		{"small pupil off centre", func() eyeSpec { s := baseEye(3); s.pr, s.px, s.py = 28, 165, 137; return s }},
+		{"large pupil heavy noise", func() eyeSpec { s := baseEye(4); s.pr, s.noise = 55, 8; return s }},
+		{"droopy upper lid", func() eyeSpec { s := baseEye(5); s.upperLid = 85; return s }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.spec()
+			g := toGray(s.render(), defaultConfig().maxSide)
+			fillHighlights(g)
+			seg, ok := segment(g)
+			if !ok {
+				t.Fatalf("segment failed: %+v", seg)
+			}
+			if d := math.Hypot(seg.pupil.x-s.px, seg.pupil.y-s.py); d > 2 || math.Abs(seg.pupil.r-s.pr) > 2 {
+				t.Errorf("pupil = %+v, want (%v,%v) r %v", seg.pupil, s.px, s.py, s.pr)
+			}
+			if d := math.Hypot(seg.iris.x-s.ix, seg.iris.y-s.iy); d > 4 || math.Abs(seg.iris.r-s.ir) > 4 {
+				t.Errorf("iris = %+v, want (%v,%v) r %v", seg.iris, s.ix, s.iy, s.ir)
+			}
+		})
+	}
+}
+
+func TestMaskCoversEyelid(t *testing.T) {
+	s := baseEye(6)
+	s.upperLid = 80
+	c := defaultConfig()
+	g := toGray(s.render(), c.maxSide)
+	hl := fillHighlights(g)
+	seg, ok := segment(g)
+	if !ok {
+		t.Fatal("segment failed")
+	}
+	band, occ := unwrap(g, hl, seg, c)
+	maskOcclusions(band, occ, c)
+	// The outermost row straight up (theta = 3pi/2) is under the lid; the
+	// innermost row at the side (theta = 0) is clear.
+	top := (c.polarRows-1)*c.polarCols + 3*c.polarCols/4
+	side := 0
+	if !occ[top] {
+		t.Error("outer iris under the upper eyelid is not masked")
+	}
+	if occ[side] {
+		t.Error("inner lateral iris is masked")
+	}
+}
+
+func TestExtractMatchesSynthetic(t *testing.T) {
+	enrol := func(s eyeSpec) *Template {
+		t.Helper()
+		tpl, err := Extract(s.render())
+		if err != nil {
+			t.Fatalf("Extract(seed %d): %v", s.seed, err)
+		}
+		return tpl
+	}
+	a := enrol(baseEye(10))
+	// The same eye, another capture: pupil dilated, eye rotated by 5
+	// degrees, other lids, noise and highlights.
+	s := baseEye(10)
+	s.pr, s.rotation, s.upperLid, s.lowerLid, s.captureSeed = 46, 5*math.Pi/180, 70, 228, 77
+	b := enrol(s)
+	c := enrol(baseEye(11))
+	gen, ok := Distance(a, b)
+	if !ok || gen > ThresholdForFMR(1e-6) {
+		t.Errorf("genuine distance = %.3f ok=%v, want below %.3f", gen, ok, ThresholdForFMR(1e-6))
+	}
+	imp, ok := Distance(a, c)
+	if !ok || imp < ThresholdForFMR(1e-2) {
+		t.Errorf("impostor distance = %.3f ok=%v, want above %.3f", imp, ok, ThresholdForFMR(1e-2))
+	}
+	t.Logf("genuine %.3f impostor %.3f", gen, imp)
+}
+
+func TestExtractRejects(t *testing.T) {
+	flat := image.NewGray(image.Rect(0, 0, 320, 280))
+	for i := range flat.Pix {
+		flat.Pix[i] = 128
+	}
+	closed := baseEye(20)
+	closed.upperLid, closed.lowerLid = 150, 160 // eye almost shut
+	tests := []struct {
+		name string
+		img  image.Image
+		want []error
+	}{
+		{"nil", nil, []error{ErrNotImage}},
+		{"too small", image.NewGray(image.Rect(0, 0, 40, 40)), []error{ErrTooSmall}},
+		{"flat grey", flat, []error{ErrNoIris}},
+		{"eye shut", closed.render(), []error{ErrNoIris, ErrQualityTooLow}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tpl, err := Extract(tc.img)
+			if tpl != nil {
+				t.Fatalf("Extract returned a template for %s", tc.name)
+			}
+			for _, w := range tc.want {
+				if errors.Is(err, w) {
+					return
+				}
+			}
+			t.Errorf("err = %v, want one of %v", err, tc.want)
+		})
+	}
+}
+
+func TestDecodeImage(t *testing.T) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, baseEye(1).render()); err != nil {
+		t.Fatal(err)
+	}
+	var tiny bytes.Buffer
+	if err := png.Encode(&tiny, image.NewGray(image.Rect(0, 0, 10, 10))); err != nil {
+		t.Fatal(err)
+	}
+	// A PNG header claiming 100000x100000 pixels.
+	huge := append([]byte(nil), buf.Bytes()[:33]...)
+	copy(huge[16:], []byte{0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0})
+	binary.BigEndian.PutUint32(huge[29:], crc32.ChecksumIEEE(huge[12:29]))
+	tests := []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"png", buf.Bytes(), nil},
+		{"text", []byte("hello, not an image"), ErrNotImage},
+		{"truncated png", buf.Bytes()[:100], ErrNotImage},
+		{"tiny", tiny.Bytes(), ErrTooSmall},
+		{"huge header", huge, ErrTooLarge},
+		{"empty", nil, ErrNotImage},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeImage(tc.data)
+			if !errors.Is(err, tc.want) {
+				t.Errorf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzDecodeImage(f *testing.F) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 100, 100))); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Add([]byte("BM"))
+	f.Add([]byte("II*\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		img, err := DecodeImage(data)
+		if err == nil {
+			b := img.Bounds()
+			if b.Dx() < MinSide || b.Dy() < MinSide || b.Dx()*b.Dy() > MaxPixels {
+				t.Fatalf("accepted %v", b)
+			}
+		}
+	})
+}
+
+func BenchmarkExtract(b *testing.B) {
+	img := baseEye(1).render()
+	for b.Loop() {
+		if _, err := Extract(img); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
