@@ -50,7 +50,7 @@ func NewSigner(origin string, priv ed25519.PrivateKey) (*Signer, error) {
 		return nil, fmt.Errorf("%s: %v: %w", op, err, ErrBadKey)
 	}
 	// vkey is "<name>+<8 hex digits key hash>+<base64 key>".
-	parts := strings.Split(vkey, "+")
+	parts := strings.SplitN(vkey, "+", 3)
 	if len(parts) != 3 {
 		return nil, fmt.Errorf("%s: unexpected verifier key form: %w", op, ErrBadKey)
 	}

@@ -71,3 +71,17 @@ func TestSignCheckpointRejectsShortRoot(t *testing.T) {
 		t.Errorf("err = %v, want ErrBadHash", err)
 	}
 }
+
+// TestSignerManyKeys covers keys whose base64 contains '+' or '/'.
+func TestSignerManyKeys(t *testing.T) {
+	for seed := range 64 {
+		s := testSigner(t, byte(seed))
+		signed, err := s.SignCheckpoint(1, LeafHash(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := OpenCheckpoint(signed, s.VerifierKey()); err != nil {
+			t.Errorf("seed %d: %v", seed, err)
+		}
+	}
+}
