@@ -3,8 +3,10 @@ package fingerprint
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
+	"syscall"
 	"time"
 
 	"github.com/assent-registry/assent/internal/biometric/fingerprint/iso19794"
@@ -113,5 +115,50 @@ func TestEvalISOTemplates(t *testing.T) {
 		g, im := PairScores(imps, ts)
 		r, _ := ComputeRates(g, im)
 		t.Logf("iso %s: EER %.2f%% FMR100 %.2f%% FMR1000 %.2f%% ZeroFMR %.2f%%", db, 100*r.EER, 100*r.FMR100, 100*r.FMR1000, 100*r.ZeroFMR)
+	}
+}
+
+// cpuTime returns the CPU time this process has used.
+func cpuTime(t testing.TB) time.Duration {
+	var ru syscall.Rusage
+	const rusageThread = 1 // Linux RUSAGE_THREAD; the caller locks its OS thread
+	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestMatchCPU reports CPU time per comparison over every pair of two sets,
+// which is steadier than wall time on a shared machine.
+func TestMatchCPU(t *testing.T) {
+	slow(t)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for _, set := range []string{"fvc2002/db1_b", "fvc2000/db3_b"} {
+		imps, err := ListDataset(filepath.Join(dataDir(t), set))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := make([]*Template, len(imps))
+		c0 := cpuTime(t)
+		for i, im := range imps {
+			raw, err := os.ReadFile(im.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := DecodeImage(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts[i], _ = Extract(img, 500)
+		}
+		c1 := cpuTime(t)
+		const reps = 3
+		for range reps {
+			PairScores(imps, ts)
+		}
+		c2 := cpuTime(t)
+		t.Logf("%s: extraction %.1f ms CPU/image, %.2f us CPU/comparison", set,
+			float64((c1-c0).Microseconds())/1000/float64(len(imps)), float64((c2-c1).Nanoseconds())/1000/(reps*3160))
 	}
 }

@@ -69,8 +69,8 @@ func (g *Gallery) Add(key string, t *Template) {
 	g.cyl.dir = append(g.cyl.dir, c.dir...)
 	g.cyl.cos = append(g.cyl.cos, c.cos...)
 	g.cyl.sin = append(g.cyl.sin, c.sin...)
+	g.cyl.norm = append(g.cyl.norm, c.norm...)
 	g.cyl.bits = append(g.cyl.bits, c.bits...)
-	g.cyl.mask = append(g.cyl.mask, c.mask...)
 	g.index[key] = len(g.entries)
 	g.entries = append(g.entries, e)
 	g.keys = append(g.keys, key)
@@ -114,8 +114,8 @@ func (g *Gallery) compactLocked() {
 		g.cyl.dir = append(g.cyl.dir, v.dir...)
 		g.cyl.cos = append(g.cyl.cos, v.cos...)
 		g.cyl.sin = append(g.cyl.sin, v.sin...)
+		g.cyl.norm = append(g.cyl.norm, v.norm...)
 		g.cyl.bits = append(g.cyl.bits, v.bits...)
-		g.cyl.mask = append(g.cyl.mask, v.mask...)
 		g.index[oldKeys[i]] = len(g.entries)
 		g.entries = append(g.entries, ne)
 		g.keys = append(g.keys, oldKeys[i])
@@ -125,9 +125,8 @@ func (g *Gallery) compactLocked() {
 // view returns the cylinders of one entry as sub-slices (no copy).
 func (c *cylinders) view(e entry) cylinders {
 	lo, hi := int(e.off), int(e.off+e.n)
-	W := cylWords
 	return cylinders{x: c.x[lo:hi], y: c.y[lo:hi], dir: c.dir[lo:hi], cos: c.cos[lo:hi], sin: c.sin[lo:hi],
-		bits: c.bits[lo*W : hi*W], mask: c.mask[lo*W : hi*W]}
+		norm: c.norm[lo:hi], bits: c.bits[lo:hi]}
 }
 
 // SearchOptions tunes Search; the zero value uses every core and keeps every

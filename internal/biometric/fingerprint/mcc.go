@@ -12,7 +12,7 @@ import (
 // base are stored, ND bits per cell, packed into words.
 const (
 	mccR      = 70.0             // cylinder radius, pixels
-	mccNS     = 12               // cells along a side of the base
+	mccNS     = 8                // cells along a side of the base
 	mccND     = 6                // direction layers
 	mccSigmaS = 7.0              // spatial spread, pixels
 	mccSigmaD = 5 * math.Pi / 36 // directional spread
@@ -34,7 +34,7 @@ const (
 	tauP       = 0.4
 	relaxIters = 5
 	relaxW     = 0.5
-	maxRelax   = 24 // at most this many pairs enter the relaxation
+	maxRelax   = 16 // at most this many pairs enter the relaxation
 )
 
 // cells lists the (u, v) offsets of the stored cells, computed once.
@@ -52,20 +52,28 @@ var cellU, cellV = func() ([]float64, []float64) {
 	return us, vs
 }()
 
-// cylWords is the number of 64-bit words in one cylinder's bits.
-var cylWords = (len(cellU)*mccND + 63) / 64
+// cylWords is the number of 64-bit words in one cylinder's bits: the 52
+// cells of an 8x8 base that lie inside the circle, times mccND bits, rounded
+// up. A test checks it against cellU.
+const cylWords = 5
+
+// cylBits holds one cylinder's bits.
+type cylBits [cylWords]uint64
 
 // cylinders is the matcher's view of one template: for each valid cylinder,
-// its minutia (position, direction and its cosine and sine) and its bits and
-// validity mask, cylWords words each, all in flat slices.
+// its minutia (position, direction and its cosine and sine), the square root
+// of its number of 1 bits, and its bits, all in flat slices sorted by
+// direction so that the cylinders within maxDirGap of a direction form at
+// most two contiguous runs. Invalid cells hold 0 bits.
 type cylinders struct {
 	x, y, dir, cos, sin []float32
-	bits, mask          []uint64
+	norm                []float32 // sqrt of the number of 1 bits
+	bits                []cylBits
 }
 
 func (c *cylinders) n() int { return len(c.x) }
 
-func (c *cylinders) sizeBytes() int { return c.n()*5*4 + (len(c.bits)+len(c.mask))*8 }
+func (c *cylinders) sizeBytes() int { return c.n() * (6*4 + cylWords*8) }
 
 // buildCylinders computes the bit cylinder of every minutia.
 func buildCylinders(ms []Minutia) cylinders {
@@ -134,15 +142,13 @@ func buildCylinders(ms []Minutia) cylinders {
 		if float64(nvalid) < mccMinVC*float64(nc) || neighbours < mccMinM {
 			continue
 		}
-		b := make([]uint64, cylWords)
-		mk := make([]uint64, cylWords)
+		var b cylBits
 		for ci := range nc {
 			if !valid[ci] {
 				continue
 			}
 			for k := range mccND {
 				bit := ci*mccND + k
-				mk[bit/64] |= 1 << (bit % 64)
 				if vals[bit] >= mccMuPsi {
 					b[bit/64] |= 1 << (bit % 64)
 				}
@@ -153,10 +159,42 @@ func buildCylinders(ms []Minutia) cylinders {
 		c.dir = append(c.dir, m.Dir)
 		c.cos = append(c.cos, float32(cs))
 		c.sin = append(c.sin, float32(sn))
-		c.bits = append(c.bits, b...)
-		c.mask = append(c.mask, mk...)
+		c.bits = append(c.bits, b)
+		ones := 0
+		for _, w := range b {
+			ones += bits.OnesCount64(w)
+		}
+		c.norm = append(c.norm, float32(math.Sqrt(float64(ones))))
 	}
-	return c
+	return c.sortedByDir()
+}
+
+// sortedByDir returns c with its cylinders in increasing direction.
+func (c cylinders) sortedByDir() cylinders {
+	idx := make([]int, c.n())
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(i, j int) int {
+		if c.dir[i] < c.dir[j] {
+			return -1
+		}
+		if c.dir[i] > c.dir[j] {
+			return 1
+		}
+		return 0
+	})
+	var o cylinders
+	for _, i := range idx {
+		o.x = append(o.x, c.x[i])
+		o.y = append(o.y, c.y[i])
+		o.dir = append(o.dir, c.dir[i])
+		o.cos = append(o.cos, c.cos[i])
+		o.sin = append(o.sin, c.sin[i])
+		o.norm = append(o.norm, c.norm[i])
+		o.bits = append(o.bits, c.bits[i])
+	}
+	return o
 }
 
 // polygon is a convex hull, counter-clockwise in image coordinates.
@@ -226,12 +264,15 @@ func (p polygon) near(px, py, d float64) bool {
 // scratch holds per-goroutine buffers for matching; it is not safe for
 // concurrent use.
 type scratch struct {
-	lsm     []float32
+	colBest []float32
+	colArg  []int32
 	pairs   []pair
 	rho     []float32
 	lambda  []float32
 	lambda2 []float32
 	eff     []float32
+	idx     []int
+	keys    []uint64
 }
 
 type pair struct {
@@ -299,58 +340,59 @@ func match(a, b *cylinders, s *scratch) float64 {
 	if na == 0 || nb == 0 {
 		return 0
 	}
-	W := cylWords
-	if cap(s.lsm) < na*nb {
-		s.lsm = make([]float32, na*nb)
-	}
-	lsm := s.lsm[:na*nb]
 	s.pairs = s.pairs[:0]
-	// Local similarity matrix, and the best pair of every row and column.
-	colBest := s.eff[:0]
-	if cap(colBest) < nb {
-		colBest = make([]float32, nb)
+	// Local similarities of every pair of cylinders whose directions differ
+	// by at most maxDirGap, keeping the best pair of every row and column.
+	if cap(s.colBest) < nb {
+		s.colBest, s.colArg = make([]float32, nb), make([]int32, nb)
 	}
-	colBest = colBest[:nb]
+	colBest, colArg := s.colBest[:nb], s.colArg[:nb]
 	clear(colBest)
-	s.eff = colBest
+	bdir, bnorm, bbits := b.dir[:nb], b.norm[:nb], b.bits[:nb]
+	lower := func(v float32) int { // first j with bdir[j] >= v
+		lo, hi := 0, nb
+		for lo < hi {
+			m := int(uint(lo+hi) >> 1)
+			if bdir[m] < v {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+		return lo
+	}
 	for i := range na {
-		ab := a.bits[i*W : i*W+W]
-		am := a.mask[i*W : i*W+W]
-		ad := a.dir[i]
-		row := lsm[i*nb : i*nb+nb]
+		ab := &a.bits[i]
+		ad, an := a.dir[i], a.norm[i]
 		rowBest, rowArg := float32(0), -1
-		for j := range nb {
-			row[j] = 0
-			dd := wrap(ad - b.dir[j])
-			if dd > maxDirGap || dd < -maxDirGap {
-				continue
-			}
-			bb := b.bits[j*W : j*W+W]
-			bm := b.mask[j*W : j*W+W]
-			var common, ca, cb, cx int
-			for k := range W {
-				m := am[k] & bm[k]
-				x := ab[k] & m
-				y := bb[k] & m
-				common += bits.OnesCount64(m)
-				ca += bits.OnesCount64(x)
-				cb += bits.OnesCount64(y)
-				cx += bits.OnesCount64(x ^ y)
-			}
-			if common < minMatchable {
-				continue
-			}
-			den := sqrtTab[ca] + sqrtTab[cb]
-			if den == 0 {
-				continue
-			}
-			v := 1 - sqrtTab[cx]/den
-			row[j] = v
-			if v > rowBest {
-				rowBest, rowArg = v, j
-			}
-			if v > colBest[j] {
-				colBest[j] = v
+		var runs [2][2]int
+		lo, hi := ad-maxDirGap, ad+maxDirGap
+		switch {
+		case lo < 0:
+			runs = [2][2]int{{0, lower(hi)}, {lower(lo + 2*math.Pi), nb}}
+		case hi >= 2*math.Pi:
+			runs = [2][2]int{{lower(lo), nb}, {0, lower(hi - 2*math.Pi)}}
+		default:
+			runs = [2][2]int{{lower(lo), lower(hi)}, {0, 0}}
+		}
+		for _, r := range runs {
+			for j := r[0]; j < r[1]; j++ {
+				bb := &bbits[j]
+				cx := 0
+				for k := range cylWords {
+					cx += bits.OnesCount64(ab[k] ^ bb[k])
+				}
+				den := an + bnorm[j]
+				if den == 0 {
+					continue
+				}
+				v := 1 - sqrtTab[cx]/den
+				if v > rowBest {
+					rowBest, rowArg = v, j
+				}
+				if v > colBest[j] {
+					colBest[j], colArg[j] = v, int32(i)
+				}
 			}
 		}
 		if rowArg >= 0 {
@@ -358,39 +400,30 @@ func match(a, b *cylinders, s *scratch) float64 {
 		}
 	}
 	for j := range nb {
-		if colBest[j] == 0 {
-			continue
-		}
-		for i := range na {
-			if lsm[i*nb+j] == colBest[j] {
-				s.pairs = append(s.pairs, pair{i, j, colBest[j]})
-				break
-			}
+		if colBest[j] > 0 {
+			s.pairs = append(s.pairs, pair{int(colArg[j]), j, colBest[j]})
 		}
 	}
 	np := minNP + int(math.Round(1/(1+math.Exp(-tauP*(float64(min(na, nb))-muP)))*(maxNP-minNP)))
-	// Greedy one-to-one choice of the best pairs.
-	slices.SortFunc(s.pairs, func(x, y pair) int {
-		if x.s != y.s {
-			if x.s > y.s {
-				return -1
-			}
-			return 1
-		}
-		if x.a != y.a {
-			return x.a - y.a
-		}
-		return x.b - y.b
-	})
-	sel := s.pairs[:0]
-	var usedA, usedB [4]uint64 // templates hold at most 256 cylinders here
+	// Greedy one-to-one choice of the best pairs: sort keys holding the
+	// similarity bits (order-preserving for non-negative floats) and indices.
+	keys := s.keys[:0]
 	for _, p := range s.pairs {
-		if p.a >= 256 || p.b >= 256 || usedA[p.a/64]>>(p.a%64)&1 != 0 || usedB[p.b/64]>>(p.b%64)&1 != 0 {
+		keys = append(keys, uint64(math.Float32bits(p.s))<<32|uint64(0xffff-p.a)<<16|uint64(0xffff-p.b))
+	}
+	slices.Sort(keys)
+	s.keys = keys
+	sel := s.pairs[:0]
+	var usedA, usedB [4]uint64 // at most 256 cylinders per template
+	for k := len(keys) - 1; k >= 0; k-- {
+		key := keys[k]
+		pa, pb := 0xffff-int(key>>16&0xffff), 0xffff-int(key&0xffff)
+		if pa >= 256 || pb >= 256 || usedA[pa/64]>>(pa%64)&1 != 0 || usedB[pb/64]>>(pb%64)&1 != 0 {
 			continue
 		}
-		usedA[p.a/64] |= 1 << (p.a % 64)
-		usedB[p.b/64] |= 1 << (p.b % 64)
-		sel = append(sel, p)
+		usedA[pa/64] |= 1 << (pa % 64)
+		usedB[pb/64] |= 1 << (pb % 64)
+		sel = append(sel, pair{pa, pb, math.Float32frombits(uint32(key >> 32))})
 		if len(sel) == maxRelax {
 			break
 		}
@@ -462,7 +495,7 @@ func match(a, b *cylinders, s *scratch) float64 {
 		eff = append(eff, l[t]/sel[t].s)
 	}
 	s.eff = eff
-	idx := make([]int, 0, 32)
+	idx := s.idx[:0]
 	for t := range nr {
 		idx = append(idx, t)
 	}
@@ -475,6 +508,7 @@ func match(a, b *cylinders, s *scratch) float64 {
 		}
 		return 0
 	})
+	s.idx = idx
 	sum := float64(0)
 	for _, t := range idx[:min(np, nr)] {
 		sum += float64(l[t])
