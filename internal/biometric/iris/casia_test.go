@@ -27,6 +27,9 @@ func TestCASIA(t *testing.T) {
 			t.Logf("bad genuine: %s %d", p, n)
 		}
 	}
+	for _, p := range r.badPairs {
+		t.Logf("bad pair: %s", p)
+	}
 	if r.EER > 0.01 {
 		t.Errorf("EER = %.4f, want <= 0.01", r.EER)
 	}

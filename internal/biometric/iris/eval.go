@@ -57,6 +57,7 @@ type EvalResult struct {
 	// badGenuine counts, per image, its genuine pairs above the EER
 	// threshold; a development aid, not printed.
 	badGenuine map[string]int
+	badPairs   []string
 }
 
 // imageExt lists the file extensions Evaluate reads.
@@ -228,6 +229,7 @@ func evaluate(ctx context.Context, dir string, c config, progress func(done, tot
 			if genRaw[k] > res.EERThreshold {
 				res.badGenuine[samples[i].path]++
 				res.badGenuine[samples[j].path]++
+				res.badPairs = append(res.badPairs, fmt.Sprintf("%s %s %.3f", filepath.Base(samples[i].path), filepath.Base(samples[j].path), genRaw[k]))
 			}
 			k++
 		}

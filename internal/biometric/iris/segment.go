@@ -271,21 +271,29 @@ func arcProfile(g gray, cx, cy float64, r0, r1 int, arcs [][2]float64, samples i
 
 // bestEdge searches centres within ±span (step) of (cx, cy) and radii
 // [r0, r1] for the largest smoothed outward increase of the arc mean:
-// Daugman's integro-differential operator restricted to arcs.
+// Daugman's integro-differential operator restricted to arcs. With several
+// arcs the edge strength is the weakest arc's, so a circle must find the
+// boundary on every arc (one eyelid corner or shadow cannot win alone).
 func bestEdge(g gray, cx, cy float64, span, step float64, r0, r1, scale int, arcs [][2]float64, samples int) (circle, float64) {
 	var best circle
 	bestD := math.Inf(-1)
+	profs := make([][]float64, len(arcs))
 	for dy := -span; dy <= span+1e-9; dy += step {
 		for dx := -span; dx <= span+1e-9; dx += step {
-			prof := arcProfile(g, cx+dx, cy+dy, r0-scale, r1+scale, arcs, samples)
-			for i := scale; i < len(prof)-scale; i++ {
+			for a := range arcs {
+				profs[a] = arcProfile(g, cx+dx, cy+dy, r0-scale, r1+scale, arcs[a:a+1], samples)
+			}
+			for i := scale; i < len(profs[0])-scale; i++ {
 				// Smoothed derivative: mean of the scale outer minus the
-				// scale inner radii.
-				var d float64
-				for k := 1; k <= scale; k++ {
-					d += prof[i+k] - prof[i-k]
+				// scale inner radii, weakest arc.
+				d := math.Inf(1)
+				for _, prof := range profs {
+					var da float64
+					for k := 1; k <= scale; k++ {
+						da += prof[i+k] - prof[i-k]
+					}
+					d = min(d, da/float64(scale))
 				}
-				d /= float64(scale)
 				if d > bestD { // NaN compares false
 					bestD = d
 					best = circle{cx + dx, cy + dy, float64(r0 - scale + i)}
