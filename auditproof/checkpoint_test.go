@@ -164,6 +164,9 @@ func FuzzParseCheckpoint(f *testing.F) {
 	f.Add([]byte("o\n5\nS/USLzRFVMU73i67jNK349FgCtYxw4Wl18ziPHeFRZo=\n"))
 	f.Add([]byte("example.org/audit\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\next\n"))
 	f.Add([]byte("o\n05\n\n"))
+	if text, _, ok := bytes.Cut(readTestdata(f, "checkpoint.note"), []byte("\n\n")); ok {
+		f.Add(append(text, '\n'))
+	}
 	f.Fuzz(func(t *testing.T, text []byte) {
 		cp, err := ParseCheckpoint(text)
 		if err != nil {
@@ -191,6 +194,7 @@ func FuzzOpenCheckpoint(f *testing.F) {
 	signer, vkey := testKey(f, "o", 1)
 	f.Add(signText(f, Checkpoint{"o", 5, root(1)}.Text(), signer))
 	f.Add([]byte("o\n5\nx\n\n— o AAAA\n"))
+	f.Add(readTestdata(f, "checkpoint.note"))
 	f.Fuzz(func(t *testing.T, n []byte) {
 		cp, err := OpenCheckpoint(n, vkey)
 		if err != nil {

@@ -198,6 +198,7 @@ func TestDecodeProofRejects(t *testing.T) {
 
 func FuzzDecodeProof(f *testing.F) {
 	f.Add([]byte(`{"hashes":[]}`))
+	f.Add(readTestdata(f, "inclusion_3_6.json"))
 	f.Add([]byte(`{"hashes":["S/USLzRFVMU73i67jNK349FgCtYxw4Wl18ziPHeFRZo="]}`))
 	f.Add([]byte(`{"hashes":["S/USLzRFVMU73i67jNK349FgCtYxw4Wl18ziPHeFRZo"]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {

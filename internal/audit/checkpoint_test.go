@@ -1,8 +1,11 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -82,6 +85,61 @@ func TestSignerManyKeys(t *testing.T) {
 		}
 		if _, err := OpenCheckpoint(signed, s.VerifierKey()); err != nil {
 			t.Errorf("seed %d: %v", seed, err)
+		}
+	}
+}
+
+// TestServerMatchesPublicGolden: the signer, tree and encoding here still
+// produce the golden files the public package verifies.
+func TestServerMatchesPublicGolden(t *testing.T) {
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("..", "..", "auditproof", "testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	s, err := NewSigner("registry.example.org/audit", ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, ed25519.SeedSize)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr Tree
+	var entry3 []byte
+	for i := range uint64(6) {
+		data, err := testEvent(i).Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 3 {
+			entry3 = data
+		}
+		if err := tr.Append(LeafHash(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	signed, err := s.SignCheckpoint(6, tr.Root())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := tr.InclusionProof(3, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proofJSON, err := auditproof.EncodeProof(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		file string
+		got  []byte
+	}{
+		{"verifier.key", []byte(s.VerifierKey())},
+		{"checkpoint.note", signed},
+		{"entry3.json", entry3},
+		{"inclusion_3_6.json", proofJSON},
+	} {
+		if d := cmp.Diff(string(read(tc.file)), string(tc.got)); d != "" {
+			t.Errorf("%s (-golden +got):\n%s", tc.file, d)
 		}
 	}
 }

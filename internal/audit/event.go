@@ -98,7 +98,8 @@ const MaxEventSize = 64 << 10
 // encodes to the same bytes, and DecodeEvent accepts exactly these bytes.
 // Encode refuses (ErrInvalidEvent) a zero time, an empty action, an outcome
 // other than Allow or Deny, a denial without a reason or an allowance with
-// one, and strings that are not valid UTF-8.
+// one, strings that are not valid UTF-8, and an encoding longer than
+// MaxEventSize.
 func (e Event) Encode() ([]byte, error) {
 	const op = "audit.Event.Encode"
 	if err := e.validate(); err != nil {
@@ -133,7 +134,11 @@ func (e Event) encode() ([]byte, error) {
 	if err := enc.Encode(w); err != nil {
 		return nil, fmt.Errorf("audit.Event.Encode: %w", err)
 	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+	out := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	if len(out) > MaxEventSize {
+		return nil, fmt.Errorf("audit.Event.Encode: %d bytes, at most %d: %w", len(out), MaxEventSize, ErrInvalidEvent)
+	}
+	return out, nil
 }
 
 func (e Event) validate() error {

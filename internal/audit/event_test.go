@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,6 +113,7 @@ func TestEncodeRejects(t *testing.T) {
 		{"allow with reason", func(e *Event) { e.Reason = "consent_missing" }},
 		{"invalid utf8", func(e *Event) { e.Site = "\xff" }},
 		{"invalid utf8 category", func(e *Event) { e.Categories = []string{"\xc3"} }},
+		{"too long", func(e *Event) { e.Route = strings.Repeat("x", MaxEventSize) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := sampleEvent(3)
