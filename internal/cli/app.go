@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/assent-registry/assent/internal/audit"
 	"github.com/assent-registry/assent/internal/envelope"
 	"github.com/assent-registry/assent/internal/registry"
 	"github.com/assent-registry/assent/internal/store/sqlite"
@@ -26,6 +27,7 @@ type app struct {
 	ks   *envelope.SQLiteStore
 	keys *envelope.Keyring
 	reg  *registry.Registry
+	audit *audit.Log
 	log  *slog.Logger
 }
 
@@ -64,8 +66,14 @@ func openApp(ctx context.Context, dir string, migrate bool, log *slog.Logger) (*
 		ks.Close()
 		return nil, err
 	}
-	reg := registry.New(db, keys, registry.Options{Logger: log})
-	return &app{dir: dir, db: db, ks: ks, keys: keys, reg: reg, log: log}, nil
+	alog, err := registry.NewAuditLog(ctx, db, keys, nil, log)
+	if err != nil {
+		db.Close()
+		ks.Close()
+		return nil, err
+	}
+	reg := registry.New(db, keys, registry.Options{Logger: log, Audit: alog})
+	return &app{dir: dir, db: db, ks: ks, keys: keys, reg: reg, audit: alog, log: log}, nil
 }
 
 func (a *app) Close() error {

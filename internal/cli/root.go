@@ -56,6 +56,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newServeCmd(),
 		newKeysCmd(),
 		newDemoCmd(),
+		newAuditCmd(),
 		evalCmd,
 		benchCmd,
 	)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/assent-registry/assent/internal/httpapi"
@@ -17,6 +16,8 @@ import (
 func newServeCmd() *cobra.Command {
 	var dir, addr, logFormat string
 	var migrate bool
+	var cpEvery time.Duration
+	var cpEntries uint64
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the registry API on a data directory (created on first run)",
@@ -32,9 +33,11 @@ func newServeCmd() *cobra.Command {
 				return err
 			}
 			log.Info("serving", "addr", ln.Addr().String(), "data", dir)
-			return serve(cmd.Context(), a, ln, log)
+			return serve(cmd.Context(), a, ln, log, cpEvery, cpEntries)
 		},
 	}
+	cmd.Flags().DurationVar(&cpEvery, "checkpoint-every", time.Minute, "cut a signed audit checkpoint this often (when the log grew)")
+	cmd.Flags().Uint64Var(&cpEntries, "checkpoint-entries", 1000, "cut a signed audit checkpoint after this many new entries")
 	cmd.Flags().StringVar(&dir, "data", "", "data directory (SQLite file, key store, master key)")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address HOST:PORT")
 	cmd.Flags().BoolVar(&migrate, "migrate", true, "apply pending schema migrations at start (else refuse a stale schema)")
@@ -53,7 +56,7 @@ func newLogger(w interface{ Write([]byte) (int, error) }, format string) *slog.L
 // serve runs the API on ln until ctx is cancelled (SIGINT/SIGTERM), then
 // shuts down gracefully: in-flight requests finish (up to 15 s), and the
 // background jobs stop.
-func serve(ctx context.Context, a *app, ln net.Listener, log *slog.Logger) error {
+func serve(ctx context.Context, a *app, ln net.Listener, log *slog.Logger, cpEvery time.Duration, cpEntries uint64) error {
 	api := httpapi.New(a.reg, httpapi.Options{Logger: log})
 	srv := &http.Server{
 		Handler:           api,
@@ -65,6 +68,26 @@ func serve(ctx context.Context, a *app, ln net.Listener, log *slog.Logger) error
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	bg, stopBG := context.WithCancel(context.Background())
+	bgDone := make(chan struct{})
+	go func() {
+		defer close(bgDone)
+		if err := a.audit.Run(bg, cpEvery, cpEntries); err != nil {
+			log.Error("audit checkpoints stopped", "err", err)
+		}
+	}()
+	defer func() {
+		stopBG()
+		<-bgDone
+		// The final checkpoint covers every entry written before shutdown.
+		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if cp, err := a.audit.Checkpoint(fctx); err != nil {
+			log.Error("final audit checkpoint", "err", err)
+		} else {
+			log.Info("final audit checkpoint", "size", cp.Size)
+		}
+	}()
 	select {
 	case err := <-errc:
 		return err
@@ -81,5 +104,3 @@ func serve(ctx context.Context, a *app, ln net.Listener, log *slog.Logger) error
 	}
 	return nil
 }
-
-var _ = os.Stderr

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assent-registry/assent/internal/audit"
 	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/envelope"
 	"github.com/assent-registry/assent/internal/registry"
@@ -25,6 +26,7 @@ type env struct {
 	t     *testing.T
 	srv   *Server
 	reg   *registry.Registry
+	audit *audit.Log
 	db    store.Store
 	keys  map[consent.Role]string
 	clock *fakeClock
@@ -72,8 +74,12 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	clock := &fakeClock{t: time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)}
-	reg := registry.New(db, kr, registry.Options{Clock: clock.Now})
-	e := &env{t: t, reg: reg, db: db, keys: map[consent.Role]string{}, clock: clock}
+	alog, err := registry.NewAuditLog(ctx, db, kr, clock.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := registry.New(db, kr, registry.Options{Clock: clock.Now, Audit: alog})
+	e := &env{t: t, reg: reg, audit: alog, db: db, keys: map[consent.Role]string{}, clock: clock}
 	e.srv = New(reg, Options{Logger: discardLogger()})
 	if _, err := reg.CreateSite(ctx, registry.Actor{Role: consent.Admin}, registry.NewSite{Code: "s1", Name: "Site one", AreaCode: "A1"}); err != nil {
 		t.Fatal(err)

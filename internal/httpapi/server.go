@@ -108,6 +108,16 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /v1/persons/{id}", Personal, s.getPerson)
 	s.handle("PATCH /v1/persons/{id}", Personal, s.updatePerson)
 	s.handle("GET /v1/persons/{id}/history", Personal, s.personHistory)
+	s.handle("GET /v1/persons/{id}/access-log", Portal, s.accessLog)
+
+	s.handle("POST /v1/portal/login", Public, s.portalLogin)
+
+	s.handle("GET /v1/audit/checkpoint", Public, s.auditCheckpoint)
+	s.handle("GET /v1/audit/key", Public, s.auditKey)
+	s.handle("GET /v1/audit/proof/inclusion", Public, s.inclusionProof)
+	s.handle("GET /v1/audit/proof/consistency", Public, s.consistencyProof)
+	s.handle("GET /v1/audit/events", Operator, s.auditEvents)
+	s.handle("GET /v1/audit/stats", Operator, s.auditStats)
 }
 
 // handle registers pattern behind the middleware its access level needs.
@@ -197,6 +207,10 @@ func (s *Server) wrap(pattern string, access Access, h func(http.ResponseWriter,
 				writeProblem(rec, r, s.log, err)
 				return
 			}
+			if actor.Role == consent.Subject && access != Portal {
+				writeProblem(rec, r, s.log, &registry.DeniedError{Reason: string(consent.ReasonRoleNotAllowed)})
+				return
+			}
 			actor.RequestID, actor.Route = rid, pattern
 			ctx = context.WithValue(ctx, keyActor, actor)
 			if access == Personal || (access == Portal && actor.Role != consent.Subject) {
@@ -229,10 +243,14 @@ func probErr(status int, code, detail string) error {
 func (s *Server) authenticate(r *http.Request) (registry.Actor, error) {
 	h := r.Header.Get("Authorization")
 	key, ok := strings.CutPrefix(h, "Bearer ")
+	key = strings.TrimSpace(key)
 	if !ok || key == "" {
 		return registry.Actor{}, registry.ErrUnauthenticated
 	}
-	return s.reg.Authenticate(r.Context(), strings.TrimSpace(key))
+	if registry.IsSessionToken(key) {
+		return s.reg.AuthenticateSession(key)
+	}
+	return s.reg.Authenticate(r.Context(), key)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {

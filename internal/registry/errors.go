@@ -3,6 +3,8 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // Sentinel errors of the use cases. The HTTP layer maps them (and the codes of
@@ -59,3 +61,12 @@ type DeniedError struct {
 }
 
 func (e *DeniedError) Error() string { return "denied: " + e.Reason }
+
+func sortDenyCounts(xs []DenyCount) {
+	slices.SortFunc(xs, func(a, b DenyCount) int {
+		if c := strings.Compare(a.Site, b.Site); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Reason, b.Reason)
+	})
+}

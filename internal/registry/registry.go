@@ -44,6 +44,9 @@ type Options struct {
 	Controller   consent.Controller
 	Jurisdiction string // ISO 3166 code on receipts
 	PolicyURL    string // privacy notice on receipts
+	// Audit is the audit log's tree and checkpoints (NewAuditLog). It is
+	// told after every commit that entries were appended.
+	Audit *audit.Log
 }
 
 // Registry runs the use cases.
@@ -57,12 +60,14 @@ type Registry struct {
 	controller   consent.Controller
 	jurisdiction string
 	policyURL    string
+	audit        *audit.Log
+	limits       limiter
 }
 
 // New builds a Registry over s and k.
 func New(s store.Store, k Keyring, opt Options) *Registry {
 	r := &Registry{store: s, keys: k, cfg: opt.Consent.WithDefaults(), now: opt.Clock, log: opt.Logger,
-		controller: opt.Controller, jurisdiction: opt.Jurisdiction, policyURL: opt.PolicyURL}
+		controller: opt.Controller, jurisdiction: opt.Jurisdiction, policyURL: opt.PolicyURL, audit: opt.Audit}
 	if r.controller.Name == "" {
 		r.controller = consent.Controller{Name: "Assent registry operator", Contact: "the registry office", Address: "see the notice", Email: "privacy@example.org"}
 	}
@@ -183,6 +188,9 @@ func (r *Registry) guard(ctx context.Context, a access, fn func(tx store.Tx, f m
 		}
 		return nil
 	})
+	if r.audit != nil && err == nil || fnErr != nil {
+		defer r.notifyAudit()
+	}
 	if denied != nil {
 		return denied
 	}
@@ -210,6 +218,12 @@ func (r *Registry) guard(ctx context.Context, a access, fn func(tx store.Tx, f m
 // decideRole decides an access that touches no single person's record (a
 // household as a whole): the role must be allowed the action on identity for
 // the purpose.
+func (r *Registry) notifyAudit() {
+	if r.audit != nil {
+		r.audit.Notify()
+	}
+}
+
 func (r *Registry) decideRole(a access) consent.Verdict {
 	if len(consent.RolePurposes(a.actor.Role)) == 0 || !slices.Contains(consent.RolePurposes(a.actor.Role), a.purpose) {
 		return consent.Verdict{Reason: consent.ReasonRoleNotAllowed}

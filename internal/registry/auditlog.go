@@ -1,0 +1,307 @@
+package registry
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"time"
+
+	"github.com/assent-registry/assent/internal/audit"
+	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/store"
+)
+
+// AuditKeyName names the audit checkpoint signing key in the keyring.
+const AuditKeyName = "audit-checkpoints"
+
+// auditStore adapts a store.Store to the audit package's LeafSource and
+// CheckpointStore.
+type auditStore struct {
+	s   store.Store
+	now func() time.Time
+}
+
+func (a auditStore) AuditLeafHashes(ctx context.Context, from uint64, limit int) ([][]byte, error) {
+	var out [][]byte
+	err := a.s.View(ctx, func(tx store.Tx) error {
+		var err error
+		out, err = tx.AuditLeafHashes(ctx, from, limit)
+		return err
+	})
+	return out, err
+}
+
+func (a auditStore) SaveCheckpoint(ctx context.Context, size uint64, note []byte) error {
+	return a.s.Update(ctx, func(tx store.Tx) error { return tx.SaveCheckpoint(ctx, size, note, a.now().UTC()) })
+}
+
+func (a auditStore) LatestCheckpoint(ctx context.Context) (uint64, []byte, error) {
+	var size uint64
+	var note []byte
+	err := a.s.View(ctx, func(tx store.Tx) error {
+		var err error
+		size, note, err = tx.LatestCheckpoint(ctx)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil, fmt.Errorf("registry: %w", audit.ErrNoCheckpoint)
+	}
+	return size, note, err
+}
+
+// AuditSigner returns the signer of this registry's audit checkpoints. The
+// log's origin is derived from its public key, so it names this registry.
+func AuditSigner(ctx context.Context, k Keyring) (*audit.Signer, error) {
+	priv, err := k.SigningKey(ctx, AuditKeyName)
+	if err != nil {
+		return nil, fmt.Errorf("registry: audit key: %w", err)
+	}
+	sum := sha256.Sum256(priv.Public().(ed25519.PublicKey))
+	return audit.NewSigner("assent.audit/"+hex.EncodeToString(sum[:6]), priv)
+}
+
+// NewAuditLog builds the audit Log (tree, checkpoints, proofs) over s.
+func NewAuditLog(ctx context.Context, s store.Store, k Keyring, clock func() time.Time, log *slog.Logger) (*audit.Log, error) {
+	signer, err := AuditSigner(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	if clock == nil {
+		clock = time.Now
+	}
+	al, err := audit.NewLog(audit.Config{Leaves: auditStore{s: s, now: clock}, Checkpoints: auditStore{s: s, now: clock}, Signer: signer, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := al.Sync(ctx); err != nil {
+		return nil, err
+	}
+	return al, nil
+}
+
+// AuditRows yields every stored audit row in index order, for Verify.
+func AuditRows(ctx context.Context, s store.Store) iter.Seq2[audit.Row, error] {
+	return func(yield func(audit.Row, error) bool) {
+		const batch = 5000
+		var from uint64
+		for {
+			var rows []store.AuditRow
+			err := s.View(ctx, func(tx store.Tx) error {
+				var err error
+				rows, err = tx.AuditRows(ctx, from, batch)
+				return err
+			})
+			if err != nil {
+				yield(audit.Row{}, err)
+				return
+			}
+			for _, r := range rows {
+				if !yield(audit.Row{Index: r.Index, Data: r.Data, LeafHash: r.LeafHash}, nil) {
+					return
+				}
+				from = r.Index + 1
+			}
+			if len(rows) < batch {
+				return
+			}
+		}
+	}
+}
+
+// AuditCheckpointNotes returns every stored checkpoint note.
+func AuditCheckpointNotes(ctx context.Context, s store.Store) ([][]byte, error) {
+	var out [][]byte
+	err := s.View(ctx, func(tx store.Tx) error {
+		var err error
+		out, err = tx.Checkpoints(ctx)
+		return err
+	})
+	return out, err
+}
+
+// Checkpoint returns the latest signed checkpoint, cutting one when none
+// exists yet or when entries were appended since (so it covers every entry
+// committed before the call).
+func (r *Registry) Checkpoint(ctx context.Context) (audit.SignedCheckpoint, error) {
+	if r.audit == nil {
+		return audit.SignedCheckpoint{}, errors.New("registry: no audit log configured")
+	}
+	return r.audit.Checkpoint(ctx)
+}
+
+// AuditVerifierKey is the public key (note verifier format) of checkpoints.
+func (r *Registry) AuditVerifierKey() string {
+	if r.audit == nil {
+		return ""
+	}
+	return r.audit.VerifierKey()
+}
+
+// InclusionProof proves that entry index is in the tree of size.
+func (r *Registry) InclusionProof(ctx context.Context, index, size uint64) ([][]byte, error) {
+	p, err := r.audit.InclusionProof(ctx, index, size)
+	if errors.Is(err, audit.ErrOutOfRange) {
+		return nil, invalid("index", "must be below size, and size at most the log's size")
+	}
+	return p, err
+}
+
+// ConsistencyProof proves that the tree of size from is a prefix of to.
+func (r *Registry) ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte, error) {
+	p, err := r.audit.ConsistencyProof(ctx, from, to)
+	if errors.Is(err, audit.ErrOutOfRange) {
+		return nil, invalid("from", "must be at most to, and to at most the log's size")
+	}
+	return p, err
+}
+
+// AuditEntry is one audit event as auditors and persons see it.
+type AuditEntry struct {
+	Index      uint64    `json:"index"`
+	Time       time.Time `json:"time"`
+	OperatorID string    `json:"operator_id,omitempty"`
+	Role       string    `json:"role"`
+	Site       string    `json:"site,omitempty"`
+	Purpose    string    `json:"purpose,omitempty"`
+	PersonID   string    `json:"person_id,omitempty"`
+	Categories []string  `json:"categories"`
+	Action     string    `json:"action"`
+	Route      string    `json:"route,omitempty"`
+	Outcome    string    `json:"outcome"`
+	Reason     string    `json:"reason,omitempty"`
+	RequestID  string    `json:"request_id,omitempty"`
+	LeafHash   []byte    `json:"leaf_hash"`
+	// Proof is the inclusion proof against Checkpoint (access log only).
+	Proof [][]byte `json:"inclusion_proof,omitempty"`
+}
+
+func entryFrom(row store.AuditRow) (AuditEntry, error) {
+	ev, err := audit.DecodeEvent(row.Data)
+	if err != nil {
+		return AuditEntry{}, fmt.Errorf("registry: audit row %d: %w", row.Index, err)
+	}
+	cats := ev.Categories
+	if cats == nil {
+		cats = []string{}
+	}
+	return AuditEntry{Index: row.Index, Time: ev.Time, OperatorID: ev.OperatorID, Role: ev.Role, Site: ev.Site, Purpose: ev.Purpose,
+		PersonID: ev.PersonID, Categories: cats, Action: ev.Action, Route: ev.Route, Outcome: ev.Outcome, Reason: ev.Reason,
+		RequestID: ev.RequestID, LeafHash: row.LeafHash}, nil
+}
+
+// MaxAuditPage bounds one page of audit events.
+const MaxAuditPage = 1000
+
+// AuditEvents lists audit metadata [from, to) for auditors (at most
+// MaxAuditPage). Audit metadata holds ids, never names or biometric data.
+func (r *Registry) AuditEvents(ctx context.Context, actor Actor, from, to uint64) ([]AuditEntry, error) {
+	if actor.Role != consent.Auditor {
+		return nil, &DeniedError{Reason: string(consent.ReasonRoleNotAllowed)}
+	}
+	if to <= from {
+		return []AuditEntry{}, nil
+	}
+	limit := min(int(to-from), MaxAuditPage)
+	out := []AuditEntry{}
+	err := r.store.View(ctx, func(tx store.Tx) error {
+		rows, err := tx.AuditRows(ctx, from, limit)
+		for _, row := range rows {
+			e, err := entryFrom(row)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return err
+	})
+	return out, err
+}
+
+// DenyCount is how often access was denied for one reason at one site.
+type DenyCount struct {
+	Site   string `json:"site"`
+	Reason string `json:"reason"`
+	Count  int    `json:"count"`
+}
+
+// AuditStats counts denials by reason and site (auditors). It reads the
+// whole log; fine for the sizes an auditor asks about, noted in docs/audit.md.
+func (r *Registry) AuditStats(ctx context.Context, actor Actor) ([]DenyCount, uint64, error) {
+	if actor.Role != consent.Auditor {
+		return nil, 0, &DeniedError{Reason: string(consent.ReasonRoleNotAllowed)}
+	}
+	counts := map[[2]string]int{}
+	var total uint64
+	for row, err := range AuditRows(ctx, r.store) {
+		if err != nil {
+			return nil, 0, err
+		}
+		total++
+		ev, err := audit.DecodeEvent(row.Data)
+		if err != nil {
+			return nil, 0, err
+		}
+		if ev.Outcome == audit.Deny {
+			counts[[2]string{ev.Site, ev.Reason}]++
+		}
+	}
+	out := []DenyCount{}
+	for k, n := range counts {
+		out = append(out, DenyCount{Site: k[0], Reason: k[1], Count: n})
+	}
+	sortDenyCounts(out)
+	return out, total, nil
+}
+
+// AccessLog is a person's own view of who accessed their data.
+type AccessLog struct {
+	PersonID    string       `json:"person_id"`
+	Checkpoint  string       `json:"checkpoint"` // the signed note the proofs refer to
+	VerifierKey string       `json:"verifier_key"`
+	Entries     []AuditEntry `json:"entries"`
+}
+
+// AccessLog lists every audit event about a person (allowed and denied),
+// each with an inclusion proof against a checkpoint cut after the read, so
+// the person can check nothing was hidden from the signed log.
+func (r *Registry) AccessLog(ctx context.Context, actor Actor, purpose consent.Purpose, id string) (AccessLog, error) {
+	out := AccessLog{PersonID: id, Entries: []AuditEntry{}}
+	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: []consent.Category{consent.Identity}, action: consent.Export}
+	err := r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
+		rows, err := tx.AuditRowsForPerson(ctx, id, 100000)
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			e, err := entryFrom(row)
+			if err != nil {
+				return err
+			}
+			out.Entries = append(out.Entries, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return out, err
+	}
+	cp, err := r.Checkpoint(ctx)
+	if err != nil {
+		return out, err
+	}
+	out.Checkpoint, out.VerifierKey = string(cp.Note), r.AuditVerifierKey()
+	for i := range out.Entries {
+		if out.Entries[i].Index >= cp.Size {
+			continue
+		}
+		out.Entries[i].Proof, err = r.audit.InclusionProof(ctx, out.Entries[i].Index, cp.Size)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
