@@ -234,6 +234,37 @@ func (l *Log) ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte, 
 	return l.tree.ConsistencyProof(from, to)
 }
 
+// ProveAgainstLatest returns the latest saved checkpoint and, for each of
+// indexes, the inclusion proof of that entry against it, for a person's
+// access log. An entry newer than the checkpoint gets a nil proof: it will
+// be provable once the next checkpoint is cut. Errors wrap ErrNoCheckpoint
+// when there is no checkpoint yet.
+func (l *Log) ProveAgainstLatest(ctx context.Context, indexes []uint64) (SignedCheckpoint, [][][]byte, error) {
+	const op = "audit.Log.ProveAgainstLatest"
+	cp, err := l.Latest(ctx)
+	if err != nil {
+		return SignedCheckpoint{}, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if err := l.syncTo(ctx, cp.Size); err != nil {
+		return SignedCheckpoint{}, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	proofs := make([][][]byte, len(indexes))
+	for i, idx := range indexes {
+		if idx >= cp.Size {
+			continue
+		}
+		p, err := l.tree.InclusionProof(idx, cp.Size)
+		if err != nil {
+			return SignedCheckpoint{}, nil, fmt.Errorf("%s: %w", op, err)
+		}
+		if p == nil {
+			p = [][]byte{}
+		}
+		proofs[i] = p
+	}
+	return cp, proofs, nil
+}
+
 func (l *Log) syncTo(ctx context.Context, size uint64) error {
 	if size <= l.tree.Size() {
 		return nil

@@ -285,3 +285,52 @@ func TestRunCutsCheckpoints(t *testing.T) {
 		})
 	}
 }
+
+func TestProveAgainstLatest(t *testing.T) {
+	ctx := context.Background()
+	s := &fakeStore{}
+	l := newTestLog(t, s, testSigner(t, 1), 0)
+	if _, _, err := l.ProveAgainstLatest(ctx, []uint64{0}); !errors.Is(err, ErrNoCheckpoint) {
+		t.Fatalf("err = %v, want ErrNoCheckpoint", err)
+	}
+	s.appendEvents(t, 1)
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.appendEvents(t, 6)
+	// A fresh Log (a restarted server) proves against the saved checkpoint.
+	l = newTestLog(t, s, testSigner(t, 1), 0)
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.appendEvents(t, 2) // 7 and 8: not yet checkpointed
+	cp, proofs, err := l.ProveAgainstLatest(ctx, []uint64{0, 3, 6, 7, 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.Size != 7 {
+		t.Fatalf("checkpoint size %d, want 7", cp.Size)
+	}
+	for i, idx := range []uint64{0, 3, 6} {
+		if err := auditproof.VerifyInclusion(cp.Checkpoint, idx, s.rows[idx].Data, proofs[i]); err != nil {
+			t.Errorf("entry %d: %v", idx, err)
+		}
+	}
+	if proofs[3] != nil || proofs[4] != nil {
+		t.Errorf("entries after the checkpoint got proofs: %v %v", proofs[3], proofs[4])
+	}
+	// Size 1 tree: the proof of its only entry is empty but not nil.
+	s1 := &fakeStore{}
+	s1.appendEvents(t, 1)
+	l1 := newTestLog(t, s1, testSigner(t, 1), 0)
+	if _, err := l1.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, proofs, err = l1.ProveAgainstLatest(ctx, []uint64{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if proofs[0] == nil || len(proofs[0]) != 0 {
+		t.Errorf("proof of the only entry = %#v, want empty non-nil", proofs[0])
+	}
+}
