@@ -239,6 +239,10 @@ type verifier struct {
 	// pending maps an idx whose entry was missing at its place to the
 	// problem to reclassify as reordered if the entry shows up later.
 	pending map[uint64]pendingMove
+	// shift is the last row's event index minus its idx. A run of rows with
+	// the same non-zero shift (everything after a deleted or inserted row,
+	// renumbered) is reported once, where the shift starts.
+	shift int64
 }
 
 type pendingMove struct {
@@ -274,32 +278,12 @@ func (v *verifier) row(r Row, next uint64) {
 		v.add(&TamperError{Kind: KindChanged, Index: r.Index, Checkpoint: -1, Detail: "data does not decode as an audit event"})
 		return
 	}
-	moved := false
-	if pm, ok := v.pending[ev.Index]; ok {
-		pm.p.Kind = KindReordered
-		pm.p.Detail = fmt.Sprintf("row %d holds entry %d, and entry %d is at row %d", pm.p.Index, pm.held, ev.Index, r.Index)
-		delete(v.pending, ev.Index)
-		moved = true
-	}
-	switch {
-	case ev.Index > r.Index:
-		p := &TamperError{Kind: KindDeleted, Index: r.Index, Checkpoint: -1,
-			Detail: fmt.Sprintf("row %d holds entry %d and entry %d is nowhere later", r.Index, ev.Index, r.Index)}
-		v.add(p)
-		if v.pending == nil {
-			v.pending = make(map[uint64]pendingMove)
-		}
-		if len(v.pending) < MaxProblems {
-			v.pending[r.Index] = pendingMove{p: p, held: ev.Index}
-		}
-		return
-	case ev.Index < r.Index:
-		kind := KindInserted
-		if moved {
-			kind = KindReordered
-		}
-		v.add(&TamperError{Kind: kind, Index: r.Index, Checkpoint: -1,
-			Detail: fmt.Sprintf("row %d holds entry %d, which belongs earlier", r.Index, ev.Index)})
+	// Inside a renumbered run already reported at its start, only the
+	// row's own data is checked.
+	shift := int64(ev.Index - r.Index)
+	inRun := ev.Index != r.Index && shift == v.shift
+	v.shift = shift
+	if !inRun && v.indexMismatch(r, ev) {
 		return
 	}
 	if !bytes.Equal(LeafHash(r.Data), r.LeafHash) {
@@ -310,6 +294,40 @@ func (v *verifier) row(r Row, next uint64) {
 		v.add(&TamperError{Kind: KindChanged, Index: r.Index, Checkpoint: -1,
 			Detail: "the row's person index column does not match the event's person id"})
 	}
+}
+
+// indexMismatch checks the event's own index against the row's idx and
+// reports whether it recorded a problem.
+func (v *verifier) indexMismatch(r Row, ev Event) bool {
+	moved := false
+	if pm, ok := v.pending[ev.Index]; ok {
+		pm.p.Kind = KindReordered
+		pm.p.Detail = fmt.Sprintf("row %d holds entry %d, and entry %d is at row %d", pm.p.Index, pm.held, ev.Index, r.Index)
+		delete(v.pending, ev.Index)
+		moved = true
+	}
+	switch {
+	case ev.Index > r.Index:
+		p := &TamperError{Kind: KindDeleted, Index: r.Index, Checkpoint: -1,
+			Detail: fmt.Sprintf("row %d holds entry %d and entry %d is nowhere later (later rows renumbered)", r.Index, ev.Index, r.Index)}
+		v.add(p)
+		if v.pending == nil {
+			v.pending = make(map[uint64]pendingMove)
+		}
+		if len(v.pending) < MaxProblems {
+			v.pending[r.Index] = pendingMove{p: p, held: ev.Index}
+		}
+		return true
+	case ev.Index < r.Index:
+		kind := KindInserted
+		if moved {
+			kind = KindReordered
+		}
+		v.add(&TamperError{Kind: kind, Index: r.Index, Checkpoint: -1,
+			Detail: fmt.Sprintf("row %d holds entry %d, which belongs earlier", r.Index, ev.Index)})
+		return true
+	}
+	return false
 }
 
 // resolve is called after the last row; pending problems stay "deleted".

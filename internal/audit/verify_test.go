@@ -330,3 +330,52 @@ func TestVerifyChecksPersonColumn(t *testing.T) {
 		t.Errorf("err = %v, want entry 11 changed", err)
 	}
 }
+
+// TestVerifyReportsRunsOnce: renumbering after a deletion or insertion
+// shifts every later row; that is one problem, not one per row.
+func TestVerifyReportsRunsOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tamper func(s *fakeStore)
+		want   []Kind // row evidence, in order
+	}{
+		{"deleted and renumbered", func(s *fakeStore) {
+			s.rows = append(s.rows[:7], s.rows[8:]...)
+			for i := range s.rows {
+				s.rows[i].Index = uint64(i)
+			}
+		}, []Kind{KindDeleted}},
+		{"inserted and renumbered", func(s *fakeStore) {
+			s.rows = append(s.rows[:10], append([]Row{s.rows[3]}, s.rows[10:]...)...)
+			for i := range s.rows {
+				s.rows[i].Index = uint64(i)
+			}
+		}, []Kind{KindInserted, KindInserted}},
+		{"swapped", func(s *fakeStore) {
+			s.rows[7].Data, s.rows[13].Data = s.rows[13].Data, s.rows[7].Data
+			s.rows[7].LeafHash, s.rows[13].LeafHash = s.rows[13].LeafHash, s.rows[7].LeafHash
+		}, []Kind{KindReordered, KindReordered}},
+		{"renumbered run with a changed row inside", func(s *fakeStore) {
+			s.rows = append(s.rows[:7], s.rows[8:]...)
+			for i := range s.rows {
+				s.rows[i].Index = uint64(i)
+			}
+			s.rows[15].LeafHash = LeafHash(nil)
+		}, []Kind{KindDeleted, KindChanged}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, signer := verifyFixture(t)
+			tc.tamper(s)
+			rep, _ := Verify(context.Background(), s.allRows(), s.notes, signer.VerifierKey())
+			var got []Kind
+			for _, p := range rep.Problems {
+				if p.Kind.rowEvidence() {
+					got = append(got, p.Kind)
+				}
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("row problems (-want +got):\n%s\n%+v", d, rep.Problems)
+			}
+		})
+	}
+}
