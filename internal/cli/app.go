@@ -22,13 +22,13 @@ const (
 
 // app is everything a command needs from a data directory, built once.
 type app struct {
-	dir  string
-	db   *sqlite.DB
-	ks   *envelope.SQLiteStore
-	keys *envelope.Keyring
-	reg  *registry.Registry
+	dir   string
+	db    *sqlite.DB
+	ks    *envelope.SQLiteStore
+	keys  *envelope.Keyring
+	reg   *registry.Registry
 	audit *audit.Log
-	log  *slog.Logger
+	log   *slog.Logger
 }
 
 // masterKeyPath is ASSENT_MASTER_KEY_FILE, or master.key in dir.

@@ -76,7 +76,7 @@ func TestAuditVerifyFindsTampering(t *testing.T) {
 		{"changed event", `UPDATE audit_events SET data = replace(data, 'registrar', 'clinician') WHERE idx = 2`, "entry 2"},
 		{"changed event and its leaf hash", `UPDATE audit_events SET data = replace(data, 'registrar', 'clinician'), leaf_hash = zeroblob(32) WHERE idx = 3`, "entry 3"},
 		{"deleted event", `DELETE FROM audit_events WHERE idx = 1`, "entry 1"},
-		{"reordered events", `UPDATE audit_events SET idx = CASE idx WHEN 1 THEN 2 ELSE 1 END WHERE idx IN (1, 2)`, "entry 1"},
+		{"reordered events", `UPDATE audit_events SET idx = -1 WHERE idx = 1; UPDATE audit_events SET idx = 1 WHERE idx = 2; UPDATE audit_events SET idx = 2 WHERE idx = -1`, "entry 1"},
 		{"deleted last event", `DELETE FROM audit_events WHERE idx = (SELECT MAX(idx) FROM audit_events)`, "entry"},
 	}
 	for _, tc := range tests {
