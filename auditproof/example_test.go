@@ -3,11 +3,14 @@ package auditproof_test
 import (
 	"bytes"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -148,3 +151,37 @@ type exampleSigner struct {
 func (s exampleSigner) Name() string                    { return s.name }
 func (s exampleSigner) KeyHash() uint32                 { return s.hash }
 func (s exampleSigner) Sign(msg []byte) ([]byte, error) { return ed25519.Sign(s.priv, msg), nil }
+
+// Checking one entry of a person's access log offline, from saved files:
+// the registry's published key, a checkpoint note, the entry's exact bytes
+// and its inclusion proof.
+func ExampleVerifyInclusion() {
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			log.Fatal(err)
+		}
+		return b
+	}
+	cp, err := auditproof.OpenCheckpoint(read("checkpoint.note"), string(read("verifier.key")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	hashes, err := auditproof.DecodeProof(read("inclusion_3_6.json"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	entry := read("entry3.json")
+	if err := auditproof.VerifyInclusion(cp, 3, entry, hashes); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("entry 3 of %d is in the log of %s\n", cp.Size, cp.Origin)
+
+	// One changed byte, and the proof fails.
+	entry[len(entry)-3] ^= 1
+	err = auditproof.VerifyInclusion(cp, 3, entry, hashes)
+	fmt.Println(errors.Is(err, auditproof.ErrProof))
+	// Output:
+	// entry 3 of 6 is in the log of registry.example.org/audit
+	// true
+}
