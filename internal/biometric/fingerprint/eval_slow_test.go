@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"testing"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/assent-registry/assent/internal/biometric/fingerprint/iso19794"
