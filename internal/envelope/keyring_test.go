@@ -729,3 +729,64 @@ func TestConcurrentSealOpenShred(t *testing.T) {
 		})
 	}
 }
+
+func TestFinishRotation(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name       string
+		crash      string // where the rotation stops
+		wantFixed  bool
+		wantMaster string // "old" or "new"
+	}{
+		{"no rotation", "none", false, "old"},
+		{"crash before rewrap", "before-rewrap", false, "old"},
+		{"crash before rename", "before-rename", true, "new"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "master.key")
+			oldM, err := LoadOrCreateMasterKey(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			store := newSQLiteStore(t, filepath.Join(dir, "keys.db"))
+			k := newKeyring(t, store, oldM, Options{})
+			v := seal(t, k, "p1", "identity", "n", "Amina")
+			newM := newMaster(t)
+			if tt.crash != "none" {
+				tmp, err := writeTempKeyFile(dir, newM)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(tmp, path+NextKeySuffix); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.crash == "before-rename" {
+				if err := k.RotateMaster(ctx, newM); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fixed, err := FinishRotation(ctx, store, path)
+			if err != nil || fixed != tt.wantFixed {
+				t.Fatalf("FinishRotation = %v, %v; want %v", fixed, err, tt.wantFixed)
+			}
+			if _, err := os.Stat(path + NextKeySuffix); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf(".next file left: %v", err)
+			}
+			m, err := LoadOrCreateMasterKey(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{"old": oldM.ID(), "new": newM.ID()}[tt.wantMaster]
+			if m.ID() != want {
+				t.Fatalf("master file holds %s, want %s key %s", m.ID(), tt.wantMaster, want)
+			}
+			k2 := newKeyring(t, store, m, Options{})
+			if got, err := k2.Open(ctx, "p1", "identity", "n", v); err != nil || string(got) != "Amina" {
+				t.Errorf("after recovery: %q, %v", got, err)
+			}
+		})
+	}
+}

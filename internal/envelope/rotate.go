@@ -2,7 +2,9 @@ package envelope
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -22,8 +24,9 @@ const NextKeySuffix = ".next"
 // A crash before step 2 commits leaves the store under the old key (path
 // still works; the stale .next file is replaced on the next rotation). A
 // crash between 2 and 3 leaves the store under the key in path+".next":
-// NewKeyring then fails with ErrWrongMaster naming that key's id, and the
-// operator renames path+".next" to path. The old key file's bytes are not
+// NewKeyring then fails with ErrWrongMaster naming that key's id;
+// FinishRotation (called at startup) or the operator renames path+".next" to
+// path. The old key file's bytes are not
 // overwritten in place (file systems do not promise that); destroy old copies
 // of the master key wherever the operator kept them.
 //
@@ -60,4 +63,43 @@ func RotateMasterKeyFile(ctx context.Context, kr *Keyring, path string) (*Master
 		return next, fmt.Errorf("%s: %w", op, err)
 	}
 	return next, nil
+}
+
+// FinishRotation completes a master rotation that crashed between the
+// rewrap and the rename (see RotateMasterKeyFile). If path+".next" exists and
+// holds the master key that store's keys are wrapped with, it is renamed over
+// path and FinishRotation reports true; a stale .next file (the rewrap never
+// committed) is removed. Call it at startup before LoadOrCreateMasterKey.
+func FinishRotation(ctx context.Context, store KeyStore, path string) (bool, error) {
+	const op = "envelope.FinishRotation"
+	nextPath := path + NextKeySuffix
+	next, err := loadMasterKey(nextPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		// A PermissionError cannot happen for a file we wrote 0600, and a
+		// malformed .next file is not ours to delete.
+		return false, fmt.Errorf("%s: %w", op, err)
+	}
+	wk, err := store.Get(ctx, Ref{Name: macSecretName})
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", op, err)
+	}
+	if wk.MasterID != next.ID() {
+		if err := os.Remove(nextPath); err != nil {
+			return false, fmt.Errorf("%s: %w", op, err)
+		}
+		return false, nil
+	}
+	if err := os.Rename(nextPath, path); err != nil {
+		return false, fmt.Errorf("%s: %w", op, err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return true, fmt.Errorf("%s: %w", op, err)
+	}
+	return true, nil
 }
