@@ -26,6 +26,7 @@ type config struct {
 	fragile     float64 // fraction of the weakest usable bits masked as fragile
 	minUsable   int     // fewer usable bits is ErrQualityTooLow
 	minContrast float64 // weaker limbus edges are ErrNoIris
+	lashRun     int     // dark run (rows) that starts an upper-lid mask; 0 = off
 }
 
 func defaultConfig() config {
@@ -38,6 +39,7 @@ func defaultConfig() config {
 		fragile:     0.15,
 		minUsable:   1200,
 		minContrast: 3,
+		lashRun:     3,
 	}
 }
 
@@ -137,17 +139,20 @@ func maskOcclusions(band []float32, occ []bool, c config) {
 	sigma := math.Max(1.4826*dev[len(dev)/2], 2)
 	hi, lo := float32(med+c.brightK*sigma), float32(med-c.darkK*sigma)
 	bright := make([]bool, len(band))
+	dark := make([]bool, len(band))
 	for k, v := range band {
 		switch {
 		case v > hi:
 			bright[k] = true
 			occ[k] = true
 		case v < lo:
+			dark[k] = true
 			occ[k] = true
 		}
 	}
 	// Eyelid fronts: per column in the upper and lower sectors, the first
-	// row (from the pupil) where two consecutive samples are bright.
+	// row (from the pupil) where two consecutive samples are bright (lid)
+	// or lashRun consecutive samples dark (lashes hanging from the lid).
 	front := make([]int, cols)
 	for j := range cols {
 		front[j] = rows
@@ -155,9 +160,18 @@ func maskOcclusions(band []float32, occ []bool, c config) {
 		if math.Abs(math.Sin(th)) < 0.3 {
 			continue
 		}
-		for i := 0; i+1 < rows; i++ {
-			if bright[i*cols+j] && bright[(i+1)*cols+j] {
-				front[j] = i
+		run := 0
+		for i := 0; i < rows; i++ {
+			if dark[i*cols+j] && math.Sin(th) < 0 {
+				run++
+			} else {
+				run = 0
+			}
+			if (i+1 < rows && bright[i*cols+j] && bright[(i+1)*cols+j]) || (c.lashRun > 0 && run >= c.lashRun) {
+				front[j] = i - run + 1
+				if run == 0 {
+					front[j] = i
+				}
 				break
 			}
 		}

@@ -38,6 +38,8 @@ func TestTune(t *testing.T) {
 			c.brightK = f
 		case "darkK":
 			c.darkK = f
+		case "lashRun":
+			c.lashRun = int(f)
 		case "maskFrac":
 			c.maskFrac = f
 		default:
