@@ -376,3 +376,13 @@ func TestSQLiteStoreReopen(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+func TestOpenSQLiteStoreRejectsURIPaths(t *testing.T) {
+	for _, p := range []string{"", ":memory:", "keys.db?mode=memory", "a#b"} {
+		t.Run(p, func(t *testing.T) {
+			if _, err := OpenSQLiteStore(context.Background(), p); !errors.Is(err, ErrInvalidArgument) {
+				t.Errorf("err = %v, want ErrInvalidArgument", err)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -51,6 +52,9 @@ CREATE TABLE IF NOT EXISTS wrapped_keys (
 // file at path. It refuses a file whose schema is newer than this code.
 func OpenSQLiteStore(ctx context.Context, path string) (*SQLiteStore, error) {
 	const op = "envelope.OpenSQLiteStore"
+	if strings.ContainsAny(path, "?#") || path == "" || path == ":memory:" {
+		return nil, fmt.Errorf("%s: %w: key store path %q (a file path without ? or #)", op, ErrInvalidArgument, path)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
