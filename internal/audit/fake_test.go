@@ -39,7 +39,7 @@ type fakeStore struct {
 
 // appendEvents adds n events the way the store would: idx = count, data =
 // the encoded event carrying its own index, leaf_hash = LeafHash(data).
-func (s *fakeStore) appendEvents(t testing.TB, n int) {
+func (s *fakeStore) appendEvents(t fataler, n int) {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
