@@ -109,6 +109,16 @@ func (s *Server) registerRoutes() {
 	s.handle("PATCH /v1/persons/{id}", Personal, s.updatePerson)
 	s.handle("GET /v1/persons/{id}/history", Personal, s.personHistory)
 	s.handle("GET /v1/persons/{id}/access-log", Portal, s.accessLog)
+	s.handle("GET /v1/persons/{id}/export", Portal, s.exportPerson)
+	s.handle("POST /v1/persons/{id}/consents", Portal, s.recordConsent)
+	s.handle("GET /v1/persons/{id}/consents", Portal, s.listConsents)
+	s.handle("POST /v1/persons/{id}/exams", Personal, s.recordExam)
+	s.handle("GET /v1/persons/{id}/exams", Personal, s.listExams)
+	s.handle("POST /v1/persons/{id}/specimens", Personal, s.addSpecimen)
+	s.handle("GET /v1/persons/{id}/specimens", Personal, s.listSpecimens)
+	s.handle("POST /v1/persons/{id}/specimens/{sid}/events", Personal, s.addCustody)
+	s.handle("GET /v1/receipts/key", Public, s.receiptKey)
+	s.handle("GET /v1/stats/consent", Operator, s.consentStats)
 
 	s.handle("POST /v1/portal/login", Public, s.portalLogin)
 

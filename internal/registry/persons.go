@@ -13,6 +13,8 @@ import (
 
 	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/store"
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Identity is the sealed part of a person record (category identity).
@@ -33,8 +35,7 @@ var (
 const (
 	kindPerson  = "person"
 	maxNameLen  = 200
-	blindName   = "person-name"
-	blindBirth  = "person-birth"
+	blindLookup = "person.name_birth"
 	portalLabel = "portal-code"
 )
 
@@ -306,11 +307,22 @@ func portalCode() string {
 	return s[0:4] + "-" + s[4:8] + "-" + s[8:12] + "-" + s[12:16]
 }
 
-// NormaliseName folds a name for the blind index: trimmed, case-folded,
-// inner spaces collapsed.
+// NormaliseName folds a name for the lookup index and for comparing
+// candidates: Unicode NFKC, full case folding, NFKC again, white space
+// trimmed and collapsed. Accents and punctuation are kept (folding them is
+// language-specific).
 func NormaliseName(given, family string) string {
-	f := func(s string) string { return strings.Join(strings.Fields(strings.ToLower(s)), " ") }
+	f := func(s string) string {
+		s = norm.NFKC.String(cases.Fold().String(norm.NFKC.String(s)))
+		return strings.Join(strings.Fields(s), " ")
+	}
 	return f(family) + "\x00" + f(given)
+}
+
+// lookupKey is what the lookup index is computed over: name and birth date
+// together (one short index; two would each leak more).
+func lookupKey(given, family, birth string) string {
+	return NormaliseName(given, family) + "\x00" + birth
 }
 
 func (r *Registry) sealIdentity(ctx context.Context, p *store.Person, id Identity) error {
@@ -322,8 +334,7 @@ func (r *Registry) sealIdentity(ctx context.Context, p *store.Person, id Identit
 	if err != nil {
 		return fmt.Errorf("registry: seal identity: %w", err)
 	}
-	p.NameIndex = r.keys.BlindIndex(blindName, NormaliseName(id.GivenName, id.FamilyName))
-	p.BirthIndex = r.keys.BlindIndex(blindBirth, id.BirthDate)
+	p.LookupIndex = r.keys.BlindIndex(blindLookup, lookupKey(id.GivenName, id.FamilyName, id.BirthDate))
 	return nil
 }
 
@@ -492,7 +503,7 @@ func (r *Registry) FindPersons(ctx context.Context, actor Actor, purpose consent
 	var ids []string
 	want := NormaliseName(q.GivenName, q.FamilyName)
 	err := r.store.View(ctx, func(tx store.Tx) error {
-		cands, err := tx.FindPersons(ctx, r.keys.BlindIndex(blindName, want), r.keys.BlindIndex(blindBirth, q.BirthDate))
+		cands, err := tx.FindPersons(ctx, r.keys.BlindIndex(blindLookup, lookupKey(q.GivenName, q.FamilyName, q.BirthDate)))
 		if err != nil {
 			return err
 		}

@@ -44,6 +44,7 @@ type Tx interface {
 	Persons
 	Consents
 	Exams
+	Specimens
 	Audit
 }
 
@@ -118,11 +119,10 @@ type Person struct {
 	Site           string // where registered
 	Version        int    // increases with every rectification
 	IdentitySealed []byte
-	// NameIndex and BirthIndex are keyed blind indexes (HMAC) of the
-	// normalised name and the birth date, so a registrar can find a person
-	// while names stay sealed.
-	NameIndex  []byte
-	BirthIndex []byte
+	// LookupIndex is a short keyed blind index (HMAC) of the normalised name
+	// and birth date together, so a registrar can find a person while names
+	// stay sealed. It is a bucket shared by many people, not an identifier.
+	LookupIndex []byte
 	// PortalCodeMAC is the HMAC of the code printed on the consent receipt.
 	PortalCodeMAC []byte
 	CreatedAt     time.Time
@@ -148,7 +148,8 @@ type Persons interface {
 	UpdatePerson(ctx context.Context, p Person) error
 	AddPersonVersion(ctx context.Context, v PersonVersion) error
 	PersonVersions(ctx context.Context, id string) ([]PersonVersion, error)
-	FindPersons(ctx context.Context, nameIndex, birthIndex []byte) ([]string, error)
+	// FindPersons lists active persons whose LookupIndex is index.
+	FindPersons(ctx context.Context, index []byte) ([]string, error)
 	// ErasePerson deletes every row about the person and leaves a tombstone.
 	ErasePerson(ctx context.Context, id string, at time.Time) error
 }
@@ -201,6 +202,33 @@ type Exams interface {
 	// DeleteExamCategory removes sealed data of one category from a person's
 	// exams ("health" deletes whole exams, "blood_type" clears the field).
 	DeleteExamCategory(ctx context.Context, personID, category string) error
+}
+
+// Specimen is a biobank specimen; Sealed holds its custody record (dna key).
+type Specimen struct {
+	ID        string
+	PersonID  string
+	Sealed    []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// SpecimenEvent is one chain-of-custody event, sealed under the dna key.
+type SpecimenEvent struct {
+	Seq        int64
+	SpecimenID string
+	PersonID   string
+	Sealed     []byte
+	At         time.Time
+}
+
+type Specimens interface {
+	AddSpecimen(ctx context.Context, s Specimen) error
+	GetSpecimen(ctx context.Context, id string) (Specimen, error)
+	UpdateSpecimen(ctx context.Context, s Specimen) error
+	ListSpecimens(ctx context.Context, personID string) ([]Specimen, error)
+	AddSpecimenEvent(ctx context.Context, e SpecimenEvent) (SpecimenEvent, error)
+	SpecimenEvents(ctx context.Context, specimenID string) ([]SpecimenEvent, error)
 }
 
 // AuditRow is one stored audit event: its index, encoded data and leaf hash.

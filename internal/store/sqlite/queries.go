@@ -179,13 +179,13 @@ func (t *tx) HouseholdMembers(ctx context.Context, id string) ([]store.Person, e
 
 // --- persons ---
 
-const personCols = `id, status, area_code, household_id, relationship, guardian_id, site, version, identity_sealed, name_index, birth_index, portal_code_mac, created_at, updated_at`
+const personCols = `id, status, area_code, household_id, relationship, guardian_id, site, version, identity_sealed, lookup_index, portal_code_mac, created_at, updated_at`
 
 func scanPerson(sc interface{ Scan(...any) error }) (store.Person, error) {
 	var p store.Person
 	var c, u int64
 	err := sc.Scan(&p.ID, &p.Status, &p.AreaCode, &p.HouseholdID, &p.Relationship, &p.GuardianID, &p.Site, &p.Version,
-		&p.IdentitySealed, &p.NameIndex, &p.BirthIndex, &p.PortalCodeMAC, &c, &u)
+		&p.IdentitySealed, &p.LookupIndex, &p.PortalCodeMAC, &c, &u)
 	p.CreatedAt, p.UpdatedAt = fromMS(c), fromMS(u)
 	return p, err
 }
@@ -208,9 +208,9 @@ func (t *tx) queryPersons(ctx context.Context, op, q string, args ...any) ([]sto
 }
 
 func (t *tx) CreatePerson(ctx context.Context, p store.Person) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO persons(`+personCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO persons(`+personCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		p.ID, p.Status, p.AreaCode, p.HouseholdID, p.Relationship, p.GuardianID, p.Site, p.Version,
-		p.IdentitySealed, p.NameIndex, p.BirthIndex, p.PortalCodeMAC, ms(p.CreatedAt), ms(p.UpdatedAt))
+		p.IdentitySealed, p.LookupIndex, p.PortalCodeMAC, ms(p.CreatedAt), ms(p.UpdatedAt))
 	if err != nil {
 		return conflictOr("sqlite: create person", err)
 	}
@@ -227,8 +227,8 @@ func (t *tx) GetPerson(ctx context.Context, id string) (store.Person, error) {
 
 func (t *tx) UpdatePerson(ctx context.Context, p store.Person) error {
 	res, err := t.tx.ExecContext(ctx, `UPDATE persons SET status = ?, area_code = ?, household_id = ?, relationship = ?, guardian_id = ?,
-		version = ?, identity_sealed = ?, name_index = ?, birth_index = ?, portal_code_mac = ?, updated_at = ? WHERE id = ? AND version = ?`,
-		p.Status, p.AreaCode, p.HouseholdID, p.Relationship, p.GuardianID, p.Version, p.IdentitySealed, p.NameIndex, p.BirthIndex, p.PortalCodeMAC,
+		version = ?, identity_sealed = ?, lookup_index = ?, portal_code_mac = ?, updated_at = ? WHERE id = ? AND version = ?`,
+		p.Status, p.AreaCode, p.HouseholdID, p.Relationship, p.GuardianID, p.Version, p.IdentitySealed, p.LookupIndex, p.PortalCodeMAC,
 		ms(p.UpdatedAt), p.ID, p.Version-1)
 	if err := mustAffect("sqlite: update person", res, err); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -269,9 +269,9 @@ func (t *tx) PersonVersions(ctx context.Context, id string) ([]store.PersonVersi
 	return out, rows.Err()
 }
 
-func (t *tx) FindPersons(ctx context.Context, nameIndex, birthIndex []byte) ([]string, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT id FROM persons WHERE name_index = ? AND birth_index = ? AND status = ? ORDER BY created_at, id`,
-		nameIndex, birthIndex, store.StatusActive)
+func (t *tx) FindPersons(ctx context.Context, index []byte) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT id FROM persons WHERE lookup_index = ? AND status = ? ORDER BY created_at, id`,
+		index, store.StatusActive)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find persons: %w", err)
 	}
@@ -289,13 +289,15 @@ func (t *tx) FindPersons(ctx context.Context, nameIndex, birthIndex []byte) ([]s
 
 func (t *tx) ErasePerson(ctx context.Context, id string, at time.Time) error {
 	res, err := t.tx.ExecContext(ctx, `UPDATE persons SET status = ?, area_code = '', household_id = '', relationship = '', guardian_id = '',
-		identity_sealed = NULL, name_index = NULL, birth_index = NULL, portal_code_mac = NULL, updated_at = ? WHERE id = ?`, store.StatusErased, ms(at), id)
+		identity_sealed = NULL, lookup_index = NULL, portal_code_mac = NULL, updated_at = ? WHERE id = ?`, store.StatusErased, ms(at), id)
 	if err := mustAffect("sqlite: erase person", res, err); err != nil {
 		return err
 	}
 	for _, q := range []string{
 		`DELETE FROM person_versions WHERE person_id = ?`,
 		`DELETE FROM exams WHERE person_id = ?`,
+		`DELETE FROM specimens WHERE person_id = ?`,
+		`DELETE FROM specimen_events WHERE person_id = ?`,
 		`UPDATE households SET head_id = '' WHERE head_id = ?`,
 	} {
 		if _, err := t.tx.ExecContext(ctx, q, id); err != nil {
@@ -501,6 +503,99 @@ func (t *tx) Checkpoints(ctx context.Context) ([][]byte, error) {
 			return nil, fmt.Errorf("sqlite: checkpoints: %w", err)
 		}
 		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// --- specimens ---
+
+func (t *tx) AddSpecimen(ctx context.Context, s store.Specimen) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO specimens(id, person_id, sealed, created_at, updated_at) VALUES (?,?,?,?,?)`,
+		s.ID, s.PersonID, s.Sealed, ms(s.CreatedAt), ms(s.UpdatedAt))
+	if err != nil {
+		return conflictOr("sqlite: add specimen", err)
+	}
+	return nil
+}
+
+func (t *tx) GetSpecimen(ctx context.Context, id string) (store.Specimen, error) {
+	var s store.Specimen
+	var c, u int64
+	err := t.tx.QueryRowContext(ctx, `SELECT id, person_id, sealed, created_at, updated_at FROM specimens WHERE id = ?`, id).
+		Scan(&s.ID, &s.PersonID, &s.Sealed, &c, &u)
+	if err != nil {
+		return s, notFound("sqlite: get specimen", err)
+	}
+	s.CreatedAt, s.UpdatedAt = fromMS(c), fromMS(u)
+	return s, nil
+}
+
+func (t *tx) UpdateSpecimen(ctx context.Context, s store.Specimen) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE specimens SET sealed = ?, updated_at = ? WHERE id = ?`, s.Sealed, ms(s.UpdatedAt), s.ID)
+	return mustAffect("sqlite: update specimen", res, err)
+}
+
+func (t *tx) ListSpecimens(ctx context.Context, personID string) ([]store.Specimen, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT id, person_id, sealed, created_at, updated_at FROM specimens WHERE person_id = ? ORDER BY created_at, id`, personID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list specimens: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Specimen
+	for rows.Next() {
+		var s store.Specimen
+		var c, u int64
+		if err := rows.Scan(&s.ID, &s.PersonID, &s.Sealed, &c, &u); err != nil {
+			return nil, fmt.Errorf("sqlite: list specimens: %w", err)
+		}
+		s.CreatedAt, s.UpdatedAt = fromMS(c), fromMS(u)
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) AddSpecimenEvent(ctx context.Context, e store.SpecimenEvent) (store.SpecimenEvent, error) {
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO specimen_events(specimen_id, person_id, sealed, at) VALUES (?,?,?,?)`, e.SpecimenID, e.PersonID, e.Sealed, ms(e.At))
+	if err != nil {
+		return e, fmt.Errorf("sqlite: add specimen event: %w", err)
+	}
+	e.Seq, err = res.LastInsertId()
+	return e, err
+}
+
+func (t *tx) SpecimenEvents(ctx context.Context, specimenID string) ([]store.SpecimenEvent, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT seq, specimen_id, person_id, sealed, at FROM specimen_events WHERE specimen_id = ? ORDER BY seq`, specimenID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: specimen events: %w", err)
+	}
+	defer rows.Close()
+	var out []store.SpecimenEvent
+	for rows.Next() {
+		var e store.SpecimenEvent
+		var at int64
+		if err := rows.Scan(&e.Seq, &e.SpecimenID, &e.PersonID, &e.Sealed, &at); err != nil {
+			return nil, fmt.Errorf("sqlite: specimen events: %w", err)
+		}
+		e.At = fromMS(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// PersonIDs lists every person id, tombstones included (for maintenance).
+func (t *tx) PersonIDs(ctx context.Context) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT id FROM persons ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: person ids: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("sqlite: person ids: %w", err)
+		}
+		out = append(out, id)
 	}
 	return out, rows.Err()
 }

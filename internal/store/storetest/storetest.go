@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EraseLeavesTombstone", testErase},
 		{"AuditAppendIsContiguous", testAudit},
 		{"FailedUpdateLeavesNothing", testRollback},
+		{"SpecimensAndCustody", testSpecimens},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -107,7 +108,7 @@ func testOperators(t *testing.T, s store.Store) {
 
 func person(id string) store.Person {
 	return store.Person{ID: id, Status: store.StatusActive, AreaCode: "A1", Site: "s1", Version: 1,
-		IdentitySealed: []byte("sealed-" + id), NameIndex: []byte("n"), BirthIndex: []byte("b"), CreatedAt: t0, UpdatedAt: t0}
+		IdentitySealed: []byte("sealed-" + id), LookupIndex: []byte("nb"), CreatedAt: t0, UpdatedAt: t0}
 }
 
 func testPersons(t *testing.T, s store.Store) {
@@ -143,14 +144,14 @@ func testPersons(t *testing.T, s store.Store) {
 		if len(vs) != 1 || string(vs[0].IdentitySealed) != "sealed-p1" {
 			t.Errorf("versions: %+v", vs)
 		}
-		ids, err := tx.FindPersons(ctx, []byte("n"), []byte("b"))
+		ids, err := tx.FindPersons(ctx, []byte("nb"))
 		if err != nil {
 			return err
 		}
 		if d := cmp.Diff([]string{"p1"}, ids); d != "" {
 			t.Errorf("find (-want +got):\n%s", d)
 		}
-		if ids, _ := tx.FindPersons(ctx, []byte("n"), []byte("x")); len(ids) != 0 {
+		if ids, _ := tx.FindPersons(ctx, []byte("nx")); len(ids) != 0 {
 			t.Errorf("find with other birth index: %v", ids)
 		}
 		return nil
@@ -274,7 +275,7 @@ func testErase(t *testing.T, s store.Store) {
 		if err != nil {
 			return err
 		}
-		if p.Status != store.StatusErased || p.IdentitySealed != nil || p.NameIndex != nil {
+		if p.Status != store.StatusErased || p.IdentitySealed != nil || p.LookupIndex != nil {
 			t.Errorf("tombstone keeps data: %+v", p)
 		}
 		es, _ := tx.ListExams(ctx, "p1")
@@ -346,6 +347,36 @@ func testRollback(t *testing.T, s store.Store) {
 		}
 		if n, _ := tx.AuditSize(ctx); n != 0 {
 			t.Errorf("audit survived rollback: %d", n)
+		}
+		return nil
+	})
+}
+
+func testSpecimens(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.AddSpecimen(ctx, store.Specimen{ID: "sp1", PersonID: "p1", Sealed: []byte("a"), CreatedAt: t0, UpdatedAt: t0}); err != nil {
+			return err
+		}
+		for i := range 2 {
+			if _, err := tx.AddSpecimenEvent(ctx, store.SpecimenEvent{SpecimenID: "sp1", PersonID: "p1", Sealed: []byte{byte(i)}, At: t0}); err != nil {
+				return err
+			}
+		}
+		return tx.UpdateSpecimen(ctx, store.Specimen{ID: "sp1", Sealed: []byte("b"), UpdatedAt: t0.Add(time.Hour)})
+	})
+	view(t, s, func(tx store.Tx) error {
+		sp, err := tx.GetSpecimen(ctx, "sp1")
+		if err != nil || string(sp.Sealed) != "b" {
+			t.Errorf("specimen: %+v %v", sp, err)
+		}
+		evs, err := tx.SpecimenEvents(ctx, "sp1")
+		if err != nil || len(evs) != 2 || evs[0].Seq >= evs[1].Seq {
+			t.Errorf("events: %+v %v", evs, err)
+		}
+		list, err := tx.ListSpecimens(ctx, "p1")
+		if err != nil || len(list) != 1 {
+			t.Errorf("list: %+v %v", list, err)
 		}
 		return nil
 	})

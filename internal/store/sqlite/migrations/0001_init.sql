@@ -36,14 +36,13 @@ CREATE TABLE persons (
     site            TEXT NOT NULL DEFAULT '',
     version         INTEGER NOT NULL,
     identity_sealed BLOB,
-    name_index      BLOB,
-    birth_index     BLOB,
+    lookup_index    BLOB,
     portal_code_mac BLOB,
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL
 );
 CREATE INDEX persons_household ON persons(household_id);
-CREATE INDEX persons_lookup ON persons(name_index, birth_index);
+CREATE INDEX persons_lookup ON persons(lookup_index);
 
 CREATE TABLE person_versions (
     person_id       TEXT NOT NULL,

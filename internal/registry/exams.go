@@ -1,0 +1,185 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/store"
+)
+
+const kindExam = "exam"
+
+// BloodTypes are the ABO/Rh types an exam may record.
+var BloodTypes = []string{"A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-"}
+
+// NewExam is a check-up's findings. Every field is optional.
+type NewExam struct {
+	BloodType *string  `json:"blood_type,omitempty"`
+	HeightCM  *float64 `json:"height_cm,omitempty"`
+	WeightKG  *float64 `json:"weight_kg,omitempty"`
+	Systolic  *int     `json:"systolic,omitempty"`
+	Diastolic *int     `json:"diastolic,omitempty"`
+	Notes     *string  `json:"notes,omitempty"`
+}
+
+// findings is the sealed health part of an exam.
+type findings struct {
+	HeightCM  *float64 `json:"height_cm,omitempty"`
+	WeightKG  *float64 `json:"weight_kg,omitempty"`
+	Systolic  *int     `json:"systolic,omitempty"`
+	Diastolic *int     `json:"diastolic,omitempty"`
+	Notes     *string  `json:"notes,omitempty"`
+}
+
+// ExamView is an exam as the API shows it. Researchers get no site,
+// operator or notes (free text can identify).
+type ExamView struct {
+	ID         string    `json:"id"`
+	At         time.Time `json:"at"`
+	Site       string    `json:"site,omitempty"`
+	OperatorID string    `json:"operator_id,omitempty"`
+	BloodType  string    `json:"blood_type,omitempty"`
+	HeightCM   *float64  `json:"height_cm,omitempty"`
+	WeightKG   *float64  `json:"weight_kg,omitempty"`
+	Systolic   *int      `json:"systolic,omitempty"`
+	Diastolic  *int      `json:"diastolic,omitempty"`
+	Notes      *string   `json:"notes,omitempty"`
+}
+
+func (in NewExam) validate() error {
+	if in.BloodType != nil {
+		if err := checkEnum("blood_type", *in.BloodType, BloodTypes); err != nil {
+			return err
+		}
+	}
+	rangeF := func(field string, v *float64, lo, hi float64) error {
+		if v != nil && (*v < lo || *v > hi) {
+			return invalid(field, fmt.Sprintf("must be between %g and %g", lo, hi))
+		}
+		return nil
+	}
+	rangeI := func(field string, v *int, lo, hi int) error {
+		if v != nil && (*v < lo || *v > hi) {
+			return invalid(field, fmt.Sprintf("must be between %d and %d", lo, hi))
+		}
+		return nil
+	}
+	for _, err := range []error{
+		rangeF("height_cm", in.HeightCM, 20, 260), rangeF("weight_kg", in.WeightKG, 0.5, 400),
+		rangeI("systolic", in.Systolic, 50, 300), rangeI("diastolic", in.Diastolic, 20, 200),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	if in.Systolic != nil && in.Diastolic != nil && *in.Diastolic >= *in.Systolic {
+		return invalid("diastolic", "must be below systolic")
+	}
+	if in.Notes != nil && len(*in.Notes) > 4000 {
+		return invalid("notes", "longer than 4000 bytes")
+	}
+	if in == (NewExam{}) {
+		return invalid("body", "an exam records at least one finding")
+	}
+	return nil
+}
+
+// RecordExam records a check-up. It rests on the care relationship: it never
+// depends on what the person answered about biometrics or research.
+func (r *Registry) RecordExam(ctx context.Context, actor Actor, purpose consent.Purpose, id string, in NewExam) (ExamView, error) {
+	if err := in.validate(); err != nil {
+		return ExamView{}, err
+	}
+	cats := []consent.Category{consent.Health}
+	if in.BloodType != nil {
+		cats = append(cats, consent.BloodType)
+	}
+	var out ExamView
+	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: cats, action: consent.Write}
+	err := r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
+		now := r.clock()
+		e := store.Exam{ID: newID(), PersonID: id, Site: actor.Site, OperatorID: actor.OperatorID, At: now}
+		f := findings{HeightCM: in.HeightCM, WeightKG: in.WeightKG, Systolic: in.Systolic, Diastolic: in.Diastolic, Notes: in.Notes}
+		b, err := json.Marshal(f)
+		if err != nil {
+			return err
+		}
+		if e.FindingsSealed, err = r.keys.Seal(ctx, id, string(consent.Health), kindExam, b); err != nil {
+			return err
+		}
+		if in.BloodType != nil {
+			if e.BloodTypeSealed, err = r.keys.Seal(ctx, id, string(consent.BloodType), kindExam, []byte(*in.BloodType)); err != nil {
+				return err
+			}
+		}
+		if err := tx.AddExam(ctx, e); err != nil {
+			return err
+		}
+		out, err = r.examView(ctx, e, true, true)
+		return err
+	})
+	return out, err
+}
+
+func (r *Registry) examView(ctx context.Context, e store.Exam, full, bloodType bool) (ExamView, error) {
+	v := ExamView{ID: e.ID, At: e.At}
+	if full {
+		v.Site, v.OperatorID = e.Site, e.OperatorID
+	}
+	if e.FindingsSealed != nil {
+		b, err := r.keys.Open(ctx, e.PersonID, string(consent.Health), kindExam, e.FindingsSealed)
+		if err != nil {
+			return v, fmt.Errorf("registry: open exam: %w", err)
+		}
+		var f findings
+		if err := json.Unmarshal(b, &f); err != nil {
+			return v, err
+		}
+		v.HeightCM, v.WeightKG, v.Systolic, v.Diastolic = f.HeightCM, f.WeightKG, f.Systolic, f.Diastolic
+		if full {
+			v.Notes = f.Notes
+		}
+	}
+	if bloodType && e.BloodTypeSealed != nil {
+		b, err := r.keys.Open(ctx, e.PersonID, string(consent.BloodType), kindExam, e.BloodTypeSealed)
+		if err != nil {
+			return v, fmt.Errorf("registry: open blood type: %w", err)
+		}
+		v.BloodType = string(b)
+	}
+	return v, nil
+}
+
+// Exams lists a person's exams. Clinicians (care) see everything;
+// researchers (research) need the person's health x research consent and see
+// de-identified findings, with blood types only when includeBloodType is
+// asked and blood_type x research is consented too.
+func (r *Registry) Exams(ctx context.Context, actor Actor, purpose consent.Purpose, id string, includeBloodType bool) ([]ExamView, error) {
+	research := purpose == consent.Research
+	cats := []consent.Category{consent.Health}
+	if !research || includeBloodType {
+		cats = append(cats, consent.BloodType)
+	}
+	bt := len(cats) == 2
+	out := []ExamView{}
+	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: cats, action: consent.Read}
+	err := r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
+		es, err := tx.ListExams(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			v, err := r.examView(ctx, e, !research, bt)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return nil
+	})
+	return out, err
+}
+

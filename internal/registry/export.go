@@ -1,0 +1,135 @@
+package registry
+
+import (
+	"context"
+	"time"
+
+	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/store"
+)
+
+// Export is everything Assent holds about one person, for that person: the
+// record and its earlier versions, the household, every consent record,
+// exams, specimens with custody, biometric references (never templates),
+// and who accessed the data.
+type Export struct {
+	GeneratedAt time.Time           `json:"generated_at"`
+	Person      PersonView          `json:"person"`
+	Versions    []PersonVersionView `json:"versions"`
+	Household   *HouseholdView      `json:"household,omitempty"`
+	Consents    []ConsentView       `json:"consents"`
+	Exams       []ExamView          `json:"exams"`
+	Specimens   []SpecimenView      `json:"specimens"`
+	Biometrics  []BiometricRef      `json:"biometrics"`
+	AccessLog   []AuditEntry        `json:"access_log"`
+}
+
+// BiometricRef is metadata about a stored template, never the template.
+type BiometricRef struct {
+	ReferenceID string    `json:"reference_id"`
+	Modality    string    `json:"modality"`
+	Position    string    `json:"position"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// ExportPerson returns everything held about a person: to the person
+// through the portal, or to a registrar (purpose registration) acting on
+// the person's request. One audited export of every category.
+func (r *Registry) ExportPerson(ctx context.Context, actor Actor, purpose consent.Purpose, id string) (Export, error) {
+	var out Export
+	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: consent.Categories, action: consent.Export}
+	err := r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
+		p := f[id].person
+		out = Export{GeneratedAt: r.clock(), Person: view(p, f[id].identity), Versions: []PersonVersionView{}, Consents: []ConsentView{},
+			Exams: []ExamView{}, Biometrics: []BiometricRef{}, AccessLog: []AuditEntry{}}
+		vs, err := tx.PersonVersions(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, v := range vs {
+			var ident Identity
+			if err := r.openJSON(ctx, id, consent.Identity, kindPerson, v.IdentitySealed, &ident); err != nil {
+				return err
+			}
+			out.Versions = append(out.Versions, PersonVersionView{Version: v.Version, Identity: ident, AreaCode: v.AreaCode, ChangedAt: v.ChangedAt, ChangedBy: v.ChangedBy})
+		}
+		if p.HouseholdID != "" {
+			h, err := tx.GetHousehold(ctx, p.HouseholdID)
+			if err != nil {
+				return err
+			}
+			addr, err := r.openAddress(ctx, h)
+			if err != nil {
+				return err
+			}
+			// The person's own household: address and head, not the other
+			// members' names (they are other people's data).
+			out.Household = &HouseholdView{ID: h.ID, Address: addr, AreaCode: h.AreaCode, HeadID: h.HeadID, Members: []Member{}, CreatedAt: h.CreatedAt, UpdatedAt: h.UpdatedAt}
+		}
+		hist, err := tx.ConsentHistory(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, c := range hist {
+			out.Consents = append(out.Consents, consentView(c))
+		}
+		es, err := tx.ListExams(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			v, err := r.examView(ctx, e, true, true)
+			if err != nil {
+				return err
+			}
+			out.Exams = append(out.Exams, v)
+		}
+		if out.Specimens, err = r.specimensOf(ctx, tx, id); err != nil {
+			return err
+		}
+		if b, ok := tx.(biometricLister); ok {
+			if out.Biometrics, err = b.BiometricRefs(ctx, id); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.AuditRowsForPerson(ctx, id, 100000)
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			e, err := entryFrom(row)
+			if err != nil {
+				return err
+			}
+			out.AccessLog = append(out.AccessLog, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// biometricLister is the optional store ability to list template metadata.
+type biometricLister interface {
+	BiometricRefs(ctx context.Context, personID string) ([]BiometricRef, error)
+}
+
+// ConsentStatistics is the coercion-monitoring table for auditors: current
+// answers per site and category, small cells suppressed, and sites whose
+// answers are all grants flagged.
+func (r *Registry) ConsentStatistics(ctx context.Context, actor Actor) (consent.Stats, error) {
+	if actor.Role != consent.Auditor {
+		return consent.Stats{}, &DeniedError{Reason: string(consent.ReasonRoleNotAllowed)}
+	}
+	var counts []consent.Count
+	err := r.store.View(ctx, func(tx store.Tx) error {
+		cs, err := tx.ConsentCounts(ctx)
+		for _, c := range cs {
+			counts = append(counts, consent.Count{Site: c.Site, Category: consent.Category(c.Category), Decision: consent.Decision(c.Decision), N: c.N})
+		}
+		return err
+	})
+	if err != nil {
+		return consent.Stats{}, err
+	}
+	return consent.ConsentStats(counts, 0, 0), nil
+}
