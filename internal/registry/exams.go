@@ -182,4 +182,3 @@ func (r *Registry) Exams(ctx context.Context, actor Actor, purpose consent.Purpo
 	})
 	return out, err
 }
-
