@@ -48,12 +48,23 @@ func openApp(ctx context.Context, dir string, migrate bool, log *slog.Logger) (*
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	master, err := envelope.LoadOrCreateMasterKey(masterKeyPath(dir))
+	ks, err := envelope.OpenSQLiteStore(ctx, filepath.Join(dir, keyStoreFile))
 	if err != nil {
 		return nil, err
 	}
-	ks, err := envelope.OpenSQLiteStore(ctx, filepath.Join(dir, keyStoreFile))
-	if err != nil {
+	// Complete a master-key rotation a crash interrupted, before the key is read.
+	if done, err := envelope.FinishRotation(ctx, ks, masterKeyPath(dir)); err != nil {
+		ks.Close()
+		return nil, err
+	} else if done {
+		log.Warn("completed an interrupted master key rotation")
+	}
+	master, err := envelope.LoadOrCreateMasterKey(masterKeyPath(dir))
+	var perm *envelope.PermissionError
+	if errors.As(err, &perm) && master != nil {
+		log.Warn("master key file is readable by group or others; restrict it to 0600", "path", masterKeyPath(dir))
+	} else if err != nil {
+		ks.Close()
 		return nil, err
 	}
 	keys, err := envelope.NewKeyring(ctx, ks, master, envelope.Options{})

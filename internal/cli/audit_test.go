@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"database/sql"
 	"io"
@@ -96,3 +97,5 @@ func TestAuditVerifyFindsTampering(t *testing.T) {
 		})
 	}
 }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/envelope"
 	"github.com/assent-registry/assent/internal/registry"
 	"github.com/spf13/cobra"
 )
@@ -77,6 +78,28 @@ func newKeysCmd() *cobra.Command {
 			return a.reg.RevokeOperator(cmd.Context(), args[0])
 		},
 	}
-	cmd.AddCommand(create, list, revoke)
+	rotate := &cobra.Command{
+		Use:   "rotate-master",
+		Short: "Make a new master key and rewrap every data key under it (data is not touched)",
+		Long: `rotate-master creates a new master key, rewraps every per-person data key
+(and the registry's signing and index secrets) in one transaction of the key
+store, then replaces the master key file. Stop the server first. Destroy old
+copies of the master key wherever you kept them.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := openApp(cmd.Context(), dir, true, quiet)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			old := a.keys.MasterID()
+			next, err := envelope.RotateMasterKeyFile(cmd.Context(), a.keys, masterKeyPath(dir))
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "master key rotated: %s -> %s\n", old, next.ID())
+			return err
+		},
+	}
+	cmd.AddCommand(create, list, revoke, rotate)
 	return cmd
 }

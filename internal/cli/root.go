@@ -57,6 +57,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newKeysCmd(),
 		newDemoCmd(),
 		newAuditCmd(),
+		newMaintainCmd(),
+		newReceiptCmd(),
 		evalCmd,
 		benchCmd,
 	)

@@ -18,6 +18,7 @@ func newServeCmd() *cobra.Command {
 	var migrate bool
 	var cpEvery time.Duration
 	var cpEntries uint64
+	var maintainEvery time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the registry API on a data directory (created on first run)",
@@ -33,10 +34,12 @@ func newServeCmd() *cobra.Command {
 				return err
 			}
 			log.Info("serving", "addr", ln.Addr().String(), "data", dir)
+			go maintainLoop(cmd.Context(), a, maintainEvery, log)
 			return serve(cmd.Context(), a, ln, log, cpEvery, cpEntries)
 		},
 	}
 	cmd.Flags().DurationVar(&cpEvery, "checkpoint-every", time.Minute, "cut a signed audit checkpoint this often (when the log grew)")
+	cmd.Flags().DurationVar(&maintainEvery, "maintain-every", time.Hour, "run maintenance (time-based erasure) this often; 0 disables")
 	cmd.Flags().Uint64Var(&cpEntries, "checkpoint-entries", 1000, "cut a signed audit checkpoint after this many new entries")
 	cmd.Flags().StringVar(&dir, "data", "", "data directory (SQLite file, key store, master key)")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address HOST:PORT")
