@@ -2,9 +2,9 @@ package cli
 
 import (
 	"bytes"
-	"encoding/base64"
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"io"
 	"log/slog"
 	"path/filepath"
