@@ -78,6 +78,7 @@ func TestAuditVerifyFindsTampering(t *testing.T) {
 		{"changed event and its leaf hash", `UPDATE audit_events SET data = replace(data, 'registrar', 'clinician'), leaf_hash = zeroblob(32) WHERE idx = 3`, "entry 3"},
 		{"deleted event", `DELETE FROM audit_events WHERE idx = 1`, "entry 1"},
 		{"reordered events", `UPDATE audit_events SET idx = -1 WHERE idx = 1; UPDATE audit_events SET idx = 1 WHERE idx = 2; UPDATE audit_events SET idx = 2 WHERE idx = -1`, "entry 1"},
+		{"person column edited to hide a row", `UPDATE audit_events SET person_id = '' WHERE idx = 2`, "entry 2"},
 		{"deleted last event", `DELETE FROM audit_events WHERE idx = (SELECT MAX(idx) FROM audit_events)`, "entry"},
 	}
 	for _, tc := range tests {

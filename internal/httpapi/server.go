@@ -217,8 +217,21 @@ func (s *Server) wrap(pattern string, access Access, h func(http.ResponseWriter,
 				writeProblem(rec, r, s.log, err)
 				return
 			}
+			refuse := func(err error, reason string) {
+				if access == Personal || access == Portal {
+					pid := ""
+					if strings.Contains(pattern, " /v1/persons/{id}") {
+						pid = r.PathValue("id")
+					}
+					if aerr := s.reg.RecordRefusal(ctx, actor, r.Header.Get("Assent-Purpose"), pid, reason); aerr != nil {
+						writeProblem(rec, r, s.log, aerr)
+						return
+					}
+				}
+				writeProblem(rec, r, s.log, err)
+			}
 			if actor.Role == consent.Subject && access != Portal {
-				writeProblem(rec, r, s.log, &registry.DeniedError{Reason: string(consent.ReasonRoleNotAllowed)})
+				refuse(&registry.DeniedError{Reason: string(consent.ReasonRoleNotAllowed)}, string(consent.ReasonRoleNotAllowed))
 				return
 			}
 			actor.RequestID, actor.Route = rid, pattern
@@ -226,11 +239,11 @@ func (s *Server) wrap(pattern string, access Access, h func(http.ResponseWriter,
 			if access == Personal || (access == Portal && actor.Role != consent.Subject) {
 				p := r.Header.Get("Assent-Purpose")
 				if p == "" {
-					writeProblem(rec, r, s.log, probErr(http.StatusBadRequest, CodePurposeRequired, "this route reads or writes personal data: declare the purpose in the Assent-Purpose header"))
+					refuse(probErr(http.StatusBadRequest, CodePurposeRequired, "this route reads or writes personal data: declare the purpose in the Assent-Purpose header"), CodePurposeRequired)
 					return
 				}
 				if !consent.Purpose(p).Valid() {
-					writeProblem(rec, r, s.log, probErr(http.StatusBadRequest, CodeInvalidPurpose, "Assent-Purpose must be one of registration, care, verification, deduplication, research"))
+					refuse(probErr(http.StatusBadRequest, CodeInvalidPurpose, "Assent-Purpose must be one of registration, care, verification, deduplication, research"), CodeInvalidPurpose)
 					return
 				}
 				ctx = context.WithValue(ctx, keyPurpose, consent.Purpose(p))

@@ -101,7 +101,8 @@ func AuditRows(ctx context.Context, s store.Store) iter.Seq2[audit.Row, error] {
 				return
 			}
 			for _, r := range rows {
-				if !yield(audit.Row{Index: r.Index, Data: r.Data, LeafHash: r.LeafHash}, nil) {
+				pid := r.PersonID
+				if !yield(audit.Row{Index: r.Index, Data: r.Data, LeafHash: r.LeafHash, PersonID: &pid}, nil) {
 					return
 				}
 				from = r.Index + 1
@@ -281,6 +282,9 @@ func (r *Registry) AccessLog(ctx context.Context, actor Actor, purpose consent.P
 			e, err := entryFrom(row)
 			if err != nil {
 				return err
+			}
+			if e.PersonID != id { // the index column was edited; the event is the truth
+				continue
 			}
 			out.Entries = append(out.Entries, e)
 		}

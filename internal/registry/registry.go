@@ -218,6 +218,23 @@ func (r *Registry) guard(ctx context.Context, a access, fn func(tx store.Tx, f m
 // decideRole decides an access that touches no single person's record (a
 // household as a whole): the role must be allowed the action on identity for
 // the purpose.
+// RecordRefusal appends the audit event of a request the HTTP layer refused
+// before it reached a use case (no or unknown purpose, a portal token on an
+// operator route), so every authenticated attempt on personal data is in the
+// log. purpose is recorded only when it is a known purpose.
+func (r *Registry) RecordRefusal(ctx context.Context, actor Actor, purpose, personID, reason string) error {
+	p := consent.Purpose(purpose)
+	if !p.Valid() {
+		p = ""
+	}
+	a := access{actor: actor, purpose: p, action: "request"}
+	err := r.store.Update(ctx, func(tx store.Tx) error {
+		return r.appendAudit(ctx, tx, a, personID, false, reason)
+	})
+	r.notifyAudit()
+	return err
+}
+
 func (r *Registry) notifyAudit() {
 	if r.audit != nil {
 		r.audit.Notify()

@@ -234,6 +234,7 @@ type Specimens interface {
 // AuditRow is one stored audit event: its index, encoded data and leaf hash.
 type AuditRow struct {
 	Index    uint64
+	PersonID string // the row's person index column
 	Data     []byte
 	LeafHash []byte
 }

@@ -455,7 +455,7 @@ func (t *tx) auditRows(ctx context.Context, q string, args ...any) ([]store.Audi
 	for rows.Next() {
 		var r store.AuditRow
 		var idx int64
-		if err := rows.Scan(&idx, &r.Data, &r.LeafHash); err != nil {
+		if err := rows.Scan(&idx, &r.PersonID, &r.Data, &r.LeafHash); err != nil {
 			return nil, fmt.Errorf("sqlite: audit rows: %w", err)
 		}
 		r.Index = uint64(idx)
@@ -465,11 +465,11 @@ func (t *tx) auditRows(ctx context.Context, q string, args ...any) ([]store.Audi
 }
 
 func (t *tx) AuditRows(ctx context.Context, from uint64, limit int) ([]store.AuditRow, error) {
-	return t.auditRows(ctx, `SELECT idx, data, leaf_hash FROM audit_events WHERE idx >= ? ORDER BY idx LIMIT ?`, int64(from), limit)
+	return t.auditRows(ctx, `SELECT idx, person_id, data, leaf_hash FROM audit_events WHERE idx >= ? ORDER BY idx LIMIT ?`, int64(from), limit)
 }
 
 func (t *tx) AuditRowsForPerson(ctx context.Context, personID string, limit int) ([]store.AuditRow, error) {
-	return t.auditRows(ctx, `SELECT idx, data, leaf_hash FROM audit_events WHERE person_id = ? ORDER BY idx LIMIT ?`, personID, limit)
+	return t.auditRows(ctx, `SELECT idx, person_id, data, leaf_hash FROM audit_events WHERE person_id = ? ORDER BY idx LIMIT ?`, personID, limit)
 }
 
 func (t *tx) SaveCheckpoint(ctx context.Context, size uint64, note []byte, at time.Time) error {
