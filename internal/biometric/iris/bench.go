@@ -130,7 +130,7 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 	pass := 0
 	for _, p := range probes {
 		for i := range g.Len() {
-			if bestStrided(p.coarse, g.data[i*2*g.words:(i+1)*2*g.words], g.coarseStride, p.shifts, cmin, cnorm) <= opt.Threshold+DefaultCoarseMargin {
+			if bestStrided(p.coarse, g.data[i*2*g.words:(i+1)*2*g.words], g.coarseStride, p.coarseShifts, cmin, cnorm) <= opt.Threshold+DefaultCoarseMargin {
 				pass++
 			}
 		}
@@ -153,7 +153,7 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 			continue
 		}
 		res.MatedFound++
-		if bestStrided(p.coarse, one.data, one.coarseStride, p.shifts, cmin, cnorm) > opt.Threshold+DefaultCoarseMargin {
+		if bestStrided(p.coarse, one.data, one.coarseStride, p.coarseShifts, cmin, cnorm) > opt.Threshold+DefaultCoarseMargin {
 			lost++
 		}
 	}

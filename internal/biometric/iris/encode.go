@@ -32,8 +32,8 @@ type config struct {
 func defaultConfig() config {
 	return config{
 		maxSide: 480, polarRows: 32, polarCols: 512,
-		rhoMin: 0.0, rhoMax: 0.9,
-		wavelength: 36, sigmaOnF: 0.5,
+		rhoMin: 0.0, rhoMax: 0.7,
+		wavelength: 24, sigmaOnF: 0.4,
 		brightK: 3, darkK: 3.5,
 		maskWindow: 4, maskFrac: 0.34,
 		fragile:     0.15,

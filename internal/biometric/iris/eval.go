@@ -39,8 +39,14 @@ type EvalResult struct {
 	ImpostorMean float64 `json:"impostor_mean"`
 	ImpostorStd  float64 `json:"impostor_std"`
 	Decidability float64 `json:"decidability"`
-	// Single-shift impostor statistics, for the ThresholdForFMR model.
-	ImpostorDOF float64 `json:"impostor_dof"`
+	// Single-shift impostor statistics and the fitted number of independent
+	// shifts, for the ThresholdForFMR model; and the empirical FMR at the
+	// model's thresholds for 1e-3 and 1e-4, to check the mapping.
+	ImpostorSingleMean float64 `json:"impostor_single_mean"`
+	ImpostorDOF        float64 `json:"impostor_dof"`
+	EffectiveShifts    float64 `json:"effective_shifts"`
+	ModelFMR1e3        float64 `json:"empirical_fmr_at_model_1e-3"`
+	ModelFMR1e4        float64 `json:"empirical_fmr_at_model_1e-4"`
 	// Timing on this machine.
 	ExtractMsPerImage    float64 `json:"extract_ms_per_image"`
 	ComparisonsPerSecond float64 `json:"matcher_comparisons_per_second"`
@@ -234,9 +240,32 @@ func evaluate(ctx context.Context, dir string, c config, progress func(done, tot
 			k++
 		}
 	}
-	_, sd := meanStd(single)
+	m1, sd := meanStd(single)
+	res.ImpostorSingleMean = m1
 	if sd > 0 {
 		res.ImpostorDOF = 0.25 / (sd * sd)
+		// k with 1-(1-F(median))^k = 1/2 for the impostor median over all shifts.
+		var finite []float64
+		for _, v := range imp {
+			if v < 2 {
+				finite = append(finite, v)
+			}
+		}
+		if len(finite) > 0 {
+			med := finite[len(finite)/2] // imp is sorted by rates
+			f := 0.5 * math.Erfc(-(med-m1)/(sd*math.Sqrt2))
+			if f > 0 && f < 1 {
+				res.EffectiveShifts = math.Log(0.5) / math.Log1p(-f)
+			}
+		}
+	}
+	for _, q := range []struct {
+		fmr float64
+		out *float64
+	}{{1e-3, &res.ModelFMR1e3}, {1e-4, &res.ModelFMR1e4}} {
+		t := ThresholdForFMR(q.fmr)
+		n, _ := slices.BinarySearch(imp, math.Nextafter(t, 3))
+		*q.out = float64(n) / float64(len(imp))
 	}
 	coarseCheck(res, samples, m)
 	return res, nil
@@ -363,7 +392,7 @@ func coarseCheck(res *EvalResult, samples []sample, m Matcher) {
 				continue
 			}
 			pack(e, samples[j].t.Code, samples[j].t.Mask, 1)
-			c := bestStrided(p.coarse, e, g.coarseStride, p.shifts, cmin, cnorm)
+			c := bestStrided(p.coarse, e, g.coarseStride, p.coarseShifts, cmin, cnorm)
 			if samples[i].eye == samples[j].eye {
 				if best(p.full, e, p.shifts, m.MinBits, float64(m.NormBits)) <= t {
 					accepted++

@@ -10,13 +10,16 @@ import (
 	"github.com/assent-registry/assent/internal/gallery"
 )
 
-// DefaultCoarseStride and DefaultCoarseMargin configure the coarse pass: it
-// compares every DefaultCoarseStride-th pair of code and mask words (all
-// shifts) and sends an entry to the full comparison only when its coarse
-// distance is at most threshold + DefaultCoarseMargin.
+// DefaultCoarseStride, DefaultCoarseShiftStep and DefaultCoarseMargin
+// configure the coarse pass: it compares every DefaultCoarseStride-th pair of
+// code and mask words at every DefaultCoarseShiftStep-th shift (iris codes
+// are smooth along the angle, so a neighbouring shift nearly matches too) and
+// sends an entry to the full comparison only when its coarse distance is at
+// most threshold + DefaultCoarseMargin.
 const (
-	DefaultCoarseStride = 4
-	DefaultCoarseMargin = 0.06
+	DefaultCoarseStride    = 2
+	DefaultCoarseShiftStep = 3
+	DefaultCoarseMargin    = 0.06
 )
 
 // Gallery holds enrolled iris codes packed for a fast 1:N scan: each entry is
@@ -35,6 +38,7 @@ type Gallery struct {
 	rows, cols   int
 	words        int // W: words in one code
 	coarseStride int
+	coarseStep   int // shift step of the coarse pass
 	coarseWords  int // words of one code in the coarse pass
 
 	mu    sync.RWMutex
@@ -49,6 +53,7 @@ type GalleryOptions struct {
 	Rows, Cols   int     // code geometry; zero means DefaultRows, DefaultCols
 	Encoder      int     // encoder version; zero means EncoderVersion
 	CoarseStride int     // zero means DefaultCoarseStride
+	CoarseStep   int     // zero means DefaultCoarseShiftStep
 }
 
 // NewGallery returns an empty gallery for templates of one geometry.
@@ -68,10 +73,13 @@ func NewGallery(opt GalleryOptions) *Gallery {
 	if opt.CoarseStride <= 0 {
 		opt.CoarseStride = DefaultCoarseStride
 	}
+	if opt.CoarseStep <= 0 {
+		opt.CoarseStep = DefaultCoarseShiftStep
+	}
 	w := (opt.Rows*opt.Cols*2 + 63) / 64
 	return &Gallery{
 		m: opt.Matcher, encoder: opt.Encoder, rows: opt.Rows, cols: opt.Cols,
-		words: w, coarseStride: opt.CoarseStride, coarseWords: (w + opt.CoarseStride - 1) / opt.CoarseStride,
+		words: w, coarseStride: opt.CoarseStride, coarseStep: opt.CoarseStep, coarseWords: (w + opt.CoarseStride - 1) / opt.CoarseStride,
 		index: make(map[string]int),
 	}
 }
@@ -187,24 +195,32 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 }
 
 // prepared is a probe with every shift precomputed and packed like gallery
-// entries: shifts*2*W words for the full pass, shifts*2*Wc for the coarse.
+// entries: shifts*2*W words for the full pass, and coarseShifts*2*Wc for
+// the coarse pass (every coarseStep-th shift, always including shift 0).
 type prepared struct {
-	shifts int
-	full   []uint64
-	coarse []uint64
+	shifts       int
+	full         []uint64
+	coarseShifts int
+	coarse       []uint64
 }
 
 func (g *Gallery) prepare(t *Template) prepared {
 	n := 2*g.m.Rotations + 1
-	p := prepared{shifts: n, full: make([]uint64, n*2*g.words), coarse: make([]uint64, n*2*g.coarseWords)}
+	r := g.m.Rotations
+	first := -(r / g.coarseStep) * g.coarseStep
+	nc := 2*(r/g.coarseStep) + 1
+	p := prepared{shifts: n, full: make([]uint64, n*2*g.words), coarseShifts: nc, coarse: make([]uint64, nc*2*g.coarseWords)}
 	rc := make([]uint64, g.words)
 	rm := make([]uint64, g.words)
 	for k := range n {
-		s := k - g.m.Rotations
+		s := k - r
 		rotate(rc, t.Code, t.Rows, t.Cols, s)
 		rotate(rm, t.Mask, t.Rows, t.Cols, s)
 		pack(p.full[k*2*g.words:(k+1)*2*g.words], rc, rm, 1)
-		pack(p.coarse[k*2*g.coarseWords:(k+1)*2*g.coarseWords], rc, rm, g.coarseStride)
+		if (s-first)%g.coarseStep == 0 {
+			kc := (s - first) / g.coarseStep
+			pack(p.coarse[kc*2*g.coarseWords:(kc+1)*2*g.coarseWords], rc, rm, g.coarseStride)
+		}
 	}
 	return p
 }
@@ -278,7 +294,7 @@ func (g *Gallery) coarseScorer(pr prepared, threshold, coarseThreshold float64) 
 	return func(lo, hi int, emit func(int, float64)) {
 		for i := lo; i < hi; i++ {
 			e := g.data[i*stride : (i+1)*stride]
-			if bestStrided(pr.coarse, e, g.coarseStride, pr.shifts, cmin, cnorm) > coarseThreshold {
+			if bestStrided(pr.coarse, e, g.coarseStride, pr.coarseShifts, cmin, cnorm) > coarseThreshold {
 				continue
 			}
 			if d := best(pr.full, g.data[i*stride:(i+1)*stride], pr.shifts, minBits, norm); d <= threshold {

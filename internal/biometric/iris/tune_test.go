@@ -50,6 +50,6 @@ func TestTune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("TUNE %s eer=%.4f fmr1000=%.4f fmr10000=%.4f zero=%.4f fte=%.4f gmean=%.3f imean=%.3f istd=%.4f dof=%.0f d'=%.2f",
-		spec, r.EER, r.FMR1000, r.FMR10000, r.ZeroFMR, r.FTE, r.GenuineMean, r.ImpostorMean, r.ImpostorStd, r.ImpostorDOF, r.Decidability)
+	t.Logf("TUNE %s eer=%.4f fmr1000=%.4f fmr10000=%.4f zero=%.4f fte=%.4f gmean=%.3f imean=%.3f istd=%.4f dof=%.0f d'=%.2f m1=%.3f k=%.1f",
+		spec, r.EER, r.FMR1000, r.FMR10000, r.ZeroFMR, r.FTE, r.GenuineMean, r.ImpostorMean, r.ImpostorStd, r.ImpostorDOF, r.Decidability, r.ImpostorSingleMean, r.EffectiveShifts)
 }
