@@ -17,6 +17,8 @@ const (
 	minPeriod    = 5    // shortest ridge period accepted, pixels
 	maxPeriod    = 15   // longest ridge period accepted, pixels
 	borderGap    = 14   // minutiae closer than this to the background are dropped
+	contrastFrac = 0.22 // foreground: block contrast above this fraction of the 95th percentile
+	minCoherence = 0.05 // foreground: and orientation coherence above this
 	traceLen     = 10   // ridge length traced to find a minutia direction
 	shortRidge   = 18   // an ending joined to another minutia by fewer pixels is false
 	bridgeLen    = 12   // two bifurcations joined by fewer pixels form a bridge
@@ -25,7 +27,6 @@ const (
 	minMinutiae  = 8    // fewer reliable minutiae than this is a quality failure
 	maxMinutiae  = 64   // keep at most this many, best quality first
 	minArea      = 6000 // fewer foreground pixels than this is a quality failure
-	contrastFrac = 0.22 // foreground: block contrast above this fraction of the 95th percentile
 	minContrast  = 5.0  // and above this many grey levels
 )
 
@@ -179,7 +180,7 @@ func estimateFields(pix []float32, w, h int) *fields {
 	slices.Sort(sorted)
 	thr := max(minContrast, contrastFrac*sorted[len(sorted)*95/100])
 	for b := range nb {
-		f.mask[b] = contrast[b] > thr && f.coherence[b] > 0.05
+		f.mask[b] = contrast[b] > thr && f.coherence[b] > minCoherence
 	}
 	f.mask = cleanMask(f.mask, bw, bh)
 	estimatePeriod(pix, w, h, f)

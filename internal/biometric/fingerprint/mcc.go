@@ -12,11 +12,11 @@ import (
 // base are stored, ND bits per cell, packed into words.
 const (
 	mccR      = 70.0             // cylinder radius, pixels
-	mccNS     = 8                // cells along a side of the base
+	mccNS     = 12               // cells along a side of the base
 	mccND     = 6                // direction layers
 	mccSigmaS = 7.0              // spatial spread, pixels
-	mccSigmaD = 5 * math.Pi / 36 // directional spread
 	mccMuPsi  = 0.01             // contribution threshold for a 1 bit
+	mccSigmaD = 5 * math.Pi / 36 // directional spread
 	mccOmega  = 50.0             // convex hull enlargement, pixels
 	mccMinVC  = 0.75             // least fraction of valid cells in a valid cylinder
 	mccMinM   = 2                // least neighbouring minutiae in a valid cylinder
@@ -52,10 +52,10 @@ var cellU, cellV = func() ([]float64, []float64) {
 	return us, vs
 }()
 
-// cylWords is the number of 64-bit words in one cylinder's bits: the 52
-// cells of an 8x8 base that lie inside the circle, times mccND bits, rounded
+// cylWords is the number of 64-bit words in one cylinder's bits: the 112
+// cells of a 12x12 base that lie inside the circle, times mccND bits, rounded
 // up. A test checks it against cellU.
-const cylWords = 5
+const cylWords = 11
 
 // cylBits holds one cylinder's bits.
 type cylBits [cylWords]uint64

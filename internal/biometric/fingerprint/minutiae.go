@@ -330,7 +330,7 @@ func findMinutiae(sk []uint8, w, h int, f *fields) []Minutia {
 		if math.Abs(angleDiff(o, rough)) > math.Pi/2 {
 			o += math.Pi
 		}
-		c.dir = math.Mod(o+2*math.Pi, 2*math.Pi)
+		c.dir = math.Mod(o+4*math.Pi, 2*math.Pi)
 		c.quality = f.coherence[b]
 	}
 	// Border: every point at distance borderGap must be foreground.
