@@ -45,6 +45,8 @@ type Tx interface {
 	Consents
 	Exams
 	Specimens
+	Biometrics
+	Cases
 	Audit
 }
 
@@ -125,6 +127,9 @@ type Person struct {
 	LookupIndex []byte
 	// PortalCodeMAC is the HMAC of the code printed on the consent receipt.
 	PortalCodeMAC []byte
+	// AliasOf is set when an adjudicator found this person to be another
+	// (the older) one: this id then only points there.
+	AliasOf string
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 }
@@ -229,6 +234,67 @@ type Specimens interface {
 	ListSpecimens(ctx context.Context, personID string) ([]Specimen, error)
 	AddSpecimenEvent(ctx context.Context, e SpecimenEvent) (SpecimenEvent, error)
 	SpecimenEvents(ctx context.Context, specimenID string) ([]SpecimenEvent, error)
+}
+
+// Biometric is one stored biometric reference. TemplateSealed is a template
+// (or, for face, the photo) sealed under the person's category key.
+type Biometric struct {
+	ReferenceID    string
+	PersonID       string
+	Category       string // fingerprint, iris, face
+	Position       string // right_index, left_eye, face, ...
+	Format         string // image or iso19794-2 (as captured)
+	Purpose        string // verification or deduplication: what it was enrolled for
+	Quality        int
+	TemplateSealed []byte
+	CreatedAt      time.Time
+}
+
+type Biometrics interface {
+	AddBiometric(ctx context.Context, b Biometric) error
+	ListBiometrics(ctx context.Context, personID string) ([]Biometric, error)
+	// DeleteBiometrics removes a person's references of one category ("" = all).
+	DeleteBiometrics(ctx context.Context, personID, category string) error
+	// BiometricsPage lists references of a category with reference_id > after,
+	// in reference_id order, of active persons only (for rebuilding galleries).
+	BiometricsPage(ctx context.Context, category, after string, limit int) ([]Biometric, error)
+	// MoveBiometrics reassigns every reference of from to to (a merge).
+	MoveBiometrics(ctx context.Context, from, to string) error
+}
+
+// Case statuses.
+const (
+	CaseOpen    = "open"
+	CaseDecided = "decided"
+)
+
+// Case is a possible duplicate found at enrolment, for an adjudicator.
+// PersonA is the earlier-registered person.
+type Case struct {
+	ID         string
+	Status     string
+	PersonA    string
+	PersonB    string
+	Score      float64
+	Modalities string // comma-separated categories that matched
+	Decision   string // same or different, once decided
+	Note       string
+	DecidedBy  string
+	CreatedAt  time.Time
+	DecidedAt  *time.Time
+}
+
+type Cases interface {
+	// OpenCase stores c, or, when an open case for the same pair exists,
+	// raises its score and modalities and returns it.
+	OpenCase(ctx context.Context, c Case) (Case, error)
+	GetCase(ctx context.Context, id string) (Case, error)
+	ListCases(ctx context.Context, status string, limit int) ([]Case, error)
+	// DecideCase records the decision of an open case (ErrConflict if it is
+	// no longer open).
+	DecideCase(ctx context.Context, c Case) error
+	// CasesOf lists the cases involving a person.
+	CasesOf(ctx context.Context, personID string) ([]Case, error)
 }
 
 // AuditRow is one stored audit event: its index, encoded data and leaf hash.

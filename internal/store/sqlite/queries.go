@@ -179,13 +179,13 @@ func (t *tx) HouseholdMembers(ctx context.Context, id string) ([]store.Person, e
 
 // --- persons ---
 
-const personCols = `id, status, area_code, household_id, relationship, guardian_id, site, version, identity_sealed, lookup_index, portal_code_mac, created_at, updated_at`
+const personCols = `id, status, area_code, household_id, relationship, guardian_id, site, version, identity_sealed, lookup_index, portal_code_mac, alias_of, created_at, updated_at`
 
 func scanPerson(sc interface{ Scan(...any) error }) (store.Person, error) {
 	var p store.Person
 	var c, u int64
 	err := sc.Scan(&p.ID, &p.Status, &p.AreaCode, &p.HouseholdID, &p.Relationship, &p.GuardianID, &p.Site, &p.Version,
-		&p.IdentitySealed, &p.LookupIndex, &p.PortalCodeMAC, &c, &u)
+		&p.IdentitySealed, &p.LookupIndex, &p.PortalCodeMAC, &p.AliasOf, &c, &u)
 	p.CreatedAt, p.UpdatedAt = fromMS(c), fromMS(u)
 	return p, err
 }
@@ -208,9 +208,9 @@ func (t *tx) queryPersons(ctx context.Context, op, q string, args ...any) ([]sto
 }
 
 func (t *tx) CreatePerson(ctx context.Context, p store.Person) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO persons(`+personCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO persons(`+personCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		p.ID, p.Status, p.AreaCode, p.HouseholdID, p.Relationship, p.GuardianID, p.Site, p.Version,
-		p.IdentitySealed, p.LookupIndex, p.PortalCodeMAC, ms(p.CreatedAt), ms(p.UpdatedAt))
+		p.IdentitySealed, p.LookupIndex, p.PortalCodeMAC, p.AliasOf, ms(p.CreatedAt), ms(p.UpdatedAt))
 	if err != nil {
 		return conflictOr("sqlite: create person", err)
 	}
@@ -227,8 +227,8 @@ func (t *tx) GetPerson(ctx context.Context, id string) (store.Person, error) {
 
 func (t *tx) UpdatePerson(ctx context.Context, p store.Person) error {
 	res, err := t.tx.ExecContext(ctx, `UPDATE persons SET status = ?, area_code = ?, household_id = ?, relationship = ?, guardian_id = ?,
-		version = ?, identity_sealed = ?, lookup_index = ?, portal_code_mac = ?, updated_at = ? WHERE id = ? AND version = ?`,
-		p.Status, p.AreaCode, p.HouseholdID, p.Relationship, p.GuardianID, p.Version, p.IdentitySealed, p.LookupIndex, p.PortalCodeMAC,
+		version = ?, identity_sealed = ?, lookup_index = ?, portal_code_mac = ?, alias_of = ?, updated_at = ? WHERE id = ? AND version = ?`,
+		p.Status, p.AreaCode, p.HouseholdID, p.Relationship, p.GuardianID, p.Version, p.IdentitySealed, p.LookupIndex, p.PortalCodeMAC, p.AliasOf,
 		ms(p.UpdatedAt), p.ID, p.Version-1)
 	if err := mustAffect("sqlite: update person", res, err); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -298,6 +298,7 @@ func (t *tx) ErasePerson(ctx context.Context, id string, at time.Time) error {
 		`DELETE FROM exams WHERE person_id = ?`,
 		`DELETE FROM specimens WHERE person_id = ?`,
 		`DELETE FROM specimen_events WHERE person_id = ?`,
+		`DELETE FROM biometrics WHERE person_id = ?`,
 		`UPDATE households SET head_id = '' WHERE head_id = ?`,
 	} {
 		if _, err := t.tx.ExecContext(ctx, q, id); err != nil {
@@ -598,4 +599,165 @@ func (t *tx) PersonIDs(ctx context.Context) ([]string, error) {
 		out = append(out, id)
 	}
 	return out, rows.Err()
+}
+
+// --- biometrics ---
+
+const biometricCols = `reference_id, person_id, category, position, format, purpose, quality, template_sealed, created_at`
+
+func (t *tx) queryBiometrics(ctx context.Context, op, q string, args ...any) ([]store.Biometric, error) {
+	rows, err := t.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer rows.Close()
+	var out []store.Biometric
+	for rows.Next() {
+		var b store.Biometric
+		var at int64
+		if err := rows.Scan(&b.ReferenceID, &b.PersonID, &b.Category, &b.Position, &b.Format, &b.Purpose, &b.Quality, &b.TemplateSealed, &at); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		b.CreatedAt = fromMS(at)
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) AddBiometric(ctx context.Context, b store.Biometric) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO biometrics(`+biometricCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
+		b.ReferenceID, b.PersonID, b.Category, b.Position, b.Format, b.Purpose, b.Quality, b.TemplateSealed, ms(b.CreatedAt))
+	if err != nil {
+		return conflictOr("sqlite: add biometric", err)
+	}
+	return nil
+}
+
+func (t *tx) ListBiometrics(ctx context.Context, personID string) ([]store.Biometric, error) {
+	return t.queryBiometrics(ctx, "sqlite: list biometrics", `SELECT `+biometricCols+` FROM biometrics WHERE person_id = ? ORDER BY created_at, reference_id`, personID)
+}
+
+func (t *tx) DeleteBiometrics(ctx context.Context, personID, category string) error {
+	var err error
+	if category == "" {
+		_, err = t.tx.ExecContext(ctx, `DELETE FROM biometrics WHERE person_id = ?`, personID)
+	} else {
+		_, err = t.tx.ExecContext(ctx, `DELETE FROM biometrics WHERE person_id = ? AND category = ?`, personID, category)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: delete biometrics: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) BiometricsPage(ctx context.Context, category, after string, limit int) ([]store.Biometric, error) {
+	return t.queryBiometrics(ctx, "sqlite: biometrics page", `SELECT b.reference_id, b.person_id, b.category, b.position, b.format, b.purpose, b.quality, b.template_sealed, b.created_at
+		FROM biometrics b JOIN persons p ON p.id = b.person_id
+		WHERE b.category = ? AND b.reference_id > ? AND p.status = 'active' AND p.alias_of = ''
+		ORDER BY b.reference_id LIMIT ?`, category, after, limit)
+}
+
+func (t *tx) MoveBiometrics(ctx context.Context, from, to string) error {
+	if _, err := t.tx.ExecContext(ctx, `UPDATE biometrics SET person_id = ? WHERE person_id = ?`, to, from); err != nil {
+		return fmt.Errorf("sqlite: move biometrics: %w", err)
+	}
+	return nil
+}
+
+// --- cases ---
+
+const caseCols = `id, status, person_a, person_b, score, modalities, decision, note, decided_by, created_at, decided_at`
+
+func scanCase(sc interface{ Scan(...any) error }) (store.Case, error) {
+	var c store.Case
+	var at int64
+	var dec sql.NullInt64
+	err := sc.Scan(&c.ID, &c.Status, &c.PersonA, &c.PersonB, &c.Score, &c.Modalities, &c.Decision, &c.Note, &c.DecidedBy, &at, &dec)
+	c.CreatedAt = fromMS(at)
+	if dec.Valid {
+		d := fromMS(dec.Int64)
+		c.DecidedAt = &d
+	}
+	return c, err
+}
+
+func (t *tx) OpenCase(ctx context.Context, c store.Case) (store.Case, error) {
+	existing, err := scanCase(t.tx.QueryRowContext(ctx, `SELECT `+caseCols+` FROM cases WHERE person_a = ? AND person_b = ? AND status = ?`, c.PersonA, c.PersonB, store.CaseOpen))
+	if err == nil {
+		if c.Score > existing.Score {
+			existing.Score = c.Score
+		}
+		mods := map[string]bool{}
+		var list []string
+		for _, m := range strings.Split(existing.Modalities+","+c.Modalities, ",") {
+			if m != "" && !mods[m] {
+				mods[m] = true
+				list = append(list, m)
+			}
+		}
+		existing.Modalities = strings.Join(list, ",")
+		if _, err := t.tx.ExecContext(ctx, `UPDATE cases SET score = ?, modalities = ? WHERE id = ?`, existing.Score, existing.Modalities, existing.ID); err != nil {
+			return c, fmt.Errorf("sqlite: open case: %w", err)
+		}
+		return existing, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return c, fmt.Errorf("sqlite: open case: %w", err)
+	}
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO cases(id, status, person_a, person_b, score, modalities, created_at) VALUES (?,?,?,?,?,?,?)`,
+		c.ID, store.CaseOpen, c.PersonA, c.PersonB, c.Score, c.Modalities, ms(c.CreatedAt))
+	if err != nil {
+		return c, conflictOr("sqlite: open case", err)
+	}
+	c.Status = store.CaseOpen
+	return c, nil
+}
+
+func (t *tx) GetCase(ctx context.Context, id string) (store.Case, error) {
+	c, err := scanCase(t.tx.QueryRowContext(ctx, `SELECT `+caseCols+` FROM cases WHERE id = ?`, id))
+	if err != nil {
+		return c, notFound("sqlite: get case", err)
+	}
+	return c, nil
+}
+
+func (t *tx) queryCases(ctx context.Context, q string, args ...any) ([]store.Case, error) {
+	rows, err := t.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: cases: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Case
+	for rows.Next() {
+		c, err := scanCase(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: cases: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) ListCases(ctx context.Context, status string, limit int) ([]store.Case, error) {
+	return t.queryCases(ctx, `SELECT `+caseCols+` FROM cases WHERE status = ? ORDER BY created_at, id LIMIT ?`, status, limit)
+}
+
+func (t *tx) CasesOf(ctx context.Context, personID string) ([]store.Case, error) {
+	return t.queryCases(ctx, `SELECT `+caseCols+` FROM cases WHERE person_a = ? OR person_b = ? ORDER BY created_at, id`, personID, personID)
+}
+
+func (t *tx) DecideCase(ctx context.Context, c store.Case) error {
+	var at any
+	if c.DecidedAt != nil {
+		at = ms(*c.DecidedAt)
+	}
+	res, err := t.tx.ExecContext(ctx, `UPDATE cases SET status = ?, decision = ?, note = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = ?`,
+		store.CaseDecided, c.Decision, c.Note, c.DecidedBy, at, c.ID, store.CaseOpen)
+	if err := mustAffect("sqlite: decide case", res, err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("sqlite: decide case: not open: %w", store.ErrConflict)
+		}
+		return err
+	}
+	return nil
 }

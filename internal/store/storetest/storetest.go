@@ -28,6 +28,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuditAppendIsContiguous", testAudit},
 		{"FailedUpdateLeavesNothing", testRollback},
 		{"SpecimensAndCustody", testSpecimens},
+		{"BiometricsPagingAndErasure", testBiometrics},
+		{"CasesOpenOncePerPair", testCases},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -379,5 +381,115 @@ func testSpecimens(t *testing.T, s store.Store) {
 			t.Errorf("list: %+v %v", list, err)
 		}
 		return nil
+	})
+}
+
+func testBiometrics(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	update(t, s, func(tx store.Tx) error {
+		for _, id := range []string{"p1", "p2"} {
+			if err := tx.CreatePerson(ctx, person(id)); err != nil {
+				return err
+			}
+		}
+		for i, b := range []store.Biometric{
+			{ReferenceID: "r1", PersonID: "p1", Category: "fingerprint", Position: "right_index", Format: "image", Purpose: "deduplication", TemplateSealed: []byte{1}},
+			{ReferenceID: "r2", PersonID: "p1", Category: "iris", Position: "left_eye", Format: "image", Purpose: "deduplication", TemplateSealed: []byte{2}},
+			{ReferenceID: "r3", PersonID: "p2", Category: "fingerprint", Position: "left_thumb", Format: "iso19794-2", Purpose: "verification", TemplateSealed: []byte{3}},
+		} {
+			b.CreatedAt = t0.Add(time.Duration(i) * time.Second)
+			if err := tx.AddBiometric(ctx, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	page := func(after string, limit int) []string {
+		var ids []string
+		view(t, s, func(tx store.Tx) error {
+			bs, err := tx.BiometricsPage(ctx, "fingerprint", after, limit)
+			for _, b := range bs {
+				ids = append(ids, b.ReferenceID)
+			}
+			return err
+		})
+		return ids
+	}
+	if d := cmp.Diff([]string{"r1", "r3"}, page("", 10)); d != "" {
+		t.Errorf("page (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string{"r3"}, page("r1", 10)); d != "" {
+		t.Errorf("page after r1 (-want +got):\n%s", d)
+	}
+	update(t, s, func(tx store.Tx) error { return tx.DeleteBiometrics(ctx, "p1", "fingerprint") })
+	if d := cmp.Diff([]string{"r3"}, page("", 10)); d != "" {
+		t.Errorf("after deleting p1's fingerprints (-want +got):\n%s", d)
+	}
+	update(t, s, func(tx store.Tx) error { return tx.MoveBiometrics(ctx, "p2", "p1") })
+	view(t, s, func(tx store.Tx) error {
+		bs, err := tx.ListBiometrics(ctx, "p1")
+		if err != nil || len(bs) != 2 {
+			t.Errorf("p1 after move: %d, %v", len(bs), err)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error { return tx.ErasePerson(ctx, "p1", t0) })
+	if got := page("", 10); len(got) != 0 {
+		t.Errorf("an erased person's templates are still listed: %v", got)
+	}
+}
+
+func testCases(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	var first store.Case
+	update(t, s, func(tx store.Tx) error {
+		var err error
+		first, err = tx.OpenCase(ctx, store.Case{ID: "c1", PersonA: "a", PersonB: "b", Score: 10, Modalities: "fingerprint", CreatedAt: t0})
+		if err != nil {
+			return err
+		}
+		again, err := tx.OpenCase(ctx, store.Case{ID: "c2", PersonA: "a", PersonB: "b", Score: 30, Modalities: "iris", CreatedAt: t0})
+		if err != nil {
+			return err
+		}
+		if again.ID != "c1" || again.Score != 30 || again.Modalities != "fingerprint,iris" {
+			t.Errorf("second hit on an open pair: %+v", again)
+		}
+		return nil
+	})
+	view(t, s, func(tx store.Tx) error {
+		open, err := tx.ListCases(ctx, store.CaseOpen, 10)
+		if err != nil || len(open) != 1 {
+			t.Errorf("open cases: %+v %v", open, err)
+		}
+		return nil
+	})
+	at := t0.Add(time.Hour)
+	update(t, s, func(tx store.Tx) error {
+		return tx.DecideCase(ctx, store.Case{ID: "c1", Decision: "different", Note: "twins", DecidedBy: "adj", DecidedAt: &at})
+	})
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		return tx.DecideCase(ctx, store.Case{ID: "c1", Decision: "same", DecidedAt: &at})
+	}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("deciding twice: %v, want ErrConflict", err)
+	}
+	view(t, s, func(tx store.Tx) error {
+		c, err := tx.GetCase(ctx, "c1")
+		if err != nil || c.Status != store.CaseDecided || c.Decision != "different" || c.DecidedAt == nil {
+			t.Errorf("decided case: %+v %v", c, err)
+		}
+		cs, err := tx.CasesOf(ctx, "b")
+		if err != nil || len(cs) != 1 {
+			t.Errorf("cases of b: %+v %v", cs, err)
+		}
+		return nil
+	})
+	// A decided pair can be opened again by a later match.
+	update(t, s, func(tx store.Tx) error {
+		c, err := tx.OpenCase(ctx, store.Case{ID: "c3", PersonA: "a", PersonB: "b", Score: 5, CreatedAt: t0})
+		if err == nil && c.ID != "c3" {
+			t.Errorf("reopened pair reused a decided case: %+v", c)
+		}
+		return err
 	})
 }
