@@ -264,6 +264,7 @@ func (p polygon) near(px, py, d float64) bool {
 // scratch holds per-goroutine buffers for matching; it is not safe for
 // concurrent use.
 type scratch struct {
+	rowArg  []int32
 	colBest []float32
 	colArg  []int32
 	pairs   []pair
@@ -279,6 +280,15 @@ type pair struct {
 	a, b int
 	s    float32
 }
+
+// npTab[n] is the number of pairs averaged into the score when the smaller
+// template has n valid cylinders: a sigmoid from minNP to maxNP.
+var npTab = func() (t [257]int) {
+	for n := range t {
+		t[n] = minNP + int(math.Round(1/(1+math.Exp(-tauP*(float64(n)-muP)))*(maxNP-minNP)))
+	}
+	return t
+}()
 
 // tables for the relaxation compatibility terms.
 const (
@@ -348,6 +358,10 @@ func match(a, b *cylinders, s *scratch) float64 {
 	}
 	colBest, colArg := s.colBest[:nb], s.colArg[:nb]
 	clear(colBest)
+	if cap(s.rowArg) < na {
+		s.rowArg = make([]int32, na)
+	}
+	rowArgs := s.rowArg[:na]
 	bdir, bnorm, bbits := b.dir[:nb], b.norm[:nb], b.bits[:nb]
 	lower := func(v float32) int { // first j with bdir[j] >= v
 		lo, hi := 0, nb
@@ -382,29 +396,28 @@ func match(a, b *cylinders, s *scratch) float64 {
 				for k := range cylWords {
 					cx += bits.OnesCount64(ab[k] ^ bb[k])
 				}
-				den := an + bnorm[j]
-				if den == 0 {
-					continue
+				// v = 1 - sq/den beats best exactly when sq < (1-best)*den,
+				// so the division runs only on improvements.
+				sq, den := sqrtTab[cx], an+bnorm[j]
+				if sq < (1-rowBest)*den {
+					rowBest, rowArg = 1-sq/den, j
 				}
-				v := 1 - sqrtTab[cx]/den
-				if v > rowBest {
-					rowBest, rowArg = v, j
-				}
-				if v > colBest[j] {
-					colBest[j], colArg[j] = v, int32(i)
+				if sq < (1-colBest[j])*den {
+					colBest[j], colArg[j] = 1-sq/den, int32(i)
 				}
 			}
 		}
+		rowArgs[i] = int32(rowArg)
 		if rowArg >= 0 {
 			s.pairs = append(s.pairs, pair{i, rowArg, rowBest})
 		}
 	}
 	for j := range nb {
-		if colBest[j] > 0 {
+		if colBest[j] > 0 && rowArgs[colArg[j]] != int32(j) {
 			s.pairs = append(s.pairs, pair{int(colArg[j]), j, colBest[j]})
 		}
 	}
-	np := minNP + int(math.Round(1/(1+math.Exp(-tauP*(float64(min(na, nb))-muP)))*(maxNP-minNP)))
+	np := npTab[min(na, nb, len(npTab)-1)]
 	// Greedy one-to-one choice of the best pairs: sort keys holding the
 	// similarity bits (order-preserving for non-negative floats) and indices.
 	keys := s.keys[:0]
@@ -499,15 +512,11 @@ func match(a, b *cylinders, s *scratch) float64 {
 	for t := range nr {
 		idx = append(idx, t)
 	}
-	slices.SortStableFunc(idx, func(x, y int) int {
-		if eff[x] > eff[y] {
-			return -1
+	for x := 1; x < len(idx); x++ { // insertion sort, descending efficiency
+		for y := x; y > 0 && eff[idx[y]] > eff[idx[y-1]]; y-- {
+			idx[y], idx[y-1] = idx[y-1], idx[y]
 		}
-		if eff[x] < eff[y] {
-			return 1
-		}
-		return 0
-	})
+	}
 	s.idx = idx
 	sum := float64(0)
 	for _, t := range idx[:min(np, nr)] {
