@@ -129,9 +129,9 @@ type Person struct {
 	PortalCodeMAC []byte
 	// AliasOf is set when an adjudicator found this person to be another
 	// (the older) one: this id then only points there.
-	AliasOf string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	AliasOf   string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // PersonVersion is an earlier state of a person kept on rectification.

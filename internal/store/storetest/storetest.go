@@ -441,10 +441,8 @@ func testBiometrics(t *testing.T, s store.Store) {
 
 func testCases(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	var first store.Case
 	update(t, s, func(tx store.Tx) error {
-		var err error
-		first, err = tx.OpenCase(ctx, store.Case{ID: "c1", PersonA: "a", PersonB: "b", Score: 10, Modalities: "fingerprint", CreatedAt: t0})
+		first, err := tx.OpenCase(ctx, store.Case{ID: "c1", PersonA: "a", PersonB: "b", Score: 10, Modalities: "fingerprint", CreatedAt: t0})
 		if err != nil {
 			return err
 		}
@@ -452,7 +450,7 @@ func testCases(t *testing.T, s store.Store) {
 		if err != nil {
 			return err
 		}
-		if again.ID != "c1" || again.Score != 30 || again.Modalities != "fingerprint,iris" {
+		if first.Status != store.CaseOpen || again.ID != "c1" || again.Score != 30 || again.Modalities != "fingerprint,iris" {
 			t.Errorf("second hit on an open pair: %+v", again)
 		}
 		return nil
