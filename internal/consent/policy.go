@@ -108,7 +108,9 @@ var access = map[Role]map[Purpose]map[Category][]Action{
 		Verification: {Face: readOnly, Fingerprint: readOnly, Iris: readOnly},
 	},
 	Adjudicator: {
-		Deduplication: {Face: readOnly, Fingerprint: readOnly, Iris: readOnly, Identity: readOnly},
+		// Deciding a case writes identity: "same" makes the newer record an
+		// alias of the older one.
+		Deduplication: {Face: readOnly, Fingerprint: readOnly, Iris: readOnly, Identity: {Read, Write}},
 	},
 	Researcher: {
 		Research: {Health: readOnly, BloodType: readOnly, DNA: readOnly},

@@ -238,7 +238,7 @@ verifier    verification  iris         r
 adjudicator deduplication face         r
 adjudicator deduplication fingerprint  r
 adjudicator deduplication iris         r
-adjudicator deduplication identity     r
+adjudicator deduplication identity     rw
 researcher  research      health       r
 researcher  research      blood_type   r
 researcher  research      dna          r

@@ -258,8 +258,6 @@ type Biometrics interface {
 	// BiometricsPage lists references of a category with reference_id > after,
 	// in reference_id order, of active persons only (for rebuilding galleries).
 	BiometricsPage(ctx context.Context, category, after string, limit int) ([]Biometric, error)
-	// MoveBiometrics reassigns every reference of from to to (a merge).
-	MoveBiometrics(ctx context.Context, from, to string) error
 }
 
 // Case statuses.

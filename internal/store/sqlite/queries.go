@@ -657,13 +657,6 @@ func (t *tx) BiometricsPage(ctx context.Context, category, after string, limit i
 		ORDER BY b.reference_id LIMIT ?`, category, after, limit)
 }
 
-func (t *tx) MoveBiometrics(ctx context.Context, from, to string) error {
-	if _, err := t.tx.ExecContext(ctx, `UPDATE biometrics SET person_id = ? WHERE person_id = ?`, to, from); err != nil {
-		return fmt.Errorf("sqlite: move biometrics: %w", err)
-	}
-	return nil
-}
-
 // --- cases ---
 
 const caseCols = `id, status, person_a, person_b, score, modalities, decision, note, decided_by, created_at, decided_at`

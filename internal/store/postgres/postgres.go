@@ -1,0 +1,364 @@
+// Package postgres is the store for more than one machine's load: PostgreSQL
+// through pgx, with SQL kept portable to Postgres-wire distributed databases
+// (CockroachDB, YugabyteDB): no advisory locks, no SERIAL, BYTEA blobs and
+// BIGINT Unix-millisecond times as in the SQLite store.
+//
+// Update runs fn in a SERIALIZABLE transaction and runs it again, a bounded
+// number of times, when the database reports a serialization failure or a
+// deadlock (SQLSTATE 40001, 40P01), so fn may run more than once: it must not
+// keep effects outside the transaction from an earlier attempt (reset what
+// it collects at its start). View runs fn in a REPEATABLE READ READ ONLY
+// transaction (one consistent snapshot; PostgreSQL never aborts it, the same
+// retry applies where a distributed database may).
+//
+// The audit log's idx is assigned as MAX(idx)+1 inside the writing
+// transaction, with a primary key on idx; serializability makes two writers
+// that read the same MAX collide (one retries), and a row visible only after
+// every smaller idx is. docs/postgres.md explains the choice.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/assent-registry/assent/internal/store"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// DefaultMaxRetries is Options.MaxRetries when it is zero.
+const DefaultMaxRetries = 30
+
+// Options configure Open. The zero value is valid.
+type Options struct {
+	// Migrate applies pending migrations (creating Schema first when it is
+	// set). Without it, Open refuses a schema older than this binary with
+	// store.ErrStaleSchema.
+	Migrate bool
+	// Schema, when set, is the only schema on every connection's
+	// search_path: the store's tables live there. It must be a lower-case
+	// identifier ([a-z_][a-z0-9_]*). Empty keeps the server's search_path.
+	Schema string
+	// MaxConns bounds open connections; 0 means max(4, GOMAXPROCS).
+	MaxConns int
+	// MaxRetries bounds how often one Update or View is run again after a
+	// serialization failure; 0 means DefaultMaxRetries, negative never.
+	MaxRetries int
+}
+
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+func (o Options) validate() error {
+	if o.Schema != "" && !schemaName.MatchString(o.Schema) {
+		return fmt.Errorf("postgres: open: schema %q is not a lower-case identifier", o.Schema)
+	}
+	if o.MaxConns < 0 {
+		return fmt.Errorf("postgres: open: MaxConns %d is negative", o.MaxConns)
+	}
+	return nil
+}
+
+// DB is the PostgreSQL store. It is safe for concurrent use.
+type DB struct {
+	pool       *connPool
+	maxRetries int
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open connects to the database named by url (a libpq URL or key=value
+// string, e.g. postgres://user@host:5432/db?sslmode=verify-full), checks the
+// schema version and, with opt.Migrate, applies pending migrations. The
+// returned DB must be closed.
+func Open(ctx context.Context, url string, opt Options) (*DB, error) {
+	if err := opt.validate(); err != nil {
+		return nil, err
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		// The parse error may quote the URL, password included.
+		return nil, errors.New("postgres: open: the connection URL does not parse")
+	}
+	if opt.Schema != "" {
+		cfg.RuntimeParams["search_path"] = opt.Schema
+	}
+	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
+		cfg.RuntimeParams["application_name"] = "assent"
+	}
+	conns := opt.MaxConns
+	if conns == 0 {
+		conns = max(4, runtime.GOMAXPROCS(0))
+	}
+	retries := opt.MaxRetries
+	switch {
+	case retries == 0:
+		retries = DefaultMaxRetries
+	case retries < 0:
+		retries = 0
+	}
+	db := &DB{pool: newConnPool(cfg, conns), maxRetries: retries}
+	if err := db.migrate(ctx, opt); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the connections. Transactions running keep theirs until they
+// end; later calls fail.
+func (db *DB) Close() error {
+	db.pool.close()
+	return nil
+}
+
+// --- migrations ---
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("postgres: migration %q: name must start with a number", e.Name())
+		}
+		b, err := migrationFS.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
+	for i, m := range ms {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("postgres: migrations must be numbered 1..n without gaps, found %s", m.name)
+		}
+	}
+	return ms, nil
+}
+
+// LatestSchema is the highest migration this binary knows.
+func LatestSchema() int {
+	ms, err := migrations()
+	if err != nil {
+		return 0
+	}
+	return len(ms)
+}
+
+const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL,
+	applied_at BIGINT NOT NULL
+)`
+
+// migrate checks the version and applies what is missing. Each migration
+// runs in its own SERIALIZABLE transaction that first re-reads the version,
+// so servers starting together apply each migration once: the loser of a
+// race fails to commit (or collides on the version's key or a table name)
+// and, on its retry, finds the migration applied.
+func (db *DB) migrate(ctx context.Context, opt Options) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	if opt.Migrate {
+		err := db.withConn(ctx, func(c *pgx.Conn) error {
+			if opt.Schema != "" {
+				if _, err := c.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{opt.Schema}.Sanitize()); err != nil {
+					return err
+				}
+			}
+			_, err := c.Exec(ctx, createMigrationsTable)
+			return err
+		})
+		if err != nil && !isCode(err, codeUniqueViolation, codeDuplicateTable) { // a concurrent creator won
+			return fmt.Errorf("postgres: migrate: %w", err)
+		}
+	}
+	cur, err := db.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if cur > len(ms) {
+		return fmt.Errorf("postgres: schema %d, binary knows %d: %w", cur, len(ms), store.ErrSchemaTooNew)
+	}
+	if cur < len(ms) && !opt.Migrate {
+		return fmt.Errorf("postgres: schema %d, binary needs %d: %w", cur, len(ms), store.ErrStaleSchema)
+	}
+	for _, m := range ms[cur:] {
+		if err := db.applyMigration(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (db *DB) applyMigration(ctx context.Context, m migration) error {
+	for attempt := 0; ; attempt++ {
+		err := db.withConn(ctx, func(c *pgx.Conn) error {
+			return pgx.BeginTxFunc(ctx, c, pgx.TxOptions{IsoLevel: pgx.Serializable}, func(t pgx.Tx) error {
+				var cur int
+				if err := t.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
+					return err
+				}
+				if cur >= m.version {
+					return nil // applied by a concurrent Open
+				}
+				if _, err := t.Exec(ctx, m.sql); err != nil {
+					return err
+				}
+				_, err := t.Exec(ctx, `INSERT INTO schema_migrations(version, name, applied_at) VALUES ($1, $2, $3)`,
+					m.version, m.name, time.Now().UnixMilli())
+				return err
+			})
+		})
+		if err == nil {
+			return nil
+		}
+		if attempt >= 5 || !isCode(err, codeSerialization, codeDeadlock, codeUniqueViolation, codeDuplicateTable) {
+			return fmt.Errorf("postgres: migrate %s: %w", m.name, err)
+		}
+		if err := sleep(ctx, attempt); err != nil {
+			return fmt.Errorf("postgres: migrate %s: %w", m.name, err)
+		}
+	}
+}
+
+// SchemaVersion reports the highest applied migration (0 on an empty
+// database).
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := db.withConn(ctx, func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	})
+	if isCode(err, codeUndefinedTable) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("postgres: schema version: %w", err)
+	}
+	return v, nil
+}
+
+func (db *DB) withConn(ctx context.Context, fn func(*pgx.Conn) error) error {
+	c, err := db.pool.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.pool.release(c)
+	return fn(c)
+}
+
+// --- transactions ---
+
+// Update runs fn in a SERIALIZABLE read-write transaction and commits it;
+// the commit is as durable as the server's synchronous_commit (on by
+// default: flushed to the WAL before Update returns). On a serialization
+// failure or deadlock the whole transaction, fn included, runs again after
+// a short random backoff, at most Options.MaxRetries more times.
+func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return db.run(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadWrite}, fn)
+}
+
+// View runs fn in a REPEATABLE READ READ ONLY transaction: one snapshot.
+func (db *DB) View(ctx context.Context, fn func(store.Tx) error) error {
+	return db.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
+func (db *DB) run(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		retry, err := db.attempt(ctx, opts, fn)
+		if !retry {
+			return err
+		}
+		if attempt >= db.maxRetries {
+			return fmt.Errorf("postgres: gave up after %d attempts: %w", attempt+1, err)
+		}
+		if serr := sleep(ctx, attempt); serr != nil {
+			return errors.Join(err, serr)
+		}
+	}
+}
+
+// attempt runs fn once and says whether a retry may succeed: only when the
+// server itself aborted the transaction for a conflict, never when the
+// outcome of a commit is unknown (a lost connection).
+func (db *DB) attempt(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx) error) (retry bool, err error) {
+	c, err := db.pool.acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("postgres: connect: %w", err)
+	}
+	defer db.pool.release(c)
+	ptx, err := c.BeginTx(ctx, opts)
+	if err != nil {
+		return false, fmt.Errorf("postgres: begin: %w", err)
+	}
+	t := &tx{tx: ptx}
+	if err := fn(t); err != nil {
+		// A rollback that fails leaves the connection inside a
+		// transaction; release then drops it.
+		if rbErr := ptx.Rollback(ctx); rbErr != nil && !errors.Is(rbErr, pgx.ErrTxClosed) {
+			err = errors.Join(err, fmt.Errorf("postgres: rollback: %w", rbErr))
+		}
+		return t.retry || retryable(err), err
+	}
+	if err := ptx.Commit(ctx); err != nil {
+		// ErrTxCommitRollback: fn swallowed a failed statement; retry if
+		// that failure was a conflict.
+		return retryable(err) || (t.retry && errors.Is(err, pgx.ErrTxCommitRollback)), fmt.Errorf("postgres: commit: %w", err)
+	}
+	return false, nil
+}
+
+// sleep waits a random time that grows with attempt (1 ms .. 128 ms cap).
+func sleep(ctx context.Context, attempt int) error {
+	d := time.Millisecond << min(attempt, 7)
+	d = d/2 + rand.N(d)
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// SQLSTATE codes the store acts on.
+const (
+	codeSerialization   = "40001"
+	codeDeadlock        = "40P01"
+	codeUniqueViolation = "23505"
+	codeUndefinedTable  = "42P01"
+	codeDuplicateTable  = "42P07"
+)
+
+func isCode(err error, codes ...string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && slices.Contains(codes, pe.Code)
+}
+
+func retryable(err error) bool { return isCode(err, codeSerialization, codeDeadlock) }
