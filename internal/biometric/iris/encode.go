@@ -32,9 +32,9 @@ type config struct {
 func defaultConfig() config {
 	return config{
 		maxSide: 480, polarRows: 32, polarCols: 512,
-		rhoMin: 0.0, rhoMax: 0.7,
+		rhoMin: 0.0, rhoMax: 0.6,
 		wavelength: 24, sigmaOnF: 0.4,
-		brightK: 3, darkK: 3.5,
+		brightK: 3, darkK: 3,
 		maskWindow: 4, maskFrac: 0.34,
 		fragile:     0.15,
 		minUsable:   1200,

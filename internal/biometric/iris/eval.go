@@ -21,19 +21,20 @@ import (
 // Every pair of images is counted: an image that fails to enrol makes each
 // of its pairs a non-match.
 type EvalResult struct {
-	Dataset       string  `json:"dataset"`
-	Eyes          int     `json:"eyes"`
-	Images        int     `json:"images"`
-	Genuine       int     `json:"genuine"`
-	Impostor      int     `json:"impostor"`
-	FTE           float64 `json:"fte"`
-	FailedToEnrol int     `json:"failed_to_enrol"`
-	EER           float64 `json:"eer"`
-	EERThreshold  float64 `json:"eer_threshold"`
-	FMR100        float64 `json:"fmr100"`
-	FMR1000       float64 `json:"fmr1000"`
-	FMR10000      float64 `json:"fmr10000"`
-	ZeroFMR       float64 `json:"zero_fmr"`
+	Dataset        string  `json:"dataset"`
+	Eyes           int     `json:"eyes"`
+	Images         int     `json:"images"`
+	Genuine        int     `json:"genuine"`
+	Impostor       int     `json:"impostor"`
+	FTE            float64 `json:"fte"`
+	FailedToEnrol  int     `json:"failed_to_enrol"`
+	MeanUsableBits float64 `json:"mean_usable_bits"`
+	EER            float64 `json:"eer"`
+	EERThreshold   float64 `json:"eer_threshold"`
+	FMR100         float64 `json:"fmr100"`
+	FMR1000        float64 `json:"fmr1000"`
+	FMR10000       float64 `json:"fmr10000"`
+	ZeroFMR        float64 `json:"zero_fmr"`
 	// Distance distributions: genuine and impostor, non-matches excluded.
 	GenuineMean  float64 `json:"genuine_mean"`
 	ImpostorMean float64 `json:"impostor_mean"`
@@ -45,6 +46,7 @@ type EvalResult struct {
 	ImpostorSingleMean float64 `json:"impostor_single_mean"`
 	ImpostorDOF        float64 `json:"impostor_dof"`
 	EffectiveShifts    float64 `json:"effective_shifts"`
+	ModelFMR1e2        float64 `json:"empirical_fmr_at_model_1e-2"`
 	ModelFMR1e3        float64 `json:"empirical_fmr_at_model_1e-3"`
 	ModelFMR1e4        float64 `json:"empirical_fmr_at_model_1e-4"`
 	// Timing on this machine.
@@ -52,9 +54,10 @@ type EvalResult struct {
 	ComparisonsPerSecond float64 `json:"matcher_comparisons_per_second"`
 	// Coarse pass on real codes: genuine pairs accepted at the FMR1000
 	// threshold that the coarse pass would drop, and impostors it passes.
-	CoarseThreshold  float64 `json:"coarse_threshold"`
-	CoarseRecallLoss float64 `json:"coarse_recall_loss"`
-	CoarsePassRate   float64 `json:"coarse_impostor_pass_rate"`
+	CoarseThreshold  float64       `json:"coarse_threshold"`
+	CoarseRecallLoss float64       `json:"coarse_recall_loss"`
+	CoarsePassRate   float64       `json:"coarse_impostor_pass_rate"`
+	Coarse           []CoarsePoint `json:"coarse_margins"`
 	// Histograms of distances in bins of 0.01 over [0, 1).
 	GenuineHist  []int    `json:"genuine_hist"`
 	ImpostorHist []int    `json:"impostor_hist"`
@@ -64,6 +67,7 @@ type EvalResult struct {
 	// threshold; a development aid, not printed.
 	badGenuine map[string]int
 	badPairs   []string
+	samples    []sample
 }
 
 // imageExt lists the file extensions Evaluate reads.
@@ -177,6 +181,14 @@ func evaluate(ctx context.Context, dir string, c config, progress func(done, tot
 		}
 	}
 	res.FTE = float64(res.FailedToEnrol) / float64(len(samples))
+	if ok := len(samples) - res.FailedToEnrol; ok > 0 {
+		for _, s := range samples {
+			if s.t != nil {
+				res.MeanUsableBits += float64(s.t.UsableBits())
+			}
+		}
+		res.MeanUsableBits /= float64(ok)
+	}
 
 	// Every pair once, with the gallery kernel: each image's shifts are
 	// prepared once.
@@ -244,30 +256,25 @@ func evaluate(ctx context.Context, dir string, c config, progress func(done, tot
 	res.ImpostorSingleMean = m1
 	if sd > 0 {
 		res.ImpostorDOF = 0.25 / (sd * sd)
-		// k with 1-(1-F(median))^k = 1/2 for the impostor median over all shifts.
-		var finite []float64
-		for _, v := range imp {
-			if v < 2 {
-				finite = append(finite, v)
-			}
-		}
-		if len(finite) > 0 {
-			med := finite[len(finite)/2] // imp is sorted by rates
-			f := 0.5 * math.Erfc(-(med-m1)/(sd*math.Sqrt2))
+		// k with 1-(1-F(t))^k = 1e-3 where t is the empirical threshold
+		// of FMR 1e-3 (imp is sorted by rates): the model fits the tail.
+		if n := len(imp) / 1000; n > 0 {
+			f := 0.5 * math.Erfc(-(imp[n-1]-m1)/(sd*math.Sqrt2))
 			if f > 0 && f < 1 {
-				res.EffectiveShifts = math.Log(0.5) / math.Log1p(-f)
+				res.EffectiveShifts = math.Log1p(-1e-3) / math.Log1p(-f)
 			}
 		}
 	}
 	for _, q := range []struct {
 		fmr float64
 		out *float64
-	}{{1e-3, &res.ModelFMR1e3}, {1e-4, &res.ModelFMR1e4}} {
+	}{{1e-2, &res.ModelFMR1e2}, {1e-3, &res.ModelFMR1e3}, {1e-4, &res.ModelFMR1e4}} {
 		t := ThresholdForFMR(q.fmr)
 		n, _ := slices.BinarySearch(imp, math.Nextafter(t, 3))
 		*q.out = float64(n) / float64(len(imp))
 	}
-	coarseCheck(res, samples, m)
+	coarseCheck(res, samples, m, GalleryOptions{})
+	res.samples = samples
 	return res, nil
 }
 
@@ -370,18 +377,27 @@ func hist(v []float64) []int {
 	return h
 }
 
+// CoarsePoint is the coarse pass measured at one margin.
+type CoarsePoint struct {
+	Margin           float64 `json:"margin"`
+	RecallLoss       float64 `json:"recall_loss"`
+	ImpostorPassRate float64 `json:"impostor_pass_rate"`
+}
+
 // coarseCheck measures the coarse pass of Gallery.Search on the real codes:
 // at the threshold of FMR 1/1000 given by ThresholdForFMR, the share of
 // genuine pairs the full comparison accepts that the coarse pass drops, and
-// the share of impostor pairs the coarse pass lets through.
-func coarseCheck(res *EvalResult, samples []sample, m Matcher) {
-	g := NewGallery(GalleryOptions{Matcher: m})
+// the share of impostor pairs the coarse pass lets through, for the default
+// margin and a few others.
+func coarseCheck(res *EvalResult, samples []sample, m Matcher, opt GalleryOptions) {
+	opt.Matcher = m
+	g := NewGallery(opt)
 	t := ThresholdForFMR(1e-3)
 	res.CoarseThreshold = t + DefaultCoarseMargin
 	frac := float64(g.coarseWords) / float64(g.words)
 	cmin, cnorm := int(float64(m.MinBits)*frac), float64(m.NormBits)*frac
 	e := make([]uint64, 2*g.words)
-	var accepted, lost, imp, passed int
+	var gen, imp []float64 // coarse distances
 	for i := range samples {
 		if samples[i].t == nil {
 			continue
@@ -395,24 +411,30 @@ func coarseCheck(res *EvalResult, samples []sample, m Matcher) {
 			c := bestStrided(p.coarse, e, g.coarseStride, p.coarseShifts, cmin, cnorm)
 			if samples[i].eye == samples[j].eye {
 				if best(p.full, e, p.shifts, m.MinBits, float64(m.NormBits)) <= t {
-					accepted++
-					if c > res.CoarseThreshold {
-						lost++
-					}
+					gen = append(gen, c)
 				}
 			} else {
-				imp++
-				if c <= res.CoarseThreshold {
-					passed++
-				}
+				imp = append(imp, c)
 			}
 		}
 	}
-	if accepted > 0 {
-		res.CoarseRecallLoss = float64(lost) / float64(accepted)
-	}
-	if imp > 0 {
-		res.CoarsePassRate = float64(passed) / float64(imp)
+	slices.Sort(gen)
+	slices.Sort(imp)
+	for _, margin := range []float64{0.01, DefaultCoarseMargin, 0.03, 0.04, 0.06} {
+		ct := t + margin
+		pt := CoarsePoint{Margin: margin}
+		if len(gen) > 0 {
+			n, _ := slices.BinarySearch(gen, math.Nextafter(ct, 3))
+			pt.RecallLoss = 1 - float64(n)/float64(len(gen))
+		}
+		if len(imp) > 0 {
+			n, _ := slices.BinarySearch(imp, math.Nextafter(ct, 3))
+			pt.ImpostorPassRate = float64(n) / float64(len(imp))
+		}
+		if margin == DefaultCoarseMargin {
+			res.CoarseRecallLoss, res.CoarsePassRate = pt.RecallLoss, pt.ImpostorPassRate
+		}
+		res.Coarse = append(res.Coarse, pt)
 	}
 }
 

@@ -17,9 +17,9 @@ import (
 // sends an entry to the full comparison only when its coarse distance is at
 // most threshold + DefaultCoarseMargin.
 const (
-	DefaultCoarseStride    = 2
-	DefaultCoarseShiftStep = 3
-	DefaultCoarseMargin    = 0.06
+	DefaultCoarseStride    = 3
+	DefaultCoarseShiftStep = 2
+	DefaultCoarseMargin    = 0.02
 )
 
 // Gallery holds enrolled iris codes packed for a fast 1:N scan: each entry is

@@ -114,7 +114,7 @@ func ThresholdForFMR(fmr float64) float64 {
 // distance at a single shift, and the number of independent shifts that
 // reproduces the impostor minimum over all shifts.
 const (
-	ImpostorMean    = 0.497
-	ImpostorDOF     = 270
-	EffectiveShifts = 16
+	ImpostorMean    = 0.4956
+	ImpostorDOF     = 276
+	EffectiveShifts = 43
 )

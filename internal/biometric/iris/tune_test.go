@@ -53,3 +53,21 @@ func TestTune(t *testing.T) {
 	t.Logf("TUNE %s eer=%.4f fmr1000=%.4f fmr10000=%.4f zero=%.4f fte=%.4f gmean=%.3f imean=%.3f istd=%.4f dof=%.0f d'=%.2f m1=%.3f k=%.1f",
 		spec, r.EER, r.FMR1000, r.FMR10000, r.ZeroFMR, r.FTE, r.GenuineMean, r.ImpostorMean, r.ImpostorStd, r.ImpostorDOF, r.Decidability, r.ImpostorSingleMean, r.EffectiveShifts)
 }
+
+// TestCoarseVariants measures the coarse pass on ASSENT_IRIS_DATA for a few
+// word strides and shift steps; a development aid.
+func TestCoarseVariants(t *testing.T) {
+	dir := os.Getenv("ASSENT_IRIS_DATA")
+	if dir == "" || os.Getenv("ASSENT_IRIS_COARSE") == "" {
+		t.Skip("set ASSENT_IRIS_DATA and ASSENT_IRIS_COARSE to compare coarse-pass variants")
+	}
+	r, err := evaluate(context.Background(), dir, defaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []GalleryOptions{{CoarseStride: 2, CoarseStep: 3}, {CoarseStride: 2, CoarseStep: 2}, {CoarseStride: 4, CoarseStep: 2}, {CoarseStride: 1, CoarseStep: 3}, {CoarseStride: 3, CoarseStep: 2}} {
+		var x EvalResult
+		coarseCheck(&x, r.samples, DefaultMatcher(), v)
+		t.Logf("stride %d step %d: %+v", v.CoarseStride, v.CoarseStep, x.Coarse)
+	}
+}
