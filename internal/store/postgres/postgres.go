@@ -185,17 +185,8 @@ func (db *DB) migrate(ctx context.Context, opt Options) error {
 		return err
 	}
 	if opt.Migrate {
-		err := db.withConn(ctx, func(c *pgx.Conn) error {
-			if opt.Schema != "" {
-				if _, err := c.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{opt.Schema}.Sanitize()); err != nil {
-					return err
-				}
-			}
-			_, err := c.Exec(ctx, createMigrationsTable)
+		if err := db.bootstrap(ctx, opt.Schema); err != nil {
 			return err
-		})
-		if err != nil && !isCode(err, codeUniqueViolation, codeDuplicateTable) { // a concurrent creator won
-			return fmt.Errorf("postgres: migrate: %w", err)
 		}
 	}
 	cur, err := db.SchemaVersion(ctx)
@@ -214,6 +205,32 @@ func (db *DB) migrate(ctx context.Context, opt Options) error {
 		}
 	}
 	return nil
+}
+
+// bootstrap creates the schema (when named) and the migrations table if
+// they are missing. IF NOT EXISTS still fails when another server creates
+// the same object at the same moment; then it tries again.
+func (db *DB) bootstrap(ctx context.Context, schema string) error {
+	for attempt := 0; ; attempt++ {
+		err := db.withConn(ctx, func(c *pgx.Conn) error {
+			if schema != "" {
+				if _, err := c.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize()); err != nil {
+					return err
+				}
+			}
+			_, err := c.Exec(ctx, createMigrationsTable)
+			return err
+		})
+		if err == nil {
+			return nil
+		}
+		if attempt >= 5 || !isCode(err, codeUniqueViolation, codeDuplicateTable, codeDuplicateSchema) {
+			return fmt.Errorf("postgres: migrate: %w", err)
+		}
+		if err := sleep(ctx, attempt+3); err != nil {
+			return fmt.Errorf("postgres: migrate: %w", err)
+		}
+	}
 }
 
 func (db *DB) applyMigration(ctx context.Context, m migration) error {
@@ -354,6 +371,7 @@ const (
 	codeUniqueViolation = "23505"
 	codeUndefinedTable  = "42P01"
 	codeDuplicateTable  = "42P07"
+	codeDuplicateSchema = "42P06"
 )
 
 func isCode(err error, codes ...string) bool {
