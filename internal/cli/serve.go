@@ -33,6 +33,11 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			st, err := a.reg.LoadGalleries(cmd.Context(), func(done int) { log.Info("loading 1:N galleries", "templates_read", done) })
+			if err != nil {
+				return err
+			}
+			log.Info("galleries loaded", "persons", st.Persons, "fingerprint", st.Templates["fingerprint"], "iris", st.Templates["iris"], "skipped", st.Skipped, "ms", st.Duration.Milliseconds())
 			log.Info("serving", "addr", ln.Addr().String(), "data", dir)
 			go maintainLoop(cmd.Context(), a, maintainEvery, log)
 			return serve(cmd.Context(), a, ln, log, cpEvery, cpEntries)

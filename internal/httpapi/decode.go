@@ -37,7 +37,7 @@ func decodeProblem(err error) error {
 	var p Problem
 	switch {
 	case errors.As(err, &mbe):
-		p = newProblem(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the body is larger than 1 MiB", "")
+		p = newProblem(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the body is too large", "")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		p = newProblem(http.StatusBadRequest, CodeUnknownField, "field "+field+" is not part of this request", field)

@@ -48,6 +48,8 @@ var inputStatus = map[string]int{
 	registry.CodeUnknownPerson:    http.StatusUnprocessableEntity,
 	registry.CodeInvalidHousehold: http.StatusUnprocessableEntity,
 	registry.CodeSiteExists:       http.StatusConflict,
+	registry.CodeInvalidCapture:   http.StatusUnprocessableEntity,
+	registry.CodeQualityTooLow:    http.StatusUnprocessableEntity,
 }
 
 // problemFor is the one place errors become HTTP answers. Internal detail

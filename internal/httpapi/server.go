@@ -117,6 +117,11 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /v1/persons/{id}/specimens", Personal, s.addSpecimen)
 	s.handle("GET /v1/persons/{id}/specimens", Personal, s.listSpecimens)
 	s.handle("POST /v1/persons/{id}/specimens/{sid}/events", Personal, s.addCustody)
+	s.handle("POST /v1/persons/{id}/biometrics", Personal, s.enrolBiometric)
+	s.handle("POST /v1/verify", Personal, s.verify)
+	s.handle("GET /v1/cases", Personal, s.listCases)
+	s.handle("GET /v1/cases/{id}", Personal, s.getCase)
+	s.handle("POST /v1/cases/{id}/decision", Personal, s.decideCase)
 	s.handle("GET /v1/receipts/key", Public, s.receiptKey)
 	s.handle("GET /v1/stats/consent", Operator, s.consentStats)
 
@@ -210,7 +215,11 @@ func (s *Server) wrap(pattern string, access Access, h func(http.ResponseWriter,
 			s.latency.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
 			s.log.InfoContext(ctx, "http", "route", pattern, "status", st, "ms", time.Since(start).Milliseconds(), "request_id", rid)
 		}()
-		r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
+		limit := int64(MaxBodyBytes)
+		if pattern == "POST /v1/persons/{id}/biometrics" || pattern == "POST /v1/verify" {
+			limit = MaxCaptureBodyBytes
+		}
+		r.Body = http.MaxBytesReader(rec, r.Body, limit)
 		if access != Public {
 			actor, err := s.authenticate(r)
 			if err != nil {

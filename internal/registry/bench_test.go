@@ -28,7 +28,7 @@ func (s noAuditStore) Update(ctx context.Context, fn func(store.Tx) error) error
 	return s.Store.Update(ctx, func(tx store.Tx) error { return fn(noAuditTx{tx}) })
 }
 func (noAuditTx) AppendAudit(context.Context, string, []byte, []byte) (uint64, error) { return 0, nil }
-func (noAuditTx) AuditSize(context.Context) (uint64, error)                             { return 0, nil }
+func (noAuditTx) AuditSize(context.Context) (uint64, error)                           { return 0, nil }
 
 func benchRegistry(b *testing.B, seal, audit bool) *Registry {
 	ctx := context.Background()

@@ -153,7 +153,34 @@ func (r *Registry) RecordConsent(ctx context.Context, actor Actor, purpose conse
 	if err := r.shredAfterCommit(ctx, id, shred, erasePerson); err != nil {
 		return out, err
 	}
+	if c := consent.Category(in.Category); c == consent.Identity || c.IsBiometric() {
+		if err := r.afterDedupChange(ctx, id); err != nil {
+			return out, err
+		}
+	}
 	return out, nil
+}
+
+// afterDedupChange keeps the gallery and the open cases in line with a
+// person's consents after a change (or an erasure).
+func (r *Registry) afterDedupChange(ctx context.Context, id string) error {
+	if err := r.refreshGallery(ctx, id); err != nil {
+		return err
+	}
+	var any bool
+	if err := r.store.View(ctx, func(tx store.Tx) error {
+		counts, err := r.dedupConsents(ctx, tx, id)
+		for _, ok := range counts {
+			any = any || ok
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	if !any {
+		return r.closeCasesOf(ctx, id)
+	}
+	return nil
 }
 
 // eraseCategoryRows deletes the rows of category c of a person (inside the

@@ -43,6 +43,9 @@ const (
 	CodeUnknownPerson    = "unknown_person"    // 422
 	CodeInvalidHousehold = "invalid_household" // 422: a change that would break a household
 	CodeSiteExists       = "site_exists"       // 409
+	CodeInvalidCapture   = "invalid_capture"   // 422: the data is not a usable image or record
+	CodeQualityTooLow    = "quality_too_low"   // 422: too poor to enrol; capture again
+	CodeUnknownCase      = "unknown_case"      // 404
 )
 
 func missing(field string) error {

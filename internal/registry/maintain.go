@@ -97,6 +97,9 @@ func (r *Registry) Maintain(ctx context.Context) (MaintenanceReport, error) {
 		if err := r.shredAfterCommit(ctx, id, due, person); err != nil {
 			return rep, err
 		}
+		if err := r.afterDedupChange(ctx, id); err != nil {
+			return rep, err
+		}
 		if person {
 			rep.ErasedPersons++
 		} else {

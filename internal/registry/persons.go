@@ -84,6 +84,7 @@ type PersonView struct {
 	HouseholdID  string    `json:"household_id,omitempty"`
 	Relationship string    `json:"relationship,omitempty"`
 	GuardianID   string    `json:"guardian_id,omitempty"`
+	AliasOf      string    `json:"alias_of,omitempty"` // merged into this (older) record
 	Site         string    `json:"site,omitempty"`
 	Version      int       `json:"version"`
 	CreatedAt    time.Time `json:"created_at"`
@@ -353,7 +354,7 @@ func (r *Registry) openIdentity(ctx context.Context, p store.Person) (Identity, 
 func view(p store.Person, id Identity) PersonView {
 	return PersonView{ID: p.ID, Status: p.Status, GivenName: id.GivenName, FamilyName: id.FamilyName,
 		BirthDate: id.BirthDate, Sex: id.Sex, Phone: id.Phone, AreaCode: p.AreaCode, HouseholdID: p.HouseholdID,
-		Relationship: p.Relationship, GuardianID: p.GuardianID, Site: p.Site, Version: p.Version,
+		Relationship: p.Relationship, GuardianID: p.GuardianID, AliasOf: p.AliasOf, Site: p.Site, Version: p.Version,
 		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
 }
 

@@ -62,12 +62,14 @@ type Registry struct {
 	policyURL    string
 	audit        *audit.Log
 	limits       limiter
+	gal          *galleries
 }
 
 // New builds a Registry over s and k.
 func New(s store.Store, k Keyring, opt Options) *Registry {
 	r := &Registry{store: s, keys: k, cfg: opt.Consent.WithDefaults(), now: opt.Clock, log: opt.Logger,
-		controller: opt.Controller, jurisdiction: opt.Jurisdiction, policyURL: opt.PolicyURL, audit: opt.Audit}
+		controller: opt.Controller, jurisdiction: opt.Jurisdiction, policyURL: opt.PolicyURL, audit: opt.Audit,
+		gal: newGalleries()}
 	if r.controller.Name == "" {
 		r.controller = consent.Controller{Name: "Assent registry operator", Contact: "the registry office", Address: "see the notice", Email: "privacy@example.org"}
 	}
@@ -111,6 +113,9 @@ type access struct {
 	creating bool
 	pending  []consent.Record
 	birth    time.Time
+	// only, when set, lists the purposes this use case serves; any other
+	// declared purpose is refused (purpose_not_allowed) whatever the table.
+	only []consent.Purpose
 }
 
 // facts is what the gate loaded about one person; handlers reuse it.
@@ -210,7 +215,7 @@ func (r *Registry) guard(ctx context.Context, a access, fn func(tx store.Tx, f m
 		}); aerr != nil {
 			r.log.ErrorContext(ctx, "audit of a failed request", "err", aerr, "request_id", a.actor.RequestID)
 		}
-		return fnErr
+		return storeError(fnErr)
 	}
 	return err
 }
@@ -242,6 +247,9 @@ func (r *Registry) notifyAudit() {
 }
 
 func (r *Registry) decideRole(a access) consent.Verdict {
+	if len(a.only) > 0 && !slices.Contains(a.only, a.purpose) {
+		return consent.Verdict{Reason: consent.ReasonPurposeNotAllowed}
+	}
 	if len(consent.RolePurposes(a.actor.Role)) == 0 || !slices.Contains(consent.RolePurposes(a.actor.Role), a.purpose) {
 		return consent.Verdict{Reason: consent.ReasonRoleNotAllowed}
 	}
@@ -254,6 +262,9 @@ func (r *Registry) decideRole(a access) consent.Verdict {
 }
 
 func (r *Registry) decide(a access, personID string, f *facts) consent.Verdict {
+	if len(a.only) > 0 && !slices.Contains(a.only, a.purpose) && a.actor.Role != consent.Subject {
+		return consent.Verdict{Reason: consent.ReasonPurposeNotAllowed}
+	}
 	cp := consent.Person{
 		Exists:    f.person.ID != "" && f.person.Status == store.StatusActive,
 		Erased:    f.person.Status == store.StatusErased,
@@ -286,6 +297,17 @@ func verdictError(v consent.Verdict) error {
 		return fmt.Errorf("registry: %w", ErrErased)
 	}
 	return &DeniedError{Reason: string(v.Reason), Detail: v.Detail}
+}
+
+// storeError gives store sentinels their registry meaning.
+func storeError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrConflict) && !errors.Is(err, ErrConflict):
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	case errors.Is(err, store.ErrNotFound) && !errors.Is(err, ErrNotFound):
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return err
 }
 
 func failureCode(err error) string {

@@ -1,0 +1,490 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/store"
+)
+
+const kindTemplate = "template"
+
+// VerifyMinEvidence is the 1:1 decision threshold: a comparison matches when
+// its estimated false-match rate is at most 1 in 10,000.
+const VerifyMinEvidence = 4.0
+
+// dedupMinEvidence is the 1:N candidate threshold for a gallery of n
+// templates: the per-comparison false-match rate is held at 1/(100 n), so a
+// search of the whole gallery expects at most 0.01 false candidates; never
+// looser than 1 in 10,000.
+func dedupMinEvidence(n int) float64 { return max(VerifyMinEvidence, math.Log10(float64(max(n, 1)))+2) }
+
+// Capture is one biometric capture sent for enrolment or verification.
+type Capture struct {
+	Modality string `json:"modality"`
+	Position string `json:"position"`
+	Format   string `json:"format"`
+	Data     []byte `json:"data"` // base64 in JSON
+	DPI      int    `json:"dpi,omitempty"`
+}
+
+// Duplicate is a possible duplicate found at enrolment.
+type Duplicate struct {
+	PersonID string  `json:"person_id"`
+	Score    float64 `json:"score"` // fused evidence: -log10 of the estimated false-match rate
+	CaseID   string  `json:"case_id"`
+}
+
+// Enrolled is the answer to a biometric capture.
+type Enrolled struct {
+	ReferenceID string      `json:"reference_id"`
+	Duplicates  []Duplicate `json:"duplicates"`
+}
+
+func (c *Capture) validate() (consent.Category, error) {
+	positions := map[string][]string{"fingerprint": FingerPositions, "iris": EyePositions, "face": FacePositions}
+	if c.Modality == "" {
+		return "", missing("modality")
+	}
+	ps, ok := positions[c.Modality]
+	if !ok {
+		return "", invalid("modality", "must be fingerprint, iris or face")
+	}
+	if c.Position == "" {
+		return "", missing("position")
+	}
+	if err := checkEnum("position", c.Position, ps); err != nil {
+		return "", err
+	}
+	if c.Format == "" {
+		c.Format = FormatImage
+	}
+	if err := checkEnum("format", c.Format, []string{FormatImage, FormatISO}); err != nil {
+		return "", err
+	}
+	if len(c.Data) == 0 {
+		return "", missing("data")
+	}
+	if len(c.Data) > MaxCaptureBytes {
+		return "", &InputError{Code: CodeInvalidCapture, Field: "data", Detail: "larger than 4 MiB"}
+	}
+	if c.DPI != 0 && (c.DPI < 250 || c.DPI > 1000) {
+		return "", invalid("dpi", "must be between 250 and 1000")
+	}
+	return consent.Category(c.Modality), nil
+}
+
+// extract turns a capture into a template (or a face photo). Quality
+// failures become quality_too_low: the registrar captures again.
+func (r *Registry) extract(cat consent.Category, c Capture) (template, error) {
+	if cat == consent.Face {
+		return extractFace(c.Format, c.Data)
+	}
+	t, err := r.gal.engines[cat].extract(c.Format, c.Data, c.DPI)
+	if errors.Is(err, errQuality) {
+		return nil, &InputError{Code: CodeQualityTooLow, Field: "data", Detail: "the capture is too poor to enrol; capture again"}
+	}
+	return t, err
+}
+
+// EnrolBiometric stores a capture for the declared purpose (verification or
+// deduplication), under the person's consent for that category and purpose.
+// For deduplication the template is first searched 1:N in the gallery of
+// people who consented to deduplication too; candidates open cases for an
+// adjudicator and come back in Duplicates. This is the only 1:N search.
+func (r *Registry) EnrolBiometric(ctx context.Context, actor Actor, purpose consent.Purpose, id string, c Capture) (Enrolled, error) {
+	cat, err := c.validate()
+	if err != nil {
+		return Enrolled{}, err
+	}
+	// Extraction is CPU work: done before the write transaction, and its
+	// failure is still recorded through the gate below.
+	t, extractErr := r.extract(cat, c)
+	out := Enrolled{Duplicates: []Duplicate{}}
+	var added string
+	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: []consent.Category{cat}, action: consent.Write,
+		only: []consent.Purpose{consent.Verification, consent.Deduplication}}
+	err = r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
+		if extractErr != nil {
+			return extractErr
+		}
+		if f[id].person.AliasOf != "" {
+			return &InputError{Code: CodeInvalidValue, Field: "person", Detail: "this record was merged into " + f[id].person.AliasOf}
+		}
+		raw, err := t.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		sealed, err := r.keys.Seal(ctx, id, string(cat), kindTemplate, raw)
+		if err != nil {
+			return err
+		}
+		now := r.clock()
+		b := store.Biometric{ReferenceID: newID(), PersonID: id, Category: string(cat), Position: c.Position, Format: c.Format,
+			Purpose: string(purpose), TemplateSealed: sealed, CreatedAt: now}
+		if err := tx.AddBiometric(ctx, b); err != nil {
+			return err
+		}
+		out.ReferenceID = b.ReferenceID
+		e, searchable := r.gal.engines[cat]
+		if purpose != consent.Deduplication || !searchable {
+			return nil
+		}
+		if out.Duplicates, err = r.deduplicate(ctx, tx, id, cat, e, t, now); err != nil {
+			return err
+		}
+		if err := r.gal.add(cat, id, b.ReferenceID, t); err != nil {
+			return err
+		}
+		added = b.ReferenceID
+		return nil
+	})
+	if err != nil && added != "" {
+		r.gal.removeRef(cat, added)
+	}
+	return out, err
+}
+
+// deduplicate searches probe in the gallery and opens a case per candidate
+// person. The case score fuses evidence: for every deduplication template
+// of the probe person (this one included), the best comparison with the
+// candidate's templates of the same modality, summed.
+func (r *Registry) deduplicate(ctx context.Context, tx store.Tx, id string, cat consent.Category, e engine, probe template, now time.Time) ([]Duplicate, error) {
+	hits, err := e.search(ctx, probe, dedupMinEvidence(e.size()))
+	if err != nil {
+		return nil, err
+	}
+	candidates := map[string]bool{}
+	for _, h := range hits {
+		if p := r.gal.ownerOf(h.ref); p != "" && p != id {
+			candidates[p] = true
+		}
+	}
+	// The probe person's deduplication templates, this capture included (it
+	// was stored earlier in this transaction).
+	mine, err := r.dedupTemplates(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	var dups []Duplicate
+	ids := make([]string, 0, len(candidates))
+	for p := range candidates {
+		ids = append(ids, p)
+	}
+	slices.Sort(ids)
+	for _, p := range ids {
+		theirs, err := r.dedupTemplates(ctx, tx, p)
+		if err != nil {
+			return nil, err
+		}
+		score, mods := fuse(mine, theirs, r.gal)
+		other, err := tx.GetPerson(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		a, b := p, id // the earlier-registered person is A
+		if other.CreatedAt.After(now) {
+			a, b = id, p
+		}
+		if decidedDifferent(ctx, tx, a, b) {
+			continue
+		}
+		cs, err := tx.OpenCase(ctx, store.Case{ID: newID(), PersonA: a, PersonB: b, Score: math.Round(score*100) / 100, Modalities: mods, CreatedAt: now})
+		if err != nil {
+			return nil, err
+		}
+		dups = append(dups, Duplicate{PersonID: p, Score: cs.Score, CaseID: cs.ID})
+	}
+	slices.SortFunc(dups, func(x, y Duplicate) int { return int(math.Copysign(1, y.Score-x.Score)) })
+	if dups == nil {
+		dups = []Duplicate{}
+	}
+	return dups, nil
+}
+
+func decidedDifferent(ctx context.Context, tx store.Tx, a, b string) bool {
+	cs, err := tx.CasesOf(ctx, a)
+	if err != nil {
+		return false
+	}
+	for _, c := range cs {
+		if c.Decision == "different" && (c.PersonA == b || c.PersonB == b) {
+			return true
+		}
+	}
+	return false
+}
+
+type ownedTemplate struct {
+	cat consent.Category
+	t   template
+}
+
+// dedupTemplates opens a person's deduplication templates (fingerprint, iris).
+func (r *Registry) dedupTemplates(ctx context.Context, tx store.Tx, id string) ([]ownedTemplate, error) {
+	bs, err := tx.ListBiometrics(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []ownedTemplate
+	for _, b := range bs {
+		e, ok := r.gal.engines[consent.Category(b.Category)]
+		if !ok || b.Purpose != string(consent.Deduplication) {
+			continue
+		}
+		raw, err := r.keys.Open(ctx, id, b.Category, kindTemplate, b.TemplateSealed)
+		if err != nil {
+			return nil, fmt.Errorf("registry: open template: %w", err)
+		}
+		t, err := e.decode(raw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ownedTemplate{cat: consent.Category(b.Category), t: t})
+	}
+	return out, nil
+}
+
+// fuse sums, over the probe person's templates, the best evidence against
+// the candidate's templates of the same modality.
+func fuse(mine, theirs []ownedTemplate, g *galleries) (float64, string) {
+	var total float64
+	var mods []string
+	for _, m := range mine {
+		best := 0.0
+		for _, o := range theirs {
+			if o.cat == m.cat {
+				best = max(best, g.engines[m.cat].compare(m.t, o.t))
+			}
+		}
+		if best >= VerifyMinEvidence && !slices.Contains(mods, string(m.cat)) {
+			mods = append(mods, string(m.cat))
+		}
+		if best >= 1 { // ignore chance-level comparisons
+			total += best
+		}
+	}
+	slices.Sort(mods)
+	s := ""
+	for i, m := range mods {
+		if i > 0 {
+			s += ","
+		}
+		s += m
+	}
+	return total, s
+}
+
+// VerifyRequest is a 1:1 check at a service point.
+type VerifyRequest struct {
+	PersonID string `json:"person_id"`
+	Capture
+}
+
+// Verification is the whole answer of a 1:1 check: match or not, no data.
+type Verification struct {
+	Match bool `json:"match"`
+}
+
+// Verify compares a capture with the person's own templates of that modality
+// (verifier or registrar, purpose verification, with the person's
+// verification consent). It answers match or no match and nothing else.
+func (r *Registry) Verify(ctx context.Context, actor Actor, purpose consent.Purpose, in VerifyRequest) (Verification, error) {
+	if in.PersonID == "" {
+		return Verification{}, missing("person_id")
+	}
+	cat, err := in.Capture.validate()
+	if err != nil {
+		return Verification{}, err
+	}
+	e, ok := r.gal.engines[cat]
+	if !ok {
+		return Verification{}, invalid("modality", "verification works with fingerprint or iris")
+	}
+	probe, extractErr := r.extract(cat, in.Capture)
+	var out Verification
+	a := access{actor: actor, purpose: purpose, persons: []string{in.PersonID}, categories: []consent.Category{cat}, action: consent.Read,
+		only: []consent.Purpose{consent.Verification}}
+	err = r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
+		if extractErr != nil {
+			return extractErr
+		}
+		bs, err := tx.ListBiometrics(ctx, in.PersonID)
+		if err != nil {
+			return err
+		}
+		for _, b := range bs {
+			if b.Category != string(cat) {
+				continue
+			}
+			raw, err := r.keys.Open(ctx, in.PersonID, b.Category, kindTemplate, b.TemplateSealed)
+			if err != nil {
+				return fmt.Errorf("registry: open template: %w", err)
+			}
+			t, err := e.decode(raw)
+			if err != nil {
+				return err
+			}
+			if e.compare(probe, t) >= VerifyMinEvidence {
+				out.Match = true
+				return nil
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// GalleryStats reports a gallery load.
+type GalleryStats struct {
+	Persons   int                      `json:"persons"`
+	Templates map[consent.Category]int `json:"templates"`
+	Skipped   int                      `json:"skipped"` // templates whose person's consent no longer counts
+	Duration  time.Duration            `json:"duration_ns"`
+}
+
+// LoadGalleries rebuilds the 1:N galleries from the store: every
+// deduplication template of an active person whose deduplication consent
+// for its category counts, opened under that person's key. progress, if
+// not nil, is called now and then with the templates read so far.
+func (r *Registry) LoadGalleries(ctx context.Context, progress func(done int)) (GalleryStats, error) {
+	start := time.Now()
+	st := GalleryStats{Templates: map[consent.Category]int{}}
+	persons := map[string]bool{}
+	counts := map[string]map[consent.Category]bool{} // person -> categories whose dedup consent counts
+	done := 0
+	for cat, e := range r.gal.engines {
+		after := ""
+		for {
+			var page []store.Biometric
+			err := r.store.View(ctx, func(tx store.Tx) error {
+				var err error
+				page, err = tx.BiometricsPage(ctx, string(cat), after, 2000)
+				if err != nil {
+					return err
+				}
+				for _, b := range page {
+					if _, ok := counts[b.PersonID]; !ok {
+						c, err := r.dedupConsents(ctx, tx, b.PersonID)
+						if err != nil {
+							return err
+						}
+						counts[b.PersonID] = c
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return st, err
+			}
+			for _, b := range page {
+				after = b.ReferenceID
+				done++
+				if b.Purpose != string(consent.Deduplication) || !counts[b.PersonID][cat] {
+					st.Skipped++
+					continue
+				}
+				raw, err := r.keys.Open(ctx, b.PersonID, b.Category, kindTemplate, b.TemplateSealed)
+				if err != nil {
+					return st, fmt.Errorf("registry: load gallery: %w", err)
+				}
+				t, err := e.decode(raw)
+				if err != nil {
+					return st, fmt.Errorf("registry: load gallery: %w", err)
+				}
+				if err := r.gal.add(cat, b.PersonID, b.ReferenceID, t); err != nil {
+					return st, err
+				}
+				st.Templates[cat]++
+				persons[b.PersonID] = true
+				if progress != nil && done%1000 == 0 {
+					progress(done)
+				}
+			}
+			if len(page) < 2000 {
+				break
+			}
+		}
+	}
+	// Keep counts from growing without bound across reloads.
+	st.Persons = len(persons)
+	st.Duration = time.Since(start)
+	if progress != nil {
+		progress(done)
+	}
+	return st, nil
+}
+
+// dedupConsents tells, for a person, which biometric categories' deduplication
+// consent counts now.
+func (r *Registry) dedupConsents(ctx context.Context, tx store.Tx, id string) (map[consent.Category]bool, error) {
+	p, err := tx.GetPerson(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := map[consent.Category]bool{}
+	if p.Status != store.StatusActive || p.AliasOf != "" {
+		return out, nil
+	}
+	ident, err := r.openIdentity(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	birth, _ := time.Parse(time.DateOnly, ident.BirthDate)
+	hist, err := tx.ConsentHistory(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	facts := consent.Facts{Person: consent.Person{Exists: true, BirthDate: birth}, Records: toConsentRecords(hist), Now: r.clock(), Config: r.cfg}
+	for _, c := range consent.BiometricCategories {
+		v := consent.Decide(consent.Request{Role: consent.Registrar, Purpose: consent.Deduplication, PersonID: id, Category: c, Action: consent.Read}, facts)
+		out[c] = v.Allow
+	}
+	return out, nil
+}
+
+// refreshGallery brings one person's gallery entries in line with their
+// current consents and status (after a consent change, erasure or merge).
+func (r *Registry) refreshGallery(ctx context.Context, id string) error {
+	r.gal.removePerson(id, "")
+	return r.store.View(ctx, func(tx store.Tx) error {
+		counts, err := r.dedupConsents(ctx, tx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		bs, err := tx.ListBiometrics(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, b := range bs {
+			cat := consent.Category(b.Category)
+			e, ok := r.gal.engines[cat]
+			if !ok || b.Purpose != string(consent.Deduplication) || !counts[cat] {
+				continue
+			}
+			raw, err := r.keys.Open(ctx, id, b.Category, kindTemplate, b.TemplateSealed)
+			if err != nil {
+				return err
+			}
+			t, err := e.decode(raw)
+			if err != nil {
+				return err
+			}
+			if err := r.gal.add(cat, id, b.ReferenceID, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// GallerySizes reports how many templates each 1:N gallery holds.
+func (r *Registry) GallerySizes() map[consent.Category]int { return r.gal.sizes() }
