@@ -16,7 +16,7 @@ const (
 	DefaultMinBits = 600
 	// DefaultNormBits is the number of compared bits at which the rescaled
 	// distance equals the raw one (see Matcher.NormBits).
-	DefaultNormBits = 1500
+	DefaultNormBits = 2000
 )
 
 // Matcher compares templates. The zero value is not useful; use
@@ -114,7 +114,7 @@ func ThresholdForFMR(fmr float64) float64 {
 // distance at a single shift, and the number of independent shifts that
 // reproduces the impostor minimum over all shifts.
 const (
-	ImpostorMean    = 0.4956
-	ImpostorDOF     = 276
+	ImpostorMean    = 0.4962
+	ImpostorDOF     = 367
 	EffectiveShifts = 43
 )
