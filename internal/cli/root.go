@@ -59,6 +59,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newAuditCmd(),
 		newMaintainCmd(),
 		newReceiptCmd(),
+		newImportCmd(),
 		evalCmd,
 		benchCmd,
 	)

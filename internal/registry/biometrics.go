@@ -105,44 +105,16 @@ func (r *Registry) EnrolBiometric(ctx context.Context, actor Actor, purpose cons
 	// Extraction is CPU work: done before the write transaction, and its
 	// failure is still recorded through the gate below.
 	t, extractErr := r.extract(cat, c)
-	out := Enrolled{Duplicates: []Duplicate{}}
+	var out Enrolled
 	var added string
-	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: []consent.Category{cat}, action: consent.Write,
-		only: []consent.Purpose{consent.Verification, consent.Deduplication}}
+	a := enrolAccess(actor, purpose, id, cat)
 	err = r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
 		if extractErr != nil {
 			return extractErr
 		}
-		if f[id].person.AliasOf != "" {
-			return &InputError{Code: CodeInvalidValue, Field: "person", Detail: "this record was merged into " + f[id].person.AliasOf}
-		}
-		raw, err := t.MarshalBinary()
-		if err != nil {
-			return err
-		}
-		sealed, err := r.keys.Seal(ctx, id, string(cat), kindTemplate, raw)
-		if err != nil {
-			return err
-		}
-		now := r.clock()
-		b := store.Biometric{ReferenceID: newID(), PersonID: id, Category: string(cat), Position: c.Position, Format: c.Format,
-			Purpose: string(purpose), TemplateSealed: sealed, CreatedAt: now}
-		if err := tx.AddBiometric(ctx, b); err != nil {
-			return err
-		}
-		out.ReferenceID = b.ReferenceID
-		e, searchable := r.gal.engines[cat]
-		if purpose != consent.Deduplication || !searchable {
-			return nil
-		}
-		if out.Duplicates, err = r.deduplicate(ctx, tx, id, cat, e, t, now); err != nil {
-			return err
-		}
-		if err := r.gal.add(cat, id, b.ReferenceID, t); err != nil {
-			return err
-		}
-		added = b.ReferenceID
-		return nil
+		var err error
+		out, added, err = r.enrolTx(ctx, tx, f[id].person, purpose, cat, c, t)
+		return err
 	})
 	if err != nil && added != "" {
 		r.gal.removeRef(cat, added)
@@ -150,11 +122,52 @@ func (r *Registry) EnrolBiometric(ctx context.Context, actor Actor, purpose cons
 	return out, err
 }
 
+func enrolAccess(actor Actor, purpose consent.Purpose, id string, cat consent.Category) access {
+	return access{actor: actor, purpose: purpose, persons: []string{id}, categories: []consent.Category{cat}, action: consent.Write,
+		only: []consent.Purpose{consent.Verification, consent.Deduplication}}
+}
+
+// enrolTx stores an extracted capture and, for deduplication, searches and
+// joins the gallery. added is the reference put in the gallery (the caller
+// takes it out again if the transaction does not commit).
+func (r *Registry) enrolTx(ctx context.Context, tx store.Tx, p store.Person, purpose consent.Purpose, cat consent.Category, c Capture, t template) (out Enrolled, added string, err error) {
+	out.Duplicates = []Duplicate{}
+	if p.AliasOf != "" {
+		return out, "", &InputError{Code: CodeInvalidValue, Field: "person", Detail: "this record was merged into " + p.AliasOf}
+	}
+	raw, err := t.MarshalBinary()
+	if err != nil {
+		return out, "", err
+	}
+	sealed, err := r.keys.Seal(ctx, p.ID, string(cat), kindTemplate, raw)
+	if err != nil {
+		return out, "", err
+	}
+	now := r.clock()
+	b := store.Biometric{ReferenceID: newID(), PersonID: p.ID, Category: string(cat), Position: c.Position, Format: c.Format,
+		Purpose: string(purpose), TemplateSealed: sealed, CreatedAt: now}
+	if err := tx.AddBiometric(ctx, b); err != nil {
+		return out, "", err
+	}
+	out.ReferenceID = b.ReferenceID
+	e, searchable := r.gal.engines[cat]
+	if purpose != consent.Deduplication || !searchable {
+		return out, "", nil
+	}
+	if out.Duplicates, err = r.deduplicate(ctx, tx, p.ID, e, t, now); err != nil {
+		return out, "", err
+	}
+	if err := r.gal.add(cat, p.ID, b.ReferenceID, t); err != nil {
+		return out, "", err
+	}
+	return out, b.ReferenceID, nil
+}
+
 // deduplicate searches probe in the gallery and opens a case per candidate
 // person. The case score fuses evidence: for every deduplication template
 // of the probe person (this one included), the best comparison with the
 // candidate's templates of the same modality, summed.
-func (r *Registry) deduplicate(ctx context.Context, tx store.Tx, id string, cat consent.Category, e engine, probe template, now time.Time) ([]Duplicate, error) {
+func (r *Registry) deduplicate(ctx context.Context, tx store.Tx, id string, e engine, probe template, now time.Time) ([]Duplicate, error) {
 	hits, err := e.search(ctx, probe, dedupMinEvidence(e.size()))
 	if err != nil {
 		return nil, err

@@ -209,15 +209,40 @@ func (r *Registry) validateNewPerson(in NewPerson) (time.Time, error) {
 
 // CreatePerson registers a person with their registration consent.
 func (r *Registry) CreatePerson(ctx context.Context, actor Actor, purpose consent.Purpose, in NewPerson) (Registered, error) {
-	birth, err := r.validateNewPerson(in)
+	np, err := r.prepareNewPerson(actor, purpose, in)
 	if err != nil {
 		return Registered{}, err
+	}
+	var out Registered
+	err = r.guard(ctx, np.access, func(tx store.Tx, _ map[string]*facts) error {
+		var err error
+		out, err = r.insertPerson(ctx, tx, np)
+		return err
+	})
+	return out, err
+}
+
+// newPersonPlan is a validated registration, ready to write.
+type newPersonPlan struct {
+	in      NewPerson
+	actor   Actor
+	id      string
+	now     time.Time
+	code    string
+	pending []consent.Record
+	access  access
+}
+
+func (r *Registry) prepareNewPerson(actor Actor, purpose consent.Purpose, in NewPerson) (newPersonPlan, error) {
+	birth, err := r.validateNewPerson(in)
+	if err != nil {
+		return newPersonPlan{}, err
 	}
 	now := r.clock()
 	id := newID()
 	guardian := in.GuardianID
 	if consent.IsMinor(birth, now, r.cfg.AgeOfMajority) && guardian == "" {
-		return Registered{}, &InputError{Code: CodeGuardianRequired, Field: "guardian_id", Detail: "a person under the age of majority is registered with a guardian's consent"}
+		return newPersonPlan{}, &InputError{Code: CodeGuardianRequired, Field: "guardian_id", Detail: "a person under the age of majority is registered with a guardian's consent"}
 	}
 	mk := func(c consent.Category, p consent.Purpose, d consent.Decision) consent.Record {
 		return consent.Record{PersonID: id, Category: c, Purpose: p, Decision: d, Method: in.Consent.Method,
@@ -228,49 +253,48 @@ func (r *Registry) CreatePerson(ctx context.Context, actor Actor, purpose consen
 	for _, d := range in.Consent.Decisions {
 		pending = append(pending, mk(consent.Category(d.Category), consent.Purpose(d.Purpose), consent.Decision(d.Decision)))
 	}
-	code := portalCode()
-	var out Registered
-	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: []consent.Category{consent.Identity},
-		action: consent.Write, creating: true, pending: pending, birth: birth}
-	err = r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
-		if guardian != "" {
-			if err := r.checkGuardian(ctx, tx, guardian, now); err != nil {
-				return err
-			}
+	return newPersonPlan{in: in, actor: actor, id: id, now: now, code: portalCode(), pending: pending,
+		access: access{actor: actor, purpose: purpose, persons: []string{id}, categories: []consent.Category{consent.Identity},
+			action: consent.Write, creating: true, pending: pending, birth: birth}}, nil
+}
+
+func (r *Registry) insertPerson(ctx context.Context, tx store.Tx, np newPersonPlan) (Registered, error) {
+	in, id, now := np.in, np.id, np.now
+	if in.GuardianID != "" {
+		if err := r.checkGuardian(ctx, tx, in.GuardianID, now); err != nil {
+			return Registered{}, err
 		}
-		p := store.Person{ID: id, Status: store.StatusActive, AreaCode: in.AreaCode, GuardianID: guardian,
-			Site: actor.Site, Version: 1, CreatedAt: now, UpdatedAt: now,
-			PortalCodeMAC: r.keys.MAC(portalLabel, []byte(id+"\x00"+code))}
-		if in.HouseholdID != "" {
-			rel := in.Relationship
-			if rel == "" {
-				rel = "other"
-			}
-			if err := r.joinHousehold(ctx, tx, &p, in.HouseholdID, rel, now); err != nil {
-				return err
-			}
+	}
+	p := store.Person{ID: id, Status: store.StatusActive, AreaCode: in.AreaCode, GuardianID: in.GuardianID,
+		Site: np.actor.Site, Version: 1, CreatedAt: now, UpdatedAt: now,
+		PortalCodeMAC: r.keys.MAC(portalLabel, []byte(id+"\x00"+np.code))}
+	if in.HouseholdID != "" {
+		rel := in.Relationship
+		if rel == "" {
+			rel = "other"
 		}
-		ident := Identity{GivenName: strings.TrimSpace(in.GivenName), FamilyName: strings.TrimSpace(in.FamilyName),
-			BirthDate: in.BirthDate, Sex: in.Sex, Phone: in.Phone}
-		if err := r.sealIdentity(ctx, &p, ident); err != nil {
-			return err
+		if err := r.joinHousehold(ctx, tx, &p, in.HouseholdID, rel, now); err != nil {
+			return Registered{}, err
 		}
-		if err := tx.CreatePerson(ctx, p); err != nil {
-			return err
+	}
+	ident := Identity{GivenName: strings.TrimSpace(in.GivenName), FamilyName: strings.TrimSpace(in.FamilyName),
+		BirthDate: in.BirthDate, Sex: in.Sex, Phone: in.Phone}
+	if err := r.sealIdentity(ctx, &p, ident); err != nil {
+		return Registered{}, err
+	}
+	if err := tx.CreatePerson(ctx, p); err != nil {
+		return Registered{}, err
+	}
+	for _, rec := range np.pending {
+		if _, err := tx.AppendConsent(ctx, toStoreConsent(rec)); err != nil {
+			return Registered{}, err
 		}
-		for _, rec := range pending {
-			if _, err := tx.AppendConsent(ctx, toStoreConsent(rec)); err != nil {
-				return err
-			}
-		}
-		rc, err := r.receipt(ctx, id, pending, code, now, actor.Site)
-		if err != nil {
-			return err
-		}
-		out = Registered{ID: id, Receipt: rc}
-		return nil
-	})
-	return out, err
+	}
+	rc, err := r.receipt(ctx, id, np.pending, np.code, now, np.actor.Site)
+	if err != nil {
+		return Registered{}, err
+	}
+	return Registered{ID: id, Receipt: rc}, nil
 }
 
 func toStoreConsent(rec consent.Record) store.ConsentRecord {

@@ -149,49 +149,12 @@ func randomBytes(n int) []byte {
 func (r *Registry) guard(ctx context.Context, a access, fn func(tx store.Tx, f map[string]*facts) error) error {
 	var denied, fnErr error
 	err := r.store.Update(ctx, func(tx store.Tx) error {
-		all := make(map[string]*facts, len(a.persons))
-		verdicts := make([]consent.Verdict, 0, max(1, len(a.persons)))
-		if len(a.persons) == 0 {
-			verdicts = append(verdicts, r.decideRole(a))
-		}
-		for _, id := range a.persons {
-			f, err := r.loadFacts(ctx, tx, a, id)
-			if err != nil {
-				return err
-			}
-			all[id] = f
-			verdicts = append(verdicts, r.decide(a, id, f))
-		}
-		first := -1
-		for i, v := range verdicts {
-			if !v.Allow && first < 0 {
-				first = i
-			}
-		}
-		for i, v := range verdicts {
-			pid := ""
-			if len(a.persons) > 0 {
-				pid = a.persons[i]
-			}
-			allow, reason := v.Allow && first < 0, string(v.Reason)
-			if allow {
-				reason = ""
-			} else if v.Allow {
-				reason = string(verdicts[first].Reason) // refused because another person's access was
-			}
-			if err := r.appendAudit(ctx, tx, a, pid, allow, reason); err != nil {
-				return err
-			}
-		}
-		if first >= 0 {
-			denied = verdictError(verdicts[first])
-			return nil
-		}
-		if err := fn(tx, all); err != nil {
+		var err error
+		denied, err = r.guardTx(ctx, tx, a, fn)
+		if err != nil && denied == nil {
 			fnErr = err
-			return err
 		}
-		return nil
+		return err
 	})
 	if r.audit != nil && err == nil || fnErr != nil {
 		defer r.notifyAudit()
@@ -218,6 +181,50 @@ func (r *Registry) guard(ctx context.Context, a access, fn func(tx store.Tx, f m
 		return storeError(fnErr)
 	}
 	return err
+}
+
+// guardTx is the gate inside a transaction the caller owns: decide, append
+// the audit events, run fn when allowed. A denial returns (denied, nil) with
+// its events appended; the caller commits to keep them.
+func (r *Registry) guardTx(ctx context.Context, tx store.Tx, a access, fn func(tx store.Tx, f map[string]*facts) error) (denied, err error) {
+	all := make(map[string]*facts, len(a.persons))
+	verdicts := make([]consent.Verdict, 0, max(1, len(a.persons)))
+	if len(a.persons) == 0 {
+		verdicts = append(verdicts, r.decideRole(a))
+	}
+	for _, id := range a.persons {
+		f, err := r.loadFacts(ctx, tx, a, id)
+		if err != nil {
+			return nil, err
+		}
+		all[id] = f
+		verdicts = append(verdicts, r.decide(a, id, f))
+	}
+	first := -1
+	for i, v := range verdicts {
+		if !v.Allow && first < 0 {
+			first = i
+		}
+	}
+	for i, v := range verdicts {
+		pid := ""
+		if len(a.persons) > 0 {
+			pid = a.persons[i]
+		}
+		allow, reason := v.Allow && first < 0, string(v.Reason)
+		if allow {
+			reason = ""
+		} else if v.Allow {
+			reason = string(verdicts[first].Reason) // refused because another person's access was
+		}
+		if err := r.appendAudit(ctx, tx, a, pid, allow, reason); err != nil {
+			return nil, err
+		}
+	}
+	if first >= 0 {
+		return verdictError(verdicts[first]), nil
+	}
+	return nil, fn(tx, all)
 }
 
 // decideRole decides an access that touches no single person's record (a

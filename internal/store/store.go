@@ -47,6 +47,7 @@ type Tx interface {
 	Specimens
 	Biometrics
 	Cases
+	Imports
 	Audit
 }
 
@@ -293,6 +294,15 @@ type Cases interface {
 	DecideCase(ctx context.Context, c Case) error
 	// CasesOf lists the cases involving a person.
 	CasesOf(ctx context.Context, personID string) ([]Case, error)
+}
+
+// Imports records which lines of bulk imports are done.
+type Imports interface {
+	// RecordImport marks key (file and line) as imported as personID;
+	// ErrConflict if it already was.
+	RecordImport(ctx context.Context, key, personID string, at time.Time) error
+	// ImportedPerson returns the person a key was imported as, or ErrNotFound.
+	ImportedPerson(ctx context.Context, key string) (string, error)
 }
 
 // AuditRow is one stored audit event: its index, encoded data and leaf hash.

@@ -754,3 +754,21 @@ func (t *tx) DecideCase(ctx context.Context, c store.Case) error {
 	}
 	return nil
 }
+
+// --- imports ---
+
+func (t *tx) RecordImport(ctx context.Context, key, personID string, at time.Time) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO import_lines(key, person_id, at) VALUES (?,?,?)`, key, personID, ms(at))
+	if err != nil {
+		return conflictOr("sqlite: record import", err)
+	}
+	return nil
+}
+
+func (t *tx) ImportedPerson(ctx context.Context, key string) (string, error) {
+	var id string
+	if err := t.tx.QueryRowContext(ctx, `SELECT person_id FROM import_lines WHERE key = ?`, key).Scan(&id); err != nil {
+		return "", notFound("sqlite: imported person", err)
+	}
+	return id, nil
+}

@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SpecimensAndCustody", testSpecimens},
 		{"BiometricsPagingAndErasure", testBiometrics},
 		{"CasesOpenOncePerPair", testCases},
+		{"ImportLinesOnce", testImports},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -497,5 +498,23 @@ func testCases(t *testing.T, s store.Store) {
 			t.Errorf("reopened pair reused a decided case: %+v", c)
 		}
 		return err
+	})
+}
+
+func testImports(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	update(t, s, func(tx store.Tx) error { return tx.RecordImport(ctx, "f:1", "p1", t0) })
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.RecordImport(ctx, "f:1", "p2", t0) }); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a line imported twice: %v, want ErrConflict", err)
+	}
+	view(t, s, func(tx store.Tx) error {
+		id, err := tx.ImportedPerson(ctx, "f:1")
+		if err != nil || id != "p1" {
+			t.Errorf("imported person: %q %v", id, err)
+		}
+		if _, err := tx.ImportedPerson(ctx, "f:2"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unknown line: %v, want ErrNotFound", err)
+		}
+		return nil
 	})
 }
