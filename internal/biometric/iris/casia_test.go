@@ -3,7 +3,9 @@ package iris
 import (
 	"context"
 	"encoding/json"
+	"image"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -35,5 +37,38 @@ func TestCASIA(t *testing.T) {
 	}
 	if r.FTE > 0.02 {
 		t.Errorf("FTE = %.4f, want <= 0.02", r.FTE)
+	}
+}
+
+// BenchmarkExtractCASIA times Extract on the first images of
+// ASSENT_IRIS_DATA, one core.
+func BenchmarkExtractCASIA(b *testing.B) {
+	dir := os.Getenv("ASSENT_IRIS_DATA")
+	if dir == "" {
+		b.Skip("ASSENT_IRIS_DATA is not set")
+	}
+	var imgs []image.Image
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !imageExt(p) || len(imgs) >= 20 {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		img, err := DecodeImage(data)
+		if err != nil {
+			return err
+		}
+		imgs = append(imgs, img)
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		Extract(imgs[i%len(imgs)])
+		i++
 	}
 }

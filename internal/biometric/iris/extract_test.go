@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/png"
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -97,6 +98,11 @@ func TestExtractRejects(t *testing.T) {
 	for i := range flat.Pix {
 		flat.Pix[i] = 128
 	}
+	noise := image.NewGray(image.Rect(0, 0, 320, 280))
+	rng := rand.New(rand.NewPCG(9, 9))
+	for i := range noise.Pix {
+		noise.Pix[i] = uint8(rng.IntN(256))
+	}
 	closed := baseEye(20)
 	closed.upperLid, closed.lowerLid = 150, 160 // eye almost shut
 	tests := []struct {
@@ -107,6 +113,7 @@ func TestExtractRejects(t *testing.T) {
 		{"nil", nil, []error{ErrNotImage}},
 		{"too small", image.NewGray(image.Rect(0, 0, 40, 40)), []error{ErrTooSmall}},
 		{"flat grey", flat, []error{ErrNoIris}},
+		{"random noise", noise, []error{ErrNoIris, ErrQualityTooLow}},
 		{"eye shut", closed.render(), []error{ErrNoIris, ErrQualityTooLow}},
 	}
 	for _, tc := range tests {
@@ -186,4 +193,24 @@ func BenchmarkExtract(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzExtract feeds arbitrary pixels to Extract: it must return a template
+// or an error, never panic.
+func FuzzExtract(f *testing.F) {
+	f.Add([]byte{0, 255, 128}, uint8(120))
+	f.Add([]byte{10, 20, 30, 40}, uint8(200))
+	f.Fuzz(func(t *testing.T, pix []byte, side uint8) {
+		n := MinSide + int(side)
+		img := image.NewGray(image.Rect(0, 0, n, n))
+		if len(pix) > 0 {
+			for i := range img.Pix {
+				img.Pix[i] = pix[i%len(pix)]
+			}
+		}
+		tpl, err := Extract(img)
+		if err == nil && tpl.UsableBits() < defaultConfig().minUsable {
+			t.Fatalf("template with %d usable bits", tpl.UsableBits())
+		}
+	})
 }
