@@ -57,6 +57,19 @@ var cellU, cellV = func() ([]float64, []float64) {
 // up. A test checks it against cellU.
 const cylWords = 11
 
+// hamming counts the bits that differ between two cylinders, unrolled with
+// independent sums for instruction-level parallelism.
+func hamming(a, b *cylBits) int {
+	c0 := bits.OnesCount64(a[0]^b[0]) + bits.OnesCount64(a[4]^b[4]) + bits.OnesCount64(a[8]^b[8])
+	c1 := bits.OnesCount64(a[1]^b[1]) + bits.OnesCount64(a[5]^b[5]) + bits.OnesCount64(a[9]^b[9])
+	c2 := bits.OnesCount64(a[2]^b[2]) + bits.OnesCount64(a[6]^b[6]) + bits.OnesCount64(a[10]^b[10])
+	c3 := bits.OnesCount64(a[3]^b[3]) + bits.OnesCount64(a[7]^b[7])
+	return c0 + c1 + c2 + c3
+}
+
+// hamming is written for 11 words; this fails to compile otherwise.
+var _ = [1]struct{}{}[cylWords-11]
+
 // cylBits holds one cylinder's bits.
 type cylBits [cylWords]uint64
 
@@ -392,10 +405,7 @@ func match(a, b *cylinders, s *scratch) float64 {
 		for _, r := range runs {
 			for j := r[0]; j < r[1]; j++ {
 				bb := &bbits[j]
-				cx := 0
-				for k := range cylWords {
-					cx += bits.OnesCount64(ab[k] ^ bb[k])
-				}
+				cx := hamming(ab, bb)
 				// v = 1 - sq/den beats best exactly when sq < (1-best)*den,
 				// so the division runs only on improvements.
 				sq, den := sqrtTab[cx], an+bnorm[j]
