@@ -3,6 +3,7 @@ package httpapi
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"io"
 	"net/http"
 
 	"github.com/assent-registry/assent/internal/consent"
@@ -120,4 +121,31 @@ func (s *Server) receiptKey(w http.ResponseWriter, r *http.Request) error {
 		"key_id":     consent.KeyID(ed25519.PublicKey(pub)),
 	})
 	return nil
+}
+
+// renderReceipt checks a signed receipt against this registry's key and
+// returns it printable (HTML by default, or text with ?format=text). It
+// takes the "receipt" object of a registration or consent response.
+func (s *Server) renderReceipt(w http.ResponseWriter, r *http.Request) error {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return decodeProblem(err)
+	}
+	rc, err := s.reg.OpenReceipt(r.Context(), body)
+	if err != nil {
+		return err
+	}
+	if r.URL.Query().Get("format") == "text" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, err = io.WriteString(w, consent.RenderText(rc))
+		return err
+	}
+	h, err := consent.RenderHTML(rc)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	_, err = w.Write(h)
+	return err
 }

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,4 +167,20 @@ func TestSpecimensAndExport(t *testing.T) {
 		t.Errorf("stats: %s", st.raw)
 	}
 	e.must(403, req{method: "GET", path: "/v1/stats/consent", role: consent.Registrar})
+}
+
+func TestReceiptRender(t *testing.T) {
+	e := newEnv(t)
+	reg := e.register(declineAll(adultBody("Ada")))
+	rc, _ := json.Marshal(reg.body["receipt"])
+	h := e.must(200, req{method: "POST", path: "/v1/receipts/render", body: string(rc)})
+	if !strings.Contains(string(h.raw), "<html") || !strings.Contains(string(h.raw), "fingerprint") {
+		t.Errorf("rendered receipt: %.400s", h.raw)
+	}
+	tx := e.must(200, req{method: "POST", path: "/v1/receipts/render?format=text", body: string(rc)})
+	if !strings.Contains(string(tx.raw), "CONSENT RECEIPT") {
+		t.Errorf("text receipt: %.400s", tx.raw)
+	}
+	forged := strings.Replace(string(rc), `"language":"en"`, `"language":"fr"`, 1)
+	e.must(422, req{method: "POST", path: "/v1/receipts/render", body: forged})
 }

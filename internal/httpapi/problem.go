@@ -50,6 +50,7 @@ var inputStatus = map[string]int{
 	registry.CodeSiteExists:       http.StatusConflict,
 	registry.CodeInvalidCapture:   http.StatusUnprocessableEntity,
 	registry.CodeQualityTooLow:    http.StatusUnprocessableEntity,
+	registry.CodeInvalidReceipt:   http.StatusUnprocessableEntity,
 }
 
 // problemFor is the one place errors become HTTP answers. Internal detail

@@ -123,6 +123,7 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /v1/cases/{id}", Personal, s.getCase)
 	s.handle("POST /v1/cases/{id}/decision", Personal, s.decideCase)
 	s.handle("GET /v1/receipts/key", Public, s.receiptKey)
+	s.handle("POST /v1/receipts/render", Public, s.renderReceipt)
 	s.handle("GET /v1/stats/consent", Operator, s.consentStats)
 
 	s.handle("POST /v1/portal/login", Public, s.portalLogin)

@@ -46,6 +46,7 @@ const (
 	CodeInvalidCapture   = "invalid_capture"   // 422: the data is not a usable image or record
 	CodeQualityTooLow    = "quality_too_low"   // 422: too poor to enrol; capture again
 	CodeUnknownCase      = "unknown_case"      // 404
+	CodeInvalidReceipt   = "invalid_receipt"   // 422
 )
 
 func missing(field string) error {

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -66,4 +67,35 @@ func (r *Registry) receipt(ctx context.Context, personID string, recs []consent.
 		}
 	}
 	return out, nil
+}
+
+// OpenReceipt checks a signed receipt (a SignedReceipt, or the "receipt"
+// object of a registration response, whose extra fields are ignored)
+// against this registry's receipt key.
+func (r *Registry) OpenReceipt(ctx context.Context, b []byte) (consent.Receipt, error) {
+	var outer map[string]json.RawMessage
+	if err := json.Unmarshal(b, &outer); err != nil {
+		return consent.Receipt{}, invalid("body", "not a JSON object")
+	}
+	signed := map[string]json.RawMessage{}
+	for _, k := range []string{"receipt", "keyId", "signature"} {
+		v, ok := outer[k]
+		if !ok {
+			return consent.Receipt{}, invalid(k, "missing: not a signed receipt")
+		}
+		signed[k] = v
+	}
+	js, err := json.Marshal(signed)
+	if err != nil {
+		return consent.Receipt{}, err
+	}
+	pub, err := r.ReceiptPublicKey(ctx)
+	if err != nil {
+		return consent.Receipt{}, err
+	}
+	rc, err := consent.VerifyReceipt(js, pub)
+	if err != nil {
+		return consent.Receipt{}, &InputError{Code: CodeInvalidReceipt, Field: "signature", Detail: "the receipt does not verify under this registry's key"}
+	}
+	return rc, nil
 }
