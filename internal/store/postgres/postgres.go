@@ -324,15 +324,11 @@ func (db *DB) run(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx) err
 // server itself aborted the transaction for a conflict, never when the
 // outcome of a commit is unknown (a lost connection).
 func (db *DB) attempt(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx) error) (retry bool, err error) {
-	c, err := db.pool.acquire(ctx)
+	c, ptx, err := db.begin(ctx, opts)
 	if err != nil {
-		return false, fmt.Errorf("postgres: connect: %w", err)
+		return false, err
 	}
 	defer db.pool.release(c)
-	ptx, err := c.BeginTx(ctx, opts)
-	if err != nil {
-		return false, fmt.Errorf("postgres: begin: %w", err)
-	}
 	t := &tx{tx: ptx}
 	if err := fn(t); err != nil {
 		// A rollback that fails leaves the connection inside a
@@ -348,6 +344,28 @@ func (db *DB) attempt(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx)
 		return retryable(err) || (t.retry && errors.Is(err, pgx.ErrTxCommitRollback)), fmt.Errorf("postgres: commit: %w", err)
 	}
 	return false, nil
+}
+
+// begin starts a transaction on a pooled connection. An idle connection
+// the server has dropped (a restart, a fail-over, an idle timeout) fails at
+// BEGIN, before anything of fn ran; begin then drops it and tries another,
+// up to one more than the pool holds, so the caller does not see it.
+func (db *DB) begin(ctx context.Context, opts pgx.TxOptions) (*pgx.Conn, pgx.Tx, error) {
+	for i := 0; ; i++ {
+		c, err := db.pool.acquire(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("postgres: connect: %w", err)
+		}
+		ptx, err := c.BeginTx(ctx, opts)
+		if err == nil {
+			return c, ptx, nil
+		}
+		dead := c.IsClosed()
+		db.pool.release(c)
+		if !dead || i >= cap(db.pool.sem) || ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("postgres: begin: %w", err)
+		}
+	}
 }
 
 // sleep waits a random time that grows with attempt (1 ms .. 128 ms cap).

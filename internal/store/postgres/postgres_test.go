@@ -501,3 +501,52 @@ func TestClosedStore(t *testing.T) {
 		t.Fatalf("View after Close: got %v", err)
 	}
 }
+
+// TestDroppedConnections ends every server connection of a store between
+// two updates, as a server restart would: the next update must still work.
+func TestDroppedConnections(t *testing.T) {
+	url := testURL(t)
+	ctx := context.Background()
+	app := "assent_" + freshSchema(t, url)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	db, err := Open(ctx, url+sep+"application_name="+app, Options{Migrate: true, Schema: strings.TrimPrefix(app, "assent_"), MaxConns: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Fill the pool with idle connections.
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			if err := db.View(ctx, func(tx store.Tx) error { _, err := tx.AuditSize(ctx); time.Sleep(50 * time.Millisecond); return err }); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var killed int
+	if err := admin.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1) k`, app).Scan(&killed); err != nil {
+		t.Fatal(err)
+	}
+	if killed == 0 {
+		t.Fatal("no connection to end")
+	}
+	time.Sleep(100 * time.Millisecond) // let the backends exit
+	for i := range 3 {
+		err := db.Update(ctx, func(tx store.Tx) error {
+			_, err := tx.AppendAudit(ctx, "", []byte{byte(i)}, []byte{byte(i)})
+			return err
+		})
+		if err != nil {
+			t.Fatalf("update %d after %d connections were ended: %v", i, killed, err)
+		}
+	}
+}
