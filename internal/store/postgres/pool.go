@@ -27,8 +27,8 @@ type connPool struct {
 	closed bool
 }
 
-func newConnPool(cfg *pgx.ConnConfig, max int) *connPool {
-	return &connPool{cfg: cfg, sem: make(chan struct{}, max)}
+func newConnPool(cfg *pgx.ConnConfig, size int) *connPool {
+	return &connPool{cfg: cfg, sem: make(chan struct{}, size)}
 }
 
 // acquire returns an open connection, waiting while max are in use. The

@@ -57,6 +57,10 @@ type Options struct {
 	// MaxRetries bounds how often one Update or View is run again after a
 	// serialization failure; 0 means DefaultMaxRetries, negative never.
 	MaxRetries int
+	// AllowUnsafeDurability lets Open accept a server (or URL) with
+	// fsync or synchronous_commit off, where a commit Update reported can
+	// be lost in a crash. For throwaway test databases only.
+	AllowUnsafeDurability bool
 }
 
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -110,11 +114,36 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 		retries = 0
 	}
 	db := &DB{pool: newConnPool(cfg, conns), maxRetries: retries}
+	if !opt.AllowUnsafeDurability {
+		if err := db.checkDurability(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	if err := db.migrate(ctx, opt); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// checkDurability refuses settings under which a reported commit may be
+// lost: fsync off, or synchronous_commit off (on the server or in the URL).
+// A setting the database does not have (a distributed database) is not an
+// error.
+func (db *DB) checkDurability(ctx context.Context) error {
+	return db.withConn(ctx, func(c *pgx.Conn) error {
+		for _, name := range []string{"fsync", "synchronous_commit"} {
+			var v *string
+			if err := c.QueryRow(ctx, `SELECT current_setting($1, true)`, name).Scan(&v); err != nil {
+				return fmt.Errorf("postgres: open: read %s: %w", name, err)
+			}
+			if v != nil && *v == "off" {
+				return fmt.Errorf("postgres: open: %s is off, so a commit could be lost in a crash; turn it on (or set AllowUnsafeDurability for a throwaway database)", name)
+			}
+		}
+		return nil
+	})
 }
 
 // Close closes the connections. Transactions running keep theirs until they

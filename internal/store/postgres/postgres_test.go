@@ -550,3 +550,29 @@ func TestDroppedConnections(t *testing.T) {
 		}
 	}
 }
+
+func TestRefusesUnsafeDurability(t *testing.T) {
+	url := testURL(t)
+	ctx := context.Background()
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	unsafe := url + sep + "synchronous_commit=off"
+	schema := freshSchema(t, url)
+	for _, tc := range []struct {
+		name    string
+		allow   bool
+		wantErr bool
+	}{{"Refused", false, true}, {"AllowedWhenAsked", true, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := Open(ctx, unsafe, Options{Migrate: true, Schema: schema, AllowUnsafeDurability: tc.allow})
+			if err == nil {
+				db.Close()
+			}
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Open with synchronous_commit=off: err = %v, want error %v", err, tc.wantErr)
+			}
+		})
+	}
+}
