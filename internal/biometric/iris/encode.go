@@ -27,6 +27,7 @@ type config struct {
 	minUsable   int     // fewer usable bits is ErrQualityTooLow
 	minContrast float64 // weaker limbus edges are ErrNoIris
 	lashRun     int     // dark run (rows) that starts an upper-lid mask; 0 = off
+	scale2      float64 // if > 0, half the code rows use wavelength*scale2
 }
 
 func defaultConfig() config {
@@ -199,12 +200,20 @@ func maskOcclusions(band []float32, occ []bool, c config) {
 // rest, are masked (Hollingsworth et al. 2009).
 func encode(band []float32, occ []bool, c config) *Template {
 	rows, cols := DefaultRows, DefaultCols
-	per := c.polarRows / rows
+	waves := []float64{c.wavelength}
+	if c.scale2 > 0 {
+		waves = append(waves, c.wavelength*c.scale2)
+	}
+	bands := rows / len(waves)
+	per := c.polarRows / bands
 	step := c.polarCols / cols
 	t := &Template{Encoder: EncoderVersion, Rows: rows, Cols: cols}
 	t.Code = make([]uint64, t.words())
 	t.Mask = make([]uint64, t.words())
-	filter := logGabor(c.polarCols, c.wavelength, c.sigmaOnF)
+	filters := make([][]float64, len(waves))
+	for i, w := range waves {
+		filters[i] = logGabor(c.polarCols, w, c.sigmaOnF)
+	}
 	x := make([]complex128, c.polarCols)
 	frac := make([]float64, c.polarCols)
 	type weak struct {
@@ -213,13 +222,14 @@ func encode(band []float32, occ []bool, c config) *Template {
 	}
 	var mags []weak
 	for r := range rows {
+		b, filter := r%bands, filters[r/bands]
 		// Average `per` polar rows into one band; note occluded fractions.
 		var sum float64
 		n := 0
 		for j := range c.polarCols {
 			var s float64
 			m := 0
-			for i := r * per; i < (r+1)*per; i++ {
+			for i := b * per; i < (b+1)*per; i++ {
 				k := i*c.polarCols + j
 				if !occ[k] {
 					s += float64(band[k])

@@ -1,0 +1,92 @@
+package iris
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// writeEye renders s as a PNG at dir/name.
+func writeEye(t *testing.T, dir, name string, s eyeSpec) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, s.render()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEvaluateSynthetic(t *testing.T) {
+	dir := t.TempDir()
+	const eyes, perEye = 3, 3
+	for e := range eyes {
+		for k := range perEye {
+			s := baseEye(uint64(100 + e))
+			s.captureSeed = uint64(1000*e + k)
+			s.rotation = float64(k-1) * 3 * math.Pi / 180
+			s.pr = 36 + float64(4*k)
+			// Images in the eye folder and in a session subfolder.
+			sub := filepath.Join(dir, fmt.Sprintf("eye%d", e), fmt.Sprint("s", k%2))
+			writeEye(t, sub, fmt.Sprintf("%d.png", k), s)
+		}
+	}
+	// An image that cannot enrol: every one of its pairs is a non-match.
+	if err := os.WriteFile(filepath.Join(dir, "eye0", "broken.bmp"), []byte("BMnot really"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Ignored: not an image extension, and a hidden folder.
+	if err := os.WriteFile(filepath.Join(dir, "eye1", "notes.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeEye(t, filepath.Join(dir, ".cache"), "x.png", baseEye(9))
+
+	r, err := Evaluate(context.Background(), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := eyes*perEye + 1
+	// eye0 has 4 images (6 pairs), the others 3 (3 pairs each).
+	genuine := 6 + 3 + 3
+	impostor := images*(images-1)/2 - genuine
+	got := struct{ Eyes, Images, Genuine, Impostor, Failed int }{r.Eyes, r.Images, r.Genuine, r.Impostor, r.FailedToEnrol}
+	want := struct{ Eyes, Images, Genuine, Impostor, Failed int }{eyes, images, genuine, impostor, 1}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
+	}
+	if math.Abs(r.FTE-1.0/float64(images)) > 1e-12 {
+		t.Errorf("FTE = %v, want %v", r.FTE, 1.0/float64(images))
+	}
+	// The failed image's 3 genuine pairs are non-matches at any threshold;
+	// every other genuine pair matches.
+	if want := 3.0 / float64(genuine); math.Abs(r.ZeroFMR-want) > 1e-12 {
+		t.Errorf("ZeroFMR = %v, want %v (only the failed image's pairs)", r.ZeroFMR, want)
+	}
+	var buf bytes.Buffer
+	if err := WritePlot(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := png.Decode(&buf); err != nil {
+		t.Errorf("plot is not a PNG: %v", err)
+	}
+}
+
+func TestEvaluateRejectsBadDir(t *testing.T) {
+	if _, err := Evaluate(context.Background(), filepath.Join(t.TempDir(), "missing"), nil); err == nil {
+		t.Error("missing directory: want an error")
+	}
+	if _, err := Evaluate(context.Background(), t.TempDir(), nil); err == nil {
+		t.Error("empty directory: want an error")
+	}
+}
