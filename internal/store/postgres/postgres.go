@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
-	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -63,10 +62,22 @@ type Options struct {
 	AllowUnsafeDurability bool
 }
 
-var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+// isIdentifier reports whether s is a lower-case SQL identifier that needs
+// no quoting: [a-z_][a-z0-9_]*, at most 63 bytes.
+func isIdentifier(s string) bool {
+	if s == "" || len(s) > 63 || (s[0] >= '0' && s[0] <= '9') {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 func (o Options) validate() error {
-	if o.Schema != "" && !schemaName.MatchString(o.Schema) {
+	if o.Schema != "" && !isIdentifier(o.Schema) {
 		return fmt.Errorf("postgres: open: schema %q is not a lower-case identifier", o.Schema)
 	}
 	if o.MaxConns < 0 {

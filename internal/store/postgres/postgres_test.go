@@ -478,6 +478,8 @@ func TestOptionsAndURL(t *testing.T) {
 	}{
 		{"SchemaWithQuote", "postgres://u@127.0.0.1/db", Options{Schema: `x"; DROP`}},
 		{"SchemaUpperCase", "postgres://u@127.0.0.1/db", Options{Schema: "Abc"}},
+		{"SchemaStartsWithDigit", "postgres://u@127.0.0.1/db", Options{Schema: "1abc"}},
+		{"SchemaTooLong", "postgres://u@127.0.0.1/db", Options{Schema: strings.Repeat("a", 64)}},
 		{"NegativeConns", "postgres://u@127.0.0.1/db", Options{MaxConns: -1}},
 		{"BadURL", "postgres://u:secret@127.0.0.1:notaport/db", Options{}},
 	} {
