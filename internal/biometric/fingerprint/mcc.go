@@ -23,7 +23,7 @@ const (
 	mccMinME  = 0.60             // least fraction of matchable cells in a comparison
 	mccDeltaS = 2 * mccR / mccNS // cell side
 	mccDeltaD = 2 * math.Pi / mccND
-	maxDirGap = math.Pi / 2 // cylinders whose minutiae differ more are not compared
+	maxDirGap = math.Pi / 3 // cylinders whose minutiae differ more are not compared
 )
 
 // Global score parameters (LSS-R).
