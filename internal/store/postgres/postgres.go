@@ -332,8 +332,8 @@ func (db *DB) withConn(ctx context.Context, fn func(*pgx.Conn) error) error {
 // --- transactions ---
 
 // Update runs fn in a SERIALIZABLE read-write transaction and commits it;
-// the commit is as durable as the server's synchronous_commit (on by
-// default: flushed to the WAL before Update returns). On a serialization
+// the commit is flushed to the WAL before Update returns (Open refuses fsync
+// or synchronous_commit off unless AllowUnsafeDurability). On a serialization
 // failure or deadlock the whole transaction, fn included, runs again after
 // a short random backoff, at most Options.MaxRetries more times.
 func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
