@@ -306,7 +306,7 @@ var npTab = func() (t [257]int) {
 // tables for the relaxation compatibility terms.
 const (
 	z1Step = 0.125
-	z1Len  = 256
+	z1Len  = 96 // 12 px: beyond it the distance term is below 2e-5
 	zaLen  = 512
 )
 
