@@ -106,18 +106,25 @@ func (r *Registry) EnrolBiometric(ctx context.Context, actor Actor, purpose cons
 	// failure is still recorded through the gate below.
 	t, extractErr := r.extract(cat, c)
 	var out Enrolled
-	var added string
+	var added []string // one per attempt: a backend may retry the transaction
 	a := enrolAccess(actor, purpose, id, cat)
 	err = r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
 		if extractErr != nil {
 			return extractErr
 		}
 		var err error
-		out, added, err = r.enrolTx(ctx, tx, f[id].person, purpose, cat, c, t)
+		var ref string
+		out, ref, err = r.enrolTx(ctx, tx, f[id].person, purpose, cat, c, t)
+		if ref != "" {
+			added = append(added, ref)
+		}
 		return err
 	})
-	if err != nil && added != "" {
-		r.gal.removeRef(cat, added)
+	// Only the committed attempt's reference stays in the gallery.
+	for _, ref := range added {
+		if err != nil || ref != out.ReferenceID {
+			r.gal.removeRef(cat, ref)
+		}
 	}
 	return out, err
 }

@@ -77,7 +77,9 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 		id  string
 	}
 	var added []ref
+	var final []string // the gallery refs of the last attempt
 	err = r.store.Update(ctx, func(tx store.Tx) error {
+		final = nil
 		if id, err := tx.ImportedPerson(ctx, key); err == nil {
 			out = ImportResult{PersonID: id, AlreadyDone: true, Duplicates: []Duplicate{}}
 			return nil
@@ -97,6 +99,7 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 				e, a, err := r.enrolTx(ctx, tx, f[np.id].person, pc.purpose, pc.cat, pc.c, pc.t)
 				if a != "" {
 					added = append(added, ref{pc.cat, a})
+					final = append(final, a)
 				}
 				out.Duplicates = append(out.Duplicates, e.Duplicates...)
 				return err
@@ -107,10 +110,18 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 		}
 		return tx.RecordImport(ctx, key, np.id, time.Now().UTC())
 	})
-	if err != nil {
-		for _, a := range added {
+	committed := map[string]bool{}
+	if err == nil {
+		for _, id := range final {
+			committed[id] = true
+		}
+	}
+	for _, a := range added { // refs of failed or retried attempts leave the gallery
+		if !committed[a.id] {
 			r.gal.removeRef(a.cat, a.id)
 		}
+	}
+	if err != nil {
 		return ImportResult{}, storeError(err)
 	}
 	r.notifyAudit()

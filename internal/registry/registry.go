@@ -149,6 +149,9 @@ func randomBytes(n int) []byte {
 func (r *Registry) guard(ctx context.Context, a access, fn func(tx store.Tx, f map[string]*facts) error) error {
 	var denied, fnErr error
 	err := r.store.Update(ctx, func(tx store.Tx) error {
+		// A backend may run this more than once (retry after a
+		// serialization failure): only the last attempt counts.
+		denied, fnErr = nil, nil
 		var err error
 		denied, err = r.guardTx(ctx, tx, a, fn)
 		if err != nil && denied == nil {
