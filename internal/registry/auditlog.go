@@ -210,6 +210,7 @@ func (r *Registry) AuditEvents(ctx context.Context, actor Actor, from, to uint64
 	limit := min(int(to-from), MaxAuditPage)
 	out := []AuditEntry{}
 	err := r.store.View(ctx, func(tx store.Tx) error {
+		out = out[:0] // a backend may retry this function
 		rows, err := tx.AuditRows(ctx, from, limit)
 		for _, row := range rows {
 			e, err := entryFrom(row)
@@ -274,6 +275,7 @@ func (r *Registry) AccessLog(ctx context.Context, actor Actor, purpose consent.P
 	out := AccessLog{PersonID: id, Entries: []AuditEntry{}}
 	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: []consent.Category{consent.Identity}, action: consent.Export}
 	err := r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
+		out.Entries = out.Entries[:0] // a backend may retry this function
 		rows, err := tx.AuditRowsForPerson(ctx, id, 100000)
 		if err != nil {
 			return err

@@ -77,6 +77,7 @@ func (r *Registry) Cases(ctx context.Context, actor Actor, purpose consent.Purpo
 	out := []CaseView{}
 	a := access{actor: actor, purpose: purpose, persons: persons, categories: []consent.Category{consent.Identity}, action: consent.Read, only: dedupOnly}
 	err := r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
+		out = out[:0] // a backend may retry this function
 		for _, c := range open {
 			out = append(out, caseView(c))
 		}
@@ -125,6 +126,7 @@ func (r *Registry) Case(ctx context.Context, actor Actor, purpose consent.Purpos
 	out := CaseDetail{CaseView: caseView(c)}
 	a := access{actor: actor, purpose: purpose, persons: []string{c.PersonA, c.PersonB}, categories: cats, action: consent.Read, only: dedupOnly}
 	err = r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
+		out.Records = nil // a backend may retry this function
 		for _, p := range []string{c.PersonA, c.PersonB} {
 			side := CaseSide{Person: view(f[p].person, f[p].identity), Biometrics: []string{}}
 			bs, err := tx.ListBiometrics(ctx, p)

@@ -225,6 +225,7 @@ func (r *Registry) Consents(ctx context.Context, actor Actor, purpose consent.Pu
 	out := []ConsentView{}
 	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: []consent.Category{consent.Identity}, action: consent.ManageConsent}
 	err := r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
+		out = out[:0] // a backend may retry this function
 		hist, err := tx.ConsentHistory(ctx, id)
 		if err != nil {
 			return err

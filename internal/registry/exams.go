@@ -167,6 +167,7 @@ func (r *Registry) Exams(ctx context.Context, actor Actor, purpose consent.Purpo
 	out := []ExamView{}
 	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: cats, action: consent.Read}
 	err := r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
+		out = out[:0] // a backend may retry this function
 		es, err := tx.ListExams(ctx, id)
 		if err != nil {
 			return err

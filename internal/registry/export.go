@@ -122,6 +122,7 @@ func (r *Registry) ConsentStatistics(ctx context.Context, actor Actor) (consent.
 	}
 	var counts []consent.Count
 	err := r.store.View(ctx, func(tx store.Tx) error {
+		counts = counts[:0] // a backend may retry this function
 		cs, err := tx.ConsentCounts(ctx)
 		for _, c := range cs {
 			counts = append(counts, consent.Count{Site: c.Site, Category: consent.Category(c.Category), Decision: consent.Decision(c.Decision), N: c.N})

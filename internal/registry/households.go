@@ -106,6 +106,7 @@ func (r *Registry) openAddress(ctx context.Context, h store.Household) (string, 
 func (r *Registry) householdMembers(ctx context.Context, id string) ([]string, error) {
 	var ids []string
 	err := r.store.View(ctx, func(tx store.Tx) error {
+		ids = ids[:0] // a backend may retry this function
 		if _, err := tx.GetHousehold(ctx, id); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("registry: household: %w", ErrNotFound)

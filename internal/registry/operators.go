@@ -64,6 +64,7 @@ func (r *Registry) CreateSite(ctx context.Context, actor Actor, in NewSite) (Sit
 func (r *Registry) ListSites(ctx context.Context) ([]SiteView, error) {
 	out := []SiteView{}
 	err := r.store.View(ctx, func(tx store.Tx) error {
+		out = out[:0] // a backend may retry this function
 		ss, err := tx.ListSites(ctx)
 		for _, s := range ss {
 			out = append(out, SiteView(s))
@@ -122,6 +123,7 @@ func operatorView(o store.Operator) OperatorView {
 func (r *Registry) ListOperators(ctx context.Context) ([]OperatorView, error) {
 	out := []OperatorView{}
 	err := r.store.View(ctx, func(tx store.Tx) error {
+		out = out[:0] // a backend may retry this function
 		os, err := tx.ListOperators(ctx)
 		for _, o := range os {
 			out = append(out, operatorView(o))

@@ -528,6 +528,7 @@ func (r *Registry) FindPersons(ctx context.Context, actor Actor, purpose consent
 	var ids []string
 	want := NormaliseName(q.GivenName, q.FamilyName)
 	err := r.store.View(ctx, func(tx store.Tx) error {
+		ids = ids[:0] // a backend may retry this function
 		cands, err := tx.FindPersons(ctx, r.keys.BlindIndex(blindLookup, lookupKey(q.GivenName, q.FamilyName, q.BirthDate)))
 		if err != nil {
 			return err
@@ -553,6 +554,7 @@ func (r *Registry) FindPersons(ctx context.Context, actor Actor, purpose consent
 	out := []PersonView{}
 	a := access{actor: actor, purpose: purpose, persons: ids, categories: []consent.Category{consent.Identity}, action: consent.Read}
 	err = r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
+		out = out[:0] // a backend may retry this function
 		for _, id := range ids {
 			out = append(out, view(f[id].person, f[id].identity))
 		}
