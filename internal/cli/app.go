@@ -11,6 +11,8 @@ import (
 	"github.com/assent-registry/assent/internal/audit"
 	"github.com/assent-registry/assent/internal/envelope"
 	"github.com/assent-registry/assent/internal/registry"
+	"github.com/assent-registry/assent/internal/store"
+	"github.com/assent-registry/assent/internal/store/postgres"
 	"github.com/assent-registry/assent/internal/store/sqlite"
 )
 
@@ -23,7 +25,7 @@ const (
 // app is everything a command needs from a data directory, built once.
 type app struct {
 	dir   string
-	db    *sqlite.DB
+	db    store.Store
 	ks    *envelope.SQLiteStore
 	keys  *envelope.Keyring
 	reg   *registry.Registry
@@ -41,7 +43,9 @@ func masterKeyPath(dir string) string {
 
 // openApp opens (creating on first use) the data directory dir: the SQLite
 // data file, the key store and the master key.
-func openApp(ctx context.Context, dir string, migrate bool, log *slog.Logger) (*app, error) {
+// pgURL, when not empty, puts the data in PostgreSQL instead of the SQLite
+// file; the key store and master key stay in dir, apart from the data.
+func openApp(ctx context.Context, dir string, migrate bool, log *slog.Logger, pgURL ...string) (*app, error) {
 	if dir == "" {
 		return nil, errors.New("--data is required")
 	}
@@ -72,7 +76,12 @@ func openApp(ctx context.Context, dir string, migrate bool, log *slog.Logger) (*
 		ks.Close()
 		return nil, err
 	}
-	db, err := sqlite.Open(ctx, dir, sqlite.Options{Migrate: migrate})
+	var db store.Store
+	if len(pgURL) > 0 && pgURL[0] != "" {
+		db, err = postgres.Open(ctx, pgURL[0], postgres.Options{Migrate: migrate})
+	} else {
+		db, err = sqlite.Open(ctx, dir, sqlite.Options{Migrate: migrate})
+	}
 	if err != nil {
 		ks.Close()
 		return nil, err

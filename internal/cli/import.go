@@ -43,7 +43,7 @@ are loaded at start).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			log := newLogger(cmd.ErrOrStderr(), "text")
-			a, err := openApp(ctx, dir, true, log)
+			a, err := openApp(ctx, dir, true, log, pgFlag(cmd))
 			if err != nil {
 				return err
 			}

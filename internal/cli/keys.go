@@ -24,7 +24,7 @@ func newKeysCmd() *cobra.Command {
 		Use:   "create",
 		Short: "Create an operator and print its new API key (shown once) alone on stdout",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := openApp(cmd.Context(), dir, true, quiet)
+			a, err := openApp(cmd.Context(), dir, true, quiet, pgFlag(cmd))
 			if err != nil {
 				return err
 			}
@@ -47,7 +47,7 @@ func newKeysCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List operators (never their keys) as JSON lines",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := openApp(cmd.Context(), dir, true, quiet)
+			a, err := openApp(cmd.Context(), dir, true, quiet, pgFlag(cmd))
 			if err != nil {
 				return err
 			}
@@ -70,7 +70,7 @@ func newKeysCmd() *cobra.Command {
 		Short: "Revoke an operator's key at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := openApp(cmd.Context(), dir, true, quiet)
+			a, err := openApp(cmd.Context(), dir, true, quiet, pgFlag(cmd))
 			if err != nil {
 				return err
 			}
@@ -86,7 +86,7 @@ func newKeysCmd() *cobra.Command {
 store, then replaces the master key file. Stop the server first. Destroy old
 copies of the master key wherever you kept them.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := openApp(cmd.Context(), dir, true, quiet)
+			a, err := openApp(cmd.Context(), dir, true, quiet, pgFlag(cmd))
 			if err != nil {
 				return err
 			}

@@ -16,7 +16,7 @@ func newMaintainCmd() *cobra.Command {
 		Short: "Apply time-based erasure (lapsed guardian consents after the grace period) and finish interrupted shredding",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(cmd.ErrOrStderr(), "text")
-			a, err := openApp(cmd.Context(), dir, true, log)
+			a, err := openApp(cmd.Context(), dir, true, log, pgFlag(cmd))
 			if err != nil {
 				return err
 			}

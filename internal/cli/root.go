@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 )
@@ -36,6 +37,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.PersistentFlags().String("postgres", "", "keep the data in PostgreSQL at this URL instead of DIR's SQLite file (the key store stays in DIR)")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 
@@ -70,4 +72,12 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 type exitCoder interface {
 	error
 	ExitCode() int
+}
+
+// pgFlag is the --postgres URL, or ASSENT_DATABASE_URL when the flag is unset.
+func pgFlag(cmd *cobra.Command) string {
+	if v, _ := cmd.Flags().GetString("postgres"); v != "" {
+		return v
+	}
+	return os.Getenv("ASSENT_DATABASE_URL")
 }

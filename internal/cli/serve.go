@@ -24,7 +24,7 @@ func newServeCmd() *cobra.Command {
 		Short: "Serve the registry API on a data directory (created on first run)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(cmd.ErrOrStderr(), logFormat)
-			a, err := openApp(cmd.Context(), dir, migrate, log)
+			a, err := openApp(cmd.Context(), dir, migrate, log, pgFlag(cmd))
 			if err != nil {
 				return err
 			}

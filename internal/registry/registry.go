@@ -126,7 +126,7 @@ type facts struct {
 	birth    time.Time
 }
 
-func (r *Registry) clock() time.Time { return r.now().UTC() }
+func (r *Registry) clock() time.Time { return r.now().UTC().Truncate(time.Millisecond) }
 
 func newID() string { return uuid.NewString() }
 
