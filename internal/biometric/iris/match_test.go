@@ -247,3 +247,32 @@ func BenchmarkGallerySearch(b *testing.B) {
 		})
 	}
 }
+
+func TestGalleryConcurrent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	s := NewSynth(DefaultRows, DefaultCols)
+	var ts []*Template
+	for range 64 {
+		ts = append(ts, s.Template(s.Field(rng), rng))
+	}
+	g := NewGallery(GalleryOptions{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			k := fmt.Sprint(i % 32)
+			if i%3 == 2 {
+				g.Remove(k)
+			} else if err := g.Add(k, ts[i%len(ts)]); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for i := range 50 {
+		if _, err := g.Search(context.Background(), ts[i%len(ts)], ThresholdForFMR(1e-6), SearchOptions{Coarse: i%2 == 0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+}

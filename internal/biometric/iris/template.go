@@ -57,7 +57,7 @@ func compatible(a, b *Template) bool {
 
 // valid checks the internal consistency of t.
 func (t *Template) valid() bool {
-	return validGeometry(t.Rows, t.Cols) && len(t.Code) == t.words() && len(t.Mask) == t.words()
+	return t.Encoder >= 0 && t.Encoder <= 255 && validGeometry(t.Rows, t.Cols) && len(t.Code) == t.words() && len(t.Mask) == t.words()
 }
 
 // validGeometry bounds the code geometry a template may declare.
