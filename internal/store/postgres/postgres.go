@@ -33,6 +33,7 @@ import (
 	"github.com/assent-registry/assent/internal/store"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 //go:embed migrations/*.sql
@@ -124,7 +125,11 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 	case retries < 0:
 		retries = 0
 	}
-	db := &DB{pool: newConnPool(cfg, conns), maxRetries: retries}
+	pool, err := newConnPool(cfg, conns)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{pool: pool, maxRetries: retries}
 	if !opt.AllowUnsafeDurability {
 		if err := db.checkDurability(ctx); err != nil {
 			db.Close()
@@ -326,7 +331,7 @@ func (db *DB) withConn(ctx context.Context, fn func(*pgx.Conn) error) error {
 		return err
 	}
 	defer db.pool.release(c)
-	return fn(c)
+	return fn(c.Conn())
 }
 
 // --- transactions ---
@@ -390,7 +395,7 @@ func (db *DB) attempt(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx)
 // the server has dropped (a restart, a fail-over, an idle timeout) fails at
 // BEGIN, before anything of fn ran; begin then drops it and tries another,
 // up to one more than the pool holds, so the caller does not see it.
-func (db *DB) begin(ctx context.Context, opts pgx.TxOptions) (*pgx.Conn, pgx.Tx, error) {
+func (db *DB) begin(ctx context.Context, opts pgx.TxOptions) (*pgxpool.Conn, pgx.Tx, error) {
 	for i := 0; ; i++ {
 		c, err := db.pool.acquire(ctx)
 		if err != nil {
@@ -400,9 +405,9 @@ func (db *DB) begin(ctx context.Context, opts pgx.TxOptions) (*pgx.Conn, pgx.Tx,
 		if err == nil {
 			return c, ptx, nil
 		}
-		dead := c.IsClosed()
+		dead := c.Conn().IsClosed()
 		db.pool.release(c)
-		if !dead || i >= cap(db.pool.sem) || ctx.Err() != nil {
+		if !dead || i >= db.pool.size || ctx.Err() != nil {
 			return nil, nil, fmt.Errorf("postgres: begin: %w", err)
 		}
 	}

@@ -64,8 +64,6 @@ func TestRegistryOverPostgres(t *testing.T) {
 // again by Update.
 func TestRegistryConcurrentEnrolment(t *testing.T) {
 	testURL(t)
-	t.Skip("known registry issue: registry.guard keeps fnErr from an attempt that Update retried, so a retried transaction that committed is reported as failed; " +
-		"remove this skip once the guard's Update closure starts with `denied, fnErr = nil, nil` (see docs/postgres.md)")
 	db, r, registrar, enrol := registryOn(t)
 	ctx := context.Background()
 	const workers, each = 6, 5
