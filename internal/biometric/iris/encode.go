@@ -28,6 +28,7 @@ type config struct {
 	minContrast float64 // weaker limbus edges are ErrNoIris
 	lashRun     int     // dark run (rows) that starts an upper-lid mask; 0 = off
 	scale2      float64 // if > 0, half the code rows use wavelength*scale2
+	lashK       float64 // black top-hat lash threshold in sigmas; 0 = off
 }
 
 func defaultConfig() config {
@@ -149,6 +150,29 @@ func maskOcclusions(band []float32, occ []bool, c config) {
 		case v < lo:
 			dark[k] = true
 			occ[k] = true
+		}
+	}
+	// Lashes over the upper iris are thin dark strokes: a sample much
+	// darker than the brightest sample within ±lashHalf along its row
+	// (a black top-hat) is a lash when lashK > 0.
+	if c.lashK > 0 {
+		const lashHalf = 3
+		for i := range rows {
+			for j := range cols {
+				th := 2 * math.Pi * float64(j) / float64(cols)
+				if math.Sin(th) > -0.3 {
+					continue
+				}
+				k := i*cols + j
+				var mx float32
+				for d := -lashHalf; d <= lashHalf; d++ {
+					mx = max(mx, band[i*cols+(j+d+cols)%cols])
+				}
+				if float64(mx-band[k]) > c.lashK*sigma {
+					dark[k] = true
+					occ[k] = true
+				}
+			}
 		}
 	}
 	// Eyelid fronts: per column in the upper and lower sectors, the first

@@ -38,6 +38,8 @@ func TestTune(t *testing.T) {
 			c.brightK = f
 		case "darkK":
 			c.darkK = f
+		case "lashK":
+			c.lashK = f
 		case "scale2":
 			c.scale2 = f
 		case "lashRun":
