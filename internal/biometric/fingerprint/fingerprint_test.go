@@ -238,7 +238,8 @@ func TestTemplateRoundTrip(t *testing.T) {
 	})
 	t.Run("malformed", func(t *testing.T) {
 		b, _ := want.MarshalBinary()
-		for _, in := range [][]byte{nil, b[:5], b[:len(b)-1], append([]byte("XXXX"), b[4:]...)} {
+		huge := append([]byte("AFP1\x01\x00\x01\x00\xff\xff"), make([]byte, 65535*minutiaSize)...)
+		for _, in := range [][]byte{nil, b[:5], b[:len(b)-1], append([]byte("XXXX"), b[4:]...), huge} {
 			var got Template
 			if err := got.UnmarshalBinary(in); !errors.Is(err, ErrTemplate) {
 				t.Errorf("%d bytes: got %v, want ErrTemplate", len(in), err)

@@ -45,13 +45,21 @@ type Template struct {
 	cyl           cylinders
 }
 
+// MaxTemplateMinutiae bounds the minutiae of a template (as ISO/IEC 19794-2
+// does per view), which bounds the cost of building and comparing it.
+const MaxTemplateMinutiae = 255
+
 func newTemplate(w, h int, ms []Minutia) *Template {
+	if len(ms) > MaxTemplateMinutiae {
+		ms = ms[:MaxTemplateMinutiae]
+	}
 	t := &Template{Width: w, Height: h, Minutiae: ms}
 	t.cyl = buildCylinders(ms)
 	return t
 }
 
-// NewTemplate builds a template from minutiae already at 500 dpi.
+// NewTemplate builds a template from minutiae already at 500 dpi, keeping
+// the first MaxTemplateMinutiae of them.
 func NewTemplate(width, height int, ms []Minutia) *Template {
 	return newTemplate(width, height, append([]Minutia(nil), ms...))
 }
@@ -67,7 +75,7 @@ const (
 // y in 1/4 pixel (uint16), direction in 1/65536 turn (uint16), type, quality.
 // The cylinder codes are not stored; UnmarshalBinary rebuilds them.
 func (t *Template) MarshalBinary() ([]byte, error) {
-	if len(t.Minutiae) > math.MaxUint16 || t.Width > math.MaxUint16 || t.Height > math.MaxUint16 {
+	if len(t.Minutiae) > MaxTemplateMinutiae || t.Width > math.MaxUint16 || t.Height > math.MaxUint16 {
 		return nil, fmt.Errorf("fingerprint: marshal: too large: %w", ErrTemplate)
 	}
 	b := make([]byte, 0, headerLen+minutiaSize*len(t.Minutiae))
@@ -98,6 +106,9 @@ func (t *Template) UnmarshalBinary(b []byte) error {
 	w := int(binary.BigEndian.Uint16(b[4:]))
 	h := int(binary.BigEndian.Uint16(b[6:]))
 	n := int(binary.BigEndian.Uint16(b[8:]))
+	if n > MaxTemplateMinutiae {
+		return fmt.Errorf("%s: %d minutiae, at most %d: %w", op, n, MaxTemplateMinutiae, ErrTemplate)
+	}
 	if len(b) != headerLen+n*minutiaSize {
 		return fmt.Errorf("%s: %d bytes for %d minutiae: %w", op, len(b), n, ErrTemplate)
 	}
