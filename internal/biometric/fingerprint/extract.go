@@ -32,7 +32,7 @@ const (
 
 // Extract finds the minutiae of a fingerprint image scanned at dpi dots per
 // inch. The image must be grey (8 or 16 bit, or a colour model holding only
-// grey pixels) with sides up to MaxSide. Coordinates in the result are scaled
+// grey pixels) with sides up to MaxSide, before and after scaling to 500 dpi. Coordinates in the result are scaled
 // to 500 dpi. A blank image, or one with too little usable ridge area or too
 // few reliable minutiae, gives an error wrapping ErrQualityTooLow. Extract is
 // deterministic and safe for concurrent use.
@@ -49,6 +49,9 @@ func Extract(img image.Image, dpi int) (*Template, error) {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+	if sw, sh := w*500/dpi, h*500/dpi; sw > MaxSide || sh > MaxSide {
+		return nil, fmt.Errorf("%s: %dx%d at %d dpi is %dx%d at 500 dpi: %w", op, w, h, dpi, sw, sh, ErrTooLarge)
+	}
 	if dpi != 500 {
 		pix, w, h = resample(pix, w, h, 500/float64(dpi))
 	}

@@ -125,6 +125,7 @@ func TestExtractRejects(t *testing.T) {
 		{"noise", noise, 500, ErrQualityTooLow},
 		{"tiny", image.NewGray(image.Rect(0, 0, 40, 40)), 500, ErrTooSmall},
 		{"dpi too low", blank, 100, ErrDPI},
+		{"too large once scaled", image.NewGray(image.Rect(0, 0, 2500, 10)), 250, ErrTooLarge},
 		{"nil", nil, 500, ErrNotImage},
 	}
 	for _, tc := range tests {
