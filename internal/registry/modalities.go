@@ -212,7 +212,7 @@ func (e irisEngine) remove(ref string)                { e.g.Remove(ref) }
 func (e irisEngine) size() int                        { return e.g.Len() }
 
 func (e irisEngine) search(ctx context.Context, probe template, minEvidence float64) ([]hit, error) {
-	cands, err := e.g.Search(ctx, probe.(*iris.Template), iris.ThresholdForFMR(math.Pow(10, -minEvidence)), iris.SearchOptions{})
+	cands, err := e.g.Search(ctx, probe.(*iris.Template), iris.ThresholdForFMR(math.Pow(10, -minEvidence)), iris.SearchOptions{Coarse: true})
 	if err != nil {
 		return nil, err
 	}
