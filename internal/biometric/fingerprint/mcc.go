@@ -20,7 +20,6 @@ const (
 	mccOmega  = 50.0             // convex hull enlargement, pixels
 	mccMinVC  = 0.75             // least fraction of valid cells in a valid cylinder
 	mccMinM   = 2                // least neighbouring minutiae in a valid cylinder
-	mccMinME  = 0.60             // least fraction of matchable cells in a comparison
 	mccDeltaS = 2 * mccR / mccNS // cell side
 	mccDeltaD = 2 * math.Pi / mccND
 	maxDirGap = math.Pi / 3 // cylinders whose minutiae differ more are not compared
@@ -36,6 +35,10 @@ const (
 	relaxW     = 0.5
 	maxRelax   = 16 // at most this many pairs enter the relaxation
 )
+
+// Read-only tables, computed once at start-up and never written: the cell
+// offsets, the sigmoid and square-root tables below. They are constants in
+// all but syntax, so they are not shared mutable state.
 
 // cells lists the (u, v) offsets of the stored cells, computed once.
 var cellU, cellV = func() ([]float64, []float64) {
@@ -354,8 +357,6 @@ var sqrtTab = func() []float32 {
 	return t
 }()
 
-// minMatchable is the least number of common valid bits for a comparison.
-var minMatchable = int(mccMinME * float64(len(cellU)*mccND))
 
 // match compares two cylinder sets and returns a similarity in [0, 1].
 func match(a, b *cylinders, s *scratch) float64 {
