@@ -357,7 +357,6 @@ var sqrtTab = func() []float32 {
 	return t
 }()
 
-
 // match compares two cylinder sets and returns a similarity in [0, 1].
 func match(a, b *cylinders, s *scratch) float64 {
 	na, nb := a.n(), b.n()
