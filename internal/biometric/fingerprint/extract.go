@@ -19,6 +19,8 @@ const (
 	borderGap    = 14   // minutiae closer than this to the background are dropped
 	contrastFrac = 0.22 // foreground: block contrast above this fraction of the 95th percentile
 	minCoherence = 0.05 // foreground: and orientation coherence above this
+	orientSmooth = 2    // orientation averaged over (2r+1)^2 blocks
+	refinePasses = 2    // orientation re-estimated on the filtered image this often
 	traceLen     = 10   // ridge length traced to find a minutia direction
 	shortRidge   = 18   // an ending joined to another minutia by fewer pixels is false
 	bridgeLen    = 12   // two bifurcations joined by fewer pixels form a bridge
@@ -110,7 +112,19 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, error) {
 	if area < minArea {
 		return nil, fmt.Errorf("foreground %d pixels: %w", area, ErrQualityTooLow)
 	}
-	ridges := enhance(pix, w, h, f)
+	ridges, resp := enhance(pix, w, h, f)
+	// Refinement: the orientation measured on the filtered image is cleaner
+	// in noisy and high-curvature areas. Where it is more coherent it
+	// replaces the first estimate, and the original image is filtered again.
+	for range refinePasses {
+		o2, c2 := orientationField(resp, w, h, f.bw, f.bh, orientSmooth)
+		for b := range f.orient {
+			if f.mask[b] && c2[b] > f.coherence[b] {
+				f.orient[b], f.coherence[b] = o2[b], c2[b]
+			}
+		}
+		ridges, resp = enhance(pix, w, h, f)
+	}
 	thin(ridges, w, h)
 	ms := findMinutiae(ridges, w, h, f)
 	if len(ms) < minMinutiae {
@@ -124,9 +138,6 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, error) {
 func estimateFields(pix []float32, w, h int) *fields {
 	bw, bh := (w+blk-1)/blk, (h+blk-1)/blk
 	nb := bw * bh
-	sxx := make([]float64, nb)
-	syy := make([]float64, nb)
-	sxy := make([]float64, nb)
 	sum := make([]float64, nb)
 	sum2 := make([]float64, nb)
 	cnt := make([]float64, nb)
@@ -138,21 +149,11 @@ func estimateFields(pix []float32, w, h int) *fields {
 			sum[b] += v
 			sum2[b] += v * v
 			cnt[b]++
-			if x == 0 || y == 0 || x == w-1 || y == h-1 {
-				continue
-			}
-			p := func(dx, dy int) float64 { return float64(pix[(y+dy)*w+x+dx]) }
-			gx := (p(1, -1) + 2*p(1, 0) + p(1, 1)) - (p(-1, -1) + 2*p(-1, 0) + p(-1, 1))
-			gy := (p(-1, 1) + 2*p(0, 1) + p(1, 1)) - (p(-1, -1) + 2*p(0, -1) + p(1, -1))
-			sxx[b] += gx * gx
-			syy[b] += gy * gy
-			sxy[b] += gx * gy
 		}
 	}
 	box := func(a []float64) []float64 { return boxBlocks(a, bw, bh, 1) }
 	sum, sum2, cnt = box(sum), box(sum2), box(cnt)
-	f := &fields{bw: bw, bh: bh, mask: make([]bool, nb), orient: make([]float64, nb),
-		coherence: make([]float64, nb), period: make([]float64, nb),
+	f := &fields{bw: bw, bh: bh, mask: make([]bool, nb), period: make([]float64, nb),
 		mean: make([]float32, nb), std: make([]float32, nb)}
 	contrast := make([]float64, nb)
 	for b := range nb {
@@ -161,23 +162,7 @@ func estimateFields(pix []float32, w, h int) *fields {
 		f.mean[b], f.std[b] = float32(m), float32(max(sd, 1))
 		contrast[b] = sd
 	}
-	// Orientation: doubled-angle gradient vectors averaged over 5x5 blocks.
-	vx, vy, en := make([]float64, nb), make([]float64, nb), make([]float64, nb)
-	for b := range nb {
-		vx[b], vy[b], en[b] = sxx[b]-syy[b], 2*sxy[b], sxx[b]+syy[b]
-	}
-	vx, vy, en = boxBlocks(vx, bw, bh, 2), boxBlocks(vy, bw, bh, 2), boxBlocks(en, bw, bh, 2)
-	for b := range nb {
-		phi := 0.5 * math.Atan2(vy[b], vx[b]) // gradient direction
-		o := phi + math.Pi/2
-		if o >= math.Pi {
-			o -= math.Pi
-		}
-		f.orient[b] = o
-		if en[b] > 0 {
-			f.coherence[b] = math.Hypot(vx[b], vy[b]) / en[b]
-		}
-	}
+	f.orient, f.coherence = orientationField(pix, w, h, bw, bh, orientSmooth)
 	// Foreground: enough contrast relative to the image, cleaned up.
 	sorted := slices.Clone(contrast)
 	slices.Sort(sorted)
@@ -188,6 +173,46 @@ func estimateFields(pix []float32, w, h int) *fields {
 	f.mask = cleanMask(f.mask, bw, bh)
 	estimatePeriod(pix, w, h, f)
 	return f
+}
+
+// orientationField estimates the ridge direction (in [0, π)) and its
+// coherence per block from Sobel gradients: the structure tensor of each
+// block, averaged in the doubled-angle representation over (2r+1)^2 blocks
+// (Kass and Witkin 1987; Bazen and Gerez 2002).
+func orientationField(pix []float32, w, h, bw, bh, r int) (orient, coherence []float64) {
+	nb := bw * bh
+	sxx := make([]float64, nb)
+	syy := make([]float64, nb)
+	sxy := make([]float64, nb)
+	for y := 1; y < h-1; y++ {
+		by := y / blk
+		for x := 1; x < w-1; x++ {
+			b := by*bw + x/blk
+			p := func(dx, dy int) float64 { return float64(pix[(y+dy)*w+x+dx]) }
+			gx := (p(1, -1) + 2*p(1, 0) + p(1, 1)) - (p(-1, -1) + 2*p(-1, 0) + p(-1, 1))
+			gy := (p(-1, 1) + 2*p(0, 1) + p(1, 1)) - (p(-1, -1) + 2*p(0, -1) + p(1, -1))
+			sxx[b] += gx * gx
+			syy[b] += gy * gy
+			sxy[b] += gx * gy
+		}
+	}
+	vx, vy, en := make([]float64, nb), make([]float64, nb), make([]float64, nb)
+	for b := range nb {
+		vx[b], vy[b], en[b] = sxx[b]-syy[b], 2*sxy[b], sxx[b]+syy[b]
+	}
+	vx, vy, en = boxBlocks(vx, bw, bh, r), boxBlocks(vy, bw, bh, r), boxBlocks(en, bw, bh, r)
+	orient, coherence = make([]float64, nb), make([]float64, nb)
+	for b := range nb {
+		o := 0.5*math.Atan2(vy[b], vx[b]) + math.Pi/2 // ridges run across the gradient
+		if o >= math.Pi {
+			o -= math.Pi
+		}
+		orient[b] = o
+		if en[b] > 0 {
+			coherence[b] = math.Hypot(vx[b], vy[b]) / en[b]
+		}
+	}
+	return orient, coherence
 }
 
 // boxBlocks averages a block field over (2r+1)^2 neighbourhoods (clipped).
@@ -423,8 +448,10 @@ func (g gaborBank) kernel(ob, period int) []float32 {
 
 // enhance normalises the image locally, filters each foreground pixel with a
 // Gabor kernel tuned to its block's orientation and period, and binarises:
-// the result is 1 on ridges, 0 elsewhere, and 0 on the background.
-func enhance(pix []float32, w, h int, f *fields) []uint8 {
+// the first result is 1 on ridges, 0 elsewhere, and 0 on the background; the
+// second is the filter response itself.
+func enhance(pix []float32, w, h int, f *fields) ([]uint8, []float32) {
+	resp := make([]float32, w*h)
 	const r = gaborRadius
 	pw := w + 2*r
 	norm := make([]float32, pw*(h+2*r))
@@ -463,11 +490,12 @@ func enhance(pix []float32, w, h int, f *fields) []uint8 {
 					if s > 0 {
 						out[y*w+x] = 1
 					}
+					resp[y*w+x] = s
 				}
 			}
 		}
 	}
-	return out
+	return out, resp
 }
 
 // maskNear reports whether block (bx, by) or a neighbour is foreground.
