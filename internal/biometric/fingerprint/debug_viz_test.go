@@ -28,7 +28,7 @@ func TestDebugViz(t *testing.T) {
 	pix, _ := greyPixels(img)
 	w, h := img.Bounds().Dx(), img.Bounds().Dy()
 	f := estimateFields(pix, w, h)
-	sk, _ := enhance(pix, w, h, f)
+	sk, _ := enhance(normalise(pix, w, h, f), w, h, f, gaborBank{})
 	bin := append([]uint8(nil), sk...)
 	thin(sk, w, h)
 	ms := findMinutiae(sk, w, h, f)

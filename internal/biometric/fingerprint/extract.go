@@ -112,10 +112,12 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, error) {
 	if area < minArea {
 		return nil, fmt.Errorf("foreground %d pixels: %w", area, ErrQualityTooLow)
 	}
-	ridges, resp := enhance(pix, w, h, f)
+	norm := normalise(pix, w, h, f)
+	bank := gaborBank{}
+	ridges, resp := enhance(norm, w, h, f, bank)
 	// Refinement: the orientation measured on the filtered image is cleaner
 	// in noisy and high-curvature areas. Where it is more coherent it
-	// replaces the first estimate, and the original image is filtered again.
+	// replaces the first estimate, and the image is filtered again.
 	for range refinePasses {
 		o2, c2 := orientationField(resp, w, h, f.bw, f.bh, orientSmooth)
 		for b := range f.orient {
@@ -123,7 +125,7 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, error) {
 				f.orient[b], f.coherence[b] = o2[b], c2[b]
 			}
 		}
-		ridges, resp = enhance(pix, w, h, f)
+		ridges, resp = enhance(norm, w, h, f, bank)
 	}
 	thin(ridges, w, h)
 	ms := findMinutiae(ridges, w, h, f)
@@ -446,29 +448,40 @@ func (g gaborBank) kernel(ob, period int) []float32 {
 	return k
 }
 
-// enhance normalises the image locally, filters each foreground pixel with a
-// Gabor kernel tuned to its block's orientation and period, and binarises:
-// the first result is 1 on ridges, 0 elsewhere, and 0 on the background; the
-// second is the filter response itself.
-func enhance(pix []float32, w, h int, f *fields) ([]uint8, []float32) {
-	resp := make([]float32, w*h)
+// normalise returns the image normalised by its local mean and contrast and
+// inverted (ridges positive), zero outside the foreground and its neighbour
+// blocks, padded by gaborRadius on every side for filtering.
+func normalise(pix []float32, w, h int, f *fields) []float32 {
 	const r = gaborRadius
 	pw := w + 2*r
 	norm := make([]float32, pw*(h+2*r))
-	for y := range h {
-		by := y / blk
-		for x := range w {
-			b := by*f.bw + x/blk
-			if !f.maskNear(x/blk, by) {
+	for by := range f.bh {
+		for bx := range f.bw {
+			if !f.maskNear(bx, by) {
 				continue
 			}
-			// Ridges are dark: invert so ridges are positive.
-			norm[(y+r)*pw+x+r] = (f.mean[b] - pix[y*w+x]) / f.std[b]
+			b := by*f.bw + bx
+			mean, std := f.mean[b], f.std[b]
+			for y := by * blk; y < min(h, (by+1)*blk); y++ {
+				for x := bx * blk; x < min(w, (bx+1)*blk); x++ {
+					norm[(y+r)*pw+x+r] = (mean - pix[y*w+x]) / std
+				}
+			}
 		}
 	}
-	bank := gaborBank{}
-	out := make([]uint8, w*h)
+	return norm
+}
+
+// enhance filters each foreground pixel of the normalised image with a Gabor
+// kernel tuned to its block's orientation and period (Hong, Wan and Jain
+// 1998) and binarises: the first result is 1 on ridges and 0 elsewhere and on
+// the background; the second is the filter response itself.
+func enhance(norm []float32, w, h int, f *fields, bank gaborBank) ([]uint8, []float32) {
+	const r = gaborRadius
 	const side = 2*r + 1
+	pw := w + 2*r
+	resp := make([]float32, w*h)
+	out := make([]uint8, w*h)
 	for by := range f.bh {
 		for bx := range f.bw {
 			b := by*f.bw + bx
@@ -481,11 +494,7 @@ func enhance(pix []float32, w, h int, f *fields) ([]uint8, []float32) {
 				for x := bx * blk; x < min(w, (bx+1)*blk); x++ {
 					var s float32
 					for ky := range side {
-						row := norm[(y+ky)*pw+x : (y+ky)*pw+x+side]
-						kr := k[ky*side : ky*side+side]
-						for i, v := range row {
-							s += v * kr[i]
-						}
+						s += dot13(norm[(y+ky)*pw+x:], k[ky*side:])
 					}
 					if s > 0 {
 						out[y*w+x] = 1
@@ -497,6 +506,20 @@ func enhance(pix []float32, w, h int, f *fields) ([]uint8, []float32) {
 	}
 	return out, resp
 }
+
+// dot13 is the dot product of the first 13 values of a and k (one kernel
+// row), unrolled with independent partial sums.
+func dot13(a, k []float32) float32 {
+	a, k = a[:13:13], k[:13:13]
+	s0 := a[0]*k[0] + a[4]*k[4] + a[8]*k[8] + a[12]*k[12]
+	s1 := a[1]*k[1] + a[5]*k[5] + a[9]*k[9]
+	s2 := a[2]*k[2] + a[6]*k[6] + a[10]*k[10]
+	s3 := a[3]*k[3] + a[7]*k[7] + a[11]*k[11]
+	return (s0 + s1) + (s2 + s3)
+}
+
+// dot13 is written for 13x13 kernels; this fails to compile otherwise.
+var _ = [1]struct{}{}[2*gaborRadius+1-13]
 
 // maskNear reports whether block (bx, by) or a neighbour is foreground.
 func (f *fields) maskNear(bx, by int) bool {
