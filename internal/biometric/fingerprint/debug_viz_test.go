@@ -28,7 +28,9 @@ func TestDebugViz(t *testing.T) {
 	pix, _ := greyPixels(img)
 	w, h := img.Bounds().Dx(), img.Bounds().Dy()
 	f := estimateFields(pix, w, h)
-	sk, _ := enhance(normalise(pix, w, h, f), w, h, f, gaborBank{})
+	var st filtered
+	enhance(normalise(pix, w, h, f), w, h, f, gaborBank{}, &st)
+	sk := st.ridges
 	bin := append([]uint8(nil), sk...)
 	thin(sk, w, h)
 	ms := findMinutiae(sk, w, h, f)

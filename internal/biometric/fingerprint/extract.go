@@ -114,19 +114,21 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, error) {
 	}
 	norm := normalise(pix, w, h, f)
 	bank := gaborBank{}
-	ridges, resp := enhance(norm, w, h, f, bank)
+	var st filtered
+	enhance(norm, w, h, f, bank, &st)
 	// Refinement: the orientation measured on the filtered image is cleaner
 	// in noisy and high-curvature areas. Where it is more coherent it
-	// replaces the first estimate, and the image is filtered again.
+	// replaces the first estimate, and the changed blocks are filtered again.
 	for range refinePasses {
-		o2, c2 := orientationField(resp, w, h, f.bw, f.bh, orientSmooth)
+		o2, c2 := orientationField(st.resp, w, h, f.bw, f.bh, orientSmooth)
 		for b := range f.orient {
 			if f.mask[b] && c2[b] > f.coherence[b] {
 				f.orient[b], f.coherence[b] = o2[b], c2[b]
 			}
 		}
-		ridges, resp = enhance(norm, w, h, f, bank)
+		enhance(norm, w, h, f, bank, &st)
 	}
+	ridges := st.ridges
 	thin(ridges, w, h)
 	ms := findMinutiae(ridges, w, h, f)
 	if len(ms) < minMinutiae {
@@ -472,16 +474,32 @@ func normalise(pix []float32, w, h int, f *fields) []float32 {
 	return norm
 }
 
+// filtered is the state of the Gabor filtering of one image: the binarised
+// ridges, the response, and per block the kernel last used (-1 for none), so
+// a later pass refilters only the blocks whose kernel changed.
+type filtered struct {
+	ridges []uint8
+	resp   []float32
+	kernel []int32
+}
+
 // enhance filters each foreground pixel of the normalised image with a Gabor
 // kernel tuned to its block's orientation and period (Hong, Wan and Jain
-// 1998) and binarises: the first result is 1 on ridges and 0 elsewhere and on
-// the background; the second is the filter response itself.
-func enhance(norm []float32, w, h int, f *fields, bank gaborBank) ([]uint8, []float32) {
+// 1998) and binarises: ridges is 1 on ridges and 0 elsewhere and on the
+// background; resp is the filter response itself. Blocks whose kernel is the
+// one used by the previous call on st are left as they are.
+func enhance(norm []float32, w, h int, f *fields, bank gaborBank, st *filtered) {
 	const r = gaborRadius
 	const side = 2*r + 1
 	pw := w + 2*r
-	resp := make([]float32, w*h)
-	out := make([]uint8, w*h)
+	if st.resp == nil {
+		st.resp = make([]float32, w*h)
+		st.ridges = make([]uint8, w*h)
+		st.kernel = make([]int32, len(f.mask))
+		for i := range st.kernel {
+			st.kernel[i] = -1
+		}
+	}
 	for by := range f.bh {
 		for bx := range f.bw {
 			b := by*f.bw + bx
@@ -489,22 +507,28 @@ func enhance(norm []float32, w, h int, f *fields, bank gaborBank) ([]uint8, []fl
 				continue
 			}
 			ob := int(math.Round(f.orient[b]/math.Pi*orientBins)) % orientBins
-			k := bank.kernel(ob, int(math.Round(f.period[b])))
+			period := int(math.Round(f.period[b]))
+			if id := int32(ob*64 + period); id == st.kernel[b] {
+				continue
+			} else {
+				st.kernel[b] = id
+			}
+			k := bank.kernel(ob, period)
 			for y := by * blk; y < min(h, (by+1)*blk); y++ {
 				for x := bx * blk; x < min(w, (bx+1)*blk); x++ {
 					var s float32
 					for ky := range side {
 						s += dot13(norm[(y+ky)*pw+x:], k[ky*side:])
 					}
+					st.ridges[y*w+x] = 0
 					if s > 0 {
-						out[y*w+x] = 1
+						st.ridges[y*w+x] = 1
 					}
-					resp[y*w+x] = s
+					st.resp[y*w+x] = s
 				}
 			}
 		}
 	}
-	return out, resp
 }
 
 // dot13 is the dot product of the first 13 values of a and k (one kernel
