@@ -23,7 +23,7 @@ import (
 // env is a running API over a fresh SQLite store and an in-memory key store,
 // with one key per operator role (all at site "s1" but admin and auditor).
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *Server
 	reg   *registry.Registry
 	audit *audit.Log
@@ -57,7 +57,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{Migrate: true})

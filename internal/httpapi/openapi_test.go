@@ -20,7 +20,7 @@ func init() {
 	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.FileBodyDecoder)
 }
 
-func loadSpec(t *testing.T) (*openapi3.T, routers.Router) {
+func loadSpec(t testing.TB) (*openapi3.T, routers.Router) {
 	t.Helper()
 	doc, err := openapi3.NewLoader().LoadFromData(OpenAPI())
 	if err != nil {
