@@ -9,6 +9,7 @@ import (
 	"image/color"
 	"image/png"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -466,4 +467,20 @@ func TestGallery(t *testing.T) {
 		}
 		wg.Wait()
 	})
+}
+
+func TestHammingMatchesScan(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	a, b := sampleTemplateSeed(r), sampleTemplateSeed(r)
+	for i := range a.cyl.n() {
+		for j := range b.cyl.n() {
+			want := 0
+			for k := range cylWords {
+				want += bits.OnesCount64(a.cyl.bits[i][k] ^ b.cyl.bits[j][k])
+			}
+			if got := hamming(&a.cyl.bits[i], &b.cyl.bits[j]); got != want {
+				t.Fatalf("hamming %d, want %d", got, want)
+			}
+		}
+	}
 }
