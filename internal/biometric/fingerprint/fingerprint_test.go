@@ -484,3 +484,22 @@ func TestHammingMatchesScan(t *testing.T) {
 		}
 	}
 }
+
+// TestWeightTables: the tabulated cylinder weights stay within 1e-6 of the
+// exact formulas.
+func TestWeightTables(t *testing.T) {
+	for i := range 10000 {
+		dt := -math.Pi + 2*math.Pi*float64(i)/10000
+		w := directionalWeights(dt)
+		for k := range mccND {
+			if d := math.Abs(w[k] - directionalWeight(dt, k)); d > 1e-6 {
+				t.Fatalf("directional weight at %v layer %d off by %g", dt, k, d)
+			}
+		}
+		d2 := spatialReach2 * float64(i) / 10000
+		exact := 1 / (mccSigmaS * math.Sqrt(2*math.Pi)) * math.Exp(-d2/(2*mccSigmaS*mccSigmaS))
+		if d := math.Abs(spatialWeight(d2) - exact); d > 1e-6 {
+			t.Fatalf("spatial weight at %v off by %g", d2, d)
+		}
+	}
+}

@@ -100,14 +100,6 @@ func buildCylinders(ms []Minutia) cylinders {
 	hull := convexHull(ms)
 	nc := len(cellU)
 	vals := make([]float64, nc*mccND)
-	// Directional weights by the difference in direction, tabulated per layer.
-	gd := func(dtheta float64, k int) float64 {
-		ck := -math.Pi + (float64(k)+0.5)*mccDeltaD
-		d := angleDiff(ck, dtheta)
-		s := mccSigmaD * math.Sqrt2
-		return 0.5 * (math.Erf((d+mccDeltaD/2)/s) - math.Erf((d-mccDeltaD/2)/s))
-	}
-	norm := 1 / (mccSigmaS * math.Sqrt(2*math.Pi))
 	reach := 3 * mccSigmaS
 	for i, m := range ms {
 		mx, my, md := float64(m.X), float64(m.Y), float64(m.Dir)
@@ -129,15 +121,11 @@ func buildCylinders(ms []Minutia) cylinders {
 				continue
 			}
 			tx, ty := float64(t.X), float64(t.Y)
-			if math.Hypot(tx-mx, ty-my) > mccR+reach {
+			if (tx-mx)*(tx-mx)+(ty-my)*(ty-my) > (mccR+reach)*(mccR+reach) {
 				continue
 			}
 			neighbours++
-			var w [mccND]float64
-			dt := angleDiff(md, float64(t.Dir))
-			for k := range mccND {
-				w[k] = gd(dt, k)
-			}
+			w := directionalWeights(angleDiff(md, float64(t.Dir)))
 			for ci := range nc {
 				if !valid[ci] {
 					continue
@@ -149,7 +137,7 @@ func buildCylinders(ms []Minutia) cylinders {
 				if d2 > reach*reach {
 					continue
 				}
-				g := norm * math.Exp(-d2/(2*mccSigmaS*mccSigmaS))
+				g := spatialWeight(d2)
 				for k := range mccND {
 					vals[ci*mccND+k] += g * w[k]
 				}
@@ -258,23 +246,35 @@ func convexHull(ms []Minutia) polygon {
 // near reports whether (px, py) is inside the polygon or within d of it.
 func (p polygon) near(px, py, d float64) bool {
 	n := len(p.x)
-	inside := n >= 3
-	best := math.Inf(1)
+	if n >= 3 {
+		inside := true
+		for i := range n {
+			j := (i + 1) % n
+			if (p.x[j]-p.x[i])*(py-p.y[i])-(p.y[j]-p.y[i])*(px-p.x[i]) < 0 {
+				inside = false
+				break
+			}
+		}
+		if inside {
+			return true
+		}
+	}
+	d2 := d * d
 	for i := range n {
 		j := (i + 1) % n
 		ax, ay, bx, by := p.x[i], p.y[i], p.x[j], p.y[j]
-		if n >= 3 && (bx-ax)*(py-ay)-(by-ay)*(px-ax) < 0 {
-			inside = false
-		}
 		ex, ey := bx-ax, by-ay
 		l2 := ex*ex + ey*ey
 		t := 0.0
 		if l2 > 0 {
 			t = min(1, max(0, ((px-ax)*ex+(py-ay)*ey)/l2))
 		}
-		best = min(best, math.Hypot(px-ax-t*ex, py-ay-t*ey))
+		qx, qy := px-ax-t*ex, py-ay-t*ey
+		if qx*qx+qy*qy <= d2 {
+			return true
+		}
 	}
-	return inside || best <= d
+	return false
 }
 
 // scratch holds per-goroutine buffers for matching; it is not safe for
@@ -572,4 +572,70 @@ func fastAtan2(y, x float32) float32 {
 func Score(a, b *Template) float64 {
 	var s scratch
 	return match(&a.cyl, &b.cyl, &s)
+}
+
+// The contributions of a neighbour to a cylinder cell are smooth functions of
+// one variable each; they are tabulated once (read-only after init) and
+// interpolated linearly, which changes them by under 1e-6 and makes template
+// construction (and so gallery loading) about twice as fast as calling Erf
+// and Exp per term.
+const weightSteps = 4096
+
+var (
+	dirTable     = buildDirTable()
+	spatialTable = buildSpatialTable()
+)
+
+// directionalWeight is the exact weight of layer k for a direction
+// difference dtheta (Cappelli et al., eq. 7).
+func directionalWeight(dtheta float64, k int) float64 {
+	ck := -math.Pi + (float64(k)+0.5)*mccDeltaD
+	d := angleDiff(ck, dtheta)
+	s := mccSigmaD * math.Sqrt2
+	return 0.5 * (math.Erf((d+mccDeltaD/2)/s) - math.Erf((d-mccDeltaD/2)/s))
+}
+
+func buildDirTable() [][mccND]float64 {
+	t := make([][mccND]float64, weightSteps+1)
+	for i := range t {
+		dt := -math.Pi + 2*math.Pi*float64(i)/weightSteps
+		for k := range mccND {
+			t[i][k] = directionalWeight(dt, k)
+		}
+	}
+	return t
+}
+
+// directionalWeights interpolates the layer weights for dtheta in [-π, π].
+func directionalWeights(dtheta float64) [mccND]float64 {
+	x := (dtheta + math.Pi) / (2 * math.Pi) * weightSteps
+	i := min(max(int(x), 0), weightSteps-1)
+	f := x - float64(i)
+	var w [mccND]float64
+	for k := range mccND {
+		w[k] = dirTable[i][k] + f*(dirTable[i+1][k]-dirTable[i][k])
+	}
+	return w
+}
+
+// spatialReach2 is the squared distance beyond which a neighbour adds nothing.
+const spatialReach2 = 9 * mccSigmaS * mccSigmaS
+
+func buildSpatialTable() []float64 {
+	t := make([]float64, weightSteps+1)
+	norm := 1 / (mccSigmaS * math.Sqrt(2*math.Pi))
+	for i := range t {
+		d2 := spatialReach2 * float64(i) / weightSteps
+		t[i] = norm * math.Exp(-d2/(2*mccSigmaS*mccSigmaS))
+	}
+	return t
+}
+
+// spatialWeight interpolates the Gaussian weight of a squared distance
+// d2 in [0, spatialReach2].
+func spatialWeight(d2 float64) float64 {
+	x := d2 / spatialReach2 * weightSteps
+	i := min(max(int(x), 0), weightSteps-1)
+	f := x - float64(i)
+	return spatialTable[i] + f*(spatialTable[i+1]-spatialTable[i])
 }
