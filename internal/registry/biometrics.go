@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
@@ -402,22 +404,22 @@ func (r *Registry) LoadGalleries(ctx context.Context, progress func(done int)) (
 			if err != nil {
 				return st, err
 			}
-			for _, b := range page {
+			// Opening and decoding (building a fingerprint's cylinders) is
+			// the CPU work of a start: spread over every core.
+			decoded, err := r.openPage(ctx, e, page, func(b store.Biometric) bool {
+				return b.Purpose == string(consent.Deduplication) && counts[b.PersonID][cat]
+			})
+			if err != nil {
+				return st, err
+			}
+			for i, b := range page {
 				after = b.ReferenceID
 				done++
-				if b.Purpose != string(consent.Deduplication) || !counts[b.PersonID][cat] {
+				if decoded[i] == nil {
 					st.Skipped++
 					continue
 				}
-				raw, err := r.keys.Open(ctx, b.PersonID, b.Category, kindTemplate, b.TemplateSealed)
-				if err != nil {
-					return st, fmt.Errorf("registry: load gallery: %w", err)
-				}
-				t, err := e.decode(raw)
-				if err != nil {
-					return st, fmt.Errorf("registry: load gallery: %w", err)
-				}
-				if err := r.gal.add(cat, b.PersonID, b.ReferenceID, t); err != nil {
+				if err := r.gal.add(cat, b.PersonID, b.ReferenceID, decoded[i]); err != nil {
 					return st, err
 				}
 				st.Templates[cat]++
@@ -508,3 +510,34 @@ func (r *Registry) refreshGallery(ctx context.Context, id string) error {
 
 // GallerySizes reports how many templates each 1:N gallery holds.
 func (r *Registry) GallerySizes() map[consent.Category]int { return r.gal.sizes() }
+
+// openPage opens and decodes the templates of a page that keep(b) selects,
+// on every core; the result is nil where keep said no.
+func (r *Registry) openPage(ctx context.Context, e engine, page []store.Biometric, keep func(store.Biometric) bool) ([]template, error) {
+	out := make([]template, len(page))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(page)))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(page); i += workers {
+				b := page[i]
+				if !keep(b) {
+					continue
+				}
+				raw, err := r.keys.Open(ctx, b.PersonID, b.Category, kindTemplate, b.TemplateSealed)
+				if err == nil {
+					out[i], err = e.decode(raw)
+				}
+				if err != nil {
+					errs[w] = fmt.Errorf("registry: load gallery: reference %s: %w", b.ReferenceID, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
