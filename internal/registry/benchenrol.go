@@ -91,10 +91,16 @@ func (r *Registry) BenchEnrolment(ctx context.Context, opt EnrolBenchOptions) (E
 	rng := rand.New(rand.NewPCG(opt.Seed, 0xbe7c4))
 	synth := iris.NewSynth(iris.DefaultRows, iris.DefaultCols)
 	rep := EnrolBenchReport{People: opt.People, Probes: opt.Probes}
+	// Each person keeps only ids and seeds: the eyes' fields (32 KiB each)
+	// are drawn again from the seed when a mate is needed.
 	type person struct {
 		id      string
 		fingers [2]synthFinger
-		eyes    [2][]float64
+		eyeSeed uint64
+	}
+	eyes := func(seed uint64) [2][]float64 {
+		er := rand.New(rand.NewPCG(seed, 0xe7e))
+		return [2][]float64{synth.Field(er), synth.Field(er)}
 	}
 	people := make([]person, opt.People)
 	actor := Actor{OperatorID: "bench", Role: consent.Registrar, Site: "bench", Route: "assent bench enrol"}
@@ -107,7 +113,8 @@ func (r *Registry) BenchEnrolment(ctx context.Context, opt EnrolBenchOptions) (E
 				p := &people[i]
 				p.id = newID()
 				p.fingers = [2]synthFinger{newSynthFinger(rng), newSynthFinger(rng)}
-				p.eyes = [2][]float64{synth.Field(rng), synth.Field(rng)}
+				p.eyeSeed = rng.Uint64()
+				pe := eyes(p.eyeSeed)
 				now := r.clock()
 				sp := store.Person{ID: p.id, Status: store.StatusActive, AreaCode: "B", Site: "bench", Version: 1, CreatedAt: now, UpdatedAt: now}
 				if err := r.sealIdentity(ctx, &sp, Identity{GivenName: fmt.Sprintf("P%d", i), FamilyName: "Bench", BirthDate: "1980-01-01", Sex: "unknown"}); err != nil {
@@ -124,7 +131,7 @@ func (r *Registry) BenchEnrolment(ctx context.Context, opt EnrolBenchOptions) (E
 				}
 				tmpls := []benchCapture{
 					{consent.Fingerprint, "right_index", p.fingers[0].template()}, {consent.Fingerprint, "left_index", p.fingers[1].template()},
-					{consent.Iris, "right_eye", synth.Template(p.eyes[0], rng)}, {consent.Iris, "left_eye", synth.Template(p.eyes[1], rng)},
+					{consent.Iris, "right_eye", synth.Template(pe[0], rng)}, {consent.Iris, "left_eye", synth.Template(pe[1], rng)},
 				}
 				for _, tm := range tmpls {
 					raw, err := tm.t.MarshalBinary()
@@ -186,7 +193,7 @@ func (r *Registry) BenchEnrolment(ctx context.Context, opt EnrolBenchOptions) (E
 		if k%2 == 0 && opt.People > 0 {
 			src := people[rng.IntN(opt.People)]
 			mateOf = src.id
-			caps = append(caps, benchCapture{consent.Fingerprint, "right_index", src.fingers[0].mate(rng)}, benchCapture{consent.Fingerprint, "left_index", src.fingers[1].mate(rng)}, benchCapture{consent.Iris, "right_eye", synth.Mate(src.eyes[0], rng)}, benchCapture{consent.Iris, "left_eye", synth.Mate(src.eyes[1], rng)})
+			caps = append(caps, benchCapture{consent.Fingerprint, "right_index", src.fingers[0].mate(rng)}, benchCapture{consent.Fingerprint, "left_index", src.fingers[1].mate(rng)}, benchCapture{consent.Iris, "right_eye", synth.Mate(eyes(src.eyeSeed)[0], rng)}, benchCapture{consent.Iris, "left_eye", synth.Mate(eyes(src.eyeSeed)[1], rng)})
 			rep.DuplicatesExpected++
 		} else {
 			f := [2]synthFinger{newSynthFinger(rng), newSynthFinger(rng)}
