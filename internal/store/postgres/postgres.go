@@ -22,15 +22,13 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/assent-registry/assent/internal/store"
+	"github.com/assent-registry/assent/internal/store/migrate"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -171,38 +169,7 @@ func (db *DB) Close() error {
 
 // --- migrations ---
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("postgres: migration %q: name must start with a number", e.Name())
-		}
-		b, err := migrationFS.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("postgres: migrations must be numbered 1..n without gaps, found %s", m.name)
-		}
-	}
-	return ms, nil
-}
+func migrations() ([]migrate.Migration, error) { return migrate.Load(migrationFS, "migrations") }
 
 // LatestSchema is the highest migration this binary knows.
 func LatestSchema() int {
@@ -278,7 +245,7 @@ func (db *DB) bootstrap(ctx context.Context, schema string) error {
 	}
 }
 
-func (db *DB) applyMigration(ctx context.Context, m migration) error {
+func (db *DB) applyMigration(ctx context.Context, m migrate.Migration) error {
 	for attempt := 0; ; attempt++ {
 		err := db.withConn(ctx, func(c *pgx.Conn) error {
 			return pgx.BeginTxFunc(ctx, c, pgx.TxOptions{IsoLevel: pgx.Serializable}, func(t pgx.Tx) error {
@@ -286,14 +253,14 @@ func (db *DB) applyMigration(ctx context.Context, m migration) error {
 				if err := t.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
 					return err
 				}
-				if cur >= m.version {
+				if cur >= m.Version {
 					return nil // applied by a concurrent Open
 				}
-				if _, err := t.Exec(ctx, m.sql); err != nil {
+				if _, err := t.Exec(ctx, m.SQL); err != nil {
 					return err
 				}
 				_, err := t.Exec(ctx, `INSERT INTO schema_migrations(version, name, applied_at) VALUES ($1, $2, $3)`,
-					m.version, m.name, time.Now().UnixMilli())
+					m.Version, m.Name, time.Now().UnixMilli())
 				return err
 			})
 		})
@@ -301,10 +268,10 @@ func (db *DB) applyMigration(ctx context.Context, m migration) error {
 			return nil
 		}
 		if attempt >= 5 || !isCode(err, codeSerialization, codeDeadlock, codeUniqueViolation, codeDuplicateTable) {
-			return fmt.Errorf("postgres: migrate %s: %w", m.name, err)
+			return fmt.Errorf("postgres: migrate %s: %w", m.Name, err)
 		}
 		if err := sleep(ctx, attempt); err != nil {
-			return fmt.Errorf("postgres: migrate %s: %w", m.name, err)
+			return fmt.Errorf("postgres: migrate %s: %w", m.Name, err)
 		}
 	}
 }
