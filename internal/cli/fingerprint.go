@@ -14,6 +14,7 @@ import (
 	"github.com/assent-registry/assent/internal/biometric/fingerprint"
 	"github.com/assent-registry/assent/internal/biometric/fingerprint/iso19794"
 	"github.com/assent-registry/assent/internal/biometric/fingerprint/scanbench"
+	"github.com/assent-registry/assent/internal/datasets"
 )
 
 // fingerprintEval is the JSON printed by `assent eval fingerprint --json`.
@@ -243,11 +244,7 @@ comparison is one probe against one gallery entry, all alignments included.`,
 }
 
 func defaultFingerprintSet() string {
-	root := os.Getenv("ASSENT_FINGERPRINT_DATA")
-	if root == "" {
-		root = filepath.Join("..", "shared", "data", "fingerprint")
-	}
-	return filepath.Join(root, "fvc2002", "db1_b")
+	return filepath.Join(datasets.Fingerprint(), "fvc2002", "db1_b")
 }
 
 func benchFingerprint(ctx context.Context, dataset string, dpi, n, probes int) (fingerprintBench, error) {

@@ -4,27 +4,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/assent-registry/assent/internal/datasets"
 )
 
-func fvcSet(t *testing.T, set string) string {
-	t.Helper()
-	root := os.Getenv("ASSENT_FINGERPRINT_DATA")
-	if root == "" {
-		_, file, _, _ := runtime.Caller(0)
-		root = filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data", "fingerprint")
-	}
-	dir := filepath.Join(root, set)
-	if _, err := os.Stat(filepath.Join(dir, "101_1.tif")); err != nil {
-		t.Skipf("FVC data not found at %s (set ASSENT_FINGERPRINT_DATA)", dir)
-	}
-	return dir
-}
-
 func TestImportIsResumableAndReportsBadLines(t *testing.T) {
-	fvc := fvcSet(t, "fvc2002/db1_b")
+	fvc := datasets.FingerprintSet(t, "fvc2002/db1_b")
 	dir := t.TempDir()
 	var lines []string
 	consentJSON := `{"method":"paper","notice_version":"1","language":"en","decisions":[{"category":"fingerprint","purpose":"deduplication","decision":"granted"}]}`

@@ -4,27 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/datasets"
 )
-
-// fvcDir finds an FVC set in the shared data (env ASSENT_FINGERPRINT_DATA or
-// <repo>/../shared/data/fingerprint).
-func fvcDir(t *testing.T, set string) string {
-	t.Helper()
-	root := os.Getenv("ASSENT_FINGERPRINT_DATA")
-	if root == "" {
-		_, file, _, _ := runtime.Caller(0)
-		root = filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data", "fingerprint")
-	}
-	dir := filepath.Join(root, set)
-	if _, err := os.Stat(filepath.Join(dir, "101_1.tif")); err != nil {
-		t.Skipf("FVC data not found at %s (set ASSENT_FINGERPRINT_DATA): %v", dir, err)
-	}
-	return dir
-}
 
 func readFVC(t *testing.T, dir string, finger, impression int) []byte {
 	t.Helper()
@@ -51,7 +35,7 @@ func withBiometricConsent(b map[string]any) map[string]any {
 // another finger does not; the adjudicator lists the case; declined people
 // are neither searched nor searchable.
 func TestEnrolmentDeduplicationAndVerification(t *testing.T) {
-	dir := fvcDir(t, "fvc2002/db1_b")
+	dir := datasets.FingerprintSet(t, "fvc2002/db1_b")
 	e := newEnv(t)
 	ids := map[int]string{}
 	for f := 101; f <= 110; f++ {

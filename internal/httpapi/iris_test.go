@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/datasets"
 )
 
 // TestIrisEnrolmentOnCASIA runs the enrolment path with real eye images when
@@ -14,10 +15,7 @@ import (
 // eyes enrolled from session 1, a second image of one eye as a new person
 // finds the first, and 1:1 verification tells the eye from another.
 func TestIrisEnrolmentOnCASIA(t *testing.T) {
-	dir := os.Getenv("ASSENT_IRIS_DATA")
-	if dir == "" {
-		t.Skip("CASIA-IrisV1 not available: set ASSENT_IRIS_DATA to its folder (never committed; see docs/iris.md)")
-	}
+	dir := datasets.IrisSet(t)
 	img := func(eye, session, n int) []byte {
 		t.Helper()
 		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("%03d", eye), fmt.Sprint(session), fmt.Sprintf("%03d_%d_%d.bmp", eye, session, n)))

@@ -10,19 +10,13 @@ import (
 	"time"
 
 	"github.com/assent-registry/assent/internal/biometric/fingerprint/iso19794"
+	"github.com/assent-registry/assent/internal/datasets"
 )
 
 // dataDir finds the shared fingerprint data, or skips the test.
 func dataDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("ASSENT_FINGERPRINT_DATA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "..", "shared", "data", "fingerprint")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("fingerprint data not found at %s (set ASSENT_FINGERPRINT_DATA): %v", dir, err)
-	}
-	return dir
+	return datasets.FingerprintSet(t, ".")
 }
 
 func slow(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/assent-registry/assent/internal/datasets"
 )
 
 func sample() *Record {
@@ -111,14 +113,7 @@ func TestDecodeANSI(t *testing.T) {
 // dataDir finds the shared fingerprint data, or skips the test.
 func dataDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("ASSENT_FINGERPRINT_DATA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "..", "..", "shared", "data", "fingerprint")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("fingerprint data not found at %s (set ASSENT_FINGERPRINT_DATA): %v", dir, err)
-	}
-	return dir
+	return datasets.FingerprintSet(t, ".")
 }
 
 func TestDecodeSharedTemplates(t *testing.T) {
