@@ -132,3 +132,31 @@ func TestEnrolmentDeduplicationAndVerification(t *testing.T) {
 	e.must(400, req{method: "POST", path: "/v1/persons/" + probe + "/biometrics", role: consent.Registrar, purpose: "deduplication",
 		body: map[string]any{"modality": "fingerprint", "position": "left_eye", "data": []byte("x")}})
 }
+
+// TestConcurrentDuplicatesFindEachOther: two captures of one finger
+// enrolled at the same moment, as two new people, still meet: the 1:N scans
+// of one modality take turns with the commit that adds each template.
+func TestConcurrentDuplicatesFindEachOther(t *testing.T) {
+	dir := datasets.FingerprintSet(t, "fvc2002/db1_b")
+	e := newEnv(t)
+	a := e.register(withBiometricConsent(adultBody("Twin A"))).str("id")
+	b := e.register(withBiometricConsent(adultBody("Twin B"))).str("id")
+	done := make(chan resp, 2)
+	for i, id := range []string{a, b} {
+		go func() {
+			done <- e.do(req{method: "POST", path: "/v1/persons/" + id + "/biometrics", role: consent.Registrar, purpose: "deduplication",
+				body: map[string]any{"modality": "fingerprint", "position": "right_index", "data": readFVC(t, dir, 103, i+1)}})
+		}()
+	}
+	found := 0
+	for range 2 {
+		r := <-done
+		if r.status != 201 {
+			t.Fatalf("enrolment: %d %s", r.status, r.raw)
+		}
+		found += len(r.body["duplicates"].([]any))
+	}
+	if found != 1 {
+		t.Errorf("the two captures found each other %d times, want exactly once (by whichever came second)", found)
+	}
+}

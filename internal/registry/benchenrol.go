@@ -208,12 +208,7 @@ func (r *Registry) BenchEnrolment(ctx context.Context, opt EnrolBenchOptions) (E
 		}
 		found := map[string]bool{}
 		for _, c := range caps {
-			var out Enrolled
-			err := r.guard(ctx, enrolAccess(actor, consent.Deduplication, np.id, c.cat), func(tx store.Tx, f map[string]*facts) error {
-				var err error
-				out, _, err = r.enrolTx(ctx, tx, f[np.id].person, consent.Deduplication, c.cat, Capture{Position: c.pos, Format: FormatImage}, c.t)
-				return err
-			})
+			out, err := r.enrolTemplate(ctx, actor, consent.Deduplication, np.id, c.cat, Capture{Position: c.pos, Format: FormatImage}, c.t, nil)
 			if err != nil {
 				return rep, err
 			}

@@ -107,16 +107,42 @@ func (r *Registry) EnrolBiometric(ctx context.Context, actor Actor, purpose cons
 	// Extraction is CPU work: done before the write transaction, and its
 	// failure is still recorded through the gate below.
 	t, extractErr := r.extract(cat, c)
+	return r.enrolTemplate(ctx, actor, purpose, id, cat, c, t, extractErr)
+}
+
+// enrolTemplate is EnrolBiometric after extraction (extractErr, if any, is
+// recorded through the gate).
+func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose consent.Purpose, id string, cat consent.Category, c Capture, t template, extractErr error) (Enrolled, error) {
+	a := enrolAccess(actor, purpose, id, cat)
+	// The 1:N scan takes seconds on a large gallery, so it runs before the
+	// write transaction, not inside it: other requests are never held up by
+	// it. Deduplicating enrolments of one modality take turns (searchMu), so
+	// two captures of one finger enrolled at once still find each other. The
+	// scan runs only after the policy allows this access (checked here, and
+	// decided again and audited in the transaction).
+	var candidates map[string]bool
+	e, searchable := r.gal.engines[cat]
+	if extractErr == nil && purpose == consent.Deduplication && searchable {
+		if ok, err := r.allowed(ctx, a, id); err != nil {
+			return Enrolled{}, err
+		} else if ok {
+			mu := r.gal.searchMu[cat]
+			mu.Lock()
+			defer mu.Unlock()
+			if candidates, err = r.search(ctx, id, e, t); err != nil {
+				return Enrolled{}, err
+			}
+		}
+	}
 	var out Enrolled
 	var added []string // one per attempt: a backend may retry the transaction
-	a := enrolAccess(actor, purpose, id, cat)
-	err = r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
+	err := r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
 		if extractErr != nil {
 			return extractErr
 		}
 		var err error
 		var ref string
-		out, ref, err = r.enrolTx(ctx, tx, f[id].person, purpose, cat, c, t)
+		out, ref, err = r.enrolTx(ctx, tx, f[id].person, purpose, cat, c, t, candidates)
 		if ref != "" {
 			added = append(added, ref)
 		}
@@ -139,7 +165,7 @@ func enrolAccess(actor Actor, purpose consent.Purpose, id string, cat consent.Ca
 // enrolTx stores an extracted capture and, for deduplication, searches and
 // joins the gallery. added is the reference put in the gallery (the caller
 // takes it out again if the transaction does not commit).
-func (r *Registry) enrolTx(ctx context.Context, tx store.Tx, p store.Person, purpose consent.Purpose, cat consent.Category, c Capture, t template) (out Enrolled, added string, err error) {
+func (r *Registry) enrolTx(ctx context.Context, tx store.Tx, p store.Person, purpose consent.Purpose, cat consent.Category, c Capture, t template, candidates map[string]bool) (out Enrolled, added string, err error) {
 	out.Duplicates = []Duplicate{}
 	if p.AliasOf != "" {
 		return out, "", &InputError{Code: CodeInvalidValue, Field: "person", Detail: "this record was merged into " + p.AliasOf}
@@ -159,11 +185,10 @@ func (r *Registry) enrolTx(ctx context.Context, tx store.Tx, p store.Person, pur
 		return out, "", err
 	}
 	out.ReferenceID = b.ReferenceID
-	e, searchable := r.gal.engines[cat]
-	if purpose != consent.Deduplication || !searchable {
+	if _, searchable := r.gal.engines[cat]; purpose != consent.Deduplication || !searchable {
 		return out, "", nil
 	}
-	if out.Duplicates, err = r.deduplicate(ctx, tx, p.ID, e, t, now); err != nil {
+	if out.Duplicates, err = r.deduplicate(ctx, tx, p.ID, candidates, now); err != nil {
 		return out, "", err
 	}
 	if err := r.gal.add(cat, p.ID, b.ReferenceID, t); err != nil {
@@ -172,11 +197,9 @@ func (r *Registry) enrolTx(ctx context.Context, tx store.Tx, p store.Person, pur
 	return out, b.ReferenceID, nil
 }
 
-// deduplicate searches probe in the gallery and opens a case per candidate
-// person. The case score fuses evidence: for every deduplication template
-// of the probe person (this one included), the best comparison with the
-// candidate's templates of the same modality, summed.
-func (r *Registry) deduplicate(ctx context.Context, tx store.Tx, id string, e engine, probe template, now time.Time) ([]Duplicate, error) {
+// search runs the 1:N scan of probe in the gallery of category cat and
+// returns the candidate persons (other than id).
+func (r *Registry) search(ctx context.Context, id string, e engine, probe template) (map[string]bool, error) {
 	hits, err := e.search(ctx, probe, dedupMinEvidence(e.size()))
 	if err != nil {
 		return nil, err
@@ -187,6 +210,14 @@ func (r *Registry) deduplicate(ctx context.Context, tx store.Tx, id string, e en
 			candidates[p] = true
 		}
 	}
+	return candidates, nil
+}
+
+// deduplicate opens a case per candidate person. The case score fuses
+// evidence: for every deduplication template
+// of the probe person (this one included), the best comparison with the
+// candidate's templates of the same modality, summed.
+func (r *Registry) deduplicate(ctx context.Context, tx store.Tx, id string, candidates map[string]bool, now time.Time) ([]Duplicate, error) {
 	// The probe person's deduplication templates, this capture included (it
 	// was stored earlier in this transaction).
 	mine, err := r.dedupTemplates(ctx, tx, id)
@@ -540,4 +571,20 @@ func (r *Registry) openPage(ctx context.Context, e engine, page []store.Biometri
 	}
 	wg.Wait()
 	return out, errors.Join(errs...)
+}
+
+// allowed asks the policy, without recording it, whether access a to person
+// id would be allowed now (the gate decides again, and records, in the
+// transaction).
+func (r *Registry) allowed(ctx context.Context, a access, id string) (bool, error) {
+	var ok bool
+	err := r.store.View(ctx, func(tx store.Tx) error {
+		f, err := r.loadFacts(ctx, tx, a, id)
+		if err != nil {
+			return err
+		}
+		ok = r.decide(a, id, f).Allow
+		return nil
+	})
+	return ok, err
 }

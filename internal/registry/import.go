@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
@@ -71,6 +72,24 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 		}
 		caps = append(caps, prepared{cat: cat, purpose: p, c: ic.Capture, t: t})
 	}
+	// 1:N scans before the transaction, each modality's in turn with other
+	// deduplicating enrolments (locks taken in a fixed order).
+	cands := make([]map[string]bool, len(caps))
+	for _, cat := range []consent.Category{consent.Fingerprint, consent.Iris} {
+		if !slices.ContainsFunc(caps, func(pc prepared) bool { return pc.cat == cat && pc.purpose == consent.Deduplication }) {
+			continue
+		}
+		mu := r.gal.searchMu[cat]
+		mu.Lock()
+		defer mu.Unlock()
+		for i, pc := range caps {
+			if pc.cat == cat && pc.purpose == consent.Deduplication {
+				if cands[i], err = r.search(ctx, np.id, r.gal.engines[cat], pc.t); err != nil {
+					return ImportResult{}, err
+				}
+			}
+		}
+	}
 	var out ImportResult
 	type ref struct {
 		cat consent.Category
@@ -94,9 +113,9 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 			return err
 		}
 		out = ImportResult{PersonID: np.id, Duplicates: []Duplicate{}}
-		for _, pc := range caps {
+		for i, pc := range caps {
 			denied, err := r.guardTx(ctx, tx, enrolAccess(actor, pc.purpose, np.id, pc.cat), func(tx store.Tx, f map[string]*facts) error {
-				e, a, err := r.enrolTx(ctx, tx, f[np.id].person, pc.purpose, pc.cat, pc.c, pc.t)
+				e, a, err := r.enrolTx(ctx, tx, f[np.id].person, pc.purpose, pc.cat, pc.c, pc.t, cands[i])
 				if a != "" {
 					added = append(added, ref{pc.cat, a})
 					final = append(final, a)

@@ -247,10 +247,13 @@ func extractFace(format string, data []byte) (template, error) {
 // Only templates of active persons whose deduplication consent for that
 // category counts are in them.
 type galleries struct {
-	mu      sync.RWMutex
-	engines map[consent.Category]engine
-	owner   map[string]string   // reference id -> person id
-	refs    map[string][]string // person id -> reference ids in a gallery
+	// searchMu serialises deduplicating enrolments per category, from the
+	// scan to the commit that adds the new template.
+	searchMu map[consent.Category]*sync.Mutex
+	mu       sync.RWMutex
+	engines  map[consent.Category]engine
+	owner    map[string]string   // reference id -> person id
+	refs     map[string][]string // person id -> reference ids in a gallery
 }
 
 func newGalleries() *galleries {
@@ -259,8 +262,9 @@ func newGalleries() *galleries {
 			consent.Fingerprint: fingerEngine{g: fingerprint.NewGallery()},
 			consent.Iris:        irisEngine{g: iris.NewGallery(iris.GalleryOptions{})},
 		},
-		owner: map[string]string{},
-		refs:  map[string][]string{},
+		owner:    map[string]string{},
+		refs:     map[string][]string{},
+		searchMu: map[consent.Category]*sync.Mutex{consent.Fingerprint: {}, consent.Iris: {}},
 	}
 }
 
