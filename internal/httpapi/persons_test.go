@@ -87,10 +87,10 @@ func TestRegisterAndRead(t *testing.T) {
 	}{
 		{"registrar for registration", consent.Registrar, "registration", 200, ""},
 		{"clinician for care", consent.Clinician, "care", 200, ""},
-		{"verifier", consent.Verifier, "verification", 403, "purpose_not_allowed"},
+		{"verifier", consent.Verifier, "verification", 403, "role_not_allowed"},
 		{"admin", consent.Admin, "registration", 403, "role_not_allowed"},
 		{"auditor", consent.Auditor, "registration", 403, "role_not_allowed"},
-		{"researcher", consent.Researcher, "research", 403, "purpose_not_allowed"},
+		{"researcher", consent.Researcher, "research", 403, "role_not_allowed"},
 		{"clinician claiming registration", consent.Clinician, "registration", 403, "role_not_allowed"},
 	}
 	for _, tc := range tests {

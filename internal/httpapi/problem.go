@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/assent-registry/assent/internal/envelope"
 	"github.com/assent-registry/assent/internal/registry"
@@ -73,11 +74,19 @@ func problemFor(err error) Problem {
 		}
 		return newProblem(st, ie.Code, detail, ie.Field)
 	case errors.As(err, &de):
-		st := http.StatusForbidden
-		if de.Reason == "invalid_request" {
-			st = http.StatusBadRequest
+		switch de.Reason {
+		case "invalid_request":
+			return newProblem(http.StatusBadRequest, de.Reason, "", "")
+		case "purpose_not_allowed", "not_own_record":
+			// The public code is the contract's role_not_allowed; the audit
+			// log keeps the precise reason, and detail names it.
+			return newProblem(http.StatusForbidden, "role_not_allowed", "denied: "+strings.ReplaceAll(de.Reason, "_", " "), "")
 		}
-		return newProblem(st, de.Reason, "", "")
+		detail := ""
+		if de.Detail != "" {
+			detail = "denied: " + strings.ReplaceAll(de.Detail, "_", " ")
+		}
+		return newProblem(http.StatusForbidden, de.Reason, detail, "")
 	case errors.Is(err, registry.ErrUnauthenticated):
 		return newProblem(http.StatusUnauthorized, CodeUnauthenticated, "a valid API key is required", "")
 	case errors.Is(err, registry.ErrNotFound):
