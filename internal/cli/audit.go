@@ -75,6 +75,7 @@ checkpoints. Exit 0 when intact; exit 2 naming the first bad entry otherwise.`,
 		},
 	}
 	verify.Flags().StringVar(&dir, "data", "", "data directory")
+	addPostgresFlag(verify.Flags())
 	verify.Flags().StringVar(&key, "key", "", "verifier key to trust (default: this registry's own, from its key store)")
 	verify.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	_ = verify.MarkFlagRequired("data")

@@ -122,6 +122,7 @@ are loaded at start).`,
 		},
 	}
 	cmd.Flags().StringVar(&dir, "data", "", "data directory")
+	addPostgresFlag(cmd.Flags())
 	cmd.Flags().StringVar(&site, "site", "", "site code recorded on the imported consents")
 	cmd.Flags().BoolVar(&strict, "strict", false, "stop at the first bad line instead of skipping it")
 	_ = cmd.MarkFlagRequired("data")

@@ -16,6 +16,7 @@ func newKeysCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Manage operator API keys"}
 	var dir string
 	cmd.PersistentFlags().StringVar(&dir, "data", "", "data directory")
+	addPostgresFlag(cmd.PersistentFlags())
 	_ = cmd.MarkPersistentFlagRequired("data")
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 

@@ -29,6 +29,7 @@ func newMaintainCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&dir, "data", "", "data directory")
+	addPostgresFlag(cmd.Flags())
 	_ = cmd.MarkFlagRequired("data")
 	return cmd
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=...".
@@ -37,7 +38,6 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().String("postgres", "", "keep the data in PostgreSQL at this URL instead of DIR's SQLite file (the key store stays in DIR)")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 
@@ -72,6 +72,11 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 type exitCoder interface {
 	error
 	ExitCode() int
+}
+
+// addPostgresFlag gives a command that opens the data the --postgres flag.
+func addPostgresFlag(fs *pflag.FlagSet) {
+	fs.String("postgres", "", "keep the data in PostgreSQL at this URL instead of DIR's SQLite file (the key store stays in DIR); default $ASSENT_DATABASE_URL")
 }
 
 // pgFlag is the --postgres URL, or ASSENT_DATABASE_URL when the flag is unset.

@@ -47,6 +47,7 @@ func newServeCmd() *cobra.Command {
 	cmd.Flags().DurationVar(&maintainEvery, "maintain-every", time.Hour, "run maintenance (time-based erasure) this often; 0 disables")
 	cmd.Flags().Uint64Var(&cpEntries, "checkpoint-entries", 1000, "cut a signed audit checkpoint after this many new entries")
 	cmd.Flags().StringVar(&dir, "data", "", "data directory (SQLite file, key store, master key)")
+	addPostgresFlag(cmd.Flags())
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address HOST:PORT")
 	cmd.Flags().BoolVar(&migrate, "migrate", true, "apply pending schema migrations at start (else refuse a stale schema)")
 	cmd.Flags().StringVar(&logFormat, "log", "json", "log format: json or text")
