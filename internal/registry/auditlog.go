@@ -19,14 +19,22 @@ import (
 // AuditKeyName names the audit checkpoint signing key in the keyring.
 const AuditKeyName = "audit-checkpoints"
 
-// auditStore adapts a store.Store to the audit package's LeafSource and
-// CheckpointStore.
-type auditStore struct {
+// AuditStore adapts a store.Store to the audit package's LeafSource and
+// CheckpointStore (every backend's audit tables, through store.Tx).
+type AuditStore struct {
 	s   store.Store
 	now func() time.Time
 }
 
-func (a auditStore) AuditLeafHashes(ctx context.Context, from uint64, limit int) ([][]byte, error) {
+// NewAuditStore adapts s; now stamps saved checkpoints (nil: time.Now).
+func NewAuditStore(s store.Store, now func() time.Time) AuditStore {
+	if now == nil {
+		now = time.Now
+	}
+	return AuditStore{s: s, now: now}
+}
+
+func (a AuditStore) AuditLeafHashes(ctx context.Context, from uint64, limit int) ([][]byte, error) {
 	var out [][]byte
 	err := a.s.View(ctx, func(tx store.Tx) error {
 		var err error
@@ -36,11 +44,11 @@ func (a auditStore) AuditLeafHashes(ctx context.Context, from uint64, limit int)
 	return out, err
 }
 
-func (a auditStore) SaveCheckpoint(ctx context.Context, size uint64, note []byte) error {
+func (a AuditStore) SaveCheckpoint(ctx context.Context, size uint64, note []byte) error {
 	return a.s.Update(ctx, func(tx store.Tx) error { return tx.SaveCheckpoint(ctx, size, note, a.now().UTC()) })
 }
 
-func (a auditStore) LatestCheckpoint(ctx context.Context) (uint64, []byte, error) {
+func (a AuditStore) LatestCheckpoint(ctx context.Context) (uint64, []byte, error) {
 	var size uint64
 	var note []byte
 	err := a.s.View(ctx, func(tx store.Tx) error {
@@ -71,10 +79,8 @@ func NewAuditLog(ctx context.Context, s store.Store, k Keyring, clock func() tim
 	if err != nil {
 		return nil, err
 	}
-	if clock == nil {
-		clock = time.Now
-	}
-	al, err := audit.NewLog(audit.Config{Leaves: auditStore{s: s, now: clock}, Checkpoints: auditStore{s: s, now: clock}, Signer: signer, Logger: log})
+	as := NewAuditStore(s, clock)
+	al, err := audit.NewLog(audit.Config{Leaves: as, Checkpoints: as, Signer: signer, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,7 @@ func TestAuditStoreConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		as := auditStore{s: db, now: (&clock{}).now}
+		as := NewAuditStore(db, (&clock{}).now)
 		return audittest.Harness{
 			Leaves:      as,
 			Checkpoints: as,

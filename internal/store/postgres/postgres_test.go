@@ -17,6 +17,7 @@ import (
 
 	"github.com/assent-registry/assent/internal/audit"
 	"github.com/assent-registry/assent/internal/audit/audittest"
+	"github.com/assent-registry/assent/internal/registry"
 	"github.com/assent-registry/assent/internal/store"
 	"github.com/assent-registry/assent/internal/store/storetest"
 	"github.com/google/go-cmp/cmp"
@@ -80,35 +81,15 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, Options{}) })
 }
 
-// auditAdapter shows a DB to package audit the way the registry does.
-type auditAdapter struct{ db *DB }
-
-func (a auditAdapter) AuditLeafHashes(ctx context.Context, from uint64, limit int) ([][]byte, error) {
-	var out [][]byte
-	err := a.db.View(ctx, func(tx store.Tx) error {
-		var err error
-		out, err = tx.AuditLeafHashes(ctx, from, limit)
-		return err
-	})
-	return out, err
+// auditAdapter shows a DB to package audit the way the registry does
+// (registry.AuditStore), plus appends in transactions of their own.
+type auditAdapter struct {
+	registry.AuditStore
+	db *DB
 }
 
-func (a auditAdapter) SaveCheckpoint(ctx context.Context, size uint64, note []byte) error {
-	return a.db.Update(ctx, func(tx store.Tx) error { return tx.SaveCheckpoint(ctx, size, note, time.Now()) })
-}
-
-func (a auditAdapter) LatestCheckpoint(ctx context.Context) (uint64, []byte, error) {
-	var size uint64
-	var note []byte
-	err := a.db.View(ctx, func(tx store.Tx) error {
-		var err error
-		size, note, err = tx.LatestCheckpoint(ctx)
-		return err
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil, audit.ErrNoCheckpoint
-	}
-	return size, note, err
+func newAuditAdapter(db *DB) auditAdapter {
+	return auditAdapter{AuditStore: registry.NewAuditStore(db, nil), db: db}
 }
 
 // append stores e at the next index in its own transaction.
@@ -130,49 +111,18 @@ func (a auditAdapter) append(ctx context.Context, e audit.Event) (uint64, error)
 }
 
 func (a auditAdapter) rows(ctx context.Context) iter.Seq2[audit.Row, error] {
-	return func(yield func(audit.Row, error) bool) {
-		const batch = 100
-		var from uint64
-		for {
-			var rows []store.AuditRow
-			err := a.db.View(ctx, func(tx store.Tx) error {
-				var err error
-				rows, err = tx.AuditRows(ctx, from, batch)
-				return err
-			})
-			if err != nil {
-				yield(audit.Row{}, err)
-				return
-			}
-			for _, r := range rows {
-				pid := r.PersonID
-				if !yield(audit.Row{Index: r.Index, Data: r.Data, LeafHash: r.LeafHash, PersonID: &pid}, nil) {
-					return
-				}
-				from = r.Index + 1
-			}
-			if len(rows) < batch {
-				return
-			}
-		}
-	}
+	return registry.AuditRows(ctx, a.db)
 }
 
 func (a auditAdapter) notes(ctx context.Context) ([][]byte, error) {
-	var out [][]byte
-	err := a.db.View(ctx, func(tx store.Tx) error {
-		var err error
-		out, err = tx.Checkpoints(ctx)
-		return err
-	})
-	return out, err
+	return registry.AuditCheckpointNotes(ctx, a.db)
 }
 
 func TestAuditConformance(t *testing.T) {
 	testURL(t)
 	t.Parallel()
 	audittest.Run(t, func(t *testing.T) audittest.Harness {
-		a := auditAdapter{db: openTest(t, Options{})}
+		a := newAuditAdapter(openTest(t, Options{}))
 		return audittest.Harness{Leaves: a, Checkpoints: a, Append: a.append, Rows: a.rows, Notes: a.notes}
 	})
 }
@@ -182,7 +132,7 @@ func TestAuditConformance(t *testing.T) {
 // before a smaller one), and that the end result is 0..n-1 exactly once.
 func TestConcurrentAuditAppends(t *testing.T) {
 	db := openTest(t, Options{MaxConns: 12})
-	a := auditAdapter{db: db}
+	a := newAuditAdapter(db)
 	ctx := context.Background()
 	const workers, each = 12, 25
 	stop := make(chan struct{})
