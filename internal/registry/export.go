@@ -42,16 +42,9 @@ func (r *Registry) ExportPerson(ctx context.Context, actor Actor, purpose consen
 		p := f[id].person
 		out = Export{GeneratedAt: r.clock(), Person: view(p, f[id].identity), Versions: []PersonVersionView{}, Consents: []ConsentView{},
 			Exams: []ExamView{}, Biometrics: []BiometricRef{}, AccessLog: []AuditEntry{}}
-		vs, err := tx.PersonVersions(ctx, id)
-		if err != nil {
+		var err error
+		if out.Versions, err = r.personVersions(ctx, tx, id); err != nil {
 			return err
-		}
-		for _, v := range vs {
-			var ident Identity
-			if err := r.openJSON(ctx, id, consent.Identity, kindPerson, v.IdentitySealed, &ident); err != nil {
-				return err
-			}
-			out.Versions = append(out.Versions, PersonVersionView{Version: v.Version, Identity: ident, AreaCode: v.AreaCode, ChangedAt: v.ChangedAt, ChangedBy: v.ChangedBy})
 		}
 		if p.HouseholdID != "" {
 			h, err := tx.GetHousehold(ctx, p.HouseholdID)

@@ -365,14 +365,8 @@ func (r *Registry) sealIdentity(ctx context.Context, p *store.Person, id Identit
 
 func (r *Registry) openIdentity(ctx context.Context, p store.Person) (Identity, error) {
 	var id Identity
-	b, err := r.keys.Open(ctx, p.ID, string(consent.Identity), kindPerson, p.IdentitySealed)
-	if err != nil {
-		return id, fmt.Errorf("registry: open identity: %w", err)
-	}
-	if err := json.Unmarshal(b, &id); err != nil {
-		return id, fmt.Errorf("registry: open identity: %w", err)
-	}
-	return id, nil
+	err := r.openJSON(ctx, p.ID, consent.Identity, kindPerson, p.IdentitySealed, &id)
+	return id, err
 }
 
 func view(p store.Person, id Identity) PersonView {
@@ -481,25 +475,28 @@ func (r *Registry) PersonHistory(ctx context.Context, actor Actor, purpose conse
 	var out []PersonVersionView
 	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: []consent.Category{consent.Identity}, action: consent.Read}
 	err := r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
-		vs, err := tx.PersonVersions(ctx, id)
-		if err != nil {
-			return err
-		}
-		out = make([]PersonVersionView, 0, len(vs))
-		for _, v := range vs {
-			b, err := r.keys.Open(ctx, id, string(consent.Identity), kindPerson, v.IdentitySealed)
-			if err != nil {
-				return fmt.Errorf("registry: open version: %w", err)
-			}
-			var ident Identity
-			if err := json.Unmarshal(b, &ident); err != nil {
-				return err
-			}
-			out = append(out, PersonVersionView{Version: v.Version, Identity: ident, AreaCode: v.AreaCode, ChangedAt: v.ChangedAt, ChangedBy: v.ChangedBy})
-		}
-		return nil
+		var err error
+		out, err = r.personVersions(ctx, tx, id)
+		return err
 	})
 	return out, err
+}
+
+// personVersions opens the earlier versions of a person's record.
+func (r *Registry) personVersions(ctx context.Context, tx store.Tx, id string) ([]PersonVersionView, error) {
+	vs, err := tx.PersonVersions(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PersonVersionView, 0, len(vs))
+	for _, v := range vs {
+		var ident Identity
+		if err := r.openJSON(ctx, id, consent.Identity, kindPerson, v.IdentitySealed, &ident); err != nil {
+			return nil, err
+		}
+		out = append(out, PersonVersionView{Version: v.Version, Identity: ident, AreaCode: v.AreaCode, ChangedAt: v.ChangedAt, ChangedBy: v.ChangedBy})
+	}
+	return out, nil
 }
 
 // FindQuery finds a person by exact name and birth date (for registrars).
