@@ -3,6 +3,8 @@ package fingerprint
 import (
 	"context"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -116,4 +118,18 @@ func BenchmarkSearch(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(g.Len()), "ns/comparison")
+}
+
+// BenchmarkBuildCylinders measures building the cylinder codes of a
+// 47-minutia template (what decoding a stored template costs).
+func BenchmarkBuildCylinders(b *testing.B) {
+	r := rand.New(rand.NewPCG(25, 26))
+	var ms []Minutia
+	for range 47 {
+		ms = append(ms, Minutia{X: float32(40 + r.Float64()*220), Y: float32(40 + r.Float64()*320),
+			Dir: float32(r.Float64() * 2 * math.Pi), Type: 1, Quality: 50})
+	}
+	for b.Loop() {
+		buildCylinders(ms)
+	}
 }

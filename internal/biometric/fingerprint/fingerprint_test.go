@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -500,6 +501,102 @@ func TestWeightTables(t *testing.T) {
 		exact := 1 / (mccSigmaS * math.Sqrt(2*math.Pi)) * math.Exp(-d2/(2*mccSigmaS*mccSigmaS))
 		if d := math.Abs(spatialWeight(d2) - exact); d > 1e-6 {
 			t.Fatalf("spatial weight at %v off by %g", d2, d)
+		}
+	}
+}
+
+// referenceCylinders is the plain form of buildCylinders: every cell tested
+// against the hull, every neighbour against every cell, in image
+// coordinates. The fast form must give the same bits.
+func referenceCylinders(ms []Minutia) []cylBits {
+	hull := convexHull(ms)
+	nc := len(cellU)
+	reach := 3 * mccSigmaS
+	var out []cylBits
+	for i, m := range ms {
+		mx, my, md := float64(m.X), float64(m.Y), float64(m.Dir)
+		cs, sn := math.Cos(md), math.Sin(md)
+		vals := make([]float64, nc*mccND)
+		valid := make([]bool, nc)
+		nvalid, neighbours := 0, 0
+		for ci := range nc {
+			if hull.near(mx+cs*cellU[ci]-sn*cellV[ci], my+sn*cellU[ci]+cs*cellV[ci], mccOmega) {
+				valid[ci] = true
+				nvalid++
+			}
+		}
+		for j, t := range ms {
+			tx, ty := float64(t.X), float64(t.Y)
+			if j == i || (tx-mx)*(tx-mx)+(ty-my)*(ty-my) > (mccR+reach)*(mccR+reach) {
+				continue
+			}
+			neighbours++
+			w := directionalWeights(angleDiff(md, float64(t.Dir)))
+			for ci := range nc {
+				px, py := mx+cs*cellU[ci]-sn*cellV[ci], my+sn*cellU[ci]+cs*cellV[ci]
+				if d2 := (tx-px)*(tx-px) + (ty-py)*(ty-py); valid[ci] && d2 <= reach*reach {
+					for k := range mccND {
+						vals[ci*mccND+k] += spatialWeight(d2) * w[k]
+					}
+				}
+			}
+		}
+		if float64(nvalid) < mccMinVC*float64(nc) || neighbours < mccMinM {
+			continue
+		}
+		var b cylBits
+		for bit, v := range vals {
+			if v >= mccMuPsi {
+				b[bit/64] |= 1 << (bit % 64)
+			}
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func TestCylindersMatchReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	for n := range 300 {
+		var ms []Minutia
+		for range 5 + r.IntN(60) {
+			ms = append(ms, Minutia{X: float32(r.Float64() * 400), Y: float32(r.Float64() * 400),
+				Dir: float32(r.Float64() * 2 * math.Pi), Type: 1, Quality: 50})
+		}
+		want := referenceCylinders(ms)
+		got := buildCylinders(ms)
+		if len(got.bits) != len(want) {
+			t.Fatalf("template %d: %d cylinders, reference %d", n, len(got.bits), len(want))
+		}
+		// buildCylinders sorts by direction; compare as multisets.
+		key := func(b cylBits) string { return fmt.Sprint(b) }
+		count := map[string]int{}
+		for _, b := range want {
+			count[key(b)]++
+		}
+		for _, b := range got.bits {
+			if count[key(b)]--; count[key(b)] < 0 {
+				t.Fatalf("template %d: a cylinder differs from the reference", n)
+			}
+		}
+	}
+}
+
+func TestSelectHighest(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	for _, n := range []int{0, 1, 2, 3, 10, 50, 200} {
+		for k := 0; k <= n; k++ {
+			keys := make([]uint64, n)
+			for i := range keys {
+				keys[i] = r.Uint64()%1000<<32 | uint64(i) // distinct, many equal high parts
+			}
+			selectHighest(keys, k)
+			if k == 0 || k == n {
+				continue
+			}
+			if lowMax, highMin := slices.Max(keys[:k]), slices.Min(keys[k:]); lowMax >= highMin {
+				t.Fatalf("n %d k %d: %d in the low part, %d in the high part", n, k, lowMax, highMin)
+			}
 		}
 	}
 }

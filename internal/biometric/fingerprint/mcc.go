@@ -91,6 +91,37 @@ func (c *cylinders) n() int { return len(c.x) }
 
 func (c *cylinders) sizeBytes() int { return c.n() * (6*4 + cylWords*8) }
 
+// cellAt[i][j] is the stored index of the cell in row i, column j of the
+// cylinder base, or -1 outside the circle; rowCells[i] is the first and last
+// stored index of row i (first > last for an empty row). The cells of a row
+// are consecutive in storage. Read-only after init.
+var cellAt, rowCells = func() (at [mccNS][mccNS]int16, rows [mccNS][2]int) {
+	n := 0
+	for i := range mccNS {
+		rows[i] = [2]int{n, n - 1}
+		for j := range mccNS {
+			at[i][j] = -1
+			u := (float64(i) - float64(mccNS-1)/2) * mccDeltaS
+			v := (float64(j) - float64(mccNS-1)/2) * mccDeltaS
+			if math.Hypot(u, v) <= mccR {
+				at[i][j] = int16(n)
+				rows[i][1] = n
+				n++
+			}
+		}
+	}
+	return at, rows
+}()
+
+// cellRange returns the rows (or columns) [lo, hi] of the cells whose centre
+// lies within reach of coordinate x of the cylinder frame.
+func cellRange(x, reach float64) (lo, hi int) {
+	const mid = float64(mccNS-1) / 2
+	lo = max(0, int(math.Ceil((x-reach)/mccDeltaS+mid)))
+	hi = min(mccNS-1, int(math.Floor((x+reach)/mccDeltaS+mid)))
+	return lo, hi
+}
+
 // buildCylinders computes the bit cylinder of every minutia.
 func buildCylinders(ms []Minutia) cylinders {
 	var c cylinders
@@ -100,46 +131,64 @@ func buildCylinders(ms []Minutia) cylinders {
 	hull := convexHull(ms)
 	nc := len(cellU)
 	vals := make([]float64, nc*mccND)
+	valid := make([]bool, nc)
 	reach := 3 * mccSigmaS
 	for i, m := range ms {
 		mx, my, md := float64(m.X), float64(m.Y), float64(m.Dir)
 		cs, sn := math.Cos(md), math.Sin(md)
 		neighbours := 0
 		clear(vals)
-		valid := make([]bool, nc)
+		clear(valid)
+		// A cell is valid when its centre is near the hull. The enlarged
+		// hull is convex and a row of cells lies on a line, so the valid
+		// cells of a row are consecutive: find the two ends and fill.
+		near := func(ci int) bool {
+			return hull.near(mx+cs*cellU[ci]-sn*cellV[ci], my+sn*cellU[ci]+cs*cellV[ci], mccOmega)
+		}
 		nvalid := 0
-		for ci := range nc {
-			px := mx + cs*cellU[ci] - sn*cellV[ci]
-			py := my + sn*cellU[ci] + cs*cellV[ci]
-			if hull.near(px, py, mccOmega) {
-				valid[ci] = true
-				nvalid++
+		for _, r := range rowCells {
+			a, b := r[0], r[1]
+			for a <= b && !near(a) {
+				a++
 			}
+			for b > a && !near(b) {
+				b--
+			}
+			for ci := a; ci <= b; ci++ {
+				valid[ci] = true
+			}
+			nvalid += max(0, b-a+1)
 		}
 		for j, t := range ms {
 			if j == i {
 				continue
 			}
-			tx, ty := float64(t.X), float64(t.Y)
-			if (tx-mx)*(tx-mx)+(ty-my)*(ty-my) > (mccR+reach)*(mccR+reach) {
+			dx, dy := float64(t.X)-mx, float64(t.Y)-my
+			if dx*dx+dy*dy > (mccR+reach)*(mccR+reach) {
 				continue
 			}
 			neighbours++
 			w := directionalWeights(angleDiff(md, float64(t.Dir)))
-			for ci := range nc {
-				if !valid[ci] {
-					continue
-				}
-				px := mx + cs*cellU[ci] - sn*cellV[ci]
-				py := my + sn*cellU[ci] + cs*cellV[ci]
-				dx, dy := tx-px, ty-py
-				d2 := dx*dx + dy*dy
-				if d2 > reach*reach {
-					continue
-				}
-				g := spatialWeight(d2)
-				for k := range mccND {
-					vals[ci*mccND+k] += g * w[k]
+			// The neighbour in the cylinder's frame; only the cells within
+			// reach of it get a contribution.
+			tu, tv := cs*dx+sn*dy, -sn*dx+cs*dy
+			i0, i1 := cellRange(tu, reach)
+			j0, j1 := cellRange(tv, reach)
+			for ii := i0; ii <= i1; ii++ {
+				for jj := j0; jj <= j1; jj++ {
+					ci := int(cellAt[ii][jj])
+					if ci < 0 || !valid[ci] {
+						continue
+					}
+					du, dv := tu-cellU[ci], tv-cellV[ci]
+					d2 := du*du + dv*dv
+					if d2 > reach*reach {
+						continue
+					}
+					g := spatialWeight(d2)
+					for k := range mccND {
+						vals[ci*mccND+k] += g * w[k]
+					}
 				}
 			}
 		}
@@ -434,11 +483,19 @@ func match(a, b *cylinders, s *scratch) float64 {
 	for _, p := range s.pairs {
 		keys = append(keys, uint64(math.Float32bits(p.s))<<32|uint64(0xffff-p.a)<<16|uint64(0xffff-p.b))
 	}
-	slices.Sort(keys)
+	// The greedy choice rarely looks past the best few dozen keys: put the
+	// highest ones at the end and sort those first; the rest are sorted
+	// only if the walk reaches them (the whole is then sorted as before).
+	head := max(0, len(keys)-3*maxRelax)
+	selectHighest(keys, head)
+	slices.Sort(keys[head:])
 	s.keys = keys
 	sel := s.pairs[:0]
 	var usedA, usedB [4]uint64 // at most 256 cylinders per template
 	for k := len(keys) - 1; k >= 0; k-- {
+		if k == head-1 {
+			slices.Sort(keys[:head])
+		}
 		key := keys[k]
 		pa, pb := 0xffff-int(key>>16&0xffff), 0xffff-int(key&0xffff)
 		if pa >= 256 || pb >= 256 || usedA[pa/64]>>(pa%64)&1 != 0 || usedB[pb/64]>>(pb%64)&1 != 0 {
@@ -533,6 +590,48 @@ func match(a, b *cylinders, s *scratch) float64 {
 		sum += float64(l[t])
 	}
 	return sum / float64(np)
+}
+
+// selectHighest reorders keys so that every key in keys[k:] is greater than
+// every key in keys[:k] (quickselect; keys are distinct).
+func selectHighest(keys []uint64, k int) {
+	lo, hi := 0, len(keys)-1
+	for lo < hi && k > 0 && k < len(keys) {
+		mid := int(uint(lo+hi) >> 1)
+		if keys[mid] < keys[lo] {
+			keys[mid], keys[lo] = keys[lo], keys[mid]
+		}
+		if keys[hi] < keys[lo] {
+			keys[hi], keys[lo] = keys[lo], keys[hi]
+		}
+		if keys[hi] < keys[mid] {
+			keys[hi], keys[mid] = keys[mid], keys[hi]
+		}
+		pivot := keys[mid]
+		i, j := lo, hi
+		for i <= j {
+			for keys[i] < pivot {
+				i++
+			}
+			for pivot < keys[j] {
+				j--
+			}
+			if i <= j {
+				keys[i], keys[j] = keys[j], keys[i]
+				i++
+				j--
+			}
+		}
+		// keys[lo..j] <= pivot <= keys[i..hi]
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return
+		}
+	}
 }
 
 // fastAtan2 approximates atan2 to about 0.005 radians.
