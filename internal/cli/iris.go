@@ -90,9 +90,12 @@ FMR10000     %.3f%%
 ZeroFMR      %.3f%%
 decidability %.2f (genuine mean %.3f, impostor mean %.3f sd %.4f)
 extraction   %.1f ms/image
+coarse pass  loses %.3f%% of genuine pairs, passes %.3f%% of impostors (FMR 1e-3 threshold);
+             loses %.3f%% of %d, passes %.4f%% (1:N threshold of 200,000 eyes)
 `, r.Dataset, r.Eyes, r.Images, r.FailedToEnrol, 100*r.FTE, r.Genuine, r.Impostor,
 		100*r.EER, r.EERThreshold, 100*r.FMR100, 100*r.FMR1000, 100*r.FMR10000, 100*r.ZeroFMR,
-		r.Decidability, r.GenuineMean, r.ImpostorMean, r.ImpostorStd, r.ExtractMsPerImage)
+		r.Decidability, r.GenuineMean, r.ImpostorMean, r.ImpostorStd, r.ExtractMsPerImage,
+		100*r.CoarseRecallLoss, 100*r.CoarsePassRate, 100*r.CoarseRecallLossStrict, r.CoarseGenuineStrict, 100*r.CoarsePassRateStrict)
 	return err
 }
 

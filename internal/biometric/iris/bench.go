@@ -114,7 +114,7 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 		start := time.Now()
 		var sink uint64
 		for _, p := range probes {
-			sink += roofline(p.full, g.data, p.shifts)
+			sink += roofline(p.full, g, p.shifts)
 		}
 		r = cmps / time.Since(start).Seconds()
 		if sink == 1 { // keep the loop from being optimised away
@@ -139,7 +139,7 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 	pass := 0
 	for _, p := range probes {
 		for i := range g.Len() {
-			if bestStrided(p.coarse, g.data[i*2*g.words:(i+1)*2*g.words], g.coarseStride, p.coarseShifts, cmin, cnorm) <= opt.Threshold+DefaultCoarseMargin {
+			if h, _ := g.entry(i); bestStrided(p.coarse, h, 1, p.coarseShifts, cmin, cnorm) <= opt.Threshold+DefaultCoarseMargin {
 				pass++
 			}
 		}
@@ -158,11 +158,12 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 			return res, err
 		}
 		p := one.prepare(syn.Mate(f, rng))
-		if best(p.full, one.data, p.shifts, m.MinBits, float64(m.NormBits)) > opt.Threshold {
+		h, t := one.entry(0)
+		if best2(p.full, h, t, p.shifts, m.MinBits, float64(m.NormBits)) > opt.Threshold {
 			continue
 		}
 		res.MatedFound++
-		if bestStrided(p.coarse, one.data, one.coarseStride, p.coarseShifts, cmin, cnorm) > opt.Threshold+DefaultCoarseMargin {
+		if bestStrided(p.coarse, h, 1, p.coarseShifts, cmin, cnorm) > opt.Threshold+DefaultCoarseMargin {
 			lost++
 		}
 	}
@@ -173,18 +174,21 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 }
 
 // roofline is the reference loop: XOR, AND and popcount over every word of
-// every entry against every probe shift, with no per-shift bookkeeping.
-func roofline(probe, data []uint64, shifts int) uint64 {
+// every entry of g against every probe shift, with no per-shift bookkeeping.
+func roofline(probe []uint64, g *Gallery, shifts int) uint64 {
 	stride := len(probe) / shifts
 	var s uint64
-	for off := 0; off+stride <= len(data); off += stride {
-		e := data[off : off+stride]
+	for i := range len(g.keys) {
+		h, t := g.entry(i)
 		for k := range shifts {
 			p := probe[k*stride : (k+1)*stride]
-			p = p[:len(e)]
-			for i := 0; i+1 < len(e); i += 2 {
-				m := p[i+1] & e[i+1]
-				s += uint64(bits.OnesCount64((p[i]^e[i])&m) + bits.OnesCount64(m))
+			for _, part := range [2][]uint64{h, t} {
+				q := p[:len(part)]
+				p = p[len(part):]
+				for i := 0; i+1 < len(part); i += 2 {
+					m := q[i+1] & part[i+1]
+					s += uint64(bits.OnesCount64((q[i]^part[i])&m) + bits.OnesCount64(m))
+				}
 			}
 		}
 	}

@@ -38,6 +38,12 @@ func TestCASIA(t *testing.T) {
 	if r.FTE > 0.02 {
 		t.Errorf("FTE = %.4f, want <= 0.02", r.FTE)
 	}
+	// The coarse pass of a search may drop at most 1 genuine pair in 1,000
+	// that the full comparison accepts.
+	if r.CoarseRecallLoss > 0.001 || r.CoarseRecallLossStrict > 0.001 {
+		t.Errorf("coarse pass loses %.4f (FMR 1e-3) and %.4f (1:N) of genuine pairs, want <= 0.001",
+			r.CoarseRecallLoss, r.CoarseRecallLossStrict)
+	}
 }
 
 // BenchmarkExtractCASIA times Extract on the first images of

@@ -52,12 +52,18 @@ type EvalResult struct {
 	// Timing on this machine.
 	ExtractMsPerImage    float64 `json:"extract_ms_per_image"`
 	ComparisonsPerSecond float64 `json:"matcher_comparisons_per_second"`
-	// Coarse pass on real codes: genuine pairs accepted at the FMR1000
-	// threshold that the coarse pass would drop, and impostors it passes.
-	CoarseThreshold  float64       `json:"coarse_threshold"`
-	CoarseRecallLoss float64       `json:"coarse_recall_loss"`
-	CoarsePassRate   float64       `json:"coarse_impostor_pass_rate"`
-	Coarse           []CoarsePoint `json:"coarse_margins"`
+	// Coarse pass on real codes, as a search runs it (default margins, the
+	// first-half filter included): genuine pairs accepted at the FMR1000
+	// threshold that it would drop, and impostors it passes; the same at
+	// the 1:N threshold of a registry of 200,000 eyes (FMR 1/(100 x
+	// 200,000)); and, without the first-half filter, at several margins.
+	CoarseThreshold        float64       `json:"coarse_threshold"`
+	CoarseRecallLoss       float64       `json:"coarse_recall_loss"`
+	CoarsePassRate         float64       `json:"coarse_impostor_pass_rate"`
+	CoarseRecallLossStrict float64       `json:"coarse_recall_loss_1n"`
+	CoarsePassRateStrict   float64       `json:"coarse_impostor_pass_rate_1n"`
+	CoarseGenuineStrict    int           `json:"coarse_genuine_1n"`
+	Coarse                 []CoarsePoint `json:"coarse_margins"`
 	// Histograms of distances in bins of 0.01 over [0, 1).
 	GenuineHist  []int    `json:"genuine_hist"`
 	ImpostorHist []int    `json:"impostor_hist"`
@@ -199,7 +205,7 @@ func evaluate(ctx context.Context, dir string, c config, progress func(done, tot
 	for i, s := range samples {
 		if s.t != nil {
 			packed[i] = make([]uint64, 2*g.words)
-			pack(packed[i], s.t.Code, s.t.Mask, 1)
+			g.packEntry(packed[i], s.t.Code, s.t.Mask)
 			preps[i] = g.prepare(s.t)
 		}
 	}
@@ -385,39 +391,70 @@ type CoarsePoint struct {
 }
 
 // coarseCheck measures the coarse pass of Gallery.Search on the real codes:
-// at the threshold of FMR 1/1000 given by ThresholdForFMR, the share of
-// genuine pairs the full comparison accepts that the coarse pass drops, and
-// the share of impostor pairs the coarse pass lets through, for the default
-// margin and a few others.
+// at the thresholds of FMR 1/1000 and of a 200,000-eye registry given by
+// ThresholdForFMR, the share of genuine pairs the full comparison accepts
+// that the coarse pass drops, and the share of impostor pairs it lets
+// through (the search's own test); and, for the coarse distance alone, the
+// same at a few margins.
 func coarseCheck(res *EvalResult, samples []sample, m Matcher, opt GalleryOptions) {
 	opt.Matcher = m
 	g := NewGallery(opt)
 	t := ThresholdForFMR(1e-3)
+	strict := ThresholdForFMR(1 / (100 * 200000.0))
 	res.CoarseThreshold = t + DefaultCoarseMargin
 	frac := float64(g.coarseWords) / float64(g.words)
 	cmin, cnorm := int(float64(m.MinBits)*frac), float64(m.NormBits)*frac
 	e := make([]uint64, 2*g.words)
-	var gen, imp []float64 // coarse distances
+	var gen, imp []float64 // coarse distances (no first-half filter)
+	// The search's own test at the default margins, for both thresholds.
+	type tally struct{ gen, lost, imp, passed int }
+	var at [2]tally
 	for i := range samples {
 		if samples[i].t == nil {
 			continue
 		}
 		p := g.prepare(samples[i].t)
+		kernels := [2]coarseKernel{
+			g.coarseKernel(p.coarseShifts, t+DefaultCoarseMargin, t+DefaultCoarseHalfMargin),
+			g.coarseKernel(p.coarseShifts, strict+DefaultCoarseMargin, strict+DefaultCoarseHalfMargin),
+		}
 		for j := i + 1; j < len(samples); j++ {
 			if samples[j].t == nil {
 				continue
 			}
-			pack(e, samples[j].t.Code, samples[j].t.Mask, 1)
-			c := bestStrided(p.coarse, e, g.coarseStride, p.coarseShifts, cmin, cnorm)
-			if samples[i].eye == samples[j].eye {
-				if best(p.full, e, p.shifts, m.MinBits, float64(m.NormBits)) <= t {
+			g.packEntry(e, samples[j].t.Code, samples[j].t.Mask)
+			c := bestStrided(p.coarse, g.coarsePart(e), 1, p.coarseShifts, cmin, cnorm)
+			genuine := samples[i].eye == samples[j].eye
+			full := 1.0
+			if genuine {
+				full = best(p.full, e, p.shifts, m.MinBits, float64(m.NormBits))
+				if full <= t {
 					gen = append(gen, c)
 				}
 			} else {
 				imp = append(imp, c)
 			}
+			for k, th := range [2]float64{t, strict} {
+				passed := kernels[k].pass(p.coarse, g.coarsePart(e))
+				switch {
+				case genuine && full <= th:
+					at[k].gen++
+					if !passed {
+						at[k].lost++
+					}
+				case !genuine:
+					at[k].imp++
+					if passed {
+						at[k].passed++
+					}
+				}
+			}
 		}
 	}
+	ratio := func(a, b int) float64 { return float64(a) / float64(max(1, b)) }
+	res.CoarseRecallLoss, res.CoarsePassRate = ratio(at[0].lost, at[0].gen), ratio(at[0].passed, at[0].imp)
+	res.CoarseRecallLossStrict, res.CoarsePassRateStrict = ratio(at[1].lost, at[1].gen), ratio(at[1].passed, at[1].imp)
+	res.CoarseGenuineStrict = at[1].gen
 	slices.Sort(gen)
 	slices.Sort(imp)
 	for _, margin := range []float64{0.01, DefaultCoarseMargin, 0.03, 0.04, 0.06} {
@@ -430,9 +467,6 @@ func coarseCheck(res *EvalResult, samples []sample, m Matcher, opt GalleryOption
 		if len(imp) > 0 {
 			n, _ := slices.BinarySearch(imp, math.Nextafter(ct, 3))
 			pt.ImpostorPassRate = float64(n) / float64(len(imp))
-		}
-		if margin == DefaultCoarseMargin {
-			res.CoarseRecallLoss, res.CoarsePassRate = pt.RecallLoss, pt.ImpostorPassRate
 		}
 		res.Coarse = append(res.Coarse, pt)
 	}

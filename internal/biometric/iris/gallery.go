@@ -15,18 +15,23 @@ import (
 // code and mask words at every DefaultCoarseShiftStep-th shift (iris codes
 // are smooth along the angle, so a neighbouring shift nearly matches too) and
 // sends an entry to the full comparison only when its coarse distance is at
-// most threshold + DefaultCoarseMargin.
+// most threshold + DefaultCoarseMargin. Each shift is first compared on half
+// of those words (every other one); only a shift whose distance on that half
+// is at most threshold + DefaultCoarseHalfMargin is compared on the other
+// half.
 const (
-	DefaultCoarseStride    = 3
-	DefaultCoarseShiftStep = 2
-	DefaultCoarseMargin    = 0.02
+	DefaultCoarseStride     = 3
+	DefaultCoarseShiftStep  = 2
+	DefaultCoarseMargin     = 0.02
+	DefaultCoarseHalfMargin = 0.06
 )
 
 // Gallery holds enrolled iris codes packed for a fast 1:N scan: each entry is
-// 2*W contiguous uint64 words, code and mask interleaved (code word i, mask
-// word i, ...), in one slice for the whole gallery, with no pointer per
-// entry. The coarse pass reads every CoarseStride-th word pair of the same
-// slice, so it costs no memory.
+// 2*W uint64 words, code and mask interleaved (a code word, its mask word,
+// ...), with no pointer per entry. The word pairs the coarse pass compares
+// (every CoarseStride-th) are kept apart from the others, all entries' back
+// to back, so the coarse pass reads one dense stream; the split costs no
+// memory.
 //
 // A Gallery is safe for concurrent use: Add and Remove take a write lock,
 // Search a read lock for the duration of the scan. It exists for
@@ -40,11 +45,19 @@ type Gallery struct {
 	coarseStride int
 	coarseStep   int // shift step of the coarse pass
 	coarseWords  int // words of one code in the coarse pass
+	// order lists the code words in the packed layout of an entry: the
+	// coarse pass's words (0, stride, 2*stride, ...) first, so the coarse
+	// pass reads one contiguous prefix of each entry, then the others. The
+	// full comparison sums over every word, in any order.
+	order []int
 
 	mu    sync.RWMutex
 	keys  []string
 	index map[string]int
-	data  []uint64 // len(keys) * 2*words
+	// Entry i is head[i*2*coarseWords:][:2*coarseWords] followed by
+	// tail[i*2*(words-coarseWords):][:2*(words-coarseWords)]: the coarse
+	// pass streams through head alone.
+	head, tail []uint64
 }
 
 // GalleryOptions configures NewGallery. Zero fields take the defaults.
@@ -77,11 +90,44 @@ func NewGallery(opt GalleryOptions) *Gallery {
 		opt.CoarseStep = DefaultCoarseShiftStep
 	}
 	w := (opt.Rows*opt.Cols*2 + 63) / 64
+	// The coarse words, every other one first (the first half of the
+	// coarse pass, spread over the whole code), then the rest of the coarse
+	// words, then every other word.
+	var order []int
+	for half := range 2 {
+		for i, k := 0, 0; i < w; i, k = i+opt.CoarseStride, k+1 {
+			if k%2 == half {
+				order = append(order, i)
+			}
+		}
+	}
+	for i := range w {
+		if i%opt.CoarseStride != 0 {
+			order = append(order, i)
+		}
+	}
 	return &Gallery{
 		m: opt.Matcher, encoder: opt.Encoder, rows: opt.Rows, cols: opt.Cols,
 		words: w, coarseStride: opt.CoarseStride, coarseStep: opt.CoarseStep, coarseWords: (w + opt.CoarseStride - 1) / opt.CoarseStride,
-		index: make(map[string]int),
+		order: order, index: make(map[string]int),
 	}
+}
+
+// packEntry packs a code and its mask as a gallery entry: word pairs
+// (code, mask) in g.order.
+func (g *Gallery) packEntry(dst, code, mask []uint64) {
+	for j, w := range g.order {
+		dst[2*j], dst[2*j+1] = code[w], mask[w]
+	}
+}
+
+// coarsePart is the prefix of a packed entry that the coarse pass reads.
+func (g *Gallery) coarsePart(e []uint64) []uint64 { return e[:2*g.coarseWords] }
+
+// entry returns the two parts of entry i (coarse words, then the others).
+func (g *Gallery) entry(i int) (head, tail []uint64) {
+	hw, tw := 2*g.coarseWords, 2*(g.words-g.coarseWords)
+	return g.head[i*hw : (i+1)*hw], g.tail[i*tw : (i+1)*tw]
 }
 
 // BytesPerEntry is the memory one enrolled eye takes in the packed array,
@@ -111,9 +157,14 @@ func (g *Gallery) Add(key string, t *Template) error {
 		i = len(g.keys)
 		g.keys = append(g.keys, key)
 		g.index[key] = i
-		g.data = append(g.data, make([]uint64, 2*g.words)...)
+		g.head = append(g.head, make([]uint64, 2*g.coarseWords)...)
+		g.tail = append(g.tail, make([]uint64, 2*(g.words-g.coarseWords))...)
 	}
-	pack(g.data[i*2*g.words:(i+1)*2*g.words], t.Code, t.Mask, 1)
+	e := make([]uint64, 2*g.words)
+	g.packEntry(e, t.Code, t.Mask)
+	h, tl := g.entry(i)
+	copy(h, e)
+	copy(tl, e[len(h):])
 	return nil
 }
 
@@ -130,11 +181,15 @@ func (g *Gallery) Remove(key string) bool {
 	if i != last {
 		g.keys[i] = g.keys[last]
 		g.index[g.keys[i]] = i
-		copy(g.data[i*2*g.words:(i+1)*2*g.words], g.data[last*2*g.words:])
+		h, t := g.entry(i)
+		lh, lt := g.entry(last)
+		copy(h, lh)
+		copy(t, lt)
 	}
 	delete(g.index, key)
 	g.keys = g.keys[:last]
-	g.data = g.data[:last*2*g.words]
+	g.head = g.head[:last*2*g.coarseWords]
+	g.tail = g.tail[:last*2*(g.words-g.coarseWords)]
 	return true
 }
 
@@ -216,10 +271,10 @@ func (g *Gallery) prepare(t *Template) prepared {
 		s := k - r
 		rotate(rc, t.Code, t.Rows, t.Cols, s)
 		rotate(rm, t.Mask, t.Rows, t.Cols, s)
-		pack(p.full[k*2*g.words:(k+1)*2*g.words], rc, rm, 1)
+		g.packEntry(p.full[k*2*g.words:(k+1)*2*g.words], rc, rm)
 		if (s-first)%g.coarseStep == 0 {
 			kc := (s - first) / g.coarseStep
-			pack(p.coarse[kc*2*g.coarseWords:(kc+1)*2*g.coarseWords], rc, rm, g.coarseStride)
+			copy(p.coarse[kc*2*g.coarseWords:(kc+1)*2*g.coarseWords], p.full[k*2*g.words:])
 		}
 	}
 	return p
@@ -229,17 +284,19 @@ func (g *Gallery) prepare(t *Template) prepared {
 // every packed shift of the probe; minBits and normBits are the matcher's,
 // scaled for the pass. This is the scan kernel.
 func best(probe, e []uint64, shifts int, minBits int, normBits float64) float64 {
-	stride := len(e)
+	return best2(probe, e, nil, shifts, minBits, normBits)
+}
+
+// best2 is best for an entry held in two parts, head and tail, in the
+// order of the probe's packed shifts.
+func best2(probe, head, tail []uint64, shifts int, minBits int, normBits float64) float64 {
+	stride := len(head) + len(tail)
 	bestD := 1.0
 	for k := range shifts {
 		p := probe[k*stride : (k+1)*stride]
-		p = p[:len(e)]
-		var diff, n int
-		for i := 0; i+1 < len(e); i += 2 {
-			m := p[i+1] & e[i+1]
-			diff += bits.OnesCount64((p[i] ^ e[i]) & m)
-			n += bits.OnesCount64(m)
-		}
+		diff, n := masked(p[:len(head)], head)
+		d2, n2 := masked(p[len(head):], tail)
+		diff, n = diff+d2, n+n2
 		if n < minBits || n == 0 {
 			continue
 		}
@@ -250,12 +307,24 @@ func best(probe, e []uint64, shifts int, minBits int, normBits float64) float64 
 	return bestD
 }
 
+// masked counts, over packed word pairs, the differing code bits where both
+// masks are set, and the bits where both are set.
+func masked(p, e []uint64) (diff, n int) {
+	p = p[:len(e)]
+	for i := 0; i+1 < len(e); i += 2 {
+		m := p[i+1] & e[i+1]
+		diff += bits.OnesCount64((p[i] ^ e[i]) & m)
+		n += bits.OnesCount64(m)
+	}
+	return diff, n
+}
+
 func (g *Gallery) scorer(pr prepared, threshold float64) gallery.RangeScorer {
-	stride := 2 * g.words
 	minBits, norm := g.m.MinBits, float64(g.m.NormBits)
 	return func(lo, hi int, emit func(int, float64)) {
 		for i := lo; i < hi; i++ {
-			if d := best(pr.full, g.data[i*stride:(i+1)*stride], pr.shifts, minBits, norm); d <= threshold {
+			h, t := g.entry(i)
+			if d := best2(pr.full, h, t, pr.shifts, minBits, norm); d <= threshold {
 				emit(i, 1-d)
 			}
 		}
@@ -287,19 +356,102 @@ func bestStrided(probe, e []uint64, stride, shifts int, minBits int, normBits fl
 }
 
 func (g *Gallery) coarseScorer(pr prepared, threshold, coarseThreshold float64) gallery.RangeScorer {
-	stride := 2 * g.words
-	frac := float64(g.coarseWords) / float64(g.words)
 	minBits, norm := g.m.MinBits, float64(g.m.NormBits)
-	cmin, cnorm := int(float64(minBits)*frac), norm*frac
+	ck := g.coarseKernel(pr.coarseShifts, coarseThreshold, max(coarseThreshold, threshold+DefaultCoarseHalfMargin))
 	return func(lo, hi int, emit func(int, float64)) {
 		for i := lo; i < hi; i++ {
-			e := g.data[i*stride : (i+1)*stride]
-			if bestStrided(pr.coarse, e, g.coarseStride, pr.coarseShifts, cmin, cnorm) > coarseThreshold {
+			h, t := g.entry(i)
+			if !ck.pass(pr.coarse, h) {
 				continue
 			}
-			if d := best(pr.full, g.data[i*stride:(i+1)*stride], pr.shifts, minBits, norm); d <= threshold {
+			if d := best2(pr.full, h, t, pr.shifts, minBits, norm); d <= threshold {
 				emit(i, 1-d)
 			}
 		}
 	}
+}
+
+// coarseKernel is the coarse pass's test for one search: does some coarse
+// shift of the probe lie within t of an entry's coarse part, its first half
+// having been within t1 on the first half of the words?
+type coarseKernel struct {
+	shifts int
+	half   int // words of the coarse part in its first half
+	// minimum bits and the constants of the squared test, for the first
+	// half (only when filter1) and for the whole coarse part
+	filter1    bool
+	min1, min2 int
+	k1, k2     float64
+	t2         float64
+	norm2      float64
+}
+
+// coarseKernel returns the coarse test of a search whose coarse threshold
+// is t, with t1 for the first half.
+func (g *Gallery) coarseKernel(shifts int, t, t1 float64) coarseKernel {
+	halfWords := (g.coarseWords + 1) / 2
+	frac := float64(g.coarseWords) / float64(g.words)
+	frac1 := float64(halfWords) / float64(g.words)
+	m := g.m
+	norm2, norm1 := float64(m.NormBits)*frac, float64(m.NormBits)*frac1
+	return coarseKernel{shifts: shifts, half: 2 * halfWords, filter1: t1 < 0.5,
+		min1: int(float64(m.MinBits) * frac1), min2: int(float64(m.MinBits) * frac),
+		k1: sq(0.5-t1) * norm1, k2: sq(0.5-t) * norm2, t2: t, norm2: norm2}
+}
+
+func sq(x float64) float64 { return x * x }
+
+// pass runs the test on the coarse part e of an entry. It stops at the first
+// shift that passes and compares without a square root or division: with d
+// bits differing out of n, 0.5-(0.5-d/n)*sqrt(n/norm) <= t exactly when
+// n/2-d > 0 and (n/2-d)^2 >= (0.5-t)^2 * n * norm (for t < 0.5).
+func (c *coarseKernel) pass(probe, e []uint64) bool {
+	if c.t2 >= 0.5 { // the squared form needs 0.5-t > 0
+		return bestStrided(probe, e, 1, c.shifts, c.min2, c.norm2) <= c.t2
+	}
+	pl := len(probe) / c.shifts
+	e1, e2 := e[:c.half], e[c.half:]
+	for k := range c.shifts {
+		p := probe[k*pl : k*pl+len(e)]
+		d, n := masked2(p[:c.half], e1)
+		if c.filter1 {
+			if n < c.min1 || n == 0 {
+				continue
+			}
+			if x := float64(n)/2 - float64(d); x <= 0 || x*x < c.k1*float64(n) {
+				continue
+			}
+		}
+		d2, n2 := masked2(p[c.half:], e2)
+		d, n = d+d2, n+n2
+		if n < c.min2 || n == 0 {
+			continue
+		}
+		if x := float64(n)/2 - float64(d); x > 0 && x*x >= c.k2*float64(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// masked2 is masked with two independent sums (instruction-level
+// parallelism): the coarse pass's kernel.
+func masked2(p, e []uint64) (diff, n int) {
+	p = p[:len(e)]
+	m := len(e) &^ 3
+	var d0, d1, n0, n1 int
+	for i := 0; i < m; i += 4 {
+		m0 := p[i+1] & e[i+1]
+		m1 := p[i+3] & e[i+3]
+		d0 += bits.OnesCount64((p[i] ^ e[i]) & m0)
+		d1 += bits.OnesCount64((p[i+2] ^ e[i+2]) & m1)
+		n0 += bits.OnesCount64(m0)
+		n1 += bits.OnesCount64(m1)
+	}
+	for i := m; i+1 < len(e); i += 2 {
+		mk := p[i+1] & e[i+1]
+		d0 += bits.OnesCount64((p[i] ^ e[i]) & mk)
+		n0 += bits.OnesCount64(mk)
+	}
+	return d0 + d1, n0 + n1
 }

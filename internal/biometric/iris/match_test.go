@@ -276,3 +276,44 @@ func TestGalleryConcurrent(t *testing.T) {
 	}
 	<-done
 }
+
+// TestCoarseKernel: the coarse scan's test (early exit, no square root, on
+// the gallery's packed layout) decides exactly as bestStrided's distance
+// when the first-half filter is off, and with it never lets through an
+// entry that bestStrided would stop.
+func TestCoarseKernel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	s := NewSynth(DefaultRows, DefaultCols)
+	g := NewGallery(GalleryOptions{})
+	m := g.m
+	frac := float64(g.coarseWords) / float64(g.words)
+	cmin, cnorm := int(float64(m.MinBits)*frac), float64(m.NormBits)*frac
+	e := make([]uint64, 2*g.words)
+	checked := map[bool]int{}
+	for range 200 {
+		f := s.Field(rng)
+		probe := s.Template(f, rng)
+		other := s.Mate(f, rng)
+		if rng.IntN(2) == 0 {
+			other = s.Template(s.Field(rng), rng)
+		}
+		pr := g.prepare(probe)
+		g.packEntry(e, other.Code, other.Mask)
+		d := bestStrided(pr.coarse, g.coarsePart(e), 1, pr.coarseShifts, cmin, cnorm)
+		for _, th := range []float64{0.2, 0.3, 0.354, 0.4, 0.45, 0.6} {
+			want := d <= th
+			exact := g.coarseKernel(pr.coarseShifts, th, 1)
+			if got := exact.pass(pr.coarse, g.coarsePart(e)); got != want {
+				t.Fatalf("threshold %.3f, coarse distance %.6f: kernel says %v", th, d, got)
+			}
+			filtered := g.coarseKernel(pr.coarseShifts, th, th+DefaultCoarseHalfMargin-DefaultCoarseMargin)
+			if filtered.pass(pr.coarse, g.coarsePart(e)) && !want {
+				t.Fatalf("threshold %.3f, coarse distance %.6f: the filtered kernel lets it through", th, d)
+			}
+			checked[want]++
+		}
+	}
+	if checked[true] == 0 || checked[false] == 0 {
+		t.Fatalf("both outcomes should be exercised: %v", checked)
+	}
+}
