@@ -207,9 +207,9 @@ type fingerprintBench struct {
 
 func newBenchFingerprintCmd() *cobra.Command {
 	var (
-		n, probes, dpi int
-		dataset        string
-		asJSON         bool
+		n, probes, dpi  int
+		dataset         string
+		asJSON, indexed bool
 	)
 	cmd := &cobra.Command{
 		Use:   "fingerprint",
@@ -217,12 +217,14 @@ func newBenchFingerprintCmd() *cobra.Command {
 		Long: `Extracts templates from a data set, replicates them with random jitter
 (rotation, translation, dropped minutiae) up to --gallery entries, then times
 1:N searches of real probes over the whole gallery on all cores. One
-comparison is one probe against one gallery entry, all alignments included.`,
+comparison is one probe against one gallery entry, all alignments included.
+With --indexed the searches run the index first and compare in full only its
+shortlist (as enrolment does); comparisons then count the shortlist only.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dataset == "" {
 				dataset = defaultFingerprintSet()
 			}
-			res, err := benchFingerprint(cmd.Context(), dataset, dpi, n, probes)
+			res, err := benchFingerprint(cmd.Context(), dataset, dpi, n, probes, indexed)
 			if err != nil {
 				return err
 			}
@@ -232,6 +234,10 @@ comparison is one probe against one gallery entry, all alignments included.`,
 				fmt.Fprintf(w, "(wall clock: %.0f per core) extraction %.1f ms/image, %.0f bytes/template packed (%.0f serialised), %.1f minutiae\n",
 					res.WallPerSecondPerCore,
 					res.ExtractMS, res.BytesPerTemplate, res.SerialisedBytes, res.MeanMinutiae)
+				if res.Indexed {
+					fmt.Fprintf(w, "indexed: shortlist %d of %d, %.1f ms per search (max %.1f), index %.0f%% of the memory\n",
+						res.Shortlist, res.Gallery, res.SearchMS, res.SearchMaxMS, 100*res.IndexedShare)
+				}
 			})
 		},
 	}
@@ -240,6 +246,7 @@ comparison is one probe against one gallery entry, all alignments included.`,
 	cmd.Flags().StringVar(&dataset, "dataset", "", "image set to build from (default: FVC2002 DB1_B in $ASSENT_FINGERPRINT_DATA or ../shared/data/fingerprint)")
 	cmd.Flags().IntVar(&dpi, "dpi", 500, "scan resolution of the images")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	cmd.Flags().BoolVar(&indexed, "indexed", false, "time indexed searches (the index's shortlist compared in full)")
 	return cmd
 }
 
@@ -247,7 +254,7 @@ func defaultFingerprintSet() string {
 	return filepath.Join(datasets.Fingerprint(), "fvc2002", "db1_b")
 }
 
-func benchFingerprint(ctx context.Context, dataset string, dpi, n, probes int) (fingerprintBench, error) {
+func benchFingerprint(ctx context.Context, dataset string, dpi, n, probes int, indexed bool) (fingerprintBench, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -255,7 +262,7 @@ func benchFingerprint(ctx context.Context, dataset string, dpi, n, probes int) (
 	if err != nil {
 		return fingerprintBench{}, err
 	}
-	r, err := scanbench.Run(ctx, scanbench.Config{Templates: ts, Gallery: n, Probes: probes, Seed: 1})
+	r, err := scanbench.Run(ctx, scanbench.Config{Templates: ts, Gallery: n, Probes: probes, Seed: 1, Indexed: indexed})
 	if err != nil {
 		return fingerprintBench{}, fmt.Errorf("bench fingerprint: %w", err)
 	}

@@ -3,6 +3,8 @@ package fingerprint
 import (
 	"context"
 	"fmt"
+	"math"
+	"runtime"
 	"sync"
 
 	"github.com/assent-registry/assent/internal/gallery"
@@ -14,11 +16,68 @@ type Candidate struct {
 	Score float64
 }
 
-// entry locates one template's cylinders in the gallery's flat slices.
+// entry locates one template's cylinders in the gallery's slab.
 type entry struct {
-	off, n int32 // first cylinder and count
-	dead   bool
+	chunk, off, n int32 // chunk, first cylinder in it, count
+	dead          bool
 }
+
+// slab holds the cylinders of many templates in chunks that are never
+// reallocated once made: a template's cylinders are contiguous in one chunk,
+// so adding to a large gallery copies nothing already there.
+type slab struct {
+	chunks []cylinders
+	n      int // cylinders held
+}
+
+const (
+	minChunk = 1 << 10 // cylinders in the first chunk
+	maxChunk = 1 << 16 // and in every chunk once the slab is large (7 MiB)
+)
+
+// put appends c and returns the entry that locates it.
+func (s *slab) put(c cylinders) entry {
+	n := c.n()
+	if len(s.chunks) == 0 || s.chunks[len(s.chunks)-1].free() < n {
+		size := max(n, min(maxChunk, max(minChunk, s.n)))
+		s.chunks = append(s.chunks, cylinders{
+			x: make([]float32, 0, size), y: make([]float32, 0, size), dir: make([]float32, 0, size),
+			cos: make([]float32, 0, size), sin: make([]float32, 0, size), norm: make([]float32, 0, size),
+			bits: make([]cylBits, 0, size)})
+	}
+	k := len(s.chunks) - 1
+	ch := &s.chunks[k]
+	e := entry{chunk: int32(k), off: int32(ch.n()), n: int32(n)}
+	ch.x = append(ch.x, c.x...)
+	ch.y = append(ch.y, c.y...)
+	ch.dir = append(ch.dir, c.dir...)
+	ch.cos = append(ch.cos, c.cos...)
+	ch.sin = append(ch.sin, c.sin...)
+	ch.norm = append(ch.norm, c.norm...)
+	ch.bits = append(ch.bits, c.bits...)
+	s.n += n
+	return e
+}
+
+// view returns the cylinders of one entry as sub-slices (no copy).
+func (s *slab) view(e entry) cylinders {
+	c := &s.chunks[e.chunk]
+	lo, hi := int(e.off), int(e.off+e.n)
+	return cylinders{x: c.x[lo:hi], y: c.y[lo:hi], dir: c.dir[lo:hi], cos: c.cos[lo:hi], sin: c.sin[lo:hi],
+		norm: c.norm[lo:hi], bits: c.bits[lo:hi]}
+}
+
+// sizeBytes is the memory the chunks take (their capacity).
+func (s *slab) sizeBytes() int {
+	n := 0
+	for _, c := range s.chunks {
+		n += cap(c.x) * (6*4 + cylWords*8)
+	}
+	return n
+}
+
+// free is how many more cylinders a chunk holds without reallocating.
+func (c *cylinders) free() int { return cap(c.x) - len(c.x) }
 
 // Gallery holds enrolled templates for 1:N search inside an enrolment, with
 // every template's cylinders packed in shared contiguous slices (no pointer
@@ -26,18 +85,31 @@ type entry struct {
 // Search runs on all cores through internal/gallery. A Gallery is safe for
 // concurrent use: searches share a read lock, Add and Remove take the write
 // lock. It keeps only templates, never images.
+//
+// Once it holds more than IndexFrom templates, the gallery also keeps a
+// MinHash index of the cylinders (see index.go), which an indexed search uses
+// to compare in full only the most promising entries.
 type Gallery struct {
 	mu      sync.RWMutex
 	keys    []string
 	entries []entry
 	index   map[string]int
 	dead    int
-	cyl     cylinders // all entries' cylinders, back to back
+	cyl     slab   // all entries' cylinders
+	idx     *index // nil until the gallery outgrows indexFrom
+	// indexFrom is the size at which the index is built (IndexFrom; tests
+	// lower it).
+	indexFrom int
 }
+
+// IndexFrom is the number of templates at which a gallery builds its index:
+// below it an indexed search would compare every entry anyway
+// (DefaultMinShortlist), so the index would cost memory for nothing.
+const IndexFrom = DefaultMinShortlist
 
 // NewGallery returns an empty gallery.
 func NewGallery() *Gallery {
-	return &Gallery{index: map[string]int{}}
+	return &Gallery{index: map[string]int{}, indexFrom: IndexFrom}
 }
 
 // Len returns the number of templates held.
@@ -47,34 +119,104 @@ func (g *Gallery) Len() int {
 	return len(g.index)
 }
 
-// Bytes returns the memory the packed templates take, in bytes.
+// Bytes returns the memory the packed templates and the index take, in
+// bytes.
 func (g *Gallery) Bytes() int {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	return g.cyl.sizeBytes()
+	n := g.cyl.sizeBytes()
+	if g.idx != nil {
+		n += g.idx.sizeBytes()
+	}
+	return n
+}
+
+// IndexBytes returns the memory the index takes (0 before it is built),
+// part of Bytes.
+func (g *Gallery) IndexBytes() int {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if g.idx == nil {
+		return 0
+	}
+	return g.idx.sizeBytes()
 }
 
 // Add stores t under key, replacing any template already stored under it.
 func (g *Gallery) Add(key string, t *Template) {
+	g.AddAll([]string{key}, []*Template{t})
+}
+
+// AddAll stores ts[i] under keys[i] for every i, as many calls of Add would
+// (a later key replaces an earlier one), but prepares the templates for the
+// index on every core before taking the lock: it is how a gallery is loaded.
+// It panics if the slices differ in length.
+func (g *Gallery) AddAll(keys []string, ts []*Template) {
+	if len(keys) != len(ts) {
+		panic("fingerprint: Gallery.AddAll: keys and templates differ in length")
+	}
+	g.mu.RLock()
+	indexed := len(g.index)+len(ts) > g.indexFrom
+	g.mu.RUnlock()
+	var prepared [][]cylinderKey
+	if indexed {
+		prepared = make([][]cylinderKey, len(ts))
+		parallel(len(ts), func(i int) { prepared[i] = indexKeys(&ts[i].cyl) })
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if i, ok := g.index[key]; ok {
-		g.entries[i].dead = true
-		g.dead++
+	for i, key := range keys {
+		if j, ok := g.index[key]; ok {
+			g.entries[j].dead = true
+			g.dead++
+		}
+		e := g.cyl.put(ts[i].cyl)
+		g.index[key] = len(g.entries)
+		g.entries = append(g.entries, e)
+		g.keys = append(g.keys, key)
+		if g.idx != nil {
+			var pk []cylinderKey
+			if prepared != nil {
+				pk = prepared[i]
+			}
+			g.idx.add(len(g.entries)-1, g.cyl.view(e), pk)
+		}
+		g.compactLocked()
+		g.indexLocked()
 	}
-	c := &t.cyl
-	e := entry{off: int32(g.cyl.n()), n: int32(c.n())}
-	g.cyl.x = append(g.cyl.x, c.x...)
-	g.cyl.y = append(g.cyl.y, c.y...)
-	g.cyl.dir = append(g.cyl.dir, c.dir...)
-	g.cyl.cos = append(g.cyl.cos, c.cos...)
-	g.cyl.sin = append(g.cyl.sin, c.sin...)
-	g.cyl.norm = append(g.cyl.norm, c.norm...)
-	g.cyl.bits = append(g.cyl.bits, c.bits...)
-	g.index[key] = len(g.entries)
-	g.entries = append(g.entries, e)
-	g.keys = append(g.keys, key)
-	g.compactLocked()
+}
+
+// parallel calls f(i) for every i in [0, n) on every core.
+func parallel(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// indexLocked builds the index once the gallery holds more than indexFrom
+// templates, and drops it if the entries outgrow what a posting can number
+// (searches are then exhaustive).
+func (g *Gallery) indexLocked() {
+	switch {
+	case len(g.entries) >= indexMaxEntries:
+		g.idx = nil
+	case g.idx == nil && len(g.index) > g.indexFrom:
+		g.idx = newIndex()
+		for i, e := range g.entries {
+			if !e.dead {
+				g.idx.add(i, g.cyl.view(e), nil)
+			}
+		}
+	}
 }
 
 // Remove deletes the template stored under key and reports whether there was
@@ -100,60 +242,100 @@ func (g *Gallery) compactLocked() {
 	}
 	old := g.cyl
 	oldEntries, oldKeys := g.entries, g.keys
-	g.cyl = cylinders{}
+	g.cyl = slab{}
 	g.entries, g.keys, g.dead = nil, nil, 0
 	g.index = make(map[string]int, len(oldEntries))
+	newNum := make([]int32, len(oldEntries))
 	for i, e := range oldEntries {
+		newNum[i] = -1
 		if e.dead {
 			continue
 		}
-		v := old.view(e)
-		ne := entry{off: int32(g.cyl.n()), n: e.n}
-		g.cyl.x = append(g.cyl.x, v.x...)
-		g.cyl.y = append(g.cyl.y, v.y...)
-		g.cyl.dir = append(g.cyl.dir, v.dir...)
-		g.cyl.cos = append(g.cyl.cos, v.cos...)
-		g.cyl.sin = append(g.cyl.sin, v.sin...)
-		g.cyl.norm = append(g.cyl.norm, v.norm...)
-		g.cyl.bits = append(g.cyl.bits, v.bits...)
+		newNum[i] = int32(len(g.entries))
 		g.index[oldKeys[i]] = len(g.entries)
-		g.entries = append(g.entries, ne)
+		g.entries = append(g.entries, g.cyl.put(old.view(e)))
 		g.keys = append(g.keys, oldKeys[i])
+	}
+	if g.idx != nil {
+		g.idx.remap(newNum)
 	}
 }
 
-// view returns the cylinders of one entry as sub-slices (no copy).
-func (c *cylinders) view(e entry) cylinders {
-	lo, hi := int(e.off), int(e.off+e.n)
-	return cylinders{x: c.x[lo:hi], y: c.y[lo:hi], dir: c.dir[lo:hi], cos: c.cos[lo:hi], sin: c.sin[lo:hi],
-		norm: c.norm[lo:hi], bits: c.bits[lo:hi]}
+// Defaults of an indexed search: the share of the gallery compared in full,
+// and the least number of entries compared in full (a smaller gallery is
+// scanned whole).
+const (
+	DefaultPenetration  = 0.02
+	DefaultMinShortlist = 2048
+)
+
+// SearchOptions tunes Search. The zero value compares the probe with every
+// entry, on every core, and keeps every candidate.
+type SearchOptions struct {
+	Workers   int // goroutines; 0 means runtime.GOMAXPROCS(0)
+	ChunkSize int // entries per unit of work; 0 means 1024
+	Limit     int // keep at most this many best candidates; 0 keeps all
+
+	// Indexed runs the index first and compares in full only the
+	// max(MinShortlist, Penetration x size) entries it ranks highest; a
+	// gallery no larger than that is compared whole. Genuine pairs that the
+	// index ranks lower are missed: docs/fingerprint.md gives how many.
+	Indexed      bool
+	Penetration  float64 // 0 means DefaultPenetration
+	MinShortlist int     // 0 means DefaultMinShortlist
 }
 
-// SearchOptions tunes Search; the zero value uses every core and keeps every
-// candidate.
-type SearchOptions = gallery.Options
+// ShortlistSize is how many of n entries an indexed search with opt
+// compares in full: max(MinShortlist, Penetration x n), at most n.
+func ShortlistSize(n int, opt SearchOptions) int {
+	p := opt.Penetration
+	if p <= 0 {
+		p = DefaultPenetration
+	}
+	k := opt.MinShortlist
+	if k <= 0 {
+		k = DefaultMinShortlist
+	}
+	return min(n, max(k, int(math.Ceil(p*float64(n)))))
+}
 
-// Search compares probe with every template in the gallery and returns those
-// scoring at least threshold, best first (ties by insertion order). It is
-// meant for deduplication inside an enrolment the person consented to; it
-// returns keys and scores only.
+// Search compares probe with the templates in the gallery (every one, or the
+// index's shortlist when opt.Indexed) and returns those scoring at least
+// threshold, best first (ties by insertion order). It is meant for
+// deduplication inside an enrolment the person consented to; it returns keys
+// and scores only.
 func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64, opt SearchOptions) ([]Candidate, error) {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
+	var shortlist []int32
+	if opt.Indexed && g.idx != nil {
+		if k := ShortlistSize(len(g.index), opt); k < len(g.index) {
+			var err error
+			if shortlist, err = g.shortlist(ctx, probe, k, opt.Workers); err != nil {
+				return nil, fmt.Errorf("fingerprint: search: %w", err)
+			}
+		}
+	}
+	n := len(g.entries)
+	at := func(i int) int { return i }
+	if shortlist != nil {
+		n = len(shortlist)
+		at = func(i int) int { return int(shortlist[i]) }
+	}
 	scorer := func(lo, hi int, emit func(int, float64)) {
 		var s scratch
 		for i := lo; i < hi; i++ {
-			e := g.entries[i]
+			e := g.entries[at(i)]
 			if e.dead {
 				continue
 			}
 			v := g.cyl.view(e)
 			if sc := match(&probe.cyl, &v, &s); sc >= threshold {
-				emit(i, sc)
+				emit(at(i), sc)
 			}
 		}
 	}
-	found, err := gallery.Scan(ctx, len(g.entries), scorer, opt)
+	found, err := gallery.Scan(ctx, n, scorer, gallery.Options{Workers: opt.Workers, ChunkSize: opt.ChunkSize, Limit: opt.Limit})
 	if err != nil {
 		return nil, fmt.Errorf("fingerprint: search: %w", err)
 	}
@@ -162,4 +344,66 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 		out[i] = Candidate{Key: g.keys[c.Index], Score: c.Score}
 	}
 	return out, nil
+}
+
+// shortlist returns the numbers of the k live entries the index ranks
+// highest for probe. The caller holds the read lock.
+func (g *Gallery) shortlist(ctx context.Context, probe *Template, k, workers int) ([]int32, error) {
+	scores := g.indexScores(probe, workers)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return topK(scores, k), nil
+}
+
+// indexScores returns the index score of every live entry for probe. The
+// votes are counted on up to workers goroutines, each over its share of the
+// tables. The caller holds the read lock.
+func (g *Gallery) indexScores(probe *Template, workers int) []scored {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, indexTables)
+	pk := indexKeys(&probe.cyl)
+	n := len(g.entries)
+	votes := make([][]uint8, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			votes[w] = make([]uint8, n*indexRotBins)
+			g.idx.vote(pk, w*indexTables/workers, (w+1)*indexTables/workers, votes[w])
+		}()
+	}
+	wg.Wait()
+	// Merge the workers' votes into scores, each worker over its share of
+	// the entries; then drop the removed entries.
+	all := make([]scored, n)
+	var mwg sync.WaitGroup
+	for w := range workers {
+		mwg.Add(1)
+		go func() {
+			defer mwg.Done()
+			var bins [indexRotBins]uint8
+			for i := w * n / workers; i < (w+1)*n/workers; i++ {
+				lo := i * indexRotBins
+				copy(bins[:], votes[0][lo:lo+indexRotBins])
+				for _, v := range votes[1:] {
+					for b := range bins {
+						bins[b] = uint8(min(math.MaxUint8, int(bins[b])+int(v[lo+b])))
+					}
+				}
+				all[i] = scored{indexScore(bins[:], g.entries[i].n), int32(i)}
+			}
+		}()
+	}
+	mwg.Wait()
+	scores := all[:0]
+	for i, sc := range all {
+		if !g.entries[i].dead {
+			scores = append(scores, sc)
+		}
+	}
+	return scores
 }

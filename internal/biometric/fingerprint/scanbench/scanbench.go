@@ -26,6 +26,9 @@ type Config struct {
 	Probes    int                     // searches timed
 	Workers   int                     // 0: GOMAXPROCS
 	Seed      uint64                  // jitter seed
+	// Indexed times indexed searches (the index's shortlist compared in
+	// full) instead of exhaustive scans.
+	Indexed bool
 }
 
 // Result is what `assent bench fingerprint --json` prints (with extraction
@@ -46,6 +49,13 @@ type Result struct {
 	MeanMinutiae         float64 `json:"mean_minutiae"`
 	BuildSeconds         float64 `json:"gallery_build_seconds"`
 	Candidates           int     `json:"candidates_at_default_threshold"`
+	// Indexed searches: comparisons above count only the entries of the
+	// shortlist, which are compared in full.
+	Indexed      bool    `json:"indexed"`
+	Shortlist    int     `json:"shortlist,omitempty"`
+	SearchMS     float64 `json:"search_ms_mean,omitempty"` // wall time of one search
+	SearchMaxMS  float64 `json:"search_ms_max,omitempty"`
+	IndexedShare float64 `json:"index_bytes_share,omitempty"` // share of BytesPerTemplate taken by the index
 }
 
 // Jitter returns a copy of ms rotated by up to ±15°, shifted by up to ±20
@@ -108,9 +118,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	wg.Wait()
 	g := fingerprint.NewGallery()
+	keys := make([]string, len(entries))
+	for i := range keys {
+		keys[i] = fmt.Sprint(i)
+	}
+	g.AddAll(keys, entries)
 	ser, nm := 0, 0
-	for i, t := range entries {
-		g.Add(fmt.Sprint(i), t)
+	for _, t := range entries {
 		b, err := t.MarshalBinary()
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", op, err)
@@ -123,18 +137,29 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res.SerialisedBytes = float64(ser) / float64(cfg.Gallery)
 	res.MeanMinutiae = float64(nm) / float64(cfg.Gallery)
 	thr := fingerprint.DefaultThreshold()
+	opt := fingerprint.SearchOptions{Workers: workers, Indexed: cfg.Indexed}
+	perSearch := cfg.Gallery
+	if cfg.Indexed {
+		res.Indexed = true
+		perSearch = fingerprint.ShortlistSize(cfg.Gallery, opt)
+		res.Shortlist = perSearch
+		res.IndexedShare = float64(g.IndexBytes()) / float64(g.Bytes())
+	}
 	cpu0, cpuOK := processCPU()
 	start = time.Now()
 	for p := range cfg.Probes {
-		c, err := g.Search(ctx, base[p%len(base)], thr, fingerprint.SearchOptions{Workers: workers})
+		t0 := time.Now()
+		c, err := g.Search(ctx, base[p%len(base)], thr, opt)
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", op, err)
 		}
+		res.SearchMaxMS = max(res.SearchMaxMS, float64(time.Since(t0).Microseconds())/1000)
 		res.Candidates += len(c)
 	}
 	wall := time.Since(start).Seconds()
 	cpu1, _ := processCPU()
-	n := float64(cfg.Gallery) * float64(cfg.Probes)
+	res.SearchMS = wall * 1000 / float64(cfg.Probes)
+	n := float64(perSearch) * float64(cfg.Probes)
 	res.PerSecond = n / wall
 	res.WallPerSecondPerCore = res.PerSecond / float64(workers)
 	res.PerSecondPerCore = res.WallPerSecondPerCore

@@ -1,0 +1,292 @@
+package fingerprint
+
+import (
+	"math"
+	"math/bits"
+	"math/rand/v2"
+	"slices"
+)
+
+// The gallery index: a first pass that picks, among all gallery entries, the
+// few worth a full comparison.
+//
+// A bit cylinder is sparse (about 30 of its 672 bits set), so the index
+// hashes it with MinHash, whose collision probability is the Jaccard
+// similarity of the two sets of bits: cylinders of the same minutia in two
+// impressions collide often, unrelated cylinders almost never. Each of
+// indexTables tables keys a cylinder by indexBand MinHash values (Broder's
+// banding), and lists, per bucket, the gallery entries with a cylinder in it
+// and that cylinder's minutia direction.
+//
+// A probe's cylinders are looked up in every table; each collision whose two
+// minutia directions differ by at most maxDirGap is a vote for its entry,
+// counted per bin of the direction difference (the rotation between the two
+// impressions). An entry's index score is its best pair of neighbouring
+// rotation bins, divided by the square root of its cylinder count (a large
+// template collects chance votes in proportion to its size). Only the
+// entries with the highest index scores are compared in full.
+//
+// The parameters were chosen on the eight FVC B sets pooled (640 templates):
+// see docs/fingerprint.md for the fraction of genuine pairs kept at each
+// penetration rate.
+const (
+	indexTables     = 32 // MinHash tables
+	indexBand       = 3  // MinHash values in one key
+	indexBucketBits = 15 // buckets per table: 32,768 (unrelated keys share a bucket; a few spurious votes)
+	indexMinOnes    = 4  // cylinders with fewer bits set are not indexed (they collide with everything)
+	indexRotBins    = 16 // rotation bins over [-maxDirGap, maxDirGap] (7.5 degrees each)
+	// indexStopFactor: a bucket holding more than this many times the mean
+	// bucket (and more than indexStopMin) is skipped at search, like a stop
+	// word: a key that common says little, and such buckets would make most
+	// of the work (on FVC this keeps slightly more genuine pairs, too).
+	indexStopFactor = 8
+	indexStopMin    = 32
+	indexDirLevels  = 256
+	// indexMaxEntries bounds the entry numbers a posting can hold (24 bits).
+	indexMaxEntries = 1 << 24
+)
+
+// indexDirGap is maxDirGap in direction levels.
+var indexDirGap = int32(math.Floor(float64(maxDirGap) / (2 * math.Pi) * indexDirLevels))
+
+// minhashRank[p][f] is the rank of bit position p in the f-th random
+// permutation of the positions. Read-only after init; the seed is fixed so
+// that every gallery, in every process, indexes the same way.
+var minhashRank = func() *[cylWords * 64][indexTables * indexBand]uint16 {
+	var t [cylWords * 64][indexTables * indexBand]uint16
+	rng := rand.New(rand.NewPCG(0x6d696e68, 0x61736821))
+	for f := range indexTables * indexBand {
+		for rank, p := range rng.Perm(cylWords * 64) {
+			t[p][f] = uint16(rank)
+		}
+	}
+	return &t
+}()
+
+// cylinderKeys computes the bucket of one cylinder in every table. It
+// reports false for a cylinder with too few bits set to index.
+func cylinderKeys(b *cylBits, out *[indexTables]uint32) bool {
+	var acc [indexTables * indexBand]uint16
+	for f := range acc {
+		acc[f] = math.MaxUint16
+	}
+	n := 0
+	for w, x := range b {
+		for x != 0 {
+			row := &minhashRank[w*64+bits.TrailingZeros64(x)]
+			for f := range acc {
+				acc[f] = min(acc[f], row[f])
+			}
+			x &= x - 1
+			n++
+		}
+	}
+	if n < indexMinOnes {
+		return false
+	}
+	const positions = cylWords * 64
+	for l := range indexTables {
+		k := (uint32(acc[l*indexBand])*positions+uint32(acc[l*indexBand+1]))*positions + uint32(acc[l*indexBand+2])
+		out[l] = uint32(l)<<indexBucketBits | (k*0x9e3779b1)>>(32-indexBucketBits)
+	}
+	return true
+}
+
+// dirLevel quantises a direction in [0, 2π) to indexDirLevels levels.
+func dirLevel(d float32) uint32 {
+	return uint32(int(d*(indexDirLevels/(2*math.Pi)))) % indexDirLevels
+}
+
+// index maps buckets to postings: entry number << 8 | direction level. It
+// is not safe for concurrent use on its own; the Gallery's lock guards it
+// (add and remap under the write lock, votes under the read lock).
+type index struct {
+	postings [][]uint32 // [table<<indexBucketBits | bucket]
+	count    int        // postings held
+}
+
+func newIndex() *index {
+	return &index{postings: make([][]uint32, indexTables<<indexBucketBits)}
+}
+
+// cylinderKey is one indexed cylinder: its bucket in every table and its
+// direction level.
+type cylinderKey struct {
+	buckets [indexTables]uint32
+	dir     uint32
+}
+
+// indexKeys computes the keys of every cylinder of c that is indexed.
+func indexKeys(c *cylinders) []cylinderKey {
+	out := make([]cylinderKey, 0, c.n())
+	var k cylinderKey
+	for i := range c.bits {
+		if cylinderKeys(&c.bits[i], &k.buckets) {
+			k.dir = dirLevel(c.dir[i])
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// add indexes the cylinders of entry e, whose keys are ks (computed here
+// when nil).
+func (x *index) add(e int, c cylinders, ks []cylinderKey) {
+	if ks == nil {
+		ks = indexKeys(&c)
+	}
+	for _, k := range ks {
+		p := uint32(e)<<8 | k.dir
+		for _, b := range k.buckets {
+			x.postings[b] = append(x.postings[b], p)
+		}
+	}
+	x.count += len(ks) * indexTables
+}
+
+// remap renumbers the entries after a compaction: newNum[e] is the new
+// number of entry e, or -1 when it was dropped.
+func (x *index) remap(newNum []int32) {
+	x.count = 0
+	for b, ps := range x.postings {
+		out := ps[:0]
+		for _, p := range ps {
+			if n := newNum[p>>8]; n >= 0 {
+				out = append(out, uint32(n)<<8|p&0xff)
+			}
+		}
+		x.postings[b] = slices.Clip(out)
+		x.count += len(out)
+	}
+}
+
+// sizeBytes is the memory the postings take, their spare capacity
+// included.
+func (x *index) sizeBytes() int {
+	n := len(x.postings) * 24
+	for _, ps := range x.postings {
+		n += cap(ps) * 4
+	}
+	return n
+}
+
+// binOf maps a direction difference in levels (mod indexDirLevels) to its
+// rotation bin, or -1 beyond maxDirGap. Read-only after init.
+var binOf = func() (t [indexDirLevels]int8) {
+	gap := indexDirGap
+	for d := range int32(indexDirLevels) {
+		s := d
+		if s >= indexDirLevels/2 {
+			s -= indexDirLevels
+		}
+		t[d] = -1
+		if s >= -gap && s <= gap {
+			t[d] = int8((s + gap) * indexRotBins / (2*gap + 1))
+		}
+	}
+	return t
+}()
+
+// vote adds the votes of a probe's cylinders (keys pk) from tables [lo, hi)
+// to votes (indexRotBins saturating counters per entry).
+func (x *index) vote(pk []cylinderKey, lo, hi int, votes []uint8) {
+	limit := max(indexStopMin, indexStopFactor*x.count/len(x.postings))
+	for _, ck := range pk {
+		pd := ck.dir
+		for _, k := range ck.buckets[lo:hi] {
+			if len(x.postings[k]) > limit {
+				continue
+			}
+			for _, p := range x.postings[k] {
+				if b := binOf[(p-pd)&(indexDirLevels-1)]; b >= 0 {
+					if v := &votes[int(p>>8)*indexRotBins+int(b)]; *v < math.MaxUint8 {
+						*v++
+					}
+				}
+			}
+		}
+	}
+}
+
+// invSqrt[n] is 1/sqrt(n) for cylinder counts (n >= 1).
+var invSqrt = func() (t [MaxTemplateMinutiae + 1]float32) {
+	for n := 1; n < len(t); n++ {
+		t[n] = float32(1 / math.Sqrt(float64(n)))
+	}
+	return t
+}()
+
+// indexScore is an entry's index score from its rotation bins.
+func indexScore(bins []uint8, ncyl int32) float32 {
+	best := uint32(0)
+	for b := 0; b+1 < len(bins); b++ {
+		best = max(best, uint32(bins[b])+uint32(bins[b+1]))
+	}
+	return float32(best) * invSqrt[max(1, min(int(ncyl), MaxTemplateMinutiae))]
+}
+
+// topK returns the numbers of the k entries with the highest scores (all
+// live entries with a positive score when there are fewer), in increasing
+// order. scores is reordered.
+func topK(scores []scored, k int) []int32 {
+	if k < len(scores) {
+		selectTop(scores, k)
+		scores = scores[:k]
+	}
+	out := make([]int32, len(scores))
+	for i, s := range scores {
+		out[i] = s.entry
+	}
+	slices.Sort(out)
+	return out
+}
+
+type scored struct {
+	score float32
+	entry int32
+}
+
+// selectTop reorders s so that its first k elements are the k highest
+// scores (quickselect, ties broken by entry number for determinism).
+func selectTop(s []scored, k int) {
+	less := func(a, b scored) bool { // a ranks before b
+		return a.score > b.score || (a.score == b.score && a.entry < b.entry)
+	}
+	lo, hi := 0, len(s)-1
+	for lo < hi {
+		// median of three as pivot
+		mid := int(uint(lo+hi) >> 1)
+		if less(s[mid], s[lo]) {
+			s[mid], s[lo] = s[lo], s[mid]
+		}
+		if less(s[hi], s[lo]) {
+			s[hi], s[lo] = s[lo], s[hi]
+		}
+		if less(s[hi], s[mid]) {
+			s[hi], s[mid] = s[mid], s[hi]
+		}
+		pivot := s[mid]
+		i, j := lo, hi
+		for i <= j {
+			for less(s[i], pivot) {
+				i++
+			}
+			for less(pivot, s[j]) {
+				j--
+			}
+			if i <= j {
+				s[i], s[j] = s[j], s[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k-1 <= j:
+			hi = j
+		case k-1 >= i:
+			lo = i
+		default:
+			return
+		}
+	}
+}

@@ -1,0 +1,264 @@
+package fingerprint
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// indexedGallery returns a gallery of n random templates that builds its
+// index from the first template on.
+func indexedGallery(t *testing.T, r *rand.Rand, n int) (*Gallery, []*Template) {
+	t.Helper()
+	g := NewGallery()
+	g.indexFrom = 0
+	base := make([]*Template, n)
+	for i := range base {
+		base[i] = sampleTemplateSeed(r)
+		g.Add(fmt.Sprint("p", i), base[i])
+	}
+	if g.idx == nil {
+		t.Fatal("the gallery built no index")
+	}
+	return g, base
+}
+
+func keysOf(cs []Candidate) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Key)
+	}
+	return out
+}
+
+func TestIndexedSearch(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	g, base := indexedGallery(t, r, 1000)
+	ctx := context.Background()
+	thr := DefaultThreshold()
+	// A shortlist of 10 of 1,000 entries (1 %).
+	opt := SearchOptions{Indexed: true, Penetration: 0.01, MinShortlist: 1}
+
+	t.Run("finds mates among a 1% shortlist", func(t *testing.T) {
+		for _, i := range []int{0, 17, 500, 999} {
+			got, err := g.Search(ctx, jittered(r, base[i]), thr, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) == 0 || got[0].Key != fmt.Sprint("p", i) {
+				t.Errorf("probe %d: candidates %v", i, keysOf(got))
+			}
+		}
+	})
+	t.Run("same candidates as the exhaustive scan", func(t *testing.T) {
+		probe := jittered(r, base[42])
+		full, err := g.Search(ctx, probe, thr, SearchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast, err := g.Search(ctx, probe, thr, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(full) == 0 {
+			t.Fatal("the exhaustive scan found nothing")
+		}
+		if diff := cmpCandidates(full, fast); diff != "" {
+			t.Error(diff)
+		}
+	})
+	t.Run("a stranger gets no candidate", func(t *testing.T) {
+		got, err := g.Search(ctx, sampleTemplateSeed(r), thr, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 0 {
+			t.Errorf("candidates %v for a stranger", keysOf(got))
+		}
+	})
+	t.Run("removed and replaced entries", func(t *testing.T) {
+		g.Remove("p17")
+		g.Add("p18", base[300]) // p18 now holds another finger
+		for _, tc := range []struct {
+			probe *Template
+			not   string
+		}{{base[17], "p17"}, {base[18], "p18"}} {
+			got, _ := g.Search(ctx, tc.probe, thr, opt)
+			if slices.Contains(keysOf(got), tc.not) {
+				t.Errorf("%s still found: %v", tc.not, keysOf(got))
+			}
+		}
+		got, _ := g.Search(ctx, jittered(r, base[300]), thr, opt)
+		if ks := keysOf(got); !slices.Contains(ks, "p18") || !slices.Contains(ks, "p300") {
+			t.Errorf("replacement not found: %v", ks)
+		}
+	})
+	t.Run("compaction renumbers the index", func(t *testing.T) {
+		for i := range 700 {
+			g.Remove(fmt.Sprint("p", i))
+		}
+		if g.Len() != 300 || len(g.entries) >= 1001 {
+			t.Fatalf("Len %d, entries %d: compaction did not run", g.Len(), len(g.entries))
+		}
+		opt := SearchOptions{Indexed: true, Penetration: 0.01, MinShortlist: 1} // 3 of 300
+		for _, i := range []int{700, 850, 999} {
+			got, _ := g.Search(ctx, jittered(r, base[i]), thr, opt)
+			if len(got) == 0 || got[0].Key != fmt.Sprint("p", i) {
+				t.Errorf("probe %d after compaction: %v", i, keysOf(got))
+			}
+		}
+		got, _ := g.Search(ctx, base[5], thr, opt)
+		if len(got) != 0 {
+			t.Errorf("removed entries found after compaction: %v", keysOf(got))
+		}
+	})
+}
+
+func cmpCandidates(want, got []Candidate) string {
+	if len(want) != len(got) {
+		return fmt.Sprintf("indexed search found %v, exhaustive %v", keysOf(got), keysOf(want))
+	}
+	for i := range want {
+		if want[i] != got[i] {
+			return fmt.Sprintf("candidate %d: indexed %v, exhaustive %v", i, got[i], want[i])
+		}
+	}
+	return ""
+}
+
+// TestIndexBuiltWhenLarge: a gallery builds its index only once it holds
+// more than IndexFrom templates, and an indexed search of a gallery no
+// larger than the shortlist compares every entry.
+func TestIndexBuiltWhenLarge(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	g := NewGallery()
+	g.indexFrom = 20
+	var ts []*Template
+	for i := range 20 {
+		ts = append(ts, sampleTemplateSeed(r))
+		g.Add(fmt.Sprint(i), ts[i])
+	}
+	if g.idx != nil {
+		t.Fatal("index built for 20 templates")
+	}
+	small := g.Bytes()
+	got, err := g.Search(context.Background(), jittered(r, ts[3]), DefaultThreshold(), SearchOptions{Indexed: true})
+	if err != nil || len(got) == 0 || got[0].Key != "3" {
+		t.Fatalf("indexed search of a small gallery: %v %v", keysOf(got), err)
+	}
+	g.Add("20", sampleTemplateSeed(r))
+	if g.idx == nil || g.idx.count == 0 {
+		t.Fatal("no index at 21 templates")
+	}
+	if g.Bytes() <= small {
+		t.Errorf("Bytes %d does not count the index (was %d)", g.Bytes(), small)
+	}
+}
+
+func TestCylinderKeys(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	set := func(ps ...int) cylBits {
+		var b cylBits
+		for _, p := range ps {
+			b[p/64] |= 1 << (p % 64)
+		}
+		return b
+	}
+	var ka, kb [indexTables]uint32
+	t.Run("too few bits", func(t *testing.T) {
+		b := set(1, 2, 3)
+		if cylinderKeys(&b, &ka) {
+			t.Error("a cylinder with 3 bits set was indexed")
+		}
+	})
+	t.Run("collision rate follows the Jaccard similarity", func(t *testing.T) {
+		// Two sets of 30 bits sharing s: Jaccard j = s/(60-s). A table
+		// collides with probability j^3 (plus 1/32,768 bucket sharing).
+		for _, tc := range []struct {
+			shared   int
+			min, max float64
+		}{{30, 1, 1}, {0, 0, 0.002}, {20, 0.06, 0.20}} {
+			collided, tables := 0, 0
+			for range 200 {
+				perm := r.Perm(cylWords*64 - 32)
+				a := set(perm[:30]...)
+				b := set(append(slices.Clone(perm[:tc.shared]), perm[30:60-tc.shared]...)...)
+				if !cylinderKeys(&a, &ka) || !cylinderKeys(&b, &kb) {
+					t.Fatal("not indexed")
+				}
+				for l := range ka {
+					if ka[l] == kb[l] {
+						collided++
+					}
+					tables++
+				}
+			}
+			if rate := float64(collided) / float64(tables); rate < tc.min || rate > tc.max {
+				t.Errorf("%d shared bits: collision rate %.4f, want in [%.3f, %.3f]", tc.shared, rate, tc.min, tc.max)
+			}
+		}
+	})
+}
+
+func TestSelectTop(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	for _, n := range []int{1, 2, 10, 1000} {
+		for _, k := range []int{1, n / 2, n - 1} {
+			if k < 1 {
+				continue
+			}
+			s := make([]scored, n)
+			for i := range s {
+				s[i] = scored{float32(r.IntN(20)), int32(i)} // many ties
+			}
+			want := slices.Clone(s)
+			slices.SortFunc(want, func(a, b scored) int {
+				return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.entry, b.entry))
+			})
+			var wantIDs []int32
+			for _, w := range want[:k] {
+				wantIDs = append(wantIDs, w.entry)
+			}
+			slices.Sort(wantIDs)
+			if got := topK(s, k); !slices.Equal(got, wantIDs) {
+				t.Errorf("n %d k %d: got %v, want %v", n, k, got, wantIDs)
+			}
+		}
+	}
+}
+
+// BenchmarkIndexAdd measures adding one random 35-minutia template to an
+// indexed gallery of 20,000 (the cost a start pays per fingerprint on top of
+// decoding it).
+func BenchmarkIndexAdd(b *testing.B) {
+	r := rand.New(rand.NewPCG(19, 20))
+	ts := make([]*Template, 256)
+	for i := range ts {
+		ts[i] = sampleTemplateSeed(r)
+	}
+	g := NewGallery()
+	g.indexFrom = 0
+	for i := range 20000 {
+		g.Add(fmt.Sprint(i), ts[i%len(ts)])
+	}
+	i := 0
+	for b.Loop() {
+		g.Add(fmt.Sprint("b", i), ts[i%len(ts)])
+		i++
+	}
+}
+
+func BenchmarkCylinderKeys(b *testing.B) {
+	r := rand.New(rand.NewPCG(21, 22))
+	t := sampleTemplateSeed(r)
+	var keys [indexTables]uint32
+	for b.Loop() {
+		for i := range t.cyl.bits {
+			cylinderKeys(&t.cyl.bits[i], &keys)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(t.cyl.n()), "ns/cylinder")
+}
