@@ -135,3 +135,80 @@ func PairScores(imps []Impression, ts []*Template) (genuine, impostor []float64)
 	}
 	return genuine, impostor
 }
+
+// IndexRetention says how many genuine pairs an indexed search keeps: of the
+// ordered genuine pairs (probe, mate) whose full comparison reaches
+// Threshold, the fraction whose mate the index ranks within each penetration
+// rate (the share of impostor entries ranked at or above the mate).
+type IndexRetention struct {
+	Templates   int       `json:"templates"`
+	Threshold   float64   `json:"threshold"`
+	Pairs       int       `json:"genuine_pairs"` // ordered pairs reaching Threshold
+	Penetration []float64 `json:"penetration"`
+	Kept        []float64 `json:"kept"` // fraction of Pairs kept at Penetration[i]
+}
+
+// EvalIndex puts every template in one indexed gallery (finger[i] names the
+// finger of ts[i]; nil templates are left out), searches each as a probe and
+// measures IndexRetention for every threshold given.
+func EvalIndex(ts []*Template, finger []int, thresholds, penetrations []float64) []IndexRetention {
+	g := NewGallery()
+	g.indexFrom = 0
+	var keys []string
+	var live []*Template
+	var fingers []int
+	for i, t := range ts {
+		if t != nil {
+			keys = append(keys, strconv.Itoa(i))
+			live = append(live, t)
+			fingers = append(fingers, finger[i])
+		}
+	}
+	g.AddAll(keys, live)
+	out := make([]IndexRetention, len(thresholds))
+	for k, th := range thresholds {
+		out[k] = IndexRetention{Templates: len(live), Threshold: th, Penetration: penetrations, Kept: make([]float64, len(penetrations))}
+	}
+	var s scratch
+	for i, probe := range live {
+		scores := g.indexScores(probe, 0)
+		byEntry := make([]float32, len(live))
+		for _, sc := range scores {
+			byEntry[sc.entry] = sc.score
+		}
+		for j, mate := range live {
+			if j == i || fingers[j] != fingers[i] {
+				continue
+			}
+			full := match(&probe.cyl, &mate.cyl, &s)
+			above, impostors := 0, 0
+			for e, v := range byEntry {
+				if fingers[e] == fingers[i] {
+					continue
+				}
+				impostors++
+				if v >= byEntry[j] {
+					above++
+				}
+			}
+			needed := float64(above) / float64(max(1, impostors))
+			for k := range out {
+				if full < out[k].Threshold {
+					continue
+				}
+				out[k].Pairs++
+				for p, pen := range penetrations {
+					if needed <= pen {
+						out[k].Kept[p]++
+					}
+				}
+			}
+		}
+	}
+	for k := range out {
+		for p := range out[k].Kept {
+			out[k].Kept[p] /= float64(max(1, out[k].Pairs))
+		}
+	}
+	return out
+}

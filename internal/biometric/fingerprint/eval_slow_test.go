@@ -156,3 +156,43 @@ func TestMatchCPU(t *testing.T) {
 			float64((c1-c0).Microseconds())/1000/float64(len(imps)), float64((c2-c1).Nanoseconds())/1000/(reps*3160))
 	}
 }
+
+// TestIndexRetention pools the eight sets (640 templates) in one indexed
+// gallery and checks how many genuine pairs the index keeps: at the 1:N
+// threshold of a 100,000-person registry (200,000 finger templates, FMR
+// 1/(100 x 200,000)) at least 99 % must be kept at the default penetration.
+func TestIndexRetention(t *testing.T) {
+	slow(t)
+	root := dataDir(t)
+	var ts []*Template
+	var fingers []int
+	for si, set := range sets {
+		imps, err := ListDataset(filepath.Join(root, set.dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]*Template, len(imps))
+		parallel(len(imps), func(i int) {
+			b, err := os.ReadFile(imps[i].Path)
+			if err != nil {
+				return
+			}
+			if img, err := DecodeImage(b); err == nil {
+				got[i], _ = Extract(img, set.dpi)
+			}
+		})
+		for i, im := range imps {
+			ts = append(ts, got[i])
+			fingers = append(fingers, si*1000+im.Finger)
+		}
+	}
+	pens := []float64{0.01, DefaultPenetration, 0.05}
+	res := EvalIndex(ts, fingers, []float64{DefaultThreshold(), Threshold(1 / (100 * 200000.0))}, pens)
+	for _, r := range res {
+		t.Logf("threshold %.4f: %d genuine pairs of %d templates; kept at penetration %v: %v", r.Threshold, r.Pairs, r.Templates, r.Penetration, r.Kept)
+	}
+	if strict := res[1]; strict.Pairs < 1000 || strict.Kept[1] < 0.99 {
+		t.Errorf("at the 100,000-person threshold the index keeps %.4f of %d genuine pairs at %.0f%% penetration, want at least 0.99",
+			strict.Kept[1], strict.Pairs, 100*DefaultPenetration)
+	}
+}
