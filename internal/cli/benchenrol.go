@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/assent-registry/assent/internal/envelope"
@@ -18,6 +19,7 @@ func newBenchEnrolCmd() *cobra.Command {
 	var people, probes int
 	var seed uint64
 	var asJSON bool
+	var profile string
 	cmd := &cobra.Command{
 		Use:   "enrol",
 		Short: "Enrolment with 1:N deduplication against a synthetic population (two fingers, two irises each)",
@@ -30,6 +32,13 @@ synthetic, so extraction time is not included; the data keys are held in
 memory (not keys.db) to make the population quickly.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if profile != "" {
+				stop, err := startCPUProfile(profile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			dir, err := os.MkdirTemp("", "assent-bench-")
 			if err != nil {
 				return err
@@ -80,5 +89,22 @@ memory (not keys.db) to make the population quickly.`,
 	cmd.Flags().IntVar(&probes, "probes", 200, "enrolments to measure")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the synthetic data")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	return cmd
+}
+
+// startCPUProfile starts a CPU profile written to path; stop ends it.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

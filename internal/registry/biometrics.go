@@ -443,21 +443,24 @@ func (r *Registry) LoadGalleries(ctx context.Context, progress func(done int)) (
 			if err != nil {
 				return st, err
 			}
+			var owners, refs []string
+			var ts []template
 			for i, b := range page {
 				after = b.ReferenceID
-				done++
 				if decoded[i] == nil {
 					st.Skipped++
 					continue
 				}
-				if err := r.gal.add(cat, b.PersonID, b.ReferenceID, decoded[i]); err != nil {
-					return st, err
-				}
+				owners, refs, ts = append(owners, b.PersonID), append(refs, b.ReferenceID), append(ts, decoded[i])
 				st.Templates[cat]++
 				persons[b.PersonID] = true
-				if progress != nil && done%1000 == 0 {
-					progress(done)
-				}
+			}
+			if err := r.gal.addAll(cat, owners, refs, ts); err != nil {
+				return st, err
+			}
+			done += len(page)
+			if progress != nil {
+				progress(done)
 			}
 			if len(page) < 2000 {
 				break

@@ -57,6 +57,12 @@ type engine interface {
 	size() int
 }
 
+// batchAdder is an engine that adds many templates faster at once than one
+// by one.
+type batchAdder interface {
+	addAll(refs []string, ts []template) error
+}
+
 type hit struct {
 	ref      string
 	evidence float64
@@ -141,11 +147,22 @@ func (e fingerEngine) add(ref string, t template) error {
 	return nil
 }
 
+// addAll adds many templates at once: the gallery prepares them for its
+// index on every core (a start loads the gallery this way).
+func (e fingerEngine) addAll(refs []string, ts []template) error {
+	fts := make([]*fingerprint.Template, len(ts))
+	for i, t := range ts {
+		fts[i] = t.(*fingerprint.Template)
+	}
+	e.g.AddAll(refs, fts)
+	return nil
+}
+
 func (e fingerEngine) remove(ref string) { e.g.Remove(ref) }
 func (e fingerEngine) size() int         { return e.g.Len() }
 
 func (e fingerEngine) search(ctx context.Context, probe template, minEvidence float64) ([]hit, error) {
-	cands, err := e.g.Search(ctx, probe.(*fingerprint.Template), fingerprint.Threshold(math.Pow(10, -minEvidence)), fingerprint.SearchOptions{})
+	cands, err := e.g.Search(ctx, probe.(*fingerprint.Template), fingerprint.Threshold(math.Pow(10, -minEvidence)), fingerprint.SearchOptions{Indexed: true})
 	if err != nil {
 		return nil, err
 	}
@@ -269,19 +286,35 @@ func newGalleries() *galleries {
 }
 
 func (g *galleries) add(c consent.Category, person, ref string, t template) error {
+	return g.addAll(c, []string{person}, []string{ref}, []template{t})
+}
+
+// addAll adds templates of category c: ts[i] with reference refs[i],
+// owned by persons[i].
+func (g *galleries) addAll(c consent.Category, persons, refs []string, ts []template) error {
 	e, ok := g.engines[c]
 	if !ok {
 		return nil
 	}
-	if err := e.add(ref, t); err != nil {
-		return err
+	if b, ok := e.(batchAdder); ok {
+		if err := b.addAll(refs, ts); err != nil {
+			return err
+		}
+	} else {
+		for i, t := range ts {
+			if err := e.add(refs[i], t); err != nil {
+				return err
+			}
+		}
 	}
 	g.mu.Lock()
-	if _, dup := g.owner[ref]; !dup {
-		g.refs[person] = append(g.refs[person], ref)
+	defer g.mu.Unlock()
+	for i, ref := range refs {
+		if _, dup := g.owner[ref]; !dup {
+			g.refs[persons[i]] = append(g.refs[persons[i]], ref)
+		}
+		g.owner[ref] = persons[i]
 	}
-	g.owner[ref] = person
-	g.mu.Unlock()
 	return nil
 }
 
