@@ -318,9 +318,13 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 	}
 	n := len(g.entries)
 	at := func(i int) int { return i }
+	chunk := opt.ChunkSize
 	if shortlist != nil {
 		n = len(shortlist)
 		at = func(i int) int { return int(shortlist[i]) }
+		if chunk == 0 {
+			chunk = 64 // a few thousand comparisons: small units keep the cores evenly busy
+		}
 	}
 	scorer := func(lo, hi int, emit func(int, float64)) {
 		var s scratch
@@ -335,7 +339,7 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 			}
 		}
 	}
-	found, err := gallery.Scan(ctx, n, scorer, gallery.Options{Workers: opt.Workers, ChunkSize: opt.ChunkSize, Limit: opt.Limit})
+	found, err := gallery.Scan(ctx, n, scorer, gallery.Options{Workers: opt.Workers, ChunkSize: chunk, Limit: opt.Limit})
 	if err != nil {
 		return nil, fmt.Errorf("fingerprint: search: %w", err)
 	}

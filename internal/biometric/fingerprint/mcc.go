@@ -128,6 +128,9 @@ func buildCylinders(ms []Minutia) cylinders {
 	if len(ms) == 0 {
 		return c
 	}
+	n := len(ms)
+	c = cylinders{x: make([]float32, 0, n), y: make([]float32, 0, n), dir: make([]float32, 0, n),
+		cos: make([]float32, 0, n), sin: make([]float32, 0, n), norm: make([]float32, 0, n), bits: make([]cylBits, 0, n)}
 	hull := convexHull(ms)
 	nc := len(cellU)
 	vals := make([]float64, nc*mccND)
@@ -224,7 +227,8 @@ func buildCylinders(ms []Minutia) cylinders {
 
 // sortedByDir returns c with its cylinders in increasing direction.
 func (c cylinders) sortedByDir() cylinders {
-	idx := make([]int, c.n())
+	n := c.n()
+	idx := make([]int, n)
 	for i := range idx {
 		idx[i] = i
 	}
@@ -237,15 +241,12 @@ func (c cylinders) sortedByDir() cylinders {
 		}
 		return 0
 	})
-	var o cylinders
-	for _, i := range idx {
-		o.x = append(o.x, c.x[i])
-		o.y = append(o.y, c.y[i])
-		o.dir = append(o.dir, c.dir[i])
-		o.cos = append(o.cos, c.cos[i])
-		o.sin = append(o.sin, c.sin[i])
-		o.norm = append(o.norm, c.norm[i])
-		o.bits = append(o.bits, c.bits[i])
+	o := cylinders{x: make([]float32, n), y: make([]float32, n), dir: make([]float32, n),
+		cos: make([]float32, n), sin: make([]float32, n), norm: make([]float32, n), bits: make([]cylBits, n)}
+	for k, i := range idx {
+		o.x[k], o.y[k], o.dir[k] = c.x[i], c.y[i], c.dir[i]
+		o.cos[k], o.sin[k], o.norm[k] = c.cos[i], c.sin[i], c.norm[i]
+		o.bits[k] = c.bits[i]
 	}
 	return o
 }
