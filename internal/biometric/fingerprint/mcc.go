@@ -426,18 +426,10 @@ func match(a, b *cylinders, s *scratch) float64 {
 	}
 	rowArgs := s.rowArg[:na]
 	bdir, bnorm, bbits := b.dir[:nb], b.norm[:nb], b.bits[:nb]
-	lower := func(v float32) int { // first j with bdir[j] >= v
-		lo, hi := 0, nb
-		for lo < hi {
-			m := int(uint(lo+hi) >> 1)
-			if bdir[m] < v {
-				lo = m + 1
-			} else {
-				hi = m
-			}
-		}
-		return lo
-	}
+	// The cylinders of a are sorted by direction too, so each window bound
+	// only moves forward from row to row: four pointers, one per bound and
+	// wrap case, each the first j with bdir[j] >= its bound.
+	var pLo, pHi, pLoWrap, pHiWrap int
 	for i := range na {
 		ab := &a.bits[i]
 		ad, an := a.dir[i], a.norm[i]
@@ -446,16 +438,39 @@ func match(a, b *cylinders, s *scratch) float64 {
 		lo, hi := ad-maxDirGap, ad+maxDirGap
 		switch {
 		case lo < 0:
-			runs = [2][2]int{{0, lower(hi)}, {lower(lo + 2*math.Pi), nb}}
+			for v := lo + 2*math.Pi; pLoWrap < nb && bdir[pLoWrap] < v; {
+				pLoWrap++
+			}
+			for pHi < nb && bdir[pHi] < hi {
+				pHi++
+			}
+			runs = [2][2]int{{0, pHi}, {pLoWrap, nb}}
 		case hi >= 2*math.Pi:
-			runs = [2][2]int{{lower(lo), nb}, {0, lower(hi - 2*math.Pi)}}
+			for pLo < nb && bdir[pLo] < lo {
+				pLo++
+			}
+			for v := hi - 2*math.Pi; pHiWrap < nb && bdir[pHiWrap] < v; {
+				pHiWrap++
+			}
+			runs = [2][2]int{{pLo, nb}, {0, pHiWrap}}
 		default:
-			runs = [2][2]int{{lower(lo), lower(hi)}, {0, 0}}
+			for pLo < nb && bdir[pLo] < lo {
+				pLo++
+			}
+			for pHi < nb && bdir[pHi] < hi {
+				pHi++
+			}
+			runs = [2][2]int{{pLo, pHi}, {0, 0}}
 		}
 		for _, r := range runs {
 			for j := r[0]; j < r[1]; j++ {
 				bb := &bbits[j]
-				cx := hamming(ab, bb)
+				// hamming(ab, bb), written out: the call is not inlined
+				// and this loop is the matcher's hottest.
+				cx := bits.OnesCount64(ab[0]^bb[0]) + bits.OnesCount64(ab[1]^bb[1]) + bits.OnesCount64(ab[2]^bb[2]) +
+					bits.OnesCount64(ab[3]^bb[3]) + bits.OnesCount64(ab[4]^bb[4]) + bits.OnesCount64(ab[5]^bb[5]) +
+					bits.OnesCount64(ab[6]^bb[6]) + bits.OnesCount64(ab[7]^bb[7]) + bits.OnesCount64(ab[8]^bb[8]) +
+					bits.OnesCount64(ab[9]^bb[9]) + bits.OnesCount64(ab[10]^bb[10])
 				// v = 1 - sq/den beats best exactly when sq < (1-best)*den,
 				// so the division runs only on improvements.
 				sq, den := sqrtTab[cx], an+bnorm[j]
