@@ -361,48 +361,35 @@ func (g *Gallery) shortlist(ctx context.Context, probe *Template, k, workers int
 }
 
 // indexScores returns the index score of every live entry for probe. The
-// votes are counted on up to workers goroutines, each over its share of the
-// tables. The caller holds the read lock.
+// entries are voted in blocks (see indexBlock), spread over up to workers
+// goroutines. The caller holds the read lock.
 func (g *Gallery) indexScores(probe *Template, workers int) []scored {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	workers = min(workers, indexTables)
-	pk := indexKeys(&probe.cyl)
+	lists := g.idx.probeLists(indexKeys(&probe.cyl))
 	n := len(g.entries)
-	votes := make([][]uint8, workers)
+	blocks := (n + indexBlock - 1) / indexBlock
+	workers = max(1, min(workers, blocks))
+	all := make([]scored, n)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			votes[w] = make([]uint8, n*indexRotBins)
-			g.idx.vote(pk, w*indexTables/workers, (w+1)*indexTables/workers, votes[w])
-		}()
-	}
-	wg.Wait()
-	// Merge the workers' votes into scores, each worker over its share of
-	// the entries; then drop the removed entries.
-	all := make([]scored, n)
-	var mwg sync.WaitGroup
-	for w := range workers {
-		mwg.Add(1)
-		go func() {
-			defer mwg.Done()
-			var bins [indexRotBins]uint8
-			for i := w * n / workers; i < (w+1)*n/workers; i++ {
-				lo := i * indexRotBins
-				copy(bins[:], votes[0][lo:lo+indexRotBins])
-				for _, v := range votes[1:] {
-					for b := range bins {
-						bins[b] = uint8(min(math.MaxUint8, int(bins[b])+int(v[lo+b])))
-					}
+			votes := make([]uint8, indexBlock*indexRotBins)
+			for b := w; b < blocks; b += workers {
+				lo, hi := b*indexBlock, min(n, (b+1)*indexBlock)
+				clear(votes)
+				voteBlock(lists, lo, hi, votes)
+				for i := lo; i < hi; i++ {
+					v := (i - lo) * indexRotBins
+					all[i] = scored{indexScore(votes[v:v+indexRotBins], g.entries[i].n), int32(i)}
 				}
-				all[i] = scored{indexScore(bins[:], g.entries[i].n), int32(i)}
 			}
 		}()
 	}
-	mwg.Wait()
+	wg.Wait()
 	scores := all[:0]
 	for i, sc := range all {
 		if !g.entries[i].dead {

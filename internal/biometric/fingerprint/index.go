@@ -187,21 +187,57 @@ var binOf = func() (t [indexDirLevels]int8) {
 	return t
 }()
 
-// vote adds the votes of a probe's cylinders (keys pk) from tables [lo, hi)
-// to votes (indexRotBins saturating counters per entry).
-func (x *index) vote(pk []cylinderKey, lo, hi int, votes []uint8) {
+// indexBlock is the number of entries whose votes are counted at a time:
+// their counters (indexRotBins bytes each, 256 KiB) stay in the core's
+// cache while the postings of every probe bucket that fall in the block are
+// read. Postings are in increasing entry order in every bucket (entries are
+// numbered in the order they are added, and compaction keeps the order), so
+// each bucket's postings for a block are one run.
+const indexBlock = 1 << 14
+
+// probeLists returns the posting lists a probe's cylinders (keys pk) read,
+// with each cylinder's direction level, leaving out stop-word buckets.
+func (x *index) probeLists(pk []cylinderKey) []postingList {
 	limit := max(indexStopMin, indexStopFactor*x.count/len(x.postings))
+	out := make([]postingList, 0, len(pk)*indexTables)
 	for _, ck := range pk {
-		pd := ck.dir
-		for _, k := range ck.buckets[lo:hi] {
-			if len(x.postings[k]) > limit {
-				continue
+		for _, k := range ck.buckets {
+			if ps := x.postings[k]; len(ps) > 0 && len(ps) <= limit {
+				out = append(out, postingList{ps, ck.dir})
 			}
-			for _, p := range x.postings[k] {
-				if b := binOf[(p-pd)&(indexDirLevels-1)]; b >= 0 {
-					if v := &votes[int(p>>8)*indexRotBins+int(b)]; *v < math.MaxUint8 {
-						*v++
-					}
+		}
+	}
+	return out
+}
+
+type postingList struct {
+	ps  []uint32
+	dir uint32 // the probe cylinder's direction level
+}
+
+// voteBlock counts the votes for entries [lo, hi) into votes (indexRotBins
+// saturating counters per entry, entry lo first).
+func voteBlock(lists []postingList, lo, hi int, votes []uint8) {
+	first, end := uint32(lo)<<8, uint32(hi)<<8
+	for _, l := range lists {
+		ps := l.ps
+		// first posting of the block: binary search
+		a, b := 0, len(ps)
+		for a < b {
+			m := int(uint(a+b) >> 1)
+			if ps[m] < first {
+				a = m + 1
+			} else {
+				b = m
+			}
+		}
+		for _, p := range ps[a:] {
+			if p >= end {
+				break
+			}
+			if bin := binOf[(p-l.dir)&(indexDirLevels-1)]; bin >= 0 {
+				if v := &votes[int(p>>8-uint32(lo))*indexRotBins+int(bin)]; *v < math.MaxUint8 {
+					*v++
 				}
 			}
 		}

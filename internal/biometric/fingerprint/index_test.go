@@ -115,6 +115,16 @@ func TestIndexedSearch(t *testing.T) {
 			t.Errorf("removed entries found after compaction: %v", keysOf(got))
 		}
 	})
+	t.Run("postings stay in entry order", func(t *testing.T) {
+		// voteBlock relies on it.
+		for b, ps := range g.idx.postings {
+			for i := 1; i < len(ps); i++ {
+				if ps[i]>>8 < ps[i-1]>>8 {
+					t.Fatalf("bucket %d: entry %d after %d", b, ps[i]>>8, ps[i-1]>>8)
+				}
+			}
+		}
+	})
 }
 
 func cmpCandidates(want, got []Candidate) string {
