@@ -34,6 +34,11 @@ type EnrolBenchReport struct {
 	EnrolP50MS         float64 `json:"enrol_p50_ms"`
 	EnrolP95MS         float64 `json:"enrol_p95_ms"`
 	EnrolMaxMS         float64 `json:"enrol_max_ms"`
+	// One capture (search, store, cases) by modality.
+	FingerCaptureP50MS float64 `json:"fingerprint_capture_p50_ms"`
+	FingerCaptureP95MS float64 `json:"fingerprint_capture_p95_ms"`
+	IrisCaptureP50MS   float64 `json:"iris_capture_p50_ms"`
+	IrisCaptureP95MS   float64 `json:"iris_capture_p95_ms"`
 	DuplicatesFound    int     `json:"duplicates_found"`    // probes that were mates of enrolled people
 	DuplicatesExpected int     `json:"duplicates_expected"` // of how many
 	FalseCandidates    int     `json:"false_candidates"`    // candidates that were not mates
@@ -181,6 +186,7 @@ func (r *Registry) BenchEnrolment(ctx context.Context, opt EnrolBenchOptions) (E
 	// Probes: new people enrolled with deduplication; every other one is a
 	// mate of an enrolled person (another capture of the same fingers/eyes).
 	var lat []float64
+	capLat := map[consent.Category][]float64{}
 	for k := range opt.Probes {
 		np, err := r.prepareNewPerson(actor, consent.Registration, NewPerson{GivenName: fmt.Sprintf("Probe%d", k), FamilyName: "Bench", BirthDate: "1990-01-01",
 			Sex: "unknown", AreaCode: "B", Consent: &ConsentInput{Method: "bench", NoticeVersion: "1", Language: "en",
@@ -208,10 +214,12 @@ func (r *Registry) BenchEnrolment(ctx context.Context, opt EnrolBenchOptions) (E
 		}
 		found := map[string]bool{}
 		for _, c := range caps {
+			c0 := time.Now()
 			out, err := r.enrolTemplate(ctx, actor, consent.Deduplication, np.id, c.cat, Capture{Position: c.pos, Format: FormatImage}, c.t, nil)
 			if err != nil {
 				return rep, err
 			}
+			capLat[c.cat] = append(capLat[c.cat], float64(time.Since(c0).Microseconds())/1000)
 			for _, d := range out.Duplicates {
 				found[d.PersonID] = true
 			}
@@ -228,14 +236,16 @@ func (r *Registry) BenchEnrolment(ctx context.Context, opt EnrolBenchOptions) (E
 			opt.Progress("enrol", k+1, opt.Probes)
 		}
 	}
-	slices.Sort(lat)
-	pct := func(p float64) float64 {
+	pct := func(lat []float64, p float64) float64 {
 		if len(lat) == 0 {
 			return 0
 		}
+		slices.Sort(lat)
 		return lat[min(len(lat)-1, int(math.Ceil(p*float64(len(lat))))-1)]
 	}
-	rep.EnrolP50MS, rep.EnrolP95MS = pct(0.5), pct(0.95)
+	rep.EnrolP50MS, rep.EnrolP95MS = pct(lat, 0.5), pct(lat, 0.95)
+	rep.FingerCaptureP50MS, rep.FingerCaptureP95MS = pct(capLat[consent.Fingerprint], 0.5), pct(capLat[consent.Fingerprint], 0.95)
+	rep.IrisCaptureP50MS, rep.IrisCaptureP95MS = pct(capLat[consent.Iris], 0.5), pct(capLat[consent.Iris], 0.95)
 	if len(lat) > 0 {
 		rep.EnrolMaxMS = lat[len(lat)-1]
 	}
