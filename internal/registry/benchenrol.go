@@ -25,15 +25,15 @@ type EnrolBenchOptions struct {
 
 // EnrolBenchReport is what BenchEnrolment measured.
 type EnrolBenchReport struct {
-	People             int     `json:"people"`
-	Templates          int     `json:"templates"`
-	PopulateSeconds    float64 `json:"populate_seconds"`
-	LoadSeconds        float64 `json:"gallery_load_seconds"`
-	BytesPerPerson     float64 `json:"gallery_bytes_per_person"`
-	Probes             int     `json:"probes"`
-	EnrolP50MS         float64 `json:"enrol_p50_ms"`
-	EnrolP95MS         float64 `json:"enrol_p95_ms"`
-	EnrolMaxMS         float64 `json:"enrol_max_ms"`
+	People          int     `json:"people"`
+	Templates       int     `json:"templates"`
+	PopulateSeconds float64 `json:"populate_seconds"`
+	LoadSeconds     float64 `json:"gallery_load_seconds"`
+	BytesPerPerson  float64 `json:"gallery_bytes_per_person"`
+	Probes          int     `json:"probes"`
+	EnrolP50MS      float64 `json:"enrol_p50_ms"`
+	EnrolP95MS      float64 `json:"enrol_p95_ms"`
+	EnrolMaxMS      float64 `json:"enrol_max_ms"`
 	// One capture (search, store, cases) by modality.
 	FingerCaptureP50MS float64 `json:"fingerprint_capture_p50_ms"`
 	FingerCaptureP95MS float64 `json:"fingerprint_capture_p95_ms"`
