@@ -409,71 +409,106 @@ func (r *Registry) LoadGalleries(ctx context.Context, progress func(done int)) (
 	start := time.Now()
 	st := GalleryStats{Templates: map[consent.Category]int{}}
 	persons := map[string]bool{}
-	counts := map[string]map[consent.Category]bool{} // person -> categories whose dedup consent counts
+	// Reading a page and deciding its persons' consents (one goroutine, in
+	// store order) overlaps with opening, decoding and adding the page
+	// before it (every core).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan loadPage, 1)
+	go r.readGalleryPages(ctx, pages)
 	done := 0
-	for cat, e := range r.gal.engines {
-		after := ""
-		for {
-			var page []store.Biometric
-			err := r.store.View(ctx, func(tx store.Tx) error {
-				var err error
-				page, err = tx.BiometricsPage(ctx, string(cat), after, 2000)
-				if err != nil {
-					return err
-				}
-				for _, b := range page {
-					if _, ok := counts[b.PersonID]; !ok {
-						c, err := r.dedupConsents(ctx, tx, b.PersonID)
-						if err != nil {
-							return err
-						}
-						counts[b.PersonID] = c
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				return st, err
+	for lp := range pages {
+		if lp.err != nil {
+			return st, lp.err
+		}
+		e := r.gal.engines[lp.cat]
+		decoded, err := r.openPage(ctx, e, lp.page, func(i int) bool { return lp.keep[i] })
+		if err != nil {
+			return st, err
+		}
+		var owners, refs []string
+		var ts []template
+		for i, b := range lp.page {
+			if decoded[i] == nil {
+				st.Skipped++
+				continue
 			}
-			// Opening and decoding (building a fingerprint's cylinders) is
-			// the CPU work of a start: spread over every core.
-			decoded, err := r.openPage(ctx, e, page, func(b store.Biometric) bool {
-				return b.Purpose == string(consent.Deduplication) && counts[b.PersonID][cat]
-			})
-			if err != nil {
-				return st, err
-			}
-			var owners, refs []string
-			var ts []template
-			for i, b := range page {
-				after = b.ReferenceID
-				if decoded[i] == nil {
-					st.Skipped++
-					continue
-				}
-				owners, refs, ts = append(owners, b.PersonID), append(refs, b.ReferenceID), append(ts, decoded[i])
-				st.Templates[cat]++
-				persons[b.PersonID] = true
-			}
-			if err := r.gal.addAll(cat, owners, refs, ts); err != nil {
-				return st, err
-			}
-			done += len(page)
-			if progress != nil {
-				progress(done)
-			}
-			if len(page) < 2000 {
-				break
-			}
+			owners, refs, ts = append(owners, b.PersonID), append(refs, b.ReferenceID), append(ts, decoded[i])
+			st.Templates[lp.cat]++
+			persons[b.PersonID] = true
+		}
+		if err := r.gal.addAll(lp.cat, owners, refs, ts); err != nil {
+			return st, err
+		}
+		done += len(lp.page)
+		if progress != nil {
+			progress(done)
 		}
 	}
-	// Keep counts from growing without bound across reloads.
 	st.Persons = len(persons)
 	st.Duration = time.Since(start)
 	if progress != nil {
 		progress(done)
 	}
 	return st, nil
+}
+
+// loadPage is one page of a category's biometrics read for a gallery load:
+// keep[i] tells whether page[i] belongs in the gallery (a deduplication
+// template whose person's deduplication consent for it counts).
+type loadPage struct {
+	cat  consent.Category
+	page []store.Biometric
+	keep []bool
+	err  error
+}
+
+// readGalleryPages sends every page of every gallery category to out, then
+// closes it; it stops at the first error (sent) or when ctx ends.
+func (r *Registry) readGalleryPages(ctx context.Context, out chan<- loadPage) {
+	defer close(out)
+	pageSize := r.galleryPage
+	counts := map[string]map[consent.Category]bool{} // person -> categories whose dedup consent counts
+	for cat := range r.gal.engines {
+		after := ""
+		for {
+			lp := loadPage{cat: cat}
+			lp.err = r.store.View(ctx, func(tx store.Tx) error {
+				var err error
+				lp.page, err = tx.BiometricsPage(ctx, string(cat), after, pageSize)
+				if err != nil {
+					return err
+				}
+				lp.keep = make([]bool, len(lp.page))
+				for i, b := range lp.page {
+					c, ok := counts[b.PersonID]
+					if !ok {
+						if c, err = r.dedupConsents(ctx, tx, b.PersonID); err != nil {
+							return err
+						}
+						counts[b.PersonID] = c
+					}
+					lp.keep[i] = b.Purpose == string(consent.Deduplication) && c[cat]
+				}
+				return nil
+			})
+			select {
+			case out <- lp:
+			case <-ctx.Done():
+				return
+			}
+			if lp.err != nil {
+				return
+			}
+			if len(lp.page) < pageSize {
+				break
+			}
+			after = lp.page[len(lp.page)-1].ReferenceID
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
 }
 
 // dedupConsents tells, for a person, which biometric categories' deduplication
@@ -547,7 +582,7 @@ func (r *Registry) GallerySizes() map[consent.Category]int { return r.gal.sizes(
 
 // openPage opens and decodes the templates of a page that keep(b) selects,
 // on every core; the result is nil where keep said no.
-func (r *Registry) openPage(ctx context.Context, e engine, page []store.Biometric, keep func(store.Biometric) bool) ([]template, error) {
+func (r *Registry) openPage(ctx context.Context, e engine, page []store.Biometric, keep func(i int) bool) ([]template, error) {
 	out := make([]template, len(page))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(page)))
 	errs := make([]error, workers)
@@ -558,7 +593,7 @@ func (r *Registry) openPage(ctx context.Context, e engine, page []store.Biometri
 			defer wg.Done()
 			for i := w; i < len(page); i += workers {
 				b := page[i]
-				if !keep(b) {
+				if !keep(i) {
 					continue
 				}
 				raw, err := r.keys.Open(ctx, b.PersonID, b.Category, kindTemplate, b.TemplateSealed)

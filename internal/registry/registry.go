@@ -63,13 +63,14 @@ type Registry struct {
 	audit        *audit.Log
 	limits       limiter
 	gal          *galleries
+	galleryPage  int // biometrics read per page when the galleries load
 }
 
 // New builds a Registry over s and k.
 func New(s store.Store, k Keyring, opt Options) *Registry {
 	r := &Registry{store: s, keys: k, cfg: opt.Consent.WithDefaults(), now: opt.Clock, log: opt.Logger,
 		controller: opt.Controller, jurisdiction: opt.Jurisdiction, policyURL: opt.PolicyURL, audit: opt.Audit,
-		gal: newGalleries()}
+		gal: newGalleries(), galleryPage: 2000}
 	if r.controller.Name == "" {
 		r.controller = consent.Controller{Name: "Assent registry operator", Contact: "the registry office", Address: "see the notice", Email: "privacy@example.org"}
 	}
