@@ -80,8 +80,8 @@ func (s *slab) sizeBytes() int {
 func (c *cylinders) free() int { return cap(c.x) - len(c.x) }
 
 // Gallery holds enrolled templates for 1:N search inside an enrolment, with
-// every template's cylinders packed in shared contiguous slices (no pointer
-// per template). Keys are caller-chosen strings (for example reference ids).
+// every template's cylinders packed in shared chunks (no pointer per
+// template). Keys are caller-chosen strings (for example reference ids).
 // Search runs on all cores through internal/gallery. A Gallery is safe for
 // concurrent use: searches share a read lock, Add and Remove take the write
 // lock. It keeps only templates, never images.

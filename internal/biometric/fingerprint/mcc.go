@@ -89,8 +89,6 @@ type cylinders struct {
 
 func (c *cylinders) n() int { return len(c.x) }
 
-func (c *cylinders) sizeBytes() int { return c.n() * (6*4 + cylWords*8) }
-
 // cellAt[i][j] is the stored index of the cell in row i, column j of the
 // cylinder base, or -1 outside the circle; rowCells[i] is the first and last
 // stored index of row i (first > last for an empty row). The cells of a row
@@ -465,12 +463,7 @@ func match(a, b *cylinders, s *scratch) float64 {
 		for _, r := range runs {
 			for j := r[0]; j < r[1]; j++ {
 				bb := &bbits[j]
-				// hamming(ab, bb), written out: the call is not inlined
-				// and this loop is the matcher's hottest.
-				cx := bits.OnesCount64(ab[0]^bb[0]) + bits.OnesCount64(ab[1]^bb[1]) + bits.OnesCount64(ab[2]^bb[2]) +
-					bits.OnesCount64(ab[3]^bb[3]) + bits.OnesCount64(ab[4]^bb[4]) + bits.OnesCount64(ab[5]^bb[5]) +
-					bits.OnesCount64(ab[6]^bb[6]) + bits.OnesCount64(ab[7]^bb[7]) + bits.OnesCount64(ab[8]^bb[8]) +
-					bits.OnesCount64(ab[9]^bb[9]) + bits.OnesCount64(ab[10]^bb[10])
+				cx := hamming(ab, bb)
 				// v = 1 - sq/den beats best exactly when sq < (1-best)*den,
 				// so the division runs only on improvements.
 				sq, den := sqrtTab[cx], an+bnorm[j]

@@ -193,16 +193,6 @@ func (g *Gallery) Remove(key string) bool {
 	return true
 }
 
-// pack interleaves every stride-th word of code and mask into dst.
-func pack(dst, code, mask []uint64, stride int) {
-	j := 0
-	for i := 0; i < len(code); i += stride {
-		dst[j] = code[i]
-		dst[j+1] = mask[i]
-		j += 2
-	}
-}
-
 // Candidate is a gallery entry within the search threshold.
 type Candidate struct {
 	Key      string
