@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
-	"github.com/assent-registry/assent/internal/envelope"
-	"github.com/assent-registry/assent/internal/store/sqlite"
 )
 
 // TestGalleriesLoadedAtStart: a registry opened on an existing store
@@ -19,19 +17,7 @@ import (
 // galleries of the first registry did.
 func TestGalleriesLoadedAtStart(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	m, err := envelope.GenerateMasterKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := envelope.NewKeyring(ctx, &envelope.MemStore{}, m, envelope.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, kr := newTestStore(t)
 	c := &clock{t: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}
 	r := New(db, kr, Options{Clock: c.now})
 	rng := rand.New(rand.NewPCG(3, 4))

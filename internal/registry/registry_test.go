@@ -22,6 +22,14 @@ func (c *clock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 func newTestRegistry(t *testing.T, c *clock) *Registry {
 	t.Helper()
+	db, kr := newTestStore(t)
+	return New(db, kr, Options{Clock: c.now})
+}
+
+// newTestStore opens a fresh SQLite store and an in-memory keyring, closed
+// when the test ends; several registries may share them.
+func newTestStore(t *testing.T) (*sqlite.DB, *envelope.Keyring) {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{Migrate: true})
 	if err != nil {
@@ -36,7 +44,7 @@ func newTestRegistry(t *testing.T, c *clock) *Registry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(db, kr, Options{Clock: c.now})
+	return db, kr
 }
 
 var registrar = Actor{OperatorID: "op", Role: consent.Registrar, Site: "s1"}

@@ -174,7 +174,7 @@ func EvalIndex(ts []*Template, finger []int, thresholds, penetrations []float64)
 		scores := g.indexScores(probe, 0)
 		byEntry := make([]float32, len(live))
 		for _, sc := range scores {
-			byEntry[sc.entry] = sc.score
+			byEntry[sc.entry()] = sc.score()
 		}
 		for j, mate := range live {
 			if j == i || fingers[j] != fingers[i] {

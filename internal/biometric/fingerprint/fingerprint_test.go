@@ -594,8 +594,8 @@ func TestSelectHighest(t *testing.T) {
 			if k == 0 || k == n {
 				continue
 			}
-			if lowMax, highMin := slices.Max(keys[:k]), slices.Min(keys[k:]); lowMax >= highMin {
-				t.Fatalf("n %d k %d: %d in the low part, %d in the high part", n, k, lowMax, highMin)
+			if firstMin, restMax := slices.Min(keys[:k]), slices.Max(keys[k:]); firstMin <= restMax {
+				t.Fatalf("n %d k %d: %d among the first, %d after", n, k, firstMin, restMax)
 			}
 		}
 	}

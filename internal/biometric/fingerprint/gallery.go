@@ -384,7 +384,7 @@ func (g *Gallery) indexScores(probe *Template, workers int) []scored {
 				voteBlock(lists, lo, hi, votes)
 				for i := lo; i < hi; i++ {
 					v := (i - lo) * indexRotBins
-					all[i] = scored{indexScore(votes[v:v+indexRotBins], g.entries[i].n), int32(i)}
+					all[i] = makeScored(indexScore(votes[v:v+indexRotBins], g.entries[i].n), int32(i))
 				}
 			}
 		}()

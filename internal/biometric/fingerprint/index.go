@@ -262,52 +262,56 @@ func indexScore(bins []uint8, ncyl int32) float32 {
 }
 
 // topK returns the numbers of the k entries with the highest scores (all
-// live entries with a positive score when there are fewer), in increasing
-// order. scores is reordered.
+// of them when there are fewer), in increasing order. scores is reordered.
 func topK(scores []scored, k int) []int32 {
 	if k < len(scores) {
-		selectTop(scores, k)
+		selectHighest(scores, k)
 		scores = scores[:k]
 	}
 	out := make([]int32, len(scores))
 	for i, s := range scores {
-		out[i] = s.entry
+		out[i] = s.entry()
 	}
 	slices.Sort(out)
 	return out
 }
 
-type scored struct {
-	score float32
-	entry int32
+// scored is an entry's index score and number in one sortable word: the
+// score's float32 bits (order-preserving for scores >= 0) above the
+// complement of the number, so that a higher word is a higher score, or an
+// equal score and a lower number.
+type scored uint64
+
+func makeScored(score float32, entry int32) scored {
+	return scored(uint64(math.Float32bits(score))<<32 | uint64(^uint32(entry)))
 }
 
-// selectTop reorders s so that its first k elements are the k highest
-// scores (quickselect, ties broken by entry number for determinism).
-func selectTop(s []scored, k int) {
-	less := func(a, b scored) bool { // a ranks before b
-		return a.score > b.score || (a.score == b.score && a.entry < b.entry)
-	}
+func (s scored) score() float32 { return math.Float32frombits(uint32(s >> 32)) }
+func (s scored) entry() int32   { return int32(^uint32(s)) }
+
+// selectHighest reorders s so that s[:k] holds its k highest elements, in
+// any order among themselves (quickselect). The elements must be distinct.
+func selectHighest[T ~uint64](s []T, k int) {
 	lo, hi := 0, len(s)-1
-	for lo < hi {
-		// median of three as pivot
+	for lo < hi && k > 0 && k < len(s) {
+		// median of three as pivot, sorted high to low
 		mid := int(uint(lo+hi) >> 1)
-		if less(s[mid], s[lo]) {
+		if s[mid] > s[lo] {
 			s[mid], s[lo] = s[lo], s[mid]
 		}
-		if less(s[hi], s[lo]) {
+		if s[hi] > s[lo] {
 			s[hi], s[lo] = s[lo], s[hi]
 		}
-		if less(s[hi], s[mid]) {
+		if s[hi] > s[mid] {
 			s[hi], s[mid] = s[mid], s[hi]
 		}
 		pivot := s[mid]
 		i, j := lo, hi
 		for i <= j {
-			for less(s[i], pivot) {
+			for s[i] > pivot {
 				i++
 			}
-			for less(pivot, s[j]) {
+			for pivot > s[j] {
 				j--
 			}
 			if i <= j {
@@ -316,6 +320,7 @@ func selectTop(s []scored, k int) {
 				j--
 			}
 		}
+		// s[lo..j] >= pivot >= s[i..hi]
 		switch {
 		case k-1 <= j:
 			hi = j

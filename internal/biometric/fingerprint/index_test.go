@@ -213,7 +213,9 @@ func TestCylinderKeys(t *testing.T) {
 	})
 }
 
-func TestSelectTop(t *testing.T) {
+// TestTopK: the shortlist is the k highest scores, ties to the lower entry
+// number, whatever the order they came in.
+func TestTopK(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 18))
 	for _, n := range []int{1, 2, 10, 1000} {
 		for _, k := range []int{1, n / 2, n - 1} {
@@ -222,15 +224,15 @@ func TestSelectTop(t *testing.T) {
 			}
 			s := make([]scored, n)
 			for i := range s {
-				s[i] = scored{float32(r.IntN(20)), int32(i)} // many ties
+				s[i] = makeScored(float32(r.IntN(20)), int32(i)) // many ties
 			}
 			want := slices.Clone(s)
 			slices.SortFunc(want, func(a, b scored) int {
-				return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.entry, b.entry))
+				return cmp.Or(cmp.Compare(b.score(), a.score()), cmp.Compare(a.entry(), b.entry()))
 			})
 			var wantIDs []int32
 			for _, w := range want[:k] {
-				wantIDs = append(wantIDs, w.entry)
+				wantIDs = append(wantIDs, w.entry())
 			}
 			slices.Sort(wantIDs)
 			if got := topK(s, k); !slices.Equal(got, wantIDs) {

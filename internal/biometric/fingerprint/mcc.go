@@ -493,17 +493,19 @@ func match(a, b *cylinders, s *scratch) float64 {
 		keys = append(keys, uint64(math.Float32bits(p.s))<<32|uint64(0xffff-p.a)<<16|uint64(0xffff-p.b))
 	}
 	// The greedy choice rarely looks past the best few dozen keys: put the
-	// highest ones at the end and sort those first; the rest are sorted
-	// only if the walk reaches them (the whole is then sorted as before).
-	head := max(0, len(keys)-3*maxRelax)
+	// highest ones first and sort those; the rest are sorted only if the
+	// walk reaches them (the whole is then in descending order).
+	head := min(len(keys), 3*maxRelax)
 	selectHighest(keys, head)
-	slices.Sort(keys[head:])
+	slices.Sort(keys[:head])
+	slices.Reverse(keys[:head])
 	s.keys = keys
 	sel := s.pairs[:0]
 	var usedA, usedB [4]uint64 // at most 256 cylinders per template
-	for k := len(keys) - 1; k >= 0; k-- {
-		if k == head-1 {
-			slices.Sort(keys[:head])
+	for k := range keys {
+		if k == head {
+			slices.Sort(keys[head:])
+			slices.Reverse(keys[head:])
 		}
 		key := keys[k]
 		pa, pb := 0xffff-int(key>>16&0xffff), 0xffff-int(key&0xffff)
@@ -599,48 +601,6 @@ func match(a, b *cylinders, s *scratch) float64 {
 		sum += float64(l[t])
 	}
 	return sum / float64(np)
-}
-
-// selectHighest reorders keys so that every key in keys[k:] is greater than
-// every key in keys[:k] (quickselect; keys are distinct).
-func selectHighest(keys []uint64, k int) {
-	lo, hi := 0, len(keys)-1
-	for lo < hi && k > 0 && k < len(keys) {
-		mid := int(uint(lo+hi) >> 1)
-		if keys[mid] < keys[lo] {
-			keys[mid], keys[lo] = keys[lo], keys[mid]
-		}
-		if keys[hi] < keys[lo] {
-			keys[hi], keys[lo] = keys[lo], keys[hi]
-		}
-		if keys[hi] < keys[mid] {
-			keys[hi], keys[mid] = keys[mid], keys[hi]
-		}
-		pivot := keys[mid]
-		i, j := lo, hi
-		for i <= j {
-			for keys[i] < pivot {
-				i++
-			}
-			for pivot < keys[j] {
-				j--
-			}
-			if i <= j {
-				keys[i], keys[j] = keys[j], keys[i]
-				i++
-				j--
-			}
-		}
-		// keys[lo..j] <= pivot <= keys[i..hi]
-		switch {
-		case k <= j:
-			hi = j
-		case k >= i:
-			lo = i
-		default:
-			return
-		}
-	}
 }
 
 // fastAtan2 approximates atan2 to about 0.005 radians.
