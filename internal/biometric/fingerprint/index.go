@@ -51,7 +51,8 @@ var indexDirGap = int32(math.Floor(float64(maxDirGap) / (2 * math.Pi) * indexDir
 
 // minhashRank[p][f] is the rank of bit position p in the f-th random
 // permutation of the positions. Read-only after init; the seed is fixed so
-// that every gallery, in every process, indexes the same way.
+// that a probe and a gallery are keyed alike (the index lives in memory and
+// is rebuilt at every start, so it never has to match another binary's).
 var minhashRank = func() *[cylWords * 64][indexTables * indexBand]uint16 {
 	var t [cylWords * 64][indexTables * indexBand]uint16
 	rng := rand.New(rand.NewPCG(0x6d696e68, 0x61736821))
