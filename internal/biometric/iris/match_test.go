@@ -317,3 +317,88 @@ func TestCoarseKernel(t *testing.T) {
 		t.Fatalf("both outcomes should be exercised: %v", checked)
 	}
 }
+
+// BenchmarkCoarseScan times the coarse scan of one probe over 100,000
+// impostor entries on one core, at the 1:N threshold enrolment uses (an
+// FMR of 1 in 100 times 200,000). The entries repeat 1,000 synthetic eyes,
+// which changes nothing for the scan but the set-up time.
+func BenchmarkCoarseScan(b *testing.B) {
+	rng := rand.New(rand.NewPCG(10, 10))
+	s := NewSynth(DefaultRows, DefaultCols)
+	g := NewGallery(GalleryOptions{})
+	var eyes []*Template
+	for range 1000 {
+		eyes = append(eyes, s.Template(s.Field(rng), rng))
+	}
+	for i := range 100000 {
+		if err := g.Add(fmt.Sprint(i), eyes[i%len(eyes)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	probe := s.Template(s.Field(rng), rng)
+	th := ThresholdForFMR(1 / (100 * 200000.0))
+	for b.Loop() {
+		if _, err := g.Search(context.Background(), probe, th, SearchOptions{Coarse: true, Workers: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(g.Len()), "ns/entry")
+}
+
+// TestMaskedKernels: masked (the assembly loop where the processor has
+// POPCNT) and maskedGo count exactly what the definition says, for every
+// length up to 40 words, odd ones included (the unpaired last word is not
+// read), on random words and on all-ones masks.
+func TestMaskedKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 11))
+	ref := func(p, e []uint64) (diff, n int) {
+		for i := 0; i+1 < len(e); i += 2 {
+			for b := range 64 {
+				if m := p[i+1] & e[i+1] >> b & 1; m == 1 {
+					n++
+					diff += int((p[i] ^ e[i]) >> b & 1)
+				}
+			}
+		}
+		return diff, n
+	}
+	t.Logf("POPCNT kernel in use: %v", usePOPCNT)
+	for words := range 41 {
+		for trial := range 20 {
+			p, e := make([]uint64, words+3), make([]uint64, words)
+			for i := range p {
+				p[i] = rng.Uint64()
+			}
+			for i := range e {
+				e[i] = rng.Uint64()
+				if trial%4 == 0 && i%2 == 1 {
+					e[i], p[i] = ^uint64(0), ^uint64(0)
+				}
+			}
+			wd, wn := ref(p, e)
+			if d, n := masked(p, e); d != wd || n != wn {
+				t.Fatalf("%d words: masked = %d, %d; want %d, %d", words, d, n, wd, wn)
+			}
+			if d, n := maskedGo(p, e); d != wd || n != wn {
+				t.Fatalf("%d words: maskedGo = %d, %d; want %d, %d", words, d, n, wd, wn)
+			}
+		}
+	}
+}
+
+// TestDiffLimits: the coarse kernel's integer limits decide as the rescaled
+// distance does, for every count of bits and every count of differences.
+func TestDiffLimits(t *testing.T) {
+	const bits, minBits, norm = 704, 103, 687.5
+	for _, th := range []float64{-0.1, 0, 0.2, 0.3512, 0.42, 0.5, 0.6} {
+		lim := diffLimits(bits, minBits, norm, th)
+		for n := range bits + 1 {
+			for d := 0; d <= n; d++ {
+				want := n > 0 && n >= minBits && rescale(d, n, norm) <= th
+				if got := d <= int(lim[n]); got != want {
+					t.Fatalf("threshold %v, %d of %d bits differ: limit %d says %v", th, d, n, lim[n], got)
+				}
+			}
+		}
+	}
+}
