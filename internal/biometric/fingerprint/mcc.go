@@ -329,8 +329,7 @@ func (p polygon) near(px, py, d float64) bool {
 // concurrent use.
 type scratch struct {
 	rowArg  []int32
-	colBest []float32
-	colArg  []int32
+	colKey  []uint64
 	pairs   []pair
 	rho     []float32
 	lambda  []float32
@@ -414,11 +413,20 @@ func match(a, b *cylinders, s *scratch) float64 {
 	s.pairs = s.pairs[:0]
 	// Local similarities of every pair of cylinders whose directions differ
 	// by at most maxDirGap, keeping the best pair of every row and column.
-	if cap(s.colBest) < nb {
-		s.colBest, s.colArg = make([]float32, nb), make([]int32, nb)
+	// A pair's similarity is 1 - ratio with ratio = sqrt(hamming) /
+	// (norm_a + norm_b); the best of a row or column is the smallest ratio,
+	// kept as a word that orders like it: the ratio's bits (non-negative
+	// floats order like their bits) above, the pair's place in visiting
+	// order below, so that min picks it without a branch and a tie goes to
+	// the pair visited first. noPair is ratio 1, similarity 0.
+	const noPair = uint64(0x3f800000) << 32
+	if cap(s.colKey) < nb {
+		s.colKey = make([]uint64, nb)
 	}
-	colBest, colArg := s.colBest[:nb], s.colArg[:nb]
-	clear(colBest)
+	colKey := s.colKey[:nb]
+	for j := range colKey {
+		colKey[j] = noPair
+	}
 	if cap(s.rowArg) < na {
 		s.rowArg = make([]int32, na)
 	}
@@ -431,7 +439,6 @@ func match(a, b *cylinders, s *scratch) float64 {
 	for i := range na {
 		ab := &a.bits[i]
 		ad, an := a.dir[i], a.norm[i]
-		rowBest, rowArg := float32(0), -1
 		var runs [2][2]int
 		lo, hi := ad-maxDirGap, ad+maxDirGap
 		switch {
@@ -460,29 +467,27 @@ func match(a, b *cylinders, s *scratch) float64 {
 			}
 			runs = [2][2]int{{pLo, pHi}, {0, 0}}
 		}
-		for _, r := range runs {
+		// A row's pairs are visited in the order j - base (mod nb).
+		base := runs[0][0]
+		rowKey, ci := noPair, uint64(i)
+		for k, r := range runs {
+			off := uint64(nb*k - base)
 			for j := r[0]; j < r[1]; j++ {
-				bb := &bbits[j]
-				cx := hamming(ab, bb)
-				// v = 1 - sq/den beats best exactly when sq < (1-best)*den,
-				// so the division runs only on improvements.
-				sq, den := sqrtTab[cx], an+bnorm[j]
-				if sq < (1-rowBest)*den {
-					rowBest, rowArg = 1-sq/den, j
-				}
-				if sq < (1-colBest[j])*den {
-					colBest[j], colArg[j] = 1-sq/den, int32(i)
-				}
+				ratio := uint64(math.Float32bits(sqrtTab[hamming(ab, &bbits[j])]/(an+bnorm[j]))) << 32
+				rowKey = min(rowKey, ratio|(uint64(j)+off))
+				colKey[j] = min(colKey[j], ratio|ci)
 			}
 		}
-		rowArgs[i] = int32(rowArg)
-		if rowArg >= 0 {
-			s.pairs = append(s.pairs, pair{i, rowArg, rowBest})
+		rowArgs[i] = -1
+		if rowKey < noPair {
+			j := (int(uint32(rowKey)) + base) % nb
+			rowArgs[i] = int32(j)
+			s.pairs = append(s.pairs, pair{i, j, 1 - math.Float32frombits(uint32(rowKey>>32))})
 		}
 	}
-	for j := range nb {
-		if colBest[j] > 0 && rowArgs[colArg[j]] != int32(j) {
-			s.pairs = append(s.pairs, pair{int(colArg[j]), j, colBest[j]})
+	for j, key := range colKey {
+		if i := int(uint32(key)); key < noPair && rowArgs[i] != int32(j) {
+			s.pairs = append(s.pairs, pair{i, j, 1 - math.Float32frombits(uint32(key>>32))})
 		}
 	}
 	np := npTab[min(na, nb, len(npTab)-1)]
