@@ -70,7 +70,28 @@ func hamming(a, b *cylBits) int {
 	return c0 + c1 + c2 + c3
 }
 
-// hamming is written for 11 words; this fails to compile otherwise.
+// hammingRun sets out[k] = hamming(a, &b[k]) for every k < len(b) (len(out)
+// must be at least len(b)): on amd64 with POPCNT (every x86-64-v2
+// processor) one assembly loop for the whole run, since Go's
+// bits.OnesCount64 checks for the instruction at every call unless the
+// build targets GOAMD64=v2 or later; elsewhere hammingRunGo.
+func hammingRun(a *cylBits, b []cylBits, out []uint32) {
+	out = out[:len(b)]
+	if usePOPCNT {
+		hammingRunPOPCNT(a, b, out)
+		return
+	}
+	hammingRunGo(a, b, out)
+}
+
+func hammingRunGo(a *cylBits, b []cylBits, out []uint32) {
+	for k := range b {
+		out[k] = uint32(hamming(a, &b[k]))
+	}
+}
+
+// hamming and hammingRunPOPCNT are written for 11 words; this fails to
+// compile otherwise.
 var _ = [1]struct{}{}[cylWords-11]
 
 // cylBits holds one cylinder's bits.
@@ -330,6 +351,7 @@ func (p polygon) near(px, py, d float64) bool {
 type scratch struct {
 	rowArg  []int32
 	colKey  []uint64
+	hd      []uint32 // hamming distances of one run of a row
 	pairs   []pair
 	rho     []float32
 	lambda  []float32
@@ -421,7 +443,7 @@ func match(a, b *cylinders, s *scratch) float64 {
 	// the pair visited first. noPair is ratio 1, similarity 0.
 	const noPair = uint64(0x3f800000) << 32
 	if cap(s.colKey) < nb {
-		s.colKey = make([]uint64, nb)
+		s.colKey, s.hd = make([]uint64, nb), make([]uint32, nb)
 	}
 	colKey := s.colKey[:nb]
 	for j := range colKey {
@@ -472,8 +494,11 @@ func match(a, b *cylinders, s *scratch) float64 {
 		rowKey, ci := noPair, uint64(i)
 		for k, r := range runs {
 			off := uint64(nb*k - base)
-			for j := r[0]; j < r[1]; j++ {
-				ratio := uint64(math.Float32bits(sqrtTab[hamming(ab, &bbits[j])]/(an+bnorm[j]))) << 32
+			hd := s.hd[:r[1]-r[0]]
+			hammingRun(ab, bbits[r[0]:r[1]], hd)
+			for jj, cx := range hd {
+				j := r[0] + jj
+				ratio := uint64(math.Float32bits(sqrtTab[cx]/(an+bnorm[j]))) << 32
 				rowKey = min(rowKey, ratio|(uint64(j)+off))
 				colKey[j] = min(colKey[j], ratio|ci)
 			}

@@ -3,7 +3,6 @@ package iris
 import (
 	"context"
 	"fmt"
-	"math/bits"
 	"math/rand/v2"
 	"runtime"
 	"time"
@@ -173,8 +172,9 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 	return res, ctx.Err()
 }
 
-// roofline is the reference loop: XOR, AND and popcount over every word of
-// every entry of g against every probe shift, with no per-shift bookkeeping.
+// roofline is the reference loop: the comparison kernel (masked: XOR, AND
+// and popcount) over every word of every entry of g against every probe
+// shift, with no per-shift bookkeeping.
 func roofline(probe []uint64, g *Gallery, shifts int) uint64 {
 	stride := len(probe) / shifts
 	var s uint64
@@ -183,12 +183,9 @@ func roofline(probe []uint64, g *Gallery, shifts int) uint64 {
 		for k := range shifts {
 			p := probe[k*stride : (k+1)*stride]
 			for _, part := range [2][]uint64{h, t} {
-				q := p[:len(part)]
+				d, n := masked(p[:len(part)], part)
 				p = p[len(part):]
-				for i := 0; i+1 < len(part); i += 2 {
-					m := q[i+1] & part[i+1]
-					s += uint64(bits.OnesCount64((q[i]^part[i])&m) + bits.OnesCount64(m))
-				}
+				s += uint64(d + n)
 			}
 		}
 	}
