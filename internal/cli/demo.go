@@ -11,6 +11,7 @@ import (
 
 	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/demo"
+	"github.com/assent-registry/assent/internal/dirlock"
 	"github.com/assent-registry/assent/internal/registry"
 	"github.com/spf13/cobra"
 )
@@ -34,7 +35,7 @@ func newDemoCmd() *cobra.Command {
 				defer os.RemoveAll(dir)
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-			a, err := openApp(ctx, dir, true, log)
+			a, err := openDir(ctx, dir, log, openOptions{Migrate: true, Create: true, Lock: dirlock.Shared, Command: "assent demo"})
 			if err != nil {
 				return err
 			}

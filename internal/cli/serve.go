@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/assent-registry/assent/internal/dirlock"
 	"github.com/assent-registry/assent/internal/httpapi"
 	"github.com/spf13/cobra"
 )
@@ -24,7 +25,7 @@ func newServeCmd() *cobra.Command {
 		Short: "Serve the registry API on a data directory (created on first run)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(cmd.ErrOrStderr(), logFormat)
-			a, err := openApp(cmd.Context(), dir, migrate, log, pgFlag(cmd))
+			a, err := openDir(cmd.Context(), dir, log, openOptions{Migrate: migrate, Create: true, Lock: dirlock.Shared, Command: "assent serve", Postgres: pgFlag(cmd)})
 			if err != nil {
 				return err
 			}
