@@ -62,6 +62,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newMaintainCmd(),
 		newReceiptCmd(),
 		newImportCmd(),
+		newBackupCmd(),
+		newRestoreCmd(),
 		evalCmd,
 		benchCmd,
 	)
