@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/assent-registry/assent/internal/dirlock"
@@ -34,11 +35,9 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := a.reg.LoadGalleries(cmd.Context(), func(done int) { log.Info("loading 1:N galleries", "templates_read", done) })
-			if err != nil {
+			if err := loadGalleries(cmd.Context(), a, log, 10*time.Second); err != nil {
 				return err
 			}
-			log.Info("galleries loaded", "persons", st.Persons, "fingerprint", st.Templates["fingerprint"], "iris", st.Templates["iris"], "skipped", st.Skipped, "ms", st.Duration.Milliseconds())
 			log.Info("serving", "addr", ln.Addr().String(), "data", dir)
 			go maintainLoop(cmd.Context(), a, maintainEvery, log)
 			return serve(cmd.Context(), a, ln, log, cpEvery, cpEntries)
@@ -113,4 +112,39 @@ func serve(ctx context.Context, a *app, ln net.Listener, log *slog.Logger, cpEve
 		return err
 	}
 	return nil
+}
+
+// loadGalleries loads the 1:N galleries, logging "loading 1:N galleries"
+// once at the start, progress at most every progressEvery (a load of
+// millions of templates takes minutes), and "1:N galleries loaded" with the
+// templates per modality, the persons, the skipped templates and the time.
+func loadGalleries(ctx context.Context, a *app, log *slog.Logger, progressEvery time.Duration) error {
+	log.Info("loading 1:N galleries")
+	last := time.Now()
+	st, err := a.reg.LoadGalleries(ctx, func(done int) {
+		if time.Since(last) >= progressEvery {
+			log.Info("1:N gallery load progress", "templates_read", done)
+			last = time.Now()
+		}
+	})
+	if err != nil {
+		return err
+	}
+	attrs := append(modalityAttrs(a.reg.GallerySizes()), "persons", st.Persons, "skipped", st.Skipped, "ms", st.Duration.Milliseconds())
+	log.Info("1:N galleries loaded", attrs...)
+	return nil
+}
+
+// modalityAttrs is one log attribute per modality, in a stable order.
+func modalityAttrs[K ~string](counts map[K]int) []any {
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, string(k))
+	}
+	slices.Sort(keys)
+	attrs := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		attrs = append(attrs, k, counts[K(k)])
+	}
+	return attrs
 }
