@@ -53,7 +53,7 @@ func newDemoCmd() *cobra.Command {
 			}
 			url := "http://" + ln.Addr().String()
 			printDemo(out, url, dir, keys)
-			return serve(ctx, a, ln, log, time.Minute, 1000)
+			return serve(ctx, a, ln, log, serveConfig{cpEvery: time.Minute, cpEntries: 1000})
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address (a free port is used if it is taken)")
