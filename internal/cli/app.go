@@ -70,6 +70,8 @@ type openOptions struct {
 	// Postgres, when not empty, puts the data in PostgreSQL instead of the
 	// SQLite file; the key store and master key stay in DIR, apart from it.
 	Postgres string
+	// Observer is given to the registry (serve's operational metrics).
+	Observer registry.Observer
 }
 
 // openDir opens the data directory dir: the SQLite data file (or the
@@ -149,7 +151,7 @@ func openDir(ctx context.Context, dir string, log *slog.Logger, o openOptions) (
 		ks.Close()
 		return nil, err
 	}
-	reg := registry.New(db, keys, registry.Options{Logger: log, Audit: alog})
+	reg := registry.New(db, keys, registry.Options{Logger: log, Audit: alog, Observer: o.Observer})
 	return &app{dir: dir, db: db, ks: ks, keys: keys, reg: reg, audit: alog, log: log, locks: locks}, nil
 }
 

@@ -14,6 +14,9 @@ import (
 
 	"github.com/assent-registry/assent/internal/dirlock"
 	"github.com/assent-registry/assent/internal/httpapi"
+	"github.com/assent-registry/assent/internal/opsmetrics"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 )
 
@@ -30,11 +33,11 @@ func newServeCmd() *cobra.Command {
 		Short: "Serve the registry API on a data directory (created on first run)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(cmd.ErrOrStderr(), logFormat)
-			cfg := serveConfig{cpEvery: cpEvery, cpEntries: cpEntries, tlsCert: tlsCert, tlsKey: tlsKey, metricsAddr: metricsAddr}
+			cfg := serveConfig{cpEvery: cpEvery, cpEntries: cpEntries, tlsCert: tlsCert, tlsKey: tlsKey, metricsAddr: metricsAddr, metrics: opsmetrics.New(log)}
 			if err := cfg.parse(proxies); err != nil {
 				return err
 			}
-			a, err := openDir(cmd.Context(), dir, log, openOptions{Migrate: migrate, Create: true, Lock: dirlock.Shared, Command: "assent serve", Postgres: pgFlag(cmd)})
+			a, err := openDir(cmd.Context(), dir, log, openOptions{Migrate: migrate, Create: true, Lock: dirlock.Shared, Command: "assent serve", Postgres: pgFlag(cmd), Observer: cfg.metrics})
 			if err != nil {
 				return err
 			}
@@ -81,7 +84,8 @@ type serveConfig struct {
 	tlsCert, tlsKey string
 	trustedProxies  []netip.Prefix
 	metricsAddr     string
-	cert            *tls.Certificate // loaded by parse
+	cert            *tls.Certificate    // loaded by parse
+	metrics         *opsmetrics.Metrics // the registry's observer; nil: gauges only
 }
 
 // parse loads the TLS certificate and parses the trusted proxies, so a
@@ -116,7 +120,17 @@ func (c *serveConfig) parse(proxies []string) error {
 // background jobs stop. With cfg.tlsCert it serves TLS 1.2 or later; with
 // cfg.metricsAddr, /metrics is served there and not on ln.
 func serve(ctx context.Context, a *app, ln net.Listener, log *slog.Logger, cfg serveConfig) error {
-	api := httpapi.New(a.reg, httpapi.Options{Logger: log, TrustedProxies: cfg.trustedProxies, SeparateMetrics: cfg.metricsAddr != ""})
+	m := cfg.metrics
+	if m == nil {
+		m = opsmetrics.New(log)
+	}
+	m.Watch(a.reg)
+	prom := prometheus.NewRegistry()
+	prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := m.Register(prom); err != nil {
+		return err
+	}
+	api := httpapi.New(a.reg, httpapi.Options{Logger: log, Registry: prom, TrustedProxies: cfg.trustedProxies, SeparateMetrics: cfg.metricsAddr != ""})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 5 * time.Second,
