@@ -108,9 +108,10 @@ var access = map[Role]map[Purpose]map[Category][]Action{
 		Verification: {Face: readOnly, Fingerprint: readOnly, Iris: readOnly},
 	},
 	Adjudicator: {
-		// Deciding a case writes identity: "same" makes the newer record an
-		// alias of the older one.
-		Deduplication: {Face: readOnly, Fingerprint: readOnly, Iris: readOnly, Identity: {Read, Write}},
+		// Cases (listing, reading both records, deciding "same" or
+		// "different") are the adjudicate action, which no other role has:
+		// a registrar deduplicating at enrolment never reads a case.
+		Deduplication: {Face: {Read, Adjudicate}, Fingerprint: readOnly, Iris: readOnly, Identity: {Read, Adjudicate}},
 	},
 	Researcher: {
 		Research: {Health: readOnly, BloodType: readOnly, DNA: readOnly},

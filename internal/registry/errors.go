@@ -47,6 +47,7 @@ const (
 	CodeQualityTooLow    = "quality_too_low"   // 422: too poor to enrol; capture again
 	CodeUnknownCase      = "unknown_case"      // 404
 	CodeInvalidReceipt   = "invalid_receipt"   // 422
+	CodeCaseClosed       = "case_closed"       // 409: the case was decided; decisions are final
 )
 
 func missing(field string) error {

@@ -117,6 +117,13 @@ type access struct {
 	// only, when set, lists the purposes this use case serves; any other
 	// declared purpose is refused (purpose_not_allowed) whatever the table.
 	only []consent.Purpose
+	// optional categories are read only when the policy allows them for
+	// every person touched (the face photo of a case): the gate decides
+	// them like the others, records them in each person's event when they
+	// are allowed and a denied event of their own for each person whose
+	// verdict refuses them; a refusal does not refuse the request. fn finds
+	// the outcome in facts.optional.
+	optional []consent.Category
 }
 
 // facts is what the gate loaded about one person; handlers reuse it.
@@ -125,6 +132,9 @@ type facts struct {
 	identity Identity
 	records  []consent.Record
 	birth    time.Time
+	// optional holds the access's optional categories the gate allowed
+	// (for every person touched, or for none).
+	optional map[consent.Category]bool
 }
 
 func (r *Registry) clock() time.Time { return r.now().UTC().Truncate(time.Millisecond) }
@@ -210,6 +220,7 @@ func (r *Registry) guardTx(ctx context.Context, tx store.Tx, a access, fn func(t
 			first = i
 		}
 	}
+	optional, optDenied := r.decideOptional(a, all, first < 0)
 	for i, v := range verdicts {
 		pid := ""
 		if len(a.persons) > 0 {
@@ -221,14 +232,64 @@ func (r *Registry) guardTx(ctx context.Context, tx store.Tx, a access, fn func(t
 		} else if v.Allow {
 			reason = string(verdicts[first].Reason) // refused because another person's access was
 		}
-		if err := r.appendAudit(ctx, tx, a, pid, allow, reason); err != nil {
+		ev := a
+		if allow {
+			for _, c := range a.optional {
+				if optional[c] {
+					ev.categories = append(slices.Clone(ev.categories), c)
+				}
+			}
+		}
+		if err := r.appendAudit(ctx, tx, ev, pid, allow, reason); err != nil {
 			return nil, err
 		}
+		if allow {
+			for _, d := range optDenied[pid] {
+				od := a
+				od.categories = []consent.Category{d.category}
+				if err := r.appendAudit(ctx, tx, od, pid, false, string(d.verdict.Reason)); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	for _, f := range all {
+		f.optional = optional
 	}
 	if first >= 0 {
 		return verdictError(verdicts[first]), nil
 	}
 	return nil, fn(tx, all)
+}
+
+type optionalDenial struct {
+	category consent.Category
+	verdict  consent.Verdict
+}
+
+// decideOptional decides the optional categories of a (for persons whose
+// facts are in all): a category is allowed only when every person's
+// verdict allows it. It returns the allowed set and, by person, the
+// refusals to record.
+func (r *Registry) decideOptional(a access, all map[string]*facts, ok bool) (map[consent.Category]bool, map[string][]optionalDenial) {
+	allowed := map[consent.Category]bool{}
+	if !ok || len(a.optional) == 0 || len(a.persons) == 0 {
+		return allowed, nil
+	}
+	denied := map[string][]optionalDenial{}
+	for _, c := range a.optional {
+		every := true
+		for _, pid := range a.persons {
+			b := a
+			b.categories = []consent.Category{c}
+			if v := r.decide(b, pid, all[pid]); !v.Allow {
+				every = false
+				denied[pid] = append(denied[pid], optionalDenial{category: c, verdict: v})
+			}
+		}
+		allowed[c] = every
+	}
+	return allowed, denied
 }
 
 // decideRole decides an access that touches no single person's record (a
