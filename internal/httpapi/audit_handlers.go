@@ -127,6 +127,11 @@ func (s *Server) portalLogin(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Retry-After", "900")
 		return probErr(http.StatusTooManyRequests, CodeRateLimited, "too many attempts; try again later")
 	}
+	if errors.Is(err, registry.ErrUnauthenticated) {
+		// The same answer for a wrong code, an unknown id and an erased
+		// person: the login tells nobody which it was.
+		return probErr(http.StatusUnauthorized, CodeUnauthenticated, "the person number and portal code do not match; check the code on the consent receipt")
+	}
 	if err != nil {
 		return err
 	}

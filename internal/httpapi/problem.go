@@ -23,36 +23,43 @@ type Problem struct {
 
 // Error codes the HTTP layer itself produces.
 const (
-	CodeUnauthenticated = "unauthenticated"
-	CodePurposeRequired = "purpose_required"
-	CodeInvalidPurpose  = "invalid_purpose"
-	CodeUnknownField    = "unknown_field"
-	CodeInvalidJSON     = "invalid_json"
-	CodeBodyTooLarge    = "body_too_large"
-	CodeUnsupportedType = "unsupported_media_type"
-	CodeNotFound        = "not_found"
-	CodeErased          = "erased"
-	CodeConflict        = "conflict"
-	CodeInternal        = "internal_error"
-	CodeRateLimited     = "rate_limited"
+	CodeUnauthenticated  = "unauthenticated"
+	CodePurposeRequired  = "purpose_required"
+	CodeInvalidPurpose   = "invalid_purpose"
+	CodeUnknownField     = "unknown_field"
+	CodeInvalidJSON      = "invalid_json"
+	CodeBodyTooLarge     = "body_too_large"
+	CodeUnsupportedType  = "unsupported_media_type"
+	CodeNotFound         = "not_found"
+	CodeErased           = "erased"
+	CodeConflict         = "conflict"
+	CodeInternal         = "internal_error"
+	CodeRateLimited      = "rate_limited"
+	CodeInvalidBase64    = "invalid_base64"
+	CodeInvalidText      = registry.CodeInvalidText
+	CodeDuplicateField   = "duplicate_field"
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeCrossOrigin      = "cross_origin"
 )
 
 // inputStatus maps the registry's input codes to statuses.
 var inputStatus = map[string]int{
-	registry.CodeMissingField:     http.StatusBadRequest,
-	registry.CodeInvalidValue:     http.StatusBadRequest,
-	registry.CodeInvalidDate:      http.StatusBadRequest,
-	registry.CodeConsentRequired:  http.StatusUnprocessableEntity,
-	registry.CodeGuardianRequired: http.StatusUnprocessableEntity,
-	registry.CodeUnknownHousehold: http.StatusUnprocessableEntity,
-	registry.CodeUnknownSite:      http.StatusUnprocessableEntity,
-	registry.CodeUnknownPerson:    http.StatusUnprocessableEntity,
-	registry.CodeInvalidHousehold: http.StatusUnprocessableEntity,
-	registry.CodeSiteExists:       http.StatusConflict,
-	registry.CodeInvalidCapture:   http.StatusUnprocessableEntity,
-	registry.CodeQualityTooLow:    http.StatusUnprocessableEntity,
-	registry.CodeInvalidReceipt:   http.StatusUnprocessableEntity,
-	registry.CodeCaseClosed:       http.StatusConflict,
+	registry.CodeMissingField:      http.StatusBadRequest,
+	registry.CodeInvalidValue:      http.StatusBadRequest,
+	registry.CodeInvalidDate:       http.StatusBadRequest,
+	registry.CodeConsentRequired:   http.StatusUnprocessableEntity,
+	registry.CodeGuardianRequired:  http.StatusUnprocessableEntity,
+	registry.CodeUnknownHousehold:  http.StatusUnprocessableEntity,
+	registry.CodeUnknownSite:       http.StatusUnprocessableEntity,
+	registry.CodeUnknownPerson:     http.StatusUnprocessableEntity,
+	registry.CodeInvalidHousehold:  http.StatusUnprocessableEntity,
+	registry.CodeSiteExists:        http.StatusConflict,
+	registry.CodeInvalidCapture:    http.StatusUnprocessableEntity,
+	registry.CodeQualityTooLow:     http.StatusUnprocessableEntity,
+	registry.CodeInvalidReceipt:    http.StatusUnprocessableEntity,
+	registry.CodeCaseClosed:        http.StatusConflict,
+	registry.CodeGuardianNotNeeded: http.StatusUnprocessableEntity,
+	registry.CodeInvalidText:       http.StatusBadRequest,
 }
 
 // problemFor is the one place errors become HTTP answers. Internal detail

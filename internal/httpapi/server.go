@@ -77,7 +77,12 @@ func New(reg *registry.Registry, opt Options) *Server {
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "assent_http_request_seconds", Help: "HTTP request latency by route.", Buckets: prometheus.DefBuckets}, []string{"route"})
 	s.prom.MustRegister(s.requests, s.latency)
 	s.registerRoutes()
-	s.handler = http.NewCrossOriginProtection().Handler(s.mux)
+	s.mux.Handle("/", http.HandlerFunc(s.noRoute))
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, s.log, probErr(http.StatusForbidden, CodeCrossOrigin, "cross-origin requests that change state are refused"))
+	}))
+	s.handler = cop.Handler(s.mux)
 	return s
 }
 

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -111,7 +112,7 @@ func (r *Registry) RecordConsent(ctx context.Context, actor Actor, purpose conse
 		}
 		if rec.GuardianID != "" {
 			if !consent.IsMinor(f[id].birth, now, r.cfg.AgeOfMajority) {
-				return invalid("guardian_id", "the person is of age and answers for themself")
+				return &InputError{Code: CodeGuardianNotNeeded, Field: "guardian_id", Detail: "the person is of age and answers for themself; send no guardian_id"}
 			}
 			if err := r.checkGuardian(ctx, tx, rec.GuardianID, now); err != nil {
 				return err
@@ -243,7 +244,7 @@ func (r *Registry) Consents(ctx context.Context, actor Actor, purpose consent.Pu
 		for _, h := range latest {
 			out = append(out, consentView(h))
 		}
-		slices.SortFunc(out, func(a, b ConsentView) int { return int(a.Seq - b.Seq) })
+		slices.SortFunc(out, func(a, b ConsentView) int { return cmp.Compare(a.Seq, b.Seq) })
 		return nil
 	})
 	return out, err

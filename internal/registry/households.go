@@ -51,6 +51,9 @@ func checkAddress(v string) error {
 	case len(v) > 500:
 		return invalid("address", "longer than 500 bytes")
 	}
+	if err := checkText("address", strings.ReplaceAll(v, "\n", " ")); err != nil {
+		return err
+	}
 	return nil
 }
 

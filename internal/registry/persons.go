@@ -104,10 +104,8 @@ func checkName(field, v string) error {
 		return missing(field)
 	case utf8.RuneCountInString(v) > maxNameLen:
 		return invalid(field, "longer than 200 characters")
-	case strings.ContainsAny(v, "\x00\r\n\t"):
-		return invalid(field, "contains control characters")
 	}
-	return nil
+	return checkText(field, v)
 }
 
 func (r *Registry) checkBirthDate(v string) (time.Time, error) {
@@ -243,6 +241,9 @@ func (r *Registry) prepareNewPerson(actor Actor, purpose consent.Purpose, in New
 	guardian := in.GuardianID
 	if consent.IsMinor(birth, now, r.cfg.AgeOfMajority) && guardian == "" {
 		return newPersonPlan{}, &InputError{Code: CodeGuardianRequired, Field: "guardian_id", Detail: "a person under the age of majority is registered with a guardian's consent"}
+	}
+	if !consent.IsMinor(birth, now, r.cfg.AgeOfMajority) && guardian != "" {
+		return newPersonPlan{}, &InputError{Code: CodeGuardianNotNeeded, Field: "guardian_id", Detail: "the person is of age and consents for themself; send no guardian_id"}
 	}
 	mk := func(c consent.Category, p consent.Purpose, d consent.Decision) consent.Record {
 		return consent.Record{PersonID: id, Category: c, Purpose: p, Decision: d, Method: in.Consent.Method,
