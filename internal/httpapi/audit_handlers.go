@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"strconv"
 
@@ -118,11 +117,7 @@ func (s *Server) portalLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	client, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		client = r.RemoteAddr
-	}
-	sess, err := s.reg.Login(r.Context(), in.PersonID, in.Code, client)
+	sess, err := s.reg.Login(r.Context(), in.PersonID, in.Code, s.clientAddr(r))
 	if errors.Is(err, registry.ErrLocked) {
 		w.Header().Set("Retry-After", "900")
 		return probErr(http.StatusTooManyRequests, CodeRateLimited, "too many attempts; try again later")

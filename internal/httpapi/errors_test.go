@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -138,5 +139,45 @@ func TestStrictInput(t *testing.T) {
 	r := reg(`{"given_name":"\u0645\u06cc\u200c\u0646\u0627",` + rest + `}`)
 	if r.status != 201 {
 		t.Errorf("a Persian name with a zero-width non-joiner: %d %s", r.status, r.raw)
+	}
+}
+
+// TestPortalLimitsBehindAProxy: behind a configured proxy, one citizen's
+// failures lock only that citizen's address out of the person's portal, not
+// everyone behind the proxy; a forged X-Forwarded-For from elsewhere is not
+// believed (issue 12, item 14).
+func TestPortalLimitsBehindAProxy(t *testing.T) {
+	e := newEnv(t)
+	e.srv = New(e.reg, Options{Logger: discardLogger(), TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	reg := e.register(adultBody("Ada"))
+	id := reg.str("id")
+	code := reg.body["receipt"].(map[string]any)["code"].(string)
+	login := func(remote, xff, code string) int {
+		r := httptest.NewRequest("POST", "/v1/portal/login", strings.NewReader(`{"person_id":"`+id+`","code":"`+code+`"}`))
+		r.RemoteAddr = remote
+		if xff != "" {
+			r.Header.Set("X-Forwarded-For", xff)
+		}
+		w := httptest.NewRecorder()
+		e.srv.ServeHTTP(w, r)
+		return w.Code
+	}
+	for range 5 {
+		if st := login("10.0.0.2:443", "198.51.100.66", "AAAA-BBBB-CCCC-DDDD"); st != 401 {
+			t.Fatalf("wrong code: %d", st)
+		}
+	}
+	if st := login("10.0.0.2:443", "198.51.100.66", code); st != 429 {
+		t.Errorf("the guessing client, right code: %d, want 429", st)
+	}
+	if st := login("10.0.0.2:443", "203.0.113.5", code); st != 200 {
+		t.Errorf("the person from their own address through the same proxy: %d, want 200", st)
+	}
+	// From a peer that is not a proxy, the header is the client's claim.
+	for range 5 {
+		login("192.0.2.50:1000", "203.0.113.5", "AAAA-BBBB-CCCC-DDDD")
+	}
+	if st := login("10.0.0.2:443", "203.0.113.5", code); st != 200 {
+		t.Errorf("a forged X-Forwarded-For locked out the address it named: %d", st)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,10 @@ func OpenAPI() []byte { return openAPIDoc }
 type Options struct {
 	Logger   *slog.Logger
 	Registry *prometheus.Registry // nil: a new one
+	// TrustedProxies are the addresses of reverse proxies whose
+	// X-Forwarded-For names the client (portal login limits are keyed on
+	// the client). From any other peer the header is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the HTTP API. It is an http.Handler safe for concurrent use.
@@ -41,6 +46,7 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	routes  []Route
+	proxies []netip.Prefix
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -65,7 +71,7 @@ type Route struct {
 
 // New builds the server.
 func New(reg *registry.Registry, opt Options) *Server {
-	s := &Server{reg: reg, log: opt.Logger, mux: http.NewServeMux(), prom: opt.Registry}
+	s := &Server{reg: reg, log: opt.Logger, mux: http.NewServeMux(), prom: opt.Registry, proxies: opt.TrustedProxies}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
