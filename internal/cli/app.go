@@ -92,7 +92,7 @@ func openApp(ctx context.Context, dir string, migrate bool, log *slog.Logger, pg
 		ks.Close()
 		return nil, err
 	}
-	reg := registry.New(db, keys, registry.Options{Logger: log, Audit: alog})
+	reg := registry.New(db, keys, registry.Options{Logger: log, Audit: alog, CareRetention: careRetentionOf(ctx)})
 	return &app{dir: dir, db: db, ks: ks, keys: keys, reg: reg, audit: alog, log: log}, nil
 }
 

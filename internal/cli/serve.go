@@ -19,12 +19,13 @@ func newServeCmd() *cobra.Command {
 	var cpEvery time.Duration
 	var cpEntries uint64
 	var maintainEvery time.Duration
+	var retention careRetention
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the registry API on a data directory (created on first run)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(cmd.ErrOrStderr(), logFormat)
-			a, err := openApp(cmd.Context(), dir, migrate, log, pgFlag(cmd))
+			a, err := openApp(withCareRetention(cmd.Context(), retention), dir, migrate, log, pgFlag(cmd))
 			if err != nil {
 				return err
 			}
@@ -51,6 +52,7 @@ func newServeCmd() *cobra.Command {
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address HOST:PORT")
 	cmd.Flags().BoolVar(&migrate, "migrate", true, "apply pending schema migrations at start (else refuse a stale schema)")
 	cmd.Flags().StringVar(&logFormat, "log", "json", "log format: json or text")
+	addCareRetentionFlag(cmd.Flags(), &retention)
 	_ = cmd.MarkFlagRequired("data")
 	return cmd
 }

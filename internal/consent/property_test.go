@@ -266,3 +266,41 @@ func TestPropertyCasesAreTheAdjudicators(t *testing.T) {
 		}
 	})
 }
+
+// TestPropertyRetainedCareDataIsForCareOnly: an erased person's data is
+// refused to every role, purpose, category and action, except their care
+// data read for care before the retention period ends and deleted at any
+// time (issue 12, item 5).
+func TestPropertyRetainedCareDataIsForCareOnly(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		h := drawHistory(t)
+		role := rapid.SampledFrom(OperatorRoles).Draw(t, "role")
+		p := rapid.SampledFrom(Purposes).Draw(t, "purpose")
+		c := rapid.SampledFrom(Categories).Draw(t, "category")
+		a := rapid.SampledFrom(Actions).Draw(t, "action")
+		erasedAgoDays := rapid.IntRange(0, 400).Draw(t, "erasedAgoDays")
+		retentionDays := rapid.IntRange(0, 365).Draw(t, "retentionDays")
+		until := time.Time{}
+		if retentionDays > 0 {
+			until = h.now.AddDate(0, 0, retentionDays-erasedAgoDays)
+		}
+		f := h.facts(h.shuffled)
+		f.Person = Person{Exists: true, Erased: true, BirthDate: h.person.BirthDate, CareRetainedUntil: until}
+		got := Decide(Request{Role: role, Purpose: p, PersonID: pid, Category: c, Action: a}, f)
+		inTable := hasAction(ActionsFor(role, p, c), a)
+		var want bool
+		switch {
+		case !inTable || p != Care || !c.IsCare():
+		case a == Delete:
+			want = true
+		case a == Read:
+			want = h.now.Before(until)
+		}
+		if got.Allow != want {
+			t.Fatalf("%s %s %s for %s, erased %d days ago, retention %d days: %v, want allow=%v", role, a, c, p, erasedAgoDays, retentionDays, got, want)
+		}
+		if !got.Allow && inTable && got.Reason != ReasonErased {
+			t.Fatalf("refused with %q, want erased", got.Reason)
+		}
+	})
+}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/assent-registry/assent/internal/audit"
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/registry"
 	"github.com/assent-registry/assent/internal/store"
 )
 
@@ -135,5 +138,116 @@ func TestCasesAreTheAdjudicatorsAlone(t *testing.T) {
 	r := e.do(adj(req{method: "POST", path: "/v1/cases/" + ab + "/decision", body: map[string]any{"decision": "same"}}))
 	if r.status != http.StatusConflict || r.code() != "case_closed" {
 		t.Errorf("deciding a decided case again: %d %s, want 409 case_closed", r.status, r.raw)
+	}
+}
+
+// withRegistry rebuilds the registry and server of e with opt (the clock
+// and audit log of e are kept).
+func (e *env) withRegistry(opt registry.Options) {
+	opt.Clock, opt.Audit = e.clock.Now, e.audit
+	e.reg = registry.New(e.db, e.kr, opt)
+	e.srv = New(e.reg, Options{Logger: discardLogger()})
+}
+
+// portalLogin logs a person in and returns the portal token.
+func (e *env) portalLogin(id, code string) string {
+	e.t.Helper()
+	return e.must(200, req{method: "POST", path: "/v1/portal/login", body: map[string]any{"person_id": id, "code": code}}).str("token")
+}
+
+// TestCareRetention: what the receipt and the portal's confirmation say
+// about check-up data is what happens, with the default (erased with the
+// person) and with a retention period (kept, readable only for care, then
+// erased by maintenance) (issue 12, items 5 and 10).
+func TestCareRetention(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		retention time.Duration
+		says      string
+	}{
+		{"default: erased with the person", 0, "erased with your record"},
+		{"90 days", 90 * 24 * time.Hour, "kept for 90 days, readable only for your care, and then erased"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.withRegistry(registry.Options{CareRetention: tc.retention})
+			b := adultBody("Ada")
+			b["consent"].(map[string]any)["decisions"] = []map[string]any{{"category": "health", "purpose": "research", "decision": "granted"}}
+			reg := e.register(b)
+			id, code := reg.str("id"), reg.body["receipt"].(map[string]any)["code"].(string)
+			if cd := reg.body["receipt"].(map[string]any)["receipt"].(map[string]any)["careData"]; cd == nil || !strings.Contains(cd.(string), tc.says) {
+				t.Errorf("registration receipt careData %v, want it to say %q", cd, tc.says)
+			}
+			exams := req{method: "GET", path: "/v1/persons/" + id + "/exams", role: consent.Clinician, purpose: "care"}
+			e.must(201, req{method: "POST", path: "/v1/persons/" + id + "/exams", role: consent.Clinician, purpose: "care", body: map[string]any{"systolic": 120, "diastolic": 80}})
+
+			// Withdrawing research keeps the exams for care.
+			w := e.must(201, req{method: "POST", path: "/v1/persons/" + id + "/consents", role: consent.Registrar, purpose: "registration",
+				body: map[string]any{"category": "health", "purpose": "research", "decision": "withdrawn", "method": "verbal", "notice_version": "n1", "language": "en"}})
+			if !strings.Contains(w.str("notice"), tc.says) {
+				t.Errorf("notice %q", w.str("notice"))
+			}
+			if n := len(e.must(200, exams).body["exams"].([]any)); n != 1 {
+				t.Fatalf("after withdrawing research, %d exams for care, want 1", n)
+			}
+
+			// The person withdraws their registration in the portal, without
+			// knowing the notice version.
+			token := e.portalLogin(id, code)
+			w = e.must(201, req{method: "POST", path: "/v1/persons/" + id + "/consents", key: token,
+				body: map[string]any{"category": "identity", "purpose": "registration", "decision": "withdrawn"}})
+			if w.body["erased_person"] != true || !strings.Contains(w.str("notice"), tc.says) || !strings.Contains(w.str("notice"), "record, identity and biometric data are erased") {
+				t.Errorf("withdrawal answer: %s", w.raw)
+			}
+			if c := w.body["consent"].(map[string]any); c["notice_version"] != "n1" || c["language"] != "en" || c["method"] != "portal" {
+				t.Errorf("the portal's answer was not completed from the record: %v", c)
+			}
+			rc := w.body["receipt"].(map[string]any)
+			inner := rc["receipt"].(map[string]any)
+			if _, ok := rc["code"]; ok {
+				t.Errorf("a withdrawal receipt carries a portal code field: %v", rc["code"])
+			}
+			if ps := inner["services"].([]any)[0].(map[string]any)["purposes"]; ps == nil {
+				t.Errorf("withdrawal receipt purposes are null")
+			}
+			if wd, _ := inner["withdrawn"].([]any); len(wd) != 1 {
+				t.Errorf("withdrawal receipt lists withdrawn %v", inner["withdrawn"])
+			}
+			if !strings.Contains(inner["careData"].(string), tc.says) {
+				t.Errorf("withdrawal receipt careData %q", inner["careData"])
+			}
+
+			e.must(410, req{method: "GET", path: "/v1/persons/" + id, role: consent.Registrar, purpose: "registration"})
+			if tc.retention == 0 {
+				e.must(410, exams)
+				return
+			}
+			// Kept for care only.
+			if n := len(e.must(200, exams).body["exams"].([]any)); n != 1 {
+				t.Errorf("within retention, %d exams for care, want 1", n)
+			}
+			e.must(410, req{method: "POST", path: "/v1/persons/" + id + "/exams", role: consent.Clinician, purpose: "care", body: map[string]any{"systolic": 120, "diastolic": 80}})
+			e.must(410, req{method: "GET", path: "/v1/persons/" + id + "/exams", role: consent.Researcher, purpose: "research"})
+			e.must(410, req{method: "GET", path: "/v1/persons/" + id + "/export", role: consent.Registrar, purpose: "registration"})
+			rep, err := e.reg.Maintain(context.Background())
+			if err != nil || rep.CareDataErased != 0 {
+				t.Fatalf("maintenance within the period: %+v %v", rep, err)
+			}
+			e.must(200, exams)
+			e.clock.Advance(tc.retention + time.Hour)
+			e.must(410, exams)
+			rep, err = e.reg.Maintain(context.Background())
+			if err != nil || rep.CareDataErased != 1 {
+				t.Fatalf("maintenance after the period: %+v %v", rep, err)
+			}
+			var left int
+			if err := e.db.View(context.Background(), func(tx store.Tx) error {
+				es, err := tx.ListExams(context.Background(), id)
+				left = len(es)
+				return err
+			}); err != nil || left != 0 {
+				t.Errorf("after the period, %d exam rows left (%v)", left, err)
+			}
+		})
 	}
 }

@@ -19,7 +19,7 @@ const ReceiptKeyName = "receipts"
 type Receipt struct {
 	consent.SignedReceipt
 	PersonID string    `json:"person_id"`
-	Code     string    `json:"code"`
+	Code     string    `json:"code,omitempty"` // the portal code: registration receipts only
 	Site     string    `json:"site,omitempty"`
 	Time     time.Time `json:"time"`
 	Granted  []string  `json:"granted"`
@@ -37,13 +37,14 @@ func (r *Registry) ReceiptPublicKey(ctx context.Context) (ed25519.PublicKey, err
 
 func (r *Registry) receipt(ctx context.Context, personID string, recs []consent.Record, code string, at time.Time, site string) (Receipt, error) {
 	built, err := consent.BuildReceipt(consent.ReceiptInput{
-		ReceiptID:    newID(),
-		Jurisdiction: r.jurisdiction,
-		PolicyURL:    r.policyURL,
-		Controller:   r.controller,
-		Site:         site,
-		Code:         code,
-		Records:      recs,
+		ReceiptID:     newID(),
+		Jurisdiction:  r.jurisdiction,
+		PolicyURL:     r.policyURL,
+		Controller:    r.controller,
+		Site:          site,
+		Code:          code,
+		Records:       recs,
+		CareRetention: r.careRetention,
 	})
 	if err != nil {
 		return Receipt{}, fmt.Errorf("registry: receipt: %w", err)

@@ -47,6 +47,11 @@ type Options struct {
 	// Audit is the audit log's tree and checkpoints (NewAuditLog). It is
 	// told after every commit that entries were appended.
 	Audit *audit.Log
+	// CareRetention is how long the care data (exams, blood type, specimen
+	// custody) of a person who withdrew their registration is kept,
+	// readable only for care, before `assent maintain` erases it. 0 (the
+	// default): erased with the person.
+	CareRetention time.Duration
 }
 
 // Registry runs the use cases.
@@ -64,13 +69,15 @@ type Registry struct {
 	limits       limiter
 	gal          *galleries
 	galleryPage  int // biometrics read per page when the galleries load
+	// careRetention: Options.CareRetention.
+	careRetention time.Duration
 }
 
 // New builds a Registry over s and k.
 func New(s store.Store, k Keyring, opt Options) *Registry {
 	r := &Registry{store: s, keys: k, cfg: opt.Consent.WithDefaults(), now: opt.Clock, log: opt.Logger,
 		controller: opt.Controller, jurisdiction: opt.Jurisdiction, policyURL: opt.PolicyURL, audit: opt.Audit,
-		gal: newGalleries(), galleryPage: 2000}
+		gal: newGalleries(), galleryPage: 2000, careRetention: max(opt.CareRetention, 0)}
 	if r.controller.Name == "" {
 		r.controller = consent.Controller{Name: "Assent registry operator", Contact: "the registry office", Address: "see the notice", Email: "privacy@example.org"}
 	}
@@ -341,6 +348,9 @@ func (r *Registry) decide(a access, personID string, f *facts) consent.Verdict {
 		Exists:    f.person.ID != "" && f.person.Status == store.StatusActive,
 		Erased:    f.person.Status == store.StatusErased,
 		BirthDate: f.birth,
+	}
+	if cp.Erased {
+		cp.CareRetainedUntil = r.careRetainedUntil(f.person)
 	}
 	records := f.records
 	if a.creating {
