@@ -60,6 +60,7 @@ var inputStatus = map[string]int{
 	registry.CodeCaseClosed:        http.StatusConflict,
 	registry.CodeGuardianNotNeeded: http.StatusUnprocessableEntity,
 	registry.CodeInvalidText:       http.StatusBadRequest,
+	registry.CodeMergedRecord:      http.StatusConflict,
 }
 
 // problemFor is the one place errors become HTTP answers. Internal detail

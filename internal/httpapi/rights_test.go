@@ -251,3 +251,42 @@ func TestCareRetention(t *testing.T) {
 		})
 	}
 }
+
+// TestMergedRecordIsOneHistory: after a "same" decision, a write to the
+// alias is refused with 409 merged_record naming the survivor, and the care
+// history read through either record holds both records' exams (issue 12,
+// item 6).
+func TestMergedRecordIsOneHistory(t *testing.T) {
+	e := newEnv(t)
+	a := e.register(withFaceDedup(adultBody("Ana"), "granted")).str("id")
+	b := e.register(withFaceDedup(adultBody("Ana2"), "granted")).str("id")
+	exam := func(id string) req {
+		return req{method: "POST", path: "/v1/persons/" + id + "/exams", role: consent.Clinician, purpose: "care", body: map[string]any{"systolic": 120, "diastolic": 80}}
+	}
+	e.must(201, exam(a))
+	e.clock.Advance(time.Hour)
+	e.must(201, exam(b))
+	cid := e.openCase(a, b)
+	e.must(200, req{method: "POST", path: "/v1/cases/" + cid + "/decision", role: consent.Adjudicator, purpose: "deduplication", body: map[string]any{"decision": "same"}})
+
+	r := e.do(exam(b))
+	if r.status != http.StatusConflict || r.code() != "merged_record" || !strings.Contains(r.str("detail"), a) {
+		t.Errorf("exam written to the alias: %d %s, want 409 merged_record naming %s", r.status, r.raw, a)
+	}
+	r = e.do(req{method: "POST", path: "/v1/persons/" + b + "/specimens", role: consent.Clinician, purpose: "care",
+		body: map[string]any{"label": "S1", "type": "blood", "storage_location": "fridge 1", "consented_uses": []string{"care"}}})
+	if r.status != http.StatusConflict || r.code() != "merged_record" {
+		t.Errorf("specimen added to the alias: %d %s, want 409 merged_record", r.status, r.raw)
+	}
+	e.clock.Advance(time.Hour)
+	e.must(201, exam(a))
+	for _, id := range []string{a, b} {
+		got := e.must(200, req{method: "GET", path: "/v1/persons/" + id + "/exams", role: consent.Clinician, purpose: "care"}).body["exams"].([]any)
+		if len(got) != 3 {
+			t.Fatalf("care history through %s: %d exams, want 3 (both records)", id, len(got))
+		}
+		if got[1].(map[string]any)["merged_from"] != b || got[0].(map[string]any)["merged_from"] != nil {
+			t.Errorf("care history through %s is not in time order with the alias's exam marked: %v", id, got)
+		}
+	}
+}
