@@ -290,3 +290,30 @@ func TestMergedRecordIsOneHistory(t *testing.T) {
 		}
 	}
 }
+
+// TestExportListsBiometricReferences: the subject export lists every
+// biometric reference held (modality, position, purposes, when), never the
+// template (issue 12, item 9).
+func TestExportListsBiometricReferences(t *testing.T) {
+	e := newEnv(t)
+	reg := e.register(withFaceDedup(adultBody("Ana"), "granted"))
+	id, code := reg.str("id"), reg.body["receipt"].(map[string]any)["code"].(string)
+	e.enrolFace(id)
+	x := e.must(200, req{method: "GET", path: "/v1/persons/" + id + "/export", key: e.portalLogin(id, code)})
+	bs, _ := x.body["biometrics"].([]any)
+	if len(bs) != 1 {
+		t.Fatalf("export lists %d biometric references, want 1: %s", len(bs), x.raw)
+	}
+	ref := bs[0].(map[string]any)
+	if ref["modality"] != "face" || ref["position"] != "face" || ref["created_at"] == nil || ref["reference_id"] == "" {
+		t.Errorf("reference: %v", ref)
+	}
+	if ps, _ := ref["purposes"].([]any); len(ps) != 1 || ps[0] != "deduplication" {
+		t.Errorf("purposes %v, want [deduplication]", ref["purposes"])
+	}
+	for k := range ref {
+		if strings.Contains(k, "template") || k == "data" {
+			t.Errorf("export carries %q", k)
+		}
+	}
+}
