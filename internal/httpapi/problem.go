@@ -61,6 +61,9 @@ var inputStatus = map[string]int{
 	registry.CodeGuardianNotNeeded: http.StatusUnprocessableEntity,
 	registry.CodeInvalidText:       http.StatusBadRequest,
 	registry.CodeMergedRecord:      http.StatusConflict,
+	registry.CodeInvalidAreaCode:   http.StatusBadRequest,
+	registry.CodeMinorCannotBeHead: http.StatusUnprocessableEntity,
+	registry.CodeHeadMustStay:      http.StatusUnprocessableEntity,
 }
 
 // problemFor is the one place errors become HTTP answers. Internal detail

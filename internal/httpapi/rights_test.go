@@ -317,3 +317,86 @@ func TestExportListsBiometricReferences(t *testing.T) {
 		}
 	}
 }
+
+// TestHouseholdRules: each household rule the trial broke has its own code
+// (issue 12, item 13).
+func TestHouseholdRules(t *testing.T) {
+	e := newEnv(t)
+	regq := func(b map[string]any) req {
+		return req{method: "POST", path: "/v1/persons", role: consent.Registrar, purpose: "registration", body: b}
+	}
+	hh := func(body map[string]any) req {
+		return req{method: "POST", path: "/v1/households", role: consent.Registrar, purpose: "registration", body: body}
+	}
+	// Area code format, wherever an area code is given.
+	for _, bad := range []string{"", "-A", "a b", "A/1", strings.Repeat("A", 33), "Ärea"} {
+		want := "invalid_area_code"
+		if bad == "" {
+			want = "missing_field"
+		}
+		if r := e.do(hh(map[string]any{"address": "1 Road", "area_code": bad})); r.status != 400 || r.code() != want {
+			t.Errorf("household area %q: %d %s", bad, r.status, r.raw)
+		}
+		b := adultBody("Ada")
+		b["area_code"] = bad
+		if r := e.do(regq(b)); r.status != 400 || r.code() != want {
+			t.Errorf("person area %q: %d %s", bad, r.status, r.raw)
+		}
+	}
+	hid := e.must(201, hh(map[string]any{"address": "1 Road", "area_code": "A1"})).str("id")
+	member := func(name, birth, rel string) string {
+		b := adultBody(name)
+		b["birth_date"], b["household_id"], b["relationship"] = birth, hid, rel
+		if birth > "2008" {
+			b["guardian_id"] = e.register(adultBody("Guardian of " + name)).str("id")
+		}
+		return e.register(b).str("id")
+	}
+	// A relationship is required with a household.
+	b := adultBody("NoRel")
+	b["household_id"] = hid
+	if r := e.do(regq(b)); r.status != 400 || r.code() != "missing_field" || r.str("field") != "relationship" {
+		t.Errorf("household without relationship: %d %s", r.status, r.raw)
+	}
+	// A minor is never head.
+	kid := adultBody("Kid")
+	kid["birth_date"], kid["household_id"], kid["relationship"] = "2014-05-05", hid, "head"
+	kid["guardian_id"] = e.register(adultBody("Parent")).str("id")
+	if r := e.do(regq(kid)); r.status != 422 || r.code() != "minor_cannot_be_head" {
+		t.Errorf("minor registered as head: %d %s", r.status, r.raw)
+	}
+	head := member("Head", "1970-01-01", "head")
+	child := member("Child", "2014-05-05", "child")
+	adult := member("Adult", "1995-01-01", "child")
+	for _, q := range []req{
+		{method: "PUT", path: "/v1/households/" + hid + "/head", body: map[string]any{"person_id": child}},
+		{method: "POST", path: "/v1/households/" + hid + "/split", body: map[string]any{"person_ids": []string{child}, "head_id": child, "address": "2 Road", "area_code": "A1"}},
+	} {
+		q.role, q.purpose = consent.Registrar, "registration"
+		if r := e.do(q); r.status != 422 || r.code() != "minor_cannot_be_head" {
+			t.Errorf("%s %s making a 12-year-old head: %d %s", q.method, q.path, r.status, r.raw)
+		}
+	}
+	// The head does not walk out on the others.
+	other := e.must(201, hh(map[string]any{"address": "3 Road", "area_code": "A1"})).str("id")
+	for _, q := range []req{
+		{method: "POST", path: "/v1/households/" + other + "/members", body: map[string]any{"person_id": head, "relationship": "parent"}},
+		{method: "POST", path: "/v1/households/" + hid + "/members", body: map[string]any{"person_id": head, "relationship": "spouse"}},
+		{method: "POST", path: "/v1/households/" + hid + "/split", body: map[string]any{"person_ids": []string{head, adult}, "head_id": adult, "address": "2 Road", "area_code": "A1"}},
+	} {
+		q.role, q.purpose = consent.Registrar, "registration"
+		if r := e.do(q); r.status != 422 || r.code() != "head_must_stay" {
+			t.Errorf("%s %s taking the head away: %d %s", q.method, q.path, r.status, r.raw)
+		}
+	}
+	got := e.must(200, req{method: "GET", path: "/v1/households/" + hid, role: consent.Registrar, purpose: "registration"})
+	if got.str("head_id") != head {
+		t.Errorf("the household lost its head: %s", got.raw)
+	}
+	// Everyone moving together, the head included, is fine.
+	split := e.must(201, req{method: "POST", path: "/v1/households/" + hid + "/split", role: consent.Registrar, purpose: "registration",
+		body: map[string]any{"person_ids": []string{head, child, adult}, "head_id": head, "address": "2 Road", "area_code": "A1"}})
+	if split.str("head_id") != head || len(split.body["members"].([]any)) != 3 {
+		t.Errorf("whole household split off: %s", split.raw)
+	}
+}

@@ -136,7 +136,7 @@ func checkArea(v string) error {
 		return missing("area_code")
 	}
 	if !areaCodeRE.MatchString(v) {
-		return invalid("area_code", "letters, digits, '.', '_' or '-', at most 32")
+		return &InputError{Code: CodeInvalidAreaCode, Field: "area_code", Detail: "an area code is 1 to 32 letters, digits, '.', '_' or '-', starting with a letter or digit"}
 	}
 	return nil
 }
@@ -179,6 +179,14 @@ func (r *Registry) validateNewPerson(in NewPerson) (time.Time, error) {
 		}
 		if in.HouseholdID == "" {
 			return birth, missing("household_id")
+		}
+	}
+	if in.HouseholdID != "" && in.Relationship == "" {
+		return birth, &InputError{Code: CodeMissingField, Field: "relationship", Detail: "is required with household_id: say how the person is related to the head"}
+	}
+	if in.Relationship == "head" {
+		if err := r.checkHeadOfAge("relationship", birth, r.clock()); err != nil {
+			return birth, err
 		}
 	}
 	c := in.Consent
@@ -270,11 +278,7 @@ func (r *Registry) insertPerson(ctx context.Context, tx store.Tx, np newPersonPl
 		Site: np.actor.Site, Version: 1, CreatedAt: now, UpdatedAt: now,
 		PortalCodeMAC: r.keys.MAC(portalLabel, []byte(id+"\x00"+np.code))}
 	if in.HouseholdID != "" {
-		rel := in.Relationship
-		if rel == "" {
-			rel = "other"
-		}
-		if err := r.joinHousehold(ctx, tx, &p, in.HouseholdID, rel, now); err != nil {
+		if err := r.joinHousehold(ctx, tx, &p, in.HouseholdID, in.Relationship, now); err != nil {
 			return Registered{}, err
 		}
 	}
