@@ -54,6 +54,7 @@ const (
 	ReasonSubjectRequest    Reason = "subject_request"    // export for the person who asked; needs no consent
 	ReasonConsentManagement Reason = "consent_management" // recording or listing answers; needs no consent
 	ReasonCareRetention     Reason = "care_retention"     // an erased person's care data read for care within the retention period
+	ReasonRoleOperation     Reason = "role_operation"     // an operation on no person's data that the role is given (DecideOperation)
 )
 
 // Deny reasons, with the HTTP status the lead maps them to.

@@ -400,3 +400,27 @@ func TestHouseholdRules(t *testing.T) {
 		t.Errorf("whole household split off: %s", split.raw)
 	}
 }
+
+// TestOperationsGoThroughTheGate: audit metadata, consent statistics and
+// sites are decided by the policy's operation table and every attempt,
+// allowed or refused, is in the audit log (issue 12, item 15).
+func TestOperationsGoThroughTheGate(t *testing.T) {
+	e := newEnv(t)
+	before := e.auditSize()
+	for _, tc := range []struct {
+		q      req
+		status int
+	}{
+		{req{method: "GET", path: "/v1/audit/events", role: consent.Registrar}, 403},
+		{req{method: "GET", path: "/v1/audit/stats", role: consent.Clinician}, 403},
+		{req{method: "GET", path: "/v1/stats/consent", role: consent.Admin}, 403},
+		{req{method: "POST", path: "/v1/sites", role: consent.Auditor, body: map[string]any{"code": "s9", "name": "Nine", "area_code": "A1"}}, 403},
+		{req{method: "GET", path: "/v1/stats/consent", role: consent.Auditor}, 200},
+		{req{method: "POST", path: "/v1/sites", role: consent.Admin, body: map[string]any{"code": "s9", "name": "Nine", "area_code": "A1"}}, 201},
+	} {
+		e.must(tc.status, tc.q)
+	}
+	if got := e.auditSize() - before; got != 6 {
+		t.Errorf("%d audit events for 6 decisions", got)
+	}
+}

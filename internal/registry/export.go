@@ -129,11 +129,8 @@ func (r *Registry) ExportPerson(ctx context.Context, actor Actor, purpose consen
 // answers per site and category, small cells suppressed, and sites whose
 // answers are all grants flagged.
 func (r *Registry) ConsentStatistics(ctx context.Context, actor Actor) (consent.Stats, error) {
-	if actor.Role != consent.Auditor {
-		return consent.Stats{}, &DeniedError{Reason: string(consent.ReasonRoleNotAllowed)}
-	}
 	var counts []consent.Count
-	err := r.store.View(ctx, func(tx store.Tx) error {
+	err := r.guard(ctx, operationAccess(actor, consent.ReadConsentStatistics), func(tx store.Tx, _ map[string]*facts) error {
 		counts = counts[:0] // a backend may retry this function
 		cs, err := tx.ConsentCounts(ctx)
 		for _, c := range cs {

@@ -131,6 +131,10 @@ type access struct {
 	// verdict refuses them; a refusal does not refuse the request. fn finds
 	// the outcome in facts.optional.
 	optional []consent.Category
+	// operation, for an access to no person's data (audit metadata,
+	// statistics, sites), is decided by consent.DecideOperation on the role
+	// alone and recorded like any other decision.
+	operation consent.Operation
 }
 
 // facts is what the gate loaded about one person; handlers reuse it.
@@ -326,6 +330,9 @@ func (r *Registry) notifyAudit() {
 }
 
 func (r *Registry) decideRole(a access) consent.Verdict {
+	if a.operation != "" {
+		return consent.DecideOperation(a.actor.Role, a.operation)
+	}
 	if len(a.only) > 0 && !slices.Contains(a.only, a.purpose) {
 		return consent.Verdict{Reason: consent.ReasonPurposeNotAllowed}
 	}
