@@ -90,6 +90,9 @@ type Receipt struct {
 	Declined      []Pair `json:"declined"`
 	Withdrawn     []Pair `json:"withdrawn,omitempty"`
 	Code          string `json:"code,omitempty"`
+	// PersonNumber is the number the person reads and types (grouped for
+	// reading), so the receipt alone is enough to open the portal.
+	PersonNumber string `json:"personNumber,omitempty"`
 	// CareData is CareRetentionStatement for the programme's retention.
 	CareData string `json:"careData,omitempty"`
 }
@@ -108,7 +111,8 @@ type ReceiptInput struct {
 	CareRetention time.Duration
 	// Records are the answers given in this one transaction, all for one
 	// person, with one method, language, notice version and guardian.
-	Records []Record
+	Records      []Record
+	PersonNumber string // the person number, grouped for reading; may be empty
 }
 
 // termination is Termination with no care retention (the default).
@@ -190,6 +194,7 @@ func BuildReceipt(in ReceiptInput) (Receipt, error) {
 		Granted:          []Pair{},
 		Declined:         []Pair{},
 		Code:             in.Code,
+		PersonNumber:     in.PersonNumber,
 		CareData:         CareRetentionStatement(in.CareRetention),
 	}
 	grantedCats := make(map[Purpose][]string)

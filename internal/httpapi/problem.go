@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/assent-registry/assent/internal/envelope"
 	"github.com/assent-registry/assent/internal/registry"
 )
 
@@ -103,7 +102,7 @@ func problemFor(err error) Problem {
 		return newProblem(http.StatusUnauthorized, CodeUnauthenticated, "a valid API key is required", "")
 	case errors.Is(err, registry.ErrNotFound):
 		return newProblem(http.StatusNotFound, CodeNotFound, "", "")
-	case errors.Is(err, registry.ErrErased), errors.Is(err, envelope.ErrShredded):
+	case errors.Is(err, registry.ErrErased):
 		return newProblem(http.StatusGone, CodeErased, "this person's data was erased", "")
 	case errors.Is(err, registry.ErrConflict):
 		return newProblem(http.StatusConflict, CodeConflict, "the record changed meanwhile; retry", "")

@@ -198,7 +198,7 @@ func (r *Registry) RecordConsent(ctx context.Context, actor Actor, purpose conse
 			out.Erased = append(out.Erased, string(c))
 		}
 		out.Notice = r.consentNotice(rec, shred, erasePerson)
-		out.Receipt, err = r.receipt(ctx, id, []consent.Record{rec}, "", now, actor.Site)
+		out.Receipt, err = r.receipt(ctx, id, f[id].person.Number, []consent.Record{rec}, "", now, actor.Site)
 		return err
 	})
 	if err != nil {

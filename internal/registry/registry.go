@@ -203,7 +203,16 @@ func (r *Registry) guard(ctx context.Context, a access, fn func(tx store.Tx, f m
 		}); aerr != nil {
 			r.log.ErrorContext(ctx, "audit of a failed request", "err", aerr, "request_id", a.actor.RequestID)
 		}
-		return storeError(fnErr)
+		return r.shreddedError(storeError(fnErr))
+	}
+	return err
+}
+
+// shreddedError gives a keyring's "data key shredded" its registry meaning,
+// ErrErased, when the keyring can tell (envelope's IsShredded).
+func (r *Registry) shreddedError(err error) error {
+	if s, ok := r.keys.(interface{ IsShredded(error) bool }); ok && s.IsShredded(err) && !errors.Is(err, ErrErased) {
+		return fmt.Errorf("%w: %w", ErrErased, err)
 	}
 	return err
 }
@@ -433,7 +442,7 @@ func (r *Registry) loadFacts(ctx context.Context, tx store.Tx, a access, personI
 		return nil, err
 	}
 	f.identity = id
-	f.birth, _ = time.Parse(time.DateOnly, id.BirthDate)
+	f.birth = birthTime(id.BirthDate)
 	hist, err := tx.ConsentHistory(ctx, p.ID)
 	if err != nil {
 		return nil, err
