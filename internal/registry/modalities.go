@@ -1,19 +1,16 @@
 package registry
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"image"
-	_ "image/jpeg" // face photos
-	_ "image/png"
 	"math"
 	"slices"
 	"sync"
 
 	"github.com/assent-registry/assent/internal/biometric/fingerprint"
 	"github.com/assent-registry/assent/internal/biometric/fingerprint/iso19794"
+	"github.com/assent-registry/assent/internal/biometric/imagefmt"
 	"github.com/assent-registry/assent/internal/biometric/iris"
 	"github.com/assent-registry/assent/internal/consent"
 )
@@ -181,7 +178,7 @@ func (irisEngine) extract(format string, data []byte, _ int) (template, error) {
 	if format != FormatImage {
 		return nil, invalid("format", "irises are captured as image")
 	}
-	img, err := iris.DecodeImage(data)
+	img, err := iris.DecodeCapture(data)
 	if err != nil {
 		return nil, captureError(err)
 	}
@@ -246,15 +243,18 @@ type facePhoto []byte
 
 func (f facePhoto) MarshalBinary() ([]byte, error) { return f, nil }
 
+// faceLimits bound a face photo; it is checked from its header and stored
+// as sent (JPEG or PNG only).
+var faceLimits = imagefmt.Limits{MaxBytes: MaxCaptureBytes, MaxPixels: maxFaceSide * maxFaceSide, MaxSide: maxFaceSide, MinSide: 64}
+
 func extractFace(format string, data []byte) (template, error) {
 	if format != FormatImage {
 		return nil, invalid("format", "face photos are captured as image")
 	}
-	cfg, kind, err := image.DecodeConfig(bytes.NewReader(data))
-	if err != nil || (kind != "jpeg" && kind != "png") {
-		return nil, &InputError{Code: CodeInvalidCapture, Field: "data", Detail: "a face photo is a JPEG or PNG image"}
-	}
-	if cfg.Width > maxFaceSide || cfg.Height > maxFaceSide || cfg.Width < 64 || cfg.Height < 64 {
+	if _, _, err := imagefmt.Config(data, []imagefmt.Format{imagefmt.JPEG, imagefmt.PNG}, faceLimits); err != nil {
+		if errors.Is(err, imagefmt.ErrFormat) {
+			return nil, &InputError{Code: CodeInvalidCapture, Field: "data", Detail: "a face photo is a JPEG or PNG image"}
+		}
 		return nil, &InputError{Code: CodeInvalidCapture, Field: "data", Detail: "a face photo is 64 to 4000 pixels a side"}
 	}
 	return facePhoto(data), nil
