@@ -35,9 +35,9 @@ const (
 	MaxSide   = 4000      // pixels, either side
 	MaxPixels = 4_000_000 // pixels in all (a 1,000 dpi flat print of 2 x 2 inches)
 	MaxBytes  = 16 << 20  // encoded image bytes
-	MinSide = 64   // pixels, either side, after scaling to 500 dpi
-	MinDPI  = 250
-	MaxDPI  = 1200
+	MinSide   = 64        // pixels, either side, after scaling to 500 dpi
+	MinDPI    = 250
+	MaxDPI    = 1200
 )
 
 // DecodeImage decodes a TIFF, BMP or PNG image, and no other format: the
