@@ -35,6 +35,7 @@ const (
 	CodeConflict        = "conflict"
 	CodeInternal        = "internal_error"
 	CodeRateLimited     = "rate_limited"
+	CodeBusy            = "busy" // 503: every extraction slot is taken; retry after Retry-After seconds
 )
 
 // inputStatus maps the registry's input codes to statuses.
@@ -52,6 +53,7 @@ var inputStatus = map[string]int{
 	registry.CodeInvalidCapture:   http.StatusUnprocessableEntity,
 	registry.CodeQualityTooLow:    http.StatusUnprocessableEntity,
 	registry.CodeInvalidReceipt:   http.StatusUnprocessableEntity,
+	registry.CodeNotEnrolled:      http.StatusUnprocessableEntity,
 }
 
 // problemFor is the one place errors become HTTP answers. Internal detail
@@ -95,6 +97,8 @@ func problemFor(err error) Problem {
 		return newProblem(http.StatusGone, CodeErased, "this person's data was erased", "")
 	case errors.Is(err, registry.ErrConflict):
 		return newProblem(http.StatusConflict, CodeConflict, "the record changed meanwhile; retry", "")
+	case errors.Is(err, registry.ErrBusy):
+		return newProblem(http.StatusServiceUnavailable, CodeBusy, "the server is extracting as many captures as it has cores; retry shortly", "")
 	}
 	return newProblem(http.StatusInternalServerError, CodeInternal, "", "")
 }
@@ -107,7 +111,9 @@ func newProblem(status int, code, detail, field string) Problem {
 
 func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	p := problemFor(err)
-	if p.Status >= 500 {
+	if p.Code == CodeBusy {
+		w.Header().Set("Retry-After", "1")
+	} else if p.Status >= 500 {
 		log.ErrorContext(r.Context(), "request failed", "err", err, "request_id", requestID(r.Context()))
 	}
 	w.Header().Set("Content-Type", "application/problem+json")

@@ -559,3 +559,16 @@ func (r *Registry) FindPersons(ctx context.Context, actor Actor, purpose consent
 	})
 	return out, err
 }
+
+// SealIdentity seals id into p under the person's identity key, with the
+// lookup index, exactly as a registration does. It writes nothing: tools
+// that build a synthetic store of their own (assent bench enrol) use it.
+func SealIdentity(ctx context.Context, k Keyring, p *store.Person, id Identity) error {
+	return (&Registry{keys: k}).sealIdentity(ctx, p, id)
+}
+
+// SealTemplate seals a serialised template of modality under the person's
+// key, as enrolment stores it. It writes nothing (see SealIdentity).
+func SealTemplate(ctx context.Context, k Keyring, personID string, modality consent.Category, raw []byte) ([]byte, error) {
+	return k.Seal(ctx, personID, string(modality), kindTemplate, raw)
+}

@@ -8,17 +8,21 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/assent-registry/assent/internal/audit"
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/dedup"
 	"github.com/assent-registry/assent/internal/store"
 	"github.com/google/uuid"
 )
@@ -47,6 +51,14 @@ type Options struct {
 	// Audit is the audit log's tree and checkpoints (NewAuditLog). It is
 	// told after every commit that entries were appended.
 	Audit *audit.Log
+	// Galleries is the 1:N gallery service; nil means an in-process one
+	// (dedup.Local), filled by LoadGalleries.
+	Galleries Galleries
+	// ExtractionSlots bounds concurrent template extractions (default: the
+	// number of cores); a request waits at most ExtractionWait (default 2 s)
+	// for a slot, then gets ErrBusy.
+	ExtractionSlots int
+	ExtractionWait  time.Duration
 }
 
 // Registry runs the use cases.
@@ -62,15 +74,25 @@ type Registry struct {
 	policyURL    string
 	audit        *audit.Log
 	limits       limiter
-	gal          *galleries
-	galleryPage  int // biometrics read per page when the galleries load
+	gal          Galleries
+	galleryPage  int // biometrics read per page when an in-process gallery loads
+	engines      map[consent.Category]engine
+	// searchMu serialises deduplicating enrolments per modality, from the
+	// 1:N search to the commit that adds the new template.
+	searchMu   map[consent.Category]*sync.Mutex
+	extraction extractor
 }
 
 // New builds a Registry over s and k.
 func New(s store.Store, k Keyring, opt Options) *Registry {
 	r := &Registry{store: s, keys: k, cfg: opt.Consent.WithDefaults(), now: opt.Clock, log: opt.Logger,
 		controller: opt.Controller, jurisdiction: opt.Jurisdiction, policyURL: opt.PolicyURL, audit: opt.Audit,
-		gal: newGalleries(), galleryPage: 2000}
+		gal: opt.Galleries, galleryPage: 2000, engines: newEngines(),
+		searchMu:   map[consent.Category]*sync.Mutex{consent.Fingerprint: {}, consent.Iris: {}},
+		extraction: newExtractor(cmp.Or(opt.ExtractionSlots, runtime.GOMAXPROCS(0)), cmp.Or(opt.ExtractionWait, 2*time.Second))}
+	if r.gal == nil {
+		r.gal = dedup.NewLocal()
+	}
 	if r.controller.Name == "" {
 		r.controller = consent.Controller{Name: "Assent registry operator", Contact: "the registry office", Address: "see the notice", Email: "privacy@example.org"}
 	}
@@ -330,6 +352,8 @@ func failureCode(err error) string {
 		return "conflict"
 	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound):
 		return "not_found"
+	case errors.Is(err, ErrBusy):
+		return "busy"
 	}
 	return "internal_error"
 }
