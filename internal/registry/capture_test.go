@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -173,4 +174,46 @@ func FuzzExtractFace(f *testing.F) {
 			t.Fatalf("accepted a %q face photo", f)
 		}
 	})
+}
+
+// countingKeys counts the identities a registry opens.
+type countingKeys struct {
+	Keyring
+	mu         sync.Mutex
+	identities int
+}
+
+func (k *countingKeys) Open(ctx context.Context, personID, category, kind string, sealed []byte) ([]byte, error) {
+	if kind == kindPerson {
+		k.mu.Lock()
+		k.identities++
+		k.mu.Unlock()
+	}
+	return k.Keyring.Open(ctx, personID, category, kind, sealed)
+}
+
+// TestFindPersonsDecidesFirst: a role the policy refuses gets its refusal
+// without a single candidate's identity being opened.
+func TestFindPersonsDecidesFirst(t *testing.T) {
+	ctx := context.Background()
+	db, kr := newTestStore(t)
+	keys := &countingKeys{Keyring: kr}
+	r := New(db, keys, Options{})
+	for range 3 {
+		dedupPerson(t, r, "Same")
+	}
+	q := FindQuery{GivenName: "Same", FamilyName: "Gal", BirthDate: "1980-01-01"}
+	keys.identities = 0
+	_, err := r.FindPersons(ctx, Actor{OperatorID: "aud", Role: consent.Auditor}, consent.Registration, q)
+	var de *DeniedError
+	if !errors.As(err, &de) {
+		t.Fatalf("auditor: err = %v, want a denial", err)
+	}
+	if keys.identities != 0 {
+		t.Errorf("an auditor's refused search opened %d identities", keys.identities)
+	}
+	found, err := r.FindPersons(ctx, registrar, consent.Registration, q)
+	if err != nil || len(found) != 3 {
+		t.Fatalf("registrar: %d found, err %v", len(found), err)
+	}
 }
