@@ -35,6 +35,7 @@ var txOutsideGuard = map[string]string{
 	"Registry.confirmCandidates": "confirms blind-index candidates for FindPersons, after its role decision",
 	// Ids read first so that the gate can decide and audit every person
 	// touched (no personal data is read here).
+	"Registry.ResolvePerson":    "turns a person number into the id the caller could have sent; the gate then decides",
 	"Registry.loadCase":         "reads a case's person ids to build the gated access",
 	"Registry.Cases":            "lists open cases' person ids to build the gated access",
 	"Registry.householdMembers": "lists a household's member ids to build the gated access",

@@ -48,6 +48,8 @@ const (
 	CodeUnknownCase      = "unknown_case"      // 404
 	CodeInvalidReceipt   = "invalid_receipt"   // 422
 	CodeNotEnrolled      = "not_enrolled"      // 422: no template of that modality at that position
+	// CodeInvalidPersonNumber: a person number whose check digit fails.
+	CodeInvalidPersonNumber = "invalid_person_number" // 400
 )
 
 func missing(field string) error {
