@@ -148,11 +148,7 @@ func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose conse
 				mu := r.searchMu[cat]
 				mu.Lock()
 				defer mu.Unlock()
-				raw, err := t.MarshalBinary()
-				if err != nil {
-					return Enrolled{}, err
-				}
-				cands, complete, err := r.gal.Search(ctx, string(cat), raw, id)
+				cands, complete, err := r.gallerySearch(ctx, cat, t, id)
 				if err != nil {
 					return Enrolled{}, fmt.Errorf("registry: 1:N search: %w", err)
 				}
@@ -226,7 +222,7 @@ func (r *Registry) enrolTx(ctx context.Context, tx store.Tx, p store.Person, pur
 	if out.Duplicates, err = r.deduplicate(ctx, tx, p.ID, candidates, now); err != nil {
 		return out, "", err
 	}
-	if err := r.gal.Add(ctx, string(cat), p.ID, b.ReferenceID, raw); err != nil {
+	if err := r.galleryAdd(ctx, cat, p.ID, b.ReferenceID, t, raw); err != nil {
 		return out, "", err
 	}
 	return out, b.ReferenceID, nil

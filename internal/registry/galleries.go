@@ -30,6 +30,34 @@ type Galleries interface {
 	Sizes() map[string]int
 }
 
+// decodedGalleries is a Galleries in this process that also takes
+// templates as the engines made them, sparing a decode per call.
+type decodedGalleries interface {
+	SearchDecoded(ctx context.Context, modality string, probe any, exclude string) ([]string, bool, error)
+	AddDecoded(ctx context.Context, modality, personID, ref string, t any) error
+}
+
+// gallerySearch searches the gallery service with a template.
+func (r *Registry) gallerySearch(ctx context.Context, cat consent.Category, t template, exclude string) ([]string, bool, error) {
+	if d, ok := r.gal.(decodedGalleries); ok {
+		return d.SearchDecoded(ctx, string(cat), t, exclude)
+	}
+	raw, err := t.MarshalBinary()
+	if err != nil {
+		return nil, false, err
+	}
+	return r.gal.Search(ctx, string(cat), raw, exclude)
+}
+
+// galleryAdd gives the gallery service a template (raw is its serialised
+// form).
+func (r *Registry) galleryAdd(ctx context.Context, cat consent.Category, personID, ref string, t template, raw []byte) error {
+	if d, ok := r.gal.(decodedGalleries); ok {
+		return d.AddDecoded(ctx, string(cat), personID, ref, t)
+	}
+	return r.gal.Add(ctx, string(cat), personID, ref, raw)
+}
+
 // galleryLoader is a Galleries that the registry fills at start from its
 // store (an in-process gallery). Others load themselves.
 type galleryLoader interface {

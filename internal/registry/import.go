@@ -88,12 +88,8 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 		defer mu.Unlock()
 		for i, pc := range caps {
 			if pc.cat == cat && pc.purpose == consent.Deduplication {
-				raw, err := pc.t.MarshalBinary()
-				if err != nil {
-					return ImportResult{}, err
-				}
 				var complete bool
-				if cands[i], complete, err = r.gal.Search(ctx, string(cat), raw, np.id); err != nil {
+				if cands[i], complete, err = r.gallerySearch(ctx, cat, pc.t, np.id); err != nil {
 					return ImportResult{}, fmt.Errorf("registry: 1:N search: %w", err)
 				}
 				pending = pending || !complete
