@@ -128,3 +128,42 @@ func isIdent(e ast.Expr, names ...string) bool {
 	id, ok := e.(*ast.Ident)
 	return ok && slices.Contains(names, id.Name)
 }
+
+// TestRegistryOwnsNoGallery: galleries, their loading and worker pools live
+// behind the Galleries interface (internal/dedup), and bench population code
+// lives in internal/benchpop: the registry package builds no engine gallery,
+// imports no scan package and exports no bench method.
+func TestRegistryOwnsNoGallery(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, im := range f.Imports {
+			if p := strings.Trim(im.Path.Value, `"`); p == "github.com/assent-registry/assent/internal/gallery" {
+				t.Errorf("%s imports %s: 1:N scans belong to the gallery service", name, p)
+			}
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch x := n.(type) {
+			case *ast.SelectorExpr:
+				if id, ok := x.X.(*ast.Ident); ok && (id.Name == "fingerprint" || id.Name == "iris") && (x.Sel.Name == "Gallery" || x.Sel.Name == "NewGallery") {
+					t.Errorf("%s: %s.%s: galleries belong to the gallery service (internal/dedup)", fset.Position(x.Pos()), id.Name, x.Sel.Name)
+				}
+			case *ast.FuncDecl:
+				if x.Name.IsExported() && strings.Contains(x.Name.Name, "Bench") {
+					t.Errorf("%s: %s: bench population code belongs in internal/benchpop", fset.Position(x.Pos()), x.Name.Name)
+				}
+			}
+			return true
+		})
+	}
+}
