@@ -22,7 +22,6 @@ var txOutsideGuard = map[string]string{
 	"Registry.RecordRefusal": "appends the audit event of a request refused before any use case",
 	// Policy asked ahead of expensive work; the gate decides again and records.
 	"Registry.decideFirst": "asks the policy before decoding a capture; a refusal goes through guard at once",
-	"Registry.allowed":     "asks the policy before a 1:N search; the gate decides again and records",
 	// Gallery upkeep: feeds the gallery service what the policy says belongs
 	// in it, after the gated change that calls for it; returns nothing.
 	"gallerySource.Pages":       "reads the deduplication templates for a gallery load (no caller sees them)",

@@ -127,35 +127,33 @@ func (r *Registry) EnrolTemplate(ctx context.Context, actor Actor, purpose conse
 }
 
 // enrolTemplate is EnrolBiometric after extraction (extractErr, if any, is
-// recorded through the gate).
+// recorded through the gate). The caller has asked the policy first
+// (decideFirst), so the 1:N search runs only for an access the policy
+// allowed a moment ago; the gate decides again, and records, in the
+// transaction that stores the template (a search for an access refused
+// meanwhile is discarded unread).
 func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose consent.Purpose, id string, cat consent.Category, c Capture, t template, extractErr error) (Enrolled, error) {
 	a := enrolAccess(actor, purpose, id, cat)
 	// The 1:N scan takes seconds on a large gallery, so it runs before the
 	// write transaction, not inside it: other requests are never held up by
 	// it. Deduplicating enrolments of one modality take turns (searchMu), so
-	// two captures of one finger enrolled at once still find each other. The
-	// scan runs only after the policy allows this access (checked here, and
-	// decided again and audited in the transaction).
+	// two captures of one finger enrolled at once still find each other.
 	var candidates []string
 	dedupState := DedupNotConsented
 	_, searchable := r.engines[cat]
 	if extractErr == nil && purpose == consent.Deduplication {
 		dedupState = DedupDone
 		if searchable {
-			if ok, err := r.allowed(ctx, a, id); err != nil {
-				return Enrolled{}, err
-			} else if ok {
-				mu := r.searchMu[cat]
-				mu.Lock()
-				defer mu.Unlock()
-				cands, complete, err := r.gallerySearch(ctx, cat, t, id)
-				if err != nil {
-					return Enrolled{}, fmt.Errorf("registry: 1:N search: %w", err)
-				}
-				candidates = cands
-				if !complete {
-					dedupState = DedupPending
-				}
+			mu := r.searchMu[cat]
+			mu.Lock()
+			defer mu.Unlock()
+			cands, complete, err := r.gallerySearch(ctx, cat, t, id)
+			if err != nil {
+				return Enrolled{}, fmt.Errorf("registry: 1:N search: %w", err)
+			}
+			candidates = cands
+			if !complete {
+				dedupState = DedupPending
 			}
 		}
 	}
@@ -456,20 +454,4 @@ func (r *Registry) decideFirst(ctx context.Context, a access, id string, check f
 		// Refused a moment ago, allowed now: the facts changed meanwhile.
 		return fmt.Errorf("registry: the policy's facts changed during the request: %w", ErrConflict)
 	})
-}
-
-// allowed asks the policy, without recording it, whether access a to person
-// id would be allowed now (the gate decides again, and records, in the
-// transaction).
-func (r *Registry) allowed(ctx context.Context, a access, id string) (bool, error) {
-	var ok bool
-	err := r.store.View(ctx, func(tx store.Tx) error {
-		f, err := r.loadFacts(ctx, tx, a, id)
-		if err != nil {
-			return err
-		}
-		ok = r.decide(a, id, f).Allow
-		return nil
-	})
-	return ok, err
 }
