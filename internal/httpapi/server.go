@@ -33,9 +33,13 @@ func OpenAPI() []byte { return openAPIDoc }
 type Options struct {
 	Logger   *slog.Logger
 	Registry *prometheus.Registry // nil: a new one
+	// SeparateMetrics keeps /metrics off the API's address; the caller
+	// serves MetricsHandler on an address of its own (serve --metrics-addr).
+	SeparateMetrics bool
 	// TrustedProxies are the addresses of reverse proxies whose
-	// X-Forwarded-For names the client (portal login limits are keyed on
-	// the client). From any other peer the header is ignored.
+	// X-Forwarded-For names the client (serve --trusted-proxy; portal login
+	// limits are keyed on the client). From any other peer the header is
+	// ignored; empty: the connection's peer is the client.
 	TrustedProxies []netip.Prefix
 }
 
@@ -51,6 +55,8 @@ type Server struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	prom     *prometheus.Registry
+
+	separateMetrics bool
 }
 
 // Access is what a route needs before its handler runs.
@@ -71,7 +77,7 @@ type Route struct {
 
 // New builds the server.
 func New(reg *registry.Registry, opt Options) *Server {
-	s := &Server{reg: reg, log: opt.Logger, mux: http.NewServeMux(), prom: opt.Registry, proxies: opt.TrustedProxies}
+	s := &Server{reg: reg, log: opt.Logger, mux: http.NewServeMux(), prom: opt.Registry, separateMetrics: opt.SeparateMetrics, proxies: opt.TrustedProxies}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -88,8 +94,13 @@ func New(reg *registry.Registry, opt Options) *Server {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, s.log, probErr(http.StatusForbidden, CodeCrossOrigin, "cross-origin requests that change state are refused"))
 	}))
-	s.handler = cop.Handler(s.mux)
+	s.handler = securityHeaders(cop.Handler(s.mux))
 	return s
+}
+
+// MetricsHandler serves the Prometheus metrics (with the security headers).
+func (s *Server) MetricsHandler() http.Handler {
+	return securityHeaders(promhttp.HandlerFor(s.prom, promhttp.HandlerOpts{}))
 }
 
 // Routes lists every registered route.
@@ -102,8 +113,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) registerRoutes() {
 	s.handle("GET /healthz", Public, s.healthz)
 	s.handle("GET /openapi.json", Public, s.openapi)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.prom, promhttp.HandlerOpts{}))
-	s.routes = append(s.routes, Route{Pattern: "GET /metrics", Access: Public})
+	if !s.separateMetrics {
+		s.mux.Handle("GET /metrics", s.MetricsHandler())
+		s.routes = append(s.routes, Route{Pattern: "GET /metrics", Access: Public})
+	}
 
 	s.handle("POST /v1/sites", Operator, s.createSite)
 	s.handle("GET /v1/sites", Public, s.listSites)

@@ -47,6 +47,9 @@ type Options struct {
 	// Audit is the audit log's tree and checkpoints (NewAuditLog). It is
 	// told after every commit that entries were appended.
 	Audit *audit.Log
+	// Observer, when not nil, is told what happened, for operational
+	// metrics (observer.go). It receives no personal data.
+	Observer Observer
 	// CareRetention is how long the care data (exams, blood type, specimen
 	// custody) of a person who withdrew their registration is kept,
 	// readable only for care, before `assent maintain` erases it. 0 (the
@@ -69,6 +72,7 @@ type Registry struct {
 	limits       limiter
 	gal          *galleries
 	galleryPage  int // biometrics read per page when the galleries load
+	obs          Observer
 	// careRetention: Options.CareRetention.
 	careRetention time.Duration
 }
@@ -77,7 +81,7 @@ type Registry struct {
 func New(s store.Store, k Keyring, opt Options) *Registry {
 	r := &Registry{store: s, keys: k, cfg: opt.Consent.WithDefaults(), now: opt.Clock, log: opt.Logger,
 		controller: opt.Controller, jurisdiction: opt.Jurisdiction, policyURL: opt.PolicyURL, audit: opt.Audit,
-		gal: newGalleries(), galleryPage: 2000, careRetention: max(opt.CareRetention, 0)}
+		gal: newGalleries(), galleryPage: 2000, obs: opt.Observer, careRetention: max(opt.CareRetention, 0)}
 	if r.controller.Name == "" {
 		r.controller = consent.Controller{Name: "Assent registry operator", Contact: "the registry office", Address: "see the notice", Email: "privacy@example.org"}
 	}
@@ -124,6 +128,8 @@ type access struct {
 	// only, when set, lists the purposes this use case serves; any other
 	// declared purpose is refused (purpose_not_allowed) whatever the table.
 	only []consent.Purpose
+	// capture: a biometric capture for enrolment (counted by the Observer).
+	capture bool
 	// optional categories are read only when the policy allows them for
 	// every person touched (the face photo of a case): the gate decides
 	// them like the others, records them in each person's event when they
@@ -184,6 +190,7 @@ func (r *Registry) guard(ctx context.Context, a access, fn func(tx store.Tx, f m
 	if r.audit != nil && err == nil || fnErr != nil {
 		defer r.notifyAudit()
 	}
+	r.observe(a, denied, fnErr, err)
 	if denied != nil {
 		return denied
 	}
@@ -328,6 +335,9 @@ func (r *Registry) RecordRefusal(ctx context.Context, actor Actor, purpose, pers
 	err := r.store.Update(ctx, func(tx store.Tx) error {
 		return r.appendAudit(ctx, tx, a, personID, false, reason)
 	})
+	if r.obs != nil && err == nil {
+		r.obs.Denied(reason)
+	}
 	r.notifyAudit()
 	return err
 }
