@@ -49,6 +49,8 @@ type Tx interface {
 	Cases
 	Imports
 	Audit
+	Areas
+	Statistics
 }
 
 // Site is a place where people are registered and cared for.

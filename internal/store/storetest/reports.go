@@ -1,0 +1,194 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/assent-registry/assent/internal/store"
+	"github.com/google/go-cmp/cmp"
+)
+
+func sortCounts(cs []store.StatsCount) []store.StatsCount {
+	key := func(c store.StatsCount) string {
+		return strings.Join([]string{c.AreaCode, string(rune('0' + c.BirthYear%10)), c.Sex, c.Site, c.OperatorID, c.Category, c.Purpose, c.Decision}, "|")
+	}
+	slices.SortFunc(cs, func(a, b store.StatsCount) int {
+		if a.BirthYear != b.BirthYear {
+			return a.BirthYear - b.BirthYear
+		}
+		return strings.Compare(key(a), key(b))
+	})
+	return cs
+}
+
+func testAreas(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	region := store.Area{Code: "R", Name: "Region", UpdatedAt: t0}
+	district := store.Area{Code: "R.D1", Name: "District", ParentCode: "R", UpdatedAt: t0,
+		Targets: []store.AreaTarget{{AgeBand: "0-11", Sex: "female", Target: 120}, {AgeBand: "0-11", Sex: "male", Target: 130}}}
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.PutArea(ctx, region); err != nil {
+			return err
+		}
+		return tx.PutArea(ctx, district)
+	})
+	view(t, s, func(tx store.Tx) error {
+		got, err := tx.GetArea(ctx, "R.D1")
+		if err != nil {
+			return err
+		}
+		if d := cmp.Diff(district, got); d != "" {
+			t.Errorf("get area (-want +got):\n%s", d)
+		}
+		all, err := tx.ListAreas(ctx)
+		if err != nil {
+			return err
+		}
+		if d := cmp.Diff([]store.Area{region, district}, all); d != "" {
+			t.Errorf("list areas (-want +got):\n%s", d)
+		}
+		if _, err := tx.GetArea(ctx, "nowhere"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unknown area: got %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	// Putting again replaces name, parent and targets.
+	district.Name, district.Targets = "District one", []store.AreaTarget{{AgeBand: "65+", Sex: "other", Target: 7}}
+	update(t, s, func(tx store.Tx) error { return tx.PutArea(ctx, district) })
+	view(t, s, func(tx store.Tx) error {
+		got, err := tx.GetArea(ctx, "R.D1")
+		if d := cmp.Diff(district, got); d != "" {
+			t.Errorf("replaced area (-want +got):\n%s", d)
+		}
+		return err
+	})
+}
+
+func testStatistics(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	day := 24 * time.Hour
+	update(t, s, func(tx store.Tx) error {
+		for i, ps := range []store.PersonStats{
+			{PersonID: "p1", AreaCode: "A", BirthYear: 1980, Sex: "female", Site: "s1", OperatorID: "o1", RegisteredAt: t0},
+			{PersonID: "p2", AreaCode: "A", BirthYear: 1980, Sex: "female", Site: "s1", OperatorID: "o1", RegisteredAt: t0.Add(day)},
+			{PersonID: "p3", AreaCode: "B", BirthYear: 2015, Sex: "male", Site: "s2", OperatorID: "o2", RegisteredAt: t0.Add(10 * day)},
+		} {
+			p := person(ps.PersonID)
+			p.Site, p.CreatedAt = ps.Site, ps.RegisteredAt
+			if err := tx.CreatePerson(ctx, p); err != nil {
+				return err
+			}
+			if err := tx.PutPersonStats(ctx, ps); err != nil {
+				return err
+			}
+			if _, err := tx.AppendConsent(ctx, store.ConsentRecord{PersonID: ps.PersonID, Category: "iris", Purpose: "verification",
+				Decision: []string{"granted", "declined", "granted"}[i], Method: "paper", NoticeVersion: "1", Language: "en",
+				OperatorID: ps.OperatorID, Site: ps.Site, At: ps.RegisteredAt}); err != nil {
+				return err
+			}
+		}
+		// p1 withdraws within 30 days, p3 after 40.
+		for _, w := range []struct {
+			id string
+			at time.Time
+		}{{"p1", t0.Add(5 * day)}, {"p3", t0.Add(50 * day)}} {
+			if _, err := tx.AppendConsent(ctx, store.ConsentRecord{PersonID: w.id, Category: "iris", Purpose: "verification",
+				Decision: "withdrawn", Method: "portal", NoticeVersion: "1", Language: "en", At: w.at}); err != nil {
+				return err
+			}
+		}
+		if err := tx.AddExam(ctx, store.Exam{ID: "e1", PersonID: "p1", At: t0.Add(2 * day)}); err != nil {
+			return err
+		}
+		if err := tx.AddExam(ctx, store.Exam{ID: "e2", PersonID: "p1", At: t0.Add(3 * day)}); err != nil {
+			return err
+		}
+		for _, b := range []store.Biometric{
+			{ReferenceID: "b1", PersonID: "p1", Category: "iris", Position: "left_eye", Format: "image", Purpose: "verification", TemplateSealed: []byte("x"), CreatedAt: t0},
+			{ReferenceID: "b2", PersonID: "p1", Category: "iris", Position: "right_eye", Format: "image", Purpose: "verification", TemplateSealed: []byte("x"), CreatedAt: t0},
+			{ReferenceID: "b3", PersonID: "p3", Category: "fingerprint", Position: "right_index", Format: "image", Purpose: "verification", TemplateSealed: []byte("x"), CreatedAt: t0.Add(10 * day)},
+		} {
+			if err := tx.AddBiometric(ctx, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	all := store.Period{To: t0.Add(100 * day)}
+	view(t, s, func(tx store.Tx) error {
+		reg, err := tx.CountRegistered(ctx, store.Period{To: t0.Add(5 * day)})
+		if err != nil {
+			return err
+		}
+		if d := cmp.Diff([]store.StatsCount{{AreaCode: "A", BirthYear: 1980, Sex: "female", N: 2}}, sortCounts(reg)); d != "" {
+			t.Errorf("registered before day 5 (-want +got):\n%s", d)
+		}
+		up, err := tx.CountCheckedUp(ctx, store.Period{From: t0.Add(day), To: t0.Add(5 * day)})
+		if err != nil {
+			return err
+		}
+		if d := cmp.Diff([]store.StatsCount{{AreaCode: "A", BirthYear: 1980, Sex: "female", N: 1}}, sortCounts(up)); d != "" {
+			t.Errorf("checked up (-want +got):\n%s", d)
+		}
+		en, err := tx.CountEnrolled(ctx, all)
+		if err != nil {
+			return err
+		}
+		if d := cmp.Diff([]store.StatsCount{{AreaCode: "A", Category: "iris", N: 1}, {AreaCode: "B", Category: "fingerprint", N: 1}}, sortCounts(en)); d != "" {
+			t.Errorf("enrolled (-want +got):\n%s", d)
+		}
+		ans, err := tx.CountAreaAnswers(ctx, store.Period{To: t0.Add(20 * day)})
+		if err != nil {
+			return err
+		}
+		want := []store.StatsCount{
+			{AreaCode: "A", Category: "iris", Purpose: "verification", Decision: "declined", N: 1},
+			{AreaCode: "A", Category: "iris", Purpose: "verification", Decision: "granted", N: 1},
+			{AreaCode: "A", Category: "iris", Purpose: "verification", Decision: "withdrawn", N: 1},
+			{AreaCode: "B", Category: "iris", Purpose: "verification", Decision: "granted", N: 1},
+		}
+		if d := cmp.Diff(want, sortCounts(ans)); d != "" {
+			t.Errorf("area answers (-want +got):\n%s", d)
+		}
+		site, err := tx.CountSiteAnswers(ctx, store.Period{From: t0, To: t0.Add(2 * day)})
+		if err != nil {
+			return err
+		}
+		wantSite := []store.StatsCount{
+			{Site: "s1", OperatorID: "o1", Category: "iris", Purpose: "verification", Decision: "declined", N: 1},
+			{Site: "s1", OperatorID: "o1", Category: "iris", Purpose: "verification", Decision: "granted", N: 1},
+		}
+		if d := cmp.Diff(wantSite, sortCounts(site)); d != "" {
+			t.Errorf("site answers (-want +got):\n%s", d)
+		}
+		early, err := tx.CountEarlyWithdrawals(ctx, all, 30*day)
+		if err != nil {
+			return err
+		}
+		if d := cmp.Diff([]store.StatsCount{{Site: "s1", N: 1}}, sortCounts(early)); d != "" {
+			t.Errorf("early withdrawals (-want +got):\n%s", d)
+		}
+		return nil
+	})
+	// Erasure deletes the projection; the early withdrawal still counts.
+	update(t, s, func(tx store.Tx) error { return tx.ErasePerson(ctx, "p1", t0.Add(60*day)) })
+	update(t, s, func(tx store.Tx) error { return tx.DeletePersonStats(ctx, "p3") })
+	view(t, s, func(tx store.Tx) error {
+		reg, err := tx.CountRegistered(ctx, all)
+		if err != nil {
+			return err
+		}
+		if d := cmp.Diff([]store.StatsCount{{AreaCode: "A", BirthYear: 1980, Sex: "female", N: 1}}, sortCounts(reg)); d != "" {
+			t.Errorf("registered after erasure (-want +got):\n%s", d)
+		}
+		early, err := tx.CountEarlyWithdrawals(ctx, all, 30*day)
+		if d := cmp.Diff([]store.StatsCount{{Site: "s1", N: 1}}, sortCounts(early)); d != "" {
+			t.Errorf("early withdrawals after erasure (-want +got):\n%s", d)
+		}
+		return err
+	})
+}
