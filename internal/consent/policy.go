@@ -115,7 +115,25 @@ var access = map[Role]map[Purpose]map[Category][]Action{
 	Researcher: {
 		Research: {Health: readOnly, BloodType: readOnly, DNA: readOnly},
 	},
-	// Admin and Auditor: no personal data for any purpose.
+	// Admin, Auditor and Manager: no personal data for any purpose.
+}
+
+// aggregateReaders may read aggregate reports (coverage, consent integrity,
+// exclusion, register quality): counts with small cells suppressed, never a
+// person. Reports need no purpose and no consent, since nothing in them is
+// personal; each request is still recorded in the audit log.
+var aggregateReaders = []Role{Manager, Auditor}
+
+// MayReadAggregates reports whether role may read aggregate reports.
+func MayReadAggregates(role Role) bool { return hasRole(aggregateReaders, role) }
+
+func hasRole(rs []Role, r Role) bool {
+	for _, x := range rs {
+		if x == r {
+			return true
+		}
+	}
+	return false
 }
 
 var (
@@ -127,8 +145,8 @@ var (
 )
 
 // RolePurposes lists, in the order of Purposes, the purposes role may declare
-// for personal data. Subject (whose portal routes take no purpose), Admin and
-// Auditor get none.
+// for personal data. Subject (whose portal routes take no purpose), Admin,
+// Auditor and Manager get none.
 func RolePurposes(role Role) []Purpose {
 	var out []Purpose
 	for _, p := range Purposes {

@@ -108,6 +108,11 @@ func (r *Registry) BenchEnrolment(ctx context.Context, opt EnrolBenchOptions) (E
 		return [2][]float64{synth.Field(er), synth.Field(er)}
 	}
 	people := make([]person, opt.People)
+	if err := r.store.Update(ctx, func(tx store.Tx) error {
+		return tx.PutArea(ctx, store.Area{Code: "B", Name: "Bench area", UpdatedAt: r.clock()})
+	}); err != nil {
+		return rep, err
+	}
 	actor := Actor{OperatorID: "bench", Role: consent.Registrar, Site: "bench", Route: "assent bench enrol"}
 	start := time.Now()
 	const batch = 500

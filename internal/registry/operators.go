@@ -50,7 +50,12 @@ func (r *Registry) CreateSite(ctx context.Context, actor Actor, in NewSite) (Sit
 		return SiteView{}, err
 	}
 	s := store.Site{Code: in.Code, Name: strings.TrimSpace(in.Name), AreaCode: in.AreaCode, CreatedAt: r.clock()}
-	err := r.store.Update(ctx, func(tx store.Tx) error { return tx.CreateSite(ctx, s) })
+	err := r.store.Update(ctx, func(tx store.Tx) error {
+		if err := requireArea(ctx, tx, s.AreaCode); err != nil {
+			return err
+		}
+		return tx.CreateSite(ctx, s)
+	})
 	if errors.Is(err, store.ErrConflict) {
 		return SiteView{}, &InputError{Code: CodeSiteExists, Field: "code", Detail: "a site with this code exists"}
 	}
