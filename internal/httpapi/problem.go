@@ -52,6 +52,8 @@ var inputStatus = map[string]int{
 	registry.CodeInvalidCapture:   http.StatusUnprocessableEntity,
 	registry.CodeQualityTooLow:    http.StatusUnprocessableEntity,
 	registry.CodeInvalidReceipt:   http.StatusUnprocessableEntity,
+	registry.CodeUnknownArea:      http.StatusBadRequest,
+	registry.CodeInvalidReport:    http.StatusBadRequest,
 }
 
 // problemFor is the one place errors become HTTP answers. Internal detail
