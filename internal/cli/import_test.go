@@ -28,6 +28,13 @@ func TestImportIsResumableAndReportsBadLines(t *testing.T) {
 	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	areas := filepath.Join(t.TempDir(), "areas.csv")
+	if err := os.WriteFile(areas, []byte("code,name,parent_code,age_band,sex,target\nA,Area A,,,,\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := run("areas", "import", "--data", dir, areas); code != 0 {
+		t.Fatalf("areas import: exit %d\n%s", code, out)
+	}
 	code, out := run("import", "--data", dir, file)
 	if code != 0 {
 		t.Fatalf("import: exit %d\n%s", code, out)

@@ -62,6 +62,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newMaintainCmd(),
 		newReceiptCmd(),
 		newImportCmd(),
+		newAreasCmd(),
+		newReportCmd(),
 		evalCmd,
 		benchCmd,
 	)

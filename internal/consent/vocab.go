@@ -55,7 +55,7 @@ const (
 	Auditor     Role = "auditor"
 	// Manager runs the programme: aggregate reports only, no personal data.
 	Manager Role = "manager"
-	Subject     Role = "subject"
+	Subject Role = "subject"
 )
 
 // OperatorRoles are the roles an API key can carry (subject comes from the portal).

@@ -155,6 +155,10 @@ func (r *Registry) CoverageReport(ctx context.Context, actor Actor, q ReportQuer
 		if err != nil {
 			return err
 		}
+		wk, err := tx.CountRegisteredPerWeek(ctx, period)
+		if err != nil {
+			return err
+		}
 		en, err := tx.CountEnrolled(ctx, period)
 		if err != nil {
 			return err
@@ -163,7 +167,7 @@ func (r *Registry) CoverageReport(ctx context.Context, actor Actor, q ReportQuer
 		if err != nil {
 			return err
 		}
-		in = report.CoverageInput{Areas: reportAreas(areas), Registered: reportCounts(reg), CheckedUp: reportCounts(up),
+		in = report.CoverageInput{Areas: reportAreas(areas), Registered: reportCounts(reg), CheckedUp: reportCounts(up), Weekly: reportCounts(wk),
 			Enrolled: reportCounts(en), Answers: reportCounts(an)}
 		return nil
 	})

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"regexp"
 	"strconv"
@@ -83,6 +84,7 @@ type Count struct {
 	Category   string
 	Purpose    string
 	Decision   string
+	Week       int64 // weeks since Monday 1970-01-05
 	N          int
 }
 
@@ -128,6 +130,7 @@ type CoverageInput struct {
 	Areas      []Area
 	Registered []Count // area, birth year, sex
 	CheckedUp  []Count // area, birth year, sex
+	Weekly     []Count // area, week
 	Enrolled   []Count // area, category (modality)
 	Answers    []Count // area, category, purpose, decision
 }
@@ -191,6 +194,16 @@ type Coverage struct {
 	CheckedUp []CheckupCell  `json:"checked_up"`
 	Enrolled  []EnrolledCell `json:"enrolled"`
 	Answers   []AnswerCell   `json:"consent_answers"`
+	// Weekly counts registrations in the report's area per week of the
+	// period (the last row, week "total", is their sum).
+	Weekly []WeekCell `json:"registrations_per_week"`
+}
+
+// WeekCell is the number of people registered in one week (Monday first).
+type WeekCell struct {
+	Week       string `json:"week"` // the Monday, YYYY-MM-DD, or "total"
+	Registered *int   `json:"registered,omitempty"`
+	Suppressed bool   `json:"suppressed"`
 }
 
 // ErrUnknownArea: the report's area is not in the area registry.
@@ -212,7 +225,7 @@ func BuildCoverage(in CoverageInput, p Params) (Coverage, error) {
 	if !ok {
 		return Coverage{}, ErrUnknownArea
 	}
-	const tables = 4
+	const tables = 5 // registered, checked up, enrolled, answers, weekly
 	eps := p.Epsilon / tables
 	rng := p.rng()
 	refYear := p.To.Add(-time.Millisecond).UTC().Year()
@@ -340,7 +353,61 @@ func BuildCoverage(in CoverageInput, p Params) (Coverage, error) {
 			}
 		}
 	}
+	out.Weekly = weekly(tr, in.Weekly, p, eps, rng)
 	return out, nil
+}
+
+var weekZero = time.Date(1970, 1, 5, 0, 0, 0, 0, time.UTC)
+
+// weekly totals registrations in the tree per week, from the period's first
+// week (or the first week with a registration) to its last.
+func weekly(tr tree, cs []Count, p Params, eps float64, rng *rand.Rand) []WeekCell {
+	per := map[int64]int{}
+	first, last := int64(-1), int64(-1)
+	for _, c := range cs {
+		if _, ok := tr.index[c.AreaCode]; !ok {
+			continue
+		}
+		per[c.Week] += c.N
+		if first < 0 || c.Week < first {
+			first = c.Week
+		}
+		last = max(last, c.Week)
+	}
+	if !p.From.IsZero() {
+		first = int64(p.From.Sub(weekZero) / (7 * 24 * time.Hour))
+	}
+	last = max(last, int64(p.To.Add(-time.Millisecond).Sub(weekZero)/(7*24*time.Hour)))
+	if first < 0 || last-first > 520 {
+		first = max(first, last-520) // at most ten years of weeks
+	}
+	n := int(last - first + 1)
+	t := NewTable(n + 1)
+	total := Sum{Total: n}
+	alpha := math.Exp(-eps)
+	for i := range n {
+		v := per[first+int64(i)]
+		if eps > 0 {
+			v = max(0, v+geometric(alpha, rng)-geometric(alpha, rng))
+		}
+		t.Values[i] = v
+		t.Values[n] += v
+		total.Parts = append(total.Parts, i)
+	}
+	t.Sums = []Sum{total}
+	t.Protect(p.K)
+	out := make([]WeekCell, 0, n+1)
+	for i := range n + 1 {
+		c := WeekCell{Week: "total", Suppressed: t.Suppressed[i]}
+		if i < n {
+			c.Week = weekZero.AddDate(0, 0, 7*int(first+int64(i))).Format(time.DateOnly)
+		}
+		if !c.Suppressed {
+			c.Registered = intp(t.Values[i])
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // ConsentPairs are the (category, purpose) pairs a person is asked about

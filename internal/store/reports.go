@@ -58,6 +58,7 @@ type StatsCount struct {
 	Category   string
 	Purpose    string
 	Decision   string
+	Week       int64 // weeks since Monday 1970-01-05 (CountRegisteredPerWeek)
 	N          int
 }
 
@@ -78,6 +79,9 @@ type Statistics interface {
 	// CountRegistered groups persons registered before p.To by area, birth
 	// year and sex.
 	CountRegistered(ctx context.Context, p Period) ([]StatsCount, error)
+	// CountRegisteredPerWeek groups persons registered in p by area and
+	// week (Week: whole weeks since Monday 1970-01-05, UTC).
+	CountRegisteredPerWeek(ctx context.Context, p Period) ([]StatsCount, error)
 	// CountCheckedUp groups persons with at least one exam in p by area,
 	// birth year and sex.
 	CountCheckedUp(ctx context.Context, p Period) ([]StatsCount, error)

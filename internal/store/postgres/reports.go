@@ -129,6 +129,8 @@ func (t *tx) counts(ctx context.Context, op string, cols []string, q string, arg
 				dst = append(dst, &c.Purpose)
 			case "decision":
 				dst = append(dst, &c.Decision)
+			case "week":
+				dst = append(dst, &c.Week)
 			}
 		}
 		dst = append(dst, &c.N)
@@ -140,6 +142,15 @@ func (t *tx) counts(ctx context.Context, op string, cols []string, q string, arg
 func (t *tx) CountRegistered(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
 	return t.counts(ctx, "count registered", []string{"area_code", "birth_year", "sex"},
 		`SELECT area_code, birth_year, sex, COUNT(*) FROM person_stats WHERE registered_at < $1 GROUP BY area_code, birth_year, sex`, ms(p.To))
+}
+
+// weekAnchor is Monday 1970-01-05 in Unix milliseconds.
+const weekAnchor, weekMS = 345_600_000, 604_800_000
+
+func (t *tx) CountRegisteredPerWeek(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
+	return t.counts(ctx, "count registered per week", []string{"area_code", "week"},
+		`SELECT area_code, (registered_at - $1::BIGINT) / $2::BIGINT AS week, COUNT(*) FROM person_stats WHERE registered_at >= $3 AND registered_at < $4
+		GROUP BY area_code, week`, int64(weekAnchor), int64(weekMS), max(periodFrom(p), weekAnchor), ms(p.To))
 }
 
 func (t *tx) CountCheckedUp(ctx context.Context, p store.Period) ([]store.StatsCount, error) {

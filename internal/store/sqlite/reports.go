@@ -163,6 +163,8 @@ func countField(c *store.StatsCount, col string) any {
 		return &c.Purpose
 	case "decision":
 		return &c.Decision
+	case "week":
+		return &c.Week
 	}
 	var discard sql.RawBytes
 	return &discard
@@ -171,6 +173,15 @@ func countField(c *store.StatsCount, col string) any {
 func (t *tx) CountRegistered(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
 	return t.counts(ctx, "count registered", []string{"area_code", "birth_year", "sex"},
 		`SELECT area_code, birth_year, sex, COUNT(*) FROM person_stats WHERE registered_at < ? GROUP BY area_code, birth_year, sex`, ms(p.To))
+}
+
+// weekAnchor is Monday 1970-01-05 in Unix milliseconds.
+const weekAnchor, weekMS = 345_600_000, 604_800_000
+
+func (t *tx) CountRegisteredPerWeek(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
+	return t.counts(ctx, "count registered per week", []string{"area_code", "week"},
+		`SELECT area_code, (registered_at - ?) / ? AS week, COUNT(*) FROM person_stats WHERE registered_at >= ? AND registered_at < ?
+		GROUP BY area_code, week`, weekAnchor, weekMS, max(from(p), weekAnchor), ms(p.To))
 }
 
 func (t *tx) CountCheckedUp(ctx context.Context, p store.Period) ([]store.StatsCount, error) {

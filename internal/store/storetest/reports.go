@@ -192,3 +192,31 @@ func testStatistics(t *testing.T, s store.Store) {
 		return err
 	})
 }
+
+func testWeekly(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	monday := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC) // a Monday
+	update(t, s, func(tx store.Tx) error {
+		for i, at := range []time.Time{monday, monday.Add(6*24*time.Hour + 23*time.Hour), monday.AddDate(0, 0, 7), monday.AddDate(0, 0, 15)} {
+			if err := tx.PutPersonStats(ctx, store.PersonStats{PersonID: string(rune('a' + i)), AreaCode: "A", Sex: "female", RegisteredAt: at}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	w0 := int64(monday.Sub(time.Date(1970, 1, 5, 0, 0, 0, 0, time.UTC)) / (7 * 24 * time.Hour))
+	view(t, s, func(tx store.Tx) error {
+		got, err := tx.CountRegisteredPerWeek(ctx, store.Period{From: monday, To: monday.AddDate(0, 0, 14)})
+		want := []store.StatsCount{{AreaCode: "A", Week: w0, N: 2}, {AreaCode: "A", Week: w0 + 1, N: 1}}
+		if d := cmp.Diff(want, got, cmpSortWeeks); d != "" {
+			t.Errorf("weekly (-want +got):\n%s", d)
+		}
+		return err
+	})
+}
+
+var cmpSortWeeks = cmp.Transformer("sortWeeks", func(in []store.StatsCount) []store.StatsCount {
+	out := slices.Clone(in)
+	slices.SortFunc(out, func(a, b store.StatsCount) int { return int(a.Week - b.Week) })
+	return out
+})

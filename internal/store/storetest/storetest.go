@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ImportLinesOnce", testImports},
 		{"AreasReplaceTargets", testAreas},
 		{"StatisticsProjectionAggregates", testStatistics},
+		{"RegistrationsPerWeek", testWeekly},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

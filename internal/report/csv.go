@@ -1,0 +1,52 @@
+package report
+
+import (
+	"encoding/csv"
+	"io"
+	"strconv"
+)
+
+func optInt(p *int) string {
+	if p == nil {
+		return ""
+	}
+	return strconv.Itoa(*p)
+}
+
+func optFloat(p *float64) string {
+	if p == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*p, 'f', 4, 64)
+}
+
+// WriteCoverageCSV writes the coverage cells, one line per area x age band
+// x sex (margins included); a suppressed cell has empty counts.
+func WriteCoverageCSV(w io.Writer, c Coverage) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"area_code", "age_band", "sex", "target", "registered", "coverage", "suppressed"})
+	for _, x := range c.Cells {
+		_ = cw.Write([]string{x.AreaCode, x.AgeBand, x.Sex, optInt(x.Target), optInt(x.Registered), optFloat(x.Coverage), strconv.FormatBool(x.Suppressed)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteConsentCSV writes the consent report's programme, site and operator
+// rows; level says which.
+func WriteConsentCSV(w io.Writer, c ConsentReport) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"level", "site_code", "operator_id", "category", "purpose", "granted", "declined", "withdrawn",
+		"decline_rate", "p_value", "flagged", "flag_reason", "suppressed"})
+	for _, part := range []struct {
+		level string
+		rows  []ConsentRow
+	}{{"programme", c.Programme}, {"site", c.Sites}, {"operator", c.Operators}} {
+		for _, x := range part.rows {
+			_ = cw.Write([]string{part.level, x.SiteCode, x.OperatorID, x.Category, x.Purpose, optInt(x.Granted), optInt(x.Declined), optInt(x.Withdrawn),
+				optFloat(x.DeclineRate), optFloat(x.PValue), strconv.FormatBool(x.Flagged), x.FlagReason, strconv.FormatBool(x.Suppressed)})
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
