@@ -96,11 +96,11 @@ func TestAreasImportAndReports(t *testing.T) {
 	}
 	var cov struct {
 		Cells []struct {
-			Area                   string `json:"area_code"`
-			Band                   string `json:"age_band"`
-			S                      string `json:"sex"`
-			Registered             *int   `json:"registered"`
-			Suppressed             bool   `json:"suppressed"`
+			Area       string `json:"area_code"`
+			Band       string `json:"age_band"`
+			S          string `json:"sex"`
+			Registered *int   `json:"registered"`
+			Suppressed bool   `json:"suppressed"`
 		} `json:"cells"`
 	}
 	if err := json.Unmarshal([]byte(out), &cov); err != nil {
