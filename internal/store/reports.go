@@ -99,4 +99,39 @@ type Statistics interface {
 	// registered, the persons (erased ones included) who withdrew a consent
 	// in p within `within` of their registration.
 	CountEarlyWithdrawals(ctx context.Context, p Period, within time.Duration) ([]StatsCount, error)
+
+	// AddExclusionEvent records one exclusion event (no person).
+	AddExclusionEvent(ctx context.Context, e ExclusionEvent) error
+	// CountExclusions groups the exclusion events of p by site, category
+	// and kind (Decision holds the kind).
+	CountExclusions(ctx context.Context, p Period) ([]StatsCount, error)
+	// CountCareWithoutBiometrics groups, by the exam's site, persons with
+	// an exam in p and no biometric reference at all.
+	CountCareWithoutBiometrics(ctx context.Context, p Period) ([]StatsCount, error)
+	// RegisterQuality counts the register's structural problems at asOf.
+	RegisterQuality(ctx context.Context, asOf time.Time, majority int) (RegisterQuality, error)
+}
+
+// Exclusion event kinds.
+const (
+	ExclusionCaptureFailed = "capture_failed" // too poor to enrol
+	ExclusionNoMatch       = "no_match"       // verification answered no match
+	ExclusionNotEnrolled   = "not_enrolled"   // verification of a person without a template
+)
+
+// ExclusionEvent is one time a biometric system failed someone, as counts
+// need it: where, which modality, what, when. No person.
+type ExclusionEvent struct {
+	Site, Category, Kind string
+	At                   time.Time
+}
+
+// RegisterQuality are counts of the register's problems.
+type RegisterQuality struct {
+	HouseholdsWithoutHead int
+	HeadsUnderAge         int // heads younger than the age of majority (by birth year)
+	MinorsGuardianErased  int // minors whose guardian was erased
+	// OpenCasesByAge counts open duplicate cases by days open: "0-6",
+	// "7-29", "30+".
+	OpenCasesByAge map[string]int
 }

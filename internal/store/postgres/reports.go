@@ -184,3 +184,58 @@ func (t *tx) CountEarlyWithdrawals(ctx context.Context, p store.Period, within t
 		WHERE c.decision = 'withdrawn' AND c.at >= $1 AND c.at < $2 AND c.at - pe.created_at <= $3 GROUP BY pe.site`,
 		periodFrom(p), ms(p.To), within.Milliseconds())
 }
+
+func (t *tx) AddExclusionEvent(ctx context.Context, e store.ExclusionEvent) error {
+	if _, err := t.tx.Exec(ctx, `INSERT INTO exclusion_events(site, category, kind, at) VALUES ($1,$2,$3,$4)`, e.Site, e.Category, e.Kind, ms(e.At)); err != nil {
+		return t.fail("add exclusion event", err)
+	}
+	return nil
+}
+
+func (t *tx) CountExclusions(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
+	return t.counts(ctx, "count exclusions", []string{"site", "category", "decision"},
+		`SELECT site, category, kind, COUNT(*) FROM exclusion_events WHERE at >= $1 AND at < $2 GROUP BY site, category, kind`, periodFrom(p), ms(p.To))
+}
+
+func (t *tx) CountCareWithoutBiometrics(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
+	return t.counts(ctx, "count care without biometrics", []string{"site"},
+		`SELECT e.site, COUNT(DISTINCT e.person_id) FROM exams e
+		WHERE e.at >= $1 AND e.at < $2 AND NOT EXISTS (SELECT 1 FROM biometrics b WHERE b.person_id = e.person_id)
+		GROUP BY e.site`, periodFrom(p), ms(p.To))
+}
+
+func (t *tx) RegisterQuality(ctx context.Context, asOf time.Time, majority int) (store.RegisterQuality, error) {
+	q := store.RegisterQuality{OpenCasesByAge: map[string]int{}}
+	minYear := asOf.UTC().Year() - majority
+	day := int64(24 * time.Hour / time.Millisecond)
+	for _, c := range []struct {
+		dst  *int
+		q    string
+		args []any
+	}{
+		{&q.HouseholdsWithoutHead, `SELECT COUNT(*) FROM households h WHERE h.head_id = ''
+			AND EXISTS (SELECT 1 FROM persons p WHERE p.household_id = h.id AND p.status = 'active')`, nil},
+		{&q.HeadsUnderAge, `SELECT COUNT(*) FROM households h JOIN person_stats s ON s.person_id = h.head_id
+			WHERE s.birth_year > $1`, []any{minYear}},
+		{&q.MinorsGuardianErased, `SELECT COUNT(*) FROM persons p JOIN person_stats s ON s.person_id = p.id
+			JOIN persons g ON g.id = p.guardian_id WHERE p.guardian_id <> '' AND g.status = 'erased' AND s.birth_year > $1`, []any{minYear}},
+	} {
+		if err := t.tx.QueryRow(ctx, c.q, c.args...).Scan(c.dst); err != nil {
+			return q, t.fail("register quality", err)
+		}
+	}
+	type ageCount struct {
+		k string
+		n int
+	}
+	cs, err := collect(ctx, t, "register quality", `SELECT CASE WHEN $1::BIGINT - created_at < $2::BIGINT THEN '0-6' WHEN $1::BIGINT - created_at < $3::BIGINT THEN '7-29' ELSE '30+' END AS age, COUNT(*)
+		FROM cases WHERE status = 'open' GROUP BY age`, func(r pgx.Row) (ageCount, error) {
+		var c ageCount
+		err := r.Scan(&c.k, &c.n)
+		return c, err
+	}, ms(asOf), 7*day, 30*day)
+	for _, c := range cs {
+		q.OpenCasesByAge[c.k] = c.n
+	}
+	return q, err
+}

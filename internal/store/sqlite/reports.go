@@ -215,3 +215,59 @@ func (t *tx) CountEarlyWithdrawals(ctx context.Context, p store.Period, within t
 		WHERE c.decision = 'withdrawn' AND c.at >= ? AND c.at < ? AND c.at - pe.created_at <= ? GROUP BY pe.site`,
 		from(p), ms(p.To), within.Milliseconds())
 }
+
+func (t *tx) AddExclusionEvent(ctx context.Context, e store.ExclusionEvent) error {
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO exclusion_events(site, category, kind, at) VALUES (?,?,?,?)`, e.Site, e.Category, e.Kind, ms(e.At)); err != nil {
+		return fmt.Errorf("sqlite: add exclusion event: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) CountExclusions(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
+	return t.counts(ctx, "count exclusions", []string{"site", "category", "decision"},
+		`SELECT site, category, kind, COUNT(*) FROM exclusion_events WHERE at >= ? AND at < ? GROUP BY site, category, kind`, from(p), ms(p.To))
+}
+
+func (t *tx) CountCareWithoutBiometrics(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
+	return t.counts(ctx, "count care without biometrics", []string{"site"},
+		`SELECT e.site, COUNT(DISTINCT e.person_id) FROM exams e
+		WHERE e.at >= ? AND e.at < ? AND NOT EXISTS (SELECT 1 FROM biometrics b WHERE b.person_id = e.person_id)
+		GROUP BY e.site`, from(p), ms(p.To))
+}
+
+func (t *tx) RegisterQuality(ctx context.Context, asOf time.Time, majority int) (store.RegisterQuality, error) {
+	q := store.RegisterQuality{OpenCasesByAge: map[string]int{}}
+	minYear := asOf.UTC().Year() - majority // born after this year: under age
+	day := int64(24 * time.Hour / time.Millisecond)
+	for _, c := range []struct {
+		dst  *int
+		q    string
+		args []any
+	}{
+		{&q.HouseholdsWithoutHead, `SELECT COUNT(*) FROM households h WHERE h.head_id = ''
+			AND EXISTS (SELECT 1 FROM persons p WHERE p.household_id = h.id AND p.status = 'active')`, nil},
+		{&q.HeadsUnderAge, `SELECT COUNT(*) FROM households h JOIN person_stats s ON s.person_id = h.head_id
+			WHERE s.birth_year > ?`, []any{minYear}},
+		{&q.MinorsGuardianErased, `SELECT COUNT(*) FROM persons p JOIN person_stats s ON s.person_id = p.id
+			JOIN persons g ON g.id = p.guardian_id WHERE p.guardian_id <> '' AND g.status = 'erased' AND s.birth_year > ?`, []any{minYear}},
+	} {
+		if err := t.tx.QueryRowContext(ctx, c.q, c.args...).Scan(c.dst); err != nil {
+			return q, fmt.Errorf("sqlite: register quality: %w", err)
+		}
+	}
+	rows, err := t.tx.QueryContext(ctx, `SELECT CASE WHEN ? - created_at < ? THEN '0-6' WHEN ? - created_at < ? THEN '7-29' ELSE '30+' END AS age, COUNT(*)
+		FROM cases WHERE status = 'open' GROUP BY age`, ms(asOf), 7*day, ms(asOf), 30*day)
+	if err != nil {
+		return q, fmt.Errorf("sqlite: register quality: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return q, fmt.Errorf("sqlite: register quality: %w", err)
+		}
+		q.OpenCasesByAge[k] = n
+	}
+	return q, rows.Err()
+}

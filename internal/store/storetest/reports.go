@@ -220,3 +220,83 @@ var cmpSortWeeks = cmp.Transformer("sortWeeks", func(in []store.StatsCount) []st
 	slices.SortFunc(out, func(a, b store.StatsCount) int { return int(a.Week - b.Week) })
 	return out
 })
+
+func testExclusionAndQuality(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	day := 24 * time.Hour
+	update(t, s, func(tx store.Tx) error {
+		for _, e := range []store.ExclusionEvent{
+			{Site: "s1", Category: "fingerprint", Kind: store.ExclusionCaptureFailed, At: t0},
+			{Site: "s1", Category: "fingerprint", Kind: store.ExclusionCaptureFailed, At: t0.Add(time.Hour)},
+			{Site: "s1", Category: "iris", Kind: store.ExclusionNoMatch, At: t0},
+			{Site: "s2", Category: "iris", Kind: store.ExclusionNotEnrolled, At: t0.Add(40 * day)},
+		} {
+			if err := tx.AddExclusionEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		// p1 (adult) heads h1; p2 (born 2015) heads h2; h3 has a member and no head.
+		// p3 is a minor whose guardian p4 was erased; p1 had an exam and no biometric.
+		people := []struct {
+			id, hh, guardian string
+			year             int
+		}{{"p1", "h1", "", 1980}, {"p2", "h2", "", 2015}, {"p3", "h3", "p4", 2016}, {"p4", "", "", 1970}}
+		for _, pp := range people {
+			p := person(pp.id)
+			p.HouseholdID, p.GuardianID = pp.hh, pp.guardian
+			if err := tx.CreatePerson(ctx, p); err != nil {
+				return err
+			}
+			if err := tx.PutPersonStats(ctx, store.PersonStats{PersonID: pp.id, AreaCode: "A", BirthYear: pp.year, Sex: "female", RegisteredAt: t0}); err != nil {
+				return err
+			}
+		}
+		for _, h := range []store.Household{{ID: "h1", AreaCode: "A", HeadID: "p1"}, {ID: "h2", AreaCode: "A", HeadID: "p2"}, {ID: "h3", AreaCode: "A"}} {
+			h.CreatedAt, h.UpdatedAt = t0, t0
+			if err := tx.CreateHousehold(ctx, h); err != nil {
+				return err
+			}
+		}
+		if err := tx.AddExam(ctx, store.Exam{ID: "e1", PersonID: "p1", Site: "s1", At: t0}); err != nil {
+			return err
+		}
+		if err := tx.AddExam(ctx, store.Exam{ID: "e2", PersonID: "p2", Site: "s1", At: t0}); err != nil {
+			return err
+		}
+		if err := tx.AddBiometric(ctx, store.Biometric{ReferenceID: "b1", PersonID: "p2", Category: "face", Position: "face", Format: "image", Purpose: "verification", TemplateSealed: []byte("x"), CreatedAt: t0}); err != nil {
+			return err
+		}
+		if _, err := tx.OpenCase(ctx, store.Case{ID: "c1", Status: store.CaseOpen, PersonA: "p1", PersonB: "p2", Score: 5, CreatedAt: t0}); err != nil {
+			return err
+		}
+		_, err := tx.OpenCase(ctx, store.Case{ID: "c2", Status: store.CaseOpen, PersonA: "p1", PersonB: "p3", Score: 5, CreatedAt: t0.Add(25 * day)})
+		return err
+	})
+	update(t, s, func(tx store.Tx) error { return tx.ErasePerson(ctx, "p4", t0) })
+	view(t, s, func(tx store.Tx) error {
+		ex, err := tx.CountExclusions(ctx, store.Period{From: t0, To: t0.Add(day)})
+		if err != nil {
+			return err
+		}
+		want := []store.StatsCount{{Site: "s1", Category: "fingerprint", Decision: "capture_failed", N: 2}, {Site: "s1", Category: "iris", Decision: "no_match", N: 1}}
+		if d := cmp.Diff(want, sortCounts(ex)); d != "" {
+			t.Errorf("exclusions (-want +got):\n%s", d)
+		}
+		care, err := tx.CountCareWithoutBiometrics(ctx, store.Period{To: t0.Add(day)})
+		if err != nil {
+			return err
+		}
+		if d := cmp.Diff([]store.StatsCount{{Site: "s1", N: 1}}, care); d != "" {
+			t.Errorf("care without biometrics (-want +got):\n%s", d)
+		}
+		q, err := tx.RegisterQuality(ctx, t0.Add(31*day), 18)
+		if err != nil {
+			return err
+		}
+		wantQ := store.RegisterQuality{HouseholdsWithoutHead: 1, HeadsUnderAge: 1, MinorsGuardianErased: 1, OpenCasesByAge: map[string]int{"0-6": 1, "30+": 1}}
+		if d := cmp.Diff(wantQ, q); d != "" {
+			t.Errorf("register quality (-want +got):\n%s", d)
+		}
+		return nil
+	})
+}

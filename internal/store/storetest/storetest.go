@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AreasReplaceTargets", testAreas},
 		{"StatisticsProjectionAggregates", testStatistics},
 		{"RegistrationsPerWeek", testWeekly},
+		{"ExclusionAndRegisterQuality", testExclusionAndQuality},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

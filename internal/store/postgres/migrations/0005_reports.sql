@@ -34,3 +34,14 @@ CREATE INDEX person_stats_registered ON person_stats(registered_at);
 -- sealed, so they count with an unknown age band and sex.
 INSERT INTO person_stats(person_id, area_code, site, registered_at)
     SELECT id, area_code, site, created_at FROM persons WHERE status = 'active' AND alias_of = '';
+
+-- Exclusion events: a capture too poor to enrol, a verification with no
+-- match or against no template. Site, modality, kind and time only: no
+-- person, so nothing here needs erasing.
+CREATE TABLE exclusion_events (
+    site     TEXT NOT NULL,
+    category TEXT NOT NULL,
+    kind     TEXT NOT NULL,
+    at       BIGINT NOT NULL
+);
+CREATE INDEX exclusion_events_at ON exclusion_events(at);
