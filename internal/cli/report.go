@@ -21,16 +21,19 @@ func newReportCmd() *cobra.Command {
 	var epsilon, alpha float64
 	cmd := &cobra.Command{
 		Use:   "report KIND",
-		Short: "Write a programme report (coverage or consent): aggregates only, small cells suppressed",
-		Long: `Write a programme report from the data in DIR. KIND is coverage or consent.
+		Short: "Write a programme report (coverage, consent, exclusion, register): aggregates only, small cells suppressed",
+		Long: `Write a programme report from the data in DIR. KIND is coverage, consent,
+exclusion or register.
 Reports hold counts only, never a person; cells under --k are suppressed, with
 complementary suppression so that none can be recovered from the totals. The
 request is recorded in the audit log as an aggregate access by a manager.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind := args[0]
-			if kind != registry.ReportCoverage && kind != registry.ReportConsent {
-				return fmt.Errorf("report: unknown kind %q (coverage or consent)", kind)
+			switch kind {
+			case registry.ReportCoverage, registry.ReportConsent, registry.ReportExclusion, registry.ReportRegister:
+			default:
+				return fmt.Errorf("report: unknown kind %q (coverage, consent, exclusion or register)", kind)
 			}
 			q := registry.ReportQuery{Area: area, K: k, Epsilon: epsilon, Alpha: alpha, MinAnswers: minAnswers}
 			var err error
@@ -78,6 +81,18 @@ request is recorded in the audit log as an aggregate access by a manager.`,
 					return reportErr(err)
 				}
 				rep = c
+			case registry.ReportExclusion:
+				c, err := a.reg.ExclusionReport(cmd.Context(), actor, q)
+				if err != nil {
+					return reportErr(err)
+				}
+				rep = c
+			case registry.ReportRegister:
+				c, err := a.reg.RegisterReport(cmd.Context(), actor, q)
+				if err != nil {
+					return reportErr(err)
+				}
+				rep = c
 			}
 			return writeReport(w, rep, format, mapping)
 		},
@@ -119,6 +134,10 @@ func writeReport(w io.Writer, rep any, format, mapping string) error {
 			return report.WriteCoverageCSV(w, r)
 		case report.ConsentReport:
 			return report.WriteConsentCSV(w, r)
+		case report.Exclusion:
+			return report.WriteExclusionCSV(w, r)
+		case report.Register:
+			return report.WriteRegisterCSV(w, r)
 		}
 	case "html":
 		return report.WriteHTML(w, rep)

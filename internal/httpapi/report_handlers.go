@@ -109,3 +109,31 @@ func (s *Server) consentReport(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
+
+// exclusionReport serves GET /v1/reports/exclusion (manager, auditor).
+func (s *Server) exclusionReport(w http.ResponseWriter, r *http.Request) error {
+	q, err := reportQuery(r)
+	if err != nil {
+		return err
+	}
+	out, err := s.reg.ExclusionReport(r.Context(), actorFrom(r), q)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// registerReport serves GET /v1/reports/register (manager, auditor).
+func (s *Server) registerReport(w http.ResponseWriter, r *http.Request) error {
+	q, err := reportQuery(r)
+	if err != nil {
+		return err
+	}
+	out, err := s.reg.RegisterReport(r.Context(), actorFrom(r), q)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/assent-registry/assent/internal/consent"
@@ -214,5 +215,39 @@ func TestReportsAcceptance(t *testing.T) {
 		if got := e.auditSize() - before; got != 1 {
 			t.Errorf("a refused report request left %d audit events, want 1", got)
 		}
+	}
+}
+
+// TestEveryReportRouteIsGatedAndAudited: every report route, asked by every
+// role, leaves exactly one audit event; only managers and auditors get 200,
+// the others role_not_allowed; none needs a purpose header.
+func TestEveryReportRouteIsGatedAndAudited(t *testing.T) {
+	e := newEnv(t)
+	e.must(200, req{method: "PUT", path: "/v1/areas/A1", role: consent.Admin, body: map[string]any{"name": "Area one", "targets": []map[string]any{{"age_band": "18-64", "sex": "female", "target": 5}}}})
+	e.register(adultBody("Reported"))
+	walked := 0
+	for _, rt := range e.srv.Routes() {
+		method, pattern, _ := strings.Cut(rt.Pattern, " ")
+		if !strings.HasPrefix(pattern, "/v1/reports/") {
+			continue
+		}
+		for _, role := range consent.OperatorRoles {
+			before := e.auditSize()
+			r := e.do(req{method: method, path: pattern, role: role})
+			allowed := role == consent.Manager || role == consent.Auditor
+			switch {
+			case allowed && r.status != 200:
+				t.Errorf("%s as %s: %d %s", pattern, role, r.status, r.raw)
+			case !allowed && (r.status != 403 || r.code() != "role_not_allowed"):
+				t.Errorf("%s as %s: %d %s, want 403 role_not_allowed", pattern, role, r.status, r.code())
+			}
+			if got := e.auditSize() - before; got != 1 {
+				t.Errorf("%s as %s: %d audit events, want 1", pattern, role, got)
+			}
+			walked++
+		}
+	}
+	if walked < 4*len(consent.OperatorRoles) {
+		t.Errorf("walked %d (route, role) pairs: are the report routes registered?", walked)
 	}
 }

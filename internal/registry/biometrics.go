@@ -107,7 +107,11 @@ func (r *Registry) EnrolBiometric(ctx context.Context, actor Actor, purpose cons
 	// Extraction is CPU work: done before the write transaction, and its
 	// failure is still recorded through the gate below.
 	t, extractErr := r.extract(cat, c)
-	return r.enrolTemplate(ctx, actor, purpose, id, cat, c, t, extractErr)
+	out, err := r.enrolTemplate(ctx, actor, purpose, id, cat, c, t, extractErr)
+	if ie := (*InputError)(nil); errors.As(err, &ie) && ie.Code == CodeQualityTooLow {
+		r.recordExclusion(ctx, actor, cat, store.ExclusionCaptureFailed)
+	}
+	return out, err
 }
 
 // enrolTemplate is EnrolBiometric after extraction (extractErr, if any, is
@@ -361,6 +365,7 @@ func (r *Registry) Verify(ctx context.Context, actor Actor, purpose consent.Purp
 	}
 	probe, extractErr := r.extract(cat, in.Capture)
 	var out Verification
+	enrolled := false
 	a := access{actor: actor, purpose: purpose, persons: []string{in.PersonID}, categories: []consent.Category{cat}, action: consent.Read,
 		only: []consent.Purpose{consent.Verification}}
 	err = r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
@@ -375,6 +380,7 @@ func (r *Registry) Verify(ctx context.Context, actor Actor, purpose consent.Purp
 			if b.Category != string(cat) {
 				continue
 			}
+			enrolled = true
 			raw, err := r.keys.Open(ctx, in.PersonID, b.Category, kindTemplate, b.TemplateSealed)
 			if err != nil {
 				return fmt.Errorf("registry: open template: %w", err)
@@ -390,6 +396,12 @@ func (r *Registry) Verify(ctx context.Context, actor Actor, purpose consent.Purp
 		}
 		return nil
 	})
+	switch {
+	case err == nil && !enrolled:
+		r.recordExclusion(ctx, actor, cat, store.ExclusionNotEnrolled)
+	case err == nil && !out.Match:
+		r.recordExclusion(ctx, actor, cat, store.ExclusionNoMatch)
+	}
 	return out, err
 }
 

@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
@@ -13,8 +12,10 @@ import (
 
 // Report kinds.
 const (
-	ReportCoverage = "coverage"
-	ReportConsent  = "consent"
+	ReportCoverage  = "coverage"
+	ReportConsent   = "consent"
+	ReportExclusion = "exclusion"
+	ReportRegister  = "register"
 )
 
 // ReportQuery selects a report: an area (rolled up; empty = every root),
@@ -120,10 +121,13 @@ func rootArea(as []store.Area, code string) (string, error) {
 			roots = append(roots, a.Code)
 		}
 	}
-	if len(roots) != 1 {
-		return "", &InputError{Code: CodeInvalidReport, Field: "area", Detail: fmt.Sprintf("the area tree has %d roots; name the area", len(roots))}
+	switch len(roots) {
+	case 0:
+		return "", &InputError{Code: CodeUnknownArea, Field: "area", Detail: "the area registry is empty; load it first"}
+	case 1:
+		return roots[0], nil
 	}
-	return roots[0], nil
+	return report.AllAreas, nil
 }
 
 // CoverageReport is the coverage report (managers and auditors): target,
@@ -238,4 +242,85 @@ func (r *Registry) ConsentReport(ctx context.Context, actor Actor, q ReportQuery
 		return out, &InputError{Code: CodeUnknownArea, Field: "area", Detail: "no area has this code"}
 	}
 	return out, err
+}
+
+// recordExclusion counts one time a biometric system failed someone: site,
+// modality, kind and time, no person. A failure to record is logged, not
+// returned: the person's request already has its answer.
+func (r *Registry) recordExclusion(ctx context.Context, actor Actor, cat consent.Category, kind string) {
+	e := store.ExclusionEvent{Site: actor.Site, Category: string(cat), Kind: kind, At: r.clock()}
+	if err := r.store.Update(ctx, func(tx store.Tx) error { return tx.AddExclusionEvent(ctx, e) }); err != nil {
+		r.log.ErrorContext(ctx, "record exclusion event", "err", err, "kind", kind)
+	}
+}
+
+// ExclusionReport is the exclusion report (managers and auditors): per site
+// and modality, captures too poor to enrol, verifications with no match or
+// against no template, and people checked up who hold no biometric.
+func (r *Registry) ExclusionReport(ctx context.Context, actor Actor, q ReportQuery) (report.Exclusion, error) {
+	if err := r.reportGate(ctx, actor, ReportExclusion); err != nil {
+		return report.Exclusion{}, err
+	}
+	p, err := r.reportParams(q)
+	if err != nil {
+		return report.Exclusion{}, err
+	}
+	var in report.ExclusionInput
+	var areas []store.Area
+	period := store.Period{From: p.From, To: p.To}
+	err = r.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		if areas, err = tx.ListAreas(ctx); err != nil {
+			return err
+		}
+		sites, err := tx.ListSites(ctx)
+		if err != nil {
+			return err
+		}
+		ev, err := tx.CountExclusions(ctx, period)
+		if err != nil {
+			return err
+		}
+		care, err := tx.CountCareWithoutBiometrics(ctx, period)
+		if err != nil {
+			return err
+		}
+		in = report.ExclusionInput{Areas: reportAreas(areas), SiteAreas: map[string]string{}, Events: reportCounts(ev), CareWithoutBiometrics: reportCounts(care)}
+		for _, s := range sites {
+			in.SiteAreas[s.Code] = s.AreaCode
+		}
+		return nil
+	})
+	if err != nil {
+		return report.Exclusion{}, err
+	}
+	if q.Area != "" {
+		if p.Area, err = rootArea(areas, q.Area); err != nil {
+			return report.Exclusion{}, err
+		}
+	}
+	return report.BuildExclusion(in, p)
+}
+
+// RegisterReport is the register quality report (managers and auditors):
+// households without a head, heads under age, minors whose guardian was
+// erased, open duplicate cases by age. Counts only.
+func (r *Registry) RegisterReport(ctx context.Context, actor Actor, q ReportQuery) (report.Register, error) {
+	if err := r.reportGate(ctx, actor, ReportRegister); err != nil {
+		return report.Register{}, err
+	}
+	p, err := r.reportParams(q)
+	if err != nil {
+		return report.Register{}, err
+	}
+	var rq store.RegisterQuality
+	err = r.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		rq, err = tx.RegisterQuality(ctx, p.To, r.cfg.AgeOfMajority)
+		return err
+	})
+	if err != nil {
+		return report.Register{}, err
+	}
+	return report.BuildRegister(report.RegisterInput(rq), p), nil
 }

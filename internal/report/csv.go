@@ -50,3 +50,28 @@ func WriteConsentCSV(w io.Writer, c ConsentReport) error {
 	cw.Flush()
 	return cw.Error()
 }
+
+// WriteExclusionCSV writes the exclusion rows, then the care rows.
+func WriteExclusionCSV(w io.Writer, e Exclusion) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"site_code", "modality", "capture_failed", "no_match", "not_enrolled", "care_without_biometrics", "suppressed"})
+	for _, x := range e.Modality {
+		_ = cw.Write([]string{x.SiteCode, x.Modality, optInt(x.CaptureFailed), optInt(x.NoMatch), optInt(x.NotEnrolled), "", strconv.FormatBool(x.Suppressed)})
+	}
+	for _, x := range e.CareSites {
+		_ = cw.Write([]string{x.SiteCode, "", "", "", "", optInt(x.CareWithoutBiometrics), strconv.FormatBool(x.Suppressed)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteRegisterCSV writes the register quality counts.
+func WriteRegisterCSV(w io.Writer, r Register) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"measure", "count", "suppressed"})
+	for _, x := range r.Cells {
+		_ = cw.Write([]string{x.Measure, optInt(x.Count), strconv.FormatBool(x.Suppressed)})
+	}
+	cw.Flush()
+	return cw.Error()
+}

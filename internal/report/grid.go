@@ -24,13 +24,19 @@ type tree struct {
 	names    []string
 }
 
+// AllAreas is the code of the virtual root over every root area (a code no
+// real area can have), used when a report names no area and the tree has
+// several roots.
+const AllAreas = "*"
+
 func subtree(areas []Area, root string) (tree, bool) {
 	kids := map[string][]string{}
-	names := map[string]string{}
+	names := map[string]string{AllAreas: "all areas"}
 	for _, a := range areas {
 		kids[a.Parent] = append(kids[a.Parent], a.Code)
 		names[a.Code] = a.Name
 	}
+	kids[AllAreas] = kids[""]
 	if _, ok := names[root]; !ok {
 		return tree{}, false
 	}
@@ -113,6 +119,16 @@ func (g *grid) noise(eps float64, sensitivity int, rng *rand.Rand) {
 			}
 		}
 	}
+}
+
+// noiser returns a function adding two-sided geometric noise of budget eps
+// (sensitivity 1) to a count, clamped at zero; the identity when eps <= 0.
+func noiser(eps float64, rng *rand.Rand) func(int) int {
+	if eps <= 0 {
+		return func(v int) int { return v }
+	}
+	alpha := math.Exp(-eps)
+	return func(v int) int { return max(0, v+geometric(alpha, rng)-geometric(alpha, rng)) }
 }
 
 // geometric draws the number of failures before a success of probability

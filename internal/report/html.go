@@ -137,6 +137,13 @@ func WriteHTML(w io.Writer, rep any) error {
 		return pages.ExecuteTemplate(w, "coverage.html", coveragePage{Coverage: r, Charts: coverageCharts(r)})
 	case ConsentReport:
 		return pages.ExecuteTemplate(w, "consent.html", consentPage{ConsentReport: r, Charts: consentCharts(r)})
+	case Exclusion:
+		return pages.ExecuteTemplate(w, "exclusion.html", struct {
+			Exclusion
+			Charts []Chart
+		}{r, exclusionCharts(r)})
+	case Register:
+		return pages.ExecuteTemplate(w, "register.html", r)
 	}
 	return fmt.Errorf("report: no HTML page for %T", rep)
 }
@@ -219,4 +226,26 @@ func consentCharts(r ConsentReport) []Chart {
 	}
 	slices.SortStableFunc(charts, func(a, b Chart) int { return len(b.Bars) - len(a.Bars) })
 	return charts
+}
+
+func exclusionCharts(r Exclusion) []Chart {
+	var labels []string
+	var vals []*float64
+	for _, c := range r.CareSites {
+		if c.SiteCode == "" {
+			continue
+		}
+		labels = append(labels, c.SiteCode)
+		var v *float64
+		if c.CareWithoutBiometrics != nil {
+			f := float64(*c.CareWithoutBiometrics)
+			v = &f
+		}
+		vals = append(vals, v)
+	}
+	if len(labels) == 0 {
+		return nil
+	}
+	return []Chart{barChart("Checked up without any biometric, per site", "people served by care whom no biometric enrols", labels, vals, nil, nil,
+		func(f float64) string { return fmt.Sprintf("%.0f", f) })}
 }
