@@ -59,9 +59,8 @@ func (t *Table) Protect(k int) {
 		t.complementPass()
 		progress := false
 		for _, j := range t.Determined() {
-			if t.suppressComplement(j) {
+			if t.Suppressed[j] && t.suppressComplement(j) {
 				progress = true
-				break
 			}
 		}
 		if !progress {
@@ -69,6 +68,13 @@ func (t *Table) Protect(k int) {
 		}
 	}
 }
+
+// MaxExactBlock is the largest block of linked suppressed cells Determined
+// solves exactly (dense elimination is cubic in it). A larger block is
+// checked against sums with one unknown and differences of two sums sharing
+// a suppressed cell (the attacks of the property test); docs/reports.md
+// says so.
+var MaxExactBlock = 400
 
 // complementPass suppresses, for every sum with exactly one suppressed
 // member, one more member, until none is left.
@@ -170,6 +176,9 @@ func (t *Table) suppressIn(s Sum, j int) bool {
 	return pick >= 0
 }
 
+// term is one signed member of a sum, by column among suppressed cells.
+type term struct{ col, coef int }
+
 // Determined lists the suppressed cells whose value follows from the
 // published cells and the sums (the linear system has one solution for
 // them). Protect leaves none. The system restricted to suppressed cells
@@ -188,7 +197,6 @@ func (t *Table) Determined() []int {
 		return nil
 	}
 	// Each sum as signed columns over suppressed cells.
-	type term struct{ col, coef int }
 	var eqs [][]term
 	parent := make([]int, len(cells))
 	for i := range parent {
@@ -238,11 +246,18 @@ func (t *Table) Determined() []int {
 		}
 		var rows [][]float64
 		for _, eq := range blockEqs[r] {
+			if len(cs) > MaxExactBlock {
+				break
+			}
 			row := make([]float64, len(cs))
 			for _, tm := range eq {
 				row[local[tm.col]] += float64(tm.coef)
 			}
 			rows = append(rows, row)
+		}
+		if len(cs) > MaxExactBlock {
+			out = append(out, t.pairDetermined(cells, blockEqs[r])...)
+			continue
 		}
 		for _, i := range determinedColumns(rows, len(cs)) {
 			out = append(out, cells[cs[i]])
@@ -303,6 +318,49 @@ func determinedColumns(rows [][]float64, ncols int) []int {
 		}
 		if alone {
 			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// pairDetermined finds, in one block, the suppressed cells fixed by a sum
+// with one suppressed member or by the difference of two sums that share a
+// suppressed cell.
+func (t *Table) pairDetermined(cells []int, eqs [][]term) []int {
+	var out []int
+	byCol := map[int][]int{}
+	for i, eq := range eqs {
+		for _, tm := range eq {
+			byCol[tm.col] = append(byCol[tm.col], i)
+		}
+		if len(eq) == 1 {
+			out = append(out, cells[eq[0].col])
+		}
+	}
+	found := map[int]bool{}
+	for _, es := range byCol {
+		for a := 0; a < len(es); a++ {
+			for b := a + 1; b < len(es); b++ {
+				for _, sign := range []int{1, -1} {
+					d := map[int]int{}
+					for _, tm := range eqs[es[a]] {
+						d[tm.col] += tm.coef
+					}
+					for _, tm := range eqs[es[b]] {
+						d[tm.col] -= sign * tm.coef
+					}
+					only, n := -1, 0
+					for c, k := range d {
+						if k != 0 {
+							only, n = c, n+1
+						}
+					}
+					if n == 1 && (d[only] == 1 || d[only] == -1) && !found[only] {
+						found[only] = true
+						out = append(out, cells[only])
+					}
+				}
+			}
 		}
 	}
 	return out
