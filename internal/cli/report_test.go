@@ -173,4 +173,15 @@ func TestAreasImportAndReports(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"flag_reason": "no_declines"`) {
 		t.Errorf("consent report: exit %d, s1 (35 grants, no decline) not flagged\n%s", code, out)
 	}
+	for _, kind := range []string{"exclusion", "register"} {
+		for _, f := range []string{"json", "csv", "html"} {
+			if code, out := run("report", kind, "--data", dir, "--format", f); code != 0 {
+				t.Errorf("%s %s: exit %d\n%s", kind, f, code, out)
+			}
+		}
+	}
+	// Every report request is in the audit log, and the log still verifies.
+	if code, out := run("audit", "verify", "--data", dir); code != 0 {
+		t.Errorf("audit verify after reports: exit %d\n%s", code, out)
+	}
 }
