@@ -122,18 +122,15 @@ func checkAreaInput(code string, in AreaInput) error {
 // PutArea creates an area or replaces its name, parent and targets (admin).
 // The parent must exist and the tree stay a tree.
 func (r *Registry) PutArea(ctx context.Context, actor Actor, code string, in AreaInput) (AreaView, error) {
-	if actor.Role != consent.Admin {
-		return AreaView{}, &DeniedError{Reason: string(consent.ReasonRoleNotAllowed)}
+	if err := r.refuseOperation(ctx, actor, consent.ManageAreas); err != nil {
+		return AreaView{}, err
 	}
 	if err := checkAreaInput(code, in); err != nil {
 		return AreaView{}, err
 	}
 	a := toStoreArea(code, in, r.clock())
-	err := r.store.Update(ctx, func(tx store.Tx) error {
-		if err := r.putAreas(ctx, tx, []store.Area{a}); err != nil {
-			return err
-		}
-		return nil
+	err := r.guard(ctx, operationAccess(actor, consent.ManageAreas), func(tx store.Tx, _ map[string]*facts) error {
+		return r.putAreas(ctx, tx, []store.Area{a})
 	})
 	if err != nil {
 		return AreaView{}, err
@@ -200,8 +197,8 @@ func (r *Registry) putAreas(ctx context.Context, tx store.Tx, as []store.Area) e
 // file twice leaves the same areas (each area's targets are replaced by the
 // file's). It returns the number of areas written.
 func (r *Registry) ImportAreas(ctx context.Context, actor Actor, rows []AreaRow) (int, error) {
-	if actor.Role != consent.Admin {
-		return 0, &DeniedError{Reason: string(consent.ReasonRoleNotAllowed)}
+	if err := r.refuseOperation(ctx, actor, consent.ManageAreas); err != nil {
+		return 0, err
 	}
 	now := r.clock()
 	byCode := map[string]*AreaInput{}
@@ -246,7 +243,7 @@ func (r *Registry) ImportAreas(ctx context.Context, actor Actor, rows []AreaRow)
 	if len(as) == 0 {
 		return 0, missing("rows")
 	}
-	err := r.store.Update(ctx, func(tx store.Tx) error { return r.putAreas(ctx, tx, as) })
+	err := r.guard(ctx, operationAccess(actor, consent.ManageAreas), func(tx store.Tx, _ map[string]*facts) error { return r.putAreas(ctx, tx, as) })
 	if err != nil {
 		return 0, err
 	}
@@ -303,4 +300,14 @@ func registeringOperator(records []consent.Record) string {
 		}
 	}
 	return ""
+}
+
+// refuseOperation records and returns the refusal of an operation the
+// role is not given, before any validation (a refused role learns nothing
+// from the input checks); nil when the role may.
+func (r *Registry) refuseOperation(ctx context.Context, actor Actor, op consent.Operation) error {
+	if consent.DecideOperation(actor.Role, op).Allow {
+		return nil
+	}
+	return r.guard(ctx, operationAccess(actor, op), func(store.Tx, map[string]*facts) error { return nil })
 }

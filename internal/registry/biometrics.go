@@ -163,7 +163,7 @@ func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose conse
 
 func enrolAccess(actor Actor, purpose consent.Purpose, id string, cat consent.Category) access {
 	return access{actor: actor, purpose: purpose, persons: []string{id}, categories: []consent.Category{cat}, action: consent.Write,
-		only: []consent.Purpose{consent.Verification, consent.Deduplication}}
+		only: []consent.Purpose{consent.Verification, consent.Deduplication}, capture: true}
 }
 
 // enrolTx stores an extracted capture and, for deduplication, searches and
@@ -257,7 +257,7 @@ func (r *Registry) deduplicate(ctx context.Context, tx store.Tx, id string, cand
 		}
 		dups = append(dups, Duplicate{PersonID: p, Score: cs.Score, CaseID: cs.ID})
 	}
-	slices.SortFunc(dups, func(x, y Duplicate) int { return int(math.Copysign(1, y.Score-x.Score)) })
+	sortDuplicates(dups)
 	if dups == nil {
 		dups = []Duplicate{}
 	}
@@ -538,7 +538,7 @@ func (r *Registry) dedupConsents(ctx context.Context, tx store.Tx, id string) (m
 	if err != nil {
 		return nil, err
 	}
-	birth, _ := time.Parse(time.DateOnly, ident.BirthDate)
+	birth := birthTime(ident.BirthDate)
 	hist, err := tx.ConsentHistory(ctx, id)
 	if err != nil {
 		return nil, err

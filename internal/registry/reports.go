@@ -37,28 +37,15 @@ type ReportQuery struct {
 // CodeInvalidReport: a report parameter is out of range (400).
 const CodeInvalidReport = "invalid_report"
 
-// reportGate lets managers and auditors read aggregate reports and records
-// the request, allowed or not, in the audit log as an aggregate access: no
-// person, no category, no purpose (nothing personal is read).
+// reportGate lets managers and auditors read aggregate reports
+// (consent.ReadReports) and records the request, allowed or not, in the
+// audit log through the one gate: an event with no person, no category and
+// no purpose (nothing personal is read).
 func (r *Registry) reportGate(ctx context.Context, actor Actor, kind string) error {
-	allow := consent.MayReadAggregates(actor.Role)
 	if actor.Route == "" {
 		actor.Route = "assent report " + kind
 	}
-	a := access{actor: actor, action: consent.Action("aggregate_report:" + kind)}
-	reason := ""
-	if !allow {
-		reason = string(consent.ReasonRoleNotAllowed)
-	}
-	err := r.store.Update(ctx, func(tx store.Tx) error { return r.appendAudit(ctx, tx, a, "", allow, reason) })
-	r.notifyAudit()
-	if err != nil {
-		return err
-	}
-	if !allow {
-		return &DeniedError{Reason: reason}
-	}
-	return nil
+	return r.guard(ctx, operationAccess(actor, consent.ReadReports), func(store.Tx, map[string]*facts) error { return nil })
 }
 
 func (r *Registry) reportParams(q ReportQuery) (report.Params, error) {

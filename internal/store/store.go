@@ -51,6 +51,23 @@ type Tx interface {
 	Audit
 	Areas
 	Statistics
+	Rights
+}
+
+// Rights are what the person's rights need beyond the basic rows: merged
+// records, and care data kept for a retention period after an erasure.
+type Rights interface {
+	// AliasesOf lists the persons merged into id (alias_of = id), by id.
+	AliasesOf(ctx context.Context, id string) ([]string, error)
+	// ErasePersonKeepCare is ErasePerson except that the care rows (exams,
+	// specimens and their custody events) are kept, for a retention period.
+	ErasePersonKeepCare(ctx context.Context, id string, at time.Time) error
+	// DeleteCareData deletes a person's care rows: exams, specimens and
+	// custody events (the end of a retention period).
+	DeleteCareData(ctx context.Context, personID string) error
+	// ErasedWithCareData lists tombstones erased before the given time that
+	// still have care rows, by id, at most limit.
+	ErasedWithCareData(ctx context.Context, before time.Time, limit int) ([]string, error)
 }
 
 // Site is a place where people are registered and cared for.
@@ -132,7 +149,10 @@ type Person struct {
 	PortalCodeMAC []byte
 	// AliasOf is set when an adjudicator found this person to be another
 	// (the older) one: this id then only points there.
-	AliasOf   string
+	AliasOf string
+	// Number is the person number (11 digits, internal/personnumber),
+	// unique; empty for records made before numbers existed.
+	Number    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -152,6 +172,9 @@ type PersonVersion struct {
 type Persons interface {
 	CreatePerson(ctx context.Context, p Person) error
 	GetPerson(ctx context.Context, id string) (Person, error)
+	// PersonByNumber finds the person (tombstones included) holding a
+	// person number; ErrNotFound if none does.
+	PersonByNumber(ctx context.Context, number string) (Person, error)
 	// UpdatePerson writes p if its stored Version is p.Version-1.
 	UpdatePerson(ctx context.Context, p Person) error
 	AddPersonVersion(ctx context.Context, v PersonVersion) error

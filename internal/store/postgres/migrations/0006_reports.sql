@@ -1,4 +1,4 @@
--- 0005: programme reports. An area registry (code, name, parent) with target
+-- 0006: programme reports. An area registry (code, name, parent) with target
 -- populations per age band and sex, and the statistics projection: the few
 -- unsealed fields aggregate reports group by (area, birth year, sex, site,
 -- operator, registration time), one row per registered person, deleted with
@@ -7,7 +7,7 @@ CREATE TABLE areas (
     code        TEXT PRIMARY KEY,
     name        TEXT NOT NULL,
     parent_code TEXT NOT NULL DEFAULT '',
-    updated_at  INTEGER NOT NULL
+    updated_at  BIGINT NOT NULL
 );
 CREATE INDEX areas_parent ON areas(parent_code);
 
@@ -26,7 +26,7 @@ CREATE TABLE person_stats (
     sex           TEXT NOT NULL DEFAULT 'unknown',
     site          TEXT NOT NULL DEFAULT '',
     operator_id   TEXT NOT NULL DEFAULT '',
-    registered_at INTEGER NOT NULL
+    registered_at BIGINT NOT NULL
 );
 CREATE INDEX person_stats_registered ON person_stats(registered_at);
 
@@ -42,6 +42,6 @@ CREATE TABLE exclusion_events (
     site     TEXT NOT NULL,
     category TEXT NOT NULL,
     kind     TEXT NOT NULL,
-    at       INTEGER NOT NULL
+    at       BIGINT NOT NULL
 );
 CREATE INDEX exclusion_events_at ON exclusion_events(at);
