@@ -49,6 +49,8 @@ type Tx interface {
 	Cases
 	Imports
 	Audit
+	Areas
+	Statistics
 	Rights
 }
 

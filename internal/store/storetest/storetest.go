@@ -34,6 +34,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CasesCounted", testCountCases},
 		{"PersonNumbersUniqueAndKept", testPersonNumbers},
 		{"AliasesAndCareRetention", testRights},
+		{"AreasReplaceTargets", testAreas},
+		{"StatisticsProjectionAggregates", testStatistics},
+		{"RegistrationsPerWeek", testWeekly},
+		{"ExclusionAndRegisterQuality", testExclusionAndQuality},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
