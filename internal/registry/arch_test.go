@@ -39,19 +39,16 @@ var txOutsideGuard = map[string]string{
 	"Registry.Cases":            "lists open cases' person ids to build the gated access",
 	"Registry.householdMembers": "lists a household's member ids to build the gated access",
 	"Registry.ChangeHead":       "reads the household's head id to build the gated access",
-	// Known side door, another helper's part of issue 12.15: the case face
-	// check decides face access with consent.Decide and records nothing.
-	"Registry.Case": "case face check (to go through the gate: issue 12, item 15)",
+	"Registry.mergedRecords":    "reads the ids of a merged record's survivor and aliases to build the gated access",
 	// Offline and aggregate work, no use case of one person.
-	"Registry.Maintain":          "offline maintain: lists lapses and erasures, each then applied through the gate",
-	"Registry.ConsentStatistics": "aggregate counts, no person",
-	"Registry.Login":             "portal login: checks a person's code and opens a session (audited by the login itself)",
+	"Registry.Maintain":         "offline maintain: lists lapses and erasures, each then applied through the gate",
+	"Registry.endCareRetention": "offline maintain: lists tombstones whose care retention is over, each then deleted through the gate",
+	"Registry.OpsStats":         "operational counts for metrics (open cases, checkpoint age): no personal data",
+	"Registry.Login":            "portal login: checks a person's code and opens a session (audited by the login itself)",
 	// The audit log: metadata, never names or templates.
 	"AuditRows":            "reads audit entries to build the Merkle tree",
 	"AuditCheckpointNotes": "reads signed checkpoints",
-	"Registry.AuditEvents": "audit metadata for auditors (role checked by hand: issue 12, item 15)",
 	// Operators and sites: no personal data.
-	"Registry.CreateSite":     "sites are not personal data (admin)",
 	"Registry.ListSites":      "sites are not personal data",
 	"Registry.CreateOperator": "operator keys are not personal data (offline keys create)",
 	"Registry.Authenticate":   "looks an API key up (no personal data)",

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -187,7 +186,7 @@ func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose conse
 
 func enrolAccess(actor Actor, purpose consent.Purpose, id string, cat consent.Category) access {
 	return access{actor: actor, purpose: purpose, persons: []string{id}, categories: []consent.Category{cat}, action: consent.Write,
-		only: []consent.Purpose{consent.Verification, consent.Deduplication}}
+		only: []consent.Purpose{consent.Verification, consent.Deduplication}, capture: true}
 }
 
 // enrolTx stores an extracted capture and, for deduplication, opens cases
@@ -267,10 +266,10 @@ func (r *Registry) deduplicate(ctx context.Context, tx store.Tx, id string, cand
 		}
 		dups = append(dups, Duplicate{PersonID: p, Score: cs.Score, CaseID: cs.ID})
 	}
-	// Best first; equal scores in person order, so the answer is stable.
-	slices.SortFunc(dups, func(x, y Duplicate) int {
-		return cmp.Or(cmp.Compare(y.Score, x.Score), strings.Compare(x.PersonID, y.PersonID))
-	})
+	sortDuplicates(dups)
+	if dups == nil {
+		dups = []Duplicate{}
+	}
 	return dups, nil
 }
 
