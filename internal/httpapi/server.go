@@ -194,6 +194,13 @@ func newRequestID() string {
 // access log line (route, status, duration: never a body, name or key),
 // body cap, authentication and the purpose header.
 func (s *Server) wrap(pattern string, access Access, h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return s.wrapWith(pattern, access, h, mountOptions{})
+}
+
+// wrapWith is wrap with the error writer and person of a mounted route
+// (mount.go); the zero mountOptions is the JSON API's.
+func (s *Server) wrapWith(pattern string, access Access, h func(http.ResponseWriter, *http.Request) error, mo mountOptions) http.Handler {
+	writeProblem := mo.problemWriter()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rid := newRequestID()
@@ -232,6 +239,9 @@ func (s *Server) wrap(pattern string, access Access, h func(http.ResponseWriter,
 					pid := ""
 					if strings.Contains(pattern, " /v1/persons/{id}") {
 						pid = r.PathValue("id")
+					}
+					if mo.person != nil {
+						pid = mo.person(r)
 					}
 					if aerr := s.reg.RecordRefusal(ctx, actor, r.Header.Get("Assent-Purpose"), pid, reason); aerr != nil {
 						writeProblem(rec, r, s.log, aerr)

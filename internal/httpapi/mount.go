@@ -1,0 +1,63 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/registry"
+)
+
+// ProblemWriter writes a refused or failed request in another interface's
+// format (FHIR writes an OperationOutcome). p carries the same status and
+// stable code as the JSON API's problem+json.
+type ProblemWriter func(w http.ResponseWriter, r *http.Request, p Problem)
+
+// MountOptions adapt a mounted route.
+type MountOptions struct {
+	// Write answers errors; nil writes problem+json.
+	Write ProblemWriter
+	// Person names the person a request is about, recorded on the audit
+	// event of a request refused before its use case runs; nil records none.
+	Person func(r *http.Request) string
+}
+
+type mountOptions struct {
+	write  ProblemWriter
+	person func(r *http.Request) string
+}
+
+func (mo mountOptions) problemWriter() func(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if mo.write == nil {
+		return writeProblem
+	}
+	return func(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+		p := problemFor(err)
+		if p.Status >= 500 {
+			log.ErrorContext(r.Context(), "request failed", "err", err, "request_id", requestID(r.Context()))
+		}
+		mo.write(w, r, p)
+	}
+}
+
+// Mount serves pattern through the same middleware as the JSON API's
+// routes: request id, metrics, body cap, authentication (API keys and
+// portal tokens), the Assent-Purpose header, and an audit event for every
+// request refused before a use case runs. Other interfaces (internal/fhir)
+// mount their routes here so that there is one gate in front of the
+// registry. Routes() lists mounted routes too.
+func (s *Server) Mount(pattern string, access Access, h func(http.ResponseWriter, *http.Request) error, opt MountOptions) {
+	s.routes = append(s.routes, Route{Pattern: pattern, Access: access})
+	s.mux.Handle(pattern, s.wrapWith(pattern, access, h, mountOptions{write: opt.Write, person: opt.Person}))
+}
+
+// ActorFrom is the authenticated actor of a request served by Mount.
+func ActorFrom(r *http.Request) registry.Actor { return actorFrom(r) }
+
+// PurposeFrom is the declared purpose of a request served by Mount (""
+// on a portal route called with a portal token).
+func PurposeFrom(r *http.Request) consent.Purpose { return purposeFrom(r) }
+
+// ProblemFor maps an error of the use cases to the JSON API's status and
+// stable code: the one mapping every interface shares.
+func ProblemFor(err error) Problem { return problemFor(err) }
