@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/assent-registry/assent/internal/fhir"
 	"github.com/assent-registry/assent/internal/httpapi"
 	"github.com/spf13/cobra"
 )
@@ -67,6 +68,7 @@ func newLogger(w interface{ Write([]byte) (int, error) }, format string) *slog.L
 // background jobs stop.
 func serve(ctx context.Context, a *app, ln net.Listener, log *slog.Logger, cpEvery time.Duration, cpEntries uint64) error {
 	api := httpapi.New(a.reg, httpapi.Options{Logger: log})
+	fhir.Mount(api, a.reg, fhir.Options{})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -20,11 +20,16 @@ type MountOptions struct {
 	// Person names the person a request is about, recorded on the audit
 	// event of a request refused before its use case runs; nil records none.
 	Person func(r *http.Request) string
+	// PurposeOptional, when it returns true for the actor, lets a Personal
+	// or Portal route run without an Assent-Purpose header (an auditor
+	// reading audit metadata); a header given is still checked.
+	PurposeOptional func(registry.Actor) bool
 }
 
 type mountOptions struct {
-	write  ProblemWriter
-	person func(r *http.Request) string
+	write           ProblemWriter
+	person          func(r *http.Request) string
+	purposeOptional func(registry.Actor) bool
 }
 
 func (mo mountOptions) problemWriter() func(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
@@ -48,7 +53,7 @@ func (mo mountOptions) problemWriter() func(w http.ResponseWriter, r *http.Reque
 // registry. Routes() lists mounted routes too.
 func (s *Server) Mount(pattern string, access Access, h func(http.ResponseWriter, *http.Request) error, opt MountOptions) {
 	s.routes = append(s.routes, Route{Pattern: pattern, Access: access})
-	s.mux.Handle(pattern, s.wrapWith(pattern, access, h, mountOptions{write: opt.Write, person: opt.Person}))
+	s.mux.Handle(pattern, s.wrapWith(pattern, access, h, mountOptions{write: opt.Write, person: opt.Person, purposeOptional: opt.PurposeOptional}))
 }
 
 // ActorFrom is the authenticated actor of a request served by Mount.
@@ -61,3 +66,7 @@ func PurposeFrom(r *http.Request) consent.Purpose { return purposeFrom(r) }
 // ProblemFor maps an error of the use cases to the JSON API's status and
 // stable code: the one mapping every interface shares.
 func ProblemFor(err error) Problem { return problemFor(err) }
+
+// Decode reads one JSON object strictly (unknown fields, trailing data and
+// oversize bodies refused with the JSON API's stable codes).
+func Decode(r *http.Request, v any) error { return decode(r, v) }

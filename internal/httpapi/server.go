@@ -258,6 +258,13 @@ func (s *Server) wrapWith(pattern string, access Access, h func(http.ResponseWri
 			ctx = context.WithValue(ctx, keyActor, actor)
 			if access == Personal || (access == Portal && actor.Role != consent.Subject) {
 				p := r.Header.Get("Assent-Purpose")
+				if p == "" && mo.purposeOptional != nil && mo.purposeOptional(actor) {
+					r = r.WithContext(ctx)
+					if err := h(rec, r); err != nil {
+						writeProblem(rec, r, s.log, err)
+					}
+					return
+				}
 				if p == "" {
 					refuse(probErr(http.StatusBadRequest, CodePurposeRequired, "this route reads or writes personal data: declare the purpose in the Assent-Purpose header"), CodePurposeRequired)
 					return

@@ -1,0 +1,40 @@
+package registry
+
+import (
+	"context"
+
+	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/store"
+)
+
+// AuditEventsForPerson lists the audit metadata about one person for an
+// auditor (at most MaxAuditPage, from the oldest): ids, roles, sites,
+// purposes and outcomes, never a name. Like AuditEvents it is audit
+// metadata, which the auditor role reads without a purpose.
+func (r *Registry) AuditEventsForPerson(ctx context.Context, actor Actor, personID string) ([]AuditEntry, error) {
+	if actor.Role != consent.Auditor {
+		return nil, &DeniedError{Reason: string(consent.ReasonRoleNotAllowed)}
+	}
+	if personID == "" {
+		return nil, missing("patient")
+	}
+	out := []AuditEntry{}
+	err := r.store.View(ctx, func(tx store.Tx) error {
+		out = out[:0] // a backend may retry this function
+		rows, err := tx.AuditRowsForPerson(ctx, personID, MaxAuditPage)
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			e, err := entryFrom(row)
+			if err != nil {
+				return err
+			}
+			if e.PersonID == personID { // the index column may be edited; the event is the truth
+				out = append(out, e)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
