@@ -13,9 +13,9 @@ import (
 
 func obsHeight(pid string, cm float64) map[string]any {
 	return map[string]any{"resourceType": "Observation", "status": "final",
-		"category": []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}}}},
-		"code":     map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": "8302-2"}}},
-		"subject":  map[string]any{"reference": "Patient/" + pid},
+		"category":          []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}}}},
+		"code":              map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": "8302-2"}}},
+		"subject":           map[string]any{"reference": "Patient/" + pid},
 		"effectiveDateTime": "2026-06-01T09:00:00Z",
 		"valueQuantity":     map[string]any{"value": cm, "unit": "cm", "system": "http://unitsofmeasure.org", "code": "cm"}}
 }
