@@ -1,4 +1,4 @@
--- 0005: identifiers other systems (an EMR, a laboratory) gave a person, for
+-- 0006: identifiers other systems (an EMR, a laboratory) gave a person, for
 -- cross-referencing (FHIR, IHE PIXm). The value is sealed under the person's
 -- identity key; lookup is a keyed digest of (system, value). Erasing the
 -- person deletes the rows.
