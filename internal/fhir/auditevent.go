@@ -123,6 +123,9 @@ func (h *Handler) searchAuditEvents(w http.ResponseWriter, r *http.Request) erro
 	if pid == "" {
 		return problem(http.StatusBadRequest, registry.CodeMissingField, "AuditEvent is searched by patient", "patient")
 	}
+	if pid, err = h.person(r, pid); err != nil {
+		return err
+	}
 	actor, purpose := actorPurpose(r)
 	var entries []registry.AuditEntry
 	if actor.Role == consent.Auditor {

@@ -102,6 +102,9 @@ func (h *Handler) searchConsents(w http.ResponseWriter, r *http.Request) error {
 	if pid == "" {
 		return problem(http.StatusBadRequest, registry.CodeMissingField, "Consent is searched by patient", "patient")
 	}
+	if pid, err = h.person(r, pid); err != nil {
+		return err
+	}
 	hist, err := h.consentHist(r, pid)
 	if err != nil {
 		return err

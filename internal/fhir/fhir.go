@@ -38,6 +38,7 @@ const (
 	SystemExam      = base + "/sid/exam-id"
 	SystemSpecimen  = base + "/sid/specimen-label"
 	extArea         = base + "/StructureDefinition/area-code"
+	extEstimated    = base + "/StructureDefinition/birth-date-estimated"
 	extHousehold    = base + "/StructureDefinition/household"
 	extRelationship = base + "/StructureDefinition/household-relationship"
 	extLeafIndex    = base + "/StructureDefinition/audit-leaf-index"
@@ -126,6 +127,16 @@ func (h *Handler) Routes() []Route {
 		out = append(out, Route{Pattern: rt.pattern, Access: rt.access})
 	}
 	return out
+}
+
+// person turns a Patient reference (an id or a person number, spaces and
+// dashes ignored) into the record id, as the JSON API's person routes do;
+// the use case then decides and audits under the id.
+func (h *Handler) person(r *http.Request, ref string) (string, error) {
+	if ref == "" {
+		return "", nil
+	}
+	return h.reg.ResolvePerson(r.Context(), ref)
 }
 
 // refID strips a "Type/" prefix from a reference ("Patient/123" -> "123").

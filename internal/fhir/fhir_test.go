@@ -61,6 +61,24 @@ func TestEMRFlow(t *testing.T) {
 	if got := r.entries(); len(got) != 1 || got[0]["id"] != pid {
 		t.Fatalf("search by identifier: %s", r.raw)
 	}
+	// By person number, written as people write it (grouped, with a dash).
+	number := e.numberOf(pid)
+	grouped := number[0:4] + " " + number[4:8] + " " + number[8:10] + "-" + number[10:]
+	r = e.must(200, req{method: "GET", path: "/fhir/Patient?identifier=" + url.QueryEscape("https://assent.example/fhir/sid/person-number|"+grouped), role: consent.Clinician, purpose: "care"})
+	if got := r.entries(); len(got) != 1 || got[0]["id"] != pid {
+		t.Fatalf("search by person number: %s", r.raw)
+	}
+	ids := got0Identifiers(r.entries()[0])
+	if ids[0] != "official https://assent.example/fhir/sid/person-number|"+number || ids[1] != "secondary https://assent.example/fhir/sid/person-id|"+pid {
+		t.Errorf("identifiers %v", ids)
+	}
+	if r := e.must(200, req{method: "GET", path: "/fhir/Patient/" + url.PathEscape(grouped), role: consent.Clinician, purpose: "care"}); r.str("id") != pid {
+		t.Errorf("read by person number: %s", r.raw)
+	}
+	bad := number[:10] + string(rune('0'+(number[10]-'0'+1)%10))
+	if r := e.do(req{method: "GET", path: "/fhir/Patient?identifier=" + url.QueryEscape("https://assent.example/fhir/sid/person-number|"+bad), role: consent.Clinician, purpose: "care"}); r.status != 400 || r.code() != "invalid_person_number" {
+		t.Errorf("mistyped person number: %d %s", r.status, r.raw)
+	}
 	r = e.must(200, req{method: "GET", path: "/fhir/Patient?gender=male&identifier=" + url.QueryEscape("https://assent.example/fhir/sid/person-id|"+pid), role: consent.Clinician, purpose: "care"})
 	if len(r.entries()) != 0 {
 		t.Errorf("gender=male kept a female patient")
@@ -137,6 +155,36 @@ func TestEMRFlow(t *testing.T) {
 	r = e.must(403, req{method: "GET", path: "/fhir/AuditEvent?patient=" + pid, key: e.portalToken(other, ocode)})
 	if r.code() == "" {
 		t.Errorf("no code: %s", r.raw)
+	}
+}
+
+func got0Identifiers(p map[string]any) []string {
+	var out []string
+	for _, i := range p["identifier"].([]any) {
+		m := i.(map[string]any)
+		out = append(out, m["use"].(string)+" "+m["system"].(string)+"|"+m["value"].(string))
+	}
+	return out
+}
+
+// TestEstimatedBirthDate: a partial birth date is a FHIR partial date,
+// flagged as estimated, and the search by name takes it.
+func TestEstimatedBirthDate(t *testing.T) {
+	e := newEnv(t)
+	for _, bd := range []string{"1961", "1975-04"} {
+		b := adultBody("Est" + bd)
+		b["birth_date"] = bd
+		pid, _ := e.register(b)
+		q := "/fhir/Patient?" + url.Values{"family": {"Tester"}, "given": {"Est" + bd}, "birthdate": {bd}}.Encode()
+		r := e.must(200, req{method: "GET", path: q, role: consent.Registrar, purpose: "registration"})
+		if len(r.entries()) != 1 {
+			t.Fatalf("%s: search: %s", bd, r.raw)
+		}
+		p := r.entries()[0]
+		ext := p["_birthDate"].(map[string]any)["extension"].([]any)[0].(map[string]any)
+		if p["id"] != pid || p["birthDate"] != bd || ext["valueBoolean"] != true {
+			t.Errorf("%s: %v", bd, p)
+		}
 	}
 }
 

@@ -204,6 +204,13 @@ func (e *env) register(body map[string]any) (id, code string) {
 	return r.str("id"), r.body["receipt"].(map[string]any)["code"].(string)
 }
 
+// numberOf is a person's number, digits only, read through the JSON API.
+func (e *env) numberOf(id string) string {
+	e.t.Helper()
+	r := e.must(http.StatusOK, req{method: "GET", path: "/v1/persons/" + id, role: consent.Registrar, purpose: "registration"})
+	return digits(r.str("person_number"))
+}
+
 func (e *env) portalToken(id, code string) string {
 	e.t.Helper()
 	return e.must(http.StatusOK, req{method: "POST", path: "/v1/portal/login", body: map[string]any{"person_id": id, "code": code}}).str("token")

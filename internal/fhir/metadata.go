@@ -3,6 +3,8 @@ package fhir
 import (
 	"net/http"
 	"time"
+
+	"github.com/assent-registry/assent/internal/registry"
 )
 
 // CapabilityStatement types (only what metadata uses).
@@ -102,7 +104,7 @@ func capability(r *http.Request, now time.Time) CapabilityStatement {
 				{Type: "Patient", Profile: "https://profiles.ihe.net/ITI/PDQm/StructureDefinition/IHE.PDQm.Patient",
 					Interaction: ia("read", "search-type"), Versioning: "versioned",
 					SearchParam: withPaging(
-						sp("identifier", "token", "system|value: "+"the Assent person id (system https://assent.example/fhir/sid/person-id) or an identifier another system attached"),
+						sp("identifier", "token", "system|value: the person number (system "+registry.PersonNumberSystem+"), the Assent record id (system "+registry.PersonIDSystem+") or an identifier another system attached"),
 						sp("family", "string", "exact (case- and space-insensitive), with given and birthdate"),
 						sp("given", "string", "exact, with family and birthdate"),
 						sp("birthdate", "date", "exact, with family and given"),

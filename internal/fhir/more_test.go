@@ -54,7 +54,9 @@ func TestPIXm(t *testing.T) {
 			refs = append(refs, pm["valueReference"].(map[string]any)["reference"].(string))
 		}
 	}
-	if !slices.Equal(ids, []string{"https://assent.example/fhir/sid/person-id|" + pid}) || !slices.Equal(refs, []string{"Patient/" + pid}) {
+	number := e.numberOf(pid)
+	if !slices.Equal(ids, []string{"https://assent.example/fhir/sid/person-id|" + pid, "https://assent.example/fhir/sid/person-number|" + number}) ||
+		!slices.Equal(refs, []string{"Patient/" + pid}) {
 		t.Errorf("$ihe-pix from the EMR id: identifiers %v, targetId %v", ids, refs)
 	}
 	// From Assent's id, the EMR's identifier comes back.

@@ -134,6 +134,9 @@ func (h *Handler) searchObservations(w http.ResponseWriter, r *http.Request) err
 	if pid == "" {
 		return problem(http.StatusBadRequest, registry.CodeMissingField, "Observation is searched by patient", "patient")
 	}
+	if pid, err = h.person(r, pid); err != nil {
+		return err
+	}
 	code := q.Get("code")
 	if _, c, ok := strings.Cut(code, "|"); ok {
 		code = c
@@ -164,6 +167,9 @@ func (h *Handler) createObservation(w http.ResponseWriter, r *http.Request) erro
 	}
 	pid, exam, err := examFrom(o)
 	if err != nil {
+		return err
+	}
+	if pid, err = h.person(r, pid); err != nil {
 		return err
 	}
 	actor, purpose := actorPurpose(r)

@@ -20,10 +20,19 @@ func patientFrom(v registry.PersonView) Patient {
 	active := v.Status == "active"
 	p := Patient{ResourceType: "Patient", ID: v.ID,
 		Meta:       &Meta{VersionID: strconv.Itoa(v.Version), LastUpdated: instant(v.UpdatedAt)},
-		Identifier: []Identifier{{Use: "official", System: registry.PersonIDSystem, Value: v.ID}},
+		Identifier: []Identifier{{Use: "secondary", System: registry.PersonIDSystem, Value: v.ID}},
 		Active:     &active,
 		Gender:     v.Sex,
 		BirthDate:  v.BirthDate,
+	}
+	if n := digits(v.PersonNumber); n != "" {
+		p.Identifier = append([]Identifier{{Use: "official", System: registry.PersonNumberSystem, Value: n}}, p.Identifier...)
+	}
+	if v.BirthDateEstimated {
+		// Partial dates (YYYY, YYYY-MM) are FHIR partial dates already; the
+		// flag also marks a full date the person does not know for sure.
+		yes := true
+		p.BirthDateExt = &Element{Extension: []Extension{{URL: extEstimated, ValueBoolean: &yes}}}
 	}
 	if v.GivenName != "" || v.FamilyName != "" {
 		n := HumanName{Use: "official", Family: v.FamilyName}
@@ -51,9 +60,23 @@ func patientFrom(v registry.PersonView) Patient {
 	return p
 }
 
+// digits keeps the digits of a grouped person number.
+func digits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+}
+
 func (h *Handler) readPatient(w http.ResponseWriter, r *http.Request) error {
 	actor, purpose := actorPurpose(r)
-	v, err := h.reg.GetPerson(r.Context(), actor, purpose, r.PathValue("id"))
+	pid, err := h.person(r, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	v, err := h.reg.GetPerson(r.Context(), actor, purpose, pid)
 	if err != nil {
 		return err
 	}

@@ -28,10 +28,13 @@ func (h *Handler) pix(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := Parameters{ResourceType: "Parameters"}
-	own := Identifier{Use: "official", System: registry.PersonIDSystem, Value: xr.PersonID}
-	ids := append([]registry.ExternalIdentifier{{System: own.System, Value: own.Value}}, xr.Identifiers...)
+	ids := []registry.ExternalIdentifier{{System: registry.PersonIDSystem, Value: xr.PersonID}}
+	if xr.PersonNumber != "" {
+		ids = append(ids, registry.ExternalIdentifier{System: registry.PersonNumberSystem, Value: xr.PersonNumber})
+	}
+	ids = append(ids, xr.Identifiers...)
 	for _, id := range ids {
-		if (id.System == system && id.Value == value) || (target != "" && id.System != target) {
+		if id.System == system || (target != "" && id.System != target) {
 			continue
 		}
 		out.Parameter = append(out.Parameter, Parameter{Name: "targetIdentifier", ValueIdentifier: &Identifier{System: id.System, Value: id.Value}})

@@ -50,6 +50,7 @@ type Extension struct {
 	ValueBase64Binary string     `json:"valueBase64Binary,omitempty"`
 	ValueReference    *Reference `json:"valueReference,omitempty"`
 	ValueDate         string     `json:"valueDate,omitempty"`
+	ValueBoolean      *bool      `json:"valueBoolean,omitempty"`
 }
 
 // Quantity is a measured amount (UCUM units).
@@ -72,6 +73,11 @@ type ContactPoint struct {
 	System string `json:"system,omitempty"`
 	Value  string `json:"value,omitempty"`
 	Use    string `json:"use,omitempty"`
+}
+
+// Element carries the extensions of a primitive element (_birthDate).
+type Element struct {
+	Extension []Extension `json:"extension,omitempty"`
 }
 
 // Narrative is a resource's human-readable text.
@@ -103,6 +109,7 @@ type Patient struct {
 	Telecom      []ContactPoint `json:"telecom,omitempty"`
 	Gender       string         `json:"gender,omitempty"`
 	BirthDate    string         `json:"birthDate,omitempty"`
+	BirthDateExt *Element       `json:"_birthDate,omitempty"`
 	Link         []PatientLink  `json:"link,omitempty"`
 }
 

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/personnumber"
 	"github.com/assent-registry/assent/internal/store"
 )
 
@@ -16,6 +17,11 @@ import (
 // (FHIR Identifier.system). Other systems' identifiers are attached with
 // AddIdentifier and found with FindByIdentifier.
 const PersonIDSystem = "https://assent.example/fhir/sid/person-id"
+
+// PersonNumberSystem is the identifier system URI of person numbers (the
+// 10 digits and the Verhoeff check digit, written without separators;
+// spaces and dashes are ignored on input).
+const PersonNumberSystem = "https://assent.example/fhir/sid/person-number"
 
 // CodeIdentifierInUse: the identifier is attached to a person already.
 const CodeIdentifierInUse = "identifier_in_use" // 409
@@ -38,10 +44,12 @@ type ExternalIdentifier struct {
 }
 
 // CrossReference is what a PIXm query answers: the person an identifier
-// belongs to and every identifier the person has in other systems.
+// belongs to, their person number (digits only) and every identifier the
+// person has in other systems.
 type CrossReference struct {
-	PersonID    string               `json:"person_id"`
-	Identifiers []ExternalIdentifier `json:"identifiers"`
+	PersonID     string               `json:"person_id"`
+	PersonNumber string               `json:"person_number"`
+	Identifiers  []ExternalIdentifier `json:"identifiers"`
 }
 
 func checkSystem(s string) error {
@@ -81,7 +89,7 @@ func (r *Registry) AddIdentifier(ctx context.Context, actor Actor, purpose conse
 	if err := checkIdentifierValue(in.Value); err != nil {
 		return ExternalIdentifier{}, err
 	}
-	if in.System == PersonIDSystem {
+	if in.System == PersonIDSystem || in.System == PersonNumberSystem {
 		return ExternalIdentifier{}, invalid("system", "Assent's own identifiers are not attached")
 	}
 	var out ExternalIdentifier
@@ -123,23 +131,35 @@ func (r *Registry) identifiersOf(ctx context.Context, tx store.Tx, id string) ([
 	return out, nil
 }
 
-// resolveIdentifier finds the active person (system, value) names, or "".
-func (r *Registry) resolveIdentifier(ctx context.Context, system, value string) (string, error) {
-	var pid string
-	err := r.store.View(ctx, func(tx store.Tx) error {
-		pid = ""
-		id := value
-		if system != PersonIDSystem {
-			var err error
-			id, err = tx.PersonByIdentifier(ctx, system, r.identifierLookup(system, value))
-			if errors.Is(err, store.ErrNotFound) {
-				return nil
-			}
-			if err != nil {
-				return err
+// resolveIdentifier finds the active person (system, value) names: its id
+// and person number, or "" when nobody holds it. A person number whose
+// check digit fails is invalid_person_number.
+func (r *Registry) resolveIdentifier(ctx context.Context, system, value string) (id, number string, err error) {
+	if system == PersonNumberSystem {
+		if !personnumber.Looks(value) {
+			return "", "", &InputError{Code: CodeInvalidPersonNumber, Field: "identifier", Detail: "a person number is 11 digits"}
+		}
+		if _, err := personnumber.Parse(value); err != nil {
+			return "", "", &InputError{Code: CodeInvalidPersonNumber, Field: "identifier", Detail: "the check digit does not match: a digit was mistyped"}
+		}
+	}
+	err = r.store.View(ctx, func(tx store.Tx) error {
+		id, number = "", ""
+		var p store.Person
+		var err error
+		switch system {
+		case PersonIDSystem:
+			p, err = tx.GetPerson(ctx, value)
+		case PersonNumberSystem:
+			n, _ := personnumber.Parse(value)
+			p, err = tx.PersonByNumber(ctx, n)
+		default:
+			var pid string
+			pid, err = tx.PersonByIdentifier(ctx, system, r.identifierLookup(system, value))
+			if err == nil {
+				p, err = tx.GetPerson(ctx, pid)
 			}
 		}
-		p, err := tx.GetPerson(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
@@ -147,11 +167,11 @@ func (r *Registry) resolveIdentifier(ctx context.Context, system, value string) 
 			return err
 		}
 		if p.Status == store.StatusActive {
-			pid = p.ID
+			id, number = p.ID, p.Number
 		}
 		return nil
 	})
-	return pid, err
+	return id, number, err
 }
 
 // FindByIdentifier returns the person an identifier names (Assent's own id
@@ -165,7 +185,7 @@ func (r *Registry) FindByIdentifier(ctx context.Context, actor Actor, purpose co
 	if err := checkIdentifierValue(value); err != nil {
 		return nil, err
 	}
-	pid, err := r.resolveIdentifier(ctx, system, value)
+	pid, _, err := r.resolveIdentifier(ctx, system, value)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +217,7 @@ func (r *Registry) CrossReferences(ctx context.Context, actor Actor, purpose con
 	if err := checkIdentifierValue(value); err != nil {
 		return CrossReference{}, err
 	}
-	pid, err := r.resolveIdentifier(ctx, system, value)
+	pid, number, err := r.resolveIdentifier(ctx, system, value)
 	if err != nil {
 		return CrossReference{}, err
 	}
@@ -209,7 +229,7 @@ func (r *Registry) CrossReferences(ctx context.Context, actor Actor, purpose con
 			return CrossReference{}, err
 		}
 	}
-	out := CrossReference{PersonID: pid}
+	out := CrossReference{PersonID: pid, PersonNumber: number}
 	a := access{actor: actor, purpose: purpose, persons: []string{pid}, categories: []consent.Category{consent.Identity}, action: consent.Read}
 	err = r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
 		var err error
