@@ -59,14 +59,18 @@ func (h *Handler) addIdentifier(w http.ResponseWriter, r *http.Request) error {
 		return problem(http.StatusBadRequest, registry.CodeInvalidValue, "a Parameters resource with one parameter \"identifier\" (valueIdentifier) is expected", "parameter")
 	}
 	id := in.Parameter[0].ValueIdentifier
+	pid, err := h.person(r, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
 	actor, purpose := actorPurpose(r)
-	x, err := h.reg.AddIdentifier(r.Context(), actor, purpose, r.PathValue("id"), registry.ExternalIdentifier{System: id.System, Value: id.Value})
+	x, err := h.reg.AddIdentifier(r.Context(), actor, purpose, pid, registry.ExternalIdentifier{System: id.System, Value: id.Value})
 	if err != nil {
 		return err
 	}
 	out := Parameters{ResourceType: "Parameters", Parameter: []Parameter{
 		{Name: "identifier", ValueIdentifier: &Identifier{System: x.System, Value: x.Value}},
-		{Name: "targetId", ValueReference: &Reference{Reference: "Patient/" + r.PathValue("id")}},
+		{Name: "targetId", ValueReference: &Reference{Reference: "Patient/" + pid}},
 	}}
 	return writeResource(w, http.StatusCreated, out)
 }
