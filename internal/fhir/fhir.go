@@ -82,7 +82,7 @@ func Mount(srv *httpapi.Server, reg *registry.Registry, opt Options) *Handler {
 		h.now = time.Now
 	}
 	for _, rt := range h.routes() {
-		srv.Mount(rt.pattern, rt.access, rt.fn, httpapi.MountOptions{Write: writeOutcome, Person: rt.person, PurposeOptional: rt.noPurpose})
+		srv.Mount(rt.pattern, rt.access, rt.fn, httpapi.MountOptions{Write: writeOutcome, Person: h.recordID(rt.person), PurposeOptional: rt.noPurpose})
 	}
 	return h
 }
@@ -137,6 +137,21 @@ func (h *Handler) person(r *http.Request, ref string) (string, error) {
 		return "", nil
 	}
 	return h.reg.ResolvePerson(r.Context(), ref)
+}
+
+// recordID makes the audit event of a refused request name the record id
+// when the request named the person by number (as the use cases do).
+func (h *Handler) recordID(ref func(*http.Request) string) func(*http.Request) string {
+	if ref == nil {
+		return nil
+	}
+	return func(r *http.Request) string {
+		s := ref(r)
+		if id, err := h.person(r, s); err == nil && id != "" {
+			return id
+		}
+		return s
+	}
 }
 
 // refID strips a "Type/" prefix from a reference ("Patient/123" -> "123").

@@ -51,8 +51,14 @@ type produced struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvIn(t, t.TempDir())
+}
+
+// newEnvIn keeps the SQLite data in dir.
+func newEnvIn(t *testing.T, dir string) *env {
+	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{Migrate: true})
+	db, err := sqlite.Open(ctx, dir, sqlite.Options{Migrate: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,12 @@
 package fhir
 
 import (
+	"bytes"
 	"context"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -329,4 +332,40 @@ func TestNoStoreNoPolicy(t *testing.T) {
 	_ = context.Background
 	_ = store.ErrNotFound
 	_ = time.Second
+}
+
+// TestIdentifierValueSealed: an attached identifier's value is nowhere in
+// the data files in the clear (sealed under the identity key, found by a
+// keyed digest).
+func TestIdentifierValueSealed(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnvIn(t, dir)
+	pid, _ := e.register(adultBody("Seal"))
+	const value = "MRN-SEALED-4711"
+	e.must(201, req{method: "POST", path: "/fhir/Patient/" + pid + "/$add-identifier", role: consent.Registrar, purpose: "registration",
+		body: map[string]any{"resourceType": "Parameters", "parameter": []any{map[string]any{"name": "identifier",
+			"valueIdentifier": map[string]any{"system": "urn:emr:seal", "value": value}}}}})
+	r := e.must(200, req{method: "GET", path: "/fhir/Patient?identifier=" + url.QueryEscape("urn:emr:seal|"+value), role: consent.Registrar, purpose: "registration"})
+	if len(r.entries()) != 1 {
+		t.Fatalf("not found by its identifier: %s", r.raw)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	seen := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		seen++
+		if bytes.Contains(b, []byte(value)) {
+			t.Errorf("%s holds the identifier in the clear", filepath.Base(f))
+		}
+		if !bytes.Contains(b, []byte("urn:emr:seal")) {
+			continue
+		}
+		seen += 100 // the row is in this file
+	}
+	if seen < 100 {
+		t.Errorf("the identifier row was found in no data file (%d files read): the test proves nothing", len(files))
+	}
 }
