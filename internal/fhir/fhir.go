@@ -111,6 +111,7 @@ func (h *Handler) routes() []route {
 		{"GET /fhir/Group/{id}", httpapi.Personal, h.readGroup, nil, nil},
 		{"GET /fhir/Observation", httpapi.Personal, h.searchObservations, patientParam, nil},
 		{"POST /fhir/Observation", httpapi.Personal, h.createObservation, nil, nil},
+		{"POST /fhir", httpapi.Personal, h.transaction, nil, nil},
 		{"GET /fhir/Consent", httpapi.Portal, h.searchConsents, patientParam, nil},
 		{"GET /fhir/Consent/{id}", httpapi.Portal, h.readConsent, consentPerson, nil},
 		{"GET /fhir/Consent/{id}/_history", httpapi.Portal, h.consentHistory, consentPerson, nil},

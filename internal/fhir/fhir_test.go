@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -292,5 +293,68 @@ func TestErrorsAreOperationOutcomes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func checkup(obs ...map[string]any) map[string]any {
+	var es []any
+	for _, o := range obs {
+		es = append(es, map[string]any{"resource": o, "request": map[string]any{"method": "POST", "url": "Observation"}})
+	}
+	return map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": es}
+}
+
+// TestCheckupTransaction: a transaction Bundle of Observations is one exam
+// (one audited write), all or nothing.
+func TestCheckupTransaction(t *testing.T) {
+	e := newEnv(t)
+	pid, _ := e.register(adultBody("Tx"))
+	other, _ := e.register(adultBody("Ty"))
+	before := len(e.auditRows())
+	r := e.must(200, req{method: "POST", path: "/fhir", role: consent.Clinician, purpose: "care",
+		body: checkup(obsHeight(pid, 171), obsBP(pid, 131, 85), obsBlood(pid, "278148006"))})
+	if got := len(e.auditRows()) - before; got != 1 {
+		t.Errorf("a check-up left %d audit events, want 1", got)
+	}
+	if r.str("type") != "transaction-response" || len(r.entries()) != 3 {
+		t.Fatalf("response: %s", r.raw)
+	}
+	exams := e.must(200, req{method: "GET", path: "/v1/persons/" + pid + "/exams", role: consent.Clinician, purpose: "care"})
+	list, _ := exams.body["exams"].([]any)
+	if list == nil {
+		var arr []any
+		_ = json.Unmarshal(exams.raw, &arr)
+		list = arr
+	}
+	if len(list) != 1 {
+		t.Fatalf("the check-up is %d exams, want 1: %s", len(list), exams.raw)
+	}
+	x := list[0].(map[string]any)
+	if x["height_cm"] != 171.0 || x["systolic"] != 131.0 || x["diastolic"] != 85.0 || x["blood_type"] != "O-" {
+		t.Errorf("exam: %v", x)
+	}
+	for name, tc := range map[string]struct {
+		body   map[string]any
+		role   consent.Role
+		status int
+		code   string
+	}{
+		"two patients": {checkup(obsHeight(pid, 171), obsBP(other, 131, 85)), consent.Clinician, 400, "invalid_value"},
+		"height twice": {checkup(obsHeight(pid, 171), obsHeight(pid, 172)), consent.Clinician, 400, "invalid_value"},
+		"researcher":   {checkup(obsHeight(pid, 171)), consent.Researcher, 403, "role_not_allowed"},
+		"out of range": {checkup(obsHeight(pid, 171), obsBP(pid, 80, 120)), consent.Clinician, 400, "invalid_value"},
+	} {
+		purpose := "care"
+		if tc.role == consent.Researcher {
+			purpose = "research"
+		}
+		r := e.do(req{method: "POST", path: "/fhir", role: tc.role, purpose: purpose, body: tc.body})
+		if r.status != tc.status || r.code() != tc.code {
+			t.Errorf("%s: %d %q, want %d %q", name, r.status, r.code(), tc.status, tc.code)
+		}
+	}
+	again := e.must(200, req{method: "GET", path: "/fhir/Observation?patient=" + pid, role: consent.Clinician, purpose: "care"})
+	if n := len(again.entries()); n != 3 {
+		t.Errorf("after refused check-ups the patient has %d observations, want 3", n)
 	}
 }

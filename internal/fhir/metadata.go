@@ -38,10 +38,11 @@ type (
 		Description string            `json:"description,omitempty"`
 	}
 	csRest struct {
-		Mode          string       `json:"mode"`
-		Documentation string       `json:"documentation,omitempty"`
-		Security      *csSecurity  `json:"security,omitempty"`
-		Resource      []csResource `json:"resource"`
+		Mode          string          `json:"mode"`
+		Documentation string          `json:"documentation,omitempty"`
+		Security      *csSecurity     `json:"security,omitempty"`
+		Resource      []csResource    `json:"resource"`
+		Interaction   []csInteraction `json:"interaction,omitempty"`
 	}
 	csSoftware struct {
 		Name string `json:"name"`
@@ -123,7 +124,10 @@ func capability(r *http.Request, now time.Time) CapabilityStatement {
 					SearchParam: withPaging(sp("patient", "reference", "required"))},
 				{Type: "AuditEvent", Interaction: ia("search-type"), SearchParam: withPaging(sp("patient", "reference", "required"))},
 				{Type: "Specimen", Interaction: ia("read")},
-			}}},
+			},
+			Interaction: []csInteraction{{Code: "transaction",
+				Documentation: "POST /fhir with a transaction Bundle of up to four Observations of one patient: one check-up, recorded as one exam"}},
+		}},
 	}
 }
 

@@ -218,6 +218,13 @@ func TestCapabilityListsRoutes(t *testing.T) {
 	served := map[string]bool{}
 	for _, rt := range e.fh.Routes() {
 		_, path, _ := strings.Cut(rt.Pattern, " ")
+		if path == "/fhir" {
+			ia := r.body["rest"].([]any)[0].(map[string]any)["interaction"].([]any)
+			if ia[0].(map[string]any)["code"] != "transaction" {
+				t.Errorf("POST /fhir is served but transaction is not listed")
+			}
+			continue
+		}
 		parts := strings.Split(strings.TrimPrefix(path, "/fhir/"), "/")
 		if parts[0] != "metadata" {
 			served[parts[0]] = true
@@ -263,6 +270,7 @@ func TestEveryFHIRRouteIsAudited(t *testing.T) {
 		"GET /fhir/Group/{id}":                    "/fhir/Group/" + hh.str("id"),
 		"GET /fhir/Observation":                   "/fhir/Observation?patient=" + pid,
 		"POST /fhir/Observation":                  "/fhir/Observation",
+		"POST /fhir":                              "/fhir",
 		"GET /fhir/Consent":                       "/fhir/Consent?patient=" + pid,
 		"GET /fhir/Consent/{id}":                  "/fhir/Consent/" + pid + ".identity.registration",
 		"GET /fhir/Consent/{id}/_history":         "/fhir/Consent/" + pid + ".identity.registration/_history",
@@ -273,6 +281,7 @@ func TestEveryFHIRRouteIsAudited(t *testing.T) {
 	n := 0
 	bodies := map[string]any{
 		"POST /fhir/Observation": obsHeight(pid, 150),
+		"POST /fhir":             checkup(obsHeight(pid, 150), obsBP(pid, 120, 80)),
 		"POST /fhir/Patient/{id}/$add-identifier": map[string]any{"resourceType": "Parameters", "parameter": []any{map[string]any{"name": "identifier",
 			"valueIdentifier": map[string]any{"system": "urn:emr:walk", "value": "W"}}}},
 	}
