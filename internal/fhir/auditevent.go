@@ -54,11 +54,7 @@ func auditEventFrom(e registry.AuditEntry) AuditEvent {
 	if e.Outcome == audit.Deny {
 		ev.Outcome, ev.OutcomeDesc = "4", e.Reason
 	}
-	purpose := consent.Purpose(e.Purpose)
-	if e.Role == string(consent.Subject) && purpose == "" {
-		purpose = "" // the person's own request
-	}
-	pc := purposeCodings(purpose)
+	pc := purposeCodings(consent.Purpose(e.Purpose))
 	if e.Role == string(consent.Subject) {
 		pc = append(pc, Coding{System: SystemActReason, Code: "PATRQT", Display: "patient requested"})
 	}
@@ -81,9 +77,6 @@ func auditEventFrom(e registry.AuditEntry) AuditEvent {
 	}
 	if len(pc) > 0 {
 		ag.PurposeOfUse = []CodeableConcept{{Coding: pc}}
-	}
-	if e.Route != "" {
-		ag.Policy = nil
 	}
 	ev.Agent = []AuditEventAgent{ag}
 	if e.PersonID != "" {
