@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/assent-registry/assent/internal/dirlock"
 	"github.com/spf13/cobra"
 )
 
@@ -16,7 +17,8 @@ func newMaintainCmd() *cobra.Command {
 		Short: "Apply time-based erasure (lapsed guardian consents after the grace period) and finish interrupted shredding",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(cmd.ErrOrStderr(), "text")
-			a, err := openApp(cmd.Context(), dir, true, log, pgFlag(cmd))
+			a, err := openDir(cmd.Context(), dir, log, openOptions{Migrate: true, Lock: dirlock.Exclusive, Command: "assent maintain",
+				Why: "the server runs maintenance itself (--maintain-every)", Postgres: pgFlag(cmd)})
 			if err != nil {
 				return err
 			}

@@ -159,7 +159,7 @@ func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose conse
 
 func enrolAccess(actor Actor, purpose consent.Purpose, id string, cat consent.Category) access {
 	return access{actor: actor, purpose: purpose, persons: []string{id}, categories: []consent.Category{cat}, action: consent.Write,
-		only: []consent.Purpose{consent.Verification, consent.Deduplication}}
+		only: []consent.Purpose{consent.Verification, consent.Deduplication}, capture: true}
 }
 
 // enrolTx stores an extracted capture and, for deduplication, searches and

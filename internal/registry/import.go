@@ -143,6 +143,12 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 	if err != nil {
 		return ImportResult{}, storeError(err)
 	}
+	if !out.AlreadyDone {
+		r.observe(np.access, nil, nil, nil)
+		for _, pc := range caps {
+			r.observe(enrolAccess(actor, pc.purpose, np.id, pc.cat), nil, nil, nil)
+		}
+	}
 	r.notifyAudit()
 	return out, nil
 }

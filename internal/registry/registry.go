@@ -47,6 +47,9 @@ type Options struct {
 	// Audit is the audit log's tree and checkpoints (NewAuditLog). It is
 	// told after every commit that entries were appended.
 	Audit *audit.Log
+	// Observer, when not nil, is told what happened, for operational
+	// metrics (observer.go). It receives no personal data.
+	Observer Observer
 }
 
 // Registry runs the use cases.
@@ -64,13 +67,14 @@ type Registry struct {
 	limits       limiter
 	gal          *galleries
 	galleryPage  int // biometrics read per page when the galleries load
+	obs          Observer
 }
 
 // New builds a Registry over s and k.
 func New(s store.Store, k Keyring, opt Options) *Registry {
 	r := &Registry{store: s, keys: k, cfg: opt.Consent.WithDefaults(), now: opt.Clock, log: opt.Logger,
 		controller: opt.Controller, jurisdiction: opt.Jurisdiction, policyURL: opt.PolicyURL, audit: opt.Audit,
-		gal: newGalleries(), galleryPage: 2000}
+		gal: newGalleries(), galleryPage: 2000, obs: opt.Observer}
 	if r.controller.Name == "" {
 		r.controller = consent.Controller{Name: "Assent registry operator", Contact: "the registry office", Address: "see the notice", Email: "privacy@example.org"}
 	}
@@ -117,6 +121,8 @@ type access struct {
 	// only, when set, lists the purposes this use case serves; any other
 	// declared purpose is refused (purpose_not_allowed) whatever the table.
 	only []consent.Purpose
+	// capture: a biometric capture for enrolment (counted by the Observer).
+	capture bool
 }
 
 // facts is what the gate loaded about one person; handlers reuse it.
@@ -163,6 +169,7 @@ func (r *Registry) guard(ctx context.Context, a access, fn func(tx store.Tx, f m
 	if r.audit != nil && err == nil || fnErr != nil {
 		defer r.notifyAudit()
 	}
+	r.observe(a, denied, fnErr, err)
 	if denied != nil {
 		return denied
 	}
@@ -247,6 +254,9 @@ func (r *Registry) RecordRefusal(ctx context.Context, actor Actor, purpose, pers
 	err := r.store.Update(ctx, func(tx store.Tx) error {
 		return r.appendAudit(ctx, tx, a, personID, false, reason)
 	})
+	if r.obs != nil && err == nil {
+		r.obs.Denied(reason)
+	}
 	r.notifyAudit()
 	return err
 }

@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"BiometricsPagingAndErasure", testBiometrics},
 		{"CasesOpenOncePerPair", testCases},
 		{"ImportLinesOnce", testImports},
+		{"CasesCounted", testCountCases},
 		{"PersonNumbersUniqueAndKept", testPersonNumbers},
 		{"IdentifiersOncePerSystemAndErased", testIdentifiers},
 	}
