@@ -151,7 +151,7 @@ func openDir(ctx context.Context, dir string, log *slog.Logger, o openOptions) (
 		ks.Close()
 		return nil, err
 	}
-	reg := registry.New(db, keys, registry.Options{Logger: log, Audit: alog, Observer: o.Observer})
+	reg := registry.New(db, keys, registry.Options{Logger: log, Audit: alog, Observer: o.Observer, CareRetention: careRetentionOf(ctx)})
 	return &app{dir: dir, db: db, ks: ks, keys: keys, reg: reg, audit: alog, log: log, locks: locks}, nil
 }
 

@@ -12,12 +12,13 @@ import (
 
 func newMaintainCmd() *cobra.Command {
 	var dir string
+	var retention careRetention
 	cmd := &cobra.Command{
 		Use:   "maintain",
 		Short: "Apply time-based erasure (lapsed guardian consents after the grace period) and finish interrupted shredding",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(cmd.ErrOrStderr(), "text")
-			a, err := openDir(cmd.Context(), dir, log, openOptions{Migrate: true, Lock: dirlock.Exclusive, Command: "assent maintain",
+			a, err := openDir(withCareRetention(cmd.Context(), retention), dir, log, openOptions{Migrate: true, Lock: dirlock.Exclusive, Command: "assent maintain",
 				Why: "the server runs maintenance itself (--maintain-every)", Postgres: pgFlag(cmd)})
 			if err != nil {
 				return err
@@ -32,6 +33,7 @@ func newMaintainCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&dir, "data", "", "data directory")
 	addPostgresFlag(cmd.Flags())
+	addCareRetentionFlag(cmd.Flags(), &retention)
 	_ = cmd.MarkFlagRequired("data")
 	return cmd
 }
@@ -55,7 +57,7 @@ func maintainLoop(ctx context.Context, a *app, every time.Duration, log *slog.Lo
 				}
 				continue
 			}
-			log.Info("maintenance", "checked", rep.Checked, "erased_persons", rep.ErasedPersons, "erased_categories", rep.ErasedData, "shredded_tombstones", rep.ShreddedPersons)
+			log.Info("maintenance", "checked", rep.Checked, "erased_persons", rep.ErasedPersons, "erased_categories", rep.ErasedData, "shredded_tombstones", rep.ShreddedPersons, "care_data_erased", rep.CareDataErased)
 		}
 	}
 }

@@ -29,6 +29,7 @@ func newServeCmd() *cobra.Command {
 	var maintainEvery time.Duration
 	var tlsCert, tlsKey, metricsAddr string
 	var proxies []string
+	var retention careRetention
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the registry API on a data directory (created on first run)",
@@ -38,7 +39,7 @@ func newServeCmd() *cobra.Command {
 			if err := cfg.parse(proxies); err != nil {
 				return err
 			}
-			a, err := openDir(cmd.Context(), dir, log, openOptions{Migrate: migrate, Create: true, Lock: dirlock.Shared, Command: "assent serve", Postgres: pgFlag(cmd), Observer: cfg.metrics})
+			a, err := openDir(withCareRetention(cmd.Context(), retention), dir, log, openOptions{Migrate: migrate, Create: true, Lock: dirlock.Shared, Command: "assent serve", Postgres: pgFlag(cmd), Observer: cfg.metrics})
 			if err != nil {
 				return err
 			}
@@ -67,6 +68,7 @@ func newServeCmd() *cobra.Command {
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	cmd.Flags().StringSliceVar(&proxies, "trusted-proxy", nil, "CIDR of a reverse proxy whose X-Forwarded-For names the client (repeatable)")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve /metrics on this HOST:PORT only, not on --addr (e.g. 127.0.0.1:9090)")
+	addCareRetentionFlag(cmd.Flags(), &retention)
 	_ = cmd.MarkFlagRequired("data")
 	return cmd
 }

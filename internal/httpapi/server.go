@@ -36,8 +36,10 @@ type Options struct {
 	// SeparateMetrics keeps /metrics off the API's address; the caller
 	// serves MetricsHandler on an address of its own (serve --metrics-addr).
 	SeparateMetrics bool
-	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the
-	// client (serve --trusted-proxy); empty: the connection's peer is the client.
+	// TrustedProxies are the addresses of reverse proxies whose
+	// X-Forwarded-For names the client (serve --trusted-proxy; portal login
+	// limits are keyed on the client). From any other peer the header is
+	// ignored; empty: the connection's peer is the client.
 	TrustedProxies []netip.Prefix
 }
 
@@ -48,6 +50,7 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	routes  []Route
+	proxies []netip.Prefix
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -74,7 +77,7 @@ type Route struct {
 
 // New builds the server.
 func New(reg *registry.Registry, opt Options) *Server {
-	s := &Server{reg: reg, log: opt.Logger, mux: http.NewServeMux(), prom: opt.Registry, separateMetrics: opt.SeparateMetrics}
+	s := &Server{reg: reg, log: opt.Logger, mux: http.NewServeMux(), prom: opt.Registry, separateMetrics: opt.SeparateMetrics, proxies: opt.TrustedProxies}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -86,7 +89,12 @@ func New(reg *registry.Registry, opt Options) *Server {
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "assent_http_request_seconds", Help: "HTTP request latency by route.", Buckets: prometheus.DefBuckets}, []string{"route"})
 	s.prom.MustRegister(s.requests, s.latency)
 	s.registerRoutes()
-	s.handler = securityHeaders(http.NewCrossOriginProtection().Handler(s.mux))
+	s.mux.Handle("/", http.HandlerFunc(s.noRoute))
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, s.log, probErr(http.StatusForbidden, CodeCrossOrigin, "cross-origin requests that change state are refused"))
+	}))
+	s.handler = securityHeaders(cop.Handler(s.mux))
 	return s
 }
 

@@ -9,17 +9,15 @@ import (
 
 // AuditEventsForPerson lists the audit metadata about one person for an
 // auditor (at most MaxAuditPage, from the oldest): ids, roles, sites,
-// purposes and outcomes, never a name. Like AuditEvents it is audit
-// metadata, which the auditor role reads without a purpose.
+// purposes and outcomes, never a name. Like AuditEvents it is an operation
+// on audit metadata (consent.ReadAuditLog), decided on the role alone and
+// recorded through the gate.
 func (r *Registry) AuditEventsForPerson(ctx context.Context, actor Actor, personID string) ([]AuditEntry, error) {
-	if actor.Role != consent.Auditor {
-		return nil, &DeniedError{Reason: string(consent.ReasonRoleNotAllowed)}
-	}
 	if personID == "" {
 		return nil, missing("patient")
 	}
 	out := []AuditEntry{}
-	err := r.store.View(ctx, func(tx store.Tx) error {
+	err := r.guard(ctx, operationAccess(actor, consent.ReadAuditLog), func(tx store.Tx, _ map[string]*facts) error {
 		out = out[:0] // a backend may retry this function
 		rows, err := tx.AuditRowsForPerson(ctx, personID, MaxAuditPage)
 		if err != nil {

@@ -253,7 +253,7 @@ func (r *Registry) deduplicate(ctx context.Context, tx store.Tx, id string, cand
 		}
 		dups = append(dups, Duplicate{PersonID: p, Score: cs.Score, CaseID: cs.ID})
 	}
-	slices.SortFunc(dups, func(x, y Duplicate) int { return int(math.Copysign(1, y.Score-x.Score)) })
+	sortDuplicates(dups)
 	if dups == nil {
 		dups = []Duplicate{}
 	}

@@ -116,10 +116,8 @@ func checkName(field, v string) error {
 		return missing(field)
 	case utf8.RuneCountInString(v) > maxNameLen:
 		return invalid(field, "longer than 200 characters")
-	case strings.ContainsAny(v, "\x00\r\n\t"):
-		return invalid(field, "contains control characters")
 	}
-	return nil
+	return checkText(field, v)
 }
 
 // checkBirthDate reads a birth date, full (YYYY-MM-DD) or partial (YYYY-MM
@@ -199,7 +197,7 @@ func checkArea(v string) error {
 		return missing("area_code")
 	}
 	if !areaCodeRE.MatchString(v) {
-		return invalid("area_code", "letters, digits, '.', '_' or '-', at most 32")
+		return &InputError{Code: CodeInvalidAreaCode, Field: "area_code", Detail: "an area code is 1 to 32 letters, digits, '.', '_' or '-', starting with a letter or digit"}
 	}
 	return nil
 }
@@ -242,6 +240,14 @@ func (r *Registry) validateNewPerson(in NewPerson) (time.Time, error) {
 		}
 		if in.HouseholdID == "" {
 			return birth, missing("household_id")
+		}
+	}
+	if in.HouseholdID != "" && in.Relationship == "" {
+		return birth, &InputError{Code: CodeMissingField, Field: "relationship", Detail: "is required with household_id: say how the person is related to the head"}
+	}
+	if in.Relationship == "head" {
+		if err := r.checkHeadOfAge("relationship", birth, r.clock()); err != nil {
+			return birth, err
 		}
 	}
 	c := in.Consent
@@ -305,6 +311,9 @@ func (r *Registry) prepareNewPerson(actor Actor, purpose consent.Purpose, in New
 	if consent.IsMinor(birth, now, r.cfg.AgeOfMajority) && guardian == "" {
 		return newPersonPlan{}, &InputError{Code: CodeGuardianRequired, Field: "guardian_id", Detail: "a person under the age of majority is registered with a guardian's consent"}
 	}
+	if !consent.IsMinor(birth, now, r.cfg.AgeOfMajority) && guardian != "" {
+		return newPersonPlan{}, &InputError{Code: CodeGuardianNotNeeded, Field: "guardian_id", Detail: "the person is of age and consents for themself; send no guardian_id"}
+	}
 	mk := func(c consent.Category, p consent.Purpose, d consent.Decision) consent.Record {
 		return consent.Record{PersonID: id, Category: c, Purpose: p, Decision: d, Method: in.Consent.Method,
 			NoticeVersion: in.Consent.NoticeVersion, Language: in.Consent.Language, OperatorID: actor.OperatorID,
@@ -334,11 +343,7 @@ func (r *Registry) insertPerson(ctx context.Context, tx store.Tx, np newPersonPl
 		Site: np.actor.Site, Version: 1, CreatedAt: now, UpdatedAt: now,
 		PortalCodeMAC: r.keys.MAC(portalLabel, []byte(id+"\x00"+np.code))}
 	if in.HouseholdID != "" {
-		rel := in.Relationship
-		if rel == "" {
-			rel = "other"
-		}
-		if err := r.joinHousehold(ctx, tx, &p, in.HouseholdID, rel, now); err != nil {
+		if err := r.joinHousehold(ctx, tx, &p, in.HouseholdID, in.Relationship, now); err != nil {
 			return Registered{}, err
 		}
 	}

@@ -129,7 +129,10 @@ func (r *Registry) AddSpecimen(ctx context.Context, actor Actor, purpose consent
 	}
 	var out SpecimenView
 	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: []consent.Category{consent.DNA}, action: consent.Write}
-	err = r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
+	err = r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
+		if err := refuseMerged(f[id].person); err != nil {
+			return err
+		}
 		now := r.clock()
 		uses := slices.Clone(in.ConsentedUses)
 		slices.Sort(uses)

@@ -54,6 +54,20 @@ func testIdentifiers(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+	// Erasing the person, with or without keeping care data, deletes them.
+	c := store.PersonIdentifier{PersonID: "p2", System: "urn:emr:c", Lookup: []byte{3}, Sealed: []byte("s3"), OperatorID: "o1", Site: "s1", At: t0}
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.AddIdentifier(ctx, c); err != nil {
+			return err
+		}
+		return tx.ErasePersonKeepCare(ctx, "p2", t0.Add(time.Hour))
+	})
+	view(t, s, func(tx store.Tx) error {
+		if got, _ := tx.ListIdentifiers(ctx, "p2"); len(got) != 0 {
+			t.Errorf("identifiers survive an erasure that keeps care data: %d", len(got))
+		}
+		return nil
+	})
 	update(t, s, func(tx store.Tx) error { return tx.ErasePerson(ctx, "p1", t0.Add(time.Hour)) })
 	view(t, s, func(tx store.Tx) error {
 		if got, _ := tx.ListIdentifiers(ctx, "p1"); len(got) != 0 {
