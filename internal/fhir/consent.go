@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/httpapi"
 	"github.com/assent-registry/assent/internal/registry"
 )
 
@@ -126,7 +127,7 @@ func (h *Handler) consentVersions(r *http.Request) (string, []Consent, error) {
 	id := r.PathValue("id")
 	pid, _, _, ok := splitConsentID(id)
 	if !ok {
-		return "", nil, problem(http.StatusNotFound, "not_found", "a Consent id is <person id>.<category>.<purpose>", "")
+		return "", nil, problem(http.StatusNotFound, httpapi.CodeNotFound, "a Consent id is <person id>.<category>.<purpose>", "")
 	}
 	hist, err := h.consentHist(r, pid)
 	if err != nil {
@@ -134,7 +135,7 @@ func (h *Handler) consentVersions(r *http.Request) (string, []Consent, error) {
 	}
 	vs := versions(pid, hist)[id]
 	if len(vs) == 0 {
-		return "", nil, problem(http.StatusNotFound, "not_found", "no answer recorded for this category and purpose", "")
+		return "", nil, problem(http.StatusNotFound, httpapi.CodeNotFound, "no answer recorded for this category and purpose", "")
 	}
 	return id, vs, nil
 }
@@ -177,7 +178,7 @@ func (h *Handler) vreadConsent(w http.ResponseWriter, r *http.Request) error {
 	}
 	n, err := strconv.Atoi(r.PathValue("vid"))
 	if err != nil || n < 1 || n > len(vs) {
-		return problem(http.StatusNotFound, "not_found", "no such version", "")
+		return problem(http.StatusNotFound, httpapi.CodeNotFound, "no such version", "")
 	}
 	return writeResource(w, http.StatusOK, vs[n-1])
 }

@@ -84,6 +84,15 @@ func Mount(srv *httpapi.Server, reg *registry.Registry, opt Options) *Handler {
 	for _, rt := range h.routes() {
 		srv.Mount(rt.pattern, rt.access, rt.fn, httpapi.MountOptions{Write: writeOutcome, Person: h.recordID(rt.person), PurposeOptional: rt.noPurpose})
 	}
+	// Anything else under /fhir is an OperationOutcome too: 405 with Allow
+	// for a served path, 404 otherwise.
+	srv.Mount("/fhir/", httpapi.Public, func(w http.ResponseWriter, r *http.Request) error {
+		if allow := srv.Allowed(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			return problem(http.StatusMethodNotAllowed, httpapi.CodeMethodNotAllowed, r.Method+" is not allowed here; use "+strings.Join(allow, ", "), "")
+		}
+		return problem(http.StatusNotFound, httpapi.CodeNotFound, "no such FHIR route: see /fhir/metadata for what is served", "")
+	}, httpapi.MountOptions{Write: writeOutcome})
 	return h
 }
 
@@ -206,7 +215,7 @@ func issueType(p httpapi.Problem) string {
 		return "deleted"
 	case p.Status == http.StatusRequestEntityTooLarge:
 		return "too-costly"
-	case p.Status == http.StatusUnsupportedMediaType, p.Status == http.StatusNotImplemented:
+	case p.Status == http.StatusUnsupportedMediaType, p.Status == http.StatusNotImplemented, p.Status == http.StatusMethodNotAllowed:
 		return "not-supported"
 	case p.Status == http.StatusTooManyRequests:
 		return "throttled"

@@ -274,6 +274,9 @@ func TestErrorsAreOperationOutcomes(t *testing.T) {
 			&req{method: "POST", path: "/v1/persons/" + pid + "/exams", role: consent.Clinician, purpose: "care", body: map[string]any{"height_cm": 900}}},
 		{"researcher writes", req{method: "POST", path: "/fhir/Observation", role: consent.Researcher, purpose: "research", body: obsHeight(pid, 150)}, 403, "role_not_allowed",
 			&req{method: "POST", path: "/v1/persons/" + pid + "/exams", role: consent.Researcher, purpose: "research", body: map[string]any{"height_cm": 150}}},
+		{"unknown resource type", req{method: "GET", path: "/fhir/Encounter?patient=" + pid, role: consent.Clinician, purpose: "care"}, 404, "not_found", nil},
+		{"method not served", req{method: "DELETE", path: "/fhir/Patient/" + pid, role: consent.Clinician, purpose: "care"}, 405, "method_not_allowed",
+			&req{method: "DELETE", path: "/v1/persons/" + pid, role: consent.Clinician, purpose: "care"}},
 		{"portal token on an operator route", req{method: "GET", path: "/fhir/Patient/" + pid, key: "subject.x.y"}, 401, "unauthenticated", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

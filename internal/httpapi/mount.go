@@ -3,6 +3,7 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/registry"
@@ -70,3 +71,18 @@ func ProblemFor(err error) Problem { return problemFor(err) }
 // Decode reads one JSON object strictly (unknown fields, trailing data and
 // oversize bodies refused with the JSON API's stable codes).
 func Decode(r *http.Request, v any) error { return decode(r, v) }
+
+// Allowed lists the methods some route serves for r's path (catch-all
+// patterns, which have no method, excluded): a mounted interface's own
+// "no such route" answer uses it for 405 and Allow.
+func (s *Server) Allowed(r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); strings.Contains(pattern, " ") {
+			allow = append(allow, m)
+		}
+	}
+	return allow
+}
