@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/assent-registry/assent/internal/audit"
 	"github.com/assent-registry/assent/internal/dirlock"
@@ -72,6 +73,8 @@ type openOptions struct {
 	Postgres string
 	// Observer is given to the registry (serve's operational metrics).
 	Observer registry.Observer
+	// CareRetention is --care-retention (registry.Options.CareRetention).
+	CareRetention time.Duration
 }
 
 // openDir opens the data directory dir: the SQLite data file (or the
@@ -151,7 +154,7 @@ func openDir(ctx context.Context, dir string, log *slog.Logger, o openOptions) (
 		ks.Close()
 		return nil, err
 	}
-	reg := registry.New(db, keys, registry.Options{Logger: log, Audit: alog, Observer: o.Observer, CareRetention: careRetentionOf(ctx)})
+	reg := registry.New(db, keys, registry.Options{Logger: log, Audit: alog, Observer: o.Observer, CareRetention: o.CareRetention})
 	return &app{dir: dir, db: db, ks: ks, keys: keys, reg: reg, audit: alog, log: log, locks: locks}, nil
 }
 

@@ -39,7 +39,7 @@ func newServeCmd() *cobra.Command {
 			if err := cfg.parse(proxies); err != nil {
 				return err
 			}
-			a, err := openDir(withCareRetention(cmd.Context(), retention), dir, log, openOptions{Migrate: migrate, Create: true, Lock: dirlock.Shared, Command: "assent serve", Postgres: pgFlag(cmd), Observer: cfg.metrics})
+			a, err := openDir(cmd.Context(), dir, log, openOptions{CareRetention: time.Duration(retention), Migrate: migrate, Create: true, Lock: dirlock.Shared, Command: "assent serve", Postgres: pgFlag(cmd), Observer: cfg.metrics})
 			if err != nil {
 				return err
 			}
