@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -131,6 +132,19 @@ func (r *Registry) identifiersOf(ctx context.Context, tx store.Tx, id string) ([
 	return out, nil
 }
 
+// refuseEarly runs the policy's role and purpose decision for a lookup
+// before anything is looked up, as FindPersons does: when it refuses, the
+// refusal goes through the gate at once (recorded with no person) and is
+// returned; nil means the lookup may run.
+func (r *Registry) refuseEarly(ctx context.Context, search access) error {
+	if r.decideRole(search).Allow {
+		return nil
+	}
+	return r.guard(ctx, search, func(store.Tx, map[string]*facts) error {
+		return fmt.Errorf("registry: the policy's facts changed during the request: %w", ErrConflict)
+	})
+}
+
 // resolveIdentifier finds the active person (system, value) names: its id
 // and person number, or "" when nobody holds it. A person number whose
 // check digit fails is invalid_person_number.
@@ -185,6 +199,9 @@ func (r *Registry) FindByIdentifier(ctx context.Context, actor Actor, purpose co
 	if err := checkIdentifierValue(value); err != nil {
 		return nil, err
 	}
+	if err := r.refuseEarly(ctx, access{actor: actor, purpose: purpose, categories: []consent.Category{consent.Identity}, action: consent.Read}); err != nil {
+		return nil, err
+	}
 	pid, _, err := r.resolveIdentifier(ctx, system, value)
 	if err != nil {
 		return nil, err
@@ -217,17 +234,19 @@ func (r *Registry) CrossReferences(ctx context.Context, actor Actor, purpose con
 	if err := checkIdentifierValue(value); err != nil {
 		return CrossReference{}, err
 	}
+	// Decide on role and purpose first, so a caller without the right
+	// learns nothing about whether the identifier exists.
+	search := access{actor: actor, purpose: purpose, categories: []consent.Category{consent.Identity}, action: consent.Read}
+	if err := r.refuseEarly(ctx, search); err != nil {
+		return CrossReference{}, err
+	}
 	pid, number, err := r.resolveIdentifier(ctx, system, value)
 	if err != nil {
 		return CrossReference{}, err
 	}
 	if pid == "" {
-		// Decide on role and purpose first, so a caller without the right
-		// learns nothing about whether the identifier exists.
-		a := access{actor: actor, purpose: purpose, categories: []consent.Category{consent.Identity}, action: consent.Read}
-		if err := r.guard(ctx, a, func(store.Tx, map[string]*facts) error { return ErrNotFound }); err != nil {
-			return CrossReference{}, err
-		}
+		// Nobody holds it: recorded with no person, answered not_found.
+		return CrossReference{}, r.guard(ctx, search, func(store.Tx, map[string]*facts) error { return ErrNotFound })
 	}
 	out := CrossReference{PersonID: pid, PersonNumber: number}
 	a := access{actor: actor, purpose: purpose, persons: []string{pid}, categories: []consent.Category{consent.Identity}, action: consent.Read}
@@ -243,6 +262,11 @@ func (r *Registry) CrossReferences(ctx context.Context, actor Actor, purpose con
 // care; the person through the portal), and names its person. An unknown
 // specimen id is not_found after the role check, recorded with no person.
 func (r *Registry) SpecimenByID(ctx context.Context, actor Actor, purpose consent.Purpose, specimenID string) (string, SpecimenView, error) {
+	if actor.Role != consent.Subject {
+		if err := r.refuseEarly(ctx, access{actor: actor, purpose: purpose, categories: []consent.Category{consent.DNA}, action: consent.Read}); err != nil {
+			return "", SpecimenView{}, err
+		}
+	}
 	var pid string
 	err := r.store.View(ctx, func(tx store.Tx) error {
 		sp, err := tx.GetSpecimen(ctx, specimenID)
