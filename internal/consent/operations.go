@@ -14,16 +14,26 @@ const (
 	ReadConsentStatistics Operation = "read_consent_statistics"
 	// ManageSites is registering sites.
 	ManageSites Operation = "manage_sites"
+	// ManageAreas is loading the area registry and its target populations.
+	ManageAreas Operation = "manage_areas"
+	// ReadReports is reading aggregate programme reports (coverage,
+	// consent integrity, exclusion, register quality): counts with small
+	// cells suppressed, never a person, so no purpose and no consent.
+	ReadReports Operation = "read_reports"
 )
 
 // Operations lists every operation in a stable order.
-var Operations = []Operation{ReadAuditLog, ReadConsentStatistics, ManageSites}
+var Operations = []Operation{ReadAuditLog, ReadConsentStatistics, ManageSites, ManageAreas, ReadReports}
 
 // operations is the role x operation table (docs/consent.md).
 var operations = map[Role][]Operation{
-	Auditor: {ReadAuditLog, ReadConsentStatistics},
-	Admin:   {ManageSites},
+	Auditor: {ReadAuditLog, ReadConsentStatistics, ReadReports},
+	Admin:   {ManageSites, ManageAreas},
+	Manager: {ReadReports},
 }
+
+// MayReadAggregates reports whether role may read aggregate reports.
+func MayReadAggregates(role Role) bool { return DecideOperation(role, ReadReports).Allow }
 
 // DecideOperation decides an operation on the role alone: allowed
 // (role_operation) when the table gives it to the role, else

@@ -65,6 +65,8 @@ var inputStatus = map[string]int{
 	registry.CodeMinorCannotBeHead: http.StatusUnprocessableEntity,
 	registry.CodeHeadMustStay:      http.StatusUnprocessableEntity,
 	registry.CodeNotEnrolled:       http.StatusUnprocessableEntity,
+	registry.CodeUnknownArea:       http.StatusBadRequest,
+	registry.CodeInvalidReport:     http.StatusBadRequest,
 	registry.CodeIdentifierInUse:   http.StatusConflict,
 }
 

@@ -120,6 +120,12 @@ func (s *Server) registerRoutes() {
 
 	s.handle("POST /v1/sites", Operator, s.createSite)
 	s.handle("GET /v1/sites", Public, s.listSites)
+	s.handle("PUT /v1/areas/{code}", Operator, s.putArea)
+	s.handle("GET /v1/areas", Operator, s.listAreas)
+	s.handle("GET /v1/reports/coverage", Operator, s.coverageReport)
+	s.handle("GET /v1/reports/consent", Operator, s.consentReport)
+	s.handle("GET /v1/reports/exclusion", Operator, s.exclusionReport)
+	s.handle("GET /v1/reports/register", Operator, s.registerReport)
 
 	s.handle("POST /v1/households", Personal, s.createHousehold)
 	s.handle("GET /v1/households/{id}", Personal, s.getHousehold)

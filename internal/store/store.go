@@ -50,6 +50,8 @@ type Tx interface {
 	Imports
 	Identifiers
 	Audit
+	Areas
+	Statistics
 	Rights
 }
 

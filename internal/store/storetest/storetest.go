@@ -34,6 +34,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CasesCounted", testCountCases},
 		{"PersonNumbersUniqueAndKept", testPersonNumbers},
 		{"AliasesAndCareRetention", testRights},
+		{"AreasReplaceTargets", testAreas},
+		{"StatisticsProjectionAggregates", testStatistics},
+		{"RegistrationsPerWeek", testWeekly},
+		{"ExclusionAndRegisterQuality", testExclusionAndQuality},
 		{"IdentifiersOncePerSystemAndErased", testIdentifiers},
 	}
 	for _, tc := range tests {
