@@ -67,6 +67,7 @@ var inputStatus = map[string]int{
 	registry.CodeNotEnrolled:       http.StatusUnprocessableEntity,
 	registry.CodeUnknownArea:       http.StatusBadRequest,
 	registry.CodeInvalidReport:     http.StatusBadRequest,
+	registry.CodeIdentifierInUse:   http.StatusConflict,
 }
 
 // problemFor is the one place errors become HTTP answers. Internal detail
