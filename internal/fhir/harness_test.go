@@ -80,6 +80,9 @@ func newEnvIn(t *testing.T, dir string) *env {
 	e := &env{t: t, reg: reg, db: db, keys: map[consent.Role]string{}}
 	e.srv = httpapi.New(reg, httpapi.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	e.fh = Mount(e.srv, reg, Options{Now: clock})
+	if _, err := reg.PutArea(ctx, registry.Actor{Role: consent.Admin}, "A1", registry.AreaInput{Name: "Area one"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := reg.CreateSite(ctx, registry.Actor{Role: consent.Admin}, registry.NewSite{Code: "s1", Name: "Site one", AreaCode: "A1"}); err != nil {
 		t.Fatal(err)
 	}
