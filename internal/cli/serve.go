@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/assent-registry/assent/internal/httpapi"
+	"github.com/assent-registry/assent/internal/web"
 	"github.com/spf13/cobra"
 )
 
@@ -67,8 +68,12 @@ func newLogger(w interface{ Write([]byte) (int, error) }, format string) *slog.L
 // background jobs stop.
 func serve(ctx context.Context, a *app, ln net.Listener, log *slog.Logger, cpEvery time.Duration, cpEntries uint64) error {
 	api := httpapi.New(a.reg, httpapi.Options{Logger: log})
+	ui, err := web.New(a.reg, web.Options{Logger: log, API: api})
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           ui, // the web UI at /, /ui/, /portal; everything else to the API
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
