@@ -81,7 +81,7 @@ func fingerprint(pub []byte) string {
 // auditKeyFingerprint fingerprints the Ed25519 key inside a note verifier
 // key (name+hash+base64(0x01 || key)).
 func auditKeyFingerprint(vkey string) string {
-	parts := strings.Split(vkey, "+")
+	parts := strings.SplitN(vkey, "+", 3)
 	if len(parts) != 3 {
 		return ""
 	}

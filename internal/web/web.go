@@ -12,7 +12,7 @@ package web
 import (
 	"crypto/rand"
 	"embed"
-	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"html/template"
 	"io/fs"
@@ -146,7 +146,7 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /portal/access-log.json", Subject, s.portalAccessLog)
 	s.handle("POST /portal/withdraw", Subject, s.withdrawConfirm)
 	s.handle("POST /portal/withdraw/confirm", Subject, s.withdraw)
-	s.handle("POST /portal/logout", Subject, s.portalLogout)
+	s.handle("POST /portal/logout", Public, s.portalLogout)
 }
 
 func cacheStatic(h http.Handler) http.Handler {
@@ -172,7 +172,7 @@ type req struct {
 func newNonce() string {
 	b := make([]byte, 18)
 	_, _ = rand.Read(b)
-	return base64.RawStdEncoding.EncodeToString(b)
+	return hex.EncodeToString(b)
 }
 
 // handle registers pattern behind the middleware its access level needs:

@@ -30,8 +30,10 @@
 
   // A note verifier key: name+hash(8 hex)+base64(0x01 || 32-byte Ed25519 key).
   async function parseVerifierKey(vkey) {
-    var parts = vkey.split('+');
-    if (parts.length !== 3) throw new Error('verifier key');
+    // The base64 key may itself contain '+': split at the first two only.
+    var i1 = vkey.indexOf('+'), i2 = vkey.indexOf('+', i1 + 1);
+    if (i1 < 0 || i2 < 0) throw new Error('verifier key');
+    var parts = [vkey.slice(0, i1), vkey.slice(i1 + 1, i2), vkey.slice(i2 + 1)];
     var name = parts[0], raw = b64(parts[2]);
     if (raw.length !== 33 || raw[0] !== 1) throw new Error('verifier key type');
     var id = (await sha256(concat(enc.encode(name + '\n'), raw))).slice(0, 4);
