@@ -165,6 +165,16 @@ func (c *client) signIn(role consent.Role, purpose consent.Purpose) {
 	}
 }
 
+// resolve returns the record id of a person number.
+func (e *env) resolve(number string) string {
+	e.t.Helper()
+	id, err := e.reg.ResolvePerson(context.Background(), number)
+	if err != nil {
+		e.t.Fatalf("resolve %q: %v", number, err)
+	}
+	return id
+}
+
 // auditSize is the number of audit entries so far.
 func (e *env) auditSize() uint64 {
 	e.t.Helper()

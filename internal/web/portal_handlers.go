@@ -34,7 +34,14 @@ func clientAddr(r *http.Request) string {
 func (s *Server) portalLogin(q *req) error {
 	num := strings.TrimSpace(q.PostFormValue("person_number"))
 	code := strings.TrimSpace(q.PostFormValue("code"))
-	sess, err := s.reg.Login(q.Context(), personRef(num), code, clientAddr(q.Request))
+	id, err := s.resolve(q.Context(), num)
+	if isNotFound(err) {
+		id, err = num, nil // Login refuses it like any unknown person
+	}
+	var sess registry.Session
+	if err == nil {
+		sess, err = s.reg.Login(q.Context(), id, code, clientAddr(q.Request))
+	}
 	if err != nil {
 		page := portalLoginPage{Number: num, Failed: "portal.failed"}
 		status := http.StatusUnauthorized

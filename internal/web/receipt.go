@@ -45,7 +45,7 @@ func (s *Server) receiptPage(q *req, out registry.Registered, f personForm) (rec
 	if q.TLS != nil || s.secure {
 		scheme = "https"
 	}
-	rc.PortalURL = scheme + "://" + q.Host + "/portal?n=" + url.QueryEscape(rc.PersonNumber)
+	rc.PortalURL = scheme + "://" + q.Host + "/portal?n=" + url.QueryEscape(compactNumber(rc.PersonNumber))
 	svg, err := qrSVG(rc.PortalURL)
 	if err != nil {
 		return rc, err
@@ -113,7 +113,8 @@ func qrSVG(text string) (template.HTML, error) {
 	return template.HTML(b.String()), nil // numbers only, built here
 }
 
-// displayNumber is what a person types to reach their record.
+// displayNumber is what a person types to reach their record: the person
+// number grouped for reading.
 func displayNumber(out registry.Registered) string {
-	return out.ID
+	return out.PersonNumber
 }

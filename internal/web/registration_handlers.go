@@ -35,6 +35,7 @@ type personForm struct {
 	GivenName    string
 	FamilyName   string
 	BirthDate    string
+	Estimated    bool // birth_date_estimated
 	Sex          string
 	Phone        string
 	AreaCode     string
@@ -48,7 +49,7 @@ type personForm struct {
 func readPersonForm(q *req) personForm {
 	f := personForm{
 		GivenName: strings.TrimSpace(q.FormValue("given_name")), FamilyName: strings.TrimSpace(q.FormValue("family_name")),
-		BirthDate: q.FormValue("birth_date"), Sex: q.FormValue("sex"), Phone: strings.TrimSpace(q.FormValue("phone")),
+		BirthDate: strings.TrimSpace(q.FormValue("birth_date")), Estimated: q.FormValue("birth_date_estimated") == "true", Sex: q.FormValue("sex"), Phone: strings.TrimSpace(q.FormValue("phone")),
 		AreaCode: strings.TrimSpace(q.FormValue("area_code")), HouseholdID: strings.TrimSpace(q.FormValue("household_id")),
 		Relationship: q.FormValue("relationship"), GuardianID: strings.TrimSpace(q.FormValue("guardian_id")),
 		Language: q.FormValue("language"),
@@ -123,8 +124,8 @@ func (s *Server) register(q *req) error {
 	p := s.registerPage(q, f)
 	f = p.Form
 	var regAnswer string
-	in := registry.NewPerson{GivenName: f.GivenName, FamilyName: f.FamilyName, BirthDate: f.BirthDate, Sex: f.Sex, Phone: f.Phone,
-		AreaCode: f.AreaCode, HouseholdID: f.HouseholdID, Relationship: f.Relationship, GuardianID: f.GuardianID,
+	in := registry.NewPerson{GivenName: f.GivenName, FamilyName: f.FamilyName, BirthDate: f.BirthDate, BirthDateEstimated: f.Estimated, Sex: f.Sex, Phone: f.Phone,
+		AreaCode: f.AreaCode, HouseholdID: f.HouseholdID, Relationship: f.Relationship,
 		Consent: &registry.ConsentInput{Method: "in_person", NoticeVersion: p.Notice.Version, Language: f.Language}}
 	for _, pr := range f.Pairs {
 		if pr.Answer == "" {
@@ -141,6 +142,22 @@ func (s *Server) register(q *req) error {
 		p.Error = "register.unanswered"
 		s.render(q, http.StatusUnprocessableEntity, "register", p)
 		return nil
+	}
+	if f.GuardianID != "" {
+		// The guardian is typed as a person number (or id).
+		gid, err := s.resolve(q.Context(), f.GuardianID)
+		if isNotFound(err) {
+			err = &registry.InputError{Code: registry.CodeUnknownPerson, Field: "guardian_id", Detail: "no such person"}
+		}
+		if code, field, ok := problemOf(err); ok {
+			p.Error, p.ErrorField = "err."+code, field
+			s.render(q, http.StatusUnprocessableEntity, "register", p)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		in.GuardianID = gid
 	}
 	if regAnswer != string(consent.Granted) {
 		// Without consent to keep a record there is no registration; care
@@ -183,7 +200,11 @@ func (s *Server) find(q *req) error {
 	fp := findPage{GivenName: strings.TrimSpace(q.FormValue("given_name")), FamilyName: strings.TrimSpace(q.FormValue("family_name")),
 		BirthDate: q.FormValue("birth_date"), Number: strings.TrimSpace(q.FormValue("person_number")), Searched: true}
 	if fp.Number != "" {
-		pv, err := s.reg.GetPerson(q.Context(), q.actor, q.purpose, personRef(fp.Number))
+		id, err := s.resolve(q.Context(), fp.Number)
+		var pv registry.PersonView
+		if err == nil {
+			pv, err = s.reg.GetPerson(q.Context(), q.actor, q.purpose, id)
+		}
 		if err == nil {
 			fp.Persons = []registry.PersonView{pv}
 		} else if code, _, ok := problemOf(err); ok {
@@ -214,7 +235,11 @@ type personPage struct {
 // person shows one record at the operator's desk: the gate decides what the
 // desk may read, and the read is audited.
 func (s *Server) person(q *req) error {
-	pv, err := s.reg.GetPerson(q.Context(), q.actor, q.purpose, personRef(q.PathValue("id")))
+	id, err := s.resolve(q.Context(), q.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	pv, err := s.reg.GetPerson(q.Context(), q.actor, q.purpose, id)
 	if err != nil {
 		return err
 	}

@@ -76,14 +76,15 @@ func TestRegistrationConfirmsBeforeStoring(t *testing.T) {
 	if num == "" || code == "" {
 		t.Fatalf("receipt lacks number or code:\n%s", rc.body)
 	}
-	if !rc.has(`<svg[^>]*role="img"`) || !strings.Contains(rc.body, "/portal?n="+url.QueryEscape(num)) {
+	if !rc.has(`<svg[^>]*role="img"`) || !strings.Contains(rc.body, "/portal?n="+compactNumber(num)) {
 		t.Errorf("receipt lacks the QR code to the portal")
 	}
 	if rc.attr("data-receipt-key") == "" || rc.attr("data-audit-key") == "" {
 		t.Errorf("receipt lacks key fingerprints")
 	}
 	// What was stored is exactly what was answered.
-	cs, err := e.reg.Consents(context.Background(), registry.Actor{Role: consent.Subject, PersonID: num}, "", num, false)
+	id := e.resolve(num)
+	cs, err := e.reg.Consents(context.Background(), registry.Actor{Role: consent.Subject, PersonID: id}, "", id, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +152,8 @@ func TestHouseholdAndFind(t *testing.T) {
 	head := adultForm("Kofi", "1975-07-07", "consent.identity.registration")
 	head.Set("household_id", hid)
 	head.Set("relationship", "head")
-	id := c.register(head).attr("data-person-number")
+	num := c.register(head).attr("data-person-number")
+	id := e.resolve(num)
 	h := c.get(hpath)
 	if !h.has(`data-member="`+id+`"`) || !strings.Contains(h.body, "9 Baobab Road") {
 		t.Fatalf("household page lacks its head:\n%s", h.body)
@@ -164,12 +166,76 @@ func TestHouseholdAndFind(t *testing.T) {
 	if !f.has(`data-results="0"`) {
 		t.Fatalf("find by wrong birth date found someone")
 	}
-	f = c.post("/ui/find", url.Values{"person_number": {id}})
-	if !f.has(`data-person-id="` + id + `"`) {
-		t.Fatalf("find by number: not found")
+	for _, typed := range []string{num, compactNumber(num), id} {
+		f = c.post("/ui/find", url.Values{"person_number": {typed}})
+		if !f.has(`data-person-id="` + id + `"`) {
+			t.Fatalf("find by number %q: not found", typed)
+		}
+	}
+	// One digit mistyped: the check digit catches it, with a clear message.
+	d := []byte(compactNumber(num))
+	d[3] = '0' + (d[3]-'0'+1)%10
+	f = c.post("/ui/find", url.Values{"person_number": {string(d)}})
+	if !f.has(`data-error-code="err.invalid_person_number"`) || !strings.Contains(f.body, "mistyped digit") {
+		t.Fatalf("a mistyped number is not caught:\n%s", f.body)
 	}
 	// htmx gets the same page; it swaps the results in place.
-	if p := c.get("/ui/persons/" + id); !p.has(`data-person-number="` + id + `"`) {
+	if p := c.get("/ui/persons/" + id); !p.has(`data-person-number="` + num + `"`) {
 		t.Fatalf("person page")
+	}
+}
+
+func TestEstimatedBirthDate(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.signIn(consent.Registrar, consent.Registration)
+	f := adultForm("Yaw", "1961", "consent.identity.registration")
+	num := c.register(f).attr("data-person-number")
+	p := c.get("/ui/persons/" + e.resolve(num))
+	if !p.has(`1961 \(estimated\)`) {
+		t.Fatalf("a year-only birth date is not shown as estimated:\n%s", p.body)
+	}
+	f = adultForm("Esi", "1970-06-15", "consent.identity.registration")
+	f.Set("birth_date_estimated", "true")
+	num = c.register(f).attr("data-person-number")
+	if p := c.get("/ui/persons/" + e.resolve(num)); !p.has(`\(estimated\)`) {
+		t.Fatalf("a full date marked estimated is not shown so")
+	}
+}
+
+func TestPortalSignIn(t *testing.T) {
+	e := newEnv(t)
+	reg := e.client()
+	reg.signIn(consent.Registrar, consent.Registration)
+	rc := reg.register(adultForm("Ama", "1985-02-02", "consent.identity.registration"))
+	num, code := rc.attr("data-person-number"), rc.attr("data-portal-code")
+	c := e.client()
+	if p := c.get("/portal?n=" + compactNumber(num)); !p.has(`name="person_number" value="` + compactNumber(num) + `"`) || !p.has(`name="code"`) {
+		t.Fatalf("?n= does not prefill the number")
+	}
+	if p := c.get("/portal/me"); p.status != http.StatusSeeOther {
+		t.Fatalf("portal without signing in: %d", p.status)
+	}
+	if p := c.post("/portal", url.Values{"person_number": {num}, "code": {"WRONGCODE"}}); p.status != http.StatusUnauthorized || !p.has(`data-error-code="portal.failed"`) {
+		t.Fatalf("wrong code: %d", p.status)
+	}
+	d := []byte(compactNumber(num))
+	d[0] = '0' + (d[0]-'0'+1)%10
+	if p := c.post("/portal", url.Values{"person_number": {string(d)}, "code": {code}}); !p.has(`data-error-code="err.invalid_person_number"`) {
+		t.Fatalf("mistyped number: %d", p.status)
+	}
+	// An operator's session is no portal session, and the reverse.
+	if p := reg.get("/portal/me"); p.status != http.StatusSeeOther {
+		t.Fatalf("an operator reached the portal: %d", p.status)
+	}
+	if p := c.post("/portal", url.Values{"person_number": {num}, "code": {code}}); p.status != http.StatusSeeOther {
+		t.Fatalf("portal sign-in: %d", p.status)
+	}
+	me := c.get("/portal/me")
+	if me.status != http.StatusOK || !me.has(`data-person-number="`+num+`"`) || !me.has(`data-proof-status="pending"`) {
+		t.Fatalf("portal page: %d", me.status)
+	}
+	if p := c.get("/ui/"); p.status != http.StatusSeeOther {
+		t.Fatalf("the person reached the operators' pages: %d", p.status)
 	}
 }

@@ -23,7 +23,7 @@ func TestEveryUIRouteIsAudited(t *testing.T) {
 	hid := strings.TrimPrefix(hp.header.Get("Location"), "/ui/households/")
 	form := adultForm("Walker", "1970-01-01", "consent.identity.registration", "consent.face.verification", "consent.face.deduplication")
 	rc := reg.register(form)
-	pid, code := rc.attr("data-person-number"), rc.attr("data-portal-code")
+	pid, code := e.resolve(rc.attr("data-person-number")), rc.attr("data-portal-code")
 	person := e.client()
 	if p := person.post("/portal", url.Values{"person_number": {pid}, "code": {code}}); p.status != http.StatusSeeOther {
 		t.Fatalf("portal sign-in: %d", p.status)
