@@ -210,7 +210,7 @@ func TestPortalSignIn(t *testing.T) {
 	rc := reg.register(adultForm("Ama", "1985-02-02", "consent.identity.registration"))
 	num, code := rc.attr("data-person-number"), rc.attr("data-portal-code")
 	c := e.client()
-	if p := c.get("/portal?n=" + compactNumber(num)); !p.has(`name="person_number" value="` + compactNumber(num) + `"`) || !p.has(`name="code"`) {
+	if p := c.get("/portal?n=" + compactNumber(num)); !p.has(`name="person_number" value="`+compactNumber(num)+`"`) || !p.has(`name="code"`) {
 		t.Fatalf("?n= does not prefill the number")
 	}
 	if p := c.get("/portal/me"); p.status != http.StatusSeeOther {
