@@ -52,6 +52,7 @@ var inputStatus = map[string]int{
 	registry.CodeInvalidCapture:   http.StatusUnprocessableEntity,
 	registry.CodeQualityTooLow:    http.StatusUnprocessableEntity,
 	registry.CodeInvalidReceipt:   http.StatusUnprocessableEntity,
+	registry.CodeNotEnrolled:      http.StatusUnprocessableEntity,
 }
 
 // problemFor is the one place errors become HTTP answers. Internal detail

@@ -371,6 +371,13 @@ func (r *Registry) Verify(ctx context.Context, actor Actor, purpose consent.Purp
 		if err != nil {
 			return err
 		}
+		enrolled := false
+		for _, b := range bs {
+			enrolled = enrolled || (b.Category == string(cat) && b.Position == in.Position)
+		}
+		if !enrolled {
+			return &InputError{Code: CodeNotEnrolled, Field: "position", Detail: "no template at this position: verify another way"}
+		}
 		for _, b := range bs {
 			if b.Category != string(cat) {
 				continue

@@ -47,6 +47,7 @@ const (
 	CodeQualityTooLow    = "quality_too_low"   // 422: too poor to enrol; capture again
 	CodeUnknownCase      = "unknown_case"      // 404
 	CodeInvalidReceipt   = "invalid_receipt"   // 422
+	CodeNotEnrolled      = "not_enrolled"      // 422: no template at that position to verify against
 	// CodeInvalidPersonNumber: a person number whose check digit fails.
 	CodeInvalidPersonNumber = "invalid_person_number" // 400
 )

@@ -1,9 +1,11 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -137,6 +139,25 @@ func (c *client) post(path string, form url.Values) page {
 	c.e.t.Helper()
 	rq, _ := http.NewRequest("POST", c.e.srv.URL+path, strings.NewReader(form.Encode()))
 	rq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rq.Header.Set("Sec-Fetch-Site", "same-origin")
+	return c.send(rq)
+}
+
+// upload posts a multipart form with one file in the field "data".
+func (c *client) upload(path string, fields url.Values, file []byte) page {
+	c.e.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, vs := range fields {
+		for _, v := range vs {
+			_ = mw.WriteField(k, v)
+		}
+	}
+	fw, _ := mw.CreateFormFile("data", "capture.png")
+	_, _ = fw.Write(file)
+	_ = mw.Close()
+	rq, _ := http.NewRequest("POST", c.e.srv.URL+path, &buf)
+	rq.Header.Set("Content-Type", mw.FormDataContentType())
 	rq.Header.Set("Sec-Fetch-Site", "same-origin")
 	return c.send(rq)
 }

@@ -89,10 +89,21 @@ func (s *Server) home(q *req) error {
 		if q.purpose != "" {
 			ls = append(ls, link{"/ui/find", "nav.find"})
 		}
-	case consent.Clinician, consent.Verifier, consent.Adjudicator, consent.Researcher:
+		if q.purpose == consent.Verification {
+			ls = append(ls, link{"/ui/verify", "nav.verify"})
+		}
+	case consent.Clinician, consent.Researcher:
 		if q.purpose != "" {
 			ls = append(ls, link{"/ui/find", "nav.find"})
 		}
+	case consent.Verifier:
+		ls = append(ls, link{"/ui/verify", "nav.verify"})
+	case consent.Adjudicator:
+		ls = append(ls, link{"/ui/cases", "nav.cases"})
+	case consent.Auditor:
+		ls = append(ls, link{"/ui/audit", "nav.audit"})
+	case consent.Admin:
+		ls = append(ls, link{"/ui/admin", "nav.admin"})
 	}
 	if len(consent.RolePurposes(q.actor.Role)) > 1 {
 		ls = append(ls, link{"/ui/desk", "nav.desk"})

@@ -229,7 +229,7 @@ func (s *Server) find(q *req) error {
 type personPage struct {
 	Person   registry.PersonView
 	Consents []registry.ConsentView
-	CanEdit  bool
+	Links    []link // what this desk does next with the person
 }
 
 // person shows one record at the operator's desk: the gate decides what the
@@ -244,6 +244,12 @@ func (s *Server) person(q *req) error {
 		return err
 	}
 	pp := personPage{Person: pv}
+	switch {
+	case q.actor.Role == consent.Clinician && q.purpose == consent.Care:
+		pp.Links = append(pp.Links, link{"/ui/persons/" + pv.ID + "/exams", "nav.exams"})
+	case q.actor.Role == consent.Registrar && (q.purpose == consent.Deduplication || q.purpose == consent.Verification):
+		pp.Links = append(pp.Links, link{"/ui/persons/" + pv.ID + "/capture", "nav.capture"})
+	}
 	if q.actor.Role == consent.Registrar {
 		cs, err := s.reg.Consents(q.Context(), q.actor, q.purpose, pv.ID, false)
 		if err != nil {
