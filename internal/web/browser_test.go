@@ -69,7 +69,7 @@ func newBrowser(t *testing.T, e *env) *browser {
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
-	ctx, cancelC := context.WithTimeout(ctx, 3*time.Minute)
+	ctx, cancelC := context.WithTimeout(ctx, 8*time.Minute)
 	b := &browser{t: t, ctx: ctx, e: e}
 	if err := chromedp.Do(ctx); err != nil {
 		cancelC()

@@ -121,6 +121,18 @@ func loadCatalogue() (*catalogue, error) {
 // T translates key with args; a key missing from every catalogue shows
 // itself, so a gap is visible (and caught by the completeness test).
 func (l *locale) T(key string, args ...any) string {
+	for i, a := range args { // optional numbers come as pointers
+		switch v := a.(type) {
+		case *float64:
+			if v != nil {
+				args[i] = *v
+			}
+		case *int:
+			if v != nil {
+				args[i] = *v
+			}
+		}
+	}
 	return l.p.Sprintf(key, args...)
 }
 
