@@ -1,10 +1,16 @@
 package web
 
 import (
+	"bytes"
+	"image"
+	"image/color/palette"
+	"image/png"
+
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"golang.org/x/image/draw"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -213,9 +219,29 @@ func (b *browser) shot(name string) {
 	if err != nil {
 		b.t.Fatalf("screenshot %s: %v", name, err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), shrink(buf), 0o644); err != nil {
 		b.t.Fatal(err)
 	}
+}
+
+// shrink scales a PNG screenshot to 5/8 and maps it to the Plan 9 palette,
+// so the files kept in docs/ui/ stay small.
+func shrink(png1 []byte) []byte {
+	src, err := png.Decode(bytes.NewReader(png1))
+	if err != nil {
+		return png1
+	}
+	r := src.Bounds()
+	dst := image.NewRGBA(image.Rect(0, 0, r.Dx()*5/8, r.Dy()*5/8))
+	draw.BiLinear.Scale(dst, dst.Bounds(), src, r, draw.Over, nil)
+	pal := image.NewPaletted(dst.Bounds(), palette.Plan9)
+	draw.FloydSteinberg.Draw(pal, pal.Bounds(), dst, image.Point{})
+	var out bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	if err := enc.Encode(&out, pal); err != nil {
+		return png1
+	}
+	return out.Bytes()
 }
 
 // page visits path, waits for sel, checks accessibility and saves a screenshot.

@@ -99,7 +99,7 @@ func TestBrowserRegistrationToPortal(t *testing.T) {
 	}
 
 	// A minor: refused without a guardian, registered with one.
-	b.page("/ui/register", `input[name="given_name"]`, "register-minor")
+	b.do("open the form again", chromedp.Navigate(b.url("/ui/register")), chromedp.WaitVisible(css(`input[name="given_name"]`)))
 	b.fillPerson("Fatou", "Diallo", "2017-09-01", "female", hid, "child", "", "consent.identity.registration")
 	b.do("review minor", chromedp.Click(css(`button[name="review"]`)), chromedp.WaitVisible(css(`button[name="confirm"]`)))
 	b.do("confirm minor", chromedp.Click(css(`button[name="confirm"]`)), chromedp.WaitVisible(css(`[data-error-code="err.guardian_required"]`)))

@@ -62,6 +62,15 @@ func TestCataloguesComplete(t *testing.T) {
 	for _, d := range []consent.Decision{consent.Granted, consent.Declined, consent.Withdrawn} {
 		need["answer."+string(d)] = true
 	}
+	for _, a := range append(consent.Actions, "login") {
+		need["action."+string(a)] = true
+	}
+	for _, o := range []string{"allow", "deny"} {
+		need["outcome."+o] = true
+	}
+	for _, p := range positions() {
+		need["pos."+p] = true
+	}
 	for _, s := range registry.Sexes {
 		need["sex."+s] = true
 	}
