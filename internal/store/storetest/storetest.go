@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CasesOpenOncePerPair", testCases},
 		{"ImportLinesOnce", testImports},
 		{"PersonNumbersUniqueAndKept", testPersonNumbers},
+		{"OperatorLogins", testOperatorLogins},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
