@@ -62,6 +62,7 @@ type Registry struct {
 	policyURL    string
 	audit        *audit.Log
 	limits       limiter
+	pwLocks      passwordLocks // operators' password failures (passwords.go)
 	gal          *galleries
 	galleryPage  int // biometrics read per page when the galleries load
 }
