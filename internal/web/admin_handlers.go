@@ -89,3 +89,13 @@ func (s *Server) revokeKey(q *req) error {
 	http.Redirect(q.w, q.Request, "/ui/admin", http.StatusSeeOther)
 	return nil
 }
+
+// setPassword gives an operator a user name and password for signing in.
+func (s *Server) setPassword(q *req) error {
+	err := s.reg.SetOperatorPassword(q.Context(), q.actor, q.PostFormValue("id"), q.PostFormValue("user"), q.PostFormValue("password"))
+	if err != nil {
+		return s.adminFail(q, err)
+	}
+	http.Redirect(q.w, q.Request, "/ui/admin?password=set", http.StatusSeeOther)
+	return nil
+}

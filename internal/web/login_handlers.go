@@ -6,10 +6,13 @@ import (
 	"strings"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/registry"
 )
 
 type loginPage struct {
 	Failed bool
+	Locked bool
+	User   string
 }
 
 func (s *Server) loginForm(q *req) error {
@@ -17,16 +20,34 @@ func (s *Server) loginForm(q *req) error {
 	return nil
 }
 
-// login signs an operator in with their API key (input "key").
+// login signs an operator in with a user name and password, or with
+// their API key (input "key", for automation).
 func (s *Server) login(q *req) error {
 	key := strings.TrimSpace(q.PostFormValue("key"))
-	a, err := s.reg.Authenticate(q.Context(), key)
+	user := strings.TrimSpace(q.PostFormValue("user"))
+	var a registry.Actor
+	var err error
+	sess := &session{kind: kindOperator}
+	if key != "" {
+		a, err = s.reg.Authenticate(q.Context(), key)
+		sess.key = key
+	} else {
+		a, err = s.reg.AuthenticatePassword(q.Context(), user, q.PostFormValue("password"), clientAddr(q.Request))
+		sess.operatorID = a.OperatorID
+	}
 	if err != nil {
-		s.render(q, http.StatusUnauthorized, "login", loginPage{Failed: true})
-		return nil
+		if isLocked(err) {
+			s.render(q, http.StatusTooManyRequests, "login", loginPage{Locked: true, User: user})
+			return nil
+		}
+		if _, _, ok := problemOf(err); ok || isUnauthenticated(err) {
+			s.render(q, http.StatusUnauthorized, "login", loginPage{Failed: true, User: user})
+			return nil
+		}
+		return err
 	}
 	s.sessions.drop(q.w, q.Request, s.secure)
-	sess := &session{kind: kindOperator, key: key, role: a.Role}
+	sess.role = a.Role
 	// A role with one desk works there; others choose.
 	if ps := consent.RolePurposes(a.Role); len(ps) == 1 {
 		sess.purpose = ps[0]

@@ -31,3 +31,5 @@ func isNotFound(err error) bool {
 }
 
 func isLocked(err error) bool { return errors.Is(err, registry.ErrLocked) }
+
+func isUnauthenticated(err error) bool { return errors.Is(err, registry.ErrUnauthenticated) }

@@ -33,11 +33,13 @@ const (
 type session struct {
 	kind sessionKind
 	// key is what authenticates every request again: the operator's API key
-	// (so a revocation takes effect at once) or the registry's portal token.
-	key      string
-	purpose  consent.Purpose // operator's desk; empty until chosen
-	role     consent.Role
-	lastSeen time.Time
+	// (so a revocation takes effect at once) or the registry's portal token;
+	// an operator signed in with a password has operatorID instead.
+	key        string
+	operatorID string
+	purpose    consent.Purpose // operator's desk; empty until chosen
+	role       consent.Role
+	lastSeen   time.Time
 }
 
 type sessions struct {

@@ -150,6 +150,7 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /ui/admin/sites", Operator, s.createSite)
 	s.handle("POST /ui/admin/keys", Operator, s.createKey)
 	s.handle("POST /ui/admin/keys/revoke", Operator, s.revokeKey)
+	s.handle("POST /ui/admin/keys/password", Operator, s.setPassword)
 	s.handle("GET /ui/households/new", Personal, s.householdForm)
 	s.handle("POST /ui/households", Personal, s.createHousehold)
 	s.handle("GET /ui/households/{id}", Personal, s.household)
@@ -209,7 +210,13 @@ func (s *Server) handle(pattern string, access Access, h func(*req) error) {
 				http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
 				return
 			}
-			a, err := s.reg.Authenticate(r.Context(), q.sess.key)
+			var a registry.Actor
+			var err error
+			if q.sess.operatorID != "" {
+				a, err = s.reg.OperatorActor(r.Context(), q.sess.operatorID)
+			} else {
+				a, err = s.reg.Authenticate(r.Context(), q.sess.key)
+			}
 			if err != nil { // revoked since sign-in
 				s.sessions.drop(w, r, s.secure)
 				http.Redirect(w, r, "/ui/login", http.StatusSeeOther)

@@ -139,3 +139,56 @@ func TestSignInSessionAndDesk(t *testing.T) {
 		t.Fatalf("after sign-out: %d", p.status)
 	}
 }
+
+func TestPasswordSignIn(t *testing.T) {
+	e := newEnv(t)
+	admin := e.client()
+	admin.signIn(consent.Admin, "")
+	ops, err := e.reg.ListOperators(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clin string
+	for _, o := range ops {
+		if o.Role == string(consent.Clinician) {
+			clin = o.ID
+		}
+	}
+	if p := admin.post("/ui/admin/keys/password", url.Values{"id": {clin}, "user": {"dr.mensah"}, "password": {"short"}}); p.status != http.StatusUnprocessableEntity {
+		t.Fatalf("short password: %d", p.status)
+	}
+	if p := admin.post("/ui/admin/keys/password", url.Values{"id": {clin}, "user": {"dr.mensah"}, "password": {"a long pass phrase"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("set password: %d", p.status)
+	}
+	// Only an admin sets passwords.
+	other := e.client()
+	other.signIn(consent.Registrar, consent.Registration)
+	if p := other.post("/ui/admin/keys/password", url.Values{"id": {clin}, "user": {"x.y"}, "password": {"another long one"}}); p.status != http.StatusForbidden {
+		t.Fatalf("a registrar set a password: %d", p.status)
+	}
+	c := e.client()
+	if p := c.post("/ui/login", url.Values{"user": {"dr.mensah"}, "password": {"a long pass phrase!"}}); p.status != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d", p.status)
+	}
+	if p := c.post("/ui/login", url.Values{"user": {"DR.MENSAH"}, "password": {"a long pass phrase"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("password sign-in: %d", p.status)
+	}
+	if p := c.get("/ui/"); !p.has(`data-role="clinician"`) || !p.has(`data-desk="care"`) {
+		t.Fatalf("signed in by password, the home page lacks the role or desk")
+	}
+	// Revoking the operator ends the password session at the next request.
+	if p := admin.post("/ui/admin/keys/revoke", url.Values{"id": {clin}}); p.status != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", p.status)
+	}
+	if p := c.get("/ui/"); p.status != http.StatusSeeOther {
+		t.Fatalf("a revoked operator's session lives on: %d", p.status)
+	}
+	// Repeated failures lock the name.
+	var last page
+	for i := 0; i < 6; i++ {
+		last = c.post("/ui/login", url.Values{"user": {"someone"}, "password": {"not the password"}})
+	}
+	if last.status != http.StatusTooManyRequests || !last.has(`data-error-code="locked"`) {
+		t.Fatalf("after 6 failures: %d", last.status)
+	}
+}
