@@ -74,15 +74,10 @@ func checkPassword(phc []byte, password string) bool {
 // unknown name costs as much time as a wrong password.
 var dummyHash = sync.OnceValue(func() []byte { return hashPassword("assent-dummy-password") })
 
-// SetOperatorPassword gives an operator a user name and password for the
-// web interface (an admin, or the CLI acting as one). A password has at
-// least MinPasswordLen characters.
-func (r *Registry) SetOperatorPassword(ctx context.Context, actor Actor, operatorID, user, password string) error {
-	if err := adminOnly(actor); err != nil {
-		return err
-	}
-	user = strings.ToLower(strings.TrimSpace(user))
-	if !userNameRE.MatchString(user) {
+// CheckOperatorLogin checks a user name and password before use, so a
+// caller can refuse them before creating anything.
+func CheckOperatorLogin(user, password string) error {
+	if !userNameRE.MatchString(strings.ToLower(strings.TrimSpace(user))) {
 		return invalid("user", "2 to 64 of a-z, 0-9, '.', '_' or '-', starting with a letter or digit")
 	}
 	if utf8.RuneCountInString(password) < MinPasswordLen {
@@ -91,6 +86,20 @@ func (r *Registry) SetOperatorPassword(ctx context.Context, actor Actor, operato
 	if len(password) > 1024 {
 		return invalid("password", "at most 1024 bytes")
 	}
+	return nil
+}
+
+// SetOperatorPassword gives an operator a user name and password for the
+// web interface (an admin, or the CLI acting as one). A password has at
+// least MinPasswordLen characters.
+func (r *Registry) SetOperatorPassword(ctx context.Context, actor Actor, operatorID, user, password string) error {
+	if err := adminOnly(actor); err != nil {
+		return err
+	}
+	if err := CheckOperatorLogin(user, password); err != nil {
+		return err
+	}
+	user = strings.ToLower(strings.TrimSpace(user))
 	h := hashPassword(password)
 	err := r.store.Update(ctx, func(tx store.Tx) error { return tx.SetOperatorLogin(ctx, operatorID, user, h) })
 	if errors.Is(err, store.ErrConflict) {
