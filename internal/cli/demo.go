@@ -12,6 +12,8 @@ import (
 
 	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/demo"
+	"github.com/assent-registry/assent/internal/dirlock"
+	"github.com/assent-registry/assent/internal/opsmetrics"
 	"github.com/assent-registry/assent/internal/registry"
 	"github.com/spf13/cobra"
 )
@@ -35,7 +37,8 @@ func newDemoCmd() *cobra.Command {
 				defer os.RemoveAll(dir)
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-			a, err := openApp(ctx, dir, true, log)
+			m := opsmetrics.New(log)
+			a, err := openDir(ctx, dir, log, openOptions{Migrate: true, Create: true, Lock: dirlock.Shared, Command: "assent demo", Observer: m})
 			if err != nil {
 				return err
 			}
@@ -57,7 +60,7 @@ func newDemoCmd() *cobra.Command {
 			}
 			url := "http://" + ln.Addr().String()
 			printDemo(out, url, dir, keys, sample)
-			return serve(ctx, a, ln, log, time.Minute, 1000)
+			return serve(ctx, a, ln, log, serveConfig{cpEvery: time.Minute, cpEntries: 1000, metrics: m})
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address (a free port is used if it is taken)")

@@ -47,14 +47,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	benchCmd.AddCommand(newBenchFingerprintCmd(), newBenchIrisCmd(), newBenchEnrolCmd())
 
 	root.AddCommand(
-		&cobra.Command{
-			Use:   "version",
-			Short: "Print the version",
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				_, err := fmt.Fprintln(cmd.OutOrStdout(), "assent", Version)
-				return err
-			},
-		},
+		newVersionCmd(),
 		newServeCmd(),
 		newKeysCmd(),
 		newDemoCmd(),
@@ -62,6 +55,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newMaintainCmd(),
 		newReceiptCmd(),
 		newImportCmd(),
+		newBackupCmd(),
+		newRestoreCmd(),
 		evalCmd,
 		benchCmd,
 	)

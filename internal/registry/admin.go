@@ -4,24 +4,23 @@ import (
 	"context"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/store"
 )
 
 // The operator-key use cases for an interface acting for a signed-in
 // operator (the web admin pages): the same as CreateOperator,
 // ListOperators and RevokeOperator, which the CLI runs with the data
-// directory in hand, but only for an admin.
+// directory in hand, but decided by the policy (manage_operators, admins
+// only) through the gate, which records each attempt.
 
-func adminOnly(actor Actor) error {
-	if actor.Role != consent.Admin {
-		return &DeniedError{Reason: string(consent.ReasonRoleNotAllowed)}
-	}
-	return nil
+func (r *Registry) manageOperators(ctx context.Context, actor Actor) error {
+	return r.guard(ctx, operationAccess(actor, consent.ManageOperators), func(store.Tx, map[string]*facts) error { return nil })
 }
 
 // CreateOperatorAs creates an operator key for an admin; the key is shown
 // only in its answer.
 func (r *Registry) CreateOperatorAs(ctx context.Context, actor Actor, in NewOperator) (OperatorView, string, error) {
-	if err := adminOnly(actor); err != nil {
+	if err := r.manageOperators(ctx, actor); err != nil {
 		return OperatorView{}, "", err
 	}
 	return r.CreateOperator(ctx, in)
@@ -29,7 +28,7 @@ func (r *Registry) CreateOperatorAs(ctx context.Context, actor Actor, in NewOper
 
 // ListOperatorsAs lists every operator (never a key) for an admin.
 func (r *Registry) ListOperatorsAs(ctx context.Context, actor Actor) ([]OperatorView, error) {
-	if err := adminOnly(actor); err != nil {
+	if err := r.manageOperators(ctx, actor); err != nil {
 		return nil, err
 	}
 	return r.ListOperators(ctx)
@@ -37,7 +36,7 @@ func (r *Registry) ListOperatorsAs(ctx context.Context, actor Actor) ([]Operator
 
 // RevokeOperatorAs revokes a key for an admin, at once.
 func (r *Registry) RevokeOperatorAs(ctx context.Context, actor Actor, id string) error {
-	if err := adminOnly(actor); err != nil {
+	if err := r.manageOperators(ctx, actor); err != nil {
 		return err
 	}
 	return r.RevokeOperator(ctx, id)

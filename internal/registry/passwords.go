@@ -93,33 +93,55 @@ func CheckOperatorLogin(user, password string) error {
 // web interface (an admin, or the CLI acting as one). A password has at
 // least MinPasswordLen characters.
 func (r *Registry) SetOperatorPassword(ctx context.Context, actor Actor, operatorID, user, password string) error {
-	if err := adminOnly(actor); err != nil {
-		return err
+	if v := consent.DecideOperation(actor.Role, consent.ManageOperators); !v.Allow {
+		// Refused before validation; the gate records the attempt.
+		return r.manageOperators(ctx, actor)
 	}
 	if err := CheckOperatorLogin(user, password); err != nil {
 		return err
 	}
 	user = strings.ToLower(strings.TrimSpace(user))
 	h := hashPassword(password)
-	err := r.store.Update(ctx, func(tx store.Tx) error { return tx.SetOperatorLogin(ctx, operatorID, user, h) })
+	err := r.guard(ctx, operationAccess(actor, consent.ManageOperators), func(tx store.Tx, _ map[string]*facts) error {
+		return tx.SetOperatorLogin(ctx, operatorID, user, h)
+	})
 	if errors.Is(err, store.ErrConflict) {
 		return &InputError{Code: CodeInvalidValue, Field: "user", Detail: "another operator has this user name"}
 	}
 	return mapNotFound(err)
 }
 
+// passwordLocks counts wrong passwords per user name, in a bounded LRU
+// (limits.go) so memory stays fixed whatever names are tried.
 type passwordLocks struct {
 	mu    sync.Mutex
-	users map[string]*failures
+	users lru
 }
 
-func (r *Registry) passwordLocks() *passwordLocks {
-	r.pwLocks.mu.Lock()
-	if r.pwLocks.users == nil {
-		r.pwLocks.users = map[string]*failures{}
+func (l *passwordLocks) locked(user string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return now.Before(l.users.get(user).lockedUntil)
+}
+
+// failed counts a wrong password and reports whether the name is now locked.
+func (l *passwordLocks) failed(user string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.users.get(user)
+	c.n++
+	if c.n >= MaxPasswordFailures {
+		c.n, c.lockedUntil = 0, now.Add(PasswordLockout)
+		return true
 	}
-	r.pwLocks.mu.Unlock()
-	return &r.pwLocks
+	return false
+}
+
+func (l *passwordLocks) success(user string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.users.get(user)
+	c.n, c.lockedUntil = 0, time.Time{}
 }
 
 // AuthenticatePassword signs an operator in with user name and password.
@@ -128,15 +150,7 @@ func (r *Registry) passwordLocks() *passwordLocks {
 func (r *Registry) AuthenticatePassword(ctx context.Context, user, password, client string) (Actor, error) {
 	now := r.clock()
 	user = strings.ToLower(strings.TrimSpace(user))
-	if !r.clientAllowed("pw:"+client, now) {
-		return Actor{}, fmt.Errorf("registry: password sign-in: %w", ErrLocked)
-	}
-	l := r.passwordLocks()
-	l.mu.Lock()
-	f := l.users[user]
-	locked := f != nil && now.Before(f.lockedUntil)
-	l.mu.Unlock()
-	if locked {
+	if !r.limits.attempt("password:"+client, now) || r.pwLocks.locked(user, now) {
 		return Actor{}, fmt.Errorf("registry: password sign-in: %w", ErrLocked)
 	}
 	var o store.Operator
@@ -149,36 +163,20 @@ func (r *Registry) AuthenticatePassword(ctx context.Context, user, password, cli
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Actor{}, err
 	}
+	ok := false
 	if err != nil || len(h) == 0 {
 		checkPassword(dummyHash(), password)
-		return Actor{}, r.passwordFailed(l, user, now)
+	} else {
+		ok = checkPassword(h, password)
 	}
-	if !checkPassword(h, password) {
-		return Actor{}, r.passwordFailed(l, user, now)
+	if !ok {
+		if r.pwLocks.failed(user, now) {
+			return Actor{}, fmt.Errorf("registry: password sign-in: %w", ErrLocked)
+		}
+		return Actor{}, fmt.Errorf("registry: password sign-in: %w", ErrUnauthenticated)
 	}
-	l.mu.Lock()
-	delete(l.users, user)
-	l.mu.Unlock()
+	r.pwLocks.success(user)
 	return Actor{OperatorID: o.ID, Role: consent.Role(o.Role), Site: o.Site}, nil
-}
-
-func (r *Registry) passwordFailed(l *passwordLocks, user string, now time.Time) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.users) > maxClientsKept {
-		l.users = map[string]*failures{}
-	}
-	f := l.users[user]
-	if f == nil {
-		f = &failures{}
-		l.users[user] = f
-	}
-	f.n++
-	if f.n >= MaxPasswordFailures {
-		f.n, f.lockedUntil = 0, now.Add(PasswordLockout)
-		return fmt.Errorf("registry: password sign-in: %w", ErrLocked)
-	}
-	return fmt.Errorf("registry: password sign-in: %w", ErrUnauthenticated)
 }
 
 // OperatorActor returns the actor of an operator that is not revoked, for
