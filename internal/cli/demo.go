@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
@@ -53,8 +54,12 @@ func newDemoCmd() *cobra.Command {
 					return err
 				}
 			}
+			sample, err := demoSample(ctx, a)
+			if err != nil {
+				return err
+			}
 			url := "http://" + ln.Addr().String()
-			printDemo(out, url, dir, keys)
+			printDemo(out, url, dir, keys, sample)
 			return serve(ctx, a, ln, log, serveConfig{cpEvery: time.Minute, cpEntries: 1000, metrics: m})
 		},
 	}
@@ -114,8 +119,40 @@ func setupDemo(ctx context.Context, a *app, households int, seed uint64, progres
 	return keys, nil
 }
 
-func printDemo(w io.Writer, url, dir string, keys []demoKey) {
-	fmt.Fprintf(w, "\nAssent demo serving at %s (data in %s; Ctrl-C stops)\n\nAPI keys, one per role:\n", url, dir)
+// demoPerson is a sample registration whose portal code is known, for
+// trying the portal.
+type demoPerson struct {
+	number, code string
+}
+
+// demoSample registers one more person, with some grants and some
+// declines, and keeps the number and portal code to print.
+func demoSample(ctx context.Context, a *app) (demoPerson, error) {
+	site := demo.Areas[0]
+	op, _, err := a.reg.CreateOperator(ctx, registry.NewOperator{Role: consent.Registrar, Site: site.Code, Name: "demo sample registrar"})
+	if err != nil {
+		return demoPerson{}, err
+	}
+	actor := registry.Actor{OperatorID: op.ID, Role: consent.Registrar, Site: site.Code, Route: "assent demo"}
+	out, err := a.reg.CreatePerson(ctx, actor, consent.Registration, registry.NewPerson{GivenName: "Amina", FamilyName: "Sample", BirthDate: "1988-04-12",
+		Sex: "female", AreaCode: site.AreaCode, Consent: &registry.ConsentInput{Method: "verbal", NoticeVersion: "v1", Language: "en",
+			Decisions: []registry.DecisionInput{{Category: "face", Purpose: "verification", Decision: "granted"}, {Category: "fingerprint", Purpose: "deduplication", Decision: "granted"},
+				{Category: "iris", Purpose: "deduplication", Decision: "declined"}, {Category: "health", Purpose: "research", Decision: "declined"}}}})
+	if err != nil {
+		return demoPerson{}, err
+	}
+	return demoPerson{number: out.PersonNumber, code: out.Receipt.Code}, nil
+}
+
+func printDemo(w io.Writer, url, dir string, keys []demoKey, sample demoPerson) {
+	fmt.Fprintf(w, "\nAssent demo: open the web interface at %[1]s/ui/ (sign in with a key below)\n", url)
+	fmt.Fprintf(w, "  the person's portal: %[1]s/portal?n=%[2]s  person number %[3]s, portal code %[4]s\n", url, strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, sample.number), sample.number, sample.code)
+	fmt.Fprintf(w, "\nServing at %s (data in %s; Ctrl-C stops)\n\nAPI keys, one per role (they sign in at /ui/login too):\n", url, dir)
 	var reg string
 	for _, k := range keys {
 		site := k.site

@@ -31,7 +31,24 @@ func TestDemoPopulation(t *testing.T) {
 		t.Errorf("progress: %s", progress.String())
 	}
 	var out bytes.Buffer
-	printDemo(&out, "http://127.0.0.1:1", "/tmp/x", keys)
+	sample, err := demoSample(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	printDemo(&out, "http://127.0.0.1:1", "/tmp/x", keys, sample)
+	if first := strings.SplitN(strings.TrimSpace(out.String()), "\n", 2)[0]; !strings.Contains(first, "http://127.0.0.1:1/ui/") {
+		t.Errorf("the UI address is not printed first: %q", first)
+	}
+	if !strings.Contains(out.String(), sample.number) || !strings.Contains(out.String(), sample.code) || sample.code == "" {
+		t.Errorf("no sample person number and portal code:\n%s", out.String())
+	}
+	id, err := a.reg.ResolvePerson(ctx, sample.number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.reg.Login(ctx, id, sample.code, "test"); err != nil {
+		t.Errorf("the printed portal code does not sign in: %v", err)
+	}
 	for _, k := range keys {
 		if !strings.Contains(out.String(), k.key) {
 			t.Errorf("key of %s not printed", k.role)

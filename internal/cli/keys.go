@@ -21,7 +21,7 @@ func newKeysCmd() *cobra.Command {
 	_ = cmd.MarkPersistentFlagRequired("data")
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 
-	var role, site, name string
+	var role, site, name, user string
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create an operator and print its new API key (shown once) alone on stdout",
@@ -31,9 +31,26 @@ func newKeysCmd() *cobra.Command {
 				return err
 			}
 			defer a.Close()
+			var password string
+			if user != "" {
+				if password, err = readPassword(cmd.InOrStdin(), cmd.ErrOrStderr(), user); err != nil {
+					return err
+				}
+				if err := registry.CheckOperatorLogin(user, password); err != nil {
+					return err
+				}
+			}
 			op, key, err := a.reg.CreateOperator(cmd.Context(), registry.NewOperator{Role: consent.Role(role), Site: site, Name: name})
 			if err != nil {
 				return err
+			}
+			if user != "" {
+				if err := a.reg.SetOperatorPassword(cmd.Context(), registry.Actor{Role: consent.Admin}, op.ID, user, password); err != nil {
+					// Nothing half-made: the operator without its password goes.
+					_ = a.reg.RevokeOperator(cmd.Context(), op.ID)
+					return err
+				}
+				fmt.Fprintln(cmd.ErrOrStderr(), "web sign-in user", user)
 			}
 			fmt.Fprintln(cmd.ErrOrStderr(), "created operator", op.ID, "role", op.Role)
 			_, err = fmt.Fprintln(cmd.OutOrStdout(), key)
@@ -43,6 +60,7 @@ func newKeysCmd() *cobra.Command {
 	create.Flags().StringVar(&role, "role", "", "admin, registrar, clinician, verifier, adjudicator, researcher or auditor")
 	create.Flags().StringVar(&site, "site", "", "site code (must exist)")
 	create.Flags().StringVar(&name, "name", "", "a label for the operator")
+	create.Flags().StringVar(&user, "user", "", "also a user name for the web interface; the password is asked for (or read from the first line of stdin)")
 	_ = create.MarkFlagRequired("role")
 
 	list := &cobra.Command{

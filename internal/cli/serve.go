@@ -16,6 +16,7 @@ import (
 	"github.com/assent-registry/assent/internal/fhir"
 	"github.com/assent-registry/assent/internal/httpapi"
 	"github.com/assent-registry/assent/internal/opsmetrics"
+	"github.com/assent-registry/assent/internal/web"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -135,8 +136,12 @@ func serve(ctx context.Context, a *app, ln net.Listener, log *slog.Logger, cfg s
 	}
 	api := httpapi.New(a.reg, httpapi.Options{Logger: log, Registry: prom, TrustedProxies: cfg.trustedProxies, SeparateMetrics: cfg.metricsAddr != ""})
 	fhir.Mount(api, a.reg, fhir.Options{})
+	ui, err := web.New(a.reg, web.Options{Logger: log, API: api, Secure: cfg.tlsCert != ""})
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           httpapi.SecurityHeaders(ui), // the web UI at /, /ui/, /portal; everything else to the API
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

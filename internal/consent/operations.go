@@ -20,15 +20,18 @@ const (
 	// consent integrity, exclusion, register quality): counts with small
 	// cells suppressed, never a person, so no purpose and no consent.
 	ReadReports Operation = "read_reports"
+	// ManageOperators is creating, listing and revoking operator keys and
+	// setting operators' sign-in passwords (the web admin pages).
+	ManageOperators Operation = "manage_operators"
 )
 
 // Operations lists every operation in a stable order.
-var Operations = []Operation{ReadAuditLog, ReadConsentStatistics, ManageSites, ManageAreas, ReadReports}
+var Operations = []Operation{ReadAuditLog, ReadConsentStatistics, ManageSites, ManageAreas, ReadReports, ManageOperators}
 
 // operations is the role x operation table (docs/consent.md).
 var operations = map[Role][]Operation{
 	Auditor: {ReadAuditLog, ReadConsentStatistics, ReadReports},
-	Admin:   {ManageSites, ManageAreas},
+	Admin:   {ManageSites, ManageAreas, ManageOperators},
 	Manager: {ReadReports},
 }
 

@@ -11,6 +11,7 @@ func TestDecideOperation(t *testing.T) {
 		ManageSites:           {Admin},
 		ManageAreas:           {Admin},
 		ReadReports:           {Auditor, Manager},
+		ManageOperators:       {Admin},
 	}
 	for _, op := range Operations {
 		for _, role := range append(append([]Role(nil), OperatorRoles...), Subject) {

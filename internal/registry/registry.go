@@ -83,7 +83,8 @@ type Registry struct {
 	audit        *audit.Log
 	limits       limiter
 	gal          Galleries
-	galleryPage  int // biometrics read per page when an in-process gallery loads
+	pwLocks      passwordLocks // operators' password failures (passwords.go)
+	galleryPage  int           // biometrics read per page when an in-process gallery loads
 	engines      map[consent.Category]engine
 	// searchMu serialises deduplicating enrolments per modality, from the
 	// 1:N search to the commit that adds the new template.

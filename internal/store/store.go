@@ -103,6 +103,15 @@ type Operators interface {
 	OperatorByKeyMAC(ctx context.Context, mac []byte) (Operator, error)
 	ListOperators(ctx context.Context) ([]Operator, error)
 	RevokeOperator(ctx context.Context, id string, at time.Time) error
+	// GetOperator returns an operator by id, revoked or not.
+	GetOperator(ctx context.Context, id string) (Operator, error)
+	// SetOperatorLogin sets the user name and password hash an operator
+	// signs in with: ErrNotFound for no such operator, ErrConflict when
+	// another operator has the user name.
+	SetOperatorLogin(ctx context.Context, id, user string, hash []byte) error
+	// OperatorByUser finds the operator, not revoked, that signs in as
+	// user, with its password hash.
+	OperatorByUser(ctx context.Context, user string) (Operator, []byte, error)
 }
 
 // Household is a group of people living together. Address is sealed.

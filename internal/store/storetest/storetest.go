@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ImportLinesOnce", testImports},
 		{"CasesCounted", testCountCases},
 		{"PersonNumbersUniqueAndKept", testPersonNumbers},
+		{"OperatorLogins", testOperatorLogins},
 		{"AliasesAndCareRetention", testRights},
 		{"AreasReplaceTargets", testAreas},
 		{"StatisticsProjectionAggregates", testStatistics},
