@@ -96,7 +96,27 @@ coarse pass  loses %.3f%% of genuine pairs, passes %.3f%% of impostors (FMR 1e-3
 		100*r.EER, r.EERThreshold, 100*r.FMR100, 100*r.FMR1000, 100*r.FMR10000, 100*r.ZeroFMR,
 		r.Decidability, r.GenuineMean, r.ImpostorMean, r.ImpostorStd, r.ExtractMsPerImage,
 		100*r.CoarseRecallLoss, 100*r.CoarsePassRate, 100*r.CoarseRecallLossStrict, r.CoarseGenuineStrict, 100*r.CoarsePassRateStrict)
-	return err
+	if err != nil {
+		return err
+	}
+	if len(r.IdenticalImages) > 0 {
+		fmt.Fprintf(w, "identical    %d pairs of byte-identical image files:", len(r.IdenticalImages))
+		for _, p := range r.IdenticalImages {
+			fmt.Fprintf(w, " %s=%s", p.A, p.B)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(r.CloseImpostors) > 0 {
+		fmt.Fprintf(w, "close        %d impostor pairs under distance %.2f, from %d pairs of eyes; most:", len(r.CloseImpostors), iris.CloseDistance, len(r.CloseEyePairs))
+		for i, e := range r.CloseEyePairs {
+			if i == 10 {
+				break
+			}
+			fmt.Fprintf(w, " %s~%s %d/%d", e.A, e.B, e.Close, e.Pairs)
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
 }
 
 // newBenchIrisCmd builds `assent bench iris [--gallery N] [--json]`.
