@@ -36,6 +36,7 @@ type EvalResult struct {
 	FMR100         float64 `json:"fmr100"`
 	FMR1000        float64 `json:"fmr1000"`
 	FMR10000       float64 `json:"fmr10000"`
+	FMR100000      float64 `json:"fmr100000"` // lowest FNMR with FMR <= 1e-5
 	ZeroFMR        float64 `json:"zero_fmr"`
 	// Distance distributions: genuine and impostor, non-matches excluded.
 	GenuineMean  float64 `json:"genuine_mean"`
@@ -78,6 +79,11 @@ type EvalResult struct {
 	// data's fault); scattered single pairs point at the engine.
 	CloseImpostors []PairDistance `json:"close_impostors,omitempty"`
 	CloseEyePairs  []EyePair      `json:"close_eye_pairs,omitempty"`
+	// ExcludedPairs counts the pairs between eye folders EvalOptions.SameEyes
+	// names (neither genuine nor impostor); ExcludedUnder of them are at or
+	// under the EER threshold, as genuine pairs of one eye would be.
+	ExcludedPairs int `json:"excluded_pairs,omitempty"`
+	ExcludedUnder int `json:"excluded_pairs_under_eer_threshold,omitempty"`
 	// IdenticalImages lists pairs of byte-identical image files.
 	IdenticalImages []PairDistance `json:"identical_images,omitempty"`
 
@@ -86,6 +92,7 @@ type EvalResult struct {
 	badGenuine map[string]int
 	badPairs   []string
 	samples    []sample
+	gen, imp   []float64 // sorted distances, 2 for a forced non-match
 }
 
 // CloseDistance is the distance under which an impostor pair is listed in
@@ -126,7 +133,24 @@ func imageExt(name string) bool {
 // one eye, impostor pairs two images of different eyes, every pair once.
 // progress, when not nil, is called after each extracted image.
 func Evaluate(ctx context.Context, dir string, progress func(done, total int)) (*EvalResult, error) {
-	return evaluate(ctx, dir, defaultConfig(), progress)
+	return evaluateWith(ctx, dir, defaultConfig(), EvalOptions{}, progress)
+}
+
+// EvalOptions adjusts the protocol of EvaluateWith.
+type EvalOptions struct {
+	// SameEyes names pairs of eye folders shown to hold the same eye (the
+	// data set filed one eye under two people): pairs between them are
+	// neither genuine nor impostor, only counted in ExcludedPairs.
+	SameEyes [][2]string
+}
+
+// EvaluateWith is Evaluate with options.
+func EvaluateWith(ctx context.Context, dir string, o EvalOptions, progress func(done, total int)) (*EvalResult, error) {
+	return evaluateWith(ctx, dir, defaultConfig(), o, progress)
+}
+
+func evaluate(ctx context.Context, dir string, c config, progress func(done, total int)) (*EvalResult, error) {
+	return evaluateWith(ctx, dir, c, EvalOptions{}, progress)
 }
 
 type sample struct {
@@ -136,13 +160,14 @@ type sample struct {
 	sum  [32]byte // SHA-256 of the file
 }
 
-func evaluate(ctx context.Context, dir string, c config, progress func(done, total int)) (*EvalResult, error) {
+func evaluateWith(ctx context.Context, dir string, c config, o EvalOptions, progress func(done, total int)) (*EvalResult, error) {
 	const op = "iris.Evaluate"
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	var samples []sample
+	var eyeNames []string
 	eyes := 0
 	for _, e := range entries {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
@@ -171,10 +196,19 @@ func evaluate(ctx context.Context, dir string, c config, progress func(done, tot
 		for _, f := range files {
 			samples = append(samples, sample{eye: eyes, path: f})
 		}
+		eyeNames = append(eyeNames, e.Name())
 		eyes++
 	}
 	if eyes < 2 {
 		return nil, fmt.Errorf("%s: %s: need at least two eye folders with images", op, dir)
+	}
+	same := map[[2]int]bool{}
+	for _, p := range o.SameEyes {
+		a, b := slices.Index(eyeNames, p[0]), slices.Index(eyeNames, p[1])
+		if a < 0 || b < 0 || a == b {
+			return nil, fmt.Errorf("%s: same-eye pair %s=%s: not two eye folders of %s", op, p[0], p[1], dir)
+		}
+		same[[2]int{a, b}], same[[2]int{b, a}] = true, true
 	}
 
 	// Extract on every core.
@@ -248,6 +282,7 @@ func evaluate(ctx context.Context, dir string, c config, progress func(done, tot
 	}
 	var gen, imp, genRaw []float64
 	var single []float64 // impostor distance at shift 0
+	var excluded []float64
 	var closePairs [][2]int
 	var closeDist []float64
 	cmpStart := time.Now()
@@ -265,6 +300,9 @@ func evaluate(ctx context.Context, dir string, c config, progress func(done, tot
 			if samples[i].eye == samples[j].eye {
 				gen = append(gen, d)
 				genRaw = append(genRaw, d)
+			} else if same[[2]int{samples[i].eye, samples[j].eye}] {
+				res.ExcludedPairs++
+				excluded = append(excluded, d)
 			} else {
 				imp = append(imp, d)
 				if d < CloseDistance && len(closePairs) < maxClose {
@@ -287,6 +325,12 @@ func evaluate(ctx context.Context, dir string, c config, progress func(done, tot
 	listClose(res, dir, samples, closePairs, closeDist)
 	res.Genuine, res.Impostor = len(gen), len(imp)
 	rates(res, gen, imp)
+	for _, d := range excluded {
+		if d <= res.EERThreshold {
+			res.ExcludedUnder++
+		}
+	}
+	res.gen, res.imp = gen, imp // sorted by rates
 	res.badGenuine = map[string]int{}
 	k := 0
 	for i := range samples {
@@ -429,7 +473,7 @@ func rates(res *EvalResult, gen, imp []float64) {
 	ts = slices.Compact(ts)
 	res.EER = 1
 	best := math.Inf(1)
-	res.FMR100, res.FMR1000, res.FMR10000, res.ZeroFMR = 1, 1, 1, 1
+	res.FMR100, res.FMR1000, res.FMR10000, res.FMR100000, res.ZeroFMR = 1, 1, 1, 1, 1
 	for _, t := range ts {
 		if t >= 2 {
 			break
@@ -441,7 +485,7 @@ func rates(res *EvalResult, gen, imp []float64) {
 		for _, lim := range []struct {
 			max float64
 			out *float64
-		}{{0.01, &res.FMR100}, {0.001, &res.FMR1000}, {0.0001, &res.FMR10000}, {0, &res.ZeroFMR}} {
+		}{{0.01, &res.FMR100}, {0.001, &res.FMR1000}, {0.0001, &res.FMR10000}, {0.00001, &res.FMR100000}, {0, &res.ZeroFMR}} {
 			if a <= lim.max && b < *lim.out {
 				*lim.out = b
 			}
