@@ -160,11 +160,11 @@ func printFingerprintCross(w io.Writer, r fingerprintCrossEval) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "%-28s %4s | %-22s | %-40s\n", "", "", "in sample (own thresholds)", "out of sample (thresholds of the calibration)")
-	fmt.Fprintf(w, "%-28s %4s | %9s %11s | %9s %14s %14s\n", "set", "cal", "EER", "FMR1000", "EER", "FMR/FNMR 1e-3", "FMR/FNMR 1e-4")
+	fmt.Fprintf(w, "%-28s %4s | %9s %11s | %9s %14s %14s %14s\n", "set", "cal", "EER", "FMR1000", "EER", "FMR/FNMR EER", "FMR/FNMR 1e-3", "FMR/FNMR 1e-4")
 	for _, s := range r.Sets {
-		a3, a4 := s.Out.At[2], s.Out.At[3]
-		fmt.Fprintf(w, "%-28s %4d | %8.2f%% %10.2f%% | %8.2f%% %6.2f/%5.2f%% %6.3f/%5.2f%%\n", shortSet(s.Out.Set), s.CalibratedOn,
-			100*s.InSample.EER, 100*s.InSample.FMR1000, 100*s.Out.EER, 100*a3.FMR, 100*a3.FNMR, 100*a4.FMR, 100*a4.FNMR)
+		a0, a3, a4 := s.Out.At[0], s.Out.At[2], s.Out.At[3]
+		fmt.Fprintf(w, "%-28s %4d | %8.2f%% %10.2f%% | %8.2f%% %6.2f/%5.2f%% %6.2f/%5.2f%% %6.3f/%5.2f%%\n", shortSet(s.Out.Set), s.CalibratedOn,
+			100*s.InSample.EER, 100*s.InSample.FMR1000, 100*s.Out.EER, 100*a0.FMR, 100*a0.FNMR, 100*a3.FMR, 100*a3.FNMR, 100*a4.FMR, 100*a4.FNMR)
 	}
 	fmt.Fprintf(w, "mean: in sample EER %.2f%% FMR1000 %.2f%%; out of sample EER %.2f%%, at the fitted 1e-3 threshold FMR %.3f%% FNMR %.2f%%, at 1e-4 FNMR %.2f%%\n",
 		100*r.MeanEERInSample, 100*r.MeanFMR1000, 100*r.MeanEER, 100*r.MeanFMRAt1e3, 100*r.MeanFNMRAt1e3, 100*r.MeanFNMRAtDefault)

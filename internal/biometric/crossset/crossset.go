@@ -111,8 +111,12 @@ type Report struct {
 	Set      string `json:"set"`
 	Genuine  int    `json:"genuine"`
 	Impostor int    `json:"impostor"`
-	// EER is (FMR + FNMR) / 2 at the calibration group's EER threshold:
-	// the equal error rate a system tuned elsewhere reaches here.
+	// EER is the larger of FMR and FNMR at the calibration group's EER
+	// threshold: the error rate a system tuned elsewhere must accept here.
+	// It is never below the set's own (in-sample) EER, which is where the
+	// larger of the two is smallest, so it cannot flatter; (FMR + FNMR) / 2
+	// could (a set with a high floor of failures to enrol would look better
+	// at a strict borrowed threshold than at its own crossing).
 	EER float64 `json:"eer"`
 	// At holds the EER threshold first, then one point per Target.
 	At []Point `json:"at"`
@@ -129,7 +133,7 @@ func Apply(f Fit, set string, genuine, impostor []float64) (Report, error) {
 	slices.Sort(im)
 	r := Report{Set: set, Genuine: len(g), Impostor: len(im)}
 	fmr, fnmr := rates(g, im, f.EERThreshold)
-	r.EER = (fmr + fnmr) / 2
+	r.EER = max(fmr, fnmr)
 	r.At = append(r.At, Point{Threshold: f.EERThreshold, Measured: true, FMR: fmr, FNMR: fnmr})
 	for _, t := range f.Thresholds {
 		p := Point{Target: t.Target, Threshold: t.Score, Measured: t.Measured}
