@@ -89,6 +89,9 @@ type Receipt struct {
 	Declined      []Pair `json:"declined"`
 	Withdrawn     []Pair `json:"withdrawn,omitempty"`
 	Code          string `json:"code,omitempty"`
+	// PersonNumber is the number the person reads and types (grouped for
+	// reading), so the receipt alone is enough to open the portal.
+	PersonNumber string `json:"personNumber,omitempty"`
 }
 
 // ReceiptInput is what BuildReceipt needs besides the consent records.
@@ -102,7 +105,8 @@ type ReceiptInput struct {
 	Code         string // portal code in clear, or empty
 	// Records are the answers given in this one transaction, all for one
 	// person, with one method, language, notice version and guardian.
-	Records []Record
+	Records      []Record
+	PersonNumber string // the person number, grouped for reading; may be empty
 }
 
 // termination tells the person how a consent ends; it is the same for every
@@ -159,6 +163,7 @@ func BuildReceipt(in ReceiptInput) (Receipt, error) {
 		Granted:          []Pair{},
 		Declined:         []Pair{},
 		Code:             in.Code,
+		PersonNumber:     in.PersonNumber,
 	}
 	grantedCats := make(map[Purpose][]string)
 	spi := make(map[string]bool)

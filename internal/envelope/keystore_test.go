@@ -19,8 +19,9 @@ import (
 // testKeyStore.
 func storeFactories() map[string]func(t *testing.T) KeyStore {
 	return map[string]func(t *testing.T) KeyStore{
-		"memory": func(t *testing.T) KeyStore { return &MemStore{} },
-		"sqlite": func(t *testing.T) KeyStore { return newSQLiteStore(t, filepath.Join(t.TempDir(), "keys.db")) },
+		"memory":   func(t *testing.T) KeyStore { return &MemStore{} },
+		"sqlite":   func(t *testing.T) KeyStore { return newSQLiteStore(t, filepath.Join(t.TempDir(), "keys.db")) },
+		"postgres": func(t *testing.T) KeyStore { return newPostgresStore(t) },
 	}
 }
 

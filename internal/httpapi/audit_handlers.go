@@ -122,7 +122,14 @@ func (s *Server) portalLogin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		client = r.RemoteAddr
 	}
-	sess, err := s.reg.Login(r.Context(), in.PersonID, in.Code, client)
+	// person_id takes the person number too (as the receipt prints it).
+	id, err := s.reg.ResolvePerson(r.Context(), in.PersonID)
+	if errors.Is(err, registry.ErrNotFound) {
+		id = in.PersonID // no such number: Login refuses it like any unknown person
+	} else if err != nil {
+		return err
+	}
+	sess, err := s.reg.Login(r.Context(), id, in.Code, client)
 	if errors.Is(err, registry.ErrLocked) {
 		w.Header().Set("Retry-After", "900")
 		return probErr(http.StatusTooManyRequests, CodeRateLimited, "too many attempts; try again later")

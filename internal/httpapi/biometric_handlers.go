@@ -27,6 +27,11 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
+	id, err := s.reg.ResolvePerson(r.Context(), in.PersonID) // a number or an id
+	if err != nil {
+		return err
+	}
+	in.PersonID = id
 	out, err := s.reg.Verify(r.Context(), actorFrom(r), purposeFrom(r), in)
 	if err != nil {
 		return err

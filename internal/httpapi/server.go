@@ -227,6 +227,16 @@ func (s *Server) wrap(pattern string, access Access, h func(http.ResponseWriter,
 				writeProblem(rec, r, s.log, err)
 				return
 			}
+			// A person route takes the person number as well as the id:
+			// the use case below decides and audits under the id.
+			if strings.Contains(pattern, " /v1/persons/{id}") {
+				id, err := s.reg.ResolvePerson(ctx, r.PathValue("id"))
+				if err != nil {
+					writeProblem(rec, r, s.log, err)
+					return
+				}
+				r.SetPathValue("id", id)
+			}
 			refuse := func(err error, reason string) {
 				if access == Personal || access == Portal {
 					pid := ""

@@ -526,7 +526,7 @@ func (r *Registry) dedupConsents(ctx context.Context, tx store.Tx, id string) (m
 	if err != nil {
 		return nil, err
 	}
-	birth, _ := time.Parse(time.DateOnly, ident.BirthDate)
+	birth := birthTime(ident.BirthDate)
 	hist, err := tx.ConsentHistory(ctx, id)
 	if err != nil {
 		return nil, err

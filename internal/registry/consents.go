@@ -144,7 +144,7 @@ func (r *Registry) RecordConsent(ctx context.Context, actor Actor, purpose conse
 		for _, c := range shred {
 			out.Erased = append(out.Erased, string(c))
 		}
-		out.Receipt, err = r.receipt(ctx, id, []consent.Record{rec}, "", now, actor.Site)
+		out.Receipt, err = r.receipt(ctx, id, f[id].person.Number, []consent.Record{rec}, "", now, actor.Site)
 		return err
 	})
 	if err != nil {

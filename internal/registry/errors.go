@@ -47,6 +47,8 @@ const (
 	CodeQualityTooLow    = "quality_too_low"   // 422: too poor to enrol; capture again
 	CodeUnknownCase      = "unknown_case"      // 404
 	CodeInvalidReceipt   = "invalid_receipt"   // 422
+	// CodeInvalidPersonNumber: a person number whose check digit fails.
+	CodeInvalidPersonNumber = "invalid_person_number" // 400
 )
 
 func missing(field string) error {

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/personnumber"
 	"github.com/assent-registry/assent/internal/store"
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
@@ -21,9 +22,12 @@ import (
 type Identity struct {
 	GivenName  string `json:"given_name"`
 	FamilyName string `json:"family_name"`
-	BirthDate  string `json:"birth_date"` // YYYY-MM-DD
-	Sex        string `json:"sex"`
-	Phone      string `json:"phone,omitempty"`
+	BirthDate  string `json:"birth_date"` // YYYY-MM-DD, or YYYY-MM or YYYY when only that is known
+	// BirthDateEstimated: the person does not know their birth date and it
+	// was estimated (always so for a partial date).
+	BirthDateEstimated bool   `json:"birth_date_estimated,omitempty"`
+	Sex                string `json:"sex"`
+	Phone              string `json:"phone,omitempty"`
 }
 
 // Closed vocabularies of the person record.
@@ -59,42 +63,50 @@ type DecisionInput struct {
 
 // NewPerson is the registration request.
 type NewPerson struct {
-	GivenName    string        `json:"given_name"`
-	FamilyName   string        `json:"family_name"`
-	BirthDate    string        `json:"birth_date"`
-	Sex          string        `json:"sex"`
-	Phone        string        `json:"phone,omitempty"`
-	AreaCode     string        `json:"area_code"`
-	HouseholdID  string        `json:"household_id,omitempty"`
-	Relationship string        `json:"relationship,omitempty"`
-	GuardianID   string        `json:"guardian_id,omitempty"`
-	Consent      *ConsentInput `json:"consent"`
+	GivenName  string `json:"given_name"`
+	FamilyName string `json:"family_name"`
+	BirthDate  string `json:"birth_date"`
+	// BirthDateEstimated marks a full date as estimated; a partial date
+	// (YYYY or YYYY-MM) is estimated whatever this says.
+	BirthDateEstimated bool          `json:"birth_date_estimated,omitempty"`
+	Sex                string        `json:"sex"`
+	Phone              string        `json:"phone,omitempty"`
+	AreaCode           string        `json:"area_code"`
+	HouseholdID        string        `json:"household_id,omitempty"`
+	Relationship       string        `json:"relationship,omitempty"`
+	GuardianID         string        `json:"guardian_id,omitempty"`
+	Consent            *ConsentInput `json:"consent"`
 }
 
 // PersonView is a person as the API shows it.
 type PersonView struct {
-	ID           string    `json:"id"`
-	Status       string    `json:"status"`
-	GivenName    string    `json:"given_name"`
-	FamilyName   string    `json:"family_name"`
-	BirthDate    string    `json:"birth_date"`
-	Sex          string    `json:"sex"`
-	Phone        string    `json:"phone,omitempty"`
-	AreaCode     string    `json:"area_code"`
-	HouseholdID  string    `json:"household_id,omitempty"`
-	Relationship string    `json:"relationship,omitempty"`
-	GuardianID   string    `json:"guardian_id,omitempty"`
-	AliasOf      string    `json:"alias_of,omitempty"` // merged into this (older) record
-	Site         string    `json:"site,omitempty"`
-	Version      int       `json:"version"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	ID string `json:"id"`
+	// PersonNumber is the person number grouped for reading ("4821 0937 56-3").
+	PersonNumber       string    `json:"person_number,omitempty"`
+	Status             string    `json:"status"`
+	GivenName          string    `json:"given_name"`
+	FamilyName         string    `json:"family_name"`
+	BirthDate          string    `json:"birth_date"`
+	BirthDateEstimated bool      `json:"birth_date_estimated,omitempty"`
+	Sex                string    `json:"sex"`
+	Phone              string    `json:"phone,omitempty"`
+	AreaCode           string    `json:"area_code"`
+	HouseholdID        string    `json:"household_id,omitempty"`
+	Relationship       string    `json:"relationship,omitempty"`
+	GuardianID         string    `json:"guardian_id,omitempty"`
+	AliasOf            string    `json:"alias_of,omitempty"` // merged into this (older) record
+	Site               string    `json:"site,omitempty"`
+	Version            int       `json:"version"`
+	CreatedAt          time.Time `json:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
 }
 
 // Registered is the answer to a registration.
 type Registered struct {
-	ID      string  `json:"id"`
-	Receipt Receipt `json:"receipt"`
+	ID string `json:"id"`
+	// PersonNumber is the person number grouped for reading.
+	PersonNumber string  `json:"person_number"`
+	Receipt      Receipt `json:"receipt"`
 }
 
 func checkName(field, v string) error {
@@ -110,18 +122,67 @@ func checkName(field, v string) error {
 	return nil
 }
 
+// checkBirthDate reads a birth date, full (YYYY-MM-DD) or partial (YYYY-MM
+// or YYYY, for people who do not know theirs), and returns the latest day it
+// can stand for (see birthTime).
 func (r *Registry) checkBirthDate(v string) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, missing("birth_date")
 	}
-	d, err := time.Parse(time.DateOnly, v)
+	d, _, err := parseBirthDate(v)
 	if err != nil {
-		return d, &InputError{Code: CodeInvalidDate, Field: "birth_date", Detail: "must be a date YYYY-MM-DD"}
+		return d, &InputError{Code: CodeInvalidDate, Field: "birth_date", Detail: "must be a date YYYY-MM-DD, or YYYY-MM or YYYY when only that is known"}
 	}
-	if d.After(r.clock()) || d.Year() < 1880 {
+	if first, _ := firstBirthDay(v); first.After(r.clock()) || d.Year() < 1880 {
 		return d, &InputError{Code: CodeInvalidDate, Field: "birth_date", Detail: "is in the future or implausibly old"}
 	}
 	return d, nil
+}
+
+// parseBirthDate reads YYYY-MM-DD, YYYY-MM or YYYY. For a partial date it
+// returns the latest day the date can stand for, so that age rules (minors,
+// majority) err on the side of asking a guardian; partial reports whether
+// the date was partial.
+func parseBirthDate(v string) (latest time.Time, partial bool, err error) {
+	switch len(v) {
+	case len("2006-01-02"):
+		d, err := time.Parse(time.DateOnly, v)
+		return d, false, err
+	case len("2006-01"):
+		d, err := time.Parse("2006-01", v)
+		return d.AddDate(0, 1, -1), true, err
+	case len("2006"):
+		d, err := time.Parse("2006", v)
+		return d.AddDate(1, 0, -1), true, err
+	}
+	return time.Time{}, false, fmt.Errorf("registry: birth date %q: not YYYY-MM-DD, YYYY-MM or YYYY", v)
+}
+
+// firstBirthDay is the earliest day a (possibly partial) birth date stands for.
+func firstBirthDay(v string) (time.Time, error) {
+	switch len(v) {
+	case len("2006-01"):
+		return time.Parse("2006-01", v)
+	case len("2006"):
+		return time.Parse("2006", v)
+	}
+	return time.Parse(time.DateOnly, v)
+}
+
+// birthTime is the birth date the age rules use: the latest day a stored
+// (possibly partial) date can stand for; zero when unreadable.
+func birthTime(v string) time.Time {
+	d, _, err := parseBirthDate(v)
+	if err != nil {
+		return time.Time{}
+	}
+	return d
+}
+
+// IsPartialBirthDate reports whether v is a year or a year and month only.
+func IsPartialBirthDate(v string) bool {
+	_, partial, err := parseBirthDate(v)
+	return err == nil && partial
 }
 
 func checkEnum(field, v string, allowed []string) error {
@@ -265,7 +326,11 @@ func (r *Registry) insertPerson(ctx context.Context, tx store.Tx, np newPersonPl
 			return Registered{}, err
 		}
 	}
-	p := store.Person{ID: id, Status: store.StatusActive, AreaCode: in.AreaCode, GuardianID: in.GuardianID,
+	number, err := freeNumber(ctx, tx)
+	if err != nil {
+		return Registered{}, err
+	}
+	p := store.Person{ID: id, Number: number, Status: store.StatusActive, AreaCode: in.AreaCode, GuardianID: in.GuardianID,
 		Site: np.actor.Site, Version: 1, CreatedAt: now, UpdatedAt: now,
 		PortalCodeMAC: r.keys.MAC(portalLabel, []byte(id+"\x00"+np.code))}
 	if in.HouseholdID != "" {
@@ -278,7 +343,7 @@ func (r *Registry) insertPerson(ctx context.Context, tx store.Tx, np newPersonPl
 		}
 	}
 	ident := Identity{GivenName: strings.TrimSpace(in.GivenName), FamilyName: strings.TrimSpace(in.FamilyName),
-		BirthDate: in.BirthDate, Sex: in.Sex, Phone: in.Phone}
+		BirthDate: in.BirthDate, BirthDateEstimated: in.BirthDateEstimated || IsPartialBirthDate(in.BirthDate), Sex: in.Sex, Phone: in.Phone}
 	if err := r.sealIdentity(ctx, &p, ident); err != nil {
 		return Registered{}, err
 	}
@@ -290,11 +355,64 @@ func (r *Registry) insertPerson(ctx context.Context, tx store.Tx, np newPersonPl
 			return Registered{}, err
 		}
 	}
-	rc, err := r.receipt(ctx, id, np.pending, np.code, now, np.actor.Site)
+	rc, err := r.receipt(ctx, id, number, np.pending, np.code, now, np.actor.Site)
 	if err != nil {
 		return Registered{}, err
 	}
-	return Registered{ID: id, Receipt: rc}, nil
+	return Registered{ID: id, PersonNumber: personnumber.Format(number), Receipt: rc}, nil
+}
+
+// freeNumber draws person numbers until one is not taken. With ten random
+// digits a draw collides with probability people/1e10 (0.2% at 20 million
+// people), so a second draw is rare and a third rarer still.
+func freeNumber(ctx context.Context, tx store.Tx) (string, error) {
+	for range 16 {
+		n, err := personnumber.New()
+		if err != nil {
+			return "", fmt.Errorf("registry: person number: %w", err)
+		}
+		_, err = tx.PersonByNumber(ctx, n)
+		if errors.Is(err, store.ErrNotFound) {
+			return n, nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	return "", errors.New("registry: person number: no free number in 16 draws")
+}
+
+// ResolvePerson turns what a caller wrote for a person into the record id:
+// a person number (spaces and dashes ignored; a mistyped digit is refused
+// with invalid_person_number) or an id, which is returned as it is. It
+// reveals nothing but whether a number is held, and only to an
+// authenticated operator or the person: interfaces call it before the use
+// case, which then decides and audits the access under the record id.
+func (r *Registry) ResolvePerson(ctx context.Context, ref string) (string, error) {
+	if !personnumber.Looks(ref) {
+		return ref, nil
+	}
+	n, err := personnumber.Parse(ref)
+	if err != nil {
+		return "", &InputError{Code: CodeInvalidPersonNumber, Field: "person_number", Detail: "the check digit does not match: a digit was mistyped (" + personnumber.Format(strings.Map(keepDigit, ref)) + ")"}
+	}
+	var id string
+	err = r.store.View(ctx, func(tx store.Tx) error {
+		p, err := tx.PersonByNumber(ctx, n)
+		id = p.ID
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return "", ErrNotFound
+	}
+	return id, err
+}
+
+func keepDigit(r rune) rune {
+	if r >= '0' && r <= '9' {
+		return r
+	}
+	return -1
 }
 
 func toStoreConsent(rec consent.Record) store.ConsentRecord {
@@ -316,7 +434,7 @@ func (r *Registry) checkGuardian(ctx context.Context, tx store.Tx, id string, no
 	if err != nil {
 		return err
 	}
-	gb, _ := time.Parse(time.DateOnly, gi.BirthDate)
+	gb := birthTime(gi.BirthDate)
 	if consent.IsMinor(gb, now, r.cfg.AgeOfMajority) {
 		return &InputError{Code: CodeGuardianRequired, Field: "guardian_id", Detail: "the guardian must be an adult"}
 	}
@@ -370,8 +488,8 @@ func (r *Registry) openIdentity(ctx context.Context, p store.Person) (Identity, 
 }
 
 func view(p store.Person, id Identity) PersonView {
-	return PersonView{ID: p.ID, Status: p.Status, GivenName: id.GivenName, FamilyName: id.FamilyName,
-		BirthDate: id.BirthDate, Sex: id.Sex, Phone: id.Phone, AreaCode: p.AreaCode, HouseholdID: p.HouseholdID,
+	return PersonView{ID: p.ID, PersonNumber: personnumber.Format(p.Number), Status: p.Status, GivenName: id.GivenName, FamilyName: id.FamilyName,
+		BirthDate: id.BirthDate, BirthDateEstimated: id.BirthDateEstimated, Sex: id.Sex, Phone: id.Phone, AreaCode: p.AreaCode, HouseholdID: p.HouseholdID,
 		Relationship: p.Relationship, GuardianID: p.GuardianID, AliasOf: p.AliasOf, Site: p.Site, Version: p.Version,
 		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
 }

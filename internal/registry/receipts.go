@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/personnumber"
 )
 
 // ReceiptKeyName names the registry's receipt signing key in the keyring.
@@ -18,12 +19,14 @@ const ReceiptKeyName = "receipts"
 // code. The code is shown once and stored only as an HMAC.
 type Receipt struct {
 	consent.SignedReceipt
-	PersonID string    `json:"person_id"`
-	Code     string    `json:"code"`
-	Site     string    `json:"site,omitempty"`
-	Time     time.Time `json:"time"`
-	Granted  []string  `json:"granted"`
-	Declined []string  `json:"declined"`
+	PersonID string `json:"person_id"`
+	// PersonNumber is the person number grouped for reading.
+	PersonNumber string    `json:"person_number,omitempty"`
+	Code         string    `json:"code"`
+	Site         string    `json:"site,omitempty"`
+	Time         time.Time `json:"time"`
+	Granted      []string  `json:"granted"`
+	Declined     []string  `json:"declined"`
 }
 
 // ReceiptPublicKey returns the key receipts are signed with.
@@ -35,7 +38,7 @@ func (r *Registry) ReceiptPublicKey(ctx context.Context) (ed25519.PublicKey, err
 	return priv.Public().(ed25519.PublicKey), nil
 }
 
-func (r *Registry) receipt(ctx context.Context, personID string, recs []consent.Record, code string, at time.Time, site string) (Receipt, error) {
+func (r *Registry) receipt(ctx context.Context, personID, number string, recs []consent.Record, code string, at time.Time, site string) (Receipt, error) {
 	built, err := consent.BuildReceipt(consent.ReceiptInput{
 		ReceiptID:    newID(),
 		Jurisdiction: r.jurisdiction,
@@ -43,6 +46,7 @@ func (r *Registry) receipt(ctx context.Context, personID string, recs []consent.
 		Controller:   r.controller,
 		Site:         site,
 		Code:         code,
+		PersonNumber: personnumber.Format(number),
 		Records:      recs,
 	})
 	if err != nil {
@@ -56,7 +60,7 @@ func (r *Registry) receipt(ctx context.Context, personID string, recs []consent.
 	if err != nil {
 		return Receipt{}, err
 	}
-	out := Receipt{SignedReceipt: signed, PersonID: personID, Code: code, Site: site, Time: at, Granted: []string{}, Declined: []string{}}
+	out := Receipt{SignedReceipt: signed, PersonID: personID, PersonNumber: personnumber.Format(number), Code: code, Site: site, Time: at, Granted: []string{}, Declined: []string{}}
 	for _, rec := range recs {
 		pair := string(rec.Category) + "/" + string(rec.Purpose)
 		switch rec.Decision {

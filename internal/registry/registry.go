@@ -355,7 +355,7 @@ func (r *Registry) loadFacts(ctx context.Context, tx store.Tx, a access, personI
 		return nil, err
 	}
 	f.identity = id
-	f.birth, _ = time.Parse(time.DateOnly, id.BirthDate)
+	f.birth = birthTime(id.BirthDate)
 	hist, err := tx.ConsentHistory(ctx, p.ID)
 	if err != nil {
 		return nil, err

@@ -130,7 +130,10 @@ type Person struct {
 	PortalCodeMAC []byte
 	// AliasOf is set when an adjudicator found this person to be another
 	// (the older) one: this id then only points there.
-	AliasOf   string
+	AliasOf string
+	// Number is the person number (11 digits, internal/personnumber),
+	// unique; empty for records made before numbers existed.
+	Number    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -150,6 +153,9 @@ type PersonVersion struct {
 type Persons interface {
 	CreatePerson(ctx context.Context, p Person) error
 	GetPerson(ctx context.Context, id string) (Person, error)
+	// PersonByNumber finds the person (tombstones included) holding a
+	// person number; ErrNotFound if none does.
+	PersonByNumber(ctx context.Context, number string) (Person, error)
 	// UpdatePerson writes p if its stored Version is p.Version-1.
 	UpdatePerson(ctx context.Context, p Person) error
 	AddPersonVersion(ctx context.Context, v PersonVersion) error

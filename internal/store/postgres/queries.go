@@ -198,25 +198,45 @@ func (t *tx) HouseholdMembers(ctx context.Context, id string) ([]store.Person, e
 
 // --- persons ---
 
-const personCols = `id, status, area_code, household_id, relationship, guardian_id, site, version, identity_sealed, lookup_index, portal_code_mac, alias_of, created_at, updated_at`
+const personCols = `id, status, area_code, household_id, relationship, guardian_id, site, version, identity_sealed, lookup_index, portal_code_mac, alias_of, created_at, updated_at, number`
 
 func scanPerson(r pgx.Row) (store.Person, error) {
 	var p store.Person
 	var c, u int64
+	var num *string
 	err := r.Scan(&p.ID, &p.Status, &p.AreaCode, &p.HouseholdID, &p.Relationship, &p.GuardianID, &p.Site, &p.Version,
-		&p.IdentitySealed, &p.LookupIndex, &p.PortalCodeMAC, &p.AliasOf, &c, &u)
+		&p.IdentitySealed, &p.LookupIndex, &p.PortalCodeMAC, &p.AliasOf, &c, &u, &num)
+	if num != nil {
+		p.Number = *num
+	}
 	p.CreatedAt, p.UpdatedAt = fromMS(c), fromMS(u)
 	return p, err
 }
 
 func (t *tx) CreatePerson(ctx context.Context, p store.Person) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO persons(`+personCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
+	_, err := t.tx.Exec(ctx, `INSERT INTO persons(`+personCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)`,
 		p.ID, p.Status, p.AreaCode, p.HouseholdID, p.Relationship, p.GuardianID, p.Site, p.Version,
-		p.IdentitySealed, p.LookupIndex, p.PortalCodeMAC, p.AliasOf, ms(p.CreatedAt), ms(p.UpdatedAt))
+		p.IdentitySealed, p.LookupIndex, p.PortalCodeMAC, p.AliasOf, ms(p.CreatedAt), ms(p.UpdatedAt), nullString(p.Number))
 	if err != nil {
 		return t.fail("create person", err)
 	}
 	return nil
+}
+
+func (t *tx) PersonByNumber(ctx context.Context, number string) (store.Person, error) {
+	p, err := scanPerson(t.tx.QueryRow(ctx, `SELECT `+personCols+` FROM persons WHERE number = $1`, number))
+	if err != nil {
+		return store.Person{}, t.fail("person by number", err)
+	}
+	return p, nil
+}
+
+// nullString stores an empty string as NULL (for unique columns).
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func (t *tx) GetPerson(ctx context.Context, id string) (store.Person, error) {

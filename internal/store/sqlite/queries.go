@@ -179,14 +179,15 @@ func (t *tx) HouseholdMembers(ctx context.Context, id string) ([]store.Person, e
 
 // --- persons ---
 
-const personCols = `id, status, area_code, household_id, relationship, guardian_id, site, version, identity_sealed, lookup_index, portal_code_mac, alias_of, created_at, updated_at`
+const personCols = `id, status, area_code, household_id, relationship, guardian_id, site, version, identity_sealed, lookup_index, portal_code_mac, alias_of, created_at, updated_at, number`
 
 func scanPerson(sc interface{ Scan(...any) error }) (store.Person, error) {
 	var p store.Person
 	var c, u int64
+	var num sql.NullString
 	err := sc.Scan(&p.ID, &p.Status, &p.AreaCode, &p.HouseholdID, &p.Relationship, &p.GuardianID, &p.Site, &p.Version,
-		&p.IdentitySealed, &p.LookupIndex, &p.PortalCodeMAC, &p.AliasOf, &c, &u)
-	p.CreatedAt, p.UpdatedAt = fromMS(c), fromMS(u)
+		&p.IdentitySealed, &p.LookupIndex, &p.PortalCodeMAC, &p.AliasOf, &c, &u, &num)
+	p.CreatedAt, p.UpdatedAt, p.Number = fromMS(c), fromMS(u), num.String
 	return p, err
 }
 
@@ -208,13 +209,29 @@ func (t *tx) queryPersons(ctx context.Context, op, q string, args ...any) ([]sto
 }
 
 func (t *tx) CreatePerson(ctx context.Context, p store.Person) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO persons(`+personCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO persons(`+personCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		p.ID, p.Status, p.AreaCode, p.HouseholdID, p.Relationship, p.GuardianID, p.Site, p.Version,
-		p.IdentitySealed, p.LookupIndex, p.PortalCodeMAC, p.AliasOf, ms(p.CreatedAt), ms(p.UpdatedAt))
+		p.IdentitySealed, p.LookupIndex, p.PortalCodeMAC, p.AliasOf, ms(p.CreatedAt), ms(p.UpdatedAt), nullString(p.Number))
 	if err != nil {
 		return conflictOr("sqlite: create person", err)
 	}
 	return nil
+}
+
+func (t *tx) PersonByNumber(ctx context.Context, number string) (store.Person, error) {
+	p, err := scanPerson(t.tx.QueryRowContext(ctx, `SELECT `+personCols+` FROM persons WHERE number = ?`, number))
+	if err != nil {
+		return p, notFound("sqlite: person by number", err)
+	}
+	return p, nil
+}
+
+// nullString stores an empty string as NULL (for unique columns).
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 func (t *tx) GetPerson(ctx context.Context, id string) (store.Person, error) {

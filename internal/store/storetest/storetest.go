@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"BiometricsPagingAndErasure", testBiometrics},
 		{"CasesOpenOncePerPair", testCases},
 		{"ImportLinesOnce", testImports},
+		{"PersonNumbersUniqueAndKept", testPersonNumbers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -514,6 +515,44 @@ func testImports(t *testing.T, s store.Store) {
 		}
 		if _, err := tx.ImportedPerson(ctx, "f:2"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("unknown line: %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+}
+
+func testPersonNumbers(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	a, b, c := person("p1"), person("p2"), person("p3")
+	a.Number, b.Number = "48210937563", "12345678902"
+	update(t, s, func(tx store.Tx) error {
+		for _, p := range []store.Person{a, b, c} { // c has no number: allowed, and not unique
+			if err := tx.CreatePerson(ctx, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	dup := person("p4")
+	dup.Number = a.Number
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.CreatePerson(ctx, dup) }); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("second person with the same number: got %v, want ErrConflict", err)
+	}
+	update(t, s, func(tx store.Tx) error { return tx.ErasePerson(ctx, "p1", t0) })
+	view(t, s, func(tx store.Tx) error {
+		got, err := tx.PersonByNumber(ctx, b.Number)
+		if err != nil || got.ID != "p2" || got.Number != b.Number {
+			t.Errorf("by number: %+v, %v", got, err)
+		}
+		// The tombstone keeps its number, so it is never handed out again.
+		got, err = tx.PersonByNumber(ctx, a.Number)
+		if err != nil || got.ID != "p1" || got.Status != store.StatusErased {
+			t.Errorf("erased by number: %+v, %v", got, err)
+		}
+		if _, err := tx.PersonByNumber(ctx, "00000000000"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unknown number: got %v, want ErrNotFound", err)
+		}
+		if got, _ := tx.GetPerson(ctx, "p3"); got.Number != "" {
+			t.Errorf("person without number reads back %q", got.Number)
 		}
 		return nil
 	})
