@@ -35,10 +35,13 @@ func sameEyesIITD(t *testing.T) [][2]string {
 
 // irisDocumented holds the figures docs/iris.md reports ("Cross-set
 // protocol"), in percent: in sample EER, FTE, FMR1000; out of sample (the
-// other set's thresholds) EER and FNMR at the other set's FMR 1e-3 threshold.
+// other set's thresholds) EER (the larger of FMR and FNMR at the other set's
+// EER threshold) and FNMR at the other set's FMR 1e-3 threshold. The
+// pipeline is deterministic; the tolerance of 0.1 points absorbs
+// floating-point differences between machines only.
 var irisDocumented = map[string][5]float64{
-	"casia": {0, 0, 0, 0, 0},
-	"iitd":  {0, 0, 0, 0, 0},
+	"casia": {0.449, 0, 0.794, 5.688, 0.397},
+	"iitd":  {1.789, 0.268, 1.913, 1.934, 2.080},
 }
 
 // TestCrossSetFigures evaluates CASIA-IrisV1 and IITD (same eyes filed
