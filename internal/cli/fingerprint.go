@@ -59,7 +59,7 @@ makes each of its pairs a non-match.
 
 Cross-set protocol: --calibrate-on SETS fits the thresholds (the EER threshold
 and those of FMR 1e-2, 1e-3, 1e-4) on the pooled pairs of SETS and reports
-each --dataset set (comma-separated; DIR@DPI for a resolution, FVC2002 DB2 is
+each --dataset set (comma-separated; DIR:DPI for a resolution, FVC2002 DB2 is
 569 by default) at those frozen thresholds beside its in-sample rates.
 --cross-year does it for the eight shared B sets: FVC2000 scored with the fit
 on FVC2002 and the other way round (--dataset may name the data root).`,

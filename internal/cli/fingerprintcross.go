@@ -34,10 +34,13 @@ type fingerprintCrossSet struct {
 	Out          crossset.Report `json:"out_of_sample"`
 }
 
-// setSpec parses DIR[@DPI]; without @DPI, FVC2002 DB2 is 569 dpi and
-// everything else 500.
+// setSpec parses DIR[:DPI] (or DIR@DPI); without a DPI, FVC2002 DB2 is
+// 569 dpi and everything else 500.
 func setSpec(spec string) (string, int, error) {
-	dir, d, ok := strings.Cut(spec, "@")
+	dir, d, ok := spec, "", false
+	if i := strings.LastIndexAny(spec, ":@"); i >= 0 {
+		dir, d, ok = spec[:i], spec[i+1:], true
+	}
 	if ok {
 		dpi, err := strconv.Atoi(d)
 		if err != nil || dpi < 250 || dpi > 1500 {
