@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/assent-registry/assent/internal/audit"
+	"github.com/assent-registry/assent/internal/dirlock"
 	"github.com/assent-registry/assent/internal/envelope"
 	"github.com/assent-registry/assent/internal/registry"
 	"github.com/assent-registry/assent/internal/store"
@@ -31,6 +34,7 @@ type app struct {
 	reg   *registry.Registry
 	audit *audit.Log
 	log   *slog.Logger
+	locks []*dirlock.Lock // released by Close
 }
 
 // masterKeyPath is ASSENT_MASTER_KEY_FILE, or master.key in dir.
@@ -41,46 +45,84 @@ func masterKeyPath(dir string) string {
 	return filepath.Join(dir, masterKeyFile)
 }
 
-// openApp opens (creating on first use) the data directory dir: the SQLite
-// data file, the key store and the master key.
-// pgURL, when not empty, puts the data in PostgreSQL instead of the SQLite
-// file; the key store and master key stay in dir, apart from the data.
+// openApp opens (creating on first use) the data directory dir without a
+// lock: for tests that build a registry in a temporary directory. Commands
+// use openDir, which says whether they may create DIR and how they lock it.
 func openApp(ctx context.Context, dir string, migrate bool, log *slog.Logger, pgURL ...string) (*app, error) {
+	o := openOptions{Migrate: migrate, Create: true}
+	if len(pgURL) > 0 {
+		o.Postgres = pgURL[0]
+	}
+	return openDir(ctx, dir, log, o)
+}
+
+// openOptions says how a command opens its data directory.
+type openOptions struct {
+	Migrate bool
+	// Create lets the command make a new registry (only serve and demo).
+	Create bool
+	// Lock is taken on DIR (and on the PostgreSQL database with Postgres)
+	// before anything is read; 0 takes none. See package dirlock.
+	Lock dirlock.Mode
+	// Command names the command in a refusal ("assent import").
+	Command string
+	// Why an exclusive command cannot run beside a server, for its refusal.
+	Why string
+	// Postgres, when not empty, puts the data in PostgreSQL instead of the
+	// SQLite file; the key store and master key stay in DIR, apart from it.
+	Postgres string
+	// Observer is given to the registry (serve's operational metrics).
+	Observer registry.Observer
+	// CareRetention is --care-retention (registry.Options.CareRetention).
+	CareRetention time.Duration
+}
+
+// openDir opens the data directory dir: the SQLite data file (or the
+// PostgreSQL database), the key store and the master key, under the lock
+// o.Lock. A directory that holds no key store is refused unless o.Create.
+// A master key file readable or writable by group or others is refused.
+func openDir(ctx context.Context, dir string, log *slog.Logger, o openOptions) (_ *app, err error) {
 	if dir == "" {
 		return nil, errors.New("--data is required")
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
+	if o.Create {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("data dir: %w", err)
+		}
+	} else if err := isRegistry(dir); err != nil {
+		return nil, err
 	}
-	ks, err := envelope.OpenSQLiteStore(ctx, filepath.Join(dir, keyStoreFile))
+	var locks []*dirlock.Lock
+	defer func() {
+		if err != nil {
+			for _, l := range locks {
+				l.Close()
+			}
+		}
+	}()
+	if o.Lock != 0 {
+		l, err := dirlock.Dir(dir, o.Lock)
+		if err != nil {
+			return nil, lockRefusal(err, dir, o)
+		}
+		locks = append(locks, l)
+		if o.Postgres != "" {
+			l, err := dirlock.Postgres(ctx, o.Postgres, o.Lock)
+			if err != nil {
+				return nil, lockRefusal(err, "the PostgreSQL database", o)
+			}
+			locks = append(locks, l)
+		}
+	}
+	ks, keys, err := openKeyring(ctx, dir, log)
 	if err != nil {
-		return nil, err
-	}
-	// Complete a master-key rotation a crash interrupted, before the key is read.
-	if done, err := envelope.FinishRotation(ctx, ks, masterKeyPath(dir)); err != nil {
-		ks.Close()
-		return nil, err
-	} else if done {
-		log.Warn("completed an interrupted master key rotation")
-	}
-	master, err := envelope.LoadOrCreateMasterKey(masterKeyPath(dir))
-	var perm *envelope.PermissionError
-	if errors.As(err, &perm) && master != nil {
-		log.Warn("master key file is readable by group or others; restrict it to 0600", "path", masterKeyPath(dir))
-	} else if err != nil {
-		ks.Close()
-		return nil, err
-	}
-	keys, err := envelope.NewKeyring(ctx, ks, master, envelope.Options{})
-	if err != nil {
-		ks.Close()
 		return nil, err
 	}
 	var db store.Store
-	if len(pgURL) > 0 && pgURL[0] != "" {
-		db, err = postgres.Open(ctx, pgURL[0], postgres.Options{Migrate: migrate})
+	if o.Postgres != "" {
+		db, err = postgres.Open(ctx, o.Postgres, postgres.Options{Migrate: o.Migrate})
 	} else {
-		db, err = sqlite.Open(ctx, dir, sqlite.Options{Migrate: migrate})
+		db, err = sqlite.Open(ctx, dir, sqlite.Options{Migrate: o.Migrate})
 	}
 	if err != nil {
 		ks.Close()
@@ -92,10 +134,84 @@ func openApp(ctx context.Context, dir string, migrate bool, log *slog.Logger, pg
 		ks.Close()
 		return nil, err
 	}
-	reg := registry.New(db, keys, registry.Options{Logger: log, Audit: alog})
-	return &app{dir: dir, db: db, ks: ks, keys: keys, reg: reg, audit: alog, log: log}, nil
+	reg := registry.New(db, keys, registry.Options{Logger: log, Audit: alog, Observer: o.Observer, CareRetention: o.CareRetention})
+	return &app{dir: dir, db: db, ks: ks, keys: keys, reg: reg, audit: alog, log: log, locks: locks}, nil
 }
 
 func (a *app) Close() error {
-	return errors.Join(a.db.Close(), a.ks.Close())
+	err := errors.Join(a.db.Close(), a.ks.Close())
+	for _, l := range a.locks {
+		err = errors.Join(err, l.Close())
+	}
+	return err
+}
+
+// openKeyring opens DIR's key store and master key (finishing a master key
+// rotation a crash interrupted). A master key file that group or others can
+// read is refused.
+func openKeyring(ctx context.Context, dir string, log *slog.Logger) (*envelope.SQLiteStore, *envelope.Keyring, error) {
+	ks, err := envelope.OpenSQLiteStore(ctx, filepath.Join(dir, keyStoreFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	// Complete a master-key rotation a crash interrupted, before the key is read.
+	if done, err := envelope.FinishRotation(ctx, ks, masterKeyPath(dir)); err != nil {
+		ks.Close()
+		return nil, nil, err
+	} else if done {
+		log.Warn("completed an interrupted master key rotation")
+	}
+	master, err := envelope.LoadOrCreateMasterKey(masterKeyPath(dir))
+	if err != nil {
+		ks.Close()
+		if errors.Is(err, envelope.ErrKeyFilePermissions) {
+			return nil, nil, fmt.Errorf("%w; refusing to use it: run chmod 600 %s (and keep it readable only by the service user)", err, masterKeyPath(dir))
+		}
+		return nil, nil, err
+	}
+	keys, err := envelope.NewKeyring(ctx, ks, master, envelope.Options{})
+	if err != nil {
+		ks.Close()
+		return nil, nil, err
+	}
+	return ks, keys, nil
+}
+
+// isRegistry refuses a directory that is not an Assent data directory (no
+// key store in it): a mistyped --data must not start a new registry with a
+// new master key.
+func isRegistry(dir string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("data directory %s does not exist; only `assent serve` creates one (check the --data path)", dir)
+		}
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, keyStoreFile)); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s is not an Assent data directory (no %s in it); only `assent serve` creates one (check the --data path)", dir, keyStoreFile)
+		}
+		return fmt.Errorf("data dir: %w", err)
+	}
+	return nil
+}
+
+// lockRefusal turns a lock that is held elsewhere into a message that says
+// who holds it and why this command must wait.
+func lockRefusal(err error, what string, o openOptions) error {
+	if !errors.Is(err, dirlock.ErrBusy) {
+		return err
+	}
+	if o.Lock == dirlock.Exclusive {
+		msg := fmt.Sprintf("%s is in use by a running `assent serve` (or another command); stop the server before running %s", what, o.Command)
+		if o.Why != "" {
+			msg += ": " + o.Why
+		}
+		return fmt.Errorf("%s (%w)", msg, err)
+	}
+	return fmt.Errorf("%s is held by an offline command (keys rotate-master, maintain, import or restore); wait for it to finish before running %s (%w)", what, o.Command, err)
 }

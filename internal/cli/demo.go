@@ -11,6 +11,8 @@ import (
 
 	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/demo"
+	"github.com/assent-registry/assent/internal/dirlock"
+	"github.com/assent-registry/assent/internal/opsmetrics"
 	"github.com/assent-registry/assent/internal/registry"
 	"github.com/spf13/cobra"
 )
@@ -34,7 +36,8 @@ func newDemoCmd() *cobra.Command {
 				defer os.RemoveAll(dir)
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-			a, err := openApp(ctx, dir, true, log)
+			m := opsmetrics.New(log)
+			a, err := openDir(ctx, dir, log, openOptions{Migrate: true, Create: true, Lock: dirlock.Shared, Command: "assent demo", Observer: m})
 			if err != nil {
 				return err
 			}
@@ -52,7 +55,7 @@ func newDemoCmd() *cobra.Command {
 			}
 			url := "http://" + ln.Addr().String()
 			printDemo(out, url, dir, keys)
-			return serve(ctx, a, ln, log, time.Minute, 1000)
+			return serve(ctx, a, ln, log, serveConfig{cpEvery: time.Minute, cpEntries: 1000, metrics: m})
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address (a free port is used if it is taken)")
@@ -70,6 +73,11 @@ type demoKey struct {
 
 func setupDemo(ctx context.Context, a *app, households int, seed uint64, progress io.Writer) ([]demoKey, error) {
 	admin := registry.Actor{Role: consent.Admin}
+	for _, ar := range demo.AreaTree {
+		if _, err := a.reg.PutArea(ctx, admin, ar.Code, ar.In); err != nil {
+			return nil, err
+		}
+	}
 	for _, s := range demo.Areas {
 		if _, err := a.reg.CreateSite(ctx, admin, s); err != nil {
 			return nil, err
@@ -87,7 +95,7 @@ func setupDemo(ctx context.Context, a *app, households int, seed uint64, progres
 	}
 	for _, role := range consent.OperatorRoles {
 		site := site0
-		if role == consent.Admin || role == consent.Auditor || role == consent.Researcher {
+		if role == consent.Admin || role == consent.Auditor || role == consent.Manager || role == consent.Researcher {
 			site = ""
 		}
 		_, key, err := a.reg.CreateOperator(ctx, registry.NewOperator{Role: role, Site: site, Name: "demo " + string(role)})

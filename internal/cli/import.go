@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/dirlock"
 	"github.com/assent-registry/assent/internal/registry"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -33,7 +34,8 @@ func newImportCmd() *cobra.Command {
 		Short: "Bulk enrolment from a JSON Lines file (resumable; each line all or nothing)",
 		Long: `import registers one person per line: {"person": {...as POST /v1/persons...},
 "biometrics": [{"modality", "position", "format", "purpose", "file" or "data", "dpi"}]}.
-"file" paths are relative to FILE. Each line is written in one transaction with
+"file" paths are relative to the folder of FILE and must stay inside it
+(no absolute path, no "..", no link leading out), each at most 4 MiB. Each line is written in one transaction with
 its audit events; a line already imported (same file content, same line) is
 skipped, so an import killed half-way is resumed by running it again. A
 malformed line is reported with its number and skipped, or stops the import
@@ -43,7 +45,8 @@ are loaded at start).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			log := newLogger(cmd.ErrOrStderr(), "text")
-			a, err := openApp(ctx, dir, true, log, pgFlag(cmd))
+			a, err := openDir(ctx, dir, log, openOptions{Migrate: true, Lock: dirlock.Exclusive, Command: "assent import",
+				Why: "its 1:N galleries are loaded at start and would miss the imported people as duplicates", Postgres: pgFlag(cmd)})
 			if err != nil {
 				return err
 			}
@@ -79,7 +82,11 @@ are loaded at start).`,
 			sc.Buffer(make([]byte, 0, 1<<20), maxImportLine)
 			var st importStats
 			start, lastLog := time.Now(), time.Now()
-			base := filepath.Dir(file)
+			base, err := os.OpenRoot(filepath.Dir(file))
+			if err != nil {
+				return err
+			}
+			defer base.Close()
 			for n := 1; sc.Scan(); n++ {
 				if err := ctx.Err(); err != nil {
 					return err
@@ -156,7 +163,7 @@ func scanFile(path string) (string, int, error) {
 	return hex.EncodeToString(h.Sum(nil)[:12]), lines, nil
 }
 
-func importLine(ctx context.Context, reg *registry.Registry, actor registry.Actor, key, base string, line []byte) (registry.ImportResult, error) {
+func importLine(ctx context.Context, reg *registry.Registry, actor registry.Actor, key string, base *os.Root, line []byte) (registry.ImportResult, error) {
 	var rec registry.ImportRecord
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
@@ -171,15 +178,34 @@ func importLine(ctx context.Context, reg *registry.Registry, actor registry.Acto
 		if len(c.Data) > 0 {
 			return registry.ImportResult{}, fmt.Errorf("biometrics[%d]: give data or file, not both", i)
 		}
-		p := c.File
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(base, p)
-		}
-		b, err := os.ReadFile(p)
+		b, err := readCapture(base, c.File)
 		if err != nil {
 			return registry.ImportResult{}, fmt.Errorf("biometrics[%d]: %w", i, err)
 		}
 		c.Data = b
 	}
 	return reg.ImportOne(ctx, actor, key, rec)
+}
+
+// readCapture reads the capture file name, a path relative to the JSONL
+// file's folder that must stay inside it (an absolute path, "..", or a
+// symbolic link leading out is refused by os.Root), of at most
+// registry.MaxCaptureBytes.
+func readCapture(base *os.Root, name string) ([]byte, error) {
+	if filepath.IsAbs(name) {
+		return nil, fmt.Errorf("file %q: an absolute path; capture files must be under the folder of the JSONL file", name)
+	}
+	f, err := base.Open(filepath.FromSlash(name))
+	if err != nil {
+		return nil, fmt.Errorf("file %q: %w (capture files must be under the folder of the JSONL file)", name, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, registry.MaxCaptureBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("file %q: %w", name, err)
+	}
+	if len(b) > registry.MaxCaptureBytes {
+		return nil, fmt.Errorf("file %q: larger than %d bytes", name, registry.MaxCaptureBytes)
+	}
+	return b, nil
 }

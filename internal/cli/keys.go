@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/dirlock"
 	"github.com/assent-registry/assent/internal/envelope"
 	"github.com/assent-registry/assent/internal/registry"
 	"github.com/spf13/cobra"
@@ -25,7 +26,7 @@ func newKeysCmd() *cobra.Command {
 		Use:   "create",
 		Short: "Create an operator and print its new API key (shown once) alone on stdout",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := openApp(cmd.Context(), dir, true, quiet, pgFlag(cmd))
+			a, err := openDir(cmd.Context(), dir, quiet, openOptions{Migrate: true, Lock: dirlock.Shared, Command: "assent keys create", Postgres: pgFlag(cmd)})
 			if err != nil {
 				return err
 			}
@@ -48,7 +49,7 @@ func newKeysCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List operators (never their keys) as JSON lines",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := openApp(cmd.Context(), dir, true, quiet, pgFlag(cmd))
+			a, err := openDir(cmd.Context(), dir, quiet, openOptions{Migrate: true, Lock: dirlock.Shared, Command: "assent keys list", Postgres: pgFlag(cmd)})
 			if err != nil {
 				return err
 			}
@@ -71,7 +72,7 @@ func newKeysCmd() *cobra.Command {
 		Short: "Revoke an operator's key at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := openApp(cmd.Context(), dir, true, quiet, pgFlag(cmd))
+			a, err := openDir(cmd.Context(), dir, quiet, openOptions{Migrate: true, Lock: dirlock.Shared, Command: "assent keys revoke", Postgres: pgFlag(cmd)})
 			if err != nil {
 				return err
 			}
@@ -87,7 +88,8 @@ func newKeysCmd() *cobra.Command {
 store, then replaces the master key file. Stop the server first. Destroy old
 copies of the master key wherever you kept them.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := openApp(cmd.Context(), dir, true, quiet, pgFlag(cmd))
+			a, err := openDir(cmd.Context(), dir, quiet, openOptions{Migrate: true, Lock: dirlock.Exclusive, Command: "assent keys rotate-master",
+				Why: "it holds the master key in memory and would keep using the old one", Postgres: pgFlag(cmd)})
 			if err != nil {
 				return err
 			}

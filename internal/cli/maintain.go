@@ -6,17 +6,20 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/assent-registry/assent/internal/dirlock"
 	"github.com/spf13/cobra"
 )
 
 func newMaintainCmd() *cobra.Command {
 	var dir string
+	var retention careRetention
 	cmd := &cobra.Command{
 		Use:   "maintain",
 		Short: "Apply time-based erasure (lapsed guardian consents after the grace period) and finish interrupted shredding",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(cmd.ErrOrStderr(), "text")
-			a, err := openApp(cmd.Context(), dir, true, log, pgFlag(cmd))
+			a, err := openDir(cmd.Context(), dir, log, openOptions{CareRetention: time.Duration(retention), Migrate: true, Lock: dirlock.Exclusive, Command: "assent maintain",
+				Why: "the server runs maintenance itself (--maintain-every)", Postgres: pgFlag(cmd)})
 			if err != nil {
 				return err
 			}
@@ -30,6 +33,7 @@ func newMaintainCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&dir, "data", "", "data directory")
 	addPostgresFlag(cmd.Flags())
+	addCareRetentionFlag(cmd.Flags(), &retention)
 	_ = cmd.MarkFlagRequired("data")
 	return cmd
 }
@@ -53,7 +57,7 @@ func maintainLoop(ctx context.Context, a *app, every time.Duration, log *slog.Lo
 				}
 				continue
 			}
-			log.Info("maintenance", "checked", rep.Checked, "erased_persons", rep.ErasedPersons, "erased_categories", rep.ErasedData, "shredded_tombstones", rep.ShreddedPersons)
+			log.Info("maintenance", "checked", rep.Checked, "erased_persons", rep.ErasedPersons, "erased_categories", rep.ErasedData, "shredded_tombstones", rep.ShreddedPersons, "care_data_erased", rep.CareDataErased)
 		}
 	}
 }

@@ -44,17 +44,10 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	evalCmd := &cobra.Command{Use: "eval", Short: "Evaluate a biometric engine on a data set (FVC protocol)"}
 	evalCmd.AddCommand(newEvalFingerprintCmd(), newEvalFingerprintIndexCmd(), newEvalIrisCmd())
 	benchCmd := &cobra.Command{Use: "bench", Short: "Measure 1:N scan speed of a biometric engine"}
-	benchCmd.AddCommand(newBenchFingerprintCmd(), newBenchIrisCmd(), newBenchEnrolCmd())
+	benchCmd.AddCommand(newBenchFingerprintCmd(), newBenchIrisCmd(), newBenchEnrolCmd(), newBenchReportCmd())
 
 	root.AddCommand(
-		&cobra.Command{
-			Use:   "version",
-			Short: "Print the version",
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				_, err := fmt.Fprintln(cmd.OutOrStdout(), "assent", Version)
-				return err
-			},
-		},
+		newVersionCmd(),
 		newServeCmd(),
 		newKeysCmd(),
 		newDemoCmd(),
@@ -62,6 +55,10 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newMaintainCmd(),
 		newReceiptCmd(),
 		newImportCmd(),
+		newBackupCmd(),
+		newRestoreCmd(),
+		newAreasCmd(),
+		newReportCmd(),
 		evalCmd,
 		benchCmd,
 	)

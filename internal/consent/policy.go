@@ -22,6 +22,10 @@ type Person struct {
 	Exists    bool      // a record (or tombstone) with this id exists
 	Erased    bool      // only a tombstone remains
 	BirthDate time.Time // zero when unknown
+	// CareRetainedUntil is, for an erased person, the end of the period
+	// the programme keeps their care data for (zero: not kept). Until
+	// then a care role may read it for care, and nothing else.
+	CareRetainedUntil time.Time
 }
 
 // Facts are everything Decide looks at besides the request. The caller loads
@@ -49,6 +53,8 @@ const (
 	ReasonRemoval           Reason = "removal"            // deleting needs no consent, only the role and purpose
 	ReasonSubjectRequest    Reason = "subject_request"    // export for the person who asked; needs no consent
 	ReasonConsentManagement Reason = "consent_management" // recording or listing answers; needs no consent
+	ReasonCareRetention     Reason = "care_retention"     // an erased person's care data read for care within the retention period
+	ReasonRoleOperation     Reason = "role_operation"     // an operation on no person's data that the role is given (DecideOperation)
 )
 
 // Deny reasons, with the HTTP status the lead maps them to.
@@ -108,14 +114,15 @@ var access = map[Role]map[Purpose]map[Category][]Action{
 		Verification: {Face: readOnly, Fingerprint: readOnly, Iris: readOnly},
 	},
 	Adjudicator: {
-		// Deciding a case writes identity: "same" makes the newer record an
-		// alias of the older one.
-		Deduplication: {Face: readOnly, Fingerprint: readOnly, Iris: readOnly, Identity: {Read, Write}},
+		// Cases (listing, reading both records, deciding "same" or
+		// "different") are the adjudicate action, which no other role has:
+		// a registrar deduplicating at enrolment never reads a case.
+		Deduplication: {Face: {Read, Adjudicate}, Fingerprint: readOnly, Iris: readOnly, Identity: {Read, Adjudicate}},
 	},
 	Researcher: {
 		Research: {Health: readOnly, BloodType: readOnly, DNA: readOnly},
 	},
-	// Admin and Auditor: no personal data for any purpose.
+	// Admin, Auditor and Manager: no personal data for any purpose.
 }
 
 var (
@@ -127,8 +134,8 @@ var (
 )
 
 // RolePurposes lists, in the order of Purposes, the purposes role may declare
-// for personal data. Subject (whose portal routes take no purpose), Admin and
-// Auditor get none.
+// for personal data. Subject (whose portal routes take no purpose), Admin,
+// Auditor and Manager get none.
 func RolePurposes(role Role) []Purpose {
 	var out []Purpose
 	for _, p := range Purposes {
@@ -162,9 +169,12 @@ func (a Action) Valid() bool {
 //     every category of it for any purpose (own_record), unless erased;
 //  3. the role may declare the purpose (role_not_allowed), and the purpose
 //     covers the category and action for that role (purpose_not_allowed);
-//  4. the person exists (not_found) and is not erased (erased); the one
-//     exception is a registrar writing identity for registration of a person
-//     not yet created, which is decided on the consents passed in Facts;
+//  4. the person exists (not_found) and is not erased (erased); the
+//     exceptions are a registrar writing identity for registration of a
+//     person not yet created, which is decided on the consents passed in
+//     Facts, and an erased person's care data for care: read until
+//     Person.CareRetainedUntil (care_retention), deleted at any time
+//     (removal);
 //  5. the basis: care rests on the care relationship and never on consent
 //     (care_relationship); a delete (removal), an export for the person who
 //     asked (subject_request) and recording or listing consent answers
@@ -211,6 +221,16 @@ func Decide(req Request, facts Facts) Verdict {
 	creating := !facts.Person.Exists && !facts.Person.Erased && req.Role == Registrar &&
 		req.Purpose == Registration && req.Category == Identity && req.Action == Write
 	if !creating {
+		if facts.Person.Erased && req.Purpose == Care && req.Category.IsCare() {
+			// The care data of an erased person, kept for the retention
+			// period: readable for care until it ends; removable always.
+			switch {
+			case req.Action == Delete:
+				return allow(ReasonRemoval)
+			case req.Action == Read && facts.Now.Before(facts.Person.CareRetainedUntil):
+				return allow(ReasonCareRetention)
+			}
+		}
 		if v, ok := existence(facts.Person); !ok {
 			return v
 		}

@@ -235,10 +235,10 @@ clinician   care          dna          rwd
 verifier    verification  face         r
 verifier    verification  fingerprint  r
 verifier    verification  iris         r
-adjudicator deduplication face         r
+adjudicator deduplication face         ra
 adjudicator deduplication fingerprint  r
 adjudicator deduplication iris         r
-adjudicator deduplication identity     rw
+adjudicator deduplication identity     ra
 researcher  research      health       r
 researcher  research      blood_type   r
 researcher  research      dna          r
@@ -247,13 +247,13 @@ researcher  research      dna          r
 // TestDecideMatrix walks every role x purpose x category x action, once with
 // every consent granted and once with every consent declined, against the
 // written-out table. Letters: r read, w write, d delete, e export, m
-// manage_consent.
+// manage_consent, a adjudicate.
 func TestDecideMatrix(t *testing.T) {
 	allowed := make(map[string]bool)
 	for _, line := range strings.Split(strings.TrimSpace(accessTable), "\n") {
 		f := strings.Fields(line)
 		for _, a := range f[3] {
-			act := map[rune]Action{'r': Read, 'w': Write, 'd': Delete, 'e': Export, 'm': ManageConsent}[a]
+			act := map[rune]Action{'r': Read, 'w': Write, 'd': Delete, 'e': Export, 'm': ManageConsent, 'a': Adjudicate}[a]
 			allowed[fmt.Sprint(f[0], f[1], f[2], act)] = true
 		}
 	}
@@ -305,6 +305,7 @@ func TestRolePurposes(t *testing.T) {
 		Adjudicator: {Deduplication},
 		Researcher:  {Research},
 		Auditor:     nil,
+		Manager:     nil,
 		Subject:     nil,
 	}
 	got := make(map[Role][]Purpose)

@@ -239,3 +239,95 @@ func TestPropertyErasedCategoryIsNotReadable(t *testing.T) {
 		}
 	})
 }
+
+// TestPropertyCasesAreTheAdjudicators: reading or deciding a possible
+// duplicate (the adjudicate action) is denied to every role but the
+// adjudicator, whatever the person's consents, the purpose or the category;
+// the adjudicator is allowed it only for deduplication, on identity and face,
+// and then exactly when a read for deduplication would be.
+func TestPropertyCasesAreTheAdjudicators(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		h := drawHistory(t)
+		role := rapid.SampledFrom(OperatorRoles).Draw(t, "role")
+		p := rapid.SampledFrom(Purposes).Draw(t, "purpose")
+		c := rapid.SampledFrom(Categories).Draw(t, "category")
+		req := Request{Role: role, Purpose: p, PersonID: pid, Category: c, Action: Adjudicate}
+		got := Decide(req, h.facts(h.shuffled))
+		if role != Adjudicator || p != Deduplication || (c != Identity && c != Face) {
+			if got.Allow || (got.Reason != ReasonRoleNotAllowed && got.Reason != ReasonPurposeNotAllowed) {
+				t.Fatalf("%s adjudicates %s for %s: %v, want role_not_allowed or purpose_not_allowed", role, c, p, got)
+			}
+			return
+		}
+		read := req
+		read.Action = Read
+		if want := Decide(read, h.facts(h.shuffled)); got != want {
+			t.Fatalf("adjudicate %s: %v, but a read for deduplication gives %v", c, got, want)
+		}
+	})
+}
+
+// TestPropertyRetainedCareDataIsForCareOnly: an erased person's data is
+// refused to every role, purpose, category and action, except their care
+// data read for care before the retention period ends and deleted at any
+// time (issue 12, item 5).
+func TestPropertyRetainedCareDataIsForCareOnly(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		h := drawHistory(t)
+		role := rapid.SampledFrom(OperatorRoles).Draw(t, "role")
+		p := rapid.SampledFrom(Purposes).Draw(t, "purpose")
+		c := rapid.SampledFrom(Categories).Draw(t, "category")
+		a := rapid.SampledFrom(Actions).Draw(t, "action")
+		erasedAgoDays := rapid.IntRange(0, 400).Draw(t, "erasedAgoDays")
+		retentionDays := rapid.IntRange(0, 365).Draw(t, "retentionDays")
+		until := time.Time{}
+		if retentionDays > 0 {
+			until = h.now.AddDate(0, 0, retentionDays-erasedAgoDays)
+		}
+		f := h.facts(h.shuffled)
+		f.Person = Person{Exists: true, Erased: true, BirthDate: h.person.BirthDate, CareRetainedUntil: until}
+		got := Decide(Request{Role: role, Purpose: p, PersonID: pid, Category: c, Action: a}, f)
+		inTable := hasAction(ActionsFor(role, p, c), a)
+		var want bool
+		switch {
+		case !inTable || p != Care || !c.IsCare():
+		case a == Delete:
+			want = true
+		case a == Read:
+			want = h.now.Before(until)
+		}
+		if got.Allow != want {
+			t.Fatalf("%s %s %s for %s, erased %d days ago, retention %d days: %v, want allow=%v", role, a, c, p, erasedAgoDays, retentionDays, got, want)
+		}
+		if !got.Allow && inTable && got.Reason != ReasonErased {
+			t.Fatalf("refused with %q, want erased", got.Reason)
+		}
+	})
+}
+
+// TestPropertyManagerReadsNothingPersonal: a programme manager is refused
+// every access to every category of every person, for any purpose and
+// action, whatever the person's consents; and may read aggregate reports,
+// as the auditor may and no role handling personal data does.
+func TestPropertyManagerReadsNothingPersonal(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		h := drawHistory(t)
+		req := Request{Role: Manager, OperatorSite: rapid.SampledFrom([]string{"", "s"}).Draw(t, "site"),
+			Purpose:  rapid.SampledFrom(Purposes).Draw(t, "purpose"),
+			PersonID: pid, Category: rapid.SampledFrom(Categories).Draw(t, "category"),
+			Action: rapid.SampledFrom(Actions).Draw(t, "action")}
+		v := Decide(req, h.facts(h.shuffled))
+		if v.Allow || v.Reason != ReasonRoleNotAllowed {
+			t.Fatalf("manager %s %s for %s: %+v, want role_not_allowed", req.Action, req.Category, req.Purpose, v)
+		}
+	})
+	for _, r := range append([]Role{Subject}, OperatorRoles...) {
+		want := r == Manager || r == Auditor
+		if got := MayReadAggregates(r); got != want {
+			t.Errorf("MayReadAggregates(%s) = %v, want %v", r, got, want)
+		}
+		if want && len(RolePurposes(r)) != 0 {
+			t.Errorf("%s reads reports and may declare purposes %v", r, RolePurposes(r))
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // ReceiptVersion is the Kantara Consent Receipt version whose field names the
@@ -92,6 +93,8 @@ type Receipt struct {
 	// PersonNumber is the number the person reads and types (grouped for
 	// reading), so the receipt alone is enough to open the portal.
 	PersonNumber string `json:"personNumber,omitempty"`
+	// CareData is CareRetentionStatement for the programme's retention.
+	CareData string `json:"careData,omitempty"`
 }
 
 // ReceiptInput is what BuildReceipt needs besides the consent records.
@@ -103,15 +106,43 @@ type ReceiptInput struct {
 	ServiceName  string // e.g. "Assent population registry"; empty means that
 	Site         string
 	Code         string // portal code in clear, or empty
+	// CareRetention is the programme's care retention period (stated on
+	// the receipt; 0: care data is erased with the person).
+	CareRetention time.Duration
 	// Records are the answers given in this one transaction, all for one
 	// person, with one method, language, notice version and guardian.
 	Records      []Record
 	PersonNumber string // the person number, grouped for reading; may be empty
 }
 
-// termination tells the person how a consent ends; it is the same for every
-// purpose.
-const termination = "Until withdrawn. Withdrawing stops this use; data left with no purpose is erased, except check-up data, which is kept for care."
+// termination is Termination with no care retention (the default).
+var termination = Termination(0)
+
+// Termination tells the person how a consent ends; it is the same for every
+// purpose. retention is the programme's care retention period.
+func Termination(retention time.Duration) string {
+	return "Until withdrawn. Withdrawing stops this use; identity and biometric data left with no purpose is erased. " + CareRetentionStatement(retention)
+}
+
+// CareRetentionStatement is the one rule about check-up data, as the
+// person reads it on every receipt, in the portal's confirmation of a
+// withdrawal and in docs/consent.md: care data (exams, blood type, specimen
+// custody) is kept for care while the person is registered, whatever they
+// answer about research; when the registration is withdrawn it is erased
+// with the person (retention 0, the default) or kept for the retention
+// period, readable only for care, and then erased.
+func CareRetentionStatement(retention time.Duration) string {
+	const head = "Check-up records (exams, blood type, specimen custody) serve your care and are kept while you are registered, whatever you answer about research. "
+	if retention <= 0 {
+		return head + "If you withdraw your registration, they are erased with your record."
+	}
+	days := int((retention + 24*time.Hour - 1) / (24 * time.Hour))
+	unit := "days"
+	if days == 1 {
+		unit = "day"
+	}
+	return head + fmt.Sprintf("If you withdraw your registration, they are kept for %d %s, readable only for your care, and then erased.", days, unit)
+}
 
 // BuildReceipt assembles the receipt of one consent transaction. The time is
 // the latest record's; granted, declined and withdrawn pairs are listed in the
@@ -155,7 +186,7 @@ func BuildReceipt(in ReceiptInput) (Receipt, error) {
 		PIIPrincipalID:   first.PersonID,
 		PIIControllers:   []Controller{in.Controller},
 		PolicyURL:        in.PolicyURL,
-		Services:         []Service{{Service: name}},
+		Services:         []Service{{Service: name, Purposes: []ReceiptPurpose{}}},
 		SPICat:           []string{},
 		NoticeVersion:    first.NoticeVersion,
 		Site:             in.Site,
@@ -164,6 +195,7 @@ func BuildReceipt(in ReceiptInput) (Receipt, error) {
 		Declined:         []Pair{},
 		Code:             in.Code,
 		PersonNumber:     in.PersonNumber,
+		CareData:         CareRetentionStatement(in.CareRetention),
 	}
 	grantedCats := make(map[Purpose][]string)
 	spi := make(map[string]bool)
@@ -192,7 +224,7 @@ func BuildReceipt(in ReceiptInput) (Receipt, error) {
 			ConsentType:     "EXPLICIT",
 			PIICategory:     cats,
 			PrimaryPurpose:  pu == Registration,
-			Termination:     termination,
+			Termination:     Termination(in.CareRetention),
 		})
 	}
 	for _, s := range []string{"biometric", "genetic", "health"} {

@@ -8,7 +8,9 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -75,6 +77,7 @@ func TestBuildReceipt(t *testing.T) {
 		Granted:       []Pair{{Identity, Registration}, {Fingerprint, Verification}, {Fingerprint, Deduplication}, {Health, Research}},
 		Declined:      []Pair{{Face, Verification}, {Face, Deduplication}, {Iris, Verification}, {DNA, Research}},
 		Code:          "K7QX-2M9D-PW4R",
+		CareData:      CareRetentionStatement(0),
 	}
 	if d := cmp.Diff(want, r); d != "" {
 		t.Errorf("BuildReceipt (-want +got):\n%s", d)
@@ -204,6 +207,12 @@ func TestReceiptGolden(t *testing.T) {
 	if _, err := VerifyReceipt(want, pub); err != nil {
 		t.Errorf("golden receipt no longer verifies: %v", err)
 	}
+	// A receipt issued before careData existed still verifies.
+	old, err := os.ReadFile(filepath.Join("testdata", "receipt-before-care-data.json"))
+	mustNoErr(t, err)
+	if _, err := VerifyReceipt(old, pub); err != nil {
+		t.Errorf("a receipt from before careData no longer verifies: %v", err)
+	}
 }
 
 func FuzzVerifyReceipt(f *testing.F) {
@@ -259,5 +268,37 @@ func BenchmarkSignReceipt(b *testing.B) {
 		if _, err := SignReceipt(r, priv); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestCareRetentionStatement: the receipt states the programme's one rule
+// about check-up data, and a withdrawal receipt lists an empty purposes
+// array, never null (issue 12, items 5 and 10).
+func TestCareRetentionStatement(t *testing.T) {
+	for _, tc := range []struct {
+		retention time.Duration
+		want      string
+	}{
+		{0, "erased with your record"},
+		{90 * 24 * time.Hour, "kept for 90 days, readable only for your care, and then erased"},
+		{36 * time.Hour, "kept for 2 days"},
+	} {
+		got := CareRetentionStatement(tc.retention)
+		if !strings.Contains(got, tc.want) || !strings.Contains(Termination(tc.retention), got) {
+			t.Errorf("retention %v: %q, want it to say %q", tc.retention, got, tc.want)
+		}
+	}
+	rc, err := BuildReceipt(ReceiptInput{ReceiptID: "r", Jurisdiction: "ZZ", CareRetention: 30 * 24 * time.Hour, Records: []Record{
+		{PersonID: pid, Category: Identity, Purpose: Registration, Decision: Withdrawn, Method: "portal", NoticeVersion: "n1", Language: "en", At: t0},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"purposes":[]`) || !strings.Contains(rc.CareData, "kept for 30 days") || len(rc.Withdrawn) != 1 {
+		t.Errorf("withdrawal receipt: %s", b)
 	}
 }

@@ -53,11 +53,13 @@ const (
 	Adjudicator Role = "adjudicator"
 	Researcher  Role = "researcher"
 	Auditor     Role = "auditor"
-	Subject     Role = "subject"
+	// Manager runs the programme: aggregate reports only, no personal data.
+	Manager Role = "manager"
+	Subject Role = "subject"
 )
 
 // OperatorRoles are the roles an API key can carry (subject comes from the portal).
-var OperatorRoles = []Role{Admin, Registrar, Clinician, Verifier, Adjudicator, Researcher, Auditor}
+var OperatorRoles = []Role{Admin, Registrar, Clinician, Verifier, Adjudicator, Researcher, Auditor, Manager}
 
 // Action is what an access does with the data.
 type Action string
@@ -72,10 +74,13 @@ const (
 	// ManageConsent is recording or listing a person's consent answers. It
 	// never needs consent itself: a withdrawal must always be possible.
 	ManageConsent Action = "manage_consent"
+	// Adjudicate is reading and deciding a possible-duplicate case: both
+	// records side by side, and the verdict. It is the adjudicator's alone.
+	Adjudicate Action = "adjudicate"
 )
 
 // Actions lists every action in a stable order.
-var Actions = []Action{Read, Write, Delete, Export, ManageConsent}
+var Actions = []Action{Read, Write, Delete, Export, ManageConsent, Adjudicate}
 
 // consentPairs are the (category, purpose) pairs a person can be asked about.
 // Care is absent on purpose: it rests on the care relationship, not on consent.

@@ -33,12 +33,21 @@ func Fingerprint() string {
 // says), or "" when unset.
 func Iris() string { return os.Getenv("ASSENT_IRIS_DATA") }
 
+// RequireEnv, when set (CI sets ASSENT_REQUIRE_DATA=1), turns a missing
+// shared fingerprint set from a skip into a failure: in CI the tests that
+// need the data must run.
+const RequireEnv = "ASSENT_REQUIRE_DATA"
+
 // FingerprintSet returns the folder of one set under Fingerprint() (for
-// example "fvc2002/db1_b"), or skips the test when it is not there.
+// example "fvc2002/db1_b"), or skips the test when it is not there (fails
+// it under ASSENT_REQUIRE_DATA).
 func FingerprintSet(tb testing.TB, set string) string {
 	tb.Helper()
 	dir := filepath.Join(Fingerprint(), set)
 	if _, err := os.Stat(dir); err != nil {
+		if os.Getenv(RequireEnv) != "" {
+			tb.Fatalf("fingerprint data %s not found and %s is set: %v", dir, RequireEnv, err)
+		}
 		tb.Skipf("fingerprint data %s not found (set ASSENT_FINGERPRINT_DATA to the shared data/fingerprint folder): %v", dir, err)
 	}
 	return dir

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"strconv"
 
@@ -118,10 +117,6 @@ func (s *Server) portalLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	client, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		client = r.RemoteAddr
-	}
 	// person_id takes the person number too (as the receipt prints it).
 	id, err := s.reg.ResolvePerson(r.Context(), in.PersonID)
 	if errors.Is(err, registry.ErrNotFound) {
@@ -129,10 +124,15 @@ func (s *Server) portalLogin(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	sess, err := s.reg.Login(r.Context(), id, in.Code, client)
+	sess, err := s.reg.Login(r.Context(), id, in.Code, s.clientAddr(r))
 	if errors.Is(err, registry.ErrLocked) {
 		w.Header().Set("Retry-After", "900")
 		return probErr(http.StatusTooManyRequests, CodeRateLimited, "too many attempts; try again later")
+	}
+	if errors.Is(err, registry.ErrUnauthenticated) {
+		// The same answer for a wrong code, an unknown id and an erased
+		// person: the login tells nobody which it was.
+		return probErr(http.StatusUnauthorized, CodeUnauthenticated, "the person number and portal code do not match; check the code on the consent receipt")
 	}
 	if err != nil {
 		return err

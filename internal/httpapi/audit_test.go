@@ -96,8 +96,12 @@ func TestAuditEndpointsAndVerify(t *testing.T) {
 		t.Fatalf("checkpoint: %v size %d\n%s", err, cp.Size, cpResp.raw)
 	}
 	evs := e.must(200, req{method: "GET", path: "/v1/audit/events?from=0", role: consent.Auditor})
-	if n := len(evs.body["events"].([]any)); uint64(n) != cp.Size {
-		t.Errorf("auditor sees %d events, checkpoint has %d", n, cp.Size)
+	// The auditor's read is itself decided and recorded, before the read.
+	all := evs.body["events"].([]any)
+	if n := len(all); uint64(n) != cp.Size+1 {
+		t.Errorf("auditor sees %d events, checkpoint has %d (+1, the auditor's read)", n, cp.Size)
+	} else if last := all[n-1].(map[string]any); last["action"] != "read_audit_log" || last["role"] != "auditor" {
+		t.Errorf("the auditor's read is not the last event: %v", last)
 	}
 	e.must(403, req{method: "GET", path: "/v1/audit/events", role: consent.Registrar})
 	e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/audit/proof/inclusion?index=0&size=%d", cp.Size)})

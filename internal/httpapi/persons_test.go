@@ -18,6 +18,7 @@ func TestRegistrationErrors(t *testing.T) {
 		}
 		return b
 	}
+	withAll := func(b map[string]any, k string, v any) map[string]any { b[k] = v; return b }
 	tests := []struct {
 		name   string
 		q      req
@@ -41,7 +42,7 @@ func TestRegistrationErrors(t *testing.T) {
 		{"not json", req{method: "POST", path: "/v1/persons", role: consent.Registrar, purpose: "registration", body: "{nope"}, 400, "invalid_json"},
 		{"two objects", req{method: "POST", path: "/v1/persons", role: consent.Registrar, purpose: "registration", body: "{} {}"}, 400, "invalid_json"},
 		{"too large", req{method: "POST", path: "/v1/persons", role: consent.Registrar, purpose: "registration", body: `{"given_name":"` + strings.Repeat("a", MaxBodyBytes) + `"}`}, 413, "body_too_large"},
-		{"unknown household", req{method: "POST", path: "/v1/persons", role: consent.Registrar, purpose: "registration", body: with("household_id", "no-such")}, 422, "unknown_household"},
+		{"unknown household", req{method: "POST", path: "/v1/persons", role: consent.Registrar, purpose: "registration", body: withAll(with("household_id", "no-such"), "relationship", "child")}, 422, "unknown_household"},
 		{"minor without guardian", req{method: "POST", path: "/v1/persons", role: consent.Registrar, purpose: "registration", body: with("birth_date", "2014-05-05")}, 422, "guardian_required"},
 		{"minor with unknown guardian", req{method: "POST", path: "/v1/persons", role: consent.Registrar, purpose: "registration", body: func() map[string]any {
 			b := with("birth_date", "2014-05-05")

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/assent-registry/assent/internal/envelope"
 	"github.com/assent-registry/assent/internal/registry"
 )
 
@@ -23,35 +22,52 @@ type Problem struct {
 
 // Error codes the HTTP layer itself produces.
 const (
-	CodeUnauthenticated = "unauthenticated"
-	CodePurposeRequired = "purpose_required"
-	CodeInvalidPurpose  = "invalid_purpose"
-	CodeUnknownField    = "unknown_field"
-	CodeInvalidJSON     = "invalid_json"
-	CodeBodyTooLarge    = "body_too_large"
-	CodeUnsupportedType = "unsupported_media_type"
-	CodeNotFound        = "not_found"
-	CodeErased          = "erased"
-	CodeConflict        = "conflict"
-	CodeInternal        = "internal_error"
-	CodeRateLimited     = "rate_limited"
+	CodeUnauthenticated  = "unauthenticated"
+	CodePurposeRequired  = "purpose_required"
+	CodeInvalidPurpose   = "invalid_purpose"
+	CodeUnknownField     = "unknown_field"
+	CodeInvalidJSON      = "invalid_json"
+	CodeBodyTooLarge     = "body_too_large"
+	CodeUnsupportedType  = "unsupported_media_type"
+	CodeNotFound         = "not_found"
+	CodeErased           = "erased"
+	CodeConflict         = "conflict"
+	CodeInternal         = "internal_error"
+	CodeRateLimited      = "rate_limited"
+	CodeInvalidBase64    = "invalid_base64"
+	CodeInvalidText      = registry.CodeInvalidText
+	CodeDuplicateField   = "duplicate_field"
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeCrossOrigin      = "cross_origin"
+	CodeBusy             = "busy" // 503: every extraction slot is taken; retry after Retry-After seconds
 )
 
 // inputStatus maps the registry's input codes to statuses.
 var inputStatus = map[string]int{
-	registry.CodeMissingField:     http.StatusBadRequest,
-	registry.CodeInvalidValue:     http.StatusBadRequest,
-	registry.CodeInvalidDate:      http.StatusBadRequest,
-	registry.CodeConsentRequired:  http.StatusUnprocessableEntity,
-	registry.CodeGuardianRequired: http.StatusUnprocessableEntity,
-	registry.CodeUnknownHousehold: http.StatusUnprocessableEntity,
-	registry.CodeUnknownSite:      http.StatusUnprocessableEntity,
-	registry.CodeUnknownPerson:    http.StatusUnprocessableEntity,
-	registry.CodeInvalidHousehold: http.StatusUnprocessableEntity,
-	registry.CodeSiteExists:       http.StatusConflict,
-	registry.CodeInvalidCapture:   http.StatusUnprocessableEntity,
-	registry.CodeQualityTooLow:    http.StatusUnprocessableEntity,
-	registry.CodeInvalidReceipt:   http.StatusUnprocessableEntity,
+	registry.CodeMissingField:      http.StatusBadRequest,
+	registry.CodeInvalidValue:      http.StatusBadRequest,
+	registry.CodeInvalidDate:       http.StatusBadRequest,
+	registry.CodeConsentRequired:   http.StatusUnprocessableEntity,
+	registry.CodeGuardianRequired:  http.StatusUnprocessableEntity,
+	registry.CodeUnknownHousehold:  http.StatusUnprocessableEntity,
+	registry.CodeUnknownSite:       http.StatusUnprocessableEntity,
+	registry.CodeUnknownPerson:     http.StatusUnprocessableEntity,
+	registry.CodeInvalidHousehold:  http.StatusUnprocessableEntity,
+	registry.CodeSiteExists:        http.StatusConflict,
+	registry.CodeInvalidCapture:    http.StatusUnprocessableEntity,
+	registry.CodeQualityTooLow:     http.StatusUnprocessableEntity,
+	registry.CodeInvalidReceipt:    http.StatusUnprocessableEntity,
+	registry.CodeCaseClosed:        http.StatusConflict,
+	registry.CodeGuardianNotNeeded: http.StatusUnprocessableEntity,
+	registry.CodeInvalidText:       http.StatusBadRequest,
+	registry.CodeMergedRecord:      http.StatusConflict,
+	registry.CodeInvalidAreaCode:   http.StatusBadRequest,
+	registry.CodeMinorCannotBeHead: http.StatusUnprocessableEntity,
+	registry.CodeHeadMustStay:      http.StatusUnprocessableEntity,
+	registry.CodeNotEnrolled:       http.StatusUnprocessableEntity,
+	registry.CodeUnknownArea:       http.StatusBadRequest,
+	registry.CodeInvalidReport:     http.StatusBadRequest,
+	registry.CodeIdentifierInUse:   http.StatusConflict,
 }
 
 // problemFor is the one place errors become HTTP answers. Internal detail
@@ -91,10 +107,12 @@ func problemFor(err error) Problem {
 		return newProblem(http.StatusUnauthorized, CodeUnauthenticated, "a valid API key is required", "")
 	case errors.Is(err, registry.ErrNotFound):
 		return newProblem(http.StatusNotFound, CodeNotFound, "", "")
-	case errors.Is(err, registry.ErrErased), errors.Is(err, envelope.ErrShredded):
+	case errors.Is(err, registry.ErrErased):
 		return newProblem(http.StatusGone, CodeErased, "this person's data was erased", "")
 	case errors.Is(err, registry.ErrConflict):
 		return newProblem(http.StatusConflict, CodeConflict, "the record changed meanwhile; retry", "")
+	case errors.Is(err, registry.ErrBusy):
+		return newProblem(http.StatusServiceUnavailable, CodeBusy, "the server is extracting as many captures as it has cores; retry shortly", "")
 	}
 	return newProblem(http.StatusInternalServerError, CodeInternal, "", "")
 }
@@ -107,7 +125,9 @@ func newProblem(status int, code, detail, field string) Problem {
 
 func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	p := problemFor(err)
-	if p.Status >= 500 {
+	if p.Code == CodeBusy {
+		w.Header().Set("Retry-After", "1")
+	} else if p.Status >= 500 {
 		log.ErrorContext(r.Context(), "request failed", "err", err, "request_id", requestID(r.Context()))
 	}
 	w.Header().Set("Content-Type", "application/problem+json")

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,14 @@ func OpenAPI() []byte { return openAPIDoc }
 type Options struct {
 	Logger   *slog.Logger
 	Registry *prometheus.Registry // nil: a new one
+	// SeparateMetrics keeps /metrics off the API's address; the caller
+	// serves MetricsHandler on an address of its own (serve --metrics-addr).
+	SeparateMetrics bool
+	// TrustedProxies are the addresses of reverse proxies whose
+	// X-Forwarded-For names the client (serve --trusted-proxy; portal login
+	// limits are keyed on the client). From any other peer the header is
+	// ignored; empty: the connection's peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the HTTP API. It is an http.Handler safe for concurrent use.
@@ -41,10 +50,13 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	routes  []Route
+	proxies []netip.Prefix
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	prom     *prometheus.Registry
+
+	separateMetrics bool
 }
 
 // Access is what a route needs before its handler runs.
@@ -65,7 +77,7 @@ type Route struct {
 
 // New builds the server.
 func New(reg *registry.Registry, opt Options) *Server {
-	s := &Server{reg: reg, log: opt.Logger, mux: http.NewServeMux(), prom: opt.Registry}
+	s := &Server{reg: reg, log: opt.Logger, mux: http.NewServeMux(), prom: opt.Registry, separateMetrics: opt.SeparateMetrics, proxies: opt.TrustedProxies}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -77,8 +89,18 @@ func New(reg *registry.Registry, opt Options) *Server {
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "assent_http_request_seconds", Help: "HTTP request latency by route.", Buckets: prometheus.DefBuckets}, []string{"route"})
 	s.prom.MustRegister(s.requests, s.latency)
 	s.registerRoutes()
-	s.handler = http.NewCrossOriginProtection().Handler(s.mux)
+	s.mux.Handle("/", http.HandlerFunc(s.noRoute))
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, s.log, probErr(http.StatusForbidden, CodeCrossOrigin, "cross-origin requests that change state are refused"))
+	}))
+	s.handler = securityHeaders(cop.Handler(s.mux))
 	return s
+}
+
+// MetricsHandler serves the Prometheus metrics (with the security headers).
+func (s *Server) MetricsHandler() http.Handler {
+	return securityHeaders(promhttp.HandlerFor(s.prom, promhttp.HandlerOpts{}))
 }
 
 // Routes lists every registered route.
@@ -91,11 +113,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) registerRoutes() {
 	s.handle("GET /healthz", Public, s.healthz)
 	s.handle("GET /openapi.json", Public, s.openapi)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.prom, promhttp.HandlerOpts{}))
-	s.routes = append(s.routes, Route{Pattern: "GET /metrics", Access: Public})
+	if !s.separateMetrics {
+		s.mux.Handle("GET /metrics", s.MetricsHandler())
+		s.routes = append(s.routes, Route{Pattern: "GET /metrics", Access: Public})
+	}
 
 	s.handle("POST /v1/sites", Operator, s.createSite)
 	s.handle("GET /v1/sites", Public, s.listSites)
+	s.handle("PUT /v1/areas/{code}", Operator, s.putArea)
+	s.handle("GET /v1/areas", Operator, s.listAreas)
+	s.handle("GET /v1/reports/coverage", Operator, s.coverageReport)
+	s.handle("GET /v1/reports/consent", Operator, s.consentReport)
+	s.handle("GET /v1/reports/exclusion", Operator, s.exclusionReport)
+	s.handle("GET /v1/reports/register", Operator, s.registerReport)
 
 	s.handle("POST /v1/households", Personal, s.createHousehold)
 	s.handle("GET /v1/households/{id}", Personal, s.getHousehold)
@@ -194,6 +224,13 @@ func newRequestID() string {
 // access log line (route, status, duration: never a body, name or key),
 // body cap, authentication and the purpose header.
 func (s *Server) wrap(pattern string, access Access, h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return s.wrapWith(pattern, access, h, mountOptions{})
+}
+
+// wrapWith is wrap with the error writer and person of a mounted route
+// (mount.go); the zero mountOptions is the JSON API's.
+func (s *Server) wrapWith(pattern string, access Access, h func(http.ResponseWriter, *http.Request) error, mo mountOptions) http.Handler {
+	writeProblem := mo.problemWriter()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rid := newRequestID()
@@ -243,6 +280,9 @@ func (s *Server) wrap(pattern string, access Access, h func(http.ResponseWriter,
 					if strings.Contains(pattern, " /v1/persons/{id}") {
 						pid = r.PathValue("id")
 					}
+					if mo.person != nil {
+						pid = mo.person(r)
+					}
 					if aerr := s.reg.RecordRefusal(ctx, actor, r.Header.Get("Assent-Purpose"), pid, reason); aerr != nil {
 						writeProblem(rec, r, s.log, aerr)
 						return
@@ -258,6 +298,13 @@ func (s *Server) wrap(pattern string, access Access, h func(http.ResponseWriter,
 			ctx = context.WithValue(ctx, keyActor, actor)
 			if access == Personal || (access == Portal && actor.Role != consent.Subject) {
 				p := r.Header.Get("Assent-Purpose")
+				if p == "" && mo.purposeOptional != nil && mo.purposeOptional(actor) {
+					r = r.WithContext(ctx)
+					if err := h(rec, r); err != nil {
+						writeProblem(rec, r, s.log, err)
+					}
+					return
+				}
 				if p == "" {
 					refuse(probErr(http.StatusBadRequest, CodePurposeRequired, "this route reads or writes personal data: declare the purpose in the Assent-Purpose header"), CodePurposeRequired)
 					return

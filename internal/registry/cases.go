@@ -75,7 +75,7 @@ func (r *Registry) Cases(ctx context.Context, actor Actor, purpose consent.Purpo
 		}
 	}
 	out := []CaseView{}
-	a := access{actor: actor, purpose: purpose, persons: persons, categories: []consent.Category{consent.Identity}, action: consent.Read, only: dedupOnly}
+	a := access{actor: actor, purpose: purpose, persons: persons, categories: []consent.Category{consent.Identity}, action: consent.Adjudicate, only: dedupOnly}
 	err := r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
 		out = out[:0] // a backend may retry this function
 		for _, c := range open {
@@ -103,30 +103,14 @@ func (r *Registry) Case(ctx context.Context, actor Actor, purpose consent.Purpos
 	if err != nil {
 		return CaseDetail{}, err
 	}
-	cats := []consent.Category{consent.Identity}
-	faces := false
-	if err := r.store.View(ctx, func(tx store.Tx) error {
-		faces = true
-		for _, p := range []string{c.PersonA, c.PersonB} {
-			f, err := r.loadFacts(ctx, tx, access{}, p)
-			if err != nil {
-				return err
-			}
-			v := consent.Decide(consent.Request{Role: actor.Role, Purpose: purpose, PersonID: p, Category: consent.Face, Action: consent.Read},
-				consent.Facts{Person: consent.Person{Exists: f.person.Status == store.StatusActive, Erased: f.person.Status == store.StatusErased, BirthDate: f.birth}, Records: f.records, Now: r.clock(), Config: r.cfg})
-			faces = faces && v.Allow
-		}
-		return nil
-	}); err != nil {
-		return CaseDetail{}, err
-	}
-	if faces {
-		cats = append(cats, consent.Face)
-	}
 	out := CaseDetail{CaseView: caseView(c)}
-	a := access{actor: actor, purpose: purpose, persons: []string{c.PersonA, c.PersonB}, categories: cats, action: consent.Read, only: dedupOnly}
+	// The face photo is shown only when the policy lets the adjudicator see
+	// both people's faces; the gate decides and records that too.
+	a := access{actor: actor, purpose: purpose, persons: []string{c.PersonA, c.PersonB}, categories: []consent.Category{consent.Identity},
+		optional: []consent.Category{consent.Face}, action: consent.Adjudicate, only: dedupOnly}
 	err = r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
 		out.Records = nil // a backend may retry this function
+		faces := f[c.PersonA].optional[consent.Face]
 		for _, p := range []string{c.PersonA, c.PersonB} {
 			side := CaseSide{Person: view(f[p].person, f[p].identity), Biometrics: []string{}}
 			bs, err := tx.ListBiometrics(ctx, p)
@@ -174,8 +158,11 @@ func (r *Registry) DecideCase(ctx context.Context, actor Actor, purpose consent.
 		return CaseView{}, err
 	}
 	var out CaseView
-	a := access{actor: actor, purpose: purpose, persons: []string{c.PersonA, c.PersonB}, categories: []consent.Category{consent.Identity}, action: consent.Write, only: dedupOnly}
+	a := access{actor: actor, purpose: purpose, persons: []string{c.PersonA, c.PersonB}, categories: []consent.Category{consent.Identity}, action: consent.Adjudicate, only: dedupOnly}
 	err = r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
+		if c.Status != store.CaseOpen {
+			return &InputError{Code: CodeCaseClosed, Field: "decision", Detail: "this case was already decided (" + c.Decision + "); a decision is final"}
+		}
 		now := r.clock()
 		c.Decision, c.Note, c.DecidedBy, c.DecidedAt = in.Decision, in.Note, actor.OperatorID, &now
 		if err := tx.DecideCase(ctx, c); err != nil {
@@ -187,6 +174,10 @@ func (r *Registry) DecideCase(ctx context.Context, actor Actor, purpose consent.
 			if err := tx.UpdatePerson(ctx, b); err != nil {
 				return err
 			}
+			// An alias is not a second person: it leaves the statistics.
+			if err := tx.DeletePersonStats(ctx, b.ID); err != nil {
+				return err
+			}
 		}
 		c.Status = store.CaseDecided
 		out = caseView(c)
@@ -196,7 +187,9 @@ func (r *Registry) DecideCase(ctx context.Context, actor Actor, purpose consent.
 		return out, err
 	}
 	if in.Decision == "same" {
-		r.gal.removePerson(c.PersonB, "")
+		if err := r.gal.Remove(ctx, c.PersonB, ""); err != nil {
+			return out, err
+		}
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -46,6 +47,28 @@ type ConsentRecorded struct {
 	Erased       []string `json:"erased"`
 	ErasedPerson bool     `json:"erased_person"`
 	Receipt      Receipt  `json:"receipt"`
+	// Notice says, in words for the person, what the answer did and what
+	// happens to their check-up records (the portal's confirmation).
+	Notice string `json:"notice"`
+}
+
+// consentNotice is the confirmation of an answer: what it did, then the
+// care retention rule, so that what the person is told is what happens.
+func (r *Registry) consentNotice(rec consent.Record, shred []consent.Category, person bool) string {
+	var did string
+	switch {
+	case person:
+		did = "Your registration is withdrawn: your record, identity and biometric data are erased."
+	case len(shred) > 0:
+		names := make([]string, len(shred))
+		for i, c := range shred {
+			names[i] = string(c)
+		}
+		did = "Recorded: " + string(rec.Decision) + " for " + string(rec.Category) + " / " + string(rec.Purpose) + ". Erased, as nothing else uses it: " + strings.Join(names, ", ") + "."
+	default:
+		did = "Recorded: " + string(rec.Decision) + " for " + string(rec.Category) + " / " + string(rec.Purpose) + "."
+	}
+	return did + " " + consent.CareRetentionStatement(r.careRetention)
 }
 
 func consentView(c store.ConsentRecord) ConsentView {
@@ -73,15 +96,41 @@ func (in *NewConsent) validate(subject bool) error {
 		return invalid("decision", "must be granted, declined or withdrawn")
 	}
 	if subject {
-		// The person answering through the portal.
+		// The person answering through the portal: the method is the
+		// portal, and the notice version and language, which the person
+		// cannot know, are filled from their record (fillFromRecord).
 		if in.Method == "" {
 			in.Method = "portal"
 		}
 	}
 	for _, f := range []struct{ name, v string }{{"method", in.Method}, {"notice_version", in.NoticeVersion}, {"language", in.Language}} {
-		if strings.TrimSpace(f.v) == "" {
+		if strings.TrimSpace(f.v) == "" && !(subject && f.name != "method") {
 			return missing(f.name)
 		}
+	}
+	return nil
+}
+
+// fillFromRecord completes a portal answer's notice version and language
+// from the person's own records: the latest answer about the same pair,
+// else the registration's.
+func (in *NewConsent) fillFromRecord(records []consent.Record) error {
+	state := consent.State(records)
+	for _, p := range []consent.Pair{{Category: consent.Category(in.Category), Purpose: consent.Purpose(in.Purpose)}, {Category: consent.Identity, Purpose: consent.Registration}} {
+		if rec, ok := state[p]; ok {
+			if in.NoticeVersion == "" {
+				in.NoticeVersion = rec.NoticeVersion
+			}
+			if in.Language == "" {
+				in.Language = rec.Language
+			}
+		}
+	}
+	if in.NoticeVersion == "" {
+		return missing("notice_version")
+	}
+	if in.Language == "" {
+		return missing("language")
 	}
 	return nil
 }
@@ -102,6 +151,10 @@ func (r *Registry) RecordConsent(ctx context.Context, actor Actor, purpose conse
 	var erasePerson bool
 	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: []consent.Category{consent.Category(in.Category)}, action: consent.ManageConsent}
 	err := r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
+		in := in // a backend may retry this function
+		if err := in.fillFromRecord(f[id].records); err != nil {
+			return err
+		}
 		now := r.clock()
 		rec := consent.Record{PersonID: id, Category: consent.Category(in.Category), Purpose: consent.Purpose(in.Purpose),
 			Decision: consent.Decision(in.Decision), Method: in.Method, NoticeVersion: in.NoticeVersion, Language: in.Language,
@@ -111,7 +164,7 @@ func (r *Registry) RecordConsent(ctx context.Context, actor Actor, purpose conse
 		}
 		if rec.GuardianID != "" {
 			if !consent.IsMinor(f[id].birth, now, r.cfg.AgeOfMajority) {
-				return invalid("guardian_id", "the person is of age and answers for themself")
+				return &InputError{Code: CodeGuardianNotNeeded, Field: "guardian_id", Detail: "the person is of age and answers for themself; send no guardian_id"}
 			}
 			if err := r.checkGuardian(ctx, tx, rec.GuardianID, now); err != nil {
 				return err
@@ -128,7 +181,7 @@ func (r *Registry) RecordConsent(ctx context.Context, actor Actor, purpose conse
 			}
 		}
 		if erasePerson {
-			if err := tx.ErasePerson(ctx, id, now); err != nil {
+			if err := r.erasePersonRows(ctx, tx, id, now); err != nil {
 				return err
 			}
 		} else {
@@ -144,6 +197,7 @@ func (r *Registry) RecordConsent(ctx context.Context, actor Actor, purpose conse
 		for _, c := range shred {
 			out.Erased = append(out.Erased, string(c))
 		}
+		out.Notice = r.consentNotice(rec, shred, erasePerson)
 		out.Receipt, err = r.receipt(ctx, id, f[id].person.Number, []consent.Record{rec}, "", now, actor.Site)
 		return err
 	})
@@ -207,10 +261,8 @@ type biometricEraser interface {
 // shreds on its next run (it shreds every tombstone's keys).
 func (r *Registry) shredAfterCommit(ctx context.Context, id string, cats []consent.Category, person bool) error {
 	if person {
-		if _, err := r.keys.ShredPerson(ctx, id); err != nil {
-			return err
-		}
-		return nil
+		_, err := r.shredPersonKeys(ctx, id, r.careRetention > 0)
+		return err
 	}
 	var errs []error
 	for _, c := range cats {
@@ -243,7 +295,7 @@ func (r *Registry) Consents(ctx context.Context, actor Actor, purpose consent.Pu
 		for _, h := range latest {
 			out = append(out, consentView(h))
 		}
-		slices.SortFunc(out, func(a, b ConsentView) int { return int(a.Seq - b.Seq) })
+		slices.SortFunc(out, func(a, b ConsentView) int { return cmp.Compare(a.Seq, b.Seq) })
 		return nil
 	})
 	return out, err

@@ -33,20 +33,23 @@ func (e *InputError) Error() string {
 
 // Input error codes.
 const (
-	CodeMissingField     = "missing_field"     // 400
-	CodeInvalidValue     = "invalid_value"     // 400
-	CodeInvalidDate      = "invalid_date"      // 400
-	CodeConsentRequired  = "consent_required"  // 422
-	CodeGuardianRequired = "guardian_required" // 422
-	CodeUnknownHousehold = "unknown_household" // 422
-	CodeUnknownSite      = "unknown_site"      // 422
-	CodeUnknownPerson    = "unknown_person"    // 422
-	CodeInvalidHousehold = "invalid_household" // 422: a change that would break a household
-	CodeSiteExists       = "site_exists"       // 409
-	CodeInvalidCapture   = "invalid_capture"   // 422: the data is not a usable image or record
-	CodeQualityTooLow    = "quality_too_low"   // 422: too poor to enrol; capture again
-	CodeUnknownCase      = "unknown_case"      // 404
-	CodeInvalidReceipt   = "invalid_receipt"   // 422
+	CodeMissingField      = "missing_field"       // 400
+	CodeInvalidValue      = "invalid_value"       // 400
+	CodeInvalidDate       = "invalid_date"        // 400
+	CodeConsentRequired   = "consent_required"    // 422
+	CodeGuardianRequired  = "guardian_required"   // 422
+	CodeUnknownHousehold  = "unknown_household"   // 422
+	CodeUnknownSite       = "unknown_site"        // 422
+	CodeUnknownPerson     = "unknown_person"      // 422
+	CodeInvalidHousehold  = "invalid_household"   // 422: a change that would break a household
+	CodeSiteExists        = "site_exists"         // 409
+	CodeInvalidCapture    = "invalid_capture"     // 422: the data is not a usable image or record
+	CodeQualityTooLow     = "quality_too_low"     // 422: too poor to enrol; capture again
+	CodeUnknownCase       = "unknown_case"        // 404
+	CodeInvalidReceipt    = "invalid_receipt"     // 422
+	CodeCaseClosed        = "case_closed"         // 409: the case was decided; decisions are final
+	CodeGuardianNotNeeded = "guardian_not_needed" // 422: a guardian_id for a person of age, who answers for themself
+	CodeNotEnrolled       = "not_enrolled"        // 422: no template of that modality at that position
 	// CodeInvalidPersonNumber: a person number whose check digit fails.
 	CodeInvalidPersonNumber = "invalid_person_number" // 400
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
@@ -47,6 +48,9 @@ type ExamView struct {
 	Systolic   *int      `json:"systolic,omitempty"`
 	Diastolic  *int      `json:"diastolic,omitempty"`
 	Notes      *string   `json:"notes,omitempty"`
+	// MergedFrom names the record the exam was written under when that
+	// record was later merged into the one listed (care lists only).
+	MergedFrom string `json:"merged_from,omitempty"`
 }
 
 func (in NewExam) validate() error {
@@ -99,7 +103,10 @@ func (r *Registry) RecordExam(ctx context.Context, actor Actor, purpose consent.
 	}
 	var out ExamView
 	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: cats, action: consent.Write}
-	err := r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
+	err := r.guard(ctx, a, func(tx store.Tx, held map[string]*facts) error {
+		if err := refuseMerged(held[id].person); err != nil {
+			return err
+		}
 		now := r.clock()
 		e := store.Exam{ID: newID(), PersonID: id, Site: actor.Site, OperatorID: actor.OperatorID, At: now}
 		f := findings{HeightCM: in.HeightCM, WeightKG: in.WeightKG, Systolic: in.Systolic, Diastolic: in.Diastolic, Notes: in.Notes}
@@ -165,20 +172,34 @@ func (r *Registry) Exams(ctx context.Context, actor Actor, purpose consent.Purpo
 	}
 	bt := len(cats) == 2
 	out := []ExamView{}
-	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: cats, action: consent.Read}
+	persons := []string{id}
+	if purpose == consent.Care {
+		// One care history across merged records.
+		var err error
+		if persons, err = r.mergedRecords(ctx, id); err != nil {
+			return out, err
+		}
+	}
+	a := access{actor: actor, purpose: purpose, persons: persons, categories: cats, action: consent.Read}
 	err := r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
 		out = out[:0] // a backend may retry this function
-		es, err := tx.ListExams(ctx, id)
-		if err != nil {
-			return err
-		}
-		for _, e := range es {
-			v, err := r.examView(ctx, e, !research, bt)
+		for _, pid := range persons {
+			es, err := tx.ListExams(ctx, pid)
 			if err != nil {
 				return err
 			}
-			out = append(out, v)
+			for _, e := range es {
+				v, err := r.examView(ctx, e, !research, bt)
+				if err != nil {
+					return err
+				}
+				if pid != persons[0] {
+					v.MergedFrom = pid
+				}
+				out = append(out, v)
+			}
 		}
+		slices.SortStableFunc(out, func(a, b ExamView) int { return a.At.Compare(b.At) })
 		return nil
 	})
 	return out, err

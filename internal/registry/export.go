@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
@@ -24,12 +25,35 @@ type Export struct {
 	AccessLog   []AuditEntry        `json:"access_log"`
 }
 
-// BiometricRef is metadata about a stored template, never the template.
+// BiometricRef is metadata about a stored template, never the template:
+// what is held (modality, position, format captured), since when, and for
+// which purposes it may be used.
 type BiometricRef struct {
 	ReferenceID string    `json:"reference_id"`
 	Modality    string    `json:"modality"`
 	Position    string    `json:"position"`
+	Format      string    `json:"format"`
+	Purposes    []string  `json:"purposes"`
 	CreatedAt   time.Time `json:"created_at"`
+}
+
+// biometricRefs lists the references held for a person, in the store's
+// order, grouping rows of one reference.
+func biometricRefs(bs []store.Biometric) []BiometricRef {
+	out := []BiometricRef{}
+	at := map[string]int{}
+	for _, b := range bs {
+		if i, ok := at[b.ReferenceID]; ok {
+			if !slices.Contains(out[i].Purposes, b.Purpose) {
+				out[i].Purposes = append(out[i].Purposes, b.Purpose)
+			}
+			continue
+		}
+		at[b.ReferenceID] = len(out)
+		out = append(out, BiometricRef{ReferenceID: b.ReferenceID, Modality: b.Category, Position: b.Position, Format: b.Format,
+			Purposes: []string{b.Purpose}, CreatedAt: b.CreatedAt})
+	}
+	return out
 }
 
 // ExportPerson returns everything held about a person: to the person
@@ -80,11 +104,11 @@ func (r *Registry) ExportPerson(ctx context.Context, actor Actor, purpose consen
 		if out.Specimens, err = r.specimensOf(ctx, tx, id); err != nil {
 			return err
 		}
-		if b, ok := tx.(biometricLister); ok {
-			if out.Biometrics, err = b.BiometricRefs(ctx, id); err != nil {
-				return err
-			}
+		bs, err := tx.ListBiometrics(ctx, id)
+		if err != nil {
+			return err
 		}
+		out.Biometrics = biometricRefs(bs)
 		rows, err := tx.AuditRowsForPerson(ctx, id, 100000)
 		if err != nil {
 			return err
@@ -101,20 +125,12 @@ func (r *Registry) ExportPerson(ctx context.Context, actor Actor, purpose consen
 	return out, err
 }
 
-// biometricLister is the optional store ability to list template metadata.
-type biometricLister interface {
-	BiometricRefs(ctx context.Context, personID string) ([]BiometricRef, error)
-}
-
 // ConsentStatistics is the coercion-monitoring table for auditors: current
 // answers per site and category, small cells suppressed, and sites whose
 // answers are all grants flagged.
 func (r *Registry) ConsentStatistics(ctx context.Context, actor Actor) (consent.Stats, error) {
-	if actor.Role != consent.Auditor {
-		return consent.Stats{}, &DeniedError{Reason: string(consent.ReasonRoleNotAllowed)}
-	}
 	var counts []consent.Count
-	err := r.store.View(ctx, func(tx store.Tx) error {
+	err := r.guard(ctx, operationAccess(actor, consent.ReadConsentStatistics), func(tx store.Tx, _ map[string]*facts) error {
 		counts = counts[:0] // a backend may retry this function
 		cs, err := tx.ConsentCounts(ctx)
 		for _, c := range cs {

@@ -51,6 +51,9 @@ func checkAddress(v string) error {
 	case len(v) > 500:
 		return invalid("address", "longer than 500 bytes")
 	}
+	if err := checkText("address", strings.ReplaceAll(v, "\n", " ")); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -65,6 +68,9 @@ func (r *Registry) CreateHousehold(ctx context.Context, actor Actor, purpose con
 	var out HouseholdView
 	a := access{actor: actor, purpose: purpose, categories: []consent.Category{consent.Identity}, action: consent.Write}
 	err := r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
+		if err := requireArea(ctx, tx, in.AreaCode); err != nil {
+			return err
+		}
 		now := r.clock()
 		h := store.Household{ID: newID(), AreaCode: in.AreaCode, CreatedAt: now, UpdatedAt: now}
 		if err := r.sealAddress(ctx, &h, strings.TrimSpace(in.Address)); err != nil {
@@ -248,6 +254,14 @@ func (r *Registry) AddMember(ctx context.Context, actor Actor, purpose consent.P
 	var out HouseholdView
 	a := access{actor: actor, purpose: purpose, persons: []string{in.PersonID}, categories: []consent.Category{consent.Identity}, action: consent.Write}
 	err := r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
+		if in.Relationship == "head" {
+			if err := r.checkHeadOfAge("person_id", f[in.PersonID].birth, r.clock()); err != nil {
+				return err
+			}
+		}
+		if err := checkHeadStays(ctx, tx, f[in.PersonID].person, hid, in.Relationship, nil); err != nil {
+			return err
+		}
 		if err := r.movePerson(ctx, tx, actor, f[in.PersonID].person, hid, in.Relationship); err != nil {
 			return err
 		}
@@ -298,6 +312,9 @@ func (r *Registry) ChangeHead(ctx context.Context, actor Actor, purpose consent.
 		np := f[in.PersonID].person
 		if np.HouseholdID != hid {
 			return &InputError{Code: CodeInvalidHousehold, Field: "person_id", Detail: "the new head must be a member of the household"}
+		}
+		if err := r.checkHeadOfAge("person_id", f[in.PersonID].birth, r.clock()); err != nil {
+			return err
 		}
 		if len(persons) == 2 {
 			if err := r.movePerson(ctx, tx, actor, f[persons[1]].person, hid, prevRel); err != nil {
@@ -351,6 +368,19 @@ func (r *Registry) SplitHousehold(ctx context.Context, actor Actor, purpose cons
 	err := r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
 		if _, err := tx.GetHousehold(ctx, hid); err != nil {
 			return mapNotFound(err)
+		}
+		if err := requireArea(ctx, tx, in.AreaCode); err != nil {
+			return err
+		}
+		if err := r.checkHeadOfAge("head_id", f[in.HeadID].birth, r.clock()); err != nil {
+			return err
+		}
+		for _, pid := range in.PersonIDs {
+			if p := f[pid].person; p.HouseholdID == hid {
+				if err := checkHeadStays(ctx, tx, p, "", "", in.PersonIDs); err != nil {
+					return err
+				}
+			}
 		}
 		now := r.clock()
 		nh := store.Household{ID: newID(), AreaCode: in.AreaCode, CreatedAt: now, UpdatedAt: now}

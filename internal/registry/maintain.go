@@ -14,6 +14,9 @@ type MaintenanceReport struct {
 	ErasedPersons   int `json:"erased_persons"`
 	ErasedData      int `json:"erased_categories"`
 	ShreddedPersons int `json:"shredded_tombstones"`
+	// CareDataErased counts erased persons whose retained care data reached
+	// the end of its period and was deleted (Options.CareRetention).
+	CareDataErased int `json:"care_data_erased"`
 }
 
 // maintenanceActor is the system itself, as recorded in the audit log.
@@ -26,8 +29,12 @@ var maintenanceActor = Actor{OperatorID: "system:maintain", Role: consent.Regist
 // key shredding was interrupted). Every erasure is an audited delete.
 func (r *Registry) Maintain(ctx context.Context) (MaintenanceReport, error) {
 	var rep MaintenanceReport
+	var err error
+	if rep.CareDataErased, err = r.endCareRetention(ctx); err != nil {
+		return rep, err
+	}
 	var ids []string
-	err := r.store.View(ctx, func(tx store.Tx) error {
+	err = r.store.View(ctx, func(tx store.Tx) error {
 		lister, ok := tx.(personLister)
 		if !ok {
 			return errors.New("registry: maintain: the store cannot list persons")
@@ -45,7 +52,7 @@ func (r *Registry) Maintain(ctx context.Context) (MaintenanceReport, error) {
 		}
 		rep.Checked++
 		var due []consent.Category
-		var erased bool
+		var erased, retained bool
 		err := r.store.View(ctx, func(tx store.Tx) error {
 			a := access{actor: maintenanceActor}
 			f, err := r.loadFacts(ctx, tx, a, id)
@@ -54,6 +61,7 @@ func (r *Registry) Maintain(ctx context.Context) (MaintenanceReport, error) {
 			}
 			if f.person.Status == store.StatusErased {
 				erased = true
+				retained = r.clock().Before(r.careRetainedUntil(f.person))
 				return nil
 			}
 			due = consent.DueForErasure(consent.Facts{Person: consent.Person{Exists: true, BirthDate: f.birth}, Records: f.records, Now: r.clock(), Config: r.cfg})
@@ -63,7 +71,7 @@ func (r *Registry) Maintain(ctx context.Context) (MaintenanceReport, error) {
 			return rep, err
 		}
 		if erased {
-			if n, err := r.keys.ShredPerson(ctx, id); err != nil {
+			if n, err := r.shredPersonKeys(ctx, id, retained); err != nil {
 				return rep, err
 			} else if n > 0 {
 				rep.ShreddedPersons++
@@ -82,7 +90,7 @@ func (r *Registry) Maintain(ctx context.Context) (MaintenanceReport, error) {
 		a := access{actor: maintenanceActor, purpose: consent.Registration, persons: []string{id}, categories: []consent.Category{consent.Identity}, action: consent.Delete}
 		err = r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
 			if person {
-				return tx.ErasePerson(ctx, id, r.clock())
+				return r.erasePersonRows(ctx, tx, id, r.clock())
 			}
 			for _, c := range due {
 				if err := r.eraseCategoryRows(ctx, tx, id, c); err != nil {

@@ -34,8 +34,12 @@ type SiteView struct {
 
 // CreateSite registers a site. Only admins may; sites hold no personal data.
 func (r *Registry) CreateSite(ctx context.Context, actor Actor, in NewSite) (SiteView, error) {
-	if actor.Role != consent.Admin {
-		return SiteView{}, &DeniedError{Reason: string(consent.ReasonRoleNotAllowed)}
+	if v := consent.DecideOperation(actor.Role, consent.ManageSites); !v.Allow {
+		// Decided before validation so a refused role learns nothing; the
+		// gate below records the attempt.
+		if err := r.guard(ctx, operationAccess(actor, consent.ManageSites), func(store.Tx, map[string]*facts) error { return nil }); err != nil {
+			return SiteView{}, err
+		}
 	}
 	if in.Code == "" {
 		return SiteView{}, missing("code")
@@ -50,7 +54,12 @@ func (r *Registry) CreateSite(ctx context.Context, actor Actor, in NewSite) (Sit
 		return SiteView{}, err
 	}
 	s := store.Site{Code: in.Code, Name: strings.TrimSpace(in.Name), AreaCode: in.AreaCode, CreatedAt: r.clock()}
-	err := r.store.Update(ctx, func(tx store.Tx) error { return tx.CreateSite(ctx, s) })
+	err := r.guard(ctx, operationAccess(actor, consent.ManageSites), func(tx store.Tx, _ map[string]*facts) error {
+		if err := requireArea(ctx, tx, s.AreaCode); err != nil {
+			return err
+		}
+		return tx.CreateSite(ctx, s)
+	})
 	if errors.Is(err, store.ErrConflict) {
 		return SiteView{}, &InputError{Code: CodeSiteExists, Field: "code", Detail: "a site with this code exists"}
 	}

@@ -116,10 +116,8 @@ func checkName(field, v string) error {
 		return missing(field)
 	case utf8.RuneCountInString(v) > maxNameLen:
 		return invalid(field, "longer than 200 characters")
-	case strings.ContainsAny(v, "\x00\r\n\t"):
-		return invalid(field, "contains control characters")
 	}
-	return nil
+	return checkText(field, v)
 }
 
 // checkBirthDate reads a birth date, full (YYYY-MM-DD) or partial (YYYY-MM
@@ -199,7 +197,7 @@ func checkArea(v string) error {
 		return missing("area_code")
 	}
 	if !areaCodeRE.MatchString(v) {
-		return invalid("area_code", "letters, digits, '.', '_' or '-', at most 32")
+		return &InputError{Code: CodeInvalidAreaCode, Field: "area_code", Detail: "an area code is 1 to 32 letters, digits, '.', '_' or '-', starting with a letter or digit"}
 	}
 	return nil
 }
@@ -242,6 +240,14 @@ func (r *Registry) validateNewPerson(in NewPerson) (time.Time, error) {
 		}
 		if in.HouseholdID == "" {
 			return birth, missing("household_id")
+		}
+	}
+	if in.HouseholdID != "" && in.Relationship == "" {
+		return birth, &InputError{Code: CodeMissingField, Field: "relationship", Detail: "is required with household_id: say how the person is related to the head"}
+	}
+	if in.Relationship == "head" {
+		if err := r.checkHeadOfAge("relationship", birth, r.clock()); err != nil {
+			return birth, err
 		}
 	}
 	c := in.Consent
@@ -305,6 +311,9 @@ func (r *Registry) prepareNewPerson(actor Actor, purpose consent.Purpose, in New
 	if consent.IsMinor(birth, now, r.cfg.AgeOfMajority) && guardian == "" {
 		return newPersonPlan{}, &InputError{Code: CodeGuardianRequired, Field: "guardian_id", Detail: "a person under the age of majority is registered with a guardian's consent"}
 	}
+	if !consent.IsMinor(birth, now, r.cfg.AgeOfMajority) && guardian != "" {
+		return newPersonPlan{}, &InputError{Code: CodeGuardianNotNeeded, Field: "guardian_id", Detail: "the person is of age and consents for themself; send no guardian_id"}
+	}
 	mk := func(c consent.Category, p consent.Purpose, d consent.Decision) consent.Record {
 		return consent.Record{PersonID: id, Category: c, Purpose: p, Decision: d, Method: in.Consent.Method,
 			NoticeVersion: in.Consent.NoticeVersion, Language: in.Consent.Language, OperatorID: actor.OperatorID,
@@ -321,6 +330,9 @@ func (r *Registry) prepareNewPerson(actor Actor, purpose consent.Purpose, in New
 
 func (r *Registry) insertPerson(ctx context.Context, tx store.Tx, np newPersonPlan) (Registered, error) {
 	in, id, now := np.in, np.id, np.now
+	if err := requireArea(ctx, tx, in.AreaCode); err != nil {
+		return Registered{}, err
+	}
 	if in.GuardianID != "" {
 		if err := r.checkGuardian(ctx, tx, in.GuardianID, now); err != nil {
 			return Registered{}, err
@@ -334,11 +346,7 @@ func (r *Registry) insertPerson(ctx context.Context, tx store.Tx, np newPersonPl
 		Site: np.actor.Site, Version: 1, CreatedAt: now, UpdatedAt: now,
 		PortalCodeMAC: r.keys.MAC(portalLabel, []byte(id+"\x00"+np.code))}
 	if in.HouseholdID != "" {
-		rel := in.Relationship
-		if rel == "" {
-			rel = "other"
-		}
-		if err := r.joinHousehold(ctx, tx, &p, in.HouseholdID, rel, now); err != nil {
+		if err := r.joinHousehold(ctx, tx, &p, in.HouseholdID, in.Relationship, now); err != nil {
 			return Registered{}, err
 		}
 	}
@@ -348,6 +356,9 @@ func (r *Registry) insertPerson(ctx context.Context, tx store.Tx, np newPersonPl
 		return Registered{}, err
 	}
 	if err := tx.CreatePerson(ctx, p); err != nil {
+		return Registered{}, err
+	}
+	if err := projectPerson(ctx, tx, p, ident, np.actor.OperatorID); err != nil {
 		return Registered{}, err
 	}
 	for _, rec := range np.pending {
@@ -550,6 +561,11 @@ func (r *Registry) UpdatePerson(ctx context.Context, actor Actor, purpose consen
 	err := r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
 		p, ident := f[id].person, f[id].identity
 		now := r.clock()
+		if in.AreaCode != nil {
+			if err := requireArea(ctx, tx, *in.AreaCode); err != nil {
+				return err
+			}
+		}
 		if err := tx.AddPersonVersion(ctx, store.PersonVersion{PersonID: id, Version: p.Version, IdentitySealed: p.IdentitySealed,
 			HouseholdID: p.HouseholdID, Relationship: p.Relationship, AreaCode: p.AreaCode, ChangedAt: now, ChangedBy: actor.OperatorID}); err != nil {
 			return err
@@ -571,6 +587,9 @@ func (r *Registry) UpdatePerson(ctx context.Context, actor Actor, purpose consen
 			return err
 		}
 		if err := tx.UpdatePerson(ctx, p); err != nil {
+			return err
+		}
+		if err := projectPerson(ctx, tx, p, ident, registeringOperator(f[id].records)); err != nil {
 			return err
 		}
 		out = view(p, ident)
@@ -638,31 +657,18 @@ func (r *Registry) FindPersons(ctx context.Context, actor Actor, purpose consent
 		return nil, err
 	}
 	// The blind indexes are deliberately short (many people share a value),
-	// so candidates are confirmed by opening their identity here; only true
-	// matches are returned, and only they are audited as read.
-	var ids []string
-	want := NormaliseName(q.GivenName, q.FamilyName)
-	err := r.store.View(ctx, func(tx store.Tx) error {
-		ids = ids[:0] // a backend may retry this function
-		cands, err := tx.FindPersons(ctx, r.keys.BlindIndex(blindLookup, lookupKey(q.GivenName, q.FamilyName, q.BirthDate)))
-		if err != nil {
-			return err
-		}
-		for _, id := range cands {
-			p, err := tx.GetPerson(ctx, id)
-			if err != nil {
-				return err
-			}
-			ident, err := r.openIdentity(ctx, p)
-			if err != nil {
-				return err
-			}
-			if ident.BirthDate == q.BirthDate && NormaliseName(ident.GivenName, ident.FamilyName) == want {
-				ids = append(ids, id)
-			}
-		}
-		return nil
-	})
+	// so candidates are confirmed by opening their identity; only true
+	// matches are returned, and only they are read through the gate (one
+	// audit event per match; one with no person when none match). Nothing
+	// is opened before the policy has decided that this role may read
+	// identities for this purpose: a refusal goes through the gate at once.
+	search := access{actor: actor, purpose: purpose, categories: []consent.Category{consent.Identity}, action: consent.Read}
+	if !r.decideRole(search).Allow {
+		return nil, r.guard(ctx, search, func(store.Tx, map[string]*facts) error {
+			return fmt.Errorf("registry: the policy's facts changed during the request: %w", ErrConflict)
+		})
+	}
+	ids, err := r.confirmCandidates(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -676,4 +682,50 @@ func (r *Registry) FindPersons(ctx context.Context, actor Actor, purpose consent
 		return nil
 	})
 	return out, err
+}
+
+// SealIdentity seals id into p under the person's identity key, with the
+// lookup index, exactly as a registration does. It writes nothing: tools
+// that build a synthetic store of their own (assent bench enrol) use it.
+func SealIdentity(ctx context.Context, k Keyring, p *store.Person, id Identity) error {
+	return (&Registry{keys: k}).sealIdentity(ctx, p, id)
+}
+
+// SealTemplate seals a serialised template of modality under the person's
+// key, as enrolment stores it. It writes nothing (see SealIdentity).
+func SealTemplate(ctx context.Context, k Keyring, personID string, modality consent.Category, raw []byte) ([]byte, error) {
+	return k.Seal(ctx, personID, string(modality), kindTemplate, raw)
+}
+
+// confirmCandidates returns the active persons whose identity matches q
+// exactly among the blind index's candidates. FindPersons calls it only
+// after the policy allowed the role to read identities for the purpose.
+func (r *Registry) confirmCandidates(ctx context.Context, q FindQuery) ([]string, error) {
+	var ids []string
+	want := NormaliseName(q.GivenName, q.FamilyName)
+	err := r.store.View(ctx, func(tx store.Tx) error {
+		ids = ids[:0] // a backend may retry this function
+		cands, err := tx.FindPersons(ctx, r.keys.BlindIndex(blindLookup, lookupKey(q.GivenName, q.FamilyName, q.BirthDate)))
+		if err != nil {
+			return err
+		}
+		for _, id := range cands {
+			p, err := tx.GetPerson(ctx, id)
+			if err != nil {
+				return err
+			}
+			if p.Status != store.StatusActive {
+				continue
+			}
+			ident, err := r.openIdentity(ctx, p)
+			if err != nil {
+				return err
+			}
+			if ident.BirthDate == q.BirthDate && NormaliseName(ident.GivenName, ident.FamilyName) == want {
+				ids = append(ids, id)
+			}
+		}
+		return nil
+	})
+	return ids, err
 }

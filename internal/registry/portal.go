@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
@@ -16,38 +15,17 @@ import (
 )
 
 // Portal sessions: a person logs in with the code printed on their consent
-// receipt and gets a short-lived bearer token scoped to themself.
+// receipt and gets a short-lived bearer token scoped to themself. Attempts
+// are limited (limits.go).
 const (
-	sessionLabel   = "portal-session"
-	sessionPrefix  = "subject."
-	SessionTTL     = 15 * time.Minute
-	maxFailures    = 5                // failed codes before a person's portal locks
-	lockout        = 15 * time.Minute // how long it stays locked
-	maxPerClient   = 20               // login attempts per client address per window
-	clientWindow   = time.Minute
-	maxClientsKept = 100000
+	sessionLabel  = "portal-session"
+	sessionPrefix = "subject."
+	SessionTTL    = 15 * time.Minute
 )
 
 // ErrLocked is returned while a person's portal is locked after repeated
 // failures, or a client made too many attempts.
 var ErrLocked = errors.New("too many attempts; try later")
-
-// limiter tracks failures per person and attempts per client, in memory.
-type limiter struct {
-	mu      sync.Mutex
-	persons map[string]*failures
-	clients map[string]*attempts
-}
-
-type failures struct {
-	n           int
-	lockedUntil time.Time
-}
-
-type attempts struct {
-	n     int
-	start time.Time
-}
 
 // Session is a portal login result.
 type Session struct {
@@ -56,57 +34,12 @@ type Session struct {
 	PersonID  string    `json:"person_id"`
 }
 
-func (r *Registry) clientAllowed(client string, now time.Time) bool {
-	l := &r.limits
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.clients == nil || len(l.clients) > maxClientsKept {
-		l.clients = map[string]*attempts{}
-	}
-	a := l.clients[client]
-	if a == nil || now.Sub(a.start) > clientWindow {
-		a = &attempts{start: now}
-		l.clients[client] = a
-	}
-	a.n++
-	return a.n <= maxPerClient
-}
-
-func (r *Registry) personLocked(id string, now time.Time) bool {
-	l := &r.limits
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	f := l.persons[id]
-	return f != nil && now.Before(f.lockedUntil)
-}
-
-func (r *Registry) recordFailure(id string, now time.Time) {
-	l := &r.limits
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.persons == nil || len(l.persons) > maxClientsKept {
-		l.persons = map[string]*failures{}
-	}
-	f := l.persons[id]
-	if f == nil {
-		f = &failures{}
-		l.persons[id] = f
-	}
-	f.n++
-	if f.n >= maxFailures {
-		f.n, f.lockedUntil = 0, now.Add(lockout)
-	}
-}
-
-func (r *Registry) clearFailures(id string) {
-	r.limits.mu.Lock()
-	delete(r.limits.persons, id)
-	r.limits.mu.Unlock()
-}
-
 // Login checks a person's receipt code and opens a portal session. Every
-// attempt, good or bad, is an audit event the person can later see. Codes
-// are compared as HMACs with hmac.Equal.
+// attempt on an existing person, good or bad, is an audit event the person
+// can later see. Codes are compared as HMACs with hmac.Equal. client is the
+// address of the client as the HTTP layer established it (a trusted
+// proxy's X-Forwarded-For, else the peer address); the limits of limits.go
+// apply.
 func (r *Registry) Login(ctx context.Context, personID, code, client string) (Session, error) {
 	now := r.clock()
 	if personID == "" {
@@ -115,7 +48,7 @@ func (r *Registry) Login(ctx context.Context, personID, code, client string) (Se
 	if code == "" {
 		return Session{}, missing("code")
 	}
-	if !r.clientAllowed(client, now) {
+	if !r.limits.attempt(client, now) {
 		return Session{}, fmt.Errorf("registry: login: %w", ErrLocked)
 	}
 	a := access{actor: Actor{Role: consent.Subject, PersonID: personID, Route: "POST /v1/portal/login"}, persons: nil, categories: []consent.Category{}, action: "login"}
@@ -124,7 +57,7 @@ func (r *Registry) Login(ctx context.Context, personID, code, client string) (Se
 			return r.appendAudit(ctx, tx, a, personID, reason == "", reason)
 		})
 	}
-	if r.personLocked(personID, now) {
+	if r.limits.locked(personID, client, now) {
 		_ = outcome("locked")
 		return Session{}, fmt.Errorf("registry: login: %w", ErrLocked)
 	}
@@ -139,13 +72,16 @@ func (r *Registry) Login(ctx context.Context, personID, code, client string) (Se
 	}
 	want := r.keys.MAC(portalLabel, []byte(personID+"\x00"+strings.ToUpper(strings.TrimSpace(code))))
 	if err != nil || p.Status != store.StatusActive || !hmac.Equal(want, p.PortalCodeMAC) {
-		r.recordFailure(personID, now)
+		if err == nil && p.Status == store.StatusActive {
+			// Only a real person's failures count against them.
+			r.limits.failure(personID, client, now)
+		}
 		if err == nil {
 			_ = outcome("bad_code")
 		}
 		return Session{}, fmt.Errorf("registry: login: %w", ErrUnauthenticated)
 	}
-	r.clearFailures(personID)
+	r.limits.success(personID, client)
 	if err := outcome(""); err != nil {
 		return Session{}, err
 	}

@@ -22,7 +22,7 @@ type Receipt struct {
 	PersonID string `json:"person_id"`
 	// PersonNumber is the person number grouped for reading.
 	PersonNumber string    `json:"person_number,omitempty"`
-	Code         string    `json:"code"`
+	Code         string    `json:"code,omitempty"` // the portal code: registration receipts only
 	Site         string    `json:"site,omitempty"`
 	Time         time.Time `json:"time"`
 	Granted      []string  `json:"granted"`
@@ -40,14 +40,15 @@ func (r *Registry) ReceiptPublicKey(ctx context.Context) (ed25519.PublicKey, err
 
 func (r *Registry) receipt(ctx context.Context, personID, number string, recs []consent.Record, code string, at time.Time, site string) (Receipt, error) {
 	built, err := consent.BuildReceipt(consent.ReceiptInput{
-		ReceiptID:    newID(),
-		Jurisdiction: r.jurisdiction,
-		PolicyURL:    r.policyURL,
-		Controller:   r.controller,
-		Site:         site,
-		Code:         code,
-		PersonNumber: personnumber.Format(number),
-		Records:      recs,
+		ReceiptID:     newID(),
+		Jurisdiction:  r.jurisdiction,
+		PolicyURL:     r.policyURL,
+		Controller:    r.controller,
+		Site:          site,
+		Code:          code,
+		PersonNumber:  personnumber.Format(number),
+		Records:       recs,
+		CareRetention: r.careRetention,
 	})
 	if err != nil {
 		return Receipt{}, fmt.Errorf("registry: receipt: %w", err)

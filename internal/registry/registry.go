@@ -8,17 +8,21 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/assent-registry/assent/internal/audit"
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/dedup"
 	"github.com/assent-registry/assent/internal/store"
 	"github.com/google/uuid"
 )
@@ -47,6 +51,22 @@ type Options struct {
 	// Audit is the audit log's tree and checkpoints (NewAuditLog). It is
 	// told after every commit that entries were appended.
 	Audit *audit.Log
+	// Observer, when not nil, is told what happened, for operational
+	// metrics (observer.go). It receives no personal data.
+	Observer Observer
+	// CareRetention is how long the care data (exams, blood type, specimen
+	// custody) of a person who withdrew their registration is kept,
+	// readable only for care, before `assent maintain` erases it. 0 (the
+	// default): erased with the person.
+	CareRetention time.Duration
+	// Galleries is the 1:N gallery service; nil means an in-process one
+	// (dedup.Local), filled by LoadGalleries.
+	Galleries Galleries
+	// ExtractionSlots bounds concurrent template extractions (default: the
+	// number of cores); a request waits at most ExtractionWait (default 2 s)
+	// for a slot, then gets ErrBusy.
+	ExtractionSlots int
+	ExtractionWait  time.Duration
 }
 
 // Registry runs the use cases.
@@ -62,15 +82,28 @@ type Registry struct {
 	policyURL    string
 	audit        *audit.Log
 	limits       limiter
-	gal          *galleries
-	galleryPage  int // biometrics read per page when the galleries load
+	gal          Galleries
+	galleryPage  int // biometrics read per page when an in-process gallery loads
+	engines      map[consent.Category]engine
+	// searchMu serialises deduplicating enrolments per modality, from the
+	// 1:N search to the commit that adds the new template.
+	searchMu   map[consent.Category]*sync.Mutex
+	extraction extractor
+	obs        Observer
+	// careRetention: Options.CareRetention.
+	careRetention time.Duration
 }
 
 // New builds a Registry over s and k.
 func New(s store.Store, k Keyring, opt Options) *Registry {
 	r := &Registry{store: s, keys: k, cfg: opt.Consent.WithDefaults(), now: opt.Clock, log: opt.Logger,
 		controller: opt.Controller, jurisdiction: opt.Jurisdiction, policyURL: opt.PolicyURL, audit: opt.Audit,
-		gal: newGalleries(), galleryPage: 2000}
+		gal: opt.Galleries, galleryPage: 2000, engines: newEngines(), obs: opt.Observer, careRetention: max(opt.CareRetention, 0),
+		searchMu:   map[consent.Category]*sync.Mutex{consent.Fingerprint: {}, consent.Iris: {}},
+		extraction: newExtractor(cmp.Or(opt.ExtractionSlots, runtime.GOMAXPROCS(0)), cmp.Or(opt.ExtractionWait, 2*time.Second))}
+	if r.gal == nil {
+		r.gal = dedup.NewLocal()
+	}
 	if r.controller.Name == "" {
 		r.controller = consent.Controller{Name: "Assent registry operator", Contact: "the registry office", Address: "see the notice", Email: "privacy@example.org"}
 	}
@@ -117,6 +150,19 @@ type access struct {
 	// only, when set, lists the purposes this use case serves; any other
 	// declared purpose is refused (purpose_not_allowed) whatever the table.
 	only []consent.Purpose
+	// capture: a biometric capture for enrolment (counted by the Observer).
+	capture bool
+	// optional categories are read only when the policy allows them for
+	// every person touched (the face photo of a case): the gate decides
+	// them like the others, records them in each person's event when they
+	// are allowed and a denied event of their own for each person whose
+	// verdict refuses them; a refusal does not refuse the request. fn finds
+	// the outcome in facts.optional.
+	optional []consent.Category
+	// operation, for an access to no person's data (audit metadata,
+	// statistics, sites), is decided by consent.DecideOperation on the role
+	// alone and recorded like any other decision.
+	operation consent.Operation
 }
 
 // facts is what the gate loaded about one person; handlers reuse it.
@@ -125,6 +171,9 @@ type facts struct {
 	identity Identity
 	records  []consent.Record
 	birth    time.Time
+	// optional holds the access's optional categories the gate allowed
+	// (for every person touched, or for none).
+	optional map[consent.Category]bool
 }
 
 func (r *Registry) clock() time.Time { return r.now().UTC().Truncate(time.Millisecond) }
@@ -163,6 +212,7 @@ func (r *Registry) guard(ctx context.Context, a access, fn func(tx store.Tx, f m
 	if r.audit != nil && err == nil || fnErr != nil {
 		defer r.notifyAudit()
 	}
+	r.observe(a, denied, fnErr, err)
 	if denied != nil {
 		return denied
 	}
@@ -182,7 +232,16 @@ func (r *Registry) guard(ctx context.Context, a access, fn func(tx store.Tx, f m
 		}); aerr != nil {
 			r.log.ErrorContext(ctx, "audit of a failed request", "err", aerr, "request_id", a.actor.RequestID)
 		}
-		return storeError(fnErr)
+		return r.shreddedError(storeError(fnErr))
+	}
+	return err
+}
+
+// shreddedError gives a keyring's "data key shredded" its registry meaning,
+// ErrErased, when the keyring can tell (envelope's IsShredded).
+func (r *Registry) shreddedError(err error) error {
+	if s, ok := r.keys.(interface{ IsShredded(error) bool }); ok && s.IsShredded(err) && !errors.Is(err, ErrErased) {
+		return fmt.Errorf("%w: %w", ErrErased, err)
 	}
 	return err
 }
@@ -210,6 +269,7 @@ func (r *Registry) guardTx(ctx context.Context, tx store.Tx, a access, fn func(t
 			first = i
 		}
 	}
+	optional, optDenied := r.decideOptional(a, all, first < 0)
 	for i, v := range verdicts {
 		pid := ""
 		if len(a.persons) > 0 {
@@ -221,14 +281,64 @@ func (r *Registry) guardTx(ctx context.Context, tx store.Tx, a access, fn func(t
 		} else if v.Allow {
 			reason = string(verdicts[first].Reason) // refused because another person's access was
 		}
-		if err := r.appendAudit(ctx, tx, a, pid, allow, reason); err != nil {
+		ev := a
+		if allow {
+			for _, c := range a.optional {
+				if optional[c] {
+					ev.categories = append(slices.Clone(ev.categories), c)
+				}
+			}
+		}
+		if err := r.appendAudit(ctx, tx, ev, pid, allow, reason); err != nil {
 			return nil, err
 		}
+		if allow {
+			for _, d := range optDenied[pid] {
+				od := a
+				od.categories = []consent.Category{d.category}
+				if err := r.appendAudit(ctx, tx, od, pid, false, string(d.verdict.Reason)); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	for _, f := range all {
+		f.optional = optional
 	}
 	if first >= 0 {
 		return verdictError(verdicts[first]), nil
 	}
 	return nil, fn(tx, all)
+}
+
+type optionalDenial struct {
+	category consent.Category
+	verdict  consent.Verdict
+}
+
+// decideOptional decides the optional categories of a (for persons whose
+// facts are in all): a category is allowed only when every person's
+// verdict allows it. It returns the allowed set and, by person, the
+// refusals to record.
+func (r *Registry) decideOptional(a access, all map[string]*facts, ok bool) (map[consent.Category]bool, map[string][]optionalDenial) {
+	allowed := map[consent.Category]bool{}
+	if !ok || len(a.optional) == 0 || len(a.persons) == 0 {
+		return allowed, nil
+	}
+	denied := map[string][]optionalDenial{}
+	for _, c := range a.optional {
+		every := true
+		for _, pid := range a.persons {
+			b := a
+			b.categories = []consent.Category{c}
+			if v := r.decide(b, pid, all[pid]); !v.Allow {
+				every = false
+				denied[pid] = append(denied[pid], optionalDenial{category: c, verdict: v})
+			}
+		}
+		allowed[c] = every
+	}
+	return allowed, denied
 }
 
 // decideRole decides an access that touches no single person's record (a
@@ -247,6 +357,9 @@ func (r *Registry) RecordRefusal(ctx context.Context, actor Actor, purpose, pers
 	err := r.store.Update(ctx, func(tx store.Tx) error {
 		return r.appendAudit(ctx, tx, a, personID, false, reason)
 	})
+	if r.obs != nil && err == nil {
+		r.obs.Denied(reason)
+	}
 	r.notifyAudit()
 	return err
 }
@@ -258,6 +371,9 @@ func (r *Registry) notifyAudit() {
 }
 
 func (r *Registry) decideRole(a access) consent.Verdict {
+	if a.operation != "" {
+		return consent.DecideOperation(a.actor.Role, a.operation)
+	}
 	if len(a.only) > 0 && !slices.Contains(a.only, a.purpose) {
 		return consent.Verdict{Reason: consent.ReasonPurposeNotAllowed}
 	}
@@ -280,6 +396,9 @@ func (r *Registry) decide(a access, personID string, f *facts) consent.Verdict {
 		Exists:    f.person.ID != "" && f.person.Status == store.StatusActive,
 		Erased:    f.person.Status == store.StatusErased,
 		BirthDate: f.birth,
+	}
+	if cp.Erased {
+		cp.CareRetainedUntil = r.careRetainedUntil(f.person)
 	}
 	records := f.records
 	if a.creating {
@@ -330,6 +449,8 @@ func failureCode(err error) string {
 		return "conflict"
 	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound):
 		return "not_found"
+	case errors.Is(err, ErrBusy):
+		return "busy"
 	}
 	return "internal_error"
 }

@@ -48,7 +48,27 @@ type Tx interface {
 	Biometrics
 	Cases
 	Imports
+	Identifiers
 	Audit
+	Areas
+	Statistics
+	Rights
+}
+
+// Rights are what the person's rights need beyond the basic rows: merged
+// records, and care data kept for a retention period after an erasure.
+type Rights interface {
+	// AliasesOf lists the persons merged into id (alias_of = id), by id.
+	AliasesOf(ctx context.Context, id string) ([]string, error)
+	// ErasePersonKeepCare is ErasePerson except that the care rows (exams,
+	// specimens and their custody events) are kept, for a retention period.
+	ErasePersonKeepCare(ctx context.Context, id string, at time.Time) error
+	// DeleteCareData deletes a person's care rows: exams, specimens and
+	// custody events (the end of a retention period).
+	DeleteCareData(ctx context.Context, personID string) error
+	// ErasedWithCareData lists tombstones erased before the given time that
+	// still have care rows, by id, at most limit.
+	ErasedWithCareData(ctx context.Context, before time.Time, limit int) ([]string, error)
 }
 
 // Site is a place where people are registered and cared for.

@@ -236,7 +236,7 @@ func (db *DB) bootstrap(ctx context.Context, schema string) error {
 		if err == nil {
 			return nil
 		}
-		if attempt >= 5 || !isCode(err, codeUniqueViolation, codeDuplicateTable, codeDuplicateSchema, codeDuplicateObject) {
+		if attempt >= 5 || !isCode(err, codeUniqueViolation, codeDuplicateTable, codeDuplicateSchema, codeDuplicateObject, codeDuplicateColumn) {
 			return fmt.Errorf("postgres: migrate: %w", err)
 		}
 		if err := sleep(ctx, attempt+3); err != nil {
@@ -267,7 +267,7 @@ func (db *DB) applyMigration(ctx context.Context, m migrate.Migration) error {
 		if err == nil {
 			return nil
 		}
-		if attempt >= 5 || !isCode(err, codeSerialization, codeDeadlock, codeUniqueViolation, codeDuplicateTable, codeDuplicateObject) {
+		if attempt >= 5 || !isCode(err, codeSerialization, codeDeadlock, codeUniqueViolation, codeDuplicateTable, codeDuplicateObject, codeDuplicateColumn) {
 			return fmt.Errorf("postgres: migrate %s: %w", m.Name, err)
 		}
 		if err := sleep(ctx, attempt); err != nil {
@@ -405,6 +405,8 @@ const (
 	// codeDuplicateObject: a table's row type collides in pg_type when two
 	// sessions create the same table at once ("type ... already exists").
 	codeDuplicateObject = "42710"
+	// codeDuplicateColumn: two sessions add the same column at once.
+	codeDuplicateColumn = "42701"
 )
 
 func isCode(err error, codes ...string) bool {

@@ -31,7 +31,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"BiometricsPagingAndErasure", testBiometrics},
 		{"CasesOpenOncePerPair", testCases},
 		{"ImportLinesOnce", testImports},
+		{"CasesCounted", testCountCases},
 		{"PersonNumbersUniqueAndKept", testPersonNumbers},
+		{"AliasesAndCareRetention", testRights},
+		{"AreasReplaceTargets", testAreas},
+		{"StatisticsProjectionAggregates", testStatistics},
+		{"RegistrationsPerWeek", testWeekly},
+		{"ExclusionAndRegisterQuality", testExclusionAndQuality},
+		{"IdentifiersOncePerSystemAndErased", testIdentifiers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -553,6 +560,90 @@ func testPersonNumbers(t *testing.T, s store.Store) {
 		}
 		if got, _ := tx.GetPerson(ctx, "p3"); got.Number != "" {
 			t.Errorf("person without number reads back %q", got.Number)
+		}
+		return nil
+	})
+}
+
+func testRights(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	update(t, s, func(tx store.Tx) error {
+		for _, id := range []string{"a", "b", "c", "d"} {
+			if err := tx.CreatePerson(ctx, person(id)); err != nil {
+				return err
+			}
+		}
+		for _, id := range []string{"c", "b"} {
+			p, err := tx.GetPerson(ctx, id)
+			if err != nil {
+				return err
+			}
+			p.AliasOf, p.Version = "a", p.Version+1
+			if err := tx.UpdatePerson(ctx, p); err != nil {
+				return err
+			}
+		}
+		for _, id := range []string{"a", "b", "d"} {
+			if err := tx.AddExam(ctx, store.Exam{ID: "e-" + id, PersonID: id, FindingsSealed: []byte("f"), At: t0}); err != nil {
+				return err
+			}
+			if err := tx.AddSpecimen(ctx, store.Specimen{ID: "sp-" + id, PersonID: id, Sealed: []byte("s"), CreatedAt: t0, UpdatedAt: t0}); err != nil {
+				return err
+			}
+			if _, err := tx.AddSpecimenEvent(ctx, store.SpecimenEvent{SpecimenID: "sp-" + id, PersonID: id, Sealed: []byte("e"), At: t0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	view(t, s, func(tx store.Tx) error {
+		got, err := tx.AliasesOf(ctx, "a")
+		if err != nil || len(got) != 2 || got[0] != "b" || got[1] != "c" {
+			t.Errorf("AliasesOf(a) = %v %v, want [b c]", got, err)
+		}
+		got, err = tx.AliasesOf(ctx, "d")
+		if err != nil || len(got) != 0 {
+			t.Errorf("AliasesOf(d) = %v %v, want none", got, err)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error { return tx.ErasePersonKeepCare(ctx, "b", t0.Add(time.Hour)) })
+	update(t, s, func(tx store.Tx) error { return tx.ErasePersonKeepCare(ctx, "d", t0.Add(3*time.Hour)) })
+	view(t, s, func(tx store.Tx) error {
+		p, err := tx.GetPerson(ctx, "b")
+		if err != nil || p.Status != store.StatusErased || p.IdentitySealed != nil || !p.UpdatedAt.Equal(t0.Add(time.Hour)) {
+			t.Errorf("tombstone: %+v %v", p, err)
+		}
+		es, _ := tx.ListExams(ctx, "b")
+		sps, _ := tx.ListSpecimens(ctx, "b")
+		evs, _ := tx.SpecimenEvents(ctx, "sp-b")
+		if len(es) != 1 || len(sps) != 1 || len(evs) != 1 {
+			t.Errorf("care rows kept: %d exams, %d specimens, %d events; want 1 each", len(es), len(sps), len(evs))
+		}
+		ids, err := tx.ErasedWithCareData(ctx, t0.Add(2*time.Hour), 10)
+		if err != nil || len(ids) != 1 || ids[0] != "b" {
+			t.Errorf("ErasedWithCareData(before +2h) = %v %v, want [b]", ids, err)
+		}
+		ids, err = tx.ErasedWithCareData(ctx, t0.Add(4*time.Hour), 1)
+		if err != nil || len(ids) != 1 || ids[0] != "b" {
+			t.Errorf("ErasedWithCareData(before +4h, limit 1) = %v %v, want [b]", ids, err)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error { return tx.DeleteCareData(ctx, "b") })
+	view(t, s, func(tx store.Tx) error {
+		es, _ := tx.ListExams(ctx, "b")
+		sps, _ := tx.ListSpecimens(ctx, "b")
+		evs, _ := tx.SpecimenEvents(ctx, "sp-b")
+		if len(es)+len(sps)+len(evs) != 0 {
+			t.Errorf("after DeleteCareData: %d exams, %d specimens, %d events", len(es), len(sps), len(evs))
+		}
+		if es, _ := tx.ListExams(ctx, "a"); len(es) != 1 {
+			t.Errorf("another person's exams went too")
+		}
+		ids, err := tx.ErasedWithCareData(ctx, t0.Add(4*time.Hour), 10)
+		if err != nil || len(ids) != 1 || ids[0] != "d" {
+			t.Errorf("ErasedWithCareData after deleting b's = %v %v, want [d]", ids, err)
 		}
 		return nil
 	})

@@ -1,4 +1,7 @@
-package envelope
+// Package pgkeys is an envelope.KeyStore in a PostgreSQL database of its own,
+// for deployments where several API nodes and gallery workers need the same
+// data keys.
+package pgkeys
 
 import (
 	"context"
@@ -7,11 +10,12 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/assent-registry/assent/internal/envelope"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// PostgresStore is a KeyStore in a PostgreSQL database of its own, for
+// Store is an envelope.KeyStore in a PostgreSQL database of its own, for
 // deployments where several API nodes and gallery workers need the same data
 // keys. It must be a different database (its own URL and credentials) from
 // the one holding the data: a backup of the data then carries no key, which
@@ -23,15 +27,15 @@ import (
 // write-ahead log and in base backups of the key database until they are
 // recycled. docs/keys.md says what an operator must do about that.
 //
-// A PostgresStore is safe for concurrent use.
-type PostgresStore struct {
+// A Store is safe for concurrent use.
+type Store struct {
 	pool *pgxpool.Pool
 }
 
-var _ KeyStore = (*PostgresStore)(nil)
+var _ envelope.KeyStore = (*Store)(nil)
 
-// PostgresOptions configure OpenPostgresStore.
-type PostgresOptions struct {
+// Options configure Open.
+type Options struct {
 	// Schema, when set, is the only schema on every connection's
 	// search_path, created if missing (tests use a fresh one each). It must
 	// be a lower-case identifier.
@@ -51,16 +55,16 @@ CREATE TABLE IF NOT EXISTS wrapped_keys (
 	PRIMARY KEY (owner, name)
 )`
 
-// OpenPostgresStore connects to the key database at url and creates its one
+// Open connects to the key database at url and creates its one
 // table if needed.
-func OpenPostgresStore(ctx context.Context, url string, opt PostgresOptions) (*PostgresStore, error) {
-	const op = "envelope.OpenPostgresStore"
+func Open(ctx context.Context, url string, opt Options) (*Store, error) {
+	const op = "pgkeys.Open"
 	if opt.Schema != "" && !pgIdent.MatchString(opt.Schema) {
-		return nil, fmt.Errorf("%s: %w: schema %q", op, ErrInvalidArgument, opt.Schema)
+		return nil, fmt.Errorf("%s: %w: schema %q", op, envelope.ErrInvalidArgument, opt.Schema)
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %v", op, ErrInvalidArgument, err)
+		return nil, fmt.Errorf("%s: %w: %v", op, envelope.ErrInvalidArgument, err)
 	}
 	if opt.Schema != "" {
 		cfg.ConnConfig.RuntimeParams["search_path"] = opt.Schema
@@ -72,7 +76,7 @@ func OpenPostgresStore(ctx context.Context, url string, opt PostgresOptions) (*P
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	s := &PostgresStore{pool: pool}
+	s := &Store{pool: pool}
 	if err := s.migrate(ctx, opt.Schema); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("%s: %w", op, err)
@@ -80,7 +84,7 @@ func OpenPostgresStore(ctx context.Context, url string, opt PostgresOptions) (*P
 	return s, nil
 }
 
-func (s *PostgresStore) migrate(ctx context.Context, schema string) error {
+func (s *Store) migrate(ctx context.Context, schema string) error {
 	// Several nodes may start at once: one lock serialises the creation.
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('assent.keystore.migrate'))`); err != nil {
@@ -97,28 +101,28 @@ func (s *PostgresStore) migrate(ctx context.Context, schema string) error {
 }
 
 // Close closes the pool.
-func (s *PostgresStore) Close() error { s.pool.Close(); return nil }
+func (s *Store) Close() error { s.pool.Close(); return nil }
 
-// Get implements KeyStore.
-func (s *PostgresStore) Get(ctx context.Context, ref Ref) (WrappedKey, error) {
-	const op = "envelope.PostgresStore.Get"
-	wk := WrappedKey{Ref: ref}
+// Get implements envelope.KeyStore.
+func (s *Store) Get(ctx context.Context, ref envelope.Ref) (envelope.WrappedKey, error) {
+	const op = "pgkeys.Store.Get"
+	wk := envelope.WrappedKey{Ref: ref}
 	var version, created int64
 	err := s.pool.QueryRow(ctx, "SELECT version, master_id, wrapped, created FROM wrapped_keys WHERE owner = $1 AND name = $2",
 		ref.Owner, ref.Name).Scan(&version, &wk.MasterID, &wk.Wrapped, &created)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return WrappedKey{}, fmt.Errorf("%s: %w", op, ErrNotFound)
+		return envelope.WrappedKey{}, fmt.Errorf("%s: %w", op, envelope.ErrNotFound)
 	}
 	if err != nil {
-		return WrappedKey{}, fmt.Errorf("%s: %w", op, err)
+		return envelope.WrappedKey{}, fmt.Errorf("%s: %w", op, err)
 	}
 	wk.Version, wk.Created = uint32(version), time.Unix(created, 0).UTC()
 	return wk, nil
 }
 
-// Create implements KeyStore.
-func (s *PostgresStore) Create(ctx context.Context, wk WrappedKey) error {
-	const op = "envelope.PostgresStore.Create"
+// Create implements envelope.KeyStore.
+func (s *Store) Create(ctx context.Context, wk envelope.WrappedKey) error {
+	const op = "pgkeys.Store.Create"
 	tag, err := s.pool.Exec(ctx, `INSERT INTO wrapped_keys (owner, name, version, master_id, wrapped, created)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (owner, name) DO NOTHING`,
 		wk.Ref.Owner, wk.Ref.Name, int64(wk.Version), wk.MasterID, wk.Wrapped, wk.Created.Unix())
@@ -126,24 +130,24 @@ func (s *PostgresStore) Create(ctx context.Context, wk WrappedKey) error {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("%s: %w", op, ErrExists)
+		return fmt.Errorf("%s: %w", op, envelope.ErrExists)
 	}
 	return nil
 }
 
-// Delete implements KeyStore.
-func (s *PostgresStore) Delete(ctx context.Context, ref Ref) error {
+// Delete implements envelope.KeyStore.
+func (s *Store) Delete(ctx context.Context, ref envelope.Ref) error {
 	if _, err := s.pool.Exec(ctx, "DELETE FROM wrapped_keys WHERE owner = $1 AND name = $2", ref.Owner, ref.Name); err != nil {
-		return fmt.Errorf("envelope.PostgresStore.Delete: %w", err)
+		return fmt.Errorf("pgkeys.Store.Delete: %w", err)
 	}
 	return nil
 }
 
-// DeleteOwner implements KeyStore.
-func (s *PostgresStore) DeleteOwner(ctx context.Context, owner string) (int, error) {
-	const op = "envelope.PostgresStore.DeleteOwner"
+// DeleteOwner implements envelope.KeyStore.
+func (s *Store) DeleteOwner(ctx context.Context, owner string) (int, error) {
+	const op = "pgkeys.Store.DeleteOwner"
 	if owner == "" {
-		return 0, fmt.Errorf("%s: %w: empty owner", op, ErrInvalidArgument)
+		return 0, fmt.Errorf("%s: %w: empty owner", op, envelope.ErrInvalidArgument)
 	}
 	tag, err := s.pool.Exec(ctx, "DELETE FROM wrapped_keys WHERE owner = $1", owner)
 	if err != nil {
@@ -152,15 +156,15 @@ func (s *PostgresStore) DeleteOwner(ctx context.Context, owner string) (int, err
 	return int(tag.RowsAffected()), nil
 }
 
-// Rewrap implements KeyStore: one transaction that locks the table against
+// Rewrap implements envelope.KeyStore: one transaction that locks the table against
 // writers, keys visited in (owner, name) order a batch at a time.
-func (s *PostgresStore) Rewrap(ctx context.Context, fn func(WrappedKey) (WrappedKey, error)) error {
-	const op = "envelope.PostgresStore.Rewrap"
+func (s *Store) Rewrap(ctx context.Context, fn func(envelope.WrappedKey) (envelope.WrappedKey, error)) error {
+	const op = "pgkeys.Store.Rewrap"
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "LOCK TABLE wrapped_keys IN SHARE ROW EXCLUSIVE MODE"); err != nil {
 			return err
 		}
-		var after Ref
+		var after envelope.Ref
 		first := true
 		for {
 			batch, err := pgReadBatch(ctx, tx, after, first)
@@ -173,7 +177,7 @@ func (s *PostgresStore) Rewrap(ctx context.Context, fn func(WrappedKey) (Wrapped
 					return err
 				}
 				if nk.Ref != wk.Ref {
-					return fmt.Errorf("%w: fn changed the ref of a key", ErrInvalidArgument)
+					return fmt.Errorf("%w: fn changed the ref of a key", envelope.ErrInvalidArgument)
 				}
 				if _, err := tx.Exec(ctx, "UPDATE wrapped_keys SET version = $1, master_id = $2, wrapped = $3, created = $4 WHERE owner = $5 AND name = $6",
 					int64(nk.Version), nk.MasterID, nk.Wrapped, nk.Created.Unix(), nk.Ref.Owner, nk.Ref.Name); err != nil {
@@ -192,7 +196,10 @@ func (s *PostgresStore) Rewrap(ctx context.Context, fn func(WrappedKey) (Wrapped
 	return nil
 }
 
-func pgReadBatch(ctx context.Context, tx pgx.Tx, after Ref, first bool) ([]WrappedKey, error) {
+// rewrapBatch is how many keys Rewrap reads at a time.
+const rewrapBatch = 512
+
+func pgReadBatch(ctx context.Context, tx pgx.Tx, after envelope.Ref, first bool) ([]envelope.WrappedKey, error) {
 	q := "SELECT owner, name, version, master_id, wrapped, created FROM wrapped_keys"
 	args := []any{}
 	if !first {
@@ -205,9 +212,9 @@ func pgReadBatch(ctx context.Context, tx pgx.Tx, after Ref, first bool) ([]Wrapp
 		return nil, err
 	}
 	defer rows.Close()
-	var out []WrappedKey
+	var out []envelope.WrappedKey
 	for rows.Next() {
-		var wk WrappedKey
+		var wk envelope.WrappedKey
 		var version, created int64
 		if err := rows.Scan(&wk.Ref.Owner, &wk.Ref.Name, &version, &wk.MasterID, &wk.Wrapped, &created); err != nil {
 			return nil, err

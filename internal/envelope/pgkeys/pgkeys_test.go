@@ -1,0 +1,117 @@
+package pgkeys
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/assent-registry/assent/internal/envelope"
+	"github.com/assent-registry/assent/internal/envelope/keystoretest"
+	"github.com/jackc/pgx/v5"
+)
+
+// keysURLEnv names the test key database. CI points it (or, failing that,
+// ASSENT_POSTGRES_URL) at the machine's PostgreSQL; without either these
+// tests are skipped, saying so.
+const keysURLEnv = "ASSENT_KEYS_POSTGRES_URL"
+
+func testURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv(keysURLEnv)
+	if u == "" {
+		u = os.Getenv("ASSENT_POSTGRES_URL")
+	}
+	if u == "" {
+		t.Skipf("%s (or ASSENT_POSTGRES_URL) is not set: skipping the PostgreSQL key store (CI sets it)", keysURLEnv)
+	}
+	return u
+}
+
+// newStore opens a key store in a fresh schema, dropped at cleanup.
+func newStore(t *testing.T) *Store {
+	t.Helper()
+	url := testURL(t)
+	b := make([]byte, 8)
+	rand.Read(b)
+	schema := "k_" + hex.EncodeToString(b)
+	s, err := Open(context.Background(), url, Options{Schema: schema})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Errorf("drop schema: %v", err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	keystoretest.Run(t, func(t *testing.T) envelope.KeyStore { return newStore(t) })
+}
+
+// Two keyrings (two nodes) over one key store: a value sealed by one opens
+// on the other; once one shreds the person, neither opens it. The second
+// keyring runs without a cache: a node's cache is its own, so across nodes
+// shredding reaches a cached key only when the node is told (docs/keys.md).
+func TestShredAcrossNodes(t *testing.T) {
+	ctx := context.Background()
+	ks := newStore(t)
+	m, err := envelope.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := envelope.NewKeyring(ctx, ks, m, envelope.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := envelope.NewKeyring(ctx, ks, m, envelope.Options{CacheSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := a.Seal(ctx, "p1", "identity", "person", []byte("Ada Tester"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := a.Seal(ctx, "p2", "identity", "person", []byte("Kofi Tester"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.Open(ctx, "p1", "identity", "person", v); err != nil || string(got) != "Ada Tester" {
+		t.Fatalf("second node opens %q, %v", got, err)
+	}
+	if n, err := a.ShredPerson(ctx, "p1"); err != nil || n != 1 {
+		t.Fatalf("ShredPerson = %d, %v", n, err)
+	}
+	for name, k := range map[string]*envelope.Keyring{"first": a, "second": b} {
+		if _, err := k.Open(ctx, "p1", "identity", "person", v); !errors.Is(err, envelope.ErrShredded) {
+			t.Errorf("%s node after shred: err = %v, want ErrShredded", name, err)
+		}
+		if got, err := k.Open(ctx, "p2", "identity", "person", other); err != nil || string(got) != "Kofi Tester" {
+			t.Errorf("%s node lost a neighbour: %q, %v", name, got, err)
+		}
+	}
+	if !bytes.Equal(a.BlindIndex("l", "x"), b.BlindIndex("l", "x")) {
+		t.Error("two nodes on one key store derive different blind indexes")
+	}
+}
+
+func TestOpenRejectsBadSchema(t *testing.T) {
+	if _, err := Open(context.Background(), "postgres://127.0.0.1:1/x", Options{Schema: "Robert'); DROP"}); err == nil {
+		t.Fatal("a schema name that is not an identifier was accepted")
+	}
+}
