@@ -91,6 +91,10 @@ func printIrisCross(w io.Writer, r *iris.CrossResult) error {
 		fmt.Fprintf(w, "FMR %-8g threshold %.4f: measured FMR %.4f%%, FNMR %.3f%%\n", p.Target, -p.Threshold, 100*p.FMR, 100*p.FNMR)
 	}
 	model := func(name string, m iris.Model, ps []iris.ModelPoint) {
+		if !m.Fitted() {
+			fmt.Fprintf(w, "%s: not fitted (needs at least 1,000 impostor pairs)\n", name)
+			return
+		}
 		fmt.Fprintf(w, "%s (mean %.4f, dof %.0f, shifts %.1f):\n", name, m.Mean, m.DOF, m.Shifts)
 		for _, p := range ps {
 			note := ""
