@@ -40,7 +40,7 @@ func newServeCmd() *cobra.Command {
 			if err := cfg.parse(proxies); err != nil {
 				return err
 			}
-			a, err := openDir(cmd.Context(), dir, log, openOptions{CareRetention: time.Duration(retention), Migrate: migrate, Create: true, Lock: dirlock.Shared, Command: "assent serve", Postgres: pgFlag(cmd), Observer: cfg.metrics})
+			a, err := openDir(cmd.Context(), dir, log, openOptions{CareRetention: time.Duration(retention), Migrate: migrate, Create: true, Lock: dirlock.Shared, Command: "assent serve", Postgres: pgFlag(cmd), KeysPostgres: keysPGFlag(cmd), Observer: cfg.metrics})
 			if err != nil {
 				return err
 			}
