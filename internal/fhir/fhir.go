@@ -119,6 +119,7 @@ func (h *Handler) routes() []route {
 		{"POST /fhir/Patient/{id}/$add-identifier", httpapi.Personal, h.addIdentifier, pathID, nil},
 		{"GET /fhir/Group/{id}", httpapi.Personal, h.readGroup, nil, nil},
 		{"GET /fhir/Observation", httpapi.Personal, h.searchObservations, patientParam, nil},
+		{"GET /fhir/Observation/{id}", httpapi.Personal, h.readObservation, nil, nil},
 		{"POST /fhir/Observation", httpapi.Personal, h.createObservation, nil, nil},
 		{"POST /fhir", httpapi.Personal, h.transaction, nil, nil},
 		{"GET /fhir/Consent", httpapi.Portal, h.searchConsents, patientParam, nil},

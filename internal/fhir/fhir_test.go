@@ -89,6 +89,18 @@ func TestEMRFlow(t *testing.T) {
 	if !strings.Contains(h.header.Get("Location"), "/fhir/Observation/"+h.str("id")) || h.body["valueQuantity"].(map[string]any)["value"].(float64) != 162.5 {
 		t.Errorf("created height: %s (Location %q)", h.raw, h.header.Get("Location"))
 	}
+	// The Location of a created Observation reads it back.
+	loc := h.header.Get("Location")
+	rd := e.must(200, req{method: "GET", path: loc[strings.Index(loc, "/fhir/"):], role: consent.Clinician, purpose: "care"})
+	if rd.str("id") != h.str("id") || rd.body["valueQuantity"].(map[string]any)["value"].(float64) != 162.5 {
+		t.Errorf("read of the created Observation: %s", rd.raw)
+	}
+	if r := e.do(req{method: "GET", path: "/fhir/Observation/" + h.str("id") + "x", role: consent.Clinician, purpose: "care"}); r.status != 404 || r.body["resourceType"] != "OperationOutcome" {
+		t.Errorf("unknown Observation: %d %s", r.status, r.raw)
+	}
+	if r := e.do(req{method: "GET", path: loc[strings.Index(loc, "/fhir/"):], role: consent.Registrar, purpose: "registration"}); r.status != 403 {
+		t.Errorf("a registrar read an Observation: %d %s", r.status, r.raw)
+	}
 	e.must(201, req{method: "POST", path: "/fhir/Observation", role: consent.Clinician, purpose: "care", body: obsBP(pid, 128, 82)})
 	e.must(201, req{method: "POST", path: "/fhir/Observation", role: consent.Clinician, purpose: "care", body: obsBlood(pid, "278149003")})
 

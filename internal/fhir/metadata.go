@@ -117,7 +117,7 @@ func capability(r *http.Request, now time.Time) CapabilityStatement {
 							Documentation: "POST Patient/{id}/$add-identifier with Parameters {identifier: valueIdentifier}: a source system attaches its identifier (registrar, registration)"},
 					}},
 				{Type: "Group", Interaction: ia("read"), Profile: "http://hl7.org/fhir/StructureDefinition/Group"},
-				{Type: "Observation", Interaction: ia("search-type", "create"),
+				{Type: "Observation", Interaction: ia("read", "search-type", "create"),
 					SearchParam: withPaging(sp("patient", "reference", "required"), sp("subject", "reference", "same as patient"),
 						sp("code", "token", "LOINC 882-1, 8302-2, 29463-7 or 85354-9"))},
 				{Type: "Consent", Interaction: ia("read", "vread", "history-instance", "search-type"), Versioning: "versioned", ReadHistory: &yes,

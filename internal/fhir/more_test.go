@@ -257,6 +257,8 @@ func TestEveryFHIRRouteIsAudited(t *testing.T) {
 	pid, code := e.register(b)
 	sid := e.must(201, req{method: "POST", path: "/v1/persons/" + pid + "/specimens", role: consent.Clinician, purpose: "care",
 		body: map[string]any{"label": "T1", "type": "saliva", "storage_location": "fridge", "consented_uses": []string{"care"}}}).str("id")
+	examID := e.must(201, req{method: "POST", path: "/v1/persons/" + pid + "/exams", role: consent.Clinician, purpose: "care",
+		body: map[string]any{"height_cm": 170}}).str("id")
 	tok := e.portalToken(pid, code)
 	purposeOf := map[consent.Role]string{
 		consent.Admin: "registration", consent.Registrar: "registration", consent.Clinician: "care", consent.Verifier: "verification",
@@ -269,6 +271,7 @@ func TestEveryFHIRRouteIsAudited(t *testing.T) {
 		"POST /fhir/Patient/{id}/$add-identifier": "/fhir/Patient/" + pid + "/$add-identifier",
 		"GET /fhir/Group/{id}":                    "/fhir/Group/" + hh.str("id"),
 		"GET /fhir/Observation":                   "/fhir/Observation?patient=" + pid,
+		"GET /fhir/Observation/{id}":              "/fhir/Observation/" + examID + "-" + sufHeight,
 		"POST /fhir/Observation":                  "/fhir/Observation",
 		"POST /fhir":                              "/fhir",
 		"GET /fhir/Consent":                       "/fhir/Consent?patient=" + pid,

@@ -157,6 +157,29 @@ func (h *Handler) searchObservations(w http.ResponseWriter, r *http.Request) err
 	return writeResource(w, http.StatusOK, h.searchset(r, "Observation", res, count, offset))
 }
 
+// readObservation reads one finding by its id (the exam id and the
+// finding's suffix, as search and create return it), through the same
+// Exams use case as search: the same purposes, de-identification for
+// research, and audit entry.
+func (h *Handler) readObservation(w http.ResponseWriter, r *http.Request) error {
+	id := pathID(r)
+	i := strings.LastIndex(id, "-")
+	if i <= 0 {
+		return problem(http.StatusNotFound, httpapi.CodeNotFound, "no Observation has this id", "")
+	}
+	actor, purpose := actorPurpose(r)
+	exam, pid, err := h.reg.Exam(r.Context(), actor, purpose, id[:i], purpose != consent.Research)
+	if err != nil {
+		return err
+	}
+	for _, o := range observationsFrom(pid, exam) {
+		if o.ID == id {
+			return writeResource(w, http.StatusOK, o)
+		}
+	}
+	return problem(http.StatusNotFound, httpapi.CodeNotFound, "no Observation has this id", "")
+}
+
 // createObservation records one finding (or the blood pressure panel) as a
 // check-up through the registry's exam use case: the same rules as the
 // JSON API (clinician, purpose care, care never depending on consent).

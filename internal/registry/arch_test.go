@@ -39,6 +39,7 @@ var txOutsideGuard = map[string]string{
 	"Registry.Cases":             "lists open cases' person ids to build the gated access",
 	"Registry.householdMembers":  "lists a household's member ids to build the gated access",
 	"Registry.ChangeHead":        "reads the household's head id to build the gated access",
+	"Registry.Exam":              "reads an exam's person id to build the gated access (Exams then decides and audits)",
 	"Registry.mergedRecords":     "reads the ids of a merged record's survivor and aliases to build the gated access",
 	"Registry.resolveIdentifier": "finds the id an identifier (record id, person number, another system's) names, after the role decision; the gate then decides",
 	"Registry.SpecimenByID":      "reads a specimen's person id to build the gated access, after the role decision",

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -203,4 +204,33 @@ func (r *Registry) Exams(ctx context.Context, actor Actor, purpose consent.Purpo
 		return nil
 	})
 	return out, err
+}
+
+// Exam reads one check-up by its id, exactly as Exams reads the person's
+// history (the same gate, purposes, de-identification and audit entry, for
+// the person the exam belongs to), and returns it with that person's id.
+// An unknown exam id is ErrNotFound.
+func (r *Registry) Exam(ctx context.Context, actor Actor, purpose consent.Purpose, examID string, includeBloodType bool) (ExamView, string, error) {
+	var pid string
+	err := r.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		pid, err = tx.ExamPerson(ctx, examID)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return ExamView{}, "", ErrNotFound
+	}
+	if err != nil {
+		return ExamView{}, "", err
+	}
+	exams, err := r.Exams(ctx, actor, purpose, pid, includeBloodType)
+	if err != nil {
+		return ExamView{}, "", err
+	}
+	for _, e := range exams {
+		if e.ID == examID {
+			return e, pid, nil
+		}
+	}
+	return ExamView{}, "", ErrNotFound
 }

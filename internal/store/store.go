@@ -240,6 +240,9 @@ type Exam struct {
 type Exams interface {
 	AddExam(ctx context.Context, e Exam) error
 	ListExams(ctx context.Context, personID string) ([]Exam, error)
+	// ExamPerson returns the id of the person an exam belongs to
+	// (ErrNotFound if no exam has that id).
+	ExamPerson(ctx context.Context, examID string) (string, error)
 	// DeleteExamCategory removes sealed data of one category from a person's
 	// exams ("health" deletes whole exams, "blood_type" clears the field).
 	DeleteExamCategory(ctx context.Context, personID, category string) error

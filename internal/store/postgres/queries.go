@@ -373,6 +373,14 @@ func (t *tx) AddExam(ctx context.Context, e store.Exam) error {
 	return nil
 }
 
+func (t *tx) ExamPerson(ctx context.Context, examID string) (string, error) {
+	var pid string
+	if err := t.tx.QueryRow(ctx, `SELECT person_id FROM exams WHERE id = $1`, examID).Scan(&pid); err != nil {
+		return "", t.fail("exam person", err)
+	}
+	return pid, nil
+}
+
 func (t *tx) ListExams(ctx context.Context, personID string) ([]store.Exam, error) {
 	return collect(ctx, t, "list exams",
 		`SELECT id, person_id, site, operator_id, findings_sealed, blood_type_sealed, at FROM exams WHERE person_id = $1 ORDER BY at, id`,

@@ -392,6 +392,14 @@ func (t *tx) AddExam(ctx context.Context, e store.Exam) error {
 	return nil
 }
 
+func (t *tx) ExamPerson(ctx context.Context, examID string) (string, error) {
+	var pid string
+	if err := t.tx.QueryRowContext(ctx, `SELECT person_id FROM exams WHERE id = ?`, examID).Scan(&pid); err != nil {
+		return "", notFound("sqlite: exam person", err)
+	}
+	return pid, nil
+}
+
 func (t *tx) ListExams(ctx context.Context, personID string) ([]store.Exam, error) {
 	rows, err := t.tx.QueryContext(ctx, `SELECT id, person_id, site, operator_id, findings_sealed, blood_type_sealed, at FROM exams WHERE person_id = ? ORDER BY at, id`, personID)
 	if err != nil {

@@ -252,6 +252,15 @@ func testExams(t *testing.T, s store.Store) {
 	update(t, s, func(tx store.Tx) error {
 		return tx.AddExam(ctx, store.Exam{ID: "e1", PersonID: "p1", FindingsSealed: []byte("f"), BloodTypeSealed: []byte("b"), At: t0})
 	})
+	view(t, s, func(tx store.Tx) error {
+		if pid, err := tx.ExamPerson(ctx, "e1"); err != nil || pid != "p1" {
+			t.Errorf("ExamPerson(e1) = %q, %v", pid, err)
+		}
+		if _, err := tx.ExamPerson(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("ExamPerson(unknown): %v, want ErrNotFound", err)
+		}
+		return nil
+	})
 	update(t, s, func(tx store.Tx) error { return tx.DeleteExamCategory(ctx, "p1", "blood_type") })
 	view(t, s, func(tx store.Tx) error {
 		es, err := tx.ListExams(ctx, "p1")
