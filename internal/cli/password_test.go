@@ -14,6 +14,13 @@ import (
 // nothing.
 func TestKeysCreateWithUser(t *testing.T) {
 	dir := t.TempDir()
+	ctx := context.Background()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a0, err := openApp(ctx, dir, true, quiet) // as serve does on first run
+	if err != nil {
+		t.Fatal(err)
+	}
+	a0.Close()
 	for _, tc := range []struct {
 		user, password string
 		ok             bool
@@ -31,8 +38,7 @@ func TestKeysCreateWithUser(t *testing.T) {
 			t.Fatalf("user %q password %q: err %v", tc.user, tc.password, err)
 		}
 	}
-	ctx := context.Background()
-	a, err := openApp(ctx, dir, true, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := openApp(ctx, dir, true, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
