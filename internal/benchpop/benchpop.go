@@ -94,6 +94,12 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 		return [2][]float64{eyeSynth.Field(er), eyeSynth.Field(er)}
 	}
 	people := make([]person, opt.People)
+	// Persons name an existing area: the bench population lives in one.
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		return tx.PutArea(ctx, store.Area{Code: "B", Name: "Bench area", UpdatedAt: time.Now().UTC()})
+	}); err != nil {
+		return rep, err
+	}
 	start := time.Now()
 	const batch = 500
 	for lo := 0; lo < opt.People; lo += batch {

@@ -78,6 +78,11 @@ type demoKey struct {
 
 func setupDemo(ctx context.Context, a *app, households int, seed uint64, progress io.Writer) ([]demoKey, error) {
 	admin := registry.Actor{Role: consent.Admin}
+	for _, ar := range demo.AreaTree {
+		if _, err := a.reg.PutArea(ctx, admin, ar.Code, ar.In); err != nil {
+			return nil, err
+		}
+	}
 	for _, s := range demo.Areas {
 		if _, err := a.reg.CreateSite(ctx, admin, s); err != nil {
 			return nil, err
@@ -95,7 +100,7 @@ func setupDemo(ctx context.Context, a *app, households int, seed uint64, progres
 	}
 	for _, role := range consent.OperatorRoles {
 		site := site0
-		if role == consent.Admin || role == consent.Auditor || role == consent.Researcher {
+		if role == consent.Admin || role == consent.Auditor || role == consent.Manager || role == consent.Researcher {
 			site = ""
 		}
 		_, key, err := a.reg.CreateOperator(ctx, registry.NewOperator{Role: role, Site: site, Name: "demo " + string(role)})

@@ -59,6 +59,9 @@ func TestErasureLeavesNoName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := a.reg.PutArea(ctx, registry.Actor{Role: consent.Admin}, "A", registry.AreaInput{Name: "Area A"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := a.reg.CreateSite(ctx, registry.Actor{Role: consent.Admin}, registry.NewSite{Code: "s1", Name: "S", AreaCode: "A"}); err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +142,9 @@ func TestReceiptVerifyCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
+	if _, err := a.reg.PutArea(ctx, registry.Actor{Role: consent.Admin}, "A", registry.AreaInput{Name: "Area A"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := a.reg.CreateSite(ctx, registry.Actor{Role: consent.Admin}, registry.NewSite{Code: "s1", Name: "S", AreaCode: "A"}); err != nil {
 		t.Fatal(err)
 	}

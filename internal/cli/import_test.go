@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/datasets"
 )
 
@@ -43,6 +44,13 @@ func TestImportIsResumableAndReportsBadLines(t *testing.T) {
 	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	areas := filepath.Join(t.TempDir(), "areas.csv")
+	if err := os.WriteFile(areas, []byte("code,name,parent_code,age_band,sex,target\nA,Area A,,,,\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := run("areas", "import", "--data", dir, areas); code != 0 {
+		t.Fatalf("areas import: exit %d\n%s", code, out)
+	}
 	code, out := run("import", "--data", dir, file)
 	if code != 0 {
 		t.Fatalf("import: exit %d\n%s", code, out)
@@ -64,12 +72,16 @@ func TestImportIsResumableAndReportsBadLines(t *testing.T) {
 	}
 }
 
-// newRegistryDir makes a data directory as `serve` would on first start.
+// newRegistryDir makes a data directory as `serve` would on first start,
+// with one area, "A", as an admin would load first.
 func newRegistryDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	a, err := openApp(context.Background(), dir, true, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.reg.PutArea(context.Background(), registry.Actor{Role: consent.Admin}, "A", registry.AreaInput{Name: "Area A"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Close(); err != nil {

@@ -116,6 +116,9 @@ func TestServeAcceptance(t *testing.T) {
 	addr := freeAddr(t)
 	s := startServer(t, bin, dir, addr)
 	admin := keyFor(t, bin, dir, "--role", "admin")
+	if st, _ := call(t, "PUT", s.url+"/v1/areas/A1", admin, "", `{"name":"Area one"}`); st != 200 {
+		t.Fatalf("put area: %d", st)
+	}
 	if st, _ := call(t, "POST", s.url+"/v1/sites", admin, "", `{"code":"s1","name":"One","area_code":"A1"}`); st != 201 {
 		t.Fatalf("create site: %d", st)
 	}

@@ -44,7 +44,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	evalCmd := &cobra.Command{Use: "eval", Short: "Evaluate a biometric engine on a data set (FVC protocol)"}
 	evalCmd.AddCommand(newEvalFingerprintCmd(), newEvalFingerprintIndexCmd(), newEvalIrisCmd())
 	benchCmd := &cobra.Command{Use: "bench", Short: "Measure 1:N scan speed of a biometric engine"}
-	benchCmd.AddCommand(newBenchFingerprintCmd(), newBenchIrisCmd(), newBenchEnrolCmd())
+	benchCmd.AddCommand(newBenchFingerprintCmd(), newBenchIrisCmd(), newBenchEnrolCmd(), newBenchReportCmd())
 
 	root.AddCommand(
 		newVersionCmd(),
@@ -57,6 +57,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newImportCmd(),
 		newBackupCmd(),
 		newRestoreCmd(),
+		newAreasCmd(),
+		newReportCmd(),
 		evalCmd,
 		benchCmd,
 	)

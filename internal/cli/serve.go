@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/assent-registry/assent/internal/dirlock"
+	"github.com/assent-registry/assent/internal/fhir"
 	"github.com/assent-registry/assent/internal/httpapi"
 	"github.com/assent-registry/assent/internal/opsmetrics"
 	"github.com/assent-registry/assent/internal/web"
@@ -134,6 +135,7 @@ func serve(ctx context.Context, a *app, ln net.Listener, log *slog.Logger, cfg s
 		return err
 	}
 	api := httpapi.New(a.reg, httpapi.Options{Logger: log, Registry: prom, TrustedProxies: cfg.trustedProxies, SeparateMetrics: cfg.metricsAddr != ""})
+	fhir.Mount(api, a.reg, fhir.Options{})
 	ui, err := web.New(a.reg, web.Options{Logger: log, API: api, Secure: cfg.tlsCert != ""})
 	if err != nil {
 		return err

@@ -14,19 +14,29 @@ const (
 	ReadConsentStatistics Operation = "read_consent_statistics"
 	// ManageSites is registering sites.
 	ManageSites Operation = "manage_sites"
+	// ManageAreas is loading the area registry and its target populations.
+	ManageAreas Operation = "manage_areas"
+	// ReadReports is reading aggregate programme reports (coverage,
+	// consent integrity, exclusion, register quality): counts with small
+	// cells suppressed, never a person, so no purpose and no consent.
+	ReadReports Operation = "read_reports"
 	// ManageOperators is creating, listing and revoking operator keys and
 	// setting operators' sign-in passwords (the web admin pages).
 	ManageOperators Operation = "manage_operators"
 )
 
 // Operations lists every operation in a stable order.
-var Operations = []Operation{ReadAuditLog, ReadConsentStatistics, ManageSites, ManageOperators}
+var Operations = []Operation{ReadAuditLog, ReadConsentStatistics, ManageSites, ManageAreas, ReadReports, ManageOperators}
 
 // operations is the role x operation table (docs/consent.md).
 var operations = map[Role][]Operation{
-	Auditor: {ReadAuditLog, ReadConsentStatistics},
-	Admin:   {ManageSites, ManageOperators},
+	Auditor: {ReadAuditLog, ReadConsentStatistics, ReadReports},
+	Admin:   {ManageSites, ManageAreas, ManageOperators},
+	Manager: {ReadReports},
 }
+
+// MayReadAggregates reports whether role may read aggregate reports.
+func MayReadAggregates(role Role) bool { return DecideOperation(role, ReadReports).Allow }
 
 // DecideOperation decides an operation on the role alone: allowed
 // (role_operation) when the table gives it to the role, else

@@ -9,6 +9,8 @@ func TestDecideOperation(t *testing.T) {
 		ReadAuditLog:          {Auditor},
 		ReadConsentStatistics: {Auditor},
 		ManageSites:           {Admin},
+		ManageAreas:           {Admin},
+		ReadReports:           {Auditor, Manager},
 		ManageOperators:       {Admin},
 	}
 	for _, op := range Operations {

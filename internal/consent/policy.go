@@ -122,7 +122,7 @@ var access = map[Role]map[Purpose]map[Category][]Action{
 	Researcher: {
 		Research: {Health: readOnly, BloodType: readOnly, DNA: readOnly},
 	},
-	// Admin and Auditor: no personal data for any purpose.
+	// Admin, Auditor and Manager: no personal data for any purpose.
 }
 
 var (
@@ -134,8 +134,8 @@ var (
 )
 
 // RolePurposes lists, in the order of Purposes, the purposes role may declare
-// for personal data. Subject (whose portal routes take no purpose), Admin and
-// Auditor get none.
+// for personal data. Subject (whose portal routes take no purpose), Admin,
+// Auditor and Manager get none.
 func RolePurposes(role Role) []Purpose {
 	var out []Purpose
 	for _, p := range Purposes {

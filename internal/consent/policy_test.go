@@ -305,6 +305,7 @@ func TestRolePurposes(t *testing.T) {
 		Adjudicator: {Deduplication},
 		Researcher:  {Research},
 		Auditor:     nil,
+		Manager:     nil,
 		Subject:     nil,
 	}
 	got := make(map[Role][]Purpose)

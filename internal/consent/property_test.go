@@ -304,3 +304,30 @@ func TestPropertyRetainedCareDataIsForCareOnly(t *testing.T) {
 		}
 	})
 }
+
+// TestPropertyManagerReadsNothingPersonal: a programme manager is refused
+// every access to every category of every person, for any purpose and
+// action, whatever the person's consents; and may read aggregate reports,
+// as the auditor may and no role handling personal data does.
+func TestPropertyManagerReadsNothingPersonal(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		h := drawHistory(t)
+		req := Request{Role: Manager, OperatorSite: rapid.SampledFrom([]string{"", "s"}).Draw(t, "site"),
+			Purpose:  rapid.SampledFrom(Purposes).Draw(t, "purpose"),
+			PersonID: pid, Category: rapid.SampledFrom(Categories).Draw(t, "category"),
+			Action: rapid.SampledFrom(Actions).Draw(t, "action")}
+		v := Decide(req, h.facts(h.shuffled))
+		if v.Allow || v.Reason != ReasonRoleNotAllowed {
+			t.Fatalf("manager %s %s for %s: %+v, want role_not_allowed", req.Action, req.Category, req.Purpose, v)
+		}
+	})
+	for _, r := range append([]Role{Subject}, OperatorRoles...) {
+		want := r == Manager || r == Auditor
+		if got := MayReadAggregates(r); got != want {
+			t.Errorf("MayReadAggregates(%s) = %v, want %v", r, got, want)
+		}
+		if want && len(RolePurposes(r)) != 0 {
+			t.Errorf("%s reads reports and may declare purposes %v", r, RolePurposes(r))
+		}
+	}
+}

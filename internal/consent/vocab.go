@@ -53,11 +53,13 @@ const (
 	Adjudicator Role = "adjudicator"
 	Researcher  Role = "researcher"
 	Auditor     Role = "auditor"
-	Subject     Role = "subject"
+	// Manager runs the programme: aggregate reports only, no personal data.
+	Manager Role = "manager"
+	Subject Role = "subject"
 )
 
 // OperatorRoles are the roles an API key can carry (subject comes from the portal).
-var OperatorRoles = []Role{Admin, Registrar, Clinician, Verifier, Adjudicator, Researcher, Auditor}
+var OperatorRoles = []Role{Admin, Registrar, Clinician, Verifier, Adjudicator, Researcher, Auditor, Manager}
 
 // Action is what an access does with the data.
 type Action string

@@ -21,6 +21,31 @@ var Areas = []registry.NewSite{
 	{Code: "hill-clinic", Name: "Hill health post", AreaCode: "AREA-H"},
 }
 
+// AreaTree is the demo's area registry: one region over the three areas,
+// with invented target populations per age band and sex (about what 80
+// households hold, so coverage is near, not at, 100 %).
+var AreaTree = []struct {
+	Code string
+	In   registry.AreaInput
+}{
+	{"REGION", registry.AreaInput{Name: "Demo region"}},
+	{"AREA-N", registry.AreaInput{Name: "North", ParentCode: "REGION", Targets: demoTargets(14)}},
+	{"AREA-R", registry.AreaInput{Name: "Riverside", ParentCode: "REGION", Targets: demoTargets(15)}},
+	{"AREA-H", registry.AreaInput{Name: "Hill", ParentCode: "REGION", Targets: demoTargets(13)}},
+}
+
+func demoTargets(adults int) []registry.AreaTarget {
+	var out []registry.AreaTarget
+	for _, sex := range []string{"female", "male"} {
+		out = append(out,
+			registry.AreaTarget{AgeBand: "0-11", Sex: sex, Target: adults * 2 / 3},
+			registry.AreaTarget{AgeBand: "12-17", Sex: sex, Target: adults / 3},
+			registry.AreaTarget{AgeBand: "18-64", Sex: sex, Target: adults * 2},
+			registry.AreaTarget{AgeBand: "65+", Sex: sex, Target: adults / 2})
+	}
+	return out
+}
+
 var (
 	givenFemale = []string{"Amina", "Beatriz", "Chiara", "Dalia", "Esi", "Farah", "Grace", "Hana", "Ines", "Joy", "Kemi", "Lina", "Maya", "Nia", "Olga", "Priya", "Rosa", "Sara", "Tala", "Uma"}
 	givenMale   = []string{"Ade", "Bruno", "Chen", "Dario", "Emeka", "Femi", "Gabriel", "Hugo", "Ivan", "Jonas", "Kofi", "Luca", "Mateo", "Nuno", "Omar", "Pavel", "Rui", "Samir", "Tomas", "Yusuf"}

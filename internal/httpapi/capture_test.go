@@ -59,17 +59,21 @@ func TestPolicyBeforeDecoding(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e.t = t
-			// Best of three, so a busy machine's scheduling does not count;
+			// Best of five, so a busy machine's scheduling does not count;
 			// decoding and extracting the image takes seconds.
 			var r resp
 			best := time.Hour
-			for range 3 {
+			for range 5 {
 				start := time.Now()
 				r = e.must(tc.status, req{method: "POST", path: tc.path, role: tc.role, purpose: tc.purpose, body: tc.body})
 				best = min(best, time.Since(start))
 			}
-			if best > 50*time.Millisecond {
-				t.Errorf("refused in %v at best, want under 50 ms (decoded before deciding?)", best)
+			limit := 50 * time.Millisecond
+			if raceEnabled {
+				limit = 500 * time.Millisecond // still far below decoding (seconds, tens under -race)
+			}
+			if best > limit {
+				t.Errorf("refused in %v at best, want under %v (decoded before deciding?)", best, limit)
 			}
 			if tc.code != "" && r.code() != tc.code {
 				t.Errorf("code %q, want %q: %s", r.code(), tc.code, r.raw)

@@ -82,12 +82,17 @@ func newEnv(t testing.TB) *env {
 	reg := registry.New(db, kr, registry.Options{Clock: clock.Now, Audit: alog})
 	e := &env{t: t, reg: reg, audit: alog, db: db, keys: map[consent.Role]string{}, clock: clock, kr: kr}
 	e.srv = New(reg, Options{Logger: discardLogger()})
+	for _, code := range []string{"A1", "A2"} {
+		if _, err := reg.PutArea(ctx, registry.Actor{Role: consent.Admin}, code, registry.AreaInput{Name: "Area " + code}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, err := reg.CreateSite(ctx, registry.Actor{Role: consent.Admin}, registry.NewSite{Code: "s1", Name: "Site one", AreaCode: "A1"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, role := range consent.OperatorRoles {
 		site := "s1"
-		if role == consent.Admin || role == consent.Auditor {
+		if role == consent.Admin || role == consent.Auditor || role == consent.Manager {
 			site = ""
 		}
 		_, key, err := reg.CreateOperator(ctx, registry.NewOperator{Role: role, Site: site, Name: string(role)})

@@ -65,6 +65,9 @@ var inputStatus = map[string]int{
 	registry.CodeMinorCannotBeHead: http.StatusUnprocessableEntity,
 	registry.CodeHeadMustStay:      http.StatusUnprocessableEntity,
 	registry.CodeNotEnrolled:       http.StatusUnprocessableEntity,
+	registry.CodeUnknownArea:       http.StatusBadRequest,
+	registry.CodeInvalidReport:     http.StatusBadRequest,
+	registry.CodeIdentifierInUse:   http.StatusConflict,
 }
 
 // problemFor is the one place errors become HTTP answers. Internal detail

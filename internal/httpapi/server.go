@@ -120,6 +120,12 @@ func (s *Server) registerRoutes() {
 
 	s.handle("POST /v1/sites", Operator, s.createSite)
 	s.handle("GET /v1/sites", Public, s.listSites)
+	s.handle("PUT /v1/areas/{code}", Operator, s.putArea)
+	s.handle("GET /v1/areas", Operator, s.listAreas)
+	s.handle("GET /v1/reports/coverage", Operator, s.coverageReport)
+	s.handle("GET /v1/reports/consent", Operator, s.consentReport)
+	s.handle("GET /v1/reports/exclusion", Operator, s.exclusionReport)
+	s.handle("GET /v1/reports/register", Operator, s.registerReport)
 
 	s.handle("POST /v1/households", Personal, s.createHousehold)
 	s.handle("GET /v1/households/{id}", Personal, s.getHousehold)
@@ -218,6 +224,13 @@ func newRequestID() string {
 // access log line (route, status, duration: never a body, name or key),
 // body cap, authentication and the purpose header.
 func (s *Server) wrap(pattern string, access Access, h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return s.wrapWith(pattern, access, h, mountOptions{})
+}
+
+// wrapWith is wrap with the error writer and person of a mounted route
+// (mount.go); the zero mountOptions is the JSON API's.
+func (s *Server) wrapWith(pattern string, access Access, h func(http.ResponseWriter, *http.Request) error, mo mountOptions) http.Handler {
+	writeProblem := mo.problemWriter()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rid := newRequestID()
@@ -267,6 +280,9 @@ func (s *Server) wrap(pattern string, access Access, h func(http.ResponseWriter,
 					if strings.Contains(pattern, " /v1/persons/{id}") {
 						pid = r.PathValue("id")
 					}
+					if mo.person != nil {
+						pid = mo.person(r)
+					}
 					if aerr := s.reg.RecordRefusal(ctx, actor, r.Header.Get("Assent-Purpose"), pid, reason); aerr != nil {
 						writeProblem(rec, r, s.log, aerr)
 						return
@@ -282,6 +298,13 @@ func (s *Server) wrap(pattern string, access Access, h func(http.ResponseWriter,
 			ctx = context.WithValue(ctx, keyActor, actor)
 			if access == Personal || (access == Portal && actor.Role != consent.Subject) {
 				p := r.Header.Get("Assent-Purpose")
+				if p == "" && mo.purposeOptional != nil && mo.purposeOptional(actor) {
+					r = r.WithContext(ctx)
+					if err := h(rec, r); err != nil {
+						writeProblem(rec, r, s.log, err)
+					}
+					return
+				}
 				if p == "" {
 					refuse(probErr(http.StatusBadRequest, CodePurposeRequired, "this route reads or writes personal data: declare the purpose in the Assent-Purpose header"), CodePurposeRequired)
 					return

@@ -78,6 +78,7 @@ func TestEveryPersonalRouteIsAudited(t *testing.T) {
 	purposeOf := map[consent.Role]string{
 		consent.Admin: "registration", consent.Registrar: "registration", consent.Clinician: "care", consent.Verifier: "verification",
 		consent.Adjudicator: "deduplication", consent.Researcher: "research", consent.Auditor: "registration",
+		consent.Manager: "registration",
 	}
 	roles := append([]consent.Role{}, consent.OperatorRoles...)
 	roles = append(roles, consent.Subject)

@@ -34,15 +34,22 @@ var txOutsideGuard = map[string]string{
 	"Registry.confirmCandidates": "confirms blind-index candidates for FindPersons, after its role decision",
 	// Ids read first so that the gate can decide and audit every person
 	// touched (no personal data is read here).
-	"Registry.ResolvePerson":    "turns a person number into the id the caller could have sent; the gate then decides",
-	"Registry.loadCase":         "reads a case's person ids to build the gated access",
-	"Registry.Cases":            "lists open cases' person ids to build the gated access",
-	"Registry.householdMembers": "lists a household's member ids to build the gated access",
-	"Registry.ChangeHead":       "reads the household's head id to build the gated access",
-	"Registry.mergedRecords":    "reads the ids of a merged record's survivor and aliases to build the gated access",
+	"Registry.ResolvePerson":     "turns a person number into the id the caller could have sent; the gate then decides",
+	"Registry.loadCase":          "reads a case's person ids to build the gated access",
+	"Registry.Cases":             "lists open cases' person ids to build the gated access",
+	"Registry.householdMembers":  "lists a household's member ids to build the gated access",
+	"Registry.ChangeHead":        "reads the household's head id to build the gated access",
+	"Registry.mergedRecords":     "reads the ids of a merged record's survivor and aliases to build the gated access",
+	"Registry.resolveIdentifier": "finds the id an identifier (record id, person number, another system's) names, after the role decision; the gate then decides",
+	"Registry.SpecimenByID":      "reads a specimen's person id to build the gated access, after the role decision",
 	// Offline and aggregate work, no use case of one person.
 	"Registry.Maintain":         "offline maintain: lists lapses and erasures, each then applied through the gate",
 	"Registry.endCareRetention": "offline maintain: lists tombstones whose care retention is over, each then deleted through the gate",
+	"Registry.CoverageReport":   "aggregate counts (statistics projection) after reportGate decided and recorded the request",
+	"Registry.ConsentReport":    "aggregate counts after reportGate decided and recorded the request",
+	"Registry.ExclusionReport":  "aggregate counts after reportGate decided and recorded the request",
+	"Registry.RegisterReport":   "aggregate counts after reportGate decided and recorded the request",
+	"Registry.recordExclusion":  "counts one exclusion event: site, modality, kind and time, no person",
 	"Registry.OpsStats":         "operational counts for metrics (open cases, checkpoint age): no personal data",
 	"Registry.Login":            "portal login: checks a person's code and opens a session (audited by the login itself)",
 	// The audit log: metadata, never names or templates.
@@ -50,6 +57,7 @@ var txOutsideGuard = map[string]string{
 	"AuditCheckpointNotes": "reads signed checkpoints",
 	// Operators and sites: no personal data.
 	"Registry.ListSites":            "sites are not personal data",
+	"Registry.ListAreas":            "areas and their targets are not personal data",
 	"Registry.CreateOperator":       "operator keys are not personal data (offline keys create)",
 	"Registry.Authenticate":         "looks an API key up (no personal data)",
 	"Registry.RevokeOperator":       "operator keys are not personal data",

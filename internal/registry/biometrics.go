@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -99,7 +100,11 @@ func (r *Registry) EnrolBiometric(ctx context.Context, actor Actor, purpose cons
 	// Extraction is CPU work: done before the write transaction, and its
 	// failure is still recorded through the gate below.
 	t, extractErr := r.extract(ctx, cat, c, false)
-	return r.enrolTemplate(ctx, actor, purpose, id, cat, c, t, extractErr)
+	out, err := r.enrolTemplate(ctx, actor, purpose, id, cat, c, t, extractErr)
+	if ie := (*InputError)(nil); errors.As(err, &ie) && ie.Code == CodeQualityTooLow {
+		r.recordExclusion(ctx, actor, cat, store.ExclusionCaptureFailed)
+	}
+	return out, err
 }
 
 // EnrolTemplate stores a template already extracted by one of the
@@ -389,6 +394,9 @@ func (r *Registry) Verify(ctx context.Context, actor Actor, purpose consent.Purp
 		return at, nil
 	}
 	if err := r.decideFirst(ctx, a, in.PersonID, func(tx store.Tx) error { _, err := enrolledAt(tx); return err }); err != nil {
+		if ie := (*InputError)(nil); errors.As(err, &ie) && ie.Code == CodeNotEnrolled {
+			r.recordExclusion(ctx, actor, cat, store.ExclusionNotEnrolled)
+		}
 		return Verification{}, err
 	}
 	probe, extractErr := r.extract(ctx, cat, in.Capture, false)
@@ -417,6 +425,9 @@ func (r *Registry) Verify(ctx context.Context, actor Actor, purpose consent.Purp
 		}
 		return nil
 	})
+	if err == nil && !out.Match {
+		r.recordExclusion(ctx, actor, cat, store.ExclusionNoMatch)
+	}
 	return out, err
 }
 

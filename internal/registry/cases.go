@@ -174,6 +174,10 @@ func (r *Registry) DecideCase(ctx context.Context, actor Actor, purpose consent.
 			if err := tx.UpdatePerson(ctx, b); err != nil {
 				return err
 			}
+			// An alias is not a second person: it leaves the statistics.
+			if err := tx.DeletePersonStats(ctx, b.ID); err != nil {
+				return err
+			}
 		}
 		c.Status = store.CaseDecided
 		out = caseView(c)

@@ -68,6 +68,9 @@ func (r *Registry) CreateHousehold(ctx context.Context, actor Actor, purpose con
 	var out HouseholdView
 	a := access{actor: actor, purpose: purpose, categories: []consent.Category{consent.Identity}, action: consent.Write}
 	err := r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
+		if err := requireArea(ctx, tx, in.AreaCode); err != nil {
+			return err
+		}
 		now := r.clock()
 		h := store.Household{ID: newID(), AreaCode: in.AreaCode, CreatedAt: now, UpdatedAt: now}
 		if err := r.sealAddress(ctx, &h, strings.TrimSpace(in.Address)); err != nil {
@@ -365,6 +368,9 @@ func (r *Registry) SplitHousehold(ctx context.Context, actor Actor, purpose cons
 	err := r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
 		if _, err := tx.GetHousehold(ctx, hid); err != nil {
 			return mapNotFound(err)
+		}
+		if err := requireArea(ctx, tx, in.AreaCode); err != nil {
+			return err
 		}
 		if err := r.checkHeadOfAge("head_id", f[in.HeadID].birth, r.clock()); err != nil {
 			return err

@@ -54,7 +54,12 @@ func (r *Registry) CreateSite(ctx context.Context, actor Actor, in NewSite) (Sit
 		return SiteView{}, err
 	}
 	s := store.Site{Code: in.Code, Name: strings.TrimSpace(in.Name), AreaCode: in.AreaCode, CreatedAt: r.clock()}
-	err := r.guard(ctx, operationAccess(actor, consent.ManageSites), func(tx store.Tx, _ map[string]*facts) error { return tx.CreateSite(ctx, s) })
+	err := r.guard(ctx, operationAccess(actor, consent.ManageSites), func(tx store.Tx, _ map[string]*facts) error {
+		if err := requireArea(ctx, tx, s.AreaCode); err != nil {
+			return err
+		}
+		return tx.CreateSite(ctx, s)
+	})
 	if errors.Is(err, store.ErrConflict) {
 		return SiteView{}, &InputError{Code: CodeSiteExists, Field: "code", Detail: "a site with this code exists"}
 	}

@@ -330,6 +330,9 @@ func (r *Registry) prepareNewPerson(actor Actor, purpose consent.Purpose, in New
 
 func (r *Registry) insertPerson(ctx context.Context, tx store.Tx, np newPersonPlan) (Registered, error) {
 	in, id, now := np.in, np.id, np.now
+	if err := requireArea(ctx, tx, in.AreaCode); err != nil {
+		return Registered{}, err
+	}
 	if in.GuardianID != "" {
 		if err := r.checkGuardian(ctx, tx, in.GuardianID, now); err != nil {
 			return Registered{}, err
@@ -353,6 +356,9 @@ func (r *Registry) insertPerson(ctx context.Context, tx store.Tx, np newPersonPl
 		return Registered{}, err
 	}
 	if err := tx.CreatePerson(ctx, p); err != nil {
+		return Registered{}, err
+	}
+	if err := projectPerson(ctx, tx, p, ident, np.actor.OperatorID); err != nil {
 		return Registered{}, err
 	}
 	for _, rec := range np.pending {
@@ -555,6 +561,11 @@ func (r *Registry) UpdatePerson(ctx context.Context, actor Actor, purpose consen
 	err := r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
 		p, ident := f[id].person, f[id].identity
 		now := r.clock()
+		if in.AreaCode != nil {
+			if err := requireArea(ctx, tx, *in.AreaCode); err != nil {
+				return err
+			}
+		}
 		if err := tx.AddPersonVersion(ctx, store.PersonVersion{PersonID: id, Version: p.Version, IdentitySealed: p.IdentitySealed,
 			HouseholdID: p.HouseholdID, Relationship: p.Relationship, AreaCode: p.AreaCode, ChangedAt: now, ChangedBy: actor.OperatorID}); err != nil {
 			return err
@@ -576,6 +587,9 @@ func (r *Registry) UpdatePerson(ctx context.Context, actor Actor, purpose consen
 			return err
 		}
 		if err := tx.UpdatePerson(ctx, p); err != nil {
+			return err
+		}
+		if err := projectPerson(ctx, tx, p, ident, registeringOperator(f[id].records)); err != nil {
 			return err
 		}
 		out = view(p, ident)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/envelope"
+	"github.com/assent-registry/assent/internal/store"
 	"github.com/assent-registry/assent/internal/store/sqlite"
 )
 
@@ -36,6 +37,16 @@ func newTestStore(t *testing.T) (*sqlite.DB, *envelope.Keyring) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		for _, code := range []string{"A", "A1", "B"} {
+			if err := tx.PutArea(ctx, store.Area{Code: code, Name: "Area " + code}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	m, err := envelope.GenerateMasterKey()
 	if err != nil {
 		t.Fatal(err)

@@ -48,7 +48,10 @@ type Tx interface {
 	Biometrics
 	Cases
 	Imports
+	Identifiers
 	Audit
+	Areas
+	Statistics
 	Rights
 }
 

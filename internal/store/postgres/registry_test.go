@@ -28,6 +28,9 @@ func registryOn(t *testing.T) (*DB, *registry.Registry, registry.Actor, func(i i
 		t.Fatal(err)
 	}
 	r := registry.New(db, kr, registry.Options{})
+	if _, err := r.PutArea(ctx, registry.Actor{Role: consent.Admin}, "A", registry.AreaInput{Name: "Area A"}); err != nil {
+		t.Fatal(err)
+	}
 	registrar := registry.Actor{OperatorID: "op", Role: consent.Registrar, Site: "s1"}
 	enrol := func(i int) (registry.Registered, error) {
 		return r.CreatePerson(ctx, registrar, consent.Registration, registry.NewPerson{

@@ -35,6 +35,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PersonNumbersUniqueAndKept", testPersonNumbers},
 		{"OperatorLogins", testOperatorLogins},
 		{"AliasesAndCareRetention", testRights},
+		{"AreasReplaceTargets", testAreas},
+		{"StatisticsProjectionAggregates", testStatistics},
+		{"RegistrationsPerWeek", testWeekly},
+		{"ExclusionAndRegisterQuality", testExclusionAndQuality},
+		{"IdentifiersOncePerSystemAndErased", testIdentifiers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

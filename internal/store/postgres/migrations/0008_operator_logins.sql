@@ -1,4 +1,4 @@
--- 0006: operators may also sign in to the web interface with a user name and
+-- 0008: operators may also sign in to the web interface with a user name and
 -- a password, kept as an argon2id hash (PHC string, salt included).
 -- IF NOT EXISTS: servers migrating one empty schema at once may race here.
 ALTER TABLE operators ADD COLUMN IF NOT EXISTS user_name TEXT;
