@@ -13,10 +13,12 @@ import (
 	"github.com/assent-registry/assent/internal/audit"
 	"github.com/assent-registry/assent/internal/dirlock"
 	"github.com/assent-registry/assent/internal/envelope"
+	"github.com/assent-registry/assent/internal/envelope/pgkeys"
 	"github.com/assent-registry/assent/internal/registry"
 	"github.com/assent-registry/assent/internal/store"
 	"github.com/assent-registry/assent/internal/store/postgres"
 	"github.com/assent-registry/assent/internal/store/sqlite"
+	"github.com/jackc/pgx/v5"
 )
 
 // Files in the data directory.
@@ -29,7 +31,7 @@ const (
 type app struct {
 	dir   string
 	db    store.Store
-	ks    *envelope.SQLiteStore
+	ks    keyStore
 	keys  *envelope.Keyring
 	reg   *registry.Registry
 	audit *audit.Log
@@ -71,6 +73,12 @@ type openOptions struct {
 	// Postgres, when not empty, puts the data in PostgreSQL instead of the
 	// SQLite file; the key store and master key stay in DIR, apart from it.
 	Postgres string
+	// KeysPostgres, when not empty, puts the wrapped data keys in a
+	// PostgreSQL database of their own (envelope/pgkeys) instead of DIR's
+	// keys.db, for several API nodes and gallery workers. It must not be
+	// the data database; the master key stays in DIR (or
+	// ASSENT_MASTER_KEY_FILE).
+	KeysPostgres string
 	// Observer is given to the registry (serve's operational metrics).
 	Observer registry.Observer
 	// CareRetention is --care-retention (registry.Options.CareRetention).
@@ -89,7 +97,7 @@ func openDir(ctx context.Context, dir string, log *slog.Logger, o openOptions) (
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("data dir: %w", err)
 		}
-	} else if err := isRegistry(dir); err != nil {
+	} else if err := isRegistry(dir, o.KeysPostgres != ""); err != nil {
 		return nil, err
 	}
 	var locks []*dirlock.Lock
@@ -114,7 +122,10 @@ func openDir(ctx context.Context, dir string, log *slog.Logger, o openOptions) (
 			locks = append(locks, l)
 		}
 	}
-	ks, keys, err := openKeyring(ctx, dir, log)
+	if o.KeysPostgres != "" && o.Postgres != "" && sameDatabase(o.KeysPostgres, o.Postgres) {
+		return nil, errors.New("--keys-postgres names the data database: the key store must be a database of its own (its own URL and credentials), or a backup of the data would carry the keys that erasure deletes")
+	}
+	ks, keys, err := openKeyring(ctx, dir, o.KeysPostgres, log)
 	if err != nil {
 		return nil, err
 	}
@@ -149,8 +160,14 @@ func (a *app) Close() error {
 // openKeyring opens DIR's key store and master key (finishing a master key
 // rotation a crash interrupted). A master key file that group or others can
 // read is refused.
-func openKeyring(ctx context.Context, dir string, log *slog.Logger) (*envelope.SQLiteStore, *envelope.Keyring, error) {
-	ks, err := envelope.OpenSQLiteStore(ctx, filepath.Join(dir, keyStoreFile))
+func openKeyring(ctx context.Context, dir, keysURL string, log *slog.Logger) (keyStore, *envelope.Keyring, error) {
+	var ks keyStore
+	var err error
+	if keysURL != "" {
+		ks, err = pgkeys.Open(ctx, keysURL, pgkeys.Options{})
+	} else {
+		ks, err = envelope.OpenSQLiteStore(ctx, filepath.Join(dir, keyStoreFile))
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -169,7 +186,13 @@ func openKeyring(ctx context.Context, dir string, log *slog.Logger) (*envelope.S
 		}
 		return nil, nil, err
 	}
-	keys, err := envelope.NewKeyring(ctx, ks, master, envelope.Options{})
+	// With the keys in PostgreSQL several nodes share them, and a node's
+	// cache would keep a key another node shredded: no cache there.
+	opts := envelope.Options{}
+	if keysURL != "" {
+		opts.CacheSize = -1
+	}
+	keys, err := envelope.NewKeyring(ctx, ks, master, opts)
 	if err != nil {
 		ks.Close()
 		return nil, nil, err
@@ -180,7 +203,7 @@ func openKeyring(ctx context.Context, dir string, log *slog.Logger) (*envelope.S
 // isRegistry refuses a directory that is not an Assent data directory (no
 // key store in it): a mistyped --data must not start a new registry with a
 // new master key.
-func isRegistry(dir string) error {
+func isRegistry(dir string, keysElsewhere bool) error {
 	st, err := os.Stat(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -191,9 +214,16 @@ func isRegistry(dir string) error {
 	if !st.IsDir() {
 		return fmt.Errorf("%s is not a directory", dir)
 	}
-	if _, err := os.Stat(filepath.Join(dir, keyStoreFile)); err != nil {
+	marker := keyStoreFile
+	if keysElsewhere { // the keys live in PostgreSQL; the master key marks DIR
+		marker = masterKeyFile
+		if os.Getenv("ASSENT_MASTER_KEY_FILE") != "" {
+			return nil
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, marker)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%s is not an Assent data directory (no %s in it); only `assent serve` creates one (check the --data path)", dir, keyStoreFile)
+			return fmt.Errorf("%s is not an Assent data directory (no %s in it); only `assent serve` creates one (check the --data path)", dir, marker)
 		}
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -214,4 +244,25 @@ func lockRefusal(err error, what string, o openOptions) error {
 		return fmt.Errorf("%s (%w)", msg, err)
 	}
 	return fmt.Errorf("%s is held by an offline command (keys rotate-master, maintain, import or restore); wait for it to finish before running %s (%w)", what, o.Command, err)
+}
+
+// keyStore is a key store the CLI opens and closes: DIR's keys.db or the
+// PostgreSQL key database.
+type keyStore interface {
+	envelope.KeyStore
+	Close() error
+}
+
+// sameDatabase reports whether two PostgreSQL URLs name the same database
+// on the same server (an unreadable URL is left for the opener to refuse).
+func sameDatabase(a, b string) bool {
+	ca, err := pgx.ParseConfig(a)
+	if err != nil {
+		return false
+	}
+	cb, err := pgx.ParseConfig(b)
+	if err != nil {
+		return false
+	}
+	return ca.Host == cb.Host && ca.Port == cb.Port && ca.Database == cb.Database
 }

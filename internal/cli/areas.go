@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/dirlock"
 	"github.com/assent-registry/assent/internal/registry"
 	"github.com/spf13/cobra"
 )
@@ -34,7 +35,7 @@ func newAreasCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := openApp(cmd.Context(), dir, true, quiet, pgFlag(cmd))
+			a, err := openDir(cmd.Context(), dir, quiet, openOptions{Migrate: true, Lock: dirlock.Shared, Command: "assent areas", Postgres: pgFlag(cmd), KeysPostgres: keysPGFlag(cmd)})
 			if err != nil {
 				return err
 			}
@@ -55,7 +56,7 @@ func newAreasCmd() *cobra.Command {
 		Use:   "list",
 		Short: "Print the area registry as CSV (the import format)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := openApp(cmd.Context(), dir, true, quiet, pgFlag(cmd))
+			a, err := openDir(cmd.Context(), dir, quiet, openOptions{Migrate: true, Lock: dirlock.Shared, Command: "assent areas", Postgres: pgFlag(cmd), KeysPostgres: keysPGFlag(cmd)})
 			if err != nil {
 				return err
 			}

@@ -34,7 +34,7 @@ every checkpoint's signature, its root, and the consistency between successive
 checkpoints. Exit 0 when intact; exit 2 naming the first bad entry otherwise.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-			a, err := openDir(cmd.Context(), dir, quiet, openOptions{Postgres: pgFlag(cmd)})
+			a, err := openDir(cmd.Context(), dir, quiet, openOptions{Postgres: pgFlag(cmd), KeysPostgres: keysPGFlag(cmd)})
 			if err != nil {
 				return err
 			}

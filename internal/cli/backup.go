@@ -35,7 +35,7 @@ store and the master key on other media (docs/keys.md).`,
 			if pgFlag(cmd) != "" {
 				return errPostgresBackup
 			}
-			if err := isRegistry(dir); err != nil {
+			if err := isRegistry(dir, false); err != nil {
 				return err
 			}
 			// Shared: beside serve, never beside a restore or a rotation.
@@ -80,7 +80,7 @@ server first; restore holds DIR alone.`,
 			if pgFlag(cmd) != "" {
 				return errPostgresBackup
 			}
-			if err := isRegistry(dir); err != nil {
+			if err := isRegistry(dir, false); err != nil {
 				return err
 			}
 			o := openOptions{Lock: dirlock.Exclusive, Command: "assent restore", Why: "restore replaces the data file the server has open"}
@@ -94,7 +94,7 @@ server first; restore holds DIR alone.`,
 			// open, but none of its sealed values would. Only the key store
 			// is read here: the data file may be the very thing lost.
 			quiet := slog.New(slog.DiscardHandler)
-			ks, keys, err := openKeyring(cmd.Context(), dir, quiet)
+			ks, keys, err := openKeyring(cmd.Context(), dir, "", quiet)
 			if err != nil {
 				return err
 			}

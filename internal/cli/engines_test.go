@@ -51,3 +51,48 @@ func TestBenchIrisCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalFingerprintCrossSet runs the cross-set protocol through the CLI
+// on two shared sets: thresholds fitted on one, the other scored at them,
+// and the frozen-threshold EER is never below the set's own.
+func TestEvalFingerprintCrossSet(t *testing.T) {
+	test := datasets.FingerprintSet(t, "fvc2002/db1_b")
+	cal := datasets.FingerprintSet(t, "fvc2000/db1_b")
+	code, out := run("eval", "fingerprint", "--dataset", test, "--calibrate-on", cal, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	var r struct {
+		Calibration []struct {
+			Genuine, Impostor int
+		}
+		Sets []struct {
+			InSample struct {
+				EER float64 `json:"eer"`
+			} `json:"in_sample"`
+			Out struct {
+				EER float64 `json:"eer"`
+				At  []struct {
+					Measured bool    `json:"measured"`
+					FMR      float64 `json:"fmr"`
+				} `json:"at"`
+			} `json:"out_of_sample"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &r); err != nil {
+		t.Fatalf("not one JSON object: %v\n%s", err, out)
+	}
+	if len(r.Calibration) != 1 || r.Calibration[0].Genuine != 280 || r.Calibration[0].Impostor != 2880 {
+		t.Fatalf("calibration %+v, want one fit on 280 genuine and 2,880 impostor pairs", r.Calibration)
+	}
+	if len(r.Sets) != 1 {
+		t.Fatalf("%d test sets, want 1", len(r.Sets))
+	}
+	s := r.Sets[0]
+	if s.Out.EER < s.InSample.EER || s.Out.EER > 0.2 {
+		t.Errorf("out-of-sample EER %.4f against in-sample %.4f: want at least the in-sample one, and sane", s.Out.EER, s.InSample.EER)
+	}
+	if len(s.Out.At) != 4 || !s.Out.At[2].Measured || s.Out.At[3].Measured {
+		t.Errorf("points %+v: want EER, 1e-2, 1e-3 fitted from 2,880 impostors and 1e-4 not", s.Out.At)
+	}
+}

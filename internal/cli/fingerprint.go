@@ -43,8 +43,10 @@ type fingerprintEval struct {
 func newEvalFingerprintCmd() *cobra.Command {
 	var (
 		dataset, plot  string
+		calibrateOn    string
 		dpi            int
 		asJSON, useISO bool
+		crossYear      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "fingerprint",
@@ -53,8 +55,18 @@ func newEvalFingerprintCmd() *cobra.Command {
 decodes every ISO/IEC 19794-2 record with --templates) and scores the FVC
 protocol: genuine = every pair of impressions of a finger, impostor = every
 impression against every impression of the other fingers. A failure to enrol
-makes each of its pairs a non-match.`,
+makes each of its pairs a non-match.
+
+Cross-set protocol: --calibrate-on SETS fits the thresholds (the EER threshold
+and those of FMR 1e-2, 1e-3, 1e-4) on the pooled pairs of SETS and reports
+each --dataset set (comma-separated; DIR:DPI for a resolution, FVC2002 DB2 is
+569 by default) at those frozen thresholds beside its in-sample rates.
+--cross-year does it for the eight shared B sets: FVC2000 scored with the fit
+on FVC2002 and the other way round (--dataset may name the data root).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if crossYear || calibrateOn != "" {
+				return runFingerprintCross(cmd.OutOrStdout(), asJSON, crossYear, dataset, calibrateOn)
+			}
 			if dataset == "" {
 				return fmt.Errorf("eval fingerprint: --dataset is required")
 			}
@@ -87,6 +99,8 @@ makes each of its pairs a non-match.`,
 	cmd.Flags().IntVar(&dpi, "dpi", 500, "scan resolution of the images (FVC2002 DB2 is 569)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().StringVar(&plot, "plot", "", "write score histograms and a DET curve to this SVG file")
+	cmd.Flags().StringVar(&calibrateOn, "calibrate-on", "", "comma-separated sets to fit the thresholds on; --dataset sets are then scored out of sample")
+	cmd.Flags().BoolVar(&crossYear, "cross-year", false, "FVC2000 <-> FVC2002 cross-set protocol on the shared B sets")
 	cmd.Flags().BoolVar(&useISO, "templates", false, "evaluate the matcher on ISO/IEC 19794-2 records (.iso) instead of images")
 	return cmd
 }

@@ -46,7 +46,7 @@ are loaded at start).`,
 			ctx := cmd.Context()
 			log := newLogger(cmd.ErrOrStderr(), "text")
 			a, err := openDir(ctx, dir, log, openOptions{Migrate: true, Lock: dirlock.Exclusive, Command: "assent import",
-				Why: "its 1:N galleries are loaded at start and would miss the imported people as duplicates", Postgres: pgFlag(cmd)})
+				Why: "its 1:N galleries are loaded at start and would miss the imported people as duplicates", Postgres: pgFlag(cmd), KeysPostgres: keysPGFlag(cmd)})
 			if err != nil {
 				return err
 			}

@@ -26,7 +26,7 @@ func newKeysCmd() *cobra.Command {
 		Use:   "create",
 		Short: "Create an operator and print its new API key (shown once) alone on stdout",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := openDir(cmd.Context(), dir, quiet, openOptions{Migrate: true, Lock: dirlock.Shared, Command: "assent keys create", Postgres: pgFlag(cmd)})
+			a, err := openDir(cmd.Context(), dir, quiet, openOptions{Migrate: true, Lock: dirlock.Shared, Command: "assent keys create", Postgres: pgFlag(cmd), KeysPostgres: keysPGFlag(cmd)})
 			if err != nil {
 				return err
 			}
@@ -67,7 +67,7 @@ func newKeysCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List operators (never their keys) as JSON lines",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := openDir(cmd.Context(), dir, quiet, openOptions{Migrate: true, Lock: dirlock.Shared, Command: "assent keys list", Postgres: pgFlag(cmd)})
+			a, err := openDir(cmd.Context(), dir, quiet, openOptions{Migrate: true, Lock: dirlock.Shared, Command: "assent keys list", Postgres: pgFlag(cmd), KeysPostgres: keysPGFlag(cmd)})
 			if err != nil {
 				return err
 			}
@@ -90,7 +90,7 @@ func newKeysCmd() *cobra.Command {
 		Short: "Revoke an operator's key at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := openDir(cmd.Context(), dir, quiet, openOptions{Migrate: true, Lock: dirlock.Shared, Command: "assent keys revoke", Postgres: pgFlag(cmd)})
+			a, err := openDir(cmd.Context(), dir, quiet, openOptions{Migrate: true, Lock: dirlock.Shared, Command: "assent keys revoke", Postgres: pgFlag(cmd), KeysPostgres: keysPGFlag(cmd)})
 			if err != nil {
 				return err
 			}
@@ -107,7 +107,7 @@ store, then replaces the master key file. Stop the server first. Destroy old
 copies of the master key wherever you kept them.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, err := openDir(cmd.Context(), dir, quiet, openOptions{Migrate: true, Lock: dirlock.Exclusive, Command: "assent keys rotate-master",
-				Why: "it holds the master key in memory and would keep using the old one", Postgres: pgFlag(cmd)})
+				Why: "it holds the master key in memory and would keep using the old one", Postgres: pgFlag(cmd), KeysPostgres: keysPGFlag(cmd)})
 			if err != nil {
 				return err
 			}

@@ -19,7 +19,7 @@ func newMaintainCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(cmd.ErrOrStderr(), "text")
 			a, err := openDir(cmd.Context(), dir, log, openOptions{CareRetention: time.Duration(retention), Migrate: true, Lock: dirlock.Exclusive, Command: "assent maintain",
-				Why: "the server runs maintenance itself (--maintain-every)", Postgres: pgFlag(cmd)})
+				Why: "the server runs maintenance itself (--maintain-every)", Postgres: pgFlag(cmd), KeysPostgres: keysPGFlag(cmd)})
 			if err != nil {
 				return err
 			}

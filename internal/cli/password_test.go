@@ -13,14 +13,7 @@ import (
 // terminal), and the operator signs in by name; a short password creates
 // nothing.
 func TestKeysCreateWithUser(t *testing.T) {
-	dir := t.TempDir()
-	ctx := context.Background()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a0, err := openApp(ctx, dir, true, quiet) // as serve does on first run
-	if err != nil {
-		t.Fatal(err)
-	}
-	a0.Close()
+	dir := newRegistryDir(t)
 	for _, tc := range []struct {
 		user, password string
 		ok             bool
@@ -38,7 +31,8 @@ func TestKeysCreateWithUser(t *testing.T) {
 			t.Fatalf("user %q password %q: err %v", tc.user, tc.password, err)
 		}
 	}
-	a, err := openApp(ctx, dir, true, quiet)
+	ctx := context.Background()
+	a, err := openApp(ctx, dir, true, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

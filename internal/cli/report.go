@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/dirlock"
 	"github.com/assent-registry/assent/internal/registry"
 	"github.com/assent-registry/assent/internal/report"
 	"github.com/spf13/cobra"
@@ -61,7 +62,7 @@ request is recorded in the audit log as an aggregate access by a manager.`,
 				defer f.Close()
 				w = f
 			}
-			a, err := openApp(cmd.Context(), dir, true, slog.New(slog.NewTextHandler(io.Discard, nil)), pgFlag(cmd))
+			a, err := openDir(cmd.Context(), dir, slog.New(slog.NewTextHandler(io.Discard, nil)), openOptions{Migrate: true, Lock: dirlock.Shared, Command: "assent report", Postgres: pgFlag(cmd), KeysPostgres: keysPGFlag(cmd)})
 			if err != nil {
 				return err
 			}

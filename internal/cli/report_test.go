@@ -28,7 +28,12 @@ D2,District two,REG,18-64,male,30
 // with SVG charts and a DHIS2 dataValueSets document without suppressed
 // cells.
 func TestAreasImportAndReports(t *testing.T) {
-	dir := t.TempDir()
+	dir := t.TempDir() // a registry as serve first makes it, with no area yet
+	if a, err := openApp(context.Background(), dir, true, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	} else if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
 	tmp := t.TempDir()
 	write := func(name, s string) string {
 		p := filepath.Join(tmp, name)

@@ -74,6 +74,16 @@ type exitCoder interface {
 // addPostgresFlag gives a command that opens the data the --postgres flag.
 func addPostgresFlag(fs *pflag.FlagSet) {
 	fs.String("postgres", "", "keep the data in PostgreSQL at this URL instead of DIR's SQLite file (the key store stays in DIR); default $ASSENT_DATABASE_URL")
+	fs.String("keys-postgres", "", "keep the wrapped data keys in this PostgreSQL database (never the data database) instead of DIR's keys.db; default $ASSENT_KEYS_DATABASE_URL")
+}
+
+// keysPGFlag is the --keys-postgres URL, or ASSENT_KEYS_DATABASE_URL when
+// the flag is unset.
+func keysPGFlag(cmd *cobra.Command) string {
+	if v, _ := cmd.Flags().GetString("keys-postgres"); v != "" {
+		return v
+	}
+	return os.Getenv("ASSENT_KEYS_DATABASE_URL")
 }
 
 // pgFlag is the --postgres URL, or ASSENT_DATABASE_URL when the flag is unset.

@@ -40,7 +40,7 @@ func newServeCmd() *cobra.Command {
 			if err := cfg.parse(proxies); err != nil {
 				return err
 			}
-			a, err := openDir(cmd.Context(), dir, log, openOptions{CareRetention: time.Duration(retention), Migrate: migrate, Create: true, Lock: dirlock.Shared, Command: "assent serve", Postgres: pgFlag(cmd), Observer: cfg.metrics})
+			a, err := openDir(cmd.Context(), dir, log, openOptions{CareRetention: time.Duration(retention), Migrate: migrate, Create: true, Lock: dirlock.Shared, Command: "assent serve", Postgres: pgFlag(cmd), KeysPostgres: keysPGFlag(cmd), Observer: cfg.metrics})
 			if err != nil {
 				return err
 			}
@@ -141,7 +141,7 @@ func serve(ctx context.Context, a *app, ln net.Listener, log *slog.Logger, cfg s
 		return err
 	}
 	srv := &http.Server{
-		Handler:           ui, // the web UI at /, /ui/, /portal; everything else to the API
+		Handler:           httpapi.SecurityHeaders(ui), // the web UI at /, /ui/, /portal; everything else to the API
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -53,6 +53,20 @@ func FingerprintSet(tb testing.TB, set string) string {
 	return dir
 }
 
+// IITD is $ASSENT_IITD_DATA (IITD Iris v1.0 in the eval layout, one folder
+// per eye NNN_L / NNN_R, as docs/iris.md says), or "" when unset.
+func IITD() string { return os.Getenv("ASSENT_IITD_DATA") }
+
+// IITDSet returns the IITD folder, or skips the test saying how to get it.
+func IITDSet(tb testing.TB) string {
+	tb.Helper()
+	dir := IITD()
+	if dir == "" {
+		tb.Skip("IITD Iris not available: set ASSENT_IITD_DATA to its eval-layout folder (never committed; see docs/iris.md)")
+	}
+	return dir
+}
+
 // IrisSet returns the CASIA-IrisV1 folder, or skips the test.
 func IrisSet(tb testing.TB) string {
 	tb.Helper()

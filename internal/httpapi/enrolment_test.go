@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/assent-registry/assent/internal/consent"
@@ -91,6 +92,11 @@ func TestEnrolmentDeduplicationAndVerification(t *testing.T) {
 	p := e.must(200, req{method: "GET", path: "/v1/persons/" + dup, role: consent.Registrar, purpose: "registration"})
 	if p.str("alias_of") != ids[104] {
 		t.Errorf("merged record: %s", p.raw)
+	}
+	// A capture sent to the merged record is refused, naming the survivor.
+	if r := e.do(req{method: "POST", path: "/v1/persons/" + dup + "/biometrics", role: consent.Registrar, purpose: "deduplication",
+		body: map[string]any{"modality": "fingerprint", "position": "left_index", "data": readFVC(t, dir, 104, 5)}}); r.status != 409 || r.code() != "merged_record" || !strings.Contains(r.str("detail"), ids[104]) {
+		t.Errorf("capture to a merged record: %d %s, want 409 merged_record naming %s", r.status, r.raw, ids[104])
 	}
 	e.must(409, req{method: "POST", path: "/v1/cases/" + caseID + "/decision", role: consent.Adjudicator, purpose: "deduplication", body: map[string]any{"decision": "different"}})
 

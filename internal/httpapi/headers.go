@@ -13,7 +13,11 @@ import (
 //   - Referrer-Policy: no-referrer (no person id leaks in a Referer);
 //   - Strict-Transport-Security only when the connection is TLS (serve
 //     --tls-cert); behind a TLS-terminating proxy, the proxy sets it.
-func securityHeaders(next http.Handler) http.Handler {
+func securityHeaders(next http.Handler) http.Handler { return SecurityHeaders(next) }
+
+// SecurityHeaders wraps a handler served beside the API on the same address
+// (the web interface) in the same headers; wrapping twice is harmless.
+func SecurityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(&headerWriter{ResponseWriter: w, tls: r.TLS != nil}, r)
 	})

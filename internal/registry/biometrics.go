@@ -200,8 +200,8 @@ func enrolAccess(actor Actor, purpose consent.Purpose, id string, cat consent.Ca
 // commit).
 func (r *Registry) enrolTx(ctx context.Context, tx store.Tx, p store.Person, purpose consent.Purpose, cat consent.Category, c Capture, t template, candidates []string) (out Enrolled, added string, err error) {
 	out.Duplicates = []Duplicate{}
-	if p.AliasOf != "" {
-		return out, "", &InputError{Code: CodeInvalidValue, Field: "person", Detail: "this record was merged into " + p.AliasOf}
+	if err := refuseMerged(p); err != nil { // a capture goes to the surviving record, like an exam
+		return out, "", err
 	}
 	raw, err := t.MarshalBinary()
 	if err != nil {

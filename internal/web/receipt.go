@@ -35,12 +35,8 @@ func (s *Server) receiptPage(q *req, out registry.Registered, f personForm) (rec
 	q.loc = s.cat.pick(f.Language)
 	rc := receiptPage{PersonNumber: displayNumber(out), Code: out.Receipt.Code, Name: f.GivenName + " " + f.FamilyName,
 		Time: out.Receipt.Time, Site: out.Receipt.Site, NoticeVer: s.notices.latest}
-	for _, p := range splitPairs(out.Receipt.Granted) {
-		rc.Granted = append(rc.Granted, p)
-	}
-	for _, p := range splitPairs(out.Receipt.Declined) {
-		rc.Declined = append(rc.Declined, p)
-	}
+	rc.Granted = append(rc.Granted, splitPairs(out.Receipt.Granted)...)
+	rc.Declined = append(rc.Declined, splitPairs(out.Receipt.Declined)...)
 	scheme := "http"
 	if q.TLS != nil || s.secure {
 		scheme = "https"

@@ -90,3 +90,16 @@ func TestEvaluateRejectsBadDir(t *testing.T) {
 		t.Error("empty directory: want an error")
 	}
 }
+
+// A model fitted on too few impostor pairs is reported as not fitted, never
+// as an infinite threshold (which JSON cannot carry).
+func TestCheckModelUnfitted(t *testing.T) {
+	r := &EvalResult{gen: []float64{0.1}, imp: []float64{0.45}}
+	if ps := CheckModel(Model{Mean: 0.5, DOF: 300}, r); ps != nil {
+		t.Errorf("unfitted model checked: %+v", ps)
+	}
+	ps := CheckModel(DefaultModel(), r)
+	if len(ps) != len(ModelTargets) || ps[0].Impostors != 0 || ps[0].FNMR != 0 || ps[0].Measurable {
+		t.Errorf("shipped model on one pair each: %+v", ps)
+	}
+}

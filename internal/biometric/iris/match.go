@@ -96,7 +96,25 @@ func rescale(diff, n int, normBits float64) float64 {
 // over k shifts has cumulative 1-(1-F(x))^k. dof and k come from the
 // calibration measured on CASIA-IrisV1 (ImpostorDOF, EffectiveShifts).
 // Accept a comparison when hd <= threshold.
-func ThresholdForFMR(fmr float64) float64 {
+func ThresholdForFMR(fmr float64) float64 { return DefaultModel().Threshold(fmr) }
+
+// Model is the impostor model behind ThresholdForFMR: mean and degrees of
+// freedom of the single-shift impostor distance and the number of
+// independent shifts whose minimum reproduces the measured tail.
+type Model struct {
+	Mean   float64 `json:"mean"`
+	DOF    float64 `json:"dof"`
+	Shifts float64 `json:"shifts"`
+}
+
+// DefaultModel is the shipped calibration (the constants below).
+func DefaultModel() Model {
+	return Model{Mean: ImpostorMean, DOF: ImpostorDOF, Shifts: EffectiveShifts}
+}
+
+// Threshold returns the distance at which the model's false-match rate of
+// one comparison is fmr (accept when hd <= threshold).
+func (m Model) Threshold(fmr float64) float64 {
 	if fmr <= 0 {
 		return 0
 	}
@@ -104,9 +122,9 @@ func ThresholdForFMR(fmr float64) float64 {
 		return 1
 	}
 	// Per-shift tail probability p with 1-(1-p)^k = fmr.
-	p := -math.Expm1(math.Log1p(-fmr) / EffectiveShifts)
-	sd := math.Sqrt(0.25 / ImpostorDOF)
-	return ImpostorMean + sd*math.Sqrt2*math.Erfinv(2*p-1)
+	p := -math.Expm1(math.Log1p(-fmr) / m.Shifts)
+	sd := math.Sqrt(0.25 / m.DOF)
+	return m.Mean + sd*math.Sqrt2*math.Erfinv(2*p-1)
 }
 
 // Calibration of ThresholdForFMR, measured with `assent eval iris` on

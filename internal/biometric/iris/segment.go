@@ -172,6 +172,12 @@ type component struct {
 
 // findPupil thresholds the blurred image at rising levels above its darkest
 // values and keeps the most disc-like dark component of plausible size.
+// findPupil thresholds the blurred image at rising levels above its darkest
+// values and keeps the most disc-like dark component of plausible size. Each
+// level is tried as it is and after a morphological opening of the dark mask
+// (erosion by a square of radius open, the component then grown back by
+// open): eyelashes as dark as the pupil and touching it (IITD, real pupils)
+// are cut off, so the pupil stays a disc.
 func findPupil(s gray) (circle, bool) {
 	minSide := min(s.w, s.h)
 	rMin, rMax := max(6, float64(minSide)/40), float64(minSide)/3.5
@@ -179,62 +185,117 @@ func findPupil(s gray) (circle, bool) {
 	var best circle
 	bestScore := 0.0
 	lab := make([]int32, len(s.p))
+	in := make([]bool, len(s.p))
 	stack := make([]int, 0, 1024)
-	for _, dt := range []float32{4, 8, 12, 18, 26, 36, 48} {
-		t := base + dt
-		clear(lab)
-		var comps []component
-		for i, v := range s.p {
-			if v >= t || lab[i] != 0 {
-				continue
+	erode := max(2, minSide/60)
+	var integral []int32
+	for _, open := range []int{0, erode} {
+		for _, dt := range []float32{4, 8, 12, 18, 26, 36, 48} {
+			t := base + dt
+			for i, v := range s.p {
+				in[i] = v < t
 			}
-			comps = append(comps, component{minX: s.w, minY: s.h})
-			id := int32(len(comps))
-			c := &comps[id-1]
-			lab[i] = id
-			stack = append(stack[:0], i)
-			for len(stack) > 0 {
-				j := stack[len(stack)-1]
-				stack = stack[:len(stack)-1]
-				x, y := j%s.w, j/s.w
-				c.area++
-				c.sx += float64(x)
-				c.sy += float64(y)
-				c.minX, c.maxX = min(c.minX, x), max(c.maxX, x)
-				c.minY, c.maxY = min(c.minY, y), max(c.maxY, y)
-				for _, n := range [4]int{j - 1, j + 1, j - s.w, j + s.w} {
-					if n < 0 || n >= len(s.p) || (n == j-1 && x == 0) || (n == j+1 && x == s.w-1) {
-						continue
-					}
-					if lab[n] == 0 && s.p[n] < t {
-						lab[n] = id
-						stack = append(stack, n)
+			if open > 0 {
+				integral = erodeMask(in, s.w, s.h, open, integral)
+			}
+			clear(lab)
+			var comps []component
+			for i := range s.p {
+				if !in[i] || lab[i] != 0 {
+					continue
+				}
+				comps = append(comps, component{minX: s.w, minY: s.h})
+				id := int32(len(comps))
+				c := &comps[id-1]
+				lab[i] = id
+				stack = append(stack[:0], i)
+				for len(stack) > 0 {
+					j := stack[len(stack)-1]
+					stack = stack[:len(stack)-1]
+					x, y := j%s.w, j/s.w
+					c.area++
+					c.sx += float64(x)
+					c.sy += float64(y)
+					c.minX, c.maxX = min(c.minX, x), max(c.maxX, x)
+					c.minY, c.maxY = min(c.minY, y), max(c.maxY, y)
+					for _, n := range [4]int{j - 1, j + 1, j - s.w, j + s.w} {
+						if n < 0 || n >= len(s.p) || (n == j-1 && x == 0) || (n == j+1 && x == s.w-1) {
+							continue
+						}
+						if lab[n] == 0 && in[n] {
+							lab[n] = id
+							stack = append(stack, n)
+						}
 					}
 				}
 			}
+			for _, c := range comps {
+				// Grown back by the opening: radius and box.
+				r := math.Sqrt(float64(c.area)/math.Pi) + float64(open)
+				if r < rMin || r > rMax {
+					continue
+				}
+				bw, bh := float64(c.maxX-c.minX+1+2*open), float64(c.maxY-c.minY+1+2*open)
+				aspect := bw / bh
+				if aspect < 0.7 || aspect > 1/0.7 {
+					continue
+				}
+				fill := math.Pi * r * r / (math.Pi * bw * bh / 4)
+				if fill < 0.7 {
+					continue
+				}
+				score := (1 - math.Abs(1-fill)) * (1 - math.Abs(1-aspect)) * math.Sqrt(r)
+				if score > bestScore {
+					bestScore = score
+					best = circle{c.sx / float64(c.area), c.sy / float64(c.area), r}
+				}
+			}
 		}
-		for _, c := range comps {
-			r := math.Sqrt(float64(c.area) / math.Pi)
-			if r < rMin || r > rMax {
-				continue
-			}
-			bw, bh := float64(c.maxX-c.minX+1), float64(c.maxY-c.minY+1)
-			aspect := bw / bh
-			if aspect < 0.7 || aspect > 1/0.7 {
-				continue
-			}
-			fill := float64(c.area) / (math.Pi * bw * bh / 4)
-			if fill < 0.7 {
-				continue
-			}
-			score := (1 - math.Abs(1-fill)) * (1 - math.Abs(1-aspect)) * math.Sqrt(r)
-			if score > bestScore {
-				bestScore = score
-				best = circle{c.sx / float64(c.area), c.sy / float64(c.area), r}
-			}
+		if bestScore > 0 {
+			// The plain mask found a disc: the opening is only a fallback,
+			// so images the plain search segments are unchanged.
+			break
 		}
 	}
 	return best, bestScore > 0
+}
+
+// erodeMask keeps in[i] only where the whole square of radius r around i is
+// in the mask (outside the image counts as not in), with an integral image
+// (buf is reused).
+func erodeMask(in []bool, w, h, r int, buf []int32) []int32 {
+	W := w + 1
+	if cap(buf) < W*(h+1) {
+		buf = make([]int32, W*(h+1))
+	}
+	buf = buf[:W*(h+1)]
+	clear(buf[:W])
+	for y := range h {
+		var run int32
+		buf[(y+1)*W] = 0
+		for x := range w {
+			if in[y*w+x] {
+				run++
+			}
+			buf[(y+1)*W+x+1] = buf[y*W+x+1] + run
+		}
+	}
+	full := int32((2*r + 1) * (2*r + 1))
+	for y := range h {
+		for x := range w {
+			i := y*w + x
+			if !in[i] {
+				continue
+			}
+			x0, y0, x1, y1 := x-r, y-r, x+r+1, y+r+1
+			if x0 < 0 || y0 < 0 || x1 > w || y1 > h {
+				in[i] = false
+				continue
+			}
+			in[i] = buf[y1*W+x1]-buf[y0*W+x1]-buf[y1*W+x0]+buf[y0*W+x0] == full
+		}
+	}
+	return buf
 }
 
 // arcProfile returns the mean intensity on circles of radius r0..r1 (step 1)
