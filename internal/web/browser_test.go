@@ -215,7 +215,13 @@ func (b *browser) shot(name string) {
 	if dir == "" {
 		return
 	}
-	buf, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	// A short page right after a tall one can be captured off its origin:
+	// capture the viewport when the page fits in it.
+	shot := chromedp.FullScreenshot(100)
+	if b.eval(`String(document.documentElement.scrollHeight <= window.innerHeight)`) == "true" {
+		shot = chromedp.CaptureScreenshot()
+	}
+	buf, err := chromedp.Run(b.ctx, shot)
 	if err != nil {
 		b.t.Fatalf("screenshot %s: %v", name, err)
 	}

@@ -181,5 +181,8 @@ func TestBrowserRegistrationToPortal(t *testing.T) {
 	}
 	b.checked("portal-ar")
 	b.page("/ui/login?lang=ar", `input[name="key"]`, "login-ar")
+	if w := b.eval(`String(document.documentElement.scrollWidth <= window.innerWidth)`); w != "true" {
+		t.Errorf("the Arabic page is wider than the window")
+	}
 	b.page("/ui/login?lang=en", `input[name="key"]`, "login-en")
 }
