@@ -21,11 +21,10 @@ import (
 
 	"github.com/assent-registry/assent/internal/audit"
 	"github.com/assent-registry/assent/internal/consent"
-	"github.com/assent-registry/assent/internal/envelope"
 	"github.com/assent-registry/assent/internal/httpapi"
 	"github.com/assent-registry/assent/internal/registry"
+	"github.com/assent-registry/assent/internal/registry/registrytest"
 	"github.com/assent-registry/assent/internal/store"
-	"github.com/assent-registry/assent/internal/store/sqlite"
 )
 
 // env is the JSON API with the FHIR interface mounted, over a fresh SQLite
@@ -57,46 +56,11 @@ func newEnv(t *testing.T) *env {
 // newEnvIn keeps the SQLite data in dir.
 func newEnvIn(t *testing.T, dir string) *env {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, dir, sqlite.Options{Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	master, err := envelope.GenerateMasterKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := envelope.NewKeyring(ctx, &envelope.MemStore{}, master, envelope.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	clock := func() time.Time { return time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC) }
-	alog, err := registry.NewAuditLog(ctx, db, kr, clock, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := registry.New(db, kr, registry.Options{Clock: clock, Audit: alog})
-	e := &env{t: t, reg: reg, db: db, keys: map[consent.Role]string{}}
-	e.srv = httpapi.New(reg, httpapi.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	e.fh = Mount(e.srv, reg, Options{Now: clock})
-	if _, err := reg.PutArea(ctx, registry.Actor{Role: consent.Admin}, "A1", registry.AreaInput{Name: "Area one"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.CreateSite(ctx, registry.Actor{Role: consent.Admin}, registry.NewSite{Code: "s1", Name: "Site one", AreaCode: "A1"}); err != nil {
-		t.Fatal(err)
-	}
-	for _, role := range consent.OperatorRoles {
-		site := "s1"
-		if role == consent.Admin || role == consent.Auditor {
-			site = ""
-		}
-		_, key, err := reg.CreateOperator(ctx, registry.NewOperator{Role: role, Site: site, Name: string(role)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.keys[role] = key
-	}
+	r := registrytest.New(t, registrytest.Options{Dir: dir, Clock: clock})
+	e := &env{t: t, reg: r.Reg, db: r.DB, keys: r.Keys}
+	e.srv = httpapi.New(r.Reg, httpapi.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	e.fh = Mount(e.srv, r.Reg, Options{Now: clock})
 	t.Cleanup(e.validate)
 	return e
 }

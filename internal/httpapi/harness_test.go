@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,8 +15,8 @@ import (
 	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/envelope"
 	"github.com/assent-registry/assent/internal/registry"
+	"github.com/assent-registry/assent/internal/registry/registrytest"
 	"github.com/assent-registry/assent/internal/store"
-	"github.com/assent-registry/assent/internal/store/sqlite"
 )
 
 // env is a running API over a fresh SQLite store and an in-memory key store,
@@ -46,61 +45,15 @@ type exchange struct {
 	respBody     []byte
 }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// fakeClock is the tests' settable clock.
+type fakeClock = registrytest.Clock
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	master, err := envelope.GenerateMasterKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := envelope.NewKeyring(ctx, &envelope.MemStore{}, master, envelope.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &fakeClock{t: time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)}
-	alog, err := registry.NewAuditLog(ctx, db, kr, clock.Now, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := registry.New(db, kr, registry.Options{Clock: clock.Now, Audit: alog})
-	e := &env{t: t, reg: reg, audit: alog, db: db, keys: map[consent.Role]string{}, clock: clock, kr: kr}
-	e.srv = New(reg, Options{Logger: discardLogger()})
-	for _, code := range []string{"A1", "A2"} {
-		if _, err := reg.PutArea(ctx, registry.Actor{Role: consent.Admin}, code, registry.AreaInput{Name: "Area " + code}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := reg.CreateSite(ctx, registry.Actor{Role: consent.Admin}, registry.NewSite{Code: "s1", Name: "Site one", AreaCode: "A1"}); err != nil {
-		t.Fatal(err)
-	}
-	for _, role := range consent.OperatorRoles {
-		site := "s1"
-		if role == consent.Admin || role == consent.Auditor || role == consent.Manager {
-			site = ""
-		}
-		_, key, err := reg.CreateOperator(ctx, registry.NewOperator{Role: role, Site: site, Name: string(role)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.keys[role] = key
-	}
+	clock := registrytest.NewClock(time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC))
+	r := registrytest.New(t, registrytest.Options{Clock: clock.Now, Areas: []string{"A1", "A2"}})
+	e := &env{t: t, reg: r.Reg, audit: r.Audit, db: r.DB, keys: r.Keys, clock: clock, kr: r.Keyring}
+	e.srv = New(r.Reg, Options{Logger: discardLogger()})
 	t.Cleanup(e.checkOpenAPI)
 	return e
 }

@@ -12,16 +12,14 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
-	"github.com/assent-registry/assent/internal/envelope"
 	"github.com/assent-registry/assent/internal/httpapi"
 	"github.com/assent-registry/assent/internal/registry"
+	"github.com/assent-registry/assent/internal/registry/registrytest"
 	"github.com/assent-registry/assent/internal/store"
-	"github.com/assent-registry/assent/internal/store/sqlite"
 )
 
 // env is the web UI and the API over a fresh SQLite store, served by
@@ -37,65 +35,21 @@ type env struct {
 	clock *clock
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// clock is the tests' settable clock.
+type clock = registrytest.Clock
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	master, err := envelope.GenerateMasterKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := envelope.NewKeyring(ctx, &envelope.MemStore{}, master, envelope.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	alog, err := registry.NewAuditLog(ctx, db, kr, time.Now, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := registry.New(db, kr, registry.Options{Audit: alog})
+	r := registrytest.New(t, registrytest.Options{Clock: time.Now})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	c := &clock{t: time.Now()}
-	ui, err := New(reg, Options{Logger: log, API: httpapi.New(reg, httpapi.Options{Logger: log}), Clock: c.Now})
+	c := registrytest.NewClock(time.Now())
+	ui, err := New(r.Reg, Options{Logger: log, API: httpapi.New(r.Reg, httpapi.Options{Logger: log}), Clock: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, reg: reg, db: db, ui: ui, keys: map[consent.Role]string{}, clock: c}
+	e := &env{t: t, reg: r.Reg, db: r.DB, ui: ui, keys: r.Keys, clock: c}
 	e.srv = httptest.NewServer(ui)
 	t.Cleanup(e.srv.Close)
-	if _, err := reg.PutArea(ctx, registry.Actor{Role: consent.Admin}, "A1", registry.AreaInput{Name: "Area one"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.CreateSite(ctx, registry.Actor{Role: consent.Admin}, registry.NewSite{Code: "s1", Name: "Site one", AreaCode: "A1"}); err != nil {
-		t.Fatal(err)
-	}
-	for _, role := range consent.OperatorRoles {
-		site := "s1"
-		if role == consent.Admin || role == consent.Auditor {
-			site = ""
-		}
-		_, key, err := reg.CreateOperator(ctx, registry.NewOperator{Role: role, Site: site, Name: string(role)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.keys[role] = key
-	}
 	return e
 }
 
