@@ -267,7 +267,7 @@ func (db *DB) applyMigration(ctx context.Context, m migrate.Migration) error {
 		if err == nil {
 			return nil
 		}
-		if attempt >= 5 || !isCode(err, codeSerialization, codeDeadlock, codeUniqueViolation, codeDuplicateTable, codeDuplicateObject) {
+		if attempt >= 5 || !isCode(err, codeSerialization, codeDeadlock, codeUniqueViolation, codeDuplicateTable, codeDuplicateObject, codeDuplicateColumn) {
 			return fmt.Errorf("postgres: migrate %s: %w", m.Name, err)
 		}
 		if err := sleep(ctx, attempt); err != nil {
@@ -405,6 +405,8 @@ const (
 	// codeDuplicateObject: a table's row type collides in pg_type when two
 	// sessions create the same table at once ("type ... already exists").
 	codeDuplicateObject = "42710"
+	// codeDuplicateColumn: two sessions adding the same column at once.
+	codeDuplicateColumn = "42701"
 )
 
 func isCode(err error, codes ...string) bool {
