@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/assent-registry/assent/internal/audit"
 	"github.com/assent-registry/assent/internal/dirlock"
@@ -72,6 +73,8 @@ type openOptions struct {
 	Postgres string
 	// Observer is given to the registry (serve's operational metrics).
 	Observer registry.Observer
+	// CareRetention is --care-retention (registry.Options.CareRetention).
+	CareRetention time.Duration
 }
 
 // openDir opens the data directory dir: the SQLite data file (or the
@@ -111,28 +114,8 @@ func openDir(ctx context.Context, dir string, log *slog.Logger, o openOptions) (
 			locks = append(locks, l)
 		}
 	}
-	ks, err := envelope.OpenSQLiteStore(ctx, filepath.Join(dir, keyStoreFile))
+	ks, keys, err := openKeyring(ctx, dir, log)
 	if err != nil {
-		return nil, err
-	}
-	// Complete a master-key rotation a crash interrupted, before the key is read.
-	if done, err := envelope.FinishRotation(ctx, ks, masterKeyPath(dir)); err != nil {
-		ks.Close()
-		return nil, err
-	} else if done {
-		log.Warn("completed an interrupted master key rotation")
-	}
-	master, err := envelope.LoadOrCreateMasterKey(masterKeyPath(dir))
-	if err != nil {
-		ks.Close()
-		if errors.Is(err, envelope.ErrKeyFilePermissions) {
-			return nil, fmt.Errorf("%w; refusing to use it: run chmod 600 %s (and keep it readable only by the service user)", err, masterKeyPath(dir))
-		}
-		return nil, err
-	}
-	keys, err := envelope.NewKeyring(ctx, ks, master, envelope.Options{})
-	if err != nil {
-		ks.Close()
 		return nil, err
 	}
 	var db store.Store
@@ -151,7 +134,7 @@ func openDir(ctx context.Context, dir string, log *slog.Logger, o openOptions) (
 		ks.Close()
 		return nil, err
 	}
-	reg := registry.New(db, keys, registry.Options{Logger: log, Audit: alog, Observer: o.Observer, CareRetention: careRetentionOf(ctx)})
+	reg := registry.New(db, keys, registry.Options{Logger: log, Audit: alog, Observer: o.Observer, CareRetention: o.CareRetention})
 	return &app{dir: dir, db: db, ks: ks, keys: keys, reg: reg, audit: alog, log: log, locks: locks}, nil
 }
 
@@ -161,6 +144,37 @@ func (a *app) Close() error {
 		err = errors.Join(err, l.Close())
 	}
 	return err
+}
+
+// openKeyring opens DIR's key store and master key (finishing a master key
+// rotation a crash interrupted). A master key file that group or others can
+// read is refused.
+func openKeyring(ctx context.Context, dir string, log *slog.Logger) (*envelope.SQLiteStore, *envelope.Keyring, error) {
+	ks, err := envelope.OpenSQLiteStore(ctx, filepath.Join(dir, keyStoreFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	// Complete a master-key rotation a crash interrupted, before the key is read.
+	if done, err := envelope.FinishRotation(ctx, ks, masterKeyPath(dir)); err != nil {
+		ks.Close()
+		return nil, nil, err
+	} else if done {
+		log.Warn("completed an interrupted master key rotation")
+	}
+	master, err := envelope.LoadOrCreateMasterKey(masterKeyPath(dir))
+	if err != nil {
+		ks.Close()
+		if errors.Is(err, envelope.ErrKeyFilePermissions) {
+			return nil, nil, fmt.Errorf("%w; refusing to use it: run chmod 600 %s (and keep it readable only by the service user)", err, masterKeyPath(dir))
+		}
+		return nil, nil, err
+	}
+	keys, err := envelope.NewKeyring(ctx, ks, master, envelope.Options{})
+	if err != nil {
+		ks.Close()
+		return nil, nil, err
+	}
+	return ks, keys, nil
 }
 
 // isRegistry refuses a directory that is not an Assent data directory (no

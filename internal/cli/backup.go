@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 
+	"github.com/assent-registry/assent/internal/audit"
 	"github.com/assent-registry/assent/internal/dirlock"
+	"github.com/assent-registry/assent/internal/registry"
 	"github.com/assent-registry/assent/internal/store/sqlite"
 	"github.com/spf13/cobra"
 )
@@ -66,8 +69,10 @@ func newRestoreCmd() *cobra.Command {
 		Use:   "restore FILE",
 		Short: "Replace DIR's data file with a backup, beside DIR's live key store (server stopped)",
 		Long: `restore checks FILE (an intact Assent data file of a schema this binary knows),
-then replaces DIR's data file with it, keeping DIR's key store and master key:
-the live keys. People erased since the backup stay erased (their keys are
+verifies that its audit log was signed by DIR's key store (a backup of another
+registry is refused), then replaces DIR's data file with it, keeping DIR's key
+store and master key: the live keys. DIR's data file may be missing or
+damaged. People erased since the backup stay erased (their keys are
 gone); people registered since are lost and must be registered again. Stop the
 server first; restore holds DIR alone.`,
 		Args: cobra.ExactArgs(1),
@@ -83,15 +88,30 @@ server first; restore holds DIR alone.`,
 			if err != nil {
 				return lockRefusal(err, dir, o)
 			}
-			if err := sqlite.Restore(cmd.Context(), dir, args[0]); err != nil {
-				l.Close()
+			defer l.Close()
+			// This registry's audit key (in its key store) must have signed
+			// the backup's checkpoints: a backup of another registry would
+			// open, but none of its sealed values would. Only the key store
+			// is read here: the data file may be the very thing lost.
+			quiet := slog.New(slog.DiscardHandler)
+			ks, keys, err := openKeyring(cmd.Context(), dir, quiet)
+			if err != nil {
 				return err
 			}
-			l.Close()
+			signer, err := registry.AuditSigner(cmd.Context(), keys)
+			ks.Close()
+			if err != nil {
+				return err
+			}
+			key := signer.VerifierKey()
+			o.Lock, o.Migrate = 0, true // the lock is held above
+			if err := sqlite.Restore(cmd.Context(), dir, args[0], func(ctx context.Context, stage string) error {
+				return verifyBackupLog(ctx, stage, key)
+			}); err != nil {
+				return err
+			}
 			// Open once (migrations, key store, audit chain) so a restore that
 			// cannot serve is known now, not at the next start.
-			quiet := slog.New(slog.DiscardHandler)
-			o.Migrate = true
 			a, err := openDir(cmd.Context(), dir, quiet, o)
 			if err != nil {
 				return fmt.Errorf("restored, but the data directory does not open: %w", err)
@@ -107,4 +127,23 @@ server first; restore holds DIR alone.`,
 	addPostgresFlag(cmd.Flags())
 	_ = cmd.MarkFlagRequired("data")
 	return cmd
+}
+
+// verifyBackupLog opens the staged backup in stage and verifies its audit
+// log (every entry, every checkpoint) against key, this registry's audit
+// verifier key.
+func verifyBackupLog(ctx context.Context, stage, key string) error {
+	db, err := sqlite.Open(ctx, stage, sqlite.Options{Migrate: true})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	notes, err := registry.AuditCheckpointNotes(ctx, db)
+	if err != nil {
+		return err
+	}
+	if _, err := audit.Verify(ctx, registry.AuditRows(ctx, db), notes, key); err != nil {
+		return fmt.Errorf("not a backup of this registry, or altered: its audit log does not verify with this key store's audit key (%w); nothing was changed", err)
+	}
+	return nil
 }

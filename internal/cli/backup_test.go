@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -114,5 +115,67 @@ func TestBackupRestoreKeepsErasure(t *testing.T) {
 				t.Errorf("%q found in %v", s, hits)
 			}
 		}
+	}
+}
+
+// TestRestoreRefusesAnotherRegistrysBackup: a backup whose audit
+// checkpoints another key store signed is refused and DIR is left as it
+// was; a registry whose data file is lost is restored from its own backup.
+func TestRestoreRefusesAnotherRegistrysBackup(t *testing.T) {
+	ctx := context.Background()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	populate := func(dir, given string) {
+		t.Helper()
+		a, err := openApp(ctx, dir, true, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		if _, err := a.reg.CreateSite(ctx, registry.Actor{Role: consent.Admin}, registry.NewSite{Code: "s1", Name: "S", AreaCode: "A"}); err != nil {
+			t.Fatal(err)
+		}
+		r := registry.Actor{OperatorID: "op", Role: consent.Registrar, Site: "s1"}
+		if _, err := a.reg.CreatePerson(ctx, r, consent.Registration, registry.NewPerson{GivenName: given, FamilyName: "B", BirthDate: "1980-01-01", Sex: "female", AreaCode: "A",
+			Consent: &registry.ConsentInput{Method: "verbal", NoticeVersion: "1", Language: "en"}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.audit.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mine, other := newRegistryDir(t), newRegistryDir(t)
+	populate(mine, "Mine")
+	populate(other, "Other")
+	otherBackup := filepath.Join(t.TempDir(), "other.db")
+	if code, out := run("backup", "--data", other, "--out", otherBackup); code != 0 {
+		t.Fatal(out)
+	}
+	myBackup := filepath.Join(t.TempDir(), "mine.db")
+	if code, out := run("backup", "--data", mine, "--out", myBackup); code != 0 {
+		t.Fatal(out)
+	}
+	before, err := os.ReadFile(filepath.Join(mine, "assent.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out := run("restore", "--data", mine, otherBackup); code == 0 || !strings.Contains(out, "not a backup of this registry") {
+		t.Fatalf("restore of another registry's backup: exit %d\n%s", code, out)
+	}
+	after, err := os.ReadFile(filepath.Join(mine, "assent.db"))
+	if err != nil || !bytes.Equal(before, after) {
+		t.Fatalf("a refused restore changed the data file (%v)", err)
+	}
+	if ents, _ := filepath.Glob(filepath.Join(mine, ".restore-*")); len(ents) != 0 {
+		t.Errorf("staging left behind: %v", ents)
+	}
+	// The data file is lost; the registry's own backup brings it back.
+	for _, f := range []string{"assent.db", "assent.db-wal", "assent.db-shm"} {
+		os.Remove(filepath.Join(mine, f))
+	}
+	if code, out := run("restore", "--data", mine, myBackup); code != 0 {
+		t.Fatalf("restore after losing the data file: exit %d\n%s", code, out)
+	}
+	if code, out := run("audit", "verify", "--data", mine); code != 0 {
+		t.Errorf("audit verify after restore: exit %d\n%s", code, out)
 	}
 }

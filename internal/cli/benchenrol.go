@@ -9,6 +9,7 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/assent-registry/assent/internal/benchpop"
 	"github.com/assent-registry/assent/internal/envelope"
 	"github.com/assent-registry/assent/internal/registry"
 	"github.com/assent-registry/assent/internal/store/sqlite"
@@ -62,9 +63,8 @@ memory (not keys.db) to make the population quickly.`,
 			if err != nil {
 				return err
 			}
-			reg := registry.New(db, kr, registry.Options{Logger: quiet, Audit: alog})
 			last := time.Now()
-			rep, err := reg.BenchEnrolment(ctx, registry.EnrolBenchOptions{People: people, Probes: probes, Seed: seed,
+			rep, err := benchpop.Run(ctx, db, kr, registry.Options{Logger: quiet, Audit: alog}, benchpop.Options{People: people, Probes: probes, Seed: seed,
 				Progress: func(stage string, done, total int) {
 					if time.Since(last) > 2*time.Second || done == total {
 						fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d/%d\n", stage, done, total)

@@ -9,7 +9,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/assent-registry/assent/internal/registry"
+	"github.com/assent-registry/assent/internal/benchpop"
 	"github.com/spf13/cobra"
 )
 
@@ -38,7 +38,7 @@ as a manager asks it. Target: under 2 s per report at 1,000,000 people.`,
 			}
 			defer a.Close()
 			last := time.Now()
-			res, err := a.reg.BenchReports(ctx, benchReportOptions(people, seed, func(done, total int) {
+			res, err := benchpop.Reports(ctx, a.db, a.reg, benchReportOptions(people, seed, func(done, total int) {
 				if time.Since(last) > 5*time.Second || done == total {
 					fmt.Fprintf(cmd.ErrOrStderr(), "populate: %d/%d\n", done, total)
 					last = time.Now()
@@ -70,6 +70,6 @@ as a manager asks it. Target: under 2 s per report at 1,000,000 people.`,
 	return cmd
 }
 
-func benchReportOptions(people int, seed uint64, progress func(done, total int)) registry.ReportBenchOptions {
-	return registry.ReportBenchOptions{People: people, Seed: seed, Progress: progress}
+func benchReportOptions(people int, seed uint64, progress func(done, total int)) benchpop.ReportOptions {
+	return benchpop.ReportOptions{People: people, Seed: seed, Progress: progress}
 }

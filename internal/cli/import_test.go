@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/datasets"
 )
 
@@ -71,12 +72,16 @@ func TestImportIsResumableAndReportsBadLines(t *testing.T) {
 	}
 }
 
-// newRegistryDir makes a data directory as `serve` would on first start.
+// newRegistryDir makes a data directory as `serve` would on first start,
+// with one area, "A", as an admin would load first.
 func newRegistryDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	a, err := openApp(context.Background(), dir, true, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.reg.PutArea(context.Background(), registry.Actor{Role: consent.Admin}, "A", registry.AreaInput{Name: "Area A"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Close(); err != nil {

@@ -18,7 +18,7 @@ func newMaintainCmd() *cobra.Command {
 		Short: "Apply time-based erasure (lapsed guardian consents after the grace period) and finish interrupted shredding",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(cmd.ErrOrStderr(), "text")
-			a, err := openDir(withCareRetention(cmd.Context(), retention), dir, log, openOptions{Migrate: true, Lock: dirlock.Exclusive, Command: "assent maintain",
+			a, err := openDir(cmd.Context(), dir, log, openOptions{CareRetention: time.Duration(retention), Migrate: true, Lock: dirlock.Exclusive, Command: "assent maintain",
 				Why: "the server runs maintenance itself (--maintain-every)", Postgres: pgFlag(cmd)})
 			if err != nil {
 				return err

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -51,17 +50,4 @@ func (c *careRetention) Type() string { return "days" }
 
 func addCareRetentionFlag(fs *pflag.FlagSet, c *careRetention) {
 	fs.Var(c, "care-retention", "keep a withdrawn person's care data (exams, blood type, specimen custody) this long, readable only for care, then erase it (days like 90d, or a duration); 0 erases it with the person. Give serve and maintain the same value")
-}
-
-type careRetentionKey struct{}
-
-// withCareRetention carries the flag's value to openApp, which builds the
-// registry with it.
-func withCareRetention(ctx context.Context, c careRetention) context.Context {
-	return context.WithValue(ctx, careRetentionKey{}, time.Duration(c))
-}
-
-func careRetentionOf(ctx context.Context) time.Duration {
-	d, _ := ctx.Value(careRetentionKey{}).(time.Duration)
-	return d
 }

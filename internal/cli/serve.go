@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/assent-registry/assent/internal/dirlock"
+	"github.com/assent-registry/assent/internal/fhir"
 	"github.com/assent-registry/assent/internal/httpapi"
 	"github.com/assent-registry/assent/internal/opsmetrics"
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,7 +39,7 @@ func newServeCmd() *cobra.Command {
 			if err := cfg.parse(proxies); err != nil {
 				return err
 			}
-			a, err := openDir(withCareRetention(cmd.Context(), retention), dir, log, openOptions{Migrate: migrate, Create: true, Lock: dirlock.Shared, Command: "assent serve", Postgres: pgFlag(cmd), Observer: cfg.metrics})
+			a, err := openDir(cmd.Context(), dir, log, openOptions{CareRetention: time.Duration(retention), Migrate: migrate, Create: true, Lock: dirlock.Shared, Command: "assent serve", Postgres: pgFlag(cmd), Observer: cfg.metrics})
 			if err != nil {
 				return err
 			}
@@ -133,6 +134,7 @@ func serve(ctx context.Context, a *app, ln net.Listener, log *slog.Logger, cfg s
 		return err
 	}
 	api := httpapi.New(a.reg, httpapi.Options{Logger: log, Registry: prom, TrustedProxies: cfg.trustedProxies, SeparateMetrics: cfg.metricsAddr != ""})
+	fhir.Mount(api, a.reg, fhir.Options{})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 5 * time.Second,

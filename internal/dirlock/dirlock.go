@@ -102,7 +102,7 @@ func Postgres(ctx context.Context, url string, m Mode) (*Lock, error) {
 		fn = "pg_try_advisory_lock"
 	}
 	var ok bool
-	if err := conn.QueryRow(ctx, "SELECT "+fn+"(hashtextextended('assent:' || current_schema(), 0))").Scan(&ok); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT "+fn+"(hashtextextended('assent:' || coalesce(current_schema(), ''), 0))").Scan(&ok); err != nil {
 		conn.Close(ctx)
 		return nil, fmt.Errorf("dirlock: %s: %w", fn, err)
 	}

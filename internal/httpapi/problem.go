@@ -39,6 +39,7 @@ const (
 	CodeDuplicateField   = "duplicate_field"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeCrossOrigin      = "cross_origin"
+	CodeBusy             = "busy" // 503: every extraction slot is taken; retry after Retry-After seconds
 )
 
 // inputStatus maps the registry's input codes to statuses.
@@ -63,8 +64,10 @@ var inputStatus = map[string]int{
 	registry.CodeInvalidAreaCode:   http.StatusBadRequest,
 	registry.CodeMinorCannotBeHead: http.StatusUnprocessableEntity,
 	registry.CodeHeadMustStay:      http.StatusUnprocessableEntity,
+	registry.CodeNotEnrolled:       http.StatusUnprocessableEntity,
 	registry.CodeUnknownArea:       http.StatusBadRequest,
 	registry.CodeInvalidReport:     http.StatusBadRequest,
+	registry.CodeIdentifierInUse:   http.StatusConflict,
 }
 
 // problemFor is the one place errors become HTTP answers. Internal detail
@@ -108,6 +111,8 @@ func problemFor(err error) Problem {
 		return newProblem(http.StatusGone, CodeErased, "this person's data was erased", "")
 	case errors.Is(err, registry.ErrConflict):
 		return newProblem(http.StatusConflict, CodeConflict, "the record changed meanwhile; retry", "")
+	case errors.Is(err, registry.ErrBusy):
+		return newProblem(http.StatusServiceUnavailable, CodeBusy, "the server is extracting as many captures as it has cores; retry shortly", "")
 	}
 	return newProblem(http.StatusInternalServerError, CodeInternal, "", "")
 }
@@ -120,7 +125,9 @@ func newProblem(status int, code, detail, field string) Problem {
 
 func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	p := problemFor(err)
-	if p.Status >= 500 {
+	if p.Code == CodeBusy {
+		w.Header().Set("Retry-After", "1")
+	} else if p.Status >= 500 {
 		log.ErrorContext(r.Context(), "request failed", "err", err, "request_id", requestID(r.Context()))
 	}
 	w.Header().Set("Content-Type", "application/problem+json")

@@ -266,6 +266,8 @@ func TestMergedRecordIsOneHistory(t *testing.T) {
 	e.must(201, exam(a))
 	e.clock.Advance(time.Hour)
 	e.must(201, exam(b))
+	e.must(201, req{method: "POST", path: "/v1/persons/" + b + "/specimens", role: consent.Clinician, purpose: "care",
+		body: map[string]any{"label": "S0", "type": "blood", "storage_location": "fridge 1", "consented_uses": []string{"care"}}})
 	cid := e.openCase(a, b)
 	e.must(200, req{method: "POST", path: "/v1/cases/" + cid + "/decision", role: consent.Adjudicator, purpose: "deduplication", body: map[string]any{"decision": "same"}})
 
@@ -287,6 +289,12 @@ func TestMergedRecordIsOneHistory(t *testing.T) {
 		}
 		if got[1].(map[string]any)["merged_from"] != b || got[0].(map[string]any)["merged_from"] != nil {
 			t.Errorf("care history through %s is not in time order with the alias's exam marked: %v", id, got)
+		}
+	}
+	for _, id := range []string{a, b} {
+		sps := e.must(200, req{method: "GET", path: "/v1/persons/" + id + "/specimens", role: consent.Clinician, purpose: "care"}).body["specimens"].([]any)
+		if len(sps) != 1 || sps[0].(map[string]any)["merged_from"] != b {
+			t.Errorf("specimens through %s: %v, want the alias's one, marked", id, sps)
 		}
 	}
 }

@@ -224,6 +224,13 @@ func newRequestID() string {
 // access log line (route, status, duration: never a body, name or key),
 // body cap, authentication and the purpose header.
 func (s *Server) wrap(pattern string, access Access, h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return s.wrapWith(pattern, access, h, mountOptions{})
+}
+
+// wrapWith is wrap with the error writer and person of a mounted route
+// (mount.go); the zero mountOptions is the JSON API's.
+func (s *Server) wrapWith(pattern string, access Access, h func(http.ResponseWriter, *http.Request) error, mo mountOptions) http.Handler {
+	writeProblem := mo.problemWriter()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rid := newRequestID()
@@ -273,6 +280,9 @@ func (s *Server) wrap(pattern string, access Access, h func(http.ResponseWriter,
 					if strings.Contains(pattern, " /v1/persons/{id}") {
 						pid = r.PathValue("id")
 					}
+					if mo.person != nil {
+						pid = mo.person(r)
+					}
 					if aerr := s.reg.RecordRefusal(ctx, actor, r.Header.Get("Assent-Purpose"), pid, reason); aerr != nil {
 						writeProblem(rec, r, s.log, aerr)
 						return
@@ -288,6 +298,13 @@ func (s *Server) wrap(pattern string, access Access, h func(http.ResponseWriter,
 			ctx = context.WithValue(ctx, keyActor, actor)
 			if access == Personal || (access == Portal && actor.Role != consent.Subject) {
 				p := r.Header.Get("Assent-Purpose")
+				if p == "" && mo.purposeOptional != nil && mo.purposeOptional(actor) {
+					r = r.WithContext(ctx)
+					if err := h(rec, r); err != nil {
+						writeProblem(rec, r, s.log, err)
+					}
+					return
+				}
 				if p == "" {
 					refuse(probErr(http.StatusBadRequest, CodePurposeRequired, "this route reads or writes personal data: declare the purpose in the Assent-Purpose header"), CodePurposeRequired)
 					return

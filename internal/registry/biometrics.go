@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
@@ -19,12 +18,6 @@ const kindTemplate = "template"
 // VerifyMinEvidence is the 1:1 decision threshold: a comparison matches when
 // its estimated false-match rate is at most 1 in 10,000.
 const VerifyMinEvidence = 4.0
-
-// dedupMinEvidence is the 1:N candidate threshold for a gallery of n
-// templates: the per-comparison false-match rate is held at 1/(100 n), so a
-// search of the whole gallery expects at most 0.01 false candidates; never
-// looser than 1 in 10,000.
-func dedupMinEvidence(n int) float64 { return max(VerifyMinEvidence, math.Log10(float64(max(n, 1)))+2) }
 
 // Capture is one biometric capture sent for enrolment or verification.
 type Capture struct {
@@ -42,10 +35,18 @@ type Duplicate struct {
 	CaseID   string  `json:"case_id"`
 }
 
+// Deduplication outcomes of a capture.
+const (
+	DedupDone         = "done"          // the 1:N search ran over the whole gallery (or the modality has none: face)
+	DedupPending      = "pending"       // part of the gallery did not answer; the search completes later
+	DedupNotConsented = "not_consented" // the capture was not for deduplication, or the consent does not count
+)
+
 // Enrolled is the answer to a biometric capture.
 type Enrolled struct {
-	ReferenceID string      `json:"reference_id"`
-	Duplicates  []Duplicate `json:"duplicates"`
+	ReferenceID   string      `json:"reference_id"`
+	Duplicates    []Duplicate `json:"duplicates"`
+	Deduplication string      `json:"deduplication"`
 }
 
 func (c *Capture) validate() (consent.Category, error) {
@@ -81,32 +82,24 @@ func (c *Capture) validate() (consent.Category, error) {
 	return consent.Category(c.Modality), nil
 }
 
-// extract turns a capture into a template (or a face photo). Quality
-// failures become quality_too_low: the registrar captures again.
-func (r *Registry) extract(cat consent.Category, c Capture) (template, error) {
-	if cat == consent.Face {
-		return extractFace(c.Format, c.Data)
-	}
-	t, err := r.gal.engines[cat].extract(c.Format, c.Data, c.DPI)
-	if errors.Is(err, errQuality) {
-		return nil, &InputError{Code: CodeQualityTooLow, Field: "data", Detail: "the capture is too poor to enrol; capture again"}
-	}
-	return t, err
-}
-
 // EnrolBiometric stores a capture for the declared purpose (verification or
 // deduplication), under the person's consent for that category and purpose.
-// For deduplication the template is first searched 1:N in the gallery of
-// people who consented to deduplication too; candidates open cases for an
-// adjudicator and come back in Duplicates. This is the only 1:N search.
+// The policy is decided first (role, purpose, consent, the person exists):
+// nothing is decoded for a refused request. For deduplication the template
+// is then searched 1:N in the galleries of people who consented to
+// deduplication too; candidates open cases for an adjudicator and come back
+// in Duplicates. This is the only 1:N search.
 func (r *Registry) EnrolBiometric(ctx context.Context, actor Actor, purpose consent.Purpose, id string, c Capture) (Enrolled, error) {
 	cat, err := c.validate()
 	if err != nil {
 		return Enrolled{}, err
 	}
+	if err := r.decideFirst(ctx, enrolAccess(actor, purpose, id, cat), id, nil); err != nil {
+		return Enrolled{}, err
+	}
 	// Extraction is CPU work: done before the write transaction, and its
 	// failure is still recorded through the gate below.
-	t, extractErr := r.extract(cat, c)
+	t, extractErr := r.extract(ctx, cat, c, false)
 	out, err := r.enrolTemplate(ctx, actor, purpose, id, cat, c, t, extractErr)
 	if ie := (*InputError)(nil); errors.As(err, &ie) && ie.Code == CodeQualityTooLow {
 		r.recordExclusion(ctx, actor, cat, store.ExclusionCaptureFailed)
@@ -114,27 +107,57 @@ func (r *Registry) EnrolBiometric(ctx context.Context, actor Actor, purpose cons
 	return out, err
 }
 
+// EnrolTemplate stores a template already extracted by one of the
+// registry's engines (its serialised bytes), as EnrolBiometric stores a
+// capture: same gate, audit, search and cases. It serves tools that make
+// templates themselves (assent bench enrol); no HTTP route exposes it.
+func (r *Registry) EnrolTemplate(ctx context.Context, actor Actor, purpose consent.Purpose, id string, modality consent.Category, position string, raw []byte) (Enrolled, error) {
+	c := Capture{Modality: string(modality), Position: position, Format: FormatImage, Data: raw}
+	if _, err := c.validate(); err != nil {
+		return Enrolled{}, err
+	}
+	e, ok := r.engines[modality]
+	if !ok {
+		return Enrolled{}, invalid("modality", "templates are fingerprint or iris")
+	}
+	if err := r.decideFirst(ctx, enrolAccess(actor, purpose, id, modality), id, nil); err != nil {
+		return Enrolled{}, err
+	}
+	t, err := e.decode(raw)
+	if err != nil {
+		err = &InputError{Code: CodeInvalidCapture, Field: "data", Detail: "not a template of this modality"}
+	}
+	return r.enrolTemplate(ctx, actor, purpose, id, modality, c, t, err)
+}
+
 // enrolTemplate is EnrolBiometric after extraction (extractErr, if any, is
-// recorded through the gate).
+// recorded through the gate). The caller has asked the policy first
+// (decideFirst), so the 1:N search runs only for an access the policy
+// allowed a moment ago; the gate decides again, and records, in the
+// transaction that stores the template (a search for an access refused
+// meanwhile is discarded unread).
 func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose consent.Purpose, id string, cat consent.Category, c Capture, t template, extractErr error) (Enrolled, error) {
 	a := enrolAccess(actor, purpose, id, cat)
 	// The 1:N scan takes seconds on a large gallery, so it runs before the
 	// write transaction, not inside it: other requests are never held up by
 	// it. Deduplicating enrolments of one modality take turns (searchMu), so
-	// two captures of one finger enrolled at once still find each other. The
-	// scan runs only after the policy allows this access (checked here, and
-	// decided again and audited in the transaction).
-	var candidates map[string]bool
-	e, searchable := r.gal.engines[cat]
-	if extractErr == nil && purpose == consent.Deduplication && searchable {
-		if ok, err := r.allowed(ctx, a, id); err != nil {
-			return Enrolled{}, err
-		} else if ok {
-			mu := r.gal.searchMu[cat]
+	// two captures of one finger enrolled at once still find each other.
+	var candidates []string
+	dedupState := DedupNotConsented
+	_, searchable := r.engines[cat]
+	if extractErr == nil && purpose == consent.Deduplication {
+		dedupState = DedupDone
+		if searchable {
+			mu := r.searchMu[cat]
 			mu.Lock()
 			defer mu.Unlock()
-			if candidates, err = r.search(ctx, id, e, t); err != nil {
-				return Enrolled{}, err
+			cands, complete, err := r.gallerySearch(ctx, cat, t, id)
+			if err != nil {
+				return Enrolled{}, fmt.Errorf("registry: 1:N search: %w", err)
+			}
+			candidates = cands
+			if !complete {
+				dedupState = DedupPending
 			}
 		}
 	}
@@ -155,8 +178,13 @@ func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose conse
 	// Only the committed attempt's reference stays in the gallery.
 	for _, ref := range added {
 		if err != nil || ref != out.ReferenceID {
-			r.gal.removeRef(cat, ref)
+			if rerr := r.gal.Remove(ctx, id, ref); rerr != nil {
+				r.log.ErrorContext(ctx, "gallery: remove an uncommitted template", "err", rerr, "reference_id", ref)
+			}
 		}
+	}
+	if err == nil {
+		out.Deduplication = dedupState
 	}
 	return out, err
 }
@@ -166,10 +194,11 @@ func enrolAccess(actor Actor, purpose consent.Purpose, id string, cat consent.Ca
 		only: []consent.Purpose{consent.Verification, consent.Deduplication}, capture: true}
 }
 
-// enrolTx stores an extracted capture and, for deduplication, searches and
-// joins the gallery. added is the reference put in the gallery (the caller
-// takes it out again if the transaction does not commit).
-func (r *Registry) enrolTx(ctx context.Context, tx store.Tx, p store.Person, purpose consent.Purpose, cat consent.Category, c Capture, t template, candidates map[string]bool) (out Enrolled, added string, err error) {
+// enrolTx stores an extracted capture and, for deduplication, opens cases
+// for the candidates and joins the gallery. added is the reference put in
+// the gallery (the caller takes it out again if the transaction does not
+// commit).
+func (r *Registry) enrolTx(ctx context.Context, tx store.Tx, p store.Person, purpose consent.Purpose, cat consent.Category, c Capture, t template, candidates []string) (out Enrolled, added string, err error) {
 	out.Duplicates = []Duplicate{}
 	if p.AliasOf != "" {
 		return out, "", &InputError{Code: CodeInvalidValue, Field: "person", Detail: "this record was merged into " + p.AliasOf}
@@ -189,57 +218,42 @@ func (r *Registry) enrolTx(ctx context.Context, tx store.Tx, p store.Person, pur
 		return out, "", err
 	}
 	out.ReferenceID = b.ReferenceID
-	if _, searchable := r.gal.engines[cat]; purpose != consent.Deduplication || !searchable {
+	if _, searchable := r.engines[cat]; purpose != consent.Deduplication || !searchable {
 		return out, "", nil
 	}
 	if out.Duplicates, err = r.deduplicate(ctx, tx, p.ID, candidates, now); err != nil {
 		return out, "", err
 	}
-	if err := r.gal.add(cat, p.ID, b.ReferenceID, t); err != nil {
+	if err := r.galleryAdd(ctx, cat, p.ID, b.ReferenceID, t, raw); err != nil {
 		return out, "", err
 	}
 	return out, b.ReferenceID, nil
-}
-
-// search runs the 1:N scan of probe in the gallery of category cat and
-// returns the candidate persons (other than id).
-func (r *Registry) search(ctx context.Context, id string, e engine, probe template) (map[string]bool, error) {
-	hits, err := e.search(ctx, probe, dedupMinEvidence(e.size()))
-	if err != nil {
-		return nil, err
-	}
-	candidates := map[string]bool{}
-	for _, h := range hits {
-		if p := r.gal.ownerOf(h.ref); p != "" && p != id {
-			candidates[p] = true
-		}
-	}
-	return candidates, nil
 }
 
 // deduplicate opens a case per candidate person. The case score fuses
 // evidence: for every deduplication template
 // of the probe person (this one included), the best comparison with the
 // candidate's templates of the same modality, summed.
-func (r *Registry) deduplicate(ctx context.Context, tx store.Tx, id string, candidates map[string]bool, now time.Time) ([]Duplicate, error) {
+func (r *Registry) deduplicate(ctx context.Context, tx store.Tx, id string, candidates []string, now time.Time) ([]Duplicate, error) {
 	// The probe person's deduplication templates, this capture included (it
 	// was stored earlier in this transaction).
 	mine, err := r.dedupTemplates(ctx, tx, id)
 	if err != nil {
 		return nil, err
 	}
-	var dups []Duplicate
-	ids := make([]string, 0, len(candidates))
-	for p := range candidates {
-		ids = append(ids, p)
-	}
+	dups := []Duplicate{}
+	ids := slices.Clone(candidates)
 	slices.Sort(ids)
+	ids = slices.Compact(ids)
 	for _, p := range ids {
+		if p == id {
+			continue
+		}
 		theirs, err := r.dedupTemplates(ctx, tx, p)
 		if err != nil {
 			return nil, err
 		}
-		score, mods := fuse(mine, theirs, r.gal)
+		score, mods := r.fuse(mine, theirs)
 		other, err := tx.GetPerson(ctx, p)
 		if err != nil {
 			return nil, err
@@ -290,7 +304,7 @@ func (r *Registry) dedupTemplates(ctx context.Context, tx store.Tx, id string) (
 	}
 	var out []ownedTemplate
 	for _, b := range bs {
-		e, ok := r.gal.engines[consent.Category(b.Category)]
+		e, ok := r.engines[consent.Category(b.Category)]
 		if !ok || b.Purpose != string(consent.Deduplication) {
 			continue
 		}
@@ -309,14 +323,14 @@ func (r *Registry) dedupTemplates(ctx context.Context, tx store.Tx, id string) (
 
 // fuse sums, over the probe person's templates, the best evidence against
 // the candidate's templates of the same modality.
-func fuse(mine, theirs []ownedTemplate, g *galleries) (float64, string) {
+func (r *Registry) fuse(mine, theirs []ownedTemplate) (float64, string) {
 	var total float64
 	var mods []string
 	for _, m := range mine {
 		best := 0.0
 		for _, o := range theirs {
 			if o.cat == m.cat {
-				best = max(best, g.engines[m.cat].compare(m.t, o.t))
+				best = max(best, r.engines[m.cat].compare(m.t, o.t))
 			}
 		}
 		if best >= VerifyMinEvidence && !slices.Contains(mods, string(m.cat)) {
@@ -327,14 +341,7 @@ func fuse(mine, theirs []ownedTemplate, g *galleries) (float64, string) {
 		}
 	}
 	slices.Sort(mods)
-	s := ""
-	for i, m := range mods {
-		if i > 0 {
-			s += ","
-		}
-		s += m
-	}
-	return total, s
+	return total, strings.Join(mods, ",")
 }
 
 // VerifyRequest is a 1:1 check at a service point.
@@ -348,9 +355,13 @@ type Verification struct {
 	Match bool `json:"match"`
 }
 
-// Verify compares a capture with the person's own templates of that modality
-// (verifier or registrar, purpose verification, with the person's
-// verification consent). It answers match or no match and nothing else.
+// Verify compares a capture with the person's own template of that
+// modality at that position (verifier or registrar, purpose verification,
+// with the person's verification consent). It answers match or no match and
+// nothing else; a person with no template at that position gets 422
+// not_enrolled (the verifier already holds the person's id, so this tells
+// nothing new) and the desk falls back to another check. The policy and
+// the enrolment are checked before the capture is decoded.
 func (r *Registry) Verify(ctx context.Context, actor Actor, purpose consent.Purpose, in VerifyRequest) (Verification, error) {
 	if in.PersonID == "" {
 		return Verification{}, missing("person_id")
@@ -359,28 +370,46 @@ func (r *Registry) Verify(ctx context.Context, actor Actor, purpose consent.Purp
 	if err != nil {
 		return Verification{}, err
 	}
-	e, ok := r.gal.engines[cat]
+	e, ok := r.engines[cat]
 	if !ok {
 		return Verification{}, invalid("modality", "verification works with fingerprint or iris")
 	}
-	probe, extractErr := r.extract(cat, in.Capture)
-	var out Verification
-	enrolled := false
 	a := access{actor: actor, purpose: purpose, persons: []string{in.PersonID}, categories: []consent.Category{cat}, action: consent.Read,
 		only: []consent.Purpose{consent.Verification}}
+	enrolledAt := func(tx store.Tx) ([]store.Biometric, error) {
+		bs, err := tx.ListBiometrics(ctx, in.PersonID)
+		if err != nil {
+			return nil, err
+		}
+		var at []store.Biometric
+		for _, b := range bs {
+			if b.Category == string(cat) && b.Position == in.Position {
+				at = append(at, b)
+			}
+		}
+		if len(at) == 0 {
+			return nil, &InputError{Code: CodeNotEnrolled, Field: "position",
+				Detail: fmt.Sprintf("the person has no %s template at %s; verify another way", cat, in.Position)}
+		}
+		return at, nil
+	}
+	if err := r.decideFirst(ctx, a, in.PersonID, func(tx store.Tx) error { _, err := enrolledAt(tx); return err }); err != nil {
+		if ie := (*InputError)(nil); errors.As(err, &ie) && ie.Code == CodeNotEnrolled {
+			r.recordExclusion(ctx, actor, cat, store.ExclusionNotEnrolled)
+		}
+		return Verification{}, err
+	}
+	probe, extractErr := r.extract(ctx, cat, in.Capture, false)
+	var out Verification
 	err = r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
 		if extractErr != nil {
 			return extractErr
 		}
-		bs, err := tx.ListBiometrics(ctx, in.PersonID)
+		bs, err := enrolledAt(tx)
 		if err != nil {
 			return err
 		}
 		for _, b := range bs {
-			if b.Category != string(cat) {
-				continue
-			}
-			enrolled = true
 			raw, err := r.keys.Open(ctx, in.PersonID, b.Category, kindTemplate, b.TemplateSealed)
 			if err != nil {
 				return fmt.Errorf("registry: open template: %w", err)
@@ -396,245 +425,43 @@ func (r *Registry) Verify(ctx context.Context, actor Actor, purpose consent.Purp
 		}
 		return nil
 	})
-	switch {
-	case err == nil && !enrolled:
-		r.recordExclusion(ctx, actor, cat, store.ExclusionNotEnrolled)
-	case err == nil && !out.Match:
+	if err == nil && !out.Match {
 		r.recordExclusion(ctx, actor, cat, store.ExclusionNoMatch)
 	}
 	return out, err
 }
 
-// GalleryStats reports a gallery load.
-type GalleryStats struct {
-	Persons   int                      `json:"persons"`
-	Templates map[consent.Category]int `json:"templates"`
-	Skipped   int                      `json:"skipped"` // templates whose person's consent no longer counts
-	Duration  time.Duration            `json:"duration_ns"`
-}
-
-// LoadGalleries rebuilds the 1:N galleries from the store: every
-// deduplication template of an active person whose deduplication consent
-// for its category counts, opened under that person's key. progress, if
-// not nil, is called now and then with the templates read so far.
-func (r *Registry) LoadGalleries(ctx context.Context, progress func(done int)) (GalleryStats, error) {
-	start := time.Now()
-	st := GalleryStats{Templates: map[consent.Category]int{}}
-	persons := map[string]bool{}
-	// Reading a page and deciding its persons' consents (one goroutine, in
-	// store order) overlaps with opening, decoding and adding the page
-	// before it (every core).
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	pages := make(chan loadPage, 1)
-	go r.readGalleryPages(ctx, pages)
-	done := 0
-	for lp := range pages {
-		if lp.err != nil {
-			return st, lp.err
-		}
-		e := r.gal.engines[lp.cat]
-		decoded, err := r.openPage(ctx, e, lp.page, func(i int) bool { return lp.keep[i] })
-		if err != nil {
-			return st, err
-		}
-		var owners, refs []string
-		var ts []template
-		for i, b := range lp.page {
-			if decoded[i] == nil {
-				st.Skipped++
-				continue
-			}
-			owners, refs, ts = append(owners, b.PersonID), append(refs, b.ReferenceID), append(ts, decoded[i])
-			st.Templates[lp.cat]++
-			persons[b.PersonID] = true
-		}
-		if err := r.gal.addAll(lp.cat, owners, refs, ts); err != nil {
-			return st, err
-		}
-		done += len(lp.page)
-		if progress != nil {
-			progress(done)
-		}
-	}
-	st.Persons = len(persons)
-	st.Duration = time.Since(start)
-	if progress != nil {
-		progress(done)
-	}
-	return st, nil
-}
-
-// loadPage is one page of a category's biometrics read for a gallery load:
-// keep[i] tells whether page[i] belongs in the gallery (a deduplication
-// template whose person's deduplication consent for it counts).
-type loadPage struct {
-	cat  consent.Category
-	page []store.Biometric
-	keep []bool
-	err  error
-}
-
-// readGalleryPages sends every page of every gallery category to out, then
-// closes it; it stops at the first error (sent) or when ctx ends.
-func (r *Registry) readGalleryPages(ctx context.Context, out chan<- loadPage) {
-	defer close(out)
-	pageSize := r.galleryPage
-	counts := map[string]map[consent.Category]bool{} // person -> categories whose dedup consent counts
-	for cat := range r.gal.engines {
-		after := ""
-		for {
-			lp := loadPage{cat: cat}
-			lp.err = r.store.View(ctx, func(tx store.Tx) error {
-				var err error
-				lp.page, err = tx.BiometricsPage(ctx, string(cat), after, pageSize)
-				if err != nil {
-					return err
-				}
-				lp.keep = make([]bool, len(lp.page))
-				for i, b := range lp.page {
-					c, ok := counts[b.PersonID]
-					if !ok {
-						if c, err = r.dedupConsents(ctx, tx, b.PersonID); err != nil {
-							return err
-						}
-						counts[b.PersonID] = c
-					}
-					lp.keep[i] = b.Purpose == string(consent.Deduplication) && c[cat]
-				}
-				return nil
-			})
-			select {
-			case out <- lp:
-			case <-ctx.Done():
-				return
-			}
-			if lp.err != nil {
-				return
-			}
-			if len(lp.page) < pageSize {
-				break
-			}
-			after = lp.page[len(lp.page)-1].ReferenceID
-		}
-		if ctx.Err() != nil {
-			return
-		}
-	}
-}
-
-// dedupConsents tells, for a person, which biometric categories' deduplication
-// consent counts now.
-func (r *Registry) dedupConsents(ctx context.Context, tx store.Tx, id string) (map[consent.Category]bool, error) {
-	p, err := tx.GetPerson(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	out := map[consent.Category]bool{}
-	if p.Status != store.StatusActive || p.AliasOf != "" {
-		return out, nil
-	}
-	ident, err := r.openIdentity(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	birth := birthTime(ident.BirthDate)
-	hist, err := tx.ConsentHistory(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	facts := consent.Facts{Person: consent.Person{Exists: true, BirthDate: birth}, Records: toConsentRecords(hist), Now: r.clock(), Config: r.cfg}
-	for _, c := range consent.BiometricCategories {
-		v := consent.Decide(consent.Request{Role: consent.Registrar, Purpose: consent.Deduplication, PersonID: id, Category: c, Action: consent.Read}, facts)
-		out[c] = v.Allow
-	}
-	return out, nil
-}
-
-// refreshGallery brings one person's gallery entries in line with their
-// current consents and status (after a consent change, erasure or merge).
-func (r *Registry) refreshGallery(ctx context.Context, id string) error {
-	r.gal.removePerson(id, "")
-	return r.store.View(ctx, func(tx store.Tx) error {
-		counts, err := r.dedupConsents(ctx, tx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		bs, err := tx.ListBiometrics(ctx, id)
-		if err != nil {
-			return err
-		}
-		for _, b := range bs {
-			cat := consent.Category(b.Category)
-			e, ok := r.gal.engines[cat]
-			if !ok || b.Purpose != string(consent.Deduplication) || !counts[cat] {
-				continue
-			}
-			raw, err := r.keys.Open(ctx, id, b.Category, kindTemplate, b.TemplateSealed)
-			if err != nil {
-				return err
-			}
-			t, err := e.decode(raw)
-			if err != nil {
-				return err
-			}
-			if err := r.gal.add(cat, id, b.ReferenceID, t); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// GallerySizes reports how many templates each 1:N gallery holds.
-func (r *Registry) GallerySizes() map[consent.Category]int { return r.gal.sizes() }
-
-// openPage opens and decodes the templates of a page that keep(b) selects,
-// on every core; the result is nil where keep said no.
-func (r *Registry) openPage(ctx context.Context, e engine, page []store.Biometric, keep func(i int) bool) ([]template, error) {
-	out := make([]template, len(page))
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(page)))
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(page); i += workers {
-				b := page[i]
-				if !keep(i) {
-					continue
-				}
-				raw, err := r.keys.Open(ctx, b.PersonID, b.Category, kindTemplate, b.TemplateSealed)
-				if err == nil {
-					out[i], err = e.decode(raw)
-				}
-				if err != nil {
-					errs[w] = fmt.Errorf("registry: load gallery: reference %s: %w", b.ReferenceID, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return out, errors.Join(errs...)
-}
-
-// allowed asks the policy, without recording it, whether access a to person
-// id would be allowed now (the gate decides again, and records, in the
-// transaction).
-func (r *Registry) allowed(ctx context.Context, a access, id string) (bool, error) {
+// decideFirst asks the policy, before any expensive work, whether access a
+// to person id would be allowed now, and runs check (if given) in the same
+// read. When the answer is no, the request goes through the gate at once,
+// which decides again and records the refusal (or check's error), and that
+// error is returned; nil means go ahead (the gate decides again, and
+// records, when the work is done).
+func (r *Registry) decideFirst(ctx context.Context, a access, id string, check func(tx store.Tx) error) error {
 	var ok bool
+	var checkErr error
 	err := r.store.View(ctx, func(tx store.Tx) error {
 		f, err := r.loadFacts(ctx, tx, a, id)
 		if err != nil {
 			return err
 		}
-		ok = r.decide(a, id, f).Allow
+		ok, checkErr = r.decide(a, id, f).Allow, nil
+		if ok && check != nil {
+			checkErr = check(tx)
+		}
 		return nil
 	})
-	return ok, err
+	if err != nil {
+		return storeError(err)
+	}
+	if ok && checkErr == nil {
+		return nil
+	}
+	return r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
+		if checkErr != nil {
+			return checkErr
+		}
+		// Refused a moment ago, allowed now: the facts changed meanwhile.
+		return fmt.Errorf("registry: the policy's facts changed during the request: %w", ErrConflict)
+	})
 }

@@ -187,7 +187,9 @@ func (r *Registry) DecideCase(ctx context.Context, actor Actor, purpose consent.
 		return out, err
 	}
 	if in.Decision == "same" {
-		r.gal.removePerson(c.PersonB, "")
+		if err := r.gal.Remove(ctx, c.PersonB, ""); err != nil {
+			return out, err
+		}
 	}
 	return out, nil
 }

@@ -49,6 +49,7 @@ const (
 	CodeInvalidReceipt    = "invalid_receipt"     // 422
 	CodeCaseClosed        = "case_closed"         // 409: the case was decided; decisions are final
 	CodeGuardianNotNeeded = "guardian_not_needed" // 422: a guardian_id for a person of age, who answers for themself
+	CodeNotEnrolled       = "not_enrolled"        // 422: no template of that modality at that position
 	// CodeInvalidPersonNumber: a person number whose check digit fails.
 	CodeInvalidPersonNumber = "invalid_person_number" // 400
 )

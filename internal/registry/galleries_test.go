@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assent-registry/assent/internal/benchpop/synth"
 	"github.com/assent-registry/assent/internal/consent"
 )
 
@@ -39,15 +40,15 @@ func TestGalleriesLoadedAtStart(t *testing.T) {
 		}
 		return p.ID, found
 	}
-	fingers := map[string]synthFinger{}
+	fingers := map[string]synth.Finger{}
 	ids := map[string]string{}
 	for _, name := range []string{"kept1", "kept2", "kept3", "withdrawn", "erased", "verifyonly"} {
-		fingers[name] = newSynthFinger(rng)
+		fingers[name] = synth.NewFinger(rng)
 		purpose := consent.Deduplication
 		if name == "verifyonly" {
 			purpose = consent.Verification
 		}
-		ids[name], _ = enrol(r, name, purpose, fingers[name].template())
+		ids[name], _ = enrol(r, name, purpose, fingers[name].Template())
 	}
 	withdraw := func(id, category, purpose string) {
 		t.Helper()
@@ -77,7 +78,7 @@ func TestGalleriesLoadedAtStart(t *testing.T) {
 		t.Errorf("progress reported %v: want a report per page", progress)
 	}
 	for name, f := range fingers {
-		_, found := enrol(r2, "again-"+name, consent.Deduplication, f.mate(rng))
+		_, found := enrol(r2, "again-"+name, consent.Deduplication, f.Mate(rng))
 		want := slices.Contains([]string{"kept1", "kept2", "kept3"}, name)
 		if got := slices.Contains(found, ids[name]); got != want {
 			t.Errorf("%s: a mate enrolled after the restart found %v (the person %s: %v, want %v)", name, found, ids[name], got, want)

@@ -32,6 +32,9 @@ type ImportResult struct {
 	PersonID    string      `json:"person_id"`
 	Duplicates  []Duplicate `json:"duplicates"`
 	AlreadyDone bool        `json:"already_done"`
+	// Deduplication is "pending" when part of a gallery did not answer (the
+	// search completes later), else empty.
+	Deduplication string `json:"deduplication,omitempty"`
 }
 
 // ImportOne imports one line atomically under key (file and line): the
@@ -66,7 +69,7 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 		if !v.Allow {
 			return ImportResult{}, &InputError{Code: CodeConsentRequired, Field: field, Detail: fmt.Sprintf("no counting consent for %s/%s on this line", cat, p)}
 		}
-		t, err := r.extract(cat, ic.Capture)
+		t, err := r.extract(ctx, cat, ic.Capture, true)
 		if err != nil {
 			return ImportResult{}, fmt.Errorf("%s: %w", field, err)
 		}
@@ -74,28 +77,27 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 	}
 	// 1:N scans before the transaction, each modality's in turn with other
 	// deduplicating enrolments (locks taken in a fixed order).
-	cands := make([]map[string]bool, len(caps))
+	cands := make([][]string, len(caps))
+	pending := false
 	for _, cat := range []consent.Category{consent.Fingerprint, consent.Iris} {
 		if !slices.ContainsFunc(caps, func(pc prepared) bool { return pc.cat == cat && pc.purpose == consent.Deduplication }) {
 			continue
 		}
-		mu := r.gal.searchMu[cat]
+		mu := r.searchMu[cat]
 		mu.Lock()
 		defer mu.Unlock()
 		for i, pc := range caps {
 			if pc.cat == cat && pc.purpose == consent.Deduplication {
-				if cands[i], err = r.search(ctx, np.id, r.gal.engines[cat], pc.t); err != nil {
-					return ImportResult{}, err
+				var complete bool
+				if cands[i], complete, err = r.gallerySearch(ctx, cat, pc.t, np.id); err != nil {
+					return ImportResult{}, fmt.Errorf("registry: 1:N search: %w", err)
 				}
+				pending = pending || !complete
 			}
 		}
 	}
 	var out ImportResult
-	type ref struct {
-		cat consent.Category
-		id  string
-	}
-	var added []ref
+	var added []string
 	var final []string // the gallery refs of the last attempt
 	err = r.store.Update(ctx, func(tx store.Tx) error {
 		final = nil
@@ -117,7 +119,7 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 			denied, err := r.guardTx(ctx, tx, enrolAccess(actor, pc.purpose, np.id, pc.cat), func(tx store.Tx, f map[string]*facts) error {
 				e, a, err := r.enrolTx(ctx, tx, f[np.id].person, pc.purpose, pc.cat, pc.c, pc.t, cands[i])
 				if a != "" {
-					added = append(added, ref{pc.cat, a})
+					added = append(added, a)
 					final = append(final, a)
 				}
 				out.Duplicates = append(out.Duplicates, e.Duplicates...)
@@ -136,8 +138,10 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 		}
 	}
 	for _, a := range added { // refs of failed or retried attempts leave the gallery
-		if !committed[a.id] {
-			r.gal.removeRef(a.cat, a.id)
+		if !committed[a] {
+			if rerr := r.gal.Remove(ctx, np.id, a); rerr != nil {
+				r.log.ErrorContext(ctx, "gallery: remove an uncommitted template", "err", rerr, "reference_id", a)
+			}
 		}
 	}
 	if err != nil {
@@ -150,6 +154,9 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 		}
 	}
 	r.notifyAudit()
+	if pending && !out.AlreadyDone {
+		out.Deduplication = DedupPending
+	}
 	return out, nil
 }
 

@@ -657,31 +657,18 @@ func (r *Registry) FindPersons(ctx context.Context, actor Actor, purpose consent
 		return nil, err
 	}
 	// The blind indexes are deliberately short (many people share a value),
-	// so candidates are confirmed by opening their identity here; only true
-	// matches are returned, and only they are audited as read.
-	var ids []string
-	want := NormaliseName(q.GivenName, q.FamilyName)
-	err := r.store.View(ctx, func(tx store.Tx) error {
-		ids = ids[:0] // a backend may retry this function
-		cands, err := tx.FindPersons(ctx, r.keys.BlindIndex(blindLookup, lookupKey(q.GivenName, q.FamilyName, q.BirthDate)))
-		if err != nil {
-			return err
-		}
-		for _, id := range cands {
-			p, err := tx.GetPerson(ctx, id)
-			if err != nil {
-				return err
-			}
-			ident, err := r.openIdentity(ctx, p)
-			if err != nil {
-				return err
-			}
-			if ident.BirthDate == q.BirthDate && NormaliseName(ident.GivenName, ident.FamilyName) == want {
-				ids = append(ids, id)
-			}
-		}
-		return nil
-	})
+	// so candidates are confirmed by opening their identity; only true
+	// matches are returned, and only they are read through the gate (one
+	// audit event per match; one with no person when none match). Nothing
+	// is opened before the policy has decided that this role may read
+	// identities for this purpose: a refusal goes through the gate at once.
+	search := access{actor: actor, purpose: purpose, categories: []consent.Category{consent.Identity}, action: consent.Read}
+	if !r.decideRole(search).Allow {
+		return nil, r.guard(ctx, search, func(store.Tx, map[string]*facts) error {
+			return fmt.Errorf("registry: the policy's facts changed during the request: %w", ErrConflict)
+		})
+	}
+	ids, err := r.confirmCandidates(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -695,4 +682,50 @@ func (r *Registry) FindPersons(ctx context.Context, actor Actor, purpose consent
 		return nil
 	})
 	return out, err
+}
+
+// SealIdentity seals id into p under the person's identity key, with the
+// lookup index, exactly as a registration does. It writes nothing: tools
+// that build a synthetic store of their own (assent bench enrol) use it.
+func SealIdentity(ctx context.Context, k Keyring, p *store.Person, id Identity) error {
+	return (&Registry{keys: k}).sealIdentity(ctx, p, id)
+}
+
+// SealTemplate seals a serialised template of modality under the person's
+// key, as enrolment stores it. It writes nothing (see SealIdentity).
+func SealTemplate(ctx context.Context, k Keyring, personID string, modality consent.Category, raw []byte) ([]byte, error) {
+	return k.Seal(ctx, personID, string(modality), kindTemplate, raw)
+}
+
+// confirmCandidates returns the active persons whose identity matches q
+// exactly among the blind index's candidates. FindPersons calls it only
+// after the policy allowed the role to read identities for the purpose.
+func (r *Registry) confirmCandidates(ctx context.Context, q FindQuery) ([]string, error) {
+	var ids []string
+	want := NormaliseName(q.GivenName, q.FamilyName)
+	err := r.store.View(ctx, func(tx store.Tx) error {
+		ids = ids[:0] // a backend may retry this function
+		cands, err := tx.FindPersons(ctx, r.keys.BlindIndex(blindLookup, lookupKey(q.GivenName, q.FamilyName, q.BirthDate)))
+		if err != nil {
+			return err
+		}
+		for _, id := range cands {
+			p, err := tx.GetPerson(ctx, id)
+			if err != nil {
+				return err
+			}
+			if p.Status != store.StatusActive {
+				continue
+			}
+			ident, err := r.openIdentity(ctx, p)
+			if err != nil {
+				return err
+			}
+			if ident.BirthDate == q.BirthDate && NormaliseName(ident.GivenName, ident.FamilyName) == want {
+				ids = append(ids, id)
+			}
+		}
+		return nil
+	})
+	return ids, err
 }

@@ -8,17 +8,21 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/assent-registry/assent/internal/audit"
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/dedup"
 	"github.com/assent-registry/assent/internal/store"
 	"github.com/google/uuid"
 )
@@ -55,6 +59,14 @@ type Options struct {
 	// readable only for care, before `assent maintain` erases it. 0 (the
 	// default): erased with the person.
 	CareRetention time.Duration
+	// Galleries is the 1:N gallery service; nil means an in-process one
+	// (dedup.Local), filled by LoadGalleries.
+	Galleries Galleries
+	// ExtractionSlots bounds concurrent template extractions (default: the
+	// number of cores); a request waits at most ExtractionWait (default 2 s)
+	// for a slot, then gets ErrBusy.
+	ExtractionSlots int
+	ExtractionWait  time.Duration
 }
 
 // Registry runs the use cases.
@@ -70,9 +82,14 @@ type Registry struct {
 	policyURL    string
 	audit        *audit.Log
 	limits       limiter
-	gal          *galleries
-	galleryPage  int // biometrics read per page when the galleries load
-	obs          Observer
+	gal          Galleries
+	galleryPage  int // biometrics read per page when an in-process gallery loads
+	engines      map[consent.Category]engine
+	// searchMu serialises deduplicating enrolments per modality, from the
+	// 1:N search to the commit that adds the new template.
+	searchMu   map[consent.Category]*sync.Mutex
+	extraction extractor
+	obs        Observer
 	// careRetention: Options.CareRetention.
 	careRetention time.Duration
 }
@@ -81,7 +98,12 @@ type Registry struct {
 func New(s store.Store, k Keyring, opt Options) *Registry {
 	r := &Registry{store: s, keys: k, cfg: opt.Consent.WithDefaults(), now: opt.Clock, log: opt.Logger,
 		controller: opt.Controller, jurisdiction: opt.Jurisdiction, policyURL: opt.PolicyURL, audit: opt.Audit,
-		gal: newGalleries(), galleryPage: 2000, obs: opt.Observer, careRetention: max(opt.CareRetention, 0)}
+		gal: opt.Galleries, galleryPage: 2000, engines: newEngines(), obs: opt.Observer, careRetention: max(opt.CareRetention, 0),
+		searchMu:   map[consent.Category]*sync.Mutex{consent.Fingerprint: {}, consent.Iris: {}},
+		extraction: newExtractor(cmp.Or(opt.ExtractionSlots, runtime.GOMAXPROCS(0)), cmp.Or(opt.ExtractionWait, 2*time.Second))}
+	if r.gal == nil {
+		r.gal = dedup.NewLocal()
+	}
 	if r.controller.Name == "" {
 		r.controller = consent.Controller{Name: "Assent registry operator", Contact: "the registry office", Address: "see the notice", Email: "privacy@example.org"}
 	}
@@ -427,6 +449,8 @@ func failureCode(err error) string {
 		return "conflict"
 	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound):
 		return "not_found"
+	case errors.Is(err, ErrBusy):
+		return "busy"
 	}
 	return "internal_error"
 }

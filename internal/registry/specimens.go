@@ -65,6 +65,9 @@ type SpecimenView struct {
 	ID string `json:"id"`
 	specimenRecord
 	Custody []CustodyEvent `json:"custody"`
+	// MergedFrom names the record the specimen was collected under when
+	// that record was later merged into the one listed (care lists only).
+	MergedFrom string `json:"merged_from,omitempty"`
 }
 
 func (in NewSpecimen) validate(now time.Time) (time.Time, error) {
@@ -245,11 +248,30 @@ func (r *Registry) specimenView(ctx context.Context, tx store.Tx, sp store.Speci
 // Specimens lists a person's specimens with their custody (clinician, care).
 func (r *Registry) Specimens(ctx context.Context, actor Actor, purpose consent.Purpose, id string) ([]SpecimenView, error) {
 	out := []SpecimenView{}
-	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: []consent.Category{consent.DNA}, action: consent.Read}
-	err := r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
+	persons := []string{id}
+	if purpose == consent.Care {
+		// One care history across merged records.
 		var err error
-		out, err = r.specimensOf(ctx, tx, id)
-		return err
+		if persons, err = r.mergedRecords(ctx, id); err != nil {
+			return out, err
+		}
+	}
+	a := access{actor: actor, purpose: purpose, persons: persons, categories: []consent.Category{consent.DNA}, action: consent.Read}
+	err := r.guard(ctx, a, func(tx store.Tx, _ map[string]*facts) error {
+		out = out[:0] // a backend may retry this function
+		for _, pid := range persons {
+			vs, err := r.specimensOf(ctx, tx, pid)
+			if err != nil {
+				return err
+			}
+			for _, v := range vs {
+				if pid != persons[0] {
+					v.MergedFrom = pid
+				}
+				out = append(out, v)
+			}
+		}
+		return nil
 	})
 	return out, err
 }

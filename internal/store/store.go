@@ -48,6 +48,7 @@ type Tx interface {
 	Biometrics
 	Cases
 	Imports
+	Identifiers
 	Audit
 	Areas
 	Statistics

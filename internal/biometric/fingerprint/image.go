@@ -1,15 +1,12 @@
 package fingerprint
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
-	_ "image/png" // PNG decoder for DecodeImage
 
-	_ "golang.org/x/image/bmp"  // BMP decoder for DecodeImage
-	_ "golang.org/x/image/tiff" // TIFF decoder for DecodeImage
+	"github.com/assent-registry/assent/internal/biometric/imagefmt"
 )
 
 // Sentinel errors. Functions wrap them with an "fingerprint: <op>: " prefix;
@@ -17,7 +14,8 @@ import (
 var (
 	// ErrNotImage means the bytes are empty or not a TIFF, BMP or PNG image.
 	ErrNotImage = errors.New("not a TIFF, BMP or PNG image")
-	// ErrTooLarge means a side of the image exceeds MaxSide pixels.
+	// ErrTooLarge means a side of the image exceeds MaxSide pixels, the image
+	// has more than MaxPixels pixels or the file more than MaxBytes bytes.
 	ErrTooLarge = errors.New("image too large")
 	// ErrTooSmall means a side of the image is below MinSide pixels at 500 dpi.
 	ErrTooSmall = errors.New("image too small")
@@ -34,29 +32,31 @@ var (
 
 // Limits on input images.
 const (
-	MaxSide = 4000 // pixels, either side
-	MinSide = 64   // pixels, either side, after scaling to 500 dpi
-	MinDPI  = 250
-	MaxDPI  = 1200
+	MaxSide   = 4000      // pixels, either side
+	MaxPixels = 4_000_000 // pixels in all (a 1,000 dpi flat print of 2 x 2 inches)
+	MaxBytes  = 16 << 20  // encoded image bytes
+	MinSide   = 64        // pixels, either side, after scaling to 500 dpi
+	MinDPI    = 250
+	MaxDPI    = 1200
 )
 
-// DecodeImage decodes a TIFF, BMP or PNG image. It checks the size from the
-// header before decoding the pixels, so an oversized image costs no memory,
-// and it rejects images with colour pixels (a colour model holding only grey
-// pixels is accepted). The result is safe to pass to Extract.
+// DecodeImage decodes a TIFF, BMP or PNG image, and no other format: the
+// format is picked by magic bytes, never through the image package's global
+// registry. It checks the byte count and the size from the header before
+// decoding the pixels (MaxBytes, MaxPixels, MaxSide), so an oversized image
+// costs no memory, and it rejects images with colour pixels (a colour model
+// holding only grey pixels is accepted). The result is safe to pass to
+// Extract. The input is untrusted.
 func DecodeImage(b []byte) (image.Image, error) {
 	const op = "fingerprint: decode image"
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%s: empty input: %w", op, ErrNotImage)
 	}
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w (%v)", op, ErrNotImage, err)
+	img, _, err := imagefmt.Decode(b, []imagefmt.Format{imagefmt.TIFF, imagefmt.BMP, imagefmt.PNG},
+		imagefmt.Limits{MaxBytes: MaxBytes, MaxPixels: MaxPixels, MaxSide: MaxSide})
+	if errors.Is(err, imagefmt.ErrTooLarge) {
+		return nil, fmt.Errorf("%s: %w (%v)", op, ErrTooLarge, err)
 	}
-	if cfg.Width > MaxSide || cfg.Height > MaxSide {
-		return nil, fmt.Errorf("%s: %dx%d: %w", op, cfg.Width, cfg.Height, ErrTooLarge)
-	}
-	img, _, err := image.Decode(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w (%v)", op, ErrNotImage, err)
 	}

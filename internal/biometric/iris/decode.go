@@ -2,6 +2,7 @@ package iris
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/gif"
@@ -11,6 +12,8 @@ import (
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
+
+	"github.com/assent-registry/assent/internal/biometric/imagefmt"
 )
 
 // format is one decoder, picked by magic bytes (no global registration).
@@ -82,4 +85,26 @@ func checkSize(w, h int) error {
 		return fmt.Errorf("%dx%d: %w", w, h, ErrTooSmall)
 	}
 	return nil
+}
+
+// captureFormats are the formats an enrolment or verification capture may
+// come in (BMP, PNG, TIFF); DecodeImage also reads JPEG and GIF for
+// evaluation sets such as CASIA, never for captures.
+var captureFormats = []imagefmt.Format{imagefmt.BMP, imagefmt.PNG, imagefmt.TIFF}
+
+// DecodeCapture decodes an eye image sent as a capture: BMP, PNG or TIFF and
+// no other format, picked by magic bytes, with the same limits as
+// DecodeImage checked from the header before any pixel is decoded.
+func DecodeCapture(data []byte) (image.Image, error) {
+	const op = "iris.DecodeCapture"
+	img, _, err := imagefmt.Decode(data, captureFormats, imagefmt.Limits{MaxBytes: MaxBytes, MaxPixels: MaxPixels, MinSide: MinSide})
+	switch {
+	case errors.Is(err, imagefmt.ErrTooLarge):
+		return nil, fmt.Errorf("%s: %w (%v)", op, ErrTooLarge, err)
+	case errors.Is(err, imagefmt.ErrTooSmall):
+		return nil, fmt.Errorf("%s: %w (%v)", op, ErrTooSmall, err)
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w (%v)", op, ErrNotImage, err)
+	}
+	return img, nil
 }

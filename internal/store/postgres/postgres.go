@@ -236,7 +236,7 @@ func (db *DB) bootstrap(ctx context.Context, schema string) error {
 		if err == nil {
 			return nil
 		}
-		if attempt >= 5 || !isCode(err, codeUniqueViolation, codeDuplicateTable, codeDuplicateSchema, codeDuplicateObject) {
+		if attempt >= 5 || !isCode(err, codeUniqueViolation, codeDuplicateTable, codeDuplicateSchema, codeDuplicateObject, codeDuplicateColumn) {
 			return fmt.Errorf("postgres: migrate: %w", err)
 		}
 		if err := sleep(ctx, attempt+3); err != nil {
@@ -405,7 +405,7 @@ const (
 	// codeDuplicateObject: a table's row type collides in pg_type when two
 	// sessions create the same table at once ("type ... already exists").
 	codeDuplicateObject = "42710"
-	// codeDuplicateColumn: two sessions adding the same column at once.
+	// codeDuplicateColumn: two sessions add the same column at once.
 	codeDuplicateColumn = "42701"
 )
 

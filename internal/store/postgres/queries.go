@@ -307,6 +307,7 @@ func (t *tx) ErasePerson(ctx context.Context, id string, at time.Time) error {
 		`DELETE FROM specimen_events WHERE person_id = $1`,
 		`DELETE FROM biometrics WHERE person_id = $1`,
 		`DELETE FROM person_stats WHERE person_id = $1`,
+		`DELETE FROM person_identifiers WHERE person_id = $1`,
 		`UPDATE households SET head_id = '' WHERE head_id = $1`,
 	} {
 		if _, err := t.tx.Exec(ctx, q, id); err != nil {

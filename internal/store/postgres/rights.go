@@ -24,6 +24,7 @@ func (t *tx) ErasePersonKeepCare(ctx context.Context, id string, at time.Time) e
 	for _, q := range []string{
 		`DELETE FROM person_versions WHERE person_id = $1`,
 		`DELETE FROM biometrics WHERE person_id = $1`,
+		`DELETE FROM person_identifiers WHERE person_id = $1`,
 		`UPDATE households SET head_id = '' WHERE head_id = $1`,
 	} {
 		if _, err := t.tx.Exec(ctx, q, id); err != nil {

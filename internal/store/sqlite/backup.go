@@ -53,28 +53,42 @@ func Backup(ctx context.Context, dir, out string) error {
 // Restore replaces the data file in dir with the backup file (made by
 // Backup). The caller must hold dir alone (no server running). The backup
 // is checked first (an SQLite file whose integrity check passes, with an
-// Assent schema this binary knows); the live file's WAL is dropped and the
-// copy renamed over it, so a crash leaves either the old file or the backup.
-// Pending migrations are applied at the next Open.
-func Restore(ctx context.Context, dir, file string) error {
+// Assent schema this binary knows), then copied into a staging directory
+// inside dir, where verify (if not nil) opens it as a store (Open on the
+// staging directory) and checks it belongs here; only then is the live
+// file's WAL dropped and the copy renamed over it, so a crash or a refusal
+// leaves the old file.
+func Restore(ctx context.Context, dir, file string, verify func(ctx context.Context, stageDir string) error) error {
 	const op = "sqlite: restore"
 	if err := checkBackup(ctx, file); err != nil {
 		return fmt.Errorf("%s: %s: %w", op, file, err)
 	}
-	dst := filepath.Join(dir, FileName)
-	tmp := dst + ".restore"
-	if err := copyFile(file, tmp); err != nil {
-		os.Remove(tmp)
+	stage, err := os.MkdirTemp(dir, ".restore-")
+	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
+	defer os.RemoveAll(stage)
+	staged := filepath.Join(stage, FileName)
+	if err := copyFile(file, staged); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if verify != nil {
+		if err := verify(ctx, stage); err != nil {
+			return fmt.Errorf("%s: %s: %w", op, file, err)
+		}
+		for _, ext := range []string{"-wal", "-shm"} {
+			if _, err := os.Stat(staged + ext); err == nil {
+				return fmt.Errorf("%s: the staged copy was left with a %s file (still open?)", op, ext)
+			}
+		}
+	}
+	dst := filepath.Join(dir, FileName)
 	for _, ext := range []string{"-wal", "-shm"} {
 		if err := os.Remove(dst + ext); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			os.Remove(tmp)
 			return fmt.Errorf("%s: %w", op, err)
 		}
 	}
-	if err := finishCopy(ctx, tmp, dst); err != nil {
-		os.Remove(tmp)
+	if err := finishCopy(ctx, staged, dst); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	return nil

@@ -317,6 +317,7 @@ func (t *tx) ErasePerson(ctx context.Context, id string, at time.Time) error {
 		`DELETE FROM specimen_events WHERE person_id = ?`,
 		`DELETE FROM biometrics WHERE person_id = ?`,
 		`DELETE FROM person_stats WHERE person_id = ?`,
+		`DELETE FROM person_identifiers WHERE person_id = ?`,
 		`UPDATE households SET head_id = '' WHERE head_id = ?`,
 	} {
 		if _, err := t.tx.ExecContext(ctx, q, id); err != nil {

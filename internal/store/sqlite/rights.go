@@ -38,6 +38,7 @@ func (t *tx) ErasePersonKeepCare(ctx context.Context, id string, at time.Time) e
 	for _, q := range []string{
 		`DELETE FROM person_versions WHERE person_id = ?`,
 		`DELETE FROM biometrics WHERE person_id = ?`,
+		`DELETE FROM person_identifiers WHERE person_id = ?`,
 		`UPDATE households SET head_id = '' WHERE head_id = ?`,
 	} {
 		if _, err := t.tx.ExecContext(ctx, q, id); err != nil {

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StatisticsProjectionAggregates", testStatistics},
 		{"RegistrationsPerWeek", testWeekly},
 		{"ExclusionAndRegisterQuality", testExclusionAndQuality},
+		{"IdentifiersOncePerSystemAndErased", testIdentifiers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

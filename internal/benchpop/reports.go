@@ -1,4 +1,4 @@
-package registry
+package benchpop
 
 import (
 	"context"
@@ -7,18 +7,20 @@ import (
 	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/registry"
 	"github.com/assent-registry/assent/internal/store"
+	"github.com/google/uuid"
 )
 
-// ReportBenchOptions shape `assent bench report`.
-type ReportBenchOptions struct {
+// ReportOptions shape `assent bench report`.
+type ReportOptions struct {
 	People   int
 	Seed     uint64
 	Progress func(done, total int)
 }
 
-// ReportBenchResult is what the bench measured, in seconds.
-type ReportBenchResult struct {
+// ReportResult is what the bench measured, in seconds.
+type ReportResult struct {
 	People           int                `json:"people"`
 	Areas            int                `json:"areas"`
 	Sites            int                `json:"sites"`
@@ -27,20 +29,22 @@ type ReportBenchResult struct {
 	MaxReportSeconds float64            `json:"max_report_seconds"`
 }
 
-// BenchReports fills an empty store with a synthetic programme (a region of
+// Reports fills an empty store with a synthetic programme (a region of
 // 10 districts of 10 areas, 20 sites, People persons with their statistics
 // projection, registration and fingerprint consents, a check-up for 30 %,
 // a biometric reference for 60 %, exclusion events) written directly as
 // rows, with no real sealing (the reports never read sealed data), then
 // times every report through its use case as a manager asks it.
-func (r *Registry) BenchReports(ctx context.Context, opt ReportBenchOptions) (ReportBenchResult, error) {
-	res := ReportBenchResult{People: opt.People, ReportSeconds: map[string]float64{}}
+//
+// db must be the store reg runs on, and empty.
+func Reports(ctx context.Context, db store.Store, reg *registry.Registry, opt ReportOptions) (ReportResult, error) {
+	res := ReportResult{People: opt.People, ReportSeconds: map[string]float64{}}
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x5e9))
-	now := r.clock()
+	now := time.Now().UTC().Truncate(time.Millisecond)
 	var leaves []string
 	var sites []store.Site
 	start := time.Now()
-	err := r.store.Update(ctx, func(tx store.Tx) error {
+	err := db.Update(ctx, func(tx store.Tx) error {
 		leaves, sites = leaves[:0], sites[:0]
 		if err := tx.PutArea(ctx, store.Area{Code: "BR", Name: "Bench region", UpdatedAt: now}); err != nil {
 			return err
@@ -84,9 +88,9 @@ func (r *Registry) BenchReports(ctx context.Context, opt ReportBenchOptions) (Re
 	const batch = 5000
 	for lo := 0; lo < opt.People; lo += batch {
 		hi := min(lo+batch, opt.People)
-		err := r.store.Update(ctx, func(tx store.Tx) error {
+		err := db.Update(ctx, func(tx store.Tx) error {
 			for i := lo; i < hi; i++ {
-				id := newID()
+				id := uuid.NewString()
 				site := sites[rng.IntN(len(sites))]
 				op := site.Code + "-op" + fmt.Sprint(rng.IntN(3))
 				at := now.Add(-time.Duration(rng.IntN(365*24)) * time.Hour)
@@ -112,12 +116,12 @@ func (r *Registry) BenchReports(ctx context.Context, opt ReportBenchOptions) (Re
 					}
 				}
 				if rng.IntN(10) < 3 {
-					if err := tx.AddExam(ctx, store.Exam{ID: newID(), PersonID: id, Site: site.Code, At: at.Add(time.Hour)}); err != nil {
+					if err := tx.AddExam(ctx, store.Exam{ID: uuid.NewString(), PersonID: id, Site: site.Code, At: at.Add(time.Hour)}); err != nil {
 						return err
 					}
 				}
 				if d == consent.Granted && rng.IntN(10) < 6 {
-					if err := tx.AddBiometric(ctx, store.Biometric{ReferenceID: newID(), PersonID: id, Category: "fingerprint", Position: "right_index",
+					if err := tx.AddBiometric(ctx, store.Biometric{ReferenceID: uuid.NewString(), PersonID: id, Category: "fingerprint", Position: "right_index",
 						Format: "image", Purpose: "verification", TemplateSealed: []byte{0}, CreatedAt: at}); err != nil {
 						return err
 					}
@@ -137,16 +141,16 @@ func (r *Registry) BenchReports(ctx context.Context, opt ReportBenchOptions) (Re
 		}
 	}
 	res.PopulateSeconds = time.Since(start).Seconds()
-	manager := Actor{OperatorID: "bench", Role: consent.Manager, Route: "assent bench report"}
-	q := ReportQuery{From: now.AddDate(0, -6, 0)}
+	manager := registry.Actor{OperatorID: "bench", Role: consent.Manager, Route: "assent bench report"}
+	q := registry.ReportQuery{From: now.AddDate(0, -6, 0)}
 	for _, run := range []struct {
 		kind string
 		fn   func() error
 	}{
-		{ReportCoverage, func() error { _, err := r.CoverageReport(ctx, manager, q); return err }},
-		{ReportConsent, func() error { _, err := r.ConsentReport(ctx, manager, q); return err }},
-		{ReportExclusion, func() error { _, err := r.ExclusionReport(ctx, manager, q); return err }},
-		{ReportRegister, func() error { _, err := r.RegisterReport(ctx, manager, q); return err }},
+		{registry.ReportCoverage, func() error { _, err := reg.CoverageReport(ctx, manager, q); return err }},
+		{registry.ReportConsent, func() error { _, err := reg.ConsentReport(ctx, manager, q); return err }},
+		{registry.ReportExclusion, func() error { _, err := reg.ExclusionReport(ctx, manager, q); return err }},
+		{registry.ReportRegister, func() error { _, err := reg.RegisterReport(ctx, manager, q); return err }},
 	} {
 		t0 := time.Now()
 		if err := run.fn(); err != nil {

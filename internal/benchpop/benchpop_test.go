@@ -1,0 +1,49 @@
+package benchpop
+
+import (
+	"context"
+	"testing"
+
+	"github.com/assent-registry/assent/internal/envelope"
+	"github.com/assent-registry/assent/internal/registry"
+	"github.com/assent-registry/assent/internal/store"
+	"github.com/assent-registry/assent/internal/store/sqlite"
+)
+
+// TestRun: a small synthetic population loads into the galleries, every
+// mate enrolled afterwards finds its person through the registry's use
+// cases, with no false candidate and every search complete; the probes'
+// registrations and captures are audited like any other.
+func TestRun(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	m, err := envelope.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := envelope.NewKeyring(ctx, &envelope.MemStore{}, m, envelope.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(ctx, db, kr, registry.Options{}, Options{People: 300, Probes: 6, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Templates != 1200 || rep.DuplicatesExpected != 3 || rep.DuplicatesFound != 3 || rep.FalseCandidates != 0 || rep.DedupPending != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	if rep.BytesPerPerson <= 0 || rep.EnrolP50MS <= 0 || rep.EnrolP95MS < rep.EnrolP50MS {
+		t.Errorf("measurements %+v", rep)
+	}
+	var audited uint64
+	if err := db.View(ctx, func(tx store.Tx) error { audited, err = tx.AuditSize(ctx); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if audited < 6*5 { // a registration and four captures per probe
+		t.Errorf("%d audit entries for 6 probes, want at least 30", audited)
+	}
+}

@@ -1,0 +1,247 @@
+// Package dedup holds the 1:N galleries the registry searches at enrolment,
+// in this process's memory (Local). The registry talks to it through a small
+// interface of its own (registry.Galleries: search, add, remove); a
+// gallery service spread over machines implements the same interface later.
+//
+// Templates cross the boundary as their serialised bytes (MarshalBinary of
+// the engine's template), so the interface can be carried over a network.
+// Local decodes them once, when they are added or searched with.
+//
+// Local never decides policy: it holds what it is given. Which templates
+// belong in a gallery (deduplication templates of active people whose
+// deduplication consent counts) is decided by the registry, which feeds
+// Load through a Source and calls Add and Remove after every change.
+package dedup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/assent-registry/assent/internal/biometric/fingerprint"
+	"github.com/assent-registry/assent/internal/biometric/iris"
+)
+
+// Modalities with a 1:N gallery.
+const (
+	Fingerprint = "fingerprint"
+	Iris        = "iris"
+)
+
+// Modalities lists the modalities a gallery is kept for.
+func Modalities() []string { return []string{Fingerprint, Iris} }
+
+// ErrModality is a modality without a 1:N gallery.
+var ErrModality = errors.New("dedup: no gallery for this modality")
+
+// floorEvidence is the loosest candidate threshold: a per-comparison
+// false-match rate of 1 in 10,000 (the registry's 1:1 threshold).
+const floorEvidence = 4.0
+
+// MinEvidence is the 1:N candidate threshold for a gallery of n templates,
+// as evidence (-log10 of the per-comparison false-match rate): the rate is
+// held at 1/(100 n), so a search of the whole gallery expects at most 0.01
+// false candidates; never looser than 1 in 10,000.
+func MinEvidence(n int) float64 { return max(floorEvidence, math.Log10(float64(max(n, 1)))+2) }
+
+type owned struct {
+	person   string
+	modality string
+}
+
+// Local is the in-process gallery service: one fingerprint and one iris
+// gallery, and which person owns each reference. It always answers (never
+// pending). It is safe for concurrent use.
+type Local struct {
+	fingers *fingerprint.Gallery
+	irises  *iris.Gallery
+
+	mu    sync.RWMutex
+	owner map[string]owned    // reference id -> owner
+	refs  map[string][]string // person id -> reference ids held
+}
+
+// NewLocal returns empty galleries.
+func NewLocal() *Local {
+	return &Local{
+		fingers: fingerprint.NewGallery(),
+		irises:  iris.NewGallery(iris.GalleryOptions{}),
+		owner:   map[string]owned{},
+		refs:    map[string][]string{},
+	}
+}
+
+// Search scans the gallery of modality for probe (serialised template) and
+// returns the persons, other than exclude, owning a template that reaches
+// MinEvidence of the gallery's size, in the order of their best evidence.
+// complete is always true: every template is in this process.
+func (l *Local) Search(ctx context.Context, modality string, probe []byte, exclude string) (candidates []string, complete bool, err error) {
+	t, err := decode(modality, probe)
+	if err != nil {
+		return nil, false, err
+	}
+	return l.SearchDecoded(ctx, modality, t, exclude)
+}
+
+// SearchDecoded is Search with the probe as the engine made it
+// (*fingerprint.Template or *iris.Template): in one process, the registry
+// spares a decode (rebuilding a fingerprint's cylinders takes about a
+// millisecond).
+func (l *Local) SearchDecoded(ctx context.Context, modality string, probe any, exclude string) (candidates []string, complete bool, err error) {
+	var keys []string
+	switch modality {
+	case Fingerprint:
+		t, ok := probe.(*fingerprint.Template)
+		if !ok {
+			return nil, false, fmt.Errorf("dedup: search: %T is not a fingerprint template", probe)
+		}
+		fmr := math.Pow(10, -MinEvidence(l.fingers.Len()))
+		cs, err := l.fingers.Search(ctx, t, fingerprint.Threshold(fmr), fingerprint.SearchOptions{Indexed: true})
+		if err != nil {
+			return nil, false, err
+		}
+		for _, c := range cs {
+			keys = append(keys, c.Key)
+		}
+	case Iris:
+		t, ok := probe.(*iris.Template)
+		if !ok {
+			return nil, false, fmt.Errorf("dedup: search: %T is not an iris template", probe)
+		}
+		fmr := math.Pow(10, -MinEvidence(l.irises.Len()))
+		cs, err := l.irises.Search(ctx, t, iris.ThresholdForFMR(fmr), iris.SearchOptions{Coarse: true})
+		if err != nil {
+			return nil, false, err
+		}
+		for _, c := range cs {
+			keys = append(keys, c.Key)
+		}
+	default:
+		return nil, false, ErrModality
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	for _, k := range keys {
+		if o, ok := l.owner[k]; ok && o.person != exclude && !slices.Contains(candidates, o.person) {
+			candidates = append(candidates, o.person)
+		}
+	}
+	return candidates, true, nil
+}
+
+// Add puts one template (serialised) of person under reference ref in the
+// gallery of modality. Adding a reference again replaces it.
+func (l *Local) Add(_ context.Context, modality, person, ref string, template []byte) error {
+	d, err := decode(modality, template)
+	if err != nil {
+		return err
+	}
+	return l.addAll(modality, []string{person}, []string{ref}, []any{d})
+}
+
+// AddDecoded is Add with the template as the engine made it (see
+// SearchDecoded).
+func (l *Local) AddDecoded(_ context.Context, modality, person, ref string, t any) error {
+	switch t.(type) {
+	case *fingerprint.Template:
+		if modality != Fingerprint {
+			return ErrModality
+		}
+	case *iris.Template:
+		if modality != Iris {
+			return ErrModality
+		}
+	default:
+		return fmt.Errorf("dedup: add: %T is not a template", t)
+	}
+	return l.addAll(modality, []string{person}, []string{ref}, []any{t})
+}
+
+// addAll adds decoded templates ts[i] of persons[i] under refs[i].
+func (l *Local) addAll(modality string, persons, refs []string, ts []any) error {
+	switch modality {
+	case Fingerprint:
+		fts := make([]*fingerprint.Template, len(ts))
+		for i, t := range ts {
+			fts[i] = t.(*fingerprint.Template)
+		}
+		if len(fts) == 1 {
+			l.fingers.Add(refs[0], fts[0])
+		} else {
+			// AddAll prepares the templates for the index on every core.
+			l.fingers.AddAll(refs, fts)
+		}
+	case Iris:
+		for i, t := range ts {
+			if err := l.irises.Add(refs[i], t.(*iris.Template)); err != nil {
+				return fmt.Errorf("dedup: add: %w", err)
+			}
+		}
+	default:
+		return ErrModality
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, ref := range refs {
+		if _, dup := l.owner[ref]; !dup {
+			l.refs[persons[i]] = append(l.refs[persons[i]], ref)
+		}
+		l.owner[ref] = owned{person: persons[i], modality: modality}
+	}
+	return nil
+}
+
+// Remove takes reference ref of person out of its gallery, or every
+// reference of person when ref is empty. Removing what is not there is not
+// an error.
+func (l *Local) Remove(_ context.Context, person, ref string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var keep []string
+	for _, r := range l.refs[person] {
+		if ref != "" && r != ref {
+			keep = append(keep, r)
+			continue
+		}
+		switch l.owner[r].modality {
+		case Fingerprint:
+			l.fingers.Remove(r)
+		case Iris:
+			l.irises.Remove(r)
+		}
+		delete(l.owner, r)
+	}
+	if len(keep) == 0 {
+		delete(l.refs, person)
+	} else {
+		l.refs[person] = keep
+	}
+	return nil
+}
+
+// Sizes reports how many templates each gallery holds.
+func (l *Local) Sizes() map[string]int {
+	return map[string]int{Fingerprint: l.fingers.Len(), Iris: l.irises.Len()}
+}
+
+// decode opens a serialised template of modality.
+func decode(modality string, b []byte) (any, error) {
+	switch modality {
+	case Fingerprint:
+		t := new(fingerprint.Template)
+		if err := t.UnmarshalBinary(b); err != nil {
+			return nil, fmt.Errorf("dedup: fingerprint template: %w", err)
+		}
+		return t, nil
+	case Iris:
+		t := new(iris.Template)
+		if err := t.UnmarshalBinary(b); err != nil {
+			return nil, fmt.Errorf("dedup: iris template: %w", err)
+		}
+		return t, nil
+	}
+	return nil, ErrModality
+}

@@ -1,0 +1,151 @@
+package dedup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/assent-registry/assent/internal/benchpop/synth"
+	"github.com/assent-registry/assent/internal/biometric/iris"
+)
+
+type marshaler interface{ MarshalBinary() ([]byte, error) }
+
+func raw(t testing.TB, m marshaler) []byte {
+	t.Helper()
+	b, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestLocal: a mate finds its owner (and never the excluded person); a
+// removed person or reference is no longer a candidate.
+func TestLocal(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(5, 6))
+	l := NewLocal()
+	fingers := make([]synth.Finger, 20)
+	for i := range fingers {
+		fingers[i] = synth.NewFinger(rng)
+		if err := l.Add(ctx, Fingerprint, fmt.Sprintf("p%d", i), fmt.Sprintf("f%d", i), raw(t, fingers[i].Template())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eyes := iris.NewSynth(iris.DefaultRows, iris.DefaultCols)
+	field := eyes.Field(rng)
+	if err := l.Add(ctx, Iris, "p3", "e3", raw(t, eyes.Template(field, rng))); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Sizes(); got[Fingerprint] != 20 || got[Iris] != 1 {
+		t.Fatalf("sizes %v", got)
+	}
+	search := func(modality string, probe []byte, exclude string) []string {
+		t.Helper()
+		c, complete, err := l.Search(ctx, modality, probe, exclude)
+		if err != nil || !complete {
+			t.Fatalf("search: %v, complete %v", err, complete)
+		}
+		return c
+	}
+	mate7 := raw(t, fingers[7].Mate(rng))
+	if got := search(Fingerprint, mate7, "new"); !slices.Equal(got, []string{"p7"}) {
+		t.Errorf("mate of p7 found %v", got)
+	}
+	if got := search(Fingerprint, mate7, "p7"); len(got) != 0 {
+		t.Errorf("excluded person found: %v", got)
+	}
+	if got := search(Iris, raw(t, eyes.Mate(field, rng)), ""); !slices.Equal(got, []string{"p3"}) {
+		t.Errorf("iris mate of p3 found %v", got)
+	}
+	if err := l.Remove(ctx, "p7", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := search(Fingerprint, mate7, ""); len(got) != 0 {
+		t.Errorf("removed person found: %v", got)
+	}
+	if err := l.Remove(ctx, "p3", "f3"); err != nil { // one reference: the iris stays
+		t.Fatal(err)
+	}
+	if got := l.Sizes(); got[Fingerprint] != 18 || got[Iris] != 1 {
+		t.Errorf("after removals: %v", got)
+	}
+	if _, _, err := l.Search(ctx, "face", mate7, ""); !errors.Is(err, ErrModality) {
+		t.Errorf("face search: %v", err)
+	}
+	if err := l.Add(ctx, Fingerprint, "p", "bad", []byte("not a template")); err == nil {
+		t.Errorf("a malformed template was added")
+	}
+}
+
+type fakeSource struct {
+	pages []Page
+	open  func(e Entry) ([]byte, error)
+}
+
+func (s fakeSource) Pages(_ context.Context, modalities []string, fn func(Page) error) error {
+	for _, p := range s.pages {
+		if slices.Contains(modalities, p.Modality) {
+			if err := fn(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+func (s fakeSource) Open(_ context.Context, _ string, e Entry) ([]byte, error) { return s.open(e) }
+
+// TestLoad: only the entries the source keeps are opened and added; an
+// entry that does not open fails the load, naming its reference.
+func TestLoad(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(7, 8))
+	tmpl := map[string][]byte{}
+	var pages []Page
+	for p := range 3 {
+		pg := Page{Modality: Fingerprint}
+		for i := range 4 {
+			ref := fmt.Sprintf("r%d-%d", p, i)
+			tmpl[ref] = raw(t, synth.NewFinger(rng).Template())
+			pg.Entries = append(pg.Entries, Entry{PersonID: fmt.Sprintf("p%d", i), Ref: ref})
+			pg.Keep = append(pg.Keep, i != 3)
+		}
+		pages = append(pages, pg)
+	}
+	l := NewLocal()
+	var progress []int
+	st, err := l.Load(ctx, fakeSource{pages: pages, open: func(e Entry) ([]byte, error) {
+		if e.PersonID == "p3" {
+			t.Errorf("opened %s, which the source does not keep", e.Ref)
+		}
+		return tmpl[e.Ref], nil
+	}}, func(done int) { progress = append(progress, done) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Templates[Fingerprint] != 9 || st.Skipped != 3 || st.Persons != 3 || l.Sizes()[Fingerprint] != 9 {
+		t.Fatalf("stats %+v, sizes %v", st, l.Sizes())
+	}
+	if !slices.Equal(progress[:3], []int{4, 8, 12}) {
+		t.Errorf("progress %v", progress)
+	}
+	_, err = NewLocal().Load(ctx, fakeSource{pages: pages, open: func(Entry) ([]byte, error) { return []byte("garbage"), nil }}, nil)
+	if err == nil {
+		t.Fatal("a load of malformed templates succeeded")
+	}
+}
+
+func TestMinEvidence(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want float64
+	}{{0, 4}, {100, 4}, {1_000_000, 8}} {
+		if got := MinEvidence(tc.n); got != tc.want {
+			t.Errorf("MinEvidence(%d) = %v, want %v", tc.n, got, tc.want)
+		}
+	}
+}
