@@ -32,6 +32,9 @@ func TestBackupRestoreKeepsErasure(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := registry.Actor{Role: consent.Admin}
+	if _, err := a.reg.PutArea(ctx, registry.Actor{Role: consent.Admin}, "A", registry.AreaInput{Name: "Area A"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := a.reg.CreateSite(ctx, admin, registry.NewSite{Code: "s1", Name: "S", AreaCode: "A"}); err != nil {
 		t.Fatal(err)
 	}

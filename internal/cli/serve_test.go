@@ -24,6 +24,9 @@ func TestGalleryLoadLogsOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
+	if _, err := a.reg.PutArea(ctx, registry.Actor{Role: consent.Admin}, "A", registry.AreaInput{Name: "Area A"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := a.reg.CreateSite(ctx, registry.Actor{Role: consent.Admin}, registry.NewSite{Code: "s1", Name: "S", AreaCode: "A"}); err != nil {
 		t.Fatal(err)
 	}

@@ -51,6 +51,9 @@ func TestMetricsFollowTheRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if _, err := reg.PutArea(ctx, registry.Actor{Role: consent.Admin}, "A", registry.AreaInput{Name: "Area A"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := reg.CreateSite(ctx, registry.Actor{Role: consent.Admin}, registry.NewSite{Code: "s1", Name: "S", AreaCode: "A"}); err != nil {
 		t.Fatal(err)
 	}

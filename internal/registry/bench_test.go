@@ -38,6 +38,9 @@ func benchRegistry(b *testing.B, seal, audit bool) *Registry {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.PutArea(ctx, store.Area{Code: "A", Name: "Area A"}) }); err != nil {
+		b.Fatal(err)
+	}
 	ks, err := envelope.OpenSQLiteStore(ctx, dir+"/keys.db")
 	if err != nil {
 		b.Fatal(err)
