@@ -2,8 +2,6 @@ package fingerprint
 
 import (
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -41,21 +39,8 @@ type setScores struct {
 
 func scoreSet(t *testing.T, root, dir string, dpi int) setScores {
 	t.Helper()
-	imps, err := ListDataset(filepath.Join(root, dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := make([]*Template, len(imps))
-	parallel(len(imps), func(i int) {
-		b, err := os.ReadFile(imps[i].Path)
-		if err != nil {
-			return
-		}
-		if img, err := DecodeImage(b); err == nil {
-			ts[i], _ = Extract(img, dpi)
-		}
-	})
-	g, im := PairScores(imps, ts)
+	e := extractSet(t, root, dir, dpi)
+	g, im := PairScores(e.imps, e.ts)
 	return setScores{g, im}
 }
 
@@ -63,7 +48,7 @@ func scoreSet(t *testing.T, root, dir string, dpi int) setScores {
 // each shared set's in-sample and out-of-sample (other year's thresholds)
 // figures must stay where docs/fingerprint.md says.
 func TestCrossYearFigures(t *testing.T) {
-	slow(t)
+	heavy(t)
 	root := dataDir(t)
 	scores := map[string]setScores{}
 	for _, s := range sets {

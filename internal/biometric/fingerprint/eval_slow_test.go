@@ -26,6 +26,18 @@ func slow(t *testing.T) {
 	}
 }
 
+// heavy is slow, and also skipped under the race detector: extracting the
+// eight shared sets (6,400 images) there takes the better part of an hour
+// and tests no concurrency that the packages' own tests do not. .ci/run
+// runs these accuracy tests in a step of their own, without -race.
+func heavy(t *testing.T) {
+	t.Helper()
+	slow(t)
+	if raceDetector {
+		t.Skip("accuracy evaluation over the shared sets: run without -race (.ci/run does, in its own step)")
+	}
+}
+
 var sets = []struct {
 	dir string
 	dpi int
@@ -35,35 +47,22 @@ var sets = []struct {
 }
 
 func TestEvalAllSets(t *testing.T) {
-	slow(t)
+	heavy(t)
 	root := dataDir(t)
 	mean := 0.0
 	var pooled []float64
 	for _, set := range sets {
-		imps, err := ListDataset(filepath.Join(root, set.dir))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts := make([]*Template, len(imps))
-		start := time.Now()
+		e := extractSet(t, root, set.dir, set.dpi)
+		imps, ts := e.imps, e.ts
 		fte, nm := 0, 0
-		for i, im := range imps {
-			b, err := os.ReadFile(im.Path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			img, err := DecodeImage(b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ts[i], err = Extract(img, set.dpi)
-			if err != nil {
+		for _, tp := range ts {
+			if tp == nil {
 				fte++
 				continue
 			}
-			nm += len(ts[i].Minutiae)
+			nm += len(tp.Minutiae)
 		}
-		ext := time.Since(start) / time.Duration(len(imps))
+		ext := e.perImage
 		g, im := PairScores(imps, ts)
 		pooled = append(pooled, im...)
 		r, err := ComputeRates(g, im)
@@ -125,7 +124,7 @@ func cpuTime(t testing.TB) time.Duration {
 // TestMatchCPU reports CPU time per comparison over every pair of two sets,
 // which is steadier than wall time on a shared machine.
 func TestMatchCPU(t *testing.T) {
-	slow(t)
+	heavy(t)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	for _, set := range []string{"fvc2002/db1_b", "fvc2000/db3_b"} {
@@ -162,27 +161,14 @@ func TestMatchCPU(t *testing.T) {
 // threshold of a 100,000-person registry (200,000 finger templates, FMR
 // 1/(100 x 200,000)) at least 99 % must be kept at the default penetration.
 func TestIndexRetention(t *testing.T) {
-	slow(t)
+	heavy(t)
 	root := dataDir(t)
 	var ts []*Template
 	var fingers []int
 	for si, set := range sets {
-		imps, err := ListDataset(filepath.Join(root, set.dir))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := make([]*Template, len(imps))
-		parallel(len(imps), func(i int) {
-			b, err := os.ReadFile(imps[i].Path)
-			if err != nil {
-				return
-			}
-			if img, err := DecodeImage(b); err == nil {
-				got[i], _ = Extract(img, set.dpi)
-			}
-		})
-		for i, im := range imps {
-			ts = append(ts, got[i])
+		e := extractSet(t, root, set.dir, set.dpi)
+		for i, im := range e.imps {
+			ts = append(ts, e.ts[i])
 			fingers = append(fingers, si*1000+im.Finger)
 		}
 	}

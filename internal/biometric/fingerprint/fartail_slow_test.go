@@ -2,8 +2,6 @@ package fingerprint
 
 import (
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -47,27 +45,14 @@ func fmrAt(sorted []float64, t float64) float64 {
 // an extrapolation of the tail holds. docs/enrolment.md ("The far tail")
 // quotes these figures.
 func TestFarTailPooled(t *testing.T) {
-	slow(t)
+	heavy(t)
 	root := dataDir(t)
 	var ts []*Template
 	var finger []int
 	for si, s := range sets {
-		imps, err := ListDataset(filepath.Join(root, s.dir))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := make([]*Template, len(imps))
-		parallel(len(imps), func(i int) {
-			b, err := os.ReadFile(imps[i].Path)
-			if err != nil {
-				return
-			}
-			if img, err := DecodeImage(b); err == nil {
-				got[i], _ = Extract(img, s.dpi)
-			}
-		})
-		for i, im := range imps {
-			ts = append(ts, got[i])
+		e := extractSet(t, root, s.dir, s.dpi)
+		for i, im := range e.imps {
+			ts = append(ts, e.ts[i])
 			finger = append(finger, si*1000+im.Finger)
 		}
 	}
