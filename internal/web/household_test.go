@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/personnumber"
 )
 
 // TestHouseholdMoveChangeHeadSplit runs the household page's three forms as
@@ -59,6 +60,22 @@ func TestHouseholdMoveChangeHeadSplit(t *testing.T) {
 	if p := c.post(hpath+"/members", url.Values{"person_id": {yawNum}}); p.status != http.StatusUnprocessableEntity ||
 		!p.has(`data-error-code="err.missing_field" data-form="move"`) || !p.has(`\(relationship\)`) {
 		t.Fatalf("move without relationship: %d\n%s", p.status, p.body)
+	}
+
+	// A mistyped digit and an unknown number are caught beside the move form.
+	d := []byte(compactNumber(yawNum))
+	d[4] = '0' + (d[4]-'0'+1)%10
+	if p := c.post(hpath+"/members", url.Values{"person_id": {string(d)}, "relationship": {"sibling"}}); p.status != http.StatusUnprocessableEntity ||
+		!p.has(`data-error-code="err.invalid_person_number" data-form="move"`) {
+		t.Fatalf("move a mistyped number: %d\n%s", p.status, p.body)
+	}
+	unknown, err := personnumber.New() // well formed, and no one's
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.post(hpath+"/members", url.Values{"person_id": {unknown}, "relationship": {"sibling"}}); p.status != http.StatusUnprocessableEntity ||
+		!p.has(`data-error-code="err.unknown_person" data-form="move"`) {
+		t.Fatalf("move an unknown person: %d\n%s", p.status, p.body)
 	}
 
 	// A minor cannot become head: refused with the registry's code, nothing changes.
