@@ -273,22 +273,23 @@ func requireArea(ctx context.Context, tx store.Tx, code string) error {
 	return err
 }
 
-// projectPerson writes a person's statistics projection: area, birth year,
-// sex, registration site, operator and time. Aliases and erased persons have
-// none.
+// projectPerson writes a person's statistics projection: area, birth year
+// (also of a partial date), whether the birth date was estimated, sex,
+// registration site, operator and time. Aliases and erased persons have none.
 func projectPerson(ctx context.Context, tx store.Tx, p store.Person, ident Identity, operatorID string) error {
 	if p.Status != store.StatusActive || p.AliasOf != "" {
 		return tx.DeletePersonStats(ctx, p.ID)
 	}
 	year := 0
-	if b, err := time.Parse(time.DateOnly, ident.BirthDate); err == nil {
+	if b, err := firstBirthDay(ident.BirthDate); err == nil {
 		year = b.Year()
 	}
+	estimated := ident.BirthDateEstimated || IsPartialBirthDate(ident.BirthDate)
 	sex := ident.Sex
 	if !slices.Contains(Sexes, sex) {
 		sex = "unknown"
 	}
-	return tx.PutPersonStats(ctx, store.PersonStats{PersonID: p.ID, AreaCode: p.AreaCode, BirthYear: year, Sex: sex,
+	return tx.PutPersonStats(ctx, store.PersonStats{PersonID: p.ID, AreaCode: p.AreaCode, BirthYear: year, BirthEstimated: estimated, Sex: sex,
 		Site: p.Site, OperatorID: operatorID, RegisteredAt: p.CreatedAt})
 }
 

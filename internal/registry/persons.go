@@ -521,9 +521,13 @@ type PersonPatch struct {
 	GivenName  *string `json:"given_name,omitempty"`
 	FamilyName *string `json:"family_name,omitempty"`
 	BirthDate  *string `json:"birth_date,omitempty"`
-	Sex        *string `json:"sex,omitempty"`
-	Phone      *string `json:"phone,omitempty"`
-	AreaCode   *string `json:"area_code,omitempty"`
+	// BirthDateEstimated sets or clears the estimated mark of the birth
+	// date; when absent the mark is kept. A partial date is always
+	// estimated.
+	BirthDateEstimated *bool   `json:"birth_date_estimated,omitempty"`
+	Sex                *string `json:"sex,omitempty"`
+	Phone              *string `json:"phone,omitempty"`
+	AreaCode           *string `json:"area_code,omitempty"`
 }
 
 // UpdatePerson rectifies a person's record, keeping the earlier version.
@@ -578,6 +582,10 @@ func (r *Registry) UpdatePerson(ctx context.Context, actor Actor, purpose consen
 		set(&ident.GivenName, in.GivenName)
 		set(&ident.FamilyName, in.FamilyName)
 		set(&ident.BirthDate, in.BirthDate)
+		if in.BirthDateEstimated != nil {
+			ident.BirthDateEstimated = *in.BirthDateEstimated
+		}
+		ident.BirthDateEstimated = ident.BirthDateEstimated || IsPartialBirthDate(ident.BirthDate)
 		set(&ident.Sex, in.Sex)
 		set(&ident.Phone, in.Phone)
 		set(&p.AreaCode, in.AreaCode)

@@ -148,6 +148,7 @@ type RegisterInput struct {
 	HouseholdsWithoutHead int
 	HeadsUnderAge         int
 	MinorsGuardianErased  int
+	EstimatedBirthDates   int
 	OpenCasesByAge        map[string]int
 }
 
@@ -164,15 +165,13 @@ type Register struct {
 	AsOf    string         `json:"as_of"`
 	Privacy Privacy        `json:"privacy"`
 	Cells   []RegisterCell `json:"cells"`
-	Note    string         `json:"note"`
 }
 
 // BuildRegister makes the register quality report. Open duplicate cases are
 // released by age with their total (complementary suppression applies).
 func BuildRegister(in RegisterInput, p Params) Register {
 	p.defaults()
-	out := Register{Kind: "register", AsOf: dateOrEmpty(p.To), Privacy: Privacy{K: p.K},
-		Note: "Estimated birth dates are not recorded by this registry, so they are not counted."}
+	out := Register{Kind: "register", AsOf: dateOrEmpty(p.To), Privacy: Privacy{K: p.K}}
 	noise := noiser(p.Epsilon, p.rng())
 	if p.Epsilon > 0 {
 		out.Privacy.Epsilon, out.Privacy.EpsilonPerTable, out.Privacy.Mechanism = p.Epsilon, p.Epsilon, "two-sided geometric"
@@ -180,7 +179,8 @@ func BuildRegister(in RegisterInput, p Params) Register {
 	single := []struct {
 		m string
 		v int
-	}{{"households_without_head", in.HouseholdsWithoutHead}, {"household_heads_under_age", in.HeadsUnderAge}, {"minors_whose_guardian_was_erased", in.MinorsGuardianErased}}
+	}{{"households_without_head", in.HouseholdsWithoutHead}, {"household_heads_under_age", in.HeadsUnderAge}, {"minors_whose_guardian_was_erased", in.MinorsGuardianErased},
+		{"persons_with_estimated_birth_date", in.EstimatedBirthDates}}
 	for _, s := range single {
 		t := NewTable(1)
 		t.Values[0] = noise(s.v)

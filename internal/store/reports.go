@@ -38,13 +38,16 @@ type Areas interface {
 // birth date; it is deleted with the person (ErasePerson) and when a person
 // becomes an alias of another.
 type PersonStats struct {
-	PersonID     string
-	AreaCode     string
-	BirthYear    int // 0 when unknown
-	Sex          string
-	Site         string
-	OperatorID   string
-	RegisteredAt time.Time
+	PersonID  string
+	AreaCode  string
+	BirthYear int // 0 when unknown
+	// BirthEstimated: the birth date was estimated (partial, or a full
+	// date marked estimated).
+	BirthEstimated bool
+	Sex            string
+	Site           string
+	OperatorID     string
+	RegisteredAt   time.Time
 }
 
 // StatsCount is one group of an aggregate: the grouping fields that apply
@@ -131,6 +134,7 @@ type RegisterQuality struct {
 	HouseholdsWithoutHead int
 	HeadsUnderAge         int // heads younger than the age of majority (by birth year)
 	MinorsGuardianErased  int // minors whose guardian was erased
+	EstimatedBirthDates   int // registered persons whose birth date was estimated
 	// OpenCasesByAge counts open duplicate cases by days open: "0-6",
 	// "7-29", "30+".
 	OpenCasesByAge map[string]int

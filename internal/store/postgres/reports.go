@@ -81,10 +81,10 @@ func (t *tx) ListAreas(ctx context.Context) ([]store.Area, error) {
 // --- statistics projection ---
 
 func (t *tx) PutPersonStats(ctx context.Context, s store.PersonStats) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO person_stats(person_id, area_code, birth_year, sex, site, operator_id, registered_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (person_id) DO UPDATE SET area_code = excluded.area_code, birth_year = excluded.birth_year,
-		sex = excluded.sex, site = excluded.site, operator_id = excluded.operator_id, registered_at = excluded.registered_at`,
-		s.PersonID, s.AreaCode, s.BirthYear, s.Sex, s.Site, s.OperatorID, ms(s.RegisteredAt))
+	_, err := t.tx.Exec(ctx, `INSERT INTO person_stats(person_id, area_code, birth_year, birth_estimated, sex, site, operator_id, registered_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (person_id) DO UPDATE SET area_code = excluded.area_code, birth_year = excluded.birth_year,
+		birth_estimated = excluded.birth_estimated, sex = excluded.sex, site = excluded.site, operator_id = excluded.operator_id, registered_at = excluded.registered_at`,
+		s.PersonID, s.AreaCode, s.BirthYear, s.BirthEstimated, s.Sex, s.Site, s.OperatorID, ms(s.RegisteredAt))
 	if err != nil {
 		return t.fail("put person stats", err)
 	}
@@ -219,6 +219,7 @@ func (t *tx) RegisterQuality(ctx context.Context, asOf time.Time, majority int) 
 			WHERE s.birth_year > $1`, []any{minYear}},
 		{&q.MinorsGuardianErased, `SELECT COUNT(*) FROM persons p JOIN person_stats s ON s.person_id = p.id
 			JOIN persons g ON g.id = p.guardian_id WHERE p.guardian_id <> '' AND g.status = 'erased' AND s.birth_year > $1`, []any{minYear}},
+		{&q.EstimatedBirthDates, `SELECT COUNT(*) FROM person_stats WHERE birth_estimated AND registered_at < $1`, []any{ms(asOf)}},
 	} {
 		if err := t.tx.QueryRow(ctx, c.q, c.args...).Scan(c.dst); err != nil {
 			return q, t.fail("register quality", err)

@@ -97,10 +97,10 @@ func (t *tx) ListAreas(ctx context.Context) ([]store.Area, error) {
 // --- statistics projection ---
 
 func (t *tx) PutPersonStats(ctx context.Context, s store.PersonStats) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO person_stats(person_id, area_code, birth_year, sex, site, operator_id, registered_at)
-		VALUES (?,?,?,?,?,?,?) ON CONFLICT(person_id) DO UPDATE SET area_code = excluded.area_code, birth_year = excluded.birth_year,
-		sex = excluded.sex, site = excluded.site, operator_id = excluded.operator_id, registered_at = excluded.registered_at`,
-		s.PersonID, s.AreaCode, s.BirthYear, s.Sex, s.Site, s.OperatorID, ms(s.RegisteredAt))
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO person_stats(person_id, area_code, birth_year, birth_estimated, sex, site, operator_id, registered_at)
+		VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(person_id) DO UPDATE SET area_code = excluded.area_code, birth_year = excluded.birth_year,
+		birth_estimated = excluded.birth_estimated, sex = excluded.sex, site = excluded.site, operator_id = excluded.operator_id, registered_at = excluded.registered_at`,
+		s.PersonID, s.AreaCode, s.BirthYear, s.BirthEstimated, s.Sex, s.Site, s.OperatorID, ms(s.RegisteredAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: put person stats: %w", err)
 	}
@@ -250,6 +250,7 @@ func (t *tx) RegisterQuality(ctx context.Context, asOf time.Time, majority int) 
 			WHERE s.birth_year > ?`, []any{minYear}},
 		{&q.MinorsGuardianErased, `SELECT COUNT(*) FROM persons p JOIN person_stats s ON s.person_id = p.id
 			JOIN persons g ON g.id = p.guardian_id WHERE p.guardian_id <> '' AND g.status = 'erased' AND s.birth_year > ?`, []any{minYear}},
+		{&q.EstimatedBirthDates, `SELECT COUNT(*) FROM person_stats WHERE birth_estimated <> 0 AND registered_at < ?`, []any{ms(asOf)}},
 	} {
 		if err := t.tx.QueryRowContext(ctx, c.q, c.args...).Scan(c.dst); err != nil {
 			return q, fmt.Errorf("sqlite: register quality: %w", err)

@@ -240,14 +240,17 @@ func testExclusionAndQuality(t *testing.T, s store.Store) {
 		people := []struct {
 			id, hh, guardian string
 			year             int
-		}{{"p1", "h1", "", 1980}, {"p2", "h2", "", 2015}, {"p3", "h3", "p4", 2016}, {"p4", "", "", 1970}}
+			estimated        bool
+			at               time.Time
+		}{{"p1", "h1", "", 1980, true, t0}, {"p2", "h2", "", 2015, false, t0}, {"p3", "h3", "p4", 2016, true, t0}, {"p4", "", "", 1970, true, t0},
+			{"p5", "", "", 1990, true, t0.Add(40 * day)}} // p5: registered after the report's day
 		for _, pp := range people {
 			p := person(pp.id)
 			p.HouseholdID, p.GuardianID = pp.hh, pp.guardian
 			if err := tx.CreatePerson(ctx, p); err != nil {
 				return err
 			}
-			if err := tx.PutPersonStats(ctx, store.PersonStats{PersonID: pp.id, AreaCode: "A", BirthYear: pp.year, Sex: "female", RegisteredAt: t0}); err != nil {
+			if err := tx.PutPersonStats(ctx, store.PersonStats{PersonID: pp.id, AreaCode: "A", BirthYear: pp.year, BirthEstimated: pp.estimated, Sex: "female", RegisteredAt: pp.at}); err != nil {
 				return err
 			}
 		}
@@ -272,7 +275,21 @@ func testExclusionAndQuality(t *testing.T, s store.Store) {
 		_, err := tx.OpenCase(ctx, store.Case{ID: "c2", Status: store.CaseOpen, PersonA: "p1", PersonB: "p3", Score: 5, CreatedAt: t0.Add(25 * day)})
 		return err
 	})
+	view(t, s, func(tx store.Tx) error {
+		q, err := tx.RegisterQuality(ctx, t0.Add(31*day), 18)
+		if err != nil {
+			return err
+		}
+		if q.EstimatedBirthDates != 3 { // p1, p3, p4; not p2 (exact), not p5 (later)
+			t.Errorf("estimated birth dates before erasure and rectification = %d, want 3", q.EstimatedBirthDates)
+		}
+		return nil
+	})
 	update(t, s, func(tx store.Tx) error { return tx.ErasePerson(ctx, "p4", t0) })
+	// p3's birth date is rectified to a known date: the projection is rewritten.
+	update(t, s, func(tx store.Tx) error {
+		return tx.PutPersonStats(ctx, store.PersonStats{PersonID: "p3", AreaCode: "A", BirthYear: 2016, Sex: "female", RegisteredAt: t0})
+	})
 	view(t, s, func(tx store.Tx) error {
 		ex, err := tx.CountExclusions(ctx, store.Period{From: t0, To: t0.Add(day)})
 		if err != nil {
@@ -293,7 +310,7 @@ func testExclusionAndQuality(t *testing.T, s store.Store) {
 		if err != nil {
 			return err
 		}
-		wantQ := store.RegisterQuality{HouseholdsWithoutHead: 1, HeadsUnderAge: 1, MinorsGuardianErased: 1, OpenCasesByAge: map[string]int{"0-6": 1, "30+": 1}}
+		wantQ := store.RegisterQuality{HouseholdsWithoutHead: 1, HeadsUnderAge: 1, MinorsGuardianErased: 1, EstimatedBirthDates: 1, OpenCasesByAge: map[string]int{"0-6": 1, "30+": 1}}
 		if d := cmp.Diff(wantQ, q); d != "" {
 			t.Errorf("register quality (-want +got):\n%s", d)
 		}
