@@ -83,18 +83,8 @@ func New() (string, error) {
 // Parse reads a number as a person types or says it: spaces and dashes are
 // ignored. It returns the canonical form, or ErrFormat / ErrCheckDigit.
 func Parse(s string) (string, error) {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == ' ' || r == '-' || r == '\u00a0':
-		default:
-			return "", ErrFormat
-		}
-	}
-	d := b.String()
-	if len(d) != Digits {
+	d, ok := digitsOf(s)
+	if !ok || len(d) != Digits {
 		return "", ErrFormat
 	}
 	if !valid(d) {
@@ -107,17 +97,24 @@ func Parse(s string) (string, error) {
 // and dashes only, with 11 digits), whether or not its check digit holds: a
 // caller uses it to tell a number from a record id.
 func Looks(s string) bool {
-	n := 0
+	d, ok := digitsOf(s)
+	return ok && len(d) == Digits
+}
+
+// digitsOf keeps the digits of s; ok is false when s holds anything but
+// digits, spaces and dashes.
+func digitsOf(s string) (string, bool) {
+	var b strings.Builder
 	for _, r := range s {
 		switch {
 		case r >= '0' && r <= '9':
-			n++
+			b.WriteRune(r)
 		case r == ' ' || r == '-' || r == '\u00a0':
 		default:
-			return false
+			return "", false
 		}
 	}
-	return n == Digits
+	return b.String(), true
 }
 
 // Format writes a canonical number grouped for reading: "4821 0937 56-3".

@@ -79,7 +79,7 @@ func TestCataloguesComplete(t *testing.T) {
 	}
 	for _, code := range []string{registry.CodeMissingField, registry.CodeInvalidValue, registry.CodeInvalidDate, registry.CodeConsentRequired,
 		registry.CodeGuardianRequired, registry.CodeUnknownHousehold, registry.CodeUnknownSite, registry.CodeUnknownPerson, registry.CodeInvalidHousehold,
-		registry.CodeQualityTooLow, registry.CodeInvalidCapture, string(consent.ReasonRoleNotAllowed), string(consent.ReasonConsentMissing),
+		registry.CodeQualityTooLow, registry.CodeInvalidCapture, registry.CodeMinorCannotBeHead, registry.CodeHeadMustStay, registry.CodeInvalidAreaCode, string(consent.ReasonRoleNotAllowed), string(consent.ReasonConsentMissing),
 		"purpose_not_allowed", "not_found", "locked", "unauthenticated", "internal_error"} {
 		need["err."+code] = true
 	}

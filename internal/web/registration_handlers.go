@@ -265,6 +265,9 @@ type householdPage struct {
 	Address, AreaCode string
 	Household         *registry.HouseholdView
 	Error             string
+	ErrorField        string
+	Form              string // which form of the household page the error belongs to
+	Relationships     []string
 }
 
 func (s *Server) householdForm(q *req) error {
@@ -284,14 +287,5 @@ func (s *Server) createHousehold(q *req) error {
 		return err
 	}
 	http.Redirect(q.w, q.Request, "/ui/households/"+h.ID, http.StatusSeeOther)
-	return nil
-}
-
-func (s *Server) household(q *req) error {
-	h, err := s.reg.GetHousehold(q.Context(), q.actor, q.purpose, q.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	s.render(q, http.StatusOK, "household", householdPage{Household: &h})
 	return nil
 }

@@ -84,10 +84,14 @@ func TestEveryUIRouteIsAudited(t *testing.T) {
 		"GET /ui/households/new":        {{reg, "GET", "/ui/households/new", nil, nil, 200, false}},
 		"POST /ui/households":           {{reg, "POST", "/ui/households", url.Values{"address": {"2 Walk St"}, "area_code": {"A1"}}, nil, 303, true}},
 		"GET /ui/households/{id}":       {{reg, "GET", "/ui/households/" + hid, nil, nil, 200, true}},
-		"GET /portal/me":                {{person, "GET", "/portal/me", nil, nil, 200, true}},
-		"GET /portal/access-log.json":   {{person, "GET", "/portal/access-log.json", nil, nil, 200, true}},
-		"POST /portal/withdraw":         {{person, "POST", "/portal/withdraw", url.Values{"category": {"face"}, "purpose": {"verification"}}, nil, 200, true}},
-		"POST /portal/withdraw/confirm": {{person, "POST", "/portal/withdraw/confirm", url.Values{"category": {"face"}, "purpose": {"verification"}}, nil, 200, true}},
+		"POST /ui/households/{id}/members": {{researcher, "POST", "/ui/households/" + hid + "/members", url.Values{"person_id": {pid}, "relationship": {"other"}}, nil, 403, true},
+			{reg, "POST", "/ui/households/" + hid + "/members", url.Values{"person_id": {pid}, "relationship": {"other"}}, nil, 303, true}},
+		"POST /ui/households/{id}/head":  {{reg, "POST", "/ui/households/" + hid + "/head", url.Values{"person_id": {pid}}, nil, 303, true}},
+		"POST /ui/households/{id}/split": {{reg, "POST", "/ui/households/" + hid + "/split", url.Values{"person_ids": {pid}, "head_id": {pid}, "address": {"3 Walk St"}, "area_code": {"A1"}}, nil, 303, true}},
+		"GET /portal/me":                 {{person, "GET", "/portal/me", nil, nil, 200, true}},
+		"GET /portal/access-log.json":    {{person, "GET", "/portal/access-log.json", nil, nil, 200, true}},
+		"POST /portal/withdraw":          {{person, "POST", "/portal/withdraw", url.Values{"category": {"face"}, "purpose": {"verification"}}, nil, 200, true}},
+		"POST /portal/withdraw/confirm":  {{person, "POST", "/portal/withdraw/confirm", url.Values{"category": {"face"}, "purpose": {"verification"}}, nil, 200, true}},
 	}
 	for _, r := range e.ui.Routes() {
 		if r.Access != Personal && r.Access != Subject {

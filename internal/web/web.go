@@ -155,6 +155,9 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /ui/households/new", Personal, s.householdForm)
 	s.handle("POST /ui/households", Personal, s.createHousehold)
 	s.handle("GET /ui/households/{id}", Personal, s.household)
+	s.handle("POST /ui/households/{id}/members", Personal, s.moveMember)
+	s.handle("POST /ui/households/{id}/head", Personal, s.changeHead)
+	s.handle("POST /ui/households/{id}/split", Personal, s.splitHousehold)
 
 	s.handle("GET /portal", Public, s.portalForm)
 	s.handle("POST /portal", Public, s.portalLogin)
