@@ -47,7 +47,11 @@ type Bar struct {
 
 // Chart is an SVG bar chart.
 type Chart struct {
-	Title, Note   string
+	Title, Note string
+	// Key names the chart for pages that translate its title (see
+	// Charts); Args are the values its title and note show.
+	Key           string
+	Args          []string
 	Width, Height float64
 	Base          float64 // y of the axis
 	Bars          []Bar
@@ -170,6 +174,7 @@ func coverageCharts(r Coverage) []Chart {
 	}
 	count := func(f float64) string { return fmt.Sprintf("%.0f", f) }
 	charts := []Chart{barChart("Registered per area against target", "bars: registered (all ages, both sexes); line: target", labels, vals, marks, nil, count)}
+	charts[0].Key = "coverage_area"
 	// Coverage per age band in the report's area.
 	labels, vals = nil, nil
 	for _, c := range r.Cells {
@@ -181,6 +186,7 @@ func coverageCharts(r Coverage) []Chart {
 	}
 	charts = append(charts, barChart("Coverage by age band in "+r.Area, "registered / target; above 100 % means the target is too low",
 		labels, vals, nil, nil, func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) }))
+	charts[1].Key, charts[1].Args = "coverage_band", []string{r.Area}
 	if len(r.Weekly) > 0 {
 		labels, vals = nil, nil
 		for _, wk := range r.Weekly {
@@ -196,6 +202,7 @@ func coverageCharts(r Coverage) []Chart {
 			vals = append(vals, v)
 		}
 		charts = append(charts, barChart("Registrations per week in "+r.Area, "weeks starting Monday (month-day)", labels, vals, nil, nil, count))
+		charts[2].Key, charts[2].Args = "coverage_weekly", []string{r.Area}
 	}
 	return charts
 }
@@ -221,8 +228,10 @@ func consentCharts(r ConsentReport) []Chart {
 			continue
 		}
 		note := "decline rate per site; programme rate " + fmt.Sprintf("%.1f %%", r.Method.ProgrammeRate[pr[0]+"/"+pr[1]]*100) + "; red: flagged"
-		charts = append(charts, barChart("Declines: "+pr[0]+" for "+pr[1], note, labels, vals, nil, flags,
-			func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) }))
+		c := barChart("Declines: "+pr[0]+" for "+pr[1], note, labels, vals, nil, flags,
+			func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) })
+		c.Key, c.Args = "consent_declines", []string{pr[0], pr[1], fmt.Sprintf("%.1f", r.Method.ProgrammeRate[pr[0]+"/"+pr[1]]*100)}
+		charts = append(charts, c)
 	}
 	slices.SortStableFunc(charts, func(a, b Chart) int { return len(b.Bars) - len(a.Bars) })
 	return charts
@@ -246,6 +255,8 @@ func exclusionCharts(r Exclusion) []Chart {
 	if len(labels) == 0 {
 		return nil
 	}
-	return []Chart{barChart("Checked up without any biometric, per site", "people served by care whom no biometric enrols", labels, vals, nil, nil,
-		func(f float64) string { return fmt.Sprintf("%.0f", f) })}
+	c := barChart("Checked up without any biometric, per site", "people served by care whom no biometric enrols", labels, vals, nil, nil,
+		func(f float64) string { return fmt.Sprintf("%.0f", f) })
+	c.Key = "exclusion_care"
+	return []Chart{c}
 }

@@ -122,7 +122,10 @@ func (s *Server) home(q *req) error {
 	case consent.Adjudicator:
 		ls = append(ls, link{"/ui/cases", "nav.cases"})
 	case consent.Auditor:
-		ls = append(ls, link{"/ui/audit", "nav.audit"})
+		ls = append(ls, link{"/ui/audit", "nav.audit"}, link{"/ui/reports", "nav.reports"})
+	case consent.Manager: // the programme manager's landing page is the reports
+		http.Redirect(q.w, q.Request, "/ui/reports", http.StatusSeeOther)
+		return nil
 	case consent.Admin:
 		ls = append(ls, link{"/ui/admin", "nav.admin"})
 	}

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/assent-registry/assent/internal/consent"
@@ -47,6 +48,20 @@ func parsePages() (map[string]*template.Template, error) {
 var funcs = template.FuncMap{
 	"join": strings.Join,
 	"pair": func(c, p any) string { return "consent." + toString(c) + "." + toString(p) },
+	// args, num, add, half and sub serve the reports page's charts.
+	"args": func(a ...any) []any { return a },
+	"num":  func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+	"add":  func(a, b float64) float64 { return a + b },
+	"sub":  func(a, b float64) float64 { return a - b },
+	"half": func(a float64) float64 { return a / 2 },
+	// percent turns a published ratio into percent (nil stays nil).
+	"percent": func(p *float64) *float64 {
+		if p == nil {
+			return nil
+		}
+		v := *p * 100
+		return &v
+	},
 }
 
 func toString(v any) string {

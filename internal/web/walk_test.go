@@ -125,6 +125,33 @@ func TestEveryUIRouteIsAudited(t *testing.T) {
 			}
 		}
 	}
+	// Aggregate reports read nothing personal but pass the registry's
+	// report gate: each view leaves exactly one audit event, allowed or
+	// refused, as GET /v1/reports/{kind} does.
+	mgr := e.client()
+	mgr.signIn(consent.Manager, "")
+	walked := false
+	for _, r := range e.ui.Routes() {
+		if r.Pattern != "GET /ui/reports" {
+			continue
+		}
+		walked = true
+		for _, kind := range reportKinds {
+			for _, s := range []struct {
+				c      *client
+				status int
+			}{{mgr, 200}, {reg, 403}} {
+				before := e.auditSize()
+				p := s.c.get("/ui/reports?kind=" + kind)
+				if n := e.auditSize() - before; p.status != s.status || n != 1 {
+					t.Errorf("GET /ui/reports?kind=%s: status %d (want %d), %d audit entries (want 1)", kind, p.status, s.status, n)
+				}
+			}
+		}
+	}
+	if !walked {
+		t.Errorf("GET /ui/reports is not walked")
+	}
 }
 
 // TestNoStore: the web layer talks to use cases, never to a storage

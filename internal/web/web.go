@@ -146,6 +146,7 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /ui/cases/{id}", Personal, s.caseDetail)
 	s.handle("POST /ui/cases/{id}/decision", Personal, s.decideCase)
 	s.handle("GET /ui/audit", Operator, s.audit)
+	s.handle("GET /ui/reports", Operator, s.reports)
 	s.handle("GET /ui/admin", Operator, s.admin)
 	s.handle("POST /ui/admin/sites", Operator, s.createSite)
 	s.handle("POST /ui/admin/keys", Operator, s.createKey)
