@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bytes"
+	"encoding/json"
 	"io/fs"
 	"regexp"
 	"testing"
@@ -103,6 +105,41 @@ func TestNoticesInEveryLanguage(t *testing.T) {
 		nt, ok := n.texts[n.latest][code]
 		if !ok || len(nt.Paragraphs) < 5 {
 			t.Errorf("notice %s has no full %s text", n.latest, code)
+		}
+	}
+}
+
+// TestCataloguesHaveNoDuplicateKeys: a key written twice in a catalogue is
+// a translation silently thrown away (JSON keeps the last one).
+func TestCataloguesHaveNoDuplicateKeys(t *testing.T) {
+	files, err := catalogFS.ReadDir("catalog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		raw, err := catalogFS.ReadFile("catalog/" + f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		if _, err := dec.Token(); err != nil { // {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v json.RawMessage
+			if err := dec.Decode(&v); err != nil {
+				t.Fatal(err)
+			}
+			if key := k.(string); seen[key] {
+				t.Errorf("%s: key %q twice", f.Name(), key)
+			} else {
+				seen[key] = true
+			}
 		}
 	}
 }
