@@ -46,9 +46,7 @@ var txOutsideGuard = map[string]string{
 	// Offline and aggregate work, no use case of one person.
 	"Registry.Maintain":         "offline maintain: lists lapses and erasures, each then applied through the gate",
 	"Registry.endCareRetention": "offline maintain: lists tombstones whose care retention is over, each then deleted through the gate",
-	"Registry.CoverageReport":   "aggregate counts (statistics projection) after reportGate decided and recorded the request",
-	"Registry.ConsentReport":    "aggregate counts after reportGate decided and recorded the request",
-	"Registry.ExclusionReport":  "aggregate counts after reportGate decided and recorded the request",
+	"Registry.readAggregates":   "aggregate counts (statistics projection) after reportGate decided and recorded the request",
 	"Registry.RegisterReport":   "aggregate counts after reportGate decided and recorded the request",
 	"Registry.recordExclusion":  "counts one exclusion event: site, modality, kind and time, no person",
 	"Registry.OpsStats":         "operational counts for metrics (open cases, checkpoint age): no personal data",

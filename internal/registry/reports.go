@@ -117,27 +117,59 @@ func rootArea(as []store.Area, code string) (string, error) {
 	return report.AllAreas, nil
 }
 
-// CoverageReport is the coverage report (managers and auditors): target,
-// registered and coverage by area (rolled up), age band and sex, people
-// checked up in the period, enrolled per modality, and consent answers, all
-// with small cells suppressed. Counts come from the statistics projection
-// by SQL GROUP BY; no sealed data is read.
-func (r *Registry) CoverageReport(ctx context.Context, actor Actor, q ReportQuery) (report.Coverage, error) {
-	if err := r.reportGate(ctx, actor, ReportCoverage); err != nil {
-		return report.Coverage{}, err
+// readAggregates is what every area report shares: the gate (decided and
+// recorded), the parameters, and one read transaction that lists the areas
+// (and the sites when sites is set) and runs read for the counts of the
+// period. No sealed data is read.
+func (r *Registry) readAggregates(ctx context.Context, actor Actor, kind string, q ReportQuery, check func() error,
+	read func(tx store.Tx, period store.Period) error) (p report.Params, areas []store.Area, siteAreas map[string]string, err error) {
+	if err := r.reportGate(ctx, actor, kind); err != nil {
+		return p, nil, nil, err
 	}
-	p, err := r.reportParams(q)
-	if err != nil {
-		return report.Coverage{}, err
+	if p, err = r.reportParams(q); err != nil {
+		return p, nil, nil, err
 	}
-	var in report.CoverageInput
-	var areas []store.Area
+	if check != nil {
+		if err := check(); err != nil {
+			return p, nil, nil, err
+		}
+	}
 	period := store.Period{From: p.From, To: p.To}
 	err = r.store.View(ctx, func(tx store.Tx) error {
 		var err error
 		if areas, err = tx.ListAreas(ctx); err != nil {
 			return err
 		}
+		sites, err := tx.ListSites(ctx)
+		if err != nil {
+			return err
+		}
+		siteAreas = make(map[string]string, len(sites))
+		for _, s := range sites {
+			siteAreas[s.Code] = s.AreaCode
+		}
+		return read(tx, period)
+	})
+	return p, areas, siteAreas, err
+}
+
+// unknownArea turns the report package's unknown area into the registry's
+// input error.
+func unknownArea(err error) error {
+	if errors.Is(err, report.ErrUnknownArea) {
+		return &InputError{Code: CodeUnknownArea, Field: "area", Detail: "no area has this code"}
+	}
+	return err
+}
+
+// CoverageReport is the coverage report (managers and auditors): target,
+// registered and coverage by area (rolled up), age band and sex, people
+// checked up in the period, enrolled per modality, and consent answers, all
+// with small cells suppressed. Counts come from the statistics projection
+// by SQL GROUP BY; no sealed data is read.
+func (r *Registry) CoverageReport(ctx context.Context, actor Actor, q ReportQuery) (report.Coverage, error) {
+	var in report.CoverageInput
+	p, areas, _, err := r.readAggregates(ctx, actor, ReportCoverage, q, nil, func(tx store.Tx, period store.Period) error {
 		reg, err := tx.CountRegistered(ctx, period)
 		if err != nil {
 			return err
@@ -158,21 +190,19 @@ func (r *Registry) CoverageReport(ctx context.Context, actor Actor, q ReportQuer
 		if err != nil {
 			return err
 		}
-		in = report.CoverageInput{Areas: reportAreas(areas), Registered: reportCounts(reg), CheckedUp: reportCounts(up), Weekly: reportCounts(wk),
+		in = report.CoverageInput{Registered: reportCounts(reg), CheckedUp: reportCounts(up), Weekly: reportCounts(wk),
 			Enrolled: reportCounts(en), Answers: reportCounts(an)}
 		return nil
 	})
 	if err != nil {
 		return report.Coverage{}, err
 	}
+	in.Areas = reportAreas(areas)
 	if p.Area, err = rootArea(areas, q.Area); err != nil {
 		return report.Coverage{}, err
 	}
 	out, err := report.BuildCoverage(in, p)
-	if errors.Is(err, report.ErrUnknownArea) {
-		return out, &InputError{Code: CodeUnknownArea, Field: "area", Detail: "no area has this code"}
-	}
-	return out, err
+	return out, unknownArea(err)
 }
 
 // ConsentReport is the consent integrity report (managers and auditors):
@@ -180,28 +210,14 @@ func (r *Registry) CoverageReport(ctx context.Context, actor Actor, q ReportQuer
 // rates against the programme-wide rate with an exact binomial test, the
 // flagged ones, and withdrawals within 30 days of registration per site.
 func (r *Registry) ConsentReport(ctx context.Context, actor Actor, q ReportQuery) (report.ConsentReport, error) {
-	if err := r.reportGate(ctx, actor, ReportConsent); err != nil {
-		return report.ConsentReport{}, err
-	}
-	p, err := r.reportParams(q)
-	if err != nil {
-		return report.ConsentReport{}, err
-	}
-	if q.Alpha < 0 || q.Alpha >= 1 {
-		return report.ConsentReport{}, &InputError{Code: CodeInvalidReport, Field: "alpha", Detail: "between 0 and 1"}
-	}
 	var in report.IntegrityInput
-	var areas []store.Area
-	period := store.Period{From: p.From, To: p.To}
-	err = r.store.View(ctx, func(tx store.Tx) error {
-		var err error
-		if areas, err = tx.ListAreas(ctx); err != nil {
-			return err
+	checkAlpha := func() error {
+		if q.Alpha < 0 || q.Alpha >= 1 {
+			return &InputError{Code: CodeInvalidReport, Field: "alpha", Detail: "between 0 and 1"}
 		}
-		sites, err := tx.ListSites(ctx)
-		if err != nil {
-			return err
-		}
+		return nil
+	}
+	p, areas, siteAreas, err := r.readAggregates(ctx, actor, ReportConsent, q, checkAlpha, func(tx store.Tx, period store.Period) error {
 		ans, err := tx.CountSiteAnswers(ctx, period)
 		if err != nil {
 			return err
@@ -210,25 +226,20 @@ func (r *Registry) ConsentReport(ctx context.Context, actor Actor, q ReportQuery
 		if err != nil {
 			return err
 		}
-		in = report.IntegrityInput{Areas: reportAreas(areas), SiteAreas: map[string]string{}, Answers: reportCounts(ans), EarlyWithdrawals: reportCounts(early)}
-		for _, s := range sites {
-			in.SiteAreas[s.Code] = s.AreaCode
-		}
+		in = report.IntegrityInput{Answers: reportCounts(ans), EarlyWithdrawals: reportCounts(early)}
 		return nil
 	})
 	if err != nil {
 		return report.ConsentReport{}, err
 	}
+	in.Areas, in.SiteAreas = reportAreas(areas), siteAreas
 	if q.Area != "" {
 		if p.Area, err = rootArea(areas, q.Area); err != nil {
 			return report.ConsentReport{}, err
 		}
 	}
 	out, err := report.BuildIntegrity(in, report.IntegrityParams{Params: p, Alpha: q.Alpha, MinAnswers: q.MinAnswers})
-	if errors.Is(err, report.ErrUnknownArea) {
-		return out, &InputError{Code: CodeUnknownArea, Field: "area", Detail: "no area has this code"}
-	}
-	return out, err
+	return out, unknownArea(err)
 }
 
 // recordExclusion counts one time a biometric system failed someone: site,
@@ -245,25 +256,8 @@ func (r *Registry) recordExclusion(ctx context.Context, actor Actor, cat consent
 // and modality, captures too poor to enrol, verifications with no match or
 // against no template, and people checked up who hold no biometric.
 func (r *Registry) ExclusionReport(ctx context.Context, actor Actor, q ReportQuery) (report.Exclusion, error) {
-	if err := r.reportGate(ctx, actor, ReportExclusion); err != nil {
-		return report.Exclusion{}, err
-	}
-	p, err := r.reportParams(q)
-	if err != nil {
-		return report.Exclusion{}, err
-	}
 	var in report.ExclusionInput
-	var areas []store.Area
-	period := store.Period{From: p.From, To: p.To}
-	err = r.store.View(ctx, func(tx store.Tx) error {
-		var err error
-		if areas, err = tx.ListAreas(ctx); err != nil {
-			return err
-		}
-		sites, err := tx.ListSites(ctx)
-		if err != nil {
-			return err
-		}
+	p, areas, siteAreas, err := r.readAggregates(ctx, actor, ReportExclusion, q, nil, func(tx store.Tx, period store.Period) error {
 		ev, err := tx.CountExclusions(ctx, period)
 		if err != nil {
 			return err
@@ -272,15 +266,13 @@ func (r *Registry) ExclusionReport(ctx context.Context, actor Actor, q ReportQue
 		if err != nil {
 			return err
 		}
-		in = report.ExclusionInput{Areas: reportAreas(areas), SiteAreas: map[string]string{}, Events: reportCounts(ev), CareWithoutBiometrics: reportCounts(care)}
-		for _, s := range sites {
-			in.SiteAreas[s.Code] = s.AreaCode
-		}
+		in = report.ExclusionInput{Events: reportCounts(ev), CareWithoutBiometrics: reportCounts(care)}
 		return nil
 	})
 	if err != nil {
 		return report.Exclusion{}, err
 	}
+	in.Areas, in.SiteAreas = reportAreas(areas), siteAreas
 	if q.Area != "" {
 		if p.Area, err = rootArea(areas, q.Area); err != nil {
 			return report.Exclusion{}, err
