@@ -117,7 +117,7 @@ var access = map[Role]map[Purpose]map[Category][]Action{
 		// Cases (listing, reading both records, deciding "same" or
 		// "different") are the adjudicate action, which no other role has:
 		// a registrar deduplicating at enrolment never reads a case.
-		Deduplication: {Face: {Read, Adjudicate}, Fingerprint: readOnly, Iris: readOnly, Identity: {Read, Adjudicate}},
+		Deduplication: {Face: {Read, Adjudicate}, Fingerprint: {Read, Adjudicate}, Iris: readOnly, Identity: {Read, Adjudicate}},
 	},
 	Researcher: {
 		Research: {Health: readOnly, BloodType: readOnly, DNA: readOnly},

@@ -236,7 +236,7 @@ verifier    verification  face         r
 verifier    verification  fingerprint  r
 verifier    verification  iris         r
 adjudicator deduplication face         ra
-adjudicator deduplication fingerprint  r
+adjudicator deduplication fingerprint  ra
 adjudicator deduplication iris         r
 adjudicator deduplication identity     ra
 researcher  research      health       r

@@ -243,7 +243,7 @@ func TestPropertyErasedCategoryIsNotReadable(t *testing.T) {
 // TestPropertyCasesAreTheAdjudicators: reading or deciding a possible
 // duplicate (the adjudicate action) is denied to every role but the
 // adjudicator, whatever the person's consents, the purpose or the category;
-// the adjudicator is allowed it only for deduplication, on identity and face,
+// the adjudicator is allowed it only for deduplication, on identity, face and fingerprint,
 // and then exactly when a read for deduplication would be.
 func TestPropertyCasesAreTheAdjudicators(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
@@ -253,7 +253,7 @@ func TestPropertyCasesAreTheAdjudicators(t *testing.T) {
 		c := rapid.SampledFrom(Categories).Draw(t, "category")
 		req := Request{Role: role, Purpose: p, PersonID: pid, Category: c, Action: Adjudicate}
 		got := Decide(req, h.facts(h.shuffled))
-		if role != Adjudicator || p != Deduplication || (c != Identity && c != Face) {
+		if role != Adjudicator || p != Deduplication || (c != Identity && c != Face && c != Fingerprint) {
 			if got.Allow || (got.Reason != ReasonRoleNotAllowed && got.Reason != ReasonPurposeNotAllowed) {
 				t.Fatalf("%s adjudicates %s for %s: %v, want role_not_allowed or purpose_not_allowed", role, c, p, got)
 			}

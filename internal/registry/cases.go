@@ -36,6 +36,10 @@ type CaseSide struct {
 type CaseDetail struct {
 	CaseView
 	Records []CaseSide `json:"records"`
+	// Fingerprints are the minutiae of the fingerprint evidence pairs,
+	// present only when the policy lets the adjudicator see both people's
+	// fingerprints (the gate decides and records that, like the face).
+	Fingerprints []FingerprintPair `json:"fingerprints,omitempty"`
 }
 
 func caseView(c store.Case) CaseView {
@@ -107,10 +111,17 @@ func (r *Registry) Case(ctx context.Context, actor Actor, purpose consent.Purpos
 	// The face photo is shown only when the policy lets the adjudicator see
 	// both people's faces; the gate decides and records that too.
 	a := access{actor: actor, purpose: purpose, persons: []string{c.PersonA, c.PersonB}, categories: []consent.Category{consent.Identity},
-		optional: []consent.Category{consent.Face}, action: consent.Adjudicate, only: dedupOnly}
+		optional: []consent.Category{consent.Face, consent.Fingerprint}, action: consent.Adjudicate, only: dedupOnly}
 	err = r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
-		out.Records = nil // a backend may retry this function
+		out.Records, out.Fingerprints = nil, nil // a backend may retry this function
 		faces := f[c.PersonA].optional[consent.Face]
+		if f[c.PersonA].optional[consent.Fingerprint] {
+			ps, err := r.fingerprintPairs(ctx, tx, c.PersonA, c.PersonB)
+			if err != nil {
+				return err
+			}
+			out.Fingerprints = ps
+		}
 		for _, p := range []string{c.PersonA, c.PersonB} {
 			side := CaseSide{Person: view(f[p].person, f[p].identity), Biometrics: []string{}}
 			bs, err := tx.ListBiometrics(ctx, p)
