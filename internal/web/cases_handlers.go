@@ -33,7 +33,9 @@ type caseSide struct {
 type casePage struct {
 	Case  registry.CaseDetail
 	Sides []caseSide
-	Error string
+	// Fingerprints are the evidence pairs' minutiae, drawn as SVG.
+	Fingerprints []fingerprintPair
+	Error        string
 }
 
 // photoURL makes a data: URL of a stored face photo, for PNG or JPEG only
@@ -51,7 +53,7 @@ func (s *Server) caseDetail(q *req) error {
 	if err != nil {
 		return err
 	}
-	cp := casePage{Case: c}
+	cp := casePage{Case: c, Fingerprints: fingerprintPairs(c)}
 	for _, side := range c.Records {
 		cp.Sides = append(cp.Sides, caseSide{CaseSide: side, Photo: photoURL(side.FacePhoto)})
 	}
