@@ -18,10 +18,11 @@ type adminPage struct {
 	NewKey    string // shown once, right after creation
 	NewKeyFor string
 	Error     string
+	Notices   []noticeVersion // read-only: the notice files the binary carries
 }
 
 func (s *Server) adminPage(q *req) (adminPage, error) {
-	ap := adminPage{}
+	ap := adminPage{Notices: s.notices.versions()}
 	for _, r := range consent.OperatorRoles {
 		ap.Roles = append(ap.Roles, string(r))
 	}
