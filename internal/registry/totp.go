@@ -77,12 +77,32 @@ func (r *Registry) TOTPEnabled(ctx context.Context, actor Actor) (bool, error) {
 	return sealed != nil, mapNotFound(err)
 }
 
-// NewTOTPSecret returns a fresh secret and its otpauth:// URI for account
-// (the operator's user name), to be shown once and confirmed with
-// EnableTOTP. Nothing is stored yet.
+// NewTOTPSecret returns a fresh secret and its otpauth:// URI for account,
+// to be shown once and confirmed with EnableTOTP. Nothing is stored yet.
 func NewTOTPSecret(account string) (secret []byte, uri string) {
 	s := totp.NewSecret()
 	return s, totp.URI(TOTPIssuer, account, s)
+}
+
+// BeginTOTP returns the otpauth:// URI of secret (a fresh one when nil)
+// for the signed-in operator, named in the app by their operator name.
+func (r *Registry) BeginTOTP(ctx context.Context, actor Actor, secret []byte) ([]byte, string, error) {
+	if actor.OperatorID == "" {
+		return nil, "", fmt.Errorf("registry: %w", ErrUnauthenticated)
+	}
+	var o store.Operator
+	err := r.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		o, err = tx.GetOperator(ctx, actor.OperatorID)
+		return err
+	})
+	if err != nil {
+		return nil, "", mapNotFound(err)
+	}
+	if secret == nil {
+		secret = totp.NewSecret()
+	}
+	return secret, totp.URI(TOTPIssuer, o.Name, secret), nil
 }
 
 // EnableTOTP turns TOTP on for the signed-in operator once code, the first

@@ -129,6 +129,8 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /ui/logout", Public, s.logout)
 	s.handle("GET /ui/desk", Operator, s.deskForm)
 	s.handle("POST /ui/desk", Operator, s.chooseDesk)
+	s.handle("GET /ui/totp", Operator, s.totpForm)
+	s.handle("POST /ui/totp", Operator, s.enableTOTP)
 
 	s.handle("GET /ui/find", Personal, s.findForm)
 	s.handle("POST /ui/find", Personal, s.find)
