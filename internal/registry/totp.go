@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/store"
 	"github.com/assent-registry/assent/internal/totp"
 )
@@ -124,6 +125,16 @@ func (r *Registry) EnableTOTP(ctx context.Context, actor Actor, secret []byte, c
 	}
 	err = r.store.Update(ctx, func(tx store.Tx) error {
 		return tx.SetOperatorTOTP(ctx, actor.OperatorID, sealed, step)
+	})
+	return mapNotFound(err)
+}
+
+// ResetOperatorTOTP turns an operator's TOTP off (a lost device): the
+// manage_operators operation (admins), decided by the policy and audited.
+// The operator signs in with the password alone and may turn TOTP on again.
+func (r *Registry) ResetOperatorTOTP(ctx context.Context, actor Actor, operatorID string) error {
+	err := r.guard(ctx, operationAccess(actor, consent.ManageOperators), func(tx store.Tx, _ map[string]*facts) error {
+		return tx.SetOperatorTOTP(ctx, operatorID, nil, 0)
 	})
 	return mapNotFound(err)
 }

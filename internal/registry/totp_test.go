@@ -62,6 +62,17 @@ func TestOperatorTOTP(t *testing.T) {
 	if !errors.Is(err, ErrLocked) {
 		t.Fatalf("after %d wrong codes: %v, want locked", MaxPasswordFailures, err)
 	}
+	// Only an admin resets TOTP; then the password alone signs in.
+	if err := r.ResetOperatorTOTP(ctx, me, op.ID); err == nil {
+		t.Fatal("a registrar reset TOTP")
+	}
+	if err := r.ResetOperatorTOTP(ctx, Actor{Role: consent.Admin}, op.ID); err != nil {
+		t.Fatal(err)
+	}
+	clk.set(clk.now().Add(PasswordLockout))
+	if _, err := r.AuthenticatePassword(ctx, "reg", "correct horse battery", "c"); err != nil {
+		t.Fatalf("password after reset: %v", err)
+	}
 }
 
 // wrongCode is a 6-digit code that is not the secret's around t.

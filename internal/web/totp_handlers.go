@@ -67,3 +67,12 @@ func (s *Server) enableTOTP(q *req) error {
 	s.render(q, http.StatusOK, "totp", totpPage{Password: true, Enabled: true, Done: true})
 	return nil
 }
+
+// resetTOTP turns an operator's TOTP off (admins, a lost device).
+func (s *Server) resetTOTP(q *req) error {
+	if err := s.reg.ResetOperatorTOTP(q.Context(), q.actor, q.PostFormValue("id")); err != nil {
+		return s.adminFail(q, err)
+	}
+	http.Redirect(q.w, q.Request, "/ui/admin?totp=reset", http.StatusSeeOther)
+	return nil
+}

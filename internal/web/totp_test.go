@@ -88,6 +88,15 @@ func TestTOTPSignIn(t *testing.T) {
 	if p := c.get("/ui/"); p.status != http.StatusOK || !p.has(`data-totp|href="/ui/totp"`) {
 		t.Fatalf("home after two-step sign-in: %d", p.status)
 	}
+	// An admin turns it off (a lost phone): the password alone signs in again.
+	admin := e.client()
+	admin.signIn(consent.Admin, "")
+	if p := admin.post("/ui/admin/keys/totp-reset", url.Values{"id": {op.ID}}); p.status != http.StatusSeeOther {
+		t.Fatalf("admin TOTP reset: %d", p.status)
+	}
+	if p := e.client().post("/ui/login", pw); p.status != http.StatusSeeOther {
+		t.Fatalf("password after reset: %d", p.status)
+	}
 	// API-key sign-in is unchanged.
 	if p := e.client().post("/ui/login", url.Values{"key": {key}}); p.status != http.StatusSeeOther {
 		t.Fatalf("key sign-in after TOTP: %d", p.status)
