@@ -55,14 +55,18 @@ var txOutsideGuard = map[string]string{
 	"AuditRows":            "reads audit entries to build the Merkle tree",
 	"AuditCheckpointNotes": "reads signed checkpoints",
 	// Operators and sites: no personal data.
-	"Registry.ListSites":            "sites are not personal data",
-	"Registry.ListAreas":            "areas and their targets are not personal data",
-	"Registry.CreateOperator":       "operator keys are not personal data (offline keys create)",
-	"Registry.Authenticate":         "looks an API key up (no personal data)",
-	"Registry.RevokeOperator":       "operator keys are not personal data",
-	"Registry.ListOperators":        "operator keys are not personal data",
-	"Registry.AuthenticatePassword": "looks an operator's user name and password hash up (no personal data)",
-	"Registry.OperatorActor":        "checks a signed-in operator is not revoked (no personal data)",
+	"Registry.ListSites":                "sites are not personal data",
+	"Registry.ListAreas":                "areas and their targets are not personal data",
+	"Registry.CreateOperator":           "operator keys are not personal data (offline keys create)",
+	"Registry.Authenticate":             "looks an API key up (no personal data)",
+	"Registry.RevokeOperator":           "operator keys are not personal data",
+	"Registry.ListOperators":            "operator keys are not personal data",
+	"Registry.AuthenticatePasswordCode": "looks an operator's user name and password hash up (no personal data)",
+	"Registry.checkTOTP":                "reads and advances an operator's sealed TOTP secret at sign-in (no personal data)",
+	"Registry.TOTPEnabled":              "whether the signed-in operator has TOTP on (own credential, no personal data)",
+	"Registry.BeginTOTP":                "the signed-in operator's name for their own TOTP secret (no personal data)",
+	"Registry.EnableTOTP":               "stores the signed-in operator's own sealed TOTP secret (no personal data)",
+	"Registry.OperatorActor":            "checks a signed-in operator is not revoked (no personal data)",
 }
 
 // TestTransactionsGoThroughGuard fails when registry code opens a store

@@ -148,6 +148,14 @@ func (l *passwordLocks) success(user string) {
 // Wrong passwords count toward a lock of the user name (ErrLocked); the
 // client address is rate limited like the portal's.
 func (r *Registry) AuthenticatePassword(ctx context.Context, user, password, client string) (Actor, error) {
+	return r.AuthenticatePasswordCode(ctx, user, password, "", client)
+}
+
+// AuthenticatePasswordCode is AuthenticatePassword with the operator's
+// TOTP code, when they have turned TOTP on (totp.go): without a code it
+// returns ErrCodeRequired after a right password; a wrong code counts
+// toward the lock like a wrong password.
+func (r *Registry) AuthenticatePasswordCode(ctx context.Context, user, password, code, client string) (Actor, error) {
 	now := r.clock()
 	user = strings.ToLower(strings.TrimSpace(user))
 	if !r.limits.attempt("password:"+client, now) || r.pwLocks.locked(user, now) {
@@ -174,6 +182,12 @@ func (r *Registry) AuthenticatePassword(ctx context.Context, user, password, cli
 			return Actor{}, fmt.Errorf("registry: password sign-in: %w", ErrLocked)
 		}
 		return Actor{}, fmt.Errorf("registry: password sign-in: %w", ErrUnauthenticated)
+	}
+	if err := r.checkTOTP(ctx, o.ID, code, now); err != nil {
+		if errors.Is(err, ErrUnauthenticated) && r.pwLocks.failed(user, now) {
+			return Actor{}, fmt.Errorf("registry: password sign-in: %w", ErrLocked)
+		}
+		return Actor{}, err
 	}
 	r.pwLocks.success(user)
 	return Actor{OperatorID: o.ID, Role: consent.Role(o.Role), Site: o.Site}, nil

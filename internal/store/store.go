@@ -112,6 +112,16 @@ type Operators interface {
 	// OperatorByUser finds the operator, not revoked, that signs in as
 	// user, with its password hash.
 	OperatorByUser(ctx context.Context, user string) (Operator, []byte, error)
+	// SetOperatorTOTP sets (or, with nil, clears) an operator's sealed
+	// TOTP secret and resets the last step used: ErrNotFound for no such
+	// operator.
+	SetOperatorTOTP(ctx context.Context, id string, sealed []byte, step int64) error
+	// OperatorTOTP returns the sealed TOTP secret (nil when off) and the
+	// step of the last code accepted.
+	OperatorTOTP(ctx context.Context, id string) ([]byte, int64, error)
+	// UseOperatorTOTPStep records step as used, only if it is later than
+	// the last one: ErrConflict otherwise (a replayed code).
+	UseOperatorTOTPStep(ctx context.Context, id string, step int64) error
 }
 
 // Household is a group of people living together. Address is sealed.

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,9 +11,10 @@ import (
 )
 
 type loginPage struct {
-	Failed bool
-	Locked bool
-	User   string
+	Failed  bool
+	Locked  bool
+	AskCode bool // the password was right; TOTP is on (totp_handlers.go)
+	User    string
 }
 
 func (s *Server) loginForm(q *req) error {
@@ -32,10 +34,14 @@ func (s *Server) login(q *req) error {
 		a, err = s.reg.Authenticate(q.Context(), key)
 		sess.key = key
 	} else {
-		a, err = s.reg.AuthenticatePassword(q.Context(), user, q.PostFormValue("password"), clientAddr(q.Request))
+		a, err = s.reg.AuthenticatePasswordCode(q.Context(), user, q.PostFormValue("password"), strings.TrimSpace(q.PostFormValue("code")), clientAddr(q.Request))
 		sess.operatorID = a.OperatorID
 	}
 	if err != nil {
+		if errors.Is(err, registry.ErrCodeRequired) {
+			s.render(q, http.StatusUnauthorized, "login", loginPage{AskCode: true, User: user})
+			return nil
+		}
 		if isLocked(err) {
 			s.render(q, http.StatusTooManyRequests, "login", loginPage{Locked: true, User: user})
 			return nil
@@ -131,6 +137,9 @@ func (s *Server) home(q *req) error {
 	}
 	if len(consent.RolePurposes(q.actor.Role)) > 1 {
 		ls = append(ls, link{"/ui/desk", "nav.desk"})
+	}
+	if q.sess.operatorID != "" { // signed in by password: may turn TOTP on
+		ls = append(ls, link{"/ui/totp", "nav.totp"})
 	}
 	s.render(q, http.StatusOK, "home", homePage{Links: ls})
 	return nil

@@ -129,6 +129,9 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /ui/logout", Public, s.logout)
 	s.handle("GET /ui/desk", Operator, s.deskForm)
 	s.handle("POST /ui/desk", Operator, s.chooseDesk)
+	s.handle("GET /ui/totp", Operator, s.totpForm)
+	s.handle("POST /ui/totp", Operator, s.enableTOTP)
+	s.handle("POST /ui/admin/keys/totp-reset", Operator, s.resetTOTP)
 
 	s.handle("GET /ui/find", Personal, s.findForm)
 	s.handle("POST /ui/find", Personal, s.find)

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CasesCounted", testCountCases},
 		{"PersonNumbersUniqueAndKept", testPersonNumbers},
 		{"OperatorLogins", testOperatorLogins},
+		{"OperatorTOTP", testOperatorTOTP},
 		{"AliasesAndCareRetention", testRights},
 		{"AreasReplaceTargets", testAreas},
 		{"StatisticsProjectionAggregates", testStatistics},
