@@ -111,6 +111,11 @@ type Statistics interface {
 	// CountCareWithoutBiometrics groups, by the exam's site, persons with
 	// an exam in p and no biometric reference at all.
 	CountCareWithoutBiometrics(ctx context.Context, p Period) ([]StatsCount, error)
+	// RebuildStatsCounts recomputes the pre-aggregated counts the
+	// aggregates read (kept by the database in the same transaction as each
+	// row they count) from the rows themselves, and returns how many count
+	// rows differed. It reads everything: an offline maintenance step.
+	RebuildStatsCounts(ctx context.Context) (int, error)
 	// RegisterQuality counts the register's structural problems at asOf.
 	RegisterQuality(ctx context.Context, asOf time.Time, majority int) (RegisterQuality, error)
 }
