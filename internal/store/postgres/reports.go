@@ -2,9 +2,12 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/assent-registry/assent/internal/store"
+	"github.com/assent-registry/assent/internal/store/counts"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -98,13 +101,6 @@ func (t *tx) DeletePersonStats(ctx context.Context, personID string) error {
 	return nil
 }
 
-func periodFrom(p store.Period) int64 {
-	if p.From.IsZero() {
-		return -1 << 62
-	}
-	return ms(p.From)
-}
-
 // counts runs q; each row is the grouping columns named by cols, in order,
 // and the count last.
 func (t *tx) counts(ctx context.Context, op string, cols []string, q string, args ...any) ([]store.StatsCount, error) {
@@ -127,7 +123,7 @@ func (t *tx) counts(ctx context.Context, op string, cols []string, q string, arg
 				dst = append(dst, &c.Category)
 			case "purpose":
 				dst = append(dst, &c.Purpose)
-			case "decision":
+			case "decision", "kind":
 				dst = append(dst, &c.Decision)
 			case "week":
 				dst = append(dst, &c.Week)
@@ -139,50 +135,71 @@ func (t *tx) counts(ctx context.Context, op string, cols []string, q string, arg
 	}, args...)
 }
 
-func (t *tx) CountRegistered(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count registered", []string{"area_code", "birth_year", "sex"},
-		`SELECT area_code, birth_year, sex, COUNT(*) FROM person_stats WHERE registered_at < $1 GROUP BY area_code, birth_year, sex`, ms(p.To))
+// countDB runs the shared count queries (package counts), written with
+// `?` placeholders, in this transaction.
+type countDB struct{ t *tx }
+
+// numbered turns each `?` of q into $1, $2... (the shared queries hold no
+// `?` in a literal).
+func numbered(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
-// weekAnchor is Monday 1970-01-05 in Unix milliseconds.
-const weekAnchor, weekMS = 345_600_000, 604_800_000
+func (d countDB) Counts(ctx context.Context, op string, cols []string, q string, args ...any) ([]store.StatsCount, error) {
+	return d.t.counts(ctx, op, cols, numbered(q), args...)
+}
+
+func (d countDB) Int(ctx context.Context, op, q string, args ...any) (int64, error) {
+	var n int64
+	if err := d.t.tx.QueryRow(ctx, numbered(q), args...).Scan(&n); err != nil {
+		return 0, d.t.fail(op, err)
+	}
+	return n, nil
+}
+
+func (d countDB) Exec(ctx context.Context, op, q string, args ...any) error {
+	if _, err := d.t.tx.Exec(ctx, numbered(q), args...); err != nil {
+		return d.t.fail(op, err)
+	}
+	return nil
+}
+
+func (t *tx) CountRegistered(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
+	return counts.CountRegistered(ctx, countDB{t}, p)
+}
 
 func (t *tx) CountRegisteredPerWeek(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count registered per week", []string{"area_code", "week"},
-		`SELECT area_code, (registered_at - $1::BIGINT) / $2::BIGINT AS week, COUNT(*) FROM person_stats WHERE registered_at >= $3 AND registered_at < $4
-		GROUP BY area_code, week`, int64(weekAnchor), int64(weekMS), max(periodFrom(p), weekAnchor), ms(p.To))
+	return counts.CountRegisteredPerWeek(ctx, countDB{t}, p)
 }
 
 func (t *tx) CountCheckedUp(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count checked up", []string{"area_code", "birth_year", "sex"},
-		`SELECT s.area_code, s.birth_year, s.sex, COUNT(*) FROM person_stats s
-		WHERE EXISTS (SELECT 1 FROM exams e WHERE e.person_id = s.person_id AND e.at >= $1 AND e.at < $2)
-		GROUP BY s.area_code, s.birth_year, s.sex`, periodFrom(p), ms(p.To))
+	return counts.CountCheckedUp(ctx, countDB{t}, p)
 }
 
 func (t *tx) CountEnrolled(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count enrolled", []string{"area_code", "category"},
-		`SELECT s.area_code, b.category, COUNT(DISTINCT b.person_id) FROM biometrics b JOIN person_stats s ON s.person_id = b.person_id
-		WHERE b.created_at < $1 GROUP BY s.area_code, b.category`, ms(p.To))
+	return counts.CountEnrolled(ctx, countDB{t}, p)
 }
 
 func (t *tx) CountAreaAnswers(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count area answers", []string{"area_code", "category", "purpose", "decision"},
-		`SELECT s.area_code, c.category, c.purpose, c.decision, COUNT(*) FROM consents c JOIN person_stats s ON s.person_id = c.person_id
-		WHERE c.at >= $1 AND c.at < $2 GROUP BY s.area_code, c.category, c.purpose, c.decision`, periodFrom(p), ms(p.To))
+	return counts.CountAreaAnswers(ctx, countDB{t}, p)
 }
 
 func (t *tx) CountSiteAnswers(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count site answers", []string{"site", "operator_id", "category", "purpose", "decision"},
-		`SELECT site, operator_id, category, purpose, decision, COUNT(*) FROM consents
-		WHERE at >= $1 AND at < $2 GROUP BY site, operator_id, category, purpose, decision`, periodFrom(p), ms(p.To))
+	return counts.CountSiteAnswers(ctx, countDB{t}, p)
 }
 
 func (t *tx) CountEarlyWithdrawals(ctx context.Context, p store.Period, within time.Duration) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count early withdrawals", []string{"site"},
-		`SELECT pe.site, COUNT(DISTINCT c.person_id) FROM consents c JOIN persons pe ON pe.id = c.person_id
-		WHERE c.decision = 'withdrawn' AND c.at >= $1 AND c.at < $2 AND c.at - pe.created_at <= $3 GROUP BY pe.site`,
-		periodFrom(p), ms(p.To), within.Milliseconds())
+	return counts.CountEarlyWithdrawals(ctx, countDB{t}, p, within)
 }
 
 func (t *tx) AddExclusionEvent(ctx context.Context, e store.ExclusionEvent) error {
@@ -193,15 +210,15 @@ func (t *tx) AddExclusionEvent(ctx context.Context, e store.ExclusionEvent) erro
 }
 
 func (t *tx) CountExclusions(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count exclusions", []string{"site", "category", "decision"},
-		`SELECT site, category, kind, COUNT(*) FROM exclusion_events WHERE at >= $1 AND at < $2 GROUP BY site, category, kind`, periodFrom(p), ms(p.To))
+	return counts.CountExclusions(ctx, countDB{t}, p)
 }
 
 func (t *tx) CountCareWithoutBiometrics(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count care without biometrics", []string{"site"},
-		`SELECT e.site, COUNT(DISTINCT e.person_id) FROM exams e
-		WHERE e.at >= $1 AND e.at < $2 AND NOT EXISTS (SELECT 1 FROM biometrics b WHERE b.person_id = e.person_id)
-		GROUP BY e.site`, periodFrom(p), ms(p.To))
+	return counts.CountCareWithoutBiometrics(ctx, countDB{t}, p)
+}
+
+func (t *tx) RebuildStatsCounts(ctx context.Context) (int, error) {
+	return counts.Rebuild(ctx, countDB{t})
 }
 
 func (t *tx) RegisterQuality(ctx context.Context, asOf time.Time, majority int) (store.RegisterQuality, error) {
@@ -219,12 +236,16 @@ func (t *tx) RegisterQuality(ctx context.Context, asOf time.Time, majority int) 
 			WHERE s.birth_year > $1`, []any{minYear}},
 		{&q.MinorsGuardianErased, `SELECT COUNT(*) FROM persons p JOIN person_stats s ON s.person_id = p.id
 			JOIN persons g ON g.id = p.guardian_id WHERE p.guardian_id <> '' AND g.status = 'erased' AND s.birth_year > $1`, []any{minYear}},
-		{&q.EstimatedBirthDates, `SELECT COUNT(*) FROM person_stats WHERE birth_estimated AND registered_at < $1`, []any{ms(asOf)}},
 	} {
 		if err := t.tx.QueryRow(ctx, c.q, c.args...).Scan(c.dst); err != nil {
 			return q, t.fail("register quality", err)
 		}
 	}
+	est, err := counts.CountEstimated(ctx, countDB{t}, asOf)
+	if err != nil {
+		return q, err
+	}
+	q.EstimatedBirthDates = est
 	type ageCount struct {
 		k string
 		n int
