@@ -98,9 +98,7 @@ func (t *tx) ListAreas(ctx context.Context) ([]store.Area, error) {
 // --- statistics projection ---
 
 func (t *tx) PutPersonStats(ctx context.Context, s store.PersonStats) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO person_stats(person_id, area_code, birth_year, birth_estimated, sex, site, operator_id, registered_at)
-		VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(person_id) DO UPDATE SET area_code = excluded.area_code, birth_year = excluded.birth_year,
-		birth_estimated = excluded.birth_estimated, sex = excluded.sex, site = excluded.site, operator_id = excluded.operator_id, registered_at = excluded.registered_at`,
+	_, err := t.exec(ctx, putPersonStats,
 		s.PersonID, s.AreaCode, s.BirthYear, s.BirthEstimated, s.Sex, s.Site, s.OperatorID, ms(s.RegisteredAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: put person stats: %w", err)
@@ -215,7 +213,7 @@ func (t *tx) CountEarlyWithdrawals(ctx context.Context, p store.Period, within t
 }
 
 func (t *tx) AddExclusionEvent(ctx context.Context, e store.ExclusionEvent) error {
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO exclusion_events(site, category, kind, at) VALUES (?,?,?,?)`, e.Site, e.Category, e.Kind, ms(e.At)); err != nil {
+	if _, err := t.exec(ctx, insertExclusionEvent, e.Site, e.Category, e.Kind, ms(e.At)); err != nil {
 		return fmt.Errorf("sqlite: add exclusion event: %w", err)
 	}
 	return nil
