@@ -111,6 +111,11 @@ type Statistics interface {
 	// CountCareWithoutBiometrics groups, by the exam's site, persons with
 	// an exam in p and no biometric reference at all.
 	CountCareWithoutBiometrics(ctx context.Context, p Period) ([]StatsCount, error)
+	// PersonsToReproject lists, by id after `after`, up to limit persons
+	// whose projection was written before migration 0011 (and may lack
+	// what later versions record, such as the estimated birth date mark);
+	// PutPersonStats makes a projection current.
+	PersonsToReproject(ctx context.Context, after string, limit int) ([]string, error)
 	// RebuildStatsCounts recomputes the pre-aggregated counts the
 	// aggregates read (kept by the database in the same transaction as each
 	// row they count) from the rows themselves, and returns how many count

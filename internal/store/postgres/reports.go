@@ -86,7 +86,8 @@ func (t *tx) ListAreas(ctx context.Context) ([]store.Area, error) {
 func (t *tx) PutPersonStats(ctx context.Context, s store.PersonStats) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO person_stats(person_id, area_code, birth_year, birth_estimated, sex, site, operator_id, registered_at)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (person_id) DO UPDATE SET area_code = excluded.area_code, birth_year = excluded.birth_year,
-		birth_estimated = excluded.birth_estimated, sex = excluded.sex, site = excluded.site, operator_id = excluded.operator_id, registered_at = excluded.registered_at`,
+		birth_estimated = excluded.birth_estimated, sex = excluded.sex, site = excluded.site, operator_id = excluded.operator_id, registered_at = excluded.registered_at,
+		reproject = 0`,
 		s.PersonID, s.AreaCode, s.BirthYear, s.BirthEstimated, s.Sex, s.Site, s.OperatorID, ms(s.RegisteredAt))
 	if err != nil {
 		return t.fail("put person stats", err)
@@ -215,6 +216,11 @@ func (t *tx) CountExclusions(ctx context.Context, p store.Period) ([]store.Stats
 
 func (t *tx) CountCareWithoutBiometrics(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
 	return counts.CountCareWithoutBiometrics(ctx, countDB{t}, p)
+}
+
+func (t *tx) PersonsToReproject(ctx context.Context, after string, limit int) ([]string, error) {
+	return collect(ctx, t, "persons to reproject", `SELECT person_id FROM person_stats WHERE reproject <> 0 AND person_id > $1 ORDER BY person_id LIMIT $2`,
+		scanString, after, limit)
 }
 
 func (t *tx) RebuildStatsCounts(ctx context.Context) (int, error) {

@@ -227,6 +227,23 @@ func (t *tx) CountCareWithoutBiometrics(ctx context.Context, p store.Period) ([]
 	return counts.CountCareWithoutBiometrics(ctx, countDB{t}, p)
 }
 
+func (t *tx) PersonsToReproject(ctx context.Context, after string, limit int) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT person_id FROM person_stats WHERE reproject <> 0 AND person_id > ? ORDER BY person_id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: persons to reproject: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("sqlite: persons to reproject: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
 func (t *tx) RebuildStatsCounts(ctx context.Context) (int, error) {
 	return counts.Rebuild(ctx, countDB{t})
 }

@@ -173,7 +173,9 @@ func testStatsCountsRandom(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(14, uint64(time.Now().UnixNano())))
 	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	at := func() time.Time { return base.Add(time.Duration(rng.Int64N(int64(6*24*time.Hour))) / time.Millisecond * time.Millisecond) }
+	at := func() time.Time {
+		return base.Add(time.Duration(rng.Int64N(int64(6*24*time.Hour))) / time.Millisecond * time.Millisecond)
+	}
 	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
 	m := &countsModel{stats: map[string]store.PersonStats{}, erased: map[string]bool{}}
 	var ids []string

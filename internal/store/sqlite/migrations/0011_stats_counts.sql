@@ -14,6 +14,13 @@
 -- once, at (day, prev_day), prev_day being the person's previous exam day
 -- (-1 if none); the people with an exam in the days [d1, d2) are the
 -- person-days in [d1, d2) whose prev_day is before d1.
+-- Rows projected before this migration are marked for re-projection: the
+-- next `assent maintain` rewrites each from the sealed record, through the
+-- gate (people projected before 0009 get their estimated birth date mark).
+-- Every projection written from now on is current (reproject = 0).
+ALTER TABLE person_stats ADD COLUMN reproject INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX person_stats_reproject ON person_stats(person_id) WHERE reproject <> 0;
+
 CREATE INDEX consents_at ON consents(at);
 CREATE INDEX consents_withdrawn ON consents(at) WHERE decision = 'withdrawn';
 CREATE INDEX exams_at ON exams(at);
