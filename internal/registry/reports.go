@@ -311,6 +311,9 @@ func (r *Registry) RegisterReport(ctx context.Context, actor Actor, q ReportQuer
 // person leaves the database. It reads the whole register in one write
 // transaction: an offline step (assent report rebuild-counts).
 func (r *Registry) RebuildReportCounts(ctx context.Context) (int, error) {
+	if rb, ok := r.store.(store.CountsRebuilder); ok {
+		return rb.RebuildStatsCounts(ctx)
+	}
 	var changed int
 	err := r.store.Update(ctx, func(tx store.Tx) error {
 		var err error

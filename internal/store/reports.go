@@ -125,6 +125,16 @@ type Statistics interface {
 	RegisterQuality(ctx context.Context, asOf time.Time, majority int) (RegisterQuality, error)
 }
 
+// CountsRebuilder is an optional ability of a Store: rebuilding the report
+// counts (Statistics.RebuildStatsCounts) in a transaction of its own kind.
+// PostgreSQL uses REPEATABLE READ: a SERIALIZABLE transaction would hold a
+// predicate lock on everything it reads, which is all of it. A write
+// committed during the rebuild either survives it (a count the snapshot
+// did not have) or makes it fail (a count it replaces): it never corrupts.
+type CountsRebuilder interface {
+	RebuildStatsCounts(ctx context.Context) (int, error)
+}
+
 // Exclusion event kinds.
 const (
 	ExclusionCaptureFailed = "capture_failed" // too poor to enrol

@@ -148,15 +148,12 @@ func CountRegistered(ctx context.Context, db DB, p store.Period) ([]store.StatsC
 	cols := []string{"area_code", "birth_year", "sex"}
 	to := ms(p.To)
 	dT := floorDiv(to, DayMS)
-	before, err := db.Int(ctx, op, `SELECT COALESCE(SUM(n), 0) FROM stats_registered_days WHERE day < ?`, dT)
+	// Registered before the day of p.To less registered since.
+	diff, err := db.Int(ctx, op, `SELECT COALESCE(SUM(CASE WHEN day < ? THEN n ELSE -n END), 0) FROM stats_registered_days`, dT)
 	if err != nil {
 		return nil, err
 	}
-	after, err := db.Int(ctx, op, `SELECT COALESCE(SUM(n), 0) FROM stats_registered_days WHERE day >= ?`, dT)
-	if err != nil {
-		return nil, err
-	}
-	if before < after {
+	if diff < 0 {
 		return db.Counts(ctx, op, cols, `SELECT area_code, birth_year, sex, COUNT(*) FROM person_stats WHERE registered_at < ?
 			GROUP BY area_code, birth_year, sex`, to)
 	}

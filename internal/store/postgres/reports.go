@@ -223,6 +223,18 @@ func (t *tx) PersonsToReproject(ctx context.Context, after string, limit int) ([
 		scanString, after, limit)
 }
 
+// RebuildStatsCounts rebuilds the report counts in a REPEATABLE READ
+// transaction (store.CountsRebuilder).
+func (db *DB) RebuildStatsCounts(ctx context.Context) (int, error) {
+	var n int
+	err := db.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadWrite}, func(t store.Tx) error {
+		var err error
+		n, err = t.RebuildStatsCounts(ctx)
+		return err
+	})
+	return n, err
+}
+
 func (t *tx) RebuildStatsCounts(ctx context.Context) (int, error) {
 	return counts.Rebuild(ctx, countDB{t})
 }
@@ -240,8 +252,10 @@ func (t *tx) RegisterQuality(ctx context.Context, asOf time.Time, majority int) 
 			AND EXISTS (SELECT 1 FROM persons p WHERE p.household_id = h.id AND p.status = 'active')`, nil},
 		{&q.HeadsUnderAge, `SELECT COUNT(*) FROM households h JOIN person_stats s ON s.person_id = h.head_id
 			WHERE s.birth_year > $1`, []any{minYear}},
-		{&q.MinorsGuardianErased, `SELECT COUNT(*) FROM persons p JOIN person_stats s ON s.person_id = p.id
-			JOIN persons g ON g.id = p.guardian_id WHERE p.guardian_id <> '' AND g.status = 'erased' AND s.birth_year > $1`, []any{minYear}},
+		// From the erased guardians (few: a partial index holds them) to
+		// their wards.
+		{&q.MinorsGuardianErased, `SELECT COUNT(*) FROM persons g JOIN persons p ON p.guardian_id = g.id
+			JOIN person_stats s ON s.person_id = p.id WHERE g.status = 'erased' AND p.guardian_id <> '' AND s.birth_year > $1`, []any{minYear}},
 	} {
 		if err := t.tx.QueryRow(ctx, c.q, c.args...).Scan(c.dst); err != nil {
 			return q, t.fail("register quality", err)

@@ -261,8 +261,10 @@ func (t *tx) RegisterQuality(ctx context.Context, asOf time.Time, majority int) 
 			AND EXISTS (SELECT 1 FROM persons p WHERE p.household_id = h.id AND p.status = 'active')`, nil},
 		{&q.HeadsUnderAge, `SELECT COUNT(*) FROM households h JOIN person_stats s ON s.person_id = h.head_id
 			WHERE s.birth_year > ?`, []any{minYear}},
-		{&q.MinorsGuardianErased, `SELECT COUNT(*) FROM persons p JOIN person_stats s ON s.person_id = p.id
-			JOIN persons g ON g.id = p.guardian_id WHERE p.guardian_id <> '' AND g.status = 'erased' AND s.birth_year > ?`, []any{minYear}},
+		// From the erased guardians (few: a partial index holds them) to
+		// their wards.
+		{&q.MinorsGuardianErased, `SELECT COUNT(*) FROM persons g JOIN persons p ON p.guardian_id = g.id
+			JOIN person_stats s ON s.person_id = p.id WHERE g.status = 'erased' AND p.guardian_id <> '' AND s.birth_year > ?`, []any{minYear}},
 	} {
 		if err := t.tx.QueryRowContext(ctx, c.q, c.args...).Scan(c.dst); err != nil {
 			return q, fmt.Errorf("sqlite: register quality: %w", err)

@@ -25,6 +25,9 @@ ALTER TABLE person_stats ADD COLUMN reproject INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE person_stats ALTER COLUMN reproject SET DEFAULT 0;
 CREATE INDEX person_stats_reproject ON person_stats(person_id) WHERE reproject <> 0;
 
+-- The register quality report goes from erased guardians to their wards.
+CREATE INDEX persons_erased ON persons(id) WHERE status = 'erased';
+CREATE INDEX persons_guardian ON persons(guardian_id) WHERE guardian_id <> '';
 CREATE INDEX consents_at ON consents(at);
 CREATE INDEX consents_withdrawn ON consents(at) WHERE decision = 'withdrawn';
 CREATE INDEX exams_at ON exams(at);
