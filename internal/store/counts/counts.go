@@ -67,6 +67,14 @@ func days(lo, hi int64) span {
 // whole: the span holds at least one whole day (else it is read raw).
 func (s span) whole() bool { return s.d1 < s.d2 }
 
+// roundOut says whether the last partial day is better read as the whole
+// day less its part after the span (the shorter time), and gives that day's
+// end.
+func (s span) roundOut() (int64, bool) {
+	in, out := s.hi-s.d2*DayMS, (s.d2+1)*DayMS-s.hi
+	return (s.d2 + 1) * DayMS, in > 0 && out < in
+}
+
 // firstDay bounds prev_day for the first person-day in the span: a
 // prev_day of -1 (no earlier exam) is before every day since 1970, the
 // first time a row can have.
@@ -93,6 +101,26 @@ type key struct {
 	week      int64
 }
 
+// part is counts to add (sign 1) or subtract (-1).
+type part struct {
+	cs   []store.StatsCount
+	sign int
+}
+
+// sum adds the parts by grouping fields and drops zeros.
+func sum(parts ...part) []store.StatsCount {
+	var all [][]store.StatsCount
+	for _, p := range parts {
+		cs := make([]store.StatsCount, len(p.cs))
+		for i, c := range p.cs {
+			c.N *= p.sign
+			cs[i] = c
+		}
+		all = append(all, cs)
+	}
+	return merge(1, all...)
+}
+
 // merge sums counts with the same grouping fields (sign -1 subtracts the
 // later parts' counts from the first) and drops zeros.
 func merge(sign int, parts ...[]store.StatsCount) []store.StatsCount {
@@ -116,27 +144,52 @@ func merge(sign int, parts ...[]store.StatsCount) []store.StatsCount {
 }
 
 // additive reads an aggregate that is a plain sum over time: the whole days
-// from table (grouped by cols, which are also its columns), the edges by
-// raw(lo, hi) on the rows.
+// from table (grouped by cols, which are also its columns), the partial days
+// by raw(lo, hi) on the rows. A partial day is read as its part inside the
+// period, or as the whole day from table less its part outside the period,
+// whichever is the shorter time: a period that ends now reads no row of its
+// last day.
 func additive(ctx context.Context, db DB, op string, s span, cols []string, table string,
 	raw func(lo, hi int64) ([]store.StatsCount, error)) ([]store.StatsCount, error) {
 	if !s.whole() {
 		return raw(s.lo, s.hi)
 	}
+	d1, d2 := s.d1, s.d2
+	var parts []part
+	rawPart := func(lo, hi int64, sign int) error {
+		if lo >= hi {
+			return nil
+		}
+		r, err := raw(lo, hi)
+		parts = append(parts, part{r, sign})
+		return err
+	}
+	if in, out := s.d1*DayMS-s.lo, s.lo-(s.d1-1)*DayMS; in > 0 {
+		if out < in {
+			d1--
+			if err := rawPart((s.d1-1)*DayMS, s.lo, -1); err != nil {
+				return nil, err
+			}
+		} else if err := rawPart(s.lo, s.d1*DayMS, 1); err != nil {
+			return nil, err
+		}
+	}
+	if in, out := s.hi-s.d2*DayMS, (s.d2+1)*DayMS-s.hi; in > 0 {
+		if out < in {
+			d2++
+			if err := rawPart(s.hi, (s.d2+1)*DayMS, -1); err != nil {
+				return nil, err
+			}
+		} else if err := rawPart(s.d2*DayMS, s.hi, 1); err != nil {
+			return nil, err
+		}
+	}
 	g := strings.Join(cols, ", ")
-	mid, err := db.Counts(ctx, op, cols, `SELECT `+g+`, SUM(n) FROM `+table+` WHERE day >= ? AND day < ? GROUP BY `+g+` HAVING SUM(n) <> 0`, s.d1, s.d2)
+	mid, err := db.Counts(ctx, op, cols, `SELECT `+g+`, SUM(n) FROM `+table+` WHERE day >= ? AND day < ? GROUP BY `+g+` HAVING SUM(n) <> 0`, d1, d2)
 	if err != nil {
 		return nil, err
 	}
-	parts := [][]store.StatsCount{mid}
-	for _, e := range s.edges() {
-		r, err := raw(e[0], e[1])
-		if err != nil {
-			return nil, err
-		}
-		parts = append(parts, r)
-	}
-	return merge(1, parts...), nil
+	return sum(append(parts, part{mid, 1})...), nil
 }
 
 // CountRegistered: persons registered before p.To by area, birth year and
@@ -208,6 +261,27 @@ func CountCheckedUp(ctx context.Context, db DB, p store.Period) ([]store.StatsCo
 	const op = "count checked up"
 	cols := []string{"area_code", "birth_year", "sex"}
 	s := days(from(p), ms(p.To))
+	if end, ok := s.roundOut(); ok {
+		// Up to the end of the last day, less the persons seen only after p.To.
+		all, err := checkedUp(ctx, db, days(s.lo, end))
+		if err != nil {
+			return nil, err
+		}
+		less, err := db.Counts(ctx, op, cols, `SELECT s.area_code, s.birth_year, s.sex, COUNT(DISTINCT e.person_id) FROM exams e
+			JOIN person_stats s ON s.person_id = e.person_id WHERE e.at >= ? AND e.at < ?
+			AND NOT EXISTS (SELECT 1 FROM exams m WHERE m.person_id = e.person_id AND m.at >= ? AND m.at < ?)
+			GROUP BY s.area_code, s.birth_year, s.sex`, s.hi, end, s.lo, s.hi)
+		if err != nil {
+			return nil, err
+		}
+		return sum(part{all, 1}, part{less, -1}), nil
+	}
+	return checkedUp(ctx, db, s)
+}
+
+func checkedUp(ctx context.Context, db DB, s span) ([]store.StatsCount, error) {
+	const op = "count checked up"
+	cols := []string{"area_code", "birth_year", "sex"}
 	if !s.whole() {
 		return db.Counts(ctx, op, cols, `SELECT s.area_code, s.birth_year, s.sex, COUNT(DISTINCT e.person_id) FROM exams e
 			JOIN person_stats s ON s.person_id = e.person_id WHERE e.at >= ? AND e.at < ?
@@ -237,20 +311,35 @@ func CountEnrolled(ctx context.Context, db DB, p store.Period) ([]store.StatsCou
 	cols := []string{"area_code", "category"}
 	to := ms(p.To)
 	dT := floorDiv(to, DayMS)
+	// The earliest references of a day range [lo, hi).
+	earliest := func(lo, hi int64) ([]store.StatsCount, error) {
+		return db.Counts(ctx, op, cols, `SELECT s.area_code, b.category, COUNT(DISTINCT b.person_id) FROM biometrics b
+			JOIN person_stats s ON s.person_id = b.person_id
+			WHERE b.created_at >= ? AND b.created_at < ?
+			AND NOT EXISTS (SELECT 1 FROM biometrics o WHERE o.person_id = b.person_id AND o.category = b.category AND o.created_at < ?)
+			GROUP BY s.area_code, b.category`, lo, hi, lo)
+	}
+	// The last partial day: its part before p.To, or the whole day less
+	// its part after, whichever is shorter.
+	edge, sign := []store.StatsCount(nil), 1
+	var err error
+	if in, out := to-dT*DayMS, (dT+1)*DayMS-to; in > 0 && out < in {
+		edge, sign = nil, -1
+		if edge, err = earliest(to, (dT+1)*DayMS); err != nil {
+			return nil, err
+		}
+		dT++
+	} else if in > 0 {
+		if edge, err = earliest(dT*DayMS, to); err != nil {
+			return nil, err
+		}
+	}
 	mid, err := db.Counts(ctx, op, cols, `SELECT area_code, category, SUM(n) FROM stats_enrolled WHERE day < ?
 		GROUP BY area_code, category HAVING SUM(n) <> 0`, dT)
 	if err != nil {
 		return nil, err
 	}
-	edge, err := db.Counts(ctx, op, cols, `SELECT s.area_code, b.category, COUNT(DISTINCT b.person_id) FROM biometrics b
-		JOIN person_stats s ON s.person_id = b.person_id
-		WHERE b.created_at >= ? AND b.created_at < ?
-		AND NOT EXISTS (SELECT 1 FROM biometrics o WHERE o.person_id = b.person_id AND o.category = b.category AND o.created_at < ?)
-		GROUP BY s.area_code, b.category`, dT*DayMS, to, dT*DayMS)
-	if err != nil {
-		return nil, err
-	}
-	return merge(1, mid, edge), nil
+	return sum(part{mid, 1}, part{edge, sign}), nil
 }
 
 // CountAreaAnswers: consent answers recorded in p about persons in the
@@ -299,8 +388,27 @@ func CountExclusions(ctx context.Context, db DB, p store.Period) ([]store.StatsC
 // and no biometric reference at all; person-site-days as for check-ups.
 func CountCareWithoutBiometrics(ctx context.Context, db DB, p store.Period) ([]store.StatsCount, error) {
 	const op = "count care without biometrics"
-	cols := []string{"site"}
 	s := days(from(p), ms(p.To))
+	if end, ok := s.roundOut(); ok {
+		all, err := careWithoutBiometrics(ctx, db, days(s.lo, end))
+		if err != nil {
+			return nil, err
+		}
+		less, err := db.Counts(ctx, op, []string{"site"}, `SELECT e.site, COUNT(DISTINCT e.person_id) FROM exams e
+			WHERE e.at >= ? AND e.at < ? AND NOT EXISTS (SELECT 1 FROM biometrics b WHERE b.person_id = e.person_id)
+			AND NOT EXISTS (SELECT 1 FROM exams m WHERE m.person_id = e.person_id AND m.site = e.site AND m.at >= ? AND m.at < ?)
+			GROUP BY e.site`, s.hi, end, s.lo, s.hi)
+		if err != nil {
+			return nil, err
+		}
+		return sum(part{all, 1}, part{less, -1}), nil
+	}
+	return careWithoutBiometrics(ctx, db, s)
+}
+
+func careWithoutBiometrics(ctx context.Context, db DB, s span) ([]store.StatsCount, error) {
+	const op = "count care without biometrics"
+	cols := []string{"site"}
 	if !s.whole() {
 		return db.Counts(ctx, op, cols, `SELECT e.site, COUNT(DISTINCT e.person_id) FROM exams e
 			WHERE e.at >= ? AND e.at < ? AND NOT EXISTS (SELECT 1 FROM biometrics b WHERE b.person_id = e.person_id)
@@ -328,12 +436,17 @@ func CountEstimated(ctx context.Context, db DB, asOf time.Time) (int, error) {
 	const op = "count estimated birth dates"
 	to := ms(asOf)
 	dT := floorDiv(to, DayMS)
+	lo, hi, sign := dT*DayMS, to, int64(1)
+	if (dT+1)*DayMS-to < to-dT*DayMS { // the whole last day less its part after asOf
+		lo, hi, sign = to, (dT+1)*DayMS, -1
+		dT++
+	}
 	mid, err := db.Int(ctx, op, `SELECT COALESCE(SUM(n_estimated), 0) FROM stats_registered_days WHERE day < ?`, dT)
 	if err != nil {
 		return 0, err
 	}
-	edge, err := db.Int(ctx, op, `SELECT COUNT(*) FROM person_stats WHERE birth_estimated AND registered_at >= ? AND registered_at < ?`, dT*DayMS, to)
-	return int(mid + edge), err
+	edge, err := db.Int(ctx, op, `SELECT COUNT(*) FROM person_stats WHERE birth_estimated AND registered_at >= ? AND registered_at < ?`, lo, hi)
+	return int(mid + sign*edge), err
 }
 
 // table is a count table and the query that recomputes it from the rows.

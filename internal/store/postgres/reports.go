@@ -156,13 +156,17 @@ func numbered(q string) string {
 	return b.String()
 }
 
+// Count queries run once per report and per connection: one round trip
+// each (no statement prepared first), which matters more than planning.
+func execMode(args []any) []any { return append([]any{pgx.QueryExecModeExec}, args...) }
+
 func (d countDB) Counts(ctx context.Context, op string, cols []string, q string, args ...any) ([]store.StatsCount, error) {
-	return d.t.counts(ctx, op, cols, numbered(q), args...)
+	return d.t.counts(ctx, op, cols, numbered(q), execMode(args)...)
 }
 
 func (d countDB) Int(ctx context.Context, op, q string, args ...any) (int64, error) {
 	var n int64
-	if err := d.t.tx.QueryRow(ctx, numbered(q), args...).Scan(&n); err != nil {
+	if err := d.t.tx.QueryRow(ctx, numbered(q), execMode(args)...).Scan(&n); err != nil {
 		return 0, d.t.fail(op, err)
 	}
 	return n, nil
