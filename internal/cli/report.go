@@ -113,6 +113,41 @@ request is recorded in the audit log as an aggregate access by a manager.`,
 	f.Float64Var(&alpha, "alpha", 0, "consent report: one-sided p below which few declines are flagged (default 0.001)")
 	f.IntVar(&minAnswers, "min-answers", 0, "consent report: answers needed before a site is tested (default 30)")
 	_ = cmd.MarkFlagRequired("data")
+	cmd.AddCommand(newRebuildCountsCmd())
+	return cmd
+}
+
+func newRebuildCountsCmd() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "rebuild-counts",
+		Short: "Recompute the reports' pre-aggregated counts from the statistics projection (offline)",
+		Long: `rebuild-counts recomputes the count tables the reports read from the
+statistics projection, consents, exams, biometric references and exclusion
+events, in one transaction, and prints how many count rows it corrected (0
+when the counts kept with every write were right). The database keeps the
+counts itself; run this after loading rows behind its back (a restore of an
+old backup, a bulk load) or to check them. It holds the data directory
+exclusively.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := openDir(cmd.Context(), dir, slog.New(slog.NewTextHandler(io.Discard, nil)), openOptions{Migrate: true, Lock: dirlock.Exclusive,
+				Command: "assent report rebuild-counts", Why: "the counts are rebuilt offline", Postgres: pgFlag(cmd), KeysPostgres: keysPGFlag(cmd)})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			start := time.Now()
+			changed, err := a.reg.RebuildReportCounts(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{"changed_count_rows": changed, "seconds": time.Since(start).Seconds()})
+		},
+	}
+	cmd.Flags().StringVar(&dir, "data", "", "data directory")
+	addPostgresFlag(cmd.Flags())
+	_ = cmd.MarkFlagRequired("data")
 	return cmd
 }
 

@@ -17,6 +17,9 @@ type MaintenanceReport struct {
 	// CareDataErased counts erased persons whose retained care data reached
 	// the end of its period and was deleted (Options.CareRetention).
 	CareDataErased int `json:"care_data_erased"`
+	// Reprojected counts persons whose statistics projection, written
+	// before migration 0011, was rewritten from their sealed record.
+	Reprojected int `json:"reprojected"`
 }
 
 // maintenanceActor is the system itself, as recorded in the audit log.
@@ -31,6 +34,9 @@ func (r *Registry) Maintain(ctx context.Context) (MaintenanceReport, error) {
 	var rep MaintenanceReport
 	var err error
 	if rep.CareDataErased, err = r.endCareRetention(ctx); err != nil {
+		return rep, err
+	}
+	if rep.Reprojected, err = r.reprojectStale(ctx); err != nil {
 		return rep, err
 	}
 	var ids []string
@@ -120,4 +126,45 @@ func (r *Registry) Maintain(ctx context.Context) (MaintenanceReport, error) {
 // personLister is the optional store ability to list every person id.
 type personLister interface {
 	PersonIDs(ctx context.Context) ([]string, error)
+}
+
+// reprojectStale rewrites, from the sealed record, the statistics
+// projection of every person projected before migration 0011 (people
+// projected before 0009 lacked the estimated birth date mark, which is
+// sealed with their identity). Each rewrite is a gated, audited write of the
+// person's identity category by the system; the count tables follow in the
+// same transaction. A person the gate refuses keeps their projection and is
+// tried again at the next run.
+func (r *Registry) reprojectStale(ctx context.Context) (int, error) {
+	n, after := 0, ""
+	for {
+		var ids []string
+		err := r.store.View(ctx, func(tx store.Tx) error {
+			var err error
+			ids, err = tx.PersonsToReproject(ctx, after, 500)
+			return err
+		})
+		if err != nil || len(ids) == 0 {
+			return n, err
+		}
+		after = ids[len(ids)-1]
+		for _, id := range ids {
+			if err := ctx.Err(); err != nil {
+				return n, err
+			}
+			a := access{actor: maintenanceActor, purpose: consent.Registration, persons: []string{id}, categories: []consent.Category{consent.Identity}, action: consent.Write}
+			err := r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
+				return projectPerson(ctx, tx, f[id].person, f[id].identity, registeringOperator(f[id].records))
+			})
+			var denied *DeniedError
+			switch {
+			case err == nil:
+				n++
+			case errors.As(err, &denied), errors.Is(err, ErrNotFound), errors.Is(err, ErrErased):
+				r.log.WarnContext(ctx, "maintain: projection not rewritten (refused)", "err", err)
+			default:
+				return n, err
+			}
+		}
+	}
 }

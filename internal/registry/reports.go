@@ -303,3 +303,22 @@ func (r *Registry) RegisterReport(ctx context.Context, actor Actor, q ReportQuer
 	}
 	return report.BuildRegister(report.RegisterInput(rq), p), nil
 }
+
+// RebuildReportCounts recomputes the pre-aggregated counts the reports read
+// (kept by the database in the transaction of every write they count) from
+// the statistics projection and the rows it joins, and returns how many
+// count rows it corrected: 0 when nothing had drifted. Counts only; no
+// person leaves the database. It reads the whole register in one write
+// transaction: an offline step (assent report rebuild-counts).
+func (r *Registry) RebuildReportCounts(ctx context.Context) (int, error) {
+	if rb, ok := r.store.(store.CountsRebuilder); ok {
+		return rb.RebuildStatsCounts(ctx)
+	}
+	var changed int
+	err := r.store.Update(ctx, func(tx store.Tx) error {
+		var err error
+		changed, err = tx.RebuildStatsCounts(ctx)
+		return err
+	})
+	return changed, err
+}

@@ -111,8 +111,28 @@ type Statistics interface {
 	// CountCareWithoutBiometrics groups, by the exam's site, persons with
 	// an exam in p and no biometric reference at all.
 	CountCareWithoutBiometrics(ctx context.Context, p Period) ([]StatsCount, error)
+	// PersonsToReproject lists, by id after `after`, up to limit persons
+	// whose projection was written before migration 0011 (and may lack
+	// what later versions record, such as the estimated birth date mark);
+	// PutPersonStats makes a projection current.
+	PersonsToReproject(ctx context.Context, after string, limit int) ([]string, error)
+	// RebuildStatsCounts recomputes the pre-aggregated counts the
+	// aggregates read (kept by the database in the same transaction as each
+	// row they count) from the rows themselves, and returns how many count
+	// rows differed. It reads everything: an offline maintenance step.
+	RebuildStatsCounts(ctx context.Context) (int, error)
 	// RegisterQuality counts the register's structural problems at asOf.
 	RegisterQuality(ctx context.Context, asOf time.Time, majority int) (RegisterQuality, error)
+}
+
+// CountsRebuilder is an optional ability of a Store: rebuilding the report
+// counts (Statistics.RebuildStatsCounts) in a transaction of its own kind.
+// PostgreSQL uses REPEATABLE READ: a SERIALIZABLE transaction would hold a
+// predicate lock on everything it reads, which is all of it. A write
+// committed during the rebuild either survives it (a count the snapshot
+// did not have) or makes it fail (a count it replaces): it never corrupts.
+type CountsRebuilder interface {
+	RebuildStatsCounts(ctx context.Context) (int, error)
 }
 
 // Exclusion event kinds.

@@ -2,9 +2,12 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/assent-registry/assent/internal/store"
+	"github.com/assent-registry/assent/internal/store/counts"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -83,7 +86,8 @@ func (t *tx) ListAreas(ctx context.Context) ([]store.Area, error) {
 func (t *tx) PutPersonStats(ctx context.Context, s store.PersonStats) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO person_stats(person_id, area_code, birth_year, birth_estimated, sex, site, operator_id, registered_at)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (person_id) DO UPDATE SET area_code = excluded.area_code, birth_year = excluded.birth_year,
-		birth_estimated = excluded.birth_estimated, sex = excluded.sex, site = excluded.site, operator_id = excluded.operator_id, registered_at = excluded.registered_at`,
+		birth_estimated = excluded.birth_estimated, sex = excluded.sex, site = excluded.site, operator_id = excluded.operator_id, registered_at = excluded.registered_at,
+		reproject = 0`,
 		s.PersonID, s.AreaCode, s.BirthYear, s.BirthEstimated, s.Sex, s.Site, s.OperatorID, ms(s.RegisteredAt))
 	if err != nil {
 		return t.fail("put person stats", err)
@@ -96,13 +100,6 @@ func (t *tx) DeletePersonStats(ctx context.Context, personID string) error {
 		return t.fail("delete person stats", err)
 	}
 	return nil
-}
-
-func periodFrom(p store.Period) int64 {
-	if p.From.IsZero() {
-		return -1 << 62
-	}
-	return ms(p.From)
 }
 
 // counts runs q; each row is the grouping columns named by cols, in order,
@@ -127,7 +124,7 @@ func (t *tx) counts(ctx context.Context, op string, cols []string, q string, arg
 				dst = append(dst, &c.Category)
 			case "purpose":
 				dst = append(dst, &c.Purpose)
-			case "decision":
+			case "decision", "kind":
 				dst = append(dst, &c.Decision)
 			case "week":
 				dst = append(dst, &c.Week)
@@ -139,50 +136,75 @@ func (t *tx) counts(ctx context.Context, op string, cols []string, q string, arg
 	}, args...)
 }
 
-func (t *tx) CountRegistered(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count registered", []string{"area_code", "birth_year", "sex"},
-		`SELECT area_code, birth_year, sex, COUNT(*) FROM person_stats WHERE registered_at < $1 GROUP BY area_code, birth_year, sex`, ms(p.To))
+// countDB runs the shared count queries (package counts), written with
+// `?` placeholders, in this transaction.
+type countDB struct{ t *tx }
+
+// numbered turns each `?` of q into $1, $2... (the shared queries hold no
+// `?` in a literal).
+func numbered(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
-// weekAnchor is Monday 1970-01-05 in Unix milliseconds.
-const weekAnchor, weekMS = 345_600_000, 604_800_000
+// Count queries run once per report and per connection: one round trip
+// each (no statement prepared first), which matters more than planning.
+func execMode(args []any) []any { return append([]any{pgx.QueryExecModeExec}, args...) }
+
+func (d countDB) Counts(ctx context.Context, op string, cols []string, q string, args ...any) ([]store.StatsCount, error) {
+	return d.t.counts(ctx, op, cols, numbered(q), execMode(args)...)
+}
+
+func (d countDB) Int(ctx context.Context, op, q string, args ...any) (int64, error) {
+	var n int64
+	if err := d.t.tx.QueryRow(ctx, numbered(q), execMode(args)...).Scan(&n); err != nil {
+		return 0, d.t.fail(op, err)
+	}
+	return n, nil
+}
+
+func (d countDB) Exec(ctx context.Context, op, q string, args ...any) error {
+	if _, err := d.t.tx.Exec(ctx, numbered(q), args...); err != nil {
+		return d.t.fail(op, err)
+	}
+	return nil
+}
+
+func (t *tx) CountRegistered(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
+	return counts.CountRegistered(ctx, countDB{t}, p)
+}
 
 func (t *tx) CountRegisteredPerWeek(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count registered per week", []string{"area_code", "week"},
-		`SELECT area_code, (registered_at - $1::BIGINT) / $2::BIGINT AS week, COUNT(*) FROM person_stats WHERE registered_at >= $3 AND registered_at < $4
-		GROUP BY area_code, week`, int64(weekAnchor), int64(weekMS), max(periodFrom(p), weekAnchor), ms(p.To))
+	return counts.CountRegisteredPerWeek(ctx, countDB{t}, p)
 }
 
 func (t *tx) CountCheckedUp(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count checked up", []string{"area_code", "birth_year", "sex"},
-		`SELECT s.area_code, s.birth_year, s.sex, COUNT(*) FROM person_stats s
-		WHERE EXISTS (SELECT 1 FROM exams e WHERE e.person_id = s.person_id AND e.at >= $1 AND e.at < $2)
-		GROUP BY s.area_code, s.birth_year, s.sex`, periodFrom(p), ms(p.To))
+	return counts.CountCheckedUp(ctx, countDB{t}, p)
 }
 
 func (t *tx) CountEnrolled(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count enrolled", []string{"area_code", "category"},
-		`SELECT s.area_code, b.category, COUNT(DISTINCT b.person_id) FROM biometrics b JOIN person_stats s ON s.person_id = b.person_id
-		WHERE b.created_at < $1 GROUP BY s.area_code, b.category`, ms(p.To))
+	return counts.CountEnrolled(ctx, countDB{t}, p)
 }
 
 func (t *tx) CountAreaAnswers(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count area answers", []string{"area_code", "category", "purpose", "decision"},
-		`SELECT s.area_code, c.category, c.purpose, c.decision, COUNT(*) FROM consents c JOIN person_stats s ON s.person_id = c.person_id
-		WHERE c.at >= $1 AND c.at < $2 GROUP BY s.area_code, c.category, c.purpose, c.decision`, periodFrom(p), ms(p.To))
+	return counts.CountAreaAnswers(ctx, countDB{t}, p)
 }
 
 func (t *tx) CountSiteAnswers(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count site answers", []string{"site", "operator_id", "category", "purpose", "decision"},
-		`SELECT site, operator_id, category, purpose, decision, COUNT(*) FROM consents
-		WHERE at >= $1 AND at < $2 GROUP BY site, operator_id, category, purpose, decision`, periodFrom(p), ms(p.To))
+	return counts.CountSiteAnswers(ctx, countDB{t}, p)
 }
 
 func (t *tx) CountEarlyWithdrawals(ctx context.Context, p store.Period, within time.Duration) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count early withdrawals", []string{"site"},
-		`SELECT pe.site, COUNT(DISTINCT c.person_id) FROM consents c JOIN persons pe ON pe.id = c.person_id
-		WHERE c.decision = 'withdrawn' AND c.at >= $1 AND c.at < $2 AND c.at - pe.created_at <= $3 GROUP BY pe.site`,
-		periodFrom(p), ms(p.To), within.Milliseconds())
+	return counts.CountEarlyWithdrawals(ctx, countDB{t}, p, within)
 }
 
 func (t *tx) AddExclusionEvent(ctx context.Context, e store.ExclusionEvent) error {
@@ -193,15 +215,32 @@ func (t *tx) AddExclusionEvent(ctx context.Context, e store.ExclusionEvent) erro
 }
 
 func (t *tx) CountExclusions(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count exclusions", []string{"site", "category", "decision"},
-		`SELECT site, category, kind, COUNT(*) FROM exclusion_events WHERE at >= $1 AND at < $2 GROUP BY site, category, kind`, periodFrom(p), ms(p.To))
+	return counts.CountExclusions(ctx, countDB{t}, p)
 }
 
 func (t *tx) CountCareWithoutBiometrics(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count care without biometrics", []string{"site"},
-		`SELECT e.site, COUNT(DISTINCT e.person_id) FROM exams e
-		WHERE e.at >= $1 AND e.at < $2 AND NOT EXISTS (SELECT 1 FROM biometrics b WHERE b.person_id = e.person_id)
-		GROUP BY e.site`, periodFrom(p), ms(p.To))
+	return counts.CountCareWithoutBiometrics(ctx, countDB{t}, p)
+}
+
+func (t *tx) PersonsToReproject(ctx context.Context, after string, limit int) ([]string, error) {
+	return collect(ctx, t, "persons to reproject", `SELECT person_id FROM person_stats WHERE reproject <> 0 AND person_id > $1 ORDER BY person_id LIMIT $2`,
+		scanString, after, limit)
+}
+
+// RebuildStatsCounts rebuilds the report counts in a REPEATABLE READ
+// transaction (store.CountsRebuilder).
+func (db *DB) RebuildStatsCounts(ctx context.Context) (int, error) {
+	var n int
+	err := db.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadWrite}, func(t store.Tx) error {
+		var err error
+		n, err = t.RebuildStatsCounts(ctx)
+		return err
+	})
+	return n, err
+}
+
+func (t *tx) RebuildStatsCounts(ctx context.Context) (int, error) {
+	return counts.Rebuild(ctx, countDB{t})
 }
 
 func (t *tx) RegisterQuality(ctx context.Context, asOf time.Time, majority int) (store.RegisterQuality, error) {
@@ -217,14 +256,20 @@ func (t *tx) RegisterQuality(ctx context.Context, asOf time.Time, majority int) 
 			AND EXISTS (SELECT 1 FROM persons p WHERE p.household_id = h.id AND p.status = 'active')`, nil},
 		{&q.HeadsUnderAge, `SELECT COUNT(*) FROM households h JOIN person_stats s ON s.person_id = h.head_id
 			WHERE s.birth_year > $1`, []any{minYear}},
-		{&q.MinorsGuardianErased, `SELECT COUNT(*) FROM persons p JOIN person_stats s ON s.person_id = p.id
-			JOIN persons g ON g.id = p.guardian_id WHERE p.guardian_id <> '' AND g.status = 'erased' AND s.birth_year > $1`, []any{minYear}},
-		{&q.EstimatedBirthDates, `SELECT COUNT(*) FROM person_stats WHERE birth_estimated AND registered_at < $1`, []any{ms(asOf)}},
+		// From the erased guardians (few: a partial index holds them) to
+		// their wards.
+		{&q.MinorsGuardianErased, `SELECT COUNT(*) FROM persons g JOIN persons p ON p.guardian_id = g.id
+			JOIN person_stats s ON s.person_id = p.id WHERE g.status = 'erased' AND p.guardian_id <> '' AND s.birth_year > $1`, []any{minYear}},
 	} {
 		if err := t.tx.QueryRow(ctx, c.q, c.args...).Scan(c.dst); err != nil {
 			return q, t.fail("register quality", err)
 		}
 	}
+	est, err := counts.CountEstimated(ctx, countDB{t}, asOf)
+	if err != nil {
+		return q, err
+	}
+	q.EstimatedBirthDates = est
 	type ageCount struct {
 		k string
 		n int

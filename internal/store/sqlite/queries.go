@@ -209,7 +209,7 @@ func (t *tx) queryPersons(ctx context.Context, op, q string, args ...any) ([]sto
 }
 
 func (t *tx) CreatePerson(ctx context.Context, p store.Person) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO persons(`+personCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := t.exec(ctx, insertPerson,
 		p.ID, p.Status, p.AreaCode, p.HouseholdID, p.Relationship, p.GuardianID, p.Site, p.Version,
 		p.IdentitySealed, p.LookupIndex, p.PortalCodeMAC, p.AliasOf, ms(p.CreatedAt), ms(p.UpdatedAt), nullString(p.Number))
 	if err != nil {
@@ -330,7 +330,7 @@ func (t *tx) ErasePerson(ctx context.Context, id string, at time.Time) error {
 // --- consents ---
 
 func (t *tx) AppendConsent(ctx context.Context, c store.ConsentRecord) (store.ConsentRecord, error) {
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO consents(person_id, category, purpose, decision, method, notice_version, language, operator_id, site, guardian_id, at) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+	res, err := t.exec(ctx, insertConsent,
 		c.PersonID, c.Category, c.Purpose, c.Decision, c.Method, c.NoticeVersion, c.Language, c.OperatorID, c.Site, c.GuardianID, ms(c.At))
 	if err != nil {
 		return c, fmt.Errorf("sqlite: append consent: %w", err)
@@ -384,7 +384,7 @@ func (t *tx) ConsentCounts(ctx context.Context) ([]store.ConsentCount, error) {
 // --- exams ---
 
 func (t *tx) AddExam(ctx context.Context, e store.Exam) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO exams(id, person_id, site, operator_id, findings_sealed, blood_type_sealed, at) VALUES (?,?,?,?,?,?,?)`,
+	_, err := t.exec(ctx, insertExam,
 		e.ID, e.PersonID, e.Site, e.OperatorID, e.FindingsSealed, e.BloodTypeSealed, ms(e.At))
 	if err != nil {
 		return conflictOr("sqlite: add exam", err)
@@ -652,7 +652,7 @@ func (t *tx) queryBiometrics(ctx context.Context, op, q string, args ...any) ([]
 }
 
 func (t *tx) AddBiometric(ctx context.Context, b store.Biometric) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO biometrics(`+biometricCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
+	_, err := t.exec(ctx, insertBiometric,
 		b.ReferenceID, b.PersonID, b.Category, b.Position, b.Format, b.Purpose, b.Quality, b.TemplateSealed, ms(b.CreatedAt))
 	if err != nil {
 		return conflictOr("sqlite: add biometric", err)

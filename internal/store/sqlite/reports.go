@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/assent-registry/assent/internal/store"
+	"github.com/assent-registry/assent/internal/store/counts"
 )
 
 // --- areas ---
@@ -97,9 +98,7 @@ func (t *tx) ListAreas(ctx context.Context) ([]store.Area, error) {
 // --- statistics projection ---
 
 func (t *tx) PutPersonStats(ctx context.Context, s store.PersonStats) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO person_stats(person_id, area_code, birth_year, birth_estimated, sex, site, operator_id, registered_at)
-		VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(person_id) DO UPDATE SET area_code = excluded.area_code, birth_year = excluded.birth_year,
-		birth_estimated = excluded.birth_estimated, sex = excluded.sex, site = excluded.site, operator_id = excluded.operator_id, registered_at = excluded.registered_at`,
+	_, err := t.exec(ctx, putPersonStats,
 		s.PersonID, s.AreaCode, s.BirthYear, s.BirthEstimated, s.Sex, s.Site, s.OperatorID, ms(s.RegisteredAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: put person stats: %w", err)
@@ -112,13 +111,6 @@ func (t *tx) DeletePersonStats(ctx context.Context, personID string) error {
 		return fmt.Errorf("sqlite: delete person stats: %w", err)
 	}
 	return nil
-}
-
-func from(p store.Period) int64 {
-	if p.From.IsZero() {
-		return -1 << 62
-	}
-	return ms(p.From)
 }
 
 // counts runs q and scans each row's grouping columns (named by cols, in
@@ -161,7 +153,7 @@ func countField(c *store.StatsCount, col string) any {
 		return &c.Category
 	case "purpose":
 		return &c.Purpose
-	case "decision":
+	case "decision", "kind":
 		return &c.Decision
 	case "week":
 		return &c.Week
@@ -170,69 +162,90 @@ func countField(c *store.StatsCount, col string) any {
 	return &discard
 }
 
-func (t *tx) CountRegistered(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count registered", []string{"area_code", "birth_year", "sex"},
-		`SELECT area_code, birth_year, sex, COUNT(*) FROM person_stats WHERE registered_at < ? GROUP BY area_code, birth_year, sex`, ms(p.To))
+// countDB runs the shared count queries (package counts) in this transaction.
+type countDB struct{ t *tx }
+
+func (d countDB) Counts(ctx context.Context, op string, cols []string, q string, args ...any) ([]store.StatsCount, error) {
+	return d.t.counts(ctx, op, cols, q, args...)
 }
 
-// weekAnchor is Monday 1970-01-05 in Unix milliseconds.
-const weekAnchor, weekMS = 345_600_000, 604_800_000
+func (d countDB) Int(ctx context.Context, op, q string, args ...any) (int64, error) {
+	var n int64
+	if err := d.t.tx.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	return n, nil
+}
+
+func (d countDB) Exec(ctx context.Context, op, q string, args ...any) error {
+	if _, err := d.t.tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	return nil
+}
+
+func (t *tx) CountRegistered(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
+	return counts.CountRegistered(ctx, countDB{t}, p)
+}
 
 func (t *tx) CountRegisteredPerWeek(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count registered per week", []string{"area_code", "week"},
-		`SELECT area_code, (registered_at - ?) / ? AS week, COUNT(*) FROM person_stats WHERE registered_at >= ? AND registered_at < ?
-		GROUP BY area_code, week`, weekAnchor, weekMS, max(from(p), weekAnchor), ms(p.To))
+	return counts.CountRegisteredPerWeek(ctx, countDB{t}, p)
 }
 
 func (t *tx) CountCheckedUp(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count checked up", []string{"area_code", "birth_year", "sex"},
-		`SELECT s.area_code, s.birth_year, s.sex, COUNT(*) FROM person_stats s
-		WHERE EXISTS (SELECT 1 FROM exams e WHERE e.person_id = s.person_id AND e.at >= ? AND e.at < ?)
-		GROUP BY s.area_code, s.birth_year, s.sex`, from(p), ms(p.To))
+	return counts.CountCheckedUp(ctx, countDB{t}, p)
 }
 
 func (t *tx) CountEnrolled(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count enrolled", []string{"area_code", "category"},
-		`SELECT s.area_code, b.category, COUNT(DISTINCT b.person_id) FROM biometrics b JOIN person_stats s ON s.person_id = b.person_id
-		WHERE b.created_at < ? GROUP BY s.area_code, b.category`, ms(p.To))
+	return counts.CountEnrolled(ctx, countDB{t}, p)
 }
 
 func (t *tx) CountAreaAnswers(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count area answers", []string{"area_code", "category", "purpose", "decision"},
-		`SELECT s.area_code, c.category, c.purpose, c.decision, COUNT(*) FROM consents c JOIN person_stats s ON s.person_id = c.person_id
-		WHERE c.at >= ? AND c.at < ? GROUP BY s.area_code, c.category, c.purpose, c.decision`, from(p), ms(p.To))
+	return counts.CountAreaAnswers(ctx, countDB{t}, p)
 }
 
 func (t *tx) CountSiteAnswers(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count site answers", []string{"site", "operator_id", "category", "purpose", "decision"},
-		`SELECT site, operator_id, category, purpose, decision, COUNT(*) FROM consents
-		WHERE at >= ? AND at < ? GROUP BY site, operator_id, category, purpose, decision`, from(p), ms(p.To))
+	return counts.CountSiteAnswers(ctx, countDB{t}, p)
 }
 
 func (t *tx) CountEarlyWithdrawals(ctx context.Context, p store.Period, within time.Duration) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count early withdrawals", []string{"site"},
-		`SELECT pe.site, COUNT(DISTINCT c.person_id) FROM consents c JOIN persons pe ON pe.id = c.person_id
-		WHERE c.decision = 'withdrawn' AND c.at >= ? AND c.at < ? AND c.at - pe.created_at <= ? GROUP BY pe.site`,
-		from(p), ms(p.To), within.Milliseconds())
+	return counts.CountEarlyWithdrawals(ctx, countDB{t}, p, within)
 }
 
 func (t *tx) AddExclusionEvent(ctx context.Context, e store.ExclusionEvent) error {
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO exclusion_events(site, category, kind, at) VALUES (?,?,?,?)`, e.Site, e.Category, e.Kind, ms(e.At)); err != nil {
+	if _, err := t.exec(ctx, insertExclusionEvent, e.Site, e.Category, e.Kind, ms(e.At)); err != nil {
 		return fmt.Errorf("sqlite: add exclusion event: %w", err)
 	}
 	return nil
 }
 
 func (t *tx) CountExclusions(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count exclusions", []string{"site", "category", "decision"},
-		`SELECT site, category, kind, COUNT(*) FROM exclusion_events WHERE at >= ? AND at < ? GROUP BY site, category, kind`, from(p), ms(p.To))
+	return counts.CountExclusions(ctx, countDB{t}, p)
 }
 
 func (t *tx) CountCareWithoutBiometrics(ctx context.Context, p store.Period) ([]store.StatsCount, error) {
-	return t.counts(ctx, "count care without biometrics", []string{"site"},
-		`SELECT e.site, COUNT(DISTINCT e.person_id) FROM exams e
-		WHERE e.at >= ? AND e.at < ? AND NOT EXISTS (SELECT 1 FROM biometrics b WHERE b.person_id = e.person_id)
-		GROUP BY e.site`, from(p), ms(p.To))
+	return counts.CountCareWithoutBiometrics(ctx, countDB{t}, p)
+}
+
+func (t *tx) PersonsToReproject(ctx context.Context, after string, limit int) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT person_id FROM person_stats WHERE reproject <> 0 AND person_id > ? ORDER BY person_id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: persons to reproject: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("sqlite: persons to reproject: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) RebuildStatsCounts(ctx context.Context) (int, error) {
+	return counts.Rebuild(ctx, countDB{t})
 }
 
 func (t *tx) RegisterQuality(ctx context.Context, asOf time.Time, majority int) (store.RegisterQuality, error) {
@@ -248,14 +261,20 @@ func (t *tx) RegisterQuality(ctx context.Context, asOf time.Time, majority int) 
 			AND EXISTS (SELECT 1 FROM persons p WHERE p.household_id = h.id AND p.status = 'active')`, nil},
 		{&q.HeadsUnderAge, `SELECT COUNT(*) FROM households h JOIN person_stats s ON s.person_id = h.head_id
 			WHERE s.birth_year > ?`, []any{minYear}},
-		{&q.MinorsGuardianErased, `SELECT COUNT(*) FROM persons p JOIN person_stats s ON s.person_id = p.id
-			JOIN persons g ON g.id = p.guardian_id WHERE p.guardian_id <> '' AND g.status = 'erased' AND s.birth_year > ?`, []any{minYear}},
-		{&q.EstimatedBirthDates, `SELECT COUNT(*) FROM person_stats WHERE birth_estimated <> 0 AND registered_at < ?`, []any{ms(asOf)}},
+		// From the erased guardians (few: a partial index holds them) to
+		// their wards.
+		{&q.MinorsGuardianErased, `SELECT COUNT(*) FROM persons g JOIN persons p ON p.guardian_id = g.id
+			JOIN person_stats s ON s.person_id = p.id WHERE g.status = 'erased' AND p.guardian_id <> '' AND s.birth_year > ?`, []any{minYear}},
 	} {
 		if err := t.tx.QueryRowContext(ctx, c.q, c.args...).Scan(c.dst); err != nil {
 			return q, fmt.Errorf("sqlite: register quality: %w", err)
 		}
 	}
+	est, err := counts.CountEstimated(ctx, countDB{t}, asOf)
+	if err != nil {
+		return q, err
+	}
+	q.EstimatedBirthDates = est
 	rows, err := t.tx.QueryContext(ctx, `SELECT CASE WHEN ? - created_at < ? THEN '0-6' WHEN ? - created_at < ? THEN '7-29' ELSE '30+' END AS age, COUNT(*)
 		FROM cases WHERE status = 'open' GROUP BY age`, ms(asOf), 7*day, ms(asOf), 30*day)
 	if err != nil {

@@ -36,6 +36,10 @@ type Options struct {
 type DB struct {
 	w, r *sql.DB
 	path string
+	// hot are the frequent inserts, prepared once on the writer: their
+	// triggers (the report counts, migration 0011) are compiled with them,
+	// which costs more than running them.
+	hot map[string]*sql.Stmt
 }
 
 var _ store.Store = (*DB)(nil)
@@ -64,6 +68,10 @@ func Open(ctx context.Context, dir string, opt Options) (*DB, error) {
 	w.SetConnMaxLifetime(0)
 	db := &DB{w: w, path: path}
 	if err := db.migrate(ctx, opt.Migrate); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if err := db.prepareHot(ctx); err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -160,7 +168,11 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readonly bool, fn func(stor
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
-	if err := fn(&tx{tx: sqlTx}); err != nil {
+	t := &tx{tx: sqlTx}
+	if !readonly {
+		t.hot = db.hot
+	}
+	if err := fn(t); err != nil {
 		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("sqlite: rollback: %w", rbErr))
 		}
@@ -173,4 +185,41 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readonly bool, fn func(stor
 }
 
 // tx implements store.Tx over one *sql.Tx.
-type tx struct{ tx *sql.Tx }
+type tx struct {
+	tx  *sql.Tx
+	hot map[string]*sql.Stmt // the writer's prepared statements (nil when reading)
+}
+
+// Frequent inserts, prepared once (DB.hot).
+const (
+	insertPerson    = `INSERT INTO persons(` + personCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+	insertConsent   = `INSERT INTO consents(person_id, category, purpose, decision, method, notice_version, language, operator_id, site, guardian_id, at) VALUES (?,?,?,?,?,?,?,?,?,?,?)`
+	insertExam      = `INSERT INTO exams(id, person_id, site, operator_id, findings_sealed, blood_type_sealed, at) VALUES (?,?,?,?,?,?,?)`
+	insertBiometric = `INSERT INTO biometrics(` + biometricCols + `) VALUES (?,?,?,?,?,?,?,?,?)`
+	putPersonStats  = `INSERT INTO person_stats(person_id, area_code, birth_year, birth_estimated, sex, site, operator_id, registered_at, reproject)
+		VALUES (?,?,?,?,?,?,?,?,0) ON CONFLICT(person_id) DO UPDATE SET area_code = excluded.area_code, birth_year = excluded.birth_year,
+		birth_estimated = excluded.birth_estimated, sex = excluded.sex, site = excluded.site, operator_id = excluded.operator_id, registered_at = excluded.registered_at,
+		reproject = 0`
+	insertExclusionEvent = `INSERT INTO exclusion_events(site, category, kind, at) VALUES (?,?,?,?)`
+)
+
+// prepareHot prepares the frequent inserts on the writer's one connection.
+func (db *DB) prepareHot(ctx context.Context) error {
+	db.hot = map[string]*sql.Stmt{}
+	for _, q := range []string{insertPerson, insertConsent, insertExam, insertBiometric, putPersonStats, insertExclusionEvent} {
+		st, err := db.w.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		db.hot[q] = st
+	}
+	return nil
+}
+
+// exec runs q, through the writer's prepared statement when there is one.
+func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st, ok := t.hot[q]; ok {
+		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, q, args...)
+}

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AreasReplaceTargets", testAreas},
 		{"StatisticsProjectionAggregates", testStatistics},
 		{"RegistrationsPerWeek", testWeekly},
+		{"StatsCountsKeptAndRebuilt", testStatsCountsRandom},
 		{"ExclusionAndRegisterQuality", testExclusionAndQuality},
 		{"IdentifiersOncePerSystemAndErased", testIdentifiers},
 	}
