@@ -61,7 +61,9 @@ func testPendingSearches(t *testing.T, s store.Store) {
 	if d := cmp.Diff([]string{"r5", "r4", "r3", "r2", "r1"}, list()); d != "" {
 		t.Errorf("pending order (-want +got):\n%s", d)
 	}
-	update(t, s, func(tx store.Tx) error { return tx.NotePendingAttempt(ctx, "r5", t0.Add(time.Hour), "a shard did not answer") })
+	update(t, s, func(tx store.Tx) error {
+		return tx.NotePendingAttempt(ctx, "r5", t0.Add(time.Hour), "a shard did not answer")
+	})
 	update(t, s, func(tx store.Tx) error { return tx.NotePendingAttempt(ctx, "r5", t0.Add(2*time.Hour), "timeout") })
 	if err := s.Update(ctx, func(tx store.Tx) error { return tx.NotePendingAttempt(ctx, "r9", t0, "") }); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("note an attempt of no row: %v, want ErrNotFound", err)
