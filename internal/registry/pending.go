@@ -65,7 +65,8 @@ func (r *Registry) PendingSearchCount(ctx context.Context) (int, error) {
 }
 
 // CompletePendingSearches tries once more every pending deduplication
-// search (up to pendingBatch of them, the least recently tried first). done
+// search (up to pendingBatch of them, the least recently tried first; after
+// the first that is still partial, the others are only checked). done
 // counts the searches finished now (their cases opened, their rows gone),
 // or dropped because the person can no longer be deduplicated; still counts
 // those that stay pending (the gallery still did not answer in full, or
@@ -85,11 +86,16 @@ func (r *Registry) CompletePendingSearches(ctx context.Context) (done, still int
 	}); err != nil {
 		return 0, 0, fmt.Errorf("registry: pending searches: %w", err)
 	}
+	// Once one search of the run comes back partial, the gallery is still
+	// missing a part (every search asks every shard), so the other rows are
+	// only checked, not searched, until the next run: a run with a shard
+	// down costs one search's wait, not one per row.
+	search := true
 	for _, p := range rows {
 		if err := ctx.Err(); err != nil {
 			return done, still, err
 		}
-		finished, taken, err := r.completePending(ctx, p)
+		finished, taken, err := r.completePending(ctx, p, search)
 		switch {
 		case err != nil:
 			return done, still, err
@@ -97,14 +103,16 @@ func (r *Registry) CompletePendingSearches(ctx context.Context) (done, still int
 			done++
 		case !finished:
 			still++
+			search = false
 		}
 	}
 	return done, still, nil
 }
 
-// completePending tries one pending search. finished: the row is gone (or
-// must stay gone); taken: this call removed it; err: a store failure.
-func (r *Registry) completePending(ctx context.Context, p store.PendingSearch) (finished, taken bool, err error) {
+// completePending tries one pending search (only checks it when search is
+// false). finished: the row is gone (or must stay gone); taken: this call
+// removed it; err: a store failure.
+func (r *Registry) completePending(ctx context.Context, p store.PendingSearch, search bool) (finished, taken bool, err error) {
 	cat := consent.Category(p.Modality)
 	e, ok := r.engines[cat]
 	if !ok {
@@ -147,6 +155,9 @@ func (r *Registry) completePending(ctx context.Context, p store.PendingSearch) (
 	}
 	if !keep { // erased, merged, consent withdrawn, or the reference gone
 		return r.dropPending(ctx, p)
+	}
+	if !search {
+		return false, false, nil
 	}
 	// The template is in the gallery already (it joined at enrolment), so
 	// the search runs without holding up enrolments (searchMu): an

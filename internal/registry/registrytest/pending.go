@@ -171,9 +171,15 @@ func PendingSearches(t *testing.T, db store.Store, newRegistry func(g registry.G
 		t.Fatalf("%d pending rows, want 4 (B, C, D, E2)", n)
 	}
 
-	// The job while the shard is still down keeps every row and opens nothing.
+	// The job while the shard is still down keeps every row and opens
+	// nothing; after the first partial search (B's, the oldest) the other
+	// rows wait for the next run unsearched.
 	openBefore := len(cases())
+	searches := g.Searches.Load()
 	job(r, 0, 4)
+	if n := g.Searches.Load() - searches; n != 1 {
+		t.Errorf("a run with the shard down searched %d times, want 1", n)
+	}
 	if got := rows(); len(got) != 4 || got[outB.ReferenceID].Attempts != 1 || got[outB.ReferenceID].TriedAt.IsZero() || got[outB.ReferenceID].LastError == "" {
 		t.Fatalf("after a run with the shard down: %+v", got)
 	}
