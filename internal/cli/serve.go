@@ -27,7 +27,7 @@ func newServeCmd() *cobra.Command {
 	var migrate bool
 	var cpEvery time.Duration
 	var cpEntries uint64
-	var maintainEvery time.Duration
+	var maintainEvery, pendingEvery time.Duration
 	var tlsCert, tlsKey, metricsAddr string
 	var proxies []string
 	var retention careRetention
@@ -54,11 +54,13 @@ func newServeCmd() *cobra.Command {
 			}
 			log.Info("serving", "addr", ln.Addr().String(), "data", dir, "tls", cfg.tlsCert != "")
 			go maintainLoop(cmd.Context(), a, maintainEvery, log)
+			go pendingLoop(cmd.Context(), a, pendingEvery, log)
 			return serve(cmd.Context(), a, ln, log, cfg)
 		},
 	}
 	cmd.Flags().DurationVar(&cpEvery, "checkpoint-every", time.Minute, "cut a signed audit checkpoint this often (when the log grew)")
 	cmd.Flags().DurationVar(&maintainEvery, "maintain-every", time.Hour, "run maintenance (time-based erasure) this often; 0 disables")
+	cmd.Flags().DurationVar(&pendingEvery, "complete-pending-every", 10*time.Second, "finish the deduplication searches a gallery shard left pending this often; 0 disables")
 	cmd.Flags().Uint64Var(&cpEntries, "checkpoint-entries", 1000, "cut a signed audit checkpoint after this many new entries")
 	cmd.Flags().StringVar(&dir, "data", "", "data directory (SQLite file, key store, master key)")
 	addPostgresFlag(cmd.Flags())

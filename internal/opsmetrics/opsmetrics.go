@@ -37,7 +37,7 @@ type Metrics struct {
 	log *slog.Logger
 	now func() time.Time
 
-	openCases, gallery, auditEntries, checkpointed, checkpointAge *prometheus.Desc
+	openCases, pending, gallery, auditEntries, checkpointed, checkpointAge *prometheus.Desc
 }
 
 var _ registry.Observer = (*Metrics)(nil)
@@ -58,9 +58,11 @@ func New(log *slog.Logger) *Metrics {
 			Help: "Accesses the policy refused, by the reason recorded in the audit log."}, []string{"reason"}),
 		statsErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "assent_ops_stats_errors_total",
 			Help: "Scrapes whose registry figures (cases, audit) could not be read; those gauges were left out."}),
-		log:          log,
-		now:          time.Now,
-		openCases:    prometheus.NewDesc("assent_cases_open", "Possible duplicates waiting for an adjudicator.", nil, nil),
+		log:       log,
+		now:       time.Now,
+		openCases: prometheus.NewDesc("assent_cases_open", "Possible duplicates waiting for an adjudicator.", nil, nil),
+		pending: prometheus.NewDesc("assent_dedup_pending_searches",
+			"Deduplication searches a gallery shard left unfinished (their captures answered deduplication pending), waiting to be completed.", nil, nil),
 		gallery:      prometheus.NewDesc("assent_gallery_templates", "Templates in the 1:N gallery of each modality.", []string{"modality"}, nil),
 		auditEntries: prometheus.NewDesc("assent_audit_entries", "Events in the audit log.", nil, nil),
 		checkpointed: prometheus.NewDesc("assent_audit_checkpointed_entries", "Audit events covered by the latest signed checkpoint.", nil, nil),
@@ -95,7 +97,7 @@ func (m *Metrics) Denied(reason string) { m.denials.WithLabelValues(reason).Inc(
 
 // Describe implements prometheus.Collector (the gauges).
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.openCases, m.gallery, m.auditEntries, m.checkpointed, m.checkpointAge} {
+	for _, d := range []*prometheus.Desc{m.openCases, m.pending, m.gallery, m.auditEntries, m.checkpointed, m.checkpointAge} {
 		ch <- d
 	}
 }
@@ -118,6 +120,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(m.openCases, prometheus.GaugeValue, float64(st.OpenCases))
+	ch <- prometheus.MustNewConstMetric(m.pending, prometheus.GaugeValue, float64(st.PendingSearches))
 	ch <- prometheus.MustNewConstMetric(m.auditEntries, prometheus.GaugeValue, float64(st.AuditEntries))
 	ch <- prometheus.MustNewConstMetric(m.checkpointed, prometheus.GaugeValue, float64(st.Checkpointed))
 	age := 0.0

@@ -101,7 +101,7 @@ func TestMetricsFollowTheRegistry(t *testing.T) {
 	// by a checkpoint (age > 0), then covered (age 0).
 	m.now = func() time.Time { return time.Now().Add(time.Minute) }
 	out := dump(t, prom)
-	for _, want := range []string{"assent_cases_open 0", `assent_gallery_templates{modality="fingerprint"} 0`, "assent_audit_checkpointed_entries 0"} {
+	for _, want := range []string{"assent_cases_open 0", "assent_dedup_pending_searches 0", `assent_gallery_templates{modality="fingerprint"} 0`, "assent_audit_checkpointed_entries 0"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("metrics lack %q:\n%s", want, out)
 		}

@@ -29,6 +29,12 @@ var txOutsideGuard = map[string]string{
 	"Registry.afterDedupChange": "reads whether any deduplication consent still counts, after a gated change",
 	"Registry.closeCasesOf":     "closes the cases of a person who withdrew or was erased, after the gated change",
 	"Registry.ImportOne":        "owns the import transaction and runs guardTx for every access in it",
+	// Pending deduplication searches (pending.go): ids and times only, read
+	// to finish a search the gate allowed at enrolment.
+	"Registry.CompletePendingSearches": "lists the pending searches (ids and times); each is then finished through guardTx",
+	"Registry.completePending":         "reads the consent and template as refreshGallery does, then owns the transaction that takes the row and runs guardTx to open the cases",
+	"Registry.dropPending":             "deletes the pending row of a person erased, merged or no longer consenting; reads nothing",
+	"Registry.PendingSearchCount":      "counts pending searches for metrics: no personal data",
 	// Identity lookup: runs only after the policy allowed the role to read
 	// identities for the purpose; only the matches are read through the gate.
 	"Registry.confirmCandidates": "confirms blind-index candidates for FindPersons, after its role decision",

@@ -7,7 +7,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/store"
@@ -169,7 +168,7 @@ func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose conse
 		}
 		var err error
 		var ref string
-		out, ref, err = r.enrolTx(ctx, tx, f[id].person, purpose, cat, c, t, candidates)
+		out, ref, err = r.enrolTx(ctx, tx, f[id].person, purpose, cat, c, t, candidates, dedupState == DedupPending)
 		if ref != "" {
 			added = append(added, ref)
 		}
@@ -195,10 +194,13 @@ func enrolAccess(actor Actor, purpose consent.Purpose, id string, cat consent.Ca
 }
 
 // enrolTx stores an extracted capture and, for deduplication, opens cases
-// for the candidates and joins the gallery. added is the reference put in
-// the gallery (the caller takes it out again if the transaction does not
-// commit).
-func (r *Registry) enrolTx(ctx context.Context, tx store.Tx, p store.Person, purpose consent.Purpose, cat consent.Category, c Capture, t template, candidates []string) (out Enrolled, added string, err error) {
+// for the candidates and joins the gallery. partial says the 1:N search did
+// not cover the whole gallery: the transaction then also records the search
+// as pending (store.PendingSearch), so that the answer "pending" is never
+// given without the record that CompletePendingSearches finishes. added is
+// the reference put in the gallery (the caller takes it out again if the
+// transaction does not commit).
+func (r *Registry) enrolTx(ctx context.Context, tx store.Tx, p store.Person, purpose consent.Purpose, cat consent.Category, c Capture, t template, candidates []string, partial bool) (out Enrolled, added string, err error) {
 	out.Duplicates = []Duplicate{}
 	if err := refuseMerged(p); err != nil { // a capture goes to the surviving record, like an exam
 		return out, "", err
@@ -221,8 +223,13 @@ func (r *Registry) enrolTx(ctx context.Context, tx store.Tx, p store.Person, pur
 	if _, searchable := r.engines[cat]; purpose != consent.Deduplication || !searchable {
 		return out, "", nil
 	}
-	if out.Duplicates, err = r.deduplicate(ctx, tx, p.ID, candidates, now); err != nil {
+	if out.Duplicates, err = r.deduplicate(ctx, tx, p.ID, candidates); err != nil {
 		return out, "", err
+	}
+	if partial {
+		if err := tx.AddPendingSearch(ctx, store.PendingSearch{ReferenceID: b.ReferenceID, PersonID: p.ID, Modality: string(cat), Since: now}); err != nil {
+			return out, "", err
+		}
 	}
 	if err := r.galleryAdd(ctx, cat, p.ID, b.ReferenceID, t, raw); err != nil {
 		return out, "", err
@@ -230,17 +237,29 @@ func (r *Registry) enrolTx(ctx context.Context, tx store.Tx, p store.Person, pur
 	return out, b.ReferenceID, nil
 }
 
-// deduplicate opens a case per candidate person. The case score fuses
-// evidence: for every deduplication template
-// of the probe person (this one included), the best comparison with the
-// candidate's templates of the same modality, summed.
-func (r *Registry) deduplicate(ctx context.Context, tx store.Tx, id string, candidates []string, now time.Time) ([]Duplicate, error) {
+// deduplicate opens a case per candidate person (or raises the open case
+// of the pair), unless an adjudicator already decided the pair are
+// different people. The case score fuses evidence: for every deduplication
+// template of the probe person (this one included), the best comparison
+// with the candidate's templates of the same modality, summed. Enrolment
+// and the completion of a pending search (CompletePendingSearches) both
+// open their cases here.
+func (r *Registry) deduplicate(ctx context.Context, tx store.Tx, id string, candidates []string) ([]Duplicate, error) {
 	// The probe person's deduplication templates, this capture included (it
 	// was stored earlier in this transaction).
 	mine, err := r.dedupTemplates(ctx, tx, id)
 	if err != nil {
 		return nil, err
 	}
+	probe, err := tx.GetPerson(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	cases, err := tx.CasesOf(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	now := r.clock()
 	dups := []Duplicate{}
 	ids := slices.Clone(candidates)
 	slices.Sort(ids)
@@ -259,10 +278,22 @@ func (r *Registry) deduplicate(ctx context.Context, tx store.Tx, id string, cand
 			return nil, err
 		}
 		a, b := p, id // the earlier-registered person is A
-		if other.CreatedAt.After(now) {
+		if other.CreatedAt.After(probe.CreatedAt) {
 			a, b = id, p
 		}
-		if decidedDifferent(ctx, tx, a, b) {
+		different := false
+		for _, c := range cases {
+			if c.PersonA != p && c.PersonB != p {
+				continue
+			}
+			switch {
+			case c.Decision == "different":
+				different = true
+			case c.Status == store.CaseOpen:
+				a, b = c.PersonA, c.PersonB // one open case per pair, whichever way it was opened
+			}
+		}
+		if different {
 			continue
 		}
 		cs, err := tx.OpenCase(ctx, store.Case{ID: newID(), PersonA: a, PersonB: b, Score: math.Round(score*100) / 100, Modalities: mods, CreatedAt: now})
@@ -272,23 +303,7 @@ func (r *Registry) deduplicate(ctx context.Context, tx store.Tx, id string, cand
 		dups = append(dups, Duplicate{PersonID: p, Score: cs.Score, CaseID: cs.ID})
 	}
 	sortDuplicates(dups)
-	if dups == nil {
-		dups = []Duplicate{}
-	}
 	return dups, nil
-}
-
-func decidedDifferent(ctx context.Context, tx store.Tx, a, b string) bool {
-	cs, err := tx.CasesOf(ctx, a)
-	if err != nil {
-		return false
-	}
-	for _, c := range cs {
-		if c.Decision == "different" && (c.PersonA == b || c.PersonB == b) {
-			return true
-		}
-	}
-	return false
 }
 
 type ownedTemplate struct {

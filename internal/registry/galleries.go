@@ -88,6 +88,9 @@ func (r *Registry) LoadGalleries(ctx context.Context, progress func(done int)) (
 	for m, n := range ds.Templates {
 		st.Templates[consent.Category(m)] = n
 	}
+	if err == nil {
+		r.galLoaded.Store(true)
+	}
 	return st, err
 }
 

@@ -78,6 +78,7 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 	// 1:N scans before the transaction, each modality's in turn with other
 	// deduplicating enrolments (locks taken in a fixed order).
 	cands := make([][]string, len(caps))
+	partial := make([]bool, len(caps)) // the capture's search did not cover the whole gallery
 	pending := false
 	for _, cat := range []consent.Category{consent.Fingerprint, consent.Iris} {
 		if !slices.ContainsFunc(caps, func(pc prepared) bool { return pc.cat == cat && pc.purpose == consent.Deduplication }) {
@@ -92,6 +93,7 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 				if cands[i], complete, err = r.gallerySearch(ctx, cat, pc.t, np.id); err != nil {
 					return ImportResult{}, fmt.Errorf("registry: 1:N search: %w", err)
 				}
+				partial[i] = !complete
 				pending = pending || !complete
 			}
 		}
@@ -117,7 +119,7 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 		out = ImportResult{PersonID: np.id, Duplicates: []Duplicate{}}
 		for i, pc := range caps {
 			denied, err := r.guardTx(ctx, tx, enrolAccess(actor, pc.purpose, np.id, pc.cat), func(tx store.Tx, f map[string]*facts) error {
-				e, a, err := r.enrolTx(ctx, tx, f[np.id].person, pc.purpose, pc.cat, pc.c, pc.t, cands[i])
+				e, a, err := r.enrolTx(ctx, tx, f[np.id].person, pc.purpose, pc.cat, pc.c, pc.t, cands[i], partial[i])
 				if a != "" {
 					added = append(added, a)
 					final = append(final, a)

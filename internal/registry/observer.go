@@ -84,9 +84,12 @@ func captureOutcome(denied, failed, err error) string {
 // transaction. They hold no personal data and need no policy decision (like
 // GallerySizes): counts and a time.
 type OpsStats struct {
-	OpenCases    int    // possible duplicates waiting for an adjudicator
-	AuditEntries uint64 // events in the audit log
-	Checkpointed uint64 // events covered by the latest signed checkpoint
+	OpenCases int // possible duplicates waiting for an adjudicator
+	// PendingSearches counts deduplication searches a gallery shard left
+	// unfinished, waiting for CompletePendingSearches.
+	PendingSearches int
+	AuditEntries    uint64 // events in the audit log
+	Checkpointed    uint64 // events covered by the latest signed checkpoint
 	// OldestUncovered is the time of the oldest audit event no signed
 	// checkpoint covers yet; zero when every event is covered.
 	OldestUncovered time.Time
@@ -110,6 +113,11 @@ func (r *Registry) OpsStats(ctx context.Context) (OpsStats, error) {
 			}
 			st.OpenCases = len(open)
 		}
+		n, err := tx.CountPendingSearches(ctx)
+		if err != nil {
+			return err
+		}
+		st.PendingSearches = n
 		size, err := tx.AuditSize(ctx)
 		if err != nil {
 			return err

@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/assent-registry/assent/internal/audit"
@@ -83,6 +84,7 @@ type Registry struct {
 	audit        *audit.Log
 	limits       limiter
 	gal          Galleries
+	galLoaded    atomic.Bool   // LoadGalleries filled an in-process gallery service
 	pwLocks      passwordLocks // operators' password failures (passwords.go)
 	galleryPage  int           // biometrics read per page when an in-process gallery loads
 	engines      map[consent.Category]engine

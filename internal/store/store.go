@@ -47,6 +47,7 @@ type Tx interface {
 	Specimens
 	Biometrics
 	Cases
+	PendingSearches
 	Imports
 	Identifiers
 	Audit
@@ -342,6 +343,42 @@ type Cases interface {
 	DecideCase(ctx context.Context, c Case) error
 	// CasesOf lists the cases involving a person.
 	CasesOf(ctx context.Context, personID string) ([]Case, error)
+}
+
+// PendingSearch is a deduplication search that did not finish because part
+// of the gallery did not answer (a shard down): the template's reference,
+// its person and modality, since when, and the attempts made since to
+// finish it. It holds ids and times only. A row goes with its biometric
+// reference: deleting the reference (an erasure) deletes the row.
+type PendingSearch struct {
+	ReferenceID string
+	PersonID    string
+	Modality    string
+	Since       time.Time
+	Attempts    int       // attempts that did not finish, after the enrolment's own
+	TriedAt     time.Time // the last of them; zero when none
+	LastError   string    // why the last attempt did not finish (no personal data)
+}
+
+// PendingSearches keeps the deduplication searches still to finish.
+type PendingSearches interface {
+	// AddPendingSearch records p for a stored reference (in the
+	// transaction that stores it); ErrConflict if the reference already has
+	// a row.
+	AddPendingSearch(ctx context.Context, p PendingSearch) error
+	// ListPendingSearches lists up to limit rows, the least recently tried
+	// first (never retried first, then the oldest).
+	ListPendingSearches(ctx context.Context, limit int) ([]PendingSearch, error)
+	// TakePendingSearch deletes the row of ref and returns it, or
+	// ErrNotFound when there is none (another node finished it, or the
+	// reference was erased). Of transactions taking one row at once, one
+	// gets it; the others fail to commit (and, retried, find none).
+	TakePendingSearch(ctx context.Context, ref string) (PendingSearch, error)
+	// NotePendingAttempt records one more attempt, at, that did not finish
+	// and why; ErrNotFound when the row is gone.
+	NotePendingAttempt(ctx context.Context, ref string, at time.Time, why string) error
+	// CountPendingSearches counts the rows.
+	CountPendingSearches(ctx context.Context) (int, error)
 }
 
 // Imports records which lines of bulk imports are done.

@@ -79,7 +79,8 @@ func (s *Server) captureForm(q *req) error {
 
 // capture enrols one capture under the desk's purpose (verification or
 // deduplication). The registrar learns only whether a possible duplicate
-// was sent for review.
+// was sent for review, or that the duplicate check finishes later (a
+// gallery shard did not answer).
 func (s *Server) capture(q *req) error {
 	id, err := s.resolve(q.Context(), q.PathValue("id"))
 	if err != nil {
@@ -102,7 +103,10 @@ func (s *Server) capture(q *req) error {
 		return err
 	}
 	result := "enrolled"
-	if len(out.Duplicates) > 0 {
+	switch {
+	case out.Deduplication == registry.DedupPending:
+		result = "pending" // never shown as "no duplicates": the search finishes later
+	case len(out.Duplicates) > 0:
 		result = "duplicate"
 	}
 	http.Redirect(q.w, q.Request, "/ui/persons/"+id+"/capture?result="+result, http.StatusSeeOther)

@@ -40,7 +40,14 @@ type clock = registrytest.Clock
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	r := registrytest.New(t, registrytest.Options{Clock: time.Now})
+	return newEnvWith(t, registrytest.Options{})
+}
+
+// newEnvWith is newEnv with registry options (the clock is always time.Now).
+func newEnvWith(t testing.TB, opt registrytest.Options) *env {
+	t.Helper()
+	opt.Clock = time.Now
+	r := registrytest.New(t, opt)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	c := registrytest.NewClock(time.Now())
 	ui, err := New(r.Reg, Options{Logger: log, API: httpapi.New(r.Reg, httpapi.Options{Logger: log}), Clock: c.Now})

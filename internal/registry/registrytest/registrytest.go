@@ -42,6 +42,9 @@ type Options struct {
 	Dir   string           // the SQLite directory; default t.TempDir()
 	Clock func() time.Time // default: a fixed 2026-06-01 09:00 UTC
 	Areas []string         // areas to create; default A1 (site s1 is in the first)
+	// Galleries is the 1:N gallery service (e.g. a ShardDown); default the
+	// in-process one.
+	Galleries registry.Galleries
 }
 
 // Env is a registry ready for requests.
@@ -86,7 +89,7 @@ func New(t testing.TB, opt Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := registry.New(db, kr, registry.Options{Clock: opt.Clock, Audit: alog})
+	reg := registry.New(db, kr, registry.Options{Clock: opt.Clock, Audit: alog, Galleries: opt.Galleries})
 	admin := registry.Actor{Role: consent.Admin}
 	for _, code := range opt.Areas {
 		if _, err := reg.PutArea(ctx, admin, code, registry.AreaInput{Name: "Area " + code}); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/envelope"
 	"github.com/assent-registry/assent/internal/registry"
+	"github.com/assent-registry/assent/internal/registry/registrytest"
 )
 
 // registryOn builds a registry over a fresh PostgreSQL store and returns it
@@ -121,4 +122,24 @@ func checkAuditLog(t *testing.T, db *DB, min uint64) {
 	if _, err := audit.Verify(ctx, registry.AuditRows(ctx, db), nil, audittest.Signer(t).VerifierKey()); err != nil {
 		t.Errorf("Verify: %v", err)
 	}
+}
+
+// TestPendingSearchesOverPostgres runs the pending-search lifecycle on this
+// store, ending with two registries (two API nodes) completing the same
+// pending searches at once: one case, one audit event.
+func TestPendingSearchesOverPostgres(t *testing.T) {
+	testURL(t)
+	db := openTest(t, Options{})
+	ctx := context.Background()
+	m, err := envelope.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := envelope.NewKeyring(ctx, &envelope.MemStore{}, m, envelope.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	registrytest.PendingSearches(t, db, func(g registry.Galleries) *registry.Registry {
+		return registry.New(db, kr, registry.Options{Galleries: g})
+	})
 }

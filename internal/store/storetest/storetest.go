@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SpecimensAndCustody", testSpecimens},
 		{"BiometricsPagingAndErasure", testBiometrics},
 		{"CasesOpenOncePerPair", testCases},
+		{"PendingSearchesTakenOnceAndErased", testPendingSearches},
 		{"ImportLinesOnce", testImports},
 		{"CasesCounted", testCountCases},
 		{"PersonNumbersUniqueAndKept", testPersonNumbers},
