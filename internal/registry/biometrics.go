@@ -185,6 +185,7 @@ func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose conse
 	}
 	if err == nil {
 		out.Deduplication = dedupState
+		r.galleryFlush(ctx)
 	}
 	return out, err
 }
@@ -222,6 +223,9 @@ func (r *Registry) enrolTx(ctx context.Context, tx store.Tx, p store.Person, pur
 		return out, "", nil
 	}
 	if out.Duplicates, err = r.deduplicate(ctx, tx, p.ID, candidates, now); err != nil {
+		return out, "", err
+	}
+	if err := r.galleryChange(ctx, tx, store.GalleryAdd, string(cat), p.ID, b.ReferenceID); err != nil {
 		return out, "", err
 	}
 	if err := r.galleryAdd(ctx, cat, p.ID, b.ReferenceID, t, raw); err != nil {
