@@ -83,6 +83,9 @@ type openOptions struct {
 	Observer registry.Observer
 	// CareRetention is --care-retention (registry.Options.CareRetention).
 	CareRetention time.Duration
+	// Galleries, when not nil, are the registry's 1:N galleries (serve
+	// --nats: the gallery shards); nil keeps them in this process.
+	Galleries registry.Galleries
 }
 
 // openDir opens the data directory dir: the SQLite data file (or the
@@ -145,7 +148,7 @@ func openDir(ctx context.Context, dir string, log *slog.Logger, o openOptions) (
 		ks.Close()
 		return nil, err
 	}
-	reg := registry.New(db, keys, registry.Options{Logger: log, Audit: alog, Observer: o.Observer, CareRetention: o.CareRetention})
+	reg := registry.New(db, keys, registry.Options{Logger: log, Audit: alog, Observer: o.Observer, CareRetention: o.CareRetention, Galleries: o.Galleries})
 	return &app{dir: dir, db: db, ks: ks, keys: keys, reg: reg, audit: alog, log: log, locks: locks}, nil
 }
 

@@ -1,4 +1,4 @@
-package cluster
+package cluster_test
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/assent-registry/assent/internal/benchpop/synth"
 	"github.com/assent-registry/assent/internal/biometric/fingerprint"
+	"github.com/assent-registry/assent/internal/cluster"
+	"github.com/assent-registry/assent/internal/cluster/clustertest"
 	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/registry"
 	"github.com/assent-registry/assent/internal/registry/registrytest"
@@ -29,7 +31,7 @@ type world struct {
 
 func newWorld(t *testing.T, shards int) *world {
 	t.Helper()
-	url, _ := natsCluster(t, 3)
+	url, _ := clustertest.NATS(t, 3)
 	fixed := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return fixed }
 	env := registrytest.New(t, registrytest.Options{Clock: clock})
@@ -45,7 +47,7 @@ func newWorld(t *testing.T, shards int) *world {
 // commit, before its relay runs (its outbox rows wait for another node).
 func (w *world) apiNode(flush bool) *registry.Registry {
 	w.t.Helper()
-	c, err := NewClient(connect(w.t, w.url), ClientOptions{Shards: w.shards, SearchTimeout: 3 * time.Second})
+	c, err := cluster.NewClient(clustertest.Connect(w.t, w.url), cluster.ClientOptions{Shards: w.shards, SearchTimeout: 3 * time.Second})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -59,7 +61,7 @@ func (w *world) apiNode(flush bool) *registry.Registry {
 }
 
 // noFlush is a Client on a node that never relays after its commits.
-type noFlush struct{ *Client }
+type noFlush struct{ *cluster.Client }
 
 func (noFlush) Flush(context.Context) error                                 { return nil }
 func (noFlush) Remove(context.Context, string, string) error                { return nil }
@@ -74,7 +76,7 @@ func (w *world) startShard(i int) {
 	done := make(chan error, 1)
 	// The shard reads the store through a registry of its own (no gallery).
 	rec := registry.New(w.env.DB, w.env.Keyring, registry.Options{Clock: w.clock, Audit: w.env.Audit})
-	s, err := NewShard(connect(w.t, w.url), rec, ShardOptions{Index: i, Of: w.shards, StreamReplicas: 3, Ready: func(registry.GalleryStats) { close(ready) }})
+	s, err := cluster.NewShard(clustertest.Connect(w.t, w.url), rec, cluster.ShardOptions{Index: i, Of: w.shards, StreamReplicas: 3, Ready: func(registry.GalleryStats) { close(ready) }})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -170,7 +172,7 @@ func TestShardedDeduplication(t *testing.T) {
 	}
 	held := map[int]bool{}
 	for _, id := range ids {
-		held[ShardOf(id, shards)] = true
+		held[cluster.ShardOf(id, shards)] = true
 	}
 	if len(held) != shards {
 		t.Logf("the 9 people fall on %d of %d shards", len(held), shards)
@@ -180,7 +182,7 @@ func TestShardedDeduplication(t *testing.T) {
 		for _, id := range ids[:3] {
 			_, e := enrol(t, b, "Mate", fingers[id].Mate(rng))
 			if e.Deduplication != registry.DedupDone || !slices.Contains(dupIDs(e), id) {
-				t.Errorf("mate of %s (shard %d): %+v", id, ShardOf(id, shards), e)
+				t.Errorf("mate of %s (shard %d): %+v", id, cluster.ShardOf(id, shards), e)
 			}
 		}
 	})
@@ -199,7 +201,7 @@ func TestShardedDeduplication(t *testing.T) {
 	})
 
 	t.Run("a shard stopped gives pending, and the shard catches up", func(t *testing.T) {
-		victim := ShardOf(ids[0], shards)
+		victim := cluster.ShardOf(ids[0], shards)
 		w.stopShard(victim)
 		f := synth.NewFinger(rng)
 		_, e := enrol(t, a, "WhileDown", f.Template())
@@ -212,7 +214,7 @@ func TestShardedDeduplication(t *testing.T) {
 		for range 50 {
 			g = synth.NewFinger(rng)
 			id, _ := enrol(t, a, "DownShard", g.Template())
-			if ShardOf(id, shards) == victim {
+			if cluster.ShardOf(id, shards) == victim {
 				onVictim = id
 				break
 			}

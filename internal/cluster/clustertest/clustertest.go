@@ -1,4 +1,7 @@
-package cluster
+// Package clustertest starts an embedded NATS JetStream cluster for tests
+// (github.com/nats-io/nats-server/v2 in the test process). It is for tests
+// only.
+package clustertest
 
 import (
 	"context"
@@ -8,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assent-registry/assent/internal/cluster"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -32,10 +36,10 @@ func freePorts(t testing.TB, n int) []int {
 	return ps
 }
 
-// natsCluster starts n embedded nats-servers with JetStream, clustered
+// NATS starts n embedded nats-servers with JetStream, clustered
 // (n >= 3 gives a real RAFT group), and returns a client URL list. The
 // servers stop when the test ends.
-func natsCluster(t testing.TB, n int) (string, []*server.Server) {
+func NATS(t testing.TB, n int) (string, []*server.Server) {
 	t.Helper()
 	client := freePorts(t, n)
 	routes := freePorts(t, n)
@@ -75,7 +79,7 @@ func natsCluster(t testing.TB, n int) (string, []*server.Server) {
 	}
 	url := strings.Join(urls, ",")
 	// Wait for a JetStream meta leader: create the stream.
-	nc := connect(t, url)
+	nc := Connect(t, url)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +87,7 @@ func natsCluster(t testing.TB, n int) (string, []*server.Server) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err := EnsureStream(ctx, js, min(n, 3))
+		_, err := cluster.EnsureStream(ctx, js, min(n, 3))
 		cancel()
 		if err == nil {
 			break
@@ -96,7 +100,8 @@ func natsCluster(t testing.TB, n int) (string, []*server.Server) {
 	return url, servers
 }
 
-func connect(t testing.TB, url string) *nats.Conn {
+// Connect connects to url, reconnecting for ever; closed at the test's end.
+func Connect(t testing.TB, url string) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
