@@ -85,7 +85,7 @@ func newServeCmd() *cobra.Command {
 	cmd.Flags().DurationVar(&cpEvery, "checkpoint-every", time.Minute, "cut a signed audit checkpoint this often (when the log grew)")
 	cmd.Flags().DurationVar(&maintainEvery, "maintain-every", time.Hour, "run maintenance (time-based erasure) this often; 0 disables")
 	cmd.Flags().Uint64Var(&cpEntries, "checkpoint-entries", 1000, "cut a signed audit checkpoint after this many new entries")
-	cmd.Flags().StringVar(&dir, "data", "", "data directory (SQLite file, key store, master key)")
+	cmd.Flags().StringVar(&dir, "data", "", "data directory (SQLite file, key store, master key); may be left out with --postgres, --keys-postgres and ASSENT_MASTER_KEY_FILE")
 	addPostgresFlag(cmd.Flags())
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address HOST:PORT")
 	cmd.Flags().BoolVar(&migrate, "migrate", true, "apply pending schema migrations at start (else refuse a stale schema)")
@@ -98,7 +98,6 @@ func newServeCmd() *cobra.Command {
 	cmd.Flags().StringVar(&natsURL, "nats", "", "NATS server URL(s): run as an API node with no gallery of its own, searching the gallery shards (assent gallery) over NATS JetStream; needs --postgres, --keys-postgres and --shards")
 	cmd.Flags().IntVar(&shards, "shards", 0, "the number of gallery shards N (with --nats)")
 	cmd.Flags().IntVar(&replicas, "stream-replicas", 0, "copies of the gallery stream when it is created (0: 3, or fewer when the NATS cluster is smaller)")
-	_ = cmd.MarkFlagRequired("data")
 	return cmd
 }
 
