@@ -1,3 +1,5 @@
+//go:build linux
+
 package cli
 
 import (
@@ -98,6 +100,8 @@ func (p *proc) start(t *testing.T, bin string) {
 	defer p.mu.Unlock()
 	cmd := exec.Command(bin, p.args...)
 	cmd.Env = p.env
+	// The processes die with the test, even when it is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p.logs = &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
