@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/assent-registry/assent/internal/benchpop/synth"
 	"github.com/assent-registry/assent/internal/biometric/fingerprint"
+	"github.com/assent-registry/assent/internal/biometric/fingerprint/iso19794"
 	"github.com/assent-registry/assent/internal/cluster"
 	"github.com/assent-registry/assent/internal/cluster/clustertest"
 	"github.com/assent-registry/assent/internal/consent"
@@ -58,6 +60,17 @@ func (w *world) apiNode(flush bool) *registry.Registry {
 	r := registry.New(w.env.DB, w.env.Keyring, registry.Options{Clock: w.clock, Audit: w.env.Audit, Galleries: g})
 	c.UseOutbox(r)
 	return r
+}
+
+// countingGalleries counts the searches a registry asks.
+type countingGalleries struct {
+	*cluster.Client
+	searches atomic.Int32
+}
+
+func (c *countingGalleries) Search(ctx context.Context, modality string, probe []byte, exclude string) ([]string, bool, error) {
+	c.searches.Add(1)
+	return c.Client.Search(ctx, modality, probe, exclude)
 }
 
 // noFlush is a Client on a node that never relays after its commits.
@@ -251,6 +264,42 @@ func TestShardedDeduplication(t *testing.T) {
 		_, e = enrol(t, a, "Mate5", fingers[ids[5]].Mate(rng))
 		if !slices.Contains(dupIDs(e), ids[5]) {
 			t.Errorf("after every shard restarted, a mate is missed: %+v", e)
+		}
+	})
+	t.Run("verification never waits for a gallery", func(t *testing.T) {
+		ctx := context.Background()
+		f := synth.NewFinger(rng)
+		p, err := a.CreatePerson(ctx, registrar, consent.Registration, registry.NewPerson{GivenName: "V", FamilyName: "Test", BirthDate: "1990-01-01",
+			Sex: "unknown", AreaCode: "A1", Consent: &registry.ConsentInput{Method: "verbal", NoticeVersion: "1", Language: "en",
+				Decisions: []registry.DecisionInput{{Category: "fingerprint", Purpose: "verification", Decision: "granted"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := f.Template().MarshalBinary()
+		if _, err := a.EnrolTemplate(ctx, registrar, consent.Verification, p.ID, consent.Fingerprint, "right_index", raw); err != nil {
+			t.Fatal(err)
+		}
+		for i := range shards {
+			w.stopShard(i)
+		}
+		rec, err := iso19794.Encode(f.Mate(rng).ToISO(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := cluster.NewClient(clustertest.Connect(t, w.url), cluster.ClientOptions{Shards: shards, SearchTimeout: 3 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		counted := &countingGalleries{Client: c}
+		desk := registry.New(w.env.DB, w.env.Keyring, registry.Options{Clock: w.clock, Audit: w.env.Audit, Galleries: counted})
+		c.UseOutbox(desk)
+		v, err := desk.Verify(ctx, registrar, consent.Verification, registry.VerifyRequest{PersonID: p.ID,
+			Capture: registry.Capture{Modality: "fingerprint", Position: "right_index", Format: registry.FormatISO, Data: rec}})
+		if err != nil || !v.Match {
+			t.Errorf("verification with every shard down: %+v %v", v, err)
+		}
+		if n := counted.searches.Load(); n != 0 {
+			t.Errorf("verification asked the galleries %d times", n)
 		}
 	})
 }
