@@ -83,6 +83,9 @@ type openOptions struct {
 	Observer registry.Observer
 	// CareRetention is --care-retention (registry.Options.CareRetention).
 	CareRetention time.Duration
+	// Galleries, when not nil, are the registry's 1:N galleries (serve
+	// --nats: the gallery shards); nil keeps them in this process.
+	Galleries registry.Galleries
 }
 
 // openDir opens the data directory dir: the SQLite data file (or the
@@ -90,10 +93,16 @@ type openOptions struct {
 // o.Lock. A directory that holds no key store is refused unless o.Create.
 // A master key file readable or writable by group or others is refused.
 func openDir(ctx context.Context, dir string, log *slog.Logger, o openOptions) (_ *app, err error) {
-	if dir == "" {
-		return nil, errors.New("--data is required")
+	// With the data and the keys both in PostgreSQL and the master key in
+	// ASSENT_MASTER_KEY_FILE, DIR holds nothing: an API node of several
+	// machines may run without one (serve --postgres --keys-postgres).
+	noDir := dir == "" && o.Postgres != "" && o.KeysPostgres != "" && os.Getenv("ASSENT_MASTER_KEY_FILE") != ""
+	if dir == "" && !noDir {
+		return nil, errors.New("--data is required (or --postgres, --keys-postgres and ASSENT_MASTER_KEY_FILE)")
 	}
-	if o.Create {
+	if noDir {
+		// nothing to create or check in DIR
+	} else if o.Create {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("data dir: %w", err)
 		}
@@ -109,11 +118,13 @@ func openDir(ctx context.Context, dir string, log *slog.Logger, o openOptions) (
 		}
 	}()
 	if o.Lock != 0 {
-		l, err := dirlock.Dir(dir, o.Lock)
-		if err != nil {
-			return nil, lockRefusal(err, dir, o)
+		if !noDir {
+			l, err := dirlock.Dir(dir, o.Lock)
+			if err != nil {
+				return nil, lockRefusal(err, dir, o)
+			}
+			locks = append(locks, l)
 		}
-		locks = append(locks, l)
 		if o.Postgres != "" {
 			l, err := dirlock.Postgres(ctx, o.Postgres, o.Lock)
 			if err != nil {
@@ -145,7 +156,7 @@ func openDir(ctx context.Context, dir string, log *slog.Logger, o openOptions) (
 		ks.Close()
 		return nil, err
 	}
-	reg := registry.New(db, keys, registry.Options{Logger: log, Audit: alog, Observer: o.Observer, CareRetention: o.CareRetention})
+	reg := registry.New(db, keys, registry.Options{Logger: log, Audit: alog, Observer: o.Observer, CareRetention: o.CareRetention, Galleries: o.Galleries})
 	return &app{dir: dir, db: db, ks: ks, keys: keys, reg: reg, audit: alog, log: log, locks: locks}, nil
 }
 

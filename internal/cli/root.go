@@ -49,6 +49,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newServeCmd(),
+		newGalleryCmd(),
 		newKeysCmd(),
 		newDemoCmd(),
 		newAuditCmd(),

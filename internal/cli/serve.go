@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/assent-registry/assent/internal/cluster"
 	"github.com/assent-registry/assent/internal/dirlock"
 	"github.com/assent-registry/assent/internal/fhir"
 	"github.com/assent-registry/assent/internal/httpapi"
@@ -31,6 +32,8 @@ func newServeCmd() *cobra.Command {
 	var tlsCert, tlsKey, metricsAddr string
 	var proxies []string
 	var retention careRetention
+	var natsURL string
+	var shards, replicas int
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the registry API on a data directory (created on first run)",
@@ -40,11 +43,33 @@ func newServeCmd() *cobra.Command {
 			if err := cfg.parse(proxies); err != nil {
 				return err
 			}
-			a, err := openDir(cmd.Context(), dir, log, openOptions{CareRetention: time.Duration(retention), Migrate: migrate, Create: true, Lock: dirlock.Shared, Command: "assent serve", Postgres: pgFlag(cmd), KeysPostgres: keysPGFlag(cmd), Observer: cfg.metrics})
+			o := openOptions{CareRetention: time.Duration(retention), Migrate: migrate, Create: true, Lock: dirlock.Shared, Command: "assent serve", Postgres: pgFlag(cmd), KeysPostgres: keysPGFlag(cmd), Observer: cfg.metrics}
+			var client *cluster.Client
+			if natsURL != "" {
+				// An API node with no gallery of its own: the shards
+				// (assent gallery) hold them, and read the data and the
+				// keys from the shared PostgreSQL databases.
+				if o.Postgres == "" || o.KeysPostgres == "" {
+					return errors.New("--nats needs --postgres and --keys-postgres: the gallery shards read the data and the keys from them")
+				}
+				c, nc, err := clusterClient(cmd.Context(), natsURL, shards, replicas, log)
+				if err != nil {
+					return err
+				}
+				defer nc.Close()
+				client, o.Galleries = c, c
+			} else if shards != 0 {
+				return errors.New("--shards goes with --nats")
+			}
+			a, err := openDir(cmd.Context(), dir, log, o)
 			if err != nil {
 				return err
 			}
 			defer a.Close()
+			if client != nil {
+				client.UseOutbox(a.reg)
+				go client.RunRelay(cmd.Context())
+			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
@@ -62,7 +87,7 @@ func newServeCmd() *cobra.Command {
 	cmd.Flags().DurationVar(&maintainEvery, "maintain-every", time.Hour, "run maintenance (time-based erasure) this often; 0 disables")
 	cmd.Flags().DurationVar(&pendingEvery, "complete-pending-every", 10*time.Second, "finish the deduplication searches a gallery shard left pending this often; 0 disables")
 	cmd.Flags().Uint64Var(&cpEntries, "checkpoint-entries", 1000, "cut a signed audit checkpoint after this many new entries")
-	cmd.Flags().StringVar(&dir, "data", "", "data directory (SQLite file, key store, master key)")
+	cmd.Flags().StringVar(&dir, "data", "", "data directory (SQLite file, key store, master key); may be left out with --postgres, --keys-postgres and ASSENT_MASTER_KEY_FILE")
 	addPostgresFlag(cmd.Flags())
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address HOST:PORT")
 	cmd.Flags().BoolVar(&migrate, "migrate", true, "apply pending schema migrations at start (else refuse a stale schema)")
@@ -72,7 +97,9 @@ func newServeCmd() *cobra.Command {
 	cmd.Flags().StringSliceVar(&proxies, "trusted-proxy", nil, "CIDR of a reverse proxy whose X-Forwarded-For names the client (repeatable)")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve /metrics on this HOST:PORT only, not on --addr (e.g. 127.0.0.1:9090)")
 	addCareRetentionFlag(cmd.Flags(), &retention)
-	_ = cmd.MarkFlagRequired("data")
+	cmd.Flags().StringVar(&natsURL, "nats", "", "NATS server URL(s): run as an API node with no gallery of its own, searching the gallery shards (assent gallery) over NATS JetStream; needs --postgres, --keys-postgres and --shards")
+	cmd.Flags().IntVar(&shards, "shards", 0, "the number of gallery shards N (with --nats)")
+	cmd.Flags().IntVar(&replicas, "stream-replicas", 0, "copies of the gallery stream when it is created (0: 3, or fewer when the NATS cluster is smaller)")
 	return cmd
 }
 

@@ -91,6 +91,20 @@ func (l *Local) Search(ctx context.Context, modality string, probe []byte, exclu
 // spares a decode (rebuilding a fingerprint's cylinders takes about a
 // millisecond).
 func (l *Local) SearchDecoded(ctx context.Context, modality string, probe any, exclude string) (candidates []string, complete bool, err error) {
+	return l.SearchSized(ctx, modality, probe, exclude, 0)
+}
+
+// SearchSized is SearchDecoded with the candidate threshold of a gallery
+// of total templates (MinEvidence(total)) instead of this one's size: a
+// gallery shard holds part of a larger gallery, and the false-candidate
+// rate is the whole gallery's. total <= 0 means this gallery's size.
+func (l *Local) SearchSized(ctx context.Context, modality string, probe any, exclude string, total int) (candidates []string, complete bool, err error) {
+	size := func(own int) int {
+		if total > 0 {
+			return total
+		}
+		return own
+	}
 	var keys []string
 	switch modality {
 	case Fingerprint:
@@ -98,7 +112,7 @@ func (l *Local) SearchDecoded(ctx context.Context, modality string, probe any, e
 		if !ok {
 			return nil, false, fmt.Errorf("dedup: search: %T is not a fingerprint template", probe)
 		}
-		fmr := math.Pow(10, -MinEvidence(l.fingers.Len()))
+		fmr := math.Pow(10, -MinEvidence(size(l.fingers.Len())))
 		cs, err := l.fingers.Search(ctx, t, fingerprint.Threshold(fmr), fingerprint.SearchOptions{Indexed: true})
 		if err != nil {
 			return nil, false, err
@@ -111,7 +125,7 @@ func (l *Local) SearchDecoded(ctx context.Context, modality string, probe any, e
 		if !ok {
 			return nil, false, fmt.Errorf("dedup: search: %T is not an iris template", probe)
 		}
-		fmr := math.Pow(10, -MinEvidence(l.irises.Len()))
+		fmr := math.Pow(10, -MinEvidence(size(l.irises.Len())))
 		cs, err := l.irises.Search(ctx, t, iris.ThresholdForFMR(fmr), iris.SearchOptions{Coarse: true})
 		if err != nil {
 			return nil, false, err

@@ -25,7 +25,6 @@ var txOutsideGuard = map[string]string{
 	// Gallery upkeep: feeds the gallery service what the policy says belongs
 	// in it, after the gated change that calls for it; returns nothing.
 	"gallerySource.Pages":       "reads the deduplication templates for a gallery load (no caller sees them)",
-	"Registry.refreshGallery":   "re-adds a person's templates to the gallery after a gated consent change",
 	"Registry.afterDedupChange": "reads whether any deduplication consent still counts, after a gated change",
 	"Registry.closeCasesOf":     "closes the cases of a person who withdrew or was erased, after the gated change",
 	"Registry.ImportOne":        "owns the import transaction and runs guardTx for every access in it",
@@ -35,6 +34,8 @@ var txOutsideGuard = map[string]string{
 	"Registry.completePending":         "reads the consent and template as refreshGallery does, then owns the transaction that takes the row and runs guardTx to open the cases",
 	"Registry.dropPending":             "deletes the pending row of a person erased, merged or no longer consenting; reads nothing",
 	"Registry.PendingSearchCount":      "counts pending searches for metrics: no personal data",
+	"Registry.GalleryEntries":          "reads the templates of one person that belong in the galleries, for the in-process refresh and a gallery shard applying a relayed change (internal/cluster); they go only into a gallery",
+	"Registry.RelayGalleryChanges":     "publishes the gallery outbox (ids only, no personal data) to the gallery shards and deletes what was published",
 	// Identity lookup: runs only after the policy allowed the role to read
 	// identities for the purpose; only the matches are read through the gate.
 	"Registry.confirmCandidates": "confirms blind-index candidates for FindPersons, after its role decision",

@@ -184,6 +184,7 @@ func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose conse
 	}
 	if err == nil {
 		out.Deduplication = dedupState
+		r.galleryFlush(ctx)
 	}
 	return out, err
 }
@@ -230,6 +231,9 @@ func (r *Registry) enrolTx(ctx context.Context, tx store.Tx, p store.Person, pur
 		if err := tx.AddPendingSearch(ctx, store.PendingSearch{ReferenceID: b.ReferenceID, PersonID: p.ID, Modality: string(cat), Since: now}); err != nil {
 			return out, "", err
 		}
+	}
+	if err := r.galleryChange(ctx, tx, store.GalleryAdd, string(cat), p.ID, b.ReferenceID); err != nil {
+		return out, "", err
 	}
 	if err := r.galleryAdd(ctx, cat, p.ID, b.ReferenceID, t, raw); err != nil {
 		return out, "", err

@@ -189,6 +189,10 @@ func (r *Registry) DecideCase(ctx context.Context, actor Actor, purpose consent.
 			if err := tx.DeletePersonStats(ctx, b.ID); err != nil {
 				return err
 			}
+			// and the galleries (its templates answer for A through the case).
+			if err := r.galleryChange(ctx, tx, store.GalleryRemove, "", b.ID, ""); err != nil {
+				return err
+			}
 		}
 		c.Status = store.CaseDecided
 		out = caseView(c)

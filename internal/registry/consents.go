@@ -191,6 +191,12 @@ func (r *Registry) RecordConsent(ctx context.Context, actor Actor, purpose conse
 				}
 			}
 		}
+		if _, ok := r.engines[rec.Category]; !erasePerson && (rec.Category == consent.Identity || ok) {
+			// The galleries bring the person in line with the new consents.
+			if err := r.galleryChange(ctx, tx, store.GallerySync, "", id, ""); err != nil {
+				return err
+			}
+		}
 		out.Consent = consentView(stored)
 		out.ErasedPerson = erasePerson
 		out.Erased = []string{}
@@ -244,6 +250,11 @@ func (r *Registry) eraseCategoryRows(ctx context.Context, tx store.Tx, id string
 	switch c {
 	case consent.Health, consent.BloodType:
 		return tx.DeleteExamCategory(ctx, id, string(c))
+	}
+	if _, ok := r.engines[c]; ok {
+		if err := r.galleryChange(ctx, tx, store.GallerySync, "", id, ""); err != nil {
+			return err
+		}
 	}
 	if e, ok := tx.(biometricEraser); ok {
 		return e.DeleteBiometrics(ctx, id, string(c))

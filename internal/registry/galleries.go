@@ -58,10 +58,44 @@ func (r *Registry) galleryAdd(ctx context.Context, cat consent.Category, personI
 	return r.gal.Add(ctx, string(cat), personID, ref, raw)
 }
 
-// galleryLoader is a Galleries that the registry fills at start from its
-// store (an in-process gallery). Others load themselves.
-type galleryLoader interface {
+// GalleryLoader is a gallery the registry can fill from its store (an
+// in-process dedup.Local). Others load themselves.
+type GalleryLoader interface {
 	Load(ctx context.Context, src dedup.Source, progress func(done int)) (dedup.Stats, error)
+}
+
+// outboxGalleries is a Galleries fed through the store's gallery outbox
+// (internal/cluster): the registry writes a store.GalleryChange in the
+// transaction of every change that must reach the galleries (a
+// deduplication template stored; an erasure, a merge, a consent change),
+// so a committed change is never lost, and calls Flush after the commit so
+// that it is searchable at once. Add and Remove then carry nothing the
+// outbox does not: Add is called before the commit.
+type outboxGalleries interface {
+	Galleries
+	// Flush relays the committed changes now (a background relay covers a
+	// node that dies before it flushes).
+	Flush(ctx context.Context) error
+}
+
+// galleryChange records a change for the galleries in tx, when they are
+// fed through the outbox.
+func (r *Registry) galleryChange(ctx context.Context, tx store.Tx, op, modality, personID, ref string) error {
+	if _, ok := r.gal.(outboxGalleries); !ok {
+		return nil
+	}
+	return tx.AppendGalleryChange(ctx, store.GalleryChange{Op: op, Modality: modality, PersonID: personID, Ref: ref, At: r.clock()})
+}
+
+// galleryFlush relays committed gallery changes at once, when the
+// galleries are fed through the outbox. A failure is logged: the change is
+// committed in the outbox and the background relay delivers it.
+func (r *Registry) galleryFlush(ctx context.Context) {
+	if o, ok := r.gal.(outboxGalleries); ok {
+		if err := o.Flush(ctx); err != nil {
+			r.log.WarnContext(ctx, "gallery: relay flush failed; the background relay retries", "err", err)
+		}
+	}
 }
 
 // GalleryStats reports a gallery load.
@@ -78,18 +112,31 @@ type GalleryStats struct {
 // not nil, is called now and then with the templates read so far. A
 // gallery service that loads itself is left alone.
 func (r *Registry) LoadGalleries(ctx context.Context, progress func(done int)) (GalleryStats, error) {
-	st := GalleryStats{Templates: map[consent.Category]int{}}
-	l, ok := r.gal.(galleryLoader)
+	l, ok := r.gal.(GalleryLoader)
 	if !ok {
-		return st, nil
+		return GalleryStats{Templates: map[consent.Category]int{}}, nil
 	}
-	ds, err := l.Load(ctx, gallerySource{r}, progress)
+	st, err := r.loadInto(ctx, l, nil, progress)
+	if err == nil {
+		r.galLoaded.Store(true)
+	}
+	return st, err
+}
+
+// LoadShard fills l (a gallery shard's own gallery) as LoadGalleries
+// fills the registry's, with only the persons for whom owns returns true.
+// It serves the gallery worker (assent gallery, internal/cluster); it
+// returns nothing to any caller but what it puts in l.
+func (r *Registry) LoadShard(ctx context.Context, l GalleryLoader, owns func(personID string) bool, progress func(done int)) (GalleryStats, error) {
+	return r.loadInto(ctx, l, owns, progress)
+}
+
+func (r *Registry) loadInto(ctx context.Context, l GalleryLoader, owns func(string) bool, progress func(done int)) (GalleryStats, error) {
+	st := GalleryStats{Templates: map[consent.Category]int{}}
+	ds, err := l.Load(ctx, gallerySource{r: r, owns: owns}, progress)
 	st.Persons, st.Skipped, st.Duration = ds.Persons, ds.Skipped, ds.Duration
 	for m, n := range ds.Templates {
 		st.Templates[consent.Category(m)] = n
-	}
-	if err == nil {
-		r.galLoaded.Store(true)
 	}
 	return st, err
 }
@@ -107,7 +154,10 @@ func (r *Registry) GallerySizes() map[consent.Category]int {
 // exceptions to "every store transaction goes through guard": it returns
 // nothing to any caller, only feeds the gallery service what the consent
 // policy says belongs in it (see the architecture test).
-type gallerySource struct{ r *Registry }
+type gallerySource struct {
+	r    *Registry
+	owns func(personID string) bool // nil: every person
+}
 
 func (s gallerySource) Pages(ctx context.Context, modalities []string, fn func(dedup.Page) error) error {
 	r := s.r
@@ -125,6 +175,10 @@ func (s gallerySource) Pages(ctx context.Context, modalities []string, fn func(d
 				}
 				p.Entries, p.Keep = make([]dedup.Entry, len(page)), make([]bool, len(page))
 				for i, b := range page {
+					p.Entries[i] = dedup.Entry{PersonID: b.PersonID, Ref: b.ReferenceID}
+					if s.owns != nil && !s.owns(b.PersonID) {
+						continue // another shard's person
+					}
 					c, ok := counts[b.PersonID]
 					if !ok {
 						if c, err = r.dedupConsents(ctx, tx, b.PersonID); err != nil {
@@ -189,14 +243,43 @@ func (r *Registry) dedupConsents(ctx context.Context, tx store.Tx, id string) (m
 // Like gallerySource, a named exception to "through guard": it runs after
 // the gated, audited change that calls for it and returns nothing.
 func (r *Registry) refreshGallery(ctx context.Context, id string) error {
+	if o, ok := r.gal.(outboxGalleries); ok {
+		// The change is in the outbox, written with the gated change.
+		return o.Flush(ctx)
+	}
 	if err := r.gal.Remove(ctx, id, ""); err != nil {
 		return err
 	}
-	type add struct{ cat, ref string }
-	var adds []add
-	var raws [][]byte
+	es, err := r.GalleryEntries(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if err := r.gal.Add(ctx, e.Modality, id, e.Ref, e.Template); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GalleryEntry is one template of a person that belongs in a 1:N gallery.
+type GalleryEntry struct {
+	Modality string
+	Ref      string
+	Template []byte // serialised, opened
+}
+
+// GalleryEntries lists the templates of person id that belong in the 1:N
+// galleries now: the deduplication templates of an active person (not an
+// alias) whose deduplication consent for the modality counts; none for an
+// erased or unknown person. Like gallerySource, a named exception to
+// "through guard": gallery upkeep after a gated, audited change (the
+// in-process refresh, and a gallery shard applying a relayed change); the
+// templates go only into a gallery.
+func (r *Registry) GalleryEntries(ctx context.Context, id string) ([]GalleryEntry, error) {
+	var out []GalleryEntry
 	err := r.store.View(ctx, func(tx store.Tx) error {
-		adds, raws = nil, nil
+		out = nil
 		counts, err := r.dedupConsents(ctx, tx, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -217,17 +300,38 @@ func (r *Registry) refreshGallery(ctx context.Context, id string) error {
 			if err != nil {
 				return err
 			}
-			adds, raws = append(adds, add{b.Category, b.ReferenceID}), append(raws, raw)
+			out = append(out, GalleryEntry{Modality: b.Category, Ref: b.ReferenceID, Template: raw})
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	for i, a := range adds {
-		if err := r.gal.Add(ctx, a.cat, id, a.ref, raws[i]); err != nil {
+	return out, err
+}
+
+// RelayGalleryChanges hands the oldest changes of the gallery outbox (at
+// most limit, in Seq order) to publish and deletes them once publish
+// returns nil, in one store transaction (on PostgreSQL under the relay's
+// advisory lock: relays on several nodes take turns). When publish fails
+// nothing is deleted and the changes are offered again next round, so
+// publish must be idempotent per Seq (JetStream drops a message whose
+// Msg-Id it has seen). It returns how many changes were relayed; fewer
+// than limit means the outbox is empty. The rows carry ids only.
+func (r *Registry) RelayGalleryChanges(ctx context.Context, limit int, publish func(context.Context, []store.GalleryChange) error) (int, error) {
+	var n int
+	err := r.store.Update(ctx, func(tx store.Tx) error {
+		n = 0
+		cs, err := tx.PendingGalleryChanges(ctx, limit)
+		if err != nil || len(cs) == 0 {
 			return err
 		}
-	}
-	return nil
+		if err := publish(ctx, cs); err != nil {
+			return err
+		}
+		seqs := make([]int64, len(cs))
+		for i, c := range cs {
+			seqs[i] = c.Seq
+		}
+		n = len(cs)
+		return tx.DeleteGalleryChanges(ctx, seqs)
+	})
+	return n, err
 }

@@ -149,6 +149,7 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 	if err != nil {
 		return ImportResult{}, storeError(err)
 	}
+	r.galleryFlush(ctx)
 	if !out.AlreadyDone {
 		r.observe(np.access, nil, nil, nil)
 		for _, pc := range caps {

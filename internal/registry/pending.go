@@ -46,7 +46,7 @@ var ErrGalleriesNotLoaded = errors.New("registry: the in-process 1:N galleries a
 // galleriesReady tells whether a search of the gallery service means what it
 // says: a service that loads itself always, an in-process one once loaded.
 func (r *Registry) galleriesReady() bool {
-	if _, ok := r.gal.(galleryLoader); !ok {
+	if _, ok := r.gal.(GalleryLoader); !ok {
 		return true
 	}
 	return r.galLoaded.Load()

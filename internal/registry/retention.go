@@ -32,6 +32,9 @@ func (r *Registry) careRetainedUntil(p store.Person) time.Time {
 // erasePersonRows leaves a tombstone, keeping the care rows when the
 // programme retains them.
 func (r *Registry) erasePersonRows(ctx context.Context, tx store.Tx, id string, now time.Time) error {
+	if err := r.galleryChange(ctx, tx, store.GalleryRemove, "", id, ""); err != nil {
+		return err
+	}
 	if r.careRetention > 0 {
 		return tx.ErasePersonKeepCare(ctx, id, now)
 	}

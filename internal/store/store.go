@@ -54,6 +54,7 @@ type Tx interface {
 	Areas
 	Statistics
 	Rights
+	GalleryOutbox
 }
 
 // Rights are what the person's rights need beyond the basic rows: merged
@@ -411,4 +412,47 @@ type Audit interface {
 	// LatestCheckpoint returns ErrNotFound when there is none.
 	LatestCheckpoint(ctx context.Context) (size uint64, note []byte, err error)
 	Checkpoints(ctx context.Context) ([][]byte, error)
+}
+
+// Gallery change operations (the gallery outbox).
+const (
+	// GalleryAdd: a deduplication template (Ref) of the person was stored.
+	GalleryAdd = "add"
+	// GalleryRemove: the person (or, with Ref, one reference) leaves the
+	// galleries: erasure, merge into another record.
+	GalleryRemove = "remove"
+	// GallerySync: the person's consents or data changed; a gallery brings
+	// the person in line with the store (adds and removes as the policy
+	// says now).
+	GallerySync = "sync"
+)
+
+// GalleryChange is one row of the gallery outbox: a change that must reach
+// every 1:N gallery holding the person. It is written in the transaction
+// of the change itself, so a committed change is never lost, and carries
+// ids only (no template): a gallery reads the sealed template from the
+// store by reference.
+type GalleryChange struct {
+	Seq      int64 // assigned by the store, increasing in commit order per writer
+	Op       string
+	Modality string // "" for every modality
+	PersonID string
+	Ref      string // "" for every reference of the person
+	At       time.Time
+}
+
+// GalleryOutbox is the transactional outbox of gallery changes
+// (gallery_changes), relayed to the gallery shards (internal/cluster).
+type GalleryOutbox interface {
+	// AppendGalleryChange records a change; its Seq is assigned here.
+	AppendGalleryChange(ctx context.Context, c GalleryChange) error
+	// PendingGalleryChanges lists the oldest changes not yet relayed, in
+	// Seq order, at most limit. On PostgreSQL it first takes a
+	// transaction-scoped advisory lock, so relays on several nodes take
+	// turns and publish in order; call it in an Update.
+	PendingGalleryChanges(ctx context.Context, limit int) ([]GalleryChange, error)
+	// DeleteGalleryChanges deletes the changes with these Seqs (relayed).
+	// Exactly these: a change with a lower Seq may commit after a higher
+	// one was read, and must stay for the next round.
+	DeleteGalleryChanges(ctx context.Context, seqs []int64) error
 }

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StatsCountsKeptAndRebuilt", testStatsCountsRandom},
 		{"ExclusionAndRegisterQuality", testExclusionAndQuality},
 		{"IdentifiersOncePerSystemAndErased", testIdentifiers},
+		{"GalleryOutbox", testGalleryOutbox},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
