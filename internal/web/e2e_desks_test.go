@@ -92,6 +92,9 @@ func desks(t *testing.T, dir, lang string) {
 		chromedp.SetValue(css(`select[name="position"]`), "left_index"), chromedp.SetUploadFiles(css(`input[name="data"]`), []string{tiny}),
 		chromedp.Click(css(`button[name="capture"]`)), chromedp.WaitVisible(css(`p[data-error-code]`)))
 	b.checked("capture-retry")
+	if got := b.attr(`[data-person-number]`, "data-person-number"); got != first {
+		t.Errorf("the retry page is for person %q, want %q", got, first)
+	}
 
 	// Adjudicator: the case, side by side, decided.
 	b.signInAs(consent.Adjudicator, "")
