@@ -61,7 +61,8 @@ func TestAuditorSeesWithdrawals(t *testing.T) {
 	if p := reg.get("/ui/audit"); p.status != http.StatusForbidden {
 		t.Fatalf("registrar on the audit page: %d", p.status)
 	}
-	if p := auditor.get("/ui/audit"); !p.has(`<tr data-denial="role_not_allowed"><td>s1</td>`) {
-		t.Errorf("the registrar's refusal is not counted by reason and site")
+	reason := template.HTMLEscapeString(e.ui.cat.pick("en").T("err.role_not_allowed"))
+	if p := auditor.get("/ui/audit"); !p.has(regexp.QuoteMeta(`<tr data-denial="role_not_allowed"><td>s1</td><td>` + reason + `</td>`)) {
+		t.Errorf("the registrar's refusal is not counted by reason (explained) and site")
 	}
 }
