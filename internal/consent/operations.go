@@ -23,16 +23,26 @@ const (
 	// ManageOperators is creating, listing and revoking operator keys and
 	// setting operators' sign-in passwords (the web admin pages).
 	ManageOperators Operation = "manage_operators"
+	// ManageOwnCredential is an operator turning the second factor of
+	// their own sign-in (TOTP) on or off. Every operator role has it; the
+	// use cases act on the signed-in operator only, never on one named in
+	// the request.
+	ManageOwnCredential Operation = "manage_own_credential"
 )
 
 // Operations lists every operation in a stable order.
-var Operations = []Operation{ReadAuditLog, ReadConsentStatistics, ManageSites, ManageAreas, ReadReports, ManageOperators}
+var Operations = []Operation{ReadAuditLog, ReadConsentStatistics, ManageSites, ManageAreas, ReadReports, ManageOperators, ManageOwnCredential}
 
 // operations is the role x operation table (docs/consent.md).
 var operations = map[Role][]Operation{
-	Auditor: {ReadAuditLog, ReadConsentStatistics, ReadReports},
-	Admin:   {ManageSites, ManageAreas, ManageOperators},
-	Manager: {ReadReports},
+	Auditor:     {ReadAuditLog, ReadConsentStatistics, ReadReports, ManageOwnCredential},
+	Admin:       {ManageSites, ManageAreas, ManageOperators, ManageOwnCredential},
+	Manager:     {ReadReports, ManageOwnCredential},
+	Registrar:   {ManageOwnCredential},
+	Clinician:   {ManageOwnCredential},
+	Verifier:    {ManageOwnCredential},
+	Adjudicator: {ManageOwnCredential},
+	Researcher:  {ManageOwnCredential},
 }
 
 // MayReadAggregates reports whether role may read aggregate reports.

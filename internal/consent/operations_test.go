@@ -3,7 +3,8 @@ package consent
 import "testing"
 
 // TestDecideOperation: audit metadata and consent statistics are the
-// auditor's, sites the admin's; every other role is refused.
+// auditor's, sites the admin's, one's own second factor every operator's;
+// every other role (the subject included) is refused.
 func TestDecideOperation(t *testing.T) {
 	want := map[Operation][]Role{
 		ReadAuditLog:          {Auditor},
@@ -12,6 +13,7 @@ func TestDecideOperation(t *testing.T) {
 		ManageAreas:           {Admin},
 		ReadReports:           {Auditor, Manager},
 		ManageOperators:       {Admin},
+		ManageOwnCredential:   OperatorRoles,
 	}
 	for _, op := range Operations {
 		for _, role := range append(append([]Role(nil), OperatorRoles...), Subject) {

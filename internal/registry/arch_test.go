@@ -74,7 +74,6 @@ var txOutsideGuard = map[string]string{
 	"Registry.checkTOTP":                "reads and advances an operator's sealed TOTP secret at sign-in (no personal data)",
 	"Registry.TOTPEnabled":              "whether the signed-in operator has TOTP on (own credential, no personal data)",
 	"Registry.BeginTOTP":                "the signed-in operator's name for their own TOTP secret (no personal data)",
-	"Registry.EnableTOTP":               "stores the signed-in operator's own sealed TOTP secret (no personal data)",
 	"Registry.OperatorActor":            "checks a signed-in operator is not revoked (no personal data)",
 }
 

@@ -107,7 +107,8 @@ func (r *Registry) BeginTOTP(ctx context.Context, actor Actor, secret []byte) ([
 }
 
 // EnableTOTP turns TOTP on for the signed-in operator once code, the first
-// code of secret, is right. It replaces a secret set before.
+// code of secret, is right. It replaces a secret set before. The change is
+// the manage_own_credential operation, decided by the policy and audited.
 func (r *Registry) EnableTOTP(ctx context.Context, actor Actor, secret []byte, code string) error {
 	if actor.OperatorID == "" {
 		return fmt.Errorf("registry: %w", ErrUnauthenticated)
@@ -123,8 +124,42 @@ func (r *Registry) EnableTOTP(ctx context.Context, actor Actor, secret []byte, c
 	if err != nil {
 		return fmt.Errorf("registry: totp: %w", err)
 	}
-	err = r.store.Update(ctx, func(tx store.Tx) error {
+	err = r.guard(ctx, operationAccess(actor, consent.ManageOwnCredential), func(tx store.Tx, _ map[string]*facts) error {
 		return tx.SetOperatorTOTP(ctx, actor.OperatorID, sealed, step)
+	})
+	return mapNotFound(err)
+}
+
+// DisableTOTP turns the signed-in operator's own TOTP off once they have
+// signed in again: user, password and a current code must be right
+// (AuthenticatePasswordCode: a wrong password or code counts toward the
+// user name's lock, and the code is used once) and must name the operator
+// of actor. The change is the manage_own_credential operation, decided by
+// the policy and audited. With TOTP already off it returns an InputError
+// (field "code").
+func (r *Registry) DisableTOTP(ctx context.Context, actor Actor, user, password, code, client string) error {
+	if actor.OperatorID == "" {
+		return fmt.Errorf("registry: %w", ErrUnauthenticated)
+	}
+	on, err := r.TOTPEnabled(ctx, actor)
+	if err != nil {
+		return err
+	}
+	if !on {
+		return invalid("code", "two-step sign-in is off")
+	}
+	if code == "" {
+		return fmt.Errorf("registry: totp off: %w", ErrCodeRequired)
+	}
+	again, err := r.AuthenticatePasswordCode(ctx, user, password, code, client)
+	if err != nil {
+		return err
+	}
+	if again.OperatorID != actor.OperatorID {
+		return fmt.Errorf("registry: totp off: another operator's credentials: %w", ErrUnauthenticated)
+	}
+	err = r.guard(ctx, operationAccess(actor, consent.ManageOwnCredential), func(tx store.Tx, _ map[string]*facts) error {
+		return tx.SetOperatorTOTP(ctx, actor.OperatorID, nil, 0)
 	})
 	return mapNotFound(err)
 }

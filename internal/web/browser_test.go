@@ -48,6 +48,21 @@ type browser struct {
 	ctx context.Context
 	e   *env
 	axe string // axe-core source, "" when not installed
+	// lang is the interface language the test runs in ("" is English): the
+	// screenshots of a language other than English are named NAME-LANG.
+	lang string
+}
+
+// uiLangs are the languages every page is checked and photographed in:
+// English and the right-to-left language.
+var uiLangs = []string{"en", "ar"}
+
+// useLang makes lang the browser's interface language (the ?lang= cookie)
+// for the rest of the test.
+func (b *browser) useLang(lang string) {
+	b.t.Helper()
+	b.lang = lang
+	b.do("language "+lang, chromedp.Navigate(b.url("/portal?lang="+lang)), chromedp.WaitVisible(chromedp.CSS(`input[name="person_number"]`)))
 }
 
 func newBrowser(t *testing.T, e *env) *browser {
@@ -228,6 +243,9 @@ func (b *browser) shot(name string) {
 	if err != nil {
 		b.t.Fatalf("screenshot %s: %v", name, err)
 	}
+	if b.lang != "" && b.lang != "en" {
+		name += "-" + b.lang
+	}
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), shrink(buf), 0o644); err != nil {
 		b.t.Fatal(err)
 	}
@@ -260,11 +278,36 @@ func (b *browser) page(path, sel, name string) {
 	b.checked(name)
 }
 
-// checked checks the page the browser is on and saves its screenshot.
+// checked checks the page the browser is on (axe, its language and
+// direction, nothing wider than a 360 px screen) and saves its screenshot.
 func (b *browser) checked(name string) {
 	b.t.Helper()
 	b.check(name)
+	b.layout(name)
 	b.shot(name)
+}
+
+// layout checks that the page is in the test's language and direction
+// (right to left for Arabic, by the browser's computed style), and that at
+// 360 px wide nothing is wider than the screen.
+func (b *browser) layout(name string) {
+	b.t.Helper()
+	if b.lang != "" {
+		want := "ltr"
+		if b.lang == "ar" {
+			want = "rtl"
+		}
+		if got := b.eval(`document.documentElement.lang + " " + getComputedStyle(document.querySelector('main')).direction`); got != b.lang+" "+want {
+			b.t.Errorf("%s in %s: lang and direction %q, want %q", name, b.lang, got, b.lang+" "+want)
+		}
+	}
+	b.do("narrow "+name, chromedp.EmulateViewport(360, 740))
+	over := b.eval(`(function(){var w=document.documentElement.clientWidth; if (document.documentElement.scrollWidth <= w) return "";
+		return Array.from(document.querySelectorAll('main *, header *')).filter(e => {var r=e.getBoundingClientRect(); return r.width > 0 && (r.right > w + 1 || r.left < -1)}).slice(0, 3).map(e => e.tagName + (e.id ? '#' + e.id : '') + ' ' + Math.round(e.getBoundingClientRect().width) + 'px').join(', ') || String(document.documentElement.scrollWidth) + 'px'})()`)
+	b.do("wide "+name, chromedp.EmulateViewport(1024, 768))
+	if over != "" {
+		b.t.Errorf("%s (%s) is wider than a 360 px screen: %s", name, b.lang, over)
+	}
 }
 
 // tamperAccessLog makes the browser receive a changed access log: one

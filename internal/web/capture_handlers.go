@@ -96,6 +96,11 @@ func (s *Server) capture(q *req) error {
 	}
 	if code, _, ok := problemOf(err); ok {
 		cp.Error = "err." + code
+		// The form again, for the same person: their number is read
+		// through the gate as on the form page (an audited read).
+		if pv, err := s.reg.GetPerson(q.Context(), q.actor, q.purpose, id); err == nil {
+			cp.PersonNumber = pv.PersonNumber
+		}
 		s.render(q, http.StatusUnprocessableEntity, "capture", cp)
 		return nil
 	}

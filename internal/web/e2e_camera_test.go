@@ -14,10 +14,17 @@ import (
 
 // TestBrowserFaceCamera: at the deduplication desk a registrar starts the
 // (synthetic) camera on the capture page, takes a still, and the plain form
-// post stores it as the person's face photo.
+// post stores it as the person's face photo; in English and in Arabic.
 func TestBrowserFaceCamera(t *testing.T) {
+	for _, lang := range uiLangs {
+		t.Run(lang, func(t *testing.T) { faceCamera(t, lang) })
+	}
+}
+
+func faceCamera(t *testing.T, lang string) {
 	e := newEnv(t)
 	b := newBrowser(t, e)
+	b.useLang(lang)
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 
 	reg := e.client()

@@ -136,6 +136,16 @@ func (l *locale) T(key string, args ...any) string {
 	return l.p.Sprintf(key, args...)
 }
 
+// Reason explains a stable error or refusal code in the language ("err."
+// + code in the catalogue), or shows the code itself when the catalogue
+// has no text for it.
+func (l *locale) Reason(code string) string {
+	if l.keys["err."+code] {
+		return l.T("err." + code)
+	}
+	return code
+}
+
 // Date formats t (or a YYYY-MM-DD string) the language's way.
 func (l *locale) Date(v any) string {
 	switch t := v.(type) {

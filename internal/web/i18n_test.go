@@ -143,3 +143,28 @@ func TestCataloguesHaveNoDuplicateKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestDatesAndNumbersPerLanguage: dates follow each catalogue's layout and
+// numbers each language's digits and decimal mark (golang.org/x/text).
+func TestDatesAndNumbersPerLanguage(t *testing.T) {
+	c, err := loadCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ lang, date, num, big string }{
+		{"en", "12 Apr 1988", "163.5", "12,345"},
+		{"fr", "12/04/1988", "163,5", "12\u00a0345"},
+		{"ar", "1988/04/12", "١٦٣٫٥", "١٢٬٣٤٥"},
+	} {
+		l := c.pick(tc.lang)
+		if got := l.Date("1988-04-12"); got != tc.date {
+			t.Errorf("%s date %q, want %q", tc.lang, got, tc.date)
+		}
+		if got := l.T("num.one", 163.5); got != tc.num {
+			t.Errorf("%s number %q, want %q", tc.lang, got, tc.num)
+		}
+		if got := l.T("num.int", 12345); got != tc.big {
+			t.Errorf("%s integer %q, want %q", tc.lang, got, tc.big)
+		}
+	}
+}

@@ -35,7 +35,7 @@ func (s *Server) login(q *req) error {
 		sess.key = key
 	} else {
 		a, err = s.reg.AuthenticatePasswordCode(q.Context(), user, q.PostFormValue("password"), strings.TrimSpace(q.PostFormValue("code")), clientAddr(q.Request))
-		sess.operatorID = a.OperatorID
+		sess.operatorID, sess.user = a.OperatorID, strings.ToLower(user)
 	}
 	if err != nil {
 		if errors.Is(err, registry.ErrCodeRequired) {

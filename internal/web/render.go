@@ -47,7 +47,9 @@ func parsePages() (map[string]*template.Template, error) {
 
 var funcs = template.FuncMap{
 	"join": strings.Join,
-	"pair": func(c, p any) string { return "consent." + toString(c) + "." + toString(p) },
+	// posKey is the catalogue key of an enrolled "category/position".
+	"posKey": func(s string) string { _, pos, _ := strings.Cut(s, "/"); return "pos." + pos },
+	"pair":   func(c, p any) string { return "consent." + toString(c) + "." + toString(p) },
 	// args, num, add, half and sub serve the reports page's charts.
 	"args": func(a ...any) []any { return a },
 	"num":  func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },

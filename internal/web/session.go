@@ -37,6 +37,7 @@ type session struct {
 	// an operator signed in with a password has operatorID instead.
 	key        string
 	operatorID string
+	user       string          // the user name of a password sign-in (re-authentication)
 	purpose    consent.Purpose // operator's desk; empty until chosen
 	role       consent.Role
 	lastSeen   time.Time

@@ -1,8 +1,12 @@
 package web
 
 import (
+	"errors"
 	"html/template"
 	"net/http"
+	"strings"
+
+	"github.com/assent-registry/assent/internal/registry"
 
 	"github.com/assent-registry/assent/internal/totp"
 )
@@ -19,15 +23,19 @@ type totpPage struct {
 	QR       template.HTML
 	Error    string // catalogue key
 	Password bool   // the session was opened with a password
+	Off      bool   // just turned off
+	// OffError (a catalogue key) and OffCode (the stable code) explain a
+	// refused "turn off".
+	OffError, OffCode string
 }
 
 func (s *Server) totpForm(q *req) error {
-	return s.totpRender(q, http.StatusOK, nil, "")
+	return s.totpRender(q, http.StatusOK, nil, totpPage{})
 }
 
-// totpRender shows the page with secret (a new one when nil).
-func (s *Server) totpRender(q *req, status int, secret []byte, errKey string) error {
-	p := totpPage{Password: q.sess.operatorID != "", Error: errKey}
+// totpRender shows the page p with secret (a new one when nil).
+func (s *Server) totpRender(q *req, status int, secret []byte, p totpPage) error {
+	p.Password = q.sess.operatorID != ""
 	if !p.Password {
 		s.render(q, http.StatusForbidden, "totp", p)
 		return nil
@@ -52,20 +60,43 @@ func (s *Server) totpRender(q *req, status int, secret []byte, errKey string) er
 // enableTOTP checks the first code of the secret shown and turns TOTP on.
 func (s *Server) enableTOTP(q *req) error {
 	if q.sess.operatorID == "" {
-		return s.totpRender(q, http.StatusForbidden, nil, "")
+		return s.totpRender(q, http.StatusForbidden, nil, totpPage{})
 	}
 	secret, err := totp.DecodeSecret(q.PostFormValue("secret"))
 	if err != nil {
-		return s.totpRender(q, http.StatusUnprocessableEntity, nil, "totp.bad_code")
+		return s.totpRender(q, http.StatusUnprocessableEntity, nil, totpPage{Error: "totp.bad_code"})
 	}
 	if err := s.reg.EnableTOTP(q.Context(), q.actor, secret, q.PostFormValue("code")); err != nil {
 		if _, _, ok := problemOf(err); ok {
-			return s.totpRender(q, http.StatusUnprocessableEntity, secret, "totp.bad_code")
+			return s.totpRender(q, http.StatusUnprocessableEntity, secret, totpPage{Error: "totp.bad_code"})
 		}
 		return err
 	}
 	s.render(q, http.StatusOK, "totp", totpPage{Password: true, Enabled: true, Done: true})
 	return nil
+}
+
+// disableTOTP turns the operator's own TOTP off once they have typed their
+// password and a current code again (the registry checks both, counts
+// failures toward the user name's lock, and audits the change).
+func (s *Server) disableTOTP(q *req) error {
+	if q.sess.operatorID == "" {
+		return s.totpRender(q, http.StatusForbidden, nil, totpPage{})
+	}
+	err := s.reg.DisableTOTP(q.Context(), q.actor, q.sess.user, q.PostFormValue("password"), strings.TrimSpace(q.PostFormValue("code")), clientAddr(q.Request))
+	switch {
+	case err == nil:
+		s.render(q, http.StatusOK, "totp", totpPage{Password: true, Off: true})
+		return nil
+	case isLocked(err):
+		return s.totpRender(q, http.StatusTooManyRequests, nil, totpPage{OffError: "err.locked", OffCode: "locked"})
+	case isUnauthenticated(err), errors.Is(err, registry.ErrCodeRequired):
+		return s.totpRender(q, http.StatusUnauthorized, nil, totpPage{OffError: "totp.off_failed", OffCode: "unauthenticated"})
+	}
+	if _, _, ok := problemOf(err); ok { // already off
+		return s.totpRender(q, http.StatusUnprocessableEntity, nil, totpPage{OffError: "totp.off_not_on", OffCode: "invalid_value"})
+	}
+	return err
 }
 
 // resetTOTP turns an operator's TOTP off (admins, a lost device).

@@ -14,7 +14,9 @@ import (
 // TestTOTPSignIn: an operator signed in by password turns TOTP on with the
 // secret the page shows; from then on the password alone asks for a code,
 // a wrong code is refused and the right one signs in. An API-key session
-// cannot turn it on, and API-key sign-in is unchanged.
+// cannot turn it on, and API-key sign-in is unchanged. Turning it on is
+// audited; the operator turns it off after typing the password and a
+// current code again (audited too), or an admin does.
 func TestTOTPSignIn(t *testing.T) {
 	e := newEnv(t)
 	op, key, err := e.reg.CreateOperator(t.Context(), registry.NewOperator{Role: consent.Clinician, Site: "s1", Name: "Dr Otieno"})
@@ -56,8 +58,45 @@ func TestTOTPSignIn(t *testing.T) {
 	if p.status != http.StatusUnprocessableEntity || p.attr("data-totp-secret") != b32 {
 		t.Fatalf("wrong first code: %d", p.status)
 	}
+	before := e.auditSize()
 	if p := c.post("/ui/totp", url.Values{"secret": {b32}, "code": {totp.Code(secret, time.Now())}}); p.status != http.StatusOK || !p.has(`data-totp="on"`) {
 		t.Fatalf("turn on: %d", p.status)
+	}
+	if n := e.auditSize() - before; n != 1 {
+		t.Errorf("turning TOTP on left %d audit entries, want 1", n)
+	}
+
+	// Turning it off oneself asks for the password and a current code again.
+	if p := c.get("/ui/totp"); !p.has(`action="/ui/totp/off"`) {
+		t.Fatal("the TOTP page of an operator with TOTP on has no form to turn it off")
+	}
+	before = e.auditSize()
+	next := totp.Code(secret, time.Now().Add(totp.Step*time.Second))
+	if p := c.post("/ui/totp/off", url.Values{"password": {"not the pass phrase"}, "code": {next}}); p.status != http.StatusUnauthorized || !p.has(`data-error-code="unauthenticated"`) || !p.has(`data-totp="on"`) {
+		t.Fatalf("turn off with a wrong password: %d", p.status)
+	}
+	if n := e.auditSize() - before; n != 0 {
+		t.Errorf("a refused re-authentication left %d audit entries", n)
+	}
+	if p := c.post("/ui/totp/off", url.Values{"password": {"a long pass phrase"}, "code": {next}}); p.status != http.StatusOK || !p.has(`data-totp="off"`) {
+		t.Fatalf("turn off: %d", p.status)
+	}
+	if n := e.auditSize() - before; n != 1 {
+		t.Errorf("turning TOTP off left %d audit entries, want 1", n)
+	}
+	if p := e.client().post("/ui/login", pw); p.status != http.StatusSeeOther {
+		t.Fatalf("the password alone after turning TOTP off: %d", p.status)
+	}
+	if p := c.post("/ui/totp/off", url.Values{"password": {"a long pass phrase"}, "code": {next}}); p.status != http.StatusUnprocessableEntity {
+		t.Fatalf("turning off a TOTP that is off: %d", p.status)
+	}
+	// On again, with a new secret.
+	b32 = c.get("/ui/totp").attr("data-totp-secret")
+	if secret, err = totp.DecodeSecret(b32); err != nil {
+		t.Fatal(err)
+	}
+	if p := c.post("/ui/totp", url.Values{"secret": {b32}, "code": {totp.Code(secret, time.Now())}}); p.status != http.StatusOK || !p.has(`data-totp="on"`) {
+		t.Fatalf("turn on again: %d", p.status)
 	}
 	if p := c.post("/ui/logout", nil); p.status != http.StatusSeeOther {
 		t.Fatalf("sign out: %d", p.status)

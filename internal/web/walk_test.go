@@ -13,13 +13,17 @@ import (
 	"testing"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/registry"
+	"github.com/assent-registry/assent/internal/totp"
 )
 
-// TestEveryUIRouteIsAudited walks every UI route that needs a desk or a
-// portal session and checks its audit entries: a page that shows or
-// changes personal data leaves at least one (allowed or denied), a form
-// that shows none leaves none. A new route missing from the table fails
-// here, so no page can skip the registry's gate unnoticed.
+// TestEveryUIRouteIsAudited walks every UI route (public, operator, desk
+// and portal) and checks its audit entries: a page that shows or changes
+// personal data, or does an operation the policy decides (audit log,
+// sites, operator keys, one's own second factor), leaves at least one
+// (allowed or denied); a form or page that shows none leaves none. A new
+// route missing from the table fails here, so no page can skip the
+// registry's gate unnoticed.
 func TestEveryUIRouteIsAudited(t *testing.T) {
 	e := newEnv(t)
 	reg := e.client()
@@ -52,6 +56,29 @@ func TestEveryUIRouteIsAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	finger, err := os.ReadFile("../biometric/fingerprint/testdata/tiny.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// An operator with a password (and so a TOTP page), and an admin.
+	op, _, err := e.reg.CreateOperator(context.Background(), registry.NewOperator{Role: consent.Clinician, Site: "s1", Name: "Walking clinician"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.reg.SetOperatorPassword(context.Background(), registry.Actor{Role: consent.Admin}, op.ID, "walker", "a long walking phrase"); err != nil {
+		t.Fatal(err)
+	}
+	pwc := e.client()
+	if p := pwc.post("/ui/login", url.Values{"user": {"walker"}, "password": {"a long walking phrase"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("password sign-in: %d", p.status)
+	}
+	secret := totp.NewSecret()
+	admin := e.client()
+	admin.signIn(consent.Admin, "")
+	auditor := e.client()
+	auditor.signIn(consent.Auditor, "")
+	fresh := e.client()
+	gone, _, err := e.reg.CreateOperator(context.Background(), registry.NewOperator{Role: consent.Verifier, Site: "s1", Name: "to revoke"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,14 +119,41 @@ func TestEveryUIRouteIsAudited(t *testing.T) {
 		"GET /portal/access-log.json":    {{person, "GET", "/portal/access-log.json", nil, nil, 200, true}},
 		"POST /portal/withdraw":          {{person, "POST", "/portal/withdraw", url.Values{"category": {"face"}, "purpose": {"verification"}}, nil, 200, true}},
 		"POST /portal/withdraw/confirm":  {{person, "POST", "/portal/withdraw/confirm", url.Values{"category": {"face"}, "purpose": {"verification"}}, nil, 200, true}},
+
+		// Public pages and sign-in: no personal data.
+		"GET /{$}":            {{fresh, "GET", "/", nil, nil, 302, false}},
+		"GET /static/":        {{fresh, "GET", "/static/app.css", nil, nil, 200, false}},
+		"GET /ui/login":       {{fresh, "GET", "/ui/login", nil, nil, 200, false}},
+		"POST /ui/login":      {{fresh, "POST", "/ui/login", url.Values{"key": {"not a key"}}, nil, 401, false}, {fresh, "POST", "/ui/login", url.Values{"key": {e.keys[consent.Verifier]}}, nil, 303, false}},
+		"POST /ui/logout":     {{fresh, "POST", "/ui/logout", nil, nil, 303, false}},
+		"GET /portal":         {{fresh, "GET", "/portal", nil, nil, 200, false}},
+		"POST /portal":        {{fresh, "POST", "/portal", url.Values{"person_number": {pid}, "code": {"wrong"}}, nil, 401, true}}, // a refused sign-in is in the person's access log
+		"POST /portal/logout": {{fresh, "POST", "/portal/logout", nil, nil, 303, false}},
+		// Operator pages without a desk.
+		"GET /ui/{$}":   {{reg, "GET", "/ui/", nil, nil, 200, false}},
+		"GET /ui/desk":  {{reg, "GET", "/ui/desk", nil, nil, 200, false}},
+		"POST /ui/desk": {{reg, "POST", "/ui/desk", url.Values{"purpose": {"registration"}}, nil, 303, false}},
+		// One's own second factor: the form shows nothing personal; turning
+		// it on or off is manage_own_credential, decided and audited.
+		"GET /ui/totp":      {{pwc, "GET", "/ui/totp", nil, nil, 200, false}},
+		"POST /ui/totp":     {{pwc, "POST", "/ui/totp", url.Values{"secret": {totp.EncodeSecret(secret)}, "code": {totp.Code(secret, time.Now())}}, nil, 200, true}},
+		"POST /ui/totp/off": {{pwc, "POST", "/ui/totp/off", url.Values{"password": {"a long walking phrase"}, "code": {totp.Code(secret, time.Now().Add(totp.Step*time.Second))}}, nil, 200, true}},
+		// Operations the policy decides on the role: every attempt audited.
+		"GET /ui/audit":                  {{auditor, "GET", "/ui/audit", nil, nil, 200, true}, {reg, "GET", "/ui/audit", nil, nil, 403, true}},
+		"GET /ui/admin":                  {{admin, "GET", "/ui/admin", nil, nil, 200, true}, {reg, "GET", "/ui/admin", nil, nil, 403, true}},
+		"POST /ui/admin/sites":           {{admin, "POST", "/ui/admin/sites", url.Values{"code": {"s9"}, "name": {"Walk clinic"}, "area_code": {"A1"}}, nil, 303, true}},
+		"POST /ui/admin/keys":            {{admin, "POST", "/ui/admin/keys", url.Values{"role": {"verifier"}, "site": {"s1"}, "name": {"walk desk"}}, nil, 201, true}},
+		"POST /ui/admin/keys/revoke":     {{reg, "POST", "/ui/admin/keys/revoke", url.Values{"id": {gone.ID}}, nil, 403, true}, {admin, "POST", "/ui/admin/keys/revoke", url.Values{"id": {gone.ID}}, nil, 303, true}},
+		"POST /ui/admin/keys/password":   {{admin, "POST", "/ui/admin/keys/password", url.Values{"id": {op.ID}, "user": {"walker2"}, "password": {"another walking phrase"}}, nil, 303, true}},
+		"POST /ui/admin/keys/totp-reset": {{reg, "POST", "/ui/admin/keys/totp-reset", url.Values{"id": {op.ID}}, nil, 403, true}, {admin, "POST", "/ui/admin/keys/totp-reset", url.Values{"id": {op.ID}}, nil, 303, true}},
 	}
 	for _, r := range e.ui.Routes() {
-		if r.Access != Personal && r.Access != Subject {
-			continue
+		if r.Pattern == "GET /ui/reports" {
+			continue // walked below, one view per report kind
 		}
 		ss, ok := steps[r.Pattern]
 		if !ok {
-			t.Errorf("route %s reads or writes personal data and is not walked here", r.Pattern)
+			t.Errorf("route %s is not walked here", r.Pattern)
 			continue
 		}
 		for _, s := range ss {

@@ -131,6 +131,7 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /ui/desk", Operator, s.chooseDesk)
 	s.handle("GET /ui/totp", Operator, s.totpForm)
 	s.handle("POST /ui/totp", Operator, s.enableTOTP)
+	s.handle("POST /ui/totp/off", Operator, s.disableTOTP)
 	s.handle("POST /ui/admin/keys/totp-reset", Operator, s.resetTOTP)
 
 	s.handle("GET /ui/find", Personal, s.findForm)
