@@ -1,0 +1,1 @@
+-- 0011: reserved for another branch's migration (placeholder in wt-nodes only; the lead drops it on merge).
