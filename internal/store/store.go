@@ -53,6 +53,7 @@ type Tx interface {
 	Areas
 	Statistics
 	Rights
+	Shared
 }
 
 // Rights are what the person's rights need beyond the basic rows: merged

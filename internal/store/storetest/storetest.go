@@ -41,6 +41,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RegistrationsPerWeek", testWeekly},
 		{"ExclusionAndRegisterQuality", testExclusionAndQuality},
 		{"IdentifiersOncePerSystemAndErased", testIdentifiers},
+		{"SessionsExpireAndCascade", testSessions},
+		{"CountersRoundTripAndPrune", testCounters},
+		{"LeaseOneHolderAtATime", testLeases},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
