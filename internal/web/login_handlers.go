@@ -29,13 +29,10 @@ func (s *Server) login(q *req) error {
 	user := strings.TrimSpace(q.PostFormValue("user"))
 	var a registry.Actor
 	var err error
-	sess := &session{kind: kindOperator}
 	if key != "" {
 		a, err = s.reg.Authenticate(q.Context(), key)
-		sess.key = key
 	} else {
 		a, err = s.reg.AuthenticatePasswordCode(q.Context(), user, q.PostFormValue("password"), strings.TrimSpace(q.PostFormValue("code")), clientAddr(q.Request))
-		sess.operatorID = a.OperatorID
 	}
 	if err != nil {
 		if errors.Is(err, registry.ErrCodeRequired) {
@@ -53,12 +50,14 @@ func (s *Server) login(q *req) error {
 		return err
 	}
 	s.sessions.drop(q.w, q.Request, s.secure)
-	sess.role = a.Role
 	// A role with one desk works there; others choose.
+	var purpose consent.Purpose
 	if ps := consent.RolePurposes(a.Role); len(ps) == 1 {
-		sess.purpose = ps[0]
+		purpose = ps[0]
 	}
-	s.sessions.start(q.w, s.secure, sess)
+	if err := s.sessions.startOperator(q.w, q.Request, s.secure, a, purpose); err != nil {
+		return err
+	}
 	http.Redirect(q.w, q.Request, "/ui/", http.StatusSeeOther)
 	return nil
 }
@@ -90,7 +89,9 @@ func (s *Server) chooseDesk(q *req) error {
 	if !slices.Contains(consent.RolePurposes(q.actor.Role), p) {
 		return s.deskForm(q)
 	}
-	s.sessions.setPurpose(q.Request, p)
+	if err := s.sessions.setPurpose(q.Request, p); err != nil {
+		return err
+	}
 	http.Redirect(q.w, q.Request, "/ui/", http.StatusSeeOther)
 	return nil
 }
