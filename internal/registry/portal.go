@@ -109,7 +109,7 @@ func (r *Registry) Login(ctx context.Context, personID, code, client string) (Se
 			return err
 		}
 		if err := tx.PutSession(ctx, store.Session{ID: r.sessionID(token), Kind: kindPortal, PersonID: personID,
-			Role: string(consent.Subject), ExpiresAt: exp}); err != nil {
+			Role: string(consent.Subject), Method: "code", ExpiresAt: exp}); err != nil {
 			return err
 		}
 		return r.appendAudit(ctx, tx, a, personID, true, "")

@@ -35,6 +35,9 @@ type UISession struct {
 	PersonID   string // a person's session (role subject)
 	Role       consent.Role
 	Purpose    consent.Purpose // the operator's desk; empty until chosen
+	// Password: the operator signed in with user name and password (not
+	// an API key), so may manage their TOTP second factor.
+	Password bool
 }
 
 func (r *Registry) uiSessionID(token string) []byte {
@@ -43,17 +46,21 @@ func (r *Registry) uiSessionID(token string) []byte {
 
 func newUIToken() string { return base64.RawURLEncoding.EncodeToString(randomBytes(32)) }
 
-// StartUISession opens a web session for operator a (who signed in with
-// Authenticate or AuthenticatePasswordCode) at desk purpose (may be
-// empty), and returns its token.
-func (r *Registry) StartUISession(ctx context.Context, a Actor, purpose consent.Purpose, now time.Time) (string, error) {
-	if a.OperatorID == "" {
+// StartUISession opens a web session for the operator u.OperatorID (who
+// signed in with Authenticate, or AuthenticatePasswordCode when
+// u.Password) at desk u.Purpose (may be empty), and returns its token.
+func (r *Registry) StartUISession(ctx context.Context, u UISession, now time.Time) (string, error) {
+	if u.OperatorID == "" {
 		return "", fmt.Errorf("registry: %w", ErrUnauthenticated)
 	}
 	r.pruneShared(ctx)
 	token := newUIToken()
-	s := store.Session{ID: r.uiSessionID(token), Kind: kindUI, OperatorID: a.OperatorID, Role: string(a.Role), Purpose: string(purpose),
-		ExpiresAt: now.Add(UIIdleTimeout)}
+	method := "key"
+	if u.Password {
+		method = "password"
+	}
+	s := store.Session{ID: r.uiSessionID(token), Kind: kindUI, OperatorID: u.OperatorID, Role: string(u.Role), Purpose: string(u.Purpose),
+		Method: method, ExpiresAt: now.Add(UIIdleTimeout)}
 	if err := r.store.Update(ctx, func(tx store.Tx) error { return tx.PutSession(ctx, s) }); err != nil {
 		return "", err
 	}
@@ -70,7 +77,7 @@ func (r *Registry) StartPortalUISession(ctx context.Context, portalToken string,
 	}
 	token := newUIToken()
 	s := store.Session{ID: r.uiSessionID(token), Kind: kindUI, PersonID: a.PersonID, Parent: r.sessionID(portalToken),
-		Role: string(consent.Subject), ExpiresAt: now.Add(UIIdleTimeout)}
+		Role: string(consent.Subject), Method: "code", ExpiresAt: now.Add(UIIdleTimeout)}
 	if err := r.store.Update(ctx, func(tx store.Tx) error { return tx.PutSession(ctx, s) }); err != nil {
 		return "", err
 	}
@@ -105,7 +112,8 @@ func (r *Registry) UISession(ctx context.Context, token string, now time.Time) (
 			return UISession{}, err
 		}
 	}
-	return UISession{OperatorID: s.OperatorID, PersonID: s.PersonID, Role: consent.Role(s.Role), Purpose: consent.Purpose(s.Purpose)}, nil
+	return UISession{OperatorID: s.OperatorID, PersonID: s.PersonID, Role: consent.Role(s.Role), Purpose: consent.Purpose(s.Purpose),
+		Password: s.Method == "password"}, nil
 }
 
 // updateUISession changes a live session in one transaction; a session

@@ -50,7 +50,11 @@ type Session struct {
 	Parent     []byte
 	Role       string
 	Purpose    string
-	ExpiresAt  time.Time
+	// Method is how the session was opened: "key", "password" or "code"
+	// (the portal code); the web interface offers TOTP to password
+	// sessions only.
+	Method    string
+	ExpiresAt time.Time
 }
 
 // Counter is a count of events in a window that started at Start, and a

@@ -55,7 +55,8 @@ func (s *Server) login(q *req) error {
 	if ps := consent.RolePurposes(a.Role); len(ps) == 1 {
 		purpose = ps[0]
 	}
-	if err := s.sessions.startOperator(q.w, q.Request, s.secure, a, purpose); err != nil {
+	u := registry.UISession{OperatorID: a.OperatorID, Role: a.Role, Purpose: purpose, Password: key == ""}
+	if err := s.sessions.startOperator(q.w, q.Request, s.secure, u); err != nil {
 		return err
 	}
 	http.Redirect(q.w, q.Request, "/ui/", http.StatusSeeOther)
@@ -139,7 +140,7 @@ func (s *Server) home(q *req) error {
 	if len(consent.RolePurposes(q.actor.Role)) > 1 {
 		ls = append(ls, link{"/ui/desk", "nav.desk"})
 	}
-	if q.sess.operatorID != "" { // signed in by password: may turn TOTP on
+	if q.sess.password { // signed in by password: may turn TOTP on
 		ls = append(ls, link{"/ui/totp", "nav.totp"})
 	}
 	s.render(q, http.StatusOK, "home", homePage{Links: ls})

@@ -30,6 +30,7 @@ const (
 type session struct {
 	kind       sessionKind
 	operatorID string          // an operator's session
+	password   bool            // the operator signed in with a password (not a key)
 	personID   string          // a person's session
 	purpose    consent.Purpose // operator's desk; empty until chosen
 	role       consent.Role
@@ -51,8 +52,8 @@ func (ss *sessions) setCookie(w http.ResponseWriter, secure bool, token string) 
 }
 
 // startOperator opens an operator's session and sets its cookie.
-func (ss *sessions) startOperator(w http.ResponseWriter, r *http.Request, secure bool, a registry.Actor, purpose consent.Purpose) error {
-	token, err := ss.reg.StartUISession(r.Context(), a, purpose, ss.now())
+func (ss *sessions) startOperator(w http.ResponseWriter, r *http.Request, secure bool, u registry.UISession) error {
+	token, err := ss.reg.StartUISession(r.Context(), u, ss.now())
 	if err != nil {
 		return err
 	}
@@ -81,7 +82,7 @@ func (ss *sessions) get(r *http.Request) *session {
 	if err != nil {
 		return nil
 	}
-	s := &session{operatorID: u.OperatorID, personID: u.PersonID, purpose: u.Purpose, role: u.Role, kind: kindOperator}
+	s := &session{operatorID: u.OperatorID, personID: u.PersonID, purpose: u.Purpose, role: u.Role, password: u.Password, kind: kindOperator}
 	if u.OperatorID == "" {
 		s.kind = kindSubject
 	}

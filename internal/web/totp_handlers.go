@@ -27,7 +27,7 @@ func (s *Server) totpForm(q *req) error {
 
 // totpRender shows the page with secret (a new one when nil).
 func (s *Server) totpRender(q *req, status int, secret []byte, errKey string) error {
-	p := totpPage{Password: q.sess.operatorID != "", Error: errKey}
+	p := totpPage{Password: q.sess.password, Error: errKey}
 	if !p.Password {
 		s.render(q, http.StatusForbidden, "totp", p)
 		return nil
@@ -51,7 +51,7 @@ func (s *Server) totpRender(q *req, status int, secret []byte, errKey string) er
 
 // enableTOTP checks the first code of the secret shown and turns TOTP on.
 func (s *Server) enableTOTP(q *req) error {
-	if q.sess.operatorID == "" {
+	if !q.sess.password {
 		return s.totpRender(q, http.StatusForbidden, nil, "")
 	}
 	secret, err := totp.DecodeSecret(q.PostFormValue("secret"))

@@ -14,11 +14,11 @@ import (
 // loser again on the winner's row, so no count is lost.
 
 func (t *tx) PutSession(ctx context.Context, s store.Session) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO sessions(id, kind, operator_id, person_id, parent, role, purpose, expires_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+	_, err := t.tx.Exec(ctx, `INSERT INTO sessions(id, kind, operator_id, person_id, parent, role, purpose, method, expires_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
 		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, operator_id = excluded.operator_id, person_id = excluded.person_id,
-			parent = excluded.parent, role = excluded.role, purpose = excluded.purpose, expires_at = excluded.expires_at`,
-		s.ID, s.Kind, s.OperatorID, s.PersonID, s.Parent, s.Role, s.Purpose, ms(s.ExpiresAt))
+			parent = excluded.parent, role = excluded.role, purpose = excluded.purpose, method = excluded.method, expires_at = excluded.expires_at`,
+		s.ID, s.Kind, s.OperatorID, s.PersonID, s.Parent, s.Role, s.Purpose, s.Method, ms(s.ExpiresAt))
 	if err != nil {
 		return t.fail("put session", err)
 	}
@@ -28,8 +28,8 @@ func (t *tx) PutSession(ctx context.Context, s store.Session) error {
 func (t *tx) GetSession(ctx context.Context, id []byte, now time.Time) (store.Session, error) {
 	s := store.Session{ID: id}
 	var exp int64
-	err := t.tx.QueryRow(ctx, `SELECT kind, operator_id, person_id, parent, role, purpose, expires_at FROM sessions
-		WHERE id = $1 AND expires_at > $2`, id, ms(now)).Scan(&s.Kind, &s.OperatorID, &s.PersonID, &s.Parent, &s.Role, &s.Purpose, &exp)
+	err := t.tx.QueryRow(ctx, `SELECT kind, operator_id, person_id, parent, role, purpose, method, expires_at FROM sessions
+		WHERE id = $1 AND expires_at > $2`, id, ms(now)).Scan(&s.Kind, &s.OperatorID, &s.PersonID, &s.Parent, &s.Role, &s.Purpose, &s.Method, &exp)
 	if err != nil {
 		return store.Session{}, t.fail("get session", err)
 	}

@@ -11,11 +11,11 @@ import (
 // --- shared state of several nodes: sessions, login counters, leases ---
 
 func (t *tx) PutSession(ctx context.Context, s store.Session) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO sessions(id, kind, operator_id, person_id, parent, role, purpose, expires_at)
-		VALUES (?,?,?,?,?,?,?,?)
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO sessions(id, kind, operator_id, person_id, parent, role, purpose, method, expires_at)
+		VALUES (?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, operator_id = excluded.operator_id, person_id = excluded.person_id,
-			parent = excluded.parent, role = excluded.role, purpose = excluded.purpose, expires_at = excluded.expires_at`,
-		s.ID, s.Kind, s.OperatorID, s.PersonID, s.Parent, s.Role, s.Purpose, ms(s.ExpiresAt))
+			parent = excluded.parent, role = excluded.role, purpose = excluded.purpose, method = excluded.method, expires_at = excluded.expires_at`,
+		s.ID, s.Kind, s.OperatorID, s.PersonID, s.Parent, s.Role, s.Purpose, s.Method, ms(s.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: put session: %w", err)
 	}
@@ -25,8 +25,8 @@ func (t *tx) PutSession(ctx context.Context, s store.Session) error {
 func (t *tx) GetSession(ctx context.Context, id []byte, now time.Time) (store.Session, error) {
 	s := store.Session{ID: id}
 	var exp int64
-	err := t.tx.QueryRowContext(ctx, `SELECT kind, operator_id, person_id, parent, role, purpose, expires_at FROM sessions
-		WHERE id = ? AND expires_at > ?`, id, ms(now)).Scan(&s.Kind, &s.OperatorID, &s.PersonID, &s.Parent, &s.Role, &s.Purpose, &exp)
+	err := t.tx.QueryRowContext(ctx, `SELECT kind, operator_id, person_id, parent, role, purpose, method, expires_at FROM sessions
+		WHERE id = ? AND expires_at > ?`, id, ms(now)).Scan(&s.Kind, &s.OperatorID, &s.PersonID, &s.Parent, &s.Role, &s.Purpose, &s.Method, &exp)
 	if err != nil {
 		return store.Session{}, notFound("sqlite: get session", err)
 	}

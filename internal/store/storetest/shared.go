@@ -17,7 +17,7 @@ func testSessions(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	portal := store.Session{ID: []byte("portal-mac"), Kind: "portal", PersonID: "p1", Role: "subject", ExpiresAt: t0.Add(15 * time.Minute)}
 	ui := store.Session{ID: []byte("ui-mac"), Kind: "ui", PersonID: "p1", Parent: portal.ID, Role: "subject", ExpiresAt: t0.Add(30 * time.Minute)}
-	op := store.Session{ID: []byte("op-mac"), Kind: "ui", OperatorID: "op1", Role: "registrar", Purpose: "registration", ExpiresAt: t0.Add(time.Minute)}
+	op := store.Session{ID: []byte("op-mac"), Kind: "ui", OperatorID: "op1", Role: "registrar", Purpose: "registration", Method: "password", ExpiresAt: t0.Add(time.Minute)}
 	update(t, s, func(tx store.Tx) error {
 		for _, x := range []store.Session{portal, ui, op} {
 			if err := tx.PutSession(ctx, x); err != nil {

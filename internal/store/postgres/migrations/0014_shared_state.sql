@@ -12,6 +12,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 	parent      BYTEA,
 	role        TEXT NOT NULL DEFAULT '',
 	purpose     TEXT NOT NULL DEFAULT '',
+	method      TEXT NOT NULL DEFAULT '',
 	expires_at  BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_expires ON sessions(expires_at);

@@ -12,6 +12,7 @@ CREATE TABLE sessions (
 	parent      BLOB,
 	role        TEXT NOT NULL DEFAULT '',
 	purpose     TEXT NOT NULL DEFAULT '',
+	method      TEXT NOT NULL DEFAULT '',
 	expires_at  INTEGER NOT NULL
 );
 CREATE INDEX sessions_expires ON sessions(expires_at);
