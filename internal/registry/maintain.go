@@ -17,6 +17,8 @@ type MaintenanceReport struct {
 	// CareDataErased counts erased persons whose retained care data reached
 	// the end of its period and was deleted (Options.CareRetention).
 	CareDataErased int `json:"care_data_erased"`
+	// SharedPruned counts dead sessions and login counters deleted.
+	SharedPruned int `json:"sessions_and_counters_pruned"`
 }
 
 // maintenanceActor is the system itself, as recorded in the audit log.
@@ -30,6 +32,9 @@ var maintenanceActor = Actor{OperatorID: "system:maintain", Role: consent.Regist
 func (r *Registry) Maintain(ctx context.Context) (MaintenanceReport, error) {
 	var rep MaintenanceReport
 	var err error
+	if rep.SharedPruned, err = r.PruneShared(ctx); err != nil {
+		return rep, err
+	}
 	if rep.CareDataErased, err = r.endCareRetention(ctx); err != nil {
 		return rep, err
 	}
