@@ -18,9 +18,10 @@ import (
 // node is one API node: its own connection pool, keyring, audit log and
 // registry, over the database the other nodes use.
 type node struct {
-	db  *DB
-	reg *registry.Registry
-	log *audit.Log
+	db   *DB
+	reg  *registry.Registry
+	log  *audit.Log
+	keys *envelope.Keyring
 }
 
 // openNodes starts n API nodes over one fresh schema, sharing the master
@@ -50,7 +51,7 @@ func openNodes(tb testing.TB, n int, maxConns int) []node {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		out = append(out, node{db: db, reg: registry.New(db, kr, registry.Options{Audit: alog}), log: alog})
+		out = append(out, node{db: db, reg: registry.New(db, kr, registry.Options{Audit: alog}), log: alog, keys: kr})
 	}
 	if _, err := out[0].reg.PutArea(ctx, registry.Actor{Role: consent.Admin}, "A", registry.AreaInput{Name: "Area A"}); err != nil {
 		tb.Fatal(err)
@@ -265,4 +266,83 @@ func TestNodesAuditOneLog(t *testing.T) {
 		}
 	}
 	t.Logf("%d entries, %d checkpoints from two nodes", rep.Entries, len(notes))
+}
+
+// savesCounted counts, over all nodes, how often each checkpoint size is
+// saved.
+type savesCounted struct {
+	registry.AuditStore
+	mu    *sync.Mutex
+	saves map[uint64]int
+}
+
+func (s savesCounted) SaveCheckpoint(ctx context.Context, size uint64, note []byte) error {
+	s.mu.Lock()
+	s.saves[size]++
+	s.mu.Unlock()
+	return s.AuditStore.SaveCheckpoint(ctx, size, note)
+}
+
+// TestNodesCutEachCheckpointOnce: two nodes' audit logs over one database,
+// both cutting as fast as they can while both nodes write: the lease lets
+// one cut at a time, so no size is signed and saved twice.
+func TestNodesCutEachCheckpointOnce(t *testing.T) {
+	ns := openNodes(t, 2, 4)
+	ctx := context.Background()
+	var mu sync.Mutex
+	saves := map[uint64]int{}
+	var logs []*audit.Log
+	for _, n := range ns {
+		signer, err := registry.AuditSigner(ctx, n.keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		as := savesCounted{AuditStore: registry.NewAuditStore(n.db, nil), mu: &mu, saves: saves}
+		l, err := audit.NewLog(audit.Config{Leaves: as, Checkpoints: as, Signer: signer, Lease: as})
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs = append(logs, l)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var writers sync.WaitGroup
+	for ni, n := range ns {
+		writers.Go(func() {
+			for i := range 15 {
+				if _, err := enrolOn(ctx, n.reg, ni*1000+i); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	for ni, l := range logs {
+		wg.Go(func() {
+			for {
+				if _, err := l.Checkpoint(ctx); err != nil {
+					t.Errorf("node %d: %v", ni, err)
+					return
+				}
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		})
+	}
+	writers.Wait()
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	for size, n := range saves {
+		if n != 1 {
+			t.Errorf("checkpoint of size %d saved %d times", size, n)
+		}
+	}
+	if len(saves) < 2 {
+		t.Errorf("only %d checkpoints cut", len(saves))
+	}
+	t.Logf("%d checkpoints, each cut once, by two nodes", len(saves))
 }
