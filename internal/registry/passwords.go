@@ -30,7 +30,7 @@ const (
 	MinPasswordLen      = 12
 	MaxPasswordFailures = 5
 	PasswordLockout     = 15 * time.Minute
-	passwordForget      = 24 * time.Hour // wrong passwords older than this are forgotten
+	passwordForget      = time.Hour // wrong passwords older than this are forgotten (keeps the table small)
 
 	argonMemory  = 19 * 1024
 	argonTime    = 2

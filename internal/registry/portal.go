@@ -85,7 +85,9 @@ func (r *Registry) Login(ctx context.Context, personID, code, client string) (Se
 	want := r.keys.MAC(portalLabel, []byte(personID+"\x00"+strings.ToUpper(strings.TrimSpace(code))))
 	if err != nil || p.Status != store.StatusActive || !hmac.Equal(want, p.PortalCodeMAC) {
 		if err == nil {
-			_ = r.store.Update(ctx, func(tx store.Tx) error {
+			// Counted and audited together; if that fails, the attempt
+			// fails with it rather than go uncounted.
+			err := r.store.Update(ctx, func(tx store.Tx) error {
 				if p.Status == store.StatusActive {
 					// Only a real person's failures count against them.
 					if _, err := fail(ctx, tx, personKey, now, lockout, maxPersonFailures, lockout); err != nil {
@@ -97,6 +99,9 @@ func (r *Registry) Login(ctx context.Context, personID, code, client string) (Se
 				}
 				return r.appendAudit(ctx, tx, a, personID, false, "bad_code")
 			})
+			if err != nil {
+				return Session{}, err
+			}
 		}
 		return Session{}, fmt.Errorf("registry: login: %w", ErrUnauthenticated)
 	}
