@@ -203,6 +203,7 @@ type Persons interface {
 	// FindPersons lists active persons whose LookupIndex is index.
 	FindPersons(ctx context.Context, index []byte) ([]string, error)
 	// ErasePerson deletes every row about the person and leaves a tombstone.
+	// The person's sessions (store.Shared) end with it.
 	ErasePerson(ctx context.Context, id string, at time.Time) error
 }
 

@@ -74,6 +74,39 @@ func testSessions(t *testing.T, s store.Store) {
 	})
 }
 
+// testSessionsErased: erasing a person (with or without kept care data)
+// ends their sessions; others' stay.
+func testSessionsErased(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	update(t, s, func(tx store.Tx) error {
+		for i, id := range []string{"p1", "p2", "p3"} {
+			if err := tx.CreatePerson(ctx, person(id)); err != nil {
+				return err
+			}
+			if err := tx.PutSession(ctx, store.Session{ID: []byte("s-" + id), Kind: "portal", PersonID: id, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+				return err
+			}
+			if err := tx.PutSession(ctx, store.Session{ID: []byte{byte(i)}, Kind: "ui", PersonID: id, Parent: []byte("s-" + id), ExpiresAt: t0.Add(time.Hour)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error { return tx.ErasePerson(ctx, "p1", t0) })
+	update(t, s, func(tx store.Tx) error { return tx.ErasePersonKeepCare(ctx, "p2", t0) })
+	view(t, s, func(tx store.Tx) error {
+		for i, id := range []string{"p1", "p2", "p3"} {
+			_, err1 := tx.GetSession(ctx, []byte("s-"+id), t0)
+			_, err2 := tx.GetSession(ctx, []byte{byte(i)}, t0)
+			gone := errors.Is(err1, store.ErrNotFound) && errors.Is(err2, store.ErrNotFound)
+			if want := id != "p3"; gone != want {
+				t.Errorf("%s's sessions gone: %v (%v, %v), want %v", id, gone, err1, err2, want)
+			}
+		}
+		return nil
+	})
+}
+
 // testCounters: a counter reads back with zero times kept zero; pruning
 // honours limit and expiry.
 func testCounters(t *testing.T, s store.Store) {

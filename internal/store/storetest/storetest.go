@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ExclusionAndRegisterQuality", testExclusionAndQuality},
 		{"IdentifiersOncePerSystemAndErased", testIdentifiers},
 		{"SessionsExpireAndCascade", testSessions},
+		{"SessionsEndWithErasure", testSessionsErased},
 		{"CountersRoundTripAndPrune", testCounters},
 		{"LeaseOneHolderAtATime", testLeases},
 	}

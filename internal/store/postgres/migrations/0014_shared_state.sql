@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE INDEX IF NOT EXISTS sessions_expires ON sessions(expires_at);
 CREATE INDEX IF NOT EXISTS sessions_parent ON sessions(parent);
+CREATE INDEX IF NOT EXISTS sessions_person ON sessions(person_id);
 CREATE TABLE IF NOT EXISTS login_counters (
 	key          BYTEA PRIMARY KEY,
 	n            BIGINT NOT NULL,

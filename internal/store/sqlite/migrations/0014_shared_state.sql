@@ -17,6 +17,7 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_expires ON sessions(expires_at);
 CREATE INDEX sessions_parent ON sessions(parent);
+CREATE INDEX sessions_person ON sessions(person_id);
 CREATE TABLE login_counters (
 	key          BLOB PRIMARY KEY,
 	n            INTEGER NOT NULL,
