@@ -10,12 +10,11 @@ import (
 )
 
 // leaseTable is one lease shared by several nodes, as a store row would
-// be; it also records whether two holders ever overlapped.
+// be; overlap records whether two checkpoint saves ever overlapped.
 type leaseTable struct {
 	mu      sync.Mutex
 	holder  string
 	until   time.Time
-	inUse   int // holders inside a cut right now (checked by the store's save)
 	overlap bool
 }
 
