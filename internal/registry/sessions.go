@@ -12,8 +12,9 @@ import (
 )
 
 // Web interface sessions. The browser holds a 256-bit random token; the
-// store (store.Shared) holds only its keyed MAC (label uiSessionLabel, a key
-// derived from the master key, the same on every API node), so a copy of
+// store (store.Shared) holds only its keyed MAC (Keyring.MAC, label
+// uiSessionLabel: a secret of the key store, the same on every API node and
+// never in the data database), so a copy of
 // the table cannot be replayed and any node serves the session. A session
 // ends after UIIdleTimeout without a request, at sign-out, or when the
 // operator is revoked (the interface checks OperatorActor on every
