@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 )
@@ -30,6 +31,21 @@ type CheckpointStore interface {
 	// error wrapping ErrNoCheckpoint when none was ever saved.
 	LatestCheckpoint(ctx context.Context) (size uint64, note []byte, err error)
 }
+
+// Lease lets one Log at a time, among several over one store (one per API
+// node), cut a checkpoint: the store implements it (a row with a holder and
+// an expiry, store.Shared). Without a Lease a Log assumes it is alone.
+type Lease interface {
+	// Acquire takes the lease for ttl, or renews it, and reports true; it
+	// reports false when another holder has it and its time is not out.
+	Acquire(ctx context.Context, ttl time.Duration) (bool, error)
+	// Release gives the lease up (a lease held by another is kept).
+	Release(ctx context.Context) error
+}
+
+// ErrLeaseBusy is wrapped by Log.Checkpoint when another Log held the
+// checkpoint lease for longer than Config.LeaseWait.
+var ErrLeaseBusy = errors.New("another node holds the audit checkpoint lease")
 
 // ErrNoCheckpoint is wrapped by CheckpointStore.LatestCheckpoint and
 // Log.Latest when no checkpoint exists yet.
@@ -60,6 +76,14 @@ type Config struct {
 	PollInterval time.Duration
 	// Logger receives Run's errors; nil discards them.
 	Logger *slog.Logger
+	// Lease, when set, is held while a checkpoint is cut, so that Logs of
+	// several nodes over one store cut one checkpoint at a time (each size
+	// once, sizes in order). LeaseTTL is how long it is taken for (0: 10 s;
+	// a node that dies holding it blocks others that long); LeaseWait how
+	// long Checkpoint waits for it (0: 15 s), then fails with ErrLeaseBusy.
+	Lease     Lease
+	LeaseTTL  time.Duration
+	LeaseWait time.Duration
 }
 
 // Log keeps an in-memory Tree in step with the stored audit rows and cuts
@@ -67,9 +91,11 @@ type Config struct {
 // Log only reads them. Its memory is the Tree's, about 64 bytes per entry.
 //
 // A Log is safe for concurrent use. Sync and Checkpoint serialise among
-// themselves; proofs read the tree concurrently. Run more than one Log
-// against one database only if interleaved checkpoints from each are
-// acceptable; one Run per database is the intended setup.
+// themselves; proofs read the tree concurrently. Several Logs over one
+// database (one per API node, each with its Run) follow the same table:
+// each syncs before it cuts a checkpoint or proves an entry beyond what it
+// holds, and with a Config.Lease only one of them cuts at a time, so every
+// size is signed once and checkpoints are saved in size order.
 type Log struct {
 	cfg    Config
 	tree   Tree
@@ -95,6 +121,15 @@ func NewLog(cfg Config) (*Log, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.LeaseTTL < 0 || cfg.LeaseWait < 0 {
+		return nil, fmt.Errorf("%s: negative LeaseTTL or LeaseWait", op)
+	}
+	if cfg.LeaseTTL == 0 {
+		cfg.LeaseTTL = 10 * time.Second
+	}
+	if cfg.LeaseWait == 0 {
+		cfg.LeaseWait = 15 * time.Second
 	}
 	return &Log{cfg: cfg, notify: make(chan struct{}, 1)}, nil
 }
@@ -148,11 +183,28 @@ func (l *Log) Checkpoint(ctx context.Context) (SignedCheckpoint, error) {
 	const op = "audit.Log.Checkpoint"
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	size, err := l.sync(ctx)
+	size, err := l.sync(ctx) // the bulk of a catch-up, before taking the lease
 	if err != nil {
 		return SignedCheckpoint{}, fmt.Errorf("%s: %w", op, err)
 	}
+	if l.cfg.Lease != nil {
+		release, err := l.acquire(ctx)
+		if err != nil {
+			return SignedCheckpoint{}, fmt.Errorf("%s: %w", op, err)
+		}
+		defer release()
+		if size, err = l.sync(ctx); err != nil {
+			return SignedCheckpoint{}, fmt.Errorf("%s: %w", op, err)
+		}
+	}
 	latest, err := l.latest(ctx)
+	if err == nil && latest.Size > size {
+		// Another node appended and cut since our sync; the rows its
+		// checkpoint covers were committed before it was saved.
+		if size, err = l.sync(ctx); err != nil {
+			return SignedCheckpoint{}, fmt.Errorf("%s: %w", op, err)
+		}
+	}
 	switch {
 	case errors.Is(err, ErrNoCheckpoint):
 	case err != nil:
@@ -189,6 +241,38 @@ func (l *Log) Checkpoint(ctx context.Context) (SignedCheckpoint, error) {
 		Checkpoint: Checkpoint{Origin: l.cfg.Signer.Origin(), Size: size, Root: root},
 		Note:       signed,
 	}, nil
+}
+
+// acquire waits for the checkpoint lease, at most LeaseWait, and returns
+// the function that releases it.
+func (l *Log) acquire(ctx context.Context) (func(), error) {
+	deadline := time.Now().Add(l.cfg.LeaseWait)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		ok, err := l.cfg.Lease.Acquire(ctx, l.cfg.LeaseTTL)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint lease: %w", err)
+		}
+		if ok {
+			return func() {
+				// Released even when ctx ended: else others wait out the TTL.
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				defer cancel()
+				if err := l.cfg.Lease.Release(rctx); err != nil {
+					l.cfg.Logger.Warn("audit checkpoint lease not released; it lapses at its expiry", "err", err)
+				}
+			}, nil
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return nil, fmt.Errorf("checkpoint lease: waited %v: %w", l.cfg.LeaseWait, ErrLeaseBusy)
+		}
+		t := time.NewTimer(wait + time.Duration(rand.Int64N(int64(wait))))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // Latest returns the latest saved checkpoint, verified against this log's

@@ -62,7 +62,7 @@ func maintainLoop(ctx context.Context, a *app, every time.Duration, log *slog.Lo
 				}
 				continue
 			}
-			log.Info("maintenance", "checked", rep.Checked, "erased_persons", rep.ErasedPersons, "erased_categories", rep.ErasedData, "shredded_tombstones", rep.ShreddedPersons, "care_data_erased", rep.CareDataErased)
+			log.Info("maintenance", "checked", rep.Checked, "erased_persons", rep.ErasedPersons, "erased_categories", rep.ErasedData, "shredded_tombstones", rep.ShreddedPersons, "care_data_erased", rep.CareDataErased, "sessions_and_counters_pruned", rep.SharedPruned)
 		}
 	}
 }

@@ -338,7 +338,7 @@ func (s *Server) authenticate(r *http.Request) (registry.Actor, error) {
 		return registry.Actor{}, registry.ErrUnauthenticated
 	}
 	if registry.IsSessionToken(key) {
-		return s.reg.AuthenticateSession(key)
+		return s.reg.AuthenticateSession(r.Context(), key)
 	}
 	return s.reg.Authenticate(r.Context(), key)
 }

@@ -60,6 +60,18 @@ var txOutsideGuard = map[string]string{
 	"Registry.recordExclusion":     "counts one exclusion event: site, modality, kind and time, no person",
 	"Registry.OpsStats":            "operational counts for metrics (open cases, checkpoint age): no personal data",
 	"Registry.Login":               "portal login: checks a person's code and opens a session (audited by the login itself)",
+	// Sessions and login counters shared by API nodes (store.Shared): MACs
+	// of tokens and counter keys, no personal data.
+	"Registry.AuthenticateSession":  "looks a portal session up by the MAC of its token",
+	"Registry.StartUISession":       "stores a web session (MAC of its token) for a signed-in operator",
+	"Registry.StartPortalUISession": "stores a web session riding on a portal session",
+	"Registry.UISession":            "looks a web session up by the MAC of its token and moves its idle expiry on",
+	"Registry.updateUISession":      "changes a web session's desk or expiry",
+	"Registry.EndUISession":         "deletes a web session (and the portal session it rides on)",
+	"Registry.DisableTOTP":          "reads the signed-in operator's own user name to re-authenticate them before the gated change",
+	"Registry.passwordFailed":       "counts a wrong password toward the user name's lock",
+	"Registry.pruneShared":          "deletes dead sessions and login counters",
+	"Registry.PruneShared":          "deletes dead sessions and login counters",
 	// The audit log: metadata, never names or templates.
 	"AuditRows":            "reads audit entries to build the Merkle tree",
 	"AuditCheckpointNotes": "reads signed checkpoints",

@@ -19,19 +19,44 @@ import (
 // AuditKeyName names the audit checkpoint signing key in the keyring.
 const AuditKeyName = "audit-checkpoints"
 
-// AuditStore adapts a store.Store to the audit package's LeafSource and
-// CheckpointStore (every backend's audit tables, through store.Tx).
+// AuditStore adapts a store.Store to the audit package's LeafSource,
+// CheckpointStore and Lease (every backend's audit tables and leases,
+// through store.Tx).
 type AuditStore struct {
-	s   store.Store
-	now func() time.Time
+	s      store.Store
+	now    func() time.Time
+	holder string // this node's name in the checkpoint lease
 }
 
-// NewAuditStore adapts s; now stamps saved checkpoints (nil: time.Now).
+// auditLease names the lease held while a checkpoint is cut.
+const auditLease = "audit-checkpoint"
+
+// NewAuditStore adapts s; now stamps saved checkpoints and times the
+// checkpoint lease (nil: time.Now; nodes sharing a database need clocks
+// in step to well within the lease's TTL, as NTP keeps them). Each
+// AuditStore is a holder of its own in the lease.
 func NewAuditStore(s store.Store, now func() time.Time) AuditStore {
 	if now == nil {
 		now = time.Now
 	}
-	return AuditStore{s: s, now: now}
+	return AuditStore{s: s, now: now, holder: hex.EncodeToString(randomBytes(12))}
+}
+
+// Acquire takes the checkpoint lease for ttl (audit.Lease).
+func (a AuditStore) Acquire(ctx context.Context, ttl time.Duration) (bool, error) {
+	var ok bool
+	err := a.s.Update(ctx, func(tx store.Tx) error {
+		now := a.now()
+		var err error
+		ok, err = tx.AcquireLease(ctx, auditLease, a.holder, now, now.Add(ttl))
+		return err
+	})
+	return ok, err
+}
+
+// Release gives the checkpoint lease up (audit.Lease).
+func (a AuditStore) Release(ctx context.Context) error {
+	return a.s.Update(ctx, func(tx store.Tx) error { return tx.ReleaseLease(ctx, auditLease, a.holder) })
 }
 
 func (a AuditStore) AuditLeafHashes(ctx context.Context, from uint64, limit int) ([][]byte, error) {
@@ -80,7 +105,7 @@ func NewAuditLog(ctx context.Context, s store.Store, k Keyring, clock func() tim
 		return nil, err
 	}
 	as := NewAuditStore(s, clock)
-	al, err := audit.NewLog(audit.Config{Leaves: as, Checkpoints: as, Signer: signer, Logger: log})
+	al, err := audit.NewLog(audit.Config{Leaves: as, Checkpoints: as, Signer: signer, Logger: log, Lease: as})
 	if err != nil {
 		return nil, err
 	}

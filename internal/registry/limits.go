@@ -1,14 +1,18 @@
 package registry
 
 import (
-	"container/list"
-	"sync"
+	"context"
+	"errors"
+	"sync/atomic"
 	"time"
+
+	"github.com/assent-registry/assent/internal/store"
 )
 
-// Portal login limits. Three counters, each in a bounded LRU so memory
-// stays fixed whatever an attacker sends (the least recently used entry is
-// dropped, never the whole table):
+// Login limits. The counters live in the store (store.Shared), so that every
+// API node over one database enforces the same rate and the same locks: a
+// lock earned by failures on one node holds on all of them. Three counters
+// for the portal:
 //
 //   - per client address: at most maxPerClient attempts per clientWindow,
 //     whatever ids it tries (slows one machine guessing many people);
@@ -18,9 +22,19 @@ import (
 //     person's portal for lockout (slows guessing spread over many
 //     addresses).
 //
+// and two for operators' password sign-in (passwords.go): per client
+// address (the same rate, counted apart) and per user name.
+//
 // Failures are counted against a person only when the person exists and is
 // active: wrong ids cost the client its attempts but touch no real person,
-// so nobody can flush the table with invented ids or lock them.
+// so nobody can lock them with invented ids.
+//
+// A counter's key is a keyed MAC (Keyring.MAC, label counterLabel) of its
+// kind and subject, so the table holds no person id, user name or client
+// address in the clear. Every row carries the time after which it is dead;
+// pruneShared deletes dead rows (at most once a minute per node, from the
+// sign-in paths), so the table holds at most the rows of the last window
+// and lockout, whatever an attacker sends.
 //
 // The trade-off: someone who knows a person's id can, from enough
 // addresses, lock that person's portal for lockout at a time. The person
@@ -34,126 +48,139 @@ const (
 	maxPairFailures   = 5  // wrong codes for one person from one client
 	maxPersonFailures = 20 // wrong codes for one person from all clients
 	lockout           = 15 * time.Minute
-	maxEntriesKept    = 100000 // per table
+
+	counterLabel = "login-counter"
+	pruneEvery   = time.Minute
+	pruneBatch   = 1000
 )
 
-// limiter tracks login attempts in memory. Safe for concurrent use.
-type limiter struct {
-	mu      sync.Mutex
-	clients lru // client -> attempts in the current window
-	pairs   lru // person + "\x00" + client -> failures
-	persons lru // person -> failures
+// Counter kinds (the first part of a counter's MAC input).
+const (
+	ctrClient   = "client"   // portal attempts of a client address
+	ctrPair     = "pair"     // portal failures of (person, client)
+	ctrPerson   = "person"   // portal failures of a person
+	ctrPwClient = "pwclient" // password sign-in attempts of a client address
+	ctrUser     = "user"     // wrong passwords or codes of a user name
+)
+
+// counterKey is the stored key of the counter of kind for subject.
+func (r *Registry) counterKey(kind string, subject ...string) []byte {
+	b := []byte(kind)
+	for _, s := range subject {
+		b = append(b, 0)
+		b = append(b, s...)
+	}
+	return r.keys.MAC(counterLabel, b)
 }
 
-// counter is a count in a window that started at start, or a lock.
-type counter struct {
-	n           int
-	start       time.Time
-	lockedUntil time.Time
+// getCounter returns the counter at key, the zero counter when absent.
+func getCounter(ctx context.Context, tx store.Tx, key []byte) (store.Counter, error) {
+	c, err := tx.GetCounter(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Counter{}, nil
+	}
+	return c, err
 }
 
-// lru is a map with a bound: past max entries, the least recently used is
-// dropped. Not safe for concurrent use (the limiter's mutex guards it).
-type lru struct {
-	max   int
-	order *list.List // front: most recently used; values are *lruEntry
-	items map[string]*list.Element
+// hit counts one attempt at key in a fixed window of length window, and
+// reports whether it is within max.
+func hit(ctx context.Context, tx store.Tx, key []byte, now time.Time, window time.Duration, max int) (bool, error) {
+	c, err := getCounter(ctx, tx, key)
+	if err != nil {
+		return false, err
+	}
+	if c.Start.IsZero() || now.Sub(c.Start) >= window {
+		c.N, c.Start = 0, now
+	}
+	c.N++
+	c.ExpiresAt = c.Start.Add(window)
+	return c.N <= max, tx.PutCounter(ctx, key, c)
 }
 
-type lruEntry struct {
-	key string
-	c   counter
+// fail counts one failure at key. Failures older than forget (counted from
+// the first of them) are forgotten; the max-th locks key for lock and starts
+// the count again. It reports whether key is now locked.
+func fail(ctx context.Context, tx store.Tx, key []byte, now time.Time, forget time.Duration, max int, lock time.Duration) (bool, error) {
+	c, err := getCounter(ctx, tx, key)
+	if err != nil {
+		return false, err
+	}
+	if !c.Start.IsZero() && now.Sub(c.Start) >= forget {
+		c.N, c.Start = 0, time.Time{}
+	}
+	if c.Start.IsZero() {
+		c.Start = now
+	}
+	c.N++
+	locked := false
+	if c.N >= max {
+		c.N, c.Start, c.LockedUntil, locked = 0, time.Time{}, now.Add(lock), true
+	}
+	c.ExpiresAt = c.LockedUntil
+	if !c.Start.IsZero() && c.Start.Add(forget).After(c.ExpiresAt) {
+		c.ExpiresAt = c.Start.Add(forget)
+	}
+	return locked, tx.PutCounter(ctx, key, c)
 }
 
-// get returns the counter of key, created when absent, and marks it used.
-func (l *lru) get(key string) *counter {
-	if l.items == nil {
-		l.items, l.order = map[string]*list.Element{}, list.New()
-		if l.max == 0 {
-			l.max = maxEntriesKept
+// lockedAt reports whether any of keys is locked at now.
+func lockedAt(ctx context.Context, tx store.Tx, now time.Time, keys ...[]byte) (bool, error) {
+	for _, k := range keys {
+		c, err := getCounter(ctx, tx, k)
+		if err != nil {
+			return false, err
+		}
+		if now.Before(c.LockedUntil) {
+			return true, nil
 		}
 	}
-	if el, ok := l.items[key]; ok {
-		l.order.MoveToFront(el)
-		return &el.Value.(*lruEntry).c
-	}
-	for l.order.Len() >= l.max {
-		old := l.order.Back()
-		l.order.Remove(old)
-		delete(l.items, old.Value.(*lruEntry).key)
-	}
-	e := &lruEntry{key: key}
-	l.items[key] = l.order.PushFront(e)
-	return &e.c
+	return false, nil
 }
 
-// peek returns the counter of key without creating or marking it.
-func (l *lru) peek(key string) *counter {
-	if el, ok := l.items[key]; ok {
-		return &el.Value.(*lruEntry).c
+// pruner remembers when this node last pruned the shared tables.
+type pruner struct{ last atomic.Int64 }
+
+// pruneShared deletes dead sessions and counters, at most once per
+// pruneEvery on this node (another node may prune meanwhile; that is fine).
+// A failure is logged, never returned: pruning is housekeeping.
+func (r *Registry) pruneShared(ctx context.Context) {
+	now := r.clock()
+	last := r.prune.last.Load()
+	if now.UnixMilli()-last < pruneEvery.Milliseconds() || !r.prune.last.CompareAndSwap(last, now.UnixMilli()) {
+		return
 	}
-	return nil
-}
-
-func (l *lru) remove(key string) {
-	if el, ok := l.items[key]; ok {
-		l.order.Remove(el)
-		delete(l.items, key)
-	}
-}
-
-func (l *lru) len() int { return len(l.items) }
-
-// attempt counts one login attempt of client and reports whether it is
-// within the client's rate.
-func (l *limiter) attempt(client string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	c := l.clients.get(client)
-	if c.start.IsZero() || now.Sub(c.start) >= clientWindow {
-		c.n, c.start = 0, now
-	}
-	c.n++
-	return c.n <= maxPerClient
-}
-
-// locked reports whether logins to person from client are refused for now.
-func (l *limiter) locked(person, client string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, c := range []*counter{l.persons.peek(person), l.pairs.peek(person + "\x00" + client)} {
-		if c != nil && now.Before(c.lockedUntil) {
-			return true
+	for range 10 {
+		n := 0
+		err := r.store.Update(ctx, func(tx store.Tx) error {
+			var err error
+			n, err = tx.PruneShared(ctx, now, pruneBatch)
+			return err
+		})
+		if err != nil {
+			r.log.WarnContext(ctx, "pruning expired sessions and login counters failed", "err", err)
+			return
 		}
-	}
-	return false
-}
-
-// failure counts a wrong code for an existing person from client.
-func (l *limiter) failure(person, client string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, t := range []struct {
-		c   *counter
-		max int
-	}{{l.persons.get(person), maxPersonFailures}, {l.pairs.get(person + "\x00" + client), maxPairFailures}} {
-		if !t.c.start.IsZero() && now.Sub(t.c.start) >= lockout {
-			t.c.n, t.c.start = 0, time.Time{} // old failures are forgotten
-		}
-		if t.c.start.IsZero() {
-			t.c.start = now
-		}
-		t.c.n++
-		if t.c.n >= t.max {
-			t.c.n, t.c.start, t.c.lockedUntil = 0, time.Time{}, now.Add(lockout)
+		if n < pruneBatch {
+			return
 		}
 	}
 }
 
-// success forgets the failures of person from client (a good code proves
-// that client knows it; failures from elsewhere still count).
-func (l *limiter) success(person, client string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.pairs.remove(person + "\x00" + client)
+// PruneShared deletes every session and login counter dead at the
+// registry's clock (for `assent maintain` and tests); the sign-in paths
+// prune as they go.
+func (r *Registry) PruneShared(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := r.store.Update(ctx, func(tx store.Tx) error {
+			var err error
+			n, err = tx.PruneShared(ctx, r.clock(), pruneBatch)
+			return err
+		})
+		total += n
+		if err != nil || n < pruneBatch {
+			return total, err
+		}
+	}
 }

@@ -8,17 +8,18 @@ import (
 	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/store"
 )
 
 // TestLoginLimits: failures lock a person's portal for the client that made
 // them, and for everyone past the person-wide limit; failures on ids that do
-// not exist count against nobody and cannot flush a lock; the tables are
-// bounded LRUs (issue 12, item 14).
+// not exist count against nobody and cannot flush a lock; the counters are
+// rows in the store under keyed MACs, pruned once dead (issue 12, item 14;
+// issue 15, item 6).
 func TestLoginLimits(t *testing.T) {
 	ctx := context.Background()
 	c := &clock{t: time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC)}
 	r := newTestRegistry(t, c)
-	r.limits.persons.max, r.limits.pairs.max, r.limits.clients.max = 8, 8, 8
 	ci := &ConsentInput{Method: "verbal", NoticeVersion: "1", Language: "en"}
 	p, err := r.CreatePerson(ctx, registrar, consent.Registration, NewPerson{GivenName: "A", FamilyName: "F", BirthDate: "1980-01-01", Sex: "female", AreaCode: "A", Consent: ci})
 	if err != nil {
@@ -47,12 +48,28 @@ func TestLoginLimits(t *testing.T) {
 			t.Fatalf("unknown id: %v", err)
 		}
 	}
-	if n := r.limits.persons.len(); n != 1 {
-		t.Errorf("%d persons counted, want only the real one", n)
+	for i := range 100 {
+		if _, err := r.counter(ctx, ctrPerson, fmt.Sprintf("no-such-%d", i)); err == nil {
+			t.Fatalf("a failure on the unknown id no-such-%d was counted against a person", i)
+		}
 	}
-	if r.limits.clients.len() > 8 {
-		t.Errorf("client table holds %d entries, bound 8", r.limits.clients.len())
+	if c, err := r.counter(ctx, ctrPerson, p.ID); err != nil || c.N != maxPairFailures {
+		t.Fatalf("the real person's failures: %+v %v, want %d", c, err, maxPairFailures)
 	}
+	// Counters are stored under keyed MACs: no person id or address in clear.
+	view := func(fn func(store.Tx) error) {
+		if err := r.store.View(ctx, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	view(func(tx store.Tx) error {
+		for _, k := range [][]byte{[]byte(p.ID), []byte("203.0.113.1"), []byte("person\x00" + p.ID)} {
+			if _, err := tx.GetCounter(ctx, k); err == nil {
+				t.Errorf("a counter is stored under %q in clear", k)
+			}
+		}
+		return nil
+	})
 	if err := login(p.ID, code, "203.0.113.1"); !errors.Is(err, ErrLocked) {
 		t.Fatalf("the lock was flushed by a flood of unknown ids: %v", err)
 	}
@@ -77,14 +94,33 @@ func TestLoginLimits(t *testing.T) {
 	}
 }
 
-func TestLRUIsBounded(t *testing.T) {
-	l := lru{max: 3}
-	for _, k := range []string{"a", "b", "c"} {
-		l.get(k).n = 1
+// TestCountersPruned: once their window and lockout are over, counters
+// are dead and pruned.
+func TestCountersPruned(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC)}
+	r := newTestRegistry(t, c)
+	for i := range 30 {
+		if _, err := r.Login(ctx, fmt.Sprintf("no-such-%d", i), "WRONG", fmt.Sprintf("192.0.2.%d", i)); !errors.Is(err, ErrUnauthenticated) {
+			t.Fatalf("unknown id: %v", err)
+		}
 	}
-	l.get("a") // a is now the most recently used
-	l.get("d")
-	if l.len() != 3 || l.peek("b") != nil || l.peek("a") == nil || l.peek("c") == nil {
-		t.Errorf("after d: a %v b %v c %v, len %d; want b dropped", l.peek("a"), l.peek("b"), l.peek("c"), l.len())
+	if n, err := r.PruneShared(ctx); err != nil || n != 0 {
+		t.Fatalf("pruned %d (%v) live counters", n, err)
 	}
+	c.set(c.now().Add(clientWindow))
+	if n, err := r.PruneShared(ctx); err != nil || n != 30 {
+		t.Fatalf("pruned %d (%v) counters after their window, want 30", n, err)
+	}
+}
+
+// counter reads a login counter, for tests.
+func (r *Registry) counter(ctx context.Context, kind string, subject ...string) (store.Counter, error) {
+	var c store.Counter
+	err := r.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		c, err = tx.GetCounter(ctx, r.counterKey(kind, subject...))
+		return err
+	})
+	return c, err
 }

@@ -20,6 +20,8 @@ type MaintenanceReport struct {
 	// Reprojected counts persons whose statistics projection, written
 	// before migration 0011, was rewritten from their sealed record.
 	Reprojected int `json:"reprojected"`
+	// SharedPruned counts dead sessions and login counters deleted.
+	SharedPruned int `json:"sessions_and_counters_pruned"`
 }
 
 // maintenanceActor is the system itself, as recorded in the audit log.
@@ -33,6 +35,9 @@ var maintenanceActor = Actor{OperatorID: "system:maintain", Role: consent.Regist
 func (r *Registry) Maintain(ctx context.Context) (MaintenanceReport, error) {
 	var rep MaintenanceReport
 	var err error
+	if rep.SharedPruned, err = r.PruneShared(ctx); err != nil {
+		return rep, err
+	}
 	if rep.CareDataErased, err = r.endCareRetention(ctx); err != nil {
 		return rep, err
 	}

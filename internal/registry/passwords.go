@@ -21,13 +21,16 @@ import (
 // password as well as with their API key. Passwords are kept as argon2id
 // hashes in the PHC string form ($argon2id$v=19$m=...,t=...,p=...$salt$hash)
 // with the OWASP minimum parameters (19 MiB, 2 passes, 1 lane), so a stolen
-// table is slow to attack. After MaxPasswordFailures wrong passwords in a
-// row a user name is locked for PasswordLockout; the lock is kept in memory
-// (a restart lifts it) like the portal's.
+// table is slow to attack. After MaxPasswordFailures wrong passwords (or
+// TOTP codes) in a row, within passwordForget, a user name is locked for
+// PasswordLockout; the count and the lock are kept in the store like the
+// portal's (limits.go), so every API node enforces them and a restart does
+// not lift them.
 const (
 	MinPasswordLen      = 12
 	MaxPasswordFailures = 5
 	PasswordLockout     = 15 * time.Minute
+	passwordForget      = time.Hour // wrong passwords older than this are forgotten (keeps the table small)
 
 	argonMemory  = 19 * 1024
 	argonTime    = 2
@@ -111,37 +114,17 @@ func (r *Registry) SetOperatorPassword(ctx context.Context, actor Actor, operato
 	return mapNotFound(err)
 }
 
-// passwordLocks counts wrong passwords per user name, in a bounded LRU
-// (limits.go) so memory stays fixed whatever names are tried.
-type passwordLocks struct {
-	mu    sync.Mutex
-	users lru
-}
-
-func (l *passwordLocks) locked(user string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return now.Before(l.users.get(user).lockedUntil)
-}
-
-// failed counts a wrong password and reports whether the name is now locked.
-func (l *passwordLocks) failed(user string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	c := l.users.get(user)
-	c.n++
-	if c.n >= MaxPasswordFailures {
-		c.n, c.lockedUntil = 0, now.Add(PasswordLockout)
-		return true
-	}
-	return false
-}
-
-func (l *passwordLocks) success(user string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	c := l.users.get(user)
-	c.n, c.lockedUntil = 0, time.Time{}
+// passwordFailed counts a wrong password or code of user (failures older
+// than passwordForget are forgotten) and reports whether the name is now
+// locked. The counter is in the store, shared by every API node.
+func (r *Registry) passwordFailed(ctx context.Context, user string, now time.Time) (bool, error) {
+	var locked bool
+	err := r.store.Update(ctx, func(tx store.Tx) error {
+		var err error
+		locked, err = fail(ctx, tx, r.counterKey(ctrUser, user), now, passwordForget, MaxPasswordFailures, PasswordLockout)
+		return err
+	})
+	return locked, err
 }
 
 // AuthenticatePassword signs an operator in with user name and password.
@@ -158,12 +141,25 @@ func (r *Registry) AuthenticatePassword(ctx context.Context, user, password, cli
 func (r *Registry) AuthenticatePasswordCode(ctx context.Context, user, password, code, client string) (Actor, error) {
 	now := r.clock()
 	user = strings.ToLower(strings.TrimSpace(user))
-	if !r.limits.attempt("password:"+client, now) || r.pwLocks.locked(user, now) {
+	r.pruneShared(ctx)
+	var within, locked bool
+	err := r.store.Update(ctx, func(tx store.Tx) error {
+		var err error
+		if within, err = hit(ctx, tx, r.counterKey(ctrPwClient, client), now, clientWindow, maxPerClient); err != nil || !within {
+			return err
+		}
+		locked, err = lockedAt(ctx, tx, now, r.counterKey(ctrUser, user))
+		return err
+	})
+	if err != nil {
+		return Actor{}, err
+	}
+	if !within || locked {
 		return Actor{}, fmt.Errorf("registry: password sign-in: %w", ErrLocked)
 	}
 	var o store.Operator
 	var h []byte
-	err := r.store.View(ctx, func(tx store.Tx) error {
+	err = r.store.View(ctx, func(tx store.Tx) error {
 		var err error
 		o, h, err = tx.OperatorByUser(ctx, user)
 		return err
@@ -178,18 +174,22 @@ func (r *Registry) AuthenticatePasswordCode(ctx context.Context, user, password,
 		ok = checkPassword(h, password)
 	}
 	if !ok {
-		if r.pwLocks.failed(user, now) {
-			return Actor{}, fmt.Errorf("registry: password sign-in: %w", ErrLocked)
+		if locked, err := r.passwordFailed(ctx, user, now); err != nil || locked {
+			return Actor{}, errors.Join(fmt.Errorf("registry: password sign-in: %w", ErrLocked), err)
 		}
 		return Actor{}, fmt.Errorf("registry: password sign-in: %w", ErrUnauthenticated)
 	}
 	if err := r.checkTOTP(ctx, o.ID, code, now); err != nil {
-		if errors.Is(err, ErrUnauthenticated) && r.pwLocks.failed(user, now) {
-			return Actor{}, fmt.Errorf("registry: password sign-in: %w", ErrLocked)
+		if errors.Is(err, ErrUnauthenticated) {
+			if locked, err2 := r.passwordFailed(ctx, user, now); err2 != nil || locked {
+				return Actor{}, errors.Join(fmt.Errorf("registry: password sign-in: %w", ErrLocked), err2)
+			}
 		}
 		return Actor{}, err
 	}
-	r.pwLocks.success(user)
+	if err := r.store.Update(ctx, func(tx store.Tx) error { return tx.DeleteCounter(ctx, r.counterKey(ctrUser, user)) }); err != nil {
+		return Actor{}, err
+	}
 	return Actor{OperatorID: o.ID, Role: consent.Role(o.Role), Site: o.Site}, nil
 }
 

@@ -82,11 +82,10 @@ type Registry struct {
 	jurisdiction string
 	policyURL    string
 	audit        *audit.Log
-	limits       limiter
+	prune        pruner // when this node last pruned dead sessions and counters (limits.go)
 	gal          Galleries
-	galLoaded    atomic.Bool   // LoadGalleries filled an in-process gallery service
-	pwLocks      passwordLocks // operators' password failures (passwords.go)
-	galleryPage  int           // biometrics read per page when an in-process gallery loads
+	galLoaded    atomic.Bool // LoadGalleries filled an in-process gallery service
+	galleryPage  int         // biometrics read per page when an in-process gallery loads
 	engines      map[consent.Category]engine
 	// searchMu serialises deduplicating enrolments per modality, from the
 	// 1:N search to the commit that adds the new template.

@@ -137,9 +137,22 @@ func (r *Registry) EnableTOTP(ctx context.Context, actor Actor, secret []byte, c
 // of actor. The change is the manage_own_credential operation, decided by
 // the policy and audited. With TOTP already off it returns an InputError
 // (field "code").
-func (r *Registry) DisableTOTP(ctx context.Context, actor Actor, user, password, code, client string) error {
+func (r *Registry) DisableTOTP(ctx context.Context, actor Actor, password, code, client string) error {
 	if actor.OperatorID == "" {
 		return fmt.Errorf("registry: %w", ErrUnauthenticated)
+	}
+	// The operator re-authenticates as the user name their record holds
+	// (sessions keep no user name).
+	var user string
+	if err := r.store.View(ctx, func(tx store.Tx) error {
+		o, err := tx.GetOperator(ctx, actor.OperatorID)
+		user = o.User
+		return err
+	}); err != nil {
+		return mapNotFound(err)
+	}
+	if user == "" {
+		return fmt.Errorf("registry: totp off: no password sign-in: %w", ErrUnauthenticated)
 	}
 	on, err := r.TOTPEnabled(ctx, actor)
 	if err != nil {

@@ -136,7 +136,7 @@ func TestOwnTOTPAuditedAndTurnedOff(t *testing.T) {
 		return n
 	}
 
-	if err := r.DisableTOTP(ctx, me, "clin", "correct horse battery", "123456", "c"); err == nil {
+	if err := r.DisableTOTP(ctx, me, "correct horse battery", "123456", "c"); err == nil {
 		t.Fatal("turning off a TOTP that is off succeeded")
 	}
 	secret, _ := NewTOTPSecret("clin")
@@ -159,7 +159,7 @@ func TestOwnTOTPAuditedAndTurnedOff(t *testing.T) {
 		{"another operator's credentials", "clin2", "another long phrase", code},
 		{"no code", "clin", "correct horse battery", ""},
 	} {
-		if err := r.DisableTOTP(ctx, me, c.user, c.password, c.code, "c"); err == nil {
+		if err := r.DisableTOTP(ctx, me, c.password, c.code, "c"); err == nil {
 			t.Errorf("%s turned TOTP off", c.name)
 		}
 		if on, _ := r.TOTPEnabled(ctx, me); !on {
@@ -169,7 +169,7 @@ func TestOwnTOTPAuditedAndTurnedOff(t *testing.T) {
 	if size() != before {
 		t.Errorf("refused re-authentications left %d audit events", size()-before)
 	}
-	if err := r.DisableTOTP(ctx, me, "clin", "correct horse battery", code, "c"); err != nil {
+	if err := r.DisableTOTP(ctx, me, "correct horse battery", code, "c"); err != nil {
 		t.Fatalf("password and code: %v", err)
 	}
 	if on, _ := r.TOTPEnabled(ctx, me); on {

@@ -55,6 +55,7 @@ type Tx interface {
 	Statistics
 	Rights
 	GalleryOutbox
+	Shared
 }
 
 // Rights are what the person's rights need beyond the basic rows: merged
@@ -97,6 +98,7 @@ type Operator struct {
 	KeyMAC    []byte
 	CreatedAt time.Time
 	RevokedAt *time.Time
+	User      string // the user name of password sign-in; empty when none is set (read only: SetOperatorLogin writes it)
 }
 
 type Operators interface {
@@ -204,6 +206,7 @@ type Persons interface {
 	// FindPersons lists active persons whose LookupIndex is index.
 	FindPersons(ctx context.Context, index []byte) ([]string, error)
 	// ErasePerson deletes every row about the person and leaves a tombstone.
+	// The person's sessions (store.Shared) end with it.
 	ErasePerson(ctx context.Context, id string, at time.Time) error
 }
 

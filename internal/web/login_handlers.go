@@ -29,13 +29,10 @@ func (s *Server) login(q *req) error {
 	user := strings.TrimSpace(q.PostFormValue("user"))
 	var a registry.Actor
 	var err error
-	sess := &session{kind: kindOperator}
 	if key != "" {
 		a, err = s.reg.Authenticate(q.Context(), key)
-		sess.key = key
 	} else {
 		a, err = s.reg.AuthenticatePasswordCode(q.Context(), user, q.PostFormValue("password"), strings.TrimSpace(q.PostFormValue("code")), clientAddr(q.Request))
-		sess.operatorID, sess.user = a.OperatorID, strings.ToLower(user)
 	}
 	if err != nil {
 		if errors.Is(err, registry.ErrCodeRequired) {
@@ -53,12 +50,15 @@ func (s *Server) login(q *req) error {
 		return err
 	}
 	s.sessions.drop(q.w, q.Request, s.secure)
-	sess.role = a.Role
 	// A role with one desk works there; others choose.
+	var purpose consent.Purpose
 	if ps := consent.RolePurposes(a.Role); len(ps) == 1 {
-		sess.purpose = ps[0]
+		purpose = ps[0]
 	}
-	s.sessions.start(q.w, s.secure, sess)
+	u := registry.UISession{OperatorID: a.OperatorID, Role: a.Role, Purpose: purpose, Password: key == ""}
+	if err := s.sessions.startOperator(q.w, q.Request, s.secure, u); err != nil {
+		return err
+	}
 	http.Redirect(q.w, q.Request, "/ui/", http.StatusSeeOther)
 	return nil
 }
@@ -90,7 +90,9 @@ func (s *Server) chooseDesk(q *req) error {
 	if !slices.Contains(consent.RolePurposes(q.actor.Role), p) {
 		return s.deskForm(q)
 	}
-	s.sessions.setPurpose(q.Request, p)
+	if err := s.sessions.setPurpose(q.Request, p); err != nil {
+		return err
+	}
 	http.Redirect(q.w, q.Request, "/ui/", http.StatusSeeOther)
 	return nil
 }
@@ -138,7 +140,7 @@ func (s *Server) home(q *req) error {
 	if len(consent.RolePurposes(q.actor.Role)) > 1 {
 		ls = append(ls, link{"/ui/desk", "nav.desk"})
 	}
-	if q.sess.operatorID != "" { // signed in by password: may turn TOTP on
+	if q.sess.password { // signed in by password: may turn TOTP on
 		ls = append(ls, link{"/ui/totp", "nav.totp"})
 	}
 	s.render(q, http.StatusOK, "home", homePage{Links: ls})

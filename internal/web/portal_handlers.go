@@ -54,7 +54,9 @@ func (s *Server) portalLogin(q *req) error {
 		return nil
 	}
 	s.sessions.drop(q.w, q.Request, s.secure)
-	s.sessions.start(q.w, s.secure, &session{kind: kindSubject, key: sess.Token, role: consent.Subject})
+	if err := s.sessions.startSubject(q.w, q.Request, s.secure, sess.Token); err != nil {
+		return err
+	}
 	http.Redirect(q.w, q.Request, "/portal/me", http.StatusSeeOther)
 	return nil
 }

@@ -1,26 +1,22 @@
 package web
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/registry"
 )
 
-// Sessions are kept on the server. The browser holds a 256-bit random token
-// in an HttpOnly, SameSite=Strict cookie; the server keeps only the token's
-// HMAC (under a key made at start and never stored), so a copy of the
-// session table cannot be replayed. A session ends after IdleTimeout
-// without a request, at sign-out, or when its key is revoked.
+// Sessions are kept by the registry in the store, so that every API node
+// serves them (registry.UISession). The browser holds a 256-bit random
+// token in an HttpOnly, SameSite=Strict cookie; the store keeps only the
+// token's keyed MAC, so a copy of the session table cannot be replayed. A
+// session ends after IdleTimeout without a request, at sign-out, or when
+// the operator is revoked (checked on every request).
 const (
-	IdleTimeout   = 30 * time.Minute
+	IdleTimeout   = registry.UIIdleTimeout
 	sessionCookie = "assent_session"
-	maxSessions   = 100000
 )
 
 type sessionKind int
@@ -30,105 +26,82 @@ const (
 	kindSubject
 )
 
+// session is what the middleware knows of a signed-in browser.
 type session struct {
-	kind sessionKind
-	// key is what authenticates every request again: the operator's API key
-	// (so a revocation takes effect at once) or the registry's portal token;
-	// an operator signed in with a password has operatorID instead.
-	key        string
-	operatorID string
-	user       string          // the user name of a password sign-in (re-authentication)
+	kind       sessionKind
+	operatorID string          // an operator's session
+	password   bool            // the operator signed in with a password (not a key)
+	personID   string          // a person's session
 	purpose    consent.Purpose // operator's desk; empty until chosen
 	role       consent.Role
-	lastSeen   time.Time
 }
 
+// sessions keeps browser sessions through the registry, on the
+// interface's clock (idle timeout).
 type sessions struct {
-	mu  sync.Mutex
-	mac []byte
-	m   map[string]*session
+	reg *registry.Registry
 	now func() time.Time
 }
 
-func newSessions(now func() time.Time) *sessions {
-	k := make([]byte, 32)
-	if _, err := rand.Read(k); err != nil {
-		panic("web: crypto/rand failed: " + err.Error())
-	}
-	return &sessions{mac: k, m: map[string]*session{}, now: now}
+func newSessions(reg *registry.Registry, now func() time.Time) *sessions {
+	return &sessions{reg: reg, now: now}
 }
 
-func (ss *sessions) id(token string) string {
-	h := hmac.New(sha256.New, ss.mac)
-	h.Write([]byte(token))
-	return string(h.Sum(nil))
-}
-
-// start opens a session and sets its cookie.
-func (ss *sessions) start(w http.ResponseWriter, secure bool, s *session) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic("web: crypto/rand failed: " + err.Error())
-	}
-	token := base64.RawURLEncoding.EncodeToString(b)
-	now := ss.now()
-	s.lastSeen = now
-	ss.mu.Lock()
-	if len(ss.m) >= maxSessions {
-		for k, v := range ss.m {
-			if now.Sub(v.lastSeen) > IdleTimeout {
-				delete(ss.m, k)
-			}
-		}
-	}
-	ss.m[ss.id(token)] = s
-	ss.mu.Unlock()
+func (ss *sessions) setCookie(w http.ResponseWriter, secure bool, token string) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode})
 }
 
-// get returns the live session of r, or nil; it refreshes the idle clock.
-// The caller may change the session's fields under update only.
+// startOperator opens an operator's session and sets its cookie.
+func (ss *sessions) startOperator(w http.ResponseWriter, r *http.Request, secure bool, u registry.UISession) error {
+	token, err := ss.reg.StartUISession(r.Context(), u, ss.now())
+	if err != nil {
+		return err
+	}
+	ss.setCookie(w, secure, token)
+	return nil
+}
+
+// startSubject opens a person's session on their portal token and sets its
+// cookie.
+func (ss *sessions) startSubject(w http.ResponseWriter, r *http.Request, secure bool, portalToken string) error {
+	token, err := ss.reg.StartPortalUISession(r.Context(), portalToken, ss.now())
+	if err != nil {
+		return err
+	}
+	ss.setCookie(w, secure, token)
+	return nil
+}
+
+// get returns the live session of r, or nil; it moves the idle clock on.
 func (ss *sessions) get(r *http.Request) *session {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
 		return nil
 	}
-	id := ss.id(c.Value)
-	now := ss.now()
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	s := ss.m[id]
-	if s == nil {
+	u, err := ss.reg.UISession(r.Context(), c.Value, ss.now())
+	if err != nil {
 		return nil
 	}
-	if now.Sub(s.lastSeen) > IdleTimeout {
-		delete(ss.m, id)
-		return nil
+	s := &session{operatorID: u.OperatorID, personID: u.PersonID, purpose: u.Purpose, role: u.Role, password: u.Password, kind: kindOperator}
+	if u.OperatorID == "" {
+		s.kind = kindSubject
 	}
-	s.lastSeen = now
-	cp := *s
-	return &cp
+	return s
 }
 
 // setPurpose changes the desk of r's session.
-func (ss *sessions) setPurpose(r *http.Request, p consent.Purpose) {
+func (ss *sessions) setPurpose(r *http.Request, p consent.Purpose) error {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return
+		return nil
 	}
-	ss.mu.Lock()
-	if s := ss.m[ss.id(c.Value)]; s != nil {
-		s.purpose = p
-	}
-	ss.mu.Unlock()
+	return ss.reg.SetUISessionPurpose(r.Context(), c.Value, p, ss.now())
 }
 
 // drop ends r's session and clears its cookie.
 func (ss *sessions) drop(w http.ResponseWriter, r *http.Request, secure bool) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		ss.mu.Lock()
-		delete(ss.m, ss.id(c.Value))
-		ss.mu.Unlock()
+		_ = ss.reg.EndUISession(r.Context(), c.Value) // the cookie goes anyway; the row dies at its expiry
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode})
 }

@@ -35,7 +35,7 @@ func (s *Server) totpForm(q *req) error {
 
 // totpRender shows the page p with secret (a new one when nil).
 func (s *Server) totpRender(q *req, status int, secret []byte, p totpPage) error {
-	p.Password = q.sess.operatorID != ""
+	p.Password = q.sess.password
 	if !p.Password {
 		s.render(q, http.StatusForbidden, "totp", p)
 		return nil
@@ -59,7 +59,7 @@ func (s *Server) totpRender(q *req, status int, secret []byte, p totpPage) error
 
 // enableTOTP checks the first code of the secret shown and turns TOTP on.
 func (s *Server) enableTOTP(q *req) error {
-	if q.sess.operatorID == "" {
+	if !q.sess.password {
 		return s.totpRender(q, http.StatusForbidden, nil, totpPage{})
 	}
 	secret, err := totp.DecodeSecret(q.PostFormValue("secret"))
@@ -80,10 +80,10 @@ func (s *Server) enableTOTP(q *req) error {
 // password and a current code again (the registry checks both, counts
 // failures toward the user name's lock, and audits the change).
 func (s *Server) disableTOTP(q *req) error {
-	if q.sess.operatorID == "" {
+	if !q.sess.password {
 		return s.totpRender(q, http.StatusForbidden, nil, totpPage{})
 	}
-	err := s.reg.DisableTOTP(q.Context(), q.actor, q.sess.user, q.PostFormValue("password"), strings.TrimSpace(q.PostFormValue("code")), clientAddr(q.Request))
+	err := s.reg.DisableTOTP(q.Context(), q.actor, q.PostFormValue("password"), strings.TrimSpace(q.PostFormValue("code")), clientAddr(q.Request))
 	switch {
 	case err == nil:
 		s.render(q, http.StatusOK, "totp", totpPage{Password: true, Off: true})

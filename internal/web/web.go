@@ -96,7 +96,7 @@ func New(reg *registry.Registry, opt Options) (*Server, error) {
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
-	s.sessions = newSessions(s.now)
+	s.sessions = newSessions(reg, s.now)
 	s.registerRoutes()
 	s.handler = http.NewCrossOriginProtection().Handler(s.mux)
 	return s, nil
@@ -218,13 +218,7 @@ func (s *Server) handle(pattern string, access Access, h func(*req) error) {
 				http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
 				return
 			}
-			var a registry.Actor
-			var err error
-			if q.sess.operatorID != "" {
-				a, err = s.reg.OperatorActor(r.Context(), q.sess.operatorID)
-			} else {
-				a, err = s.reg.Authenticate(r.Context(), q.sess.key)
-			}
+			a, err := s.reg.OperatorActor(r.Context(), q.sess.operatorID)
 			if err != nil { // revoked since sign-in
 				s.sessions.drop(w, r, s.secure)
 				http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
@@ -242,12 +236,8 @@ func (s *Server) handle(pattern string, access Access, h func(*req) error) {
 				http.Redirect(w, r, "/portal", http.StatusSeeOther)
 				return
 			}
-			a, err := s.reg.AuthenticateSession(q.sess.key)
-			if err != nil {
-				s.sessions.drop(w, r, s.secure)
-				http.Redirect(w, r, "/portal", http.StatusSeeOther)
-				return
-			}
+			// The session rides on a live portal session (checked by get).
+			a := registry.Actor{Role: consent.Subject, PersonID: q.sess.personID}
 			a.Route = "UI " + pattern
 			q.actor = a
 		}

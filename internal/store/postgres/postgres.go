@@ -1,7 +1,9 @@
 // Package postgres is the store for more than one machine's load: PostgreSQL
 // through pgx, with SQL kept portable to Postgres-wire distributed databases
-// (CockroachDB, YugabyteDB): no advisory locks, no SERIAL, BYTEA blobs and
-// BIGINT Unix-millisecond times as in the SQLite store.
+// (CockroachDB, YugabyteDB): no SERIAL, BYTEA blobs and BIGINT
+// Unix-millisecond times as in the SQLite store; the one advisory lock (a
+// retried update's write lock, below) can be turned off with
+// Options.NoWriteLock.
 //
 // Update runs fn in a SERIALIZABLE transaction and runs it again, a bounded
 // number of times, when the database reports a serialization failure or a
@@ -14,7 +16,11 @@
 // The audit log's idx is assigned as MAX(idx)+1 inside the writing
 // transaction, with a primary key on idx; serializability makes two writers
 // that read the same MAX collide (one retries), and a row visible only after
-// every smaller idx is. docs/postgres.md explains the choice.
+// every smaller idx is. Several API nodes over one database append to the
+// same log this way: the database, not a node, orders the entries. A
+// retried Update takes the write lock (Options.NoWriteLock) so that writers
+// meeting at the log's tail stop aborting each other. docs/postgres.md
+// explains the choice; docs/audit.md measures it with two nodes.
 package postgres
 
 import (
@@ -59,6 +65,16 @@ type Options struct {
 	// fsync or synchronous_commit off, where a commit Update reported can
 	// be lost in a crash. For throwaway test databases only.
 	AllowUnsafeDurability bool
+	// NoWriteLock turns off the write lock of retried updates: by default
+	// an Update that PostgreSQL aborted for a conflict runs again holding
+	// one PostgreSQL advisory lock, taken on its connection before BEGIN
+	// and released after COMMIT, so retried writers run one at a time,
+	// across every node over the database, each on a snapshot that sees
+	// the one before. Without it, writers meeting at the audit log's tail
+	// can abort each other until MaxRetries runs out (measured with two
+	// API nodes, docs/audit.md). Set it for Postgres-wire databases
+	// without advisory locks (CockroachDB, YugabyteDB).
+	NoWriteLock bool
 }
 
 // isIdentifier reports whether s is a lower-case SQL identifier that needs
@@ -89,6 +105,7 @@ func (o Options) validate() error {
 type DB struct {
 	pool       *connPool
 	maxRetries int
+	writeLock  bool // !Options.NoWriteLock
 }
 
 var _ store.Store = (*DB)(nil)
@@ -127,7 +144,7 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{pool: pool, maxRetries: retries}
+	db := &DB{pool: pool, maxRetries: retries, writeLock: !opt.NoWriteLock}
 	if !opt.AllowUnsafeDurability {
 		if err := db.checkDurability(ctx); err != nil {
 			db.Close()
@@ -319,7 +336,7 @@ func (db *DB) View(ctx context.Context, fn func(store.Tx) error) error {
 
 func (db *DB) run(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx) error) error {
 	for attempt := 0; ; attempt++ {
-		retry, err := db.attempt(ctx, opts, fn)
+		retry, err := db.attempt(ctx, opts, db.writeLock && opts.AccessMode == pgx.ReadWrite && attempt > 0, fn)
 		if !retry {
 			return err
 		}
@@ -335,12 +352,17 @@ func (db *DB) run(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx) err
 // attempt runs fn once and says whether a retry may succeed: only when the
 // server itself aborted the transaction for a conflict, never when the
 // outcome of a commit is unknown (a lost connection).
-func (db *DB) attempt(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx) error) (retry bool, err error) {
-	c, ptx, err := db.begin(ctx, opts)
+func (db *DB) attempt(ctx context.Context, opts pgx.TxOptions, lock bool, fn func(store.Tx) error) (retry bool, err error) {
+	c, ptx, err := db.begin(ctx, opts, lock)
 	if err != nil {
 		return false, err
 	}
-	defer db.pool.release(c)
+	defer func() {
+		if lock {
+			db.unlockWrites(ctx, c)
+		}
+		db.pool.release(c)
+	}()
 	t := &tx{tx: ptx}
 	if err := fn(t); err != nil {
 		// A rollback that fails leaves the connection inside a
@@ -362,21 +384,49 @@ func (db *DB) attempt(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx)
 // the server has dropped (a restart, a fail-over, an idle timeout) fails at
 // BEGIN, before anything of fn ran; begin then drops it and tries another,
 // up to one more than the pool holds, so the caller does not see it.
-func (db *DB) begin(ctx context.Context, opts pgx.TxOptions) (*pgxpool.Conn, pgx.Tx, error) {
+func (db *DB) begin(ctx context.Context, opts pgx.TxOptions, lock bool) (*pgxpool.Conn, pgx.Tx, error) {
 	for i := 0; ; i++ {
 		c, err := db.pool.acquire(ctx)
 		if err != nil {
 			return nil, nil, fmt.Errorf("postgres: connect: %w", err)
 		}
+		if lock {
+			if _, err := c.Exec(ctx, `SELECT pg_advisory_lock($1)`, writeLockKey); err != nil {
+				dead := c.Conn().IsClosed()
+				db.pool.release(c)
+				if !dead || i >= db.pool.size || ctx.Err() != nil {
+					return nil, nil, fmt.Errorf("postgres: write lock: %w", err)
+				}
+				continue
+			}
+		}
 		ptx, err := c.BeginTx(ctx, opts)
 		if err == nil {
 			return c, ptx, nil
+		}
+		if lock {
+			db.unlockWrites(ctx, c)
 		}
 		dead := c.Conn().IsClosed()
 		db.pool.release(c)
 		if !dead || i >= db.pool.size || ctx.Err() != nil {
 			return nil, nil, fmt.Errorf("postgres: begin: %w", err)
 		}
+	}
+}
+
+// writeLockKey is the advisory lock key of retried updates (Options.NoWriteLock),
+// "assent" in ASCII.
+const writeLockKey int64 = 0x617373656e74
+
+// unlockWrites releases the write lock of c (deferred after its commit or
+// rollback, so it runs before the connection goes back to the pool). If
+// that fails the connection is closed, which releases it too.
+func (db *DB) unlockWrites(ctx context.Context, c *pgxpool.Conn) {
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := c.Exec(uctx, `SELECT pg_advisory_unlock($1)`, writeLockKey); err != nil {
+		_ = c.Conn().Close(uctx)
 	}
 }
 

@@ -128,13 +128,13 @@ func (t *tx) CreateOperator(ctx context.Context, o store.Operator) error {
 	return nil
 }
 
-const operatorCols = `id, role, site, name, key_mac, created_at, revoked_at`
+const operatorCols = `id, role, site, name, key_mac, created_at, revoked_at, COALESCE(user_name, '')`
 
 func scanOperator(r pgx.Row) (store.Operator, error) {
 	var o store.Operator
 	var at int64
 	var rev *int64
-	if err := r.Scan(&o.ID, &o.Role, &o.Site, &o.Name, &o.KeyMAC, &at, &rev); err != nil {
+	if err := r.Scan(&o.ID, &o.Role, &o.Site, &o.Name, &o.KeyMAC, &at, &rev, &o.User); err != nil {
 		return store.Operator{}, err
 	}
 	o.CreatedAt = fromMS(at)
@@ -309,6 +309,7 @@ func (t *tx) ErasePerson(ctx context.Context, id string, at time.Time) error {
 		`DELETE FROM person_stats WHERE person_id = $1`,
 		`DELETE FROM person_identifiers WHERE person_id = $1`,
 		`UPDATE households SET head_id = '' WHERE head_id = $1`,
+		`DELETE FROM sessions WHERE person_id = $1`, // the person's portal and web sessions end with them
 	} {
 		if _, err := t.tx.Exec(ctx, q, id); err != nil {
 			return t.fail("erase person", err)

@@ -26,6 +26,7 @@ func (t *tx) ErasePersonKeepCare(ctx context.Context, id string, at time.Time) e
 		`DELETE FROM biometrics WHERE person_id = $1`,
 		`DELETE FROM person_identifiers WHERE person_id = $1`,
 		`UPDATE households SET head_id = '' WHERE head_id = $1`,
+		`DELETE FROM sessions WHERE person_id = $1`, // the person's portal and web sessions end with them
 	} {
 		if _, err := t.tx.Exec(ctx, q, id); err != nil {
 			return t.fail("erase person", err)

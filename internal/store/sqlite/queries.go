@@ -96,13 +96,13 @@ func (t *tx) CreateOperator(ctx context.Context, o store.Operator) error {
 	return nil
 }
 
-const operatorCols = `id, role, site, name, key_mac, created_at, revoked_at`
+const operatorCols = `id, role, site, name, key_mac, created_at, revoked_at, COALESCE(user_name, '')`
 
 func scanOperator(sc interface{ Scan(...any) error }) (store.Operator, error) {
 	var o store.Operator
 	var at int64
 	var rev sql.NullInt64
-	if err := sc.Scan(&o.ID, &o.Role, &o.Site, &o.Name, &o.KeyMAC, &at, &rev); err != nil {
+	if err := sc.Scan(&o.ID, &o.Role, &o.Site, &o.Name, &o.KeyMAC, &at, &rev, &o.User); err != nil {
 		return o, err
 	}
 	o.CreatedAt = fromMS(at)
@@ -319,6 +319,7 @@ func (t *tx) ErasePerson(ctx context.Context, id string, at time.Time) error {
 		`DELETE FROM person_stats WHERE person_id = ?`,
 		`DELETE FROM person_identifiers WHERE person_id = ?`,
 		`UPDATE households SET head_id = '' WHERE head_id = ?`,
+		`DELETE FROM sessions WHERE person_id = ?`, // the person's portal and web sessions end with them
 	} {
 		if _, err := t.tx.ExecContext(ctx, q, id); err != nil {
 			return fmt.Errorf("sqlite: erase person: %w", err)

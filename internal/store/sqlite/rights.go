@@ -40,6 +40,7 @@ func (t *tx) ErasePersonKeepCare(ctx context.Context, id string, at time.Time) e
 		`DELETE FROM biometrics WHERE person_id = ?`,
 		`DELETE FROM person_identifiers WHERE person_id = ?`,
 		`UPDATE households SET head_id = '' WHERE head_id = ?`,
+		`DELETE FROM sessions WHERE person_id = ?`, // the person's portal and web sessions end with them
 	} {
 		if _, err := t.tx.ExecContext(ctx, q, id); err != nil {
 			return fmt.Errorf("sqlite: erase person: %w", err)

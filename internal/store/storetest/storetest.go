@@ -44,6 +44,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ExclusionAndRegisterQuality", testExclusionAndQuality},
 		{"IdentifiersOncePerSystemAndErased", testIdentifiers},
 		{"GalleryOutbox", testGalleryOutbox},
+		{"SessionsExpireAndCascade", testSessions},
+		{"SessionsEndWithErasure", testSessionsErased},
+		{"CountersRoundTripAndPrune", testCounters},
+		{"LeaseOneHolderAtATime", testLeases},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
