@@ -347,7 +347,7 @@ func TestChaosCluster(t *testing.T) {
 			select {
 			case <-stopChaos:
 				return
-			case <-time.After(time.Duration(2000+rng.IntN(6000)) * time.Millisecond):
+			case <-time.After(time.Duration(5000+rng.IntN(15000)) * time.Millisecond):
 			}
 			i := rng.IntN(len(victims))
 			victims[i].signal(syscall.SIGKILL)
