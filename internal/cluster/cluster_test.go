@@ -17,6 +17,7 @@ import (
 	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/registry"
 	"github.com/assent-registry/assent/internal/registry/registrytest"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 var registrar = registry.Actor{OperatorID: "op-test", Role: consent.Registrar, Site: "s1", Route: "cluster test"}
@@ -248,6 +249,24 @@ func TestShardedDeduplication(t *testing.T) {
 	t.Run("erased never a candidate, also after every shard restarts", func(t *testing.T) {
 		gone := ids[4]
 		erase(t, b, gone)
+		// The removal purged the person's earlier messages: only the
+		// removal itself is left in the stream.
+		js, err := jetstream.New(clustertest.Connect(t, w.url))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream, err := js.Stream(context.Background(), cluster.StreamName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subj := fmt.Sprintf("assent.gallery.%d.%s", cluster.ShardOf(gone, shards), gone)
+		info, err := stream.Info(context.Background(), jetstream.WithSubjectFilter(subj))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := info.State.Subjects[subj]; n != 1 {
+			t.Errorf("the erased person has %d messages in the stream, want 1 (the removal)", n)
+		}
 		_, e := enrol(t, a, "MateOfGone", fingers[gone].Mate(rng))
 		if slices.Contains(dupIDs(e), gone) {
 			t.Errorf("an erased person is a candidate: %+v", e)
