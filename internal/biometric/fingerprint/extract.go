@@ -19,7 +19,7 @@ const (
 	borderGap    = 14   // minutiae closer than this to the background are dropped
 	contrastFrac = 0.22 // foreground: block contrast above this fraction of the 95th percentile
 	minCoherence = 0.05 // foreground: and orientation coherence above this
-	minClarity   = 0.5  // foreground after filtering: image-response correlation at least this
+	minClarity   = 0.4  // foreground after filtering: image-response correlation at least this
 	orientSmooth = 2    // orientation averaged over (2r+1)^2 blocks
 	refinePasses = 2    // orientation re-estimated on the filtered image this often
 	traceLen     = 10   // ridge length traced to find a minutia direction
