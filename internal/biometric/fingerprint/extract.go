@@ -132,13 +132,18 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, error) {
 	// Segmentation, second look: blocks where the filter response explains
 	// little of the image (isotropic texture, speckled background, smudge)
 	// leave the mask, so no minutia is taken from them or near them.
+	// A print that is unclear all over (a sensor unlike those measured, a
+	// uniformly poor capture) keeps its first mask rather than failing to
+	// enrol here: when under a third of the area (or under minArea) would
+	// be left, the step is skipped and the usual minutia tests decide.
 	cl := clarity(norm, st.resp, w, h, f)
-	for b := range f.mask {
-		f.mask[b] = f.mask[b] && cl[b] >= minClarity
+	clearMask := slices.Clone(f.mask)
+	for b := range clearMask {
+		clearMask[b] = clearMask[b] && cl[b] >= minClarity
 	}
-	f.mask = cleanMask(f.mask, f.bw, f.bh)
-	if area := blk * blk * countTrue(f.mask); area < minArea {
-		return nil, fmt.Errorf("clear ridge area %d pixels: %w", area, ErrQualityTooLow)
+	clearMask = cleanMask(clearMask, f.bw, f.bh)
+	if n := countTrue(clearMask); blk*blk*n >= minArea && 3*n >= countTrue(f.mask) {
+		f.mask = clearMask
 	}
 	ridges := st.ridges
 	thin(ridges, w, h)
