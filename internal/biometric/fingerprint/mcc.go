@@ -453,16 +453,6 @@ func zAngle(d float32) float32 {
 	return zaTab[i]
 }
 
-func wrap(d float32) float32 {
-	for d > math.Pi {
-		d -= 2 * math.Pi
-	}
-	for d < -math.Pi {
-		d += 2 * math.Pi
-	}
-	return d
-}
-
 // sqrtTab[i] = sqrt(i) for popcounts.
 var sqrtTab = func() []float32 {
 	t := make([]float32, cylWords*64+1)
@@ -722,35 +712,6 @@ func match(a, b *cylinders, s *scratch) float64 {
 	// Pairs that reinforce each other can end above their initial
 	// similarity; the score is capped at 1.
 	return min(1, sum/float64(np))
-}
-
-// fastAtan2 approximates atan2 to about 0.005 radians.
-func fastAtan2(y, x float32) float32 {
-	ax, ay := x, y
-	if ax < 0 {
-		ax = -ax
-	}
-	if ay < 0 {
-		ay = -ay
-	}
-	if ax == 0 && ay == 0 {
-		return 0
-	}
-	var a float32
-	if ax >= ay {
-		z := ay / ax
-		a = z * (math.Pi/4 + 0.273*(1-z))
-	} else {
-		z := ax / ay
-		a = math.Pi/2 - z*(math.Pi/4+0.273*(1-z))
-	}
-	if x < 0 {
-		a = math.Pi - a
-	}
-	if y < 0 {
-		a = -a
-	}
-	return a
 }
 
 // Score compares two templates and returns a similarity in [0, 1]: 0 for
