@@ -10,11 +10,11 @@ import "math"
 // (ASSENT_SLOW_TESTS=1 go test -run TestEvalAllSets -v prints the quantiles).
 var calibration = [...]struct{ score, log10FMR float64 }{
 	{0, 0},
-	{0.0134, math.Log10(0.5)},
-	{0.0166, -1},
-	{0.0226, -2},
-	{0.0337, -3},
-	{0.0556, -4}, // from the top 2 of 23,040 scores: coarse
+	{0.0133, math.Log10(0.5)},
+	{0.0165, -1},
+	{0.0218, -2},
+	{0.0312, -3},
+	{0.0532, -4}, // from the top 2 of 23,040 scores: coarse
 }
 
 // minFMR is the smallest rate FMR reports; the data cannot support less.

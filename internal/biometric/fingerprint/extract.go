@@ -19,6 +19,7 @@ const (
 	borderGap    = 14   // minutiae closer than this to the background are dropped
 	contrastFrac = 0.22 // foreground: block contrast above this fraction of the 95th percentile
 	minCoherence = 0.05 // foreground: and orientation coherence above this
+	minClarity   = 0.4  // foreground after filtering: image-response correlation at least this
 	orientSmooth = 2    // orientation averaged over (2r+1)^2 blocks
 	refinePasses = 2    // orientation re-estimated on the filtered image this often
 	traceLen     = 10   // ridge length traced to find a minutia direction
@@ -127,6 +128,22 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, error) {
 			}
 		}
 		enhance(norm, w, h, f, bank, &st)
+	}
+	// Segmentation, second look: blocks where the filter response explains
+	// little of the image (isotropic texture, speckled background, smudge)
+	// leave the mask, so no minutia is taken from them or near them.
+	// A print that is unclear all over (a sensor unlike those measured, a
+	// uniformly poor capture) keeps its first mask rather than failing to
+	// enrol here: when under a third of the area (or under minArea) would
+	// be left, the step is skipped and the usual minutia tests decide.
+	cl := clarity(norm, st.resp, w, h, f)
+	clearMask := slices.Clone(f.mask)
+	for b := range clearMask {
+		clearMask[b] = clearMask[b] && cl[b] >= minClarity
+	}
+	clearMask = cleanMask(clearMask, f.bw, f.bh)
+	if n := countTrue(clearMask); blk*blk*n >= minArea && 3*n >= countTrue(f.mask) {
+		f.mask = clearMask
 	}
 	ridges := st.ridges
 	thin(ridges, w, h)
@@ -309,8 +326,11 @@ func cleanMask(m []bool, bw, bh int) []bool {
 			}
 		}
 	}
-	// Background reachable from the border stays background; other holes fill.
 	out := make([]bool, len(m))
+	if bestSize == 0 {
+		return out // no foreground at all
+	}
+	// Background reachable from the border stays background; other holes fill.
 	outside := -1
 	for p := range m {
 		x, y := p%bw, p/bw
@@ -569,4 +589,45 @@ func (f *fields) inMask(x, y int) bool {
 
 func (f *fields) at(x, y int) int {
 	return clamp(y/blk, 0, f.bh-1)*f.bw + clamp(x/blk, 0, f.bw-1)
+}
+
+func countTrue(m []bool) int {
+	n := 0
+	for _, v := range m {
+		if v {
+			n++
+		}
+	}
+	return n
+}
+
+// clarity returns, per block, the correlation between the normalised image
+// and its Gabor response over the block and its neighbours: near 1 where the
+// block is a clean oriented ridge pattern, low for isotropic noise.
+func clarity(norm []float32, resp []float32, w, h int, f *fields) []float64 {
+	const r = gaborRadius
+	pw := w + 2*r
+	nb := f.bw * f.bh
+	sxy, sxx, syy := make([]float64, nb), make([]float64, nb), make([]float64, nb)
+	for y := range h {
+		by := y / blk
+		for x := range w {
+			b := by*f.bw + x/blk
+			if !f.mask[b] {
+				continue
+			}
+			a, g := float64(norm[(y+r)*pw+x+r]), float64(resp[y*w+x])
+			sxy[b] += a * g
+			sxx[b] += a * a
+			syy[b] += g * g
+		}
+	}
+	sxy, sxx, syy = boxBlocks(sxy, f.bw, f.bh, 1), boxBlocks(sxx, f.bw, f.bh, 1), boxBlocks(syy, f.bw, f.bh, 1)
+	out := make([]float64, nb)
+	for b := range nb {
+		if d := sxx[b] * syy[b]; d > 0 {
+			out[b] = sxy[b] / math.Sqrt(d)
+		}
+	}
+	return out
 }

@@ -326,7 +326,7 @@ func TestScore(t *testing.T) {
 		below   float64
 	}{
 		{"itself", a, a, 0.3, 1.0001},
-		{"mate", a, mate, DefaultThreshold(), 1},
+		{"mate", a, mate, DefaultThreshold(), 1.0001},
 		{"stranger", a, sampleTemplateSeed(r), 0, DefaultThreshold()},
 		{"empty", a, NewTemplate(300, 340, nil), 0, 1e-9},
 	}

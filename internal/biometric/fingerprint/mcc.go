@@ -33,8 +33,26 @@ const (
 	tauP       = 0.4
 	relaxIters = 5
 	relaxW     = 0.5
-	maxRelax   = 16 // at most this many pairs enter the relaxation
+	maxRelax   = 32 // at most this many pairs enter the relaxation
+	// relaxRef and relaxPow set how a pair's support (the sum of its
+	// compatibilities times the other pairs' similarities) is normalised:
+	// divided by relaxRef^(1-relaxPow) * (nr-1)^relaxPow for nr pairs. The
+	// paper divides by nr-1 (relaxPow 1), which makes the support a mean:
+	// a genuine comparison whose many pairs agree scores no higher than one
+	// where a few do. A weaker normalisation lets agreeing pairs reinforce
+	// each other beyond their initial similarity (see docs/fingerprint.md).
+	relaxRef = 15
+	relaxPow = 0.25
 )
+
+// relaxInv[nr] is (1 - relaxW) divided by the support normalisation for nr
+// pairs. Read-only after init.
+var relaxInv = func() (t [maxRelax + 1]float32) {
+	for nr := 2; nr <= maxRelax; nr++ {
+		t[nr] = float32((1 - relaxW) / (math.Pow(relaxRef, 1-relaxPow) * math.Pow(float64(nr-1), relaxPow)))
+	}
+	return t
+}()
 
 // Read-only tables, computed once at start-up and never written: the cell
 // offsets, the sigmoid and square-root tables below. They are constants in
@@ -353,7 +371,9 @@ type scratch struct {
 	colKey  []uint64
 	hd      []uint32 // hamming distances of one run of a row
 	pairs   []pair
-	rho     []float32
+	geo     []pairGeo
+	edges   []edge
+	acc     []float32
 	lambda  []float32
 	lambda2 []float32
 	eff     []float32
@@ -364,6 +384,20 @@ type scratch struct {
 type pair struct {
 	a, b int
 	s    float32
+}
+
+// pairGeo is the geometry of one selected pair: the two minutiae's
+// positions, the rotation from b's minutia to a's (in [-π, π)) and its
+// cosine and sine.
+type pairGeo struct {
+	ax, ay, bx, by float32
+	rot, cr, sr    float32
+}
+
+// edge is the non-zero compatibility r of selected pairs t and k.
+type edge struct {
+	t, k int32
+	r    float32
 }
 
 // npTab[n] is the number of pairs averaged into the score when the smaller
@@ -396,6 +430,18 @@ var z1Tab, zaTab = func() ([z1Len]float32, [zaLen + 1]float32) {
 	return t1, ta
 }()
 
+// zSinTab[i] is the angle term at the angle whose sine is i/zSinLen (the
+// angle below 90 degrees). Read-only after init.
+const zSinLen = 1024
+
+var zSinTab = func() (t [zSinLen + 1]float32) {
+	for i := range t {
+		d := math.Asin(float64(i) / zSinLen)
+		t[i] = float32(1 / (1 + math.Exp(30*(d-math.Pi/12))))
+	}
+	return t
+}()
+
 func zAngle(d float32) float32 {
 	if d < 0 {
 		d = -d
@@ -405,16 +451,6 @@ func zAngle(d float32) float32 {
 		i = zaLen
 	}
 	return zaTab[i]
-}
-
-func wrap(d float32) float32 {
-	for d > math.Pi {
-		d -= 2 * math.Pi
-	}
-	for d < -math.Pi {
-		d += 2 * math.Pi
-	}
-	return d
 }
 
 // sqrtTab[i] = sqrt(i) for popcounts.
@@ -554,58 +590,101 @@ func match(a, b *cylinders, s *scratch) float64 {
 		return 0
 	}
 	// Relaxation: pairs that agree geometrically with other strong pairs
-	// keep their similarity; isolated ones lose it.
-	if cap(s.rho) < nr*nr {
-		s.rho = make([]float32, nr*nr)
+	// keep their similarity, and gain when many do; isolated ones lose it.
+	// The geometry of each selected pair is gathered first; most pairs of
+	// pairs are incompatible (nearly all between impostors), so only the
+	// non-zero compatibilities are kept, as edges, and the relaxation walks
+	// those.
+	if cap(s.geo) < nr {
+		s.geo = make([]pairGeo, maxRelax)
 	}
-	rho := s.rho[:nr*nr]
+	geo := s.geo[:nr]
+	for t, p := range sel {
+		rot := a.dir[p.a] - b.dir[p.b]
+		if rot >= math.Pi {
+			rot -= 2 * math.Pi
+		} else if rot < -math.Pi {
+			rot += 2 * math.Pi
+		}
+		geo[t] = pairGeo{ax: a.x[p.a], ay: a.y[p.a], bx: b.x[p.b], by: b.y[p.b], rot: rot,
+			cr: a.cos[p.a]*b.cos[p.b] + a.sin[p.a]*b.sin[p.b], sr: a.sin[p.a]*b.cos[p.b] - a.cos[p.a]*b.sin[p.b]}
+	}
+	edges := s.edges[:0]
+	var dist [maxRelax][2]float32
 	for t := range nr {
-		rho[t*nr+t] = 0
-		pt := sel[t]
+		gt := &geo[t]
+		// Distances first, without a branch, so that the square roots
+		// overlap; then the (rarer) compatible pairs.
 		for k := t + 1; k < nr; k++ {
-			pk := sel[k]
-			dxa, dya := a.x[pk.a]-a.x[pt.a], a.y[pk.a]-a.y[pt.a]
-			dxb, dyb := b.x[pk.b]-b.x[pt.b], b.y[pk.b]-b.y[pt.b]
-			da := float32(math.Sqrt(float64(dxa*dxa + dya*dya)))
-			db := float32(math.Sqrt(float64(dxb*dxb + dyb*dyb)))
+			gk := &geo[k]
+			dxa, dya := gk.ax-gt.ax, gk.ay-gt.ay
+			dxb, dyb := gk.bx-gt.bx, gk.by-gt.by
+			dist[k] = [2]float32{float32(math.Sqrt(float64(dxa*dxa + dya*dya))), float32(math.Sqrt(float64(dxb*dxb + dyb*dyb)))}
+		}
+		for k := t + 1; k < nr; k++ {
+			da, db := dist[k][0], dist[k][1]
 			d1 := da - db
 			if d1 < 0 {
 				d1 = -d1
 			}
-			i1 := int(d1 / z1Step)
-			if i1 >= z1Len {
-				rho[t*nr+k], rho[k*nr+t] = 0, 0
+			if d1 >= z1Len*z1Step {
 				continue
 			}
-			r := z1Tab[i1]
-			r *= zAngle(wrap((a.dir[pt.a] - a.dir[pk.a]) - (b.dir[pt.b] - b.dir[pk.b])))
-			// Angle between each minutia's direction and the segment to the
-			// other, compared across the two templates.
-			ra := [2]float32{dxa*a.cos[pt.a] + dya*a.sin[pt.a], -dxa*a.sin[pt.a] + dya*a.cos[pt.a]}
-			rb := [2]float32{dxb*b.cos[pt.b] + dyb*b.sin[pt.b], -dxb*b.sin[pt.b] + dyb*b.cos[pt.b]}
-			dot := ra[0]*rb[0] + ra[1]*rb[1]
-			crs := ra[0]*rb[1] - ra[1]*rb[0]
-			r *= zAngle(fastAtan2(crs, dot))
-			rho[t*nr+k], rho[k*nr+t] = r, r
+			gk := &geo[k]
+			dxa, dya := gk.ax-gt.ax, gk.ay-gt.ay
+			dxb, dyb := gk.bx-gt.bx, gk.by-gt.by
+			r := z1Tab[int(d1*(1/z1Step))]
+			// The rotation of one pair against the other's.
+			dr := gt.rot - gk.rot
+			if dr > math.Pi {
+				dr -= 2 * math.Pi
+			} else if dr < -math.Pi {
+				dr += 2 * math.Pi
+			}
+			r *= zAngle(dr)
+			// The angle between each minutia's direction and the segment to
+			// the other, compared across the two templates: the angle from
+			// segment a to segment b plus the pair's rotation (cos and sin
+			// cr, sr), taken from its sine when the cosine is positive
+			// (beyond 90 degrees the term is 0 to float precision).
+			if pd := da * db; pd > 0 {
+				dot := dxa*dxb + dya*dyb
+				crs := dxa*dyb - dya*dxb
+				c := dot*gt.cr - crs*gt.sr
+				if c <= 0 {
+					continue
+				}
+				sn := (dot*gt.sr + crs*gt.cr) / pd
+				if sn < 0 {
+					sn = -sn
+				}
+				r *= zSinTab[min(int(sn*zSinLen), zSinLen)]
+			} else {
+				r *= zaTab[0]
+			}
+			if r > 0 {
+				edges = append(edges, edge{int32(t), int32(k), r})
+			}
 		}
 	}
+	s.edges = edges
 	if cap(s.lambda) < nr {
-		s.lambda, s.lambda2 = make([]float32, nr), make([]float32, nr)
+		s.lambda, s.lambda2, s.acc = make([]float32, maxRelax), make([]float32, maxRelax), make([]float32, maxRelax)
 	}
-	l, l2 := s.lambda[:nr], s.lambda2[:nr]
+	l, l2, acc := s.lambda[:nr], s.lambda2[:nr], s.acc[:nr]
 	for t := range nr {
 		l[t] = sel[t].s
 	}
 	if nr > 1 {
-		inv := (1 - relaxW) / float32(nr-1)
+		inv := relaxInv[nr]
 		for range relaxIters {
+			clear(acc)
+			for _, e := range edges {
+				acc[e.t] += e.r * l[e.k]
+				acc[e.k] += e.r * l[e.t]
+			}
 			for t := range nr {
-				var acc float32
-				row := rho[t*nr : t*nr+nr]
-				for k, r := range row {
-					acc += r * l[k]
-				}
-				l2[t] = relaxW*l[t] + inv*acc
+				l2[t] = relaxW*l[t] + inv*acc[t]
 			}
 			l, l2 = l2, l
 		}
@@ -630,36 +709,9 @@ func match(a, b *cylinders, s *scratch) float64 {
 	for _, t := range idx[:min(np, nr)] {
 		sum += float64(l[t])
 	}
-	return sum / float64(np)
-}
-
-// fastAtan2 approximates atan2 to about 0.005 radians.
-func fastAtan2(y, x float32) float32 {
-	ax, ay := x, y
-	if ax < 0 {
-		ax = -ax
-	}
-	if ay < 0 {
-		ay = -ay
-	}
-	if ax == 0 && ay == 0 {
-		return 0
-	}
-	var a float32
-	if ax >= ay {
-		z := ay / ax
-		a = z * (math.Pi/4 + 0.273*(1-z))
-	} else {
-		z := ax / ay
-		a = math.Pi/2 - z*(math.Pi/4+0.273*(1-z))
-	}
-	if x < 0 {
-		a = math.Pi - a
-	}
-	if y < 0 {
-		a = -a
-	}
-	return a
+	// Pairs that reinforce each other can end above their initial
+	// similarity; the score is capped at 1.
+	return min(1, sum/float64(np))
 }
 
 // Score compares two templates and returns a similarity in [0, 1]: 0 for
