@@ -351,7 +351,7 @@ func CountEnrolled(ctx context.Context, db DB, p store.Period) ([]store.StatsCou
 			GROUP BY s.area_code, b.category`, lo, hi, lo)
 	}
 	// The last partial day: its part before p.To, or the whole day less
-	// its part after, whichever is shorter.
+	// its part after when that is shorter or holds nothing.
 	var edge []store.StatsCount
 	sign := 1
 	_, out, err := days(to, to).roundOutIn(ctx, db, op, rows{"biometrics", "created_at"})
