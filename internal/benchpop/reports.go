@@ -144,7 +144,9 @@ func Reports(ctx context.Context, db store.Store, reg *registry.Registry, opt Re
 	}
 	res.PopulateSeconds = time.Since(start).Seconds()
 	manager := registry.Actor{OperatorID: "bench", Role: consent.Manager, Route: "assent bench report"}
-	q := registry.ReportQuery{From: now.AddDate(0, -6, 0)}
+	// The last six months, from a whole day as the API and the CLI ask
+	// (their dates are days), until now.
+	q := registry.ReportQuery{From: now.AddDate(0, -6, 0).Truncate(24 * time.Hour)}
 	for _, run := range []struct {
 		kind string
 		fn   func() error

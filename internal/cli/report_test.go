@@ -185,6 +185,11 @@ func TestAreasImportAndReports(t *testing.T) {
 			}
 		}
 	}
+	// The counts the database kept with every write equal their
+	// recomputation.
+	if code, out := run("report", "rebuild-counts", "--data", dir); code != 0 || !strings.Contains(out, `"changed_count_rows":0`) {
+		t.Errorf("rebuild-counts: exit %d, want 0 count rows changed\n%s", code, out)
+	}
 	// Every report request is in the audit log, and the log still verifies.
 	if code, out := run("audit", "verify", "--data", dir); code != 0 {
 		t.Errorf("audit verify after reports: exit %d\n%s", code, out)

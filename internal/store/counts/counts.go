@@ -75,6 +75,31 @@ func (s span) roundOut() (int64, bool) {
 	return (s.d2 + 1) * DayMS, in > 0 && out < in
 }
 
+// rows names the rows an aggregate counts and their time column, to ask
+// whether a time range holds any.
+type rows struct{ table, at string }
+
+// none says whether r holds no row in [lo, hi) (one probe of its time
+// index). A period that ends now has nothing after its end: its last day
+// is then read whole from the counts, at no cost.
+func (r rows) none(ctx context.Context, db DB, op string, lo, hi int64) (bool, error) {
+	if lo >= hi {
+		return true, nil
+	}
+	n, err := db.Int(ctx, op, `SELECT COUNT(*) FROM (SELECT 1 FROM `+r.table+` WHERE `+r.at+` >= ? AND `+r.at+` < ? LIMIT 1) x`, lo, hi)
+	return n == 0, err
+}
+
+// roundOutIn is roundOut, also when the part after the span holds no row.
+func (s span) roundOutIn(ctx context.Context, db DB, op string, r rows) (int64, bool, error) {
+	end, ok := s.roundOut()
+	if ok || s.hi == s.d2*DayMS {
+		return end, ok, nil
+	}
+	empty, err := r.none(ctx, db, op, s.hi, end)
+	return end, empty, err
+}
+
 // firstDay bounds prev_day for the first person-day in the span: a
 // prev_day of -1 (no earlier exam) is before every day since 1970, the
 // first time a row can have.
@@ -149,7 +174,7 @@ func merge(sign int, parts ...[]store.StatsCount) []store.StatsCount {
 // period, or as the whole day from table less its part outside the period,
 // whichever is the shorter time: a period that ends now reads no row of its
 // last day.
-func additive(ctx context.Context, db DB, op string, s span, cols []string, table string,
+func additive(ctx context.Context, db DB, op string, s span, cols []string, table string, r rows,
 	raw func(lo, hi int64) ([]store.StatsCount, error)) ([]store.StatsCount, error) {
 	if !s.whole() {
 		return raw(s.lo, s.hi)
@@ -174,8 +199,10 @@ func additive(ctx context.Context, db DB, op string, s span, cols []string, tabl
 			return nil, err
 		}
 	}
-	if in, out := s.hi-s.d2*DayMS, (s.d2+1)*DayMS-s.hi; in > 0 {
-		if out < in {
+	if _, whole, err := s.roundOutIn(ctx, db, op, r); err != nil {
+		return nil, err
+	} else if s.hi > s.d2*DayMS {
+		if whole {
 			d2++
 			if err := rawPart(s.hi, (s.d2+1)*DayMS, -1); err != nil {
 				return nil, err
@@ -261,7 +288,11 @@ func CountCheckedUp(ctx context.Context, db DB, p store.Period) ([]store.StatsCo
 	const op = "count checked up"
 	cols := []string{"area_code", "birth_year", "sex"}
 	s := days(from(p), ms(p.To))
-	if end, ok := s.roundOut(); ok {
+	end, ok, err := s.roundOutIn(ctx, db, op, rows{"exams", "at"})
+	if err != nil {
+		return nil, err
+	}
+	if ok {
 		// Up to the end of the last day, less the persons seen only after p.To.
 		all, err := checkedUp(ctx, db, days(s.lo, end))
 		if err != nil {
@@ -320,11 +351,15 @@ func CountEnrolled(ctx context.Context, db DB, p store.Period) ([]store.StatsCou
 			GROUP BY s.area_code, b.category`, lo, hi, lo)
 	}
 	// The last partial day: its part before p.To, or the whole day less
-	// its part after, whichever is shorter.
-	edge, sign := []store.StatsCount(nil), 1
-	var err error
-	if in, out := to-dT*DayMS, (dT+1)*DayMS-to; in > 0 && out < in {
-		edge, sign = nil, -1
+	// its part after when that is shorter or holds nothing.
+	var edge []store.StatsCount
+	sign := 1
+	_, out, err := days(to, to).roundOutIn(ctx, db, op, rows{"biometrics", "created_at"})
+	if err != nil {
+		return nil, err
+	}
+	if in := to - dT*DayMS; in > 0 && out {
+		sign = -1
 		if edge, err = earliest(to, (dT+1)*DayMS); err != nil {
 			return nil, err
 		}
@@ -347,7 +382,7 @@ func CountEnrolled(ctx context.Context, db DB, p store.Period) ([]store.StatsCou
 func CountAreaAnswers(ctx context.Context, db DB, p store.Period) ([]store.StatsCount, error) {
 	const op = "count area answers"
 	cols := []string{"area_code", "category", "purpose", "decision"}
-	return additive(ctx, db, op, days(from(p), ms(p.To)), cols, "stats_area_answers", func(lo, hi int64) ([]store.StatsCount, error) {
+	return additive(ctx, db, op, days(from(p), ms(p.To)), cols, "stats_area_answers", rows{"consents", "at"}, func(lo, hi int64) ([]store.StatsCount, error) {
 		return db.Counts(ctx, op, cols, `SELECT s.area_code, c.category, c.purpose, c.decision, COUNT(*) FROM consents c
 			JOIN person_stats s ON s.person_id = c.person_id WHERE c.at >= ? AND c.at < ?
 			GROUP BY s.area_code, c.category, c.purpose, c.decision`, lo, hi)
@@ -359,7 +394,7 @@ func CountAreaAnswers(ctx context.Context, db DB, p store.Period) ([]store.Stats
 func CountSiteAnswers(ctx context.Context, db DB, p store.Period) ([]store.StatsCount, error) {
 	const op = "count site answers"
 	cols := []string{"site", "operator_id", "category", "purpose", "decision"}
-	return additive(ctx, db, op, days(from(p), ms(p.To)), cols, "stats_site_answers", func(lo, hi int64) ([]store.StatsCount, error) {
+	return additive(ctx, db, op, days(from(p), ms(p.To)), cols, "stats_site_answers", rows{"consents", "at"}, func(lo, hi int64) ([]store.StatsCount, error) {
 		return db.Counts(ctx, op, cols, `SELECT site, operator_id, category, purpose, decision, COUNT(*) FROM consents
 			WHERE at >= ? AND at < ? GROUP BY site, operator_id, category, purpose, decision`, lo, hi)
 	})
@@ -377,7 +412,7 @@ func CountEarlyWithdrawals(ctx context.Context, db DB, p store.Period, within ti
 // CountExclusions: exclusion events of p by site, modality and kind.
 func CountExclusions(ctx context.Context, db DB, p store.Period) ([]store.StatsCount, error) {
 	const op = "count exclusions"
-	return additive(ctx, db, op, days(from(p), ms(p.To)), []string{"site", "category", "kind"}, "stats_exclusions",
+	return additive(ctx, db, op, days(from(p), ms(p.To)), []string{"site", "category", "kind"}, "stats_exclusions", rows{"exclusion_events", "at"},
 		func(lo, hi int64) ([]store.StatsCount, error) {
 			return db.Counts(ctx, op, []string{"site", "category", "kind"},
 				`SELECT site, category, kind, COUNT(*) FROM exclusion_events WHERE at >= ? AND at < ? GROUP BY site, category, kind`, lo, hi)
@@ -389,7 +424,11 @@ func CountExclusions(ctx context.Context, db DB, p store.Period) ([]store.StatsC
 func CountCareWithoutBiometrics(ctx context.Context, db DB, p store.Period) ([]store.StatsCount, error) {
 	const op = "count care without biometrics"
 	s := days(from(p), ms(p.To))
-	if end, ok := s.roundOut(); ok {
+	end, ok, err := s.roundOutIn(ctx, db, op, rows{"exams", "at"})
+	if err != nil {
+		return nil, err
+	}
+	if ok {
 		all, err := careWithoutBiometrics(ctx, db, days(s.lo, end))
 		if err != nil {
 			return nil, err
@@ -437,7 +476,11 @@ func CountEstimated(ctx context.Context, db DB, asOf time.Time) (int, error) {
 	to := ms(asOf)
 	dT := floorDiv(to, DayMS)
 	lo, hi, sign := dT*DayMS, to, int64(1)
-	if (dT+1)*DayMS-to < to-dT*DayMS { // the whole last day less its part after asOf
+	_, out, err := days(to, to).roundOutIn(ctx, db, op, rows{"person_stats", "registered_at"})
+	if err != nil {
+		return 0, err
+	}
+	if out { // the whole last day less its part after asOf
 		lo, hi, sign = to, (dT+1)*DayMS, -1
 		dT++
 	}

@@ -180,7 +180,7 @@ func testStatsCountsRandom(t *testing.T, s store.Store) {
 	m := &countsModel{stats: map[string]store.PersonStats{}, erased: map[string]bool{}}
 	var ids []string
 	seq := 0
-	for step := 0; step < 400; step++ {
+	for step := 0; step < 1000; step++ {
 		seq++
 		update(t, s, func(tx store.Tx) error {
 			live := slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return m.erased[id] })

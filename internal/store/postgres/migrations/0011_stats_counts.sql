@@ -250,10 +250,11 @@ BEGIN
         SELECT MIN(b.created_at) INTO m FROM biometrics b WHERE b.person_id = NEW.person_id AND b.category = NEW.category
             AND b.reference_id <> NEW.reference_id;
         IF m IS NULL OR NEW.created_at < m THEN
+            -- Summed per day: the old and the new earliest may share one.
             INSERT INTO stats_enrolled(day, area_code, category, n)
-                SELECT x.day, s.area_code, NEW.category, x.n FROM person_stats s,
+                SELECT x.day, s.area_code, NEW.category, SUM(x.n) FROM person_stats s,
                     (VALUES (m / 86400000, -1), (NEW.created_at / 86400000, 1)) AS x(day, n)
-                WHERE s.person_id = NEW.person_id AND x.day IS NOT NULL
+                WHERE s.person_id = NEW.person_id AND x.day IS NOT NULL GROUP BY x.day, s.area_code
                 ON CONFLICT(day, area_code, category) DO UPDATE SET n = stats_enrolled.n + excluded.n;
         END IF;
         RETURN NEW;
@@ -262,9 +263,9 @@ BEGIN
         AND b.reference_id <> OLD.reference_id;
     IF m IS NULL OR OLD.created_at < m THEN
         INSERT INTO stats_enrolled(day, area_code, category, n)
-            SELECT x.day, s.area_code, OLD.category, x.n FROM person_stats s,
+            SELECT x.day, s.area_code, OLD.category, SUM(x.n) FROM person_stats s,
                 (VALUES (OLD.created_at / 86400000, -1), (m / 86400000, 1)) AS x(day, n)
-            WHERE s.person_id = OLD.person_id AND x.day IS NOT NULL
+            WHERE s.person_id = OLD.person_id AND x.day IS NOT NULL GROUP BY x.day, s.area_code
             ON CONFLICT(day, area_code, category) DO UPDATE SET n = stats_enrolled.n + excluded.n;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM biometrics b WHERE b.person_id = OLD.person_id AND b.reference_id <> OLD.reference_id) THEN
