@@ -553,14 +553,43 @@ func TestChaosCluster(t *testing.T) {
 	for _, g := range galleries[2:] {
 		g.waitLog(t, "gallery shard ready", time.Minute)
 	}
-	if _, d, _ := enrol(0, "WhileShard0Down", isoRecord(t, synth.NewFinger(rng).Template())); d != "pending" {
-		t.Errorf("a capture with shard 0 down answered deduplication %q, want pending", d)
+	// Two impressions of one new finger under two names, both while shard 0
+	// is down: each capture answers pending, and once the shard is back the
+	// completion job opens the pair's case (whichever shards they live on).
+	downFinger := synth.NewFinger(rng)
+	x, dx, _ := enrol(0, "WhileShard0DownX", isoRecord(t, downFinger.Template()))
+	y, dy, _ := enrol(1, "WhileShard0DownY", isoRecord(t, downFinger.Mate(rng)))
+	if dx != "pending" || dy != "pending" {
+		t.Errorf("captures with shard 0 down answered deduplication %q and %q, want pending", dx, dy)
 	}
 	for _, g := range galleries[:2] {
 		g.start(t, bin)
 	}
 	for _, g := range galleries[:2] {
 		g.waitLog(t, "gallery shard ready", time.Minute)
+	}
+	caseOpen := func(a, b string) bool {
+		st, m, err := jsonCall("GET", urls[0]+"/v1/cases", adjudicator, "deduplication", nil)
+		if err != nil || st != 200 {
+			return false
+		}
+		cs, _ := m["cases"].([]any)
+		for _, c := range cs {
+			ids, _ := c.(map[string]any)["person_ids"].([]any)
+			if len(ids) == 2 && (fmt.Sprint(ids[0]) == a && fmt.Sprint(ids[1]) == b || fmt.Sprint(ids[0]) == b && fmt.Sprint(ids[1]) == a) {
+				return true
+			}
+		}
+		return false
+	}
+	opened := false
+	for end := time.Now().Add(2 * time.Minute); time.Now().Before(end); time.Sleep(2 * time.Second) {
+		if opened = caseOpen(x, y); opened {
+			break
+		}
+	}
+	if !opened {
+		t.Errorf("the pair enrolled while shard 0 was down (%s, %s): no open case 2 min after the shard came back", x, y)
 	}
 	checkErased("after every shard restarted")
 
