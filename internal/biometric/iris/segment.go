@@ -171,14 +171,12 @@ type component struct {
 }
 
 // findPupil thresholds the blurred image at rising levels above its darkest
-// values and keeps the most disc-like dark component of plausible size.
-// findPupil thresholds the blurred image at rising levels above its darkest
 // values and keeps the most disc-like dark component of plausible size. Each
 // level is tried as it is and after a morphological opening of the dark mask
 // (erosion by a square of radius open, the component then grown back by
 // open): eyelashes as dark as the pupil and touching it (IITD, real pupils)
 // are cut off, so the pupil stays a disc.
-func findPupil(s gray) (circle, bool) {
+func findPupil(s gray, always bool) (circle, bool) {
 	minSide := min(s.w, s.h)
 	rMin, rMax := max(6, float64(minSide)/40), float64(minSide)/3.5
 	base := percentile(s.p, 0.002)
@@ -251,7 +249,7 @@ func findPupil(s gray) (circle, bool) {
 				}
 			}
 		}
-		if bestScore > 0 {
+		if bestScore > 0 && !always {
 			// The plain mask found a disc: the opening is only a fallback,
 			// so images the plain search segments are unchanged.
 			break
@@ -369,12 +367,19 @@ func bestEdge(g gray, cx, cy float64, span, step float64, r0, r1, scale int, arc
 type segmentation struct {
 	pupil, iris circle
 	contrast    float64 // limbus edge strength, grey levels
+	// The outer limbus candidate (beyond 1.25 times the first) and its
+	// edge strength: what the collarette check weighed.
+	alt  circle
+	altD float64
 }
 
-// segment finds the pupil and limbus circles in g (highlights already filled).
-func segment(g gray) (segmentation, bool) {
+// segment finds the pupil and limbus circles in g (highlights already
+// filled) with the default parameters.
+func segment(g gray) (segmentation, bool) { return segmentWith(g, defaultConfig()) }
+
+func segmentWith(g gray, c config) (segmentation, bool) {
 	s := boxBlur(g, 2)
-	p, ok := findPupil(s)
+	p, ok := findPupil(s, c.pupilOpenAlways)
 	if !ok {
 		return segmentation{}, false
 	}
@@ -393,6 +398,22 @@ func segment(g gray) (segmentation, bool) {
 	ic, _ := bestEdge(s, pr.x, pr.y, span, 1, r0, r1, 5, irisArcs, 48)
 	ic, d := bestEdge(s, ic.x, ic.y, 1, 0.5, int(ic.r)-3, int(ic.r)+3, 5, irisArcs, 96)
 	seg := segmentation{pupil: pr, iris: ic, contrast: d}
+	// The collarette (the ring between the pupillary and ciliary zones of
+	// a high-contrast iris) can be a stronger edge than the limbus. It lies
+	// about a third of the way from the pupil to the limbus, while the
+	// limbus is never that close to the pupil relative to the next edge
+	// out: when a second edge further out, strong enough to be a limbus,
+	// has the first in the inner half of the pupil-to-edge distance, the
+	// first edge was inside the iris.
+	if o0 := int(ic.r * 1.25); o0 < r1-6 {
+		oc, _ := bestEdge(s, ic.x, ic.y, span, 1, o0, r1, 5, irisArcs, 48)
+		oc, od := bestEdge(s, oc.x, oc.y, 1, 0.5, int(oc.r)-3, int(oc.r)+3, 5, irisArcs, 96)
+		seg.alt, seg.altD = oc, od
+		if c.collaretteFrac > 0 && od >= c.collaretteEdge && (ic.r-pr.r) <= c.collaretteFrac*(oc.r-pr.r) {
+			seg.iris, seg.contrast = oc, od
+			ic, d = oc, od
+		}
+	}
 	off := math.Hypot(pr.x-ic.x, pr.y-ic.y)
 	if off+pr.r > ic.r-4 || ic.r < pr.r*1.4 || d < 3 {
 		return seg, false

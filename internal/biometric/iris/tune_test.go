@@ -2,7 +2,9 @@ package iris
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,12 +18,29 @@ func TestTune(t *testing.T) {
 	if dir == "" || spec == "" {
 		t.Skip("set ASSENT_IRIS_DATA and ASSENT_IRIS_TUNE to tune parameters")
 	}
+	c, err := tuneConfig(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := evaluate(context.Background(), dir, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("TUNE %s eer=%.4f fmr1000=%.4f fmr10000=%.4f zero=%.4f fte=%.4f gmean=%.3f imean=%.3f istd=%.4f dof=%.0f d'=%.2f m1=%.3f k=%.1f",
+		spec, r.EER, r.FMR1000, r.FMR10000, r.ZeroFMR, r.FTE, r.GenuineMean, r.ImpostorMean, r.ImpostorStd, r.ImpostorDOF, r.Decidability, r.ImpostorSingleMean, r.EffectiveShifts)
+}
+
+// tuneConfig is defaultConfig with the overrides of spec ("name=value,...").
+func tuneConfig(spec string) (config, error) {
 	c := defaultConfig()
+	if spec == "" {
+		return c, nil
+	}
 	for _, kv := range strings.Split(spec, ",") {
 		k, v, _ := strings.Cut(kv, "=")
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil {
-			t.Fatal(err)
+			return c, err
 		}
 		switch k {
 		case "wavelength":
@@ -46,16 +65,77 @@ func TestTune(t *testing.T) {
 			c.lashRun = int(f)
 		case "maskFrac":
 			c.maskFrac = f
+		case "collaretteFrac":
+			c.collaretteFrac = f
+		case "collaretteEdge":
+			c.collaretteEdge = f
+		case "pupilOpenAlways":
+			c.pupilOpenAlways = f != 0
 		default:
-			t.Fatalf("unknown parameter %q", k)
+			return c, fmt.Errorf("unknown parameter %q", k)
 		}
 	}
-	r, err := evaluate(context.Background(), dir, c, nil)
+	return c, nil
+}
+
+// TestDevCross evaluates CASIA-IrisV1 (ASSENT_IRIS_DATA) and IITD
+// (ASSENT_IITD_DATA, same eyes excluded) with the parameters of
+// ASSENT_IRIS_TUNE (may be empty) and prints the in-sample and cross-set
+// figures on one line each; with ASSENT_IRIS_DEV_OUT it writes each image's
+// segmentation and genuine errors there (TSV), to diff variants. A
+// development aid: ASSENT_IRIS_DEV=1.
+func TestDevCross(t *testing.T) {
+	if os.Getenv("ASSENT_IRIS_DEV") == "" {
+		t.Skip("development aid; set ASSENT_IRIS_DEV=1, ASSENT_IRIS_DATA and ASSENT_IITD_DATA")
+	}
+	casiaDir, iitdDir := os.Getenv("ASSENT_IRIS_DATA"), os.Getenv("ASSENT_IITD_DATA")
+	spec := os.Getenv("ASSENT_IRIS_TUNE")
+	c, err := tuneConfig(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("TUNE %s eer=%.4f fmr1000=%.4f fmr10000=%.4f zero=%.4f fte=%.4f gmean=%.3f imean=%.3f istd=%.4f dof=%.0f d'=%.2f m1=%.3f k=%.1f",
-		spec, r.EER, r.FMR1000, r.FMR10000, r.ZeroFMR, r.FTE, r.GenuineMean, r.ImpostorMean, r.ImpostorStd, r.ImpostorDOF, r.Decidability, r.ImpostorSingleMean, r.EffectiveShifts)
+	ctx := context.Background()
+	casia, err := evaluateWith(ctx, casiaDir, c, EvalOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iitd, err := evaluateWith(ctx, iitdDir, c, EvalOptions{SameEyes: sameEyesIITD(t)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []struct {
+		name      string
+		test, cal *EvalResult
+	}{{"casia", casia, iitd}, {"iitd", iitd, casia}} {
+		r, err := CrossFrom(x.test, x.cal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := r.Test
+		line := fmt.Sprintf("DEV %s [%s] EER %.3f FTE %.2f FMR1000 %.3f FMR1e4 %.3f FMR1e5 %.3f Zero %.2f | out EER %.3f FNMR@1e-3 %.3f | d' %.2f usable %.0f close %d",
+			x.name, spec, 100*tr.EER, 100*tr.FTE, 100*tr.FMR1000, 100*tr.FMR10000, 100*tr.FMR100000, 100*tr.ZeroFMR,
+			100*r.Out.EER, 100*r.Out.At[2].FNMR, tr.Decidability, tr.MeanUsableBits, len(tr.CloseImpostors))
+		for _, p := range r.InModel[1:3] {
+			line += fmt.Sprintf(" | own %g: %.2fx", p.Target, p.FMR/p.Target)
+		}
+		t.Log(line)
+		if out := os.Getenv("ASSENT_IRIS_DEV_OUT"); out != "" {
+			var b strings.Builder
+			for _, s := range tr.samples {
+				rel, _ := filepath.Rel(tr.Dataset, s.path)
+				u := 0
+				if s.t != nil {
+					u = s.t.UsableBits()
+				}
+				fmt.Fprintf(&b, "%s\t%v\t%.1f %.1f %.1f\t%.1f %.1f %.1f\t%.1f\t%d\t%d\t%.1f %.1f\n", rel, s.t != nil,
+					s.seg.pupil.x, s.seg.pupil.y, s.seg.pupil.r, s.seg.iris.x, s.seg.iris.y, s.seg.iris.r, s.seg.contrast, u, tr.badGenuine[s.path],
+					s.seg.alt.r, s.seg.altD)
+			}
+			if err := os.WriteFile(filepath.Join(out, x.name+".tsv"), []byte(b.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }
 
 // TestCoarseVariants measures the coarse pass on ASSENT_IRIS_DATA for a few
@@ -73,5 +153,47 @@ func TestCoarseVariants(t *testing.T) {
 		var x EvalResult
 		coarseCheck(&x, r.samples, DefaultMatcher(), v)
 		t.Logf("stride %d step %d: %+v", v.CoarseStride, v.CoarseStep, x.Coarse)
+	}
+}
+
+// TestDevSeg writes the segmentation of every image under ASSENT_IRIS_DEV_SEG
+// (with ASSENT_IRIS_TUNE) to ASSENT_IRIS_DEV_OUT/seg.tsv, no matching; a
+// development aid.
+func TestDevSeg(t *testing.T) {
+	dir, out := os.Getenv("ASSENT_IRIS_DEV_SEG"), os.Getenv("ASSENT_IRIS_DEV_OUT")
+	if dir == "" || out == "" {
+		t.Skip("development aid; set ASSENT_IRIS_DEV_SEG and ASSENT_IRIS_DEV_OUT")
+	}
+	c, err := tuneConfig(os.Getenv("ASSENT_IRIS_TUNE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !imageExt(p) {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		img, err := DecodeImage(data)
+		if err != nil {
+			return err
+		}
+		tp, seg, _ := extractSeg(img, c)
+		rel, _ := filepath.Rel(dir, p)
+		u := 0
+		if tp != nil {
+			u = tp.UsableBits()
+		}
+		fmt.Fprintf(&b, "%s\t%v\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\n", rel, tp != nil, seg.pupil.r, seg.iris.r, seg.contrast, seg.alt.r, seg.altD, u)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "seg.tsv"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
