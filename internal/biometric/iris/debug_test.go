@@ -35,7 +35,7 @@ func TestDebugOverlays(t *testing.T) {
 		g := toGray(img, c.maxSide)
 		hl := fillHighlights(g)
 		seg, ok := segmentWith(g, c)
-		t.Logf("%s: ok=%v pupil=%+v iris=%+v contrast=%.1f", p, ok, seg.pupil, seg.iris, seg.contrast)
+		t.Logf("%s: ok=%v pupil=%+v iris=%+v contrast=%.1f pupil edge=%.1f", p, ok, seg.pupil, seg.iris, seg.contrast, seg.pupilEdge)
 		band, occ := unwrap(g, hl, seg, c)
 		maskOcclusions(band, occ, c)
 		H := g.h + c.polarRows*2 + 4

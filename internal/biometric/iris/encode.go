@@ -34,9 +34,6 @@ type config struct {
 	// collaretteFrac of the way from the pupil to it; 0 = off.
 	collaretteFrac float64
 	collaretteEdge float64
-	// pupilOpenAlways: the opened dark mask competes with the plain one
-	// (not only when the plain one finds no disc).
-	pupilOpenAlways bool
 }
 
 func defaultConfig() config {

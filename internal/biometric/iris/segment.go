@@ -175,8 +175,10 @@ type component struct {
 // level is tried as it is and after a morphological opening of the dark mask
 // (erosion by a square of radius open, the component then grown back by
 // open): eyelashes as dark as the pupil and touching it (IITD, real pupils)
-// are cut off, so the pupil stays a disc.
-func findPupil(s gray, always bool) (circle, bool) {
+// are cut off, so the pupil stays a disc. The best-scoring disc of both
+// passes wins, so a small disc-like clump of lashes cannot beat a real pupil
+// that only the opening separates from them.
+func findPupil(s gray) (circle, bool) {
 	minSide := min(s.w, s.h)
 	rMin, rMax := max(6, float64(minSide)/40), float64(minSide)/3.5
 	base := percentile(s.p, 0.002)
@@ -248,11 +250,6 @@ func findPupil(s gray, always bool) (circle, bool) {
 					best = circle{c.sx / float64(c.area), c.sy / float64(c.area), r}
 				}
 			}
-		}
-		if bestScore > 0 && !always {
-			// The plain mask found a disc: the opening is only a fallback,
-			// so images the plain search segments are unchanged.
-			break
 		}
 	}
 	return best, bestScore > 0
@@ -367,6 +364,7 @@ func bestEdge(g gray, cx, cy float64, span, step float64, r0, r1, scale int, arc
 type segmentation struct {
 	pupil, iris circle
 	contrast    float64 // limbus edge strength, grey levels
+	pupilEdge   float64 // pupil edge strength, grey levels
 	// The outer limbus candidate (beyond 1.25 times the first) and its
 	// edge strength: what the collarette check weighed.
 	alt  circle
@@ -379,13 +377,13 @@ func segment(g gray) (segmentation, bool) { return segmentWith(g, defaultConfig(
 
 func segmentWith(g gray, c config) (segmentation, bool) {
 	s := boxBlur(g, 2)
-	p, ok := findPupil(s, c.pupilOpenAlways)
+	p, ok := findPupil(s)
 	if !ok {
 		return segmentation{}, false
 	}
 	// Refine the pupil on everything but the top quarter (upper eyelid).
 	pupilArcs := [][2]float64{{-math.Pi / 4, 5 * math.Pi / 4}}
-	pr, _ := bestEdge(s, p.x, p.y, 3, 1, int(p.r*0.8), int(p.r*1.25)+1, 2, pupilArcs, 96)
+	pr, pd := bestEdge(s, p.x, p.y, 3, 1, int(p.r*0.8), int(p.r*1.25)+1, 2, pupilArcs, 96)
 	// Limbus on lateral arcs, slightly below the horizontal (y points down).
 	irisArcs := [][2]float64{{-math.Pi / 8, math.Pi / 5}, {4 * math.Pi / 5, 9 * math.Pi / 8}}
 	minSide := float64(min(g.w, g.h))
@@ -397,7 +395,7 @@ func segmentWith(g gray, c config) (segmentation, bool) {
 	span := math.Max(3, pr.r*0.1)
 	ic, _ := bestEdge(s, pr.x, pr.y, span, 1, r0, r1, 5, irisArcs, 48)
 	ic, d := bestEdge(s, ic.x, ic.y, 1, 0.5, int(ic.r)-3, int(ic.r)+3, 5, irisArcs, 96)
-	seg := segmentation{pupil: pr, iris: ic, contrast: d}
+	seg := segmentation{pupil: pr, iris: ic, contrast: d, pupilEdge: pd}
 	// The collarette (the ring between the pupillary and ciliary zones of
 	// a high-contrast iris) can be a stronger edge than the limbus. It lies
 	// about a third of the way from the pupil to the limbus, while the

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -69,8 +71,6 @@ func tuneConfig(spec string) (config, error) {
 			c.collaretteFrac = f
 		case "collaretteEdge":
 			c.collaretteEdge = f
-		case "pupilOpenAlways":
-			c.pupilOpenAlways = f != 0
 		default:
 			return c, fmt.Errorf("unknown parameter %q", k)
 		}
@@ -119,6 +119,24 @@ func TestDevCross(t *testing.T) {
 			line += fmt.Sprintf(" | own %g: %.2fx", p.Target, p.FMR/p.Target)
 		}
 		t.Log(line)
+		t.Logf("  out: EER at %.4f (FMR %.4f%% FNMR %.3f%%)", -r.Out.At[0].Threshold, 100*r.Out.At[0].FMR, 100*r.Out.At[0].FNMR)
+		for _, p := range r.Out.At[1:] {
+			t.Logf("  out: FMR %g at %.4f: measured FMR %.4f%% FNMR %.3f%%", p.Target, -p.Threshold, 100*p.FMR, 100*p.FNMR)
+		}
+		for _, m := range []struct {
+			name string
+			m    Model
+			ps   []ModelPoint
+		}{{"calibration model", r.CalibrationModel, r.OutModel}, {"own model", r.TestModel, r.InModel}, {"shipped model", DefaultModel(), r.ShippedModel}} {
+			t.Logf("  %s %+v (fitted at %v):", m.name, m.m, tr.ShiftsFittedAt)
+			for _, p := range m.ps {
+				t.Logf("    FMR %g at %.4f: %d impostors, measured %.2e (%.2fx) FNMR %.3f%%", p.Target, p.Threshold, p.Impostors, p.FMR, p.FMR/p.Target, 100*p.FNMR)
+			}
+		}
+		t.Logf("  failures %v; excluded %d (%d under EER threshold); identical %d; lowest impostor %.4f", tr.Failures, tr.ExcludedPairs, tr.ExcludedUnder, len(tr.IdenticalImages), tr.imp[0])
+		for _, e := range tr.CloseEyePairs {
+			t.Logf("  close eyes %s~%s %d/%d", e.A, e.B, e.Close, e.Pairs)
+		}
 		if out := os.Getenv("ASSENT_IRIS_DEV_OUT"); out != "" {
 			var b strings.Builder
 			for _, s := range tr.samples {
@@ -168,30 +186,43 @@ func TestDevSeg(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b strings.Builder
+	var paths []string
 	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !imageExt(p) {
-			return err
+		if err == nil && !d.IsDir() && imageExt(p) {
+			paths = append(paths, p)
 		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		img, err := DecodeImage(data)
-		if err != nil {
-			return err
-		}
-		tp, seg, _ := extractSeg(img, c)
-		rel, _ := filepath.Rel(dir, p)
-		u := 0
-		if tp != nil {
-			u = tp.UsableBits()
-		}
-		fmt.Fprintf(&b, "%s\t%v\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\n", rel, tp != nil, seg.pupil.r, seg.iris.r, seg.contrast, seg.alt.r, seg.altD, u)
-		return nil
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	lines := make([]string, len(paths))
+	var wg sync.WaitGroup
+	for w := range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := w; i < len(paths); i += runtime.GOMAXPROCS(0) {
+				data, err := os.ReadFile(paths[i])
+				if err != nil {
+					continue
+				}
+				img, err := DecodeImage(data)
+				if err != nil {
+					continue
+				}
+				tp, seg, _ := extractSeg(img, c)
+				rel, _ := filepath.Rel(dir, paths[i])
+				u := 0
+				if tp != nil {
+					u = tp.UsableBits()
+				}
+				lines[i] = fmt.Sprintf("%s\t%v\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%.1f\n", rel, tp != nil, seg.pupil.r, seg.iris.r, seg.contrast, seg.alt.r, seg.altD, u, seg.pupilEdge)
+			}
+		})
+	}
+	wg.Wait()
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(l)
 	}
 	if err := os.WriteFile(filepath.Join(out, "seg.tsv"), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
