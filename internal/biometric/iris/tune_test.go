@@ -3,13 +3,16 @@ package iris
 import (
 	"context"
 	"fmt"
+	"image"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestTune evaluates ASSENT_IRIS_DATA with parameters overridden by
@@ -226,5 +229,48 @@ func TestDevSeg(t *testing.T) {
 	}
 	if err := os.WriteFile(filepath.Join(out, "seg.tsv"), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDevExtractCPU reports the CPU time (user + system, this process) of
+// Extract per image on the first 100 images of ASSENT_IRIS_DEV_CPU, one
+// goroutine: on a machine shared with other jobs the wall time of a
+// benchmark says little. A development aid.
+func TestDevExtractCPU(t *testing.T) {
+	dir := os.Getenv("ASSENT_IRIS_DEV_CPU")
+	if dir == "" {
+		t.Skip("development aid; set ASSENT_IRIS_DEV_CPU to a data set")
+	}
+	var imgs []image.Image
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !imageExt(p) || len(imgs) >= 100 {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		img, err := DecodeImage(data)
+		if err == nil {
+			imgs = append(imgs, img)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	for round := range 3 {
+		start := cpu()
+		for _, img := range imgs {
+			Extract(img)
+		}
+		t.Logf("round %d: %.1f ms CPU per image (%d images)", round, float64(cpu()-start)/float64(time.Millisecond)/float64(len(imgs)), len(imgs))
 	}
 }
