@@ -403,9 +403,8 @@ func segmentWith(g gray, c config) (segmentation, bool) {
 	// out: when a second edge further out, strong enough to be a limbus,
 	// has the first in the inner half of the pupil-to-edge distance, the
 	// first edge was inside the iris.
-	// (Skipped when even an edge at the largest radius, r1 and 3 of
-	// refinement, could not qualify:
-	// the result is the same, the search is not cheap.)
+	// The search is skipped when not even an edge at the largest radius
+	// (r1, plus 3 of refinement) could qualify: same result, less time.
 	if o0 := int(ic.r * 1.25); o0 < r1-6 && c.collaretteFrac > 0 && ic.r-pr.r <= c.collaretteFrac*(float64(r1+3)-pr.r) {
 		oc, _ := bestEdge(s, ic.x, ic.y, span, 1, o0, r1, 5, irisArcs, 48)
 		oc, od := bestEdge(s, oc.x, oc.y, 1, 0.5, int(oc.r)-3, int(oc.r)+3, 5, irisArcs, 96)
