@@ -34,6 +34,9 @@ type config struct {
 	// collaretteFrac of the way from the pupil to it; 0 = off.
 	collaretteFrac float64
 	collaretteEdge float64
+	// collaretteBound: the outer search reaches this many pupil radii
+	// (0: the limbus search's 4).
+	collaretteBound float64
 }
 
 func defaultConfig() config {

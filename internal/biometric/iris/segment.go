@@ -405,8 +405,12 @@ func segmentWith(g gray, c config) (segmentation, bool) {
 	// first edge was inside the iris.
 	// The search is skipped when not even an edge at the largest radius
 	// (r1, plus 3 of refinement) could qualify: same result, less time.
-	if o0 := int(ic.r * 1.25); o0 < r1-6 && c.collaretteFrac > 0 && ic.r-pr.r <= c.collaretteFrac*(float64(r1+3)-pr.r) {
-		oc, _ := bestEdge(s, ic.x, ic.y, span, 1, o0, r1, 5, irisArcs, 48)
+	r1c := r1
+	if c.collaretteBound > 0 {
+		r1c = int(math.Min(pr.r*c.collaretteBound, minSide*0.5))
+	}
+	if o0 := int(ic.r * 1.25); o0 < r1c-6 && c.collaretteFrac > 0 && ic.r-pr.r <= c.collaretteFrac*(float64(r1c+3)-pr.r) {
+		oc, _ := bestEdge(s, ic.x, ic.y, span, 1, o0, r1c, 5, irisArcs, 48)
 		oc, od := bestEdge(s, oc.x, oc.y, 1, 0.5, int(oc.r)-3, int(oc.r)+3, 5, irisArcs, 96)
 		seg.alt, seg.altD = oc, od
 		if c.collaretteFrac > 0 && od >= c.collaretteEdge && (ic.r-pr.r) <= c.collaretteFrac*(oc.r-pr.r) {

@@ -74,6 +74,8 @@ func tuneConfig(spec string) (config, error) {
 			c.collaretteFrac = f
 		case "collaretteEdge":
 			c.collaretteEdge = f
+		case "collaretteBound":
+			c.collaretteBound = f
 		default:
 			return c, fmt.Errorf("unknown parameter %q", k)
 		}
