@@ -53,7 +53,10 @@ func defaultConfig() config {
 		// Chosen from IITD overlays (the collarette sits about a third of
 		// the way out); no CASIA-IrisV1 image has a second edge that
 		// close (the nearest at 0.53), so CASIA is unchanged.
-		collaretteFrac: 0.5, collaretteEdge: 3,
+		// The outer search reaches 5 pupil radii (a pupil of 0.2 of the
+		// iris radius, the physiological small end), not the first
+		// search's 4: IITD 168_R, limbus at 4.4-5 pupil radii.
+		collaretteFrac: 0.5, collaretteEdge: 3, collaretteBound: 5,
 	}
 }
 
