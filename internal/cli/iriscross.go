@@ -92,7 +92,7 @@ func printIrisCross(w io.Writer, r *iris.CrossResult) error {
 	}
 	model := func(name string, m iris.Model, ps []iris.ModelPoint) {
 		if !m.Fitted() {
-			fmt.Fprintf(w, "%s: not fitted (needs at least 1,000 impostor pairs)\n", name)
+			fmt.Fprintf(w, "%s: not fitted (needs at least 20,000 impostor pairs: 20 beyond FMR 1e-3)\n", name)
 			return
 		}
 		fmt.Fprintf(w, "%s (mean %.4f, dof %.0f, shifts %.1f):\n", name, m.Mean, m.DOF, m.Shifts)

@@ -35,7 +35,8 @@ type ModelPoint struct {
 var ModelTargets = []float64{1e-3, 1e-4, 1e-5, 1e-6, 5e-8, 5e-9, 2.5e-10}
 
 // Fitted says whether the model was fitted: an evaluation with fewer than
-// 1,000 impostor pairs cannot fit the effective shifts.
+// 20,000 impostor pairs (ShiftFitMinPairs beyond FMR 1e-3) cannot fit the
+// effective shifts.
 func (m Model) Fitted() bool { return m.Shifts > 0 && m.DOF > 0 && m.Mean > 0 }
 
 // CheckModel measures FMR and FNMR of r's pairs at m's thresholds; nil when

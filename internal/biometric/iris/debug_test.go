@@ -19,7 +19,10 @@ func TestDebugOverlays(t *testing.T) {
 	if list == "" || out == "" {
 		t.Skip("set ASSENT_IRIS_DEBUG and ASSENT_IRIS_DEBUG_OUT to write segmentation overlays")
 	}
-	c := defaultConfig()
+	c, err := tuneConfig(os.Getenv("ASSENT_IRIS_TUNE"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range strings.Split(list, ",") {
 		data, err := os.ReadFile(p)
 		if err != nil {
@@ -31,8 +34,8 @@ func TestDebugOverlays(t *testing.T) {
 		}
 		g := toGray(img, c.maxSide)
 		hl := fillHighlights(g)
-		seg, ok := segment(g)
-		t.Logf("%s: ok=%v pupil=%+v iris=%+v contrast=%.1f", p, ok, seg.pupil, seg.iris, seg.contrast)
+		seg, ok := segmentWith(g, c)
+		t.Logf("%s: ok=%v pupil=%+v iris=%+v contrast=%.1f pupil edge=%.1f", p, ok, seg.pupil, seg.iris, seg.contrast, seg.pupilEdge)
 		band, occ := unwrap(g, hl, seg, c)
 		maskOcclusions(band, occ, c)
 		H := g.h + c.polarRows*2 + 4
@@ -47,7 +50,7 @@ func TestDebugOverlays(t *testing.T) {
 		for _, cc := range []struct {
 			c   circle
 			col color.RGBA
-		}{{seg.pupil, color.RGBA{255, 0, 0, 255}}, {seg.iris, color.RGBA{0, 255, 0, 255}}} {
+		}{{seg.pupil, color.RGBA{255, 0, 0, 255}}, {seg.iris, color.RGBA{0, 255, 0, 255}}, {seg.alt, color.RGBA{0, 128, 255, 255}}} {
 			for k := range 720 {
 				a := float64(k) * math.Pi / 360
 				x, y := int(cc.c.x+cc.c.r*math.Cos(a)), int(cc.c.y+cc.c.r*math.Sin(a))
@@ -67,7 +70,7 @@ func TestDebugOverlays(t *testing.T) {
 				o.SetRGBA(j, g.h+4+c.polarRows+i, col)
 			}
 		}
-		f, err := os.Create(filepath.Join(out, strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))+".png"))
+		f, err := os.Create(filepath.Join(out, filepath.Base(filepath.Dir(p))+"_"+strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))+".png"))
 		if err != nil {
 			t.Fatal(err)
 		}

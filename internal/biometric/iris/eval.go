@@ -49,9 +49,12 @@ type EvalResult struct {
 	ImpostorSingleMean float64 `json:"impostor_single_mean"`
 	ImpostorDOF        float64 `json:"impostor_dof"`
 	EffectiveShifts    float64 `json:"effective_shifts"`
-	ModelFMR1e2        float64 `json:"empirical_fmr_at_model_1e-2"`
-	ModelFMR1e3        float64 `json:"empirical_fmr_at_model_1e-3"`
-	ModelFMR1e4        float64 `json:"empirical_fmr_at_model_1e-4"`
+	// ShiftsFittedAt lists the FMRs whose empirical thresholds the
+	// effective shifts were fitted to (see fitShifts).
+	ShiftsFittedAt []float64 `json:"effective_shifts_fitted_at,omitempty"`
+	ModelFMR1e2    float64   `json:"empirical_fmr_at_model_1e-2"`
+	ModelFMR1e3    float64   `json:"empirical_fmr_at_model_1e-3"`
+	ModelFMR1e4    float64   `json:"empirical_fmr_at_model_1e-4"`
 	// Timing on this machine.
 	ExtractMsPerImage    float64 `json:"extract_ms_per_image"`
 	ComparisonsPerSecond float64 `json:"matcher_comparisons_per_second"`
@@ -157,7 +160,8 @@ type sample struct {
 	eye  int
 	path string
 	t    *Template
-	sum  [32]byte // SHA-256 of the file
+	seg  segmentation // what extraction found, for diagnostics
+	sum  [32]byte     // SHA-256 of the file
 }
 
 func evaluateWith(ctx context.Context, dir string, c config, o EvalOptions, progress func(done, total int)) (*EvalResult, error) {
@@ -232,7 +236,7 @@ func evaluateWith(ctx context.Context, dir string, c config, o EvalOptions, prog
 				if i >= len(samples) || ctx.Err() != nil {
 					return
 				}
-				samples[i].t, samples[i].sum = extractFileSum(samples[i].path, c)
+				samples[i].t, samples[i].seg, samples[i].sum = extractFileSum(samples[i].path, c)
 				mu.Lock()
 				done++
 				if progress != nil {
@@ -350,14 +354,7 @@ func evaluateWith(ctx context.Context, dir string, c config, o EvalOptions, prog
 	res.ImpostorSingleMean = m1
 	if sd > 0 {
 		res.ImpostorDOF = 0.25 / (sd * sd)
-		// k with 1-(1-F(t))^k = 1e-3 where t is the empirical threshold
-		// of FMR 1e-3 (imp is sorted by rates): the model fits the tail.
-		if n := len(imp) / 1000; n > 0 {
-			f := 0.5 * math.Erfc(-(imp[n-1]-m1)/(sd*math.Sqrt2))
-			if f > 0 && f < 1 {
-				res.EffectiveShifts = math.Log1p(-1e-3) / math.Log1p(-f)
-			}
-		}
+		res.EffectiveShifts, res.ShiftsFittedAt = fitShifts(imp, m1, sd)
 	}
 	for _, q := range []struct {
 		fmr float64
@@ -370,6 +367,38 @@ func evaluateWith(ctx context.Context, dir string, c config, o EvalOptions, prog
 	coarseCheck(res, samples, m, GalleryOptions{})
 	res.samples = samples
 	return res, nil
+}
+
+// ShiftFitMinPairs is the fewest impostor pairs beyond an FMR's empirical
+// threshold for that FMR to take part in the tail fit.
+const ShiftFitMinPairs = 20
+
+// fitShifts fits the number of independent shifts k of the impostor model
+// (single-shift distance normal with mean m1 and deviation sd, minimum of k
+// shifts) to the measured tail: for each FMR of 1e-3, 1e-4, 1e-5, 1e-6 with
+// at least ShiftFitMinPairs impostor pairs at or under its empirical
+// threshold x (imp sorted), k_t solves 1-(1-F(x))^k_t = t; k is their
+// geometric mean, so the model's error in log FMR is balanced over the
+// decades measured instead of zero at 1e-3 and growing beyond.
+func fitShifts(imp []float64, m1, sd float64) (float64, []float64) {
+	var logSum float64
+	var at []float64
+	for _, t := range []float64{1e-3, 1e-4, 1e-5, 1e-6} {
+		n := int(float64(len(imp)) * t)
+		if n < ShiftFitMinPairs {
+			break
+		}
+		f := 0.5 * math.Erfc(-(imp[n-1]-m1)/(sd*math.Sqrt2))
+		if f <= 0 || f >= 1 {
+			continue
+		}
+		logSum += math.Log(math.Log1p(-t) / math.Log1p(-f))
+		at = append(at, t)
+	}
+	if len(at) == 0 {
+		return 0, nil
+	}
+	return math.Exp(logSum / float64(len(at))), at
 }
 
 // listClose fills CloseImpostors, CloseEyePairs and IdenticalImages.
@@ -419,22 +448,18 @@ func listClose(res *EvalResult, dir string, samples []sample, pairs [][2]int, di
 	}
 }
 
-func extractFileSum(path string, c config) (*Template, [32]byte) {
+func extractFileSum(path string, c config) (*Template, segmentation, [32]byte) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, [32]byte{}
+		return nil, segmentation{}, [32]byte{}
 	}
 	sum := sha256.Sum256(data)
-	t, _ := extractData(data, c)
-	return t, sum
-}
-
-func extractData(data []byte, c config) (*Template, error) {
 	img, err := DecodeImage(data)
 	if err != nil {
-		return nil, err
+		return nil, segmentation{}, sum
 	}
-	return extract(img, c)
+	t, seg, _ := extractSeg(img, c)
+	return t, seg, sum
 }
 
 func meanStd(v []float64) (float64, float64) {

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"image/png"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -101,5 +103,32 @@ func TestCheckModelUnfitted(t *testing.T) {
 	ps := CheckModel(DefaultModel(), r)
 	if len(ps) != len(ModelTargets) || ps[0].Impostors != 0 || ps[0].FNMR != 0 || ps[0].Measurable {
 		t.Errorf("shipped model on one pair each: %+v", ps)
+	}
+}
+
+// TestFitShifts draws impostor distances as the minimum of k independent
+// normal shifts and checks that the tail fit recovers k from the decades it
+// can measure.
+func TestFitShifts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const k, m1, sd = 12, 0.5, 0.025
+	imp := make([]float64, 400_000)
+	for i := range imp {
+		v := 1.0
+		for range k {
+			v = min(v, m1+sd*rng.NormFloat64())
+		}
+		imp[i] = v
+	}
+	slices.Sort(imp)
+	got, at := fitShifts(imp, m1, sd)
+	if len(at) != 2 || at[0] != 1e-3 || at[1] != 1e-4 {
+		t.Errorf("fitted at %v, want [0.001 0.0001] (400,000 pairs, 20 needed beyond each)", at)
+	}
+	if math.Abs(got-k) > 0.2*k {
+		t.Errorf("fitted k = %.2f, want %d within 20%%", got, k)
+	}
+	if k, at := fitShifts(imp[:1000], m1, sd); k != 0 || at != nil {
+		t.Errorf("1,000 pairs: fitted k %v at %v, want nothing", k, at)
 	}
 }

@@ -171,13 +171,13 @@ type component struct {
 }
 
 // findPupil thresholds the blurred image at rising levels above its darkest
-// values and keeps the most disc-like dark component of plausible size.
-// findPupil thresholds the blurred image at rising levels above its darkest
 // values and keeps the most disc-like dark component of plausible size. Each
 // level is tried as it is and after a morphological opening of the dark mask
 // (erosion by a square of radius open, the component then grown back by
 // open): eyelashes as dark as the pupil and touching it (IITD, real pupils)
-// are cut off, so the pupil stays a disc.
+// are cut off, so the pupil stays a disc. The best-scoring disc of both
+// passes wins, so a small disc-like clump of lashes cannot beat a real pupil
+// that only the opening separates from them.
 func findPupil(s gray) (circle, bool) {
 	minSide := min(s.w, s.h)
 	rMin, rMax := max(6, float64(minSide)/40), float64(minSide)/3.5
@@ -250,11 +250,6 @@ func findPupil(s gray) (circle, bool) {
 					best = circle{c.sx / float64(c.area), c.sy / float64(c.area), r}
 				}
 			}
-		}
-		if bestScore > 0 {
-			// The plain mask found a disc: the opening is only a fallback,
-			// so images the plain search segments are unchanged.
-			break
 		}
 	}
 	return best, bestScore > 0
@@ -369,10 +364,18 @@ func bestEdge(g gray, cx, cy float64, span, step float64, r0, r1, scale int, arc
 type segmentation struct {
 	pupil, iris circle
 	contrast    float64 // limbus edge strength, grey levels
+	pupilEdge   float64 // pupil edge strength, grey levels
+	// The outer limbus candidate (beyond 1.25 times the first) and its
+	// edge strength: what the collarette check weighed.
+	alt  circle
+	altD float64
 }
 
-// segment finds the pupil and limbus circles in g (highlights already filled).
-func segment(g gray) (segmentation, bool) {
+// segment finds the pupil and limbus circles in g (highlights already
+// filled) with the default parameters.
+func segment(g gray) (segmentation, bool) { return segmentWith(g, defaultConfig()) }
+
+func segmentWith(g gray, c config) (segmentation, bool) {
 	s := boxBlur(g, 2)
 	p, ok := findPupil(s)
 	if !ok {
@@ -380,7 +383,7 @@ func segment(g gray) (segmentation, bool) {
 	}
 	// Refine the pupil on everything but the top quarter (upper eyelid).
 	pupilArcs := [][2]float64{{-math.Pi / 4, 5 * math.Pi / 4}}
-	pr, _ := bestEdge(s, p.x, p.y, 3, 1, int(p.r*0.8), int(p.r*1.25)+1, 2, pupilArcs, 96)
+	pr, pd := bestEdge(s, p.x, p.y, 3, 1, int(p.r*0.8), int(p.r*1.25)+1, 2, pupilArcs, 96)
 	// Limbus on lateral arcs, slightly below the horizontal (y points down).
 	irisArcs := [][2]float64{{-math.Pi / 8, math.Pi / 5}, {4 * math.Pi / 5, 9 * math.Pi / 8}}
 	minSide := float64(min(g.w, g.h))
@@ -392,7 +395,29 @@ func segment(g gray) (segmentation, bool) {
 	span := math.Max(3, pr.r*0.1)
 	ic, _ := bestEdge(s, pr.x, pr.y, span, 1, r0, r1, 5, irisArcs, 48)
 	ic, d := bestEdge(s, ic.x, ic.y, 1, 0.5, int(ic.r)-3, int(ic.r)+3, 5, irisArcs, 96)
-	seg := segmentation{pupil: pr, iris: ic, contrast: d}
+	seg := segmentation{pupil: pr, iris: ic, contrast: d, pupilEdge: pd}
+	// The collarette (the ring between the pupillary and ciliary zones of
+	// a high-contrast iris) can be a stronger edge than the limbus. It lies
+	// about a third of the way from the pupil to the limbus, while the
+	// limbus is never that close to the pupil relative to the next edge
+	// out: when a second edge further out, strong enough to be a limbus,
+	// has the first in the inner half of the pupil-to-edge distance, the
+	// first edge was inside the iris.
+	// The search is skipped when not even an edge at the largest radius
+	// (r1, plus 3 of refinement) could qualify: same result, less time.
+	r1c := r1
+	if c.collaretteBound > 0 {
+		r1c = int(math.Min(pr.r*c.collaretteBound, minSide*0.5))
+	}
+	if o0 := int(ic.r * 1.25); o0 < r1c-6 && c.collaretteFrac > 0 && ic.r-pr.r <= c.collaretteFrac*(float64(r1c+3)-pr.r) {
+		oc, _ := bestEdge(s, ic.x, ic.y, span, 1, o0, r1c, 5, irisArcs, 48)
+		oc, od := bestEdge(s, oc.x, oc.y, 1, 0.5, int(oc.r)-3, int(oc.r)+3, 5, irisArcs, 96)
+		seg.alt, seg.altD = oc, od
+		if c.collaretteFrac > 0 && od >= c.collaretteEdge && (ic.r-pr.r) <= c.collaretteFrac*(oc.r-pr.r) {
+			seg.iris, seg.contrast = oc, od
+			ic, d = oc, od
+		}
+	}
 	off := math.Hypot(pr.x-ic.x, pr.y-ic.y)
 	if off+pr.r > ic.r-4 || ic.r < pr.r*1.4 || d < 3 {
 		return seg, false
