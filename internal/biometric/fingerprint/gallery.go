@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/bits"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	"github.com/assent-registry/assent/internal/gallery"
 )
@@ -18,66 +20,128 @@ type Candidate struct {
 
 // entry locates one template's cylinders in the gallery's slab.
 type entry struct {
-	chunk, off, n int32 // chunk, first cylinder in it, count
-	dead          bool
+	chunk, off int32 // chunk, first cylinder in it
+	n          uint8 // cylinders (at most MaxTemplateMinutiae)
+	dead       bool
 }
 
-// slab holds the cylinders of many templates in chunks that are never
-// reallocated once made: a template's cylinders are contiguous in one chunk,
-// so adding to a large gallery copies nothing already there.
+// cylGeom is one gallery cylinder's minutia, packed: position in 1/8
+// pixel, direction in 1/65536 turn (rounded down, so that its top 8 bits
+// are the index's direction level), and its cosine and sine in 1/16384.
+// 10 bytes instead of the matcher's 6 float32 (the square root of the
+// cylinder's 1 bits is recomputed from the bits). Unpack restores the
+// matcher's view before a full comparison.
+type cylGeom struct {
+	x, y, dir uint16
+	cos, sin  int16
+}
+
+const (
+	geomPosScale = 8
+	geomDirScale = 65536 / (2 * math.Pi)
+	geomTrig     = 16384
+)
+
+func packGeom(x, y, dir, cos, sin float32) cylGeom {
+	q := func(v float32) uint16 {
+		return uint16(min(max(math.Round(float64(v)*geomPosScale), 0), math.MaxUint16))
+	}
+	d := int(float64(dir) * geomDirScale)
+	return cylGeom{x: q(x), y: q(y), dir: uint16(min(max(d, 0), math.MaxUint16)),
+		cos: int16(math.Round(float64(cos) * geomTrig)), sin: int16(math.Round(float64(sin) * geomTrig))}
+}
+
+// dirLevel is the index's direction level of a packed direction.
+func (g cylGeom) dirLevel() uint32 { return uint32(g.dir >> 8) }
+
+// packed is one template's cylinders as a gallery holds them.
+type packed struct {
+	geom []cylGeom
+	bits []cylBits
+}
+
+func (p packed) n() int { return len(p.geom) }
+
+// pack packs a template's cylinders.
+func pack(c *cylinders) packed {
+	p := packed{geom: make([]cylGeom, c.n()), bits: c.bits}
+	for i := range p.geom {
+		p.geom[i] = packGeom(c.x[i], c.y[i], c.dir[i], c.cos[i], c.sin[i])
+	}
+	return p
+}
+
+// unpack writes the matcher's view of p into c, reusing c's slices; c.bits
+// shares p's bits (no copy).
+func (p packed) unpack(c *cylinders) {
+	n := p.n()
+	if cap(c.x) < n {
+		m := max(n, 64)
+		c.x, c.y, c.dir = make([]float32, m), make([]float32, m), make([]float32, m)
+		c.cos, c.sin, c.norm = make([]float32, m), make([]float32, m), make([]float32, m)
+	}
+	c.x, c.y, c.dir, c.cos, c.sin, c.norm = c.x[:n], c.y[:n], c.dir[:n], c.cos[:n], c.sin[:n], c.norm[:n]
+	for i, g := range p.geom {
+		c.x[i] = float32(g.x) / geomPosScale
+		c.y[i] = float32(g.y) / geomPosScale
+		c.dir[i] = float32(float64(g.dir) / geomDirScale)
+		c.cos[i] = float32(g.cos) / geomTrig
+		c.sin[i] = float32(g.sin) / geomTrig
+		b := &p.bits[i]
+		c.norm[i] = sqrtTab[bits.OnesCount64(b[0])+bits.OnesCount64(b[1])+bits.OnesCount64(b[2])+bits.OnesCount64(b[3])+
+			bits.OnesCount64(b[4])+bits.OnesCount64(b[5])+bits.OnesCount64(b[6])+bits.OnesCount64(b[7])+
+			bits.OnesCount64(b[8])+bits.OnesCount64(b[9])+bits.OnesCount64(b[10])]
+	}
+	c.bits = p.bits
+}
+
+// slab holds the packed cylinders of many templates in chunks that are
+// never reallocated once made: a template's cylinders are contiguous in one
+// chunk, so adding to a large gallery copies nothing already there.
 type slab struct {
-	chunks []cylinders
+	chunks []packed
 	n      int // cylinders held
 }
 
 const (
 	minChunk = 1 << 10 // cylinders in the first chunk
-	maxChunk = 1 << 16 // and in every chunk once the slab is large (7 MiB)
+	maxChunk = 1 << 16 // and in every chunk once the slab is large (6.1 MiB)
 )
 
-// put appends c and returns the entry that locates it.
-func (s *slab) put(c cylinders) entry {
-	n := c.n()
+// put appends p and returns the entry that locates it.
+func (s *slab) put(p packed) entry {
+	n := p.n()
 	if len(s.chunks) == 0 || s.chunks[len(s.chunks)-1].free() < n {
 		size := max(n, min(maxChunk, max(minChunk, s.n)))
-		s.chunks = append(s.chunks, cylinders{
-			x: make([]float32, 0, size), y: make([]float32, 0, size), dir: make([]float32, 0, size),
-			cos: make([]float32, 0, size), sin: make([]float32, 0, size), norm: make([]float32, 0, size),
-			bits: make([]cylBits, 0, size)})
+		s.chunks = append(s.chunks, packed{geom: make([]cylGeom, 0, size), bits: make([]cylBits, 0, size)})
 	}
 	k := len(s.chunks) - 1
 	ch := &s.chunks[k]
-	e := entry{chunk: int32(k), off: int32(ch.n()), n: int32(n)}
-	ch.x = append(ch.x, c.x...)
-	ch.y = append(ch.y, c.y...)
-	ch.dir = append(ch.dir, c.dir...)
-	ch.cos = append(ch.cos, c.cos...)
-	ch.sin = append(ch.sin, c.sin...)
-	ch.norm = append(ch.norm, c.norm...)
-	ch.bits = append(ch.bits, c.bits...)
+	e := entry{chunk: int32(k), off: int32(ch.n()), n: uint8(n)}
+	ch.geom = append(ch.geom, p.geom...)
+	ch.bits = append(ch.bits, p.bits...)
 	s.n += n
 	return e
 }
 
-// view returns the cylinders of one entry as sub-slices (no copy).
-func (s *slab) view(e entry) cylinders {
+// view returns the packed cylinders of one entry as sub-slices (no copy).
+func (s *slab) view(e entry) packed {
 	c := &s.chunks[e.chunk]
-	lo, hi := int(e.off), int(e.off+e.n)
-	return cylinders{x: c.x[lo:hi], y: c.y[lo:hi], dir: c.dir[lo:hi], cos: c.cos[lo:hi], sin: c.sin[lo:hi],
-		norm: c.norm[lo:hi], bits: c.bits[lo:hi]}
+	lo, hi := int(e.off), int(e.off)+int(e.n)
+	return packed{geom: c.geom[lo:hi:hi], bits: c.bits[lo:hi:hi]}
 }
 
 // sizeBytes is the memory the chunks take (their capacity).
 func (s *slab) sizeBytes() int {
 	n := 0
 	for _, c := range s.chunks {
-		n += cap(c.x) * (6*4 + cylWords*8)
+		n += cap(c.geom)*int(unsafe.Sizeof(cylGeom{})) + cap(c.bits)*cylWords*8
 	}
 	return n
 }
 
 // free is how many more cylinders a chunk holds without reallocating.
-func (c *cylinders) free() int { return cap(c.x) - len(c.x) }
+func (p *packed) free() int { return cap(p.geom) - len(p.geom) }
 
 // Gallery holds enrolled templates for 1:N search inside an enrolment, with
 // every template's cylinders packed in shared chunks (no pointer per
@@ -98,8 +162,9 @@ type Gallery struct {
 	cyl     slab   // all entries' cylinders
 	idx     *index // nil until the gallery outgrows indexFrom
 	// indexFrom is the size at which the index is built (IndexFrom; tests
-	// lower it).
-	indexFrom int
+	// lower it), segEntries the entries in one sealed segment of the index
+	// (segEntries; tests lower it).
+	indexFrom, segEntries int
 }
 
 // IndexFrom is the number of templates at which a gallery builds its index:
@@ -109,7 +174,7 @@ const IndexFrom = DefaultMinShortlist
 
 // NewGallery returns an empty gallery.
 func NewGallery() *Gallery {
-	return &Gallery{index: map[string]int{}, indexFrom: IndexFrom}
+	return &Gallery{index: map[string]int{}, indexFrom: IndexFrom, segEntries: segEntries}
 }
 
 // Len returns the number of templates held.
@@ -158,11 +223,17 @@ func (g *Gallery) AddAll(keys []string, ts []*Template) {
 	g.mu.RLock()
 	indexed := len(g.index)+len(ts) > g.indexFrom
 	g.mu.RUnlock()
+	ps := make([]packed, len(ts))
 	var prepared [][]cylinderKey
 	if indexed {
 		prepared = make([][]cylinderKey, len(ts))
-		parallel(len(ts), func(i int) { prepared[i] = indexKeys(&ts[i].cyl) })
 	}
+	parallel(len(ts), func(i int) {
+		ps[i] = pack(&ts[i].cyl)
+		if prepared != nil {
+			prepared[i] = indexKeys(ps[i])
+		}
+	})
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for i, key := range keys {
@@ -170,7 +241,7 @@ func (g *Gallery) AddAll(keys []string, ts []*Template) {
 			g.entries[j].dead = true
 			g.dead++
 		}
-		e := g.cyl.put(ts[i].cyl)
+		e := g.cyl.put(ps[i])
 		g.index[key] = len(g.entries)
 		g.entries = append(g.entries, e)
 		g.keys = append(g.keys, key)
@@ -178,8 +249,10 @@ func (g *Gallery) AddAll(keys []string, ts []*Template) {
 			var pk []cylinderKey
 			if prepared != nil {
 				pk = prepared[i]
+			} else {
+				pk = indexKeys(ps[i])
 			}
-			g.idx.add(len(g.entries)-1, g.cyl.view(e), pk)
+			g.idx.add(len(g.entries)-1, pk)
 		}
 		g.compactLocked()
 		g.indexLocked()
@@ -210,10 +283,10 @@ func (g *Gallery) indexLocked() {
 	case len(g.entries) >= indexMaxEntries:
 		g.idx = nil
 	case g.idx == nil && len(g.index) > g.indexFrom:
-		g.idx = newIndex()
+		g.idx = newIndex(g.segEntries)
 		for i, e := range g.entries {
 			if !e.dead {
-				g.idx.add(i, g.cyl.view(e), nil)
+				g.idx.add(i, indexKeys(g.cyl.view(e)))
 			}
 		}
 	}
@@ -328,13 +401,14 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 	}
 	scorer := func(lo, hi int, emit func(int, float64)) {
 		var s scratch
+		var c cylinders
 		for i := lo; i < hi; i++ {
 			e := g.entries[at(i)]
 			if e.dead {
 				continue
 			}
-			v := g.cyl.view(e)
-			if sc := match(&probe.cyl, &v, &s); sc >= threshold {
+			g.cyl.view(e).unpack(&c)
+			if sc := match(&probe.cyl, &c, &s); sc >= threshold {
 				emit(at(i), sc)
 			}
 		}
@@ -367,7 +441,7 @@ func (g *Gallery) indexScores(probe *Template, workers int) []scored {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	lists := g.idx.probeLists(indexKeys(&probe.cyl))
+	lists := g.idx.probeLists(probeKeys(&probe.cyl))
 	n := len(g.entries)
 	blocks := (n + indexBlock - 1) / indexBlock
 	workers = max(1, min(workers, blocks))
@@ -381,7 +455,7 @@ func (g *Gallery) indexScores(probe *Template, workers int) []scored {
 			for b := w; b < blocks; b += workers {
 				lo, hi := b*indexBlock, min(n, (b+1)*indexBlock)
 				clear(votes)
-				voteBlock(lists, lo, hi, votes)
+				lists.vote(lo, hi, votes)
 				for i := lo; i < hi; i++ {
 					v := (i - lo) * indexRotBins
 					all[i] = makeScored(indexScore(votes[v:v+indexRotBins], g.entries[i].n), int32(i))

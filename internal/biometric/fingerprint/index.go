@@ -98,16 +98,50 @@ func dirLevel(d float32) uint32 {
 	return uint32(int(d*(indexDirLevels/(2*math.Pi)))) % indexDirLevels
 }
 
-// index maps buckets to postings: entry number << 8 | direction level. It
-// is not safe for concurrent use on its own; the Gallery's lock guards it
-// (add and remap under the write lock, votes under the read lock).
+// index maps buckets to postings (an entry number and the direction level
+// of its cylinder). It is not safe for concurrent use on its own; the
+// Gallery's lock guards it (add and remap under the write lock, votes under
+// the read lock).
+//
+// Entries are numbered in the order they are added, in segments of
+// segEntries. A full segment is sealed: its postings are stored bucket
+// after bucket in flat arrays (compressed sparse rows), 3 bytes each (the
+// entry's number within the segment and the direction level), with no spare
+// capacity and no slice header per bucket. The postings of the entries
+// after the last sealed segment (the tail) are kept per bucket, 4 bytes each
+// (entry number << 8 | direction level), until their segment fills. Within
+// a bucket, postings are in increasing entry order in every segment and in
+// the tail.
 type index struct {
-	postings [][]uint32 // [table<<indexBucketBits | bucket]
-	count    int        // postings held
+	seg       int // entries in a sealed segment: segEntries (tests lower it)
+	sealed    []*segment
+	tail      [][]uint32 // [table<<indexBucketBits | bucket], entries from len(sealed)*segEntries on
+	tailCount int        // postings in the tail
+	count     int        // postings held in all
 }
 
-func newIndex() *index {
-	return &index{postings: make([][]uint32, indexTables<<indexBucketBits)}
+// segEntries is the number of entries in a sealed segment: their numbers
+// within it fit 16 bits. A multiple of indexBlock, so that the votes of one
+// block are read from one segment.
+const (
+	segBits    = 16
+	segEntries = 1 << segBits
+	buckets    = indexTables << indexBucketBits
+)
+
+var _ = [1]struct{}{}[segEntries%indexBlock]
+var _ = [1]struct{}{}[segEntries-1<<16]
+
+// segment is the sealed postings of segEntries entries: bucket b's are
+// [off[b], off[b+1]) of entry (number within the segment) and dir.
+type segment struct {
+	off   []uint32 // buckets+1
+	entry []uint16
+	dir   []uint8
+}
+
+func newIndex(seg int) *index {
+	return &index{seg: seg, tail: make([][]uint32, buckets)}
 }
 
 // cylinderKey is one indexed cylinder: its bucket in every table and its
@@ -117,8 +151,22 @@ type cylinderKey struct {
 	dir     uint32
 }
 
-// indexKeys computes the keys of every cylinder of c that is indexed.
-func indexKeys(c *cylinders) []cylinderKey {
+// indexKeys computes the keys of every cylinder of a gallery entry that is
+// indexed.
+func indexKeys(p packed) []cylinderKey {
+	out := make([]cylinderKey, 0, p.n())
+	var k cylinderKey
+	for i := range p.bits {
+		if cylinderKeys(&p.bits[i], &k.buckets) {
+			k.dir = p.geom[i].dirLevel()
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// probeKeys computes the keys of every cylinder of a probe that is indexed.
+func probeKeys(c *cylinders) []cylinderKey {
 	out := make([]cylinderKey, 0, c.n())
 	var k cylinderKey
 	for i := range c.bits {
@@ -130,43 +178,113 @@ func indexKeys(c *cylinders) []cylinderKey {
 	return out
 }
 
-// add indexes the cylinders of entry e, whose keys are ks (computed here
-// when nil).
-func (x *index) add(e int, c cylinders, ks []cylinderKey) {
-	if ks == nil {
-		ks = indexKeys(&c)
-	}
+// add indexes entry e, whose cylinders' keys are ks. Entries must be added
+// in increasing order of their numbers, each after every entry of the
+// sealed segments.
+func (x *index) add(e int, ks []cylinderKey) {
 	for _, k := range ks {
 		p := uint32(e)<<8 | k.dir
 		for _, b := range k.buckets {
-			x.postings[b] = append(x.postings[b], p)
+			x.tail[b] = append(x.tail[b], p)
 		}
 	}
-	x.count += len(ks) * indexTables
+	n := len(ks) * indexTables
+	x.count += n
+	x.tailCount += n
+	if e+1 >= (len(x.sealed)+1)*x.seg {
+		x.seal()
+	}
+}
+
+// seal moves the postings of the tail's first segEntries entries into a
+// sealed segment.
+func (x *index) seal() {
+	base := uint32(len(x.sealed) * x.seg)
+	end := base + uint32(x.seg)
+	// How many postings of each bucket fall in the segment.
+	cut := make([]int, buckets)
+	total := 0
+	for b, ps := range x.tail {
+		k, _ := slices.BinarySearchFunc(ps, end, func(p, e uint32) int { return cmpU32(p>>8, e) })
+		cut[b] = k
+		total += k
+	}
+	s := &segment{off: make([]uint32, buckets+1), entry: make([]uint16, total), dir: make([]uint8, total)}
+	at := 0
+	for b, ps := range x.tail {
+		s.off[b] = uint32(at)
+		for _, p := range ps[:cut[b]] {
+			s.entry[at] = uint16(p>>8 - base)
+			s.dir[at] = uint8(p)
+			at++
+		}
+		if rest := ps[cut[b]:]; len(rest) == 0 {
+			x.tail[b] = nil
+		} else {
+			x.tail[b] = slices.Clone(rest)
+		}
+	}
+	s.off[buckets] = uint32(at)
+	x.sealed = append(x.sealed, s)
+	x.tailCount -= total
+}
+
+func cmpU32(a, b uint32) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // remap renumbers the entries after a compaction: newNum[e] is the new
-// number of entry e, or -1 when it was dropped.
+// number of entry e, or -1 when it was dropped. Renumbering keeps the
+// order, so every bucket stays in entry order; the segments are sealed
+// again on the new numbers.
 func (x *index) remap(newNum []int32) {
-	x.count = 0
-	for b, ps := range x.postings {
-		out := ps[:0]
-		for _, p := range ps {
+	tail := make([][]uint32, buckets)
+	count := 0
+	for b := range tail {
+		var out []uint32
+		for k, s := range x.sealed {
+			base := k * x.seg
+			for i := s.off[b]; i < s.off[b+1]; i++ {
+				if n := newNum[base+int(s.entry[i])]; n >= 0 {
+					out = append(out, uint32(n)<<8|uint32(s.dir[i]))
+				}
+			}
+		}
+		for _, p := range x.tail[b] {
 			if n := newNum[p>>8]; n >= 0 {
 				out = append(out, uint32(n)<<8|p&0xff)
 			}
 		}
-		x.postings[b] = slices.Clip(out)
-		x.count += len(out)
+		tail[b] = slices.Clip(out)
+		count += len(out)
+	}
+	live := 0
+	for _, n := range newNum {
+		if n >= 0 {
+			live++
+		}
+	}
+	*x = index{seg: x.seg, tail: tail, count: count, tailCount: count}
+	for range live / x.seg {
+		x.seal()
 	}
 }
 
-// sizeBytes is the memory the postings take, their spare capacity
-// included.
+// sizeBytes is the memory the postings take, the spare capacity of the
+// tail's buckets included.
 func (x *index) sizeBytes() int {
-	n := len(x.postings) * 24
-	for _, ps := range x.postings {
+	n := len(x.tail) * 24
+	for _, ps := range x.tail {
 		n += cap(ps) * 4
+	}
+	for _, s := range x.sealed {
+		n += len(s.off)*4 + len(s.entry)*3
 	}
 	return n
 }
@@ -196,19 +314,20 @@ var binOf = func() (t [indexDirLevels]int8) {
 // each bucket's postings for a block are one run.
 const indexBlock = 1 << 14
 
-// probeLists returns the posting lists a probe's cylinders (keys pk) read,
-// with each cylinder's direction level, leaving out stop-word buckets.
-func (x *index) probeLists(pk []cylinderKey) []postingList {
-	limit := max(indexStopMin, indexStopFactor*x.count/len(x.postings))
-	out := make([]postingList, 0, len(pk)*indexTables)
-	for _, ck := range pk {
-		for _, k := range ck.buckets {
-			if ps := x.postings[k]; len(ps) > 0 && len(ps) <= limit {
-				out = append(out, postingList{ps, ck.dir})
-			}
-		}
-	}
-	return out
+// probeLists is what a probe's cylinders read from the index: for each of
+// its keys, the bucket's postings in every sealed segment and in the tail,
+// leaving out stop-word buckets.
+type probeLists struct {
+	sealed [][]segList // [segment]
+	tail   []postingList
+	seg    int // entries in a segment
+	base   int // number of the tail's first entry
+}
+
+type segList struct {
+	entry []uint16
+	dir   []uint8
+	pdir  uint32 // the probe cylinder's direction level
 }
 
 type postingList struct {
@@ -216,8 +335,84 @@ type postingList struct {
 	dir uint32 // the probe cylinder's direction level
 }
 
-// voteBlock counts the votes for entries [lo, hi) into votes (indexRotBins
+// probeLists returns the posting lists a probe's cylinders (keys pk) read.
+// A bucket holding more than indexStopFactor times the mean (and more than
+// indexStopMin) postings of its segment, or of the tail, is skipped there.
+func (x *index) probeLists(pk []cylinderKey) probeLists {
+	out := probeLists{sealed: make([][]segList, len(x.sealed)), seg: x.seg, base: len(x.sealed) * x.seg}
+	for k, s := range x.sealed {
+		limit := uint32(max(indexStopMin, indexStopFactor*len(s.entry)/buckets))
+		ls := make([]segList, 0, len(pk)*indexTables)
+		for _, ck := range pk {
+			for _, b := range ck.buckets {
+				lo, hi := s.off[b], s.off[b+1]
+				if hi > lo && hi-lo <= limit {
+					ls = append(ls, segList{s.entry[lo:hi], s.dir[lo:hi], ck.dir})
+				}
+			}
+		}
+		out.sealed[k] = ls
+	}
+	limit := max(indexStopMin, indexStopFactor*x.tailCount/buckets)
+	out.tail = make([]postingList, 0, len(pk)*indexTables)
+	for _, ck := range pk {
+		for _, b := range ck.buckets {
+			if ps := x.tail[b]; len(ps) > 0 && len(ps) <= limit {
+				out.tail = append(out.tail, postingList{ps, ck.dir})
+			}
+		}
+	}
+	return out
+}
+
+// vote counts the votes for entries [lo, hi) into votes (indexRotBins
 // saturating counters per entry, entry lo first).
+func (pl probeLists) vote(lo, hi int, votes []uint8) {
+	for lo < hi {
+		if lo >= pl.base {
+			voteBlock(pl.tail, lo, hi, votes)
+			return
+		}
+		k := lo / pl.seg
+		end := min(hi, (k+1)*pl.seg)
+		voteSegment(pl.sealed[k], lo-k*pl.seg, end-k*pl.seg, votes)
+		votes = votes[(end-lo)*indexRotBins:]
+		lo = end
+	}
+}
+
+// voteSegment is voteBlock for sealed postings; lo and hi are numbers
+// within the segment.
+func voteSegment(lists []segList, lo, hi int, votes []uint8) {
+	first, end := uint16(lo), hi
+	for _, l := range lists {
+		es := l.entry
+		a, b := 0, len(es)
+		for a < b {
+			m := int(uint(a+b) >> 1)
+			if es[m] < first {
+				a = m + 1
+			} else {
+				b = m
+			}
+		}
+		ds := l.dir[:len(es)]
+		for i := a; i < len(es); i++ {
+			e := int(es[i])
+			if e >= end {
+				break
+			}
+			if bin := binOf[(uint32(ds[i])-l.pdir)&(indexDirLevels-1)]; bin >= 0 {
+				if v := &votes[(e-lo)*indexRotBins+int(bin)]; *v < math.MaxUint8 {
+					*v++
+				}
+			}
+		}
+	}
+}
+
+// voteBlock counts the votes of the tail's postings for entries [lo, hi)
+// into votes (indexRotBins saturating counters per entry, entry lo first).
 func voteBlock(lists []postingList, lo, hi int, votes []uint8) {
 	first, end := uint32(lo)<<8, uint32(hi)<<8
 	for _, l := range lists {
@@ -254,7 +449,7 @@ var invSqrt = func() (t [MaxTemplateMinutiae + 1]float32) {
 }()
 
 // indexScore is an entry's index score from its rotation bins.
-func indexScore(bins []uint8, ncyl int32) float32 {
+func indexScore(bins []uint8, ncyl uint8) float32 {
 	best := uint32(0)
 	for b := 0; b+1 < len(bins); b++ {
 		best = max(best, uint32(bins[b])+uint32(bins[b+1]))

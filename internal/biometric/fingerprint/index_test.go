@@ -10,11 +10,13 @@ import (
 )
 
 // indexedGallery returns a gallery of n random templates that builds its
-// index from the first template on.
-func indexedGallery(t *testing.T, r *rand.Rand, n int) (*Gallery, []*Template) {
+// index from the first template on, sealing a segment of the index every
+// seg entries.
+func indexedGallery(t *testing.T, r *rand.Rand, n, seg int) (*Gallery, []*Template) {
 	t.Helper()
 	g := NewGallery()
 	g.indexFrom = 0
+	g.segEntries = seg
 	base := make([]*Template, n)
 	for i := range base {
 		base[i] = sampleTemplateSeed(r)
@@ -35,8 +37,17 @@ func keysOf(cs []Candidate) []string {
 }
 
 func TestIndexedSearch(t *testing.T) {
+	for _, seg := range []int{segEntries, 96} {
+		t.Run(fmt.Sprint("segments of ", seg), func(t *testing.T) { testIndexedSearch(t, seg) })
+	}
+}
+
+func testIndexedSearch(t *testing.T, seg int) {
 	r := rand.New(rand.NewPCG(11, 12))
-	g, base := indexedGallery(t, r, 1000)
+	g, base := indexedGallery(t, r, 1000, seg)
+	if want := 1000 / seg; len(g.idx.sealed) != want {
+		t.Fatalf("%d sealed segments, want %d", len(g.idx.sealed), want)
+	}
 	ctx := context.Background()
 	thr := DefaultThreshold()
 	// A shortlist of 10 of 1,000 entries (1 %).
@@ -116,13 +127,36 @@ func TestIndexedSearch(t *testing.T) {
 		}
 	})
 	t.Run("postings stay in entry order", func(t *testing.T) {
-		// voteBlock relies on it.
-		for b, ps := range g.idx.postings {
+		// voteBlock and voteSegment rely on it.
+		if want := len(g.entries) / seg; len(g.idx.sealed) != want {
+			t.Errorf("%d sealed segments after compaction, want %d", len(g.idx.sealed), want)
+		}
+		count := 0
+		for b, ps := range g.idx.tail {
+			count += len(ps)
 			for i := 1; i < len(ps); i++ {
 				if ps[i]>>8 < ps[i-1]>>8 {
 					t.Fatalf("bucket %d: entry %d after %d", b, ps[i]>>8, ps[i-1]>>8)
 				}
 			}
+			for i, p := range ps {
+				if int(p>>8) < len(g.idx.sealed)*seg {
+					t.Fatalf("bucket %d: posting %d of entry %d in the tail, which starts at %d", b, i, p>>8, len(g.idx.sealed)*seg)
+				}
+			}
+		}
+		for k, s := range g.idx.sealed {
+			count += len(s.entry)
+			for b := range buckets {
+				for i := s.off[b] + 1; i < s.off[b+1]; i++ {
+					if s.entry[i] < s.entry[i-1] {
+						t.Fatalf("segment %d, bucket %d: entry %d after %d", k, b, s.entry[i], s.entry[i-1])
+					}
+				}
+			}
+		}
+		if count != g.idx.count {
+			t.Errorf("%d postings held, count says %d", count, g.idx.count)
 		}
 	})
 }
