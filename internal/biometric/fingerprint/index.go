@@ -67,23 +67,23 @@ var minhashRank = func() *[cylWords * 64][indexTables * indexBand]uint16 {
 // cylinderKeys computes the bucket of one cylinder in every table. It
 // reports false for a cylinder with too few bits set to index.
 func cylinderKeys(b *cylBits, out *[indexTables]uint32) bool {
-	var acc [indexTables * indexBand]uint16
-	for f := range acc {
-		acc[f] = math.MaxUint16
-	}
+	var pos [cylWords * 64]uint16
 	n := 0
 	for w, x := range b {
 		for x != 0 {
-			row := &minhashRank[w*64+bits.TrailingZeros64(x)]
-			for f := range acc {
-				acc[f] = min(acc[f], row[f])
-			}
-			x &= x - 1
+			pos[n] = uint16(w*64 + bits.TrailingZeros64(x))
 			n++
+			x &= x - 1
 		}
 	}
 	if n < indexMinOnes {
 		return false
+	}
+	var acc [indexTables * indexBand]uint16
+	if useSSE41 {
+		minhashSSE41(minhashRank, pos[:n], &acc)
+	} else {
+		minhashGo(minhashRank, pos[:n], &acc)
 	}
 	const positions = cylWords * 64
 	for l := range indexTables {
@@ -91,6 +91,20 @@ func cylinderKeys(b *cylBits, out *[indexTables]uint32) bool {
 		out[l] = uint32(l)<<indexBucketBits | (k*0x9e3779b1)>>(32-indexBucketBits)
 	}
 	return true
+}
+
+// minhashGo sets out[f] to the least rank[p][f] over the positions p in pos
+// (math.MaxUint16 when pos is empty).
+func minhashGo(rank *[cylWords * 64][indexTables * indexBand]uint16, pos []uint16, out *[indexTables * indexBand]uint16) {
+	for f := range out {
+		out[f] = math.MaxUint16
+	}
+	for _, p := range pos {
+		row := &rank[p]
+		for f := range out {
+			out[f] = min(out[f], row[f])
+		}
+	}
 }
 
 // dirLevel quantises a direction in [0, 2π) to indexDirLevels levels.

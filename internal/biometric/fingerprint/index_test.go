@@ -308,3 +308,40 @@ func BenchmarkCylinderKeys(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(t.cyl.n()), "ns/cylinder")
 }
+
+// TestMinhashKernels: the SSE4.1 minima (where the processor has it) equal
+// the Go ones.
+func TestMinhashKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	for _, n := range []int{0, 1, 4, 34, 200, cylWords * 64} {
+		pos := make([]uint16, n)
+		for i := range pos {
+			pos[i] = uint16(r.IntN(cylWords * 64))
+		}
+		var want, got [indexTables * indexBand]uint16
+		minhashGo(minhashRank, pos, &want)
+		minhashSSE41(minhashRank, pos, &got)
+		if want != got {
+			t.Errorf("%d positions: SSE4.1 %v, Go %v", n, got, want)
+		}
+	}
+}
+
+func BenchmarkMinhash(b *testing.B) {
+	r := rand.New(rand.NewPCG(25, 26))
+	pos := make([]uint16, 34) // a typical cylinder's 1 bits
+	for i := range pos {
+		pos[i] = uint16(r.IntN(cylWords * 64))
+	}
+	var out [indexTables * indexBand]uint16
+	b.Run("go", func(b *testing.B) {
+		for b.Loop() {
+			minhashGo(minhashRank, pos, &out)
+		}
+	})
+	b.Run("sse4.1", func(b *testing.B) {
+		for b.Loop() {
+			minhashSSE41(minhashRank, pos, &out)
+		}
+	})
+}
