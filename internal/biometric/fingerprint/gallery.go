@@ -236,27 +236,27 @@ func (g *Gallery) AddAll(keys []string, ts []*Template) {
 	})
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	first := len(g.entries)
 	for i, key := range keys {
 		if j, ok := g.index[key]; ok {
 			g.entries[j].dead = true
 			g.dead++
 		}
-		e := g.cyl.put(ps[i])
 		g.index[key] = len(g.entries)
-		g.entries = append(g.entries, e)
+		g.entries = append(g.entries, g.cyl.put(ps[i]))
 		g.keys = append(g.keys, key)
-		if g.idx != nil {
-			var pk []cylinderKey
-			if prepared != nil {
-				pk = prepared[i]
-			} else {
-				pk = indexKeys(ps[i])
-			}
-			g.idx.add(len(g.entries)-1, pk)
-		}
-		g.compactLocked()
-		g.indexLocked()
 	}
+	if g.idx != nil {
+		if prepared == nil {
+			prepared = make([][]cylinderKey, len(ps))
+			for i := range ps {
+				prepared[i] = indexKeys(ps[i])
+			}
+		}
+		g.idx.addBatch(first, prepared)
+	}
+	g.compactLocked()
+	g.indexLocked()
 }
 
 // parallel calls f(i) for every i in [0, n) on every core.
@@ -284,11 +284,13 @@ func (g *Gallery) indexLocked() {
 		g.idx = nil
 	case g.idx == nil && len(g.index) > g.indexFrom:
 		g.idx = newIndex(g.segEntries)
-		for i, e := range g.entries {
-			if !e.dead {
-				g.idx.add(i, indexKeys(g.cyl.view(e)))
+		ks := make([][]cylinderKey, len(g.entries))
+		parallel(len(ks), func(i int) {
+			if e := g.entries[i]; !e.dead {
+				ks[i] = indexKeys(g.cyl.view(e))
 			}
-		}
+		})
+		g.idx.addBatch(0, ks)
 	}
 }
 
