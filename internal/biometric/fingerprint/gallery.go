@@ -21,19 +21,19 @@ type Candidate struct {
 // entry locates one template's cylinders in the gallery's slab.
 type entry struct {
 	chunk, off int32 // chunk, first cylinder in it
+	goff       int32 // first byte of the cylinders' bit positions in the chunk
 	n          uint8 // cylinders (at most MaxTemplateMinutiae)
 	dead       bool
 }
 
-// cylGeom is one gallery cylinder's minutia, packed: position in 1/8
-// pixel, direction in 1/65536 turn (rounded down, so that its top 8 bits
-// are the index's direction level), and its cosine and sine in 1/16384.
-// 10 bytes instead of the matcher's 6 float32 (the square root of the
-// cylinder's 1 bits is recomputed from the bits). Unpack restores the
-// matcher's view before a full comparison.
+// cylGeom is one gallery cylinder's minutia and bit count, packed: position
+// in 1/8 pixel, direction in 1/65536 turn (rounded down, so that its top 8
+// bits are the index's direction level), its cosine and sine in 1/16384,
+// and the number of its 1 bits. 12 bytes where the matcher uses 6 float32.
 type cylGeom struct {
 	x, y, dir uint16
 	cos, sin  int16
+	ones      uint16
 }
 
 const (
@@ -42,57 +42,106 @@ const (
 	geomTrig     = 16384
 )
 
-func packGeom(x, y, dir, cos, sin float32) cylGeom {
+func packGeom(x, y, dir, cos, sin float32, ones int) cylGeom {
 	q := func(v float32) uint16 {
 		return uint16(min(max(math.Round(float64(v)*geomPosScale), 0), math.MaxUint16))
 	}
 	d := int(float64(dir) * geomDirScale)
 	return cylGeom{x: q(x), y: q(y), dir: uint16(min(max(d, 0), math.MaxUint16)),
-		cos: int16(math.Round(float64(cos) * geomTrig)), sin: int16(math.Round(float64(sin) * geomTrig))}
+		cos: int16(math.Round(float64(cos) * geomTrig)), sin: int16(math.Round(float64(sin) * geomTrig)), ones: uint16(ones)}
 }
 
 // dirLevel is the index's direction level of a packed direction.
 func (g cylGeom) dirLevel() uint32 { return uint32(g.dir >> 8) }
 
-// packed is one template's cylinders as a gallery holds them.
+// packed is one template's cylinders as a gallery holds them: geometry,
+// and the positions of every cylinder's 1 bits (about 34 of 672), in
+// cylinder order, each as its gap after the previous one in one byte (a gap
+// of 255 or more takes a byte 255 per 255 first). About 35 bytes a
+// cylinder where its bits take 88; unpack restores the bits before a full
+// comparison.
 type packed struct {
 	geom []cylGeom
-	bits []cylBits
+	gaps []byte
 }
 
 func (p packed) n() int { return len(p.geom) }
 
 // pack packs a template's cylinders.
 func pack(c *cylinders) packed {
-	p := packed{geom: make([]cylGeom, c.n()), bits: c.bits}
+	p := packed{geom: make([]cylGeom, c.n()), gaps: make([]byte, 0, 40*c.n())}
 	for i := range p.geom {
-		p.geom[i] = packGeom(c.x[i], c.y[i], c.dir[i], c.cos[i], c.sin[i])
+		ones, prev := 0, -1
+		for w, x := range c.bits[i] {
+			for x != 0 {
+				pos := w*64 + bits.TrailingZeros64(x)
+				d := pos - prev - 1
+				for ; d >= 255; d -= 255 {
+					p.gaps = append(p.gaps, 255)
+				}
+				p.gaps = append(p.gaps, byte(d))
+				prev = pos
+				ones++
+				x &= x - 1
+			}
+		}
+		p.geom[i] = packGeom(c.x[i], c.y[i], c.dir[i], c.cos[i], c.sin[i], ones)
 	}
 	return p
 }
 
-// unpack writes the matcher's view of p into c, reusing c's slices; c.bits
-// shares p's bits (no copy).
+// positions calls f with the positions of the 1 bits of every cylinder of
+// p, in order: f(i, pos) for cylinder i.
+func (p packed) positions(f func(i int, pos []uint16)) {
+	var buf [cylWords * 64]uint16
+	g := p.gaps
+	for i, cg := range p.geom {
+		prev := -1
+		for k := range int(cg.ones) {
+			d := 0
+			for g[0] == 255 {
+				d += 255
+				g = g[1:]
+			}
+			prev += d + int(g[0]) + 1
+			g = g[1:]
+			buf[k] = uint16(prev)
+		}
+		f(i, buf[:cg.ones])
+	}
+}
+
+// unpack writes the matcher's view of p into c, reusing c's slices.
 func (p packed) unpack(c *cylinders) {
 	n := p.n()
 	if cap(c.x) < n {
 		m := max(n, 64)
 		c.x, c.y, c.dir = make([]float32, m), make([]float32, m), make([]float32, m)
 		c.cos, c.sin, c.norm = make([]float32, m), make([]float32, m), make([]float32, m)
+		c.bits = make([]cylBits, m)
 	}
-	c.x, c.y, c.dir, c.cos, c.sin, c.norm = c.x[:n], c.y[:n], c.dir[:n], c.cos[:n], c.sin[:n], c.norm[:n]
-	for i, g := range p.geom {
-		c.x[i] = float32(g.x) / geomPosScale
-		c.y[i] = float32(g.y) / geomPosScale
-		c.dir[i] = float32(float64(g.dir) / geomDirScale)
-		c.cos[i] = float32(g.cos) / geomTrig
-		c.sin[i] = float32(g.sin) / geomTrig
-		b := &p.bits[i]
-		c.norm[i] = sqrtTab[bits.OnesCount64(b[0])+bits.OnesCount64(b[1])+bits.OnesCount64(b[2])+bits.OnesCount64(b[3])+
-			bits.OnesCount64(b[4])+bits.OnesCount64(b[5])+bits.OnesCount64(b[6])+bits.OnesCount64(b[7])+
-			bits.OnesCount64(b[8])+bits.OnesCount64(b[9])+bits.OnesCount64(b[10])]
+	c.x, c.y, c.dir, c.cos, c.sin, c.norm, c.bits = c.x[:n], c.y[:n], c.dir[:n], c.cos[:n], c.sin[:n], c.norm[:n], c.bits[:n]
+	g := p.gaps
+	for i, cg := range p.geom {
+		c.x[i] = float32(cg.x) / geomPosScale
+		c.y[i] = float32(cg.y) / geomPosScale
+		c.dir[i] = float32(float64(cg.dir) / geomDirScale)
+		c.cos[i] = float32(cg.cos) / geomTrig
+		c.sin[i] = float32(cg.sin) / geomTrig
+		c.norm[i] = sqrtTab[cg.ones]
+		b := &c.bits[i]
+		*b = cylBits{}
+		pos := -1
+		for range cg.ones {
+			for g[0] == 255 {
+				pos += 255
+				g = g[1:]
+			}
+			pos += int(g[0]) + 1
+			g = g[1:]
+			b[pos>>6] |= 1 << (pos & 63)
+		}
 	}
-	c.bits = p.bits
 }
 
 // slab holds the packed cylinders of many templates in chunks that are
@@ -105,43 +154,47 @@ type slab struct {
 
 const (
 	minChunk = 1 << 10 // cylinders in the first chunk
-	maxChunk = 1 << 16 // and in every chunk once the slab is large (6.1 MiB)
+	maxChunk = 1 << 16 // and in every chunk once the slab is large (about 3 MiB)
+	gapsPer  = 40      // bytes of bit positions per cylinder a chunk has room for
 )
 
 // put appends p and returns the entry that locates it.
 func (s *slab) put(p packed) entry {
 	n := p.n()
-	if len(s.chunks) == 0 || s.chunks[len(s.chunks)-1].free() < n {
+	if len(s.chunks) == 0 || !s.chunks[len(s.chunks)-1].fits(p) {
 		size := max(n, min(maxChunk, max(minChunk, s.n)))
-		s.chunks = append(s.chunks, packed{geom: make([]cylGeom, 0, size), bits: make([]cylBits, 0, size)})
+		s.chunks = append(s.chunks, packed{geom: make([]cylGeom, 0, size), gaps: make([]byte, 0, max(len(p.gaps), gapsPer*size))})
 	}
 	k := len(s.chunks) - 1
 	ch := &s.chunks[k]
-	e := entry{chunk: int32(k), off: int32(ch.n()), n: uint8(n)}
+	e := entry{chunk: int32(k), off: int32(ch.n()), goff: int32(len(ch.gaps)), n: uint8(n)}
 	ch.geom = append(ch.geom, p.geom...)
-	ch.bits = append(ch.bits, p.bits...)
+	ch.gaps = append(ch.gaps, p.gaps...)
 	s.n += n
 	return e
 }
 
-// view returns the packed cylinders of one entry as sub-slices (no copy).
+// view returns the packed cylinders of one entry as sub-slices (no copy);
+// its gaps run to the end of the chunk's.
 func (s *slab) view(e entry) packed {
 	c := &s.chunks[e.chunk]
 	lo, hi := int(e.off), int(e.off)+int(e.n)
-	return packed{geom: c.geom[lo:hi:hi], bits: c.bits[lo:hi:hi]}
+	return packed{geom: c.geom[lo:hi:hi], gaps: c.gaps[e.goff:]}
 }
 
 // sizeBytes is the memory the chunks take (their capacity).
 func (s *slab) sizeBytes() int {
 	n := 0
 	for _, c := range s.chunks {
-		n += cap(c.geom)*int(unsafe.Sizeof(cylGeom{})) + cap(c.bits)*cylWords*8
+		n += cap(c.geom)*int(unsafe.Sizeof(cylGeom{})) + cap(c.gaps)
 	}
 	return n
 }
 
-// free is how many more cylinders a chunk holds without reallocating.
-func (p *packed) free() int { return cap(p.geom) - len(p.geom) }
+// fits reports whether a chunk holds p without reallocating.
+func (c *packed) fits(p packed) bool {
+	return cap(c.geom)-len(c.geom) >= p.n() && cap(c.gaps)-len(c.gaps) >= len(p.gaps)
+}
 
 // Gallery holds enrolled templates for 1:N search inside an enrolment, with
 // every template's cylinders packed in shared chunks (no pointer per

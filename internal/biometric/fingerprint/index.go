@@ -76,14 +76,20 @@ func cylinderKeys(b *cylBits, out *[indexTables]uint32) bool {
 			x &= x - 1
 		}
 	}
-	if n < indexMinOnes {
+	return positionKeys(pos[:n], out)
+}
+
+// positionKeys is cylinderKeys for a cylinder given by the positions of
+// its 1 bits.
+func positionKeys(pos []uint16, out *[indexTables]uint32) bool {
+	if len(pos) < indexMinOnes {
 		return false
 	}
 	var acc [indexTables * indexBand]uint16
 	if useSSE41 {
-		minhashSSE41(minhashRank, pos[:n], &acc)
+		minhashSSE41(minhashRank, pos, &acc)
 	} else {
-		minhashGo(minhashRank, pos[:n], &acc)
+		minhashGo(minhashRank, pos, &acc)
 	}
 	const positions = cylWords * 64
 	for l := range indexTables {
@@ -170,12 +176,12 @@ type cylinderKey struct {
 func indexKeys(p packed) []cylinderKey {
 	out := make([]cylinderKey, 0, p.n())
 	var k cylinderKey
-	for i := range p.bits {
-		if cylinderKeys(&p.bits[i], &k.buckets) {
+	p.positions(func(i int, pos []uint16) {
+		if positionKeys(pos, &k.buckets) {
 			k.dir = p.geom[i].dirLevel()
 			out = append(out, k)
 		}
-	}
+	})
 	return out
 }
 
