@@ -121,26 +121,28 @@ func (p packed) unpack(c *cylinders) {
 		c.bits = make([]cylBits, m)
 	}
 	c.x, c.y, c.dir, c.cos, c.sin, c.norm, c.bits = c.x[:n], c.y[:n], c.dir[:n], c.cos[:n], c.sin[:n], c.norm[:n], c.bits[:n]
-	g := p.gaps
+	g, j := p.gaps, 0
 	for i, cg := range p.geom {
-		c.x[i] = float32(cg.x) / geomPosScale
-		c.y[i] = float32(cg.y) / geomPosScale
-		c.dir[i] = float32(float64(cg.dir) / geomDirScale)
-		c.cos[i] = float32(cg.cos) / geomTrig
-		c.sin[i] = float32(cg.sin) / geomTrig
+		c.x[i] = float32(cg.x) * (1.0 / geomPosScale)
+		c.y[i] = float32(cg.y) * (1.0 / geomPosScale)
+		c.dir[i] = float32(cg.dir) * float32(1/geomDirScale)
+		c.cos[i] = float32(cg.cos) * (1.0 / geomTrig)
+		c.sin[i] = float32(cg.sin) * (1.0 / geomTrig)
 		c.norm[i] = sqrtTab[cg.ones]
-		b := &c.bits[i]
-		*b = cylBits{}
+		var b cylBits
 		pos := -1
 		for range cg.ones {
-			for g[0] == 255 {
+			d := int(g[j])
+			j++
+			for d == 255 {
 				pos += 255
-				g = g[1:]
+				d = int(g[j])
+				j++
 			}
-			pos += int(g[0]) + 1
-			g = g[1:]
+			pos += d + 1
 			b[pos>>6] |= 1 << (pos & 63)
 		}
+		c.bits[i] = b
 	}
 }
 

@@ -78,3 +78,14 @@ func popcount(w uint64) int {
 	}
 	return n
 }
+
+// BenchmarkUnpack measures what a gallery pays per full comparison to
+// restore an entry's cylinders (compare with BenchmarkMatch).
+func BenchmarkUnpack(b *testing.B) {
+	x, _ := loadTwo(b)
+	p := pack(&x.cyl)
+	var c cylinders
+	for b.Loop() {
+		p.unpack(&c)
+	}
+}
