@@ -39,6 +39,12 @@ type Report struct {
 	PopulateSeconds float64 `json:"populate_seconds"`
 	LoadSeconds     float64 `json:"gallery_load_seconds"`
 	BytesPerPerson  float64 `json:"gallery_bytes_per_person"`
+	// Of which (per person): fingerprint cylinders, fingerprint index, iris
+	// codes and masks; the rest is keys and bookkeeping.
+	FingerCylinderBytes float64 `json:"fingerprint_cylinder_bytes_per_person"`
+	FingerIndexBytes    float64 `json:"fingerprint_index_bytes_per_person"`
+	IrisBytes           float64 `json:"iris_bytes_per_person"`
+	OtherBytes          float64 `json:"other_bytes_per_person"`
 	Probes          int     `json:"probes"`
 	EnrolP50MS      float64 `json:"enrol_p50_ms"`
 	EnrolP95MS      float64 `json:"enrol_p95_ms"`
@@ -156,7 +162,8 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	ropt.Galleries = dedup.NewLocal()
+	local := dedup.NewLocal()
+	ropt.Galleries = local
 	reg := registry.New(db, keys, ropt)
 	st, err := reg.LoadGalleries(ctx, func(done int) {
 		if opt.Progress != nil {
@@ -170,6 +177,10 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	rep.BytesPerPerson = float64(after.HeapAlloc-min(before.HeapAlloc, after.HeapAlloc)) / float64(max(1, opt.People))
+	mem := local.Memory()
+	per := func(n int) float64 { return float64(n) / float64(max(1, opt.People)) }
+	rep.FingerCylinderBytes, rep.FingerIndexBytes, rep.IrisBytes = per(mem.FingerprintCylinders), per(mem.FingerprintIndex), per(mem.Iris)
+	rep.OtherBytes = rep.BytesPerPerson - rep.FingerCylinderBytes - rep.FingerIndexBytes - rep.IrisBytes
 
 	// Probes: new people enrolled with deduplication; every other one is a
 	// mate of an enrolled person (another capture of the same fingers/eyes).
