@@ -45,10 +45,10 @@ type Report struct {
 	FingerIndexBytes    float64 `json:"fingerprint_index_bytes_per_person"`
 	IrisBytes           float64 `json:"iris_bytes_per_person"`
 	OtherBytes          float64 `json:"other_bytes_per_person"`
-	Probes          int     `json:"probes"`
-	EnrolP50MS      float64 `json:"enrol_p50_ms"`
-	EnrolP95MS      float64 `json:"enrol_p95_ms"`
-	EnrolMaxMS      float64 `json:"enrol_max_ms"`
+	Probes              int     `json:"probes"`
+	EnrolP50MS          float64 `json:"enrol_p50_ms"`
+	EnrolP95MS          float64 `json:"enrol_p95_ms"`
+	EnrolMaxMS          float64 `json:"enrol_max_ms"`
 	// One capture (search, store, cases) by modality.
 	FingerCaptureP50MS float64 `json:"fingerprint_capture_p50_ms"`
 	FingerCaptureP95MS float64 `json:"fingerprint_capture_p95_ms"`
