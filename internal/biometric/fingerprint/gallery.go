@@ -314,6 +314,19 @@ func (g *Gallery) AddAll(keys []string, ts []*Template) {
 	g.indexLocked()
 }
 
+// Seal packs the whole index (what was added since the index was last
+// sealed) into its compact form: 3 bytes per posting and no spare capacity,
+// where the entries added one by one are kept at 4 bytes per posting with
+// room to grow until 65,536 of them are sealed together. A load calls it
+// once at the end. Searches are not affected.
+func (g *Gallery) Seal() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.idx != nil {
+		g.idx.sealAll(len(g.entries))
+	}
+}
+
 // parallel calls f(i) for every i in [0, n) on every core.
 func parallel(n int, f func(i int)) {
 	workers := min(runtime.GOMAXPROCS(0), n)

@@ -1,6 +1,7 @@
 package fingerprint
 
 import (
+	"cmp"
 	"math"
 	"math/bits"
 	"math/rand/v2"
@@ -123,45 +124,44 @@ func dirLevel(d float32) uint32 {
 // Gallery's lock guards it (add and remap under the write lock, votes under
 // the read lock).
 //
-// Entries are numbered in the order they are added, in segments of
-// segEntries. A full segment is sealed: its postings are stored bucket
-// after bucket in flat arrays (compressed sparse rows), 3 bytes each (the
-// entry's number within the segment and the direction level), with no spare
-// capacity and no slice header per bucket. The postings of the entries
-// after the last sealed segment (the tail) are kept per bucket, 4 bytes each
-// (entry number << 8 | direction level), until their segment fills. Within
-// a bucket, postings are in increasing entry order in every segment and in
-// the tail.
+// Entries are numbered in the order they are added. The postings of runs
+// of consecutive entries (at most seg of them) are sealed into segments:
+// stored bucket after bucket in flat arrays (compressed sparse rows), 3
+// bytes each (the entry's number within the segment and the direction
+// level), with no spare capacity and no slice header per bucket. A segment
+// is sealed whenever the tail holds seg entries, and at the end of a load
+// (Gallery.Seal). The postings of the entries after the last segment (the
+// tail) are kept per bucket, 4 bytes each (entry number << 8 | direction
+// level). Within a bucket, postings are in increasing entry order in every
+// segment and in the tail.
 type index struct {
-	seg       int // entries in a sealed segment: segEntries (tests lower it)
+	seg       int // most entries in a segment: segEntries (tests lower it)
 	sealed    []*segment
-	tail      [][]uint32 // [table<<indexBucketBits | bucket], entries from len(sealed)*segEntries on
+	tailStart int        // first entry of the tail: the end of the last segment
+	tail      [][]uint32 // [table<<indexBucketBits | bucket]; nil while empty after sealing
 	tailCount int        // postings in the tail
 	count     int        // postings held in all
 }
 
-// segEntries is the number of entries in a sealed segment: their numbers
-// within it fit 16 bits. A multiple of indexBlock, so that the votes of one
-// block are read from one segment.
+// segEntries is the most entries in a segment: their numbers within it fit
+// 16 bits.
 const (
 	segBits    = 16
 	segEntries = 1 << segBits
 	buckets    = indexTables << indexBucketBits
 )
 
-var _ = [1]struct{}{}[segEntries%indexBlock]
-var _ = [1]struct{}{}[segEntries-1<<16]
-
-// segment is the sealed postings of segEntries entries: bucket b's are
-// [off[b], off[b+1]) of entry (number within the segment) and dir.
+// segment is the sealed postings of entries [start, start+n): bucket b's
+// are [off[b], off[b+1]) of entry (number within the segment) and dir.
 type segment struct {
-	off   []uint32 // buckets+1
-	entry []uint16
-	dir   []uint8
+	start, n int
+	off      []uint32 // buckets+1
+	entry    []uint16
+	dir      []uint8
 }
 
 func newIndex(seg int) *index {
-	return &index{seg: seg, tail: make([][]uint32, buckets)}
+	return &index{seg: seg}
 }
 
 // cylinderKey is one indexed cylinder: its bucket in every table and its
@@ -204,11 +204,14 @@ func probeKeys(c *cylinders) []cylinderKey {
 // indexed. The postings are appended table by table, the tables spread over
 // the cores: one table's buckets (768 KiB of slice headers) stay in the
 // core's cache while it works, where appending entry by entry would touch
-// every table's buckets for every entry (about 3 times as slow to load).
+// every table's buckets for every entry.
 func (x *index) addBatch(first int, ks [][]cylinderKey) {
 	n := 0
 	for _, k := range ks {
 		n += len(k)
+	}
+	if x.tail == nil {
+		x.tail = make([][]uint32, buckets)
 	}
 	parallel(indexTables, func(t int) {
 		tail := x.tail[t<<indexBucketBits : (t+1)<<indexBucketBits]
@@ -223,16 +226,29 @@ func (x *index) addBatch(first int, ks [][]cylinderKey) {
 	})
 	x.count += n * indexTables
 	x.tailCount += n * indexTables
-	for first+len(ks) >= (len(x.sealed)+1)*x.seg {
-		x.seal()
+	for first+len(ks)-x.tailStart >= x.seg {
+		x.seal(x.seg)
 	}
 }
 
-// seal moves the postings of the tail's first segEntries entries into a
-// sealed segment.
-func (x *index) seal() {
-	base := uint32(len(x.sealed) * x.seg)
-	end := base + uint32(x.seg)
+// sealAll seals the whole tail, whose last entry is entries-1.
+func (x *index) sealAll(entries int) {
+	for entries > x.tailStart {
+		x.seal(min(x.seg, entries-x.tailStart))
+	}
+	x.tail = nil
+}
+
+// seal moves the postings of the tail's first n entries into a segment.
+func (x *index) seal(n int) {
+	base := uint32(x.tailStart)
+	end := base + uint32(n)
+	s := &segment{start: x.tailStart, n: n, off: make([]uint32, buckets+1)}
+	if x.tail == nil {
+		x.sealed = append(x.sealed, s)
+		x.tailStart += n
+		return
+	}
 	// How many postings of each bucket fall in the segment.
 	cut := make([]int, buckets)
 	total := 0
@@ -241,7 +257,7 @@ func (x *index) seal() {
 		cut[b] = k
 		total += k
 	}
-	s := &segment{off: make([]uint32, buckets+1), entry: make([]uint16, total), dir: make([]uint8, total)}
+	s.entry, s.dir = make([]uint16, total), make([]uint8, total)
 	at := 0
 	for b, ps := range x.tail {
 		s.off[b] = uint32(at)
@@ -258,6 +274,7 @@ func (x *index) seal() {
 	}
 	s.off[buckets] = uint32(at)
 	x.sealed = append(x.sealed, s)
+	x.tailStart += n
 	x.tailCount -= total
 }
 
@@ -273,24 +290,25 @@ func cmpU32(a, b uint32) int {
 
 // remap renumbers the entries after a compaction: newNum[e] is the new
 // number of entry e, or -1 when it was dropped. Renumbering keeps the
-// order, so every bucket stays in entry order; the segments are sealed
-// again on the new numbers.
+// order, so every bucket stays in entry order; everything is sealed again
+// on the new numbers.
 func (x *index) remap(newNum []int32) {
 	tail := make([][]uint32, buckets)
 	count := 0
 	for b := range tail {
 		var out []uint32
-		for k, s := range x.sealed {
-			base := k * x.seg
+		for _, s := range x.sealed {
 			for i := s.off[b]; i < s.off[b+1]; i++ {
-				if n := newNum[base+int(s.entry[i])]; n >= 0 {
+				if n := newNum[s.start+int(s.entry[i])]; n >= 0 {
 					out = append(out, uint32(n)<<8|uint32(s.dir[i]))
 				}
 			}
 		}
-		for _, p := range x.tail[b] {
-			if n := newNum[p>>8]; n >= 0 {
-				out = append(out, uint32(n)<<8|p&0xff)
+		if x.tail != nil {
+			for _, p := range x.tail[b] {
+				if n := newNum[p>>8]; n >= 0 {
+					out = append(out, uint32(n)<<8|p&0xff)
+				}
 			}
 		}
 		tail[b] = slices.Clip(out)
@@ -303,15 +321,13 @@ func (x *index) remap(newNum []int32) {
 		}
 	}
 	*x = index{seg: x.seg, tail: tail, count: count, tailCount: count}
-	for range live / x.seg {
-		x.seal()
-	}
+	x.sealAll(live)
 }
 
 // sizeBytes is the memory the postings take, the spare capacity of the
 // tail's buckets included.
 func (x *index) sizeBytes() int {
-	n := len(x.tail) * 24
+	n := cap(x.tail) * 24
 	for _, ps := range x.tail {
 		n += cap(ps) * 4
 	}
@@ -347,12 +363,12 @@ var binOf = func() (t [indexDirLevels]int8) {
 const indexBlock = 1 << 14
 
 // probeLists is what a probe's cylinders read from the index: for each of
-// its keys, the bucket's postings in every sealed segment and in the tail,
-// leaving out stop-word buckets.
+// its keys, the bucket's postings in every segment and in the tail, leaving
+// out stop-word buckets.
 type probeLists struct {
+	segs   []*segment
 	sealed [][]segList // [segment]
 	tail   []postingList
-	seg    int // entries in a segment
 	base   int // number of the tail's first entry
 }
 
@@ -371,7 +387,7 @@ type postingList struct {
 // A bucket holding more than indexStopFactor times the mean (and more than
 // indexStopMin) postings of its segment, or of the tail, is skipped there.
 func (x *index) probeLists(pk []cylinderKey) probeLists {
-	out := probeLists{sealed: make([][]segList, len(x.sealed)), seg: x.seg, base: len(x.sealed) * x.seg}
+	out := probeLists{segs: x.sealed, sealed: make([][]segList, len(x.sealed)), base: x.tailStart}
 	for k, s := range x.sealed {
 		limit := uint32(max(indexStopMin, indexStopFactor*len(s.entry)/buckets))
 		ls := make([]segList, 0, len(pk)*indexTables)
@@ -384,6 +400,9 @@ func (x *index) probeLists(pk []cylinderKey) probeLists {
 			}
 		}
 		out.sealed[k] = ls
+	}
+	if x.tail == nil {
+		return out
 	}
 	limit := max(indexStopMin, indexStopFactor*x.tailCount/buckets)
 	out.tail = make([]postingList, 0, len(pk)*indexTables)
@@ -400,16 +419,17 @@ func (x *index) probeLists(pk []cylinderKey) probeLists {
 // vote counts the votes for entries [lo, hi) into votes (indexRotBins
 // saturating counters per entry, entry lo first).
 func (pl probeLists) vote(lo, hi int, votes []uint8) {
-	for lo < hi {
-		if lo >= pl.base {
-			voteBlock(pl.tail, lo, hi, votes)
-			return
-		}
-		k := lo / pl.seg
-		end := min(hi, (k+1)*pl.seg)
-		voteSegment(pl.sealed[k], lo-k*pl.seg, end-k*pl.seg, votes)
+	// the first segment that ends after lo
+	k, _ := slices.BinarySearchFunc(pl.segs, lo, func(s *segment, e int) int { return cmp.Compare(s.start+s.n-1, e) })
+	for ; lo < hi && k < len(pl.segs); k++ {
+		s := pl.segs[k]
+		end := min(hi, s.start+s.n)
+		voteSegment(pl.sealed[k], lo-s.start, end-s.start, votes)
 		votes = votes[(end-lo)*indexRotBins:]
 		lo = end
+	}
+	if lo < hi {
+		voteBlock(pl.tail, lo, hi, votes)
 	}
 }
 

@@ -126,10 +126,35 @@ func testIndexedSearch(t *testing.T, seg int) {
 			t.Errorf("removed entries found after compaction: %v", keysOf(got))
 		}
 	})
+	t.Run("sealed whole, then added to", func(t *testing.T) {
+		g.Seal()
+		if g.idx.tail != nil || g.idx.tailStart != len(g.entries) {
+			t.Fatalf("after Seal: tail starts at %d of %d entries", g.idx.tailStart, len(g.entries))
+		}
+		g.Add("late", base[950])
+		opt := SearchOptions{Indexed: true, Penetration: 0.01, MinShortlist: 1}
+		for _, i := range []int{700, 999} {
+			got, _ := g.Search(ctx, jittered(r, base[i]), thr, opt)
+			if len(got) == 0 || got[0].Key != fmt.Sprint("p", i) {
+				t.Errorf("probe %d after sealing: %v", i, keysOf(got))
+			}
+		}
+		got, _ := g.Search(ctx, jittered(r, base[950]), thr, opt)
+		if ks := keysOf(got); !slices.Contains(ks, "late") || !slices.Contains(ks, "p950") {
+			t.Errorf("entry added after sealing not found: %v", ks)
+		}
+	})
 	t.Run("postings stay in entry order", func(t *testing.T) {
 		// voteBlock and voteSegment rely on it.
-		if want := len(g.entries) / seg; len(g.idx.sealed) != want {
-			t.Errorf("%d sealed segments after compaction, want %d", len(g.idx.sealed), want)
+		at := 0
+		for k, s := range g.idx.sealed {
+			if s.start != at || s.n < 1 || s.n > seg {
+				t.Fatalf("segment %d covers [%d, %d), want a start at %d and at most %d entries", k, s.start, s.start+s.n, at, seg)
+			}
+			at += s.n
+		}
+		if at != g.idx.tailStart {
+			t.Fatalf("segments end at %d, the tail starts at %d", at, g.idx.tailStart)
 		}
 		count := 0
 		for b, ps := range g.idx.tail {
@@ -140,8 +165,8 @@ func testIndexedSearch(t *testing.T, seg int) {
 				}
 			}
 			for i, p := range ps {
-				if int(p>>8) < len(g.idx.sealed)*seg {
-					t.Fatalf("bucket %d: posting %d of entry %d in the tail, which starts at %d", b, i, p>>8, len(g.idx.sealed)*seg)
+				if int(p>>8) < g.idx.tailStart {
+					t.Fatalf("bucket %d: posting %d of entry %d in the tail, which starts at %d", b, i, p>>8, g.idx.tailStart)
 				}
 			}
 		}
