@@ -216,6 +216,20 @@ func (x *index) addBatch(first int, ks [][]cylinderKey) {
 	parallel(indexTables, func(t int) {
 		tail := x.tail[t<<indexBucketBits : (t+1)<<indexBucketBits]
 		lo := uint32(t) << indexBucketBits
+		// Grow each bucket once for the batch, doubling (append grows a
+		// large slice by a quarter, copying it again and again while a load
+		// fills the tail; the tail's spare room goes when it is sealed).
+		var more [1 << indexBucketBits]int32
+		for _, k := range ks {
+			for j := range k {
+				more[k[j].buckets[t]-lo]++
+			}
+		}
+		for b, m := range more {
+			if ps := tail[b]; m > 0 && cap(ps)-len(ps) < int(m) {
+				tail[b] = slices.Grow(ps, max(int(m), len(ps)))
+			}
+		}
 		for i, k := range ks {
 			e := uint32(first+i) << 8
 			for j := range k {
