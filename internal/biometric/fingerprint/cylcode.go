@@ -1,11 +1,13 @@
 package fingerprint
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"math"
 	"math/bits"
+	"slices"
 )
 
 // Stored cylinders: the "AFP2" serialised form carries, after the minutiae,
@@ -68,22 +70,39 @@ func appendCylinders(b []byte, t *Template) ([]byte, bool) {
 	c := &t.cyl
 	b = binary.BigEndian.AppendUint32(b, cylinderTag)
 	b = append(b, uint8(c.n()))
-	for i := range c.n() {
-		idx := -1
+	// Each cylinder's minutia, and the order of the cylinders once the
+	// minutiae are decoded: by stored direction, ties by minutia index, as
+	// buildCylinders orders the decoded minutiae (a direction just below 2π
+	// is stored as 0, so the last cylinder may come first).
+	idx := make([]int, c.n())
+	for i := range idx {
+		idx[i] = -1
 		for j, m := range t.Minutiae {
 			if m.X == c.x[i] && m.Y == c.y[i] && m.Dir == c.dir[i] {
-				idx = j
+				idx[i] = j
 				break
 			}
 		}
-		if idx < 0 || idx > math.MaxUint8 {
+		if idx[i] < 0 || idx[i] > math.MaxUint8 {
 			return nil, false
 		}
+	}
+	order := make([]int, c.n())
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		if d := cmp.Compare(dirCode(c.dir[a]), dirCode(c.dir[b])); d != 0 {
+			return d
+		}
+		return cmp.Compare(idx[a], idx[b])
+	})
+	for _, i := range order {
+		b = append(b, uint8(idx[i]))
 		ones := 0
 		for _, w := range c.bits[i] {
 			ones += bits.OnesCount64(w)
 		}
-		b = append(b, uint8(idx))
 		b = binary.BigEndian.AppendUint16(b, uint16(ones))
 		var acc uint32
 		nacc := 0

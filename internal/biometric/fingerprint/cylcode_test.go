@@ -3,6 +3,7 @@ package fingerprint
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"reflect"
 	"testing"
 )
@@ -101,5 +102,30 @@ func BenchmarkUnmarshalStored(b *testing.B) {
 		if err := t.UnmarshalBinary(raw); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestStoredCylindersWrap: a minutia whose direction is just below 2π is
+// stored as direction 0, so its cylinder moves from last to first; the
+// stored cylinders follow, and decode as a rebuild from the decoded
+// minutiae would make them.
+func TestStoredCylindersWrap(t *testing.T) {
+	base := sampleTemplate()
+	ms := append([]Minutia(nil), base.Minutiae...)
+	for i := range 3 {
+		ms[i*7].Dir = float32(2*math.Pi) - float32(i+1)*1e-6
+	}
+	tp := NewTemplate(base.Width, base.Height, ms)
+	b, err := tp.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Template
+	if err := got.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	want := NewTemplate(got.Width, got.Height, got.Minutiae)
+	if !reflect.DeepEqual(got.cyl.dir, want.cyl.dir) || !reflect.DeepEqual(got.cyl.x, want.cyl.x) {
+		t.Errorf("cylinder order differs from a rebuild:\n%v\n%v", got.cyl.dir, want.cyl.dir)
 	}
 }

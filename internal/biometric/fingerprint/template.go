@@ -89,11 +89,7 @@ func (t *Template) MarshalBinary() ([]byte, error) {
 	for _, m := range t.Minutiae {
 		b = binary.BigEndian.AppendUint16(b, uint16(clamp(int(math.Round(float64(m.X)*4)), 0, math.MaxUint16)))
 		b = binary.BigEndian.AppendUint16(b, uint16(clamp(int(math.Round(float64(m.Y)*4)), 0, math.MaxUint16)))
-		d := math.Mod(float64(m.Dir), 2*math.Pi)
-		if d < 0 {
-			d += 2 * math.Pi
-		}
-		b = binary.BigEndian.AppendUint16(b, uint16(int(math.Round(d/(2*math.Pi)*65536))&0xffff))
+		b = binary.BigEndian.AppendUint16(b, dirCode(m.Dir))
 		b = append(b, m.Type, m.Quality)
 	}
 	if withCyl, ok := appendCylinders(b, t); ok {
@@ -101,6 +97,16 @@ func (t *Template) MarshalBinary() ([]byte, error) {
 	}
 	copy(b, magic)
 	return b, nil
+}
+
+// dirCode is a direction as MarshalBinary stores it: in 1/65536 turn,
+// rounded (so a direction just below 2π is stored as 0).
+func dirCode(dir float32) uint16 {
+	d := math.Mod(float64(dir), 2*math.Pi)
+	if d < 0 {
+		d += 2 * math.Pi
+	}
+	return uint16(int(math.Round(d/(2*math.Pi)*65536)) & 0xffff)
 }
 
 // UnmarshalBinary decodes bytes written by MarshalBinary ("AFP2", or the
