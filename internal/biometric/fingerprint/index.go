@@ -219,15 +219,18 @@ func (x *index) addBatch(first int, ks [][]cylinderKey) {
 		// Grow each bucket once for the batch, doubling (append grows a
 		// large slice by a quarter, copying it again and again while a load
 		// fills the tail; the tail's spare room goes when it is sealed).
-		var more [1 << indexBucketBits]int32
-		for _, k := range ks {
-			for j := range k {
-				more[k[j].buckets[t]-lo]++
+		// (Not worth a pass over the table's buckets for a few entries.)
+		if len(ks) >= 64 {
+			var more [1 << indexBucketBits]int32
+			for _, k := range ks {
+				for j := range k {
+					more[k[j].buckets[t]-lo]++
+				}
 			}
-		}
-		for b, m := range more {
-			if ps := tail[b]; m > 0 && cap(ps)-len(ps) < int(m) {
-				tail[b] = slices.Grow(ps, max(int(m), len(ps)))
+			for b, m := range more {
+				if ps := tail[b]; m > 0 && cap(ps)-len(ps) < int(m) {
+					tail[b] = slices.Grow(ps, max(int(m), len(ps)))
+				}
 			}
 		}
 		for i, k := range ks {
