@@ -170,6 +170,10 @@ func (r *Registry) countConsents(ctx context.Context, page []store.Biometric, co
 			errs[w] = r.store.View(ctx, func(tx store.Tx) error {
 				for i := w; i < len(todo); i += workers {
 					c, err := r.dedupConsents(ctx, tx, todo[i])
+					if errors.Is(err, store.ErrNotFound) {
+						// erased since the page was read: nothing of theirs counts
+						c, err = map[consent.Category]bool{}, nil
+					}
 					if err != nil {
 						return err
 					}
