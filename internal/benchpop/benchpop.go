@@ -38,11 +38,20 @@ type Report struct {
 	Templates       int     `json:"templates"`
 	PopulateSeconds float64 `json:"populate_seconds"`
 	LoadSeconds     float64 `json:"gallery_load_seconds"`
-	BytesPerPerson  float64 `json:"gallery_bytes_per_person"`
-	Probes          int     `json:"probes"`
-	EnrolP50MS      float64 `json:"enrol_p50_ms"`
-	EnrolP95MS      float64 `json:"enrol_p95_ms"`
-	EnrolMaxMS      float64 `json:"enrol_max_ms"`
+	// CPU time of the whole process during the load (every core): on a
+	// shared machine, a steadier figure than the wall time.
+	LoadCPUSeconds float64 `json:"gallery_load_cpu_seconds"`
+	BytesPerPerson float64 `json:"gallery_bytes_per_person"`
+	// Of which (per person): fingerprint cylinders, fingerprint index, iris
+	// codes and masks; the rest is keys and bookkeeping.
+	FingerCylinderBytes float64 `json:"fingerprint_cylinder_bytes_per_person"`
+	FingerIndexBytes    float64 `json:"fingerprint_index_bytes_per_person"`
+	IrisBytes           float64 `json:"iris_bytes_per_person"`
+	OtherBytes          float64 `json:"other_bytes_per_person"`
+	Probes              int     `json:"probes"`
+	EnrolP50MS          float64 `json:"enrol_p50_ms"`
+	EnrolP95MS          float64 `json:"enrol_p95_ms"`
+	EnrolMaxMS          float64 `json:"enrol_max_ms"`
 	// One capture (search, store, cases) by modality.
 	FingerCaptureP50MS float64 `json:"fingerprint_capture_p50_ms"`
 	FingerCaptureP95MS float64 `json:"fingerprint_capture_p95_ms"`
@@ -156,8 +165,10 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	ropt.Galleries = dedup.NewLocal()
+	local := dedup.NewLocal()
+	ropt.Galleries = local
 	reg := registry.New(db, keys, ropt)
+	cpu0 := cpuTime()
 	st, err := reg.LoadGalleries(ctx, func(done int) {
 		if opt.Progress != nil {
 			opt.Progress("load", done, rep.Templates)
@@ -167,9 +178,14 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 		return rep, err
 	}
 	rep.LoadSeconds = st.Duration.Seconds()
+	rep.LoadCPUSeconds = (cpuTime() - cpu0).Seconds()
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	rep.BytesPerPerson = float64(after.HeapAlloc-min(before.HeapAlloc, after.HeapAlloc)) / float64(max(1, opt.People))
+	mem := local.Memory()
+	per := func(n int) float64 { return float64(n) / float64(max(1, opt.People)) }
+	rep.FingerCylinderBytes, rep.FingerIndexBytes, rep.IrisBytes = per(mem.FingerprintCylinders), per(mem.FingerprintIndex), per(mem.Iris)
+	rep.OtherBytes = rep.BytesPerPerson - rep.FingerCylinderBytes - rep.FingerIndexBytes - rep.IrisBytes
 
 	// Probes: new people enrolled with deduplication; every other one is a
 	// mate of an enrolled person (another capture of the same fingers/eyes).

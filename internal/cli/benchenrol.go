@@ -79,7 +79,9 @@ memory (not keys.db) to make the population quickly.`,
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "population:        %d people, %d templates (written in %.1f s)\n", rep.People, rep.Templates, rep.PopulateSeconds)
-			fmt.Fprintf(w, "gallery load:      %.2f s, %.0f bytes per person in memory\n", rep.LoadSeconds, rep.BytesPerPerson)
+			fmt.Fprintf(w, "gallery load:      %.2f s (%.2f s of CPU), %.0f bytes per person in memory\n", rep.LoadSeconds, rep.LoadCPUSeconds, rep.BytesPerPerson)
+			fmt.Fprintf(w, "  of which:        fingerprint cylinders %.0f, fingerprint index %.0f, iris %.0f, keys and the rest %.0f\n",
+				rep.FingerCylinderBytes, rep.FingerIndexBytes, rep.IrisBytes, rep.OtherBytes)
 			fmt.Fprintf(w, "enrolment (4 captures, dedup): p50 %.1f ms, p95 %.1f ms, max %.1f ms over %d people\n", rep.EnrolP50MS, rep.EnrolP95MS, rep.EnrolMaxMS, rep.Probes)
 			fmt.Fprintf(w, "one capture:       fingerprint p50 %.1f ms, p95 %.1f ms; iris p50 %.1f ms, p95 %.1f ms\n",
 				rep.FingerCaptureP50MS, rep.FingerCaptureP95MS, rep.IrisCaptureP50MS, rep.IrisCaptureP95MS)

@@ -107,6 +107,9 @@ func (l *Local) Load(ctx context.Context, src Source, progress func(done int)) (
 	if readErr != nil {
 		return st, fmt.Errorf("dedup: load: %w", readErr)
 	}
+	// Pack what the load added to the fingerprint index compactly (3 bytes
+	// a posting, no spare capacity).
+	l.fingers.Seal()
 	st.Persons = len(persons)
 	st.Duration = time.Since(start)
 	if progress != nil {

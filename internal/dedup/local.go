@@ -47,21 +47,32 @@ const floorEvidence = 4.0
 // false candidates; never looser than 1 in 10,000.
 func MinEvidence(n int) float64 { return max(floorEvidence, math.Log10(float64(max(n, 1)))+2) }
 
+// owned is who owns a reference, and in which gallery it is.
 type owned struct {
-	person   string
-	modality string
+	person   ident
+	modality uint8 // modFingerprint or modIris
 }
+
+const (
+	modFingerprint = iota + 1
+	modIris
+)
 
 // Local is the in-process gallery service: one fingerprint and one iris
 // gallery, and which person owns each reference. It always answers (never
 // pending). It is safe for concurrent use.
+//
+// Reference and person ids are held as 16 bytes (see ident), and the
+// galleries are keyed by those bytes: at a million people, strings and
+// their maps would take about a kilobyte per person.
 type Local struct {
 	fingers *fingerprint.Gallery
 	irises  *iris.Gallery
 
 	mu    sync.RWMutex
-	owner map[string]owned    // reference id -> owner
-	refs  map[string][]string // person id -> reference ids held
+	owner map[ident]owned   // reference -> owner
+	refs  map[ident][]ident // person -> references held
+	names names
 }
 
 // NewLocal returns empty galleries.
@@ -69,8 +80,8 @@ func NewLocal() *Local {
 	return &Local{
 		fingers: fingerprint.NewGallery(),
 		irises:  iris.NewGallery(iris.GalleryOptions{}),
-		owner:   map[string]owned{},
-		refs:    map[string][]string{},
+		owner:   map[ident]owned{},
+		refs:    map[ident][]ident{},
 	}
 }
 
@@ -139,8 +150,12 @@ func (l *Local) SearchSized(ctx context.Context, modality string, probe any, exc
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	for _, k := range keys {
-		if o, ok := l.owner[k]; ok && o.person != exclude && !slices.Contains(candidates, o.person) {
-			candidates = append(candidates, o.person)
+		o, ok := l.owner[identFromKey(k)]
+		if !ok {
+			continue
+		}
+		if p := l.names.text(o.person); p != exclude && !slices.Contains(candidates, p) {
+			candidates = append(candidates, p)
 		}
 	}
 	return candidates, true, nil
@@ -176,34 +191,50 @@ func (l *Local) AddDecoded(_ context.Context, modality, person, ref string, t an
 
 // addAll adds decoded templates ts[i] of persons[i] under refs[i].
 func (l *Local) addAll(modality string, persons, refs []string, ts []any) error {
+	var mod uint8
 	switch modality {
 	case Fingerprint:
+		mod = modFingerprint
+	case Iris:
+		mod = modIris
+	default:
+		return ErrModality
+	}
+	// Ids first, so that the galleries' keys are the references' bytes.
+	l.mu.Lock()
+	pids, rids := make([]ident, len(persons)), make([]ident, len(refs))
+	keys := make([]string, len(refs))
+	for i := range refs {
+		pids[i], rids[i] = l.names.ident(persons[i]), l.names.ident(refs[i])
+		keys[i] = rids[i].key()
+	}
+	l.mu.Unlock()
+	switch mod {
+	case modFingerprint:
 		fts := make([]*fingerprint.Template, len(ts))
 		for i, t := range ts {
 			fts[i] = t.(*fingerprint.Template)
 		}
 		if len(fts) == 1 {
-			l.fingers.Add(refs[0], fts[0])
+			l.fingers.Add(keys[0], fts[0])
 		} else {
 			// AddAll prepares the templates for the index on every core.
-			l.fingers.AddAll(refs, fts)
+			l.fingers.AddAll(keys, fts)
 		}
-	case Iris:
+	case modIris:
 		for i, t := range ts {
-			if err := l.irises.Add(refs[i], t.(*iris.Template)); err != nil {
+			if err := l.irises.Add(keys[i], t.(*iris.Template)); err != nil {
 				return fmt.Errorf("dedup: add: %w", err)
 			}
 		}
-	default:
-		return ErrModality
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for i, ref := range refs {
-		if _, dup := l.owner[ref]; !dup {
-			l.refs[persons[i]] = append(l.refs[persons[i]], ref)
+	for i, r := range rids {
+		if _, dup := l.owner[r]; !dup {
+			l.refs[pids[i]] = append(l.refs[pids[i]], r)
 		}
-		l.owner[ref] = owned{person: persons[i], modality: modality}
+		l.owner[r] = owned{person: pids[i], modality: mod}
 	}
 	return nil
 }
@@ -214,26 +245,47 @@ func (l *Local) addAll(modality string, persons, refs []string, ts []any) error 
 func (l *Local) Remove(_ context.Context, person, ref string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var keep []string
-	for _, r := range l.refs[person] {
-		if ref != "" && r != ref {
+	pid, ok := l.names.lookup(person)
+	if !ok {
+		return nil
+	}
+	var keep []ident
+	for _, r := range l.refs[pid] {
+		if ref != "" && l.names.text(r) != ref {
 			keep = append(keep, r)
 			continue
 		}
 		switch l.owner[r].modality {
-		case Fingerprint:
-			l.fingers.Remove(r)
-		case Iris:
-			l.irises.Remove(r)
+		case modFingerprint:
+			l.fingers.Remove(r.key())
+		case modIris:
+			l.irises.Remove(r.key())
 		}
 		delete(l.owner, r)
+		l.names.forget(r)
 	}
 	if len(keep) == 0 {
-		delete(l.refs, person)
+		delete(l.refs, pid)
+		l.names.forget(pid)
 	} else {
-		l.refs[person] = keep
+		l.refs[pid] = keep
 	}
 	return nil
+}
+
+// Memory is what the galleries' templates take, in bytes (capacity
+// included): the fingerprint cylinders, the fingerprint index, the iris
+// codes and masks. Keys and bookkeeping are not counted.
+type Memory struct {
+	FingerprintCylinders int `json:"fingerprint_cylinders"`
+	FingerprintIndex     int `json:"fingerprint_index"`
+	Iris                 int `json:"iris"`
+}
+
+// Memory reports the memory the galleries' templates take.
+func (l *Local) Memory() Memory {
+	idx := l.fingers.IndexBytes()
+	return Memory{FingerprintCylinders: l.fingers.Bytes() - idx, FingerprintIndex: idx, Iris: l.irises.Bytes()}
 }
 
 // Sizes reports how many templates each gallery holds.

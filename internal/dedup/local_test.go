@@ -149,3 +149,37 @@ func TestMinEvidence(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalIDs: UUIDs (held as 16 bytes) and other strings (numbered) come
+// back from a search exactly as given, and removal finds them.
+func TestLocalIDs(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(9, 10))
+	l := NewLocal()
+	persons := []string{"0b7c9a51-3c7e-4a55-9a43-3f1e0c2d5b10", "0B7C9A51-3C7E-4A55-9A43-3F1E0C2D5B10", "someone"}
+	refs := []string{"6f1d1b0a-8e7f-4c2b-b7a5-1f0e2d3c4b5a", "ref-2", "0b7c9a51-3c7e-4a55-9a43-3f1e0c2d5b10"}
+	fingers := make([]synth.Finger, len(persons))
+	for i := range persons {
+		fingers[i] = synth.NewFinger(rng)
+		if err := l.Add(ctx, Fingerprint, persons[i], refs[i], raw(t, fingers[i].Template())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, p := range persons {
+		got, _, err := l.Search(ctx, Fingerprint, raw(t, fingers[i].Mate(rng)), "")
+		if err != nil || !slices.Equal(got, []string{p}) {
+			t.Errorf("mate of %s: %v %v", p, got, err)
+		}
+	}
+	for _, p := range persons {
+		if err := l.Remove(ctx, p, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := l.Sizes()[Fingerprint]; n != 0 {
+		t.Errorf("%d templates left after removing everyone", n)
+	}
+	if len(l.owner) != 0 || len(l.refs) != 0 || len(l.names.byText) != 0 || len(l.names.texts) != 0 {
+		t.Errorf("bookkeeping left: %d owners, %d persons, %d names", len(l.owner), len(l.refs), len(l.names.byText))
+	}
+}

@@ -3,6 +3,8 @@ package registry
 import (
 	"context"
 	"errors"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
@@ -168,31 +170,35 @@ func (s gallerySource) Pages(ctx context.Context, modalities []string, fn func(d
 		after := ""
 		for {
 			p := dedup.Page{Modality: m}
+			var page []store.Biometric
 			err := r.store.View(ctx, func(tx store.Tx) error {
-				page, err := tx.BiometricsPage(ctx, m, after, pageSize)
-				if err != nil {
-					return err
-				}
-				p.Entries, p.Keep = make([]dedup.Entry, len(page)), make([]bool, len(page))
-				for i, b := range page {
-					p.Entries[i] = dedup.Entry{PersonID: b.PersonID, Ref: b.ReferenceID}
-					if s.owns != nil && !s.owns(b.PersonID) {
-						continue // another shard's person
-					}
-					c, ok := counts[b.PersonID]
-					if !ok {
-						if c, err = r.dedupConsents(ctx, tx, b.PersonID); err != nil {
-							return err
-						}
-						counts[b.PersonID] = c
-					}
-					p.Entries[i] = dedup.Entry{PersonID: b.PersonID, Ref: b.ReferenceID, Sealed: b.TemplateSealed}
-					p.Keep[i] = b.Purpose == string(consent.Deduplication) && c[cat]
-				}
-				return nil
+				var err error
+				page, err = tx.BiometricsPage(ctx, m, after, pageSize)
+				return err
 			})
 			if err != nil {
 				return err
+			}
+			mine := page
+			if s.owns != nil { // a shard's load: only its own persons are decided and opened
+				mine = make([]store.Biometric, 0, len(page))
+				for _, b := range page {
+					if s.owns(b.PersonID) {
+						mine = append(mine, b)
+					}
+				}
+			}
+			if err := r.countConsents(ctx, mine, counts); err != nil {
+				return err
+			}
+			p.Entries, p.Keep = make([]dedup.Entry, len(page)), make([]bool, len(page))
+			for i, b := range page {
+				if s.owns != nil && !s.owns(b.PersonID) {
+					p.Entries[i] = dedup.Entry{PersonID: b.PersonID, Ref: b.ReferenceID} // another shard's person
+					continue
+				}
+				p.Entries[i] = dedup.Entry{PersonID: b.PersonID, Ref: b.ReferenceID, Sealed: b.TemplateSealed}
+				p.Keep[i] = b.Purpose == string(consent.Deduplication) && counts[b.PersonID][cat]
 			}
 			if err := fn(p); err != nil {
 				return err
@@ -202,6 +208,53 @@ func (s gallerySource) Pages(ctx context.Context, modalities []string, fn func(d
 			}
 			after = p.Entries[len(p.Entries)-1].Ref
 		}
+	}
+	return nil
+}
+
+// countConsents adds to counts, for every person of page not in it yet,
+// which categories' deduplication consent counts: on every core, each
+// worker in a read transaction of its own (a person's record, identity
+// and consent history are read and opened for the decision).
+func (r *Registry) countConsents(ctx context.Context, page []store.Biometric, counts map[string]map[consent.Category]bool) error {
+	var todo []string
+	seen := map[string]bool{}
+	for _, b := range page {
+		if _, ok := counts[b.PersonID]; !ok && !seen[b.PersonID] {
+			seen[b.PersonID] = true
+			todo = append(todo, b.PersonID)
+		}
+	}
+	out := make([]map[consent.Category]bool, len(todo))
+	workers := min(runtime.GOMAXPROCS(0), len(todo))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[w] = r.store.View(ctx, func(tx store.Tx) error {
+				for i := w; i < len(todo); i += workers {
+					c, err := r.dedupConsents(ctx, tx, todo[i])
+					if errors.Is(err, store.ErrNotFound) {
+						// erased since the page was read: nothing of theirs counts
+						c, err = map[consent.Category]bool{}, nil
+					}
+					if err != nil {
+						return err
+					}
+					out[i] = c
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for i, id := range todo {
+		counts[id] = out[i]
 	}
 	return nil
 }

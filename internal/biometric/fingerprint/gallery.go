@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/bits"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	"github.com/assent-registry/assent/internal/gallery"
 )
@@ -18,66 +20,183 @@ type Candidate struct {
 
 // entry locates one template's cylinders in the gallery's slab.
 type entry struct {
-	chunk, off, n int32 // chunk, first cylinder in it, count
-	dead          bool
+	chunk, off int32 // chunk, first cylinder in it
+	goff       int32 // first byte of the cylinders' bit positions in the chunk
+	n          uint8 // cylinders (at most MaxTemplateMinutiae)
+	dead       bool
 }
 
-// slab holds the cylinders of many templates in chunks that are never
-// reallocated once made: a template's cylinders are contiguous in one chunk,
-// so adding to a large gallery copies nothing already there.
+// cylGeom is one gallery cylinder's minutia and bit count, packed: position
+// in 1/8 pixel, direction in 1/65536 turn (rounded down, so that its top 8
+// bits are the index's direction level), its cosine and sine in 1/16384,
+// and the number of its 1 bits. 12 bytes where the matcher uses 6 float32.
+type cylGeom struct {
+	x, y, dir uint16
+	cos, sin  int16
+	ones      uint16
+}
+
+const (
+	geomPosScale = 8
+	geomDirScale = 65536 / (2 * math.Pi)
+	geomTrig     = 16384
+)
+
+func packGeom(x, y, dir, cos, sin float32, ones int) cylGeom {
+	q := func(v float32) uint16 {
+		return uint16(min(max(math.Round(float64(v)*geomPosScale), 0), math.MaxUint16))
+	}
+	d := int(float64(dir) * geomDirScale)
+	return cylGeom{x: q(x), y: q(y), dir: uint16(min(max(d, 0), math.MaxUint16)),
+		cos: int16(math.Round(float64(cos) * geomTrig)), sin: int16(math.Round(float64(sin) * geomTrig)), ones: uint16(ones)}
+}
+
+// dirLevel is the index's direction level of a packed direction.
+func (g cylGeom) dirLevel() uint32 { return uint32(g.dir >> 8) }
+
+// packed is one template's cylinders as a gallery holds them: geometry,
+// and the positions of every cylinder's 1 bits (about 34 of 672), in
+// cylinder order, each as its gap after the previous one in one byte (a gap
+// of 255 or more takes a byte 255 per 255 first). About 35 bytes a
+// cylinder where its bits take 88; unpack restores the bits before a full
+// comparison.
+type packed struct {
+	geom []cylGeom
+	gaps []byte
+}
+
+func (p packed) n() int { return len(p.geom) }
+
+// pack packs a template's cylinders.
+func pack(c *cylinders) packed {
+	p := packed{geom: make([]cylGeom, c.n()), gaps: make([]byte, 0, 40*c.n())}
+	for i := range p.geom {
+		ones, prev := 0, -1
+		for w, x := range c.bits[i] {
+			for x != 0 {
+				pos := w*64 + bits.TrailingZeros64(x)
+				d := pos - prev - 1
+				for ; d >= 255; d -= 255 {
+					p.gaps = append(p.gaps, 255)
+				}
+				p.gaps = append(p.gaps, byte(d))
+				prev = pos
+				ones++
+				x &= x - 1
+			}
+		}
+		p.geom[i] = packGeom(c.x[i], c.y[i], c.dir[i], c.cos[i], c.sin[i], ones)
+	}
+	return p
+}
+
+// positions calls f with the positions of the 1 bits of every cylinder of
+// p, in order: f(i, pos) for cylinder i.
+func (p packed) positions(f func(i int, pos []uint16)) {
+	var buf [cylWords * 64]uint16
+	g := p.gaps
+	for i, cg := range p.geom {
+		prev := -1
+		for k := range int(cg.ones) {
+			d := 0
+			for g[0] == 255 {
+				d += 255
+				g = g[1:]
+			}
+			prev += d + int(g[0]) + 1
+			g = g[1:]
+			buf[k] = uint16(prev)
+		}
+		f(i, buf[:cg.ones])
+	}
+}
+
+// unpack writes the matcher's view of p into c, reusing c's slices.
+func (p packed) unpack(c *cylinders) {
+	n := p.n()
+	if cap(c.x) < n {
+		m := max(n, 64)
+		c.x, c.y, c.dir = make([]float32, m), make([]float32, m), make([]float32, m)
+		c.cos, c.sin, c.norm = make([]float32, m), make([]float32, m), make([]float32, m)
+		c.bits = make([]cylBits, m)
+	}
+	c.x, c.y, c.dir, c.cos, c.sin, c.norm, c.bits = c.x[:n], c.y[:n], c.dir[:n], c.cos[:n], c.sin[:n], c.norm[:n], c.bits[:n]
+	g, j := p.gaps, 0
+	for i, cg := range p.geom {
+		c.x[i] = float32(cg.x) * (1.0 / geomPosScale)
+		c.y[i] = float32(cg.y) * (1.0 / geomPosScale)
+		c.dir[i] = float32(cg.dir) * float32(1/geomDirScale)
+		c.cos[i] = float32(cg.cos) * (1.0 / geomTrig)
+		c.sin[i] = float32(cg.sin) * (1.0 / geomTrig)
+		c.norm[i] = sqrtTab[cg.ones]
+		var b cylBits
+		pos := -1
+		for range cg.ones {
+			d := int(g[j])
+			j++
+			for d == 255 {
+				pos += 255
+				d = int(g[j])
+				j++
+			}
+			pos += d + 1
+			b[pos>>6] |= 1 << (pos & 63)
+		}
+		c.bits[i] = b
+	}
+}
+
+// slab holds the packed cylinders of many templates in chunks that are
+// never reallocated once made: a template's cylinders are contiguous in one
+// chunk, so adding to a large gallery copies nothing already there.
 type slab struct {
-	chunks []cylinders
+	chunks []packed
 	n      int // cylinders held
 }
 
 const (
 	minChunk = 1 << 10 // cylinders in the first chunk
-	maxChunk = 1 << 16 // and in every chunk once the slab is large (7 MiB)
+	maxChunk = 1 << 16 // and in every chunk once the slab is large (about 3 MiB)
+	gapsPer  = 40      // bytes of bit positions per cylinder a chunk has room for
 )
 
-// put appends c and returns the entry that locates it.
-func (s *slab) put(c cylinders) entry {
-	n := c.n()
-	if len(s.chunks) == 0 || s.chunks[len(s.chunks)-1].free() < n {
+// put appends p and returns the entry that locates it.
+func (s *slab) put(p packed) entry {
+	n := p.n()
+	if len(s.chunks) == 0 || !s.chunks[len(s.chunks)-1].fits(p) {
 		size := max(n, min(maxChunk, max(minChunk, s.n)))
-		s.chunks = append(s.chunks, cylinders{
-			x: make([]float32, 0, size), y: make([]float32, 0, size), dir: make([]float32, 0, size),
-			cos: make([]float32, 0, size), sin: make([]float32, 0, size), norm: make([]float32, 0, size),
-			bits: make([]cylBits, 0, size)})
+		s.chunks = append(s.chunks, packed{geom: make([]cylGeom, 0, size), gaps: make([]byte, 0, max(len(p.gaps), gapsPer*size))})
 	}
 	k := len(s.chunks) - 1
 	ch := &s.chunks[k]
-	e := entry{chunk: int32(k), off: int32(ch.n()), n: int32(n)}
-	ch.x = append(ch.x, c.x...)
-	ch.y = append(ch.y, c.y...)
-	ch.dir = append(ch.dir, c.dir...)
-	ch.cos = append(ch.cos, c.cos...)
-	ch.sin = append(ch.sin, c.sin...)
-	ch.norm = append(ch.norm, c.norm...)
-	ch.bits = append(ch.bits, c.bits...)
+	e := entry{chunk: int32(k), off: int32(ch.n()), goff: int32(len(ch.gaps)), n: uint8(n)}
+	ch.geom = append(ch.geom, p.geom...)
+	ch.gaps = append(ch.gaps, p.gaps...)
 	s.n += n
 	return e
 }
 
-// view returns the cylinders of one entry as sub-slices (no copy).
-func (s *slab) view(e entry) cylinders {
+// view returns the packed cylinders of one entry as sub-slices (no copy);
+// its gaps run to the end of the chunk's.
+func (s *slab) view(e entry) packed {
 	c := &s.chunks[e.chunk]
-	lo, hi := int(e.off), int(e.off+e.n)
-	return cylinders{x: c.x[lo:hi], y: c.y[lo:hi], dir: c.dir[lo:hi], cos: c.cos[lo:hi], sin: c.sin[lo:hi],
-		norm: c.norm[lo:hi], bits: c.bits[lo:hi]}
+	lo, hi := int(e.off), int(e.off)+int(e.n)
+	return packed{geom: c.geom[lo:hi:hi], gaps: c.gaps[e.goff:]}
 }
 
 // sizeBytes is the memory the chunks take (their capacity).
 func (s *slab) sizeBytes() int {
 	n := 0
 	for _, c := range s.chunks {
-		n += cap(c.x) * (6*4 + cylWords*8)
+		n += cap(c.geom)*int(unsafe.Sizeof(cylGeom{})) + cap(c.gaps)
 	}
 	return n
 }
 
-// free is how many more cylinders a chunk holds without reallocating.
-func (c *cylinders) free() int { return cap(c.x) - len(c.x) }
+// fits reports whether a chunk holds p without reallocating.
+func (c *packed) fits(p packed) bool {
+	return cap(c.geom)-len(c.geom) >= p.n() && cap(c.gaps)-len(c.gaps) >= len(p.gaps)
+}
 
 // Gallery holds enrolled templates for 1:N search inside an enrolment, with
 // every template's cylinders packed in shared chunks (no pointer per
@@ -98,8 +217,9 @@ type Gallery struct {
 	cyl     slab   // all entries' cylinders
 	idx     *index // nil until the gallery outgrows indexFrom
 	// indexFrom is the size at which the index is built (IndexFrom; tests
-	// lower it).
-	indexFrom int
+	// lower it), segEntries the entries in one sealed segment of the index
+	// (segEntries; tests lower it).
+	indexFrom, segEntries int
 }
 
 // IndexFrom is the number of templates at which a gallery builds its index:
@@ -109,7 +229,7 @@ const IndexFrom = DefaultMinShortlist
 
 // NewGallery returns an empty gallery.
 func NewGallery() *Gallery {
-	return &Gallery{index: map[string]int{}, indexFrom: IndexFrom}
+	return &Gallery{index: map[string]int{}, indexFrom: IndexFrom, segEntries: segEntries}
 }
 
 // Len returns the number of templates held.
@@ -158,31 +278,52 @@ func (g *Gallery) AddAll(keys []string, ts []*Template) {
 	g.mu.RLock()
 	indexed := len(g.index)+len(ts) > g.indexFrom
 	g.mu.RUnlock()
+	ps := make([]packed, len(ts))
 	var prepared [][]cylinderKey
 	if indexed {
 		prepared = make([][]cylinderKey, len(ts))
-		parallel(len(ts), func(i int) { prepared[i] = indexKeys(&ts[i].cyl) })
 	}
+	parallel(len(ts), func(i int) {
+		ps[i] = pack(&ts[i].cyl)
+		if prepared != nil {
+			prepared[i] = indexKeys(ps[i])
+		}
+	})
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	first := len(g.entries)
 	for i, key := range keys {
 		if j, ok := g.index[key]; ok {
 			g.entries[j].dead = true
 			g.dead++
 		}
-		e := g.cyl.put(ts[i].cyl)
 		g.index[key] = len(g.entries)
-		g.entries = append(g.entries, e)
+		g.entries = append(g.entries, g.cyl.put(ps[i]))
 		g.keys = append(g.keys, key)
-		if g.idx != nil {
-			var pk []cylinderKey
-			if prepared != nil {
-				pk = prepared[i]
+	}
+	if g.idx != nil {
+		if prepared == nil {
+			prepared = make([][]cylinderKey, len(ps))
+			for i := range ps {
+				prepared[i] = indexKeys(ps[i])
 			}
-			g.idx.add(len(g.entries)-1, g.cyl.view(e), pk)
 		}
-		g.compactLocked()
-		g.indexLocked()
+		g.idx.addBatch(first, prepared)
+	}
+	g.compactLocked()
+	g.indexLocked()
+}
+
+// Seal packs the whole index (what was added since the index was last
+// sealed) into its compact form: 3 bytes per posting and no spare capacity,
+// where the entries added one by one are kept at 4 bytes per posting with
+// room to grow until 65,536 of them are sealed together. A load calls it
+// once at the end. Searches are not affected.
+func (g *Gallery) Seal() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.idx != nil {
+		g.idx.sealAll(len(g.entries))
 	}
 }
 
@@ -210,12 +351,14 @@ func (g *Gallery) indexLocked() {
 	case len(g.entries) >= indexMaxEntries:
 		g.idx = nil
 	case g.idx == nil && len(g.index) > g.indexFrom:
-		g.idx = newIndex()
-		for i, e := range g.entries {
-			if !e.dead {
-				g.idx.add(i, g.cyl.view(e), nil)
+		g.idx = newIndex(g.segEntries)
+		ks := make([][]cylinderKey, len(g.entries))
+		parallel(len(ks), func(i int) {
+			if e := g.entries[i]; !e.dead {
+				ks[i] = indexKeys(g.cyl.view(e))
 			}
-		}
+		})
+		g.idx.addBatch(0, ks)
 	}
 }
 
@@ -328,13 +471,14 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 	}
 	scorer := func(lo, hi int, emit func(int, float64)) {
 		var s scratch
+		var c cylinders
 		for i := lo; i < hi; i++ {
 			e := g.entries[at(i)]
 			if e.dead {
 				continue
 			}
-			v := g.cyl.view(e)
-			if sc := match(&probe.cyl, &v, &s); sc >= threshold {
+			g.cyl.view(e).unpack(&c)
+			if sc := match(&probe.cyl, &c, &s); sc >= threshold {
 				emit(at(i), sc)
 			}
 		}
@@ -367,7 +511,7 @@ func (g *Gallery) indexScores(probe *Template, workers int) []scored {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	lists := g.idx.probeLists(indexKeys(&probe.cyl))
+	lists := g.idx.probeLists(probeKeys(&probe.cyl))
 	n := len(g.entries)
 	blocks := (n + indexBlock - 1) / indexBlock
 	workers = max(1, min(workers, blocks))
@@ -381,7 +525,7 @@ func (g *Gallery) indexScores(probe *Template, workers int) []scored {
 			for b := w; b < blocks; b += workers {
 				lo, hi := b*indexBlock, min(n, (b+1)*indexBlock)
 				clear(votes)
-				voteBlock(lists, lo, hi, votes)
+				lists.vote(lo, hi, votes)
 				for i := lo; i < hi; i++ {
 					v := (i - lo) * indexRotBins
 					all[i] = makeScored(indexScore(votes[v:v+indexRotBins], g.entries[i].n), int32(i))

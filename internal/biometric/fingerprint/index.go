@@ -1,6 +1,7 @@
 package fingerprint
 
 import (
+	"cmp"
 	"math"
 	"math/bits"
 	"math/rand/v2"
@@ -67,23 +68,29 @@ var minhashRank = func() *[cylWords * 64][indexTables * indexBand]uint16 {
 // cylinderKeys computes the bucket of one cylinder in every table. It
 // reports false for a cylinder with too few bits set to index.
 func cylinderKeys(b *cylBits, out *[indexTables]uint32) bool {
-	var acc [indexTables * indexBand]uint16
-	for f := range acc {
-		acc[f] = math.MaxUint16
-	}
+	var pos [cylWords * 64]uint16
 	n := 0
 	for w, x := range b {
 		for x != 0 {
-			row := &minhashRank[w*64+bits.TrailingZeros64(x)]
-			for f := range acc {
-				acc[f] = min(acc[f], row[f])
-			}
-			x &= x - 1
+			pos[n] = uint16(w*64 + bits.TrailingZeros64(x))
 			n++
+			x &= x - 1
 		}
 	}
-	if n < indexMinOnes {
+	return positionKeys(pos[:n], out)
+}
+
+// positionKeys is cylinderKeys for a cylinder given by the positions of
+// its 1 bits.
+func positionKeys(pos []uint16, out *[indexTables]uint32) bool {
+	if len(pos) < indexMinOnes {
 		return false
+	}
+	var acc [indexTables * indexBand]uint16
+	if useSSE41 {
+		minhashSSE41(minhashRank, pos, &acc)
+	} else {
+		minhashGo(minhashRank, pos, &acc)
 	}
 	const positions = cylWords * 64
 	for l := range indexTables {
@@ -93,21 +100,68 @@ func cylinderKeys(b *cylBits, out *[indexTables]uint32) bool {
 	return true
 }
 
+// minhashGo sets out[f] to the least rank[p][f] over the positions p in pos
+// (math.MaxUint16 when pos is empty).
+func minhashGo(rank *[cylWords * 64][indexTables * indexBand]uint16, pos []uint16, out *[indexTables * indexBand]uint16) {
+	for f := range out {
+		out[f] = math.MaxUint16
+	}
+	for _, p := range pos {
+		row := &rank[p]
+		for f := range out {
+			out[f] = min(out[f], row[f])
+		}
+	}
+}
+
 // dirLevel quantises a direction in [0, 2π) to indexDirLevels levels.
 func dirLevel(d float32) uint32 {
 	return uint32(int(d*(indexDirLevels/(2*math.Pi)))) % indexDirLevels
 }
 
-// index maps buckets to postings: entry number << 8 | direction level. It
-// is not safe for concurrent use on its own; the Gallery's lock guards it
-// (add and remap under the write lock, votes under the read lock).
+// index maps buckets to postings (an entry number and the direction level
+// of its cylinder). It is not safe for concurrent use on its own; the
+// Gallery's lock guards it (add and remap under the write lock, votes under
+// the read lock).
+//
+// Entries are numbered in the order they are added. The postings of runs
+// of consecutive entries (at most seg of them) are sealed into segments:
+// stored bucket after bucket in flat arrays (compressed sparse rows), 3
+// bytes each (the entry's number within the segment and the direction
+// level), with no spare capacity and no slice header per bucket. A segment
+// is sealed whenever the tail holds seg entries, and at the end of a load
+// (Gallery.Seal). The postings of the entries after the last segment (the
+// tail) are kept per bucket, 4 bytes each (entry number << 8 | direction
+// level). Within a bucket, postings are in increasing entry order in every
+// segment and in the tail.
 type index struct {
-	postings [][]uint32 // [table<<indexBucketBits | bucket]
-	count    int        // postings held
+	seg       int // most entries in a segment: segEntries (tests lower it)
+	sealed    []*segment
+	tailStart int        // first entry of the tail: the end of the last segment
+	tail      [][]uint32 // [table<<indexBucketBits | bucket]; nil while empty after sealing
+	tailCount int        // postings in the tail
+	count     int        // postings held in all
 }
 
-func newIndex() *index {
-	return &index{postings: make([][]uint32, indexTables<<indexBucketBits)}
+// segEntries is the most entries in a segment: their numbers within it fit
+// 16 bits.
+const (
+	segBits    = 16
+	segEntries = 1 << segBits
+	buckets    = indexTables << indexBucketBits
+)
+
+// segment is the sealed postings of entries [start, start+n): bucket b's
+// are [off[b], off[b+1]) of entry (number within the segment) and dir.
+type segment struct {
+	start, n int
+	off      []uint32 // buckets+1
+	entry    []uint16
+	dir      []uint8
+}
+
+func newIndex(seg int) *index {
+	return &index{seg: seg}
 }
 
 // cylinderKey is one indexed cylinder: its bucket in every table and its
@@ -117,8 +171,22 @@ type cylinderKey struct {
 	dir     uint32
 }
 
-// indexKeys computes the keys of every cylinder of c that is indexed.
-func indexKeys(c *cylinders) []cylinderKey {
+// indexKeys computes the keys of every cylinder of a gallery entry that is
+// indexed.
+func indexKeys(p packed) []cylinderKey {
+	out := make([]cylinderKey, 0, p.n())
+	var k cylinderKey
+	p.positions(func(i int, pos []uint16) {
+		if positionKeys(pos, &k.buckets) {
+			k.dir = p.geom[i].dirLevel()
+			out = append(out, k)
+		}
+	})
+	return out
+}
+
+// probeKeys computes the keys of every cylinder of a probe that is indexed.
+func probeKeys(c *cylinders) []cylinderKey {
 	out := make([]cylinderKey, 0, c.n())
 	var k cylinderKey
 	for i := range c.bits {
@@ -130,43 +198,158 @@ func indexKeys(c *cylinders) []cylinderKey {
 	return out
 }
 
-// add indexes the cylinders of entry e, whose keys are ks (computed here
-// when nil).
-func (x *index) add(e int, c cylinders, ks []cylinderKey) {
-	if ks == nil {
-		ks = indexKeys(&c)
-	}
+// addBatch indexes entries first, first+1, ..., whose cylinders' keys are
+// ks[0], ks[1], ... (nil for an entry not indexed). Entries must be added
+// in increasing order of their numbers, each after every entry already
+// indexed. The postings are appended table by table, the tables spread over
+// the cores: one table's buckets (768 KiB of slice headers) stay in the
+// core's cache while it works, where appending entry by entry would touch
+// every table's buckets for every entry.
+func (x *index) addBatch(first int, ks [][]cylinderKey) {
+	n := 0
 	for _, k := range ks {
-		p := uint32(e)<<8 | k.dir
-		for _, b := range k.buckets {
-			x.postings[b] = append(x.postings[b], p)
+		n += len(k)
+	}
+	if x.tail == nil {
+		x.tail = make([][]uint32, buckets)
+	}
+	parallel(indexTables, func(t int) {
+		tail := x.tail[t<<indexBucketBits : (t+1)<<indexBucketBits]
+		lo := uint32(t) << indexBucketBits
+		// Grow each bucket once for the batch, doubling (append grows a
+		// large slice by a quarter, copying it again and again while a load
+		// fills the tail; the tail's spare room goes when it is sealed).
+		// (Not worth a pass over the table's buckets for a few entries.)
+		if len(ks) >= 64 {
+			var more [1 << indexBucketBits]int32
+			for _, k := range ks {
+				for j := range k {
+					more[k[j].buckets[t]-lo]++
+				}
+			}
+			for b, m := range more {
+				if ps := tail[b]; m > 0 && cap(ps)-len(ps) < int(m) {
+					tail[b] = slices.Grow(ps, max(int(m), len(ps)))
+				}
+			}
+		}
+		for i, k := range ks {
+			e := uint32(first+i) << 8
+			for j := range k {
+				b := k[j].buckets[t] - lo
+				tail[b] = append(tail[b], e|k[j].dir)
+			}
+		}
+	})
+	x.count += n * indexTables
+	x.tailCount += n * indexTables
+	for first+len(ks)-x.tailStart >= x.seg {
+		x.seal(x.seg)
+	}
+}
+
+// sealAll seals the whole tail, whose last entry is entries-1.
+func (x *index) sealAll(entries int) {
+	for entries > x.tailStart {
+		x.seal(min(x.seg, entries-x.tailStart))
+	}
+	x.tail = nil
+}
+
+// seal moves the postings of the tail's first n entries into a segment.
+func (x *index) seal(n int) {
+	base := uint32(x.tailStart)
+	end := base + uint32(n)
+	s := &segment{start: x.tailStart, n: n, off: make([]uint32, buckets+1)}
+	if x.tail == nil {
+		x.sealed = append(x.sealed, s)
+		x.tailStart += n
+		return
+	}
+	// How many postings of each bucket fall in the segment.
+	cut := make([]int, buckets)
+	total := 0
+	for b, ps := range x.tail {
+		k, _ := slices.BinarySearchFunc(ps, end, func(p, e uint32) int { return cmpU32(p>>8, e) })
+		cut[b] = k
+		total += k
+	}
+	s.entry, s.dir = make([]uint16, total), make([]uint8, total)
+	at := 0
+	for b, ps := range x.tail {
+		s.off[b] = uint32(at)
+		for _, p := range ps[:cut[b]] {
+			s.entry[at] = uint16(p>>8 - base)
+			s.dir[at] = uint8(p)
+			at++
+		}
+		if rest := ps[cut[b]:]; len(rest) == 0 {
+			x.tail[b] = nil
+		} else {
+			x.tail[b] = slices.Clone(rest)
 		}
 	}
-	x.count += len(ks) * indexTables
+	s.off[buckets] = uint32(at)
+	x.sealed = append(x.sealed, s)
+	x.tailStart += n
+	x.tailCount -= total
+}
+
+func cmpU32(a, b uint32) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // remap renumbers the entries after a compaction: newNum[e] is the new
-// number of entry e, or -1 when it was dropped.
+// number of entry e, or -1 when it was dropped. Renumbering keeps the
+// order, so every bucket stays in entry order; everything is sealed again
+// on the new numbers.
 func (x *index) remap(newNum []int32) {
-	x.count = 0
-	for b, ps := range x.postings {
-		out := ps[:0]
-		for _, p := range ps {
-			if n := newNum[p>>8]; n >= 0 {
-				out = append(out, uint32(n)<<8|p&0xff)
+	tail := make([][]uint32, buckets)
+	count := 0
+	for b := range tail {
+		var out []uint32
+		for _, s := range x.sealed {
+			for i := s.off[b]; i < s.off[b+1]; i++ {
+				if n := newNum[s.start+int(s.entry[i])]; n >= 0 {
+					out = append(out, uint32(n)<<8|uint32(s.dir[i]))
+				}
 			}
 		}
-		x.postings[b] = slices.Clip(out)
-		x.count += len(out)
+		if x.tail != nil {
+			for _, p := range x.tail[b] {
+				if n := newNum[p>>8]; n >= 0 {
+					out = append(out, uint32(n)<<8|p&0xff)
+				}
+			}
+		}
+		tail[b] = slices.Clip(out)
+		count += len(out)
 	}
+	live := 0
+	for _, n := range newNum {
+		if n >= 0 {
+			live++
+		}
+	}
+	*x = index{seg: x.seg, tail: tail, count: count, tailCount: count}
+	x.sealAll(live)
 }
 
-// sizeBytes is the memory the postings take, their spare capacity
-// included.
+// sizeBytes is the memory the postings take, the spare capacity of the
+// tail's buckets included.
 func (x *index) sizeBytes() int {
-	n := len(x.postings) * 24
-	for _, ps := range x.postings {
+	n := cap(x.tail) * 24
+	for _, ps := range x.tail {
 		n += cap(ps) * 4
+	}
+	for _, s := range x.sealed {
+		n += len(s.off)*4 + len(s.entry)*3
 	}
 	return n
 }
@@ -196,19 +379,20 @@ var binOf = func() (t [indexDirLevels]int8) {
 // each bucket's postings for a block are one run.
 const indexBlock = 1 << 14
 
-// probeLists returns the posting lists a probe's cylinders (keys pk) read,
-// with each cylinder's direction level, leaving out stop-word buckets.
-func (x *index) probeLists(pk []cylinderKey) []postingList {
-	limit := max(indexStopMin, indexStopFactor*x.count/len(x.postings))
-	out := make([]postingList, 0, len(pk)*indexTables)
-	for _, ck := range pk {
-		for _, k := range ck.buckets {
-			if ps := x.postings[k]; len(ps) > 0 && len(ps) <= limit {
-				out = append(out, postingList{ps, ck.dir})
-			}
-		}
-	}
-	return out
+// probeLists is what a probe's cylinders read from the index: for each of
+// its keys, the bucket's postings in every segment and in the tail, leaving
+// out stop-word buckets.
+type probeLists struct {
+	segs   []*segment
+	sealed [][]segList // [segment]
+	tail   []postingList
+	base   int // number of the tail's first entry
+}
+
+type segList struct {
+	entry []uint16
+	dir   []uint8
+	pdir  uint32 // the probe cylinder's direction level
 }
 
 type postingList struct {
@@ -216,8 +400,88 @@ type postingList struct {
 	dir uint32 // the probe cylinder's direction level
 }
 
-// voteBlock counts the votes for entries [lo, hi) into votes (indexRotBins
+// probeLists returns the posting lists a probe's cylinders (keys pk) read.
+// A bucket holding more than indexStopFactor times the mean (and more than
+// indexStopMin) postings of its segment, or of the tail, is skipped there.
+func (x *index) probeLists(pk []cylinderKey) probeLists {
+	out := probeLists{segs: x.sealed, sealed: make([][]segList, len(x.sealed)), base: x.tailStart}
+	for k, s := range x.sealed {
+		limit := uint32(max(indexStopMin, indexStopFactor*len(s.entry)/buckets))
+		ls := make([]segList, 0, len(pk)*indexTables)
+		for _, ck := range pk {
+			for _, b := range ck.buckets {
+				lo, hi := s.off[b], s.off[b+1]
+				if hi > lo && hi-lo <= limit {
+					ls = append(ls, segList{s.entry[lo:hi], s.dir[lo:hi], ck.dir})
+				}
+			}
+		}
+		out.sealed[k] = ls
+	}
+	if x.tail == nil {
+		return out
+	}
+	limit := max(indexStopMin, indexStopFactor*x.tailCount/buckets)
+	out.tail = make([]postingList, 0, len(pk)*indexTables)
+	for _, ck := range pk {
+		for _, b := range ck.buckets {
+			if ps := x.tail[b]; len(ps) > 0 && len(ps) <= limit {
+				out.tail = append(out.tail, postingList{ps, ck.dir})
+			}
+		}
+	}
+	return out
+}
+
+// vote counts the votes for entries [lo, hi) into votes (indexRotBins
 // saturating counters per entry, entry lo first).
+func (pl probeLists) vote(lo, hi int, votes []uint8) {
+	// the first segment that ends after lo
+	k, _ := slices.BinarySearchFunc(pl.segs, lo, func(s *segment, e int) int { return cmp.Compare(s.start+s.n-1, e) })
+	for ; lo < hi && k < len(pl.segs); k++ {
+		s := pl.segs[k]
+		end := min(hi, s.start+s.n)
+		voteSegment(pl.sealed[k], lo-s.start, end-s.start, votes)
+		votes = votes[(end-lo)*indexRotBins:]
+		lo = end
+	}
+	if lo < hi {
+		voteBlock(pl.tail, lo, hi, votes)
+	}
+}
+
+// voteSegment is voteBlock for sealed postings; lo and hi are numbers
+// within the segment.
+func voteSegment(lists []segList, lo, hi int, votes []uint8) {
+	first, end := uint16(lo), hi
+	for _, l := range lists {
+		es := l.entry
+		a, b := 0, len(es)
+		for a < b {
+			m := int(uint(a+b) >> 1)
+			if es[m] < first {
+				a = m + 1
+			} else {
+				b = m
+			}
+		}
+		ds := l.dir[:len(es)]
+		for i := a; i < len(es); i++ {
+			e := int(es[i])
+			if e >= end {
+				break
+			}
+			if bin := binOf[(uint32(ds[i])-l.pdir)&(indexDirLevels-1)]; bin >= 0 {
+				if v := &votes[(e-lo)*indexRotBins+int(bin)]; *v < math.MaxUint8 {
+					*v++
+				}
+			}
+		}
+	}
+}
+
+// voteBlock counts the votes of the tail's postings for entries [lo, hi)
+// into votes (indexRotBins saturating counters per entry, entry lo first).
 func voteBlock(lists []postingList, lo, hi int, votes []uint8) {
 	first, end := uint32(lo)<<8, uint32(hi)<<8
 	for _, l := range lists {
@@ -254,7 +518,7 @@ var invSqrt = func() (t [MaxTemplateMinutiae + 1]float32) {
 }()
 
 // indexScore is an entry's index score from its rotation bins.
-func indexScore(bins []uint8, ncyl int32) float32 {
+func indexScore(bins []uint8, ncyl uint8) float32 {
 	best := uint32(0)
 	for b := 0; b+1 < len(bins); b++ {
 		best = max(best, uint32(bins[b])+uint32(bins[b+1]))

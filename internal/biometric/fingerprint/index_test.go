@@ -10,11 +10,13 @@ import (
 )
 
 // indexedGallery returns a gallery of n random templates that builds its
-// index from the first template on.
-func indexedGallery(t *testing.T, r *rand.Rand, n int) (*Gallery, []*Template) {
+// index from the first template on, sealing a segment of the index every
+// seg entries.
+func indexedGallery(t *testing.T, r *rand.Rand, n, seg int) (*Gallery, []*Template) {
 	t.Helper()
 	g := NewGallery()
 	g.indexFrom = 0
+	g.segEntries = seg
 	base := make([]*Template, n)
 	for i := range base {
 		base[i] = sampleTemplateSeed(r)
@@ -35,8 +37,17 @@ func keysOf(cs []Candidate) []string {
 }
 
 func TestIndexedSearch(t *testing.T) {
+	for _, seg := range []int{segEntries, 96} {
+		t.Run(fmt.Sprint("segments of ", seg), func(t *testing.T) { testIndexedSearch(t, seg) })
+	}
+}
+
+func testIndexedSearch(t *testing.T, seg int) {
 	r := rand.New(rand.NewPCG(11, 12))
-	g, base := indexedGallery(t, r, 1000)
+	g, base := indexedGallery(t, r, 1000, seg)
+	if want := 1000 / seg; len(g.idx.sealed) != want {
+		t.Fatalf("%d sealed segments, want %d", len(g.idx.sealed), want)
+	}
 	ctx := context.Background()
 	thr := DefaultThreshold()
 	// A shortlist of 10 of 1,000 entries (1 %).
@@ -115,14 +126,62 @@ func TestIndexedSearch(t *testing.T) {
 			t.Errorf("removed entries found after compaction: %v", keysOf(got))
 		}
 	})
+	t.Run("sealed whole, then added to", func(t *testing.T) {
+		g.Seal()
+		if g.idx.tail != nil || g.idx.tailStart != len(g.entries) {
+			t.Fatalf("after Seal: tail starts at %d of %d entries", g.idx.tailStart, len(g.entries))
+		}
+		g.Add("late", base[950])
+		opt := SearchOptions{Indexed: true, Penetration: 0.01, MinShortlist: 1}
+		for _, i := range []int{700, 999} {
+			got, _ := g.Search(ctx, jittered(r, base[i]), thr, opt)
+			if len(got) == 0 || got[0].Key != fmt.Sprint("p", i) {
+				t.Errorf("probe %d after sealing: %v", i, keysOf(got))
+			}
+		}
+		got, _ := g.Search(ctx, jittered(r, base[950]), thr, opt)
+		if ks := keysOf(got); !slices.Contains(ks, "late") || !slices.Contains(ks, "p950") {
+			t.Errorf("entry added after sealing not found: %v", ks)
+		}
+	})
 	t.Run("postings stay in entry order", func(t *testing.T) {
-		// voteBlock relies on it.
-		for b, ps := range g.idx.postings {
+		// voteBlock and voteSegment rely on it.
+		at := 0
+		for k, s := range g.idx.sealed {
+			if s.start != at || s.n < 1 || s.n > seg {
+				t.Fatalf("segment %d covers [%d, %d), want a start at %d and at most %d entries", k, s.start, s.start+s.n, at, seg)
+			}
+			at += s.n
+		}
+		if at != g.idx.tailStart {
+			t.Fatalf("segments end at %d, the tail starts at %d", at, g.idx.tailStart)
+		}
+		count := 0
+		for b, ps := range g.idx.tail {
+			count += len(ps)
 			for i := 1; i < len(ps); i++ {
 				if ps[i]>>8 < ps[i-1]>>8 {
 					t.Fatalf("bucket %d: entry %d after %d", b, ps[i]>>8, ps[i-1]>>8)
 				}
 			}
+			for i, p := range ps {
+				if int(p>>8) < g.idx.tailStart {
+					t.Fatalf("bucket %d: posting %d of entry %d in the tail, which starts at %d", b, i, p>>8, g.idx.tailStart)
+				}
+			}
+		}
+		for k, s := range g.idx.sealed {
+			count += len(s.entry)
+			for b := range buckets {
+				for i := s.off[b] + 1; i < s.off[b+1]; i++ {
+					if s.entry[i] < s.entry[i-1] {
+						t.Fatalf("segment %d, bucket %d: entry %d after %d", k, b, s.entry[i], s.entry[i-1])
+					}
+				}
+			}
+		}
+		if count != g.idx.count {
+			t.Errorf("%d postings held, count says %d", count, g.idx.count)
 		}
 	})
 }
@@ -273,4 +332,41 @@ func BenchmarkCylinderKeys(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(t.cyl.n()), "ns/cylinder")
+}
+
+// TestMinhashKernels: the SSE4.1 minima (where the processor has it) equal
+// the Go ones.
+func TestMinhashKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	for _, n := range []int{0, 1, 4, 34, 200, cylWords * 64} {
+		pos := make([]uint16, n)
+		for i := range pos {
+			pos[i] = uint16(r.IntN(cylWords * 64))
+		}
+		var want, got [indexTables * indexBand]uint16
+		minhashGo(minhashRank, pos, &want)
+		minhashSSE41(minhashRank, pos, &got)
+		if want != got {
+			t.Errorf("%d positions: SSE4.1 %v, Go %v", n, got, want)
+		}
+	}
+}
+
+func BenchmarkMinhash(b *testing.B) {
+	r := rand.New(rand.NewPCG(25, 26))
+	pos := make([]uint16, 34) // a typical cylinder's 1 bits
+	for i := range pos {
+		pos[i] = uint16(r.IntN(cylWords * 64))
+	}
+	var out [indexTables * indexBand]uint16
+	b.Run("go", func(b *testing.B) {
+		for b.Loop() {
+			minhashGo(minhashRank, pos, &out)
+		}
+	})
+	b.Run("sse4.1", func(b *testing.B) {
+		for b.Loop() {
+			minhashSSE41(minhashRank, pos, &out)
+		}
+	})
 }

@@ -65,51 +65,67 @@ func NewTemplate(width, height int, ms []Minutia) *Template {
 }
 
 const (
-	magic       = "AFP1"
+	magic       = "AFP1" // minutiae only
+	magicCyl    = "AFP2" // minutiae and cylinders
 	headerLen   = 4 + 2 + 2 + 2
 	minutiaSize = 8
 )
 
-// MarshalBinary encodes the template compactly: a 4-byte magic "AFP1",
-// width, height and count (uint16 big-endian), then 8 bytes per minutia: x and
-// y in 1/4 pixel (uint16), direction in 1/65536 turn (uint16), type, quality.
-// The cylinder codes are not stored; UnmarshalBinary rebuilds them.
+// MarshalBinary encodes the template: a 4-byte magic "AFP2", width, height
+// and count (uint16 big-endian), then 8 bytes per minutia: x and y in 1/4
+// pixel (uint16), direction in 1/65536 turn (uint16), type, quality; then
+// the cylinder codes, sparse (see cylcode.go: about 45 bytes per minutia),
+// so that UnmarshalBinary need not rebuild them. The older "AFP1" form is
+// the same without the cylinders.
 func (t *Template) MarshalBinary() ([]byte, error) {
 	if len(t.Minutiae) > MaxTemplateMinutiae || t.Width > math.MaxUint16 || t.Height > math.MaxUint16 {
 		return nil, fmt.Errorf("fingerprint: marshal: too large: %w", ErrTemplate)
 	}
-	b := make([]byte, 0, headerLen+minutiaSize*len(t.Minutiae))
-	b = append(b, magic...)
+	b := make([]byte, 0, headerLen+minutiaSize*len(t.Minutiae)+5+48*t.cyl.n())
+	b = append(b, magicCyl...)
 	b = binary.BigEndian.AppendUint16(b, uint16(t.Width))
 	b = binary.BigEndian.AppendUint16(b, uint16(t.Height))
 	b = binary.BigEndian.AppendUint16(b, uint16(len(t.Minutiae)))
 	for _, m := range t.Minutiae {
 		b = binary.BigEndian.AppendUint16(b, uint16(clamp(int(math.Round(float64(m.X)*4)), 0, math.MaxUint16)))
 		b = binary.BigEndian.AppendUint16(b, uint16(clamp(int(math.Round(float64(m.Y)*4)), 0, math.MaxUint16)))
-		d := math.Mod(float64(m.Dir), 2*math.Pi)
-		if d < 0 {
-			d += 2 * math.Pi
-		}
-		b = binary.BigEndian.AppendUint16(b, uint16(int(math.Round(d/(2*math.Pi)*65536))&0xffff))
+		b = binary.BigEndian.AppendUint16(b, dirCode(m.Dir))
 		b = append(b, m.Type, m.Quality)
 	}
+	if withCyl, ok := appendCylinders(b, t); ok {
+		return withCyl, nil
+	}
+	copy(b, magic)
 	return b, nil
 }
 
-// UnmarshalBinary decodes bytes written by MarshalBinary. Truncated or
+// dirCode is a direction as MarshalBinary stores it: in 1/65536 turn,
+// rounded (so a direction just below 2π is stored as 0).
+func dirCode(dir float32) uint16 {
+	d := math.Mod(float64(dir), 2*math.Pi)
+	if d < 0 {
+		d += 2 * math.Pi
+	}
+	return uint16(int(math.Round(d/(2*math.Pi)*65536)) & 0xffff)
+}
+
+// UnmarshalBinary decodes bytes written by MarshalBinary ("AFP2", or the
+// older "AFP1"). Stored cylinders are used when the cylinder code that made
+// them is this one's, and rebuilt from the minutiae otherwise. Truncated or
 // malformed input gives an error wrapping ErrTemplate.
 func (t *Template) UnmarshalBinary(b []byte) error {
 	const op = "fingerprint: unmarshal template"
-	if len(b) < headerLen || string(b[:4]) != magic {
+	if len(b) < headerLen || string(b[:4]) != magic && string(b[:4]) != magicCyl {
 		return fmt.Errorf("%s: bad header: %w", op, ErrTemplate)
 	}
+	withCyl := string(b[:4]) == magicCyl
 	w := int(binary.BigEndian.Uint16(b[4:]))
 	h := int(binary.BigEndian.Uint16(b[6:]))
 	n := int(binary.BigEndian.Uint16(b[8:]))
 	if n > MaxTemplateMinutiae {
 		return fmt.Errorf("%s: %d minutiae, at most %d: %w", op, n, MaxTemplateMinutiae, ErrTemplate)
 	}
-	if len(b) != headerLen+n*minutiaSize {
+	if end := headerLen + n*minutiaSize; len(b) != end && (!withCyl || len(b) < end) {
 		return fmt.Errorf("%s: %d bytes for %d minutiae: %w", op, len(b), n, ErrTemplate)
 	}
 	ms := make([]Minutia, n)
@@ -124,6 +140,16 @@ func (t *Template) UnmarshalBinary(b []byte) error {
 		}
 		if ms[i].Type > TypeBifurcation || ms[i].Quality > 100 {
 			return fmt.Errorf("%s: minutia %d: %w", op, i, ErrTemplate)
+		}
+	}
+	if withCyl {
+		c, ok, err := readCylinders(b[headerLen+n*minutiaSize:], ms)
+		if err != nil {
+			return err
+		}
+		if ok {
+			*t = Template{Width: w, Height: h, Minutiae: ms, cyl: c}
+			return nil
 		}
 	}
 	*t = *newTemplate(w, h, ms)

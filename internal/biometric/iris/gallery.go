@@ -135,6 +135,14 @@ func (g *Gallery) entry(i int) (head, tail []uint64) {
 // not counting its key.
 func (g *Gallery) BytesPerEntry() int { return 8 * 2 * g.words }
 
+// Bytes is the memory the packed codes and masks take (their capacity),
+// not counting keys.
+func (g *Gallery) Bytes() int {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return 8 * (cap(g.head) + cap(g.tail))
+}
+
 // Len is the number of entries.
 func (g *Gallery) Len() int {
 	g.mu.RLock()
