@@ -147,7 +147,8 @@ func readCylinders(b []byte, ms []Minutia) (c cylinders, ok bool, err error) {
 		return c, true, nil // as buildCylinders makes it
 	}
 	c = cylinders{x: make([]float32, n), y: make([]float32, n), dir: make([]float32, n),
-		cos: make([]float32, n), sin: make([]float32, n), norm: make([]float32, n), bits: make([]cylBits, n)}
+		cos: make([]float32, n), sin: make([]float32, n), norm: make([]float32, n), bits: make([]cylBits, n),
+		typ: make([]uint8, n)}
 	for i := range n {
 		if len(b) < 3 {
 			return c, false, fmt.Errorf("%s: truncated: %w", op, ErrTemplate)
@@ -161,7 +162,7 @@ func readCylinders(b []byte, ms []Minutia) (c cylinders, ok bool, err error) {
 		if i > 0 && m.Dir < c.dir[i-1] {
 			return c, false, fmt.Errorf("%s: cylinder %d out of direction order: %w", op, i, ErrTemplate)
 		}
-		c.x[i], c.y[i], c.dir[i] = m.X, m.Y, m.Dir
+		c.x[i], c.y[i], c.dir[i], c.typ[i] = m.X, m.Y, m.Dir, m.Type
 		c.cos[i], c.sin[i] = float32(math.Cos(float64(m.Dir))), float32(math.Sin(float64(m.Dir))) // as buildCylinders
 		c.norm[i] = sqrtTab[ones]
 		var acc uint32

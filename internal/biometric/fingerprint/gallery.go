@@ -29,12 +29,20 @@ type entry struct {
 // cylGeom is one gallery cylinder's minutia and bit count, packed: position
 // in 1/8 pixel, direction in 1/65536 turn (rounded down, so that its top 8
 // bits are the index's direction level), its cosine and sine in 1/16384,
-// and the number of its 1 bits. 12 bytes where the matcher uses 6 float32.
+// and the number of its 1 bits (low 12 bits of onesTyp; at most 672) with
+// the minutia type in the top two. 12 bytes where the matcher uses 6
+// float32 and a type.
 type cylGeom struct {
 	x, y, dir uint16
 	cos, sin  int16
-	ones      uint16
+	onesTyp   uint16
 }
+
+// ones is the number of the cylinder's 1 bits.
+func (g cylGeom) ones() int { return int(g.onesTyp & 0xfff) }
+
+// typ is the cylinder's minutia type.
+func (g cylGeom) typ() uint8 { return uint8(g.onesTyp >> 14) }
 
 const (
 	geomPosScale = 8
@@ -42,13 +50,13 @@ const (
 	geomTrig     = 16384
 )
 
-func packGeom(x, y, dir, cos, sin float32, ones int) cylGeom {
+func packGeom(x, y, dir, cos, sin float32, ones int, typ uint8) cylGeom {
 	q := func(v float32) uint16 {
 		return uint16(min(max(math.Round(float64(v)*geomPosScale), 0), math.MaxUint16))
 	}
 	d := int(float64(dir) * geomDirScale)
 	return cylGeom{x: q(x), y: q(y), dir: uint16(min(max(d, 0), math.MaxUint16)),
-		cos: int16(math.Round(float64(cos) * geomTrig)), sin: int16(math.Round(float64(sin) * geomTrig)), ones: uint16(ones)}
+		cos: int16(math.Round(float64(cos) * geomTrig)), sin: int16(math.Round(float64(sin) * geomTrig)), onesTyp: uint16(ones) | uint16(typ&3)<<14}
 }
 
 // dirLevel is the index's direction level of a packed direction.
@@ -85,7 +93,7 @@ func pack(c *cylinders) packed {
 				x &= x - 1
 			}
 		}
-		p.geom[i] = packGeom(c.x[i], c.y[i], c.dir[i], c.cos[i], c.sin[i], ones)
+		p.geom[i] = packGeom(c.x[i], c.y[i], c.dir[i], c.cos[i], c.sin[i], ones, c.typ[i])
 	}
 	return p
 }
@@ -97,7 +105,7 @@ func (p packed) positions(f func(i int, pos []uint16)) {
 	g := p.gaps
 	for i, cg := range p.geom {
 		prev := -1
-		for k := range int(cg.ones) {
+		for k := range cg.ones() {
 			d := 0
 			for g[0] == 255 {
 				d += 255
@@ -107,7 +115,7 @@ func (p packed) positions(f func(i int, pos []uint16)) {
 			g = g[1:]
 			buf[k] = uint16(prev)
 		}
-		f(i, buf[:cg.ones])
+		f(i, buf[:cg.ones()])
 	}
 }
 
@@ -118,9 +126,10 @@ func (p packed) unpack(c *cylinders) {
 		m := max(n, 64)
 		c.x, c.y, c.dir = make([]float32, m), make([]float32, m), make([]float32, m)
 		c.cos, c.sin, c.norm = make([]float32, m), make([]float32, m), make([]float32, m)
-		c.bits = make([]cylBits, m)
+		c.bits, c.typ = make([]cylBits, m), make([]uint8, m)
 	}
 	c.x, c.y, c.dir, c.cos, c.sin, c.norm, c.bits = c.x[:n], c.y[:n], c.dir[:n], c.cos[:n], c.sin[:n], c.norm[:n], c.bits[:n]
+	c.typ = c.typ[:n]
 	g, j := p.gaps, 0
 	for i, cg := range p.geom {
 		c.x[i] = float32(cg.x) * (1.0 / geomPosScale)
@@ -128,10 +137,11 @@ func (p packed) unpack(c *cylinders) {
 		c.dir[i] = float32(cg.dir) * float32(1/geomDirScale)
 		c.cos[i] = float32(cg.cos) * (1.0 / geomTrig)
 		c.sin[i] = float32(cg.sin) * (1.0 / geomTrig)
-		c.norm[i] = sqrtTab[cg.ones]
+		c.norm[i] = sqrtTab[cg.ones()]
+		c.typ[i] = cg.typ()
 		var b cylBits
 		pos := -1
-		for range cg.ones {
+		for range cg.ones() {
 			d := int(g[j])
 			j++
 			for d == 255 {

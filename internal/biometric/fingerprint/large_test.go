@@ -36,6 +36,7 @@ func randomPacked(r *rand.Rand, n int) *cylinders {
 		c.sin = append(c.sin, float32(math.Sin(float64(d))))
 		c.norm = append(c.norm, sqrtTab[34])
 		c.bits = append(c.bits, b)
+		c.typ = append(c.typ, uint8(1+r.IntN(2)))
 	}
 	s := c.sortedByDir()
 	return &s

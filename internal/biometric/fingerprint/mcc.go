@@ -23,6 +23,13 @@ const (
 	mccDeltaS = 2 * mccR / mccNS // cell side
 	mccDeltaD = 2 * math.Pi / mccND
 	maxDirGap = math.Pi / 3 // cylinders whose minutiae differ more are not compared
+	// typeWeight scales a candidate pair's local similarity by 1 +
+	// typeWeight when both minutiae are of the same known type (ending or
+	// bifurcation) and by 1 - typeWeight when their types differ; a pair
+	// with an unknown type (TypeOther) keeps its similarity. Pressure turns
+	// endings into bifurcations and back, so a differing type is weak
+	// evidence, not a veto (see docs/fingerprint.md).
+	typeWeight = 0.1
 )
 
 // Global score parameters (LSS-R).
@@ -116,14 +123,15 @@ var _ = [1]struct{}{}[cylWords-11]
 type cylBits [cylWords]uint64
 
 // cylinders is the matcher's view of one template: for each valid cylinder,
-// its minutia (position, direction and its cosine and sine), the square root
-// of its number of 1 bits, and its bits, all in flat slices sorted by
+// its minutia (position, direction and its cosine and sine, type), the square
+// root of its number of 1 bits, and its bits, all in flat slices sorted by
 // direction so that the cylinders within maxDirGap of a direction form at
 // most two contiguous runs. Invalid cells hold 0 bits.
 type cylinders struct {
 	x, y, dir, cos, sin []float32
 	norm                []float32 // sqrt of the number of 1 bits
 	bits                []cylBits
+	typ                 []uint8 // TypeOther, TypeEnding or TypeBifurcation
 }
 
 func (c *cylinders) n() int { return len(c.x) }
@@ -167,7 +175,8 @@ func buildCylinders(ms []Minutia) cylinders {
 	}
 	n := len(ms)
 	c = cylinders{x: make([]float32, 0, n), y: make([]float32, 0, n), dir: make([]float32, 0, n),
-		cos: make([]float32, 0, n), sin: make([]float32, 0, n), norm: make([]float32, 0, n), bits: make([]cylBits, 0, n)}
+		cos: make([]float32, 0, n), sin: make([]float32, 0, n), norm: make([]float32, 0, n), bits: make([]cylBits, 0, n),
+		typ: make([]uint8, 0, n)}
 	hull := convexHull(ms)
 	nc := len(cellU)
 	vals := make([]float64, nc*mccND)
@@ -248,6 +257,7 @@ func buildCylinders(ms []Minutia) cylinders {
 			}
 		}
 		c.x = append(c.x, m.X)
+		c.typ = append(c.typ, m.Type)
 		c.y = append(c.y, m.Y)
 		c.dir = append(c.dir, m.Dir)
 		c.cos = append(c.cos, float32(cs))
@@ -279,11 +289,13 @@ func (c cylinders) sortedByDir() cylinders {
 		return 0
 	})
 	o := cylinders{x: make([]float32, n), y: make([]float32, n), dir: make([]float32, n),
-		cos: make([]float32, n), sin: make([]float32, n), norm: make([]float32, n), bits: make([]cylBits, n)}
+		cos: make([]float32, n), sin: make([]float32, n), norm: make([]float32, n), bits: make([]cylBits, n),
+		typ: make([]uint8, n)}
 	for k, i := range idx {
 		o.x[k], o.y[k], o.dir[k] = c.x[i], c.y[i], c.dir[i]
 		o.cos[k], o.sin[k], o.norm[k] = c.cos[i], c.sin[i], c.norm[i]
 		o.bits[k] = c.bits[i]
+		o.typ[k] = c.typ[i]
 	}
 	return o
 }
@@ -549,6 +561,20 @@ func match(a, b *cylinders, s *scratch) float64 {
 	for j, key := range colKey {
 		if i := int(uint32(key)); key < noPair && rowArgs[i] != int32(j) {
 			s.pairs = append(s.pairs, pair{i, j, 1 - math.Float32frombits(uint32(key>>32))})
+		}
+	}
+	// Minutia types: the same known type raises a pair's similarity, a
+	// different one lowers it (typeWeight), before the one-to-one choice.
+	atyp, btyp := a.typ[:na], b.typ[:nb]
+	for k := range s.pairs {
+		p := &s.pairs[k]
+		ta, tb := atyp[p.a], btyp[p.b]
+		switch {
+		case ta == TypeOther || tb == TypeOther:
+		case ta == tb:
+			p.s = min(1, p.s*(1+typeWeight))
+		default:
+			p.s *= 1 - typeWeight
 		}
 	}
 	np := npTab[min(na, nb, len(npTab)-1)]

@@ -43,6 +43,9 @@ func TestPackUnpack(t *testing.T) {
 				t.Errorf("cylinder %d: %s %v, want %v", i, d.name, d.got, d.want)
 			}
 		}
+		if got.typ[i] != c.typ[i] {
+			t.Errorf("cylinder %d: type %d, want %d", i, got.typ[i], c.typ[i])
+		}
 		ones := 0
 		for _, w := range c.bits[i] {
 			ones += popcount(w)
@@ -53,8 +56,8 @@ func TestPackUnpack(t *testing.T) {
 	}
 	var i int
 	p.positions(func(k int, pos []uint16) {
-		if k != i || len(pos) != int(p.geom[k].ones) {
-			t.Errorf("positions of cylinder %d: %d for %d", k, len(pos), p.geom[k].ones)
+		if k != i || len(pos) != p.geom[k].ones() {
+			t.Errorf("positions of cylinder %d: %d for %d", k, len(pos), p.geom[k].ones())
 		}
 		i++
 	})
