@@ -612,3 +612,39 @@ func TestSelectHighest(t *testing.T) {
 		}
 	}
 }
+
+// TestScoreMinutiaTypes checks the type evidence: the same mate scores
+// higher when its minutiae keep their types than when every type is
+// flipped, and types unknown on one side score in between.
+func TestScoreMinutiaTypes(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	a := sampleTemplate()
+	// A weak mate (a small overlap: 12 shared minutiae among strangers), so
+	// that the score stays below its cap of 1.
+	j := jittered(r, a)
+	mate := NewTemplate(j.Width, j.Height, append(slices.Clone(j.Minutiae[:12]), sampleTemplateSeed(r).Minutiae[:20]...))
+	retyped := func(f func(uint8) uint8) *Template {
+		ms := slices.Clone(mate.Minutiae)
+		for i := range ms {
+			ms[i].Type = f(ms[i].Type)
+		}
+		return NewTemplate(mate.Width, mate.Height, ms)
+	}
+	same := Score(a, mate)
+	unknown := Score(a, retyped(func(uint8) uint8 { return TypeOther }))
+	flipped := Score(a, retyped(func(t uint8) uint8 { return 3 - t }))
+	t.Logf("same %.4f unknown %.4f flipped %.4f", same, unknown, flipped)
+	if !(same > unknown && unknown > flipped) {
+		t.Errorf("scores same %.4f, unknown %.4f, flipped %.4f: want decreasing", same, unknown, flipped)
+	}
+	// The gallery's packed form keeps the types.
+	g := NewGallery()
+	g.Add("a", a)
+	cs, err := g.Search(context.Background(), retyped(func(t uint8) uint8 { return 3 - t }), 0, SearchOptions{})
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("search: %v %v", cs, err)
+	}
+	if math.Abs(cs[0].Score-flipped) > 0.005 {
+		t.Errorf("gallery score %.4f, matcher %.4f", cs[0].Score, flipped)
+	}
+}

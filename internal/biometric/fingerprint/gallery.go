@@ -126,7 +126,10 @@ func (p packed) unpack(c *cylinders) {
 		m := max(n, 64)
 		c.x, c.y, c.dir = make([]float32, m), make([]float32, m), make([]float32, m)
 		c.cos, c.sin, c.norm = make([]float32, m), make([]float32, m), make([]float32, m)
-		c.bits, c.typ = make([]cylBits, m), make([]uint8, m)
+		c.bits = make([]cylBits, m)
+	}
+	if cap(c.typ) < n {
+		c.typ = make([]uint8, max(n, 64))
 	}
 	c.x, c.y, c.dir, c.cos, c.sin, c.norm, c.bits = c.x[:n], c.y[:n], c.dir[:n], c.cos[:n], c.sin[:n], c.norm[:n], c.bits[:n]
 	c.typ = c.typ[:n]
