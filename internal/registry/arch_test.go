@@ -25,7 +25,7 @@ var txOutsideGuard = map[string]string{
 	// Gallery upkeep: feeds the gallery service what the policy says belongs
 	// in it, after the gated change that calls for it; returns nothing.
 	"gallerySource.Pages":       "reads the deduplication templates for a gallery load (no caller sees them)",
-	"Registry.countConsents":    "decides, for a gallery load, whose deduplication consent counts (on every core; no caller sees it)",
+	"Registry.countConsents":    "decides, for a gallery load, whose deduplication consent counts (a page's persons and histories in one read; no caller sees it)",
 	"Registry.afterDedupChange": "reads whether any deduplication consent still counts, after a gated change",
 	"Registry.closeCasesOf":     "closes the cases of a person who withdrew or was erased, after the gated change",
 	"Registry.ImportOne":        "owns the import transaction and runs guardTx for every access in it",

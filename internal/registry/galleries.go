@@ -213,9 +213,11 @@ func (s gallerySource) Pages(ctx context.Context, modalities []string, fn func(d
 }
 
 // countConsents adds to counts, for every person of page not in it yet,
-// which categories' deduplication consent counts: on every core, each
-// worker in a read transaction of its own (a person's record, identity
-// and consent history are read and opened for the decision).
+// which categories' deduplication consent counts. The page's persons and
+// consent histories are read in one transaction, two queries
+// (Tx.GetPersons, Tx.ConsentHistories); the decisions, each opening the
+// person's identity for the birth date, are made on every core, by the
+// rule dedupConsents applies to one person.
 func (r *Registry) countConsents(ctx context.Context, page []store.Biometric, counts map[string]map[consent.Category]bool) error {
 	var todo []string
 	seen := map[string]bool{}
@@ -225,6 +227,25 @@ func (r *Registry) countConsents(ctx context.Context, page []store.Biometric, co
 			todo = append(todo, b.PersonID)
 		}
 	}
+	if len(todo) == 0 {
+		return nil
+	}
+	persons := make(map[string]store.Person, len(todo))
+	var hists map[string][]store.ConsentRecord
+	err := r.store.View(ctx, func(tx store.Tx) error {
+		ps, err := tx.GetPersons(ctx, todo)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			persons[p.ID] = p
+		}
+		hists, err = tx.ConsentHistories(ctx, todo)
+		return err
+	})
+	if err != nil {
+		return err
+	}
 	out := make([]map[consent.Category]bool, len(todo))
 	workers := min(runtime.GOMAXPROCS(0), len(todo))
 	errs := make([]error, workers)
@@ -233,20 +254,20 @@ func (r *Registry) countConsents(ctx context.Context, page []store.Biometric, co
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[w] = r.store.View(ctx, func(tx store.Tx) error {
-				for i := w; i < len(todo); i += workers {
-					c, err := r.dedupConsents(ctx, tx, todo[i])
-					if errors.Is(err, store.ErrNotFound) {
-						// erased since the page was read: nothing of theirs counts
-						c, err = map[consent.Category]bool{}, nil
-					}
-					if err != nil {
-						return err
-					}
-					out[i] = c
+			for i := w; i < len(todo); i += workers {
+				p, ok := persons[todo[i]]
+				if !ok {
+					// erased since the page was read: nothing of theirs counts
+					out[i] = map[consent.Category]bool{}
+					continue
 				}
-				return nil
-			})
+				c, err := r.decideDedup(ctx, p, hists[p.ID])
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				out[i] = c
+			}
 		}()
 	}
 	wg.Wait()
@@ -270,6 +291,21 @@ func (r *Registry) dedupConsents(ctx context.Context, tx store.Tx, id string) (m
 	if err != nil {
 		return nil, err
 	}
+	if p.Status != store.StatusActive || p.AliasOf != "" {
+		return map[consent.Category]bool{}, nil
+	}
+	hist, err := tx.ConsentHistory(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.decideDedup(ctx, p, hist)
+}
+
+// decideDedup is dedupConsents on a person's record and consent history
+// (oldest first) already read: nothing counts for a person not active or
+// an alias; otherwise the identity is opened for the birth date and the
+// consent policy decides each biometric category.
+func (r *Registry) decideDedup(ctx context.Context, p store.Person, hist []store.ConsentRecord) (map[consent.Category]bool, error) {
 	out := map[consent.Category]bool{}
 	if p.Status != store.StatusActive || p.AliasOf != "" {
 		return out, nil
@@ -279,13 +315,9 @@ func (r *Registry) dedupConsents(ctx context.Context, tx store.Tx, id string) (m
 		return nil, err
 	}
 	birth := birthTime(ident.BirthDate)
-	hist, err := tx.ConsentHistory(ctx, id)
-	if err != nil {
-		return nil, err
-	}
 	facts := consent.Facts{Person: consent.Person{Exists: true, BirthDate: birth}, Records: toConsentRecords(hist), Now: r.clock(), Config: r.cfg}
 	for _, c := range consent.BiometricCategories {
-		v := consent.Decide(consent.Request{Role: consent.Registrar, Purpose: consent.Deduplication, PersonID: id, Category: c, Action: consent.Read}, facts)
+		v := consent.Decide(consent.Request{Role: consent.Registrar, Purpose: consent.Deduplication, PersonID: p.ID, Category: c, Action: consent.Read}, facts)
 		out[c] = v.Allow
 	}
 	return out, nil

@@ -196,6 +196,10 @@ type PersonVersion struct {
 type Persons interface {
 	CreatePerson(ctx context.Context, p Person) error
 	GetPerson(ctx context.Context, id string) (Person, error)
+	// GetPersons reads the persons (tombstones and aliases included) whose
+	// ids are in ids, in no particular order; an unknown id is left out. One
+	// query for many people (a gallery load's page).
+	GetPersons(ctx context.Context, ids []string) ([]Person, error)
 	// PersonByNumber finds the person (tombstones included) holding a
 	// person number; ErrNotFound if none does.
 	PersonByNumber(ctx context.Context, number string) (Person, error)
@@ -230,6 +234,10 @@ type Consents interface {
 	AppendConsent(ctx context.Context, c ConsentRecord) (ConsentRecord, error)
 	// ConsentHistory lists a person's records oldest first.
 	ConsentHistory(ctx context.Context, personID string) ([]ConsentRecord, error)
+	// ConsentHistories is ConsentHistory for many people in one query: each
+	// listed person's records oldest first, keyed by person id (a person
+	// with none is absent).
+	ConsentHistories(ctx context.Context, personIDs []string) (map[string][]ConsentRecord, error)
 	// ConsentCounts counts the current decisions per (site, category, decision).
 	ConsentCounts(ctx context.Context) ([]ConsentCount, error)
 }

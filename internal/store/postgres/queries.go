@@ -247,6 +247,13 @@ func (t *tx) GetPerson(ctx context.Context, id string) (store.Person, error) {
 	return p, nil
 }
 
+func (t *tx) GetPersons(ctx context.Context, ids []string) ([]store.Person, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return collect(ctx, t, "get persons", `SELECT `+personCols+` FROM persons WHERE id = ANY($1)`, scanPerson, ids)
+}
+
 // UpdatePerson writes p if the stored version is p.Version-1; otherwise
 // store.ErrConflict when the person exists, store.ErrNotFound when not.
 func (t *tx) UpdatePerson(ctx context.Context, p store.Person) error {
@@ -349,6 +356,30 @@ func (t *tx) ConsentHistory(ctx context.Context, personID string) ([]store.Conse
 			c.At = fromMS(at)
 			return c, err
 		}, personID)
+}
+
+func (t *tx) ConsentHistories(ctx context.Context, personIDs []string) (map[string][]store.ConsentRecord, error) {
+	out := map[string][]store.ConsentRecord{}
+	if len(personIDs) == 0 {
+		return out, nil
+	}
+	recs, err := collect(ctx, t, "consent histories",
+		`SELECT seq, person_id, category, purpose, decision, method, notice_version, language, operator_id, site, guardian_id, at
+		FROM consents WHERE person_id = ANY($1) ORDER BY person_id, seq`,
+		func(r pgx.Row) (store.ConsentRecord, error) {
+			var c store.ConsentRecord
+			var at int64
+			err := r.Scan(&c.Seq, &c.PersonID, &c.Category, &c.Purpose, &c.Decision, &c.Method, &c.NoticeVersion, &c.Language, &c.OperatorID, &c.Site, &c.GuardianID, &at)
+			c.At = fromMS(at)
+			return c, err
+		}, personIDs)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range recs {
+		out[c.PersonID] = append(out[c.PersonID], c)
+	}
+	return out, nil
 }
 
 func (t *tx) ConsentCounts(ctx context.Context) ([]store.ConsentCount, error) {

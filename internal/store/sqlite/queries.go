@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -242,6 +243,20 @@ func (t *tx) GetPerson(ctx context.Context, id string) (store.Person, error) {
 	return p, nil
 }
 
+func (t *tx) GetPersons(ctx context.Context, ids []string) ([]store.Person, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return t.queryPersons(ctx, "sqlite: get persons", `SELECT `+personCols+` FROM persons WHERE id IN (SELECT value FROM json_each(?))`, jsonList(ids))
+}
+
+// jsonList is ids as a JSON array, one bound parameter for json_each
+// whatever the number of ids (SQLite bounds the parameters of a statement).
+func jsonList(ids []string) string {
+	b, _ := json.Marshal(ids) // a []string always marshals
+	return string(b)
+}
+
 func (t *tx) UpdatePerson(ctx context.Context, p store.Person) error {
 	res, err := t.tx.ExecContext(ctx, `UPDATE persons SET status = ?, area_code = ?, household_id = ?, relationship = ?, guardian_id = ?,
 		version = ?, identity_sealed = ?, lookup_index = ?, portal_code_mac = ?, alias_of = ?, updated_at = ? WHERE id = ? AND version = ?`,
@@ -358,6 +373,29 @@ func (t *tx) ConsentHistory(ctx context.Context, personID string) ([]store.Conse
 		}
 		c.At = fromMS(at)
 		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) ConsentHistories(ctx context.Context, personIDs []string) (map[string][]store.ConsentRecord, error) {
+	out := map[string][]store.ConsentRecord{}
+	if len(personIDs) == 0 {
+		return out, nil
+	}
+	rows, err := t.tx.QueryContext(ctx, `SELECT seq, person_id, category, purpose, decision, method, notice_version, language, operator_id, site, guardian_id, at
+		FROM consents WHERE person_id IN (SELECT value FROM json_each(?)) ORDER BY person_id, seq`, jsonList(personIDs))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: consent histories: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c store.ConsentRecord
+		var at int64
+		if err := rows.Scan(&c.Seq, &c.PersonID, &c.Category, &c.Purpose, &c.Decision, &c.Method, &c.NoticeVersion, &c.Language, &c.OperatorID, &c.Site, &c.GuardianID, &at); err != nil {
+			return nil, fmt.Errorf("sqlite: consent histories: %w", err)
+		}
+		c.At = fromMS(at)
+		out[c.PersonID] = append(out[c.PersonID], c)
 	}
 	return out, rows.Err()
 }

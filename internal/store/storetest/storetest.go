@@ -23,6 +23,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PersonsVersioningAndLookup", testPersons},
 		{"HouseholdMembers", testHouseholds},
 		{"ConsentHistoryAndCounts", testConsents},
+		{"BatchReadsOfPersonsAndConsents", testBatchReads},
 		{"ExamsAndCategoryDeletion", testExams},
 		{"EraseLeavesTombstone", testErase},
 		{"AuditAppendIsContiguous", testAudit},
