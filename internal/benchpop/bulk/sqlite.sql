@@ -15,8 +15,14 @@
 --
 --   sqlite3 DIR/assent.db -cmd '.parameter set @n 980000' < internal/benchpop/bulk/sqlite.sql
 BEGIN;
-CREATE TEMP TABLE bulk AS
+-- The draws first, in a table of their own: a subquery's random() would be
+-- drawn again at every use of its column.
+CREATE TEMP TABLE draws AS
 WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < @n)
+SELECT n, abs(random()) % 10 AS d, abs(random()) % 2 AS s, abs(random()) % 3 AS op, abs(random()) % 100 AS leaf,
+       abs(random()) % 8760 AS h, abs(random()) % 90 AS age, abs(random()) % 6 AS sx, abs(random()) % 10 AS dec,
+       abs(random()) % 10 AS ex, abs(random()) % 10 AS bio, abs(random()) % 4 AS excl FROM i;
+CREATE TEMP TABLE bulk AS
 SELECT printf('bulk-%07d', n) AS id,
        printf('bench-%d-%d', d, s) AS site,
        printf('bench-%d-%d-op%d', d, s, op) AS operator_id,
@@ -26,9 +32,8 @@ SELECT printf('bulk-%07d', n) AS id,
        CASE sx WHEN 0 THEN 'female' WHEN 1 THEN 'male' WHEN 2 THEN 'female' WHEN 3 THEN 'male' WHEN 4 THEN 'other' ELSE 'unknown' END AS sex,
        CASE WHEN dec = 0 AND NOT (d = 0 AND s = 0) THEN 'declined' ELSE 'granted' END AS decision,
        ex < 3 AS exam, bio < 6 AS bio, excl = 0 AS excl
-FROM (SELECT n, abs(random()) % 10 AS d, abs(random()) % 2 AS s, abs(random()) % 3 AS op, abs(random()) % 100 AS leaf,
-             abs(random()) % 8760 AS h, abs(random()) % 90 AS age, abs(random()) % 6 AS sx, abs(random()) % 10 AS dec,
-             abs(random()) % 10 AS ex, abs(random()) % 10 AS bio, abs(random()) % 4 AS excl FROM i);
+FROM draws;
+DROP TABLE draws;
 
 INSERT INTO persons(id, status, area_code, site, version, identity_sealed, created_at, updated_at)
     SELECT id, 'active', area_code, site, 1, X'00', at, at FROM bulk;
