@@ -149,8 +149,13 @@ func sum(parts ...part) []store.StatsCount {
 // merge sums counts with the same grouping fields (sign -1 subtracts the
 // later parts' counts from the first) and drops zeros.
 func merge(sign int, parts ...[]store.StatsCount) []store.StatsCount {
-	idx := map[key]int{}
-	var out []store.StatsCount
+	n := 0
+	for _, part := range parts {
+		n += len(part)
+	}
+	// Sized once: a coverage report merges tens of thousands of counts.
+	idx := make(map[key]int, n)
+	out := make([]store.StatsCount, 0, n)
 	for i, part := range parts {
 		for _, c := range part {
 			if i > 0 {
