@@ -158,3 +158,83 @@ func TestLeaseBusy(t *testing.T) {
 		t.Errorf("lease still held by %q after the cut", table.holder)
 	}
 }
+
+// TestLeaseRenewedDuringLongCut: a cut that takes several times the lease's
+// TTL (here a slow checkpoint save) keeps the lease the whole time, so
+// another node trying all along never gets it; afterwards it is free.
+func TestLeaseRenewedDuringLongCut(t *testing.T) {
+	ctx := context.Background()
+	const ttl = 60 * time.Millisecond
+	s := &fakeStore{}
+	s.appendEvents(t, 5)
+	table := &leaseTable{}
+	saving := make(chan struct{})
+	s.saveErr = func(uint64) error {
+		close(saving)
+		time.Sleep(4 * ttl)
+		return nil
+	}
+	l, err := NewLog(Config{Leaves: s, Checkpoints: s, Signer: testSigner(t, 1), Lease: fakeLease{t: table, name: "me"}, LeaseTTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stolen := make(chan bool, 1)
+	go func() {
+		<-saving
+		other := fakeLease{t: table, name: "other"}
+		got := false
+		for deadline := time.Now().Add(3 * ttl); time.Now().Before(deadline); time.Sleep(ttl / 10) {
+			if ok, _ := other.Acquire(ctx, ttl); ok {
+				got = true
+				other.Release(ctx)
+				break
+			}
+		}
+		stolen <- got
+	}()
+	cp, err := l.Checkpoint(ctx)
+	if err != nil || cp.Size != 5 {
+		t.Fatalf("long cut: size %d, %v", cp.Size, err)
+	}
+	if <-stolen {
+		t.Fatal("another node took the lease while a cut that outlived its TTL was saving")
+	}
+	if table.holder != "" {
+		t.Errorf("lease still held by %q after the cut", table.holder)
+	}
+}
+
+// TestLeaseLostSavesNothing: when the lease lapses and another node takes
+// it during a cut (the renewal finds another holder), the cut fails with
+// ErrLeaseBusy and saves no checkpoint, and the other node's lease is kept.
+func TestLeaseLostSavesNothing(t *testing.T) {
+	ctx := context.Background()
+	const ttl = 60 * time.Millisecond
+	s := &fakeStore{}
+	s.appendEvents(t, 5)
+	table := &leaseTable{}
+	calls := 0
+	s.leavesErr = func(uint64) error {
+		calls++
+		if calls == 2 { // the catch-up under the lease
+			table.mu.Lock()
+			table.holder, table.until = "thief", time.Now().Add(time.Hour)
+			table.mu.Unlock()
+			time.Sleep(2 * ttl)
+		}
+		return nil
+	}
+	l, err := NewLog(Config{Leaves: s, Checkpoints: s, Signer: testSigner(t, 1), Lease: fakeLease{t: table, name: "me"}, LeaseTTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Checkpoint(ctx); !errors.Is(err, ErrLeaseBusy) {
+		t.Fatalf("cut after losing the lease: %v, want ErrLeaseBusy", err)
+	}
+	if n := len(s.checkpointSizes()); n != 0 {
+		t.Fatalf("%d checkpoints saved after the lease was lost", n)
+	}
+	if table.holder != "thief" {
+		t.Errorf("the new holder's lease was released: holder %q", table.holder)
+	}
+}

@@ -187,12 +187,14 @@ func (l *Log) Checkpoint(ctx context.Context) (SignedCheckpoint, error) {
 	if err != nil {
 		return SignedCheckpoint{}, fmt.Errorf("%s: %w", op, err)
 	}
+	held := func() error { return nil }
 	if l.cfg.Lease != nil {
-		release, err := l.acquire(ctx)
+		release, stillHeld, err := l.acquire(ctx)
 		if err != nil {
 			return SignedCheckpoint{}, fmt.Errorf("%s: %w", op, err)
 		}
 		defer release()
+		held = stillHeld
 		if size, err = l.sync(ctx); err != nil {
 			return SignedCheckpoint{}, fmt.Errorf("%s: %w", op, err)
 		}
@@ -233,6 +235,9 @@ func (l *Log) Checkpoint(ctx context.Context) (SignedCheckpoint, error) {
 	if err != nil {
 		return SignedCheckpoint{}, fmt.Errorf("%s: %w", op, err)
 	}
+	if err := held(); err != nil {
+		return SignedCheckpoint{}, fmt.Errorf("%s: size %d not saved: %w", op, size, err)
+	}
 	if err := l.cfg.Checkpoints.SaveCheckpoint(ctx, size, signed); err != nil {
 		return SignedCheckpoint{}, fmt.Errorf("%s: save size %d: %w", op, size, err)
 	}
@@ -243,36 +248,87 @@ func (l *Log) Checkpoint(ctx context.Context) (SignedCheckpoint, error) {
 	}, nil
 }
 
-// acquire waits for the checkpoint lease, at most LeaseWait, and returns
-// the function that releases it.
-func (l *Log) acquire(ctx context.Context) (func(), error) {
+// acquire waits for the checkpoint lease, at most LeaseWait. It returns
+// the function that releases it and one that reports whether it is still
+// held: while held, the lease is renewed every third of LeaseTTL, so a cut
+// that takes longer than the TTL (a long catch-up, a slow store) keeps it;
+// a renewal that fails or finds another holder marks it lost, and the cut
+// then saves nothing.
+func (l *Log) acquire(ctx context.Context) (release func(), held func() error, err error) {
 	deadline := time.Now().Add(l.cfg.LeaseWait)
 	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
 		ok, err := l.cfg.Lease.Acquire(ctx, l.cfg.LeaseTTL)
 		if err != nil {
-			return nil, fmt.Errorf("checkpoint lease: %w", err)
+			return nil, nil, fmt.Errorf("checkpoint lease: %w", err)
 		}
 		if ok {
-			return func() {
-				// Released even when ctx ended: else others wait out the TTL.
-				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-				defer cancel()
-				if err := l.cfg.Lease.Release(rctx); err != nil {
-					l.cfg.Logger.Warn("audit checkpoint lease not released; it lapses at its expiry", "err", err)
-				}
-			}, nil
+			release, held := l.renew(ctx)
+			return release, held, nil
 		}
 		if time.Now().Add(wait).After(deadline) {
-			return nil, fmt.Errorf("checkpoint lease: waited %v: %w", l.cfg.LeaseWait, ErrLeaseBusy)
+			return nil, nil, fmt.Errorf("checkpoint lease: waited %v: %w", l.cfg.LeaseWait, ErrLeaseBusy)
 		}
 		t := time.NewTimer(wait + time.Duration(rand.Int64N(int64(wait))))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		case <-t.C:
 		}
 	}
+}
+
+// renew keeps a freshly acquired lease until release is called.
+func (l *Log) renew(ctx context.Context) (release func(), held func() error) {
+	var (
+		mu   sync.Mutex
+		lost error
+	)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(l.cfg.LeaseTTL / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			ok, err := l.cfg.Lease.Acquire(ctx, l.cfg.LeaseTTL)
+			if err == nil && !ok {
+				err = fmt.Errorf("checkpoint lease lost to another node: %w", ErrLeaseBusy)
+			}
+			if err != nil {
+				mu.Lock()
+				lost = fmt.Errorf("checkpoint lease not renewed: %w", err)
+				mu.Unlock()
+				return
+			}
+		}
+	}()
+	held = func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		return lost
+	}
+	release = func() {
+		close(stop)
+		<-done
+		if held() != nil {
+			return // another node holds it now: not ours to release
+		}
+		// Released even when ctx ended: else others wait out the TTL.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := l.cfg.Lease.Release(rctx); err != nil {
+			l.cfg.Logger.Warn("audit checkpoint lease not released; it lapses at its expiry", "err", err)
+		}
+	}
+	return release, held
 }
 
 // Latest returns the latest saved checkpoint, verified against this log's
