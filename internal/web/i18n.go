@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,8 @@ type locale struct {
 	date string
 	p    *message.Printer
 	keys map[string]bool
+	// digits rewrites ASCII digits in the language's own (nil: ASCII).
+	digits *strings.Replacer
 }
 
 type catalogue struct {
@@ -113,6 +116,17 @@ func loadCatalogue() (*catalogue, error) {
 	for _, code := range c.order {
 		l := c.locales[code]
 		l.p = message.NewPrinter(language.MustParse(code), message.Catalog(b))
+		// Dates are written with the digits the language's numbers use
+		// (Arabic-Indic in Arabic), so a page does not mix two styles.
+		var from []string
+		for d := range 10 {
+			if s := l.p.Sprintf("%d", d); s != strconv.Itoa(d) {
+				from = append(from, strconv.Itoa(d), s)
+			}
+		}
+		if len(from) > 0 {
+			l.digits = strings.NewReplacer(from...)
+		}
 	}
 	c.matcher = language.NewMatcher(tags)
 	return c, nil
@@ -150,15 +164,23 @@ func (l *locale) Reason(code string) string {
 func (l *locale) Date(v any) string {
 	switch t := v.(type) {
 	case time.Time:
-		return t.Format(l.date)
+		return l.localDigits(t.Format(l.date))
 	case string:
 		d, err := time.Parse(time.DateOnly, t)
 		if err != nil {
 			return t
 		}
-		return d.Format(l.date)
+		return l.localDigits(d.Format(l.date))
 	}
 	return fmt.Sprint(v)
+}
+
+// localDigits writes the ASCII digits of s in the language's digits.
+func (l *locale) localDigits(s string) string {
+	if l.digits == nil {
+		return s
+	}
+	return l.digits.Replace(s)
 }
 
 // pick returns the locale for code (default when unknown).

@@ -154,7 +154,7 @@ func TestDatesAndNumbersPerLanguage(t *testing.T) {
 	for _, tc := range []struct{ lang, date, num, big string }{
 		{"en", "12 Apr 1988", "163.5", "12,345"},
 		{"fr", "12/04/1988", "163,5", "12\u00a0345"},
-		{"ar", "1988/04/12", "١٦٣٫٥", "١٢٬٣٤٥"},
+		{"ar", "١٩٨٨/٠٤/١٢", "١٦٣٫٥", "١٢٬٣٤٥"},
 	} {
 		l := c.pick(tc.lang)
 		if got := l.Date("1988-04-12"); got != tc.date {
