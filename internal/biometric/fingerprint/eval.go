@@ -180,7 +180,11 @@ func EvalIndex(ts []*Template, finger []int, thresholds, penetrations []float64)
 			if j == i || fingers[j] != fingers[i] {
 				continue
 			}
-			full := match(&probe.cyl, &mate.cyl, &s)
+			// As a gallery compares: its entries carry no ring
+			// descriptors.
+			pc, mc := probe.cyl, mate.cyl
+			pc.desc, mc.desc = nil, nil
+			full := match(&pc, &mc, &s)
 			above, impostors := 0, 0
 			for e, v := range byEntry {
 				if fingers[e] == fingers[i] {

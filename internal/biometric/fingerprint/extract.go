@@ -61,11 +61,13 @@ func Extract(img image.Image, dpi int) (*Template, error) {
 	if w < MinSide || h < MinSide {
 		return nil, fmt.Errorf("%s: %dx%d at 500 dpi: %w", op, w, h, ErrTooSmall)
 	}
-	ms, err := extractMinutiae(pix, w, h)
+	ms, f, err := extractMinutiae(pix, w, h)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	return newTemplate(w, h, ms), nil
+	t := newTemplate(w, h, ms)
+	t.setDesc(ringDescriptors(t.Minutiae, f))
+	return t, nil
 }
 
 // resample scales a grey image by s with bilinear interpolation.
@@ -102,7 +104,7 @@ type fields struct {
 	mean, std []float32 // local grey mean and contrast
 }
 
-func extractMinutiae(pix []float32, w, h int) ([]Minutia, error) {
+func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, error) {
 	f := estimateFields(pix, w, h)
 	area := 0
 	for _, m := range f.mask {
@@ -111,7 +113,7 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, error) {
 		}
 	}
 	if area < minArea {
-		return nil, fmt.Errorf("foreground %d pixels: %w", area, ErrQualityTooLow)
+		return nil, nil, fmt.Errorf("foreground %d pixels: %w", area, ErrQualityTooLow)
 	}
 	norm := normalise(pix, w, h, f)
 	bank := gaborBank{}
@@ -149,9 +151,9 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, error) {
 	thin(ridges, w, h)
 	ms := findMinutiae(ridges, w, h, f)
 	if len(ms) < minMinutiae {
-		return nil, fmt.Errorf("%d reliable minutiae: %w", len(ms), ErrQualityTooLow)
+		return nil, nil, fmt.Errorf("%d reliable minutiae: %w", len(ms), ErrQualityTooLow)
 	}
-	return ms, nil
+	return ms, f, nil
 }
 
 // estimateFields computes the foreground mask, orientation field, coherence

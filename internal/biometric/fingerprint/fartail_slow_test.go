@@ -159,16 +159,55 @@ func TestFarTailPooled(t *testing.T) {
 		t.Logf("%.0e people (%.0e finger templates): shipped threshold %.4f (asked FMR %.1e); pooled measured FMR %.2e, tail fit %.1e; FNMR %.2f%%",
 			people, 2*people, th, fmr, fmrAt(imp, th), math.Pow(10, a+b*th), 100*float64(countBelow(gen, th))/float64(len(gen)))
 	}
-	// The one-decade extrapolation must hold within a factor of 4 (2.5x
-	// with the first-wave matcher, 3.5x after issue 17, where 5 of the 7
-	// pairs above the fitted 1e-5 score are one finger pair of FVC2002
-	// DB2; a change that fattens the tail fails it).
-	if measured > 4e-5 || measured < 2.5e-6 {
-		t.Errorf("measured FMR %.2e at the fitted 1e-5 score: the tail extrapolation is off by more than 4x", measured)
+	// The one-decade extrapolation must hold within a factor of 3 (2.5x
+	// with the first-wave matcher, 3.5x after the first pass of issue 17,
+	// when 5 of the 7 pairs above the fitted 1e-5 score were one finger
+	// pair of FVC2002 DB2, and the bound was 4x; 2.0x with the ring
+	// descriptors; a change that fattens the tail fails it).
+	if measured > 3e-5 || measured < 1e-5/3 {
+		t.Errorf("measured FMR %.2e at the fitted 1e-5 score: the tail extrapolation is off by more than 3x", measured)
 	}
 	// The shipped calibration must not be optimistic by more than 3x at
 	// the default threshold (1e-4) on the pooled, cross-set impostors.
 	if got := fmrAt(imp, DefaultThreshold()); got > 3e-4 {
 		t.Errorf("pooled impostor FMR at the default threshold %.2e, want at most 3e-4", got)
+	}
+	// A gallery holds no ring descriptors (gallery.go), so a 1:N search
+	// scores without them: the same pairs, as the gallery sees them.
+	plain := make([]*Template, len(ts))
+	for i, tp := range ts {
+		if tp != nil {
+			c := *tp
+			c.desc, c.cyl.desc = nil, nil
+			plain[i] = &c
+		}
+	}
+	var pgen, pimp []float64
+	for i := range plain {
+		for j := i + 1; j < len(plain); j++ {
+			v := -1.0
+			if plain[i] != nil && plain[j] != nil {
+				v = match(&plain[i].cyl, &plain[j].cyl, &s)
+			}
+			if finger[i] == finger[j] {
+				pgen = append(pgen, v)
+			} else if !sameFinger(finger[i], finger[j]) {
+				pimp = append(pimp, v)
+			}
+		}
+	}
+	slices.Sort(pimp)
+	slices.Sort(pgen)
+	for _, q := range []float64{1e-2, 1e-3, 1e-4} {
+		th := Threshold(q)
+		t.Logf("without descriptors (a gallery's scores), FMR %g: measured score %.4f; shipped Threshold %.4f lets %.2e through; FNMR there %.2f%%",
+			q, pimp[len(pimp)-int(q*float64(len(pimp)))], th, fmrAt(pimp, th), 100*float64(countBelow(pgen, th))/float64(len(pgen)))
+	}
+	for _, people := range []float64{1e5, 1e6, 2e7} {
+		th := Threshold(1 / (100 * 2 * people))
+		t.Logf("without descriptors, %.0e people: threshold %.4f, FNMR %.2f%%", people, th, 100*float64(countBelow(pgen, th))/float64(len(pgen)))
+	}
+	if got := fmrAt(pimp, DefaultThreshold()); got > 3e-4 {
+		t.Errorf("pooled impostor FMR without descriptors at the default threshold %.2e, want at most 3e-4", got)
 	}
 }

@@ -257,6 +257,15 @@ func FuzzUnmarshalBinary(f *testing.F) {
 	f.Add([]byte("AFP1\x00\x10\x00\x10\x00\x00"))
 	f.Add(b[:10+40*minutiaSize])
 	f.Add(append([]byte("AFP1"), b[4:10+40*minutiaSize]...))
+	withDesc := sampleTemplate()
+	desc := make([]uint32, len(withDesc.Minutiae))
+	for i := range desc {
+		desc[i] = uint32(i) * 0x9e3779b9
+	}
+	withDesc.setDesc(desc)
+	if d, err := withDesc.MarshalBinary(); err == nil {
+		f.Add(d)
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var tp Template
 		if err := tp.UnmarshalBinary(in); err != nil {

@@ -132,6 +132,10 @@ type cylinders struct {
 	norm                []float32 // sqrt of the number of 1 bits
 	bits                []cylBits
 	typ                 []uint8 // TypeOther, TypeEnding or TypeBifurcation
+	// desc holds each cylinder's ring descriptor (see ringDescriptors),
+	// or is nil when the template has none (made from minutiae only, or
+	// unpacked from a gallery): the matcher then goes without.
+	desc []uint32
 }
 
 func (c *cylinders) n() int { return len(c.x) }
@@ -575,6 +579,17 @@ func match(a, b *cylinders, s *scratch) float64 {
 			p.s = min(1, p.s*(1+typeWeight))
 		default:
 			p.s *= 1 - typeWeight
+		}
+	}
+	// Ring descriptors: the ridge orientation around both minutiae, in
+	// each minutia's frame; agreement raises a pair, disagreement lowers it.
+	if a.desc != nil && b.desc != nil {
+		ad, bd := a.desc[:na], b.desc[:nb]
+		for k := range s.pairs {
+			p := &s.pairs[k]
+			if w, ok := descWeight(ad[p.a], bd[p.b]); ok {
+				p.s = min(1, p.s*w)
+			}
 		}
 	}
 	np := npTab[min(na, nb, len(npTab)-1)]

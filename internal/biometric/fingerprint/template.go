@@ -42,7 +42,21 @@ type Minutia struct {
 type Template struct {
 	Width, Height int // image size in 500-dpi pixels
 	Minutiae      []Minutia
-	cyl           cylinders
+	// desc[i] is the ring descriptor of Minutiae[i] (desc.go), nil for a
+	// template made from minutiae alone (NewTemplate, FromISO, "AFP1" and
+	// "AFP2" forms).
+	desc []uint32
+	cyl  cylinders
+}
+
+// setDesc gives t the ring descriptors desc (one per minutia) and its
+// cylinders theirs.
+func (t *Template) setDesc(desc []uint32) {
+	if len(desc) != len(t.Minutiae) {
+		return
+	}
+	t.desc = desc
+	t.cyl.desc = cylinderDesc(&t.cyl, t.Minutiae, desc)
 }
 
 // MaxTemplateMinutiae bounds the minutiae of a template (as ISO/IEC 19794-2
@@ -67,6 +81,8 @@ func NewTemplate(width, height int, ms []Minutia) *Template {
 const (
 	magic       = "AFP1" // minutiae only
 	magicCyl    = "AFP2" // minutiae and cylinders
+	magicDesc   = "AFP3" // minutiae, ring descriptors and cylinders
+	descSize    = 4      // bytes per minutia of a ring descriptor
 	headerLen   = 4 + 2 + 2 + 2
 	minutiaSize = 8
 )
@@ -75,14 +91,19 @@ const (
 // and count (uint16 big-endian), then 8 bytes per minutia: x and y in 1/4
 // pixel (uint16), direction in 1/65536 turn (uint16), type, quality; then
 // the cylinder codes, sparse (see cylcode.go: about 45 bytes per minutia),
-// so that UnmarshalBinary need not rebuild them. The older "AFP1" form is
-// the same without the cylinders.
+// so that UnmarshalBinary need not rebuild them. A template made by Extract
+// carries ring descriptors (desc.go) and is written as "AFP3": the same
+// with 4 bytes per minutia (its descriptor, uint32) between the minutiae and
+// the cylinders. The older "AFP1" form is "AFP2" without the cylinders.
 func (t *Template) MarshalBinary() ([]byte, error) {
 	if len(t.Minutiae) > MaxTemplateMinutiae || t.Width > math.MaxUint16 || t.Height > math.MaxUint16 {
 		return nil, fmt.Errorf("fingerprint: marshal: too large: %w", ErrTemplate)
 	}
-	b := make([]byte, 0, headerLen+minutiaSize*len(t.Minutiae)+5+48*t.cyl.n())
+	b := make([]byte, 0, headerLen+(minutiaSize+descSize)*len(t.Minutiae)+5+48*t.cyl.n())
 	b = append(b, magicCyl...)
+	if t.desc != nil {
+		copy(b[len(b)-4:], magicDesc)
+	}
 	b = binary.BigEndian.AppendUint16(b, uint16(t.Width))
 	b = binary.BigEndian.AppendUint16(b, uint16(t.Height))
 	b = binary.BigEndian.AppendUint16(b, uint16(len(t.Minutiae)))
@@ -92,9 +113,14 @@ func (t *Template) MarshalBinary() ([]byte, error) {
 		b = binary.BigEndian.AppendUint16(b, dirCode(m.Dir))
 		b = append(b, m.Type, m.Quality)
 	}
+	plain := len(b)
+	for _, d := range t.desc {
+		b = binary.BigEndian.AppendUint32(b, d)
+	}
 	if withCyl, ok := appendCylinders(b, t); ok {
 		return withCyl, nil
 	}
+	b = b[:plain]
 	copy(b, magic)
 	return b, nil
 }
@@ -109,24 +135,36 @@ func dirCode(dir float32) uint16 {
 	return uint16(int(math.Round(d/(2*math.Pi)*65536)) & 0xffff)
 }
 
-// UnmarshalBinary decodes bytes written by MarshalBinary ("AFP2", or the
-// older "AFP1"). Stored cylinders are used when the cylinder code that made
+// UnmarshalBinary decodes bytes written by MarshalBinary ("AFP3", "AFP2",
+// or the older "AFP1"). Stored cylinders are used when the cylinder code that made
 // them is this one's, and rebuilt from the minutiae otherwise. Truncated or
 // malformed input gives an error wrapping ErrTemplate.
 func (t *Template) UnmarshalBinary(b []byte) error {
 	const op = "fingerprint: unmarshal template"
-	if len(b) < headerLen || string(b[:4]) != magic && string(b[:4]) != magicCyl {
+	if len(b) < headerLen || string(b[:4]) != magic && string(b[:4]) != magicCyl && string(b[:4]) != magicDesc {
 		return fmt.Errorf("%s: bad header: %w", op, ErrTemplate)
 	}
-	withCyl := string(b[:4]) == magicCyl
+	withDesc := string(b[:4]) == magicDesc
+	withCyl := withDesc || string(b[:4]) == magicCyl
 	w := int(binary.BigEndian.Uint16(b[4:]))
 	h := int(binary.BigEndian.Uint16(b[6:]))
 	n := int(binary.BigEndian.Uint16(b[8:]))
 	if n > MaxTemplateMinutiae {
 		return fmt.Errorf("%s: %d minutiae, at most %d: %w", op, n, MaxTemplateMinutiae, ErrTemplate)
 	}
-	if end := headerLen + n*minutiaSize; len(b) != end && (!withCyl || len(b) < end) {
+	end := headerLen + n*minutiaSize
+	if withDesc {
+		end += n * descSize
+	}
+	if len(b) != end && (!withCyl || len(b) < end) {
 		return fmt.Errorf("%s: %d bytes for %d minutiae: %w", op, len(b), n, ErrTemplate)
+	}
+	var desc []uint32
+	if withDesc {
+		desc = make([]uint32, n)
+		for i := range desc {
+			desc[i] = binary.BigEndian.Uint32(b[headerLen+n*minutiaSize+i*descSize:])
+		}
 	}
 	ms := make([]Minutia, n)
 	for i := range ms {
@@ -143,16 +181,18 @@ func (t *Template) UnmarshalBinary(b []byte) error {
 		}
 	}
 	if withCyl {
-		c, ok, err := readCylinders(b[headerLen+n*minutiaSize:], ms)
+		c, ok, err := readCylinders(b[end:], ms)
 		if err != nil {
 			return err
 		}
 		if ok {
 			*t = Template{Width: w, Height: h, Minutiae: ms, cyl: c}
+			t.setDesc(desc)
 			return nil
 		}
 	}
 	*t = *newTemplate(w, h, ms)
+	t.setDesc(desc)
 	return nil
 }
 
