@@ -38,7 +38,8 @@ type Source interface {
 // PageOpener is a Source that unseals a page's kept entries at once (the
 // registry's: one key-store read for the page's persons, not one per
 // entry). OpenPage returns the serialised templates in the page's order,
-// nil where Keep is false.
+// nil where Keep is false; or nil and no error when it cannot open this
+// page at once, and the loader calls Open for each kept entry.
 type PageOpener interface {
 	OpenPage(ctx context.Context, p Page) ([][]byte, error)
 }
@@ -136,7 +137,7 @@ func (l *Local) openPage(ctx context.Context, src Source, p Page) ([]any, error)
 		if raws, err = po.OpenPage(ctx, p); err != nil {
 			return nil, fmt.Errorf("dedup: load: %w", err)
 		}
-		if len(raws) != len(p.Entries) {
+		if raws != nil && len(raws) != len(p.Entries) {
 			return nil, fmt.Errorf("dedup: load: %d templates opened for a page of %d", len(raws), len(p.Entries))
 		}
 	}

@@ -329,8 +329,13 @@ type batchOpener interface {
 }
 
 // OpenPage implements dedup.PageOpener: a page's kept templates opened in
-// one batch when the keyring can, else one at a time.
+// one batch when the keyring can; else nil, and the loader opens them one
+// at a time (Open) on every core.
 func (s gallerySource) OpenPage(ctx context.Context, p dedup.Page) ([][]byte, error) {
+	b, ok := s.r.keys.(batchOpener)
+	if !ok {
+		return nil, nil
+	}
 	ids, sealed := make([]string, len(p.Entries)), make([][]byte, len(p.Entries))
 	for i, e := range p.Entries {
 		ids[i] = e.PersonID
@@ -338,20 +343,7 @@ func (s gallerySource) OpenPage(ctx context.Context, p dedup.Page) ([][]byte, er
 			sealed[i] = e.Sealed
 		}
 	}
-	if b, ok := s.r.keys.(batchOpener); ok {
-		return b.OpenAll(ctx, p.Modality, kindTemplate, ids, sealed)
-	}
-	out := make([][]byte, len(sealed))
-	for i, v := range sealed {
-		if v == nil {
-			continue
-		}
-		var err error
-		if out[i], err = s.r.keys.Open(ctx, ids[i], p.Modality, kindTemplate, v); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return b.OpenAll(ctx, p.Modality, kindTemplate, ids, sealed)
 }
 
 // dedupConsents tells, for a person, which biometric categories' deduplication
