@@ -35,6 +35,15 @@ type Source interface {
 	Open(ctx context.Context, modality string, e Entry) ([]byte, error)
 }
 
+// PageOpener is a Source that unseals a page's kept entries at once (the
+// registry's: one key-store read for the page's persons, not one per
+// entry). OpenPage returns the serialised templates in the page's order,
+// nil where Keep is false; or nil and no error when it cannot open this
+// page at once, and the loader calls Open for each kept entry.
+type PageOpener interface {
+	OpenPage(ctx context.Context, p Page) ([][]byte, error)
+}
+
 // Stats reports a load.
 type Stats struct {
 	Persons   int
@@ -122,6 +131,16 @@ func (l *Local) Load(ctx context.Context, src Source, progress func(done int)) (
 // result is nil where the page does not keep the entry.
 func (l *Local) openPage(ctx context.Context, src Source, p Page) ([]any, error) {
 	out := make([]any, len(p.Entries))
+	var raws [][]byte
+	if po, ok := src.(PageOpener); ok {
+		var err error
+		if raws, err = po.OpenPage(ctx, p); err != nil {
+			return nil, fmt.Errorf("dedup: load: %w", err)
+		}
+		if raws != nil && len(raws) != len(p.Entries) {
+			return nil, fmt.Errorf("dedup: load: %d templates opened for a page of %d", len(raws), len(p.Entries))
+		}
+	}
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(p.Entries)))
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
@@ -134,7 +153,13 @@ func (l *Local) openPage(ctx context.Context, src Source, p Page) ([]any, error)
 					continue
 				}
 				e := p.Entries[i]
-				raw, err := src.Open(ctx, p.Modality, e)
+				var raw []byte
+				var err error
+				if raws != nil {
+					raw = raws[i]
+				} else {
+					raw, err = src.Open(ctx, p.Modality, e)
+				}
 				if err == nil {
 					out[i], err = decode(p.Modality, raw)
 				}

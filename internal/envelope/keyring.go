@@ -216,7 +216,11 @@ func (k *Keyring) getOrCreate(ctx context.Context, ref Ref, gen func() []byte) (
 }
 
 func (k *Keyring) stripeFor(person string) *sync.RWMutex {
-	return &k.stripe[maphash.String(k.seed, person)%stripes]
+	return &k.stripe[k.stripeIndex(person)]
+}
+
+func (k *Keyring) stripeIndex(person string) int {
+	return int(maphash.String(k.seed, person) % stripes)
 }
 
 func dataRef(person, cat string) Ref { return Ref{Owner: person, Name: dataKeyPrefix + cat} }

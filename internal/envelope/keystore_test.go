@@ -181,3 +181,22 @@ func TestOpenSQLiteStoreRejectsURIPaths(t *testing.T) {
 		})
 	}
 }
+
+func TestSQLiteStoreImport(t *testing.T) {
+	ctx := context.Background()
+	s := newSQLiteStore(t, filepath.Join(t.TempDir(), "keys.db"))
+	first := wk("p1", "data/iris", 1, "first")
+	if err := s.Create(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	other := wk("p2", "data/iris", 2, "other")
+	if err := s.Import(ctx, []WrappedKey{wk("p1", "data/iris", 3, "second"), other}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []WrappedKey{first, other} {
+		got, err := s.Get(ctx, want.Ref)
+		if err != nil || string(got.Wrapped) != string(want.Wrapped) || got.Version != want.Version {
+			t.Errorf("Get(%v) = %+v, %v; want %+v", want.Ref, got, err, want)
+		}
+	}
+}

@@ -2,7 +2,9 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"time"
@@ -215,9 +217,10 @@ func (s gallerySource) Pages(ctx context.Context, modalities []string, fn func(d
 // countConsents adds to counts, for every person of page not in it yet,
 // which categories' deduplication consent counts. The page's persons and
 // consent histories are read in one transaction, two queries
-// (Tx.GetPersons, Tx.ConsentHistories); the decisions, each opening the
-// person's identity for the birth date, are made on every core, by the
-// rule dedupConsents applies to one person.
+// (Tx.GetPersons, Tx.ConsentHistories); their identities are opened for
+// the birth date in one batch (one key-store read, batchOpener), and the
+// decisions are made on every core, by the rule dedupConsents applies to
+// one person.
 func (r *Registry) countConsents(ctx context.Context, page []store.Biometric, counts map[string]map[consent.Category]bool) error {
 	var todo []string
 	seen := map[string]bool{}
@@ -246,6 +249,34 @@ func (r *Registry) countConsents(ctx context.Context, page []store.Biometric, co
 	if err != nil {
 		return err
 	}
+	// The identities (for the birth date) of the persons whose consents are
+	// decided: opened in one batch when the keyring can (one key-store read
+	// for the page), else one at a time on every core.
+	births := make([]time.Time, len(todo))
+	opened := make([]bool, len(todo))
+	if b, ok := r.keys.(batchOpener); ok {
+		ids, sealed := make([]string, len(todo)), make([][]byte, len(todo))
+		for i, id := range todo {
+			ids[i] = id
+			if p, ok := persons[id]; ok && p.Status == store.StatusActive && p.AliasOf == "" {
+				sealed[i] = p.IdentitySealed
+			}
+		}
+		raws, err := b.OpenAll(ctx, string(consent.Identity), kindPerson, ids, sealed)
+		if err != nil {
+			return fmt.Errorf("registry: open %s: %w", kindPerson, err)
+		}
+		for i, raw := range raws {
+			if raw == nil {
+				continue
+			}
+			var ident Identity
+			if err := json.Unmarshal(raw, &ident); err != nil {
+				return fmt.Errorf("registry: open %s: %w", kindPerson, err)
+			}
+			births[i], opened[i] = birthTime(ident.BirthDate), true
+		}
+	}
 	out := make([]map[consent.Category]bool, len(todo))
 	workers := min(runtime.GOMAXPROCS(0), len(todo))
 	errs := make([]error, workers)
@@ -261,7 +292,13 @@ func (r *Registry) countConsents(ctx context.Context, page []store.Biometric, co
 					out[i] = map[consent.Category]bool{}
 					continue
 				}
-				c, err := r.decideDedup(ctx, p, hists[p.ID])
+				var c map[consent.Category]bool
+				var err error
+				if opened[i] {
+					c = r.decideDedupBorn(p, hists[p.ID], births[i])
+				} else {
+					c, err = r.decideDedup(ctx, p, hists[p.ID])
+				}
 				if err != nil {
 					errs[w] = err
 					return
@@ -282,6 +319,31 @@ func (r *Registry) countConsents(ctx context.Context, page []store.Biometric, co
 
 func (s gallerySource) Open(ctx context.Context, modality string, e dedup.Entry) ([]byte, error) {
 	return s.r.keys.Open(ctx, e.PersonID, modality, kindTemplate, e.Sealed)
+}
+
+// batchOpener is a Keyring that opens many values of one category and
+// kind at once, reading their keys in one key-store query
+// (envelope.Keyring.OpenAll).
+type batchOpener interface {
+	OpenAll(ctx context.Context, category, kind string, persons []string, values [][]byte) ([][]byte, error)
+}
+
+// OpenPage implements dedup.PageOpener: a page's kept templates opened in
+// one batch when the keyring can; else nil, and the loader opens them one
+// at a time (Open) on every core.
+func (s gallerySource) OpenPage(ctx context.Context, p dedup.Page) ([][]byte, error) {
+	b, ok := s.r.keys.(batchOpener)
+	if !ok {
+		return nil, nil
+	}
+	ids, sealed := make([]string, len(p.Entries)), make([][]byte, len(p.Entries))
+	for i, e := range p.Entries {
+		ids[i] = e.PersonID
+		if p.Keep[i] {
+			sealed[i] = e.Sealed
+		}
+	}
+	return b.OpenAll(ctx, p.Modality, kindTemplate, ids, sealed)
 }
 
 // dedupConsents tells, for a person, which biometric categories' deduplication
@@ -314,13 +376,22 @@ func (r *Registry) decideDedup(ctx context.Context, p store.Person, hist []store
 	if err != nil {
 		return nil, err
 	}
-	birth := birthTime(ident.BirthDate)
+	return r.decideDedupBorn(p, hist, birthTime(ident.BirthDate)), nil
+}
+
+// decideDedupBorn is decideDedup with the person's birth date already
+// opened.
+func (r *Registry) decideDedupBorn(p store.Person, hist []store.ConsentRecord, birth time.Time) map[consent.Category]bool {
+	out := map[consent.Category]bool{}
+	if p.Status != store.StatusActive || p.AliasOf != "" {
+		return out
+	}
 	facts := consent.Facts{Person: consent.Person{Exists: true, BirthDate: birth}, Records: toConsentRecords(hist), Now: r.clock(), Config: r.cfg}
 	for _, c := range consent.BiometricCategories {
 		v := consent.Decide(consent.Request{Role: consent.Registrar, Purpose: consent.Deduplication, PersonID: p.ID, Category: c, Action: consent.Read}, facts)
 		out[c] = v.Allow
 	}
-	return out, nil
+	return out
 }
 
 // refreshGallery brings one person's gallery entries in line with their

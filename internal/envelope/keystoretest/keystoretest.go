@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -220,6 +221,53 @@ func Run(t *testing.T, newStore func(t *testing.T) envelope.KeyStore) {
 		wg.Wait()
 		if wins != 1 {
 			t.Errorf("%d creators won, want 1", wins)
+		}
+	})
+	t.Run("get many", func(t *testing.T) {
+		s := newStore(t)
+		b, ok := s.(envelope.BatchGetter)
+		if !ok {
+			t.Skip("the store reads keys one at a time")
+		}
+		if got, err := b.GetMany(ctx, nil); err != nil || len(got) != 0 {
+			t.Errorf("GetMany(nil) = %v, %v", got, err)
+		}
+		var want []envelope.WrappedKey
+		for i := range 5 {
+			k := wk(fmt.Sprintf("p%d", i), "data/fingerprint", uint32(i+1), fmt.Sprint("w", i))
+			want = append(want, k)
+			if err := s.Create(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Create(ctx, wk("p1", "data/iris", 9, "other")); err != nil {
+			t.Fatal(err)
+		}
+		refs := []envelope.Ref{want[3].Ref, {Owner: "p9", Name: "data/fingerprint"}, want[0].Ref, want[3].Ref, want[1].Ref, {Owner: "p2", Name: "data/iris"}}
+		got, err := b.GetMany(ctx, refs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sortRefs := func(ks []envelope.WrappedKey) {
+			slices.SortFunc(ks, func(a, b envelope.WrappedKey) int {
+				return strings.Compare(a.Ref.Owner+"/"+a.Ref.Name, b.Ref.Owner+"/"+b.Ref.Name)
+			})
+		}
+		sortRefs(got)
+		if diff := cmp.Diff([]envelope.WrappedKey{want[0], want[1], want[3]}, got); diff != "" {
+			t.Errorf("GetMany (-want +got):\n%s", diff)
+		}
+		got[0].Wrapped[0] = 'X'
+		again, _ := s.Get(ctx, want[0].Ref)
+		if !bytes.Equal(again.Wrapped, want[0].Wrapped) {
+			t.Error("modifying a returned key changed the stored key")
+		}
+		if err := s.Delete(ctx, want[1].Ref); err != nil {
+			t.Fatal(err)
+		}
+		got, err = b.GetMany(ctx, []envelope.Ref{want[1].Ref})
+		if err != nil || len(got) != 0 {
+			t.Errorf("GetMany of a deleted key = %v, %v", got, err)
 		}
 	})
 }

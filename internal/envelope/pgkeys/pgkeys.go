@@ -224,3 +224,60 @@ func pgReadBatch(ctx context.Context, tx pgx.Tx, after envelope.Ref, first bool)
 	}
 	return out, rows.Err()
 }
+
+var _ envelope.BatchGetter = (*Store)(nil)
+
+// GetMany implements envelope.BatchGetter: one query, the refs passed as
+// two arrays joined on the primary key.
+func (s *Store) GetMany(ctx context.Context, refs []envelope.Ref) ([]envelope.WrappedKey, error) {
+	const op = "pgkeys.Store.GetMany"
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	owners, names := make([]string, len(refs)), make([]string, len(refs))
+	for i, r := range refs {
+		owners[i], names[i] = r.Owner, r.Name
+	}
+	rows, err := s.pool.Query(ctx, `SELECT k.owner, k.name, k.version, k.master_id, k.wrapped, k.created
+		FROM wrapped_keys k JOIN (SELECT DISTINCT o, n FROM unnest($1::text[], $2::text[]) AS r(o, n)) r
+		ON k.owner = r.o COLLATE "C" AND k.name = r.n COLLATE "C"`, owners, names)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer rows.Close()
+	out := make([]envelope.WrappedKey, 0, len(refs))
+	for rows.Next() {
+		var wk envelope.WrappedKey
+		var version, created int64
+		if err := rows.Scan(&wk.Ref.Owner, &wk.Ref.Name, &version, &wk.MasterID, &wk.Wrapped, &created); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		wk.Version, wk.Created = uint32(version), time.Unix(created, 0).UTC()
+		out = append(out, wk)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, nil
+}
+
+// Import stores the keys of wks not stored yet (as Create does each, an
+// existing key left alone) in one transaction. It serves tools that copy
+// a key store (assent bench enrol); a registry creates its keys through
+// the keyring.
+func (s *Store) Import(ctx context.Context, wks []envelope.WrappedKey) error {
+	const op = "pgkeys.Store.Import"
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, wk := range wks {
+			b.Queue(`INSERT INTO wrapped_keys (owner, name, version, master_id, wrapped, created)
+				VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (owner, name) DO NOTHING`,
+				wk.Ref.Owner, wk.Ref.Name, int64(wk.Version), wk.MasterID, wk.Wrapped, wk.Created.Unix())
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}

@@ -115,3 +115,24 @@ func TestOpenRejectsBadSchema(t *testing.T) {
 		t.Fatal("a schema name that is not an identifier was accepted")
 	}
 }
+
+func TestImport(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	mk := func(owner string, v uint32, w string) envelope.WrappedKey {
+		return envelope.WrappedKey{Ref: envelope.Ref{Owner: owner, Name: "data/iris"}, Version: v, MasterID: "m", Wrapped: []byte(w), Created: time.Unix(1, 0).UTC()}
+	}
+	first, other := mk("p1", 1, "first"), mk("p2", 2, "other")
+	if err := s.Create(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Import(ctx, []envelope.WrappedKey{mk("p1", 3, "second"), other}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []envelope.WrappedKey{first, other} {
+		got, err := s.Get(ctx, want.Ref)
+		if err != nil || string(got.Wrapped) != string(want.Wrapped) || got.Version != want.Version {
+			t.Errorf("Get(%v) = %+v, %v; want %+v", want.Ref, got, err, want)
+		}
+	}
+}

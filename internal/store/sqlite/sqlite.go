@@ -54,6 +54,9 @@ func Open(ctx context.Context, dir string, opt Options) (*DB, error) {
 		}
 		if readonly {
 			q.Add("_pragma", "query_only(ON)")
+			// Readers map the file (up to 2 GiB): a gallery load reads every
+			// template page once, and a mapped page costs no read(2) and copy.
+			q.Add("_pragma", "mmap_size(2147418112)")
 		} else {
 			q.Set("_txlock", "immediate")
 		}

@@ -1,0 +1,208 @@
+package envelope
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+)
+
+// BatchGetter is a KeyStore that reads many keys in one query. The
+// keyring's OpenAll uses it when its store has it (every store of this
+// module does); otherwise it reads the keys one Get at a time.
+type BatchGetter interface {
+	// GetMany returns the stored keys among refs, in no particular order;
+	// a ref with no key is left out (not an error). Duplicate refs are
+	// allowed and give one key.
+	GetMany(ctx context.Context, refs []Ref) ([]WrappedKey, error)
+}
+
+// getManyBatch bounds how many refs one store query carries.
+const getManyBatch = 4096
+
+// GetMany implements BatchGetter.
+func (s *MemStore) GetMany(ctx context.Context, refs []Ref) ([]WrappedKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]WrappedKey, 0, len(refs))
+	seen := make(map[Ref]bool, len(refs))
+	for _, ref := range refs {
+		if wk, ok := s.keys[ref]; ok && !seen[ref] {
+			seen[ref] = true
+			out = append(out, cloneWrapped(wk))
+		}
+	}
+	return out, nil
+}
+
+// OpenAll opens values[i], sealed for (persons[i], cat, kind), as Open
+// does each, and returns the plaintexts in the same order; a nil value
+// gives a nil plaintext and needs no key. The data keys not in the cache
+// are read in one key-store query (BatchGetter) rather than one per
+// person, unwrapped and put in the cache, and the values are opened on
+// every core. This is what a gallery load uses: a page of templates, or
+// of identities, costs one key read.
+//
+// It holds the stripes of all the persons (shared) from the key read until
+// the last value is opened, so the ordering guarantees of Open hold: a
+// value opens only if its key was not shredded before, and a key shredded
+// concurrently is never put back in the cache. An error (the first, with
+// the index of its value) leaves the other results unspecified.
+func (k *Keyring) OpenAll(ctx context.Context, cat, kind string, persons []string, values [][]byte) ([][]byte, error) {
+	const op = "envelope.OpenAll"
+	if len(persons) != len(values) {
+		return nil, fmt.Errorf("%s: %w: %d persons, %d values", op, ErrInvalidArgument, len(persons), len(values))
+	}
+	out := make([][]byte, len(values))
+	parsed := make([]sealed, len(values))
+	var locks [stripes]bool
+	need := 0
+	for i, v := range values {
+		if v == nil {
+			continue
+		}
+		if err := checkSealArgs(persons[i], cat, kind); err != nil {
+			return nil, fmt.Errorf("%s: value %d: %w", op, i, err)
+		}
+		sv, err := parseSealed(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: value %d: %w", op, i, err)
+		}
+		parsed[i] = sv
+		locks[k.stripeIndex(persons[i])] = true
+		need++
+	}
+	if need == 0 {
+		return out, nil
+	}
+	k.rot.RLock()
+	defer k.rot.RUnlock()
+	// Stripes in ascending order: a writer (Shred) takes one stripe only, so
+	// this cannot deadlock with it or with another OpenAll.
+	for i := range stripes {
+		if locks[i] {
+			k.stripe[i].RLock()
+			defer k.stripe[i].RUnlock()
+		}
+	}
+	keys, err := k.dataKeys(ctx, cat, persons, values)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	workers := min(runtime.GOMAXPROCS(0), max(1, need/64))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(values); i += workers {
+				if values[i] == nil {
+					continue
+				}
+				p, sv := persons[i], parsed[i]
+				dk, ok := keys[p]
+				if !ok {
+					errs[w] = fmt.Errorf("%s: value %d: %w: no key for (%s, %s)", op, i, ErrShredded, p, cat)
+					return
+				}
+				if dk.version != sv.version {
+					errs[w] = fmt.Errorf("%s: value %d: %w: value sealed with key version %d, current is %d", op, i, ErrShredded, sv.version, dk.version)
+					return
+				}
+				pt, err := dk.aead.Open(nil, sv.nonce, sv.ciphertext, sealAAD(sv.version, p, cat, kind))
+				if err != nil {
+					errs[w] = fmt.Errorf("%s: value %d: %w", op, i, ErrTampered)
+					return
+				}
+				out[i] = pt
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// dataKeys returns the (person, cat) data keys of the persons with a
+// non-nil value, from the cache or read from the store in batches, and
+// puts those read in the cache. A person with no key is left out. Caller
+// holds k.rot and the persons' stripes (shared).
+func (k *Keyring) dataKeys(ctx context.Context, cat string, persons []string, values [][]byte) (map[string]dataKey, error) {
+	keys := make(map[string]dataKey, len(persons))
+	asked := make(map[string]bool)
+	var missing []Ref
+	for i, p := range persons {
+		if values[i] == nil || asked[p] {
+			continue
+		}
+		if _, ok := keys[p]; ok {
+			continue
+		}
+		if dk, ok := k.cache.get(cacheKey{p, cat}); ok {
+			keys[p] = dk
+			continue
+		}
+		asked[p] = true
+		missing = append(missing, dataRef(p, cat))
+	}
+	for chunk := range slices.Chunk(missing, getManyBatch) {
+		wks, err := k.getMany(ctx, chunk)
+		if err != nil {
+			return nil, err
+		}
+		dks := make([]dataKey, len(wks))
+		workers := min(runtime.GOMAXPROCS(0), max(1, len(wks)/64))
+		errs := make([]error, workers)
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < len(wks); i += workers {
+					key, err := k.unwrap(wks[i])
+					if err == nil {
+						dks[i].aead, err = newGCM(key)
+						clear(key)
+					}
+					if err != nil {
+						errs[w] = err
+						return
+					}
+					dks[i].version = wks[i].Version
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+		for i, wk := range wks {
+			if wk.Ref.Name != dataKeyPrefix+cat {
+				return nil, fmt.Errorf("key store answered %s/%s to a request for %s keys", wk.Ref.Owner, wk.Ref.Name, cat)
+			}
+			keys[wk.Ref.Owner] = dks[i]
+			k.cache.put(cacheKey{wk.Ref.Owner, cat}, dks[i])
+		}
+	}
+	return keys, nil
+}
+
+// getMany reads refs from the store, in one query when it can.
+func (k *Keyring) getMany(ctx context.Context, refs []Ref) ([]WrappedKey, error) {
+	if b, ok := k.store.(BatchGetter); ok {
+		return b.GetMany(ctx, refs)
+	}
+	out := make([]WrappedKey, 0, len(refs))
+	for _, ref := range refs {
+		wk, err := k.store.Get(ctx, ref)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, wk)
+	}
+	return out, nil
+}
