@@ -84,9 +84,11 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 		if !slices.ContainsFunc(caps, func(pc prepared) bool { return pc.cat == cat && pc.purpose == consent.Deduplication }) {
 			continue
 		}
-		mu := r.searchMu[cat]
-		mu.Lock()
-		defer mu.Unlock()
+		release, err := r.searchTurn(ctx, cat)
+		if err != nil {
+			return ImportResult{}, err
+		}
+		defer release()
 		for i, pc := range caps {
 			if pc.cat == cat && pc.purpose == consent.Deduplication {
 				var complete bool
