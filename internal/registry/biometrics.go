@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/failpoint"
 	"github.com/assent-registry/assent/internal/store"
 )
 
@@ -187,6 +188,7 @@ func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose conse
 	}
 	if err == nil {
 		out.Deduplication = dedupState
+		failpoint.Hit(failpoint.EnrolCommitted)
 		r.galleryFlush(ctx)
 	}
 	return out, err

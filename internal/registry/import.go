@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/failpoint"
 	"github.com/assent-registry/assent/internal/store"
 )
 
@@ -151,6 +152,7 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 	if err != nil {
 		return ImportResult{}, storeError(err)
 	}
+	failpoint.Hit(failpoint.EnrolCommitted)
 	r.galleryFlush(ctx)
 	if !out.AlreadyDone {
 		r.observe(np.access, nil, nil, nil)
