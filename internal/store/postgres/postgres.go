@@ -73,7 +73,8 @@ type Options struct {
 	// the one before. Without it, writers meeting at the audit log's tail
 	// can abort each other until MaxRetries runs out (measured with two
 	// API nodes, docs/audit.md). Set it for Postgres-wire databases
-	// without advisory locks (CockroachDB, YugabyteDB).
+	// without advisory locks (CockroachDB, YugabyteDB); it turns off the
+	// deduplication turns across nodes as well (LockDedup).
 	NoWriteLock bool
 }
 
