@@ -709,7 +709,7 @@ func TestTwoNodeEnrolmentRace(t *testing.T) {
 	t.Logf("%d trials, %d pairs missed", trials, missed)
 
 	// Throughput: 4 desks per node, each capturing new fingers.
-	const perDesk, desks = 10, 4
+	const perDesk, desks = 25, 4
 	ids := make([][]string, 2*desks)
 	fingers := make([][]*fingerprint.Template, 2*desks)
 	for d := range ids {
