@@ -13,6 +13,7 @@ import (
 	"github.com/assent-registry/assent/internal/biometric/fingerprint"
 	"github.com/assent-registry/assent/internal/biometric/iris"
 	"github.com/assent-registry/assent/internal/dedup"
+	"github.com/assent-registry/assent/internal/failpoint"
 	"github.com/assent-registry/assent/internal/registry"
 	"github.com/assent-registry/assent/internal/store"
 	"github.com/nats-io/nats.go"
@@ -102,6 +103,7 @@ func (s *Shard) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cluster: load: %w", err)
 	}
+	failpoint.Hit(failpoint.ShardLoaded)
 	s.applied.Store(start)
 	cons, err := s.js.OrderedConsumer(ctx, StreamName, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{shardFilter(s.opt.Index)},
@@ -169,6 +171,7 @@ func (s *Shard) apply(ctx context.Context, m jetstream.Msg) error {
 		s.applied.Store(md.Sequence.Stream)
 		return nil
 	}
+	failpoint.Hit(failpoint.ShardReceived)
 	if ch.Op == store.GalleryRemove {
 		s.mu.Lock()
 		_ = s.gal.Remove(ctx, ch.Person, ch.Ref)

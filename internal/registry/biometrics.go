@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/failpoint"
 	"github.com/assent-registry/assent/internal/store"
 )
 
@@ -139,17 +140,20 @@ func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose conse
 	a := enrolAccess(actor, purpose, id, cat)
 	// The 1:N scan takes seconds on a large gallery, so it runs before the
 	// write transaction, not inside it: other requests are never held up by
-	// it. Deduplicating enrolments of one modality take turns (searchMu), so
-	// two captures of one finger enrolled at once still find each other.
+	// it. Deduplicating enrolments of one modality take turns (searchTurn:
+	// in this process, and across nodes over PostgreSQL), so two captures
+	// of one finger enrolled at once still find each other.
 	var candidates []string
 	dedupState := DedupNotConsented
 	_, searchable := r.engines[cat]
 	if extractErr == nil && purpose == consent.Deduplication {
 		dedupState = DedupDone
 		if searchable {
-			mu := r.searchMu[cat]
-			mu.Lock()
-			defer mu.Unlock()
+			release, err := r.searchTurn(ctx, cat)
+			if err != nil {
+				return Enrolled{}, err
+			}
+			defer release()
 			cands, complete, err := r.gallerySearch(ctx, cat, t, id)
 			if err != nil {
 				return Enrolled{}, fmt.Errorf("registry: 1:N search: %w", err)
@@ -184,6 +188,7 @@ func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose conse
 	}
 	if err == nil {
 		out.Deduplication = dedupState
+		failpoint.Hit(failpoint.EnrolCommitted)
 		r.galleryFlush(ctx)
 	}
 	return out, err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/failpoint"
 	"github.com/assent-registry/assent/internal/store"
 )
 
@@ -209,6 +210,9 @@ func (r *Registry) RecordConsent(ctx context.Context, actor Actor, purpose conse
 	})
 	if err != nil {
 		return out, err
+	}
+	if erasePerson {
+		failpoint.Hit(failpoint.EraseCommitted)
 	}
 	if err := r.shredAfterCommit(ctx, id, shred, erasePerson); err != nil {
 		return out, err

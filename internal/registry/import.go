@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/failpoint"
 	"github.com/assent-registry/assent/internal/store"
 )
 
@@ -84,9 +85,11 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 		if !slices.ContainsFunc(caps, func(pc prepared) bool { return pc.cat == cat && pc.purpose == consent.Deduplication }) {
 			continue
 		}
-		mu := r.searchMu[cat]
-		mu.Lock()
-		defer mu.Unlock()
+		release, err := r.searchTurn(ctx, cat)
+		if err != nil {
+			return ImportResult{}, err
+		}
+		defer release()
 		for i, pc := range caps {
 			if pc.cat == cat && pc.purpose == consent.Deduplication {
 				var complete bool
@@ -149,6 +152,7 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 	if err != nil {
 		return ImportResult{}, storeError(err)
 	}
+	failpoint.Hit(failpoint.EnrolCommitted)
 	r.galleryFlush(ctx)
 	if !out.AlreadyDone {
 		r.observe(np.access, nil, nil, nil)

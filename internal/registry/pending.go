@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/failpoint"
 	"github.com/assent-registry/assent/internal/store"
 )
 
@@ -179,6 +180,7 @@ func (r *Registry) completePending(ctx context.Context, p store.PendingSearch, s
 		}
 		return false, false, err
 	}
+	failpoint.Hit(failpoint.PendingSearched)
 	// Complete: take the row and open the cases through the gate, in one
 	// transaction; only the transaction that takes the row opens cases.
 	a := enrolAccess(pendingActor, consent.Deduplication, p.PersonID, cat)

@@ -73,7 +73,8 @@ type Options struct {
 	// the one before. Without it, writers meeting at the audit log's tail
 	// can abort each other until MaxRetries runs out (measured with two
 	// API nodes, docs/audit.md). Set it for Postgres-wire databases
-	// without advisory locks (CockroachDB, YugabyteDB).
+	// without advisory locks (CockroachDB, YugabyteDB); it turns off the
+	// deduplication turns across nodes as well (LockDedup).
 	NoWriteLock bool
 }
 
@@ -104,6 +105,7 @@ func (o Options) validate() error {
 // DB is the PostgreSQL store. It is safe for concurrent use.
 type DB struct {
 	pool       *connPool
+	locks      *connPool // the deduplication turns' sessions (LockDedup)
 	maxRetries int
 	writeLock  bool // !Options.NoWriteLock
 }
@@ -144,7 +146,12 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{pool: pool, maxRetries: retries, writeLock: !opt.NoWriteLock}
+	locks, err := newConnPool(cfg.Copy(), dedupLockConns)
+	if err != nil {
+		pool.close()
+		return nil, err
+	}
+	db := &DB{pool: pool, locks: locks, maxRetries: retries, writeLock: !opt.NoWriteLock}
 	if !opt.AllowUnsafeDurability {
 		if err := db.checkDurability(ctx); err != nil {
 			db.Close()
@@ -181,6 +188,7 @@ func (db *DB) checkDurability(ctx context.Context) error {
 // end; later calls fail.
 func (db *DB) Close() error {
 	db.pool.close()
+	db.locks.close()
 	return nil
 }
 
