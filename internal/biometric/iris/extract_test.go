@@ -22,6 +22,10 @@ func TestSegmentSynthetic(t *testing.T) {
 		{"small pupil off centre", func() eyeSpec { s := baseEye(3); s.pr, s.px, s.py = 28, 165, 137; return s }},
 		{"large pupil heavy noise", func() eyeSpec { s := baseEye(4); s.pr, s.noise = 55, 8; return s }},
 		{"droopy upper lid", func() eyeSpec { s := baseEye(5); s.upperLid = 85; return s }},
+		// The right limbus arc runs out of the frame (IITD): the left arc
+		// alone must place it, the centre staying at the pupil's.
+		{"iris out of frame on one side", func() eyeSpec { s := baseEye(7); s.px, s.ix = 232, 230; return s }},
+		{"iris out of frame on the other side", func() eyeSpec { s := baseEye(8); s.px, s.ix = 90, 92; return s }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
