@@ -39,6 +39,18 @@ func TestSegmentSynthetic(t *testing.T) {
 			if d := math.Hypot(seg.pupil.x-s.px, seg.pupil.y-s.py); d > 2 || math.Abs(seg.pupil.r-s.pr) > 2 {
 				t.Errorf("pupil = %+v, want (%v,%v) r %v", seg.pupil, s.px, s.py, s.pr)
 			}
+			if s.ix+s.ir > float64(s.w) || s.ix-s.ir < 0 {
+				// One lateral edge is out of the frame: the other fixes
+				// only x +- r, the centre and radius trade along it.
+				side := 1.0
+				if s.ix+s.ir > float64(s.w) {
+					side = -1
+				}
+				if e := seg.iris.x + side*seg.iris.r - (s.ix + side*s.ir); math.Abs(e) > 3 || math.Abs(seg.iris.r-s.ir) > 8 || math.Abs(seg.iris.y-s.iy) > 4 {
+					t.Errorf("iris = %+v, want the edge in the frame at x %v (off by %.1f), r %v +- 8", seg.iris, s.ix+side*s.ir, e, s.ir)
+				}
+				return
+			}
 			if d := math.Hypot(seg.iris.x-s.ix, seg.iris.y-s.iy); d > 4 || math.Abs(seg.iris.r-s.ir) > 4 {
 				t.Errorf("iris = %+v, want (%v,%v) r %v", seg.iris, s.ix, s.iy, s.ir)
 			}
@@ -109,6 +121,11 @@ func TestExtractRejects(t *testing.T) {
 	}
 	closed := baseEye(20)
 	closed.upperLid, closed.lowerLid = 150, 160 // eye almost shut
+	// A dark spot with a ring at the frame's edge, an eighth of the side:
+	// an eye corner taken for an eye (IITD 137_L/04) must not enrol.
+	tiny := baseEye(21)
+	tiny.px, tiny.py, tiny.pr, tiny.ix, tiny.iy, tiny.ir = 14, 140, 8, 14, 140, 30
+	tiny.upperLid, tiny.lowerLid, tiny.highlights = 0, 0, 0
 	tests := []struct {
 		name string
 		img  image.Image
@@ -119,6 +136,7 @@ func TestExtractRejects(t *testing.T) {
 		{"flat grey", flat, []error{ErrNoIris}},
 		{"random noise", noise, []error{ErrNoIris, ErrQualityTooLow}},
 		{"eye shut", closed.render(), []error{ErrNoIris, ErrQualityTooLow}},
+		{"iris too small for the frame", tiny.render(), []error{ErrNoIris}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
