@@ -40,8 +40,8 @@ func sameEyesIITD(t *testing.T) [][2]string {
 // pipeline is deterministic; the tolerance of 0.1 points absorbs
 // floating-point differences between machines only.
 var irisDocumented = map[string][5]float64{
-	"casia": {0.447, 0, 0.838, 3.473, 0.353},
-	"iitd":  {0.953, 0.179, 1.102, 1.144, 1.248},
+	"casia": {0.447, 0, 0.838, 1.746, 0.353},
+	"iitd":  {0.398, 0.089, 0.520, 0.541, 0.603},
 }
 
 // TestCrossSetFigures evaluates CASIA-IrisV1 and IITD (same eyes filed
@@ -73,8 +73,8 @@ func TestCrossSetFigures(t *testing.T) {
 			t.Fatal(err)
 		}
 		tr := r.Test
-		t.Logf("%s in sample: EER %.3f%% FTE %.2f%% FMR1000 %.3f%% FMR10000 %.3f%% FMR100000 %.3f%% ZeroFMR %.3f%%; %d genuine %d impostor, excluded %d (%d under EER threshold); close impostors %d; identical %d",
-			c.name, 100*tr.EER, 100*tr.FTE, 100*tr.FMR1000, 100*tr.FMR10000, 100*tr.FMR100000, 100*tr.ZeroFMR, tr.Genuine, tr.Impostor, tr.ExcludedPairs, tr.ExcludedUnder, len(tr.CloseImpostors), len(tr.IdenticalImages))
+		t.Logf("%s in sample: EER %.3f%% FTE %.2f%% FMR1000 %.3f%% FMR10000 %.3f%% FMR100000 %.3f%% ZeroFMR %.3f%%; %d genuine %d impostor, excluded %d (%d under EER threshold); close impostors %d; identical %d; lowest impostor %.4f; failures %v",
+			c.name, 100*tr.EER, 100*tr.FTE, 100*tr.FMR1000, 100*tr.FMR10000, 100*tr.FMR100000, 100*tr.ZeroFMR, tr.Genuine, tr.Impostor, tr.ExcludedPairs, tr.ExcludedUnder, len(tr.CloseImpostors), len(tr.IdenticalImages), tr.imp[0], tr.Failures)
 		t.Logf("%s out of sample: EER %.3f%% (FMR %.4f%% FNMR %.3f%% at %.4f)", c.name, 100*r.Out.EER, 100*r.Out.At[0].FMR, 100*r.Out.At[0].FNMR, -r.Out.At[0].Threshold)
 		for _, p := range r.Out.At[1:] {
 			t.Logf("  fitted FMR %g at %.4f: measured FMR %.4f%% FNMR %.3f%% (fitted %v)", p.Target, -p.Threshold, 100*p.FMR, 100*p.FNMR, p.Measured)
@@ -95,8 +95,8 @@ func TestCrossSetFigures(t *testing.T) {
 		if c.name == "iitd" {
 			// docs/iris.md, far tail: IITD's own model (k fitted over the
 			// measured decades) within 2x of the measured FMR at 1e-4 and
-			// 1e-5 (documented 0.89x and 1.48x), and FNMR at the shipped
-			// model's 1e-5 threshold at most 5 % (documented 1.89 %).
+			// 1e-5 (documented 0.92x and 1.48x), and FNMR at the shipped
+			// model's 1e-5 threshold at most 5 % (documented 1.04 %).
 			for _, p := range r.InModel[1:3] {
 				if ratio := p.FMR / p.Target; ratio < 0.5 || ratio > 2 {
 					t.Errorf("iitd: own model at FMR %g: measured %.2e (%.2fx), want within 2x", p.Target, p.FMR, ratio)

@@ -37,6 +37,13 @@ type config struct {
 	// collaretteBound: the outer search reaches this many pupil radii
 	// (0: the limbus search's 4).
 	collaretteBound float64
+	// oneArc: where one lateral arc of the limbus search lies outside the
+	// image, the other decides alone, its edge strength times oneArc;
+	// 0 = such radii are not candidates.
+	oneArc float64
+	// minIrisFrac: a limbus radius under this fraction of the shorter
+	// image side is ErrNoIris.
+	minIrisFrac float64
 }
 
 func defaultConfig() config {
@@ -57,6 +64,11 @@ func defaultConfig() config {
 		// iris radius, the physiological small end), not the first
 		// search's 4: IITD 168_R, limbus at 4.4-5 pupil radii.
 		collaretteFrac: 0.5, collaretteEdge: 3, collaretteBound: 5,
+		// A limbus arc out of the frame (IITD: 36_L, 048_R, 127_R, 138_L/R)
+		// leaves the other to decide, at half its strength so an edge seen
+		// on both sides still wins where there is one (CASIA-IrisV1 is
+		// unchanged at 0.5; at 0.7 two of its images moved).
+		oneArc: 0.5, minIrisFrac: 0.125,
 	}
 }
 

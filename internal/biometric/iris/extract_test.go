@@ -22,6 +22,10 @@ func TestSegmentSynthetic(t *testing.T) {
 		{"small pupil off centre", func() eyeSpec { s := baseEye(3); s.pr, s.px, s.py = 28, 165, 137; return s }},
 		{"large pupil heavy noise", func() eyeSpec { s := baseEye(4); s.pr, s.noise = 55, 8; return s }},
 		{"droopy upper lid", func() eyeSpec { s := baseEye(5); s.upperLid = 85; return s }},
+		// The right limbus arc runs out of the frame (IITD): the left arc
+		// alone must place it, the centre staying at the pupil's.
+		{"iris out of frame on one side", func() eyeSpec { s := baseEye(7); s.px, s.ix = 232, 230; return s }},
+		{"iris out of frame on the other side", func() eyeSpec { s := baseEye(8); s.px, s.ix = 90, 92; return s }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -34,6 +38,18 @@ func TestSegmentSynthetic(t *testing.T) {
 			}
 			if d := math.Hypot(seg.pupil.x-s.px, seg.pupil.y-s.py); d > 2 || math.Abs(seg.pupil.r-s.pr) > 2 {
 				t.Errorf("pupil = %+v, want (%v,%v) r %v", seg.pupil, s.px, s.py, s.pr)
+			}
+			if s.ix+s.ir > float64(s.w) || s.ix-s.ir < 0 {
+				// One lateral edge is out of the frame: the other fixes
+				// only x +- r, the centre and radius trade along it.
+				side := 1.0
+				if s.ix+s.ir > float64(s.w) {
+					side = -1
+				}
+				if e := seg.iris.x + side*seg.iris.r - (s.ix + side*s.ir); math.Abs(e) > 3 || math.Abs(seg.iris.r-s.ir) > 8 || math.Abs(seg.iris.y-s.iy) > 4 {
+					t.Errorf("iris = %+v, want the edge in the frame at x %v (off by %.1f), r %v +- 8", seg.iris, s.ix+side*s.ir, e, s.ir)
+				}
+				return
 			}
 			if d := math.Hypot(seg.iris.x-s.ix, seg.iris.y-s.iy); d > 4 || math.Abs(seg.iris.r-s.ir) > 4 {
 				t.Errorf("iris = %+v, want (%v,%v) r %v", seg.iris, s.ix, s.iy, s.ir)
@@ -105,6 +121,11 @@ func TestExtractRejects(t *testing.T) {
 	}
 	closed := baseEye(20)
 	closed.upperLid, closed.lowerLid = 150, 160 // eye almost shut
+	// A dark spot with a ring at the frame's edge, an eighth of the side:
+	// an eye corner taken for an eye (IITD 137_L/04) must not enrol.
+	tiny := baseEye(21)
+	tiny.px, tiny.py, tiny.pr, tiny.ix, tiny.iy, tiny.ir = 14, 140, 8, 14, 140, 30
+	tiny.upperLid, tiny.lowerLid, tiny.highlights = 0, 0, 0
 	tests := []struct {
 		name string
 		img  image.Image
@@ -115,6 +136,7 @@ func TestExtractRejects(t *testing.T) {
 		{"flat grey", flat, []error{ErrNoIris}},
 		{"random noise", noise, []error{ErrNoIris, ErrQualityTooLow}},
 		{"eye shut", closed.render(), []error{ErrNoIris, ErrQualityTooLow}},
+		{"iris too small for the frame", tiny.render(), []error{ErrNoIris}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

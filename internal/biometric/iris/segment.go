@@ -330,7 +330,11 @@ func arcProfile(g gray, cx, cy float64, r0, r1 int, arcs [][2]float64, samples i
 // Daugman's integro-differential operator restricted to arcs. With several
 // arcs the edge strength is the weakest arc's, so a circle must find the
 // boundary on every arc (one eyelid corner or shadow cannot win alone).
-func bestEdge(g gray, cx, cy float64, span, step float64, r0, r1, scale int, arcs [][2]float64, samples int) (circle, float64) {
+//
+// oneArc > 0 lets a single arc decide where the other lies outside the
+// image (its profile is NaN there: the iris runs out of the frame on one
+// side), its strength weighted by oneArc; 0 ignores such radii.
+func bestEdge(g gray, cx, cy float64, span, step float64, r0, r1, scale int, arcs [][2]float64, samples int, oneArc float64) (circle, float64) {
 	var best circle
 	bestD := math.Inf(-1)
 	profs := make([][]float64, len(arcs))
@@ -343,12 +347,24 @@ func bestEdge(g gray, cx, cy float64, span, step float64, r0, r1, scale int, arc
 				// Smoothed derivative: mean of the scale outer minus the
 				// scale inner radii, weakest arc.
 				d := math.Inf(1)
+				valid := 0
 				for _, prof := range profs {
 					var da float64
 					for k := 1; k <= scale; k++ {
 						da += prof[i+k] - prof[i-k]
 					}
+					if math.IsNaN(da) {
+						continue
+					}
+					valid++
 					d = min(d, da/float64(scale))
+				}
+				switch {
+				case valid == len(profs):
+				case valid > 0 && oneArc > 0:
+					d *= oneArc
+				default:
+					continue
 				}
 				if d > bestD { // NaN compares false
 					bestD = d
@@ -383,7 +399,7 @@ func segmentWith(g gray, c config) (segmentation, bool) {
 	}
 	// Refine the pupil on everything but the top quarter (upper eyelid).
 	pupilArcs := [][2]float64{{-math.Pi / 4, 5 * math.Pi / 4}}
-	pr, pd := bestEdge(s, p.x, p.y, 3, 1, int(p.r*0.8), int(p.r*1.25)+1, 2, pupilArcs, 96)
+	pr, pd := bestEdge(s, p.x, p.y, 3, 1, int(p.r*0.8), int(p.r*1.25)+1, 2, pupilArcs, 96, 0)
 	// Limbus on lateral arcs, slightly below the horizontal (y points down).
 	irisArcs := [][2]float64{{-math.Pi / 8, math.Pi / 5}, {4 * math.Pi / 5, 9 * math.Pi / 8}}
 	minSide := float64(min(g.w, g.h))
@@ -393,8 +409,8 @@ func segmentWith(g gray, c config) (segmentation, bool) {
 		return segmentation{}, false
 	}
 	span := math.Max(3, pr.r*0.1)
-	ic, _ := bestEdge(s, pr.x, pr.y, span, 1, r0, r1, 5, irisArcs, 48)
-	ic, d := bestEdge(s, ic.x, ic.y, 1, 0.5, int(ic.r)-3, int(ic.r)+3, 5, irisArcs, 96)
+	ic, _ := bestEdge(s, pr.x, pr.y, span, 1, r0, r1, 5, irisArcs, 48, c.oneArc)
+	ic, d := bestEdge(s, ic.x, ic.y, 1, 0.5, int(ic.r)-3, int(ic.r)+3, 5, irisArcs, 96, c.oneArc)
 	seg := segmentation{pupil: pr, iris: ic, contrast: d, pupilEdge: pd}
 	// The collarette (the ring between the pupillary and ciliary zones of
 	// a high-contrast iris) can be a stronger edge than the limbus. It lies
@@ -410,8 +426,8 @@ func segmentWith(g gray, c config) (segmentation, bool) {
 		r1c = int(math.Min(pr.r*c.collaretteBound, minSide*0.5))
 	}
 	if o0 := int(ic.r * 1.25); o0 < r1c-6 && c.collaretteFrac > 0 && ic.r-pr.r <= c.collaretteFrac*(float64(r1c+3)-pr.r) {
-		oc, _ := bestEdge(s, ic.x, ic.y, span, 1, o0, r1c, 5, irisArcs, 48)
-		oc, od := bestEdge(s, oc.x, oc.y, 1, 0.5, int(oc.r)-3, int(oc.r)+3, 5, irisArcs, 96)
+		oc, _ := bestEdge(s, ic.x, ic.y, span, 1, o0, r1c, 5, irisArcs, 48, c.oneArc)
+		oc, od := bestEdge(s, oc.x, oc.y, 1, 0.5, int(oc.r)-3, int(oc.r)+3, 5, irisArcs, 96, c.oneArc)
 		seg.alt, seg.altD = oc, od
 		if c.collaretteFrac > 0 && od >= c.collaretteEdge && (ic.r-pr.r) <= c.collaretteFrac*(oc.r-pr.r) {
 			seg.iris, seg.contrast = oc, od
@@ -419,7 +435,10 @@ func segmentWith(g gray, c config) (segmentation, bool) {
 		}
 	}
 	off := math.Hypot(pr.x-ic.x, pr.y-ic.y)
-	if off+pr.r > ic.r-4 || ic.r < pr.r*1.4 || d < 3 {
+	// An iris under an eighth of the shorter image side is no eye capture
+	// (the valid ones of both data sets are over a third): a dark corner
+	// or nostril taken for a pupil at the frame's edge.
+	if off+pr.r > ic.r-4 || ic.r < pr.r*1.4 || d < 3 || ic.r < minSide*c.minIrisFrac {
 		return seg, false
 	}
 	return seg, true

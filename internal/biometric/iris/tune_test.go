@@ -74,6 +74,10 @@ func tuneConfig(spec string) (config, error) {
 			c.collaretteFrac = f
 		case "collaretteEdge":
 			c.collaretteEdge = f
+		case "minIrisFrac":
+			c.minIrisFrac = f
+		case "oneArc":
+			c.oneArc = f
 		case "collaretteBound":
 			c.collaretteBound = f
 		default:
@@ -274,5 +278,130 @@ func TestDevExtractCPU(t *testing.T) {
 			Extract(img)
 		}
 		t.Logf("round %d: %.1f ms CPU per image (%d images)", round, float64(cpu()-start)/float64(time.Millisecond)/float64(len(imgs)), len(imgs))
+	}
+}
+
+// TestDevGenuine extracts every image of ASSENT_IRIS_DEV_GEN (one folder per
+// eye) with ASSENT_IRIS_TUNE and counts the genuine pairs above the given
+// thresholds (ASSENT_IRIS_DEV_THR, comma separated), with a sample of
+// impostor pairs (each image against the first image of 12 other eyes) at
+// the same thresholds; no tail, no model. Per image: segmentation and bad
+// genuine pairs to ASSENT_IRIS_DEV_OUT/gen.tsv. A development aid, for fast
+// variants of the segmentation.
+func TestDevGenuine(t *testing.T) {
+	dir := os.Getenv("ASSENT_IRIS_DEV_GEN")
+	if dir == "" {
+		t.Skip("development aid; set ASSENT_IRIS_DEV_GEN")
+	}
+	c, err := tuneConfig(os.Getenv("ASSENT_IRIS_TUNE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var thr []float64
+	for _, s := range strings.Split(os.Getenv("ASSENT_IRIS_DEV_THR"), ",") {
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			thr = append(thr, f)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var samples []sample
+	eye := 0
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		n := 0
+		filepath.WalkDir(filepath.Join(dir, e.Name()), func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && imageExt(p) && !strings.Contains(p, "/.") {
+				samples = append(samples, sample{eye: eye, path: p})
+				n++
+			}
+			return err
+		})
+		if n > 0 {
+			eye++
+		}
+	}
+	var wg sync.WaitGroup
+	W := runtime.GOMAXPROCS(0)
+	for w := range W {
+		wg.Go(func() {
+			for i := w; i < len(samples); i += W {
+				samples[i].t, samples[i].seg, _ = extractFileSum(samples[i].path, c)
+			}
+		})
+	}
+	wg.Wait()
+	d := func(i, j int) float64 {
+		if samples[i].t == nil || samples[j].t == nil {
+			return 2
+		}
+		if hd, ok := Distance(samples[i].t, samples[j].t); ok {
+			return hd
+		}
+		return 2
+	}
+	bad := make([]int, len(samples))
+	genAbove := make([]int, len(thr))
+	impUnder := make([]int, len(thr))
+	var gen, imp int
+	first := map[int]int{}
+	for i := len(samples) - 1; i >= 0; i-- {
+		first[samples[i].eye] = i
+	}
+	fte := 0
+	for i := range samples {
+		if samples[i].t == nil {
+			fte++
+		}
+		for j := i + 1; j < len(samples) && samples[j].eye == samples[i].eye; j++ {
+			x := d(i, j)
+			gen++
+			for k, th := range thr {
+				if x > th {
+					genAbove[k]++
+					if k == 0 {
+						bad[i]++
+						bad[j]++
+					}
+				}
+			}
+		}
+		for k := 1; k <= 12; k++ {
+			e := (samples[i].eye + k*7) % eye
+			if e == samples[i].eye {
+				continue
+			}
+			x := d(i, first[e])
+			imp++
+			for k, th := range thr {
+				if x <= th {
+					impUnder[k]++
+				}
+			}
+		}
+	}
+	line := fmt.Sprintf("DEVGEN [%s] images %d fte %d genuine %d impostor %d", os.Getenv("ASSENT_IRIS_TUNE"), len(samples), fte, gen, imp)
+	for k, th := range thr {
+		line += fmt.Sprintf(" | %.4f: gen>%d imp<=%d", th, genAbove[k], impUnder[k])
+	}
+	t.Log(line)
+	if out := os.Getenv("ASSENT_IRIS_DEV_OUT"); out != "" {
+		var b strings.Builder
+		for i, s := range samples {
+			rel, _ := filepath.Rel(dir, s.path)
+			u := 0
+			if s.t != nil {
+				u = s.t.UsableBits()
+			}
+			fmt.Fprintf(&b, "%s\t%v\t%.1f %.1f %.1f\t%.1f %.1f %.1f\t%.1f\t%d\t%d\t%.1f %.1f\n", rel, s.t != nil,
+				s.seg.pupil.x, s.seg.pupil.y, s.seg.pupil.r, s.seg.iris.x, s.seg.iris.y, s.seg.iris.r, s.seg.contrast, u, bad[i], s.seg.alt.r, s.seg.altD)
+		}
+		if err := os.WriteFile(filepath.Join(out, "gen.tsv"), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
