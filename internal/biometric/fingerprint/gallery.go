@@ -206,6 +206,21 @@ func (s *slab) sizeBytes() int {
 	return n
 }
 
+// trim drops the chunks' spare capacity (a chunk closes when its geometry
+// or its bit positions are full, the other usually not), copying one chunk
+// at a time. A later put starts a new chunk.
+func (s *slab) trim() {
+	for i := range s.chunks {
+		c := &s.chunks[i]
+		if cap(c.geom) > len(c.geom) {
+			c.geom = exact(c.geom)
+		}
+		if cap(c.gaps) > len(c.gaps) {
+			c.gaps = exact(c.gaps)
+		}
+	}
+}
+
 // fits reports whether a chunk holds p without reallocating.
 func (c *packed) fits(p packed) bool {
 	return cap(c.geom)-len(c.geom) >= p.n() && cap(c.gaps)-len(c.gaps) >= len(p.gaps)
@@ -328,9 +343,10 @@ func (g *Gallery) AddAll(keys []string, ts []*Template) {
 }
 
 // Seal packs the whole index (what was added since the index was last
-// sealed) into its compact form: 3 bytes per posting and no spare capacity,
-// where the entries added one by one are kept at 4 bytes per posting with
-// room to grow until 65,536 of them are sealed together. A load calls it
+// sealed) into its compact form: 2.5 bytes per posting and no spare
+// capacity, where the entries added one by one are kept at 4 bytes per
+// posting with room to grow until 65,536 of them are sealed together; and
+// it drops the spare room of the packed cylinders' chunks. A load calls it
 // once at the end. Searches are not affected.
 func (g *Gallery) Seal() {
 	g.mu.Lock()
@@ -338,6 +354,8 @@ func (g *Gallery) Seal() {
 	if g.idx != nil {
 		g.idx.sealAll(len(g.entries))
 	}
+	g.cyl.trim()
+	g.entries, g.keys = exact(g.entries), exact(g.keys)
 }
 
 // parallel calls f(i) for every i in [0, n) on every core.
@@ -519,7 +537,10 @@ func (g *Gallery) shortlist(ctx context.Context, probe *Template, k, workers int
 
 // indexScores returns the index score of every live entry for probe. The
 // entries are voted in blocks (see indexBlock), spread over up to workers
-// goroutines. The caller holds the read lock.
+// goroutines, each taking a run of consecutive blocks (sealed postings are
+// decoded from the start of their bucket, so a goroutine reads what comes
+// before its first block once, not before every block). The caller holds
+// the read lock.
 func (g *Gallery) indexScores(probe *Template, workers int) []scored {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -535,10 +556,11 @@ func (g *Gallery) indexScores(probe *Template, workers int) []scored {
 		go func() {
 			defer wg.Done()
 			votes := make([]uint8, indexBlock*indexRotBins)
-			for b := w; b < blocks; b += workers {
+			v := lists.voter()
+			for b := w * blocks / workers; b < (w+1)*blocks/workers; b++ {
 				lo, hi := b*indexBlock, min(n, (b+1)*indexBlock)
 				clear(votes)
-				lists.vote(lo, hi, votes)
+				v.vote(lo, hi, votes)
 				for i := lo; i < hi; i++ {
 					v := (i - lo) * indexRotBins
 					all[i] = makeScored(indexScore(votes[v:v+indexRotBins], g.entries[i].n), int32(i))
@@ -554,4 +576,14 @@ func (g *Gallery) indexScores(probe *Template, workers int) []scored {
 		}
 	}
 	return scores
+}
+
+// exact returns a copy of s whose capacity is its length.
+func exact[T any](s []T) []T {
+	if s == nil {
+		return nil
+	}
+	out := make([]T, len(s))
+	copy(out, s)
+	return out
 }
