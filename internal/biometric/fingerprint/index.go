@@ -29,12 +29,13 @@ import (
 //
 // The parameters were chosen on the eight FVC B sets pooled (640 templates):
 // see docs/fingerprint.md for the fraction of genuine pairs kept at each
-// penetration rate. 16 tables (32 until issue 15's memory target) keep
-// 99.47 % of the genuine pairs at the 1:N threshold of 200,000 templates,
-// 2 % penetration, against 99.86 % with 32 (TestIndexTuning), at half the
-// memory.
+// penetration rate. 15 tables (32 until issue 15's memory target), with
+// gallery directions in 64 levels (see unitDirBits), keep 99.47 % of the
+// genuine pairs at the 1:N threshold of 200,000 templates at 2 %
+// penetration, against 99.86 % with 32 tables (TestIndexRetention,
+// TestIndexTuning), at 42 % of the memory.
 const (
-	indexTables     = 16 // MinHash tables
+	indexTables     = 15 // MinHash tables
 	indexBand       = 3  // MinHash values in one key
 	indexBucketBits = 15 // buckets per table: 32,768 (unrelated keys share a bucket; a few spurious votes)
 	indexMinOnes    = 4  // cylinders with fewer bits set are not indexed (they collide with everything)
@@ -53,14 +54,18 @@ const (
 // indexDirGap is maxDirGap in direction levels.
 var indexDirGap = int32(math.Floor(float64(maxDirGap) / (2 * math.Pi) * indexDirLevels))
 
+// minhashFuncs is the number of MinHash functions computed: the keys use
+// the first indexTables*indexBand; minhashSSE41 takes 8 at a time.
+const minhashFuncs = 48
+
 // minhashRank[p][f] is the rank of bit position p in the f-th random
 // permutation of the positions. Read-only after init; the seed is fixed so
 // that a probe and a gallery are keyed alike (the index lives in memory and
 // is rebuilt at every start, so it never has to match another binary's).
-var minhashRank = func() *[cylWords * 64][indexTables * indexBand]uint16 {
-	var t [cylWords * 64][indexTables * indexBand]uint16
+var minhashRank = func() *[cylWords * 64][minhashFuncs]uint16 {
+	var t [cylWords * 64][minhashFuncs]uint16
 	rng := rand.New(rand.NewPCG(0x6d696e68, 0x61736821))
-	for f := range indexTables * indexBand {
+	for f := range minhashFuncs {
 		for rank, p := range rng.Perm(cylWords * 64) {
 			t[p][f] = uint16(rank)
 		}
@@ -89,7 +94,7 @@ func positionKeys(pos []uint16, out *[indexTables]uint32) bool {
 	if len(pos) < indexMinOnes {
 		return false
 	}
-	var acc [indexTables * indexBand]uint16
+	var acc [minhashFuncs]uint16
 	if useSSE41 {
 		minhashSSE41(minhashRank, pos, &acc)
 	} else {
@@ -105,7 +110,7 @@ func positionKeys(pos []uint16, out *[indexTables]uint32) bool {
 
 // minhashGo sets out[f] to the least rank[p][f] over the positions p in pos
 // (math.MaxUint16 when pos is empty).
-func minhashGo(rank *[cylWords * 64][indexTables * indexBand]uint16, pos []uint16, out *[indexTables * indexBand]uint16) {
+func minhashGo(rank *[cylWords * 64][minhashFuncs]uint16, pos []uint16, out *[minhashFuncs]uint16) {
 	for f := range out {
 		out[f] = math.MaxUint16
 	}
@@ -155,15 +160,17 @@ const (
 )
 
 // segment is the sealed postings of entries [start, start+n): bucket b's
-// are the units [off[b], off[b+1]) of units. A unit is 20 bits, gap<<8 |
-// dir: the posting's entry (number within the segment) is the previous
-// posting's in the bucket (0 before the first) plus gap (0 when two
-// cylinders of an entry share the bucket), and dir its direction level. A gap of unitEscape or more takes an escape unit
-// (unitEscape<<8, no posting; the previous entry advances by unitEscape)
-// per unitEscape first: with 32,768 buckets a table, an entry's postings
-// fall about 700 entries apart in a bucket, so escapes are rare (about 1 %
-// of the units at 16 tables). Units 2i and 2i+1 are the five bytes from
-// 5i/2, little-endian, the even unit in the low 20 bits.
+// are the units [off[b], off[b+1]) of units. A unit is unitBits bits,
+// gap<<unitDirBits | dir: the posting's entry (number within the segment)
+// is the previous posting's in the bucket (0 before the first) plus gap (0
+// when two cylinders of an entry share the bucket), and dir its direction
+// level's top unitDirBits bits (gallery cylinders' levels are quantised so,
+// in indexKeys). A gap of unitEscape or more takes an escape unit
+// (unitEscape<<unitDirBits, no posting; the previous entry advances by
+// unitEscape) per unitEscape first: with 32,768 buckets a table, an
+// entry's postings fall about 700 entries apart in a bucket, so escapes
+// are rare (under 1 % of the units). Unit i is bits [i*unitBits,
+// (i+1)*unitBits) of units, least significant bit first.
 type segment struct {
 	start, n int
 	postings int      // postings held (units less escapes)
@@ -171,32 +178,51 @@ type segment struct {
 	units    []byte
 }
 
-// unitEscape is the gap of an escape unit (12 bits all set).
-const unitEscape = 1<<12 - 1
+// A gallery cylinder's direction level is kept to its top unitDirBits bits
+// in the index (the middle of its range of levels): of the direction
+// difference's rotation bins (indexRotBins over 2 maxDirGap, about 5.3
+// levels each) a vote may fall in the neighbouring one, which the index
+// score's pair of neighbouring bins mostly absorbs. The probe's levels are
+// kept whole.
+const (
+	unitDirBits = 6
+	dirDrop     = 8 - unitDirBits
+	dirHalf     = 1 << dirDrop >> 1
+)
+
+// galleryDir is the level a gallery cylinder of level l is indexed at.
+func galleryDir(l uint32) uint32 { return l>>dirDrop<<dirDrop | dirHalf }
+
+// dirOfUnit is the direction level of a unit's posting.
+func dirOfUnit(u uint32) uint32 { return (u&(1<<unitDirBits-1))<<dirDrop | dirHalf }
+
+const (
+	unitGapBits = 12
+	unitBits    = unitGapBits + unitDirBits
+	unitEscape  = 1<<unitGapBits - 1 // the gap of an escape unit
+	unitMask    = 1<<unitBits - 1
+)
 
 // unit returns unit i.
 func (s *segment) unit(i uint32) uint32 {
-	k := uint(i) * 5 >> 1
+	bit := uint(i) * unitBits
+	k := bit >> 3
 	u := s.units[k : k+3 : k+3]
 	v := uint32(u[0]) | uint32(u[1])<<8 | uint32(u[2])<<16
-	return v >> (4 * (i & 1)) & (1<<20 - 1)
+	return v >> (bit & 7) & unitMask
 }
 
 // unitBytes is the bytes that hold n units (and the padding unit reads).
-func unitBytes(n int) int { return n*5/2 + 3 }
+func unitBytes(n int) int { return (n*unitBits+7)/8 + 3 }
 
-// putUnit writes unit i (v < 1<<20) into a zeroed buf.
+// putUnit writes unit i (v <= unitMask) into a zeroed buf.
 func putUnit(buf []byte, i int, v uint32) {
-	k := i * 5 >> 1
-	if i&1 == 0 {
-		buf[k] = byte(v)
-		buf[k+1] = byte(v >> 8)
-		buf[k+2] |= byte(v>>16) & 0x0f
-	} else {
-		buf[k] |= byte(v << 4)
-		buf[k+1] = byte(v >> 4)
-		buf[k+2] = byte(v >> 12)
-	}
+	bit := uint(i) * unitBits
+	k := bit >> 3
+	w := v << (bit & 7)
+	buf[k] |= byte(w)
+	buf[k+1] |= byte(w >> 8)
+	buf[k+2] |= byte(w >> 16)
 }
 
 // unitsFor is the number of units that code an entry d after the
@@ -208,11 +234,11 @@ func (s *segment) decode(b int, f func(e int, dir uint32)) {
 	prev := 0
 	for i := s.off[b]; i < s.off[b+1]; i++ {
 		u := s.unit(i)
-		if gap := int(u >> 8); gap == unitEscape {
+		if gap := int(u >> unitDirBits); gap == unitEscape {
 			prev += unitEscape
 		} else {
 			prev += gap
-			f(prev, u&0xff)
+			f(prev, dirOfUnit(u))
 		}
 	}
 }
@@ -235,7 +261,7 @@ func indexKeys(p packed) []cylinderKey {
 	var k cylinderKey
 	p.positions(func(i int, pos []uint16) {
 		if positionKeys(pos, &k.buckets) {
-			k.dir = p.geom[i].dirLevel()
+			k.dir = galleryDir(p.geom[i].dirLevel())
 			out = append(out, k)
 		}
 	})
@@ -345,10 +371,10 @@ func (x *index) seal(n int) {
 		for _, p := range ps[:cut[b]] {
 			d := p>>8 - prev
 			for ; d >= unitEscape; d -= unitEscape {
-				putUnit(s.units, at, unitEscape<<8)
+				putUnit(s.units, at, unitEscape<<unitDirBits)
 				at++
 			}
-			putUnit(s.units, at, d<<8|p&0xff)
+			putUnit(s.units, at, d<<unitDirBits|(p&0xff)>>dirDrop)
 			at++
 			prev = p >> 8
 		}
@@ -560,7 +586,7 @@ func voteSegment(s *segment, lists []segList, curs []segCursor, lo, hi int, vote
 		at, prev := c.at, c.prev
 		for ; at < l.hi; at++ {
 			u := s.unit(at)
-			gap := int32(u >> 8)
+			gap := int32(u >> unitDirBits)
 			if gap == unitEscape {
 				prev += unitEscape
 				continue
@@ -573,7 +599,7 @@ func voteSegment(s *segment, lists []segList, curs []segCursor, lo, hi int, vote
 			if e < first {
 				continue
 			}
-			if bin := binOf[(u-l.pdir)&(indexDirLevels-1)]; bin >= 0 {
+			if bin := binOf[(dirOfUnit(u)-l.pdir)&(indexDirLevels-1)]; bin >= 0 {
 				if v := &votes[int(e-first)*indexRotBins+int(bin)]; *v < math.MaxUint8 {
 					*v++
 				}

@@ -350,7 +350,7 @@ func TestMinhashKernels(t *testing.T) {
 		for i := range pos {
 			pos[i] = uint16(r.IntN(cylWords * 64))
 		}
-		var want, got [indexTables * indexBand]uint16
+		var want, got [minhashFuncs]uint16
 		minhashGo(minhashRank, pos, &want)
 		minhashSSE41(minhashRank, pos, &got)
 		if want != got {
@@ -365,7 +365,7 @@ func BenchmarkMinhash(b *testing.B) {
 	for i := range pos {
 		pos[i] = uint16(r.IntN(cylWords * 64))
 	}
-	var out [indexTables * indexBand]uint16
+	var out [minhashFuncs]uint16
 	b.Run("go", func(b *testing.B) {
 		for b.Loop() {
 			minhashGo(minhashRank, pos, &out)
@@ -415,7 +415,7 @@ func TestSealedVotes(t *testing.T) {
 	escapes := 0
 	s := g.idx.sealed[0]
 	for i := range s.off[buckets] {
-		if s.unit(i)>>8 == unitEscape {
+		if s.unit(i)>>unitDirBits == unitEscape {
 			escapes++
 		}
 	}
@@ -438,7 +438,7 @@ func TestUnits(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	vs := make([]uint32, 1001)
 	for i := range vs {
-		vs[i] = r.Uint32N(1 << 20)
+		vs[i] = r.Uint32N(unitMask + 1)
 	}
 	s := &segment{units: make([]byte, unitBytes(len(vs)))}
 	for i, v := range vs {

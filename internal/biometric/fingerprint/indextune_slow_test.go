@@ -35,7 +35,7 @@ func TestIndexTuning(t *testing.T) {
 	n := len(ts)
 	// per template and cylinder: minhash values, direction level, ones
 	type cylInfo struct {
-		acc  [indexTables * indexBand]uint16
+		acc  [minhashFuncs]uint16
 		dir  uint32
 		ones int
 		ok   bool
@@ -96,7 +96,7 @@ func TestIndexTuning(t *testing.T) {
 		buckets := make([][]posting, nb)
 		indexed := make([]int, n)
 		count := 0
-		key := func(acc *[indexTables * indexBand]uint16, l int) int {
+		key := func(acc *[minhashFuncs]uint16, l int) int {
 			k := uint32(0)
 			for b := range cf.band {
 				k = k*cylWords*64 + uint32(acc[l*cf.band+b])
