@@ -107,7 +107,7 @@ func (l *Local) Load(ctx context.Context, src Source, progress func(done int)) (
 	if readErr != nil {
 		return st, fmt.Errorf("dedup: load: %w", readErr)
 	}
-	// Pack what the load added to the fingerprint index compactly (2.5
+	// Pack what the load added to the fingerprint index compactly (2.25
 	// bytes a posting, no spare capacity), and drop the spare room the
 	// galleries' growing arrays were left with.
 	l.fingers.Seal()

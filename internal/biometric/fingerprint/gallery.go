@@ -388,7 +388,7 @@ func (g *Gallery) AddAll(keys []string, ts []*Template) {
 }
 
 // Seal packs the whole index (what was added since the index was last
-// sealed) into its compact form: 2.5 bytes per posting and no spare
+// sealed) into its compact form: 2.25 bytes per posting and no spare
 // capacity, where the entries added one by one are kept at 4 bytes per
 // posting with room to grow until 65,536 of them are sealed together; and
 // it drops the spare room of the packed cylinders' chunks. A load calls it

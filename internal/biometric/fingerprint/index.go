@@ -135,8 +135,8 @@ func dirLevel(d float32) uint32 {
 // Entries are numbered in the order they are added. The postings of runs
 // of consecutive entries (at most seg of them) are sealed into segments:
 // stored bucket after bucket in one flat array (compressed sparse rows),
-// each posting as a 20-bit unit (the gap from the bucket's previous entry
-// and the direction level: see segment), two units in five bytes, with no
+// each posting as an 18-bit unit (the gap from the bucket's previous entry
+// and the direction level: see segment), four units in nine bytes, with no
 // spare capacity and no slice header per bucket. A segment is sealed
 // whenever the tail holds seg entries, and at the end of a load
 // (Gallery.Seal). The postings of the entries after the last segment (the

@@ -3,7 +3,6 @@ package fingerprint
 import (
 	"fmt"
 	"math"
-	"math/bits"
 	"os"
 	"slices"
 	"strings"
@@ -14,7 +13,13 @@ import (
 // genuine pairs an index of other shapes would keep (fewer tables, other
 // bands, only some of a gallery template's cylinders indexed, coarser
 // direction levels), with the voting of index.go re-done here so that the
-// shapes need no rebuild. It only reports; set ASSENT_INDEX_TUNING=1.
+// shapes need no rebuild (tables x values per key at most minhashFuncs).
+// It only reports. ASSENT_INDEX_TUNING lists the shapes, separated by
+// ";", each as "tables values bucketBits maxCylinders selection
+// dirShift norm", for example "15 3 15 0 ones 2 all" (the shipped index:
+// all cylinders, directions in 256>>2 levels, scores divided by the
+// square root of the cylinder count) or "32 3 15 32 centre 0 all" (only
+// the 32 cylinders nearest the centroid indexed).
 func TestIndexTuning(t *testing.T) {
 	heavy(t)
 	if os.Getenv("ASSENT_INDEX_TUNING") == "" {
@@ -203,15 +208,14 @@ func TestIndexTuning(t *testing.T) {
 	var cfs []config
 	for _, spec := range strings.Split(os.Getenv("ASSENT_INDEX_TUNING"), ";") {
 		var cf config
-		if _, err := fmt.Sscanf(spec, "%d %d %d %d %s %d %s", &cf.tables, &cf.band, &cf.bucketBits, &cf.maxCyl, &cf.sel, &cf.dirShift, &cf.norm); err == nil {
+		if _, err := fmt.Sscanf(spec, "%d %d %d %d %s %d %s", &cf.tables, &cf.band, &cf.bucketBits, &cf.maxCyl, &cf.sel, &cf.dirShift, &cf.norm); err == nil && cf.tables*cf.band <= minhashFuncs {
 			cfs = append(cfs, cf)
 		}
 	}
 	if len(cfs) == 0 {
-		cfs = []config{{32, 3, 15, 0, "ones", 0, "all"}}
+		cfs = []config{{indexTables, indexBand, indexBucketBits, 0, "ones", dirDrop, "all"}}
 	}
 	for _, cf := range cfs {
 		t.Log(run(cf))
 	}
-	_ = bits.OnesCount64
 }
