@@ -116,9 +116,11 @@ func (l *Local) Load(ctx context.Context, src Source, progress func(done int)) (
 	if readErr != nil {
 		return st, fmt.Errorf("dedup: load: %w", readErr)
 	}
-	// Pack what the load added to the fingerprint index compactly (3 bytes
-	// a posting, no spare capacity).
+	// Pack what the load added to the fingerprint index compactly (2.25
+	// bytes a posting, no spare capacity), and drop the spare room the
+	// galleries' growing arrays were left with.
 	l.fingers.Seal()
+	l.irises.Trim()
 	st.Persons = len(persons)
 	st.Duration = time.Since(start)
 	if progress != nil {

@@ -2,6 +2,7 @@ package fingerprint
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/bits"
@@ -64,30 +65,45 @@ func (g cylGeom) dirLevel() uint32 { return uint32(g.dir >> 8) }
 
 // packed is one template's cylinders as a gallery holds them: geometry,
 // and the positions of every cylinder's 1 bits (about 34 of 672), in
-// cylinder order, each as its gap after the previous one in one byte (a gap
-// of 255 or more takes a byte 255 per 255 first). About 35 bytes a
-// cylinder where its bits take 88; unpack restores the bits before a full
-// comparison.
+// cylinder order, each as its gap after the previous one (the first's
+// after -1) in a Rice code of parameter riceK, least significant bit
+// first: gap>>riceK zero bits, a one bit, then the gap's low riceK bits.
+// The template's code is padded to a byte. About 27 bytes a cylinder for
+// the bench's synthetic fingers (35 with one byte a gap, 88 for the bits);
+// unpack restores the bits before a full comparison.
 type packed struct {
 	geom []cylGeom
 	gaps []byte
 }
 
+// riceK is the Rice parameter of the bit positions' gaps: of 0 to 7, the
+// one that codes the synthetic fingers' cylinders (and FVC's) shortest.
+const riceK = 4
+
 func (p packed) n() int { return len(p.geom) }
 
 // pack packs a template's cylinders.
 func pack(c *cylinders) packed {
-	p := packed{geom: make([]cylGeom, c.n()), gaps: make([]byte, 0, 40*c.n())}
+	p := packed{geom: make([]cylGeom, c.n()), gaps: make([]byte, 0, 32*c.n())}
+	var acc uint64
+	nacc := uint(0)
+	put := func(v uint64, n uint) {
+		acc |= v << nacc
+		nacc += n
+		for nacc >= 8 {
+			p.gaps = append(p.gaps, byte(acc))
+			acc >>= 8
+			nacc -= 8
+		}
+	}
 	for i := range p.geom {
 		ones, prev := 0, -1
 		for w, x := range c.bits[i] {
 			for x != 0 {
 				pos := w*64 + bits.TrailingZeros64(x)
-				d := pos - prev - 1
-				for ; d >= 255; d -= 255 {
-					p.gaps = append(p.gaps, 255)
-				}
-				p.gaps = append(p.gaps, byte(d))
+				d := uint64(pos - prev - 1)
+				put(1<<(d>>riceK), uint(d>>riceK)+1) // at most 42 bits: d < 704
+				put(d&(1<<riceK-1), riceK)
 				prev = pos
 				ones++
 				x &= x - 1
@@ -95,24 +111,60 @@ func pack(c *cylinders) packed {
 		}
 		p.geom[i] = packGeom(c.x[i], c.y[i], c.dir[i], c.cos[i], c.sin[i], ones, c.typ[i])
 	}
+	if nacc > 0 {
+		p.gaps = append(p.gaps, byte(acc))
+	}
 	return p
+}
+
+// gapReader reads the Rice-coded gaps of a packed template.
+type gapReader struct {
+	b []byte
+	v uint64 // bits not yet read, the next one lowest
+	n uint   // valid bits in v
+}
+
+// refill loads bytes into v until it holds at least 57 bits or b ends.
+// (Not inlined, so that next is.)
+//
+//go:noinline
+func (r *gapReader) refill() {
+	if len(r.b) >= 8 {
+		r.v |= binary.LittleEndian.Uint64(r.b) << r.n
+		k := (63 - r.n) >> 3
+		r.b = r.b[k:]
+		r.n += k * 8
+		return
+	}
+	for r.n <= 56 && len(r.b) > 0 {
+		r.v |= uint64(r.b[0]) << r.n
+		r.b = r.b[1:]
+		r.n += 8
+	}
+}
+
+// next returns the next gap.
+func (r *gapReader) next() int {
+	if r.n < 48 { // a gap takes at most 42 bits
+		r.refill()
+	}
+	q := uint(bits.TrailingZeros64(r.v))
+	r.v >>= q + 1
+	d := int(q)<<riceK | int(r.v&(1<<riceK-1))
+	r.v >>= riceK
+	r.n -= q + 1 + riceK
+	return d
 }
 
 // positions calls f with the positions of the 1 bits of every cylinder of
 // p, in order: f(i, pos) for cylinder i.
 func (p packed) positions(f func(i int, pos []uint16)) {
 	var buf [cylWords * 64]uint16
-	g := p.gaps
+	r := gapReader{b: p.gaps}
 	for i, cg := range p.geom {
 		prev := -1
 		for k := range cg.ones() {
-			d := 0
-			for g[0] == 255 {
-				d += 255
-				g = g[1:]
-			}
-			prev += d + int(g[0]) + 1
-			g = g[1:]
+			prev += r.next() + 1
 			buf[k] = uint16(prev)
 		}
 		f(i, buf[:cg.ones()])
@@ -133,7 +185,7 @@ func (p packed) unpack(c *cylinders) {
 	}
 	c.x, c.y, c.dir, c.cos, c.sin, c.norm, c.bits = c.x[:n], c.y[:n], c.dir[:n], c.cos[:n], c.sin[:n], c.norm[:n], c.bits[:n]
 	c.typ = c.typ[:n]
-	g, j := p.gaps, 0
+	r := gapReader{b: p.gaps}
 	for i, cg := range p.geom {
 		c.x[i] = float32(cg.x) * (1.0 / geomPosScale)
 		c.y[i] = float32(cg.y) * (1.0 / geomPosScale)
@@ -145,14 +197,7 @@ func (p packed) unpack(c *cylinders) {
 		var b cylBits
 		pos := -1
 		for range cg.ones() {
-			d := int(g[j])
-			j++
-			for d == 255 {
-				pos += 255
-				d = int(g[j])
-				j++
-			}
-			pos += d + 1
+			pos += r.next() + 1
 			b[pos>>6] |= 1 << (pos & 63)
 		}
 		c.bits[i] = b
@@ -170,7 +215,7 @@ type slab struct {
 const (
 	minChunk = 1 << 10 // cylinders in the first chunk
 	maxChunk = 1 << 16 // and in every chunk once the slab is large (about 3 MiB)
-	gapsPer  = 40      // bytes of bit positions per cylinder a chunk has room for
+	gapsPer  = 30      // bytes of bit positions per cylinder a chunk has room for
 )
 
 // put appends p and returns the entry that locates it.
@@ -204,6 +249,21 @@ func (s *slab) sizeBytes() int {
 		n += cap(c.geom)*int(unsafe.Sizeof(cylGeom{})) + cap(c.gaps)
 	}
 	return n
+}
+
+// trim drops the chunks' spare capacity (a chunk closes when its geometry
+// or its bit positions are full, the other usually not), copying one chunk
+// at a time. A later put starts a new chunk.
+func (s *slab) trim() {
+	for i := range s.chunks {
+		c := &s.chunks[i]
+		if cap(c.geom) > len(c.geom) {
+			c.geom = exact(c.geom)
+		}
+		if cap(c.gaps) > len(c.gaps) {
+			c.gaps = exact(c.gaps)
+		}
+	}
 }
 
 // fits reports whether a chunk holds p without reallocating.
@@ -328,9 +388,10 @@ func (g *Gallery) AddAll(keys []string, ts []*Template) {
 }
 
 // Seal packs the whole index (what was added since the index was last
-// sealed) into its compact form: 3 bytes per posting and no spare capacity,
-// where the entries added one by one are kept at 4 bytes per posting with
-// room to grow until 65,536 of them are sealed together. A load calls it
+// sealed) into its compact form: 2.25 bytes per posting and no spare
+// capacity, where the entries added one by one are kept at 4 bytes per
+// posting with room to grow until 65,536 of them are sealed together; and
+// it drops the spare room of the packed cylinders' chunks. A load calls it
 // once at the end. Searches are not affected.
 func (g *Gallery) Seal() {
 	g.mu.Lock()
@@ -338,6 +399,8 @@ func (g *Gallery) Seal() {
 	if g.idx != nil {
 		g.idx.sealAll(len(g.entries))
 	}
+	g.cyl.trim()
+	g.entries, g.keys = exact(g.entries), exact(g.keys)
 }
 
 // parallel calls f(i) for every i in [0, n) on every core.
@@ -519,7 +582,10 @@ func (g *Gallery) shortlist(ctx context.Context, probe *Template, k, workers int
 
 // indexScores returns the index score of every live entry for probe. The
 // entries are voted in blocks (see indexBlock), spread over up to workers
-// goroutines. The caller holds the read lock.
+// goroutines, each taking a run of consecutive blocks (sealed postings are
+// decoded from the start of their bucket, so a goroutine reads what comes
+// before its first block once, not before every block). The caller holds
+// the read lock.
 func (g *Gallery) indexScores(probe *Template, workers int) []scored {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -535,10 +601,11 @@ func (g *Gallery) indexScores(probe *Template, workers int) []scored {
 		go func() {
 			defer wg.Done()
 			votes := make([]uint8, indexBlock*indexRotBins)
-			for b := w; b < blocks; b += workers {
+			v := lists.voter()
+			for b := w * blocks / workers; b < (w+1)*blocks/workers; b++ {
 				lo, hi := b*indexBlock, min(n, (b+1)*indexBlock)
 				clear(votes)
-				lists.vote(lo, hi, votes)
+				v.vote(lo, hi, votes)
 				for i := lo; i < hi; i++ {
 					v := (i - lo) * indexRotBins
 					all[i] = makeScored(indexScore(votes[v:v+indexRotBins], g.entries[i].n), int32(i))
@@ -554,4 +621,14 @@ func (g *Gallery) indexScores(probe *Template, workers int) []scored {
 		}
 	}
 	return scores
+}
+
+// exact returns a copy of s whose capacity is its length.
+func exact[T any](s []T) []T {
+	if s == nil {
+		return nil
+	}
+	out := make([]T, len(s))
+	copy(out, s)
+	return out
 }

@@ -29,9 +29,13 @@ import (
 //
 // The parameters were chosen on the eight FVC B sets pooled (640 templates):
 // see docs/fingerprint.md for the fraction of genuine pairs kept at each
-// penetration rate.
+// penetration rate. 15 tables (32 until issue 15's memory target), with
+// gallery directions in 64 levels (see unitDirBits), keep 99.47 % of the
+// genuine pairs at the 1:N threshold of 200,000 templates at 2 %
+// penetration, against 99.86 % with 32 tables (TestIndexRetention,
+// TestIndexTuning), at 42 % of the memory.
 const (
-	indexTables     = 32 // MinHash tables
+	indexTables     = 15 // MinHash tables
 	indexBand       = 3  // MinHash values in one key
 	indexBucketBits = 15 // buckets per table: 32,768 (unrelated keys share a bucket; a few spurious votes)
 	indexMinOnes    = 4  // cylinders with fewer bits set are not indexed (they collide with everything)
@@ -50,14 +54,18 @@ const (
 // indexDirGap is maxDirGap in direction levels.
 var indexDirGap = int32(math.Floor(float64(maxDirGap) / (2 * math.Pi) * indexDirLevels))
 
+// minhashFuncs is the number of MinHash functions computed: the keys use
+// the first indexTables*indexBand; minhashSSE41 takes 8 at a time.
+const minhashFuncs = 48
+
 // minhashRank[p][f] is the rank of bit position p in the f-th random
 // permutation of the positions. Read-only after init; the seed is fixed so
 // that a probe and a gallery are keyed alike (the index lives in memory and
 // is rebuilt at every start, so it never has to match another binary's).
-var minhashRank = func() *[cylWords * 64][indexTables * indexBand]uint16 {
-	var t [cylWords * 64][indexTables * indexBand]uint16
+var minhashRank = func() *[cylWords * 64][minhashFuncs]uint16 {
+	var t [cylWords * 64][minhashFuncs]uint16
 	rng := rand.New(rand.NewPCG(0x6d696e68, 0x61736821))
-	for f := range indexTables * indexBand {
+	for f := range minhashFuncs {
 		for rank, p := range rng.Perm(cylWords * 64) {
 			t[p][f] = uint16(rank)
 		}
@@ -86,7 +94,7 @@ func positionKeys(pos []uint16, out *[indexTables]uint32) bool {
 	if len(pos) < indexMinOnes {
 		return false
 	}
-	var acc [indexTables * indexBand]uint16
+	var acc [minhashFuncs]uint16
 	if useSSE41 {
 		minhashSSE41(minhashRank, pos, &acc)
 	} else {
@@ -102,7 +110,7 @@ func positionKeys(pos []uint16, out *[indexTables]uint32) bool {
 
 // minhashGo sets out[f] to the least rank[p][f] over the positions p in pos
 // (math.MaxUint16 when pos is empty).
-func minhashGo(rank *[cylWords * 64][indexTables * indexBand]uint16, pos []uint16, out *[indexTables * indexBand]uint16) {
+func minhashGo(rank *[cylWords * 64][minhashFuncs]uint16, pos []uint16, out *[minhashFuncs]uint16) {
 	for f := range out {
 		out[f] = math.MaxUint16
 	}
@@ -126,10 +134,11 @@ func dirLevel(d float32) uint32 {
 //
 // Entries are numbered in the order they are added. The postings of runs
 // of consecutive entries (at most seg of them) are sealed into segments:
-// stored bucket after bucket in flat arrays (compressed sparse rows), 3
-// bytes each (the entry's number within the segment and the direction
-// level), with no spare capacity and no slice header per bucket. A segment
-// is sealed whenever the tail holds seg entries, and at the end of a load
+// stored bucket after bucket in one flat array (compressed sparse rows),
+// each posting as an 18-bit unit (the gap from the bucket's previous entry
+// and the direction level: see segment), four units in nine bytes, with no
+// spare capacity and no slice header per bucket. A segment is sealed
+// whenever the tail holds seg entries, and at the end of a load
 // (Gallery.Seal). The postings of the entries after the last segment (the
 // tail) are kept per bucket, 4 bytes each (entry number << 8 | direction
 // level). Within a bucket, postings are in increasing entry order in every
@@ -143,8 +152,7 @@ type index struct {
 	count     int        // postings held in all
 }
 
-// segEntries is the most entries in a segment: their numbers within it fit
-// 16 bits.
+// segEntries is the most entries in a segment.
 const (
 	segBits    = 16
 	segEntries = 1 << segBits
@@ -152,12 +160,87 @@ const (
 )
 
 // segment is the sealed postings of entries [start, start+n): bucket b's
-// are [off[b], off[b+1]) of entry (number within the segment) and dir.
+// are the units [off[b], off[b+1]) of units. A unit is unitBits bits,
+// gap<<unitDirBits | dir: the posting's entry (number within the segment)
+// is the previous posting's in the bucket (0 before the first) plus gap (0
+// when two cylinders of an entry share the bucket), and dir its direction
+// level's top unitDirBits bits (gallery cylinders' levels are quantised so,
+// in indexKeys). A gap of unitEscape or more takes an escape unit
+// (unitEscape<<unitDirBits, no posting; the previous entry advances by
+// unitEscape) per unitEscape first: with 32,768 buckets a table, an
+// entry's postings fall about 700 entries apart in a bucket, so escapes
+// are rare (under 1 % of the units). Unit i is bits [i*unitBits,
+// (i+1)*unitBits) of units, least significant bit first.
 type segment struct {
 	start, n int
+	postings int      // postings held (units less escapes)
 	off      []uint32 // buckets+1
-	entry    []uint16
-	dir      []uint8
+	units    []byte
+}
+
+// A gallery cylinder's direction level is kept to its top unitDirBits bits
+// in the index (the middle of its range of levels): of the direction
+// difference's rotation bins (indexRotBins over 2 maxDirGap, about 5.3
+// levels each) a vote may fall in the neighbouring one, which the index
+// score's pair of neighbouring bins mostly absorbs. The probe's levels are
+// kept whole.
+const (
+	unitDirBits = 6
+	dirDrop     = 8 - unitDirBits
+	dirHalf     = 1 << dirDrop >> 1
+)
+
+// galleryDir is the level a gallery cylinder of level l is indexed at.
+func galleryDir(l uint32) uint32 { return l>>dirDrop<<dirDrop | dirHalf }
+
+// dirOfUnit is the direction level of a unit's posting.
+func dirOfUnit(u uint32) uint32 { return (u&(1<<unitDirBits-1))<<dirDrop | dirHalf }
+
+const (
+	unitGapBits = 12
+	unitBits    = unitGapBits + unitDirBits
+	unitEscape  = 1<<unitGapBits - 1 // the gap of an escape unit
+	unitMask    = 1<<unitBits - 1
+)
+
+// unit returns unit i.
+func (s *segment) unit(i uint32) uint32 {
+	bit := uint(i) * unitBits
+	k := bit >> 3
+	u := s.units[k : k+3 : k+3]
+	v := uint32(u[0]) | uint32(u[1])<<8 | uint32(u[2])<<16
+	return v >> (bit & 7) & unitMask
+}
+
+// unitBytes is the bytes that hold n units (and the padding unit reads).
+func unitBytes(n int) int { return (n*unitBits+7)/8 + 3 }
+
+// putUnit writes unit i (v <= unitMask) into a zeroed buf.
+func putUnit(buf []byte, i int, v uint32) {
+	bit := uint(i) * unitBits
+	k := bit >> 3
+	w := v << (bit & 7)
+	buf[k] |= byte(w)
+	buf[k+1] |= byte(w >> 8)
+	buf[k+2] |= byte(w >> 16)
+}
+
+// unitsFor is the number of units that code an entry d after the
+// previous one (the gap).
+func unitsFor(d uint32) int { return int(d/unitEscape) + 1 }
+
+// decode calls f(entry, dir) for every posting of bucket b, in order.
+func (s *segment) decode(b int, f func(e int, dir uint32)) {
+	prev := 0
+	for i := s.off[b]; i < s.off[b+1]; i++ {
+		u := s.unit(i)
+		if gap := int(u >> unitDirBits); gap == unitEscape {
+			prev += unitEscape
+		} else {
+			prev += gap
+			f(prev, dirOfUnit(u))
+		}
+	}
 }
 
 func newIndex(seg int) *index {
@@ -178,7 +261,7 @@ func indexKeys(p packed) []cylinderKey {
 	var k cylinderKey
 	p.positions(func(i int, pos []uint16) {
 		if positionKeys(pos, &k.buckets) {
-			k.dir = p.geom[i].dirLevel()
+			k.dir = galleryDir(p.geom[i].dirLevel())
 			out = append(out, k)
 		}
 	})
@@ -266,22 +349,34 @@ func (x *index) seal(n int) {
 		x.tailStart += n
 		return
 	}
-	// How many postings of each bucket fall in the segment.
+	// How many postings of each bucket fall in the segment, and the units
+	// that code them.
 	cut := make([]int, buckets)
-	total := 0
+	total, units := 0, 0
 	for b, ps := range x.tail {
 		k, _ := slices.BinarySearchFunc(ps, end, func(p, e uint32) int { return cmpU32(p>>8, e) })
 		cut[b] = k
 		total += k
+		prev := base
+		for _, p := range ps[:k] {
+			units += unitsFor(p>>8 - prev)
+			prev = p >> 8
+		}
 	}
-	s.entry, s.dir = make([]uint16, total), make([]uint8, total)
+	s.units = make([]byte, unitBytes(units))
 	at := 0
 	for b, ps := range x.tail {
 		s.off[b] = uint32(at)
+		prev := base
 		for _, p := range ps[:cut[b]] {
-			s.entry[at] = uint16(p>>8 - base)
-			s.dir[at] = uint8(p)
+			d := p>>8 - prev
+			for ; d >= unitEscape; d -= unitEscape {
+				putUnit(s.units, at, unitEscape<<unitDirBits)
+				at++
+			}
+			putUnit(s.units, at, d<<unitDirBits|(p&0xff)>>dirDrop)
 			at++
+			prev = p >> 8
 		}
 		if rest := ps[cut[b]:]; len(rest) == 0 {
 			x.tail[b] = nil
@@ -290,6 +385,7 @@ func (x *index) seal(n int) {
 		}
 	}
 	s.off[buckets] = uint32(at)
+	s.postings = total
 	x.sealed = append(x.sealed, s)
 	x.tailStart += n
 	x.tailCount -= total
@@ -315,11 +411,11 @@ func (x *index) remap(newNum []int32) {
 	for b := range tail {
 		var out []uint32
 		for _, s := range x.sealed {
-			for i := s.off[b]; i < s.off[b+1]; i++ {
-				if n := newNum[s.start+int(s.entry[i])]; n >= 0 {
-					out = append(out, uint32(n)<<8|uint32(s.dir[i]))
+			s.decode(b, func(e int, dir uint32) {
+				if n := newNum[s.start+e]; n >= 0 {
+					out = append(out, uint32(n)<<8|dir)
 				}
-			}
+			})
 		}
 		if x.tail != nil {
 			for _, p := range x.tail[b] {
@@ -349,7 +445,7 @@ func (x *index) sizeBytes() int {
 		n += cap(ps) * 4
 	}
 	for _, s := range x.sealed {
-		n += len(s.off)*4 + len(s.entry)*3
+		n += cap(s.off)*4 + cap(s.units)
 	}
 	return n
 }
@@ -389,10 +485,17 @@ type probeLists struct {
 	base   int // number of the tail's first entry
 }
 
+// segList is a bucket's units in a segment: [lo, hi).
 type segList struct {
-	entry []uint16
-	dir   []uint8
-	pdir  uint32 // the probe cylinder's direction level
+	lo, hi uint32
+	pdir   uint32 // the probe cylinder's direction level
+}
+
+// segCursor is where the decoding of a segList stands: the next unit and
+// the entry before it (0 at the start).
+type segCursor struct {
+	at   uint32
+	prev int32
 }
 
 type postingList struct {
@@ -402,17 +505,19 @@ type postingList struct {
 
 // probeLists returns the posting lists a probe's cylinders (keys pk) read.
 // A bucket holding more than indexStopFactor times the mean (and more than
-// indexStopMin) postings of its segment, or of the tail, is skipped there.
+// indexStopMin) postings of its segment, or of the tail, is skipped there
+// (in a segment, a bucket's units are counted: its postings and its rare
+// escapes).
 func (x *index) probeLists(pk []cylinderKey) probeLists {
 	out := probeLists{segs: x.sealed, sealed: make([][]segList, len(x.sealed)), base: x.tailStart}
 	for k, s := range x.sealed {
-		limit := uint32(max(indexStopMin, indexStopFactor*len(s.entry)/buckets))
+		limit := uint32(max(indexStopMin, indexStopFactor*s.postings/buckets))
 		ls := make([]segList, 0, len(pk)*indexTables)
 		for _, ck := range pk {
 			for _, b := range ck.buckets {
 				lo, hi := s.off[b], s.off[b+1]
 				if hi > lo && hi-lo <= limit {
-					ls = append(ls, segList{s.entry[lo:hi], s.dir[lo:hi], ck.dir})
+					ls = append(ls, segList{lo, hi, ck.dir})
 				}
 			}
 		}
@@ -433,15 +538,37 @@ func (x *index) probeLists(pk []cylinderKey) probeLists {
 	return out
 }
 
+// voter counts the votes of one probe's lists block after block, the
+// blocks in increasing order: sealed postings are decoded from the start
+// of their bucket, so each list's cursor carries over from one block to
+// the next. One goroutine uses a voter.
+type voter struct {
+	pl   *probeLists
+	curs [][]segCursor // [segment][list]; nil until the segment is reached
+}
+
+func (pl *probeLists) voter() *voter {
+	return &voter{pl: pl, curs: make([][]segCursor, len(pl.segs))}
+}
+
 // vote counts the votes for entries [lo, hi) into votes (indexRotBins
-// saturating counters per entry, entry lo first).
-func (pl probeLists) vote(lo, hi int, votes []uint8) {
+// saturating counters per entry, entry lo first). lo must be at least the
+// hi of the voter's previous call.
+func (v *voter) vote(lo, hi int, votes []uint8) {
+	pl := v.pl
 	// the first segment that ends after lo
 	k, _ := slices.BinarySearchFunc(pl.segs, lo, func(s *segment, e int) int { return cmp.Compare(s.start+s.n-1, e) })
 	for ; lo < hi && k < len(pl.segs); k++ {
 		s := pl.segs[k]
 		end := min(hi, s.start+s.n)
-		voteSegment(pl.sealed[k], lo-s.start, end-s.start, votes)
+		if v.curs[k] == nil {
+			cs := make([]segCursor, len(pl.sealed[k]))
+			for i, l := range pl.sealed[k] {
+				cs[i] = segCursor{at: l.lo}
+			}
+			v.curs[k] = cs
+		}
+		voteSegment(s, pl.sealed[k], v.curs[k], lo-s.start, end-s.start, votes)
 		votes = votes[(end-lo)*indexRotBins:]
 		lo = end
 	}
@@ -450,33 +577,35 @@ func (pl probeLists) vote(lo, hi int, votes []uint8) {
 	}
 }
 
-// voteSegment is voteBlock for sealed postings; lo and hi are numbers
-// within the segment.
-func voteSegment(lists []segList, lo, hi int, votes []uint8) {
-	first, end := uint16(lo), hi
-	for _, l := range lists {
-		es := l.entry
-		a, b := 0, len(es)
-		for a < b {
-			m := int(uint(a+b) >> 1)
-			if es[m] < first {
-				a = m + 1
-			} else {
-				b = m
+// voteSegment is voteBlock for sealed postings, from where the cursors
+// stand; lo and hi are numbers within the segment.
+func voteSegment(s *segment, lists []segList, curs []segCursor, lo, hi int, votes []uint8) {
+	first, end := int32(lo), int32(hi)
+	for j := range lists {
+		l, c := &lists[j], &curs[j]
+		at, prev := c.at, c.prev
+		for ; at < l.hi; at++ {
+			u := s.unit(at)
+			gap := int32(u >> unitDirBits)
+			if gap == unitEscape {
+				prev += unitEscape
+				continue
 			}
-		}
-		ds := l.dir[:len(es)]
-		for i := a; i < len(es); i++ {
-			e := int(es[i])
+			e := prev + gap
 			if e >= end {
 				break
 			}
-			if bin := binOf[(uint32(ds[i])-l.pdir)&(indexDirLevels-1)]; bin >= 0 {
-				if v := &votes[(e-lo)*indexRotBins+int(bin)]; *v < math.MaxUint8 {
+			prev = e
+			if e < first {
+				continue
+			}
+			if bin := binOf[(dirOfUnit(u)-l.pdir)&(indexDirLevels-1)]; bin >= 0 {
+				if v := &votes[int(e-first)*indexRotBins+int(bin)]; *v < math.MaxUint8 {
 					*v++
 				}
 			}
 		}
+		c.at, c.prev = at, prev
 	}
 }
 

@@ -171,14 +171,21 @@ func testIndexedSearch(t *testing.T, seg int) {
 			}
 		}
 		for k, s := range g.idx.sealed {
-			count += len(s.entry)
+			held := 0
 			for b := range buckets {
-				for i := s.off[b] + 1; i < s.off[b+1]; i++ {
-					if s.entry[i] < s.entry[i-1] {
-						t.Fatalf("segment %d, bucket %d: entry %d after %d", k, b, s.entry[i], s.entry[i-1])
+				prev := 0
+				s.decode(b, func(e int, _ uint32) {
+					if e < prev || e >= s.n {
+						t.Fatalf("segment %d, bucket %d: entry %d after %d (segment of %d)", k, b, e, prev, s.n)
 					}
-				}
+					prev = e
+					held++
+				})
 			}
+			if held != s.postings {
+				t.Fatalf("segment %d: %d postings decoded, %d held", k, held, s.postings)
+			}
+			count += held
 		}
 		if count != g.idx.count {
 			t.Errorf("%d postings held, count says %d", count, g.idx.count)
@@ -343,7 +350,7 @@ func TestMinhashKernels(t *testing.T) {
 		for i := range pos {
 			pos[i] = uint16(r.IntN(cylWords * 64))
 		}
-		var want, got [indexTables * indexBand]uint16
+		var want, got [minhashFuncs]uint16
 		minhashGo(minhashRank, pos, &want)
 		minhashSSE41(minhashRank, pos, &got)
 		if want != got {
@@ -358,7 +365,7 @@ func BenchmarkMinhash(b *testing.B) {
 	for i := range pos {
 		pos[i] = uint16(r.IntN(cylWords * 64))
 	}
-	var out [indexTables * indexBand]uint16
+	var out [minhashFuncs]uint16
 	b.Run("go", func(b *testing.B) {
 		for b.Loop() {
 			minhashGo(minhashRank, pos, &out)
@@ -369,4 +376,77 @@ func BenchmarkMinhash(b *testing.B) {
 			minhashSSE41(minhashRank, pos, &out)
 		}
 	})
+}
+
+// TestSealedVotes checks that sealing changes no index score: the scores
+// of a gallery whose postings are all in the tail equal those once it is
+// sealed in one segment (the coded units, escapes included: entry 0 and
+// the last entry hold a template no other holds, so its buckets' gaps
+// take escapes), with one goroutine or several (each decoding a run of
+// blocks from its cursor).
+func TestSealedVotes(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	pool := make([]*Template, 200)
+	for i := range pool {
+		pool[i] = sampleTemplateSeed(r)
+	}
+	lone := sampleTemplateSeed(r)
+	n := 2*indexBlock + 1234 // three blocks
+	keys, ts := make([]string, n), make([]*Template, n)
+	for i := range n {
+		keys[i], ts[i] = fmt.Sprint("p", i), pool[r.IntN(len(pool))]
+	}
+	ts[0], ts[n-1] = lone, lone
+	g := NewGallery()
+	g.indexFrom = 0
+	g.AddAll(keys, ts)
+	if len(g.idx.sealed) != 0 {
+		t.Fatalf("%d segments before Seal", len(g.idx.sealed))
+	}
+	probes := []*Template{lone, pool[0], jittered(r, pool[1]), sampleTemplateSeed(r)}
+	want := make([][]scored, len(probes))
+	for i, p := range probes {
+		want[i] = g.indexScores(p, 1)
+	}
+	g.Seal()
+	if len(g.idx.sealed) != 1 || g.idx.tail != nil {
+		t.Fatalf("after Seal: %d segments, tail %v", len(g.idx.sealed), g.idx.tail != nil)
+	}
+	escapes := 0
+	s := g.idx.sealed[0]
+	for i := range s.off[buckets] {
+		if s.unit(i)>>unitDirBits == unitEscape {
+			escapes++
+		}
+	}
+	if escapes == 0 {
+		t.Fatal("no escape unit: the test does not cover them")
+	}
+	for i, p := range probes {
+		for _, w := range []int{1, 2, 3} {
+			if got := g.indexScores(p, w); !slices.Equal(got, want[i]) {
+				t.Errorf("probe %d, %d workers: sealed scores differ from the tail's", i, w)
+			}
+		}
+	}
+	if votes := want[0][0].score(); votes == 0 {
+		t.Error("the lone template gets no votes from itself")
+	}
+}
+
+func TestUnits(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	vs := make([]uint32, 1001)
+	for i := range vs {
+		vs[i] = r.Uint32N(unitMask + 1)
+	}
+	s := &segment{units: make([]byte, unitBytes(len(vs)))}
+	for i, v := range vs {
+		putUnit(s.units, i, v)
+	}
+	for i, v := range vs {
+		if got := s.unit(uint32(i)); got != v {
+			t.Fatalf("unit %d: %#x, want %#x", i, got, v)
+		}
+	}
 }

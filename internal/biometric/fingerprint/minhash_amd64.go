@@ -11,4 +11,4 @@ var useSSE41 = cpu.X86.HasSSE41
 // must be below len(rank).
 //
 //go:noescape
-func minhashSSE41(rank *[cylWords * 64][indexTables * indexBand]uint16, pos []uint16, out *[indexTables * indexBand]uint16)
+func minhashSSE41(rank *[cylWords * 64][minhashFuncs]uint16, pos []uint16, out *[minhashFuncs]uint16)

@@ -1,9 +1,9 @@
 #include "textflag.h"
 
-// func minhashSSE41(rank *[704][96]uint16, pos []uint16, out *[96]uint16)
+// func minhashSSE41(rank *[704][48]uint16, pos []uint16, out *[48]uint16)
 //
-// out[f] = min over p in pos of rank[p][f]: the 96 running minima stay in
-// X0-X11 (8 uint16 lanes each); each position reads its 192-byte row.
+// out[f] = min over p in pos of rank[p][f]: the 48 running minima stay in
+// X0-X5 (8 uint16 lanes each); each position reads its 96-byte row.
 TEXT ·minhashSSE41(SB), NOSPLIT, $0-40
 	MOVQ rank+0(FP), SI
 	MOVQ pos_base+8(FP), BX
@@ -15,18 +15,12 @@ TEXT ·minhashSSE41(SB), NOSPLIT, $0-40
 	MOVOU X0, X3
 	MOVOU X0, X4
 	MOVOU X0, X5
-	MOVOU X0, X6
-	MOVOU X0, X7
-	MOVOU X0, X8
-	MOVOU X0, X9
-	MOVOU X0, X10
-	MOVOU X0, X11
 	TESTQ CX, CX
 	JZ   done
 
 loop:
 	MOVWQZX (BX), AX
-	IMULQ $192, AX
+	IMULQ $96, AX
 	ADDQ SI, AX
 	MOVOU 0(AX), X12
 	PMINUW X12, X0
@@ -40,18 +34,6 @@ loop:
 	PMINUW X12, X4
 	MOVOU 80(AX), X13
 	PMINUW X13, X5
-	MOVOU 96(AX), X14
-	PMINUW X14, X6
-	MOVOU 112(AX), X15
-	PMINUW X15, X7
-	MOVOU 128(AX), X12
-	PMINUW X12, X8
-	MOVOU 144(AX), X13
-	PMINUW X13, X9
-	MOVOU 160(AX), X14
-	PMINUW X14, X10
-	MOVOU 176(AX), X15
-	PMINUW X15, X11
 	ADDQ $2, BX
 	DECQ CX
 	JNZ  loop
@@ -63,10 +45,4 @@ done:
 	MOVOU X3, 48(DI)
 	MOVOU X4, 64(DI)
 	MOVOU X5, 80(DI)
-	MOVOU X6, 96(DI)
-	MOVOU X7, 112(DI)
-	MOVOU X8, 128(DI)
-	MOVOU X9, 144(DI)
-	MOVOU X10, 160(DI)
-	MOVOU X11, 176(DI)
 	RET

@@ -5,6 +5,6 @@ package fingerprint
 // useSSE41 is false: cylinderKeys takes the minima in Go.
 const useSSE41 = false
 
-func minhashSSE41(rank *[cylWords * 64][indexTables * indexBand]uint16, pos []uint16, out *[indexTables * indexBand]uint16) {
+func minhashSSE41(rank *[cylWords * 64][minhashFuncs]uint16, pos []uint16, out *[minhashFuncs]uint16) {
 	minhashGo(rank, pos, out)
 }

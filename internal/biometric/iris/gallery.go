@@ -143,6 +143,21 @@ func (g *Gallery) Bytes() int {
 	return 8 * (cap(g.head) + cap(g.tail))
 }
 
+// Trim drops the spare capacity of the gallery's arrays (appending one
+// entry at a time leaves up to a quarter of them spare), copying each
+// once: a load calls it at its end.
+func (g *Gallery) Trim() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if cap(g.head) > len(g.head) {
+		g.head = exact(g.head)
+	}
+	if cap(g.tail) > len(g.tail) {
+		g.tail = exact(g.tail)
+	}
+	g.keys = exact(g.keys)
+}
+
 // Len is the number of entries.
 func (g *Gallery) Len() int {
 	g.mu.RLock()
@@ -469,4 +484,14 @@ func maskedGo(p, e []uint64) (diff, n int) {
 		n0 += bits.OnesCount64(mk)
 	}
 	return d0 + d1, n0 + n1
+}
+
+// exact returns a copy of s whose capacity is its length.
+func exact[T any](s []T) []T {
+	if s == nil {
+		return nil
+	}
+	out := make([]T, len(s))
+	copy(out, s)
+	return out
 }

@@ -1,0 +1,45 @@
+package iris
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestGalleryTrim checks that Trim leaves no spare room, keeps every
+// entry, and that the gallery still grows after it.
+func TestGalleryTrim(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	s := NewSynth(DefaultRows, DefaultCols)
+	g := NewGallery(GalleryOptions{})
+	var fields [][]float64
+	add := func(i int) {
+		f := s.Field(rng)
+		fields = append(fields, f)
+		if err := g.Add(fmt.Sprint("k", i), s.Template(f, rng)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 101 {
+		add(i)
+	}
+	if g.Bytes() == 101*g.BytesPerEntry() {
+		t.Fatal("no spare room before Trim: the test does not cover it")
+	}
+	g.Trim()
+	if got, want := g.Bytes(), 101*g.BytesPerEntry(); got != want {
+		t.Errorf("after Trim: %d bytes for 101 entries, want %d", got, want)
+	}
+	add(101)
+	th := ThresholdForFMR(1e-6)
+	for _, i := range []int{0, 50, 100, 101} {
+		got, err := g.Search(context.Background(), s.Mate(fields[i], rng), th, SearchOptions{Coarse: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].Key != fmt.Sprint("k", i) {
+			t.Errorf("probe %d after Trim: %v", i, got)
+		}
+	}
+}
