@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"time"
 
@@ -21,6 +25,7 @@ func newBenchEnrolCmd() *cobra.Command {
 	var seed uint64
 	var asJSON bool
 	var profile string
+	var populate, data string
 	cmd := &cobra.Command{
 		Use:   "enrol",
 		Short: "Enrolment with 1:N deduplication against a synthetic population (two fingers, two irises each)",
@@ -30,7 +35,15 @@ server start does (time and memory per person), then enrols --probes new
 people through the enrolment path (half of them mates of enrolled people) and
 reports latency percentiles and how many mates were found. Templates are
 synthetic, so extraction time is not included; the data keys are held in
-memory (not keys.db) to make the population quickly.`,
+memory (not keys.db) to make the population quickly.
+
+--populate fast (the default) writes the population's rows straight through
+the store and the keyring on every core (no 1:N search at write time, no
+audit entries); --populate usecase enrols every person through the
+registry's use cases (60-110 people a second). --data DIR keeps the store,
+its master key and the bench's key file in DIR: a later run with the same
+DIR measures that population again without writing it (docs/galleries.md,
+"Benchmark code").`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if profile != "" {
@@ -40,21 +53,19 @@ memory (not keys.db) to make the population quickly.`,
 				}
 				defer stop()
 			}
-			dir, err := os.MkdirTemp("", "assent-bench-")
+			dir, bench, err := benchDataDir(data, people, seed)
 			if err != nil {
 				return err
 			}
-			defer os.RemoveAll(dir)
+			if data == "" {
+				defer os.RemoveAll(dir)
+			}
 			db, err := sqlite.Open(ctx, dir, sqlite.Options{Migrate: true})
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			m, err := envelope.GenerateMasterKey()
-			if err != nil {
-				return err
-			}
-			kr, err := envelope.NewKeyring(ctx, &envelope.MemStore{}, m, envelope.Options{CacheSize: -1})
+			kr, kf, err := benchKeyring(ctx, data)
 			if err != nil {
 				return err
 			}
@@ -65,6 +76,7 @@ memory (not keys.db) to make the population quickly.`,
 			}
 			last := time.Now()
 			rep, err := benchpop.Run(ctx, db, kr, registry.Options{Logger: quiet, Audit: alog}, benchpop.Options{People: people, Probes: probes, Seed: seed,
+				Populate: populate, Existing: bench.Runs > 0, ProbeSeed: uint64(bench.Runs),
 				Progress: func(stage string, done, total int) {
 					if time.Since(last) > 2*time.Second || done == total {
 						fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d/%d\n", stage, done, total)
@@ -74,11 +86,21 @@ memory (not keys.db) to make the population quickly.`,
 			if err != nil {
 				return err
 			}
+			if data != "" { // keep the population, its keys and the probes for the next run
+				if err := kf.Save(); err != nil {
+					return err
+				}
+				bench.Runs++
+				if err := bench.save(dir); err != nil {
+					return err
+				}
+			}
 			if asJSON {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(rep)
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "population:        %d people, %d templates (written in %.1f s)\n", rep.People, rep.Templates, rep.PopulateSeconds)
+			fmt.Fprintf(w, "population:        %d people, %d templates (written %s in %.1f s, %.1f s of CPU: %.0f people/s)\n",
+				rep.People, rep.Templates, rep.Populate, rep.PopulateSeconds, rep.PopulateCPUSeconds, rep.PopulatePerSecond)
 			fmt.Fprintf(w, "gallery load:      %.2f s (%.2f s of CPU), %.0f bytes per person in memory\n", rep.LoadSeconds, rep.LoadCPUSeconds, rep.BytesPerPerson)
 			fmt.Fprintf(w, "  of which:        fingerprint cylinders %.0f, fingerprint index %.0f, iris %.0f, keys and the rest %.0f\n",
 				rep.FingerCylinderBytes, rep.FingerIndexBytes, rep.IrisBytes, rep.OtherBytes)
@@ -93,6 +115,8 @@ memory (not keys.db) to make the population quickly.`,
 	cmd.Flags().IntVar(&probes, "probes", 200, "enrolments to measure")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the synthetic data")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	cmd.Flags().StringVar(&populate, "populate", benchpop.PopulateFast, "population writer: fast (store and keyring, every core) or usecase (the registry's use cases)")
+	cmd.Flags().StringVar(&data, "data", "", "keep the population in this directory and measure it again on later runs (default: a temporary directory)")
 	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	return cmd
 }
@@ -111,4 +135,76 @@ func startCPUProfile(path string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// benchState is what a kept bench directory (--data) records about its
+// population, in bench.json.
+type benchState struct {
+	People int    `json:"people"`
+	Seed   uint64 `json:"seed"`
+	Runs   int    `json:"runs"` // finished runs: their probes are enrolled too
+}
+
+func (b benchState) save(dir string) error {
+	raw, err := json.Marshal(b)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "bench.json"), raw, 0o600)
+}
+
+// benchDataDir returns the directory of the bench's store: a new temporary
+// one when data is empty; else data, created if missing, with its
+// bench.json (Runs 0 for a new one). A kept population is measured again
+// only with the --people and --seed that wrote it.
+func benchDataDir(data string, people int, seed uint64) (string, benchState, error) {
+	st := benchState{People: people, Seed: seed}
+	if data == "" {
+		dir, err := os.MkdirTemp("", "assent-bench-")
+		return dir, st, err
+	}
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return "", st, err
+	}
+	raw, err := os.ReadFile(filepath.Join(data, "bench.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(data, "assent.db")); err == nil {
+			return "", st, fmt.Errorf("bench enrol: %s holds a store but no bench.json (a run that did not finish?): use an empty directory", data)
+		}
+		return data, st, nil
+	}
+	if err != nil {
+		return "", st, err
+	}
+	var kept benchState
+	if err := json.Unmarshal(raw, &kept); err != nil {
+		return "", st, fmt.Errorf("bench enrol: %s/bench.json: %w", data, err)
+	}
+	if kept.People != people || kept.Seed != seed {
+		return "", st, fmt.Errorf("bench enrol: %s holds %d people of seed %d: run with --people %d --seed %d", data, kept.People, kept.Seed, kept.People, kept.Seed)
+	}
+	return data, kept, nil
+}
+
+// benchKeyring is the bench's keyring: keys in memory, or for a kept
+// directory in its key file, under its master key file.
+func benchKeyring(ctx context.Context, data string) (*envelope.Keyring, *benchpop.KeyFile, error) {
+	if data == "" {
+		m, err := envelope.GenerateMasterKey()
+		if err != nil {
+			return nil, nil, err
+		}
+		kr, err := envelope.NewKeyring(ctx, &envelope.MemStore{}, m, envelope.Options{CacheSize: -1})
+		return kr, nil, err
+	}
+	m, err := envelope.LoadOrCreateMasterKey(filepath.Join(data, "master.key"))
+	if err != nil {
+		return nil, nil, err
+	}
+	kf, err := benchpop.OpenKeyFile(filepath.Join(data, "bench-keys.gob"))
+	if err != nil {
+		return nil, nil, err
+	}
+	kr, err := envelope.NewKeyring(ctx, kf, m, envelope.Options{CacheSize: -1})
+	return kr, kf, err
 }
