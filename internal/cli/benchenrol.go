@@ -16,6 +16,8 @@ import (
 	"github.com/assent-registry/assent/internal/benchpop"
 	"github.com/assent-registry/assent/internal/envelope"
 	"github.com/assent-registry/assent/internal/registry"
+	"github.com/assent-registry/assent/internal/store"
+	"github.com/assent-registry/assent/internal/store/postgres"
 	"github.com/assent-registry/assent/internal/store/sqlite"
 	"github.com/spf13/cobra"
 )
@@ -25,7 +27,7 @@ func newBenchEnrolCmd() *cobra.Command {
 	var seed uint64
 	var asJSON bool
 	var profile string
-	var populate, data string
+	var populate, data, pgURL, pgSchema string
 	cmd := &cobra.Command{
 		Use:   "enrol",
 		Short: "Enrolment with 1:N deduplication against a synthetic population (two fingers, two irises each)",
@@ -53,14 +55,21 @@ DIR measures that population again without writing it (docs/galleries.md,
 				}
 				defer stop()
 			}
-			dir, bench, err := benchDataDir(data, people, seed)
+			if pgURL != "" && data == "" {
+				return fmt.Errorf("bench enrol: --postgres needs --data DIR (the population's keys and bench.json; drop the schema yourself when done)")
+			}
+			where := "sqlite"
+			if pgURL != "" {
+				where = "postgres:" + pgSchema
+			}
+			dir, bench, err := benchDataDir(data, people, seed, where)
 			if err != nil {
 				return err
 			}
 			if data == "" {
 				defer os.RemoveAll(dir)
 			}
-			db, err := sqlite.Open(ctx, dir, sqlite.Options{Migrate: true})
+			db, err := benchStore(ctx, dir, pgURL, pgSchema)
 			if err != nil {
 				return err
 			}
@@ -99,8 +108,12 @@ DIR measures that population again without writing it (docs/galleries.md,
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(rep)
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "population:        %d people, %d templates (written %s in %.1f s, %.1f s of CPU: %.0f people/s)\n",
-				rep.People, rep.Templates, rep.Populate, rep.PopulateSeconds, rep.PopulateCPUSeconds, rep.PopulatePerSecond)
+			if rep.Populate == "existing" {
+				fmt.Fprintf(w, "population:        %d people, %d templates (kept from an earlier run)\n", rep.People, rep.Templates)
+			} else {
+				fmt.Fprintf(w, "population:        %d people, %d templates (written %s in %.1f s, %.1f s of CPU: %.0f people/s)\n",
+					rep.People, rep.Templates, rep.Populate, rep.PopulateSeconds, rep.PopulateCPUSeconds, rep.PopulatePerSecond)
+			}
 			fmt.Fprintf(w, "gallery load:      %.2f s (%.2f s of CPU), %.0f bytes per person in memory\n", rep.LoadSeconds, rep.LoadCPUSeconds, rep.BytesPerPerson)
 			fmt.Fprintf(w, "  of which:        fingerprint cylinders %.0f, fingerprint index %.0f, iris %.0f, keys and the rest %.0f\n",
 				rep.FingerCylinderBytes, rep.FingerIndexBytes, rep.IrisBytes, rep.OtherBytes)
@@ -117,6 +130,8 @@ DIR measures that population again without writing it (docs/galleries.md,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().StringVar(&populate, "populate", benchpop.PopulateFast, "population writer: fast (store and keyring, every core) or usecase (the registry's use cases)")
 	cmd.Flags().StringVar(&data, "data", "", "keep the population in this directory and measure it again on later runs (default: a temporary directory)")
+	cmd.Flags().StringVar(&pgURL, "postgres", "", "write the population to this PostgreSQL database (default: SQLite in the bench directory)")
+	cmd.Flags().StringVar(&pgSchema, "postgres-schema", "assent_bench", "with --postgres, the schema of the bench's tables (created if missing, kept: drop it with psql when done)")
 	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	return cmd
 }
@@ -142,7 +157,8 @@ func startCPUProfile(path string) (stop func(), err error) {
 type benchState struct {
 	People int    `json:"people"`
 	Seed   uint64 `json:"seed"`
-	Runs   int    `json:"runs"` // finished runs: their probes are enrolled too
+	Store  string `json:"store"` // sqlite, or postgres:SCHEMA
+	Runs   int    `json:"runs"`  // finished runs: their probes are enrolled too
 }
 
 func (b benchState) save(dir string) error {
@@ -156,9 +172,9 @@ func (b benchState) save(dir string) error {
 // benchDataDir returns the directory of the bench's store: a new temporary
 // one when data is empty; else data, created if missing, with its
 // bench.json (Runs 0 for a new one). A kept population is measured again
-// only with the --people and --seed that wrote it.
-func benchDataDir(data string, people int, seed uint64) (string, benchState, error) {
-	st := benchState{People: people, Seed: seed}
+// only with the --people, --seed and store (where) that wrote it.
+func benchDataDir(data string, people int, seed uint64, where string) (string, benchState, error) {
+	st := benchState{People: people, Seed: seed, Store: where}
 	if data == "" {
 		dir, err := os.MkdirTemp("", "assent-bench-")
 		return dir, st, err
@@ -180,8 +196,8 @@ func benchDataDir(data string, people int, seed uint64) (string, benchState, err
 	if err := json.Unmarshal(raw, &kept); err != nil {
 		return "", st, fmt.Errorf("bench enrol: %s/bench.json: %w", data, err)
 	}
-	if kept.People != people || kept.Seed != seed {
-		return "", st, fmt.Errorf("bench enrol: %s holds %d people of seed %d: run with --people %d --seed %d", data, kept.People, kept.Seed, kept.People, kept.Seed)
+	if kept.People != people || kept.Seed != seed || kept.Store != where {
+		return "", st, fmt.Errorf("bench enrol: %s holds %d people of seed %d in %s: run with --people %d --seed %d and that store", data, kept.People, kept.Seed, kept.Store, kept.People, kept.Seed)
 	}
 	return data, kept, nil
 }
@@ -207,4 +223,13 @@ func benchKeyring(ctx context.Context, data string) (*envelope.Keyring, *benchpo
 	}
 	kr, err := envelope.NewKeyring(ctx, kf, m, envelope.Options{CacheSize: -1})
 	return kr, kf, err
+}
+
+// benchStore opens the bench's store: SQLite in dir, or with pgURL the
+// PostgreSQL schema given (created and migrated).
+func benchStore(ctx context.Context, dir, pgURL, schema string) (store.Store, error) {
+	if pgURL == "" {
+		return sqlite.Open(ctx, dir, sqlite.Options{Migrate: true})
+	}
+	return postgres.Open(ctx, pgURL, postgres.Options{Migrate: true, Schema: schema})
 }
