@@ -7,6 +7,7 @@ import (
 	crand "crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -250,5 +251,38 @@ func TestRunKeptPopulation(t *testing.T) {
 		if err := kf.Save(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestFieldIsSynthField: the writer's iris field is iris.Synth.Field's, bit
+// for bit, so that its eyes are the synthetic eyes the iris engine was
+// calibrated on.
+func TestFieldIsSynthField(t *testing.T) {
+	for seed := range uint64(4) {
+		want := eyeSynth.Field(rand.New(rand.NewPCG(seed, 1)))
+		got := field(rand.New(rand.NewPCG(seed, 1)))
+		if !slices.Equal(got, want) {
+			t.Fatalf("seed %d: field differs from iris.Synth.Field", seed)
+		}
+	}
+}
+
+func BenchmarkPrepare(b *testing.B) {
+	ctx := context.Background()
+	m, err := envelope.GenerateMasterKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	kr, err := envelope.NewKeyring(ctx, &envelope.MemStore{}, m, envelope.Options{CacheSize: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	i := 0
+	for b.Loop() {
+		if _, err := prepare(ctx, kr, 1, i, now); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }
