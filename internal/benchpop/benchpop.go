@@ -31,9 +31,10 @@ type Options struct {
 	// Populate names the population writer: PopulateFast (the default) or
 	// PopulateUseCase.
 	Populate string
-	// Existing: db already holds the People persons of Seed, written by an
-	// earlier run (a kept store); Run writes none and measures that.
-	Existing bool
+	// Kept: db already holds persons [0, Kept) of Seed, written by earlier
+	// runs (a kept store); Run writes only persons [Kept, People), none
+	// when Kept >= People, and measures the whole population.
+	Kept int
 	// ProbeSeed varies the probes between runs over one kept population
 	// (the probes of an earlier run are enrolled in it: the same probes
 	// again would be their duplicates).
@@ -94,8 +95,8 @@ func marshal(t marshaler) []byte {
 // Run writes People persons (deduplication consents, two fingerprint and two
 // iris templates each, sealed under keys) into db, which must be empty and
 // used by nothing else, with the writer opt.Populate names (PopulateFast by
-// default), unless opt.Existing says an earlier run wrote them there with
-// the same Seed and People; starts a registry on it with ropt's options and
+// default), or only those opt.Kept says an earlier run did not write there
+// with the same Seed; starts a registry on it with ropt's options and
 // an in-process gallery, loading it as a server start does (timed, with
 // memory); then enrols Probes new people through the registry's use cases
 // (half of them mates of enrolled people) and reports latency percentiles.
@@ -116,21 +117,25 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 	}
 	// ids[i] is person i's record id when the registry chose it (use cases).
 	var ids []string
-	if opt.Existing {
+	if opt.Kept >= opt.People {
 		rep.Populate = "existing"
 		rep.Templates = 4 * opt.People
 	} else {
-		if err := putArea(ctx, db); err != nil {
-			return rep, err
+		if opt.Kept == 0 {
+			if err := putArea(ctx, db); err != nil {
+				return rep, err
+			}
+		} else if opt.Populate != PopulateFast {
+			return rep, fmt.Errorf("benchpop: only the fast writer extends a kept population")
 		}
 		start, cpu0 := time.Now(), cpuTime()
 		switch opt.Populate {
 		case PopulateFast:
-			n, err := populateFast(ctx, db, keys, opt.Seed, opt.People, progress("populate"))
+			n, err := populateFast(ctx, db, keys, opt.Seed, opt.Kept, opt.People, progress("populate"))
 			if err != nil {
 				return rep, err
 			}
-			rep.Templates = n
+			rep.Templates = 4*opt.Kept + n
 		case PopulateUseCase:
 			wopt := ropt
 			wopt.Galleries = dedup.NewLocal()
@@ -145,7 +150,7 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 		rep.PopulateSeconds = time.Since(start).Seconds()
 		rep.PopulateCPUSeconds = (cpuTime() - cpu0).Seconds()
 		if rep.PopulateSeconds > 0 {
-			rep.PopulatePerSecond = float64(opt.People) / rep.PopulateSeconds
+			rep.PopulatePerSecond = float64(opt.People-opt.Kept) / rep.PopulateSeconds
 		}
 	}
 	idOf := func(i int) string {

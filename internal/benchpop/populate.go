@@ -215,11 +215,11 @@ func putArea(ctx context.Context, db store.Store) error {
 	})
 }
 
-// populateFast writes persons [0, people) of seed with PopulateFast:
+// populateFast writes persons [from, people) of seed with PopulateFast:
 // workers (one per core) draw and seal chunks of ChunkPeople persons while
 // one goroutine writes the finished chunks, each in one transaction. It
 // returns how many templates it wrote.
-func populateFast(ctx context.Context, db store.Store, keys registry.Keyring, seed uint64, people int, progress func(done, total int)) (int, error) {
+func populateFast(ctx context.Context, db store.Store, keys registry.Keyring, seed uint64, from, people int, progress func(done, total int)) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type chunk struct {
@@ -253,7 +253,7 @@ func populateFast(ctx context.Context, db store.Store, keys registry.Keyring, se
 	}
 	go func() {
 		defer close(next)
-		for lo := 0; lo < people; lo += ChunkPeople {
+		for lo := from; lo < people; lo += ChunkPeople {
 			select {
 			case next <- lo:
 			case <-ctx.Done():
@@ -262,7 +262,7 @@ func populateFast(ctx context.Context, db store.Store, keys registry.Keyring, se
 		}
 	}()
 	go func() { wg.Wait(); close(done) }()
-	written, templates := 0, 0
+	written, templates := from, 0
 	for c := range done {
 		if c.err != nil {
 			return templates, c.err

@@ -137,7 +137,7 @@ func TestFastPopulationIsAnEnrolledOne(t *testing.T) {
 			if err := putArea(ctx, useDB); err != nil {
 				t.Fatal(err)
 			}
-			n, err := populateFast(ctx, fastDB, fastKeys, seed, people, nil)
+			n, err := populateFast(ctx, fastDB, fastKeys, seed, 0, people, nil)
 			if err != nil || n != 4*people {
 				t.Fatalf("populateFast: %d templates, %v", n, err)
 			}
@@ -216,9 +216,10 @@ func TestFastPopulationIsAnEnrolledOne(t *testing.T) {
 }
 
 // TestRunKeptPopulation: a population written with its keys in a KeyFile
-// is measured again by a second run (Existing) on a new keyring over the
-// saved file, and the second run's mates are found with no false
-// candidate although the first run's probes are enrolled too.
+// is extended by a second run (only the persons it lacks) and measured
+// again by a third, each on a new keyring over the saved file; every run's
+// mates are found with no false candidate although the earlier runs'
+// probes are enrolled too.
 func TestRunKeptPopulation(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -232,7 +233,8 @@ func TestRunKeptPopulation(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := filepath.Join(dir, "keys.gob")
-	for run := range 2 {
+	kept := 0
+	for run, people := range []int{120, 200, 200} {
 		kf, err := OpenKeyFile(keys)
 		if err != nil {
 			t.Fatal(err)
@@ -241,16 +243,31 @@ func TestRunKeptPopulation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := Run(ctx, db, kr, registry.Options{}, Options{People: 200, Probes: 6, Seed: 5, Existing: run > 0, ProbeSeed: uint64(run)})
+		rep, err := Run(ctx, db, kr, registry.Options{}, Options{People: people, Probes: 6, Seed: 5, Kept: kept, ProbeSeed: uint64(run)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.DuplicatesExpected != 3 || rep.DuplicatesFound != 3 || rep.FalseCandidates != 0 || rep.DedupPending != 0 {
+		if rep.Templates != 4*people || rep.DuplicatesExpected != 3 || rep.DuplicatesFound != 3 || rep.FalseCandidates != 0 || rep.DedupPending != 0 {
 			t.Fatalf("run %d: %+v", run, rep)
 		}
 		if err := kf.Save(); err != nil {
 			t.Fatal(err)
 		}
+		var persons int
+		if err := db.View(ctx, func(tx store.Tx) error {
+			cs, err := tx.CountRegistered(ctx, store.Period{To: time.Now().Add(time.Hour)})
+			persons = 0
+			for _, c := range cs {
+				persons += c.N
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if want := people + 6*(run+1); persons != want { // the population and every run's probes
+			t.Fatalf("run %d: %d persons registered, want %d", run, persons, want)
+		}
+		kept = people
 	}
 }
 

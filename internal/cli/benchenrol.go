@@ -44,7 +44,8 @@ the store and the keyring on every core (no 1:N search at write time, no
 audit entries); --populate usecase enrols every person through the
 registry's use cases (60-110 people a second). --data DIR keeps the store,
 its master key and the bench's key file in DIR: a later run with the same
-DIR measures that population again without writing it (docs/galleries.md,
+DIR and --seed measures that population again without writing it, or with
+more --people writes only the persons it lacks (docs/galleries.md,
 "Benchmark code").`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -54,6 +55,9 @@ DIR measures that population again without writing it (docs/galleries.md,
 					return err
 				}
 				defer stop()
+			}
+			if populate == benchpop.PopulateUseCase && data != "" {
+				return fmt.Errorf("bench enrol: --data keeps populations written fast only (the use cases choose the record ids, so a later run could not draw the mates)")
 			}
 			if pgURL != "" && data == "" {
 				return fmt.Errorf("bench enrol: --postgres needs --data DIR (the population's keys and bench.json; drop the schema yourself when done)")
@@ -85,7 +89,7 @@ DIR measures that population again without writing it (docs/galleries.md,
 			}
 			last := time.Now()
 			rep, err := benchpop.Run(ctx, db, kr, registry.Options{Logger: quiet, Audit: alog}, benchpop.Options{People: people, Probes: probes, Seed: seed,
-				Populate: populate, Existing: bench.Runs > 0, ProbeSeed: uint64(bench.Runs),
+				Populate: populate, Kept: bench.People, ProbeSeed: uint64(bench.Runs),
 				Progress: func(stage string, done, total int) {
 					if time.Since(last) > 2*time.Second || done == total {
 						fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d/%d\n", stage, done, total)
@@ -99,7 +103,7 @@ DIR measures that population again without writing it (docs/galleries.md,
 				if err := kf.Save(); err != nil {
 					return err
 				}
-				bench.Runs++
+				bench.People, bench.Runs = people, bench.Runs+1
 				if err := bench.save(dir); err != nil {
 					return err
 				}
@@ -171,10 +175,11 @@ func (b benchState) save(dir string) error {
 
 // benchDataDir returns the directory of the bench's store: a new temporary
 // one when data is empty; else data, created if missing, with its
-// bench.json (Runs 0 for a new one). A kept population is measured again
-// only with the --people, --seed and store (where) that wrote it.
+// bench.json (People and Runs 0 for a new one). A kept population is
+// measured again, or extended to more --people, only with the --seed and
+// store (where) that wrote it.
 func benchDataDir(data string, people int, seed uint64, where string) (string, benchState, error) {
-	st := benchState{People: people, Seed: seed, Store: where}
+	st := benchState{Seed: seed, Store: where}
 	if data == "" {
 		dir, err := os.MkdirTemp("", "assent-bench-")
 		return dir, st, err
@@ -196,8 +201,8 @@ func benchDataDir(data string, people int, seed uint64, where string) (string, b
 	if err := json.Unmarshal(raw, &kept); err != nil {
 		return "", st, fmt.Errorf("bench enrol: %s/bench.json: %w", data, err)
 	}
-	if kept.People != people || kept.Seed != seed || kept.Store != where {
-		return "", st, fmt.Errorf("bench enrol: %s holds %d people of seed %d in %s: run with --people %d --seed %d and that store", data, kept.People, kept.Seed, kept.Store, kept.People, kept.Seed)
+	if kept.People > people || kept.Seed != seed || kept.Store != where {
+		return "", st, fmt.Errorf("bench enrol: %s holds %d people of seed %d in %s: run with --seed %d, --people %d or more, and that store", data, kept.People, kept.Seed, kept.Store, kept.Seed, kept.People)
 	}
 	return data, kept, nil
 }
