@@ -201,6 +201,9 @@ func benchDataDir(data string, people int, seed uint64, where string) (string, b
 	if err := json.Unmarshal(raw, &kept); err != nil {
 		return "", st, fmt.Errorf("bench enrol: %s/bench.json: %w", data, err)
 	}
+	if kept.Store == "" {
+		kept.Store = "sqlite" // written before bench.json named the store
+	}
 	if kept.People > people || kept.Seed != seed || kept.Store != where {
 		return "", st, fmt.Errorf("bench enrol: %s holds %d people of seed %d in %s: run with --seed %d, --people %d or more, and that store", data, kept.People, kept.Seed, kept.Store, kept.Seed, kept.People)
 	}
