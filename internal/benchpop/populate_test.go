@@ -45,7 +45,7 @@ func backends(t *testing.T) map[string]func(t *testing.T) store.Store {
 			ctx := context.Background()
 			b := make([]byte, 6)
 			crand.Read(b)
-			schema := "bench1m_" + hex.EncodeToString(b)
+			schema := "benchpop_" + hex.EncodeToString(b)
 			t.Cleanup(func() {
 				c, err := pgx.Connect(ctx, url)
 				if err != nil {
