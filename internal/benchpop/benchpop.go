@@ -16,12 +16,10 @@ import (
 	"time"
 
 	"github.com/assent-registry/assent/internal/benchpop/synth"
-	"github.com/assent-registry/assent/internal/biometric/iris"
 	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/dedup"
 	"github.com/assent-registry/assent/internal/registry"
 	"github.com/assent-registry/assent/internal/store"
-	"github.com/google/uuid"
 )
 
 // Options shape Run.
@@ -34,14 +32,29 @@ type Options struct {
 	// keyring the registry loads and enrols with from then on (assent bench
 	// enrol --keys copies the keys written in memory into a real key store).
 	LoadKeys func(ctx context.Context) (registry.Keyring, error)
+	// Populate names the population writer: PopulateFast (the default) or
+	// PopulateUseCase.
+	Populate string
+	// Kept: db already holds persons [0, Kept) of Seed, written by earlier
+	// runs (a kept store); Run writes only persons [Kept, People), none
+	// when Kept >= People, and measures the whole population.
+	Kept int
+	// ProbeSeed varies the probes between runs over one kept population
+	// (the probes of an earlier run are enrolled in it: the same probes
+	// again would be their duplicates).
+	ProbeSeed uint64
 }
 
 // Report is what Run measured.
 type Report struct {
 	People          int     `json:"people"`
 	Templates       int     `json:"templates"`
+	Populate        string  `json:"populate"` // fast, usecase or existing
 	PopulateSeconds float64 `json:"populate_seconds"`
-	LoadSeconds     float64 `json:"gallery_load_seconds"`
+	// CPU time of the whole process while populating (every core).
+	PopulateCPUSeconds float64 `json:"populate_cpu_seconds"`
+	PopulatePerSecond  float64 `json:"populate_people_per_second"`
+	LoadSeconds        float64 `json:"gallery_load_seconds"`
 	// CPU time of the whole process during the load (every core): on a
 	// shared machine, a steadier figure than the wall time.
 	LoadCPUSeconds float64 `json:"gallery_load_cpu_seconds"`
@@ -84,86 +97,72 @@ func marshal(t marshaler) []byte {
 }
 
 // Run writes People persons (deduplication consents, two fingerprint and two
-// iris templates each, sealed under keys) straight into db, which must be
-// empty and used by nothing else; starts a registry on it with opt's
-// options and an in-process gallery, loading it as a server start does
-// (timed, with memory); then enrols Probes new people through the
-// registry's use cases (half of them mates of enrolled people) and reports
-// latency percentiles. Extraction is not included (templates are
-// synthetic); add the engines' extraction time.
+// iris templates each, sealed under keys) into db, which must be empty and
+// used by nothing else, with the writer opt.Populate names (PopulateFast by
+// default), or only those opt.Kept says an earlier run did not write there
+// with the same Seed; starts a registry on it with ropt's options and
+// an in-process gallery, loading it as a server start does (timed, with
+// memory); then enrols Probes new people through the registry's use cases
+// (half of them mates of enrolled people) and reports latency percentiles.
+// Extraction is not included (templates are synthetic); add the engines'
+// extraction time.
 func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt registry.Options, opt Options) (Report, error) {
-	rng := rand.New(rand.NewPCG(opt.Seed, 0xbe7c4))
-	eyeSynth := iris.NewSynth(iris.DefaultRows, iris.DefaultCols)
-	rep := Report{People: opt.People, Probes: opt.Probes}
-	// Each person keeps only ids and seeds: the eyes' fields (32 KiB each)
-	// are drawn again from the seed when a mate is needed.
-	type person struct {
-		id      string
-		fingers [2]synth.Finger
-		eyeSeed uint64
+	rng := rand.New(rand.NewPCG(opt.Seed^opt.ProbeSeed, 0xbe7c4))
+	if opt.Populate == "" {
+		opt.Populate = PopulateFast
 	}
-	eyes := func(seed uint64) [2][]float64 {
-		er := rand.New(rand.NewPCG(seed, 0xe7e))
-		return [2][]float64{eyeSynth.Field(er), eyeSynth.Field(er)}
-	}
-	people := make([]person, opt.People)
-	// Persons name an existing area: the bench population lives in one.
-	if err := db.Update(ctx, func(tx store.Tx) error {
-		return tx.PutArea(ctx, store.Area{Code: "B", Name: "Bench area", UpdatedAt: time.Now().UTC()})
-	}); err != nil {
-		return rep, err
-	}
-	start := time.Now()
-	const batch = 500
-	for lo := 0; lo < opt.People; lo += batch {
-		hi := min(lo+batch, opt.People)
-		err := db.Update(ctx, func(tx store.Tx) error {
-			for i := lo; i < hi; i++ {
-				p := &people[i]
-				p.id = uuid.NewString()
-				p.fingers = [2]synth.Finger{synth.NewFinger(rng), synth.NewFinger(rng)}
-				p.eyeSeed = rng.Uint64()
-				pe := eyes(p.eyeSeed)
-				now := time.Now().UTC().Truncate(time.Millisecond)
-				sp := store.Person{ID: p.id, Status: store.StatusActive, AreaCode: "B", Site: "bench", Version: 1, CreatedAt: now, UpdatedAt: now}
-				if err := registry.SealIdentity(ctx, keys, &sp, registry.Identity{GivenName: fmt.Sprintf("P%d", i), FamilyName: "Bench", BirthDate: "1980-01-01", Sex: "unknown"}); err != nil {
-					return err
-				}
-				if err := tx.CreatePerson(ctx, sp); err != nil {
-					return err
-				}
-				for _, pair := range [][2]string{{"identity", "registration"}, {"fingerprint", "deduplication"}, {"iris", "deduplication"}} {
-					if _, err := tx.AppendConsent(ctx, store.ConsentRecord{PersonID: p.id, Category: pair[0], Purpose: pair[1], Decision: "granted",
-						Method: "bench", NoticeVersion: "1", Language: "en", At: now}); err != nil {
-						return err
-					}
-				}
-				caps := []capture{
-					{consent.Fingerprint, "right_index", marshal(p.fingers[0].Template())}, {consent.Fingerprint, "left_index", marshal(p.fingers[1].Template())},
-					{consent.Iris, "right_eye", marshal(eyeSynth.Template(pe[0], rng))}, {consent.Iris, "left_eye", marshal(eyeSynth.Template(pe[1], rng))},
-				}
-				for _, c := range caps {
-					sealed, err := registry.SealTemplate(ctx, keys, p.id, c.cat, c.raw)
-					if err != nil {
-						return err
-					}
-					if err := tx.AddBiometric(ctx, store.Biometric{ReferenceID: uuid.NewString(), PersonID: p.id, Category: string(c.cat), Position: c.pos,
-						Format: registry.FormatImage, Purpose: string(consent.Deduplication), TemplateSealed: sealed, CreatedAt: now}); err != nil {
-						return err
-					}
-					rep.Templates++
-				}
+	rep := Report{People: opt.People, Probes: opt.Probes, Populate: opt.Populate}
+	progress := func(stage string) func(done, total int) {
+		return func(done, total int) {
+			if opt.Progress != nil {
+				opt.Progress(stage, done, total)
 			}
-			return nil
-		})
-		if err != nil {
-			return rep, err
-		}
-		if opt.Progress != nil {
-			opt.Progress("populate", hi, opt.People)
 		}
 	}
-	rep.PopulateSeconds = time.Since(start).Seconds()
+	// ids[i] is person i's record id when the registry chose it (use cases).
+	var ids []string
+	if opt.Kept >= opt.People {
+		rep.Populate = "existing"
+		rep.Templates = 4 * opt.People
+	} else {
+		if opt.Kept == 0 {
+			if err := putArea(ctx, db); err != nil {
+				return rep, err
+			}
+		} else if opt.Populate != PopulateFast {
+			return rep, fmt.Errorf("benchpop: only the fast writer extends a kept population")
+		}
+		start, cpu0 := time.Now(), cpuTime()
+		switch opt.Populate {
+		case PopulateFast:
+			n, err := populateFast(ctx, db, keys, opt.Seed, opt.Kept, opt.People, progress("populate"))
+			if err != nil {
+				return rep, err
+			}
+			rep.Templates = 4*opt.Kept + n
+		case PopulateUseCase:
+			wopt := ropt
+			wopt.Galleries = dedup.NewLocal()
+			var err error
+			ids, rep.Templates, err = populateUseCase(ctx, registry.New(db, keys, wopt), opt.Seed, opt.People, progress("populate"))
+			if err != nil {
+				return rep, err
+			}
+		default:
+			return rep, fmt.Errorf("benchpop: populate %q: want %q or %q", opt.Populate, PopulateFast, PopulateUseCase)
+		}
+		rep.PopulateSeconds = time.Since(start).Seconds()
+		rep.PopulateCPUSeconds = (cpuTime() - cpu0).Seconds()
+		if rep.PopulateSeconds > 0 {
+			rep.PopulatePerSecond = float64(opt.People-opt.Kept) / rep.PopulateSeconds
+		}
+	}
+	idOf := func(i int) string {
+		if ids != nil {
+			return ids[i]
+		}
+		return drawPerson(opt.Seed, i).id
+	}
 
 	// A server start: a registry on the store, its galleries loaded.
 	if opt.LoadKeys != nil {
@@ -206,11 +205,9 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 		var mateOf string
 		var caps []capture
 		if k%2 == 0 && opt.People > 0 {
-			src := people[rng.IntN(opt.People)]
-			mateOf = src.id
-			e := eyes(src.eyeSeed)
-			caps = []capture{{consent.Fingerprint, "right_index", marshal(src.fingers[0].Mate(rng))}, {consent.Fingerprint, "left_index", marshal(src.fingers[1].Mate(rng))},
-				{consent.Iris, "right_eye", marshal(eyeSynth.Mate(e[0], rng))}, {consent.Iris, "left_eye", marshal(eyeSynth.Mate(e[1], rng))}}
+			i := rng.IntN(opt.People)
+			mateOf = idOf(i)
+			caps = drawPerson(opt.Seed, i).mateCaptures(rng)
 			rep.DuplicatesExpected++
 		} else {
 			f := [2]synth.Finger{synth.NewFinger(rng), synth.NewFinger(rng)}

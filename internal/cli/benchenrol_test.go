@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestBenchDataDir: a kept bench directory is measured again or extended
+// only with the seed and store that wrote it, never shrunk; a store left
+// by a run that did not finish is refused.
+func TestBenchDataDir(t *testing.T) {
+	dir := t.TempDir()
+	if _, st, err := benchDataDir(dir, 100, 1, "sqlite"); err != nil || st.People != 0 || st.Runs != 0 {
+		t.Fatalf("new directory: %+v, %v", st, err)
+	}
+	if err := (benchState{People: 100, Seed: 1, Store: "sqlite", Runs: 1}).save(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		people int
+		seed   uint64
+		where  string
+		ok     bool
+	}{
+		{"same population", 100, 1, "sqlite", true},
+		{"extended", 200, 1, "sqlite", true},
+		{"fewer people", 50, 1, "sqlite", false},
+		{"another seed", 100, 2, "sqlite", false},
+		{"another store", 100, 1, "postgres:x", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, st, err := benchDataDir(dir, tc.people, tc.seed, tc.where)
+			if (err == nil) != tc.ok {
+				t.Fatalf("err %v, want ok %v", err, tc.ok)
+			}
+			if tc.ok && (st.People != 100 || st.Runs != 1) {
+				t.Fatalf("state %+v, want the kept 100 people and 1 run", st)
+			}
+		})
+	}
+	// bench.json from before it named the store: SQLite.
+	if err := os.WriteFile(filepath.Join(dir, "bench.json"), []byte(`{"people":100,"seed":1,"runs":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := benchDataDir(dir, 100, 1, "sqlite"); err != nil {
+		t.Fatalf("bench.json without a store: %v", err)
+	}
+	// A store without bench.json: a run that did not finish.
+	left := t.TempDir()
+	if err := os.WriteFile(filepath.Join(left, "assent.db"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := benchDataDir(left, 100, 1, "sqlite"); err == nil {
+		t.Fatal("a store without bench.json was accepted")
+	}
+}
