@@ -81,8 +81,15 @@ func (c *Client) UseOutbox(o Outbox) { c.outbox = o }
 // Committed changes are relayed first, so everything committed before the
 // search is searched (each shard catches up with the stream first).
 func (c *Client) Search(ctx context.Context, modality string, probe []byte, exclude string) ([]string, bool, error) {
+	// Committed changes not yet in the stream (a node that died before its
+	// relay, or whose relay failed) are relayed first, so the shards,
+	// which catch up with the stream before they search, search them too.
+	// If that fails, the shards may lack a committed template: the search
+	// is then incomplete (pending), never a "no duplicates".
+	relayed := true
 	if err := c.Flush(ctx); err != nil {
-		c.log.WarnContext(ctx, "gallery: relay before search failed; the shards answer with what was relayed", "err", err)
+		relayed = false
+		c.log.WarnContext(ctx, "gallery: relay before search failed; the search is incomplete", "err", err)
 	}
 	body, err := json.Marshal(searchRequest{Modality: modality, Probe: probe, Exclude: exclude, Total: c.total(modality)})
 	if err != nil {
@@ -113,7 +120,7 @@ func (c *Client) Search(ctx context.Context, modality string, probe []byte, excl
 		return nil, false, err
 	}
 	var out []string
-	complete := true
+	complete := relayed
 	for i, a := range answers {
 		switch {
 		case a.err != nil:

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/registry"
 	"github.com/assent-registry/assent/internal/registry/registrytest"
+	"github.com/assent-registry/assent/internal/store"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -321,4 +323,62 @@ func TestShardedDeduplication(t *testing.T) {
 			t.Errorf("verification asked the galleries %d times", n)
 		}
 	})
+}
+
+// failingOutbox is an outbox the relay cannot read (its store is down for
+// this node).
+type failingOutbox struct{}
+
+func (failingOutbox) RelayGalleryChanges(context.Context, int, func(context.Context, []store.GalleryChange) error) (int, error) {
+	return 0, errors.New("outbox unreadable")
+}
+
+// TestSearchWithoutRelayIsPending: a template committed by a node that
+// died before relaying it is in no shard yet; a node whose own relay
+// before its search fails cannot know that, so its enrolment must be
+// pending, never "no duplicates", and the case opens once the change is
+// relayed and the pending search completes.
+func TestSearchWithoutRelayIsPending(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, 1)
+	rng := rand.New(rand.NewPCG(3, 4))
+	dead := w.apiNode(false)
+	f := synth.NewFinger(rng)
+	orphan, e := enrol(t, dead, "Orphan", f.Template())
+	if e.Deduplication != registry.DedupDone {
+		t.Fatalf("enrolment: %+v", e)
+	}
+
+	c, err := cluster.NewClient(clustertest.Connect(t, w.url), cluster.ClientOptions{Shards: 1, SearchTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := registry.New(w.env.DB, w.env.Keyring, registry.Options{Clock: w.clock, Audit: w.env.Audit, Galleries: c})
+	c.UseOutbox(failingOutbox{})
+	mate, e := enrol(t, cut, "Mate", f.Mate(rng))
+	if e.Deduplication != registry.DedupPending {
+		t.Fatalf("search without the relay: deduplication %q with duplicates %v, want pending", e.Deduplication, dupIDs(e))
+	}
+
+	ok := w.apiNode(true) // relays the orphan's change before its searches
+	if _, _, err := ok.CompletePendingSearches(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var open []store.Case
+	if err := w.env.DB.View(ctx, func(tx store.Tx) error {
+		var err error
+		open, err = tx.ListCases(ctx, store.CaseOpen, 100)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, cs := range open {
+		if (cs.PersonA == orphan && cs.PersonB == mate) || (cs.PersonA == mate && cs.PersonB == orphan) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no case between the mate and the orphan after the pending search completed: %+v", open)
+	}
 }
