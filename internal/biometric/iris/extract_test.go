@@ -19,7 +19,10 @@ func TestSegmentSynthetic(t *testing.T) {
 	}{
 		{"clean", func() eyeSpec { s := baseEye(1); s.upperLid, s.lowerLid, s.highlights, s.noise = 0, 0, 0, 0; return s }},
 		{"eyelids and highlights", func() eyeSpec { return baseEye(2) }},
-		{"small pupil off centre", func() eyeSpec { s := baseEye(3); s.pr, s.px, s.py = 28, 165, 137; return s }},
+		// The limbus centre is held at the pupil's height (limbusDy 0), so
+		// the pupil is off centre sideways, by 2 px vertically;
+		// TestLimbusHeightFollowsPupil covers a larger vertical offset.
+		{"small pupil off centre", func() eyeSpec { s := baseEye(3); s.pr, s.px, s.py = 28, 165, 139; return s }},
 		{"large pupil heavy noise", func() eyeSpec { s := baseEye(4); s.pr, s.noise = 55, 8; return s }},
 		{"droopy upper lid", func() eyeSpec { s := baseEye(5); s.upperLid = 85; return s }},
 		// The right limbus arc runs out of the frame (IITD): the left arc
@@ -235,4 +238,28 @@ func FuzzExtract(f *testing.F) {
 			t.Fatalf("template with %d usable bits", tpl.UsableBits())
 		}
 	})
+}
+
+// TestLimbusHeightFollowsPupil: the lateral arcs of the limbus search barely
+// fix the centre's height (CASIA-IrisV1 091, 101: limbus centres 6 px above
+// or below the pupil's in images of one eye), so it is searched only over
+// limbusDy of the horizontal span; a horizontal offset is still found.
+func TestLimbusHeightFollowsPupil(t *testing.T) {
+	c := defaultConfig()
+	s := baseEye(9)
+	s.ix, s.iy = s.px-4, s.py+6
+	g := toGray(s.render(), c.maxSide)
+	fillHighlights(g)
+	seg, ok := segmentWith(g, c)
+	if !ok {
+		t.Fatalf("segment failed: %+v", seg)
+	}
+	span := math.Max(3, seg.pupil.r*0.1)
+	maxDy := math.Floor(span*c.limbusDy) + math.Min(1, span*c.limbusDy)
+	if dy := math.Abs(seg.iris.y - seg.pupil.y); dy > maxDy+1e-9 {
+		t.Errorf("limbus centre %.1f px below the pupil's, want at most %.1f", dy, maxDy)
+	}
+	if math.Abs(seg.iris.x-s.ix) > 2 || math.Abs(seg.iris.r-s.ir) > 4 {
+		t.Errorf("iris = %+v, want x %v r %v", seg.iris, s.ix, s.ir)
+	}
 }

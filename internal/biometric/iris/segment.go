@@ -334,11 +334,13 @@ func arcProfile(g gray, cx, cy float64, r0, r1 int, arcs [][2]float64, samples i
 // oneArc > 0 lets a single arc decide where the other lies outside the
 // image (its profile is NaN there: the iris runs out of the frame on one
 // side), its strength weighted by oneArc; 0 ignores such radii.
-func bestEdge(g gray, cx, cy float64, span, step float64, r0, r1, scale int, arcs [][2]float64, samples int, oneArc float64) (circle, float64) {
+func bestEdge(g gray, cx, cy float64, span, spanY, step float64, r0, r1, scale int, arcs [][2]float64, samples int, oneArc float64) (circle, float64) {
 	var best circle
 	bestD := math.Inf(-1)
 	profs := make([][]float64, len(arcs))
-	for dy := -span; dy <= span+1e-9; dy += step {
+	ny := int(spanY/step + 1e-9)
+	for ky := -ny; ky <= ny; ky++ {
+		dy := float64(ky) * step
 		for dx := -span; dx <= span+1e-9; dx += step {
 			for a := range arcs {
 				profs[a] = arcProfile(g, cx+dx, cy+dy, r0-scale, r1+scale, arcs[a:a+1], samples)
@@ -399,7 +401,7 @@ func segmentWith(g gray, c config) (segmentation, bool) {
 	}
 	// Refine the pupil on everything but the top quarter (upper eyelid).
 	pupilArcs := [][2]float64{{-math.Pi / 4, 5 * math.Pi / 4}}
-	pr, pd := bestEdge(s, p.x, p.y, 3, 1, int(p.r*0.8), int(p.r*1.25)+1, 2, pupilArcs, 96, 0)
+	pr, pd := bestEdge(s, p.x, p.y, 3, 3, 1, int(p.r*0.8), int(p.r*1.25)+1, 2, pupilArcs, 96, 0)
 	// Limbus on lateral arcs, slightly below the horizontal (y points down).
 	irisArcs := [][2]float64{{-math.Pi / 8, math.Pi / 5}, {4 * math.Pi / 5, 9 * math.Pi / 8}}
 	minSide := float64(min(g.w, g.h))
@@ -409,8 +411,11 @@ func segmentWith(g gray, c config) (segmentation, bool) {
 		return segmentation{}, false
 	}
 	span := math.Max(3, pr.r*0.1)
-	ic, _ := bestEdge(s, pr.x, pr.y, span, 1, r0, r1, 5, irisArcs, 48, c.oneArc)
-	ic, d := bestEdge(s, ic.x, ic.y, 1, 0.5, int(ic.r)-3, int(ic.r)+3, 5, irisArcs, 96, c.oneArc)
+	// The lateral arcs barely fix the centre's height: it is searched
+	// over limbusDy of the horizontal span.
+	spanY := span * c.limbusDy
+	ic, _ := bestEdge(s, pr.x, pr.y, span, spanY, 1, r0, r1, 5, irisArcs, 48, c.oneArc)
+	ic, d := bestEdge(s, ic.x, ic.y, 1, min(1, spanY), 0.5, int(ic.r)-3, int(ic.r)+3, 5, irisArcs, 96, c.oneArc)
 	seg := segmentation{pupil: pr, iris: ic, contrast: d, pupilEdge: pd}
 	// The collarette (the ring between the pupillary and ciliary zones of
 	// a high-contrast iris) can be a stronger edge than the limbus. It lies
@@ -426,8 +431,8 @@ func segmentWith(g gray, c config) (segmentation, bool) {
 		r1c = int(math.Min(pr.r*c.collaretteBound, minSide*0.5))
 	}
 	if o0 := int(ic.r * 1.25); o0 < r1c-6 && c.collaretteFrac > 0 && ic.r-pr.r <= c.collaretteFrac*(float64(r1c+3)-pr.r) {
-		oc, _ := bestEdge(s, ic.x, ic.y, span, 1, o0, r1c, 5, irisArcs, 48, c.oneArc)
-		oc, od := bestEdge(s, oc.x, oc.y, 1, 0.5, int(oc.r)-3, int(oc.r)+3, 5, irisArcs, 96, c.oneArc)
+		oc, _ := bestEdge(s, ic.x, ic.y, span, spanY, 1, o0, r1c, 5, irisArcs, 48, c.oneArc)
+		oc, od := bestEdge(s, oc.x, oc.y, 1, min(1, spanY), 0.5, int(oc.r)-3, int(oc.r)+3, 5, irisArcs, 96, c.oneArc)
 		seg.alt, seg.altD = oc, od
 		if c.collaretteFrac > 0 && od >= c.collaretteEdge && (ic.r-pr.r) <= c.collaretteFrac*(oc.r-pr.r) {
 			seg.iris, seg.contrast = oc, od

@@ -78,6 +78,8 @@ func tuneConfig(spec string) (config, error) {
 			c.minIrisFrac = f
 		case "oneArc":
 			c.oneArc = f
+		case "limbusDy":
+			c.limbusDy = f
 		case "collaretteBound":
 			c.collaretteBound = f
 		default:
