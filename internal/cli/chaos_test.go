@@ -568,23 +568,9 @@ func TestChaosCluster(t *testing.T) {
 	for _, g := range galleries[:2] {
 		g.waitLog(t, "gallery shard ready", time.Minute)
 	}
-	caseOpen := func(a, b string) bool {
-		st, m, err := jsonCall("GET", urls[0]+"/v1/cases", adjudicator, "deduplication", nil)
-		if err != nil || st != 200 {
-			return false
-		}
-		cs, _ := m["cases"].([]any)
-		for _, c := range cs {
-			ids, _ := c.(map[string]any)["person_ids"].([]any)
-			if len(ids) == 2 && (fmt.Sprint(ids[0]) == a && fmt.Sprint(ids[1]) == b || fmt.Sprint(ids[0]) == b && fmt.Sprint(ids[1]) == a) {
-				return true
-			}
-		}
-		return false
-	}
 	opened := false
 	for end := time.Now().Add(2 * time.Minute); time.Now().Before(end); time.Sleep(2 * time.Second) {
-		if opened = caseOpen(x, y); opened {
+		if opened = caseOpenAt(urls[0], adjudicator, x, y); opened {
 			break
 		}
 	}

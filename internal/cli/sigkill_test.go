@@ -389,7 +389,13 @@ func (c *procCluster) waitStreamCount(id string, want uint64) (uint64, bool) {
 
 // caseOpen reports whether an open case names persons a and b.
 func (c *procCluster) caseOpen(a, b string) bool {
-	st, m, err := jsonCall("GET", c.urls[0]+"/v1/cases", c.adjudicator, "deduplication", nil)
+	return caseOpenAt(c.urls[0], c.adjudicator, a, b)
+}
+
+// caseOpenAt asks the API at url, with an adjudicator's key, whether an
+// open case names persons a and b.
+func caseOpenAt(url, adjudicator, a, b string) bool {
+	st, m, err := jsonCall("GET", url+"/v1/cases", adjudicator, "deduplication", nil)
 	if err != nil || st != 200 {
 		return false
 	}
