@@ -4,10 +4,9 @@ import (
 	"context"
 	"testing"
 
-	"github.com/assent-registry/assent/internal/envelope"
 	"github.com/assent-registry/assent/internal/registry"
+	"github.com/assent-registry/assent/internal/registry/registrytest"
 	"github.com/assent-registry/assent/internal/store"
-	"github.com/assent-registry/assent/internal/store/sqlite"
 )
 
 // TestRun: a small synthetic population loads into the galleries, every
@@ -16,19 +15,7 @@ import (
 // registrations and captures are audited like any other.
 func TestRun(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	m, err := envelope.GenerateMasterKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := envelope.NewKeyring(ctx, &envelope.MemStore{}, m, envelope.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, kr := registrytest.Store(t)
 	rep, err := Run(ctx, db, kr, registry.Options{}, Options{People: 300, Probes: 6, Seed: 3})
 	if err != nil {
 		t.Fatal(err)

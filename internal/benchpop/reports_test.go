@@ -5,10 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/assent-registry/assent/internal/envelope"
 	"github.com/assent-registry/assent/internal/registry"
+	"github.com/assent-registry/assent/internal/registry/registrytest"
 	"github.com/assent-registry/assent/internal/store"
-	"github.com/assent-registry/assent/internal/store/sqlite"
 )
 
 // TestReportsOverAnExistingPopulation: the bench writes a population, then
@@ -16,19 +15,7 @@ import (
 // every run a real, audited request.
 func TestReportsOverAnExistingPopulation(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	m, err := envelope.GenerateMasterKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := envelope.NewKeyring(ctx, &envelope.MemStore{}, m, envelope.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, kr := registrytest.Store(t)
 	reg := registry.New(db, kr, registry.Options{})
 	first, err := Reports(ctx, db, reg, ReportOptions{People: 300, Seed: 1})
 	if err != nil {

@@ -13,20 +13,7 @@ import (
 // TestPendingSearches runs the pending-search lifecycle on SQLite (the
 // PostgreSQL store runs the same in internal/store/postgres).
 func TestPendingSearches(t *testing.T) {
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	m, err := envelope.GenerateMasterKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := envelope.NewKeyring(ctx, &envelope.MemStore{}, m, envelope.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, kr := registrytest.Store(t)
 	registrytest.PendingSearches(t, db, func(g registry.Galleries) *registry.Registry {
 		return registry.New(db, kr, registry.Options{Galleries: g})
 	})

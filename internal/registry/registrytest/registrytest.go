@@ -58,6 +58,33 @@ type Env struct {
 	Keys map[consent.Role]string
 }
 
+// Store returns an empty, migrated SQLite store in a temporary directory
+// and a keyring over keys held in memory, both closed when the test ends:
+// what a test needs to build its own registry (or bench population).
+func Store(t testing.TB) (store.Store, *envelope.Keyring) {
+	t.Helper()
+	return storeAndKeys(t, t.TempDir())
+}
+
+func storeAndKeys(t testing.TB, dir string) (store.Store, *envelope.Keyring) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, dir, sqlite.Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	master, err := envelope.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := envelope.NewKeyring(ctx, &envelope.MemStore{}, master, envelope.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, kr
+}
+
 // New builds the registry and closes it when the test ends.
 func New(t testing.TB, opt Options) *Env {
 	t.Helper()
@@ -72,19 +99,7 @@ func New(t testing.TB, opt Options) *Env {
 	if len(opt.Areas) == 0 {
 		opt.Areas = []string{"A1"}
 	}
-	db, err := sqlite.Open(ctx, opt.Dir, sqlite.Options{Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	master, err := envelope.GenerateMasterKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := envelope.NewKeyring(ctx, &envelope.MemStore{}, master, envelope.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, kr := storeAndKeys(t, opt.Dir)
 	alog, err := registry.NewAuditLog(ctx, db, kr, opt.Clock, nil)
 	if err != nil {
 		t.Fatal(err)
