@@ -65,6 +65,14 @@ end) copies the population's keys into a real key store before the load;
 				}
 				defer stop()
 			}
+			switch {
+			case people < 1:
+				return fmt.Errorf("bench enrol: --people %d: want at least 1", people)
+			case probes < 0:
+				return fmt.Errorf("bench enrol: --probes %d: want 0 or more", probes)
+			case populate != benchpop.PopulateFast && populate != benchpop.PopulateUseCase:
+				return fmt.Errorf("bench enrol: --populate %q: want %s or %s", populate, benchpop.PopulateFast, benchpop.PopulateUseCase)
+			}
 			if populate == benchpop.PopulateUseCase && data != "" {
 				return fmt.Errorf("bench enrol: --data keeps populations written fast only (the use cases choose the record ids, so a later run could not draw the mates)")
 			}

@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -54,5 +55,24 @@ func TestBenchDataDir(t *testing.T) {
 	}
 	if _, _, err := benchDataDir(left, 100, 1, "sqlite"); err == nil {
 		t.Fatal("a store without bench.json was accepted")
+	}
+}
+
+// TestBenchEnrolRefusesBadFlags: nonsense sizes and writers are refused
+// with one clear line, before anything is written.
+func TestBenchEnrolRefusesBadFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--people", "-5"}, "--people -5: want at least 1"},
+		{[]string{"--people", "10", "--probes", "-1"}, "--probes -1: want 0 or more"},
+		{[]string{"--people", "10", "--populate", "nope"}, `--populate "nope": want fast or usecase`},
+		{[]string{"--people", "10", "--keys", "bogus"}, `--keys "bogus": want mem, sqlite or a postgres:// URL`},
+	} {
+		code, out := run(append([]string{"bench", "enrol"}, tc.args...)...)
+		if code == 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("bench enrol %v: exit %d, output %q; want an error saying %q", tc.args, code, out, tc.want)
+		}
 	}
 }
