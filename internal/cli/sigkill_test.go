@@ -36,6 +36,7 @@ type procCluster struct {
 	t        *testing.T
 	bin, tmp string
 	dataURL  string
+	keysURL  string
 	env      []string // without ASSENT_FAILPOINT
 	natsURL  string
 	shards   int
@@ -62,6 +63,7 @@ func newProcCluster(t *testing.T, apiNodes, shards, replicas int) *procCluster {
 	dataURL := tempDatabase(t, base, "sigkill_data")
 	c.dataURL = dataURL
 	keysURL := tempDatabase(t, base, "sigkill_keys")
+	c.keysURL = keysURL
 	c.natsURL, _ = clustertest.NATS(t, 3)
 	for _, e := range os.Environ() {
 		if !strings.HasPrefix(e, failpoint.Env+"=") {
@@ -129,6 +131,45 @@ func newProcCluster(t *testing.T, apiNodes, shards, replicas int) *procCluster {
 	}
 	c.probe.UseOutbox(nopOutbox{})
 	return c
+}
+
+// keyRows counts the wrapped key rows of person's category in the key
+// database (every version).
+func (c *procCluster) keyRows(person, category string) int {
+	c.t.Helper()
+	ctx := context.Background()
+	db, err := pgx.Connect(ctx, c.keysURL)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	var n int
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM wrapped_keys WHERE owner = $1 AND name = $2", person, "data/"+category).Scan(&n); err != nil {
+		c.t.Fatal(err)
+	}
+	return n
+}
+
+// maintainUntil restarts API node 0 with maintenance every second until
+// done reports true (at most a minute), then restarts it as it was. (The
+// `assent maintain` command refuses to run beside a server.)
+func (c *procCluster) maintainUntil(done func() bool) bool {
+	c.t.Helper()
+	p := c.apis[0]
+	args := p.args
+	p.args = append(slices.Clone(args), "--maintain-every", "1s")
+	defer func() {
+		p.args = args
+		c.restartAPI(0, "")
+	}()
+	c.restartAPI(0, "")
+	for range 60 {
+		if done() {
+			return true
+		}
+		time.Sleep(time.Second)
+	}
+	return done()
 }
 
 func (c *procCluster) all() []*proc {
@@ -543,6 +584,14 @@ func TestSigkillSteps(t *testing.T) {
 		t.Errorf("erased person read: %d %v", st, err)
 	}
 	c.checkShard(cluster.ShardOf(b1.id, c.shards), people, "erasure committed, node killed before its relay")
+	// The node died before shredding: the fingerprint key is still in the
+	// key store, and the next maintenance run shreds it.
+	if n := c.keyRows(b1.id, "fingerprint"); n == 0 {
+		t.Errorf("erased person %s: no fingerprint key left before maintenance; the failpoint did not interrupt the shredding", b1.id)
+	}
+	if !c.maintainUntil(func() bool { return c.keyRows(b1.id, "fingerprint") == 0 }) {
+		t.Errorf("erased person %s: fingerprint key rows left a minute after maintenance began, want 0 (shredded)", b1.id)
+	}
 	done()
 
 	// 5. A replica dies when it receives a change, before applying it:
