@@ -520,7 +520,7 @@ func match(a, b *cylinders, s *scratch) float64 {
 	// templates (both carry ring descriptors; a gallery's entries do not,
 	// so a 1:N search goes without it): the mean of every local similarity
 	// computed here is how alike this pair's cylinders are by chance, which
-	// differs between sensors (and between whorls and arches), and the
+	// differs between sensors (the synthetic sets score highest), and the
 	// candidates' similarities are divided by it.
 	withBG := a.desc != nil && b.desc != nil
 	var bgSum float32
