@@ -30,6 +30,12 @@ const (
 	// endings into bifurcations and back, so a differing type is weak
 	// evidence, not a veto (see docs/fingerprint.md).
 	typeWeight = 0.1
+	// bgRef is the reference background similarity of the background
+	// normalisation (see match): a candidate pair's local similarity is
+	// multiplied by bgRef / mu, mu the mean local similarity of all the
+	// cylinder pairs the comparison computed. bgRef is about the mean of mu
+	// over impostor comparisons, so that scores keep their usual scale.
+	bgRef = 0.3
 )
 
 // Global score parameters (LSS-R).
@@ -510,6 +516,15 @@ func match(a, b *cylinders, s *scratch) float64 {
 	// only moves forward from row to row: four pointers, one per bound and
 	// wrap case, each the first j with bdir[j] >= its bound.
 	var pLo, pHi, pLoWrap, pHiWrap int
+	// Background normalisation, for a comparison of two extracted
+	// templates (both carry ring descriptors; a gallery's entries do not,
+	// so a 1:N search goes without it): the mean of every local similarity
+	// computed here is how alike this pair's cylinders are by chance, which
+	// differs between sensors (the synthetic sets score highest), and the
+	// candidates' similarities are divided by it.
+	withBG := a.desc != nil && b.desc != nil
+	var bgSum float32
+	bgN := 0
 	for i := range na {
 		ab := &a.bits[i]
 		ad, an := a.dir[i], a.norm[i]
@@ -548,6 +563,22 @@ func match(a, b *cylinders, s *scratch) float64 {
 			off := uint64(nb*k - base)
 			hd := s.hd[:r[1]-r[0]]
 			hammingRun(ab, bbits[r[0]:r[1]], hd)
+			if withBG {
+				// The same loop, also summing the ratios (a pair of empty
+				// cylinders gives NaN, left out).
+				for jj, cx := range hd {
+					j := r[0] + jj
+					rf := sqrtTab[cx] / (an + bnorm[j])
+					if rf <= 1 {
+						bgSum += rf
+						bgN++
+					}
+					ratio := uint64(math.Float32bits(rf)) << 32
+					rowKey = min(rowKey, ratio|(uint64(j)+off))
+					colKey[j] = min(colKey[j], ratio|ci)
+				}
+				continue
+			}
 			for jj, cx := range hd {
 				j := r[0] + jj
 				ratio := uint64(math.Float32bits(sqrtTab[cx]/(an+bnorm[j]))) << 32
@@ -565,6 +596,15 @@ func match(a, b *cylinders, s *scratch) float64 {
 	for j, key := range colKey {
 		if i := int(uint32(key)); key < noPair && rowArgs[i] != int32(j) {
 			s.pairs = append(s.pairs, pair{i, j, 1 - math.Float32frombits(uint32(key>>32))})
+		}
+	}
+	if withBG && bgN > 0 {
+		if mu := 1 - bgSum/float32(bgN); mu > 0.01 {
+			f := bgRef / mu
+			for k := range s.pairs {
+				p := &s.pairs[k]
+				p.s = min(1, p.s*f)
+			}
 		}
 	}
 	// Minutia types: the same known type raises a pair's similarity, a

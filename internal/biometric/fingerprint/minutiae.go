@@ -10,14 +10,26 @@ import (
 var ringDX = [8]int{0, 1, 1, 1, 0, -1, -1, -1}
 var ringDY = [8]int{-1, -1, 0, 1, 1, 1, 0, -1}
 
+// ringBits returns the ring of (x, y) as 8 bits, bit i set when the
+// neighbour at ringDX[i], ringDY[i] is non-zero.
 func ringBits(sk []uint8, w, x, y int) int {
-	c := 0
-	for i := range 8 {
-		if sk[(y+ringDY[i])*w+x+ringDX[i]] != 0 {
-			c |= 1 << i
-		}
+	return ringAt(sk, w, y*w+x)
+}
+
+// ringAt is ringBits for the pixel at index p, which must not lie on the
+// image's outer frame.
+func ringAt(sk []uint8, w, p int) int {
+	up, dn := sk[p-w-1:p-w+2], sk[p+w-1:p+w+2]
+	return nz(up[1]) | nz(up[2])<<1 | nz(sk[p+1])<<2 | nz(dn[2])<<3 |
+		nz(dn[1])<<4 | nz(dn[0])<<5 | nz(sk[p-1])<<6 | nz(up[0])<<7
+}
+
+// nz is 1 for a non-zero v, else 0.
+func nz(v uint8) int {
+	if v != 0 {
+		return 1
 	}
-	return c
+	return 0
 }
 
 // transitions counts 0->1 transitions around the ring (the crossing number).
@@ -54,22 +66,33 @@ func thin(sk []uint8, w, h int) {
 		del[0][c] = bit(2)*bit(4)*bit(6) == 0 && bit(4)*bit(6)*bit(8) == 0
 		del[1][c] = bit(2)*bit(4)*bit(8) == 0 && bit(2)*bit(6)*bit(8) == 0
 	}
-	var kill []int
+	// Only ridge pixels can be deleted: each sub-iteration visits the list
+	// of those left rather than the whole image (the same deletions).
+	var live, kill []int32
+	for y := 1; y < h-1; y++ {
+		for x := 1; x < w-1; x++ {
+			if sk[y*w+x] != 0 {
+				live = append(live, int32(y*w+x))
+			}
+		}
+	}
 	for {
 		changed := false
 		for step := range 2 {
 			kill = kill[:0]
-			for y := 1; y < h-1; y++ {
-				for x := 1; x < w-1; x++ {
-					if sk[y*w+x] != 0 && del[step][ringBits(sk, w, x, y)] {
-						kill = append(kill, y*w+x)
-					}
+			for _, p := range live {
+				if del[step][ringAt(sk, w, int(p))] {
+					kill = append(kill, p)
 				}
+			}
+			if len(kill) == 0 {
+				continue
 			}
 			for _, p := range kill {
 				sk[p] = 0
 			}
-			changed = changed || len(kill) > 0
+			live = slices.DeleteFunc(live, func(p int32) bool { return sk[p] == 0 })
+			changed = true
 		}
 		if !changed {
 			break
