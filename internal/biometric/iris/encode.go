@@ -93,10 +93,10 @@ func defaultConfig() config {
 		// (docs/iris.md, Results; 0.1-0.3 tried).
 		limbusDy: 0,
 		// Eyelid curves (issue 17, third round) are off: on CASIA-IrisV1
-		// they take the EER from 0.309 to 0.265 %, but IITD loses a pair
-		// and both out-of-sample EERs get worse (docs/iris.md, "Eyelid
-		// curves"). The other values are the best variant measured, so
-		// lidCurve alone reproduces it.
+		// they take the EER from 0.309 to 0.265 %, but both out-of-sample
+		// EERs get worse, and IITD's in-sample EER unless lidMaxSigma is
+		// 10 (docs/iris.md, "Issue 17, third round"). With these values
+		// lidCurve alone gives the upper-lid row of that table.
 		lidCurve: false, lidMin: 40, lidInlier: 0.8, lidUpperOnly: true,
 	}
 }
