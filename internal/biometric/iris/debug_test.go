@@ -37,7 +37,7 @@ func TestDebugOverlays(t *testing.T) {
 		seg, ok := segmentWith(g, c)
 		t.Logf("%s: ok=%v pupil=%+v iris=%+v contrast=%.1f pupil edge=%.1f", p, ok, seg.pupil, seg.iris, seg.contrast, seg.pupilEdge)
 		band, occ := unwrap(g, hl, seg, c)
-		maskOcclusions(band, occ, c)
+		maskOcclusionsSeg(band, occ, &seg, c)
 		H := g.h + c.polarRows*2 + 4
 		W := max(g.w, c.polarCols)
 		o := image.NewRGBA(image.Rect(0, 0, W, H))

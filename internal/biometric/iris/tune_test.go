@@ -31,8 +31,9 @@ func TestTune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("TUNE %s eer=%.4f fmr1000=%.4f fmr10000=%.4f zero=%.4f fte=%.4f gmean=%.3f imean=%.3f istd=%.4f dof=%.0f d'=%.2f m1=%.3f k=%.1f",
+	t.Logf("TUNE %s eer=%.5f fmr1000=%.5f fmr10000=%.5f zero=%.5f fte=%.4f gmean=%.3f imean=%.3f istd=%.4f dof=%.0f d'=%.2f m1=%.3f k=%.1f",
 		spec, r.EER, r.FMR1000, r.FMR10000, r.ZeroFMR, r.FTE, r.GenuineMean, r.ImpostorMean, r.ImpostorStd, r.ImpostorDOF, r.Decidability, r.ImpostorSingleMean, r.EffectiveShifts)
+	t.Logf("TUNE %s: %d genuine pairs above the EER threshold %.4f: %v", spec, len(r.badPairs), r.EERThreshold, r.badPairs)
 }
 
 // tuneConfig is defaultConfig with the overrides of spec ("name=value,...").
@@ -80,6 +81,18 @@ func tuneConfig(spec string) (config, error) {
 			c.oneArc = f
 		case "limbusDy":
 			c.limbusDy = f
+		case "lidCurve":
+			c.lidCurve = f != 0
+		case "lidInlier":
+			c.lidInlier = f
+		case "lidGapOnly":
+			c.lidGapOnly = f != 0
+		case "lidUpperOnly":
+			c.lidUpperOnly = f != 0
+		case "lidMaxSigma":
+			c.lidMaxSigma = f
+		case "lidMin":
+			c.lidMin = int(f)
 		case "collaretteBound":
 			c.collaretteBound = f
 		default:
