@@ -146,6 +146,7 @@ func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose conse
 	// was added since the search's point, so two captures of one finger
 	// enrolled at once still find each other (turns.go).
 	var s *dedupSearch
+	release := func() {}
 	dedupState := DedupNotConsented
 	_, searchable := r.engines[cat]
 	if extractErr == nil && purpose == consent.Deduplication {
@@ -156,11 +157,9 @@ func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose conse
 				return Enrolled{}, err
 			}
 			s = &found
-			release, err := r.dedupTurn(ctx, cat)
-			if err != nil {
+			if release, err = r.dedupTurn(ctx, cat); err != nil {
 				return Enrolled{}, err
 			}
-			defer release()
 		}
 	}
 	var out Enrolled
@@ -185,6 +184,9 @@ func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose conse
 			}
 		}
 	}
+	// The turn ends with the commit and the gallery's Add: the relay below
+	// needs none (the outbox row is committed; every search relays first).
+	release()
 	if err == nil {
 		if out.Deduplication == "" { // not searched: enrolTx says done or pending when it was
 			out.Deduplication = dedupState

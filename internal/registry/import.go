@@ -95,12 +95,20 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 			}
 		}
 	}
+	var releases []func()
+	releaseTurns := func() { // the turns end with the commit and the gallery Adds
+		for i := len(releases) - 1; i >= 0; i-- {
+			releases[i]()
+		}
+		releases = nil
+	}
+	defer releaseTurns()
 	for _, cat := range turns {
 		release, err := r.dedupTurn(ctx, cat)
 		if err != nil {
 			return ImportResult{}, err
 		}
-		defer release()
+		releases = append(releases, release)
 	}
 	pending := false
 	var out ImportResult
@@ -152,6 +160,7 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 			}
 		}
 	}
+	releaseTurns()
 	if err != nil {
 		return ImportResult{}, storeError(err)
 	}

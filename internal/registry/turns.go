@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/dedup"
@@ -76,18 +77,32 @@ type dedupLocker interface {
 // store is shared (dedupLocker). Turns of several modalities are taken in
 // a fixed order (fingerprint, then iris).
 func (r *Registry) dedupTurn(ctx context.Context, cat consent.Category) (release func(), err error) {
+	start := time.Now()
 	mu := r.searchMu[cat]
 	mu.Lock()
-	l, ok := r.store.(dedupLocker)
-	if !ok {
-		return mu.Unlock, nil
+	unlock := func() {}
+	if l, ok := r.store.(dedupLocker); ok {
+		if unlock, err = l.LockDedup(ctx, string(cat)); err != nil {
+			mu.Unlock()
+			return nil, fmt.Errorf("registry: deduplication turn: %w", err)
+		}
 	}
-	unlock, err := l.LockDedup(ctx, string(cat))
-	if err != nil {
+	got := time.Now()
+	return func() {
+		unlock()
 		mu.Unlock()
-		return nil, fmt.Errorf("registry: deduplication turn: %w", err)
-	}
-	return func() { unlock(); mu.Unlock() }, nil
+		if o, ok := r.obs.(TurnObserver); ok {
+			o.DedupTurn(string(cat), got.Sub(start), time.Since(got))
+		}
+	}, nil
+}
+
+// TurnObserver is an optional ability of an Observer: told, for every
+// deduplication turn, how long it was waited for and held (the commit step
+// of a capture, an import line or a consent grant). A modality and two
+// durations: no personal data. It must not block.
+type TurnObserver interface {
+	DedupTurn(modality string, waited, held time.Duration)
 }
 
 // searchPoint returns P for a 1:N search of modality cat about to start:
