@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/failpoint"
@@ -157,9 +158,12 @@ func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose conse
 				return Enrolled{}, err
 			}
 			s = &found
-			if release, err = r.dedupTurn(ctx, cat); err != nil {
+			turn, err := r.dedupTurn(ctx, cat)
+			if err != nil {
 				return Enrolled{}, err
 			}
+			release = sync.OnceFunc(turn)
+			defer release() // also if the transaction panics
 		}
 	}
 	var out Enrolled
@@ -247,7 +251,7 @@ func (r *Registry) enrolTx(ctx context.Context, tx store.Tx, p store.Person, pur
 	if !dedupAdd {
 		return out, "", nil
 	}
-	late, complete, err := r.lateCandidates(ctx, tx, cat, t, p.ID, s.point, b.DedupSeq)
+	late, complete, err := r.lateCandidates(ctx, tx, cat, t, p.ID, s.point, b.DedupSeq, s.candidates)
 	if err != nil {
 		return out, "", err
 	}

@@ -50,7 +50,9 @@ import (
 // Add is made under the turn before it is released; searchPoint reads P
 // holding this process's mutex, so no addition of this process is between
 // its commit and its Add then, and everything numbered up to P is in the
-// gallery when the search starts. With gallery shards (internal/cluster)
+// gallery when the search starts. (A gallery in this process fed by
+// another process's additions is not a deployment: with several nodes the
+// galleries are shards fed through the outbox.) With gallery shards (internal/cluster)
 // the addition's outbox row commits with it; the search first relays every
 // committed outbox row (or is incomplete: pending), and each shard catches
 // up with the stream before it answers, so everything committed before P
@@ -106,14 +108,17 @@ type TurnObserver interface {
 }
 
 // searchPoint returns P for a 1:N search of modality cat about to start:
-// the last committed number of the modality's additions. It is read
-// holding this process's mutex of the modality (not the shared lock), so
-// that no addition of this process is committed but not yet in its
-// in-process gallery.
+// the last committed number of the modality's additions. With an
+// in-process gallery it is read holding this process's mutex of the
+// modality (not the shared lock), so that no addition of this process is
+// committed but not yet in that gallery; galleries fed through the outbox
+// need no mutex (the search relays every committed row first).
 func (r *Registry) searchPoint(ctx context.Context, cat consent.Category) (int64, error) {
-	mu := r.searchMu[cat]
-	mu.Lock()
-	defer mu.Unlock()
+	if _, relayed := r.gal.(outboxGalleries); !relayed {
+		mu := r.searchMu[cat]
+		mu.Lock()
+		defer mu.Unlock()
+	}
 	var p int64
 	err := r.store.View(ctx, func(tx store.Tx) error {
 		var err error
@@ -155,7 +160,8 @@ const maxLateWindow = 1000
 // lateCandidates compares template t of person id (being stored in tx,
 // numbered n, under the turn of cat) 1:1 with the deduplication templates
 // of cat numbered after point and before n: the additions its 1:N search
-// may not have seen. It returns the persons whose template is a candidate
+// may not have seen (persons already found, in found, are skipped). It
+// returns the persons whose template is a candidate
 // at the 1:N search's threshold (the gallery's size, as the search scores)
 // and whose deduplication consent for cat counts (the gallery's rule: an
 // active person, not an alias, consent counting); complete is false when
@@ -163,7 +169,7 @@ const maxLateWindow = 1000
 // The templates are read and opened inside the enrolment's gated,
 // audited transaction: part of the deduplication use case, like the
 // search they complete; nothing of them leaves but the person ids.
-func (r *Registry) lateCandidates(ctx context.Context, tx store.Tx, cat consent.Category, t template, id string, point, n int64) (cands []string, complete bool, err error) {
+func (r *Registry) lateCandidates(ctx context.Context, tx store.Tx, cat consent.Category, t template, id string, point, n int64, found []string) (cands []string, complete bool, err error) {
 	e := r.engines[cat]
 	bs, err := tx.DedupAddedAfter(ctx, string(cat), point, maxLateWindow+1)
 	if err != nil {
@@ -175,7 +181,7 @@ func (r *Registry) lateCandidates(ctx context.Context, tx store.Tx, cat consent.
 	fmr := math.Pow(10, -dedup.MinEvidence(r.galleryTotal(cat)))
 	counts := map[string]bool{}
 	for _, b := range bs {
-		if b.PersonID == id || b.DedupSeq >= n || slices.Contains(cands, b.PersonID) {
+		if b.PersonID == id || b.DedupSeq >= n || slices.Contains(found, b.PersonID) || slices.Contains(cands, b.PersonID) {
 			continue
 		}
 		ok, seen := counts[b.PersonID]

@@ -37,7 +37,7 @@ func BenchmarkLateWindow(b *testing.B) {
 	probe := synth.NewFinger(rng).Template()
 	for b.Loop() {
 		err := r.store.View(ctx, func(tx store.Tx) error {
-			cands, complete, err := r.lateCandidates(ctx, tx, consent.Fingerprint, probe, "probe", 0, 1<<62)
+			cands, complete, err := r.lateCandidates(ctx, tx, consent.Fingerprint, probe, "probe", 0, 1<<62, nil)
 			if err == nil && (!complete || len(cands) != 0) {
 				b.Fatalf("window: %v complete %v", cands, complete)
 			}
