@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -178,29 +179,48 @@ func (r *Registry) lateCandidates(ctx context.Context, tx store.Tx, cat consent.
 	if len(bs) > maxLateWindow {
 		return nil, false, nil
 	}
-	fmr := math.Pow(10, -dedup.MinEvidence(r.galleryTotal(cat)))
-	counts := map[string]bool{}
+	bs = slices.DeleteFunc(bs, func(b store.Biometric) bool {
+		return b.PersonID == id || b.DedupSeq >= n || slices.Contains(found, b.PersonID)
+	})
+	if len(bs) == 0 {
+		return nil, true, nil
+	}
+	// Whose consent counts: the window's persons and histories in two
+	// queries, their birth dates opened in one batch when the keyring can.
+	var ids []string
 	for _, b := range bs {
-		if b.PersonID == id || b.DedupSeq >= n || slices.Contains(found, b.PersonID) || slices.Contains(cands, b.PersonID) {
-			continue
+		if !slices.Contains(ids, b.PersonID) {
+			ids = append(ids, b.PersonID)
 		}
-		ok, seen := counts[b.PersonID]
-		if !seen {
-			c, err := r.dedupConsents(ctx, tx, b.PersonID)
-			if err != nil {
-				return nil, false, err
-			}
-			ok = c[cat]
-			counts[b.PersonID] = ok
+	}
+	counts, err := r.dedupCountsTx(ctx, tx, ids, cat)
+	if err != nil {
+		return nil, false, err
+	}
+	bs = slices.DeleteFunc(bs, func(b store.Biometric) bool { return !counts[b.PersonID] })
+	// Their templates, opened in one batch when the keyring can.
+	raws := make([][]byte, len(bs))
+	if bo, ok := r.keys.(batchOpener); ok && len(bs) > 0 {
+		persons, sealed := make([]string, len(bs)), make([][]byte, len(bs))
+		for i, b := range bs {
+			persons[i], sealed[i] = b.PersonID, b.TemplateSealed
 		}
-		if !ok {
-			continue
-		}
-		raw, err := r.keys.Open(ctx, b.PersonID, b.Category, kindTemplate, b.TemplateSealed)
-		if err != nil {
+		if raws, err = bo.OpenAll(ctx, string(cat), kindTemplate, persons, sealed); err != nil {
 			return nil, false, fmt.Errorf("registry: open template: %w", err)
 		}
-		other, err := e.decode(raw)
+	} else {
+		for i, b := range bs {
+			if raws[i], err = r.keys.Open(ctx, b.PersonID, b.Category, kindTemplate, b.TemplateSealed); err != nil {
+				return nil, false, fmt.Errorf("registry: open template: %w", err)
+			}
+		}
+	}
+	fmr := math.Pow(10, -dedup.MinEvidence(r.galleryTotal(cat)))
+	for i, b := range bs {
+		if slices.Contains(cands, b.PersonID) || raws[i] == nil {
+			continue
+		}
+		other, err := e.decode(raws[i])
 		if err != nil {
 			return nil, false, err
 		}
@@ -209,6 +229,57 @@ func (r *Registry) lateCandidates(ctx context.Context, tx store.Tx, cat consent.
 		}
 	}
 	return cands, true, nil
+}
+
+// dedupCountsTx tells, in tx, for which of the persons ids the
+// deduplication consent for cat counts (dedupConsents' rule for each):
+// persons and consent histories in one query each, the identities (for
+// the birth date) opened in one batch when the keyring can.
+func (r *Registry) dedupCountsTx(ctx context.Context, tx store.Tx, ids []string, cat consent.Category) (map[string]bool, error) {
+	ps, err := tx.GetPersons(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	hists, err := tx.ConsentHistories(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var live []store.Person // the others count for nothing
+	for _, p := range ps {
+		if p.Status == store.StatusActive && p.AliasOf == "" {
+			live = append(live, p)
+		}
+	}
+	out := map[string]bool{}
+	if bo, ok := r.keys.(batchOpener); ok && len(live) > 0 {
+		pids, sealed := make([]string, len(live)), make([][]byte, len(live))
+		for i, p := range live {
+			pids[i], sealed[i] = p.ID, p.IdentitySealed
+		}
+		raws, err := bo.OpenAll(ctx, string(consent.Identity), kindPerson, pids, sealed)
+		if err != nil {
+			return nil, fmt.Errorf("registry: open %s: %w", kindPerson, err)
+		}
+		for i, p := range live {
+			if raws[i] == nil {
+				continue
+			}
+			var ident Identity
+			if err := json.Unmarshal(raws[i], &ident); err != nil {
+				return nil, fmt.Errorf("registry: open %s: %w", kindPerson, err)
+			}
+			out[p.ID] = r.decideDedupBorn(p, hists[p.ID], birthTime(ident.BirthDate))[cat]
+		}
+		return out, nil
+	}
+	for _, p := range live {
+		c, err := r.decideDedup(ctx, p, hists[p.ID])
+		if err != nil {
+			return nil, err
+		}
+		out[p.ID] = c[cat]
+	}
+	return out, nil
 }
 
 // galleryTotaller is a gallery service that knows its total size without
