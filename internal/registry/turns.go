@@ -14,7 +14,7 @@ import (
 )
 
 // Deduplication without a deployment-wide turn around the 1:N search
-// (docs/enrolment.md, "Two captures of one finger at once"):
+// (docs/scale.md, "Two API nodes enrolling one finger at once"):
 //
 //  1. searchPoint reads P, the last committed number of the modality's
 //     sequence of gallery additions (store.DedupSequence), and the 1:N
@@ -53,11 +53,11 @@ import (
 // its commit and its Add then, and everything numbered up to P is in the
 // gallery when the search starts. (A gallery in this process fed by
 // another process's additions is not a deployment: with several nodes the
-// galleries are shards fed through the outbox.) With gallery shards (internal/cluster)
-// the addition's outbox row commits with it; the search first relays every
-// committed outbox row (or is incomplete: pending), and each shard catches
-// up with the stream before it answers, so everything committed before P
-// was read is searched.
+// galleries are shards fed through the outbox.) With gallery shards
+// (internal/cluster) the addition's outbox row commits with it; the search
+// first relays every committed outbox row (or is incomplete: pending), and
+// each shard catches up with the stream before it answers, so everything
+// committed before P was read is searched.
 //
 // A search that ends incomplete, or whose window holds more than
 // maxLateWindow additions, is recorded pending and completed later by a
