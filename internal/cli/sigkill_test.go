@@ -727,9 +727,10 @@ func (c *procCluster) cpu() time.Duration {
 // TestTwoNodeEnrolmentRace is issue 15's known race, closed: two API nodes
 // over one PostgreSQL capture two impressions of one finger for two
 // persons at the same instant, many times; every time one of the two
-// answers names the other as a duplicate (deduplicating captures of a
-// modality take turns across nodes: registry.searchTurn, a PostgreSQL
-// advisory lock). Then it measures capture throughput with the two nodes
+// answers names the other as a duplicate (the searches run at once; the
+// commits of a modality take turns across nodes, on a PostgreSQL advisory
+// lock, and each compares 1:1 what was added since its search's point:
+// registry/turns.go). Then it measures capture throughput with the two nodes
 // (logged; docs/scale.md). Slow: ASSENT_SLOW_TESTS=1 and
 // ASSENT_POSTGRES_URL; without -race.
 func TestTwoNodeEnrolmentRace(t *testing.T) {

@@ -197,6 +197,11 @@ func (c *Client) setSize(shard int, modality string, n int) {
 	c.sizes[shard][modality] = n
 }
 
+// Total is the size of the whole gallery of modality as the shards last
+// answered (in the latest search): the size their candidate threshold is
+// set for. The registry sets its 1:1 comparisons after a search by it.
+func (c *Client) Total(modality string) int { return c.total(modality) }
+
 func (c *Client) total(modality string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -32,6 +32,8 @@ type Metrics struct {
 	captures    *prometheus.CounterVec
 	denials     *prometheus.CounterVec
 	statsErrors prometheus.Counter
+	turnWait    *prometheus.HistogramVec
+	turnHeld    *prometheus.HistogramVec
 
 	src Source
 	log *slog.Logger
@@ -40,7 +42,14 @@ type Metrics struct {
 	openCases, pending, gallery, auditEntries, checkpointed, checkpointAge *prometheus.Desc
 }
 
-var _ registry.Observer = (*Metrics)(nil)
+var (
+	_ registry.Observer     = (*Metrics)(nil)
+	_ registry.TurnObserver = (*Metrics)(nil)
+)
+
+// turnBuckets: from a commit on a quiet database (a few ms) to a turn
+// held or waited for long enough to cap the deployment's captures.
+var turnBuckets = []float64{.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
 
 // New makes the metrics. Give it to registry.Options.Observer, then Watch
 // the registry and Register them.
@@ -58,6 +67,12 @@ func New(log *slog.Logger) *Metrics {
 			Help: "Accesses the policy refused, by the reason recorded in the audit log."}, []string{"reason"}),
 		statsErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "assent_ops_stats_errors_total",
 			Help: "Scrapes whose registry figures (cases, audit) could not be read; those gauges were left out."}),
+		turnWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "assent_dedup_turn_wait_seconds",
+			Help: "Time a deduplicating commit (capture, import line, consent grant) waited for its modality's turn, shared by every node.", Buckets: turnBuckets},
+			[]string{"modality"}),
+		turnHeld: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "assent_dedup_turn_held_seconds",
+			Help: "Time a deduplicating commit held its modality's turn: the deployment's captures per second of a modality are at most 1 / this.", Buckets: turnBuckets},
+			[]string{"modality"}),
 		log:       log,
 		now:       time.Now,
 		openCases: prometheus.NewDesc("assent_cases_open", "Possible duplicates waiting for an adjudicator.", nil, nil),
@@ -76,7 +91,7 @@ func (m *Metrics) Watch(src Source) { m.src = src }
 
 // Register registers every metric with r.
 func (m *Metrics) Register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.registered, m.captures, m.denials, m.statsErrors, m} {
+	for _, c := range []prometheus.Collector{m.registered, m.captures, m.denials, m.statsErrors, m.turnWait, m.turnHeld, m} {
 		if err := r.Register(c); err != nil {
 			return err
 		}
@@ -90,6 +105,12 @@ func (m *Metrics) Registered() { m.registered.Inc() }
 // Captured implements registry.Observer.
 func (m *Metrics) Captured(modality, outcome string) {
 	m.captures.WithLabelValues(modality, outcome).Inc()
+}
+
+// DedupTurn implements registry.TurnObserver.
+func (m *Metrics) DedupTurn(modality string, waited, held time.Duration) {
+	m.turnWait.WithLabelValues(modality).Observe(waited.Seconds())
+	m.turnHeld.WithLabelValues(modality).Observe(held.Seconds())
 }
 
 // Denied implements registry.Observer.

@@ -8,11 +8,13 @@ import (
 	"image/png"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/assent-registry/assent/internal/benchpop/synth"
 	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/envelope"
 	"github.com/assent-registry/assent/internal/registry"
@@ -97,11 +99,27 @@ func TestMetricsFollowTheRegistry(t *testing.T) {
 			t.Errorf("captures{fingerprint,%s} = %v, want %v\n%s", outcome, got, want, dump(t, prom))
 		}
 	}
+	// A template enrolled for deduplication takes the fingerprint turn once.
+	raw, err := synth.NewFinger(rand.New(rand.NewPCG(1, 2))).Template().MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.LoadGalleries(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.EnrolTemplate(ctx, r, consent.Deduplication, p.ID, consent.Fingerprint, "right_index", raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"assent_dedup_turn_held_seconds", "assent_dedup_turn_wait_seconds"} {
+		if n := histCount(t, prom, name, "fingerprint"); n != 1 {
+			t.Errorf("%s{fingerprint}: %d observations, want 1", name, n)
+		}
+	}
 	// Gauges: no case open, empty galleries, audit events not yet covered
 	// by a checkpoint (age > 0), then covered (age 0).
 	m.now = func() time.Time { return time.Now().Add(time.Minute) }
 	out := dump(t, prom)
-	for _, want := range []string{"assent_cases_open 0", "assent_dedup_pending_searches 0", `assent_gallery_templates{modality="fingerprint"} 0`, "assent_audit_checkpointed_entries 0"} {
+	for _, want := range []string{"assent_cases_open 0", "assent_dedup_pending_searches 0", `assent_gallery_templates{modality="fingerprint"} 1`, "assent_audit_checkpointed_entries 0"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("metrics lack %q:\n%s", want, out)
 		}
@@ -148,6 +166,25 @@ func dump(t *testing.T, g prometheus.Gatherer) string {
 		}
 	}
 	return b.String()
+}
+
+// histCount is the number of observations of histogram name for modality.
+func histCount(t *testing.T, g prometheus.Gatherer, name, modality string) uint64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if mf.GetName() == name && l.GetName() == "modality" && l.GetValue() == modality {
+					return m.GetHistogram().GetSampleCount()
+				}
+			}
+		}
+	}
+	return 0
 }
 
 func gauge(t *testing.T, g prometheus.Gatherer, name string) float64 {

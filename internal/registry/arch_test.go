@@ -35,6 +35,7 @@ var txOutsideGuard = map[string]string{
 	"Registry.completePending":         "reads the consent and template as refreshGallery does, then owns the transaction that takes the row and runs guardTx to open the cases",
 	"Registry.dropPending":             "deletes the pending row of a person erased, merged or no longer consenting; reads nothing",
 	"Registry.PendingSearchCount":      "counts pending searches for metrics: no personal data",
+	"Registry.searchPoint":             "reads the number of the last gallery addition of a modality (a counter, no personal data) before a search the policy allowed",
 	"Registry.GalleryEntries":          "reads the templates of one person that belong in the galleries, for the in-process refresh and a gallery shard applying a relayed change (internal/cluster); they go only into a gallery",
 	"Registry.RelayGalleryChanges":     "publishes the gallery outbox (ids only, no personal data) to the gallery shards and deletes what was published",
 	// Identity lookup: runs only after the policy allowed the role to read

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/failpoint"
@@ -139,29 +140,30 @@ func (r *Registry) EnrolTemplate(ctx context.Context, actor Actor, purpose conse
 func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose consent.Purpose, id string, cat consent.Category, c Capture, t template, extractErr error) (Enrolled, error) {
 	a := enrolAccess(actor, purpose, id, cat)
 	// The 1:N scan takes seconds on a large gallery, so it runs before the
-	// write transaction, not inside it: other requests are never held up by
-	// it. Deduplicating enrolments of one modality take turns (searchTurn:
-	// in this process, and across nodes over PostgreSQL), so two captures
-	// of one finger enrolled at once still find each other.
-	var candidates []string
+	// write transaction, not inside it, and without any turn: other
+	// requests, and other deduplicating captures, are never held up by it.
+	// Only the commit takes the modality's turn (dedupTurn: in this
+	// process, and across nodes over PostgreSQL), and compares 1:1 what
+	// was added since the search's point, so two captures of one finger
+	// enrolled at once still find each other (turns.go).
+	var s *dedupSearch
+	release := func() {}
 	dedupState := DedupNotConsented
 	_, searchable := r.engines[cat]
 	if extractErr == nil && purpose == consent.Deduplication {
 		dedupState = DedupDone
 		if searchable {
-			release, err := r.searchTurn(ctx, cat)
+			found, err := r.search(ctx, cat, t, id)
 			if err != nil {
 				return Enrolled{}, err
 			}
-			defer release()
-			cands, complete, err := r.gallerySearch(ctx, cat, t, id)
+			s = &found
+			turn, err := r.dedupTurn(ctx, cat)
 			if err != nil {
-				return Enrolled{}, fmt.Errorf("registry: 1:N search: %w", err)
+				return Enrolled{}, err
 			}
-			candidates = cands
-			if !complete {
-				dedupState = DedupPending
-			}
+			release = sync.OnceFunc(turn)
+			defer release() // also if the transaction panics
 		}
 	}
 	var out Enrolled
@@ -172,7 +174,7 @@ func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose conse
 		}
 		var err error
 		var ref string
-		out, ref, err = r.enrolTx(ctx, tx, f[id].person, purpose, cat, c, t, candidates, dedupState == DedupPending)
+		out, ref, err = r.enrolTx(ctx, tx, f[id].person, purpose, cat, c, t, s)
 		if ref != "" {
 			added = append(added, ref)
 		}
@@ -186,8 +188,13 @@ func (r *Registry) enrolTemplate(ctx context.Context, actor Actor, purpose conse
 			}
 		}
 	}
+	// The turn ends with the commit and the gallery's Add: the relay below
+	// needs none (the outbox row is committed; every search relays first).
+	release()
 	if err == nil {
-		out.Deduplication = dedupState
+		if out.Deduplication == "" { // not searched: enrolTx says done or pending when it was
+			out.Deduplication = dedupState
+		}
 		failpoint.Hit(failpoint.EnrolCommitted)
 		r.galleryFlush(ctx)
 	}
@@ -199,14 +206,19 @@ func enrolAccess(actor Actor, purpose consent.Purpose, id string, cat consent.Ca
 		only: []consent.Purpose{consent.Verification, consent.Deduplication}, capture: true}
 }
 
-// enrolTx stores an extracted capture and, for deduplication, opens cases
-// for the candidates and joins the gallery. partial says the 1:N search did
-// not cover the whole gallery: the transaction then also records the search
-// as pending (store.PendingSearch), so that the answer "pending" is never
-// given without the record that CompletePendingSearches finishes. added is
-// the reference put in the gallery (the caller takes it out again if the
-// transaction does not commit).
-func (r *Registry) enrolTx(ctx context.Context, tx store.Tx, p store.Person, purpose consent.Purpose, cat consent.Category, c Capture, t template, candidates []string, partial bool) (out Enrolled, added string, err error) {
+// enrolTx stores an extracted capture and, for deduplication, numbers it
+// in its modality's additions, opens cases for the candidates (those of
+// the 1:N search s and those found 1:1 among the additions it may not
+// have seen: lateCandidates) and joins the gallery; the caller holds the
+// modality's turn (dedupTurn). s is nil when no search ran (a purpose
+// other than deduplication, or a modality without a gallery). When the
+// search did not cover the whole gallery (s.partial, or too many late
+// additions) the transaction also records the search as pending
+// (store.PendingSearch), so that the answer "pending" is never given
+// without the record that CompletePendingSearches finishes; out says done
+// or pending when a search ran. added is the reference put in the gallery
+// (the caller takes it out again if the transaction does not commit).
+func (r *Registry) enrolTx(ctx context.Context, tx store.Tx, p store.Person, purpose consent.Purpose, cat consent.Category, c Capture, t template, s *dedupSearch) (out Enrolled, added string, err error) {
 	out.Duplicates = []Duplicate{}
 	if err := refuseMerged(p); err != nil { // a capture goes to the surviving record, like an exam
 		return out, "", err
@@ -222,17 +234,35 @@ func (r *Registry) enrolTx(ctx context.Context, tx store.Tx, p store.Person, pur
 	now := r.clock()
 	b := store.Biometric{ReferenceID: newID(), PersonID: p.ID, Category: string(cat), Position: c.Position, Format: c.Format,
 		Purpose: string(purpose), TemplateSealed: sealed, CreatedAt: now}
+	_, searchable := r.engines[cat]
+	dedupAdd := purpose == consent.Deduplication && searchable
+	if dedupAdd {
+		if s == nil {
+			return out, "", fmt.Errorf("registry: a deduplication template stored without its search")
+		}
+		if b.DedupSeq, err = tx.NextDedupPoint(ctx, string(cat)); err != nil {
+			return out, "", err
+		}
+	}
 	if err := tx.AddBiometric(ctx, b); err != nil {
 		return out, "", err
 	}
 	out.ReferenceID = b.ReferenceID
-	if _, searchable := r.engines[cat]; purpose != consent.Deduplication || !searchable {
+	if !dedupAdd {
 		return out, "", nil
 	}
+	late, complete, err := r.lateCandidates(ctx, tx, cat, t, p.ID, s.point, b.DedupSeq, s.candidates)
+	if err != nil {
+		return out, "", err
+	}
+	partial := s.partial || !complete
+	candidates := append(slices.Clone(s.candidates), late...)
 	if out.Duplicates, err = r.deduplicate(ctx, tx, p.ID, candidates); err != nil {
 		return out, "", err
 	}
+	out.Deduplication = DedupDone
 	if partial {
+		out.Deduplication = DedupPending
 		if err := tx.AddPendingSearch(ctx, store.PendingSearch{ReferenceID: b.ReferenceID, PersonID: p.ID, Modality: string(cat), Since: now}); err != nil {
 			return out, "", err
 		}

@@ -151,6 +151,18 @@ func (r *Registry) RecordConsent(ctx context.Context, actor Actor, purpose conse
 	var shred []consent.Category
 	var erasePerson bool
 	a := access{actor: actor, purpose: purpose, persons: []string{id}, categories: []consent.Category{consent.Category(in.Category)}, action: consent.ManageConsent}
+	// A grant may make the person's deduplication templates count again:
+	// they are then additions to the galleries, numbered under the turns
+	// of their modalities and refreshed in an in-process gallery before
+	// the turns end (turns.go).
+	turns := r.consentTurns(consent.Category(in.Category), consent.Decision(in.Decision))
+	for _, cat := range turns {
+		release, err := r.dedupTurn(ctx, cat)
+		if err != nil {
+			return ConsentRecorded{}, err
+		}
+		defer release()
+	}
 	err := r.guard(ctx, a, func(tx store.Tx, f map[string]*facts) error {
 		in := in // a backend may retry this function
 		if err := in.fillFromRecord(f[id].records); err != nil {
@@ -195,6 +207,11 @@ func (r *Registry) RecordConsent(ctx context.Context, actor Actor, purpose conse
 		if _, ok := r.engines[rec.Category]; !erasePerson && (rec.Category == consent.Identity || ok) {
 			// The galleries bring the person in line with the new consents.
 			if err := r.galleryChange(ctx, tx, store.GallerySync, "", id, ""); err != nil {
+				return err
+			}
+		}
+		if !erasePerson {
+			if err := r.renumberDedup(ctx, tx, id, turns); err != nil {
 				return err
 			}
 		}

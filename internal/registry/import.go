@@ -76,36 +76,46 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 		}
 		caps = append(caps, prepared{cat: cat, purpose: p, c: ic.Capture, t: t})
 	}
-	// 1:N scans before the transaction, each modality's in turn with other
-	// deduplicating enrolments (locks taken in a fixed order).
-	cands := make([][]string, len(caps))
-	partial := make([]bool, len(caps)) // the capture's search did not cover the whole gallery
-	pending := false
+	// 1:N scans before the transaction, without any turn; then the turns
+	// of the modalities searched (in a fixed order) for the transaction,
+	// which compares 1:1 what was added since each search (turns.go).
+	searches := make([]*dedupSearch, len(caps))
+	var turns []consent.Category
 	for _, cat := range []consent.Category{consent.Fingerprint, consent.Iris} {
-		if !slices.ContainsFunc(caps, func(pc prepared) bool { return pc.cat == cat && pc.purpose == consent.Deduplication }) {
-			continue
-		}
-		release, err := r.searchTurn(ctx, cat)
-		if err != nil {
-			return ImportResult{}, err
-		}
-		defer release()
 		for i, pc := range caps {
 			if pc.cat == cat && pc.purpose == consent.Deduplication {
-				var complete bool
-				if cands[i], complete, err = r.gallerySearch(ctx, cat, pc.t, np.id); err != nil {
-					return ImportResult{}, fmt.Errorf("registry: 1:N search: %w", err)
+				s, err := r.search(ctx, cat, pc.t, np.id)
+				if err != nil {
+					return ImportResult{}, err
 				}
-				partial[i] = !complete
-				pending = pending || !complete
+				searches[i] = &s
+				if !slices.Contains(turns, cat) {
+					turns = append(turns, cat)
+				}
 			}
 		}
 	}
+	var releases []func()
+	releaseTurns := func() { // the turns end with the commit and the gallery Adds
+		for i := len(releases) - 1; i >= 0; i-- {
+			releases[i]()
+		}
+		releases = nil
+	}
+	defer releaseTurns()
+	for _, cat := range turns {
+		release, err := r.dedupTurn(ctx, cat)
+		if err != nil {
+			return ImportResult{}, err
+		}
+		releases = append(releases, release)
+	}
+	pending := false
 	var out ImportResult
 	var added []string
 	var final []string // the gallery refs of the last attempt
 	err = r.store.Update(ctx, func(tx store.Tx) error {
-		final = nil
+		final, pending = nil, false
 		if id, err := tx.ImportedPerson(ctx, key); err == nil {
 			out = ImportResult{PersonID: id, AlreadyDone: true, Duplicates: []Duplicate{}}
 			return nil
@@ -122,7 +132,8 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 		out = ImportResult{PersonID: np.id, Duplicates: []Duplicate{}}
 		for i, pc := range caps {
 			denied, err := r.guardTx(ctx, tx, enrolAccess(actor, pc.purpose, np.id, pc.cat), func(tx store.Tx, f map[string]*facts) error {
-				e, a, err := r.enrolTx(ctx, tx, f[np.id].person, pc.purpose, pc.cat, pc.c, pc.t, cands[i], partial[i])
+				e, a, err := r.enrolTx(ctx, tx, f[np.id].person, pc.purpose, pc.cat, pc.c, pc.t, searches[i])
+				pending = pending || e.Deduplication == DedupPending
 				if a != "" {
 					added = append(added, a)
 					final = append(final, a)
@@ -149,6 +160,7 @@ func (r *Registry) ImportOne(ctx context.Context, actor Actor, key string, rec I
 			}
 		}
 	}
+	releaseTurns()
 	if err != nil {
 		return ImportResult{}, storeError(err)
 	}

@@ -46,6 +46,11 @@ type engine interface {
 	extract(format string, data []byte, dpi int) (template, error)
 	decode(b []byte) (template, error)
 	compare(a, b template) float64
+	// candidate tells whether a and b are a candidate pair of the 1:N
+	// search at a per-comparison false-match rate fmr: the galleries'
+	// own score and threshold, uncapped (evidence is capped at
+	// maxEvidence, which the 1:N threshold of a large gallery exceeds).
+	candidate(a, b template, fmr float64) bool
 }
 
 // engines are the modalities with a matcher (and a 1:N gallery).
@@ -127,6 +132,10 @@ func (fingerEngine) compare(a, b template) float64 {
 	return fingerEvidence(fingerprint.Score(a.(*fingerprint.Template), b.(*fingerprint.Template)))
 }
 
+func (fingerEngine) candidate(a, b template, fmr float64) bool {
+	return fingerprint.Score(a.(*fingerprint.Template), b.(*fingerprint.Template)) >= fingerprint.Threshold(fmr)
+}
+
 // --- iris ---
 
 type irisEngine struct{}
@@ -176,6 +185,11 @@ func (irisEngine) compare(a, b template) float64 {
 		return 0
 	}
 	return irisEvidence(hd)
+}
+
+func (irisEngine) candidate(a, b template, fmr float64) bool {
+	hd, ok := iris.Distance(a.(*iris.Template), b.(*iris.Template))
+	return ok && hd <= iris.ThresholdForFMR(fmr)
 }
 
 // --- face (stored photo for adjudication; no matcher) ---

@@ -161,9 +161,9 @@ func (r *Registry) completePending(ctx context.Context, p store.PendingSearch, s
 		return false, false, nil
 	}
 	// The template is in the gallery already (it joined at enrolment), so
-	// the search runs without holding up enrolments (searchMu): an
-	// enrolment that races with it finds this person itself, or is
-	// pending too.
+	// the search needs no search point: an enrolment that races with it
+	// finds this person itself (by its search or, numbered after its
+	// point, 1:1 at its commit), or is pending too.
 	candidates, complete, serr := r.gallerySearch(ctx, cat, t, p.PersonID)
 	if serr != nil || !complete {
 		why := whyIncomplete

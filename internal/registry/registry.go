@@ -87,8 +87,9 @@ type Registry struct {
 	galLoaded    atomic.Bool // LoadGalleries filled an in-process gallery service
 	galleryPage  int         // biometrics read per page when an in-process gallery loads
 	engines      map[consent.Category]engine
-	// searchMu serialises deduplicating enrolments per modality, from the
-	// 1:N search to the commit that adds the new template.
+	// searchMu serialises this process's additions to the gallery of a
+	// modality, from the transaction that numbers them to their gallery Add
+	// (dedupTurn; turns.go), and is held while a search point is read.
 	searchMu   map[consent.Category]*sync.Mutex
 	extraction extractor
 	obs        Observer

@@ -55,6 +55,7 @@ type Tx interface {
 	Statistics
 	Rights
 	GalleryOutbox
+	DedupSequence
 	Shared
 }
 
@@ -310,6 +311,11 @@ type Biometric struct {
 	Quality        int
 	TemplateSealed []byte
 	CreatedAt      time.Time
+	// DedupSeq places a deduplication template in its modality's sequence
+	// of additions to the 1:N galleries (DedupSequence); 0 for any other
+	// reference, and for those stored before migration 0016. Written by
+	// AddBiometric and RenumberDedup, read by DedupAddedAfter only.
+	DedupSeq int64
 }
 
 type Biometrics interface {
@@ -450,6 +456,31 @@ type GalleryChange struct {
 	PersonID string
 	Ref      string // "" for every reference of the person
 	At       time.Time
+}
+
+// DedupSequence numbers, per modality, the additions of deduplication
+// templates to the 1:N galleries (migration 0016): a template stored for
+// deduplication, or one that counts again after a consent change, takes
+// the next number of its modality (Biometric.DedupSeq). The registry makes
+// every addition under its deduplication turn, so that numbers and commits
+// come in the same order (internal/registry/turns.go); the store keeps the
+// counter transactional (a row, not a database sequence, whose numbers are
+// handed out before their commits and could be read ahead of them).
+type DedupSequence interface {
+	// DedupPoint returns the last number given in modality that is
+	// committed (0 when none).
+	DedupPoint(ctx context.Context, modality string) (int64, error)
+	// NextDedupPoint gives the next number of modality (1 for the first):
+	// the counter is incremented in this transaction.
+	NextDedupPoint(ctx context.Context, modality string) (int64, error)
+	// RenumberDedup sets the number of the person's deduplication
+	// references of modality to seq and returns how many there were.
+	RenumberDedup(ctx context.Context, personID, modality string, seq int64) (int, error)
+	// DedupAddedAfter lists the deduplication references of modality whose
+	// number is greater than after, in number order (then reference_id),
+	// at most limit, with their DedupSeq. Persons are not filtered: the
+	// caller decides whose consent counts.
+	DedupAddedAfter(ctx context.Context, modality string, after int64, limit int) ([]Biometric, error)
 }
 
 // GalleryOutbox is the transactional outbox of gallery changes

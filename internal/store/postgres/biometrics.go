@@ -23,8 +23,8 @@ func scanBiometric(r pgx.Row) (store.Biometric, error) {
 }
 
 func (t *tx) AddBiometric(ctx context.Context, b store.Biometric) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO biometrics(`+biometricCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
-		b.ReferenceID, b.PersonID, b.Category, b.Position, b.Format, b.Purpose, b.Quality, b.TemplateSealed, ms(b.CreatedAt))
+	_, err := t.tx.Exec(ctx, `INSERT INTO biometrics(`+biometricCols+`, dedup_seq) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
+		b.ReferenceID, b.PersonID, b.Category, b.Position, b.Format, b.Purpose, b.Quality, b.TemplateSealed, ms(b.CreatedAt), b.DedupSeq)
 	if err != nil {
 		return t.fail("add biometric", err)
 	}

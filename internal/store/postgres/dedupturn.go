@@ -22,19 +22,20 @@ func dedupLockKey(modality string) int64 {
 // and transaction need.
 const dedupLockConns = 4
 
-// LockDedup makes deduplicating enrolments of modality take turns on every
-// node over this database, from their 1:N search to their commit
-// (internal/registry): it holds the PostgreSQL session advisory lock of the
-// modality on a connection of its own until unlock is called. ctx bounds
+// LockDedup makes additions to the 1:N gallery of modality take turns on
+// every node over this database, around their commit (internal/registry,
+// turns.go; the 1:N searches run without it): it holds the PostgreSQL
+// session advisory lock of the modality on a connection of its own until
+// unlock is called. ctx bounds
 // the wait. unlock returns the connection to the pool; if the unlock
 // fails, the connection is closed, which releases the lock as well, and a
 // node that dies holding it loses its connection, which the server sees
 // and releases the lock. The caller must hold at most one such lock per
 // modality at a time in a process (the registry's in-process turn comes
 // first): the turns' connections are a pool of dedupLockConns. With
-// Options.NoWriteLock (databases without advisory locks) it holds nothing:
-// two nodes enrolling one finger at the same instant can then miss each
-// other (docs/scale.md).
+// Options.NoWriteLock (databases without advisory locks) it holds nothing;
+// the additions are then ordered by the counter row of migration 0016
+// alone (NextDedupPoint; docs/scale.md).
 func (db *DB) LockDedup(ctx context.Context, modality string) (unlock func(), err error) {
 	if !db.writeLock {
 		return func() {}, nil

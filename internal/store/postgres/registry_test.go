@@ -143,3 +143,24 @@ func TestPendingSearchesOverPostgres(t *testing.T) {
 		return registry.New(db, kr, registry.Options{Galleries: g})
 	})
 }
+
+// TestEnrolmentRaceOverPostgres forces the interleavings a turn held
+// around the 1:N search used to forbid (registrytest.EnrolmentRace) with
+// two registries over one PostgreSQL, as two API nodes: their commits
+// take turns on the advisory lock only.
+func TestEnrolmentRaceOverPostgres(t *testing.T) {
+	testURL(t)
+	db := openTest(t, Options{})
+	ctx := context.Background()
+	m, err := envelope.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := envelope.NewKeyring(ctx, &envelope.MemStore{}, m, envelope.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	registrytest.EnrolmentRace(t, db, func(g registry.Galleries) *registry.Registry {
+		return registry.New(db, kr, registry.Options{Galleries: g})
+	})
+}

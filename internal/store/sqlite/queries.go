@@ -692,7 +692,7 @@ func (t *tx) queryBiometrics(ctx context.Context, op, q string, args ...any) ([]
 
 func (t *tx) AddBiometric(ctx context.Context, b store.Biometric) error {
 	_, err := t.exec(ctx, insertBiometric,
-		b.ReferenceID, b.PersonID, b.Category, b.Position, b.Format, b.Purpose, b.Quality, b.TemplateSealed, ms(b.CreatedAt))
+		b.ReferenceID, b.PersonID, b.Category, b.Position, b.Format, b.Purpose, b.Quality, b.TemplateSealed, ms(b.CreatedAt), b.DedupSeq)
 	if err != nil {
 		return conflictOr("sqlite: add biometric", err)
 	}

@@ -198,7 +198,7 @@ const (
 	insertPerson    = `INSERT INTO persons(` + personCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 	insertConsent   = `INSERT INTO consents(person_id, category, purpose, decision, method, notice_version, language, operator_id, site, guardian_id, at) VALUES (?,?,?,?,?,?,?,?,?,?,?)`
 	insertExam      = `INSERT INTO exams(id, person_id, site, operator_id, findings_sealed, blood_type_sealed, at) VALUES (?,?,?,?,?,?,?)`
-	insertBiometric = `INSERT INTO biometrics(` + biometricCols + `) VALUES (?,?,?,?,?,?,?,?,?)`
+	insertBiometric = `INSERT INTO biometrics(` + biometricCols + `, dedup_seq) VALUES (?,?,?,?,?,?,?,?,?,?)`
 	putPersonStats  = `INSERT INTO person_stats(person_id, area_code, birth_year, birth_estimated, sex, site, operator_id, registered_at, reproject)
 		VALUES (?,?,?,?,?,?,?,?,0) ON CONFLICT(person_id) DO UPDATE SET area_code = excluded.area_code, birth_year = excluded.birth_year,
 		birth_estimated = excluded.birth_estimated, sex = excluded.sex, site = excluded.site, operator_id = excluded.operator_id, registered_at = excluded.registered_at,

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ExclusionAndRegisterQuality", testExclusionAndQuality},
 		{"IdentifiersOncePerSystemAndErased", testIdentifiers},
 		{"GalleryOutbox", testGalleryOutbox},
+		{"DedupSequenceInCommitOrder", testDedupSequence},
 		{"SessionsExpireAndCascade", testSessions},
 		{"SessionsEndWithErasure", testSessionsErased},
 		{"CountersRoundTripAndPrune", testCounters},
