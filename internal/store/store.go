@@ -313,7 +313,7 @@ type Biometric struct {
 	CreatedAt      time.Time
 	// DedupSeq places a deduplication template in its modality's sequence
 	// of additions to the 1:N galleries (DedupSequence); 0 for any other
-	// reference, and for those stored before migration 0016. Written by
+	// reference, and for those stored before migration 0015. Written by
 	// AddBiometric and RenumberDedup, read by DedupAddedAfter only.
 	DedupSeq int64
 }
@@ -459,7 +459,7 @@ type GalleryChange struct {
 }
 
 // DedupSequence numbers, per modality, the additions of deduplication
-// templates to the 1:N galleries (migration 0016): a template stored for
+// templates to the 1:N galleries (migration 0015): a template stored for
 // deduplication, or one that counts again after a consent change, takes
 // the next number of its modality (Biometric.DedupSeq). The registry makes
 // every addition under its deduplication turn, so that numbers and commits

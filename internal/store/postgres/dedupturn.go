@@ -34,7 +34,7 @@ const dedupLockConns = 4
 // modality at a time in a process (the registry's in-process turn comes
 // first): the turns' connections are a pool of dedupLockConns. With
 // Options.NoWriteLock (databases without advisory locks) it holds nothing;
-// the additions are then ordered by the counter row of migration 0016
+// the additions are then ordered by the counter row of migration 0015
 // alone (NextDedupPoint; docs/scale.md).
 func (db *DB) LockDedup(ctx context.Context, modality string) (unlock func(), err error) {
 	if !db.writeLock {

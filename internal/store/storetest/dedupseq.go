@@ -98,7 +98,7 @@ func testDedupSequence(t *testing.T, s store.Store) {
 			}
 		}
 		for _, b := range []store.Biometric{
-			{ReferenceID: "old", PersonID: "p1", Category: "fingerprint", Purpose: "deduplication"}, // before 0016: 0
+			{ReferenceID: "old", PersonID: "p1", Category: "fingerprint", Purpose: "deduplication"}, // before 0015: 0
 			{ReferenceID: "a", PersonID: "p1", Category: "fingerprint", Purpose: "deduplication", DedupSeq: 11},
 			{ReferenceID: "b", PersonID: "p2", Category: "fingerprint", Purpose: "deduplication", DedupSeq: 12},
 			{ReferenceID: "c", PersonID: "p2", Category: "fingerprint", Purpose: "verification"},

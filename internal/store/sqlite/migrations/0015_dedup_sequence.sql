@@ -1,4 +1,4 @@
--- 0016: the sequence of additions to the 1:N galleries, per modality
+-- 0015: the sequence of additions to the 1:N galleries, per modality
 -- (store.DedupSequence). A deduplication template takes the next number of
 -- its modality when it is stored, and again when it counts anew after a
 -- consent change; an enrolment compares 1:1 the templates numbered after
