@@ -74,15 +74,22 @@ func storeAndKeys(t testing.TB, dir string) (store.Store, *envelope.Keyring) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return db, MemKeys(t)
+}
+
+// MemKeys returns a keyring over a new master key and keys held in memory:
+// for a test that brings its own store (PostgreSQL).
+func MemKeys(t testing.TB) *envelope.Keyring {
+	t.Helper()
 	master, err := envelope.GenerateMasterKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	kr, err := envelope.NewKeyring(ctx, &envelope.MemStore{}, master, envelope.Options{})
+	kr, err := envelope.NewKeyring(context.Background(), &envelope.MemStore{}, master, envelope.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return db, kr
+	return kr
 }
 
 // New builds the registry and closes it when the test ends.

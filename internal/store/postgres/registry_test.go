@@ -130,15 +130,7 @@ func checkAuditLog(t *testing.T, db *DB, min uint64) {
 func TestPendingSearchesOverPostgres(t *testing.T) {
 	testURL(t)
 	db := openTest(t, Options{})
-	ctx := context.Background()
-	m, err := envelope.GenerateMasterKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := envelope.NewKeyring(ctx, &envelope.MemStore{}, m, envelope.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := registrytest.MemKeys(t)
 	registrytest.PendingSearches(t, db, func(g registry.Galleries) *registry.Registry {
 		return registry.New(db, kr, registry.Options{Galleries: g})
 	})
@@ -151,15 +143,7 @@ func TestPendingSearchesOverPostgres(t *testing.T) {
 func TestEnrolmentRaceOverPostgres(t *testing.T) {
 	testURL(t)
 	db := openTest(t, Options{})
-	ctx := context.Background()
-	m, err := envelope.GenerateMasterKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := envelope.NewKeyring(ctx, &envelope.MemStore{}, m, envelope.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := registrytest.MemKeys(t)
 	registrytest.EnrolmentRace(t, db, func(g registry.Galleries) *registry.Registry {
 		return registry.New(db, kr, registry.Options{Galleries: g})
 	})
