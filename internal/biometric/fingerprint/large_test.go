@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"syscall"
@@ -78,6 +79,18 @@ func BenchmarkLargeIndexedSearch(b *testing.B) {
 	var times []float64
 	var searchCPU, indexCPU time.Duration
 	searches := 0
+	// ASSENT_LARGE_PROFILE names a file for a CPU profile of the searches
+	// alone (not the build).
+	if f := os.Getenv("ASSENT_LARGE_PROFILE"); f != "" {
+		out, err := os.Create(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(out); err != nil {
+			b.Fatal(err)
+		}
+		defer func() { pprof.StopCPUProfile(); out.Close() }()
+	}
 	for b.Loop() {
 		for range 40 {
 			probe := &Template{cyl: *randomPacked(r, 47)}
