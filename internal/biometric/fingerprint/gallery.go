@@ -185,7 +185,12 @@ func (p packed) unpack(c *cylinders) {
 	}
 	c.x, c.y, c.dir, c.cos, c.sin, c.norm, c.bits = c.x[:n], c.y[:n], c.dir[:n], c.cos[:n], c.sin[:n], c.norm[:n], c.bits[:n]
 	c.typ = c.typ[:n]
-	r := gapReader{b: p.gaps}
+	// The gaps are decoded as gapReader.next does, with the reader's state
+	// in local variables (a gapReader lives in memory, and each gap's
+	// decoding then waits on the last one's stores).
+	buf := p.gaps
+	var v uint64 // bits not yet read, the next one lowest
+	var nv uint  // valid bits in v
 	for i, cg := range p.geom {
 		c.x[i] = float32(cg.x) * (1.0 / geomPosScale)
 		c.y[i] = float32(cg.y) * (1.0 / geomPosScale)
@@ -197,7 +202,24 @@ func (p packed) unpack(c *cylinders) {
 		var b cylBits
 		pos := -1
 		for range cg.ones() {
-			pos += r.next() + 1
+			if nv < 48 { // a gap takes at most 42 bits
+				if len(buf) >= 8 {
+					v |= binary.LittleEndian.Uint64(buf) << nv
+					k := (63 - nv) >> 3
+					buf = buf[k:]
+					nv += k * 8
+				} else {
+					for nv <= 56 && len(buf) > 0 {
+						v |= uint64(buf[0]) << nv
+						buf = buf[1:]
+						nv += 8
+					}
+				}
+			}
+			q := uint(bits.TrailingZeros64(v))
+			pos += int(q)<<riceK | int(v>>(q+1))&(1<<riceK-1) + 1
+			v >>= q + 1 + riceK
+			nv -= q + 1 + riceK
 			b[pos>>6] |= 1 << (pos & 63)
 		}
 		c.bits[i] = b
@@ -499,9 +521,15 @@ type SearchOptions struct {
 	// max(MinShortlist, Penetration x size) entries it ranks highest; a
 	// gallery no larger than that is compared whole. Genuine pairs that the
 	// index ranks lower are missed: docs/fingerprint.md gives how many.
+	//
+	// The shortlist is then re-ranked by a cheaper local score (see
+	// index_rerank.go), and only the max(MinShortlist, Compared x size)
+	// entries it ranks highest are compared in full; Compared at least
+	// Penetration turns that second stage off.
 	Indexed      bool
 	Penetration  float64 // 0 means DefaultPenetration
 	MinShortlist int     // 0 means DefaultMinShortlist
+	Compared     float64 // 0 means DefaultCompared
 }
 
 // ShortlistSize is how many of n entries an indexed search with opt
@@ -530,8 +558,14 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 	if opt.Indexed && g.idx != nil {
 		if k := ShortlistSize(len(g.index), opt); k < len(g.index) {
 			var err error
-			if shortlist, err = g.shortlist(ctx, probe, k, opt.Workers); err != nil {
+			var rot []uint8
+			if shortlist, rot, err = g.shortlist(ctx, probe, k, opt.Workers); err != nil {
 				return nil, fmt.Errorf("fingerprint: search: %w", err)
+			}
+			if k2 := ComparedSize(len(g.index), opt); k2 < len(shortlist) {
+				if shortlist, err = g.rerank(ctx, probe, shortlist, rot, k2, opt.Workers); err != nil {
+					return nil, fmt.Errorf("fingerprint: search: %w", err)
+				}
 			}
 		}
 	}
@@ -572,12 +606,14 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 
 // shortlist returns the numbers of the k live entries the index ranks
 // highest for probe. The caller holds the read lock.
-func (g *Gallery) shortlist(ctx context.Context, probe *Template, k, workers int) ([]int32, error) {
-	scores := g.indexScores(probe, workers)
+// rot[e] is entry e's best rotation bin (see indexVotes), for every entry.
+func (g *Gallery) shortlist(ctx context.Context, probe *Template, k, workers int) (short []int32, rot []uint8, err error) {
+	rot = make([]uint8, len(g.entries))
+	scores := g.indexVotes(probe, workers, rot)
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return topK(scores, k), nil
+	return topK(scores, k), rot, nil
 }
 
 // indexScores returns the index score of every live entry for probe. The
@@ -587,6 +623,13 @@ func (g *Gallery) shortlist(ctx context.Context, probe *Template, k, workers int
 // before its first block once, not before every block). The caller holds
 // the read lock.
 func (g *Gallery) indexScores(probe *Template, workers int) []scored {
+	return g.indexVotes(probe, workers, nil)
+}
+
+// indexVotes is indexScores that also sets rot[i], when rot is not nil
+// (one per entry), to the first of entry i's best pair of neighbouring
+// rotation bins (see indexScoreBin).
+func (g *Gallery) indexVotes(probe *Template, workers int, rot []uint8) []scored {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -608,7 +651,11 @@ func (g *Gallery) indexScores(probe *Template, workers int) []scored {
 				v.vote(lo, hi, votes)
 				for i := lo; i < hi; i++ {
 					v := (i - lo) * indexRotBins
-					all[i] = makeScored(indexScore(votes[v:v+indexRotBins], g.entries[i].n), int32(i))
+					sc, bin := indexScoreBin(votes[v:v+indexRotBins], g.entries[i].n)
+					all[i] = makeScored(sc, int32(i))
+					if rot != nil {
+						rot[i] = bin
+					}
 				}
 			}
 		}()

@@ -648,11 +648,21 @@ var invSqrt = func() (t [MaxTemplateMinutiae + 1]float32) {
 
 // indexScore is an entry's index score from its rotation bins.
 func indexScore(bins []uint8, ncyl uint8) float32 {
-	best := uint32(0)
+	s, _ := indexScoreBin(bins, ncyl)
+	return s
+}
+
+// indexScoreBin is indexScore and the first bin of the best pair of
+// neighbouring bins (the lowest such bin of a tie): the rotation between
+// the two impressions, as the index sees it.
+func indexScoreBin(bins []uint8, ncyl uint8) (float32, uint8) {
+	best, at := uint32(0), 0
 	for b := 0; b+1 < len(bins); b++ {
-		best = max(best, uint32(bins[b])+uint32(bins[b+1]))
+		if v := uint32(bins[b]) + uint32(bins[b+1]); v > best {
+			best, at = v, b
+		}
 	}
-	return float32(best) * invSqrt[max(1, min(int(ncyl), MaxTemplateMinutiae))]
+	return float32(best) * invSqrt[max(1, min(int(ncyl), MaxTemplateMinutiae))], uint8(at)
 }
 
 // topK returns the numbers of the k entries with the highest scores (all
