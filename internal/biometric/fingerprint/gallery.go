@@ -74,6 +74,10 @@ func (g cylGeom) dirLevel() uint32 { return uint32(g.dir >> 8) }
 type packed struct {
 	geom []cylGeom
 	gaps []byte
+	// sk is each cylinder's sketch for the second search stage (see
+	// cylinderSketch), set by indexKeys once the gallery is indexed (zero
+	// before).
+	sk []uint32
 }
 
 // riceK is the Rice parameter of the bit positions' gaps: of 0 to 7, the
@@ -84,7 +88,7 @@ func (p packed) n() int { return len(p.geom) }
 
 // pack packs a template's cylinders.
 func pack(c *cylinders) packed {
-	p := packed{geom: make([]cylGeom, c.n()), gaps: make([]byte, 0, 32*c.n())}
+	p := packed{geom: make([]cylGeom, c.n()), gaps: make([]byte, 0, 32*c.n()), sk: make([]uint32, c.n())}
 	var acc uint64
 	nacc := uint(0)
 	put := func(v uint64, n uint) {
@@ -245,13 +249,14 @@ func (s *slab) put(p packed) entry {
 	n := p.n()
 	if len(s.chunks) == 0 || !s.chunks[len(s.chunks)-1].fits(p) {
 		size := max(n, min(maxChunk, max(minChunk, s.n)))
-		s.chunks = append(s.chunks, packed{geom: make([]cylGeom, 0, size), gaps: make([]byte, 0, max(len(p.gaps), gapsPer*size))})
+		s.chunks = append(s.chunks, packed{geom: make([]cylGeom, 0, size), gaps: make([]byte, 0, max(len(p.gaps), gapsPer*size)), sk: make([]uint32, 0, size)})
 	}
 	k := len(s.chunks) - 1
 	ch := &s.chunks[k]
 	e := entry{chunk: int32(k), off: int32(ch.n()), goff: int32(len(ch.gaps)), n: uint8(n)}
 	ch.geom = append(ch.geom, p.geom...)
 	ch.gaps = append(ch.gaps, p.gaps...)
+	ch.sk = append(ch.sk, p.sk...)
 	s.n += n
 	return e
 }
@@ -261,14 +266,14 @@ func (s *slab) put(p packed) entry {
 func (s *slab) view(e entry) packed {
 	c := &s.chunks[e.chunk]
 	lo, hi := int(e.off), int(e.off)+int(e.n)
-	return packed{geom: c.geom[lo:hi:hi], gaps: c.gaps[e.goff:]}
+	return packed{geom: c.geom[lo:hi:hi], gaps: c.gaps[e.goff:], sk: c.sk[lo:hi:hi]}
 }
 
 // sizeBytes is the memory the chunks take (their capacity).
 func (s *slab) sizeBytes() int {
 	n := 0
 	for _, c := range s.chunks {
-		n += cap(c.geom)*int(unsafe.Sizeof(cylGeom{})) + cap(c.gaps)
+		n += cap(c.geom)*int(unsafe.Sizeof(cylGeom{})) + cap(c.gaps) + 4*cap(c.sk)
 	}
 	return n
 }
@@ -285,12 +290,15 @@ func (s *slab) trim() {
 		if cap(c.gaps) > len(c.gaps) {
 			c.gaps = exact(c.gaps)
 		}
+		if cap(c.sk) > len(c.sk) {
+			c.sk = exact(c.sk)
+		}
 	}
 }
 
 // fits reports whether a chunk holds p without reallocating.
 func (c *packed) fits(p packed) bool {
-	return cap(c.geom)-len(c.geom) >= p.n() && cap(c.gaps)-len(c.gaps) >= len(p.gaps)
+	return cap(c.geom)-len(c.geom) >= p.n() && cap(c.gaps)-len(c.gaps) >= len(p.gaps) && cap(c.sk)-len(c.sk) >= p.n()
 }
 
 // Gallery holds enrolled templates for 1:N search inside an enrolment, with
@@ -522,14 +530,13 @@ type SearchOptions struct {
 	// gallery no larger than that is compared whole. Genuine pairs that the
 	// index ranks lower are missed: docs/fingerprint.md gives how many.
 	//
-	// The shortlist is then re-ranked by a cheaper local score (see
-	// index_rerank.go), and only the max(MinShortlist, Compared x size)
-	// entries it ranks highest are compared in full; Compared at least
-	// Penetration turns that second stage off.
+	// A second stage then compares in full only the shortlisted entries
+	// whose alignment evidence (see index_rerank.go) reaches SecondStage;
+	// docs/fingerprint.md gives what it loses and saves.
 	Indexed      bool
 	Penetration  float64 // 0 means DefaultPenetration
 	MinShortlist int     // 0 means DefaultMinShortlist
-	Compared     float64 // 0 means DefaultCompared
+	SecondStage  int     // 0 means DefaultSecondStage; negative turns the second stage off
 }
 
 // ShortlistSize is how many of n entries an indexed search with opt
@@ -562,8 +569,11 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 			if shortlist, rot, err = g.shortlist(ctx, probe, k, opt.Workers); err != nil {
 				return nil, fmt.Errorf("fingerprint: search: %w", err)
 			}
-			if k2 := ComparedSize(len(g.index), opt); k2 < len(shortlist) {
-				if shortlist, err = g.rerank(ctx, probe, shortlist, rot, k2, opt.Workers); err != nil {
+			if cut := opt.SecondStage; cut >= 0 {
+				if cut == 0 {
+					cut = DefaultSecondStage
+				}
+				if shortlist, err = g.secondStage(ctx, probe, shortlist, rot, cut, opt.Workers); err != nil {
 					return nil, fmt.Errorf("fingerprint: search: %w", err)
 				}
 			}

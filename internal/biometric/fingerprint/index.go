@@ -91,8 +91,15 @@ func cylinderKeys(b *cylBits, out *[indexTables]uint32) bool {
 // positionKeys is cylinderKeys for a cylinder given by the positions of
 // its 1 bits.
 func positionKeys(pos []uint16, out *[indexTables]uint32) bool {
+	_, ok := positionKeysSketch(pos, out)
+	return ok
+}
+
+// positionKeysSketch is positionKeys that also returns the cylinder's
+// sketch (see cylinderSketch; 0 when the cylinder is not indexed).
+func positionKeysSketch(pos []uint16, out *[indexTables]uint32) (uint32, bool) {
 	if len(pos) < indexMinOnes {
-		return false
+		return 0, false
 	}
 	var acc [minhashFuncs]uint16
 	if useSSE41 {
@@ -100,12 +107,13 @@ func positionKeys(pos []uint16, out *[indexTables]uint32) bool {
 	} else {
 		minhashGo(minhashRank, pos, &acc)
 	}
+	sk := cylinderSketch(&acc)
 	const positions = cylWords * 64
 	for l := range indexTables {
 		k := (uint32(acc[l*indexBand])*positions+uint32(acc[l*indexBand+1]))*positions + uint32(acc[l*indexBand+2])
 		out[l] = uint32(l)<<indexBucketBits | (k*0x9e3779b1)>>(32-indexBucketBits)
 	}
-	return true
+	return sk, true
 }
 
 // minhashGo sets out[f] to the least rank[p][f] over the positions p in pos
@@ -255,12 +263,14 @@ type cylinderKey struct {
 }
 
 // indexKeys computes the keys of every cylinder of a gallery entry that is
-// indexed.
+// indexed, and sets every cylinder's sketch in p.sk.
 func indexKeys(p packed) []cylinderKey {
 	out := make([]cylinderKey, 0, p.n())
 	var k cylinderKey
 	p.positions(func(i int, pos []uint16) {
-		if positionKeys(pos, &k.buckets) {
+		sk, ok := positionKeysSketch(pos, &k.buckets)
+		p.sk[i] = sk
+		if ok {
 			k.dir = galleryDir(p.geom[i].dirLevel())
 			out = append(out, k)
 		}

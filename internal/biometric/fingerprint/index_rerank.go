@@ -3,147 +3,98 @@ package fingerprint
 import (
 	"context"
 	"math"
+	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
 )
 
-// The second stage of an indexed search: the index's shortlist (a fixed
-// share of the gallery, DefaultPenetration) is re-ranked by a local
-// similarity score (the "LSS" of Cappelli, Ferrara and Maltoni 2010, without
-// the relaxation), and only the entries it ranks highest (DefaultCompared of
-// the gallery) are compared in full. The local score reads each cylinder's
-// bits once, against the cylinders of the other template whose directions
-// are within maxDirGap, and keeps each probe cylinder's best similarity:
-// the pair loop of a full comparison without its column bests, its types,
-// its one-to-one choice and its relaxation, which make most of its cost.
+// The second stage of an indexed search: a filter between the index's
+// shortlist (DefaultPenetration of the gallery) and the full comparisons.
+// It reads only what a gallery keeps per cylinder besides the bits: the
+// minutia's position and direction, and a 4-byte sketch of the cylinder
+// (cylinderSketch). Its score counts the pairs of minutiae that one rigid
+// motion aligns (the rotation the index voted for, give or take
+// alignDirTol, and a translation within a cell or two of alignCell pixels)
+// and whose cylinders' sketches agree (sketchMin of 8 values or more),
+// each weighted by its agreement: a cheap form of what the full comparison
+// finds with the cylinders' bits and its relaxation. Entries scoring below
+// the search's cut (DefaultSecondStage) are not compared in full. It costs
+// about a tenth of a full comparison, which must first decode the entry's
+// bits (BenchmarkSketchScore, BenchmarkUnpackLarge, BenchmarkMatchLarge).
 //
-// A mate that the index keeps is nearly always among the local score's
-// best: its cylinders are the same minutiae's (TestRerankRetention measures
-// how many of the FVC genuine pairs the two stages keep together).
+// Ranking the shortlist by this score (or by the local similarities of the
+// cylinders, or by the alignment of all minutiae) and comparing a fixed
+// smaller share loses too many genuine pairs (docs/fingerprint.md: about
+// 2 % of the FVC pairs at 1 % compared in full); the cut only drops entries
+// with almost no aligned evidence, which a mate at the 1:N threshold nearly
+// always has (TestSecondStageRetention).
 
-// DefaultCompared is the share of the gallery an indexed search compares in
-// full after the second stage (the index shortlists DefaultPenetration).
-const DefaultCompared = 0.005
+// DefaultSecondStage is the least second-stage score of an entry an
+// indexed search compares in full.
+const DefaultSecondStage = 5
 
-// ComparedSize is how many of n entries an indexed search with opt
-// compares in full after the second stage: max(MinShortlist, Compared x
-// n), at most ShortlistSize(n, opt) (then the second stage does nothing).
-func ComparedSize(n int, opt SearchOptions) int {
-	c := opt.Compared
-	if c <= 0 {
-		c = DefaultCompared
+// Alignment and sketch parameters (chosen on the pooled FVC sets, see
+// docs/fingerprint.md).
+const (
+	alignDirTol = 4096 // 1/65536 turn: 22.5 degrees either side of the index's rotation
+	alignCell   = 16   // pixels
+	alignGrid   = 64   // cells on a side: translations within 512 pixels
+	sketchMin   = 3    // least values of 8 two sketches agree on for their pair to count
+)
+
+// A cylinder's sketch is the low 4 bits of 8 of its MinHash values (the
+// last functions computed, which the index's tables use least: from
+// sketchFirst on), 4 bytes a cylinder. Two cylinders agree on a value with
+// the probability of a MinHash collision (their Jaccard similarity) plus
+// about 1/16 by chance, so the number of the 8 that agree estimates how
+// alike they are without their bits. The lowest bit is always set, so that
+// 0 means no sketch (a cylinder too sparse to index, or a gallery not yet
+// indexed).
+const sketchFirst = minhashFuncs - 8
+
+func cylinderSketch(acc *[minhashFuncs]uint16) uint32 {
+	var sk uint32
+	for m := range 8 {
+		sk |= uint32(acc[sketchFirst+m]&15) << (4 * m)
 	}
-	k := opt.MinShortlist
-	if k <= 0 {
-		k = DefaultMinShortlist
-	}
-	return min(ShortlistSize(n, opt), max(k, int(math.Ceil(c*float64(n)))))
+	return sk | 1
 }
 
-// localScratch holds one goroutine's buffers for localScore.
-type localScratch struct {
-	c    cylinders // the unpacked entry
-	hd   []uint32
-	best []float32
+// sketchAgree is the number of the 8 values two sketches agree on.
+func sketchAgree(a, b uint32) int {
+	x := a ^ b
+	x |= x >> 1
+	x |= x >> 2
+	return 8 - bits.OnesCount32(x&0x11111111)
 }
 
-// localScore is the second stage's score of a gallery entry b for probe
-// a: for each cylinder of a, its best local similarity 1 - sqrt(hamming) /
-// (norm_a + norm_b) over the cylinders of b within maxDirGap of its
-// direction; the mean of the np best of those (np as the full comparison
-// averages). Both cylinder sets are sorted by direction.
-func localScore(a, b *cylinders, s *localScratch) float32 {
-	na, nb := a.n(), b.n()
-	if na == 0 || nb == 0 {
-		return 0
-	}
-	if cap(s.hd) < nb {
-		s.hd = make([]uint32, max(nb, 64))
-	}
-	if cap(s.best) < na {
-		s.best = make([]float32, max(na, 64))
-	}
-	best := s.best[:na]
-	bdir, bnorm, bbits := b.dir[:nb], b.norm[:nb], b.bits[:nb]
-	// the first j with bdir[j] >= each bound; the bounds only grow from row
-	// to row (a is sorted by direction), so each pointer only moves on
-	var pLo, pHi, pLoWrap, pHiWrap int
-	for i := range na {
-		ad, an := a.dir[i], a.norm[i]
-		lo, hi := ad-maxDirGap, ad+maxDirGap
-		var runs [2][2]int
-		switch {
-		case lo < 0:
-			for v := lo + 2*math.Pi; pLoWrap < nb && bdir[pLoWrap] < v; {
-				pLoWrap++
-			}
-			for pHi < nb && bdir[pHi] < hi {
-				pHi++
-			}
-			runs = [2][2]int{{0, pHi}, {pLoWrap, nb}}
-		case hi >= 2*math.Pi:
-			for pLo < nb && bdir[pLo] < lo {
-				pLo++
-			}
-			for v := hi - 2*math.Pi; pHiWrap < nb && bdir[pHiWrap] < v; {
-				pHiWrap++
-			}
-			runs = [2][2]int{{pLo, nb}, {0, pHiWrap}}
-		default:
-			for pLo < nb && bdir[pLo] < lo {
-				pLo++
-			}
-			for pHi < nb && bdir[pHi] < hi {
-				pHi++
-			}
-			runs = [2][2]int{{pLo, pHi}, {0, 0}}
-		}
-		// the least ratio sqrt(hamming) / (norm_a + norm_b) of the row
-		r := float32(1)
-		for _, run := range runs {
-			if run[1] <= run[0] {
-				continue
-			}
-			hd := s.hd[:run[1]-run[0]]
-			hammingRun(&a.bits[i], bbits[run[0]:run[1]], hd)
-			for jj, cx := range hd {
-				r = min(r, sqrtTab[cx]/(an+bnorm[run[0]+jj]))
-			}
-		}
-		best[i] = 1 - r
-	}
-	np := min(npTab[min(na, nb, len(npTab)-1)], na)
-	// the np highest of best, by partial selection (np is at most 12)
-	sum := float32(0)
-	for k := range np {
-		m := k
-		for j := k + 1; j < na; j++ {
-			if best[j] > best[m] {
-				m = j
-			}
-		}
-		best[k], best[m] = best[m], best[k]
-		sum += best[k]
-	}
-	return sum / float32(npTab[min(na, nb, len(npTab)-1)])
-}
-
-// alignProbe is what the alignment score needs of a probe, computed once
-// a search: its minutiae relative to their centroid, directions in
-// 1/65536 turn, sorted by direction (as the cylinders are).
+// alignProbe is what the second stage needs of a probe, computed once a
+// search: its minutiae relative to their centroid, directions in 1/65536
+// turn, and its cylinders' sketches, in the cylinders' order.
 type alignProbe struct {
 	x, y []float32
 	dir  []uint16
+	sk   []uint32
 }
 
 func newAlignProbe(c *cylinders) alignProbe {
 	n := c.n()
-	p := alignProbe{x: make([]float32, n), y: make([]float32, n), dir: make([]uint16, n)}
+	p := alignProbe{x: make([]float32, n), y: make([]float32, n), dir: make([]uint16, n), sk: make([]uint32, n)}
+	var keys [indexTables]uint32
+	var pos [cylWords * 64]uint16
 	var mx, my float32
 	for i := range n {
 		mx += c.x[i]
 		my += c.y[i]
+		k := 0
+		for w, x := range c.bits[i] {
+			for ; x != 0; x &= x - 1 {
+				pos[k] = uint16(w*64 + bits.TrailingZeros64(x))
+				k++
+			}
+		}
+		p.sk[i], _ = positionKeysSketch(pos[:k], &keys)
 	}
 	if n > 0 {
 		mx, my = mx/float32(n), my/float32(n)
@@ -155,21 +106,10 @@ func newAlignProbe(c *cylinders) alignProbe {
 	return p
 }
 
-// Alignment score parameters: a pair of minutiae votes when its direction
-// difference is within alignDirTol of the index's rotation, for the
-// translation that aligns the two, in cells of alignCell pixels; the score
-// is the most votes in a square of 2 x 2 cells.
-var (
-	alignDirTol = uint16(4096) // 1/65536 turn: 22.5 degrees
-	alignCell   = float32(16)  // pixels
-	alignSpread = 0            // bins either side of the index's also tried
-)
-
-const alignGrid = 64 // cells on a side
-
 // binRotation[b] is the rotation (gallery direction minus probe direction,
-// in 1/65536 turn) between bins b and b+1 of the index, the middle of the
-// best pair b; and its cosine and sine. Read-only after init.
+// in 1/65536 turn) at the boundary of the index's rotation bins b and b+1,
+// the middle of the best pair b, with its cosine and sine. Read-only after
+// init.
 var binRotation = func() (t [indexRotBins]struct {
 	d        uint16
 	cos, sin float32
@@ -184,26 +124,18 @@ var binRotation = func() (t [indexRotBins]struct {
 	return t
 }()
 
-// alignScratch holds one goroutine's vote grid for alignScore.
+// alignScratch holds one goroutine's vote grid for sketchScore.
 type alignScratch struct {
 	grid    [alignGrid * alignGrid]uint8
 	touched []uint16
 }
 
-// alignScore is the second stage's score of a gallery entry (its packed
-// geometry, cylinders sorted by direction) for probe a, given the index's
-// best rotation bin for it: the number of minutia pairs that one rigid
-// motion (that rotation, give or take alignDirTol, and a translation
-// within a cell or two) aligns. The entry's bits are not read.
-func alignScore(a *alignProbe, geom []cylGeom, bin uint8, s *alignScratch) int {
-	best := 0
-	for b := max(0, int(bin)-alignSpread); b <= min(indexRotBins-2, int(bin)+alignSpread); b++ {
-		best = max(best, alignScore1(a, geom, uint8(b), s))
-	}
-	return best
-}
-
-func alignScore1(a *alignProbe, geom []cylGeom, bin uint8, s *alignScratch) int {
+// sketchScore is the second stage's score of gallery entry p (cylinders
+// sorted by direction, sketches set) for probe a, given the index's best
+// rotation bin for the entry: the most weighted votes in a square of 2 x 2
+// translation cells.
+func sketchScore(a *alignProbe, p packed, bin uint8, s *alignScratch) int {
+	geom, gsk := p.geom, p.sk
 	na, nb := len(a.dir), len(geom)
 	if na == 0 || nb == 0 {
 		return 0
@@ -215,13 +147,17 @@ func alignScore1(a *alignProbe, geom []cylGeom, bin uint8, s *alignScratch) int 
 	}
 	gx, gy = gx/float32(nb), gy/float32(nb)
 	rot := binRotation[bin&(indexRotBins-1)]
-	// a gallery point q maps to the probe's frame as R(-rotation) (q - centroid)
+	// A gallery point q maps to the probe's frame as R(-rotation) (q -
+	// centroid); c and sn also scale the packed positions to pixels.
 	c, sn := rot.cos*(1.0/geomPosScale), rot.sin*(1.0/geomPosScale)
 	best := uint8(0)
 	for i := range na {
+		psk := a.sk[i]
+		if psk == 0 {
+			continue
+		}
 		lo := a.dir[i] + rot.d - alignDirTol
-		// first gallery cylinder at or after lo (circularly)
-		j, _ := slicesSearchDir(geom, lo)
+		j := searchDir(geom, lo)
 		for k := 0; k < nb; k, j = k+1, j+1 {
 			if j == nb {
 				j = 0
@@ -230,24 +166,25 @@ func alignScore1(a *alignProbe, geom []cylGeom, bin uint8, s *alignScratch) int 
 			if g.dir-lo > 2*alignDirTol {
 				break
 			}
-			qx, qy := float32(g.x)-gx*1, float32(g.y)-gy*1
-			// positions are in 1/geomPosScale pixel: c and sn carry the scale
+			w := sketchAgree(psk, gsk[j]) - sketchMin + 1
+			if w <= 0 || gsk[j] == 0 {
+				continue
+			}
+			qx, qy := float32(g.x)-gx, float32(g.y)-gy
 			tx := c*qx + sn*qy - a.x[i]
 			ty := -sn*qx + c*qy - a.y[i]
-			cx := int(tx/alignCell + alignGrid/2)
-			cy := int(ty/alignCell + alignGrid/2)
+			cx := int(tx*(1.0/alignCell) + alignGrid/2)
+			cy := int(ty*(1.0/alignCell) + alignGrid/2)
 			if cx < 0 || cy < 0 || cx >= alignGrid-1 || cy >= alignGrid-1 {
 				continue
 			}
-			// the vote counts in the four squares of 2 x 2 cells holding its cell
+			// the vote counts in the four squares of 2 x 2 cells that hold its cell
 			for _, at := range [4]int{cy*alignGrid + cx, cy*alignGrid + cx + 1, (cy+1)*alignGrid + cx, (cy+1)*alignGrid + cx + 1} {
 				v := &s.grid[at]
 				if *v == 0 {
 					s.touched = append(s.touched, uint16(at))
 				}
-				if *v < math.MaxUint8 {
-					*v++
-				}
+				*v = uint8(min(int(*v)+w, math.MaxUint8))
 				best = max(best, *v)
 			}
 		}
@@ -259,9 +196,10 @@ func alignScore1(a *alignProbe, geom []cylGeom, bin uint8, s *alignScratch) int 
 	return int(best)
 }
 
-// slicesSearchDir returns the index of the first cylinder of geom (sorted
-// by direction) whose direction is at least d, or 0 if none is.
-func slicesSearchDir(geom []cylGeom, d uint16) (int, bool) {
+// searchDir returns the index of the first cylinder of geom (sorted by
+// direction) whose direction is at least d, or 0 if none is (the search
+// wraps around).
+func searchDir(geom []cylGeom, d uint16) int {
 	lo, hi := 0, len(geom)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
@@ -272,28 +210,23 @@ func slicesSearchDir(geom []cylGeom, d uint16) (int, bool) {
 		}
 	}
 	if lo == len(geom) {
-		return 0, false
+		return 0
 	}
-	return lo, true
+	return lo
 }
 
-// stage2Score is the second stage's ranking score of an entry: its
-// alignment score, ties broken by its index score.
-func stage2Score(align int, index float32) float32 {
-	return float32(align) + min(index, 100)/128
-}
-
-// rerank returns the k entries of shortlist (entry numbers, in increasing
-// order) with the highest second-stage scores for probe (rot[e] is entry
-// e's best rotation bin from the index), in increasing order, computed on
-// up to workers goroutines. The caller holds the read lock.
-func (g *Gallery) rerank(ctx context.Context, probe *Template, shortlist []int32, rot []uint8, k, workers int) ([]int32, error) {
+// secondStage returns the entries of shortlist (entry numbers, in
+// increasing order) whose second-stage score for probe is at least cut,
+// in increasing order; rot[e] is entry e's best rotation bin from the
+// index. It runs on up to workers goroutines. The caller holds the read
+// lock.
+func (g *Gallery) secondStage(ctx context.Context, probe *Template, shortlist []int32, rot []uint8, cut, workers int) ([]int32, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	ap := newAlignProbe(&probe.cyl)
-	scores := make([]scored, len(shortlist))
-	const chunk = 256
+	pass := make([]bool, len(shortlist))
+	const chunk = 512
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range max(1, min(workers, (len(shortlist)+chunk-1)/chunk)) {
@@ -308,7 +241,7 @@ func (g *Gallery) rerank(ctx context.Context, probe *Template, shortlist []int32
 				}
 				for i := lo; i < min(lo+chunk, len(shortlist)); i++ {
 					e := shortlist[i]
-					scores[i] = makeScored(float32(alignScore(&ap, g.cyl.view(g.entries[e]).geom, rot[e], s)), e)
+					pass[i] = sketchScore(&ap, g.cyl.view(g.entries[e]), rot[e], s) >= cut
 				}
 			}
 		}()
@@ -317,5 +250,11 @@ func (g *Gallery) rerank(ctx context.Context, probe *Template, shortlist []int32
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return topK(scores, k), nil
+	out := shortlist[:0] // in place: entry i is written at or before i
+	for i, ok := range pass {
+		if ok {
+			out = append(out, shortlist[i])
+		}
+	}
+	return out, nil
 }

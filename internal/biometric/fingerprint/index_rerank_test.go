@@ -8,67 +8,78 @@ import (
 	"testing"
 )
 
-func TestComparedSize(t *testing.T) {
+func TestSketchAgree(t *testing.T) {
 	for _, tc := range []struct {
-		n    int
-		opt  SearchOptions
+		a, b uint32
 		want int
 	}{
-		{1000, SearchOptions{}, 1000},                                                 // small: everything
-		{200000, SearchOptions{}, DefaultMinShortlist},                                // 0.5 % is 1,000: the minimum
-		{4000000, SearchOptions{}, 20000},                                             // 0.5 %
-		{4000000, SearchOptions{Compared: 0.01}, 40000},                               // 1 %
-		{4000000, SearchOptions{Compared: 0.5}, 80000},                                // no more than the shortlist
-		{1000, SearchOptions{Penetration: 0.05, MinShortlist: 1}, 5},                  // 0.5 % of 1,000
-		{1000, SearchOptions{Penetration: 0.01, MinShortlist: 1, Compared: 0.01}, 10}, // second stage off
+		{0x12345671, 0x12345671, 8},
+		{0x12345671, 0x12345681, 7},
+		{0x12345671, 0x82345671, 7},
+		{0x12345671, 0xedcba981, 1},
+		{0xffffffff, 0x0fffffff, 7},
+		{0x11111111, 0x22222222, 0},
 	} {
-		if got := ComparedSize(tc.n, tc.opt); got != tc.want {
-			t.Errorf("ComparedSize(%d, %+v) = %d, want %d", tc.n, tc.opt, got, tc.want)
+		if got := sketchAgree(tc.a, tc.b); got != tc.want {
+			t.Errorf("sketchAgree(%#x, %#x) = %d, want %d", tc.a, tc.b, got, tc.want)
 		}
 	}
 }
 
-// TestLocalScore: the second stage's score is 1 for a template against
-// itself, and a jittered impression of a finger scores above every
-// stranger's, so that the mates stay among the entries compared in full.
-func TestLocalScore(t *testing.T) {
+// TestSketchScore: a jittered impression of a finger scores well above
+// the cut against its finger, at the index's rotation, every stranger
+// scores below the mate and hardly any reaches the cut; a gallery entry
+// without sketches scores 0.
+func TestSketchScore(t *testing.T) {
 	r := rand.New(rand.NewPCG(51, 52))
-	var s localScratch
+	s := new(alignScratch)
+	g := NewGallery()
+	g.indexFrom = 0
 	var strangers []*Template
-	for range 200 {
+	for i := range 200 {
 		strangers = append(strangers, sampleTemplateSeed(r))
+		g.Add(fmt.Sprint("s", i), strangers[i])
 	}
-	score := func(probe, entry *Template) float32 {
-		pack(&entry.cyl).unpack(&s.c)
-		return localScore(&probe.cyl, &s.c, &s)
-	}
-	for i := range 20 {
+	passed := 0
+	for i := range 10 {
 		finger := sampleTemplateSeed(r)
-		if got := score(finger, finger); got < 0.999 || got > 1.0001 {
-			t.Errorf("finger %d against itself: %.4f, want 1", i, got)
-		}
+		g.Add(fmt.Sprint("f", i), finger)
 		probe := jittered(r, finger)
-		mate := score(probe, finger)
-		for k, o := range strangers {
-			if v := score(probe, o); v >= mate {
-				t.Errorf("finger %d: stranger %d scores %.4f, the mate %.4f", i, k, v, mate)
+		rot := make([]uint8, len(g.entries))
+		g.indexVotes(probe, 1, rot)
+		ap := newAlignProbe(&probe.cyl)
+		e := g.index[fmt.Sprint("f", i)]
+		mate := sketchScore(&ap, g.cyl.view(g.entries[e]), rot[e], s)
+		if mate < 3*DefaultSecondStage {
+			t.Errorf("finger %d: its mate scores %d", i, mate)
+		}
+		for k := range strangers {
+			e := g.index[fmt.Sprint("s", k)]
+			if v := sketchScore(&ap, g.cyl.view(g.entries[e]), rot[e], s); v >= DefaultSecondStage {
+				passed++
+			}
+			if v := sketchScore(&ap, g.cyl.view(g.entries[e]), rot[e], s); v >= mate {
+				t.Errorf("finger %d: stranger %d scores %d, the mate %d", i, k, v, mate)
 			}
 		}
+		if v := sketchScore(&ap, pack(&finger.cyl), rot[e], s); v != 0 {
+			t.Errorf("finger %d: its mate without sketches scores %d", i, v)
+		}
 	}
-	if got := localScore(&cylinders{}, &strangers[0].cyl, &s); got != 0 {
-		t.Errorf("an empty probe scores %v", got)
+	if passed > 20 { // 1 % of the 2,000 stranger pairs
+		t.Errorf("%d of 2,000 stranger pairs pass the second stage", passed)
 	}
 }
 
-// TestSecondStage: with a shortlist of 5 % re-ranked down to 0.5 %, an
-// indexed search still finds each mate first and reports what the
-// exhaustive scan reports; cancelling the context stops it.
+// TestSecondStage: with the second stage on, an indexed search still finds
+// each mate first and reports what the exhaustive scan reports; the stage
+// keeps the mate and drops most strangers; cancelling the context stops it.
 func TestSecondStage(t *testing.T) {
 	r := rand.New(rand.NewPCG(53, 54))
 	g, base := indexedGallery(t, r, 1000, segEntries)
 	ctx := context.Background()
 	thr := DefaultThreshold()
-	opt := SearchOptions{Indexed: true, Penetration: 0.05, MinShortlist: 1, Compared: 0.005} // 50, then 5
+	opt := SearchOptions{Indexed: true, Penetration: 0.05, MinShortlist: 1}
 	for _, i := range []int{3, 250, 777, 998} {
 		probe := jittered(r, base[i])
 		got, err := g.Search(ctx, probe, thr, opt)
@@ -86,31 +97,30 @@ func TestSecondStage(t *testing.T) {
 			t.Errorf("probe %d: %s", i, diff)
 		}
 	}
-	// the entries rerank keeps: 5, in increasing order, all from the shortlist
 	g.mu.RLock()
 	probe := jittered(r, base[500])
 	short, rot, err := g.shortlist(ctx, probe, 50, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kept, err := g.rerank(ctx, probe, short, rot, 5, 0)
+	kept, err := g.secondStage(ctx, probe, slices.Clone(short), rot, DefaultSecondStage, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	_, errCancelled := g.rerank(cancelled, probe, short, rot, 5, 0)
+	_, errCancelled := g.secondStage(cancelled, probe, slices.Clone(short), rot, DefaultSecondStage, 0)
 	g.mu.RUnlock()
-	if len(kept) != 5 || !slices.IsSorted(kept) || !slices.Contains(kept, int32(500)) {
-		t.Errorf("rerank kept %v, want 5 entries in order with 500", kept)
+	if !slices.Contains(kept, int32(500)) || len(kept) > 5 || !slices.IsSorted(kept) {
+		t.Errorf("the second stage kept %v of %d, want 500 and few others, in order", kept, len(short))
 	}
 	for _, e := range kept {
 		if !slices.Contains(short, e) {
-			t.Errorf("rerank kept %d, not in the shortlist %v", e, short)
+			t.Errorf("the second stage kept %d, not in the shortlist %v", e, short)
 		}
 	}
 	if errCancelled == nil {
-		t.Error("rerank with a cancelled context: no error")
+		t.Error("second stage with a cancelled context: no error")
 	}
 }
 
@@ -124,20 +134,8 @@ func BenchmarkUnpackLarge(b *testing.B) {
 	}
 }
 
-// BenchmarkAlignScore times the second stage's score of one entry.
-func BenchmarkAlignScore(b *testing.B) {
-	r := rand.New(rand.NewPCG(1, 2))
-	probe := newAlignProbe(randomPacked(r, 47))
-	p := pack(randomPacked(r, 47))
-	s := new(alignScratch)
-	for b.Loop() {
-		alignScore(&probe, p.geom, 7, s)
-	}
-}
-
 // BenchmarkMatchLarge times a full comparison of two entries of the large
-// gallery benchmark (the entry already unpacked), and BenchmarkLocalScore
-// the local score of the same pair.
+// gallery benchmark, once unpacked.
 func BenchmarkMatchLarge(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	a, c := randomPacked(r, 47), randomPacked(r, 47)
@@ -147,11 +145,14 @@ func BenchmarkMatchLarge(b *testing.B) {
 	}
 }
 
-func BenchmarkLocalScore(b *testing.B) {
+// BenchmarkSketchScore times the second stage's score of one such entry.
+func BenchmarkSketchScore(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
-	a, c := randomPacked(r, 47), randomPacked(r, 47)
-	var s localScratch
+	probe := newAlignProbe(randomPacked(r, 47))
+	p := pack(randomPacked(r, 47))
+	indexKeys(p)
+	s := new(alignScratch)
 	for b.Loop() {
-		localScore(a, c, &s)
+		sketchScore(&probe, p, 7, s)
 	}
 }
