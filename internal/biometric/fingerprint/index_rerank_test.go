@@ -156,3 +156,36 @@ func BenchmarkSketchScore(b *testing.B) {
 		sketchScore(&probe, p, 7, s)
 	}
 }
+
+// TestSketchesSet: every indexed cylinder of every entry has its sketch
+// (and only those: a cylinder too sparse to index has 0), whether the
+// entry came before the index was built, with it, or after a compaction;
+// and it is the probe's sketch of the same cylinder.
+func TestSketchesSet(t *testing.T) {
+	r := rand.New(rand.NewPCG(55, 56))
+	g := NewGallery()
+	g.indexFrom = 10
+	var ts []*Template
+	for i := range 30 {
+		ts = append(ts, sampleTemplateSeed(r))
+		g.Add(fmt.Sprint("p", i), ts[i]) // the index is built at the 11th
+	}
+	for i := range 15 {
+		g.Remove(fmt.Sprint("p", i)) // compaction at half dead
+	}
+	if g.idx == nil || g.Len() != 15 || len(g.entries) != 15 {
+		t.Fatalf("index %v, %d entries of %d", g.idx != nil, g.Len(), len(g.entries))
+	}
+	for i := 15; i < 30; i++ {
+		p := g.cyl.view(g.entries[g.index[fmt.Sprint("p", i)]])
+		want := newAlignProbe(&ts[i].cyl)
+		if !slices.Equal(p.sk, want.sk) {
+			t.Errorf("entry p%d: sketches %x, want %x", i, p.sk, want.sk)
+		}
+		for k, sk := range p.sk {
+			if sparse := p.geom[k].ones() < indexMinOnes; (sk == 0) != sparse {
+				t.Errorf("entry p%d, cylinder %d of %d bits: sketch %x", i, k, p.geom[k].ones(), sk)
+			}
+		}
+	}
+}
