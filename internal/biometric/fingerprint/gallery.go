@@ -74,6 +74,10 @@ func (g cylGeom) dirLevel() uint32 { return uint32(g.dir >> 8) }
 type packed struct {
 	geom []cylGeom
 	gaps []byte
+	// sk is each cylinder's sketch for the second search stage (see
+	// cylinderSketch), set by indexKeys once the gallery is indexed (zero
+	// before).
+	sk []uint32
 }
 
 // riceK is the Rice parameter of the bit positions' gaps: of 0 to 7, the
@@ -84,7 +88,7 @@ func (p packed) n() int { return len(p.geom) }
 
 // pack packs a template's cylinders.
 func pack(c *cylinders) packed {
-	p := packed{geom: make([]cylGeom, c.n()), gaps: make([]byte, 0, 32*c.n())}
+	p := packed{geom: make([]cylGeom, c.n()), gaps: make([]byte, 0, 32*c.n()), sk: make([]uint32, c.n())}
 	var acc uint64
 	nacc := uint(0)
 	put := func(v uint64, n uint) {
@@ -185,7 +189,12 @@ func (p packed) unpack(c *cylinders) {
 	}
 	c.x, c.y, c.dir, c.cos, c.sin, c.norm, c.bits = c.x[:n], c.y[:n], c.dir[:n], c.cos[:n], c.sin[:n], c.norm[:n], c.bits[:n]
 	c.typ = c.typ[:n]
-	r := gapReader{b: p.gaps}
+	// The gaps are decoded as gapReader.next does, with the reader's state
+	// in local variables (a gapReader lives in memory, and each gap's
+	// decoding then waits on the last one's stores).
+	buf := p.gaps
+	var v uint64 // bits not yet read, the next one lowest
+	var nv uint  // valid bits in v
 	for i, cg := range p.geom {
 		c.x[i] = float32(cg.x) * (1.0 / geomPosScale)
 		c.y[i] = float32(cg.y) * (1.0 / geomPosScale)
@@ -197,7 +206,24 @@ func (p packed) unpack(c *cylinders) {
 		var b cylBits
 		pos := -1
 		for range cg.ones() {
-			pos += r.next() + 1
+			if nv < 48 { // a gap takes at most 42 bits
+				if len(buf) >= 8 {
+					v |= binary.LittleEndian.Uint64(buf) << nv
+					k := (63 - nv) >> 3
+					buf = buf[k:]
+					nv += k * 8
+				} else {
+					for nv <= 56 && len(buf) > 0 {
+						v |= uint64(buf[0]) << nv
+						buf = buf[1:]
+						nv += 8
+					}
+				}
+			}
+			q := uint(bits.TrailingZeros64(v))
+			pos += int(q)<<riceK | int(v>>(q+1))&(1<<riceK-1) + 1
+			v >>= q + 1 + riceK
+			nv -= q + 1 + riceK
 			b[pos>>6] |= 1 << (pos & 63)
 		}
 		c.bits[i] = b
@@ -223,13 +249,14 @@ func (s *slab) put(p packed) entry {
 	n := p.n()
 	if len(s.chunks) == 0 || !s.chunks[len(s.chunks)-1].fits(p) {
 		size := max(n, min(maxChunk, max(minChunk, s.n)))
-		s.chunks = append(s.chunks, packed{geom: make([]cylGeom, 0, size), gaps: make([]byte, 0, max(len(p.gaps), gapsPer*size))})
+		s.chunks = append(s.chunks, packed{geom: make([]cylGeom, 0, size), gaps: make([]byte, 0, max(len(p.gaps), gapsPer*size)), sk: make([]uint32, 0, size)})
 	}
 	k := len(s.chunks) - 1
 	ch := &s.chunks[k]
 	e := entry{chunk: int32(k), off: int32(ch.n()), goff: int32(len(ch.gaps)), n: uint8(n)}
 	ch.geom = append(ch.geom, p.geom...)
 	ch.gaps = append(ch.gaps, p.gaps...)
+	ch.sk = append(ch.sk, p.sk...)
 	s.n += n
 	return e
 }
@@ -239,14 +266,14 @@ func (s *slab) put(p packed) entry {
 func (s *slab) view(e entry) packed {
 	c := &s.chunks[e.chunk]
 	lo, hi := int(e.off), int(e.off)+int(e.n)
-	return packed{geom: c.geom[lo:hi:hi], gaps: c.gaps[e.goff:]}
+	return packed{geom: c.geom[lo:hi:hi], gaps: c.gaps[e.goff:], sk: c.sk[lo:hi:hi]}
 }
 
 // sizeBytes is the memory the chunks take (their capacity).
 func (s *slab) sizeBytes() int {
 	n := 0
 	for _, c := range s.chunks {
-		n += cap(c.geom)*int(unsafe.Sizeof(cylGeom{})) + cap(c.gaps)
+		n += cap(c.geom)*int(unsafe.Sizeof(cylGeom{})) + cap(c.gaps) + 4*cap(c.sk)
 	}
 	return n
 }
@@ -263,12 +290,15 @@ func (s *slab) trim() {
 		if cap(c.gaps) > len(c.gaps) {
 			c.gaps = exact(c.gaps)
 		}
+		if cap(c.sk) > len(c.sk) {
+			c.sk = exact(c.sk)
+		}
 	}
 }
 
 // fits reports whether a chunk holds p without reallocating.
 func (c *packed) fits(p packed) bool {
-	return cap(c.geom)-len(c.geom) >= p.n() && cap(c.gaps)-len(c.gaps) >= len(p.gaps)
+	return cap(c.geom)-len(c.geom) >= p.n() && cap(c.gaps)-len(c.gaps) >= len(p.gaps) && cap(c.sk)-len(c.sk) >= p.n()
 }
 
 // Gallery holds enrolled templates for 1:N search inside an enrolment, with
@@ -499,9 +529,14 @@ type SearchOptions struct {
 	// max(MinShortlist, Penetration x size) entries it ranks highest; a
 	// gallery no larger than that is compared whole. Genuine pairs that the
 	// index ranks lower are missed: docs/fingerprint.md gives how many.
+	//
+	// A second stage then compares in full only the shortlisted entries
+	// whose alignment evidence (see index_rerank.go) reaches SecondStage;
+	// docs/fingerprint.md gives what it loses and saves.
 	Indexed      bool
 	Penetration  float64 // 0 means DefaultPenetration
 	MinShortlist int     // 0 means DefaultMinShortlist
+	SecondStage  int     // 0 means DefaultSecondStage; negative turns the second stage off
 }
 
 // ShortlistSize is how many of n entries an indexed search with opt
@@ -530,8 +565,17 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 	if opt.Indexed && g.idx != nil {
 		if k := ShortlistSize(len(g.index), opt); k < len(g.index) {
 			var err error
-			if shortlist, err = g.shortlist(ctx, probe, k, opt.Workers); err != nil {
+			var rot []uint8
+			if shortlist, rot, err = g.shortlist(ctx, probe, k, opt.Workers); err != nil {
 				return nil, fmt.Errorf("fingerprint: search: %w", err)
+			}
+			if cut := opt.SecondStage; cut >= 0 {
+				if cut == 0 {
+					cut = DefaultSecondStage
+				}
+				if shortlist, err = g.secondStage(ctx, probe, shortlist, rot, cut, opt.Workers); err != nil {
+					return nil, fmt.Errorf("fingerprint: search: %w", err)
+				}
 			}
 		}
 	}
@@ -572,12 +616,14 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 
 // shortlist returns the numbers of the k live entries the index ranks
 // highest for probe. The caller holds the read lock.
-func (g *Gallery) shortlist(ctx context.Context, probe *Template, k, workers int) ([]int32, error) {
-	scores := g.indexScores(probe, workers)
+// rot[e] is entry e's best rotation bin (see indexVotes), for every entry.
+func (g *Gallery) shortlist(ctx context.Context, probe *Template, k, workers int) (short []int32, rot []uint8, err error) {
+	rot = make([]uint8, len(g.entries))
+	scores := g.indexVotes(probe, workers, rot)
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return topK(scores, k), nil
+	return topK(scores, k), rot, nil
 }
 
 // indexScores returns the index score of every live entry for probe. The
@@ -587,6 +633,13 @@ func (g *Gallery) shortlist(ctx context.Context, probe *Template, k, workers int
 // before its first block once, not before every block). The caller holds
 // the read lock.
 func (g *Gallery) indexScores(probe *Template, workers int) []scored {
+	return g.indexVotes(probe, workers, nil)
+}
+
+// indexVotes is indexScores that also sets rot[i], when rot is not nil
+// (one per entry), to the first of entry i's best pair of neighbouring
+// rotation bins (see indexScoreBin).
+func (g *Gallery) indexVotes(probe *Template, workers int, rot []uint8) []scored {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -608,7 +661,11 @@ func (g *Gallery) indexScores(probe *Template, workers int) []scored {
 				v.vote(lo, hi, votes)
 				for i := lo; i < hi; i++ {
 					v := (i - lo) * indexRotBins
-					all[i] = makeScored(indexScore(votes[v:v+indexRotBins], g.entries[i].n), int32(i))
+					sc, bin := indexScoreBin(votes[v:v+indexRotBins], g.entries[i].n)
+					all[i] = makeScored(sc, int32(i))
+					if rot != nil {
+						rot[i] = bin
+					}
 				}
 			}
 		}()

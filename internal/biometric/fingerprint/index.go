@@ -91,8 +91,15 @@ func cylinderKeys(b *cylBits, out *[indexTables]uint32) bool {
 // positionKeys is cylinderKeys for a cylinder given by the positions of
 // its 1 bits.
 func positionKeys(pos []uint16, out *[indexTables]uint32) bool {
+	_, ok := positionKeysSketch(pos, out)
+	return ok
+}
+
+// positionKeysSketch is positionKeys that also returns the cylinder's
+// sketch (see cylinderSketch; 0 when the cylinder is not indexed).
+func positionKeysSketch(pos []uint16, out *[indexTables]uint32) (uint32, bool) {
 	if len(pos) < indexMinOnes {
-		return false
+		return 0, false
 	}
 	var acc [minhashFuncs]uint16
 	if useSSE41 {
@@ -100,12 +107,13 @@ func positionKeys(pos []uint16, out *[indexTables]uint32) bool {
 	} else {
 		minhashGo(minhashRank, pos, &acc)
 	}
+	sk := cylinderSketch(&acc)
 	const positions = cylWords * 64
 	for l := range indexTables {
 		k := (uint32(acc[l*indexBand])*positions+uint32(acc[l*indexBand+1]))*positions + uint32(acc[l*indexBand+2])
 		out[l] = uint32(l)<<indexBucketBits | (k*0x9e3779b1)>>(32-indexBucketBits)
 	}
-	return true
+	return sk, true
 }
 
 // minhashGo sets out[f] to the least rank[p][f] over the positions p in pos
@@ -255,12 +263,14 @@ type cylinderKey struct {
 }
 
 // indexKeys computes the keys of every cylinder of a gallery entry that is
-// indexed.
+// indexed, and sets every cylinder's sketch in p.sk.
 func indexKeys(p packed) []cylinderKey {
 	out := make([]cylinderKey, 0, p.n())
 	var k cylinderKey
 	p.positions(func(i int, pos []uint16) {
-		if positionKeys(pos, &k.buckets) {
+		sk, ok := positionKeysSketch(pos, &k.buckets)
+		p.sk[i] = sk
+		if ok {
 			k.dir = galleryDir(p.geom[i].dirLevel())
 			out = append(out, k)
 		}
@@ -648,11 +658,21 @@ var invSqrt = func() (t [MaxTemplateMinutiae + 1]float32) {
 
 // indexScore is an entry's index score from its rotation bins.
 func indexScore(bins []uint8, ncyl uint8) float32 {
-	best := uint32(0)
+	s, _ := indexScoreBin(bins, ncyl)
+	return s
+}
+
+// indexScoreBin is indexScore and the first bin of the best pair of
+// neighbouring bins (the lowest such bin of a tie): the rotation between
+// the two impressions, as the index sees it.
+func indexScoreBin(bins []uint8, ncyl uint8) (float32, uint8) {
+	best, at := uint32(0), 0
 	for b := 0; b+1 < len(bins); b++ {
-		best = max(best, uint32(bins[b])+uint32(bins[b+1]))
+		if v := uint32(bins[b]) + uint32(bins[b+1]); v > best {
+			best, at = v, b
+		}
 	}
-	return float32(best) * invSqrt[max(1, min(int(ncyl), MaxTemplateMinutiae))]
+	return float32(best) * invSqrt[max(1, min(int(ncyl), MaxTemplateMinutiae))], uint8(at)
 }
 
 // topK returns the numbers of the k entries with the highest scores (all

@@ -2,12 +2,15 @@ package fingerprint
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -43,12 +46,51 @@ func randomPacked(r *rand.Rand, n int) *cylinders {
 	return &s
 }
 
+// perturbed is another impression of a random entry's cylinders: about a
+// sixth of them missing, 6 of each one's bits moved, directions and
+// positions jittered.
+func perturbed(r *rand.Rand, c *cylinders) *Template {
+	o := &cylinders{}
+	for i := range c.n() {
+		if r.IntN(6) == 0 {
+			continue
+		}
+		b := c.bits[i]
+		for moved := 0; moved < 6; {
+			p, q := r.IntN(cylBitsUsed), r.IntN(cylBitsUsed)
+			if b[p/64]>>(p%64)&1 == 1 && b[q/64]>>(q%64)&1 == 0 {
+				b[p/64] &^= 1 << (p % 64)
+				b[q/64] |= 1 << (q % 64)
+				moved++
+			}
+		}
+		d := float32(math.Mod(float64(c.dir[i])+(r.Float64()-0.5)*0.1+2*math.Pi, 2*math.Pi))
+		o.x = append(o.x, c.x[i]+float32(r.NormFloat64()))
+		o.y = append(o.y, c.y[i]+float32(r.NormFloat64()))
+		o.dir = append(o.dir, d)
+		o.cos = append(o.cos, float32(math.Cos(float64(d))))
+		o.sin = append(o.sin, float32(math.Sin(float64(d))))
+		o.norm = append(o.norm, sqrtTab[34])
+		o.bits = append(o.bits, b)
+		o.typ = append(o.typ, c.typ[i])
+	}
+	return &Template{cyl: o.sortedByDir()}
+}
+
 // BenchmarkLargeIndexedSearch builds a gallery of ASSENT_LARGE_GALLERY
 // random entries (47 cylinders each, as the synthetic fingers of assent
 // bench enrol), seals it as a load does, and times indexed searches at the
 // 1:N threshold enrolment uses for that many templates, one at a time on
-// every core: p50, p95 and max of the wall time, and the memory per entry.
-// Skipped unless the variable is set (1,000,000 entries take about 7 GB).
+// every core: 40 probes, every other one another impression of a gallery
+// entry (a mate, which must be found) and the others strangers, each
+// searched with the second stage (the default; suffix _cut0) and without
+// it (_cut-1: the index's whole shortlist compared in full). It reports
+// p50, p95 and max of the wall time and the CPU of each, the mates found,
+// the index pass's and the second stage's CPU alone, how many entries the
+// stages keep (shortlist, stage2_passed: random strangers hardly ever pass
+// the second stage, real ones do more often, see docs/fingerprint.md), and
+// the memory per entry. Skipped unless the variable is set (1,000,000
+// entries take about 3.6 GB).
 //
 //	ASSENT_LARGE_GALLERY=1000000 go test -run XXX -bench LargeIndexedSearch -benchtime 1x ./internal/biometric/fingerprint
 func BenchmarkLargeIndexedSearch(b *testing.B) {
@@ -59,6 +101,7 @@ func BenchmarkLargeIndexedSearch(b *testing.B) {
 	r := rand.New(rand.NewPCG(41, 42))
 	g := NewGallery()
 	const batch = 4096
+	mates := map[int]*cylinders{} // entries that mated probes are made from
 	start, cpu0 := time.Now(), processCPU()
 	for lo := 0; lo < n; lo += batch {
 		hi := min(n, lo+batch)
@@ -67,6 +110,9 @@ func BenchmarkLargeIndexedSearch(b *testing.B) {
 		for i := lo; i < hi; i++ {
 			keys = append(keys, strconv.Itoa(i))
 			ts = append(ts, &Template{cyl: *randomPacked(r, 47)})
+			if i%max(1, n/20) == 7 {
+				mates[i] = &ts[len(ts)-1].cyl
+			}
 		}
 		g.AddAll(keys, ts)
 	}
@@ -75,35 +121,108 @@ func BenchmarkLargeIndexedSearch(b *testing.B) {
 	runtime.GC()
 	bytes := float64(g.Bytes()) / float64(n)
 	threshold := Threshold(math.Pow(10, -max(4, math.Log10(float64(n))+2)))
-	var times []float64
-	var searchCPU, indexCPU time.Duration
-	searches := 0
-	for b.Loop() {
-		for range 40 {
-			probe := &Template{cyl: *randomPacked(r, 47)}
-			t0, c0 := time.Now(), processCPU()
-			if _, err := g.Search(context.Background(), probe, threshold, SearchOptions{Indexed: true}); err != nil {
+	mateKeys := make([]int, 0, len(mates))
+	for k := range mates {
+		mateKeys = append(mateKeys, k)
+	}
+	slices.Sort(mateKeys)
+	type run struct {
+		opt          SearchOptions
+		times        []float64
+		cpu          time.Duration
+		found, mated int
+	}
+	// ASSENT_LARGE_STAGE lists the second-stage cuts to measure (0 is
+	// DefaultSecondStage, -1 turns the second stage off); by default both.
+	cuts := []int{0, -1}
+	if v := os.Getenv("ASSENT_LARGE_STAGE"); v != "" {
+		cuts = nil
+		for _, f := range strings.Split(v, ",") {
+			x, err := strconv.Atoi(f)
+			if err != nil {
 				b.Fatal(err)
 			}
-			times = append(times, float64(time.Since(t0).Microseconds())/1000)
+			cuts = append(cuts, x)
+		}
+	}
+	var runs []*run
+	for _, x := range cuts {
+		runs = append(runs, &run{opt: SearchOptions{Indexed: true, SecondStage: x}})
+	}
+	var indexCPU, stageCPU time.Duration
+	shortlisted, passed := 0, 0
+	searches := 0
+	// ASSENT_LARGE_PROFILE names a file for a CPU profile of the searches
+	// alone (not the build).
+	if f := os.Getenv("ASSENT_LARGE_PROFILE"); f != "" {
+		out, err := os.Create(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(out); err != nil {
+			b.Fatal(err)
+		}
+		defer func() { pprof.StopCPUProfile(); out.Close() }()
+	}
+	for b.Loop() {
+		for k := range 40 {
+			probe, want := &Template{cyl: *randomPacked(r, 47)}, ""
+			if k%2 == 1 {
+				e := mateKeys[(k/2)%len(mateKeys)]
+				probe, want = perturbed(r, mates[e]), strconv.Itoa(e)
+			}
+			for _, ru := range runs {
+				t0, c0 := time.Now(), processCPU()
+				got, err := g.Search(context.Background(), probe, threshold, ru.opt)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ru.times = append(ru.times, float64(time.Since(t0).Microseconds())/1000)
+				ru.cpu += processCPU() - c0
+				if want != "" {
+					ru.mated++
+					if len(got) > 0 && got[0].Key == want {
+						ru.found++
+					}
+				}
+			}
+			// the index pass alone (votes and scores), and the second
+			// stage alone, again
 			c1 := processCPU()
-			searchCPU += c1 - c0
-			// the index pass alone (votes and scores), again
 			g.mu.RLock()
-			g.indexScores(probe, 0)
+			short, rot, err := g.shortlist(context.Background(), probe, ShortlistSize(n, SearchOptions{}), 0)
+			c2 := processCPU()
+			shortlisted += len(short)
+			if err == nil {
+				short, err = g.secondStage(context.Background(), probe, short, rot, DefaultSecondStage, 0)
+				passed += len(short)
+			}
 			g.mu.RUnlock()
-			indexCPU += processCPU() - c1
+			if err != nil {
+				b.Fatal(err)
+			}
+			indexCPU += c2 - c1
+			stageCPU += processCPU() - c2
 			searches++
 		}
 	}
-	b.ReportMetric(searchCPU.Seconds()*1000/float64(searches), "search_cpu_ms")
 	b.ReportMetric(indexCPU.Seconds()*1000/float64(searches), "index_cpu_ms")
+	b.ReportMetric(stageCPU.Seconds()*1000/float64(searches), "stage2_cpu_ms")
+	b.ReportMetric(float64(shortlisted)/float64(searches), "shortlist")
+	b.ReportMetric(float64(passed)/float64(searches), "stage2_passed")
 	b.ReportMetric(buildCPU.Seconds(), "build_cpu_s")
-	slices.Sort(times)
-	pct := func(p float64) float64 { return times[min(len(times)-1, int(math.Ceil(p*float64(len(times))))-1)] }
-	b.ReportMetric(pct(0.5), "p50_ms")
-	b.ReportMetric(pct(0.95), "p95_ms")
-	b.ReportMetric(times[len(times)-1], "max_ms")
+	for _, ru := range runs {
+		suffix := fmt.Sprintf("_cut%d", ru.opt.SecondStage)
+		times := ru.times
+		slices.Sort(times)
+		pct := func(p float64) float64 { return times[min(len(times)-1, int(math.Ceil(p*float64(len(times))))-1)] }
+		b.ReportMetric(ru.cpu.Seconds()*1000/float64(len(times)), "search_cpu_ms"+suffix)
+		b.ReportMetric(pct(0.5), "p50_ms"+suffix)
+		b.ReportMetric(pct(0.95), "p95_ms"+suffix)
+		b.ReportMetric(times[len(times)-1], "max_ms"+suffix)
+		b.ReportMetric(float64(ru.found), "mates_found"+suffix)
+		b.ReportMetric(float64(ru.mated), "mates"+suffix)
+	}
 	b.ReportMetric(bytes, "bytes/entry")
 	b.ReportMetric(float64(g.IndexBytes())/float64(n), "index_bytes/entry")
 	b.ReportMetric(build.Seconds(), "build_s")

@@ -1,0 +1,156 @@
+package fingerprint
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"testing"
+)
+
+// stageRetention measures what the two stages of an indexed search keep:
+// every template in one indexed gallery, each searched as a probe. For
+// every ordered genuine pair whose full comparison reaches thresholds[t],
+// the mate is kept by the index when the impostor entries it ranks at or
+// above the mate are at most the share pen of them (as EvalIndex counts);
+// kept[t][c] is the share of the pairs the index keeps and whose
+// second-stage score is at least cuts[c]. passed[c] is the share of the
+// impostor entries the index keeps that pass cut c: the share of the
+// shortlist compared in full.
+func stageRetention(ts []*Template, finger []int, thresholds []float64, pen float64, cuts []int) (kept [][]float64, pairs []int, passed []float64) {
+	g := NewGallery()
+	g.indexFrom = 0
+	keys := make([]string, len(ts))
+	for i := range ts {
+		keys[i] = strconv.Itoa(i)
+	}
+	g.AddAll(keys, ts)
+	kept = make([][]float64, len(thresholds))
+	for t := range kept {
+		kept[t] = make([]float64, len(cuts))
+	}
+	pairs = make([]int, len(thresholds))
+	passed = make([]float64, len(cuts))
+	shortlisted := 0
+	var s scratch
+	as := new(alignScratch)
+	for i, probe := range ts {
+		idx := make([]float32, len(ts))
+		rot := make([]uint8, len(ts))
+		for _, sc := range g.indexVotes(probe, 0, rot) {
+			idx[sc.entry()] = sc.score()
+		}
+		impostors := 0
+		for e := range ts {
+			if finger[e] != finger[i] {
+				impostors++
+			}
+		}
+		// an entry is in the index's shortlist when the impostors scoring
+		// at least as high are at most the share pen of them
+		inShortlist := func(e int) bool {
+			above := 0
+			for f := range ts {
+				if finger[f] != finger[i] && idx[f] >= idx[e] {
+					above++
+				}
+			}
+			return float64(above) <= pen*float64(impostors)
+		}
+		ap := newAlignProbe(&probe.cyl)
+		for e := range ts {
+			if e == i || !inShortlist(e) {
+				if finger[e] == finger[i] && e != i {
+					pc, mc := probe.cyl, ts[e].cyl
+					pc.desc, mc.desc = nil, nil
+					full := match(&pc, &mc, &s)
+					for t, th := range thresholds {
+						if full >= th {
+							pairs[t]++
+						}
+					}
+				}
+				continue
+			}
+			score := sketchScore(&ap, g.cyl.view(g.entries[e]), rot[e], as)
+			if finger[e] != finger[i] {
+				shortlisted++
+				for c, cut := range cuts {
+					if score >= cut {
+						passed[c]++
+					}
+				}
+				continue
+			}
+			pc, mc := probe.cyl, ts[e].cyl
+			pc.desc, mc.desc = nil, nil
+			full := match(&pc, &mc, &s)
+			for t, th := range thresholds {
+				if full < th {
+					continue
+				}
+				pairs[t]++
+				for c, cut := range cuts {
+					if score >= cut {
+						kept[t][c]++
+					}
+				}
+			}
+		}
+	}
+	for t := range kept {
+		for c := range kept[t] {
+			kept[t][c] /= float64(max(1, pairs[t]))
+		}
+	}
+	for c := range passed {
+		passed[c] /= float64(max(1, shortlisted))
+	}
+	return kept, pairs, passed
+}
+
+// TestSecondStageRetention pools the eight FVC sets (640 templates) as
+// TestIndexRetention does and checks the two stages of an indexed search
+// together: at the 1:N threshold of a 100,000-person registry (200,000
+// finger templates) the index's DefaultPenetration followed by the second
+// stage's DefaultSecondStage must keep at least 99 % of the genuine pairs,
+// as the index alone must, and the second stage must pass at most 60 % of
+// the impostor entries the index keeps (else it saves little). It also
+// logs the figures at the threshold of a 2,000,000-person shard (4,000,000
+// fingers) and for other cuts (0 is the index alone).
+func TestSecondStageRetention(t *testing.T) {
+	heavy(t)
+	root := dataDir(t)
+	var ts []*Template
+	var fingers []int
+	for si, set := range sets {
+		e := extractSet(t, root, set.dir, set.dpi)
+		for i, im := range e.imps {
+			if e.ts[i] != nil {
+				ts = append(ts, e.ts[i])
+				fingers = append(fingers, si*1000+im.Finger)
+			}
+		}
+	}
+	cuts := []int{0, 3, 4, DefaultSecondStage, 6, 7, 8}
+	def := 3
+	thresholds := []float64{Threshold(1 / (100 * 200000.0)), Threshold(math.Pow(10, -(math.Log10(4e6) + 2)))}
+	kept, pairs, passed := stageRetention(ts, fingers, thresholds, DefaultPenetration, cuts)
+	for k, th := range thresholds {
+		line := fmt.Sprintf("threshold %.4f: %d genuine pairs of %d templates; kept at %.0f%% penetration then cut:", th, pairs[k], len(ts), 100*DefaultPenetration)
+		for c, cut := range cuts {
+			line += fmt.Sprintf(" %d: %.4f", cut, kept[k][c])
+		}
+		t.Log(line)
+	}
+	line := "share of the shortlisted impostors compared in full at cut:"
+	for c, cut := range cuts {
+		line += fmt.Sprintf(" %d: %.3f", cut, passed[c])
+	}
+	t.Log(line)
+	if pairs[0] < 1000 || kept[0][def] < 0.99 {
+		t.Errorf("at the 100,000-person threshold the two stages keep %.4f of %d genuine pairs, want at least 0.99", kept[0][def], pairs[0])
+	}
+	if passed[def] > 0.6 {
+		t.Errorf("the second stage passes %.3f of the shortlisted impostors, want at most 0.6", passed[def])
+	}
+}

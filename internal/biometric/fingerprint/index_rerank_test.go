@@ -1,0 +1,191 @@
+package fingerprint
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+func TestSketchAgree(t *testing.T) {
+	for _, tc := range []struct {
+		a, b uint32
+		want int
+	}{
+		{0x12345671, 0x12345671, 8},
+		{0x12345671, 0x12345681, 7},
+		{0x12345671, 0x82345671, 7},
+		{0x12345671, 0xedcba981, 1},
+		{0xffffffff, 0x0fffffff, 7},
+		{0x11111111, 0x22222222, 0},
+	} {
+		if got := sketchAgree(tc.a, tc.b); got != tc.want {
+			t.Errorf("sketchAgree(%#x, %#x) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// TestSketchScore: a jittered impression of a finger scores well above
+// the cut against its finger, at the index's rotation, every stranger
+// scores below the mate and hardly any reaches the cut; a gallery entry
+// without sketches scores 0.
+func TestSketchScore(t *testing.T) {
+	r := rand.New(rand.NewPCG(51, 52))
+	s := new(alignScratch)
+	g := NewGallery()
+	g.indexFrom = 0
+	var strangers []*Template
+	for i := range 200 {
+		strangers = append(strangers, sampleTemplateSeed(r))
+		g.Add(fmt.Sprint("s", i), strangers[i])
+	}
+	passed := 0
+	for i := range 10 {
+		finger := sampleTemplateSeed(r)
+		g.Add(fmt.Sprint("f", i), finger)
+		probe := jittered(r, finger)
+		rot := make([]uint8, len(g.entries))
+		g.indexVotes(probe, 1, rot)
+		ap := newAlignProbe(&probe.cyl)
+		e := g.index[fmt.Sprint("f", i)]
+		mate := sketchScore(&ap, g.cyl.view(g.entries[e]), rot[e], s)
+		if mate < 3*DefaultSecondStage {
+			t.Errorf("finger %d: its mate scores %d", i, mate)
+		}
+		for k := range strangers {
+			e := g.index[fmt.Sprint("s", k)]
+			if v := sketchScore(&ap, g.cyl.view(g.entries[e]), rot[e], s); v >= DefaultSecondStage {
+				passed++
+			}
+			if v := sketchScore(&ap, g.cyl.view(g.entries[e]), rot[e], s); v >= mate {
+				t.Errorf("finger %d: stranger %d scores %d, the mate %d", i, k, v, mate)
+			}
+		}
+		if v := sketchScore(&ap, pack(&finger.cyl), rot[e], s); v != 0 {
+			t.Errorf("finger %d: its mate without sketches scores %d", i, v)
+		}
+	}
+	if passed > 20 { // 1 % of the 2,000 stranger pairs
+		t.Errorf("%d of 2,000 stranger pairs pass the second stage", passed)
+	}
+}
+
+// TestSecondStage: with the second stage on, an indexed search still finds
+// each mate first and reports what the exhaustive scan reports; the stage
+// keeps the mate and drops most strangers; cancelling the context stops it.
+func TestSecondStage(t *testing.T) {
+	r := rand.New(rand.NewPCG(53, 54))
+	g, base := indexedGallery(t, r, 1000, segEntries)
+	ctx := context.Background()
+	thr := DefaultThreshold()
+	opt := SearchOptions{Indexed: true, Penetration: 0.05, MinShortlist: 1}
+	for _, i := range []int{3, 250, 777, 998} {
+		probe := jittered(r, base[i])
+		got, err := g.Search(ctx, probe, thr, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 || got[0].Key != fmt.Sprint("p", i) {
+			t.Errorf("probe %d: candidates %v", i, keysOf(got))
+		}
+		full, err := g.Search(ctx, probe, thr, SearchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmpCandidates(full, got); diff != "" {
+			t.Errorf("probe %d: %s", i, diff)
+		}
+	}
+	g.mu.RLock()
+	probe := jittered(r, base[500])
+	short, rot, err := g.shortlist(ctx, probe, 50, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := g.secondStage(ctx, probe, slices.Clone(short), rot, DefaultSecondStage, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, errCancelled := g.secondStage(cancelled, probe, slices.Clone(short), rot, DefaultSecondStage, 0)
+	g.mu.RUnlock()
+	if !slices.Contains(kept, int32(500)) || len(kept) > 5 || !slices.IsSorted(kept) {
+		t.Errorf("the second stage kept %v of %d, want 500 and few others, in order", kept, len(short))
+	}
+	for _, e := range kept {
+		if !slices.Contains(short, e) {
+			t.Errorf("the second stage kept %d, not in the shortlist %v", e, short)
+		}
+	}
+	if errCancelled == nil {
+		t.Error("second stage with a cancelled context: no error")
+	}
+}
+
+// BenchmarkUnpackLarge is BenchmarkUnpack for an entry of the large
+// gallery benchmark (47 random cylinders of 34 bits).
+func BenchmarkUnpackLarge(b *testing.B) {
+	p := pack(randomPacked(rand.New(rand.NewPCG(1, 2)), 47))
+	var c cylinders
+	for b.Loop() {
+		p.unpack(&c)
+	}
+}
+
+// BenchmarkMatchLarge times a full comparison of two entries of the large
+// gallery benchmark, once unpacked.
+func BenchmarkMatchLarge(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	a, c := randomPacked(r, 47), randomPacked(r, 47)
+	var s scratch
+	for b.Loop() {
+		match(a, c, &s)
+	}
+}
+
+// BenchmarkSketchScore times the second stage's score of one such entry.
+func BenchmarkSketchScore(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	probe := newAlignProbe(randomPacked(r, 47))
+	p := pack(randomPacked(r, 47))
+	indexKeys(p)
+	s := new(alignScratch)
+	for b.Loop() {
+		sketchScore(&probe, p, 7, s)
+	}
+}
+
+// TestSketchesSet: every indexed cylinder of every entry has its sketch
+// (and only those: a cylinder too sparse to index has 0), whether the
+// entry came before the index was built, with it, or after a compaction;
+// and it is the probe's sketch of the same cylinder.
+func TestSketchesSet(t *testing.T) {
+	r := rand.New(rand.NewPCG(55, 56))
+	g := NewGallery()
+	g.indexFrom = 10
+	var ts []*Template
+	for i := range 30 {
+		ts = append(ts, sampleTemplateSeed(r))
+		g.Add(fmt.Sprint("p", i), ts[i]) // the index is built at the 11th
+	}
+	for i := range 15 {
+		g.Remove(fmt.Sprint("p", i)) // compaction at half dead
+	}
+	if g.idx == nil || g.Len() != 15 || len(g.entries) != 15 {
+		t.Fatalf("index %v, %d entries of %d", g.idx != nil, g.Len(), len(g.entries))
+	}
+	for i := 15; i < 30; i++ {
+		p := g.cyl.view(g.entries[g.index[fmt.Sprint("p", i)]])
+		want := newAlignProbe(&ts[i].cyl)
+		if !slices.Equal(p.sk, want.sk) {
+			t.Errorf("entry p%d: sketches %x, want %x", i, p.sk, want.sk)
+		}
+		for k, sk := range p.sk {
+			if sparse := p.geom[k].ones() < indexMinOnes; (sk == 0) != sparse {
+				t.Errorf("entry p%d, cylinder %d of %d bits: sketch %x", i, k, p.geom[k].ones(), sk)
+			}
+		}
+	}
+}
