@@ -45,7 +45,8 @@ import (
 // (ErrTampered: the file is refused), and a record does not move from one
 // snapshot to another. Its plaintext is, per reference of the person in
 // that modality's gallery: reference id length (1 byte), reference id,
-// form length (uvarint), form.
+// form length (uvarint), form; a reference id that is a UUID in canonical
+// form is written as a 0 length and its 16 bytes.
 
 // SnapshotFormat is the file format this code writes and reads.
 const SnapshotFormat = 1
@@ -250,6 +251,9 @@ func countRefs(p []byte) int {
 	n := 0
 	for len(p) > 0 {
 		k := int(p[0])
+		if k == 0 {
+			k = 16
+		}
 		p = p[1+k:]
 		l, m := binary.Uvarint(p)
 		p = p[m+int(l):]
@@ -275,9 +279,14 @@ func (l *Local) snapshotPlain(batch []ident) (ids []string, plain [2][][]byte) {
 			}
 			m := int(o.modality) - 1
 			b := plain[m][i]
-			rt := l.names.text(r)
-			b = append(b, byte(len(rt)))
-			b = append(b, rt...)
+			if r.named {
+				rt := l.names.text(r)
+				b = append(b, byte(len(rt)))
+				b = append(b, rt...)
+			} else {
+				b = append(b, 0)
+				b = append(b, r.b[:]...)
+			}
 			at := len(b)
 			b = append(b, make([]byte, binary.MaxVarintLen32)...) // room for the length
 			var form []byte
@@ -303,6 +312,7 @@ func (l *Local) snapshotPlain(batch []ident) (ids []string, plain [2][][]byte) {
 // snapshotReader reads a snapshot's records.
 type snapshotReader struct {
 	r       *bufio.Reader
+	free    chan []byte // buffers of batches done with, for the next ones
 	crc     hash.Hash32
 	records uint64
 	size    int64
@@ -351,8 +361,19 @@ func (s *snapshotReader) uvarint() (uint64, error) {
 type snapBatch struct {
 	ids    [2][]string
 	sealed [2][][]byte
+	bufs   [][]byte // the buffers the records are in
 	err    error
 	end    bool
+}
+
+// recycle hands a batch's buffers back to the reader.
+func (s *snapshotReader) recycle(b snapBatch) {
+	for _, buf := range b.bufs {
+		select {
+		case s.free <- buf[:0]:
+		default:
+		}
+	}
 }
 
 // maxRecord bounds a sealed record (a person's templates of one modality).
@@ -418,7 +439,15 @@ func (s *snapshotReader) next(n int) snapBatch {
 			return b
 		}
 		if cap(buf)-len(buf) < int(ln) {
-			buf = make([]byte, 0, max(1<<20, int(ln)))
+			buf = nil
+			select {
+			case buf = <-s.free:
+			default:
+			}
+			if cap(buf) < int(ln) {
+				buf = make([]byte, 0, max(4<<20, int(ln)))
+			}
+			b.bufs = append(b.bufs, buf)
 		}
 		v := buf[len(buf) : len(buf)+int(ln)]
 		buf = buf[:len(buf)+int(ln)]
@@ -506,7 +535,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 		return nil, SnapshotHeader{}, st, fmt.Errorf("%w: %w", ErrSnapshot, err)
 	}
 	defer f.Close()
-	sr := &snapshotReader{r: bufio.NewReaderSize(f, 1<<20), crc: crc32.New(crc32.MakeTable(crc32.Castagnoli))}
+	sr := &snapshotReader{r: bufio.NewReaderSize(f, 1<<20), crc: crc32.New(crc32.MakeTable(crc32.Castagnoli)), free: make(chan []byte, 16)}
 	h, hdr, err := readHeader(sr)
 	if err != nil {
 		return nil, h, st, err
@@ -553,6 +582,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 			cancel()
 			continue
 		}
+		sr.recycle(b) // the batch's entries were copied into the galleries
 		ended = b.end
 	}
 	if loadErr == nil && !ended {
@@ -596,10 +626,18 @@ func (l *Local) loadBatch(ctx context.Context, keys SnapshotKeys, kind string, f
 			pid := l.names.ident(b.ids[m][i])
 			for len(p) > 0 {
 				k := int(p[0])
-				if len(p) < 1+k || k == 0 {
+				if k == 0 {
+					k = 16 // a UUID's bytes
+				}
+				if len(p) < 1+k {
 					return fmt.Errorf("%w: a record's reference", ErrSnapshot)
 				}
-				ref := string(p[1 : 1+k])
+				var rid ident
+				if p[0] == 0 {
+					copy(rid.b[:], p[1:17])
+				} else {
+					rid = l.names.ident(string(p[1 : 1+k]))
+				}
 				p = p[1+k:]
 				n, w := binary.Uvarint(p)
 				if w <= 0 || n > uint64(len(p)-w) {
@@ -607,7 +645,6 @@ func (l *Local) loadBatch(ctx context.Context, keys SnapshotKeys, kind string, f
 				}
 				form := p[w : w+int(n)]
 				p = p[w+int(n):]
-				rid := l.names.ident(ref)
 				if _, dup := l.owner[rid]; dup {
 					return fmt.Errorf("%w: a reference twice", ErrSnapshot)
 				}

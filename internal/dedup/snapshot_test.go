@@ -10,8 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/assent-registry/assent/internal/benchpop/synth"
 	"github.com/assent-registry/assent/internal/biometric/iris"
@@ -304,4 +307,34 @@ func TestSnapshotKilledWhileWriting(t *testing.T) {
 	if left, _ := filepath.Glob(path + ".tmp-*"); len(left) != 0 {
 		t.Errorf("still left: %v", left)
 	}
+}
+
+// BenchmarkSnapshotLoad: a snapshot of 5,000 persons (two fingers, two
+// eyes each; ASSENT_SNAPSHOT_PERSONS to change) loaded, CPU time per
+// person (every core) reported.
+func BenchmarkSnapshotLoad(b *testing.B) {
+	n := 5000
+	if v, err := strconv.Atoi(os.Getenv("ASSENT_SNAPSHOT_PERSONS")); err == nil {
+		n = v
+	}
+	t := &testing.T{}
+	p := newSnapPop(t, n, 9)
+	path := filepath.Join(b.TempDir(), "g.snapshot")
+	ctx := context.Background()
+	if _, err := p.l.WriteSnapshot(ctx, path, p.keys, NewSnapshotHeader(0, 1, 1)); err != nil {
+		b.Fatal(err)
+	}
+	cpu0 := cpuNow()
+	for b.Loop() {
+		if _, _, _, err := LoadSnapshot(ctx, path, p.keys, 0, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cpuNow()-cpu0).Microseconds())/float64(b.N*n), "cpu-us/person")
+}
+
+func cpuNow() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

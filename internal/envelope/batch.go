@@ -59,11 +59,15 @@ func (k *Keyring) OpenAll(ctx context.Context, cat, kind string, persons []strin
 // shredded and made again since it was sealed, gives a nil plaintext
 // instead of an error. A value that does not open under its key (altered,
 // or sealed for another person, category or kind) is still an error
-// wrapping ErrTampered.
+// wrapping ErrTampered. The values are opened in place: a plaintext
+// shares its value's memory, and the values' bytes are overwritten (those
+// that gave nil included, in part).
 func (k *Keyring) OpenAvailable(ctx context.Context, cat, kind string, persons []string, values [][]byte) ([][]byte, error) {
 	return k.openAll(ctx, "envelope.OpenAvailable", cat, kind, persons, values, true)
 }
 
+// openAll opens values; lenient: a missing or replaced key gives nil, and
+// values are opened in place.
 func (k *Keyring) openAll(ctx context.Context, op, cat, kind string, persons []string, values [][]byte, lenient bool) ([][]byte, error) {
 	if len(persons) != len(values) {
 		return nil, fmt.Errorf("%s: %w: %d persons, %d values", op, ErrInvalidArgument, len(persons), len(values))
@@ -126,7 +130,11 @@ func (k *Keyring) openAll(ctx context.Context, op, cat, kind string, persons []s
 					errs[w] = fmt.Errorf("%s: value %d: %w: value sealed with key version %d, current is %d", op, i, ErrShredded, sv.version, dk.version)
 					return
 				}
-				pt, err := dk.aead.Open(nil, sv.nonce, sv.ciphertext, sealAAD(sv.version, p, cat, kind))
+				var dst []byte
+				if lenient {
+					dst = sv.ciphertext[:0]
+				}
+				pt, err := dk.aead.Open(dst, sv.nonce, sv.ciphertext, sealAAD(sv.version, p, cat, kind))
 				if err != nil {
 					errs[w] = fmt.Errorf("%s: value %d: %w", op, i, ErrTampered)
 					return
