@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -163,7 +164,15 @@ func TestSealExistingAndOpenAvailable(t *testing.T) {
 			if err := k.Shred(ctx, "b", "iris"); err != nil {
 				t.Fatal(err)
 			}
-			got, err := k.OpenAvailable(ctx, "iris", "snap", persons, vals)
+			// OpenAvailable opens in place: give it copies.
+			clone := func(vs [][]byte) [][]byte {
+				out := make([][]byte, len(vs))
+				for i, v := range vs {
+					out[i] = slices.Clone(v)
+				}
+				return out
+			}
+			got, err := k.OpenAvailable(ctx, "iris", "snap", persons, clone(vals))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -175,7 +184,7 @@ func TestSealExistingAndOpenAvailable(t *testing.T) {
 			}
 			// b gets a new key: the old value is still unavailable.
 			seal(t, k, "b", "iris", "template", "y")
-			if got, err := k.OpenAvailable(ctx, "iris", "snap", persons[:2], vals[:2]); err != nil || got[1] != nil {
+			if got, err := k.OpenAvailable(ctx, "iris", "snap", persons[:2], clone(vals[:2])); err != nil || got[1] != nil {
 				t.Errorf("after a new key: %q %v", got[1], err)
 			}
 			bad := append([]byte(nil), vals[0]...)
@@ -183,7 +192,7 @@ func TestSealExistingAndOpenAvailable(t *testing.T) {
 			if _, err := k.OpenAvailable(ctx, "iris", "snap", persons[:1], [][]byte{bad}); !errors.Is(err, ErrTampered) {
 				t.Errorf("altered value: %v", err)
 			}
-			if _, err := k.OpenAvailable(ctx, "iris", "other-kind", persons[:1], vals[:1]); !errors.Is(err, ErrTampered) {
+			if _, err := k.OpenAvailable(ctx, "iris", "other-kind", persons[:1], clone(vals[:1])); !errors.Is(err, ErrTampered) {
 				t.Errorf("another kind: %v", err)
 			}
 		})
