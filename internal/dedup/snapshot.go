@@ -561,6 +561,37 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 			}
 		}
 	}()
+	// Opening (every core, one key read per batch and modality) runs
+	// beside the reading before it and the appending after it.
+	type opened struct {
+		b     snapBatch
+		plain [2][][]byte
+		err   error
+	}
+	openedc := make(chan opened, 1)
+	go func() {
+		defer close(openedc)
+		for b := range batches {
+			o := opened{b: b}
+			if b.err == nil {
+				for m, mod := range []string{Fingerprint, Iris} {
+					if len(b.ids[m]) > 0 && o.err == nil {
+						if o.plain[m], o.err = keys.OpenAvailable(ctx, mod, kind, b.ids[m], b.sealed[m]); o.err != nil {
+							o.err = fmt.Errorf("%w: %w", ErrSnapshot, o.err)
+						}
+					}
+				}
+			}
+			select {
+			case openedc <- o:
+			case <-ctx.Done():
+				return
+			}
+			if o.err != nil || b.err != nil || b.end {
+				return
+			}
+		}
+	}()
 	l := NewLocal()
 	fb := fingerprint.NewBuilder(h.Fingerprints)
 	l.irises.Grow(h.Irises)
@@ -568,22 +599,24 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 	l.refs = make(map[ident][]ident, h.Persons)
 	var loadErr error
 	ended := false
-	for b := range batches {
+	for o := range openedc {
 		if loadErr != nil {
 			continue
 		}
-		if b.err != nil {
-			loadErr = b.err
-			cancel()
-			continue
+		err := o.b.err
+		if err == nil {
+			err = o.err
 		}
-		if err := l.loadBatch(ctx, keys, kind, fb, b, &st); err != nil {
+		if err == nil {
+			err = l.appendBatch(fb, o.b, o.plain, &st)
+		}
+		if err != nil {
 			loadErr = err
 			cancel()
 			continue
 		}
-		sr.recycle(b) // the batch's entries were copied into the galleries
-		ended = b.end
+		sr.recycle(o.b) // the batch's entries were copied into the galleries
+		ended = o.b.end
 	}
 	if loadErr == nil && !ended {
 		loadErr = ctx.Err()
@@ -606,16 +639,11 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 	return l, h, st, nil
 }
 
-// loadBatch opens a batch's records and adds their entries.
-func (l *Local) loadBatch(ctx context.Context, keys SnapshotKeys, kind string, fb *fingerprint.Builder, b snapBatch, st *SnapshotStats) error {
+// appendBatch adds the entries of a batch's opened records (plain: per
+// modality, nil where the record's key is gone).
+func (l *Local) appendBatch(fb *fingerprint.Builder, b snapBatch, plains [2][][]byte, st *SnapshotStats) error {
 	for m, mod := range []string{Fingerprint, Iris} {
-		if len(b.ids[m]) == 0 {
-			continue
-		}
-		plain, err := keys.OpenAvailable(ctx, mod, kind, b.ids[m], b.sealed[m])
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrSnapshot, err)
-		}
+		plain := plains[m]
 		var irisKeys []string
 		var irisForms [][]byte
 		for i, p := range plain {
