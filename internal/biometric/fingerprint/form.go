@@ -283,7 +283,9 @@ func (b *Builder) Gallery() (*Gallery, error) {
 	}
 	b.tb, b.dirs, b.per, b.segs = [indexTables][]uint16{}, nil, nil, nil
 	g.cyl.trim()
-	g.entries, g.keys = exact(g.entries), exact(g.keys)
+	if cap(g.entries) > len(g.entries) { // sized by the hint: spare room only if fewer came
+		g.entries, g.keys = exact(g.entries), exact(g.keys)
+	}
 	b.g = nil
 	return g, nil
 }
@@ -292,13 +294,27 @@ func (b *Builder) Gallery() (*Gallery, error) {
 // start+len(per)), entry e having per[e] indexed cylinders whose buckets
 // in table t are the next per[e] of tb[t] and whose direction units the
 // next of dirs: the segment seal would make from the same postings.
+//
+// Each table is done by one core, in three passes over its postings: the
+// units of every bucket are counted (their offsets follow); the postings
+// are partitioned by the top bits of their bucket (a stable counting sort
+// into partGroups groups, so that the writes go to few places at a time);
+// and each group's postings are coded into the segment's units, bucket
+// cursors of the group only (a few kilobytes of units, in cache). A unit
+// is written straight into the segment except the first and last of a
+// table, which may share a byte with the next table's (another core's):
+// those are written after.
 func buildSegment(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint8) *segment {
-	const tbk = 1 << indexBucketBits
+	const (
+		tbk       = 1 << indexBucketBits
+		partBits  = 8
+		partGroup = tbk >> partBits // buckets in a group
+	)
 	s := &segment{start: start, n: len(per), off: make([]uint32, buckets+1)}
 	// Units per bucket, every table on its own core.
 	counts := make([]uint32, buckets)
 	parallel(indexTables, func(t int) {
-		var prev [tbk]int32
+		prev := make([]int32, tbk)
 		cnt := counts[t*tbk : (t+1)*tbk]
 		bs := tb[t]
 		j := 0
@@ -319,52 +335,77 @@ func buildSegment(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint
 	s.off[buckets] = at
 	s.units = make([]byte, unitBytes(int(at)))
 	s.postings = len(dirs) * indexTables
-	// The units, each table into a buffer of its own (its first unit may
-	// share a byte with the table before), merged after.
-	bufs := make([][]byte, indexTables)
+	type edge struct{ i, v uint32 }
+	edges := make([][]edge, indexTables) // each table's first and last unit
+	// one partition buffer a core, reused from table to table
+	bufs := make(chan []uint32, indexTables)
 	parallel(indexTables, func(t int) {
-		var prev [tbk]int32
-		var cur [tbk]uint32
-		first := s.off[t*tbk]
-		for b := range tbk {
-			cur[b] = s.off[t*tbk+b] - first
-		}
-		shift := uint(first) * unitBits & 7
-		units := s.off[(t+1)*tbk] - first
-		buf := make([]byte, (shift+uint(units)*unitBits+7)/8+3)
-		put := func(i uint32, v uint32) {
-			bit := shift + uint(i)*unitBits
-			k := bit >> 3
-			w := v << (bit & 7)
-			buf[k] |= byte(w)
-			buf[k+1] |= byte(w >> 8)
-			buf[k+2] |= byte(w >> 16)
-		}
 		bs := tb[t]
+		n := len(bs)
+		var sorted []uint32
+		select {
+		case sorted = <-bufs:
+		default:
+		}
+		if cap(sorted) < n {
+			sorted = make([]uint32, n)
+		}
+		sorted = sorted[:n]
+		defer func() { bufs <- sorted }()
+		// Partition the postings (entry << 13 | bucket in its group << 6 |
+		// direction unit bits) by group, keeping entry order.
+		var start [1<<partBits + 1]int
+		for _, b := range bs {
+			start[b>>(indexBucketBits-partBits)+1]++
+		}
+		for g := 1; g < len(start); g++ {
+			start[g] += start[g-1]
+		}
+		pos := start
 		j := 0
 		for e, k := range per {
 			for range k {
 				b := bs[j]
-				d := uint32(int32(e) - prev[b])
+				g := b >> (indexBucketBits - partBits)
+				sorted[pos[g]] = uint32(e)<<13 | uint32(b&(partGroup-1))<<6 | uint32(dirs[j])
+				pos[g]++
+				j++
+			}
+		}
+		first, last := s.off[t*tbk], s.off[(t+1)*tbk]
+		var es []edge
+		put := func(i, v uint32) {
+			if i == first || i == last-1 {
+				es = append(es, edge{i, v})
+				return
+			}
+			putUnit(s.units, int(i), v)
+		}
+		var cur [partGroup]uint32
+		var prev [partGroup]int32
+		for g := range 1 << partBits {
+			base := t*tbk + g*partGroup
+			for b := range partGroup {
+				cur[b], prev[b] = s.off[base+b], 0
+			}
+			for _, p := range sorted[start[g]:start[g+1]] {
+				e, b := int32(p>>13), (p>>6)&(partGroup-1)
+				d := uint32(e - prev[b])
 				for ; d >= unitEscape; d -= unitEscape {
 					put(cur[b], unitEscape<<unitDirBits)
 					cur[b]++
 				}
-				put(cur[b], d<<unitDirBits|uint32(dirs[j]))
+				put(cur[b], d<<unitDirBits|p&(1<<unitDirBits-1))
 				cur[b]++
-				prev[b] = int32(e)
-				j++
+				prev[b] = e
 			}
 		}
-		bufs[t] = buf[:(shift+uint(units)*unitBits+7)/8]
+		edges[t] = es
 	})
-	for t, buf := range bufs {
-		if len(buf) == 0 {
-			continue
+	for _, es := range edges {
+		for _, e := range es {
+			putUnit(s.units, int(e.i), e.v)
 		}
-		k := uint(s.off[t*tbk]) * unitBits >> 3
-		s.units[k] |= buf[0]
-		copy(s.units[k+1:], buf[1:])
 	}
 	return s
 }
