@@ -49,8 +49,14 @@ func (g *Gallery) FormBytes() int { return 16 * g.words }
 func (g *Gallery) Grow(n int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.head = slices.Grow(g.head, n*2*g.coarseWords)
-	g.tail = slices.Grow(g.tail, n*2*(g.words-g.coarseWords))
+	// Exactly (slices.Grow rounds up, and Trim would copy it all again).
+	grow := func(s []uint64, more int) []uint64 {
+		out := make([]uint64, len(s), len(s)+more)
+		copy(out, s)
+		return out
+	}
+	g.head = grow(g.head, n*2*g.coarseWords)
+	g.tail = grow(g.tail, n*2*(g.words-g.coarseWords))
 	g.keys = slices.Grow(g.keys, n)
 }
 
