@@ -178,7 +178,10 @@ func (l *Local) WriteSnapshot(ctx context.Context, path string, keys SnapshotKey
 			return st, err
 		}
 		batch := persons[lo:min(len(persons), lo+snapshotBatch)]
-		ids, plain := l.snapshotPlain(batch)
+		ids, plain, err := l.snapshotPlain(batch)
+		if err != nil {
+			return st, err
+		}
 		for m, mod := range []string{Fingerprint, Iris} {
 			sealed, err := keys.SealExisting(ctx, mod, kind, ids, plain[m])
 			if err != nil {
@@ -264,14 +267,18 @@ func countRefs(p []byte) int {
 
 // snapshotPlain makes the records' plaintexts of a batch of persons, per
 // modality (nil where the person has no template of it), under the read
-// lock; ids are the persons' texts.
-func (l *Local) snapshotPlain(batch []ident) (ids []string, plain [2][][]byte) {
+// lock; ids are the persons' texts. An id longer than 255 bytes (never a
+// UUID) cannot be written: an error, and no snapshot.
+func (l *Local) snapshotPlain(batch []ident) (ids []string, plain [2][][]byte, err error) {
 	ids = make([]string, len(batch))
 	plain[0], plain[1] = make([][]byte, len(batch)), make([][]byte, len(batch))
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	for i, p := range batch {
 		ids[i] = l.names.text(p)
+		if len(ids[i]) > 255 {
+			return nil, plain, fmt.Errorf("dedup: snapshot: a person id of %d bytes (at most 255)", len(ids[i]))
+		}
 		for _, r := range l.refs[p] {
 			o, ok := l.owner[r]
 			if !ok {
@@ -281,6 +288,9 @@ func (l *Local) snapshotPlain(batch []ident) (ids []string, plain [2][][]byte) {
 			b := plain[m][i]
 			if r.named {
 				rt := l.names.text(r)
+				if len(rt) > 255 {
+					return nil, plain, fmt.Errorf("dedup: snapshot: a reference id of %d bytes (at most 255)", len(rt))
+				}
 				b = append(b, byte(len(rt)))
 				b = append(b, rt...)
 			} else {
@@ -306,7 +316,7 @@ func (l *Local) snapshotPlain(batch []ident) (ids []string, plain [2][][]byte) {
 			plain[m][i] = form[:at+k+n]
 		}
 	}
-	return ids, plain
+	return ids, plain, nil
 }
 
 // snapshotReader reads a snapshot's records.
