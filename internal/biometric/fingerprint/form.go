@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math/bits"
+	"sync"
 )
 
 // The gallery form of an entry is what a gallery holds of it, and what
@@ -183,9 +184,14 @@ type Builder struct {
 	dirs []uint8
 	per  []uint8
 	segs []*segment
-	geom []cylGeom // scratch
-	hint int
-	err  error
+	// the segment built in the background (see flush), and the staging
+	// it used, to be reused once it is done
+	building sync.WaitGroup
+	built    *segment
+	spare    staging
+	geom     []cylGeom // scratch
+	hint     int
+	err      error
 }
 
 // NewBuilder starts a gallery build; sizeHint is the entries expected (0
@@ -249,16 +255,51 @@ func (b *Builder) Add(key string, form []byte) error {
 }
 
 // flush writes the staged entries' postings as a segment.
+//
+// The segment is built in the background (on every core) while the
+// next entries are added: the staging arrays are swapped with a second
+// set; at most one build is in flight.
 func (b *Builder) flush() {
 	if len(b.per) == 0 {
 		return
 	}
+	b.wait()
 	start := len(b.g.entries) - len(b.per)
-	b.segs = append(b.segs, buildSegment(start, b.per, &b.tb, b.dirs))
-	for t := range b.tb {
-		b.tb[t] = b.tb[t][:0]
+	cur := staging{tb: b.tb, dirs: b.dirs, per: b.per}
+	next := b.spare
+	if next.per == nil {
+		for t := range next.tb {
+			next.tb[t] = make([]uint16, 0, cap(cur.tb[t]))
+		}
+		next.dirs, next.per = make([]uint8, 0, cap(cur.dirs)), make([]uint8, 0, cap(cur.per))
 	}
-	b.dirs, b.per = b.dirs[:0], b.per[:0]
+	for t := range next.tb {
+		b.tb[t] = next.tb[t][:0]
+	}
+	b.dirs, b.per = next.dirs[:0], next.per[:0]
+	b.spare = staging{}
+	b.building.Add(1)
+	go func() {
+		defer b.building.Done()
+		b.built = buildSegment(start, cur.per, &cur.tb, cur.dirs)
+		b.spare = cur
+	}()
+}
+
+// staging is a set of staged index keys (see Builder).
+type staging struct {
+	tb   [indexTables][]uint16
+	dirs []uint8
+	per  []uint8
+}
+
+// wait waits for the segment being built, and keeps it.
+func (b *Builder) wait() {
+	b.building.Wait()
+	if b.built != nil {
+		b.segs = append(b.segs, b.built)
+		b.built = nil
+	}
 }
 
 // Gallery finishes the build and returns the gallery, with its index
@@ -272,8 +313,10 @@ func (b *Builder) Gallery() (*Gallery, error) {
 	n := len(g.entries)
 	switch {
 	case n >= indexMaxEntries || n <= g.indexFrom:
+		b.wait()
 	default:
 		b.flush()
+		b.wait()
 		x := newIndex(g.segEntries)
 		x.sealed, x.tailStart = b.segs, n
 		for _, s := range b.segs {
@@ -281,7 +324,7 @@ func (b *Builder) Gallery() (*Gallery, error) {
 		}
 		g.idx = x
 	}
-	b.tb, b.dirs, b.per, b.segs = [indexTables][]uint16{}, nil, nil, nil
+	b.tb, b.dirs, b.per, b.segs, b.spare = [indexTables][]uint16{}, nil, nil, nil, staging{}
 	g.cyl.trim()
 	if cap(g.entries) > len(g.entries) { // sized by the hint: spare room only if fewer came
 		g.entries, g.keys = exact(g.entries), exact(g.keys)
