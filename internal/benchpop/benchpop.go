@@ -8,10 +8,12 @@ package benchpop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -43,6 +45,16 @@ type Options struct {
 	// (the probes of an earlier run are enrolled in it: the same probes
 	// again would be their duplicates).
 	ProbeSeed uint64
+	// Snapshot, when set, is the path of a gallery snapshot
+	// (internal/dedup): a run that finds one there made by this code for
+	// this population starts from it instead of the store (as a gallery
+	// shard does; nothing changed the population since, so there is no
+	// stream to apply); every run writes one there after its probes, then
+	// loads it into a fresh gallery and reports both. The keyring must
+	// seal and open snapshot records (envelope.Keyring does).
+	// A population written (or extended) by this run makes a snapshot
+	// found there out of date: it is not used.
+	Snapshot string
 }
 
 // Report is what Run measured.
@@ -78,6 +90,26 @@ type Report struct {
 	DuplicatesExpected int     `json:"duplicates_expected"` // of how many
 	FalseCandidates    int     `json:"false_candidates"`    // candidates that were not mates
 	DedupPending       int     `json:"deduplication_pending"`
+	// LoadSource is where the gallery the probes searched came from:
+	// "store", or "snapshot" (Options.Snapshot).
+	LoadSource string `json:"gallery_load_source"`
+	// With Options.Snapshot: the write after the probes, and a load of it
+	// into a fresh gallery (the first load's gallery released before):
+	// wall and CPU seconds, the file's bytes, the persons and templates
+	// loaded, and the process's peak resident memory sampled during the
+	// load (with the gallery's own bytes, Memory, for comparison).
+	SnapshotWriteSeconds     float64 `json:"snapshot_write_seconds,omitempty"`
+	SnapshotWriteCPUSeconds  float64 `json:"snapshot_write_cpu_seconds,omitempty"`
+	SnapshotBytes            int64   `json:"snapshot_bytes,omitempty"`
+	SnapshotLoadSeconds      float64 `json:"snapshot_load_seconds,omitempty"`
+	SnapshotLoadCPUSeconds   float64 `json:"snapshot_load_cpu_seconds,omitempty"`
+	SnapshotLoadCPUPerPerson float64 `json:"snapshot_load_cpu_us_per_person,omitempty"`
+	SnapshotPersons          int     `json:"snapshot_persons,omitempty"`
+	SnapshotTemplates        int     `json:"snapshot_templates,omitempty"`
+	SnapshotSkipped          int     `json:"snapshot_skipped,omitempty"`
+	SnapshotPeakRSS          int64   `json:"snapshot_load_peak_rss_bytes,omitempty"`
+	SnapshotRSSBefore        int64   `json:"snapshot_load_rss_before_bytes,omitempty"`
+	SnapshotGalleryBytes     int64   `json:"snapshot_gallery_bytes,omitempty"`
 }
 
 type capture struct {
@@ -171,23 +203,54 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 			return rep, err
 		}
 	}
+	var snapKeys dedup.SnapshotKeys
+	if opt.Snapshot != "" {
+		var ok bool
+		if snapKeys, ok = keys.(dedup.SnapshotKeys); !ok {
+			return rep, fmt.Errorf("benchpop: the keyring %T cannot seal snapshot records", keys)
+		}
+	}
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	local := dedup.NewLocal()
-	ropt.Galleries = local
-	reg := registry.New(db, keys, ropt)
-	cpu0 := cpuTime()
-	st, err := reg.LoadGalleries(ctx, func(done int) {
-		if opt.Progress != nil {
-			opt.Progress("load", done, rep.Templates)
+	var local *dedup.Local
+	var reg *registry.Registry
+	rep.LoadSource = "store"
+	if opt.Snapshot != "" && rep.Populate == "existing" {
+		cpu0 := cpuTime()
+		l, _, st, err := dedup.LoadSnapshot(ctx, opt.Snapshot, snapKeys, 0, 1)
+		switch {
+		case err == nil:
+			local = l
+			rep.LoadSource = "snapshot"
+			rep.LoadSeconds = st.Duration.Seconds()
+			rep.LoadCPUSeconds = (cpuTime() - cpu0).Seconds()
+			ropt.Galleries = loaded{l}
+			reg = registry.New(db, keys, ropt)
+		case errors.Is(err, dedup.ErrSnapshot):
+			if opt.Progress != nil {
+				opt.Progress("snapshot unusable, loading the store", 0, 0)
+			}
+		default:
+			return rep, err
 		}
-	})
-	if err != nil {
-		return rep, err
 	}
-	rep.LoadSeconds = st.Duration.Seconds()
-	rep.LoadCPUSeconds = (cpuTime() - cpu0).Seconds()
+	if local == nil {
+		local = dedup.NewLocal()
+		ropt.Galleries = local
+		reg = registry.New(db, keys, ropt)
+		cpu0 := cpuTime()
+		st, err := reg.LoadGalleries(ctx, func(done int) {
+			if opt.Progress != nil {
+				opt.Progress("load", done, rep.Templates)
+			}
+		})
+		if err != nil {
+			return rep, err
+		}
+		rep.LoadSeconds = st.Duration.Seconds()
+		rep.LoadCPUSeconds = (cpuTime() - cpu0).Seconds()
+	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	rep.BytesPerPerson = float64(after.HeapAlloc-min(before.HeapAlloc, after.HeapAlloc)) / float64(max(1, opt.People))
@@ -256,7 +319,87 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 	if len(lat) > 0 {
 		rep.EnrolMaxMS = lat[len(lat)-1]
 	}
+	if opt.Snapshot != "" {
+		if err := snapshotRound(ctx, local, snapKeys, opt.Snapshot, &rep); err != nil {
+			return rep, err
+		}
+	}
 	return rep, nil
+}
+
+// snapshotRound writes the gallery's snapshot to path, releases the
+// gallery, and loads the snapshot into a fresh one, measuring both.
+func snapshotRound(ctx context.Context, local *dedup.Local, keys dedup.SnapshotKeys, path string, rep *Report) error {
+	cpu0 := cpuTime()
+	ws, err := local.WriteSnapshot(ctx, path, keys, dedup.NewSnapshotHeader(0, 1, 0))
+	if err != nil {
+		return err
+	}
+	rep.SnapshotWriteSeconds, rep.SnapshotWriteCPUSeconds = ws.Duration.Seconds(), (cpuTime() - cpu0).Seconds()
+	rep.SnapshotBytes = ws.Bytes
+	want := local.Sizes()
+	local = nil
+	runtime.GC()
+	debug.FreeOSMemory()
+	rep.SnapshotRSSBefore = rss()
+	peak := rep.SnapshotRSSBefore
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // sample the resident memory while the load runs
+		defer close(done)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				peak = max(peak, rss())
+			}
+		}
+	}()
+	cpu0 = cpuTime()
+	l, _, st, err := dedup.LoadSnapshot(ctx, path, keys, 0, 1)
+	cpu := cpuTime() - cpu0
+	close(stop)
+	<-done
+	if err != nil {
+		return err
+	}
+	rep.SnapshotPeakRSS = max(peak, rss())
+	rep.SnapshotLoadSeconds, rep.SnapshotLoadCPUSeconds = st.Duration.Seconds(), cpu.Seconds()
+	rep.SnapshotPersons, rep.SnapshotSkipped = st.Persons, st.Skipped
+	rep.SnapshotLoadCPUPerPerson = cpu.Seconds() * 1e6 / float64(max(1, st.Persons))
+	for _, n := range st.Templates {
+		rep.SnapshotTemplates += n
+	}
+	m := l.Memory()
+	rep.SnapshotGalleryBytes = int64(m.FingerprintCylinders + m.FingerprintIndex + m.Iris)
+	if got := l.Sizes(); got[dedup.Fingerprint] != want[dedup.Fingerprint] || got[dedup.Iris] != want[dedup.Iris] {
+		return fmt.Errorf("benchpop: the snapshot loaded %v templates, the gallery held %v", got, want)
+	}
+	return nil
+}
+
+// loaded is a gallery loaded from a snapshot, handed to the registry as
+// a gallery service that needs no LoadGalleries.
+type loaded struct{ l *dedup.Local }
+
+func (g loaded) Search(ctx context.Context, modality string, probe []byte, exclude string) ([]string, bool, error) {
+	return g.l.Search(ctx, modality, probe, exclude)
+}
+func (g loaded) Add(ctx context.Context, modality, personID, ref string, template []byte) error {
+	return g.l.Add(ctx, modality, personID, ref, template)
+}
+func (g loaded) Remove(ctx context.Context, personID, ref string) error {
+	return g.l.Remove(ctx, personID, ref)
+}
+func (g loaded) Sizes() map[string]int { return g.l.Sizes() }
+func (g loaded) SearchDecoded(ctx context.Context, modality string, probe any, exclude string) ([]string, bool, error) {
+	return g.l.SearchDecoded(ctx, modality, probe, exclude)
+}
+func (g loaded) AddDecoded(ctx context.Context, modality, personID, ref string, t any) error {
+	return g.l.AddDecoded(ctx, modality, personID, ref, t)
 }
 
 // percentile sorts xs and returns its p-th percentile (nearest rank).

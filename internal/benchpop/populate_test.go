@@ -233,7 +233,11 @@ func TestRunKeptPopulation(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := filepath.Join(dir, "keys.gob")
+	snap := filepath.Join(dir, "gallery.snapshot")
 	kept := 0
+	// With a snapshot: the first two runs write the population and start
+	// from the store; the third starts from the snapshot the second wrote
+	// after its probes (which it holds too).
 	for run, people := range []int{120, 200, 200} {
 		kf, err := OpenKeyFile(keys)
 		if err != nil {
@@ -243,9 +247,15 @@ func TestRunKeptPopulation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := Run(ctx, db, kr, registry.Options{}, Options{People: people, Probes: 6, Seed: 5, Kept: kept, ProbeSeed: uint64(run)})
+		rep, err := Run(ctx, db, kr, registry.Options{}, Options{People: people, Probes: 6, Seed: 5, Kept: kept, ProbeSeed: uint64(run), Snapshot: snap})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if want := map[bool]string{true: "snapshot", false: "store"}[run == 2]; rep.LoadSource != want {
+			t.Errorf("run %d: gallery from %s, want %s", run, rep.LoadSource, want)
+		}
+		if rep.SnapshotPersons != people+6*(run+1) || rep.SnapshotTemplates != 4*rep.SnapshotPersons || rep.SnapshotSkipped != 0 || rep.SnapshotBytes == 0 {
+			t.Errorf("run %d: snapshot of %d persons, %d templates, %d skipped", run, rep.SnapshotPersons, rep.SnapshotTemplates, rep.SnapshotSkipped)
 		}
 		if rep.Templates != 4*people || rep.DuplicatesExpected != 3 || rep.DuplicatesFound != 3 || rep.FalseCandidates != 0 || rep.DedupPending != 0 {
 			t.Fatalf("run %d: %+v", run, rep)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/assent-registry/assent/internal/benchpop"
+	"github.com/assent-registry/assent/internal/dedup"
 	"github.com/assent-registry/assent/internal/envelope"
 	"github.com/assent-registry/assent/internal/envelope/pgkeys"
 	"github.com/assent-registry/assent/internal/registry"
@@ -28,7 +29,7 @@ import (
 func newBenchEnrolCmd() *cobra.Command {
 	var people, probes int
 	var seed uint64
-	var asJSON bool
+	var asJSON, snapshot bool
 	var profile, keyStore string
 	var populate, data, pgURL, pgSchema string
 	cmd := &cobra.Command{
@@ -55,7 +56,14 @@ more --people writes only the persons it lacks (docs/galleries.md,
 --keys postgres://... (a key database, no cache, as a server with
 --keys-postgres; the keys go into a schema of their own, dropped at the
 end) copies the population's keys into a real key store before the load;
---keys mem (the default) loads with them in memory.`,
+--keys mem (the default) loads with them in memory.
+
+--snapshot writes a sealed gallery snapshot (docs/scale.md, "Gallery
+snapshots") after the probes, into the bench directory, then loads it
+into a fresh gallery and reports its write and load (wall, CPU, peak
+resident memory) apart. With --data, a later run over the same
+population starts from that snapshot instead of the store
+(gallery_load_source "snapshot"), as a gallery shard does.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if profile != "" {
@@ -109,9 +117,13 @@ end) copies the population's keys into a real key store before the load;
 			if err != nil {
 				return err
 			}
+			snapPath := ""
+			if snapshot {
+				snapPath = dedup.SnapshotPath(dir, 0, 1)
+			}
 			last := time.Now()
 			rep, err := benchpop.Run(ctx, db, kr, registry.Options{Logger: quiet, Audit: alog}, benchpop.Options{People: people, Probes: probes, Seed: seed, LoadKeys: loadKeys,
-				Populate: populate, Kept: bench.People, ProbeSeed: uint64(bench.Runs),
+				Populate: populate, Kept: bench.People, ProbeSeed: uint64(bench.Runs), Snapshot: snapPath,
 				Progress: func(stage string, done, total int) {
 					if time.Since(last) > 2*time.Second || done == total {
 						fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d/%d\n", stage, done, total)
@@ -147,6 +159,13 @@ end) copies the population's keys into a real key store before the load;
 			fmt.Fprintf(w, "one capture:       fingerprint p50 %.1f ms, p95 %.1f ms; iris p50 %.1f ms, p95 %.1f ms\n",
 				rep.FingerCaptureP50MS, rep.FingerCaptureP95MS, rep.IrisCaptureP50MS, rep.IrisCaptureP95MS)
 			fmt.Fprintf(w, "mates found:       %d of %d; false candidates: %d\n", rep.DuplicatesFound, rep.DuplicatesExpected, rep.FalseCandidates)
+			if snapshot {
+				fmt.Fprintf(w, "gallery from:      %s\n", rep.LoadSource)
+				fmt.Fprintf(w, "snapshot write:    %.2f s (%.2f s of CPU), %d bytes\n", rep.SnapshotWriteSeconds, rep.SnapshotWriteCPUSeconds, rep.SnapshotBytes)
+				fmt.Fprintf(w, "snapshot load:     %.2f s (%.2f s of CPU, %.1f us a person), %d people, %d templates, %d records skipped\n",
+					rep.SnapshotLoadSeconds, rep.SnapshotLoadCPUSeconds, rep.SnapshotLoadCPUPerPerson, rep.SnapshotPersons, rep.SnapshotTemplates, rep.SnapshotSkipped)
+				fmt.Fprintf(w, "  memory:          peak resident %d MB (%d MB before), gallery %d MB\n", rep.SnapshotPeakRSS>>20, rep.SnapshotRSSBefore>>20, rep.SnapshotGalleryBytes>>20)
+			}
 			return nil
 		},
 	}
@@ -154,6 +173,7 @@ end) copies the population's keys into a real key store before the load;
 	cmd.Flags().IntVar(&probes, "probes", 200, "enrolments to measure")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the synthetic data")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	cmd.Flags().BoolVar(&snapshot, "snapshot", false, "write a gallery snapshot after the probes and measure its load (with --data, start later runs from it)")
 	cmd.Flags().StringVar(&keyStore, "keys", "mem", "where the load reads the data keys: mem, sqlite (keys.db) or a postgres:// URL")
 	cmd.Flags().StringVar(&populate, "populate", benchpop.PopulateFast, "population writer: fast (store and keyring, every core) or usecase (the registry's use cases)")
 	cmd.Flags().StringVar(&data, "data", "", "keep the population in this directory and measure it again on later runs (default: a temporary directory)")

@@ -19,8 +19,9 @@ import (
 
 // newGalleryCmd is `assent gallery`: one replica of one gallery shard.
 func newGalleryCmd() *cobra.Command {
-	var natsURL, logFormat string
+	var natsURL, logFormat, snapDir string
 	var shard, of, replicas int
+	var snapEvery time.Duration
 	cmd := &cobra.Command{
 		Use:   "gallery",
 		Short: "Run one replica of 1:N gallery shard I of N (PostgreSQL, the PostgreSQL key store, NATS JetStream)",
@@ -30,7 +31,15 @@ PostgreSQL, opens them with the shared key store (--keys-postgres) and the
 master key (ASSENT_MASTER_KEY_FILE), follows the gallery stream on NATS
 JetStream from the point before its load, and answers the API nodes'
 searches. More processes with the same --shard are replicas. It exits
-non-zero when it cannot go on; restart it and it loads again.`,
+non-zero when it cannot go on; restart it and it loads again.
+
+--snapshot DIR keeps a sealed gallery snapshot of the shard in DIR
+(created, 0700; one file per shard, each person's record sealed under
+their own data key): a start loads it instead of PostgreSQL when it is
+usable and the stream still holds the changes after it, then applies
+them before answering. It is written after a load from PostgreSQL,
+every --snapshot-every, and at a graceful stop (docs/scale.md, "Gallery
+snapshots"). Replicas of one shard on one machine need a directory each.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(cmd.ErrOrStderr(), logFormat).With("component", "gallery")
 			pgURL, keysURL := pgFlag(cmd), keysPGFlag(cmd)
@@ -73,7 +82,14 @@ non-zero when it cannot go on; restart it and it loads again.`,
 			// shard only reads what belongs in its gallery (LoadShard,
 			// GalleryEntries); it serves no use case.
 			reg := registry.New(db, keys, registry.Options{Logger: log})
-			s, err := cluster.NewShard(nc, reg, cluster.ShardOptions{Index: shard, Of: of, StreamReplicas: streamReplicas(replicas, nc), Logger: log})
+			opt := cluster.ShardOptions{Index: shard, Of: of, StreamReplicas: streamReplicas(replicas, nc), Logger: log}
+			if snapDir != "" {
+				if err := os.MkdirAll(snapDir, 0o700); err != nil {
+					return fmt.Errorf("--snapshot: %w", err)
+				}
+				opt.Snapshot = &cluster.SnapshotOptions{Dir: snapDir, Keys: keys, Every: snapEvery}
+			}
+			s, err := cluster.NewShard(nc, reg, opt)
 			if err != nil {
 				return err
 			}
@@ -86,6 +102,8 @@ non-zero when it cannot go on; restart it and it loads again.`,
 	cmd.Flags().IntVar(&of, "of", 1, "the number of shards N")
 	cmd.Flags().IntVar(&replicas, "stream-replicas", 0, "copies of the gallery stream when it is created (0: 3, or fewer when the NATS cluster is smaller)")
 	cmd.Flags().StringVar(&logFormat, "log", "json", "log format: json or text")
+	cmd.Flags().StringVar(&snapDir, "snapshot", "", "keep a sealed gallery snapshot in this directory and start from it (default: none, every start loads from PostgreSQL)")
+	cmd.Flags().DurationVar(&snapEvery, "snapshot-every", cluster.DefaultSnapshotEvery, "time between two snapshots (with --snapshot)")
 	return cmd
 }
 

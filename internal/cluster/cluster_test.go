@@ -32,6 +32,11 @@ type world struct {
 	shards int
 	stops  map[int]func()
 	clock  func() time.Time
+	// snapshot, when set, is the shards' snapshot directory; storeLoad
+	// false makes a shard's load from the store fail (to prove a start
+	// used the snapshot).
+	snapshot string
+	noStore  bool
 }
 
 func newWorld(t *testing.T, shards int) *world {
@@ -91,8 +96,15 @@ func (w *world) startShard(i int) {
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	// The shard reads the store through a registry of its own (no gallery).
-	rec := registry.New(w.env.DB, w.env.Keyring, registry.Options{Clock: w.clock, Audit: w.env.Audit})
-	s, err := cluster.NewShard(clustertest.Connect(w.t, w.url), rec, cluster.ShardOptions{Index: i, Of: w.shards, StreamReplicas: 3, Ready: func(registry.GalleryStats) { close(ready) }})
+	var rec cluster.Records = registry.New(w.env.DB, w.env.Keyring, registry.Options{Clock: w.clock, Audit: w.env.Audit})
+	if w.noStore {
+		rec = noStoreLoad{rec}
+	}
+	opt := cluster.ShardOptions{Index: i, Of: w.shards, StreamReplicas: 3, Ready: func(registry.GalleryStats) { close(ready) }}
+	if w.snapshot != "" {
+		opt.Snapshot = &cluster.SnapshotOptions{Dir: w.snapshot, Keys: w.env.Keyring}
+	}
+	s, err := cluster.NewShard(clustertest.Connect(w.t, w.url), rec, opt)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -116,6 +128,13 @@ func (w *world) startShard(i int) {
 			w.stopShard(i)
 		}
 	})
+}
+
+// noStoreLoad is a shard's records whose store load fails.
+type noStoreLoad struct{ cluster.Records }
+
+func (noStoreLoad) LoadShard(context.Context, registry.GalleryLoader, func(string) bool, func(int)) (registry.GalleryStats, error) {
+	return registry.GalleryStats{}, errors.New("the test forbids a load from the store")
 }
 
 func (w *world) stopShard(i int) {

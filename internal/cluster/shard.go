@@ -12,6 +12,7 @@ import (
 
 	"github.com/assent-registry/assent/internal/biometric/fingerprint"
 	"github.com/assent-registry/assent/internal/biometric/iris"
+	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/dedup"
 	"github.com/assent-registry/assent/internal/failpoint"
 	"github.com/assent-registry/assent/internal/registry"
@@ -40,7 +41,33 @@ type ShardOptions struct {
 	Logger      *slog.Logger
 	// Ready, if not nil, is called once the shard answers searches.
 	Ready func(registry.GalleryStats)
+	// Snapshot, if not nil, keeps a gallery snapshot of this shard
+	// (internal/dedup) and starts from it when it can.
+	Snapshot *SnapshotOptions
 }
+
+// SnapshotOptions configure a shard's gallery snapshot: the file
+// dedup.SnapshotPath(Dir, Index, Of), its records sealed and opened with
+// Keys (the keyring the templates are sealed with).
+//
+// At start, a replica loads the snapshot instead of the store when the
+// file is usable (this code's format and versions, this shard, not
+// truncated or altered) and the stream still holds every change after its
+// change point; then it applies those changes from the stream, as after a
+// store load, before it answers a search. Otherwise it loads from the
+// store. It writes a snapshot after a store load, every Every, and when
+// it stops gracefully.
+type SnapshotOptions struct {
+	Dir  string
+	Keys dedup.SnapshotKeys
+	// Every is the time between two writes (default DefaultSnapshotEvery;
+	// at most MaxAge/2, so that the stream still holds the changes after
+	// the last snapshot).
+	Every time.Duration
+}
+
+// DefaultSnapshotEvery is the default time between a shard's snapshots.
+const DefaultSnapshotEvery = time.Hour
 
 // Shard is one replica of gallery shard Index: it loads its persons'
 // templates from the store, follows the stream of changes from the point
@@ -59,6 +86,7 @@ type Shard struct {
 	// lock, so a search (read lock) never sees a person half applied.
 	mu      sync.RWMutex
 	applied atomic.Uint64 // stream sequence of the last change applied
+	snapMu  sync.Mutex    // one snapshot write at a time
 }
 
 // NewShard builds a shard replica; Run starts it.
@@ -71,6 +99,15 @@ func NewShard(nc *nats.Conn, rec Records, opt ShardOptions) (*Shard, error) {
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
+	}
+	if so := opt.Snapshot; so != nil {
+		if so.Dir == "" || so.Keys == nil {
+			return nil, fmt.Errorf("%w: a snapshot needs a directory and keys", ErrConfig)
+		}
+		if so.Every <= 0 {
+			so.Every = DefaultSnapshotEvery
+		}
+		so.Every = min(so.Every, MaxAge/2)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -98,10 +135,16 @@ func (s *Shard) Run(ctx context.Context) error {
 		return fmt.Errorf("cluster: stream info: %w", err)
 	}
 	start := info.State.LastSeq
-	s.log.Info("gallery shard loading", "stream_seq", start)
-	st, err := s.rec.LoadShard(ctx, s.gal, s.owns, nil)
-	if err != nil {
-		return fmt.Errorf("cluster: load: %w", err)
+	st, fromSnapshot := s.loadSnapshot(ctx, info.State)
+	if fromSnapshot {
+		start = st.seq
+	} else {
+		s.log.Info("gallery shard loading", "stream_seq", start)
+		s.gal = dedup.NewLocal()
+		st.GalleryStats, err = s.rec.LoadShard(ctx, s.gal, s.owns, nil)
+		if err != nil {
+			return fmt.Errorf("cluster: load: %w", err)
+		}
 	}
 	failpoint.Hit(failpoint.ShardLoaded)
 	s.applied.Store(start)
@@ -125,6 +168,16 @@ func (s *Shard) Run(ctx context.Context) error {
 	if err := s.catchUp(ctx, 10*time.Minute); err != nil {
 		return fmt.Errorf("cluster: catching up after the load: %w", err)
 	}
+	if fromSnapshot {
+		// Every change after the snapshot's point must have been in the
+		// stream while the consumer read it: if the oldest ones expired
+		// during the load, some may never have been applied.
+		if now, err := stream.Info(ctx); err != nil {
+			return fmt.Errorf("cluster: stream info: %w", err)
+		} else if now.State.FirstSeq > start+1 {
+			return fmt.Errorf("cluster: the changes after the snapshot (stream sequence %d) left the stream during the load; restart to load from the store", start)
+		}
+	}
 	// Searches only once loaded and caught up: until then the other
 	// replicas (or nobody: "pending") answer.
 	sub, err := s.nc.QueueSubscribe(searchSubject(s.opt.Index), queueGroup(s.opt.Index), func(m *nats.Msg) { go s.search(ctx, m) })
@@ -143,16 +196,107 @@ func (s *Shard) Run(ctx context.Context) error {
 	if err := s.nc.FlushTimeout(10 * time.Second); err != nil {
 		return fmt.Errorf("cluster: subscribe: %w", err)
 	}
-	s.log.Info("gallery shard ready", "persons", st.Persons, "templates", st.Templates, "ms", st.Duration.Milliseconds(), "applied", s.applied.Load())
+	s.log.Info("gallery shard ready", "persons", st.Persons, "templates", st.Templates, "ms", st.Duration.Milliseconds(), "applied", s.applied.Load(), "from_snapshot", fromSnapshot)
 	if s.opt.Ready != nil {
-		s.opt.Ready(st)
+		s.opt.Ready(st.GalleryStats)
 	}
 	go s.watchGap(ctx, stream, cancel)
+	if s.opt.Snapshot != nil {
+		go s.snapshots(ctx, !fromSnapshot)
+	}
 	<-ctx.Done()
+	if s.opt.Snapshot != nil && errors.Is(context.Cause(ctx), context.Canceled) {
+		// A graceful stop: a snapshot of what was applied, so the next
+		// start replays little.
+		wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+		s.writeSnapshot(wctx)
+		wcancel()
+	}
 	if err := context.Cause(ctx); !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return nil
+}
+
+// shardLoad is what a start loaded: the stats, and for a snapshot the
+// change point it holds.
+type shardLoad struct {
+	registry.GalleryStats
+	seq uint64
+}
+
+// loadSnapshot loads the shard's snapshot into s.gal when there is a
+// usable one whose changes since are all still in the stream (state);
+// false (logged) when the shard must load from the store instead.
+func (s *Shard) loadSnapshot(ctx context.Context, state jetstream.StreamState) (shardLoad, bool) {
+	so := s.opt.Snapshot
+	if so == nil {
+		return shardLoad{}, false
+	}
+	path := dedup.SnapshotPath(so.Dir, s.opt.Index, s.opt.Of)
+	h, err := dedup.ReadSnapshotHeader(path)
+	if err == nil {
+		err = dedup.CheckSnapshot(h, s.opt.Index, s.opt.Of)
+	}
+	if err == nil {
+		switch {
+		case h.Seq > state.LastSeq:
+			err = fmt.Errorf("its change point %d is after the stream's last change %d (a new stream?)", h.Seq, state.LastSeq)
+		case h.Seq < state.LastSeq && state.FirstSeq > h.Seq+1:
+			err = fmt.Errorf("the stream no longer holds the changes after its change point %d (oldest held: %d)", h.Seq, state.FirstSeq)
+		}
+	}
+	if err != nil {
+		s.log.Info("gallery snapshot not used; loading from the store", "reason", err.Error())
+		return shardLoad{}, false
+	}
+	s.log.Info("gallery shard loading from its snapshot", "stream_seq", h.Seq, "written", h.Written)
+	l, h, st, err := dedup.LoadSnapshot(ctx, path, so.Keys, s.opt.Index, s.opt.Of)
+	if err != nil {
+		s.log.Warn("gallery snapshot unusable; loading from the store", "err", err)
+		return shardLoad{}, false
+	}
+	s.gal = l
+	out := shardLoad{seq: h.Seq, GalleryStats: registry.GalleryStats{Persons: st.Persons, Skipped: st.Skipped, Duration: st.Duration, Templates: map[consent.Category]int{}}}
+	for m, n := range st.Templates {
+		out.Templates[consent.Category(m)] = n
+	}
+	return out, true
+}
+
+// snapshots writes the shard's snapshot now (when now is set) and every
+// Every until ctx ends.
+func (s *Shard) snapshots(ctx context.Context, now bool) {
+	t := time.NewTicker(s.opt.Snapshot.Every)
+	defer t.Stop()
+	for {
+		if now {
+			s.writeSnapshot(ctx)
+		}
+		now = true
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// writeSnapshot writes the shard's snapshot at the change point applied
+// now; a failure is logged (the former snapshot stays).
+func (s *Shard) writeSnapshot(ctx context.Context) {
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	so := s.opt.Snapshot
+	seq := s.applied.Load()
+	st, err := s.gal.WriteSnapshot(ctx, dedup.SnapshotPath(so.Dir, s.opt.Index, s.opt.Of), so.Keys, dedup.NewSnapshotHeader(s.opt.Index, s.opt.Of, seq))
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("gallery snapshot not written", "err", err)
+		}
+		return
+	}
+	s.log.Info("gallery snapshot written", "stream_seq", seq, "persons", st.Persons, "bytes", st.Bytes, "skipped", st.Skipped, "ms", st.Duration.Milliseconds())
 }
 
 // apply brings the gallery in line with one change. A remove takes the

@@ -39,13 +39,20 @@ type names struct {
 	next   uint64
 }
 
-// canonical returns the UUID whose canonical text is s.
+// canonical returns the UUID whose canonical text is s (36 characters,
+// lower-case hexadecimal: uuid.Parse takes upper case too, and other
+// forms of other lengths).
 func canonical(s string) (uuid.UUID, bool) {
 	if len(s) != 36 {
 		return uuid.UUID{}, false
 	}
+	for i := range len(s) {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return uuid.UUID{}, false
+		}
+	}
 	u, err := uuid.Parse(s)
-	return u, err == nil && u.String() == s
+	return u, err == nil
 }
 
 // ident returns the ident of s, numbering it if it is new and not a UUID.

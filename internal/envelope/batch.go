@@ -51,7 +51,24 @@ func (s *MemStore) GetMany(ctx context.Context, refs []Ref) ([]WrappedKey, error
 // concurrently is never put back in the cache. An error (the first, with
 // the index of its value) leaves the other results unspecified.
 func (k *Keyring) OpenAll(ctx context.Context, cat, kind string, persons []string, values [][]byte) ([][]byte, error) {
-	const op = "envelope.OpenAll"
+	return k.openAll(ctx, "envelope.OpenAll", cat, kind, persons, values, false)
+}
+
+// OpenAvailable is OpenAll for values that may outlive their keys (a
+// gallery snapshot's records): a value whose key no longer exists, or was
+// shredded and made again since it was sealed, gives a nil plaintext
+// instead of an error. A value that does not open under its key (altered,
+// or sealed for another person, category or kind) is still an error
+// wrapping ErrTampered. The values are opened in place: a plaintext
+// shares its value's memory, and the values' bytes are overwritten (those
+// that gave nil included, in part).
+func (k *Keyring) OpenAvailable(ctx context.Context, cat, kind string, persons []string, values [][]byte) ([][]byte, error) {
+	return k.openAll(ctx, "envelope.OpenAvailable", cat, kind, persons, values, true)
+}
+
+// openAll opens values; lenient: a missing or replaced key gives nil, and
+// values are opened in place.
+func (k *Keyring) openAll(ctx context.Context, op, cat, kind string, persons []string, values [][]byte, lenient bool) ([][]byte, error) {
 	if len(persons) != len(values) {
 		return nil, fmt.Errorf("%s: %w: %d persons, %d values", op, ErrInvalidArgument, len(persons), len(values))
 	}
@@ -102,6 +119,9 @@ func (k *Keyring) OpenAll(ctx context.Context, cat, kind string, persons []strin
 				}
 				p, sv := persons[i], parsed[i]
 				dk, ok := keys[p]
+				if lenient && (!ok || dk.version != sv.version) {
+					continue
+				}
 				if !ok {
 					errs[w] = fmt.Errorf("%s: value %d: %w: no key for (%s, %s)", op, i, ErrShredded, p, cat)
 					return
@@ -110,7 +130,11 @@ func (k *Keyring) OpenAll(ctx context.Context, cat, kind string, persons []strin
 					errs[w] = fmt.Errorf("%s: value %d: %w: value sealed with key version %d, current is %d", op, i, ErrShredded, sv.version, dk.version)
 					return
 				}
-				pt, err := dk.aead.Open(nil, sv.nonce, sv.ciphertext, sealAAD(sv.version, p, cat, kind))
+				var dst []byte
+				if lenient {
+					dst = sv.ciphertext[:0]
+				}
+				pt, err := dk.aead.Open(dst, sv.nonce, sv.ciphertext, sealAAD(sv.version, p, cat, kind))
 				if err != nil {
 					errs[w] = fmt.Errorf("%s: value %d: %w", op, i, ErrTampered)
 					return
@@ -204,5 +228,65 @@ func (k *Keyring) getMany(ctx context.Context, refs []Ref) ([]WrappedKey, error)
 		}
 		out = append(out, wk)
 	}
+	return out, nil
+}
+
+// SealExisting seals plaintexts[i] for (persons[i], cat, kind) as Seal
+// does, but only under a data key that exists: it never makes one. A
+// person with no (person, cat) key (erased, or the category shredded)
+// gets a nil value; a nil plaintext gives a nil value. The keys not in
+// the cache are read in one key-store query, and the values sealed on
+// every core. It holds the persons' stripes (shared) while it works, so a
+// value is never sealed under a key after the Shred of that key returned.
+// A gallery snapshot writes its records with it: a person erased since
+// the gallery last heard of them is left out, and no key is made again
+// for them.
+func (k *Keyring) SealExisting(ctx context.Context, cat, kind string, persons []string, plaintexts [][]byte) ([][]byte, error) {
+	const op = "envelope.SealExisting"
+	if len(persons) != len(plaintexts) {
+		return nil, fmt.Errorf("%s: %w: %d persons, %d plaintexts", op, ErrInvalidArgument, len(persons), len(plaintexts))
+	}
+	out := make([][]byte, len(plaintexts))
+	var locks [stripes]bool
+	need := 0
+	for i, p := range plaintexts {
+		if p == nil {
+			continue
+		}
+		if err := checkSealArgs(persons[i], cat, kind); err != nil {
+			return nil, fmt.Errorf("%s: value %d: %w", op, i, err)
+		}
+		locks[k.stripeIndex(persons[i])] = true
+		need++
+	}
+	if need == 0 {
+		return out, nil
+	}
+	k.rot.RLock()
+	defer k.rot.RUnlock()
+	for i := range stripes {
+		if locks[i] {
+			k.stripe[i].RLock()
+			defer k.stripe[i].RUnlock()
+		}
+	}
+	keys, err := k.dataKeys(ctx, cat, persons, plaintexts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	workers := min(runtime.GOMAXPROCS(0), max(1, need/64))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(plaintexts); i += workers {
+				dk, ok := keys[persons[i]]
+				if plaintexts[i] == nil || !ok {
+					continue
+				}
+				out[i] = sealWith(dk.aead, dk.version, sealAAD(dk.version, persons[i], cat, kind), plaintexts[i])
+			}
+		})
+	}
+	wg.Wait()
 	return out, nil
 }

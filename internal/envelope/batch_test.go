@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -125,6 +126,74 @@ func TestOpenAllShredNeverCached(t *testing.T) {
 				if _, ok := k.cache.get(cacheKey{victim, "iris"}); ok {
 					t.Fatalf("round %d: a shredded key is in the cache", r)
 				}
+			}
+		})
+	}
+}
+
+// TestSealExistingAndOpenAvailable: SealExisting seals only under keys
+// that exist (never makes one: an erased person stays erased) and what it
+// seals opens; OpenAvailable gives nil for a value whose key was shredded,
+// or shredded and made again, and still refuses an altered value.
+func TestSealExistingAndOpenAvailable(t *testing.T) {
+	ctx := context.Background()
+	for storeName, factory := range storeFactories() {
+		t.Run(storeName, func(t *testing.T) {
+			cs := &countingStore{KeyStore: factory(t)}
+			k := newKeyring(t, cs, newMaster(t), Options{CacheSize: 2})
+			persons := []string{"a", "b", "c", "d"}
+			for _, p := range persons[:3] { // d never had a key
+				seal(t, k, p, "iris", "template", "x")
+			}
+			plain := [][]byte{[]byte("pa"), []byte("pb"), nil, []byte("pd")}
+			cs.gets.Store(0)
+			cs.batches.Store(0)
+			vals, err := k.SealExisting(ctx, "iris", "snap", persons, plain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if vals[0] == nil || vals[1] == nil || vals[2] != nil || vals[3] != nil {
+				t.Fatalf("sealed: %v", vals)
+			}
+			if cs.gets.Load() != 0 || cs.batches.Load() != 1 {
+				t.Errorf("%d Gets and %d batches, want 0 and 1", cs.gets.Load(), cs.batches.Load())
+			}
+			if _, err := cs.Get(ctx, Ref{Owner: "d", Name: dataKeyPrefix + "iris"}); !errors.Is(err, ErrNotFound) {
+				t.Errorf("SealExisting made a key for d: %v", err)
+			}
+			if err := k.Shred(ctx, "b", "iris"); err != nil {
+				t.Fatal(err)
+			}
+			// OpenAvailable opens in place: give it copies.
+			clone := func(vs [][]byte) [][]byte {
+				out := make([][]byte, len(vs))
+				for i, v := range vs {
+					out[i] = slices.Clone(v)
+				}
+				return out
+			}
+			got, err := k.OpenAvailable(ctx, "iris", "snap", persons, clone(vals))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got[0]) != "pa" || got[1] != nil {
+				t.Errorf("opened %q, %q; want pa and nil (shredded)", got[0], got[1])
+			}
+			if _, err := k.OpenAll(ctx, "iris", "snap", persons, vals); !errors.Is(err, ErrShredded) {
+				t.Errorf("OpenAll of a shredded value: %v", err)
+			}
+			// b gets a new key: the old value is still unavailable.
+			seal(t, k, "b", "iris", "template", "y")
+			if got, err := k.OpenAvailable(ctx, "iris", "snap", persons[:2], clone(vals[:2])); err != nil || got[1] != nil {
+				t.Errorf("after a new key: %q %v", got[1], err)
+			}
+			bad := append([]byte(nil), vals[0]...)
+			bad[len(bad)-1] ^= 1
+			if _, err := k.OpenAvailable(ctx, "iris", "snap", persons[:1], [][]byte{bad}); !errors.Is(err, ErrTampered) {
+				t.Errorf("altered value: %v", err)
+			}
+			if _, err := k.OpenAvailable(ctx, "iris", "other-kind", persons[:1], clone(vals[:1])); !errors.Is(err, ErrTampered) {
+				t.Errorf("another kind: %v", err)
 			}
 		})
 	}

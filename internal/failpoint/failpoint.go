@@ -39,6 +39,10 @@ const (
 	// ShardLoaded: a gallery shard replica at start-up, after its load
 	// from PostgreSQL, before it follows the stream and answers searches.
 	ShardLoaded = "shard-loaded"
+	// SnapshotWriting: a gallery snapshot's write, after its first batch
+	// of records went to the temporary file, before it is complete and
+	// renamed over the former snapshot.
+	SnapshotWriting = "snapshot-writing"
 	// PendingSearched: an API node completing a pending deduplication
 	// search, after every shard answered, before the cases are written.
 	PendingSearched = "pending-searched"

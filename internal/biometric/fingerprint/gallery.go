@@ -236,6 +236,7 @@ func (p packed) unpack(c *cylinders) {
 type slab struct {
 	chunks []packed
 	n      int // cylinders held
+	gaps   int // bytes of bit positions held
 }
 
 const (
@@ -249,7 +250,14 @@ func (s *slab) put(p packed) entry {
 	n := p.n()
 	if len(s.chunks) == 0 || !s.chunks[len(s.chunks)-1].fits(p) {
 		size := max(n, min(maxChunk, max(minChunk, s.n)))
-		s.chunks = append(s.chunks, packed{geom: make([]cylGeom, 0, size), gaps: make([]byte, 0, max(len(p.gaps), gapsPer*size)), sk: make([]uint32, 0, size)})
+		// Room for bit positions at the rate seen so far (a little more),
+		// so that a chunk's two arrays fill together and trim seldom
+		// copies; gapsPer a cylinder until a chunk was seen.
+		per := gapsPer * size
+		if s.n >= minChunk {
+			per = int(int64(s.gaps)*int64(size)*33/32/int64(s.n)) + 64
+		}
+		s.chunks = append(s.chunks, packed{geom: make([]cylGeom, 0, size), gaps: make([]byte, 0, max(len(p.gaps), per)), sk: make([]uint32, 0, size)})
 	}
 	k := len(s.chunks) - 1
 	ch := &s.chunks[k]
@@ -258,6 +266,7 @@ func (s *slab) put(p packed) entry {
 	ch.gaps = append(ch.gaps, p.gaps...)
 	ch.sk = append(ch.sk, p.sk...)
 	s.n += n
+	s.gaps += len(p.gaps)
 	return e
 }
 
@@ -281,13 +290,18 @@ func (s *slab) sizeBytes() int {
 // trim drops the chunks' spare capacity (a chunk closes when its geometry
 // or its bit positions are full, the other usually not), copying one chunk
 // at a time. A later put starts a new chunk.
+//
+// An array with at most a 32nd of spare room is left as it is (the copy
+// would cost more than the room): the chunks, sized at the rate of bit
+// positions seen so far, mostly fill both arrays so.
 func (s *slab) trim() {
+	spare := func(c, l int) bool { return c-l > c/32 }
 	for i := range s.chunks {
 		c := &s.chunks[i]
-		if cap(c.geom) > len(c.geom) {
+		if spare(cap(c.geom), len(c.geom)) {
 			c.geom = exact(c.geom)
 		}
-		if cap(c.gaps) > len(c.gaps) {
+		if spare(cap(c.gaps), len(c.gaps)) {
 			c.gaps = exact(c.gaps)
 		}
 		if cap(c.sk) > len(c.sk) {

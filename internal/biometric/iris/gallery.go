@@ -149,13 +149,16 @@ func (g *Gallery) Bytes() int {
 func (g *Gallery) Trim() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	// (Arrays sized for their entries, by Grow, have no spare room to drop.)
 	if cap(g.head) > len(g.head) {
 		g.head = exact(g.head)
 	}
 	if cap(g.tail) > len(g.tail) {
 		g.tail = exact(g.tail)
 	}
-	g.keys = exact(g.keys)
+	if cap(g.keys) > len(g.keys) {
+		g.keys = exact(g.keys)
+	}
 }
 
 // Len is the number of entries.

@@ -1,0 +1,468 @@
+package fingerprint
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math/bits"
+	"sync"
+)
+
+// The gallery form of an entry is what a gallery holds of it, and what
+// building its index needs, as bytes: a gallery snapshot (internal/dedup)
+// stores it, sealed, so that a start loads a gallery without decoding
+// templates or computing MinHash keys. Layout (little-endian):
+//
+//	n              1 byte   cylinders
+//	geometry       12 bytes a cylinder (cylGeom: x, y, dir, cos, sin, onesTyp)
+//	gaps length    uvarint, then the Rice-coded bit positions (packed.gaps)
+//	k              1 byte   cylinders indexed
+//	per indexed cylinder: its index direction level (1 byte) and its
+//	bucket in each of the indexTables tables (2 bytes each, the bucket
+//	within the table)
+//	sketches       4 bytes a cylinder (packed.sk: the second search
+//	               stage's; 0 for a cylinder not indexed)
+//
+// It is derived biometric data: whoever stores it must protect it as the
+// template it comes from. It is tied to this code's cylinders, packing and
+// index (FormVersion); a form of another version is refused.
+
+// ErrForm is a gallery form that does not parse, or a form build that
+// cannot go on (a key given twice).
+var ErrForm = errors.New("fingerprint: invalid gallery form")
+
+// FormVersion names the gallery form this code writes and reads: it
+// changes with the cylinder code, the packing and the index's parameters
+// (tables, band, buckets, directions, the MinHash permutations).
+var FormVersion = func() string {
+	h := crc32.NewIEEE()
+	var b [4]byte
+	for p := range minhashRank {
+		for f := range minhashFuncs {
+			binary.LittleEndian.PutUint16(b[:], minhashRank[p][f])
+			h.Write(b[:2])
+		}
+	}
+	return fmt.Sprintf("afp-gallery/2 cyl=%08x rice=%d tables=%d band=%d buckets=%d dirbits=%d minones=%d perm=%08x",
+		cylinderTag, riceK, indexTables, indexBand, indexBucketBits, unitDirBits, indexMinOnes, h.Sum32())
+}()
+
+// gapsLen is how many bytes of gaps code p's bit positions.
+func (p packed) gapsLen() int {
+	r := gapReader{b: p.gaps}
+	nbits := 0
+	for _, cg := range p.geom {
+		for range cg.ones() {
+			if r.n < 48 {
+				r.refill()
+			}
+			q := uint(bits.TrailingZeros64(r.v))
+			r.v >>= q + 1 + riceK
+			r.n -= q + 1 + riceK
+			nbits += int(q) + 1 + riceK
+		}
+	}
+	return (nbits + 7) / 8
+}
+
+// AppendForm appends the gallery form of the entry under key to dst; ok
+// is false when the gallery holds no entry under key. Its MinHash keys are
+// computed again (the index does not keep them per entry).
+func (g *Gallery) AppendForm(dst []byte, key string) (_ []byte, ok bool) {
+	g.mu.RLock()
+	i, ok := g.index[key]
+	var p packed
+	if ok {
+		p = g.cyl.view(g.entries[i])
+		p.gaps = p.gaps[:p.gapsLen()]
+	}
+	g.mu.RUnlock()
+	if !ok {
+		return dst, false
+	}
+	// The chunks are never reallocated and an entry's bytes never change
+	// (a compaction makes new chunks), so p stays valid unlocked.
+	return appendForm(dst, p), true
+}
+
+func appendForm(dst []byte, p packed) []byte {
+	dst = append(dst, byte(p.n()))
+	for _, g := range p.geom {
+		dst = binary.LittleEndian.AppendUint16(dst, g.x)
+		dst = binary.LittleEndian.AppendUint16(dst, g.y)
+		dst = binary.LittleEndian.AppendUint16(dst, g.dir)
+		dst = binary.LittleEndian.AppendUint16(dst, uint16(g.cos))
+		dst = binary.LittleEndian.AppendUint16(dst, uint16(g.sin))
+		dst = binary.LittleEndian.AppendUint16(dst, g.onesTyp)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(p.gaps)))
+	dst = append(dst, p.gaps...)
+	// indexKeys sets the sketches in p.sk: in a copy, never in the
+	// gallery's chunk that p views (searches read it unlocked).
+	p.sk = make([]uint32, p.n())
+	ks := indexKeys(p)
+	dst = append(dst, byte(len(ks)))
+	for _, k := range ks {
+		dst = append(dst, byte(k.dir))
+		for t, b := range k.buckets {
+			dst = binary.LittleEndian.AppendUint16(dst, uint16(b-uint32(t)<<indexBucketBits))
+		}
+	}
+	for _, sk := range p.sk {
+		dst = binary.LittleEndian.AppendUint32(dst, sk)
+	}
+	return dst
+}
+
+const formKeyBytes = 1 + 2*indexTables
+
+// parsedForm is a form split into its parts (aliasing the input).
+type parsedForm struct {
+	geom []byte // 12 bytes a cylinder
+	gaps []byte
+	keys []byte // formKeyBytes a cylinder indexed
+	sk   []byte // 4 bytes a cylinder
+	n, k int
+}
+
+func parseForm(b []byte) (parsedForm, error) {
+	var f parsedForm
+	if len(b) < 1 {
+		return f, fmt.Errorf("%w: empty", ErrForm)
+	}
+	f.n = int(b[0])
+	b = b[1:]
+	if f.n > MaxTemplateMinutiae || len(b) < 12*f.n {
+		return f, fmt.Errorf("%w: %d cylinders", ErrForm, f.n)
+	}
+	f.geom, b = b[:12*f.n], b[12*f.n:]
+	gl, k := binary.Uvarint(b)
+	if k <= 0 || gl > uint64(len(b)-k) {
+		return f, fmt.Errorf("%w: bit positions", ErrForm)
+	}
+	f.gaps, b = b[k:k+int(gl)], b[k+int(gl):]
+	if len(b) < 1 {
+		return f, fmt.Errorf("%w: no index keys", ErrForm)
+	}
+	f.k = int(b[0])
+	b = b[1:]
+	if f.k > f.n || len(b) != f.k*formKeyBytes+4*f.n {
+		return f, fmt.Errorf("%w: %d index keys and %d sketches in %d bytes", ErrForm, f.k, f.n, len(b))
+	}
+	f.keys, f.sk = b[:f.k*formKeyBytes], b[f.k*formKeyBytes:]
+	// The bit positions are not decoded here (a tenth of a load's time):
+	// a form comes from AppendForm of this FormVersion through storage that
+	// authenticates it (a snapshot's sealed records). Only the counts are
+	// checked, so that nothing is read beyond the form.
+	ones := 0
+	for i := range f.n {
+		o := int(binary.LittleEndian.Uint16(f.geom[12*i+10:]) & 0xfff)
+		if o > cylBitsUsed {
+			return f, fmt.Errorf("%w: cylinder of %d bits", ErrForm, o)
+		}
+		ones += o
+	}
+	if ones > 0 && len(f.gaps) < (ones*(1+riceK)+7)/8 {
+		return f, fmt.Errorf("%w: %d bytes of bit positions for %d bits", ErrForm, len(f.gaps), ones)
+	}
+	for j := range f.k {
+		for t := range indexTables {
+			if binary.LittleEndian.Uint16(f.keys[j*formKeyBytes+1+2*t:]) >= 1<<indexBucketBits {
+				return f, fmt.Errorf("%w: bucket out of range", ErrForm)
+			}
+		}
+	}
+	return f, nil
+}
+
+// Builder makes a gallery from entries in gallery form, added in order (a
+// snapshot's load), without decoding templates or computing MinHash keys:
+// the cylinders are copied into the slab, and the index's sealed segments
+// are written directly, one for every segEntries entries, from the
+// entries' buckets (a counting sort per table, the tables on every core),
+// instead of appending postings bucket by bucket and sealing. The gallery
+// it makes is the one AddAll of the same templates in the same order, then
+// Seal, makes. A Builder is not safe for concurrent use.
+type Builder struct {
+	g *Gallery
+	// staged index keys of the entries since the last segment: per table,
+	// the buckets (within the table) in posting order; the direction unit
+	// bits of each posting; the postings of each entry.
+	tb   [indexTables][]uint16
+	dirs []uint8
+	per  []uint8
+	segs []*segment
+	// the segment built in the background (see flush), and the staging
+	// it used, to be reused once it is done
+	building sync.WaitGroup
+	built    *segment
+	spare    staging
+	geom     []cylGeom // scratch
+	sk       []uint32  // scratch
+	hint     int
+	err      error
+}
+
+// NewBuilder starts a gallery build; sizeHint is the entries expected (0
+// if unknown).
+func NewBuilder(sizeHint int) *Builder { return newBuilder(sizeHint, segEntries) }
+
+func newBuilder(sizeHint, seg int) *Builder {
+	g := NewGallery()
+	g.segEntries = seg
+	g.index = make(map[string]int, sizeHint)
+	g.keys = make([]string, 0, sizeHint)
+	g.entries = make([]entry, 0, sizeHint)
+	return &Builder{g: g, hint: sizeHint}
+}
+
+// Add appends the entry in gallery form under key. A form that does not
+// parse, or a key given twice, is an error wrapping ErrForm; the build
+// cannot be finished then.
+func (b *Builder) Add(key string, form []byte) error {
+	if b.err != nil {
+		return b.err
+	}
+	f, err := parseForm(form)
+	if err != nil {
+		return err
+	}
+	g := b.g
+	if _, dup := g.index[key]; dup {
+		b.err = fmt.Errorf("%w: key given twice", ErrForm)
+		return b.err
+	}
+	b.geom = b.geom[:0]
+	for i := range f.n {
+		o := f.geom[12*i : 12*i+12]
+		u := func(k int) uint16 { return binary.LittleEndian.Uint16(o[2*k:]) }
+		b.geom = append(b.geom, cylGeom{x: u(0), y: u(1), dir: u(2), cos: int16(u(3)), sin: int16(u(4)), onesTyp: u(5)})
+	}
+	b.sk = b.sk[:0]
+	for i := range f.n {
+		b.sk = append(b.sk, binary.LittleEndian.Uint32(f.sk[4*i:]))
+	}
+	p := packed{geom: b.geom, gaps: f.gaps, sk: b.sk}
+	g.index[key] = len(g.entries)
+	g.entries = append(g.entries, g.cyl.put(p))
+	g.keys = append(g.keys, key)
+	if b.per == nil { // staging for a segment, made once
+		m := min(b.g.segEntries, max(b.hint, 1024))
+		for t := range b.tb {
+			b.tb[t] = make([]uint16, 0, 48*m)
+		}
+		b.dirs, b.per = make([]uint8, 0, 48*m), make([]uint8, 0, m)
+	}
+	for j := range f.k {
+		k := f.keys[j*formKeyBytes:]
+		b.dirs = append(b.dirs, k[0]>>dirDrop)
+		for t := range indexTables {
+			b.tb[t] = append(b.tb[t], binary.LittleEndian.Uint16(k[1+2*t:]))
+		}
+	}
+	b.per = append(b.per, uint8(f.k))
+	if len(b.per) == g.segEntries {
+		b.flush()
+	}
+	return nil
+}
+
+// flush writes the staged entries' postings as a segment.
+//
+// The segment is built in the background (on every core) while the
+// next entries are added: the staging arrays are swapped with a second
+// set; at most one build is in flight.
+func (b *Builder) flush() {
+	if len(b.per) == 0 {
+		return
+	}
+	b.wait()
+	start := len(b.g.entries) - len(b.per)
+	cur := staging{tb: b.tb, dirs: b.dirs, per: b.per}
+	next := b.spare
+	if next.per == nil {
+		for t := range next.tb {
+			next.tb[t] = make([]uint16, 0, cap(cur.tb[t]))
+		}
+		next.dirs, next.per = make([]uint8, 0, cap(cur.dirs)), make([]uint8, 0, cap(cur.per))
+	}
+	for t := range next.tb {
+		b.tb[t] = next.tb[t][:0]
+	}
+	b.dirs, b.per = next.dirs[:0], next.per[:0]
+	b.spare = staging{}
+	b.building.Add(1)
+	go func() {
+		defer b.building.Done()
+		b.built = buildSegment(start, cur.per, &cur.tb, cur.dirs)
+		b.spare = cur
+	}()
+}
+
+// staging is a set of staged index keys (see Builder).
+type staging struct {
+	tb   [indexTables][]uint16
+	dirs []uint8
+	per  []uint8
+}
+
+// wait waits for the segment being built, and keeps it.
+func (b *Builder) wait() {
+	b.building.Wait()
+	if b.built != nil {
+		b.segs = append(b.segs, b.built)
+		b.built = nil
+	}
+}
+
+// Gallery finishes the build and returns the gallery, with its index
+// when it holds more than IndexFrom entries (as AddAll would have built
+// it), sealed. The Builder is not used after.
+func (b *Builder) Gallery() (*Gallery, error) {
+	if b.err != nil {
+		return nil, b.err
+	}
+	g := b.g
+	n := len(g.entries)
+	switch {
+	case n >= indexMaxEntries || n <= g.indexFrom:
+		b.wait()
+	default:
+		b.flush()
+		b.wait()
+		x := newIndex(g.segEntries)
+		x.sealed, x.tailStart = b.segs, n
+		for _, s := range b.segs {
+			x.count += s.postings
+		}
+		g.idx = x
+	}
+	b.tb, b.dirs, b.per, b.segs, b.spare = [indexTables][]uint16{}, nil, nil, nil, staging{}
+	g.cyl.trim()
+	if cap(g.entries) > len(g.entries) { // sized by the hint: spare room only if fewer came
+		g.entries, g.keys = exact(g.entries), exact(g.keys)
+	}
+	b.g = nil
+	return g, nil
+}
+
+// buildSegment writes the sealed segment of entries [start,
+// start+len(per)), entry e having per[e] indexed cylinders whose buckets
+// in table t are the next per[e] of tb[t] and whose direction units the
+// next of dirs: the segment seal would make from the same postings.
+//
+// Each table is done by one core, in three passes over its postings: the
+// units of every bucket are counted (their offsets follow); the postings
+// are partitioned by the top bits of their bucket (a stable counting sort
+// into partGroups groups, so that the writes go to few places at a time);
+// and each group's postings are coded into the segment's units, bucket
+// cursors of the group only (a few kilobytes of units, in cache). A unit
+// is written straight into the segment except the first and last of a
+// table, which may share a byte with the next table's (another core's):
+// those are written after.
+func buildSegment(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint8) *segment {
+	const (
+		tbk       = 1 << indexBucketBits
+		partBits  = 8
+		partGroup = tbk >> partBits // buckets in a group
+	)
+	s := &segment{start: start, n: len(per), off: make([]uint32, buckets+1)}
+	// Units per bucket, every table on its own core.
+	counts := make([]uint32, buckets)
+	parallel(indexTables, func(t int) {
+		prev := make([]int32, tbk)
+		cnt := counts[t*tbk : (t+1)*tbk]
+		bs := tb[t]
+		j := 0
+		for e, k := range per {
+			for range k {
+				b := bs[j]
+				cnt[b] += uint32(int32(e)-prev[b])/unitEscape + 1
+				prev[b] = int32(e)
+				j++
+			}
+		}
+	})
+	at := uint32(0)
+	for b, c := range counts {
+		s.off[b] = at
+		at += c
+	}
+	s.off[buckets] = at
+	s.units = make([]byte, unitBytes(int(at)))
+	s.postings = len(dirs) * indexTables
+	type edge struct{ i, v uint32 }
+	edges := make([][]edge, indexTables) // each table's first and last unit
+	// one partition buffer a core, reused from table to table
+	bufs := make(chan []uint32, indexTables)
+	parallel(indexTables, func(t int) {
+		bs := tb[t]
+		n := len(bs)
+		var sorted []uint32
+		select {
+		case sorted = <-bufs:
+		default:
+		}
+		if cap(sorted) < n {
+			sorted = make([]uint32, n)
+		}
+		sorted = sorted[:n]
+		defer func() { bufs <- sorted }()
+		// Partition the postings (entry << 13 | bucket in its group << 6 |
+		// direction unit bits) by group, keeping entry order.
+		var start [1<<partBits + 1]int
+		for _, b := range bs {
+			start[b>>(indexBucketBits-partBits)+1]++
+		}
+		for g := 1; g < len(start); g++ {
+			start[g] += start[g-1]
+		}
+		pos := start
+		j := 0
+		for e, k := range per {
+			for range k {
+				b := bs[j]
+				g := b >> (indexBucketBits - partBits)
+				sorted[pos[g]] = uint32(e)<<13 | uint32(b&(partGroup-1))<<6 | uint32(dirs[j])
+				pos[g]++
+				j++
+			}
+		}
+		first, last := s.off[t*tbk], s.off[(t+1)*tbk]
+		var es []edge
+		put := func(i, v uint32) {
+			if i == first || i == last-1 {
+				es = append(es, edge{i, v})
+				return
+			}
+			putUnit(s.units, int(i), v)
+		}
+		var cur [partGroup]uint32
+		var prev [partGroup]int32
+		for g := range 1 << partBits {
+			base := t*tbk + g*partGroup
+			for b := range partGroup {
+				cur[b], prev[b] = s.off[base+b], 0
+			}
+			for _, p := range sorted[start[g]:start[g+1]] {
+				e, b := int32(p>>13), (p>>6)&(partGroup-1)
+				d := uint32(e - prev[b])
+				for ; d >= unitEscape; d -= unitEscape {
+					put(cur[b], unitEscape<<unitDirBits)
+					cur[b]++
+				}
+				put(cur[b], d<<unitDirBits|p&(1<<unitDirBits-1))
+				cur[b]++
+				prev[b] = e
+			}
+		}
+		edges[t] = es
+	})
+	for _, es := range edges {
+		for _, e := range es {
+			putUnit(s.units, int(e.i), e.v)
+		}
+	}
+	return s
+}

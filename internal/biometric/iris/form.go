@@ -1,0 +1,97 @@
+package iris
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// The gallery form of an entry is the entry as the gallery packs it (code
+// and mask word pairs, the coarse pass's words first), as little-endian
+// bytes: a gallery snapshot (internal/dedup) stores it, sealed, so that a
+// start appends it without decoding a template. It is tied to the
+// gallery's geometry, encoder and coarse layout (FormVersion).
+
+// ErrForm is a gallery form that does not fit the gallery, or a key given
+// twice to AddForms.
+var ErrForm = errors.New("iris: invalid gallery form")
+
+// FormVersion names the gallery form g writes and reads.
+func (g *Gallery) FormVersion() string {
+	return fmt.Sprintf("iris-gallery/1 encoder=%d rows=%d cols=%d stride=%d", g.encoder, g.rows, g.cols, g.coarseStride)
+}
+
+// AppendForm appends the gallery form of the entry under key to dst; ok
+// is false when the gallery holds none.
+func (g *Gallery) AppendForm(dst []byte, key string) (_ []byte, ok bool) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	i, ok := g.index[key]
+	if !ok {
+		return dst, false
+	}
+	h, t := g.entry(i)
+	for _, w := range h {
+		dst = binary.LittleEndian.AppendUint64(dst, w)
+	}
+	for _, w := range t {
+		dst = binary.LittleEndian.AppendUint64(dst, w)
+	}
+	return dst, true
+}
+
+// FormBytes is the length of one entry's gallery form.
+func (g *Gallery) FormBytes() int { return 16 * g.words }
+
+// Grow makes room for n more entries, so that AddForms appends them
+// without growing the arrays again.
+func (g *Gallery) Grow(n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	// Exactly (slices.Grow rounds up, and Trim would copy it all again).
+	grow := func(s []uint64, more int) []uint64 {
+		out := make([]uint64, len(s), len(s)+more)
+		copy(out, s)
+		return out
+	}
+	g.head = grow(g.head, n*2*g.coarseWords)
+	g.tail = grow(g.tail, n*2*(g.words-g.coarseWords))
+	g.keys = slices.Grow(g.keys, n)
+}
+
+// AddForms appends the entries in gallery form forms[i] under keys[i]. A
+// form of the wrong length, or a key already held or given twice, is an
+// error wrapping ErrForm, and nothing is added.
+func (g *Gallery) AddForms(keys []string, forms [][]byte) error {
+	if len(keys) != len(forms) {
+		return fmt.Errorf("%w: %d keys, %d forms", ErrForm, len(keys), len(forms))
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	seen := make(map[string]bool, len(keys))
+	for i, k := range keys {
+		if len(forms[i]) != 16*g.words {
+			return fmt.Errorf("%w: %d bytes, want %d", ErrForm, len(forms[i]), 16*g.words)
+		}
+		if _, dup := g.index[k]; dup || seen[k] {
+			return fmt.Errorf("%w: key given twice", ErrForm)
+		}
+		seen[k] = true
+	}
+	hw := 2 * g.coarseWords
+	for i, k := range keys {
+		f := forms[i]
+		g.index[k] = len(g.keys)
+		g.keys = append(g.keys, k)
+		for j := range 2 * g.words {
+			w := binary.LittleEndian.Uint64(f[8*j:])
+			if j < hw {
+				g.head = append(g.head, w)
+			} else {
+				g.tail = append(g.tail, w)
+			}
+		}
+	}
+	return nil
+}

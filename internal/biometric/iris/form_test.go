@@ -1,0 +1,71 @@
+package iris
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestFormsMakeTheSameGallery: a gallery filled with another's forms
+// answers every search as that one does, and takes adds and removes.
+func TestFormsMakeTheSameGallery(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	src := NewGallery(GalleryOptions{})
+	var ts []*Template
+	for i := range 300 {
+		tp := randomTemplate(r)
+		ts = append(ts, tp)
+		if err := src.Add(fmt.Sprint("e", i), tp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src.Remove("e7") // a removal moves the last entry
+	dst := NewGallery(GalleryOptions{})
+	if dst.FormVersion() != src.FormVersion() {
+		t.Fatal("versions differ")
+	}
+	dst.Grow(src.Len())
+	var keys []string
+	var forms [][]byte
+	for _, k := range src.keys {
+		f, ok := src.AppendForm(nil, k)
+		if !ok || len(f) != src.FormBytes() {
+			t.Fatalf("form of %s: %v, %d bytes", k, ok, len(f))
+		}
+		keys, forms = append(keys, k), append(forms, f)
+	}
+	if err := dst.AddForms(keys, forms); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, p := range []*Template{ts[0], ts[299], randomTemplate(r)} {
+		for _, opt := range []SearchOptions{{}, {Coarse: true}} {
+			want, err1 := src.Search(ctx, p, 0.45, opt)
+			got, err2 := dst.Search(ctx, p, 0.45, opt)
+			if err1 != nil || err2 != nil {
+				t.Fatal(err1, err2)
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Fatalf("search differs: %s", d)
+			}
+		}
+	}
+	if err := dst.AddForms([]string{"e1"}, forms[:1]); !errors.Is(err, ErrForm) {
+		t.Errorf("a key held: %v", err)
+	}
+	if err := dst.AddForms([]string{"x"}, [][]byte{forms[0][1:]}); !errors.Is(err, ErrForm) {
+		t.Errorf("a short form: %v", err)
+	}
+	if !dst.Remove("e0") || dst.Len() != 298 {
+		t.Errorf("remove: len %d", dst.Len())
+	}
+}
+
+func randomTemplate(r *rand.Rand) *Template {
+	s := NewSynth(DefaultRows, DefaultCols)
+	return s.Template(s.Field(r), r)
+}

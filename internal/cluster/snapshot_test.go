@@ -1,0 +1,90 @@
+package cluster_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/assent-registry/assent/internal/benchpop/synth"
+	"github.com/assent-registry/assent/internal/consent"
+	"github.com/assent-registry/assent/internal/dedup"
+	"github.com/assent-registry/assent/internal/registry"
+)
+
+// TestShardStartsFromItsSnapshot: a shard stopped gracefully writes its
+// snapshot; restarted, it loads from it (its store load is made to fail)
+// and applies from the stream what changed meanwhile: an erased person
+// (keys shredded) and a withdrawn deduplication consent (keys kept, the
+// record still opens) are never candidates, a person enrolled meanwhile
+// is found, and so are the others. An altered snapshot is refused and the
+// shard loads from the store.
+func TestShardStartsFromItsSnapshot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS cluster")
+	}
+	w := newWorld(t, 0)
+	w.shards = 1
+	w.snapshot = t.TempDir()
+	w.startShard(0)
+	a := w.apiNode(true)
+	rng := rand.New(rand.NewPCG(7, 8))
+	ctx := context.Background()
+	var ids []string
+	var fingers []synth.Finger
+	for range 4 {
+		f := synth.NewFinger(rng)
+		id, _ := enrol(t, a, "S", f.Template())
+		ids, fingers = append(ids, id), append(fingers, f)
+	}
+	// P1 also consents to verification: withdrawing deduplication keeps
+	// its fingerprint key, so only the stream can take it out.
+	if _, err := a.RecordConsent(ctx, registrar, consent.Registration, ids[1], registry.NewConsent{Category: "fingerprint", Purpose: "verification",
+		Decision: "granted", Method: "verbal", NoticeVersion: "1", Language: "en"}); err != nil {
+		t.Fatal(err)
+	}
+	w.stopShard(0) // graceful: writes the snapshot
+	path := dedup.SnapshotPath(w.snapshot, 0, 1)
+	h, err := dedup.ReadSnapshotHeader(path)
+	if err != nil || h.Persons != 4 {
+		t.Fatalf("snapshot after a graceful stop: %+v %v", h, err)
+	}
+
+	erase(t, a, ids[0])
+	if _, err := a.RecordConsent(ctx, registrar, consent.Registration, ids[1], registry.NewConsent{Category: "fingerprint", Purpose: "deduplication",
+		Decision: "withdrawn", Method: "verbal", NoticeVersion: "1", Language: "en"}); err != nil {
+		t.Fatal(err)
+	}
+	late := synth.NewFinger(rng)
+	lateID, _ := enrol(t, a, "Late", late.Template())
+
+	w.noStore = true
+	w.startShard(0) // fails unless it loads the snapshot
+	check := func(when string) {
+		t.Helper()
+		for k, want := range []bool{false, false, true, true} {
+			_, e := enrol(t, a, "Mate", fingers[k].Mate(rng))
+			if got := slices.Contains(dupIDs(e), ids[k]); got != want || e.Deduplication != registry.DedupDone {
+				t.Errorf("%s: person %d a candidate: %v, want %v (%+v)", when, k, got, want, e)
+			}
+		}
+		if _, e := enrol(t, a, "LateMate", late.Mate(rng)); !slices.Contains(dupIDs(e), lateID) {
+			t.Errorf("%s: the person enrolled while the shard was down is not found: %+v", when, e)
+		}
+	}
+	check("from the snapshot")
+	w.stopShard(0)
+
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.noStore = false
+	w.startShard(0)
+	check("from the store, the snapshot altered")
+}

@@ -1,0 +1,714 @@
+package dedup
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/assent-registry/assent/internal/biometric/fingerprint"
+	"github.com/assent-registry/assent/internal/biometric/iris"
+	"github.com/assent-registry/assent/internal/failpoint"
+)
+
+// A gallery snapshot is a file from which a gallery is loaded without
+// reading the store: per person and modality, ONE record holding what the
+// gallery keeps of that person's templates in its in-memory form (the
+// fingerprint packed cylinders and their MinHash buckets, the iris packed
+// code and mask: fingerprint.Gallery.AppendForm, iris.Gallery.AppendForm),
+// sealed under that person's own data key for the modality (the key the
+// templates are sealed with in the store). Erasing the person, or the
+// modality, shreds that key and makes the record unreadable wherever a
+// copy of the file lives. In clear are only the person id (to find the
+// key) and the modality; no name, no identity, no reference id.
+//
+// Layout:
+//
+//	"ASSENTGS" | format (1 byte, 1) | header length (uint32, big-endian) | header (JSON, SnapshotHeader)
+//	records:   'R' | modality (1 fingerprint, 2 iris) | person id length (1 byte) | person id
+//	           | sealed length (uvarint) | sealed record
+//	end:       'E' | records (uint64, big-endian) | CRC-32C of every byte before the 'E' (uint32)
+//
+// A record is sealed with kind snapshotKind(header): the header's SHA-256
+// is bound to every record, so a header altered (another shard, another
+// change point, another version) makes every record fail to open
+// (ErrTampered: the file is refused), and a record does not move from one
+// snapshot to another. Its plaintext is, per reference of the person in
+// that modality's gallery: reference id length (1 byte), reference id,
+// form length (uvarint), form; a reference id that is a UUID in canonical
+// form is written as a 0 length and its 16 bytes.
+
+// SnapshotFormat is the file format this code writes and reads.
+const SnapshotFormat = 1
+
+const snapshotMagic = "ASSENTGS"
+
+// ErrSnapshot is a snapshot that cannot be used: missing, truncated,
+// corrupt, of another format or version, or not for this gallery. A
+// caller loads from the store instead.
+var ErrSnapshot = errors.New("dedup: gallery snapshot unusable")
+
+// SnapshotHeader describes a snapshot: what made it, which gallery it is
+// and the change point it is consistent with.
+type SnapshotHeader struct {
+	Format int `json:"format"`
+	// The gallery forms' versions: a snapshot of other versions is not
+	// used (the templates are loaded from the store).
+	Fingerprint string `json:"fingerprint_form"`
+	Iris        string `json:"iris_form"`
+	// Shard Index of Of (0 of 1 for a whole gallery).
+	Shard int `json:"shard"`
+	Of    int `json:"of"`
+	// Seq is the change point: the gallery held every change up to it
+	// (the JetStream stream sequence a shard had applied when the write
+	// began); changes after it are applied from the stream after a load.
+	Seq     uint64    `json:"stream_seq"`
+	Written time.Time `json:"written"`
+	// Sizes when the write began (for sizing the load; not checked).
+	Persons      int `json:"persons"`
+	Fingerprints int `json:"fingerprints"`
+	Irises       int `json:"irises"`
+}
+
+// SnapshotKeys seals and opens snapshot records under the persons' data
+// keys (envelope.Keyring).
+type SnapshotKeys interface {
+	// SealExisting seals under keys that exist, never making one; nil
+	// for a person without a key.
+	SealExisting(ctx context.Context, cat, kind string, persons []string, plaintexts [][]byte) ([][]byte, error)
+	// OpenAvailable opens what it can: nil for a value whose key is gone.
+	OpenAvailable(ctx context.Context, cat, kind string, persons []string, values [][]byte) ([][]byte, error)
+}
+
+// SnapshotStats reports a snapshot write or load.
+type SnapshotStats struct {
+	Persons   int            `json:"persons"`
+	Templates map[string]int `json:"templates"`
+	// Records skipped: written, a person left out (no key: erased since
+	// the gallery heard of it); loaded, records whose key is gone.
+	Skipped  int           `json:"skipped"`
+	Bytes    int64         `json:"bytes"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// NewSnapshotHeader is the header of a snapshot of this code's galleries
+// for shard index of of, at change point seq.
+func NewSnapshotHeader(index, of int, seq uint64) SnapshotHeader {
+	return SnapshotHeader{Format: SnapshotFormat, Fingerprint: fingerprint.FormVersion,
+		Iris: iris.NewGallery(iris.GalleryOptions{}).FormVersion(), Shard: index, Of: of, Seq: seq}
+}
+
+// snapshotKind is the sealing kind of a snapshot's records: bound to the
+// header's bytes.
+func snapshotKind(header []byte) string {
+	h := sha256.Sum256(header)
+	return "gallery-snapshot." + hex.EncodeToString(h[:16])
+}
+
+const (
+	recFingerprint = 1
+	recIris        = 2
+	snapshotBatch  = 2048 // persons sealed or opened at a time
+)
+
+// WriteSnapshot writes the gallery's snapshot to path atomically (a
+// temporary file in the same directory, synced, renamed over path, the
+// directory synced): a crash at any point leaves the former file, or
+// none, never a part of one; temporary files left by an earlier crash are
+// removed. h gives the shard and the change point (h.Seq): the caller
+// makes sure the gallery holds every change up to it when the write
+// begins (changes applied while it writes are in it or not, person by
+// person: a load applies every change after h.Seq again, which
+// converges). Persons whose key no longer exists are left out.
+func (l *Local) WriteSnapshot(ctx context.Context, path string, keys SnapshotKeys, h SnapshotHeader) (SnapshotStats, error) {
+	start := time.Now()
+	st := SnapshotStats{Templates: map[string]int{}}
+	dir := filepath.Dir(path)
+	removeTemps(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return st, fmt.Errorf("dedup: snapshot: %w", err)
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	l.mu.RLock()
+	persons := make([]ident, 0, len(l.refs))
+	for p := range l.refs {
+		persons = append(persons, p)
+	}
+	l.mu.RUnlock()
+	sizes := l.Sizes()
+	h.Persons, h.Fingerprints, h.Irises = len(persons), sizes[Fingerprint], sizes[Iris]
+	if h.Written.IsZero() {
+		h.Written = time.Now().UTC()
+	}
+	hdr, err := json.Marshal(h)
+	if err != nil {
+		return st, err
+	}
+	kind := snapshotKind(hdr)
+	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	bw := bufio.NewWriterSize(io.MultiWriter(f, crc), 1<<20)
+	head := append([]byte(snapshotMagic), SnapshotFormat)
+	head = binary.BigEndian.AppendUint32(head, uint32(len(hdr)))
+	if _, err := bw.Write(append(head, hdr...)); err != nil {
+		return st, fmt.Errorf("dedup: snapshot: %w", err)
+	}
+	var records uint64
+	var rec []byte
+	written := make(map[string]bool, len(persons))
+	for lo := 0; lo < len(persons); lo += snapshotBatch {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		batch := persons[lo:min(len(persons), lo+snapshotBatch)]
+		ids, plain, err := l.snapshotPlain(batch)
+		if err != nil {
+			return st, err
+		}
+		for m, mod := range []string{Fingerprint, Iris} {
+			sealed, err := keys.SealExisting(ctx, mod, kind, ids, plain[m])
+			if err != nil {
+				return st, fmt.Errorf("dedup: snapshot: %w", err)
+			}
+			for i, s := range sealed {
+				if plain[m][i] == nil {
+					continue
+				}
+				if s == nil {
+					st.Skipped++
+					continue
+				}
+				rec = append(rec[:0], 'R', byte(m+1), byte(len(ids[i])))
+				rec = append(rec, ids[i]...)
+				rec = binary.AppendUvarint(rec, uint64(len(s)))
+				if _, err := bw.Write(append(rec, s...)); err != nil {
+					return st, fmt.Errorf("dedup: snapshot: %w", err)
+				}
+				records++
+				written[ids[i]] = true
+				st.Templates[mod] += countRefs(plain[m][i])
+			}
+		}
+		if lo == 0 {
+			failpoint.Hit(failpoint.SnapshotWriting)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return st, fmt.Errorf("dedup: snapshot: %w", err)
+	}
+	end := append([]byte{'E'}, binary.BigEndian.AppendUint64(nil, records)...)
+	end = binary.BigEndian.AppendUint32(end, crc.Sum32())
+	if _, err := f.Write(end); err != nil {
+		return st, fmt.Errorf("dedup: snapshot: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return st, fmt.Errorf("dedup: snapshot: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return st, fmt.Errorf("dedup: snapshot: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return st, fmt.Errorf("dedup: snapshot: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return st, fmt.Errorf("dedup: snapshot: %w", err)
+	}
+	ok = true
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	st.Persons, st.Bytes, st.Duration = len(written), fi.Size(), time.Since(start)
+	return st, nil
+}
+
+// removeTemps removes the temporary files an interrupted write of path
+// left.
+func removeTemps(path string) {
+	ms, _ := filepath.Glob(path + ".tmp-*")
+	for _, m := range ms {
+		os.Remove(m)
+	}
+}
+
+// countRefs is the number of references in a record's plaintext.
+func countRefs(p []byte) int {
+	n := 0
+	for len(p) > 0 {
+		k := int(p[0])
+		if k == 0 {
+			k = 16
+		}
+		p = p[1+k:]
+		l, m := binary.Uvarint(p)
+		p = p[m+int(l):]
+		n++
+	}
+	return n
+}
+
+// snapshotPlain makes the records' plaintexts of a batch of persons, per
+// modality (nil where the person has no template of it), under the read
+// lock; ids are the persons' texts. An id longer than 255 bytes (never a
+// UUID) cannot be written: an error, and no snapshot.
+func (l *Local) snapshotPlain(batch []ident) (ids []string, plain [2][][]byte, err error) {
+	ids = make([]string, len(batch))
+	plain[0], plain[1] = make([][]byte, len(batch)), make([][]byte, len(batch))
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	for i, p := range batch {
+		ids[i] = l.names.text(p)
+		if len(ids[i]) > 255 {
+			return nil, plain, fmt.Errorf("dedup: snapshot: a person id of %d bytes (at most 255)", len(ids[i]))
+		}
+		for _, r := range l.refs[p] {
+			o, ok := l.owner[r]
+			if !ok {
+				continue
+			}
+			m := int(o.modality) - 1
+			b := plain[m][i]
+			if r.named {
+				rt := l.names.text(r)
+				if len(rt) > 255 {
+					return nil, plain, fmt.Errorf("dedup: snapshot: a reference id of %d bytes (at most 255)", len(rt))
+				}
+				b = append(b, byte(len(rt)))
+				b = append(b, rt...)
+			} else {
+				b = append(b, 0)
+				b = append(b, r.b[:]...)
+			}
+			at := len(b)
+			b = append(b, make([]byte, binary.MaxVarintLen32)...) // room for the length
+			var form []byte
+			var found bool
+			if o.modality == modFingerprint {
+				form, found = l.fingers.AppendForm(b, r.key())
+			} else {
+				form, found = l.irises.AppendForm(b, r.key())
+			}
+			if !found {
+				continue
+			}
+			n := len(form) - len(b)
+			// Move the form right after its uvarint length.
+			k := binary.PutUvarint(form[at:], uint64(n))
+			copy(form[at+k:], form[at+binary.MaxVarintLen32:])
+			plain[m][i] = form[:at+k+n]
+		}
+	}
+	return ids, plain, nil
+}
+
+// snapshotReader reads a snapshot's records.
+type snapshotReader struct {
+	r       *bufio.Reader
+	free    chan []byte // buffers of batches done with, for the next ones
+	crc     hash.Hash32
+	records uint64
+	size    int64
+}
+
+// read fills buf (counted in the checksum).
+func (s *snapshotReader) read(buf []byte) error {
+	if _, err := io.ReadFull(s.r, buf); err != nil {
+		return truncated(err)
+	}
+	s.crc.Write(buf)
+	s.size += int64(len(buf))
+	return nil
+}
+
+func truncated(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: truncated", ErrSnapshot)
+	}
+	return fmt.Errorf("%w: %w", ErrSnapshot, err)
+}
+
+func (s *snapshotReader) byte1() (byte, error) {
+	var b [1]byte
+	err := s.read(b[:])
+	return b[0], err
+}
+
+func (s *snapshotReader) uvarint() (uint64, error) {
+	var v uint64
+	for shift := uint(0); shift < 64; shift += 7 {
+		b, err := s.byte1()
+		if err != nil {
+			return 0, err
+		}
+		v |= uint64(b&0x7f) << shift
+		if b < 0x80 {
+			return v, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: bad length", ErrSnapshot)
+}
+
+// snapBatch is a batch of records read: per modality, the persons and the
+// sealed records (slices of one buffer).
+type snapBatch struct {
+	ids    [2][]string
+	sealed [2][][]byte
+	bufs   [][]byte // the buffers the records are in
+	err    error
+	end    bool
+}
+
+// recycle hands a batch's buffers back to the reader.
+func (s *snapshotReader) recycle(b snapBatch) {
+	for _, buf := range b.bufs {
+		select {
+		case s.free <- buf[:0]:
+		default:
+		}
+	}
+}
+
+// maxRecord bounds a sealed record (a person's templates of one modality).
+const maxRecord = 1 << 20
+
+// next reads up to n records; end is set when the end marker was read
+// and checked.
+func (s *snapshotReader) next(n int) snapBatch {
+	var b snapBatch
+	var buf []byte
+	for range n {
+		tag, err := s.r.ReadByte()
+		if err != nil {
+			b.err = truncated(err)
+			return b
+		}
+		if tag == 'E' {
+			sum := s.crc.Sum32()
+			var end [12]byte
+			if _, err := io.ReadFull(s.r, end[:]); err != nil {
+				b.err = truncated(err)
+				return b
+			}
+			if binary.BigEndian.Uint64(end[:8]) != s.records || binary.BigEndian.Uint32(end[8:]) != sum {
+				b.err = fmt.Errorf("%w: %d records read, the end says %d; or the checksum differs", ErrSnapshot, s.records, binary.BigEndian.Uint64(end[:8]))
+				return b
+			}
+			if _, err := s.r.ReadByte(); err != io.EOF {
+				b.err = fmt.Errorf("%w: bytes after the end", ErrSnapshot)
+				return b
+			}
+			b.end = true
+			return b
+		}
+		if tag != 'R' {
+			b.err = fmt.Errorf("%w: record tag %#x", ErrSnapshot, tag)
+			return b
+		}
+		s.crc.Write([]byte{tag})
+		s.size++
+		var h [2]byte
+		if err := s.read(h[:]); err != nil {
+			b.err = err
+			return b
+		}
+		m := int(h[0]) - 1
+		if m < 0 || m > 1 || h[1] == 0 {
+			b.err = fmt.Errorf("%w: record header", ErrSnapshot)
+			return b
+		}
+		id := make([]byte, h[1])
+		if err := s.read(id); err != nil {
+			b.err = err
+			return b
+		}
+		ln, err := s.uvarint()
+		if err != nil {
+			b.err = err
+			return b
+		}
+		if ln > maxRecord {
+			b.err = fmt.Errorf("%w: a record of %d bytes", ErrSnapshot, ln)
+			return b
+		}
+		if cap(buf)-len(buf) < int(ln) {
+			buf = nil
+			select {
+			case buf = <-s.free:
+			default:
+			}
+			if cap(buf) < int(ln) {
+				buf = make([]byte, 0, max(4<<20, int(ln)))
+			}
+			b.bufs = append(b.bufs, buf)
+		}
+		v := buf[len(buf) : len(buf)+int(ln)]
+		buf = buf[:len(buf)+int(ln)]
+		if err := s.read(v); err != nil {
+			b.err = err
+			return b
+		}
+		s.records++
+		b.ids[m] = append(b.ids[m], string(id))
+		b.sealed[m] = append(b.sealed[m], v)
+	}
+	return b
+}
+
+// ReadSnapshotHeader reads the header of the snapshot at path.
+func ReadSnapshotHeader(path string) (SnapshotHeader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return SnapshotHeader{}, fmt.Errorf("%w: %w", ErrSnapshot, err)
+	}
+	defer f.Close()
+	h, _, err := readHeader(&snapshotReader{r: bufio.NewReader(f), crc: crc32.New(crc32.MakeTable(crc32.Castagnoli))})
+	return h, err
+}
+
+func readHeader(s *snapshotReader) (SnapshotHeader, []byte, error) {
+	var h SnapshotHeader
+	head := make([]byte, len(snapshotMagic)+5)
+	if err := s.read(head); err != nil {
+		return h, nil, err
+	}
+	if string(head[:len(snapshotMagic)]) != snapshotMagic {
+		return h, nil, fmt.Errorf("%w: not a gallery snapshot", ErrSnapshot)
+	}
+	if head[len(snapshotMagic)] != SnapshotFormat {
+		return h, nil, fmt.Errorf("%w: format %d, this code reads %d", ErrSnapshot, head[len(snapshotMagic)], SnapshotFormat)
+	}
+	n := binary.BigEndian.Uint32(head[len(snapshotMagic)+1:])
+	if n > 1<<16 {
+		return h, nil, fmt.Errorf("%w: a header of %d bytes", ErrSnapshot, n)
+	}
+	hdr := make([]byte, n)
+	if err := s.read(hdr); err != nil {
+		return h, nil, err
+	}
+	if err := json.Unmarshal(hdr, &h); err != nil {
+		return h, nil, fmt.Errorf("%w: header: %w", ErrSnapshot, err)
+	}
+	return h, hdr, nil
+}
+
+// CheckSnapshot tells whether a snapshot of header h can be loaded by
+// this code as shard index of of: nil, or an error wrapping ErrSnapshot.
+func CheckSnapshot(h SnapshotHeader, index, of int) error {
+	want := NewSnapshotHeader(index, of, 0)
+	switch {
+	case h.Format != SnapshotFormat:
+		return fmt.Errorf("%w: format %d", ErrSnapshot, h.Format)
+	case h.Fingerprint != want.Fingerprint:
+		return fmt.Errorf("%w: fingerprint form %q, this code's is %q", ErrSnapshot, h.Fingerprint, want.Fingerprint)
+	case h.Iris != want.Iris:
+		return fmt.Errorf("%w: iris form %q, this code's is %q", ErrSnapshot, h.Iris, want.Iris)
+	case h.Shard != index || h.Of != of:
+		return fmt.Errorf("%w: a snapshot of shard %d of %d, not %d of %d", ErrSnapshot, h.Shard, h.Of, index, of)
+	}
+	return nil
+}
+
+// LoadSnapshot makes a gallery from the snapshot at path, for shard index
+// of of: the records are read in batches (one goroutine) while the
+// batch before is opened (one key-store read per batch and modality,
+// every core) and appended: fingerprint entries to a fingerprint.Builder
+// (its index written in sealed segments directly), iris entries to the
+// iris arrays, sized once. A record whose key is gone (the person or the
+// modality erased since the write) is skipped and counted. Any other
+// fault (a missing, truncated or altered file, another format, version
+// or shard) is an error wrapping ErrSnapshot, and nothing is returned:
+// load from the store then. The header says which change point the
+// gallery holds: apply the changes after h.Seq before serving.
+func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of int) (*Local, SnapshotHeader, SnapshotStats, error) {
+	start := time.Now()
+	st := SnapshotStats{Templates: map[string]int{}}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, SnapshotHeader{}, st, fmt.Errorf("%w: %w", ErrSnapshot, err)
+	}
+	defer f.Close()
+	sr := &snapshotReader{r: bufio.NewReaderSize(f, 1<<20), crc: crc32.New(crc32.MakeTable(crc32.Castagnoli)), free: make(chan []byte, 16)}
+	h, hdr, err := readHeader(sr)
+	if err != nil {
+		return nil, h, st, err
+	}
+	if err := CheckSnapshot(h, index, of); err != nil {
+		return nil, h, st, err
+	}
+	kind := snapshotKind(hdr)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan snapBatch, 1)
+	go func() {
+		defer close(batches)
+		for {
+			b := sr.next(snapshotBatch)
+			select {
+			case batches <- b:
+			case <-ctx.Done():
+				return
+			}
+			if b.err != nil || b.end {
+				return
+			}
+		}
+	}()
+	// Opening (every core, one key read per batch and modality) runs
+	// beside the reading before it and the appending after it.
+	type opened struct {
+		b     snapBatch
+		plain [2][][]byte
+		err   error
+	}
+	openedc := make(chan opened, 1)
+	go func() {
+		defer close(openedc)
+		for b := range batches {
+			o := opened{b: b}
+			if b.err == nil {
+				for m, mod := range []string{Fingerprint, Iris} {
+					if len(b.ids[m]) > 0 && o.err == nil {
+						if o.plain[m], o.err = keys.OpenAvailable(ctx, mod, kind, b.ids[m], b.sealed[m]); o.err != nil {
+							o.err = fmt.Errorf("%w: %w", ErrSnapshot, o.err)
+						}
+					}
+				}
+			}
+			select {
+			case openedc <- o:
+			case <-ctx.Done():
+				return
+			}
+			if o.err != nil || b.err != nil || b.end {
+				return
+			}
+		}
+	}()
+	l := NewLocal()
+	fb := fingerprint.NewBuilder(h.Fingerprints)
+	l.irises.Grow(h.Irises)
+	l.owner = make(map[ident]owned, h.Fingerprints+h.Irises)
+	l.refs = make(map[ident][]ident, h.Persons)
+	var loadErr error
+	ended := false
+	for o := range openedc {
+		if loadErr != nil {
+			continue
+		}
+		err := o.b.err
+		if err == nil {
+			err = o.err
+		}
+		if err == nil {
+			err = l.appendBatch(fb, o.b, o.plain, &st)
+		}
+		if err != nil {
+			loadErr = err
+			cancel()
+			continue
+		}
+		sr.recycle(o.b) // the batch's entries were copied into the galleries
+		ended = o.b.end
+	}
+	if loadErr == nil && !ended {
+		loadErr = ctx.Err()
+		if loadErr == nil {
+			loadErr = fmt.Errorf("%w: truncated", ErrSnapshot)
+		}
+	}
+	if loadErr != nil {
+		return nil, h, st, loadErr
+	}
+	g, err := fb.Gallery()
+	if err != nil {
+		return nil, h, st, fmt.Errorf("%w: %w", ErrSnapshot, err)
+	}
+	l.fingers = g
+	l.irises.Trim()
+	st.Persons = len(l.refs)
+	st.Bytes = sr.size
+	st.Duration = time.Since(start)
+	return l, h, st, nil
+}
+
+// appendBatch adds the entries of a batch's opened records (plain: per
+// modality, nil where the record's key is gone).
+func (l *Local) appendBatch(fb *fingerprint.Builder, b snapBatch, plains [2][][]byte, st *SnapshotStats) error {
+	for m, mod := range []string{Fingerprint, Iris} {
+		plain := plains[m]
+		var irisKeys []string
+		var irisForms [][]byte
+		for i, p := range plain {
+			if p == nil {
+				st.Skipped++
+				continue
+			}
+			pid := l.names.ident(b.ids[m][i])
+			for len(p) > 0 {
+				k := int(p[0])
+				if k == 0 {
+					k = 16 // a UUID's bytes
+				}
+				if len(p) < 1+k {
+					return fmt.Errorf("%w: a record's reference", ErrSnapshot)
+				}
+				var rid ident
+				if p[0] == 0 {
+					copy(rid.b[:], p[1:17])
+				} else {
+					rid = l.names.ident(string(p[1 : 1+k]))
+				}
+				p = p[1+k:]
+				n, w := binary.Uvarint(p)
+				if w <= 0 || n > uint64(len(p)-w) {
+					return fmt.Errorf("%w: a record's form", ErrSnapshot)
+				}
+				form := p[w : w+int(n)]
+				p = p[w+int(n):]
+				if _, dup := l.owner[rid]; dup {
+					return fmt.Errorf("%w: a reference twice", ErrSnapshot)
+				}
+				key := rid.key()
+				if m == 0 {
+					if err := fb.Add(key, form); err != nil {
+						return fmt.Errorf("%w: %w", ErrSnapshot, err)
+					}
+				} else {
+					irisKeys, irisForms = append(irisKeys, key), append(irisForms, form)
+				}
+				l.owner[rid] = owned{person: pid, modality: uint8(m + 1)}
+				l.refs[pid] = append(l.refs[pid], rid)
+				st.Templates[mod]++
+			}
+		}
+		if len(irisKeys) > 0 {
+			if err := l.irises.AddForms(irisKeys, irisForms); err != nil {
+				return fmt.Errorf("%w: %w", ErrSnapshot, err)
+			}
+		}
+	}
+	return nil
+}
+
+// SnapshotPath is the file of shard index of of's snapshot in dir.
+func SnapshotPath(dir string, index, of int) string {
+	return filepath.Join(dir, fmt.Sprintf("gallery-%d-of-%d.snapshot", index, of))
+}

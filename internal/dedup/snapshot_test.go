@@ -1,0 +1,340 @@
+package dedup
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/assent-registry/assent/internal/benchpop/synth"
+	"github.com/assent-registry/assent/internal/biometric/iris"
+	"github.com/assent-registry/assent/internal/envelope"
+	"github.com/assent-registry/assent/internal/failpoint"
+	"github.com/google/uuid"
+)
+
+// snapPop is a small population in a Local: person i has two fingers and
+// two eyes, their data keys in a keyring.
+type snapPop struct {
+	l       *Local
+	keys    *envelope.Keyring
+	persons []string
+	fingers [][2]synth.Finger
+	fields  [][2][]float64
+	eyes    iris.Synth
+	rng     *rand.Rand
+}
+
+func newSnapPop(t *testing.T, n int, seed uint64) *snapPop {
+	t.Helper()
+	ctx := context.Background()
+	m, err := envelope.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := envelope.NewKeyring(ctx, &envelope.MemStore{}, m, envelope.Options{CacheSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(seed, 77))
+	p := &snapPop{l: NewLocal(), keys: kr, eyes: iris.NewSynth(iris.DefaultRows, iris.DefaultCols), rng: rng}
+	for i := range n {
+		id := uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "%d-%d", seed, i)).String()
+		p.persons = append(p.persons, id)
+		f := [2]synth.Finger{synth.NewFinger(rng), synth.NewFinger(rng)}
+		e := [2][]float64{p.eyes.Field(rng), p.eyes.Field(rng)}
+		p.fingers, p.fields = append(p.fingers, f), append(p.fields, e)
+		for k := range 2 {
+			ref := uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "%s-f%d", id, k)).String()
+			if err := p.l.Add(ctx, Fingerprint, id, ref, raw(t, f[k].Template())); err != nil {
+				t.Fatal(err)
+			}
+			ref = uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "%s-e%d", id, k)).String()
+			if err := p.l.Add(ctx, Iris, id, ref, raw(t, p.eyes.Template(e[k], rng))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// the person's data keys, as their stored templates would have made
+		for _, c := range []string{Fingerprint, Iris} {
+			if _, err := kr.Seal(ctx, id, c, "template", []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return p
+}
+
+// probes returns a mate of person i's first finger and first eye.
+func (p *snapPop) probes(t *testing.T, i int) map[string][]byte {
+	return map[string][]byte{
+		Fingerprint: raw(t, p.fingers[i][0].Mate(p.rng)),
+		Iris:        raw(t, p.eyes.Mate(p.fields[i][0], p.rng)),
+	}
+}
+
+func search(t *testing.T, l *Local, mod string, probe []byte) []string {
+	t.Helper()
+	c, _, err := l.Search(context.Background(), mod, probe, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestSnapshotLoadsTheSameGallery(t *testing.T) {
+	ctx := context.Background()
+	p := newSnapPop(t, 60, 1)
+	// a non-UUID person id, as tests and other callers use
+	if err := p.l.Add(ctx, Fingerprint, "named-person", "named-ref", raw(t, p.fingers[0][1].Template())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.keys.Seal(ctx, "named-person", Fingerprint, "template", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "g.snapshot")
+	ws, err := p.l.WriteSnapshot(ctx, path, p.keys, NewSnapshotHeader(0, 1, 42))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws.Persons != 61 || ws.Templates[Fingerprint] != 121 || ws.Templates[Iris] != 120 || ws.Skipped != 0 {
+		t.Fatalf("written %+v", ws)
+	}
+	file, _ := os.ReadFile(path)
+	for _, id := range p.persons[:3] {
+		if !bytes.Contains(file, []byte(id)) {
+			t.Fatalf("person id %s not in clear (the key lookup)", id)
+		}
+	}
+	if bytes.Contains(file, []byte("named-ref")) {
+		t.Fatal("a reference id in clear")
+	}
+	got, h, ls, err := LoadSnapshot(ctx, path, p.keys, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Seq != 42 || ls.Persons != 61 || ls.Skipped != 0 || ls.Templates[Fingerprint] != 121 {
+		t.Fatalf("loaded %+v, header %+v", ls, h)
+	}
+	if d := fmt.Sprint(got.Sizes()); d != fmt.Sprint(p.l.Sizes()) {
+		t.Fatalf("sizes %s, want %v", d, p.l.Sizes())
+	}
+	for _, i := range []int{0, 7, 59} {
+		for mod, probe := range p.probes(t, i) {
+			want, have := search(t, p.l, mod, probe), search(t, got, mod, probe)
+			if !slices.Equal(want, have) || !slices.Contains(have, p.persons[i]) {
+				t.Errorf("person %d, %s: %v from the snapshot, %v from the gallery", i, mod, have, want)
+			}
+		}
+	}
+	// named ids come back as they were
+	if c := search(t, got, Fingerprint, raw(t, p.fingers[0][1].Mate(p.rng))); !slices.Contains(c, "named-person") {
+		t.Errorf("named person not found: %v", c)
+	}
+	// the loaded gallery takes changes
+	if err := got.Remove(ctx, p.persons[7], ""); err != nil {
+		t.Fatal(err)
+	}
+	if c := search(t, got, Fingerprint, p.probes(t, 7)[Fingerprint]); slices.Contains(c, p.persons[7]) {
+		t.Error("a removed person still found")
+	}
+}
+
+// TestSnapshotErasedPersonUnreadable: a person whose keys were shredded
+// after the write is never loaded (their records do not open), and the
+// next write leaves them out.
+func TestSnapshotErasedPersonUnreadable(t *testing.T) {
+	ctx := context.Background()
+	p := newSnapPop(t, 30, 2)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "g.snapshot")
+	if _, err := p.l.WriteSnapshot(ctx, path, p.keys, NewSnapshotHeader(0, 1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.keys.ShredPerson(ctx, p.persons[4]); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.keys.Shred(ctx, p.persons[5], Iris); err != nil { // iris erased only
+		t.Fatal(err)
+	}
+	got, _, ls, err := LoadSnapshot(ctx, path, p.keys, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls.Skipped != 3 || ls.Persons != 29 {
+		t.Errorf("skipped %d records, %d persons loaded; want 3, 29", ls.Skipped, ls.Persons)
+	}
+	pr := p.probes(t, 4)
+	for mod, probe := range pr {
+		if c := search(t, got, mod, probe); slices.Contains(c, p.persons[4]) {
+			t.Errorf("erased person found by %s", mod)
+		}
+	}
+	pr = p.probes(t, 5)
+	if c := search(t, got, Iris, pr[Iris]); slices.Contains(c, p.persons[5]) {
+		t.Error("erased iris found")
+	}
+	if c := search(t, got, Fingerprint, pr[Fingerprint]); !slices.Contains(c, p.persons[5]) {
+		t.Error("the fingerprint of a person whose iris was erased is lost")
+	}
+	// The gallery still holds person 4 (its remove has not come): the next
+	// write leaves them out, and makes no key for them.
+	ws, err := p.l.WriteSnapshot(ctx, path, p.keys, NewSnapshotHeader(0, 1, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws.Skipped != 3 || ws.Persons != 29 {
+		t.Errorf("second write: %+v", ws)
+	}
+	if _, err := p.keys.Open(ctx, p.persons[4], Fingerprint, "template", []byte("x")); !errors.Is(err, envelope.ErrShredded) && !errors.Is(err, envelope.ErrTampered) {
+		t.Errorf("a key was made again for the erased person: %v", err)
+	}
+	if ms, _ := filepath.Glob(filepath.Join(dir, "*tmp*")); len(ms) != 0 {
+		t.Errorf("temporary files left: %v", ms)
+	}
+}
+
+// TestSnapshotRefused: a file that is missing, truncated, altered, of
+// another version or another shard is refused with ErrSnapshot (the
+// caller loads from the store).
+func TestSnapshotRefused(t *testing.T) {
+	ctx := context.Background()
+	p := newSnapPop(t, 20, 3)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "g.snapshot")
+	if _, err := p.l.WriteSnapshot(ctx, path, p.keys, NewSnapshotHeader(1, 3, 9)); err != nil {
+		t.Fatal(err)
+	}
+	good, _ := os.ReadFile(path)
+	hdrEnd := bytes.IndexByte(good, '}') + 1
+	edit := func(f func(b []byte) []byte) string {
+		b := f(slices.Clone(good))
+		q := filepath.Join(dir, fmt.Sprint("bad-", len(b), "-", rand.Int()))
+		if err := os.WriteFile(q, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	for name, tc := range map[string]struct {
+		path      string
+		index, of int
+	}{
+		"missing":        {filepath.Join(dir, "none"), 1, 3},
+		"another shard":  {path, 0, 3},
+		"another count":  {path, 1, 4},
+		"empty":          {edit(func(b []byte) []byte { return nil }), 1, 3},
+		"truncated head": {edit(func(b []byte) []byte { return b[:hdrEnd-3] }), 1, 3},
+		"truncated":      {edit(func(b []byte) []byte { return b[:len(b)*2/3] }), 1, 3},
+		"no end":         {edit(func(b []byte) []byte { return b[:len(b)-13] }), 1, 3},
+		"a byte changed": {edit(func(b []byte) []byte { b[len(b)/2] ^= 0x10; return b }), 1, 3},
+		"bytes after":    {edit(func(b []byte) []byte { return append(b, 0) }), 1, 3},
+		"other version": {edit(func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"iris_form":"iris-gallery/1`), []byte(`"iris_form":"iris-gallery/0`), 1)
+		}), 1, 3},
+		"change point moved": {edit(func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"stream_seq":9`), []byte(`"stream_seq":8`), 1)
+		}), 1, 3},
+		"other format": {edit(func(b []byte) []byte { b[len(snapshotMagic)] = 2; return b }), 1, 3},
+	} {
+		t.Run(name, func(t *testing.T) {
+			l, _, _, err := LoadSnapshot(ctx, tc.path, p.keys, tc.index, tc.of)
+			if !errors.Is(err, ErrSnapshot) || l != nil {
+				t.Fatalf("loaded: %v, %v", l != nil, err)
+			}
+		})
+	}
+	if _, _, _, err := LoadSnapshot(ctx, path, p.keys, 1, 3); err != nil {
+		t.Fatalf("the good file: %v", err)
+	}
+	if !strings.Contains(string(good[:hdrEnd]), `"stream_seq":9`) {
+		t.Fatal("the test's edits do not match the header")
+	}
+}
+
+// TestSnapshotKilledWhileWriting: a process killed (SIGKILL, failpoint
+// snapshot-writing) in the middle of a write leaves the former snapshot
+// whole and usable; the next write removes what the killed one left.
+func TestSnapshotKilledWhileWriting(t *testing.T) {
+	if dir := os.Getenv("SNAPSHOT_CHILD_DIR"); dir != "" {
+		p := newSnapPop(t, 2*snapshotBatch+10, 5)
+		_, err := p.l.WriteSnapshot(context.Background(), filepath.Join(dir, "g.snapshot"), p.keys, NewSnapshotHeader(0, 1, 2))
+		t.Fatalf("the write was not killed: %v", err)
+	}
+	if testing.Short() {
+		t.Skip("starts a process")
+	}
+	ctx := context.Background()
+	p := newSnapPop(t, 40, 6)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "g.snapshot")
+	if _, err := p.l.WriteSnapshot(ctx, path, p.keys, NewSnapshotHeader(0, 1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestSnapshotKilledWhileWriting$")
+	cmd.Env = append(os.Environ(), "SNAPSHOT_CHILD_DIR="+dir, failpoint.Env+"="+failpoint.SnapshotWriting)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "failpoint "+failpoint.SnapshotWriting) {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	left, _ := filepath.Glob(path + ".tmp-*")
+	if len(left) != 1 {
+		t.Fatalf("the killed write left %v", left)
+	}
+	after, _ := os.ReadFile(path)
+	if !bytes.Equal(before, after) {
+		t.Fatal("the snapshot changed")
+	}
+	got, h, _, err := LoadSnapshot(ctx, path, p.keys, 0, 1)
+	if err != nil || h.Seq != 1 {
+		t.Fatalf("the former snapshot: %v (seq %d)", err, h.Seq)
+	}
+	if c := search(t, got, Fingerprint, p.probes(t, 3)[Fingerprint]); !slices.Contains(c, p.persons[3]) {
+		t.Error("the former snapshot lost a person")
+	}
+	if _, err := p.l.WriteSnapshot(ctx, path, p.keys, NewSnapshotHeader(0, 1, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(path + ".tmp-*"); len(left) != 0 {
+		t.Errorf("still left: %v", left)
+	}
+}
+
+// BenchmarkSnapshotLoad: a snapshot of 5,000 persons (two fingers, two
+// eyes each; ASSENT_SNAPSHOT_PERSONS to change) loaded, CPU time per
+// person (every core) reported.
+func BenchmarkSnapshotLoad(b *testing.B) {
+	n := 5000
+	if v, err := strconv.Atoi(os.Getenv("ASSENT_SNAPSHOT_PERSONS")); err == nil {
+		n = v
+	}
+	t := &testing.T{}
+	p := newSnapPop(t, n, 9)
+	path := filepath.Join(b.TempDir(), "g.snapshot")
+	ctx := context.Background()
+	if _, err := p.l.WriteSnapshot(ctx, path, p.keys, NewSnapshotHeader(0, 1, 1)); err != nil {
+		b.Fatal(err)
+	}
+	cpu0 := cpuNow()
+	for b.Loop() {
+		if _, _, _, err := LoadSnapshot(ctx, path, p.keys, 0, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cpuNow()-cpu0).Microseconds())/float64(b.N*n), "cpu-us/person")
+}
+
+func cpuNow() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
