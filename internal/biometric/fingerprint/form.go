@@ -15,7 +15,7 @@ import (
 // templates or computing MinHash keys. Layout (little-endian):
 //
 //	n              1 byte   cylinders
-//	geometry       12 bytes a cylinder (cylGeom: x, y, dir, cos, sin, onesTyp)
+//	geometry       8 bytes a cylinder (cylGeom: x, y, dir, onesTyp)
 //	gaps length    uvarint, then the Rice-coded bit positions (packed.gaps)
 //	k              1 byte   cylinders indexed
 //	per indexed cylinder: its index direction level (1 byte) and its
@@ -44,7 +44,7 @@ var FormVersion = func() string {
 			h.Write(b[:2])
 		}
 	}
-	return fmt.Sprintf("afp-gallery/2 cyl=%08x rice=%d tables=%d band=%d buckets=%d dirbits=%d minones=%d perm=%08x",
+	return fmt.Sprintf("afp-gallery/3 cyl=%08x rice=%d tables=%d band=%d buckets=%d dirbits=%d minones=%d perm=%08x",
 		cylinderTag, riceK, indexTables, indexBand, indexBucketBits, unitDirBits, indexMinOnes, h.Sum32())
 }()
 
@@ -92,8 +92,6 @@ func appendForm(dst []byte, p packed) []byte {
 		dst = binary.LittleEndian.AppendUint16(dst, g.x)
 		dst = binary.LittleEndian.AppendUint16(dst, g.y)
 		dst = binary.LittleEndian.AppendUint16(dst, g.dir)
-		dst = binary.LittleEndian.AppendUint16(dst, uint16(g.cos))
-		dst = binary.LittleEndian.AppendUint16(dst, uint16(g.sin))
 		dst = binary.LittleEndian.AppendUint16(dst, g.onesTyp)
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(p.gaps)))
@@ -119,7 +117,7 @@ const formKeyBytes = 1 + 2*indexTables
 
 // parsedForm is a form split into its parts (aliasing the input).
 type parsedForm struct {
-	geom []byte // 12 bytes a cylinder
+	geom []byte // 8 bytes a cylinder
 	gaps []byte
 	keys []byte // formKeyBytes a cylinder indexed
 	sk   []byte // 4 bytes a cylinder
@@ -133,10 +131,10 @@ func parseForm(b []byte) (parsedForm, error) {
 	}
 	f.n = int(b[0])
 	b = b[1:]
-	if f.n > MaxTemplateMinutiae || len(b) < 12*f.n {
+	if f.n > MaxTemplateMinutiae || len(b) < 8*f.n {
 		return f, fmt.Errorf("%w: %d cylinders", ErrForm, f.n)
 	}
-	f.geom, b = b[:12*f.n], b[12*f.n:]
+	f.geom, b = b[:8*f.n], b[8*f.n:]
 	gl, k := binary.Uvarint(b)
 	if k <= 0 || gl > uint64(len(b)-k) {
 		return f, fmt.Errorf("%w: bit positions", ErrForm)
@@ -157,7 +155,7 @@ func parseForm(b []byte) (parsedForm, error) {
 	// checked, so that nothing is read beyond the form.
 	ones := 0
 	for i := range f.n {
-		o := int(binary.LittleEndian.Uint16(f.geom[12*i+10:]) & 0xfff)
+		o := int(binary.LittleEndian.Uint16(f.geom[8*i+6:]) & 0xfff)
 		if o > cylBitsUsed {
 			return f, fmt.Errorf("%w: cylinder of %d bits", ErrForm, o)
 		}
@@ -235,9 +233,9 @@ func (b *Builder) Add(key string, form []byte) error {
 	}
 	b.geom = b.geom[:0]
 	for i := range f.n {
-		o := f.geom[12*i : 12*i+12]
+		o := f.geom[8*i : 8*i+8]
 		u := func(k int) uint16 { return binary.LittleEndian.Uint16(o[2*k:]) }
-		b.geom = append(b.geom, cylGeom{x: u(0), y: u(1), dir: u(2), cos: int16(u(3)), sin: int16(u(4)), onesTyp: u(5)})
+		b.geom = append(b.geom, cylGeom{x: u(0), y: u(1), dir: u(2), onesTyp: u(3)})
 	}
 	b.sk = b.sk[:0]
 	for i := range f.n {

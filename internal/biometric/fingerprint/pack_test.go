@@ -38,7 +38,9 @@ func TestPackUnpack(t *testing.T) {
 			got, want float32
 			tol       float64
 		}{{"x", got.x[i], c.x[i], 1.0 / 16}, {"y", got.y[i], c.y[i], 1.0 / 16}, {"dir", got.dir[i], c.dir[i], 2 * math.Pi / 65536},
-			{"cos", got.cos[i], c.cos[i], 1.0 / 16384}, {"sin", got.sin[i], c.sin[i], 1.0 / 16384}} {
+			// cos and sin come from dirTrig: the direction to 1/8192 turn
+			// (rounded), after its packing to 1/65536 (rounded down).
+			{"cos", got.cos[i], c.cos[i], 2*math.Pi/8192 + 2*math.Pi/65536}, {"sin", got.sin[i], c.sin[i], 2*math.Pi/8192 + 2*math.Pi/65536}} {
 			if math.Abs(float64(d.got-d.want)) > d.tol {
 				t.Errorf("cylinder %d: %s %v, want %v", i, d.name, d.got, d.want)
 			}
