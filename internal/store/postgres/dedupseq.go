@@ -47,10 +47,14 @@ func (t *tx) RenumberDedup(ctx context.Context, personID, modality string, seq i
 	return int(tag.RowsAffected()), nil
 }
 
+// DedupAddedAfter's "dedup_seq > 0" is what lets the planner use the
+// partial index biometrics_dedup_seq (WHERE dedup_seq > 0): with only the
+// bound parameter it cannot tell the rows are in the index, and scans the
+// whole table on every capture.
 func (t *tx) DedupAddedAfter(ctx context.Context, modality string, after int64, limit int) ([]store.Biometric, error) {
 	return collect(ctx, t, "dedup added after",
 		`SELECT `+biometricCols+`, dedup_seq FROM biometrics
-		WHERE category = $1 AND dedup_seq > $2 AND purpose = 'deduplication' ORDER BY dedup_seq, reference_id LIMIT $3`,
+		WHERE category = $1 AND dedup_seq > 0 AND dedup_seq > $2 AND purpose = 'deduplication' ORDER BY dedup_seq, reference_id LIMIT $3`,
 		func(r pgx.Row) (store.Biometric, error) {
 			var b store.Biometric
 			var at int64

@@ -48,9 +48,15 @@ func (t *tx) RenumberDedup(ctx context.Context, personID, modality string, seq i
 	return int(n), nil
 }
 
+// DedupAddedAfter's "dedup_seq > 0" is what lets the planner use the
+// partial index biometrics_dedup_seq (WHERE dedup_seq > 0): with only the
+// bound parameter it cannot tell the rows are in the index, and scans the
+// whole table on every capture.
+const dedupAddedAfterSQL = `SELECT ` + biometricCols + `, dedup_seq FROM biometrics
+	WHERE category = ? AND dedup_seq > 0 AND dedup_seq > ? AND purpose = 'deduplication' ORDER BY dedup_seq, reference_id LIMIT ?`
+
 func (t *tx) DedupAddedAfter(ctx context.Context, modality string, after int64, limit int) ([]store.Biometric, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+biometricCols+`, dedup_seq FROM biometrics
-		WHERE category = ? AND dedup_seq > ? AND purpose = 'deduplication' ORDER BY dedup_seq, reference_id LIMIT ?`, modality, after, limit)
+	rows, err := t.tx.QueryContext(ctx, dedupAddedAfterSQL, modality, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: dedup added after: %w", err)
 	}
