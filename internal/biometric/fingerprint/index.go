@@ -656,15 +656,9 @@ var invSqrt = func() (t [MaxTemplateMinutiae + 1]float32) {
 	return t
 }()
 
-// indexScore is an entry's index score from its rotation bins.
-func indexScore(bins []uint8, ncyl uint8) float32 {
-	s, _ := indexScoreBin(bins, ncyl)
-	return s
-}
-
-// indexScoreBin is indexScore and the first bin of the best pair of
-// neighbouring bins (the lowest such bin of a tie): the rotation between
-// the two impressions, as the index sees it.
+// indexScoreBin is an entry's index score from its rotation bins, and the
+// first bin of the best pair of neighbouring bins (the lowest such bin of
+// a tie): the rotation between the two impressions, as the index sees it.
 func indexScoreBin(bins []uint8, ncyl uint8) (float32, uint8) {
 	best, at := uint32(0), 0
 	for b := 0; b+1 < len(bins); b++ {
