@@ -94,16 +94,7 @@ func (k *Keyring) openAll(ctx context.Context, op, cat, kind string, persons []s
 	if need == 0 {
 		return out, nil
 	}
-	k.rot.RLock()
-	defer k.rot.RUnlock()
-	// Stripes in ascending order: a writer (Shred) takes one stripe only, so
-	// this cannot deadlock with it or with another OpenAll.
-	for i := range stripes {
-		if locks[i] {
-			k.stripe[i].RLock()
-			defer k.stripe[i].RUnlock()
-		}
-	}
+	defer k.readLockStripes(&locks)()
 	keys, err := k.dataKeys(ctx, cat, persons, values)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
@@ -262,14 +253,7 @@ func (k *Keyring) SealExisting(ctx context.Context, cat, kind string, persons []
 	if need == 0 {
 		return out, nil
 	}
-	k.rot.RLock()
-	defer k.rot.RUnlock()
-	for i := range stripes {
-		if locks[i] {
-			k.stripe[i].RLock()
-			defer k.stripe[i].RUnlock()
-		}
-	}
+	defer k.readLockStripes(&locks)()
 	keys, err := k.dataKeys(ctx, cat, persons, plaintexts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
@@ -289,4 +273,25 @@ func (k *Keyring) SealExisting(ctx context.Context, cat, kind string, persons []
 	}
 	wg.Wait()
 	return out, nil
+}
+
+// readLockStripes takes the rotation lock and the stripes marked in locks
+// for reading, and returns what releases them. Stripes are taken in
+// ascending order: a writer (Shred) takes one stripe only, so a batch
+// cannot deadlock with it or with another batch.
+func (k *Keyring) readLockStripes(locks *[stripes]bool) (unlock func()) {
+	k.rot.RLock()
+	for i := range stripes {
+		if locks[i] {
+			k.stripe[i].RLock()
+		}
+	}
+	return func() {
+		for i := stripes - 1; i >= 0; i-- {
+			if locks[i] {
+				k.stripe[i].RUnlock()
+			}
+		}
+		k.rot.RUnlock()
+	}
 }
