@@ -163,15 +163,7 @@ func TestMatchCPU(t *testing.T) {
 func TestIndexRetention(t *testing.T) {
 	heavy(t)
 	root := dataDir(t)
-	var ts []*Template
-	var fingers []int
-	for si, set := range sets {
-		e := extractSet(t, root, set.dir, set.dpi)
-		for i, im := range e.imps {
-			ts = append(ts, e.ts[i])
-			fingers = append(fingers, si*1000+im.Finger)
-		}
-	}
+	ts, fingers := pooledTemplates(t, root, true)
 	pens := []float64{0.01, DefaultPenetration, 0.05}
 	res := EvalIndex(ts, fingers, []float64{DefaultThreshold(), Threshold(1 / (100 * 200000.0))}, pens)
 	for _, r := range res {
@@ -181,4 +173,22 @@ func TestIndexRetention(t *testing.T) {
 		t.Errorf("at the 100,000-person threshold the index keeps %.4f of %d genuine pairs at %.0f%% penetration, want at least 0.99",
 			strict.Kept[1], strict.Pairs, 100*DefaultPenetration)
 	}
+}
+
+// pooledTemplates extracts the shared sets and returns their templates
+// pooled, each with its finger's label (set x 1000 + finger); a failure to
+// enrol is kept as a nil template when withFailures is set, left out
+// otherwise.
+func pooledTemplates(t *testing.T, root string, withFailures bool) (ts []*Template, fingers []int) {
+	t.Helper()
+	for si, set := range sets {
+		e := extractSet(t, root, set.dir, set.dpi)
+		for i, im := range e.imps {
+			if e.ts[i] != nil || withFailures {
+				ts = append(ts, e.ts[i])
+				fingers = append(fingers, si*1000+im.Finger)
+			}
+		}
+	}
+	return ts, fingers
 }

@@ -120,17 +120,7 @@ func stageRetention(ts []*Template, finger []int, thresholds []float64, pen floa
 func TestSecondStageRetention(t *testing.T) {
 	heavy(t)
 	root := dataDir(t)
-	var ts []*Template
-	var fingers []int
-	for si, set := range sets {
-		e := extractSet(t, root, set.dir, set.dpi)
-		for i, im := range e.imps {
-			if e.ts[i] != nil {
-				ts = append(ts, e.ts[i])
-				fingers = append(fingers, si*1000+im.Finger)
-			}
-		}
-	}
+	ts, fingers := pooledTemplates(t, root, false)
 	cuts := []int{0, 3, 4, DefaultSecondStage, 6, 7, 8}
 	def := 3
 	thresholds := []float64{Threshold(1 / (100 * 200000.0)), Threshold(math.Pow(10, -(math.Log10(4e6) + 2)))}

@@ -26,17 +26,7 @@ func TestIndexTuning(t *testing.T) {
 		t.Skip("set ASSENT_INDEX_TUNING=1")
 	}
 	root := dataDir(t)
-	var ts []*Template
-	var fingers []int
-	for si, set := range sets {
-		e := extractSet(t, root, set.dir, set.dpi)
-		for i, im := range e.imps {
-			if e.ts[i] != nil {
-				ts = append(ts, e.ts[i])
-				fingers = append(fingers, si*1000+im.Finger)
-			}
-		}
-	}
+	ts, fingers := pooledTemplates(t, root, false)
 	n := len(ts)
 	// per template and cylinder: minhash values, direction level, ones
 	type cylInfo struct {
