@@ -92,20 +92,7 @@ type crossFig struct {
 }
 
 func crossYear(t *testing.T, sc map[string]setScores) (per map[string]crossFig, mean crossFig) {
-	fits := map[string]crossset.Fit{}
-	for _, year := range []string{"fvc2000", "fvc2002"} {
-		var g, im []float64
-		for dir, s := range sc {
-			if strings.HasPrefix(dir, year) {
-				g, im = append(g, s.gen...), append(im, s.imp...)
-			}
-		}
-		f, err := crossset.FitScores([]string{year}, g, im)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fits[year] = f
-	}
+	fits := fitYears(t, sc)
 	per = map[string]crossFig{}
 	for _, s := range sets {
 		x := sc[s.dir]
@@ -294,16 +281,8 @@ func TestExploreFailures(t *testing.T) {
 func TestExploreTable(t *testing.T) {
 	es := exploreLoad(t, false)
 	sc := exploreScores(es, false)
-	fits := map[string]crossset.Fit{}
-	for _, year := range []string{"fvc2000", "fvc2002"} {
-		var g, im []float64
-		for dir, s := range sc {
-			if strings.HasPrefix(dir, year) {
-				g, im = append(g, s.gen...), append(im, s.imp...)
-			}
-		}
-		f, _ := crossset.FitScores([]string{year}, g, im)
-		fits[year] = f
+	fits := fitYears(t, sc)
+	for year, f := range fits {
 		t.Logf("fit %s: EER %.4f, thresholds %+v", year, f.EERThreshold, f.Thresholds)
 	}
 	var m [9]float64
@@ -385,4 +364,24 @@ func TestExploreSameTemplates(t *testing.T) {
 func TestExploreStripped(t *testing.T) {
 	es := exploreLoad(t, false)
 	reportCross(t, "without descriptors", exploreScores(es, true))
+}
+
+// fitYears fits the thresholds of each FVC year on its sets' pooled scores.
+func fitYears(t *testing.T, sc map[string]setScores) map[string]crossset.Fit {
+	t.Helper()
+	fits := map[string]crossset.Fit{}
+	for _, year := range []string{"fvc2000", "fvc2002"} {
+		var g, im []float64
+		for dir, s := range sc {
+			if strings.HasPrefix(dir, year) {
+				g, im = append(g, s.gen...), append(im, s.imp...)
+			}
+		}
+		f, err := crossset.FitScores([]string{year}, g, im)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fits[year] = f
+	}
+	return fits
 }
