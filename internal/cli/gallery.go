@@ -42,6 +42,9 @@ every --snapshot-every, and at a graceful stop (docs/scale.md, "Gallery
 snapshots"). Replicas of one shard on one machine need a directory each.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(cmd.ErrOrStderr(), logFormat).With("component", "gallery")
+			if snapEvery <= 0 || snapEvery > cluster.MaxAge/2 {
+				return fmt.Errorf("--snapshot-every %s: want more than 0 and at most %s (half the stream's retention, so a snapshot's changes are still in the stream)", snapEvery, cluster.MaxAge/2)
+			}
 			pgURL, keysURL := pgFlag(cmd), keysPGFlag(cmd)
 			if pgURL == "" || keysURL == "" || natsURL == "" {
 				return errors.New("gallery needs --postgres (or ASSENT_DATABASE_URL), --keys-postgres (or ASSENT_KEYS_DATABASE_URL) and --nats")
