@@ -44,6 +44,7 @@ func TestShardStartsFromItsSnapshot(t *testing.T) {
 		Decision: "granted", Method: "verbal", NoticeVersion: "1", Language: "en"}); err != nil {
 		t.Fatal(err)
 	}
+	w.settle(rng)
 	w.stopShard(0) // graceful: writes the snapshot
 	path := dedup.SnapshotPath(w.snapshot, 0, 1)
 	h, err := dedup.ReadSnapshotHeader(path)
