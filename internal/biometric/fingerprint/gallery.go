@@ -571,7 +571,7 @@ type SearchOptions struct {
 	Indexed      bool
 	Penetration  float64 // 0 means DefaultPenetration
 	MinShortlist int     // 0 means DefaultMinShortlist
-	SecondStage  int     // 0 means DefaultSecondStage; negative turns the second stage off
+	SecondStage  int     // 0 means SecondStageCut(threshold); negative turns the second stage off
 }
 
 // ShortlistSize is how many of n entries an indexed search with opt
@@ -606,7 +606,7 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 			}
 			if cut := opt.SecondStage; cut >= 0 {
 				if cut == 0 {
-					cut = DefaultSecondStage
+					cut = SecondStageCut(threshold)
 				}
 				if shortlist, err = g.secondStage(ctx, probe, shortlist, rot, cut, opt.Workers); err != nil {
 					return nil, fmt.Errorf("fingerprint: search: %w", err)

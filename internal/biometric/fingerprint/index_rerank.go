@@ -31,8 +31,33 @@ import (
 // always has (TestSecondStageRetention).
 
 // DefaultSecondStage is the least second-stage score of an entry an
-// indexed search compares in full.
+// indexed search compares in full at the 1:N threshold of a gallery of up
+// to 500,000 templates; SecondStageCut raises it for a search at the
+// threshold of a larger gallery.
 const DefaultSecondStage = 5
+
+// SecondStageCut is the cut an indexed search at threshold uses by
+// default. The 1:N threshold rises with the gallery's size, and a genuine
+// pair that scores under it is not found anyway, so a search at a higher
+// threshold can drop more of the weak alignment evidence: the cut follows
+// the gallery size the threshold is set for, 1/(100 FMR(threshold))
+// templates (as dedup sets it): 5 up to 500,000 templates, 6 up to
+// 2,000,000, 7 above. Chosen on the pooled FVC sets, the same sets the
+// second stage was tuned on (in-sample; TestSecondStageRetention): each
+// step keeps at least 99.1 % of the genuine pairs the index keeps at the
+// thresholds of 500,000 to 16,000,000 templates, and 8 would not (99.01 %
+// at 4,000,000). It depends on the score only through FMR, so a new
+// calibration moves the steps with it.
+func SecondStageCut(threshold float64) int {
+	switch templates := 1 / (100 * FMR(threshold)); {
+	case templates <= 500_001:
+		return DefaultSecondStage
+	case templates <= 2_000_001:
+		return DefaultSecondStage + 1
+	default:
+		return DefaultSecondStage + 2
+	}
+}
 
 // Alignment and sketch parameters (chosen on the pooled FVC sets, see
 // docs/fingerprint.md).
