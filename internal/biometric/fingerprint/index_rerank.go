@@ -176,13 +176,30 @@ func sketchScore(a *alignProbe, p packed, bin uint8, s *alignScratch) int {
 	// centroid); c and sn also scale the packed positions to pixels.
 	c, sn := rot.cos*(1.0/geomPosScale), rot.sin*(1.0/geomPosScale)
 	best := uint8(0)
+	// at is the first cylinder of geom whose direction is at least the
+	// window's start lo. The probe's cylinders are sorted by direction, so
+	// lo only grows from one to the next, except once where it wraps past
+	// a full turn: at moves forward, and starts over when lo falls (the
+	// same cylinder as a binary search finds, without its mispredicted
+	// branches).
+	at, prevLo := 0, uint16(0)
 	for i := range na {
 		psk := a.sk[i]
 		if psk == 0 {
 			continue
 		}
 		lo := a.dir[i] + rot.d - alignDirTol
-		j := searchDir(geom, lo)
+		if lo < prevLo {
+			at = 0
+		}
+		prevLo = lo
+		for at < nb && geom[at].dir < lo {
+			at++
+		}
+		j := at
+		if j == nb {
+			j = 0 // none: the window starts over at the lowest direction
+		}
 		for k := 0; k < nb; k, j = k+1, j+1 {
 			if j == nb {
 				j = 0
@@ -219,25 +236,6 @@ func sketchScore(a *alignProbe, p packed, bin uint8, s *alignScratch) int {
 	}
 	s.touched = s.touched[:0]
 	return int(best)
-}
-
-// searchDir returns the index of the first cylinder of geom (sorted by
-// direction) whose direction is at least d, or 0 if none is (the search
-// wraps around).
-func searchDir(geom []cylGeom, d uint16) int {
-	lo, hi := 0, len(geom)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if geom[m].dir < d {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	if lo == len(geom) {
-		return 0
-	}
-	return lo
 }
 
 // secondStage returns the entries of shortlist (entry numbers, in

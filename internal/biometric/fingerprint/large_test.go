@@ -254,3 +254,14 @@ func processCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// cpuPerOp returns a function that reports the process's CPU time per
+// iteration of b since the call (cpu-ns/op): on a machine shared with
+// other work, wall time per operation (ns/op) is inflated by the load,
+// CPU time much less so. Meant for benchmarks run with -cpu 1.
+func cpuPerOp(b *testing.B) func() {
+	c0 := processCPU()
+	return func() {
+		b.ReportMetric(float64((processCPU()-c0).Nanoseconds())/float64(max(1, b.N)), "cpu-ns/op")
+	}
+}
