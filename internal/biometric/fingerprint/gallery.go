@@ -696,7 +696,15 @@ func (g *Gallery) indexVotes(probe *Template, workers int, rot []uint8) []scored
 				v.vote(lo, hi, votes)
 				for i := lo; i < hi; i++ {
 					v := (i - lo) * indexRotBins
-					sc, bin := indexScoreBin(votes[v:v+indexRotBins], g.entries[i].n)
+					bins := votes[v : v+indexRotBins : v+indexRotBins]
+					// most entries got no vote at all: score 0, bin 0,
+					// as indexScoreBin gives, read 8 bins at a time
+					// (indexRotBins is 16: binsWords)
+					var sc float32
+					var bin uint8
+					if binary.LittleEndian.Uint64(bins)|binary.LittleEndian.Uint64(bins[8:]) != 0 {
+						sc, bin = indexScoreBin(bins, g.entries[i].n)
+					}
 					all[i] = makeScored(sc, int32(i))
 					if rot != nil {
 						rot[i] = bin
@@ -706,6 +714,9 @@ func (g *Gallery) indexVotes(probe *Template, workers int, rot []uint8) []scored
 		}()
 	}
 	wg.Wait()
+	if g.dead == 0 {
+		return all
+	}
 	scores := all[:0]
 	for i, sc := range all {
 		if !g.entries[i].dead {
@@ -714,6 +725,10 @@ func (g *Gallery) indexVotes(probe *Template, workers int, rot []uint8) []scored
 	}
 	return scores
 }
+
+// binsWords: indexVotes reads an entry's indexRotBins counters as two
+// 8-byte words.
+var _ = [1]struct{}{}[indexRotBins-16]
 
 // exact returns a copy of s whose capacity is its length.
 func exact[T any](s []T) []T {
