@@ -160,6 +160,18 @@ type alignScratch struct {
 // rotation bin for the entry: the most weighted votes in a square of 2 x 2
 // translation cells.
 func sketchScore(a *alignProbe, p packed, bin uint8, s *alignScratch) int {
+	return sketchBest(a, p, bin, math.MaxUint8, s)
+}
+
+// sketchReaches reports whether sketchScore(a, p, bin, s) >= cut, stopping
+// as soon as it does.
+func sketchReaches(a *alignProbe, p packed, bin uint8, cut int, s *alignScratch) bool {
+	return sketchBest(a, p, bin, uint8(min(max(cut, 0), math.MaxUint8)), s) >= cut
+}
+
+// sketchBest is sketchScore, except that it returns as soon as the score
+// reaches stop (a score at least stop, then).
+func sketchBest(a *alignProbe, p packed, bin uint8, stop uint8, s *alignScratch) int {
 	geom, gsk := p.geom, p.sk
 	na, nb := len(a.dir), len(geom)
 	if na == 0 || nb == 0 {
@@ -183,6 +195,7 @@ func sketchScore(a *alignProbe, p packed, bin uint8, s *alignScratch) int {
 	// same cylinder as a binary search finds, without its mispredicted
 	// branches).
 	at, prevLo := 0, uint16(0)
+probes:
 	for i := range na {
 		psk := a.sk[i]
 		if psk == 0 {
@@ -229,6 +242,9 @@ func sketchScore(a *alignProbe, p packed, bin uint8, s *alignScratch) int {
 				*v = uint8(min(int(*v)+w, math.MaxUint8))
 				best = max(best, *v)
 			}
+			if best >= stop {
+				break probes
+			}
 		}
 	}
 	for _, at := range s.touched {
@@ -264,7 +280,7 @@ func (g *Gallery) secondStage(ctx context.Context, probe *Template, shortlist []
 				}
 				for i := lo; i < min(lo+chunk, len(shortlist)); i++ {
 					e := shortlist[i]
-					pass[i] = sketchScore(&ap, g.cyl.view(g.entries[e]), rot[e], s) >= cut
+					pass[i] = sketchReaches(&ap, g.cyl.view(g.entries[e]), rot[e], cut, s)
 				}
 			}
 		}()

@@ -212,7 +212,8 @@ func TestSketchesSet(t *testing.T) {
 // directions forward from one probe cylinder to the next, scores as a
 // binary search for every probe cylinder's window does (sketchScoreRef, the
 // code before), for mates and strangers at every rotation bin, probes of
-// any order of directions included.
+// any order of directions included; and sketchReaches, which stops early,
+// agrees with the score for several cuts (its scratch grid left clean).
 func TestSketchScoreWindow(t *testing.T) {
 	r := rand.New(rand.NewPCG(91, 92))
 	s, sr := new(alignScratch), new(alignScratch)
@@ -241,6 +242,11 @@ func TestSketchScoreWindow(t *testing.T) {
 			}
 			if got > 0 {
 				nonzero++
+			}
+			for _, cut := range []int{0, 1, 5, 7, 12} {
+				if reached := sketchReaches(&ap, p, bin, cut, s); reached != (want >= cut) {
+					t.Fatalf("probe %d, bin %d: sketchReaches(%d) %v for a score of %d", k, bin, cut, reached, want)
+				}
 			}
 		}
 	}
