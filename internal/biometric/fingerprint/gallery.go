@@ -545,9 +545,10 @@ func (g *Gallery) compactLocked() {
 	}
 }
 
-// Defaults of an indexed search: the share of the gallery compared in full,
-// and the least number of entries compared in full (a smaller gallery is
-// scanned whole).
+// Defaults of an indexed search: the share of the gallery the index
+// shortlists (SearchPenetration lowers it at the threshold of a large
+// gallery), and the least number of entries shortlisted (a smaller gallery
+// is scanned whole).
 const (
 	DefaultPenetration  = 0.02
 	DefaultMinShortlist = 2048
@@ -569,7 +570,7 @@ type SearchOptions struct {
 	// whose alignment evidence (see index_rerank.go) reaches SecondStage;
 	// docs/fingerprint.md gives what it loses and saves.
 	Indexed      bool
-	Penetration  float64 // 0 means DefaultPenetration
+	Penetration  float64 // 0 means SearchPenetration(threshold) in Search, DefaultPenetration in ShortlistSize
 	MinShortlist int     // 0 means DefaultMinShortlist
 	SecondStage  int     // 0 means SecondStageCut(threshold); negative turns the second stage off
 }
@@ -598,6 +599,9 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 	defer g.mu.RUnlock()
 	var shortlist []int32
 	if opt.Indexed && g.idx != nil {
+		if opt.Penetration <= 0 {
+			opt.Penetration = SearchPenetration(threshold)
+		}
 		if k := ShortlistSize(len(g.index), opt); k < len(g.index) {
 			var err error
 			var rot []uint8

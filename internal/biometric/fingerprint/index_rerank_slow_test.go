@@ -117,9 +117,10 @@ func stageRetention(ts []*Template, finger []int, thresholds []float64, pen floa
 // as the index alone must, and the second stage must pass at most 60 % of
 // the impostor entries the index keeps (else it saves little). At the
 // thresholds of 500,000 to 16,000,000 templates (a 2,000,000-person shard
-// holds 4,000,000 fingers) the cut a search uses by default there
-// (SecondStageCut) must keep at least 99 % too. It logs the figures for
-// other cuts (0 is the index alone).
+// holds 4,000,000 fingers) the penetration and cut a search uses by
+// default there (SearchPenetration, SecondStageCut) must keep at least
+// 99 % too. It logs the figures for other cuts (0 is the index alone), at
+// DefaultPenetration and at the large galleries' penetration.
 func TestSecondStageRetention(t *testing.T) {
 	heavy(t)
 	root := dataDir(t)
@@ -146,17 +147,34 @@ func TestSecondStageRetention(t *testing.T) {
 	if pairs[0] < 1000 || kept[0][def] < 0.99 {
 		t.Errorf("at the 100,000-person threshold the two stages keep %.4f of %d genuine pairs, want at least 0.99", kept[0][def], pairs[0])
 	}
-	// the cut a search at each threshold uses by default
+	// the penetration and cut a search at each threshold uses by default
+	keptLarge, _, passedLarge := stageRetention(ts, fingers, thresholds, largePenetration, cuts)
 	for k, th := range thresholds {
+		pen, kp, ps := DefaultPenetration, kept[k], passed
+		if SearchPenetration(th) != DefaultPenetration {
+			pen, kp, ps = SearchPenetration(th), keptLarge[k], passedLarge
+		}
 		c := slices.Index(cuts, SecondStageCut(th))
 		if c < 0 {
 			t.Fatalf("cut %d for threshold %.4f not measured", SecondStageCut(th), th)
 		}
-		t.Logf("threshold %.4f: SecondStageCut %d keeps %.4f of %d pairs and compares %.3f of the shortlisted impostors", th, cuts[c], kept[k][c], pairs[k], passed[c])
-		if pairs[k] < 1000 || kept[k][c] < 0.99 {
-			t.Errorf("at threshold %.4f the two stages (cut %d) keep %.4f of %d genuine pairs, want at least 0.99", th, cuts[c], kept[k][c], pairs[k])
+		t.Logf("threshold %.4f: penetration %.3f and cut %d keep %.4f of %d pairs and compare %.4f of the gallery's impostors in full (%.3f of the shortlisted)", th, pen, cuts[c], kp[c], pairs[k], pen*ps[c], ps[c])
+		if pairs[k] < 1000 || kp[c] < 0.99 {
+			t.Errorf("at threshold %.4f the two stages (penetration %.3f, cut %d) keep %.4f of %d genuine pairs, want at least 0.99", th, pen, cuts[c], kp[c], pairs[k])
 		}
 	}
+	for k, th := range thresholds {
+		line := fmt.Sprintf("penetration %.3f, threshold %.4f: kept then cut:", largePenetration, th)
+		for c, cut := range cuts {
+			line += fmt.Sprintf(" %d: %.4f", cut, keptLarge[k][c])
+		}
+		t.Log(line)
+	}
+	line = fmt.Sprintf("penetration %.3f: share of the shortlisted impostors compared in full at cut:", largePenetration)
+	for c, cut := range cuts {
+		line += fmt.Sprintf(" %d: %.3f", cut, passedLarge[c])
+	}
+	t.Log(line)
 	if passed[def] > 0.6 {
 		t.Errorf("the second stage passes %.3f of the shortlisted impostors, want at most 0.6", passed[def])
 	}

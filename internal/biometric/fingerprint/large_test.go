@@ -201,7 +201,7 @@ func BenchmarkLargeIndexedSearch(b *testing.B) {
 			// stage alone, again
 			c1 := processCPU()
 			g.mu.RLock()
-			short, rot, err := g.shortlist(context.Background(), probe, ShortlistSize(n, SearchOptions{}), 0)
+			short, rot, err := g.shortlist(context.Background(), probe, ShortlistSize(n, SearchOptions{Penetration: SearchPenetration(threshold)}), 0)
 			c2 := processCPU()
 			shortlisted += len(short)
 			if err == nil {
