@@ -10,7 +10,7 @@ import (
 )
 
 // The second stage of an indexed search: a filter between the index's
-// shortlist (DefaultPenetration of the gallery) and the full comparisons.
+// shortlist (SearchPenetration of the gallery) and the full comparisons.
 // It reads only what a gallery keeps per cylinder besides the bits: the
 // minutia's position and direction, and a 4-byte sketch of the cylinder
 // (cylinderSketch). Its score counts the pairs of minutiae that one rigid
@@ -19,7 +19,7 @@ import (
 // and whose cylinders' sketches agree (sketchMin of 8 values or more),
 // each weighted by its agreement: a cheap form of what the full comparison
 // finds with the cylinders' bits and its relaxation. Entries scoring below
-// the search's cut (DefaultSecondStage) are not compared in full. It costs
+// the search's cut (SecondStageCut) are not compared in full. It costs
 // about a tenth of a full comparison, which must first decode the entry's
 // bits (BenchmarkSketchScore, BenchmarkUnpackLarge, BenchmarkMatchLarge).
 //
