@@ -545,9 +545,10 @@ func (g *Gallery) compactLocked() {
 	}
 }
 
-// Defaults of an indexed search: the share of the gallery compared in full,
-// and the least number of entries compared in full (a smaller gallery is
-// scanned whole).
+// Defaults of an indexed search: the share of the gallery the index
+// shortlists (SearchPenetration lowers it at the threshold of a large
+// gallery), and the least number of entries shortlisted (a smaller gallery
+// is scanned whole).
 const (
 	DefaultPenetration  = 0.02
 	DefaultMinShortlist = 2048
@@ -569,9 +570,9 @@ type SearchOptions struct {
 	// whose alignment evidence (see index_rerank.go) reaches SecondStage;
 	// docs/fingerprint.md gives what it loses and saves.
 	Indexed      bool
-	Penetration  float64 // 0 means DefaultPenetration
+	Penetration  float64 // 0 means SearchPenetration(threshold) in Search, DefaultPenetration in ShortlistSize
 	MinShortlist int     // 0 means DefaultMinShortlist
-	SecondStage  int     // 0 means DefaultSecondStage; negative turns the second stage off
+	SecondStage  int     // 0 means SecondStageCut(threshold); negative turns the second stage off
 }
 
 // ShortlistSize is how many of n entries an indexed search with opt
@@ -598,6 +599,9 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 	defer g.mu.RUnlock()
 	var shortlist []int32
 	if opt.Indexed && g.idx != nil {
+		if opt.Penetration <= 0 {
+			opt.Penetration = SearchPenetration(threshold)
+		}
 		if k := ShortlistSize(len(g.index), opt); k < len(g.index) {
 			var err error
 			var rot []uint8
@@ -606,7 +610,7 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 			}
 			if cut := opt.SecondStage; cut >= 0 {
 				if cut == 0 {
-					cut = DefaultSecondStage
+					cut = SecondStageCut(threshold)
 				}
 				if shortlist, err = g.secondStage(ctx, probe, shortlist, rot, cut, opt.Workers); err != nil {
 					return nil, fmt.Errorf("fingerprint: search: %w", err)
@@ -654,12 +658,24 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 // rot[e] is entry e's best rotation bin (see indexVotes), for every entry.
 func (g *Gallery) shortlist(ctx context.Context, probe *Template, k, workers int) (short []int32, rot []uint8, err error) {
 	rot = make([]uint8, len(g.entries))
-	scores := g.indexVotes(probe, workers, rot)
+	buf, _ := scoreBufs.Get().(*[]scored)
+	if buf == nil || cap(*buf) < len(g.entries) {
+		b := make([]scored, len(g.entries))
+		buf = &b
+	}
+	defer scoreBufs.Put(buf)
+	scores := g.indexVotesInto(probe, workers, rot, (*buf)[:len(g.entries)])
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
 	return topK(scores, k), rot, nil
 }
+
+// scoreBufs holds indexed searches' per-entry scores for reuse (8 bytes an
+// entry, 32 MB a search at 4,000,000 entries: allocating it every search
+// would be most of what a search allocates, and make the collector run
+// more often in a large gallery).
+var scoreBufs sync.Pool // of *[]scored
 
 // indexScores returns the index score of every live entry for probe. The
 // entries are voted in blocks (see indexBlock), spread over up to workers
@@ -675,6 +691,12 @@ func (g *Gallery) indexScores(probe *Template, workers int) []scored {
 // (one per entry), to the first of entry i's best pair of neighbouring
 // rotation bins (see indexScoreBin).
 func (g *Gallery) indexVotes(probe *Template, workers int, rot []uint8) []scored {
+	return g.indexVotesInto(probe, workers, rot, make([]scored, len(g.entries)))
+}
+
+// indexVotesInto is indexVotes writing the scores into all (one per
+// entry, overwritten) and returning part of it.
+func (g *Gallery) indexVotesInto(probe *Template, workers int, rot []uint8, all []scored) []scored {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -682,7 +704,6 @@ func (g *Gallery) indexVotes(probe *Template, workers int, rot []uint8) []scored
 	n := len(g.entries)
 	blocks := (n + indexBlock - 1) / indexBlock
 	workers = max(1, min(workers, blocks))
-	all := make([]scored, n)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
@@ -696,7 +717,15 @@ func (g *Gallery) indexVotes(probe *Template, workers int, rot []uint8) []scored
 				v.vote(lo, hi, votes)
 				for i := lo; i < hi; i++ {
 					v := (i - lo) * indexRotBins
-					sc, bin := indexScoreBin(votes[v:v+indexRotBins], g.entries[i].n)
+					bins := votes[v : v+indexRotBins : v+indexRotBins]
+					// most entries got no vote at all: score 0, bin 0,
+					// as indexScoreBin gives, read 8 bins at a time
+					// (indexRotBins is 16: binsWords)
+					var sc float32
+					var bin uint8
+					if binary.LittleEndian.Uint64(bins)|binary.LittleEndian.Uint64(bins[8:]) != 0 {
+						sc, bin = indexScoreBin(bins, g.entries[i].n)
+					}
 					all[i] = makeScored(sc, int32(i))
 					if rot != nil {
 						rot[i] = bin
@@ -706,6 +735,9 @@ func (g *Gallery) indexVotes(probe *Template, workers int, rot []uint8) []scored
 		}()
 	}
 	wg.Wait()
+	if g.dead == 0 {
+		return all
+	}
 	scores := all[:0]
 	for i, sc := range all {
 		if !g.entries[i].dead {
@@ -714,6 +746,10 @@ func (g *Gallery) indexVotes(probe *Template, workers int, rot []uint8) []scored
 	}
 	return scores
 }
+
+// binsWords: indexVotes reads an entry's indexRotBins counters as two
+// 8-byte words.
+var _ = [1]struct{}{}[indexRotBins-16]
 
 // exact returns a copy of s whose capacity is its length.
 func exact[T any](s []T) []T {

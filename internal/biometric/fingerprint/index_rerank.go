@@ -10,7 +10,7 @@ import (
 )
 
 // The second stage of an indexed search: a filter between the index's
-// shortlist (DefaultPenetration of the gallery) and the full comparisons.
+// shortlist (SearchPenetration of the gallery) and the full comparisons.
 // It reads only what a gallery keeps per cylinder besides the bits: the
 // minutia's position and direction, and a 4-byte sketch of the cylinder
 // (cylinderSketch). Its score counts the pairs of minutiae that one rigid
@@ -19,7 +19,7 @@ import (
 // and whose cylinders' sketches agree (sketchMin of 8 values or more),
 // each weighted by its agreement: a cheap form of what the full comparison
 // finds with the cylinders' bits and its relaxation. Entries scoring below
-// the search's cut (DefaultSecondStage) are not compared in full. It costs
+// the search's cut (SecondStageCut) are not compared in full. It costs
 // about a tenth of a full comparison, which must first decode the entry's
 // bits (BenchmarkSketchScore, BenchmarkUnpackLarge, BenchmarkMatchLarge).
 //
@@ -31,8 +31,56 @@ import (
 // always has (TestSecondStageRetention).
 
 // DefaultSecondStage is the least second-stage score of an entry an
-// indexed search compares in full.
+// indexed search compares in full at the 1:N threshold of a gallery of up
+// to 500,000 templates; SecondStageCut raises it for a search at the
+// threshold of a larger gallery.
 const DefaultSecondStage = 5
+
+// largePenetration is the index's penetration a search uses by default at
+// the threshold of more than largeFrom templates (SearchPenetration).
+const (
+	largePenetration = 0.015
+	largeFrom        = 3_000_000
+)
+
+// thresholdTemplates is the gallery size whose 1:N threshold threshold is,
+// as dedup sets it (a false-match rate of 1/(100 templates)).
+func thresholdTemplates(threshold float64) float64 {
+	return 1 / (100 * FMR(threshold))
+}
+
+// SecondStageCut is the cut an indexed search at threshold uses by
+// default. The 1:N threshold rises with the gallery's size, and a genuine
+// pair that scores under it is not found anyway, so a search at a higher
+// threshold can drop more of the weak alignment evidence: the cut follows
+// the gallery size the threshold is set for (thresholdTemplates): 5 up to
+// 500,000 templates, 6 up to 2,000,000, 7 above. Chosen on the pooled FVC
+// sets, the same sets the second stage was tuned on (in-sample;
+// TestSecondStageRetention, docs/fingerprint.md). It depends on the score
+// only through FMR, so a new calibration moves the steps with it.
+func SecondStageCut(threshold float64) int {
+	switch t := thresholdTemplates(threshold); {
+	case t <= 500_001:
+		return DefaultSecondStage
+	case t <= 2_000_001:
+		return DefaultSecondStage + 1
+	default:
+		return DefaultSecondStage + 2
+	}
+}
+
+// SearchPenetration is the index's penetration an indexed search at
+// threshold uses by default: DefaultPenetration, and 1.5 % at the threshold
+// of more than 3,000,000 templates (a 2,000,000-person shard holds
+// 4,000,000 fingers), where the index and SecondStageCut's 7 still keep
+// 99.26 % of the FVC genuine pairs (in-sample, as SecondStageCut), and a
+// search compares a quarter fewer entries in both stages.
+func SearchPenetration(threshold float64) float64 {
+	if thresholdTemplates(threshold) > largeFrom {
+		return largePenetration
+	}
+	return DefaultPenetration
+}
 
 // Alignment and sketch parameters (chosen on the pooled FVC sets, see
 // docs/fingerprint.md).
@@ -135,6 +183,18 @@ type alignScratch struct {
 // rotation bin for the entry: the most weighted votes in a square of 2 x 2
 // translation cells.
 func sketchScore(a *alignProbe, p packed, bin uint8, s *alignScratch) int {
+	return sketchBest(a, p, bin, math.MaxUint8, s)
+}
+
+// sketchReaches reports whether sketchScore(a, p, bin, s) >= cut, stopping
+// as soon as it does.
+func sketchReaches(a *alignProbe, p packed, bin uint8, cut int, s *alignScratch) bool {
+	return sketchBest(a, p, bin, uint8(min(max(cut, 0), math.MaxUint8)), s) >= cut
+}
+
+// sketchBest is sketchScore, except that it returns as soon as the score
+// reaches stop (a score at least stop, then).
+func sketchBest(a *alignProbe, p packed, bin uint8, stop uint8, s *alignScratch) int {
 	geom, gsk := p.geom, p.sk
 	na, nb := len(a.dir), len(geom)
 	if na == 0 || nb == 0 {
@@ -151,13 +211,31 @@ func sketchScore(a *alignProbe, p packed, bin uint8, s *alignScratch) int {
 	// centroid); c and sn also scale the packed positions to pixels.
 	c, sn := rot.cos*(1.0/geomPosScale), rot.sin*(1.0/geomPosScale)
 	best := uint8(0)
+	// at is the first cylinder of geom whose direction is at least the
+	// window's start lo. The probe's cylinders are sorted by direction, so
+	// lo only grows from one to the next, except once where it wraps past
+	// a full turn: at moves forward, and starts over when lo falls (the
+	// same cylinder as a binary search finds, without its mispredicted
+	// branches).
+	at, prevLo := 0, uint16(0)
+probes:
 	for i := range na {
 		psk := a.sk[i]
 		if psk == 0 {
 			continue
 		}
 		lo := a.dir[i] + rot.d - alignDirTol
-		j := searchDir(geom, lo)
+		if lo < prevLo {
+			at = 0
+		}
+		prevLo = lo
+		for at < nb && geom[at].dir < lo {
+			at++
+		}
+		j := at
+		if j == nb {
+			j = 0 // none: the window starts over at the lowest direction
+		}
 		for k := 0; k < nb; k, j = k+1, j+1 {
 			if j == nb {
 				j = 0
@@ -187,6 +265,9 @@ func sketchScore(a *alignProbe, p packed, bin uint8, s *alignScratch) int {
 				*v = uint8(min(int(*v)+w, math.MaxUint8))
 				best = max(best, *v)
 			}
+			if best >= stop {
+				break probes
+			}
 		}
 	}
 	for _, at := range s.touched {
@@ -194,25 +275,6 @@ func sketchScore(a *alignProbe, p packed, bin uint8, s *alignScratch) int {
 	}
 	s.touched = s.touched[:0]
 	return int(best)
-}
-
-// searchDir returns the index of the first cylinder of geom (sorted by
-// direction) whose direction is at least d, or 0 if none is (the search
-// wraps around).
-func searchDir(geom []cylGeom, d uint16) int {
-	lo, hi := 0, len(geom)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if geom[m].dir < d {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	if lo == len(geom) {
-		return 0
-	}
-	return lo
 }
 
 // secondStage returns the entries of shortlist (entry numbers, in
@@ -241,7 +303,7 @@ func (g *Gallery) secondStage(ctx context.Context, probe *Template, shortlist []
 				}
 				for i := lo; i < min(lo+chunk, len(shortlist)); i++ {
 					e := shortlist[i]
-					pass[i] = sketchScore(&ap, g.cyl.view(g.entries[e]), rot[e], s) >= cut
+					pass[i] = sketchReaches(&ap, g.cyl.view(g.entries[e]), rot[e], cut, s)
 				}
 			}
 		}()

@@ -3,6 +3,7 @@ package fingerprint
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -114,16 +115,22 @@ func stageRetention(ts []*Template, finger []int, thresholds []float64, pen floa
 // finger templates) the index's DefaultPenetration followed by the second
 // stage's DefaultSecondStage must keep at least 99 % of the genuine pairs,
 // as the index alone must, and the second stage must pass at most 60 % of
-// the impostor entries the index keeps (else it saves little). It also
-// logs the figures at the threshold of a 2,000,000-person shard (4,000,000
-// fingers) and for other cuts (0 is the index alone).
+// the impostor entries the index keeps (else it saves little). At the
+// thresholds of 500,000 to 16,000,000 templates (a 2,000,000-person shard
+// holds 4,000,000 fingers) the penetration and cut a search uses by
+// default there (SearchPenetration, SecondStageCut) must keep at least
+// 99 % too. It logs the figures for other cuts (0 is the index alone), at
+// DefaultPenetration and at the large galleries' penetration.
 func TestSecondStageRetention(t *testing.T) {
 	heavy(t)
 	root := dataDir(t)
 	ts, fingers := pooledTemplates(t, root, false)
-	cuts := []int{0, 3, 4, DefaultSecondStage, 6, 7, 8}
+	cuts := []int{0, 3, 4, DefaultSecondStage, 6, 7, 8, 9, 10}
 	def := 3
 	thresholds := []float64{Threshold(1 / (100 * 200000.0)), Threshold(math.Pow(10, -(math.Log10(4e6) + 2)))}
+	for _, n := range []float64{5e5, 1e6, 2e6, 8e6, 16e6} {
+		thresholds = append(thresholds, Threshold(1/(100*n)))
+	}
 	kept, pairs, passed := stageRetention(ts, fingers, thresholds, DefaultPenetration, cuts)
 	for k, th := range thresholds {
 		line := fmt.Sprintf("threshold %.4f: %d genuine pairs of %d templates; kept at %.0f%% penetration then cut:", th, pairs[k], len(ts), 100*DefaultPenetration)
@@ -140,6 +147,34 @@ func TestSecondStageRetention(t *testing.T) {
 	if pairs[0] < 1000 || kept[0][def] < 0.99 {
 		t.Errorf("at the 100,000-person threshold the two stages keep %.4f of %d genuine pairs, want at least 0.99", kept[0][def], pairs[0])
 	}
+	// the penetration and cut a search at each threshold uses by default
+	keptLarge, _, passedLarge := stageRetention(ts, fingers, thresholds, largePenetration, cuts)
+	for k, th := range thresholds {
+		pen, kp, ps := DefaultPenetration, kept[k], passed
+		if SearchPenetration(th) != DefaultPenetration {
+			pen, kp, ps = SearchPenetration(th), keptLarge[k], passedLarge
+		}
+		c := slices.Index(cuts, SecondStageCut(th))
+		if c < 0 {
+			t.Fatalf("cut %d for threshold %.4f not measured", SecondStageCut(th), th)
+		}
+		t.Logf("threshold %.4f: penetration %.3f and cut %d keep %.4f of %d pairs and compare %.4f of the gallery's impostors in full (%.3f of the shortlisted)", th, pen, cuts[c], kp[c], pairs[k], pen*ps[c], ps[c])
+		if pairs[k] < 1000 || kp[c] < 0.99 {
+			t.Errorf("at threshold %.4f the two stages (penetration %.3f, cut %d) keep %.4f of %d genuine pairs, want at least 0.99", th, pen, cuts[c], kp[c], pairs[k])
+		}
+	}
+	for k, th := range thresholds {
+		line := fmt.Sprintf("penetration %.3f, threshold %.4f: kept then cut:", largePenetration, th)
+		for c, cut := range cuts {
+			line += fmt.Sprintf(" %d: %.4f", cut, keptLarge[k][c])
+		}
+		t.Log(line)
+	}
+	line = fmt.Sprintf("penetration %.3f: share of the shortlisted impostors compared in full at cut:", largePenetration)
+	for c, cut := range cuts {
+		line += fmt.Sprintf(" %d: %.3f", cut, passedLarge[c])
+	}
+	t.Log(line)
 	if passed[def] > 0.6 {
 		t.Errorf("the second stage passes %.3f of the shortlisted impostors, want at most 0.6", passed[def])
 	}

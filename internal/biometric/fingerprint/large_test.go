@@ -120,7 +120,17 @@ func BenchmarkLargeIndexedSearch(b *testing.B) {
 	build, buildCPU := time.Since(start), processCPU()-cpu0
 	runtime.GC()
 	bytes := float64(g.Bytes()) / float64(n)
-	threshold := Threshold(math.Pow(10, -max(4, math.Log10(float64(n))+2)))
+	// ASSENT_LARGE_THRESHOLD_N sets the gallery size whose 1:N threshold
+	// the searches use (by default the gallery's own): a smaller gallery
+	// searched at a 4,000,000-entry shard's threshold and cut.
+	thn := n
+	if v := os.Getenv("ASSENT_LARGE_THRESHOLD_N"); v != "" {
+		var err error
+		if thn, err = strconv.Atoi(v); err != nil || thn <= 0 {
+			b.Fatalf("ASSENT_LARGE_THRESHOLD_N=%q", v)
+		}
+	}
+	threshold := Threshold(math.Pow(10, -max(4, math.Log10(float64(thn))+2)))
 	mateKeys := make([]int, 0, len(mates))
 	for k := range mates {
 		mateKeys = append(mateKeys, k)
@@ -133,7 +143,8 @@ func BenchmarkLargeIndexedSearch(b *testing.B) {
 		found, mated int
 	}
 	// ASSENT_LARGE_STAGE lists the second-stage cuts to measure (0 is
-	// DefaultSecondStage, -1 turns the second stage off); by default both.
+	// SecondStageCut(threshold), -1 turns the second stage off); by
+	// default both.
 	cuts := []int{0, -1}
 	if v := os.Getenv("ASSENT_LARGE_STAGE"); v != "" {
 		cuts = nil
@@ -190,11 +201,11 @@ func BenchmarkLargeIndexedSearch(b *testing.B) {
 			// stage alone, again
 			c1 := processCPU()
 			g.mu.RLock()
-			short, rot, err := g.shortlist(context.Background(), probe, ShortlistSize(n, SearchOptions{}), 0)
+			short, rot, err := g.shortlist(context.Background(), probe, ShortlistSize(n, SearchOptions{Penetration: SearchPenetration(threshold)}), 0)
 			c2 := processCPU()
 			shortlisted += len(short)
 			if err == nil {
-				short, err = g.secondStage(context.Background(), probe, short, rot, DefaultSecondStage, 0)
+				short, err = g.secondStage(context.Background(), probe, short, rot, SecondStageCut(threshold), 0)
 				passed += len(short)
 			}
 			g.mu.RUnlock()
@@ -211,8 +222,15 @@ func BenchmarkLargeIndexedSearch(b *testing.B) {
 	b.ReportMetric(float64(shortlisted)/float64(searches), "shortlist")
 	b.ReportMetric(float64(passed)/float64(searches), "stage2_passed")
 	b.ReportMetric(buildCPU.Seconds(), "build_cpu_s")
+	b.ReportMetric(float64(SecondStageCut(threshold)), "stage2_cut")
 	for _, ru := range runs {
 		suffix := fmt.Sprintf("_cut%d", ru.opt.SecondStage)
+		if ru.opt.SecondStage < 0 {
+			// every shortlisted entry compared in full: the CPU of one
+			// full comparison (unpacking included) in this gallery
+			full := (ru.cpu.Seconds()*1000/float64(len(ru.times)) - indexCPU.Seconds()*1000/float64(searches)) / (float64(shortlisted) / float64(searches))
+			b.ReportMetric(full*1000, "full_cmp_cpu_us")
+		}
 		times := ru.times
 		slices.Sort(times)
 		pct := func(p float64) float64 { return times[min(len(times)-1, int(math.Ceil(p*float64(len(times))))-1)] }
@@ -235,4 +253,15 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpuPerOp returns a function that reports the process's CPU time per
+// iteration of b since the call (cpu-ns/op): on a machine shared with
+// other work, wall time per operation (ns/op) is inflated by the load,
+// CPU time much less so. Meant for benchmarks run with -cpu 1.
+func cpuPerOp(b *testing.B) func() {
+	c0 := processCPU()
+	return func() {
+		b.ReportMetric(float64((processCPU()-c0).Nanoseconds())/float64(max(1, b.N)), "cpu-ns/op")
+	}
 }
