@@ -220,6 +220,10 @@ func devPairs(s devSet, ts []*Template, vs []scoreVariant, pres []func(i, j int)
 	return gen, imp
 }
 
+// devDofOffsets lists the offsets (rows ±r, columns ±l) of the code
+// correlations behind the dof variants.
+var devDofOffsets = []string{"r0l6", "r1l4", "r1l8"}
+
 // devVariants lists the score variants TestDevScore compares.
 func devVariants() []scoreVariant {
 	vs := []scoreVariant{{"daugman2000", func(d, n int, _ []float64) float64 { return rescale(d, n, 2000) }}}
@@ -237,9 +241,9 @@ func devVariants() []scoreVariant {
 	// (pre[k], TestDevScore): the XOR of two independent codes has the
 	// product of their correlations at every offset, so the variance of
 	// the raw distance is 0.25 (1 + sum_o ra_o rb_o) / n; phi = 1/(1+sum).
-	for k, name := range []string{"r3l12", "r1l8"} {
+	for k, name := range devDofOffsets {
 		for _, g := range []float64{1, 0.75, 0.5} {
-			vs = append(vs, scoreVariant{fmt.Sprintf("dof-%s-g%.1f", name, g), func(d, n int, pre []float64) float64 {
+			vs = append(vs, scoreVariant{fmt.Sprintf("dof-%s-g%.2f", name, g), func(d, n int, pre []float64) float64 {
 				raw := float64(d) / float64(n)
 				return 0.5 - (0.5-raw)*math.Sqrt(float64(n)/2000)*math.Pow(pre[k]/0.2, g/2)
 			}})
@@ -312,7 +316,9 @@ func TestDevScore(t *testing.T) {
 	for _, name := range []string{"casia", "iitd"} {
 		s, ts := loadDevSet(t, filepath.Join(dir, name+".gob"))
 		var pres []func(i, j int) float64
-		for _, rl := range [][2]int{{3, 12}, {1, 8}} {
+		for _, name := range devDofOffsets {
+			var rl [2]int
+			fmt.Sscanf(name, "r%dl%d", &rl[0], &rl[1])
 			corr := make([][]float32, len(ts))
 			dof := make([]float64, len(ts))
 			var wg sync.WaitGroup
