@@ -60,6 +60,11 @@ type config struct {
 	// lidMaxSigma: the fronts' robust scatter about the curve (pixels,
 	// before the last trim) above which no curve is used; 0 = off.
 	lidMaxSigma float64
+	// detrend: width, in polar samples, of the circular moving average
+	// (over the unoccluded samples of a band) subtracted from the band
+	// before filtering; occluded samples take the local average, so they
+	// add no step at the mask's edge. 0 = off (global mean fill).
+	detrend int
 }
 
 func defaultConfig() config {
@@ -496,13 +501,17 @@ func encode(band []float32, occ []bool, c config) *Template {
 				x[j] = cmplx.NaN()
 			}
 		}
-		mean := 0.0
-		if n > 0 {
-			mean = sum / float64(n)
-		}
-		for j := range x {
-			if cmplx.IsNaN(x[j]) {
-				x[j] = complex(mean, 0)
+		if c.detrend > 0 {
+			detrendBand(x, c.detrend)
+		} else {
+			mean := 0.0
+			if n > 0 {
+				mean = sum / float64(n)
+			}
+			for j := range x {
+				if cmplx.IsNaN(x[j]) {
+					x[j] = complex(mean, 0)
+				}
 			}
 		}
 		fft(x, false)
@@ -542,6 +551,39 @@ func encode(band []float32, occ []bool, c config) *Template {
 		t.Mask[w.bit>>6] |= 1 << (w.bit & 63)
 	}
 	return t
+}
+
+// detrendBand subtracts from every sample of x (real values, NaN where
+// occluded) the mean of the unoccluded samples within a circular window of
+// width samples around it; an occluded sample becomes 0 (its local mean),
+// and so does one with no unoccluded sample in its window.
+func detrendBand(x []complex128, width int) {
+	n := len(x)
+	half := width / 2
+	v := make([]float64, n)
+	ok := make([]float64, n)
+	for j, z := range x {
+		if !cmplx.IsNaN(z) {
+			v[j], ok[j] = real(z), 1
+		}
+	}
+	var s, c float64
+	for d := -half; d <= half; d++ {
+		k := (d + n) % n
+		s += v[k]
+		c += ok[k]
+	}
+	for j := range x {
+		switch {
+		case ok[j] == 0 || c == 0:
+			x[j] = 0
+		default:
+			x[j] = complex(v[j]-s/c, 0)
+		}
+		out, in := (j-half+n)%n, (j+half+1)%n
+		s += v[in] - v[out]
+		c += ok[in] - ok[out]
+	}
 }
 
 // logGabor returns the frequency response of a 1-D log-Gabor filter for an

@@ -2,6 +2,7 @@ package iris
 
 import (
 	"math"
+	"math/cmplx"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -91,5 +92,40 @@ func TestLidCurveIgnoresNoise(t *testing.T) {
 	lidCurves(front, s, c)
 	if !slices.Equal(front, before) {
 		t.Errorf("a curve was fitted through %d fronts, fewer than lidMin %d", c.lidMin-1, c.lidMin)
+	}
+}
+
+// TestDetrendBand checks the band detrending (config detrend, off by
+// default): a constant offset is removed, an occluded sample becomes 0 and
+// a texture at the filter's wavelength passes unchanged where the window
+// has no occlusion.
+func TestDetrendBand(t *testing.T) {
+	const n, width = 512, 24
+	x := make([]complex128, n)
+	want := make([]float64, n)
+	for j := range x {
+		want[j] = math.Sin(2 * math.Pi * float64(j) / (width + 1))
+		x[j] = complex(100+want[j], 0)
+	}
+	for j := 200; j < 240; j++ {
+		x[j] = cmplx.NaN()
+	}
+	detrendBand(x, width)
+	for j, z := range x {
+		if imag(z) != 0 || cmplx.IsNaN(z) {
+			t.Fatalf("sample %d: %v", j, z)
+		}
+		switch {
+		case j >= 200 && j < 240:
+			if real(z) != 0 {
+				t.Fatalf("occluded sample %d: %v, want 0", j, z)
+			}
+		case j >= width && j < 200-width || j >= 240+width && j < n-width:
+			// The window (width+1 samples) holds one whole period, away
+			// from the occlusion and the wrap: its mean is the offset.
+			if d := math.Abs(real(z) - want[j]); d > 1e-9 {
+				t.Fatalf("sample %d: %.6f, want %.6f", j, real(z), want[j])
+			}
+		}
 	}
 }

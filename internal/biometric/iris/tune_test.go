@@ -93,6 +93,8 @@ func tuneConfig(spec string) (config, error) {
 			c.lidMaxSigma = f
 		case "lidMin":
 			c.lidMin = int(f)
+		case "detrend":
+			c.detrend = int(f)
 		case "collaretteBound":
 			c.collaretteBound = f
 		default:
