@@ -55,6 +55,10 @@ type Options struct {
 	// A population written (or extended) by this run makes a snapshot
 	// found there out of date: it is not used.
 	Snapshot string
+	// PopulateOnly stops Run once the population is written (no load, no
+	// probes): a large population written in steps, each kept (--data)
+	// before the next, so that a stopped step loses only itself.
+	PopulateOnly bool
 }
 
 // Report is what Run measured.
@@ -188,6 +192,9 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 		if rep.PopulateSeconds > 0 {
 			rep.PopulatePerSecond = float64(opt.People-opt.Kept) / rep.PopulateSeconds
 		}
+	}
+	if opt.PopulateOnly {
+		return rep, nil
 	}
 	idOf := func(i int) string {
 		if ids != nil {

@@ -29,7 +29,7 @@ import (
 func newBenchEnrolCmd() *cobra.Command {
 	var people, probes int
 	var seed uint64
-	var asJSON, snapshot bool
+	var asJSON, snapshot, populateOnly bool
 	var profile, keyStore string
 	var populate, data, pgURL, pgSchema string
 	cmd := &cobra.Command{
@@ -84,6 +84,9 @@ population starts from that snapshot instead of the store
 			if populate == benchpop.PopulateUseCase && data != "" {
 				return fmt.Errorf("bench enrol: --data keeps populations written fast only (the use cases choose the record ids, so a later run could not draw the mates)")
 			}
+			if populateOnly && (data == "" || snapshot) {
+				return fmt.Errorf("bench enrol: --populate-only needs --data DIR and no --snapshot")
+			}
 			if pgURL != "" && data == "" {
 				return fmt.Errorf("bench enrol: --postgres needs --data DIR (the population's keys and bench.json; drop the schema yourself when done)")
 			}
@@ -123,7 +126,7 @@ population starts from that snapshot instead of the store
 			}
 			last := time.Now()
 			rep, err := benchpop.Run(ctx, db, kr, registry.Options{Logger: quiet, Audit: alog}, benchpop.Options{People: people, Probes: probes, Seed: seed, LoadKeys: loadKeys,
-				Populate: populate, Kept: bench.People, ProbeSeed: uint64(bench.Runs), Snapshot: snapPath,
+				Populate: populate, Kept: bench.People, ProbeSeed: uint64(bench.Runs), Snapshot: snapPath, PopulateOnly: populateOnly,
 				Progress: func(stage string, done, total int) {
 					if time.Since(last) > 2*time.Second || done == total {
 						fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d/%d\n", stage, done, total)
@@ -137,10 +140,18 @@ population starts from that snapshot instead of the store
 				if err := kf.Save(); err != nil {
 					return err
 				}
-				bench.People, bench.Runs = people, bench.Runs+1
+				bench.People = people
+				if !populateOnly { // no probes were enrolled
+					bench.Runs++
+				}
 				if err := bench.save(dir); err != nil {
 					return err
 				}
+			}
+			if populateOnly && !asJSON {
+				fmt.Fprintf(cmd.OutOrStdout(), "population:        %d people, %d templates (written %s in %.1f s, %.1f s of CPU: %.0f people/s); not loaded (--populate-only)\n",
+					rep.People, rep.Templates, rep.Populate, rep.PopulateSeconds, rep.PopulateCPUSeconds, rep.PopulatePerSecond)
+				return nil
 			}
 			if asJSON {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(rep)
@@ -174,6 +185,7 @@ population starts from that snapshot instead of the store
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the synthetic data")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().BoolVar(&snapshot, "snapshot", false, "write a gallery snapshot after the probes and measure its load (with --data, start later runs from it)")
+	cmd.Flags().BoolVar(&populateOnly, "populate-only", false, "with --data: write the population (or the persons it lacks) and stop, without loading or probing it")
 	cmd.Flags().StringVar(&keyStore, "keys", "mem", "where the load reads the data keys: mem, sqlite (keys.db) or a postgres:// URL")
 	cmd.Flags().StringVar(&populate, "populate", benchpop.PopulateFast, "population writer: fast (store and keyring, every core) or usecase (the registry's use cases)")
 	cmd.Flags().StringVar(&data, "data", "", "keep the population in this directory and measure it again on later runs (default: a temporary directory)")
