@@ -32,6 +32,7 @@ func newBenchEnrolCmd() *cobra.Command {
 	var asJSON, snapshot, populateOnly bool
 	var profile, keyStore string
 	var populate, data, pgURL, pgSchema string
+	var sqliteMap int64
 	cmd := &cobra.Command{
 		Use:   "enrol",
 		Short: "Enrolment with 1:N deduplication against a synthetic population (two fingers, two irises each)",
@@ -101,7 +102,7 @@ population starts from that snapshot instead of the store
 			if data == "" {
 				defer os.RemoveAll(dir)
 			}
-			db, err := benchStore(ctx, dir, pgURL, pgSchema)
+			db, err := benchStore(ctx, dir, pgURL, pgSchema, sqliteMap<<20)
 			if err != nil {
 				return err
 			}
@@ -164,6 +165,8 @@ population starts from that snapshot instead of the store
 					rep.People, rep.Templates, rep.Populate, rep.PopulateSeconds, rep.PopulateCPUSeconds, rep.PopulatePerSecond)
 			}
 			fmt.Fprintf(w, "gallery load:      %.2f s (%.2f s of CPU), %.0f bytes per person in memory\n", rep.LoadSeconds, rep.LoadCPUSeconds, rep.BytesPerPerson)
+			fmt.Fprintf(w, "  resident memory: peak %d MB during the load (%d MB of it anonymous: the heap without mapped files), %d MB before\n",
+				rep.LoadPeakRSS>>20, rep.LoadPeakRSSAnon>>20, rep.LoadRSSBefore>>20)
 			fmt.Fprintf(w, "  of which:        fingerprint cylinders %.0f, fingerprint index %.0f, iris %.0f, keys and the rest %.0f\n",
 				rep.FingerCylinderBytes, rep.FingerIndexBytes, rep.IrisBytes, rep.OtherBytes)
 			fmt.Fprintf(w, "enrolment (4 captures, dedup): p50 %.1f ms, p95 %.1f ms, max %.1f ms over %d people\n", rep.EnrolP50MS, rep.EnrolP95MS, rep.EnrolMaxMS, rep.Probes)
@@ -186,6 +189,7 @@ population starts from that snapshot instead of the store
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().BoolVar(&snapshot, "snapshot", false, "write a gallery snapshot after the probes and measure its load (with --data, start later runs from it)")
 	cmd.Flags().BoolVar(&populateOnly, "populate-only", false, "with --data: write the population (or the persons it lacks) and stop, without loading or probing it")
+	cmd.Flags().Int64Var(&sqliteMap, "sqlite-map", sqlite.DefaultMapBytes>>20, "MiB of the SQLite database file its readers map (0: none); mapped pages count in the resident memory")
 	cmd.Flags().StringVar(&keyStore, "keys", "mem", "where the load reads the data keys: mem, sqlite (keys.db) or a postgres:// URL")
 	cmd.Flags().StringVar(&populate, "populate", benchpop.PopulateFast, "population writer: fast (store and keyring, every core) or usecase (the registry's use cases)")
 	cmd.Flags().StringVar(&data, "data", "", "keep the population in this directory and measure it again on later runs (default: a temporary directory)")
@@ -292,9 +296,12 @@ func benchKeyring(ctx context.Context, data string) (*envelope.Keyring, *benchpo
 
 // benchStore opens the bench's store: SQLite in dir, or with pgURL the
 // PostgreSQL schema given (created and migrated).
-func benchStore(ctx context.Context, dir, pgURL, schema string) (store.Store, error) {
+func benchStore(ctx context.Context, dir, pgURL, schema string, mapBytes int64) (store.Store, error) {
 	if pgURL == "" {
-		return sqlite.Open(ctx, dir, sqlite.Options{Migrate: true})
+		if mapBytes == 0 {
+			mapBytes = -1 // --sqlite-map 0: no map
+		}
+		return sqlite.Open(ctx, dir, sqlite.Options{Migrate: true, MapBytes: mapBytes})
 	}
 	return postgres.Open(ctx, pgURL, postgres.Options{Migrate: true, Schema: schema})
 }
