@@ -55,6 +55,10 @@ type Options struct {
 	// A population written (or extended) by this run makes a snapshot
 	// found there out of date: it is not used.
 	Snapshot string
+	// PopulateOnly stops Run once the population is written (no load, no
+	// probes): a large population written in steps, each kept (--data)
+	// before the next, so that a stopped step loses only itself.
+	PopulateOnly bool
 }
 
 // Report is what Run measured.
@@ -71,6 +75,12 @@ type Report struct {
 	// shared machine, a steadier figure than the wall time.
 	LoadCPUSeconds float64 `json:"gallery_load_cpu_seconds"`
 	BytesPerPerson float64 `json:"gallery_bytes_per_person"`
+	// The process's resident memory sampled during the load (every 20 ms):
+	// before it, its peak, and the peak of its anonymous part (the Go heap
+	// and the rest, without mapped files such as SQLite's database map).
+	LoadRSSBefore   int64 `json:"gallery_load_rss_before_bytes"`
+	LoadPeakRSS     int64 `json:"gallery_load_peak_rss_bytes"`
+	LoadPeakRSSAnon int64 `json:"gallery_load_peak_rss_anon_bytes"`
 	// Of which (per person): fingerprint cylinders, fingerprint index, iris
 	// codes and masks; the rest is keys and bookkeeping.
 	FingerCylinderBytes float64 `json:"fingerprint_cylinder_bytes_per_person"`
@@ -189,6 +199,10 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 			rep.PopulatePerSecond = float64(opt.People-opt.Kept) / rep.PopulateSeconds
 		}
 	}
+	if opt.PopulateOnly {
+		rep.Probes = 0
+		return rep, nil
+	}
 	idOf := func(i int) string {
 		if ids != nil {
 			return ids[i]
@@ -216,6 +230,8 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 	var local *dedup.Local
 	var reg *registry.Registry
 	rep.LoadSource = "store"
+	rep.LoadRSSBefore = rss()
+	stopRSS := peakSampler() // the resident memory while the galleries load
 	if opt.Snapshot != "" && rep.Populate == "existing" {
 		cpu0 := cpuTime()
 		l, _, st, err := dedup.LoadSnapshot(ctx, opt.Snapshot, snapKeys, 0, 1)
@@ -251,6 +267,7 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 		rep.LoadSeconds = st.Duration.Seconds()
 		rep.LoadCPUSeconds = (cpuTime() - cpu0).Seconds()
 	}
+	rep.LoadPeakRSS, rep.LoadPeakRSSAnon = stopRSS()
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	rep.BytesPerPerson = float64(after.HeapAlloc-min(before.HeapAlloc, after.HeapAlloc)) / float64(max(1, opt.People))
@@ -342,31 +359,14 @@ func snapshotRound(ctx context.Context, local *dedup.Local, keys dedup.SnapshotK
 	runtime.GC()
 	debug.FreeOSMemory()
 	rep.SnapshotRSSBefore = rss()
-	peak := rep.SnapshotRSSBefore
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() { // sample the resident memory while the load runs
-		defer close(done)
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				peak = max(peak, rss())
-			}
-		}
-	}()
+	stop := peakSampler() // the resident memory while the load runs
 	cpu0 = cpuTime()
 	l, _, st, err := dedup.LoadSnapshot(ctx, path, keys, 0, 1)
 	cpu := cpuTime() - cpu0
-	close(stop)
-	<-done
+	rep.SnapshotPeakRSS, _ = stop()
 	if err != nil {
 		return err
 	}
-	rep.SnapshotPeakRSS = max(peak, rss())
 	rep.SnapshotLoadSeconds, rep.SnapshotLoadCPUSeconds = st.Duration.Seconds(), cpu.Seconds()
 	rep.SnapshotPersons, rep.SnapshotSkipped = st.Persons, st.Skipped
 	rep.SnapshotLoadCPUPerPerson = cpu.Seconds() * 1e6 / float64(max(1, st.Persons))

@@ -29,9 +29,10 @@ import (
 func newBenchEnrolCmd() *cobra.Command {
 	var people, probes int
 	var seed uint64
-	var asJSON, snapshot bool
+	var asJSON, snapshot, populateOnly bool
 	var profile, keyStore string
 	var populate, data, pgURL, pgSchema string
+	var sqliteMap int64
 	cmd := &cobra.Command{
 		Use:   "enrol",
 		Short: "Enrolment with 1:N deduplication against a synthetic population (two fingers, two irises each)",
@@ -84,6 +85,9 @@ population starts from that snapshot instead of the store
 			if populate == benchpop.PopulateUseCase && data != "" {
 				return fmt.Errorf("bench enrol: --data keeps populations written fast only (the use cases choose the record ids, so a later run could not draw the mates)")
 			}
+			if populateOnly && (data == "" || snapshot) {
+				return fmt.Errorf("bench enrol: --populate-only needs --data DIR and no --snapshot")
+			}
 			if pgURL != "" && data == "" {
 				return fmt.Errorf("bench enrol: --postgres needs --data DIR (the population's keys and bench.json; drop the schema yourself when done)")
 			}
@@ -98,7 +102,7 @@ population starts from that snapshot instead of the store
 			if data == "" {
 				defer os.RemoveAll(dir)
 			}
-			db, err := benchStore(ctx, dir, pgURL, pgSchema)
+			db, err := benchStore(ctx, dir, pgURL, pgSchema, sqliteMap<<20)
 			if err != nil {
 				return err
 			}
@@ -123,7 +127,7 @@ population starts from that snapshot instead of the store
 			}
 			last := time.Now()
 			rep, err := benchpop.Run(ctx, db, kr, registry.Options{Logger: quiet, Audit: alog}, benchpop.Options{People: people, Probes: probes, Seed: seed, LoadKeys: loadKeys,
-				Populate: populate, Kept: bench.People, ProbeSeed: uint64(bench.Runs), Snapshot: snapPath,
+				Populate: populate, Kept: bench.People, ProbeSeed: uint64(bench.Runs), Snapshot: snapPath, PopulateOnly: populateOnly,
 				Progress: func(stage string, done, total int) {
 					if time.Since(last) > 2*time.Second || done == total {
 						fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d/%d\n", stage, done, total)
@@ -137,10 +141,18 @@ population starts from that snapshot instead of the store
 				if err := kf.Save(); err != nil {
 					return err
 				}
-				bench.People, bench.Runs = people, bench.Runs+1
+				bench.People = people
+				if !populateOnly { // no probes were enrolled
+					bench.Runs++
+				}
 				if err := bench.save(dir); err != nil {
 					return err
 				}
+			}
+			if populateOnly && !asJSON {
+				fmt.Fprintf(cmd.OutOrStdout(), "population:        %d people, %d templates (written %s in %.1f s, %.1f s of CPU: %.0f people/s); not loaded (--populate-only)\n",
+					rep.People, rep.Templates, rep.Populate, rep.PopulateSeconds, rep.PopulateCPUSeconds, rep.PopulatePerSecond)
+				return nil
 			}
 			if asJSON {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(rep)
@@ -153,6 +165,8 @@ population starts from that snapshot instead of the store
 					rep.People, rep.Templates, rep.Populate, rep.PopulateSeconds, rep.PopulateCPUSeconds, rep.PopulatePerSecond)
 			}
 			fmt.Fprintf(w, "gallery load:      %.2f s (%.2f s of CPU), %.0f bytes per person in memory\n", rep.LoadSeconds, rep.LoadCPUSeconds, rep.BytesPerPerson)
+			fmt.Fprintf(w, "  resident memory: peak %d MB during the load (%d MB of it anonymous: the heap without mapped files), %d MB before\n",
+				rep.LoadPeakRSS>>20, rep.LoadPeakRSSAnon>>20, rep.LoadRSSBefore>>20)
 			fmt.Fprintf(w, "  of which:        fingerprint cylinders %.0f, fingerprint index %.0f, iris %.0f, keys and the rest %.0f\n",
 				rep.FingerCylinderBytes, rep.FingerIndexBytes, rep.IrisBytes, rep.OtherBytes)
 			fmt.Fprintf(w, "enrolment (4 captures, dedup): p50 %.1f ms, p95 %.1f ms, max %.1f ms over %d people\n", rep.EnrolP50MS, rep.EnrolP95MS, rep.EnrolMaxMS, rep.Probes)
@@ -174,6 +188,8 @@ population starts from that snapshot instead of the store
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the synthetic data")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().BoolVar(&snapshot, "snapshot", false, "write a gallery snapshot after the probes and measure its load (with --data, start later runs from it)")
+	cmd.Flags().BoolVar(&populateOnly, "populate-only", false, "with --data: write the population (or the persons it lacks) and stop, without loading or probing it")
+	cmd.Flags().Int64Var(&sqliteMap, "sqlite-map", sqlite.DefaultMapBytes>>20, "MiB of the SQLite database file its readers map (0: none); mapped pages count in the resident memory")
 	cmd.Flags().StringVar(&keyStore, "keys", "mem", "where the load reads the data keys: mem, sqlite (keys.db) or a postgres:// URL")
 	cmd.Flags().StringVar(&populate, "populate", benchpop.PopulateFast, "population writer: fast (store and keyring, every core) or usecase (the registry's use cases)")
 	cmd.Flags().StringVar(&data, "data", "", "keep the population in this directory and measure it again on later runs (default: a temporary directory)")
@@ -280,9 +296,12 @@ func benchKeyring(ctx context.Context, data string) (*envelope.Keyring, *benchpo
 
 // benchStore opens the bench's store: SQLite in dir, or with pgURL the
 // PostgreSQL schema given (created and migrated).
-func benchStore(ctx context.Context, dir, pgURL, schema string) (store.Store, error) {
+func benchStore(ctx context.Context, dir, pgURL, schema string, mapBytes int64) (store.Store, error) {
 	if pgURL == "" {
-		return sqlite.Open(ctx, dir, sqlite.Options{Migrate: true})
+		if mapBytes == 0 {
+			mapBytes = -1 // --sqlite-map 0: no map
+		}
+		return sqlite.Open(ctx, dir, sqlite.Options{Migrate: true, MapBytes: mapBytes})
 	}
 	return postgres.Open(ctx, pgURL, postgres.Options{Migrate: true, Schema: schema})
 }

@@ -69,10 +69,32 @@ func TestBenchEnrolRefusesBadFlags(t *testing.T) {
 		{[]string{"--people", "10", "--probes", "-1"}, "--probes -1: want 0 or more"},
 		{[]string{"--people", "10", "--populate", "nope"}, `--populate "nope": want fast or usecase`},
 		{[]string{"--people", "10", "--keys", "bogus"}, `--keys "bogus": want mem, sqlite or a postgres:// URL`},
+		{[]string{"--people", "10", "--populate-only"}, "--populate-only needs --data DIR"},
 	} {
 		code, out := run(append([]string{"bench", "enrol"}, tc.args...)...)
 		if code == 0 || !strings.Contains(out, tc.want) {
 			t.Errorf("bench enrol %v: exit %d, output %q; want an error saying %q", tc.args, code, out, tc.want)
 		}
+	}
+}
+
+// TestBenchEnrolPopulateOnly: a population written in kept steps
+// (--populate-only) is the population a single run writes: a later run
+// measures it without writing, and finds the mates of its probes.
+func TestBenchEnrolPopulateOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pop")
+	for _, n := range []string{"30", "60"} {
+		code, out := run("bench", "enrol", "--people", n, "--populate-only", "--data", dir, "--sqlite-map", "0")
+		if code != 0 || !strings.Contains(out, "not loaded (--populate-only)") {
+			t.Fatalf("--populate-only --people %s: exit %d, %s", n, code, out)
+		}
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "bench.json"))
+	if err != nil || !strings.Contains(string(raw), `"people":60`) || !strings.Contains(string(raw), `"runs":0`) {
+		t.Fatalf("bench.json after two steps: %s, %v", raw, err)
+	}
+	code, out := run("bench", "enrol", "--people", "60", "--probes", "4", "--data", dir)
+	if code != 0 || !strings.Contains(out, "kept from an earlier run") || !strings.Contains(out, "mates found:       2 of 2") {
+		t.Fatalf("measuring the kept population: exit %d, %s", code, out)
 	}
 }

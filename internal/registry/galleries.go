@@ -166,7 +166,7 @@ type gallerySource struct {
 func (s gallerySource) Pages(ctx context.Context, modalities []string, fn func(dedup.Page) error) error {
 	r := s.r
 	pageSize := r.galleryPage
-	counts := map[string]map[consent.Category]bool{} // person -> categories whose dedup consent counts
+	counts := map[string]categorySet{} // person -> categories whose dedup consent counts
 	for _, m := range modalities {
 		cat := consent.Category(m)
 		after := ""
@@ -200,7 +200,7 @@ func (s gallerySource) Pages(ctx context.Context, modalities []string, fn func(d
 					continue
 				}
 				p.Entries[i] = dedup.Entry{PersonID: b.PersonID, Ref: b.ReferenceID, Sealed: b.TemplateSealed}
-				p.Keep[i] = b.Purpose == string(consent.Deduplication) && counts[b.PersonID][cat]
+				p.Keep[i] = b.Purpose == string(consent.Deduplication) && counts[b.PersonID].has(cat)
 			}
 			if err := fn(p); err != nil {
 				return err
@@ -221,7 +221,7 @@ func (s gallerySource) Pages(ctx context.Context, modalities []string, fn func(d
 // the birth date in one batch (one key-store read, batchOpener), and the
 // decisions are made on every core, by the rule dedupConsents applies to
 // one person.
-func (r *Registry) countConsents(ctx context.Context, page []store.Biometric, counts map[string]map[consent.Category]bool) error {
+func (r *Registry) countConsents(ctx context.Context, page []store.Biometric, counts map[string]categorySet) error {
 	var todo []string
 	seen := map[string]bool{}
 	for _, b := range page {
@@ -312,9 +312,39 @@ func (r *Registry) countConsents(ctx context.Context, page []store.Biometric, co
 		return err
 	}
 	for i, id := range todo {
-		counts[id] = out[i]
+		counts[id] = setOf(out[i])
 	}
 	return nil
+}
+
+// categorySet is a set of consent.BiometricCategories, a bit each: what a
+// gallery load keeps for every person it has decided (a million of them at
+// a time; a map a person took about 200 bytes more).
+type categorySet uint8
+
+func init() {
+	if len(consent.BiometricCategories) > 8 {
+		panic("registry: categorySet holds 8 biometric categories at most")
+	}
+}
+
+func setOf(m map[consent.Category]bool) categorySet {
+	var s categorySet
+	for i, c := range consent.BiometricCategories {
+		if m[c] {
+			s |= 1 << i
+		}
+	}
+	return s
+}
+
+func (s categorySet) has(c consent.Category) bool {
+	for i, b := range consent.BiometricCategories {
+		if b == c {
+			return s&(1<<i) != 0
+		}
+	}
+	return false
 }
 
 func (s gallerySource) Open(ctx context.Context, modality string, e dedup.Entry) ([]byte, error) {

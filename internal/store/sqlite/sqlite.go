@@ -30,7 +30,17 @@ type Options struct {
 	// Migrate applies pending migrations. Without it, Open refuses a schema
 	// older than this binary with store.ErrStaleSchema.
 	Migrate bool
+	// MapBytes is how much of the database file the readers map (SQLite's
+	// mmap_size): 0 for the default, DefaultMapBytes; negative for none.
+	// Mapped pages count in the process's resident memory while they stay
+	// in the page cache (assent bench enrol --sqlite-map).
+	MapBytes int64
 }
+
+// DefaultMapBytes is how much of the database file the readers map unless
+// Options.MapBytes says otherwise: 2 GiB (SQLite's own ceiling is lower on
+// some builds; this is the largest it takes here).
+const DefaultMapBytes = 2147418112
 
 // DB is the SQLite store. It is safe for concurrent use.
 type DB struct {
@@ -47,6 +57,13 @@ var _ store.Store = (*DB)(nil)
 // Open opens (creating if needed) the store in dir.
 func Open(ctx context.Context, dir string, opt Options) (*DB, error) {
 	path := filepath.Join(dir, FileName)
+	mapBytes := opt.MapBytes
+	switch {
+	case mapBytes == 0:
+		mapBytes = DefaultMapBytes
+	case mapBytes < 0:
+		mapBytes = 0
+	}
 	dsn := func(readonly bool) string {
 		q := url.Values{}
 		for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
@@ -56,9 +73,16 @@ func Open(ctx context.Context, dir string, opt Options) (*DB, error) {
 			q.Add("_pragma", "query_only(ON)")
 			// Readers map the file (up to 2 GiB): a gallery load reads every
 			// template page once, and a mapped page costs no read(2) and copy.
-			q.Add("_pragma", "mmap_size(2147418112)")
+			q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", mapBytes))
 		} else {
 			q.Set("_txlock", "immediate")
+			// The writer keeps its temporary b-trees in memory, and up to 64
+			// MiB of pages: with SQLite's default 2 MiB, a large transaction
+			// (a bulk write such as assent bench enrol's 2,000 persons) spills
+			// dirty pages to the WAL before its commit, writing them again
+			// later (docs/galleries.md, "The population writer").
+			q.Add("_pragma", "temp_store(MEMORY)")
+			q.Add("_pragma", "cache_size(-65536)")
 		}
 		return "file:" + path + "?" + q.Encode()
 	}
