@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math/bits"
+	"slices"
 	"sync"
 )
 
@@ -252,12 +253,20 @@ func (b *Builder) Add(key string, form []byte) error {
 		}
 		b.dirs, b.per = make([]uint8, 0, 48*m), make([]uint8, 0, m)
 	}
-	for j := range f.k {
-		k := f.keys[j*formKeyBytes:]
-		b.dirs = append(b.dirs, k[0]>>dirDrop)
-		for t := range indexTables {
-			b.tb[t] = append(b.tb[t], binary.LittleEndian.Uint16(k[1+2*t:]))
+	// Table by table (not cylinder by cylinder, 15 appends each): the
+	// writes go to one staging array at a time, by index.
+	at := len(b.dirs)
+	b.dirs = slices.Grow(b.dirs, f.k)[:at+f.k]
+	for j := range b.dirs[at:] {
+		b.dirs[at+j] = f.keys[j*formKeyBytes] >> dirDrop
+	}
+	for t := range indexTables {
+		dst := slices.Grow(b.tb[t], f.k)[:at+f.k]
+		src := f.keys[1+2*t:]
+		for j := range dst[at:] {
+			dst[at+j] = binary.LittleEndian.Uint16(src[j*formKeyBytes:])
 		}
+		b.tb[t] = dst
 	}
 	b.per = append(b.per, uint8(f.k))
 	if len(b.per) == g.segEntries {
