@@ -270,7 +270,7 @@ func (b *Builder) Add(key string, form []byte) error {
 	}
 	b.per = append(b.per, uint8(f.k))
 	if len(b.per) == g.segEntries {
-		b.flush()
+		b.flush(false)
 	}
 	return nil
 }
@@ -280,7 +280,7 @@ func (b *Builder) Add(key string, form []byte) error {
 // The segment is built in the background (on every core) while the
 // next entries are added: the staging arrays are swapped with a second
 // set; at most one build is in flight.
-func (b *Builder) flush() {
+func (b *Builder) flush(last bool) {
 	if len(b.per) == 0 {
 		return
 	}
@@ -288,7 +288,7 @@ func (b *Builder) flush() {
 	start := len(b.g.entries) - len(b.per)
 	cur := staging{tb: b.tb, dirs: b.dirs, per: b.per}
 	next := b.spare
-	if next.per == nil {
+	if next.per == nil && !last { // (no entries come after the last)
 		for t := range next.tb {
 			next.tb[t] = make([]uint16, 0, cap(cur.tb[t]))
 		}
@@ -336,7 +336,7 @@ func (b *Builder) Gallery() (*Gallery, error) {
 	case n >= indexMaxEntries || n <= g.indexFrom:
 		b.wait()
 	default:
-		b.flush()
+		b.flush(true)
 		b.wait()
 		x := newIndex(g.segEntries)
 		x.sealed, x.tailStart = b.segs, n
