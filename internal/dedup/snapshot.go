@@ -19,6 +19,7 @@ import (
 	"github.com/assent-registry/assent/internal/biometric/fingerprint"
 	"github.com/assent-registry/assent/internal/biometric/iris"
 	"github.com/assent-registry/assent/internal/failpoint"
+	"github.com/assent-registry/assent/internal/hugepage"
 )
 
 // A gallery snapshot is a file from which a gallery is loaded without
@@ -456,6 +457,7 @@ func (s *snapshotReader) next(n int) snapBatch {
 			}
 			if cap(buf) < int(ln) {
 				buf = make([]byte, 0, max(4<<20, int(ln)))
+				hugepage.Advise(buf)
 			}
 			b.bufs = append(b.bufs, buf)
 		}

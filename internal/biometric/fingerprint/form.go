@@ -8,6 +8,8 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+
+	"github.com/assent-registry/assent/internal/hugepage"
 )
 
 // The gallery form of an entry is what a gallery holds of it, and what
@@ -250,6 +252,7 @@ func (b *Builder) Add(key string, form []byte) error {
 		m := min(b.g.segEntries, max(b.hint, 1024))
 		for t := range b.tb {
 			b.tb[t] = make([]uint16, 0, 48*m)
+			hugepage.Advise(b.tb[t])
 		}
 		b.dirs, b.per = make([]uint8, 0, 48*m), make([]uint8, 0, m)
 	}
@@ -291,6 +294,7 @@ func (b *Builder) flush(last bool) {
 	if next.per == nil && !last { // (no entries come after the last)
 		for t := range next.tb {
 			next.tb[t] = make([]uint16, 0, cap(cur.tb[t]))
+			hugepage.Advise(next.tb[t])
 		}
 		next.dirs, next.per = make([]uint8, 0, cap(cur.dirs)), make([]uint8, 0, cap(cur.per))
 	}
@@ -398,6 +402,7 @@ func buildSegment(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint
 	}
 	s.off[buckets] = at
 	s.units = make([]byte, unitBytes(int(at)))
+	hugepage.Advise(s.units)
 	s.postings = len(dirs) * indexTables
 	type edge struct{ i, v uint32 }
 	edges := make([][]edge, indexTables) // each table's first and last unit
@@ -413,6 +418,7 @@ func buildSegment(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint
 		}
 		if cap(sorted) < n {
 			sorted = make([]uint32, n)
+			hugepage.Advise(sorted)
 		}
 		sorted = sorted[:n]
 		defer func() { bufs <- sorted }()

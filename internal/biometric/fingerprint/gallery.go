@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/assent-registry/assent/internal/gallery"
+	"github.com/assent-registry/assent/internal/hugepage"
 )
 
 // Candidate is a gallery entry whose score reached a search threshold.
@@ -279,6 +280,7 @@ func (s *slab) put(p packed) entry {
 			per = int(int64(s.gaps)*int64(size)*33/32/int64(s.n)) + 64
 		}
 		s.chunks = append(s.chunks, packed{geom: make([]cylGeom, 0, size), gaps: make([]byte, 0, max(len(p.gaps), per)), sk: make([]uint32, 0, size)})
+		hugepage.Advise(s.chunks[len(s.chunks)-1].gaps)
 	}
 	k := len(s.chunks) - 1
 	ch := &s.chunks[k]

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/assent-registry/assent/internal/hugepage"
 )
 
 // The gallery form of an entry is the entry as the gallery packs it (code
@@ -52,6 +54,7 @@ func (g *Gallery) Grow(n int) {
 	// Exactly (slices.Grow rounds up, and Trim would copy it all again).
 	grow := func(s []uint64, more int) []uint64 {
 		out := make([]uint64, len(s), len(s)+more)
+		hugepage.Advise(out)
 		copy(out, s)
 		return out
 	}
