@@ -230,7 +230,11 @@ func (b *Builder) Add(key string, form []byte) error {
 		return err
 	}
 	g := b.g
-	if _, dup := g.index[key]; dup {
+	// One map operation: a key given twice does not grow the map (the
+	// build cannot go on then).
+	held := len(g.index)
+	g.index[key] = len(g.entries)
+	if len(g.index) == held {
 		b.err = fmt.Errorf("%w: key given twice", ErrForm)
 		return b.err
 	}
@@ -245,7 +249,6 @@ func (b *Builder) Add(key string, form []byte) error {
 		b.sk = append(b.sk, binary.LittleEndian.Uint32(f.sk[4*i:]))
 	}
 	p := packed{geom: b.geom, gaps: f.gaps, sk: b.sk}
-	g.index[key] = len(g.entries)
 	g.entries = append(g.entries, g.cyl.put(p))
 	g.keys = append(g.keys, key)
 	if b.per == nil { // staging for a segment, made once
