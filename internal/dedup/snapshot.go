@@ -19,6 +19,7 @@ import (
 	"github.com/assent-registry/assent/internal/biometric/fingerprint"
 	"github.com/assent-registry/assent/internal/biometric/iris"
 	"github.com/assent-registry/assent/internal/failpoint"
+	"github.com/assent-registry/assent/internal/hugepage"
 )
 
 // A gallery snapshot is a file from which a gallery is loaded without
@@ -456,6 +457,7 @@ func (s *snapshotReader) next(n int) snapBatch {
 			}
 			if cap(buf) < int(ln) {
 				buf = make([]byte, 0, max(4<<20, int(ln)))
+				hugepage.Advise(buf)
 			}
 			b.bufs = append(b.bufs, buf)
 		}
@@ -683,7 +685,11 @@ func (l *Local) appendBatch(fb *fingerprint.Builder, b snapBatch, plains [2][][]
 				}
 				form := p[w : w+int(n)]
 				p = p[w+int(n):]
-				if _, dup := l.owner[rid]; dup {
+				// One map operation: a reference twice does not grow the
+				// map (and the load fails).
+				held := len(l.owner)
+				l.owner[rid] = owned{person: pid, modality: uint8(m + 1)}
+				if len(l.owner) == held {
 					return fmt.Errorf("%w: a reference twice", ErrSnapshot)
 				}
 				key := rid.key()
@@ -694,7 +700,6 @@ func (l *Local) appendBatch(fb *fingerprint.Builder, b snapBatch, plains [2][][]
 				} else {
 					irisKeys, irisForms = append(irisKeys, key), append(irisForms, form)
 				}
-				l.owner[rid] = owned{person: pid, modality: uint8(m + 1)}
 				l.refs[pid] = append(l.refs[pid], rid)
 				st.Templates[mod]++
 			}

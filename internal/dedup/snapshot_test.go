@@ -3,12 +3,15 @@ package dedup
 import (
 	"bytes"
 	"context"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,12 +40,18 @@ type snapPop struct {
 
 func newSnapPop(t *testing.T, n int, seed uint64) *snapPop {
 	t.Helper()
-	ctx := context.Background()
 	m, err := envelope.GenerateMasterKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	kr, err := envelope.NewKeyring(ctx, &envelope.MemStore{}, m, envelope.Options{CacheSize: 16})
+	return newSnapPopIn(t, n, seed, m, &envelope.MemStore{})
+}
+
+// newSnapPopIn is newSnapPop with the keys in store under m.
+func newSnapPopIn(t *testing.T, n int, seed uint64, m *envelope.MasterKey, store envelope.KeyStore) *snapPop {
+	t.Helper()
+	ctx := context.Background()
+	kr, err := envelope.NewKeyring(ctx, store, m, envelope.Options{CacheSize: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,26 +320,93 @@ func TestSnapshotKilledWhileWriting(t *testing.T) {
 
 // BenchmarkSnapshotLoad: a snapshot of 5,000 persons (two fingers, two
 // eyes each; ASSENT_SNAPSHOT_PERSONS to change) loaded, CPU time per
-// person (every core) reported.
+// person (every core) reported. ASSENT_SNAPSHOT_CACHE=DIR keeps the
+// snapshot and its keys in DIR (a fixed test master key) for later runs;
+// ASSENT_SNAPSHOT_CPUPROFILE=FILE profiles the loads only.
 func BenchmarkSnapshotLoad(b *testing.B) {
 	n := 5000
 	if v, err := strconv.Atoi(os.Getenv("ASSENT_SNAPSHOT_PERSONS")); err == nil {
 		n = v
 	}
-	t := &testing.T{}
-	p := newSnapPop(t, n, 9)
-	path := filepath.Join(b.TempDir(), "g.snapshot")
+	path, keys := benchSnapshot(b, n)
 	ctx := context.Background()
-	if _, err := p.l.WriteSnapshot(ctx, path, p.keys, NewSnapshotHeader(0, 1, 1)); err != nil {
-		b.Fatal(err)
+	if f := os.Getenv("ASSENT_SNAPSHOT_CPUPROFILE"); f != "" {
+		out, err := os.Create(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(out); err != nil {
+			b.Fatal(err)
+		}
+		defer func() { pprof.StopCPUProfile(); out.Close() }()
 	}
+	runtime.GC()
 	cpu0 := cpuNow()
 	for b.Loop() {
-		if _, _, _, err := LoadSnapshot(ctx, path, p.keys, 0, 1); err != nil {
+		if _, _, _, err := LoadSnapshot(ctx, path, keys, 0, 1); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64((cpuNow()-cpu0).Microseconds())/float64(b.N*n), "cpu-us/person")
+}
+
+// benchSnapshot writes a snapshot of n persons, or finds the one kept in
+// ASSENT_SNAPSHOT_CACHE.
+func benchSnapshot(b *testing.B, n int) (string, SnapshotKeys) {
+	ctx := context.Background()
+	dir := os.Getenv("ASSENT_SNAPSHOT_CACHE")
+	if dir == "" {
+		p := newSnapPop(&testing.T{}, n, 9)
+		path := filepath.Join(b.TempDir(), "g.snapshot")
+		if _, err := p.l.WriteSnapshot(ctx, path, p.keys, NewSnapshotHeader(0, 1, 1)); err != nil {
+			b.Fatal(err)
+		}
+		return path, p.keys
+	}
+	m, err := envelope.NewMasterKey(bytes.Repeat([]byte{7}, envelope.MasterKeySize))
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(dir, fmt.Sprintf("g-%d.snapshot", n))
+	kpath := path + ".keys"
+	store := &envelope.MemStore{}
+	if kf, err := os.Open(kpath); err == nil {
+		var wks []envelope.WrappedKey
+		err := gob.NewDecoder(kf).Decode(&wks)
+		kf.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, wk := range wks {
+			if err := store.Create(ctx, wk); err != nil {
+				b.Fatal(err)
+			}
+		}
+		kr, err := envelope.NewKeyring(ctx, store, m, envelope.Options{CacheSize: 16})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return path, kr
+	}
+	p := newSnapPopIn(&testing.T{}, n, 9, m, store)
+	if _, err := p.l.WriteSnapshot(ctx, path, p.keys, NewSnapshotHeader(0, 1, 1)); err != nil {
+		b.Fatal(err)
+	}
+	var wks []envelope.WrappedKey
+	if err := store.Rewrap(ctx, func(wk envelope.WrappedKey) (envelope.WrappedKey, error) {
+		wks = append(wks, wk)
+		return wk, nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(wks); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(kpath, buf.Bytes(), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return path, p.keys
 }
 
 func cpuNow() time.Duration {

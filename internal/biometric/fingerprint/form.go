@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math/bits"
+	"slices"
 	"sync"
+
+	"github.com/assent-registry/assent/internal/hugepage"
 )
 
 // The gallery form of an entry is what a gallery holds of it, and what
@@ -227,7 +230,11 @@ func (b *Builder) Add(key string, form []byte) error {
 		return err
 	}
 	g := b.g
-	if _, dup := g.index[key]; dup {
+	// One map operation: a key given twice does not grow the map (the
+	// build cannot go on then).
+	held := len(g.index)
+	g.index[key] = len(g.entries)
+	if len(g.index) == held {
 		b.err = fmt.Errorf("%w: key given twice", ErrForm)
 		return b.err
 	}
@@ -242,26 +249,34 @@ func (b *Builder) Add(key string, form []byte) error {
 		b.sk = append(b.sk, binary.LittleEndian.Uint32(f.sk[4*i:]))
 	}
 	p := packed{geom: b.geom, gaps: f.gaps, sk: b.sk}
-	g.index[key] = len(g.entries)
 	g.entries = append(g.entries, g.cyl.put(p))
 	g.keys = append(g.keys, key)
 	if b.per == nil { // staging for a segment, made once
 		m := min(b.g.segEntries, max(b.hint, 1024))
 		for t := range b.tb {
 			b.tb[t] = make([]uint16, 0, 48*m)
+			hugepage.Advise(b.tb[t])
 		}
 		b.dirs, b.per = make([]uint8, 0, 48*m), make([]uint8, 0, m)
 	}
-	for j := range f.k {
-		k := f.keys[j*formKeyBytes:]
-		b.dirs = append(b.dirs, k[0]>>dirDrop)
-		for t := range indexTables {
-			b.tb[t] = append(b.tb[t], binary.LittleEndian.Uint16(k[1+2*t:]))
+	// Table by table (not cylinder by cylinder, 15 appends each): the
+	// writes go to one staging array at a time, by index.
+	at := len(b.dirs)
+	b.dirs = slices.Grow(b.dirs, f.k)[:at+f.k]
+	for j := range b.dirs[at:] {
+		b.dirs[at+j] = f.keys[j*formKeyBytes] >> dirDrop
+	}
+	for t := range indexTables {
+		dst := slices.Grow(b.tb[t], f.k)[:at+f.k]
+		src := f.keys[1+2*t:]
+		for j := range dst[at:] {
+			dst[at+j] = binary.LittleEndian.Uint16(src[j*formKeyBytes:])
 		}
+		b.tb[t] = dst
 	}
 	b.per = append(b.per, uint8(f.k))
 	if len(b.per) == g.segEntries {
-		b.flush()
+		b.flush(false)
 	}
 	return nil
 }
@@ -271,7 +286,7 @@ func (b *Builder) Add(key string, form []byte) error {
 // The segment is built in the background (on every core) while the
 // next entries are added: the staging arrays are swapped with a second
 // set; at most one build is in flight.
-func (b *Builder) flush() {
+func (b *Builder) flush(last bool) {
 	if len(b.per) == 0 {
 		return
 	}
@@ -279,9 +294,10 @@ func (b *Builder) flush() {
 	start := len(b.g.entries) - len(b.per)
 	cur := staging{tb: b.tb, dirs: b.dirs, per: b.per}
 	next := b.spare
-	if next.per == nil {
+	if next.per == nil && !last { // (no entries come after the last)
 		for t := range next.tb {
 			next.tb[t] = make([]uint16, 0, cap(cur.tb[t]))
+			hugepage.Advise(next.tb[t])
 		}
 		next.dirs, next.per = make([]uint8, 0, cap(cur.dirs)), make([]uint8, 0, cap(cur.per))
 	}
@@ -327,7 +343,7 @@ func (b *Builder) Gallery() (*Gallery, error) {
 	case n >= indexMaxEntries || n <= g.indexFrom:
 		b.wait()
 	default:
-		b.flush()
+		b.flush(true)
 		b.wait()
 		x := newIndex(g.segEntries)
 		x.sealed, x.tailStart = b.segs, n
@@ -389,6 +405,7 @@ func buildSegment(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint
 	}
 	s.off[buckets] = at
 	s.units = make([]byte, unitBytes(int(at)))
+	hugepage.Advise(s.units)
 	s.postings = len(dirs) * indexTables
 	type edge struct{ i, v uint32 }
 	edges := make([][]edge, indexTables) // each table's first and last unit
@@ -404,6 +421,7 @@ func buildSegment(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint
 		}
 		if cap(sorted) < n {
 			sorted = make([]uint32, n)
+			hugepage.Advise(sorted)
 		}
 		sorted = sorted[:n]
 		defer func() { bufs <- sorted }()

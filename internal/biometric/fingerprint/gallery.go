@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/assent-registry/assent/internal/gallery"
+	"github.com/assent-registry/assent/internal/hugepage"
 )
 
 // Candidate is a gallery entry whose score reached a search threshold.
@@ -276,9 +277,10 @@ func (s *slab) put(p packed) entry {
 		// copies; gapsPer a cylinder until a chunk was seen.
 		per := gapsPer * size
 		if s.n >= minChunk {
-			per = int(int64(s.gaps)*int64(size)*33/32/int64(s.n)) + 64
+			per = int(int64(s.gaps)*int64(size)*65/64/int64(s.n)) + 64
 		}
 		s.chunks = append(s.chunks, packed{geom: make([]cylGeom, 0, size), gaps: make([]byte, 0, max(len(p.gaps), per)), sk: make([]uint32, 0, size)})
+		hugepage.Advise(s.chunks[len(s.chunks)-1].gaps)
 	}
 	k := len(s.chunks) - 1
 	ch := &s.chunks[k]
@@ -314,7 +316,9 @@ func (s *slab) sizeBytes() int {
 //
 // An array with at most a 32nd of spare room is left as it is (the copy
 // would cost more than the room): the chunks, sized at the rate of bit
-// positions seen so far, mostly fill both arrays so.
+// positions seen so far and a 64th more, mostly fill both arrays so (with
+// a 32nd more, the bit positions' array was left with just over a 32nd
+// spare and copied in about half the chunks of a load).
 func (s *slab) trim() {
 	spare := func(c, l int) bool { return c-l > c/32 }
 	for i := range s.chunks {
@@ -325,7 +329,7 @@ func (s *slab) trim() {
 		if spare(cap(c.gaps), len(c.gaps)) {
 			c.gaps = exact(c.gaps)
 		}
-		if cap(c.sk) > len(c.sk) {
+		if spare(cap(c.sk), len(c.sk)) {
 			c.sk = exact(c.sk)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/assent-registry/assent/internal/hugepage"
 )
 
 // The gallery form of an entry is the entry as the gallery packs it (code
@@ -52,6 +54,7 @@ func (g *Gallery) Grow(n int) {
 	// Exactly (slices.Grow rounds up, and Trim would copy it all again).
 	grow := func(s []uint64, more int) []uint64 {
 		out := make([]uint64, len(s), len(s)+more)
+		hugepage.Advise(out)
 		copy(out, s)
 		return out
 	}
@@ -79,19 +82,26 @@ func (g *Gallery) AddForms(keys []string, forms [][]byte) error {
 		}
 		seen[k] = true
 	}
-	hw := 2 * g.coarseWords
+	hw, tw := 2*g.coarseWords, 2*(g.words-g.coarseWords)
+	// The words written by index into arrays grown once for the batch
+	// (an append per word cost more than the copy).
+	h0, t0 := len(g.head), len(g.tail)
+	head := slices.Grow(g.head, hw*len(keys))[:h0+hw*len(keys)]
+	tail := slices.Grow(g.tail, tw*len(keys))[:t0+tw*len(keys)]
 	for i, k := range keys {
 		f := forms[i]
 		g.index[k] = len(g.keys)
 		g.keys = append(g.keys, k)
-		for j := range 2 * g.words {
-			w := binary.LittleEndian.Uint64(f[8*j:])
-			if j < hw {
-				g.head = append(g.head, w)
-			} else {
-				g.tail = append(g.tail, w)
-			}
+		h := head[h0+i*hw : h0+(i+1)*hw]
+		for j := range h {
+			h[j] = binary.LittleEndian.Uint64(f[8*j:])
+		}
+		f = f[8*hw:]
+		t := tail[t0+i*tw : t0+(i+1)*tw]
+		for j := range t {
+			t[j] = binary.LittleEndian.Uint64(f[8*j:])
 		}
 	}
+	g.head, g.tail = head, tail
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -38,8 +39,14 @@ func TestFormsMakeTheSameGallery(t *testing.T) {
 		}
 		keys, forms = append(keys, k), append(forms, f)
 	}
-	if err := dst.AddForms(keys, forms); err != nil {
+	if err := dst.AddForms(keys[:100], forms[:100]); err != nil {
 		t.Fatal(err)
+	}
+	if err := dst.AddForms(keys[100:], forms[100:]); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(dst.head, src.head) || !slices.Equal(dst.tail, src.tail) || !slices.Equal(dst.keys, src.keys) {
+		t.Fatal("the arrays differ")
 	}
 	ctx := context.Background()
 	for _, p := range []*Template{ts[0], ts[299], randomTemplate(r)} {
