@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 )
@@ -26,40 +25,17 @@ type devSet struct {
 
 // listEyes lists dir's images as evaluateWith does.
 func listEyes(dir string) (eyes []string, eye []int, paths []string, err error) {
-	entries, err := os.ReadDir(dir)
+	folders, err := eyeFolders(dir)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		var files []string
-		err := filepath.WalkDir(filepath.Join(dir, e.Name()), func(p string, d os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
-			}
-			if !d.IsDir() && imageExt(d.Name()) && !strings.HasPrefix(d.Name(), ".") {
-				files = append(files, p)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		if len(files) == 0 {
-			continue
-		}
-		slices.Sort(files)
-		for _, f := range files {
-			rel, _ := filepath.Rel(dir, f)
+	for _, f := range folders {
+		for _, p := range f.files {
+			rel, _ := filepath.Rel(dir, p)
 			eye = append(eye, len(eyes))
 			paths = append(paths, rel)
 		}
-		eyes = append(eyes, e.Name())
+		eyes = append(eyes, f.name)
 	}
 	return eyes, eye, paths, nil
 }

@@ -164,15 +164,22 @@ type sample struct {
 	sum  [32]byte     // SHA-256 of the file
 }
 
-func evaluateWith(ctx context.Context, dir string, c config, o EvalOptions, progress func(done, total int)) (*EvalResult, error) {
-	const op = "iris.Evaluate"
+// eyeFolder is one eye of an evaluation set: its folder's name and its
+// images, sorted.
+type eyeFolder struct {
+	name  string
+	files []string
+}
+
+// eyeFolders lists an evaluation set: every top-level folder of dir that
+// is not hidden and holds images (in it or any subfolder, hidden ones
+// skipped) is one eye.
+func eyeFolders(dir string) ([]eyeFolder, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, err
 	}
-	var samples []sample
-	var eyeNames []string
-	eyes := 0
+	var out []eyeFolder
 	for _, e := range entries {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
@@ -191,18 +198,32 @@ func evaluateWith(ctx context.Context, dir string, c config, o EvalOptions, prog
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
+			return nil, err
 		}
 		if len(files) == 0 {
 			continue
 		}
 		slices.Sort(files)
-		for _, f := range files {
-			samples = append(samples, sample{eye: eyes, path: f})
-		}
-		eyeNames = append(eyeNames, e.Name())
-		eyes++
+		out = append(out, eyeFolder{name: e.Name(), files: files})
 	}
+	return out, nil
+}
+
+func evaluateWith(ctx context.Context, dir string, c config, o EvalOptions, progress func(done, total int)) (*EvalResult, error) {
+	const op = "iris.Evaluate"
+	folders, err := eyeFolders(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	var samples []sample
+	var eyeNames []string
+	for i, f := range folders {
+		for _, p := range f.files {
+			samples = append(samples, sample{eye: i, path: p})
+		}
+		eyeNames = append(eyeNames, f.name)
+	}
+	eyes := len(folders)
 	if eyes < 2 {
 		return nil, fmt.Errorf("%s: %s: need at least two eye folders with images", op, dir)
 	}
