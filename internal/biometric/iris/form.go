@@ -51,9 +51,10 @@ func (g *Gallery) FormBytes() int { return 16 * g.words }
 func (g *Gallery) Grow(n int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	// Exactly (slices.Grow rounds up, and Trim would copy it all again).
+	// With a 64th to spare (slices.Grow rounds up further): the first
+	// adds after a load must not copy the whole gallery (see Trim).
 	grow := func(s []uint64, more int) []uint64 {
-		out := make([]uint64, len(s), len(s)+more)
+		out := make([]uint64, len(s), withSpare(len(s)+more))
 		hugepage.Advise(out)
 		copy(out, s)
 		return out

@@ -143,19 +143,30 @@ func (g *Gallery) Bytes() int {
 	return 8 * (cap(g.head) + cap(g.tail))
 }
 
-// Trim drops the spare capacity of the gallery's arrays (appending one
-// entry at a time leaves up to a quarter of them spare), copying each
-// once: a load calls it at its end.
+// withSpare is the capacity kept for n words: a 64th more, so that the
+// adds after a load append in place. An array exactly full makes the
+// first add copy all of it under the gallery's lock (about 2 GB at a
+// million people: 20 s with the heap at its limit, docs/scale.md).
+func withSpare(n int) int { return n + n/64 }
+
+// Trim drops most of the spare capacity of the gallery's arrays
+// (appending one entry at a time leaves up to a quarter of them spare),
+// copying each once, and keeps a 64th for the adds that follow: a load
+// calls it at its end.
 func (g *Gallery) Trim() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	// (Arrays sized for their entries, by Grow, have no spare room to drop.)
-	if cap(g.head) > len(g.head) {
-		g.head = exact(g.head)
+	// (Arrays sized by Grow already have their 64th and are not copied.)
+	trim := func(s []uint64) []uint64 {
+		if cap(s) <= withSpare(len(s))+len(s)/64 {
+			return s
+		}
+		out := make([]uint64, len(s), withSpare(len(s)))
+		copy(out, s)
+		return out
 	}
-	if cap(g.tail) > len(g.tail) {
-		g.tail = exact(g.tail)
-	}
+	g.head = trim(g.head)
+	g.tail = trim(g.tail)
 	if cap(g.keys) > len(g.keys) {
 		g.keys = exact(g.keys)
 	}
