@@ -85,6 +85,9 @@ population starts from that snapshot instead of the store
 			if populate == benchpop.PopulateUseCase && data != "" {
 				return fmt.Errorf("bench enrol: --data keeps populations written fast only (the use cases choose the record ids, so a later run could not draw the mates)")
 			}
+			if sqliteMap < 0 {
+				return fmt.Errorf("bench enrol: --sqlite-map %d: give MiB, 0 or more (0: no map)", sqliteMap)
+			}
 			if populateOnly && (data == "" || snapshot) {
 				return fmt.Errorf("bench enrol: --populate-only needs --data DIR and no --snapshot")
 			}

@@ -70,6 +70,7 @@ func TestBenchEnrolRefusesBadFlags(t *testing.T) {
 		{[]string{"--people", "10", "--populate", "nope"}, `--populate "nope": want fast or usecase`},
 		{[]string{"--people", "10", "--keys", "bogus"}, `--keys "bogus": want mem, sqlite or a postgres:// URL`},
 		{[]string{"--people", "10", "--populate-only"}, "--populate-only needs --data DIR"},
+		{[]string{"--people", "10", "--sqlite-map", "-5"}, "--sqlite-map -5: give MiB, 0 or more"},
 	} {
 		code, out := run(append([]string{"bench", "enrol"}, tc.args...)...)
 		if code == 0 || !strings.Contains(out, tc.want) {
