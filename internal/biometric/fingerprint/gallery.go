@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/bits"
 	"runtime"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -577,6 +578,12 @@ type SearchOptions struct {
 	Penetration  float64 // 0 means SearchPenetration(threshold) in Search, DefaultPenetration in ShortlistSize
 	MinShortlist int     // 0 means DefaultMinShortlist
 	SecondStage  int     // 0 means SecondStageCut(threshold); negative turns the second stage off
+
+	// modelPass (benchmarks only) also passes this share of the
+	// shortlist through the second stage, spread evenly over it, to give
+	// a gallery of random strangers (which hardly ever pass) the
+	// full-comparison load of real fingers' impostors.
+	modelPass float64
 }
 
 // ShortlistSize is how many of n entries an indexed search with opt
@@ -616,8 +623,15 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 				if cut == 0 {
 					cut = SecondStageCut(threshold)
 				}
+				var all []int32
+				if opt.modelPass > 0 {
+					all = slices.Clone(shortlist)
+				}
 				if shortlist, err = g.secondStage(ctx, probe, shortlist, rot, cut, opt.Workers); err != nil {
 					return nil, fmt.Errorf("fingerprint: search: %w", err)
+				}
+				if all != nil {
+					shortlist = withShare(shortlist, all, opt.modelPass)
 				}
 			}
 		}
@@ -655,6 +669,24 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 		out[i] = Candidate{Key: g.keys[c.Index], Score: c.Score}
 	}
 	return out, nil
+}
+
+// withShare adds to passed (increasing entry numbers, a subset of all)
+// an evenly spread share of all, keeping the order; see
+// SearchOptions.modelPass.
+func withShare(passed, all []int32, share float64) []int32 {
+	in := make(map[int32]bool, len(passed))
+	for _, e := range passed {
+		in[e] = true
+	}
+	out := slices.Clone(passed)
+	for i, e := range all {
+		if int(float64(i+1)*share) > int(float64(i)*share) && !in[e] {
+			out = append(out, e)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // shortlist returns the numbers of the k live entries the index ranks

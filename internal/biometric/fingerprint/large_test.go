@@ -160,6 +160,18 @@ func BenchmarkLargeIndexedSearch(b *testing.B) {
 	for _, x := range cuts {
 		runs = append(runs, &run{opt: SearchOptions{Indexed: true, SecondStage: x}})
 	}
+	// ASSENT_LARGE_MODEL_PASS adds a run (suffix _model) with the default
+	// second stage that also passes this share of the shortlist, as real
+	// fingers' impostors do (random strangers hardly ever pass): 0.292 at
+	// a 4,000,000-template threshold on the FVC sets (docs/fingerprint.md,
+	// "A stricter second stage").
+	if v := os.Getenv("ASSENT_LARGE_MODEL_PASS"); v != "" {
+		share, err := strconv.ParseFloat(v, 64)
+		if err != nil || share <= 0 || share > 1 {
+			b.Fatalf("ASSENT_LARGE_MODEL_PASS=%q: a share in (0, 1]", v)
+		}
+		runs = append(runs, &run{opt: SearchOptions{Indexed: true, modelPass: share}})
+	}
 	var indexCPU, stageCPU time.Duration
 	shortlisted, passed := 0, 0
 	searches := 0
@@ -225,6 +237,9 @@ func BenchmarkLargeIndexedSearch(b *testing.B) {
 	b.ReportMetric(float64(SecondStageCut(threshold)), "stage2_cut")
 	for _, ru := range runs {
 		suffix := fmt.Sprintf("_cut%d", ru.opt.SecondStage)
+		if ru.opt.modelPass > 0 {
+			suffix = "_model"
+		}
 		if ru.opt.SecondStage < 0 {
 			// every shortlisted entry compared in full: the CPU of one
 			// full comparison (unpacking included) in this gallery
@@ -263,5 +278,18 @@ func cpuPerOp(b *testing.B) func() {
 	c0 := processCPU()
 	return func() {
 		b.ReportMetric(float64((processCPU()-c0).Nanoseconds())/float64(max(1, b.N)), "cpu-ns/op")
+	}
+}
+
+// TestWithShare checks the benchmarks' model of real impostors passing
+// the second stage: the share is spread over the shortlist, entries that
+// passed on their own are not doubled, and the order stays increasing.
+func TestWithShare(t *testing.T) {
+	got := withShare([]int32{3}, []int32{1, 3, 5, 7, 9, 11}, 0.5)
+	if want := []int32{3, 7, 11}; !slices.Equal(got, want) {
+		t.Fatalf("withShare = %v, want %v", got, want)
+	}
+	if got := withShare([]int32{5}, []int32{1, 3, 5}, 1); !slices.Equal(got, []int32{1, 3, 5}) {
+		t.Fatalf("share 1 = %v, want the whole shortlist", got)
 	}
 }
