@@ -37,6 +37,9 @@ type world struct {
 	// used the snapshot).
 	snapshot string
 	noStore  bool
+	// applyDelay (nanoseconds), when set, makes every shard wait that
+	// long before it reads a change's templates from the store.
+	applyDelay atomic.Int64
 }
 
 func newWorld(t *testing.T, shards int) *world {
@@ -100,6 +103,7 @@ func (w *world) startShard(i int) {
 	if w.noStore {
 		rec = noStoreLoad{rec}
 	}
+	rec = delayedEntries{rec, &w.applyDelay}
 	opt := cluster.ShardOptions{Index: i, Of: w.shards, StreamReplicas: 3, Ready: func(registry.GalleryStats) { close(ready) }}
 	if w.snapshot != "" {
 		opt.Snapshot = &cluster.SnapshotOptions{Dir: w.snapshot, Keys: w.env.Keyring}
@@ -135,6 +139,22 @@ type noStoreLoad struct{ cluster.Records }
 
 func (noStoreLoad) LoadShard(context.Context, registry.GalleryLoader, func(string) bool, func(int)) (registry.GalleryStats, error) {
 	return registry.GalleryStats{}, errors.New("the test forbids a load from the store")
+}
+
+// delayedEntries is a shard's records that wait *delay before reading
+// a change's templates (a slow store).
+type delayedEntries struct {
+	cluster.Records
+	delay *atomic.Int64
+}
+
+func (d delayedEntries) GalleryEntries(ctx context.Context, personID string) ([]registry.GalleryEntry, error) {
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(time.Duration(d.delay.Load())):
+	}
+	return d.Records.GalleryEntries(ctx, personID)
 }
 
 // settle returns once every shard has applied every change relayed so

@@ -69,6 +69,12 @@ type SnapshotOptions struct {
 // DefaultSnapshotEvery is the default time between a shard's snapshots.
 const DefaultSnapshotEvery = time.Hour
 
+// StopCatchUp bounds how long a graceful stop waits to apply the changes
+// the stream holds before it writes the shard's last snapshot. A change
+// not applied by then is in the stream after the snapshot's change
+// point, and the next start applies it.
+const StopCatchUp = 30 * time.Second
+
 // Shard is one replica of gallery shard Index: it loads its persons'
 // templates from the store, follows the stream of changes from the point
 // before its load, and answers searches. Replicas are more processes with
@@ -156,8 +162,12 @@ func (s *Shard) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cluster: consumer: %w", err)
 	}
+	// The changes are applied under a context of their own, which outlives
+	// a graceful stop by the catch-up before the last snapshot (below).
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
 	cc, err := cons.Consume(func(m jetstream.Msg) {
-		if err := s.apply(ctx, m); err != nil && ctx.Err() == nil {
+		if err := s.apply(work, m); err != nil && work.Err() == nil {
 			cancel(err)
 		}
 	})
@@ -206,9 +216,13 @@ func (s *Shard) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	if s.opt.Snapshot != nil && errors.Is(context.Cause(ctx), context.Canceled) {
-		// A graceful stop: a snapshot of what was applied, so the next
-		// start replays little.
-		wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+		// A graceful stop: first apply what the stream holds now (up to
+		// StopCatchUp), then a snapshot of it, so the next start replays
+		// little.
+		wctx, wcancel := context.WithTimeout(work, 10*time.Minute)
+		if err := s.catchUp(wctx, StopCatchUp); err != nil {
+			s.log.Warn("gallery shard stopping: not caught up with the stream; the snapshot holds what was applied", "err", err)
+		}
 		s.writeSnapshot(wctx)
 		wcancel()
 	}

@@ -6,8 +6,11 @@ import (
 	"os"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/assent-registry/assent/internal/benchpop/synth"
+	"github.com/assent-registry/assent/internal/cluster"
+	"github.com/assent-registry/assent/internal/cluster/clustertest"
 	"github.com/assent-registry/assent/internal/consent"
 	"github.com/assent-registry/assent/internal/dedup"
 	"github.com/assent-registry/assent/internal/registry"
@@ -88,4 +91,39 @@ func TestShardStartsFromItsSnapshot(t *testing.T) {
 	w.noStore = false
 	w.startShard(0)
 	check("from the store, the snapshot altered")
+}
+
+// TestGracefulStopCatchesUp: a shard stopped gracefully while a change
+// relayed to the stream is still being applied (its store read slow)
+// applies it before it writes its snapshot, so the snapshot holds every
+// change the stream had at the stop.
+func TestGracefulStopCatchesUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS cluster")
+	}
+	w := newWorld(t, 0)
+	w.shards = 1
+	w.snapshot = t.TempDir()
+	w.startShard(0)
+	a := w.apiNode(false) // relays only when asked (below)
+	rng := rand.New(rand.NewPCG(9, 10))
+	for range 2 {
+		enrol(t, a, "S", synth.NewFinger(rng).Template())
+	}
+	w.settle(rng) // relays the two and waits until the shard holds them
+	enrol(t, a, "Last", synth.NewFinger(rng).Template())
+	w.applyDelay.Store(int64(time.Second))
+	c, err := cluster.NewClient(clustertest.Connect(t, w.url), cluster.ClientOptions{Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.UseOutbox(registry.New(w.env.DB, w.env.Keyring, registry.Options{Clock: w.clock, Audit: w.env.Audit}))
+	if err := c.Flush(context.Background()); err != nil { // the third person's change is in the stream
+		t.Fatal(err)
+	}
+	w.stopShard(0) // graceful, while the shard waits on its slow store read
+	h, err := dedup.ReadSnapshotHeader(dedup.SnapshotPath(w.snapshot, 0, 1))
+	if err != nil || h.Persons != 3 {
+		t.Fatalf("snapshot after a graceful stop: %+v %v, want 3 persons", h, err)
+	}
 }
