@@ -281,11 +281,21 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 	actor := registry.Actor{OperatorID: "bench", Role: consent.Registrar, Site: "bench", Route: "assent bench enrol"}
 	var lat []float64
 	capLat := map[consent.Category][]float64{}
+	// Mated probes draw enrolled persons without replacement while there
+	// are any left; a probe that mates a person an earlier probe mated
+	// also finds that probe (the same synthetic person twice): such a
+	// candidate is a true duplicate, not a false one.
+	mated := map[int]bool{}
+	probeOf := map[string]string{} // probe's person id -> the id it mates
 	for k := range opt.Probes {
 		var mateOf string
 		var caps []capture
 		if k%2 == 0 && opt.People > 0 {
 			i := rng.IntN(opt.People)
+			for len(mated) < opt.People && mated[i] {
+				i = rng.IntN(opt.People)
+			}
+			mated[i] = true
 			mateOf = idOf(i)
 			caps = drawPerson(opt.Seed, i).mateCaptures(rng)
 			rep.DuplicatesExpected++
@@ -319,10 +329,16 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 		if pending {
 			rep.DedupPending++
 		}
+		if mateOf != "" {
+			probeOf[np.ID] = mateOf
+		}
 		for p := range found {
-			if p == mateOf {
+			switch {
+			case p == mateOf:
 				rep.DuplicatesFound++
-			} else {
+			case mateOf != "" && probeOf[p] == mateOf:
+				// an earlier probe of the same person: a true duplicate
+			default:
 				rep.FalseCandidates++
 			}
 		}

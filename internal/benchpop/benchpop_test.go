@@ -34,3 +34,19 @@ func TestRun(t *testing.T) {
 		t.Errorf("%d audit entries for 6 probes, want at least 30", audited)
 	}
 }
+
+// TestRunMoreMatesThanPeople: with fewer persons than mated probes, two
+// probes mate the same person and the later one finds the earlier one
+// too: a true duplicate, which the report must not count as a false
+// candidate (it did: tiny benches reported false candidates).
+func TestRunMoreMatesThanPeople(t *testing.T) {
+	ctx := context.Background()
+	db, kr := registrytest.Store(t)
+	rep, err := Run(ctx, db, kr, registry.Options{}, Options{People: 2, Probes: 8, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.DuplicatesExpected != 4 || rep.DuplicatesFound != 4 || rep.FalseCandidates != 0 {
+		t.Fatalf("report %+v: want 4 of 4 mates found and no false candidate", rep)
+	}
+}
