@@ -8,9 +8,11 @@ package fingerprint
 // the cross-year protocol in seconds. TestExploreBaseline prints the
 // figures, TestExploreTable the table of the docs, TestExploreFailures the
 // rigid-alignment mates of the failing genuine pairs, TestExploreStripped
-// the figures as a gallery scores (without descriptors), and
+// the figures as a gallery scores (without descriptors),
 // TestExploreSameTemplates checks that a change meant to be exact leaves
-// every template byte-identical to the cache.
+// every template byte-identical to the cache, and TestExploreSaveScores with
+// TestExploreBootstrap tell a change from the noise of the eight sets (a
+// paired bootstrap over fingers against the scores of a baseline build).
 
 import (
 	"encoding/binary"
@@ -384,4 +386,152 @@ func fitYears(t *testing.T, sc map[string]setScores) map[string]crossset.Fit {
 		fits[year] = f
 	}
 	return fits
+}
+
+// pairRec is one comparison of a set: the two impressions' fingers (0 to 9
+// in order of appearance) and the score (-1 when either failed to enrol).
+type pairRec struct {
+	fa, fb int
+	v      float64
+}
+
+// explorePairs scores every pair of every set with the code as built, in
+// the order of PairScores.
+func explorePairs(es []exploreSet) [][]pairRec {
+	out := make([][]pairRec, len(es))
+	parallel(len(es), func(k int) {
+		e := es[k]
+		var s scratch
+		fid := map[int]int{}
+		for _, im := range e.imps {
+			if _, ok := fid[im.Finger]; !ok {
+				fid[im.Finger] = len(fid)
+			}
+		}
+		for i := range e.imps {
+			for j := i + 1; j < len(e.imps); j++ {
+				v := -1.0
+				if e.ts[i] != nil && e.ts[j] != nil {
+					v = match(&e.ts[i].cyl, &e.ts[j].cyl, &s)
+				}
+				out[k] = append(out[k], pairRec{fid[e.imps[i].Finger], fid[e.imps[j].Finger], v})
+			}
+		}
+	})
+	return out
+}
+
+// crossOfCounts is the cross-year mean (out-of-sample EER, FNMR at the
+// fitted 1e-3, in-sample EER) with each finger of each set counted
+// cnt[set][finger] times (a genuine pair of finger f weighs cnt[f], an
+// impostor pair of f and g cnt[f] cnt[g]); nil counts every finger once.
+func crossOfCounts(t *testing.T, ps [][]pairRec, cnt [][]int) [3]float64 {
+	sc := map[string]setScores{}
+	for k, rs := range ps {
+		var g, im []float64
+		for _, r := range rs {
+			w := 1
+			if cnt != nil {
+				w = cnt[k][r.fa]
+				if r.fa != r.fb {
+					w *= cnt[k][r.fb]
+				}
+			}
+			for range w {
+				if r.fa == r.fb {
+					g = append(g, r.v)
+				} else {
+					im = append(im, r.v)
+				}
+			}
+		}
+		sc[sets[k].dir] = setScores{g, im}
+	}
+	_, m := crossYear(t, sc)
+	return [3]float64{m.out, m.fnmr1e3, m.in}
+}
+
+// TestExploreSaveScores writes the pair scores of the code as built to
+// $ASSENT_FP_SCORES (float64 little-endian, sets in the order of sets),
+// the baseline for TestExploreBootstrap.
+func TestExploreSaveScores(t *testing.T) {
+	file := os.Getenv("ASSENT_FP_SCORES")
+	if file == "" {
+		t.Skip("set ASSENT_FP_SCORES=<file>")
+	}
+	var b []byte
+	for _, rs := range explorePairs(exploreLoad(t, false)) {
+		for _, r := range rs {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.v))
+		}
+	}
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestExploreBootstrap compares the code as built with the baseline scores
+// of $ASSENT_FP_BASELINE (TestExploreSaveScores run on the baseline build)
+// on the same 400 resamples of fingers (ten drawn with replacement in each
+// set, thresholds refitted on each resample of the other year): the
+// baseline's own 90 % interval says how much the figures of 80 fingers
+// move with the fingers drawn, the interval of the paired difference
+// whether a change is beyond that noise.
+func TestExploreBootstrap(t *testing.T) {
+	file := os.Getenv("ASSENT_FP_BASELINE")
+	if file == "" {
+		t.Skip("set ASSENT_FP_BASELINE=<scores of the baseline build>")
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := explorePairs(exploreLoad(t, false))
+	base := make([][]pairRec, len(cur))
+	for k, rs := range cur {
+		for _, r := range rs {
+			if len(raw) < 8 {
+				t.Fatal("baseline scores: too short")
+			}
+			r.v = math.Float64frombits(binary.LittleEndian.Uint64(raw))
+			raw = raw[8:]
+			base[k] = append(base[k], r)
+		}
+	}
+	if len(raw) != 0 {
+		t.Fatal("baseline scores: too long")
+	}
+	b0, c0 := crossOfCounts(t, base, nil), crossOfCounts(t, cur, nil)
+	t.Logf("all fingers: baseline out %.2f%% fnmr1e3 %.2f%% in %.2f%%; as built %.2f%% / %.2f%% / %.2f%%", b0[0], b0[1], b0[2], c0[0], c0[1], c0[2])
+	const reps = 400
+	rng := uint64(12345) // xorshift: the same resamples on every run
+	var bs, ds [3][]float64
+	for range reps {
+		cnt := make([][]int, len(sets))
+		for k := range cnt {
+			cnt[k] = make([]int, 10)
+			for range 10 {
+				rng ^= rng << 13
+				rng ^= rng >> 7
+				rng ^= rng << 17
+				cnt[k][rng%10]++
+			}
+		}
+		b, c := crossOfCounts(t, base, cnt), crossOfCounts(t, cur, cnt)
+		for i := range 3 {
+			bs[i] = append(bs[i], b[i])
+			ds[i] = append(ds[i], c[i]-b[i])
+		}
+	}
+	for i, name := range []string{"out EER", "FNMR@1e-3", "in EER"} {
+		lower, sum := 0, 0.0
+		for _, d := range ds[i] {
+			sum += d
+			if d < 0 {
+				lower++
+			}
+		}
+		t.Logf("%-9s baseline 90%% [%.2f, %.2f] | as built minus baseline: mean %+.2f, 90%% [%+.2f, %+.2f], lower in %d%% of resamples",
+			name, q(bs[i], .05), q(bs[i], .95), sum/reps, q(ds[i], .05), q(ds[i], .95), 100*lower/reps)
+	}
 }
