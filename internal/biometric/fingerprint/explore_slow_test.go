@@ -12,7 +12,8 @@ package fingerprint
 // TestExploreSameTemplates checks that a change meant to be exact leaves
 // every template byte-identical to the cache, and TestExploreSaveScores with
 // TestExploreBootstrap tell a change from the noise of the eight sets (a
-// paired bootstrap over fingers against the scores of a baseline build).
+// paired bootstrap over fingers against the scores of a baseline build),
+// and TestExploreCohort measures a cohort normalisation of the scores.
 
 import (
 	"encoding/binary"
@@ -533,5 +534,89 @@ func TestExploreBootstrap(t *testing.T) {
 		}
 		t.Logf("%-9s baseline 90%% [%.2f, %.2f] | as built minus baseline: mean %+.2f, 90%% [%+.2f, %+.2f], lower in %d%% of resamples",
 			name, q(bs[i], .05), q(bs[i], .95), sum/reps, q(ds[i], .05), q(ds[i], .95), 100*lower/reps)
+	}
+}
+
+// TestExploreCohort prints the cross-year figures of the code as built
+// with a cohort normalisation (docs/fingerprint.md, "What was tried", sixth
+// pass): each template's impostor mean and spread against the other
+// fingers of its own set, leaving out both fingers of the pair scored, and
+// the score taken as (s - mean of the two means) / (mean of the two
+// spreads), or s minus the mean of the means; mapped linearly to the
+// usual scale, which changes no figure.
+func TestExploreCohort(t *testing.T) {
+	es := exploreLoad(t, false)
+	ps := explorePairs(es)
+	for _, useSD := range []bool{true, false} {
+		sc := map[string]setScores{}
+		for k, e := range es {
+			n := len(e.imps)
+			fid := make([]int, n)
+			m := map[int]int{}
+			for i, im := range e.imps {
+				if _, ok := m[im.Finger]; !ok {
+					m[im.Finger] = len(m)
+				}
+				fid[i] = m[im.Finger]
+			}
+			// per template, per finger: sum, sum of squares, count of scores.
+			S := make([][10]float64, n)
+			Q := make([][10]float64, n)
+			N := make([][10]float64, n)
+			score := make([][]float64, n)
+			for i := range score {
+				score[i] = make([]float64, n)
+			}
+			p := 0
+			for i := range n {
+				for j := i + 1; j < n; j++ {
+					v := ps[k][p].v
+					p++
+					score[i][j], score[j][i] = v, v
+					if v < 0 || fid[i] == fid[j] {
+						continue
+					}
+					S[i][fid[j]] += v
+					Q[i][fid[j]] += v * v
+					N[i][fid[j]]++
+					S[j][fid[i]] += v
+					Q[j][fid[i]] += v * v
+					N[j][fid[i]]++
+				}
+			}
+			stat := func(i, ex1, ex2 int) (float64, float64) {
+				var s, q, c float64
+				for f := range 10 {
+					if f == ex1 || f == ex2 {
+						continue
+					}
+					s, q, c = s+S[i][f], q+Q[i][f], c+N[i][f]
+				}
+				mu := s / c
+				return mu, math.Sqrt(max(1e-12, q/c-mu*mu))
+			}
+			var g, im []float64
+			for i := range n {
+				for j := i + 1; j < n; j++ {
+					v := score[i][j]
+					if v >= 0 {
+						mi, si := stat(i, fid[i], fid[j])
+						mj, sj := stat(j, fid[i], fid[j])
+						if useSD {
+							v = 0.02 + 0.004*(v-(mi+mj)/2)/((si+sj)/2)
+						} else {
+							v = 0.02 + (v - (mi+mj)/2)
+						}
+					}
+					if fid[i] == fid[j] {
+						g = append(g, v)
+					} else {
+						im = append(im, v)
+					}
+				}
+			}
+			sc[e.dir] = setScores{g, im}
+		}
+		reportCross(t, map[bool]string{true: "cohort z-norm", false: "cohort mean"}[useSD], sc)
 	}
 }
