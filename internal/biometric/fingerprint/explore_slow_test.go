@@ -8,9 +8,12 @@ package fingerprint
 // the cross-year protocol in seconds. TestExploreBaseline prints the
 // figures, TestExploreTable the table of the docs, TestExploreFailures the
 // rigid-alignment mates of the failing genuine pairs, TestExploreStripped
-// the figures as a gallery scores (without descriptors), and
+// the figures as a gallery scores (without descriptors),
 // TestExploreSameTemplates checks that a change meant to be exact leaves
-// every template byte-identical to the cache.
+// every template byte-identical to the cache, and TestExploreSaveScores with
+// TestExploreBootstrap tell a change from the noise of the eight sets (a
+// paired bootstrap over fingers against the scores of a baseline build),
+// and TestExploreCohort measures a cohort normalisation of the scores.
 
 import (
 	"encoding/binary"
@@ -384,4 +387,236 @@ func fitYears(t *testing.T, sc map[string]setScores) map[string]crossset.Fit {
 		fits[year] = f
 	}
 	return fits
+}
+
+// pairRec is one comparison of a set: the two impressions' fingers (0 to 9
+// in order of appearance) and the score (-1 when either failed to enrol).
+type pairRec struct {
+	fa, fb int
+	v      float64
+}
+
+// explorePairs scores every pair of every set with the code as built, in
+// the order of PairScores.
+func explorePairs(es []exploreSet) [][]pairRec {
+	out := make([][]pairRec, len(es))
+	parallel(len(es), func(k int) {
+		e := es[k]
+		var s scratch
+		fid := map[int]int{}
+		for _, im := range e.imps {
+			if _, ok := fid[im.Finger]; !ok {
+				fid[im.Finger] = len(fid)
+			}
+		}
+		for i := range e.imps {
+			for j := i + 1; j < len(e.imps); j++ {
+				v := -1.0
+				if e.ts[i] != nil && e.ts[j] != nil {
+					v = match(&e.ts[i].cyl, &e.ts[j].cyl, &s)
+				}
+				out[k] = append(out[k], pairRec{fid[e.imps[i].Finger], fid[e.imps[j].Finger], v})
+			}
+		}
+	})
+	return out
+}
+
+// crossOfCounts is the cross-year mean (out-of-sample EER, FNMR at the
+// fitted 1e-3, in-sample EER) with each finger of each set counted
+// cnt[set][finger] times (a genuine pair of finger f weighs cnt[f], an
+// impostor pair of f and g cnt[f] cnt[g]); nil counts every finger once.
+func crossOfCounts(t *testing.T, ps [][]pairRec, cnt [][]int) [3]float64 {
+	sc := map[string]setScores{}
+	for k, rs := range ps {
+		var g, im []float64
+		for _, r := range rs {
+			w := 1
+			if cnt != nil {
+				w = cnt[k][r.fa]
+				if r.fa != r.fb {
+					w *= cnt[k][r.fb]
+				}
+			}
+			for range w {
+				if r.fa == r.fb {
+					g = append(g, r.v)
+				} else {
+					im = append(im, r.v)
+				}
+			}
+		}
+		sc[sets[k].dir] = setScores{g, im}
+	}
+	_, m := crossYear(t, sc)
+	return [3]float64{m.out, m.fnmr1e3, m.in}
+}
+
+// TestExploreSaveScores writes the pair scores of the code as built to
+// $ASSENT_FP_SCORES (float64 little-endian, sets in the order of sets),
+// the baseline for TestExploreBootstrap.
+func TestExploreSaveScores(t *testing.T) {
+	file := os.Getenv("ASSENT_FP_SCORES")
+	if file == "" {
+		t.Skip("set ASSENT_FP_SCORES=<file>")
+	}
+	var b []byte
+	for _, rs := range explorePairs(exploreLoad(t, false)) {
+		for _, r := range rs {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.v))
+		}
+	}
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestExploreBootstrap compares the code as built with the baseline scores
+// of $ASSENT_FP_BASELINE (TestExploreSaveScores run on the baseline build)
+// on the same 400 resamples of fingers (ten drawn with replacement in each
+// set, thresholds refitted on each resample of the other year): the
+// baseline's own 90 % interval says how much the figures of 80 fingers
+// move with the fingers drawn, the interval of the paired difference
+// whether a change is beyond that noise.
+func TestExploreBootstrap(t *testing.T) {
+	file := os.Getenv("ASSENT_FP_BASELINE")
+	if file == "" {
+		t.Skip("set ASSENT_FP_BASELINE=<scores of the baseline build>")
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := explorePairs(exploreLoad(t, false))
+	base := make([][]pairRec, len(cur))
+	for k, rs := range cur {
+		for _, r := range rs {
+			if len(raw) < 8 {
+				t.Fatal("baseline scores: too short")
+			}
+			r.v = math.Float64frombits(binary.LittleEndian.Uint64(raw))
+			raw = raw[8:]
+			base[k] = append(base[k], r)
+		}
+	}
+	if len(raw) != 0 {
+		t.Fatal("baseline scores: too long")
+	}
+	b0, c0 := crossOfCounts(t, base, nil), crossOfCounts(t, cur, nil)
+	t.Logf("all fingers: baseline out %.2f%% fnmr1e3 %.2f%% in %.2f%%; as built %.2f%% / %.2f%% / %.2f%%", b0[0], b0[1], b0[2], c0[0], c0[1], c0[2])
+	const reps = 400
+	rng := uint64(12345) // xorshift: the same resamples on every run
+	var bs, ds [3][]float64
+	for range reps {
+		cnt := make([][]int, len(sets))
+		for k := range cnt {
+			cnt[k] = make([]int, 10)
+			for range 10 {
+				rng ^= rng << 13
+				rng ^= rng >> 7
+				rng ^= rng << 17
+				cnt[k][rng%10]++
+			}
+		}
+		b, c := crossOfCounts(t, base, cnt), crossOfCounts(t, cur, cnt)
+		for i := range 3 {
+			bs[i] = append(bs[i], b[i])
+			ds[i] = append(ds[i], c[i]-b[i])
+		}
+	}
+	for i, name := range []string{"out EER", "FNMR@1e-3", "in EER"} {
+		lower, sum := 0, 0.0
+		for _, d := range ds[i] {
+			sum += d
+			if d < 0 {
+				lower++
+			}
+		}
+		t.Logf("%-9s baseline 90%% [%.2f, %.2f] | as built minus baseline: mean %+.2f, 90%% [%+.2f, %+.2f], lower in %d%% of resamples",
+			name, q(bs[i], .05), q(bs[i], .95), sum/reps, q(ds[i], .05), q(ds[i], .95), 100*lower/reps)
+	}
+}
+
+// TestExploreCohort prints the cross-year figures of the code as built
+// with a cohort normalisation (docs/fingerprint.md, "What was tried", sixth
+// pass): each template's impostor mean and spread against the other
+// fingers of its own set, leaving out both fingers of the pair scored, and
+// the score taken as (s - mean of the two means) / (mean of the two
+// spreads), or s minus the mean of the means; mapped linearly to the
+// usual scale, which changes no figure.
+func TestExploreCohort(t *testing.T) {
+	es := exploreLoad(t, false)
+	ps := explorePairs(es)
+	for _, useSD := range []bool{true, false} {
+		sc := map[string]setScores{}
+		for k, e := range es {
+			n := len(e.imps)
+			fid := make([]int, n)
+			m := map[int]int{}
+			for i, im := range e.imps {
+				if _, ok := m[im.Finger]; !ok {
+					m[im.Finger] = len(m)
+				}
+				fid[i] = m[im.Finger]
+			}
+			// per template, per finger: sum, sum of squares, count of scores.
+			S := make([][10]float64, n)
+			Q := make([][10]float64, n)
+			N := make([][10]float64, n)
+			score := make([][]float64, n)
+			for i := range score {
+				score[i] = make([]float64, n)
+			}
+			p := 0
+			for i := range n {
+				for j := i + 1; j < n; j++ {
+					v := ps[k][p].v
+					p++
+					score[i][j], score[j][i] = v, v
+					if v < 0 || fid[i] == fid[j] {
+						continue
+					}
+					S[i][fid[j]] += v
+					Q[i][fid[j]] += v * v
+					N[i][fid[j]]++
+					S[j][fid[i]] += v
+					Q[j][fid[i]] += v * v
+					N[j][fid[i]]++
+				}
+			}
+			stat := func(i, ex1, ex2 int) (float64, float64) {
+				var s, q, c float64
+				for f := range 10 {
+					if f == ex1 || f == ex2 {
+						continue
+					}
+					s, q, c = s+S[i][f], q+Q[i][f], c+N[i][f]
+				}
+				mu := s / c
+				return mu, math.Sqrt(max(1e-12, q/c-mu*mu))
+			}
+			var g, im []float64
+			for i := range n {
+				for j := i + 1; j < n; j++ {
+					v := score[i][j]
+					if v >= 0 {
+						mi, si := stat(i, fid[i], fid[j])
+						mj, sj := stat(j, fid[i], fid[j])
+						if useSD {
+							v = 0.02 + 0.004*(v-(mi+mj)/2)/((si+sj)/2)
+						} else {
+							v = 0.02 + (v - (mi+mj)/2)
+						}
+					}
+					if fid[i] == fid[j] {
+						g = append(g, v)
+					} else {
+						im = append(im, v)
+					}
+				}
+			}
+			sc[e.dir] = setScores{g, im}
+		}
+		reportCross(t, map[bool]string{true: "cohort z-norm", false: "cohort mean"}[useSD], sc)
+	}
 }
