@@ -206,3 +206,39 @@ func TestDevScore5(t *testing.T) {
 		t.Log(line)
 	}
 }
+
+// TestDevCoarseLost lists CASIA's genuine pairs that the full comparison
+// accepts at the 1:N threshold of 200,000 eyes and the coarse pass drops
+// (the `coarse pass` line of `assent eval iris` counts them); a
+// development aid on the TestDevCache templates.
+func TestDevCoarseLost(t *testing.T) {
+	dir := os.Getenv("ASSENT_IRIS_DEV_CACHE")
+	if dir == "" || os.Getenv("ASSENT_IRIS_DEV") == "" {
+		t.Skip("development aid; set ASSENT_IRIS_DEV=1 and ASSENT_IRIS_DEV_CACHE")
+	}
+	s, ts := loadDevSet(t, filepath.Join(dir, "casia.gob"))
+	g := NewGallery(GalleryOptions{})
+	m := g.m
+	strict := ThresholdForFMR(1 / (100 * 200000.0))
+	frac := float64(g.coarseWords) / float64(g.words)
+	cmin, cnorm := int(float64(m.MinBits)*frac), float64(m.NormBits)*frac
+	e := make([]uint64, 2*g.words)
+	for i := range ts {
+		if ts[i] == nil {
+			continue
+		}
+		p := g.prepare(ts[i])
+		for j := i + 1; j < len(ts); j++ {
+			if ts[j] == nil || s.Eye[i] != s.Eye[j] {
+				continue
+			}
+			g.packEntry(e, ts[j].Code, ts[j].Mask)
+			qj := corrRoot(ts[j].RowCorrelation())
+			full := best(p.full, e, p.shifts, m.MinBits, pairNorm(float64(m.NormBits), p.q, qj))
+			c := bestStrided(p.coarse, g.coarsePart(e), 1, p.coarseShifts, cmin, pairNorm(cnorm, p.q, qj))
+			if full <= strict && c > strict+DefaultCoarseMargin {
+				t.Logf("lost: %s ~ %s: full %.4f coarse %.4f (threshold %.4f; S %.2f, %.2f)", s.Paths[i], s.Paths[j], full, c, strict, p.q*p.q, qj*qj)
+			}
+		}
+	}
+}

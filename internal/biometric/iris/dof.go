@@ -67,9 +67,15 @@ func rowCorrelation(code, mask []uint64, rows, cols int) float64 {
 		}
 		s += u
 	}
+	fast := 2*rows*cols == 64*w
 	for lag := 0; lag <= RowCorrelationLags; lag++ {
-		rotate(rc, code, rows, cols, lag)
-		rotate(rm, mask, rows, cols, lag)
+		if fast {
+			rotateBits(rc, code, lag*2*rows)
+			rotateBits(rm, mask, lag*2*rows)
+		} else {
+			rotate(rc, code, rows, cols, lag)
+			rotate(rm, mask, rows, cols, lag)
+		}
 		if lag > 0 {
 			term(0, true)
 		}
@@ -89,6 +95,28 @@ func corrRoot(s float64) float64 { return float64(float32(math.Sqrt(max(s, 0))))
 // 0.5 - (0.5 - raw) sqrt(n / pairNorm) scales n by the pair's degrees of
 // freedom per bit 1 / (1 + S) relative to rowCorrRef.
 func pairNorm(norm, qa, qb float64) float64 { return norm * (1 + qa*qb) * rowCorrRef }
+
+// rotateBits is rotateWords without a division per word (s < 64
+// len(src)): bit i of src moves to bit (i+s) mod 64 len(src) of dst.
+func rotateBits(dst, src []uint64, s int) {
+	w := len(src)
+	q, r := s/64, uint(s%64)
+	for i := range w {
+		hi := i - q
+		if hi < 0 {
+			hi += w
+		}
+		lo := hi - 1
+		if lo < 0 {
+			lo += w
+		}
+		if r == 0 {
+			dst[i] = src[hi]
+		} else {
+			dst[i] = src[hi]<<r | src[lo]>>(64-r)
+		}
+	}
+}
 
 // swapKinds swaps the two bits of every sample (bit 2j, the real part,
 // with bit 2j+1, the imaginary part) of one code word.

@@ -51,3 +51,12 @@ func TestRowCorrelation(t *testing.T) {
 		t.Errorf("pairNorm smooth %v, random %v: smooth codes must need more bits", a, b)
 	}
 }
+
+// BenchmarkRowCorrelation times the per-template degrees of freedom (what
+// Add, AddForms and Distance pay per template).
+func BenchmarkRowCorrelation(b *testing.B) {
+	tp := randomTemplate(rand.New(rand.NewPCG(7, 7)))
+	for b.Loop() {
+		tp.RowCorrelation()
+	}
+}
