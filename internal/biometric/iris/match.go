@@ -15,7 +15,8 @@ const (
 	// both masks) for a distance to count; fewer means "not comparable".
 	DefaultMinBits = 600
 	// DefaultNormBits is the number of compared bits at which the rescaled
-	// distance equals the raw one (see Matcher.NormBits).
+	// distance equals the raw one for a pair of codes with rowCorrRef
+	// degrees of freedom per bit (see Matcher.NormBits).
 	DefaultNormBits = 2000
 )
 
