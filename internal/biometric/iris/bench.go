@@ -138,7 +138,7 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 	pass := 0
 	for _, p := range probes {
 		for i := range g.Len() {
-			if h, _ := g.entry(i); bestStrided(p.coarse, h, 1, p.coarseShifts, cmin, cnorm) <= opt.Threshold+DefaultCoarseMargin {
+			if h, _ := g.entry(i); bestStrided(p.coarse, h, 1, p.coarseShifts, cmin, pairNorm(cnorm, p.q, float64(g.q[i]))) <= opt.Threshold+DefaultCoarseMargin {
 				pass++
 			}
 		}
@@ -158,11 +158,11 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 		}
 		p := one.prepare(syn.Mate(f, rng))
 		h, t := one.entry(0)
-		if best2(p.full, h, t, p.shifts, m.MinBits, float64(m.NormBits)) > opt.Threshold {
+		if best2(p.full, h, t, p.shifts, m.MinBits, pairNorm(float64(m.NormBits), p.q, float64(one.q[0]))) > opt.Threshold {
 			continue
 		}
 		res.MatedFound++
-		if bestStrided(p.coarse, h, 1, p.coarseShifts, cmin, cnorm) > opt.Threshold+DefaultCoarseMargin {
+		if bestStrided(p.coarse, h, 1, p.coarseShifts, cmin, pairNorm(cnorm, p.q, float64(one.q[0]))) > opt.Threshold+DefaultCoarseMargin {
 			lost++
 		}
 	}

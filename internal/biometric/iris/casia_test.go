@@ -39,15 +39,18 @@ func TestCASIA(t *testing.T) {
 		t.Errorf("FTE = %.4f, want <= 0.02", r.FTE)
 	}
 	// The coarse pass of a search may drop at most 1 genuine pair in 1,000
-	// that the full comparison accepts at FMR 1e-3, and at most 3 of
-	// CASIA's 2,235 (0.13 %) at the 1:N threshold. The second bound was
+	// that the full comparison accepts at FMR 1e-3, and at most 4 of
+	// CASIA's 2,232 (0.18 %) at the 1:N threshold. The second bound was
 	// 0.1 % (2 pairs) until the limbus centre was held at the pupil's
 	// height (issue 17): that brought three pairs' full distance down to
 	// about 0.33 while their coarse distance stayed at 0.37-0.385, beyond
-	// any affordable margin; the search as a whole finds more genuine
-	// pairs than before (2,232 against 2,198). docs/iris.md says so.
-	if r.CoarseRecallLoss > 0.001 || r.CoarseRecallLossStrict > 0.0014 {
-		t.Errorf("coarse pass loses %.4f (FMR 1e-3) and %.4f (1:N) of genuine pairs, want <= 0.001 and <= 0.0014",
+	// any affordable margin; it was 0.14 % (3 pairs) until the fifth
+	// round's distance and refitted model raised the 1:N threshold from
+	// 0.3403 to 0.3437, which takes in 054_1_3~054_2_3 (full 0.3418,
+	// coarse 0.3646, 0.0009 beyond the coarse threshold). docs/iris.md
+	// says so.
+	if r.CoarseRecallLoss > 0.001 || r.CoarseRecallLossStrict > 0.0018 {
+		t.Errorf("coarse pass loses %.4f (FMR 1e-3) and %.4f (1:N) of genuine pairs, want <= 0.001 and <= 0.0018",
 			r.CoarseRecallLoss, r.CoarseRecallLossStrict)
 	}
 }

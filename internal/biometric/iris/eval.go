@@ -317,7 +317,7 @@ func evaluateWith(ctx context.Context, dir string, c config, o EvalOptions, prog
 		for j := i + 1; j < len(samples); j++ {
 			d := 2.0 // non-match: failure to enrol or not comparable
 			if packed[i] != nil && packed[j] != nil {
-				if hd := best(preps[i].full, packed[j], preps[i].shifts, m.MinBits, norm); hd < 1 {
+				if hd := best(preps[i].full, packed[j], preps[i].shifts, m.MinBits, pairNorm(norm, preps[i].q, preps[j].q)); hd < 1 {
 					d = hd
 				}
 				cmps++
@@ -336,7 +336,7 @@ func evaluateWith(ctx context.Context, dir string, c config, o EvalOptions, prog
 				}
 				if d < 2 && len(single) < 50000 {
 					mid := m.Rotations * 2 * g.words
-					if hd := best(preps[i].full[mid:mid+2*g.words], packed[j], 1, m.MinBits, norm); hd < 1 {
+					if hd := best(preps[i].full[mid:mid+2*g.words], packed[j], 1, m.MinBits, pairNorm(norm, preps[i].q, preps[j].q)); hd < 1 {
 						single = append(single, hd)
 					}
 				}
@@ -588,6 +588,12 @@ func coarseCheck(res *EvalResult, samples []sample, m Matcher, opt GalleryOption
 	frac := float64(g.coarseWords) / float64(g.words)
 	cmin, cnorm := int(float64(m.MinBits)*frac), float64(m.NormBits)*frac
 	e := make([]uint64, 2*g.words)
+	qs := make([]float64, len(samples))
+	for i, s := range samples {
+		if s.t != nil {
+			qs[i] = corrRoot(s.t.RowCorrelation())
+		}
+	}
 	var gen, imp []float64 // coarse distances (no first-half filter)
 	// The search's own test at the default margins, for both thresholds.
 	type tally struct{ gen, lost, imp, passed int }
@@ -606,11 +612,13 @@ func coarseCheck(res *EvalResult, samples []sample, m Matcher, opt GalleryOption
 				continue
 			}
 			g.packEntry(e, samples[j].t.Code, samples[j].t.Mask)
-			c := bestStrided(p.coarse, g.coarsePart(e), 1, p.coarseShifts, cmin, cnorm)
+			pn := pairNorm(float64(m.NormBits), p.q, qs[j])
+			f := float32(math.Sqrt(float64(m.NormBits) / pn))
+			c := bestStrided(p.coarse, g.coarsePart(e), 1, p.coarseShifts, cmin, pairNorm(cnorm, p.q, qs[j]))
 			genuine := samples[i].eye == samples[j].eye
 			full := 1.0
 			if genuine {
-				full = best(p.full, e, p.shifts, m.MinBits, float64(m.NormBits))
+				full = best(p.full, e, p.shifts, m.MinBits, pn)
 				if full <= t {
 					gen = append(gen, c)
 				}
@@ -618,7 +626,7 @@ func coarseCheck(res *EvalResult, samples []sample, m Matcher, opt GalleryOption
 				imp = append(imp, c)
 			}
 			for k, th := range [2]float64{t, strict} {
-				passed := kernels[k].pass(p.coarse, g.coarsePart(e))
+				passed := kernels[k].pass(p.coarse, g.coarsePart(e), f)
 				switch {
 				case genuine && full <= th:
 					at[k].gen++

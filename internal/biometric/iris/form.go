@@ -62,6 +62,7 @@ func (g *Gallery) Grow(n int) {
 	g.head = grow(g.head, n*2*g.coarseWords)
 	g.tail = grow(g.tail, n*2*(g.words-g.coarseWords))
 	g.keys = slices.Grow(g.keys, n)
+	g.q = slices.Grow(g.q, withSpare(len(g.q)+n)-len(g.q))
 }
 
 // AddForms appends the entries in gallery form forms[i] under keys[i]. A
@@ -104,5 +105,13 @@ func (g *Gallery) AddForms(keys []string, forms [][]byte) error {
 		}
 	}
 	g.head, g.tail = head, tail
+	// Each entry's corrRoot, from its code and mask (the form does not
+	// carry it: recomputed, a few microseconds an entry).
+	code, mask := make([]uint64, g.words), make([]uint64, g.words)
+	for range keys {
+		h, t := g.entry(len(g.q))
+		g.unpackEntry(code, mask, h, t)
+		g.q = append(g.q, float32(corrRoot(rowCorrelation(code, mask, g.rows, g.cols))))
+	}
 	return nil
 }

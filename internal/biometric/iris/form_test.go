@@ -45,7 +45,7 @@ func TestFormsMakeTheSameGallery(t *testing.T) {
 	if err := dst.AddForms(keys[100:], forms[100:]); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(dst.head, src.head) || !slices.Equal(dst.tail, src.tail) || !slices.Equal(dst.keys, src.keys) {
+	if !slices.Equal(dst.head, src.head) || !slices.Equal(dst.tail, src.tail) || !slices.Equal(dst.keys, src.keys) || !slices.Equal(dst.q, src.q) {
 		t.Fatal("the arrays differ")
 	}
 	ctx := context.Background()

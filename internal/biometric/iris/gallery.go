@@ -59,6 +59,10 @@ type Gallery struct {
 	// tail[i*2*(words-coarseWords):][:2*(words-coarseWords)]: the coarse
 	// pass streams through head alone.
 	head, tail []uint64
+	// q[i] is entry i's corrRoot (the square root of its code's
+	// RowCorrelation), from which each comparison's degrees of freedom
+	// come (pairNorm): 4 bytes an entry.
+	q []float32
 }
 
 // GalleryOptions configures NewGallery. Zero fields take the defaults.
@@ -122,6 +126,19 @@ func (g *Gallery) packEntry(dst, code, mask []uint64) {
 	}
 }
 
+// unpackEntry is packEntry's inverse for an entry held as head and tail.
+func (g *Gallery) unpackEntry(code, mask, head, tail []uint64) {
+	for j, w := range g.order {
+		var p []uint64
+		if 2*j < len(head) {
+			p = head[2*j:]
+		} else {
+			p = tail[2*j-len(head):]
+		}
+		code[w], mask[w] = p[0], p[1]
+	}
+}
+
 // coarsePart is the prefix of a packed entry that the coarse pass reads.
 func (g *Gallery) coarsePart(e []uint64) []uint64 { return e[:2*g.coarseWords] }
 
@@ -133,14 +150,14 @@ func (g *Gallery) entry(i int) (head, tail []uint64) {
 
 // BytesPerEntry is the memory one enrolled eye takes in the packed array,
 // not counting its key.
-func (g *Gallery) BytesPerEntry() int { return 8 * 2 * g.words }
+func (g *Gallery) BytesPerEntry() int { return 8*2*g.words + 4 }
 
 // Bytes is the memory the packed codes and masks take (their capacity),
 // not counting keys.
 func (g *Gallery) Bytes() int {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	return 8 * (cap(g.head) + cap(g.tail))
+	return 8*(cap(g.head)+cap(g.tail)) + 4*cap(g.q)
 }
 
 // withSpare is the capacity kept for n words: a 64th more, so that the
@@ -167,6 +184,11 @@ func (g *Gallery) Trim() {
 	}
 	g.head = trim(g.head)
 	g.tail = trim(g.tail)
+	if cap(g.q) > withSpare(len(g.q))+len(g.q)/64 {
+		q := make([]float32, len(g.q), withSpare(len(g.q)))
+		copy(q, g.q)
+		g.q = q
+	}
 	if cap(g.keys) > len(g.keys) {
 		g.keys = exact(g.keys)
 	}
@@ -197,7 +219,9 @@ func (g *Gallery) Add(key string, t *Template) error {
 		g.index[key] = i
 		g.head = append(g.head, make([]uint64, 2*g.coarseWords)...)
 		g.tail = append(g.tail, make([]uint64, 2*(g.words-g.coarseWords))...)
+		g.q = append(g.q, 0)
 	}
+	g.q[i] = float32(corrRoot(t.RowCorrelation()))
 	e := make([]uint64, 2*g.words)
 	g.packEntry(e, t.Code, t.Mask)
 	h, tl := g.entry(i)
@@ -223,11 +247,13 @@ func (g *Gallery) Remove(key string) bool {
 		lh, lt := g.entry(last)
 		copy(h, lh)
 		copy(t, lt)
+		g.q[i] = g.q[last]
 	}
 	delete(g.index, key)
 	g.keys = g.keys[:last]
 	g.head = g.head[:last*2*g.coarseWords]
 	g.tail = g.tail[:last*2*(g.words-g.coarseWords)]
+	g.q = g.q[:last]
 	return true
 }
 
@@ -281,6 +307,7 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 // entries: shifts*2*W words for the full pass, and coarseShifts*2*Wc for
 // the coarse pass (every coarseStep-th shift, always including shift 0).
 type prepared struct {
+	q            float64 // the probe's corrRoot
 	shifts       int
 	full         []uint64
 	coarseShifts int
@@ -292,7 +319,7 @@ func (g *Gallery) prepare(t *Template) prepared {
 	r := g.m.Rotations
 	first := -(r / g.coarseStep) * g.coarseStep
 	nc := 2*(r/g.coarseStep) + 1
-	p := prepared{shifts: n, full: make([]uint64, n*2*g.words), coarseShifts: nc, coarse: make([]uint64, nc*2*g.coarseWords)}
+	p := prepared{q: corrRoot(t.RowCorrelation()), shifts: n, full: make([]uint64, n*2*g.words), coarseShifts: nc, coarse: make([]uint64, nc*2*g.coarseWords)}
 	rc := make([]uint64, g.words)
 	rm := make([]uint64, g.words)
 	for k := range n {
@@ -340,7 +367,7 @@ func (g *Gallery) scorer(pr prepared, threshold float64) gallery.RangeScorer {
 	return func(lo, hi int, emit func(int, float64)) {
 		for i := lo; i < hi; i++ {
 			h, t := g.entry(i)
-			if d := best2(pr.full, h, t, pr.shifts, minBits, norm); d <= threshold {
+			if d := best2(pr.full, h, t, pr.shifts, minBits, pairNorm(norm, pr.q, float64(g.q[i]))); d <= threshold {
 				emit(i, 1-d)
 			}
 		}
@@ -378,10 +405,11 @@ func (g *Gallery) coarseScorer(pr prepared, threshold, coarseThreshold float64) 
 	return func(lo, hi int, emit func(int, float64)) {
 		for i := lo; i < hi; i++ {
 			h, t := g.entry(i)
-			if !ck.pass(pr.coarse, h) {
+			pn := pairNorm(norm, pr.q, float64(g.q[i]))
+			if !ck.pass(pr.coarse, h, float32(math.Sqrt(float64(g.m.NormBits)/pn))) {
 				continue
 			}
-			if d := best2(pr.full, h, t, pr.shifts, minBits, norm); d <= threshold {
+			if d := best2(pr.full, h, t, pr.shifts, minBits, pn); d <= threshold {
 				emit(i, 1-d)
 			}
 		}
@@ -395,11 +423,12 @@ type coarseKernel struct {
 	shifts  int
 	half    int  // words of the coarse part in its first half
 	filter1 bool // the first-half test is on
-	// dmax[n] is the most differing bits a distance over n compared bits
-	// may have and pass (-1: none may, as when n is below the minimum), so
-	// the test needs no float arithmetic per shift: dmax1 for the first
-	// half (threshold t1), dmax for the whole coarse part (t).
-	dmax1, dmax []int16
+	// A distance of d differing bits over n compared, for an entry whose
+	// degrees-of-freedom factor is f (sqrt(NormBits / pairNorm)), is at
+	// most the threshold when (n - 2d) f >= lim[n] (+Inf when n is below
+	// the minimum): lim1 for the first half (threshold t1), lim for the
+	// whole coarse part (t). One multiplication per shift, no square root.
+	lim1, lim []float32
 }
 
 // coarseKernel returns the coarse test of a search whose coarse threshold
@@ -412,52 +441,48 @@ func (g *Gallery) coarseKernel(shifts int, t, t1 float64) coarseKernel {
 	m := g.m
 	norm2, norm1 := float64(m.NormBits)*frac, float64(m.NormBits)*frac1
 	min2, min1 := int(float64(m.MinBits)*frac), int(float64(m.MinBits)*frac1)
-	c := coarseKernel{shifts: shifts, half: 2 * halfWords, filter1: t1 < 0.5, dmax: diffLimits(64*g.coarseWords, min2, norm2, t)}
+	c := coarseKernel{shifts: shifts, half: 2 * halfWords, filter1: t1 < 0.5, lim: coarseLimits(64*g.coarseWords, min2, norm2, t)}
 	if c.filter1 {
-		c.dmax1 = diffLimits(64*halfWords, min1, norm1, t1)
+		c.lim1 = coarseLimits(64*halfWords, min1, norm1, t1)
 	}
 	return c
 }
 
-// diffLimits returns, for every count n of compared bits up to bits, the
-// largest number of differing bits d with rescale(d, n, norm) <= t, or -1
-// when there is none or n < minBits: the same decisions as computing the
-// distance, since it grows with d.
-func diffLimits(bits, minBits int, norm, t float64) []int16 {
-	lim := make([]int16, bits+1)
+// coarseLimits returns, for every count n of compared bits up to bits,
+// the bound 2 (0.5 - t) sqrt(n norm) that (n - 2d) f must reach for the
+// distance 0.5 - (0.5 - d/n) sqrt(n / norm) f to be at most t, less a
+// millionth so that rounding never drops a pair the exact distance keeps
+// (+Inf when n < minBits or n is 0: nothing passes).
+func coarseLimits(bits, minBits int, norm, t float64) []float32 {
+	lim := make([]float32, bits+1)
 	for n := range lim {
-		lim[n] = -1
-		if n == 0 || n < minBits {
+		switch {
+		case n == 0 || n < minBits || t < 0: // (distances are clamped at 0)
+			lim[n] = float32(math.Inf(1))
+			continue
+		case t >= 1: // (and at 1)
+			lim[n] = float32(math.Inf(-1))
 			continue
 		}
-		ok := func(d int) bool { return d <= n && rescale(d, n, norm) <= t }
-		// Solve 0.5-(0.5-d/n)*sqrt(n/norm) = t, then step onto the boundary.
-		d := int(math.Floor(float64(n)/2 - (0.5-t)*math.Sqrt(float64(n)*norm)))
-		d = min(max(d, -1), n)
-		for d >= 0 && !ok(d) {
-			d--
-		}
-		for ok(d + 1) {
-			d++
-		}
-		lim[n] = int16(d)
+		v := 2 * (0.5 - t) * math.Sqrt(float64(n)*norm)
+		lim[n] = float32(v - 1e-6*math.Abs(v) - 1e-6)
 	}
 	return lim
 }
 
-// pass runs the test on the coarse part e of an entry. It stops at the first
-// shift that passes.
-func (c *coarseKernel) pass(probe, e []uint64) bool {
+// pass runs the test on the coarse part e of an entry whose factor is f.
+// It stops at the first shift that passes.
+func (c *coarseKernel) pass(probe, e []uint64, f float32) bool {
 	pl := len(probe) / c.shifts
 	e1, e2 := e[:c.half], e[c.half:]
 	for k := range c.shifts {
 		p := probe[k*pl : k*pl+len(e)]
 		d, n := masked(p[:c.half], e1)
-		if c.filter1 && d > int(c.dmax1[n]) {
+		if c.filter1 && float32(n-2*d)*f < c.lim1[n] {
 			continue
 		}
 		d2, n2 := masked(p[c.half:], e2)
-		if d+d2 <= int(c.dmax[n+n2]) {
+		if float32(n+n2-2*(d+d2))*f >= c.lim[n+n2] {
 			return true
 		}
 	}

@@ -29,7 +29,7 @@ func TestGalleryTrim(t *testing.T) {
 	}
 	g.Trim()
 	trimmed := g.Bytes()
-	if want := 8 * (withSpare(len(g.head)) + withSpare(len(g.tail))); trimmed != want {
+	if want := 8*(withSpare(len(g.head))+withSpare(len(g.tail))) + 4*withSpare(len(g.q)); trimmed != want {
 		t.Errorf("after Trim: %d bytes for 101 entries, want %d (a 64th spare)", trimmed, want)
 	}
 	add(101)

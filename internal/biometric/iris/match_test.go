@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -53,8 +54,12 @@ func TestDistance(t *testing.T) {
 		lo, hi float64
 		ok     bool
 	}{
-		{"self", a, 0, 0.01, true},
-		{"rotated by 9 columns", rotated, 0, 0.01, true},
+		// Identical codes score 0.5 - 0.5 sqrt(n / pairNorm), clamped at
+		// 0: above 0 for codes with few degrees of freedom per bit, as
+		// the synthetic ones (RowCorrelation about 3.5, real codes
+		// 1.2-1.5, which score 0).
+		{"self", a, 0, 0.1, true},
+		{"rotated by 9 columns", rotated, 0, 0.1, true},
 		{"mate", mate, 0, 0.35, true},
 		{"other eye", other, 0.4, 0.6, true},
 		{"nothing usable", empty, 1, 1, false},
@@ -299,15 +304,19 @@ func TestCoarseKernel(t *testing.T) {
 		}
 		pr := g.prepare(probe)
 		g.packEntry(e, other.Code, other.Mask)
-		d := bestStrided(pr.coarse, g.coarsePart(e), 1, pr.coarseShifts, cmin, cnorm)
+		q := corrRoot(other.RowCorrelation())
+		cf := float32(math.Sqrt(float64(m.NormBits) / pairNorm(float64(m.NormBits), pr.q, q)))
+		d := bestStrided(pr.coarse, g.coarsePart(e), 1, pr.coarseShifts, cmin, pairNorm(cnorm, pr.q, q))
 		for _, th := range []float64{0.2, 0.3, 0.354, 0.4, 0.45, 0.6} {
 			want := d <= th
 			exact := g.coarseKernel(pr.coarseShifts, th, 1)
-			if got := exact.pass(pr.coarse, g.coarsePart(e)); got != want {
+			// Exact but for a millionth of margin: it may keep a
+			// distance that far above the threshold, never drop one.
+			if got := exact.pass(pr.coarse, g.coarsePart(e), cf); got != want && (want || d > th+1e-6) {
 				t.Fatalf("threshold %.3f, coarse distance %.6f: kernel says %v", th, d, got)
 			}
 			filtered := g.coarseKernel(pr.coarseShifts, th, th+DefaultCoarseHalfMargin-DefaultCoarseMargin)
-			if filtered.pass(pr.coarse, g.coarsePart(e)) && !want {
+			if filtered.pass(pr.coarse, g.coarsePart(e), cf) && d > th+1e-6 {
 				t.Fatalf("threshold %.3f, coarse distance %.6f: the filtered kernel lets it through", th, d)
 			}
 			checked[want]++
@@ -386,17 +395,23 @@ func TestMaskedKernels(t *testing.T) {
 	}
 }
 
-// TestDiffLimits: the coarse kernel's integer limits decide as the rescaled
-// distance does, for every count of bits and every count of differences.
-func TestDiffLimits(t *testing.T) {
+// TestCoarseLimits: the coarse kernel's limits decide as the rescaled
+// distance does (with the pair's degrees-of-freedom factor f), for every
+// count of bits and every count of differences, but for a millionth of
+// margin on the side of keeping.
+func TestCoarseLimits(t *testing.T) {
 	const bits, minBits, norm = 704, 103, 687.5
-	for _, th := range []float64{-0.1, 0, 0.2, 0.3512, 0.42, 0.5, 0.6} {
-		lim := diffLimits(bits, minBits, norm, th)
-		for n := range bits + 1 {
-			for d := 0; d <= n; d++ {
-				want := n > 0 && n >= minBits && rescale(d, n, norm) <= th
-				if got := d <= int(lim[n]); got != want {
-					t.Fatalf("threshold %v, %d of %d bits differ: limit %d says %v", th, d, n, lim[n], got)
+	for _, f := range []float64{0.7, 1, 1.23456, 1.5} {
+		for _, th := range []float64{-0.1, 0, 0.2, 0.3512, 0.42, 0.5, 0.6} {
+			lim := coarseLimits(bits, minBits, norm, th)
+			for n := range bits + 1 {
+				for d := 0; d <= n; d++ {
+					dist := rescale(d, n, norm/(f*f))
+					want := n > 0 && n >= minBits && dist <= th
+					got := float32(n-2*d)*float32(f) >= lim[n]
+					if got != want && (want || n < minBits || dist > th+1e-6) {
+						t.Fatalf("factor %v threshold %v, %d of %d bits differ (distance %v): limit %v says %v", f, th, d, n, dist, lim[n], got)
+					}
 				}
 			}
 		}
