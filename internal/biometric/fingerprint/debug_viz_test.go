@@ -7,11 +7,17 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
-// TestDebugViz draws the mask, skeleton and minutiae of one image to
-// $ASSENT_VIZ_OUT when ASSENT_VIZ_IMAGE is set (development aid).
+// TestDebugViz draws one extraction to $ASSENT_VIZ_OUT when
+// ASSENT_VIZ_IMAGE is set (development aid; ASSENT_VIZ_DPI, default 500):
+// left the image at 500 dpi, tinted red where the first mask rejects it and
+// blue where the clarity step removed it; right the skeleton the minutiae
+// came from; the minutiae (endings red, bifurcations green) with their
+// directions on both. It runs the shipped pipeline (refinement and clarity
+// step included), so the picture is what Extract sees.
 func TestDebugViz(t *testing.T) {
 	in := os.Getenv("ASSENT_VIZ_IMAGE")
 	if in == "" {
@@ -25,27 +31,35 @@ func TestDebugViz(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dpi := 500
+	if v := os.Getenv("ASSENT_VIZ_DPI"); v != "" {
+		if dpi, err = strconv.Atoi(v); err != nil {
+			t.Fatal(err)
+		}
+	}
 	pix, _ := greyPixels(img)
 	w, h := img.Bounds().Dx(), img.Bounds().Dy()
-	f := estimateFields(pix, w, h)
-	var st filtered
-	enhance(normalise(pix, w, h, f), w, h, f, gaborBank{}, &st)
-	sk := st.ridges
-	bin := append([]uint8(nil), sk...)
-	thin(sk, w, h)
-	ms := findMinutiae(sk, w, h, f)
+	if dpi != 500 {
+		pix, w, h = resample(pix, w, h, 500/float64(dpi))
+	}
+	first := estimateFields(pix, w, h)
+	ms, f, sk, err := extractMinutiae(pix, w, h)
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := image.NewRGBA(image.Rect(0, 0, 2*w, h))
 	for y := range h {
 		for x := range w {
 			v := uint8(pix[y*w+x])
-			out.Set(x, y, color.RGBA{v, v, v, 255})
-			c := color.RGBA{255, 255, 255, 255}
-			if !f.inMask(x, y) {
-				c = color.RGBA{200, 200, 255, 255}
+			c := color.RGBA{v, v, v, 255}
+			switch {
+			case !first.inMask(x, y):
+				c.R = 255
+			case !f.inMask(x, y):
+				c.B = 255
 			}
-			if bin[y*w+x] != 0 {
-				c = color.RGBA{190, 190, 190, 255}
-			}
+			out.Set(x, y, c)
+			c = color.RGBA{255, 255, 255, 255}
 			if sk[y*w+x] != 0 {
 				c = color.RGBA{0, 0, 0, 255}
 			}

@@ -61,7 +61,7 @@ func Extract(img image.Image, dpi int) (*Template, error) {
 	if w < MinSide || h < MinSide {
 		return nil, fmt.Errorf("%s: %dx%d at 500 dpi: %w", op, w, h, ErrTooSmall)
 	}
-	ms, f, err := extractMinutiae(pix, w, h)
+	ms, f, _, err := extractMinutiae(pix, w, h)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -104,7 +104,10 @@ type fields struct {
 	mean, std []float32 // local grey mean and contrast
 }
 
-func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, error) {
+// extractMinutiae runs the extraction on a 500-dpi grey image and returns
+// the minutiae, the block fields (with the final mask) and the skeleton the
+// minutiae were taken from (1 on ridge pixels; for TestDebugViz).
+func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, error) {
 	f := estimateFields(pix, w, h)
 	area := 0
 	for _, m := range f.mask {
@@ -113,7 +116,7 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, error) {
 		}
 	}
 	if area < minArea {
-		return nil, nil, fmt.Errorf("foreground %d pixels: %w", area, ErrQualityTooLow)
+		return nil, nil, nil, fmt.Errorf("foreground %d pixels: %w", area, ErrQualityTooLow)
 	}
 	norm := normalise(pix, w, h, f)
 	bank := gaborBank{}
@@ -151,9 +154,9 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, error) {
 	thin(ridges, w, h)
 	ms := findMinutiae(ridges, w, h, f)
 	if len(ms) < minMinutiae {
-		return nil, nil, fmt.Errorf("%d reliable minutiae: %w", len(ms), ErrQualityTooLow)
+		return nil, nil, nil, fmt.Errorf("%d reliable minutiae: %w", len(ms), ErrQualityTooLow)
 	}
-	return ms, f, nil
+	return ms, f, ridges, nil
 }
 
 // estimateFields computes the foreground mask, orientation field, coherence
