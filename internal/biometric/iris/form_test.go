@@ -32,7 +32,8 @@ func TestFormsMakeTheSameGallery(t *testing.T) {
 	dst.Grow(src.Len())
 	var keys []string
 	var forms [][]byte
-	for _, k := range src.keys {
+	for _, key := range src.keys {
+		k := src.names.Text(key)
 		f, ok := src.AppendForm(nil, k)
 		if !ok || len(f) != src.FormBytes() {
 			t.Fatalf("form of %s: %v, %d bytes", k, ok, len(f))
