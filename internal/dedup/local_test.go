@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 
 	"github.com/assent-registry/assent/internal/benchpop/synth"
 	"github.com/assent-registry/assent/internal/biometric/iris"
+	"github.com/assent-registry/assent/internal/gallery"
 )
 
 type marshaler interface{ MarshalBinary() ([]byte, error) }
@@ -229,5 +231,17 @@ func TestLocalManyReferences(t *testing.T) {
 	}
 	if n := l.Sizes()[Fingerprint]; n != 0 || len(l.refs) != 0 || len(l.moreRefs) != 0 || len(l.owner) != 0 {
 		t.Errorf("left after removing the person: %d templates, %d persons, %d overflows, %d owners", n, len(l.refs), len(l.moreRefs), len(l.owner))
+	}
+}
+
+// TestBookkeepingHoldsNoPointers: the maps kept per reference and per
+// person hold no pointer, so a garbage collection does not visit their
+// millions of entries (docs/galleries.md, "Seventh round").
+func TestBookkeepingHoldsNoPointers(t *testing.T) {
+	l := NewLocal()
+	for name, m := range map[string]reflect.Type{"owner": reflect.TypeOf(l.owner), "refs": reflect.TypeOf(l.refs)} {
+		if gallery.HoldsPointers(m.Key()) || gallery.HoldsPointers(m.Elem()) {
+			t.Errorf("%s (%v) holds pointers", name, m)
+		}
 	}
 }

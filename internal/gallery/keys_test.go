@@ -1,6 +1,7 @@
 package gallery
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -40,5 +41,27 @@ func TestNamesGiveBackEveryKey(t *testing.T) {
 	}
 	if _, ok := n.Lookup(long + "z"); ok {
 		t.Error("Lookup found a long key never numbered")
+	}
+}
+
+func TestHoldsPointers(t *testing.T) {
+	tests := []struct {
+		v    any
+		want bool
+	}{
+		{Key{}, false},
+		{[4]struct {
+			a [16]byte
+			b bool
+		}{}, false},
+		{"", true},
+		{struct{ b []byte }{}, true},
+		{[2]*int{}, true},
+		{[0]*int{}, false},
+	}
+	for _, tc := range tests {
+		if got := HoldsPointers(reflect.TypeOf(tc.v)); got != tc.want {
+			t.Errorf("HoldsPointers(%T) = %v, want %v", tc.v, got, tc.want)
+		}
 	}
 }
