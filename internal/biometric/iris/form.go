@@ -67,6 +67,9 @@ func (g *Gallery) Grow(n int) {
 	g.head = grow(g.head, n*2*g.coarseWords)
 	g.tail = grow(g.tail, n*2*(g.words-g.coarseWords))
 	g.keys = slices.Grow(g.keys, n)
+	if len(g.index) == 0 { // a load: the index sized once, not grown by rehashing
+		g.index = make(map[gallery.Key]int, n)
+	}
 }
 
 // AddForms appends the entries in gallery form forms[i] under keys[i]. A
