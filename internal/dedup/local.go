@@ -64,15 +64,74 @@ const (
 //
 // Reference and person ids are held as 16 bytes (see ident), and the
 // galleries are keyed by those bytes: at a million people, strings and
-// their maps would take about a kilobyte per person.
+// their maps would take about a kilobyte per person. The maps kept per
+// reference and per person hold no pointer (a person's first references
+// inline, see refList), so the garbage collector does not visit their
+// millions of entries on every cycle.
 type Local struct {
 	fingers *fingerprint.Gallery
 	irises  *iris.Gallery
 
-	mu    sync.RWMutex
-	owner map[ident]owned   // reference -> owner
-	refs  map[ident][]ident // person -> references held
-	names names
+	mu       sync.RWMutex
+	owner    map[ident]owned   // reference -> owner
+	refs     map[ident]refList // person -> references held
+	moreRefs map[ident][]ident // person -> references held after the first inlineRefs
+	names    names
+}
+
+// inlineRefs is the references of a person held in the person's entry
+// (the bench's persons have two fingers and two irises); a person with
+// more has the rest in Local.moreRefs.
+const inlineRefs = 4
+
+// refList is the references a person holds, in the order added: the
+// first n here, the rest in Local.moreRefs.
+type refList struct {
+	n uint8
+	r [inlineRefs]ident
+}
+
+// refsOf appends the references person p holds to dst, in the order
+// added. The caller holds l.mu.
+func (l *Local) refsOf(dst []ident, p ident) []ident {
+	rl := l.refs[p]
+	dst = append(dst, rl.r[:rl.n]...)
+	return append(dst, l.moreRefs[p]...)
+}
+
+// addRef records that person p holds reference r. The caller holds l.mu
+// for writing.
+func (l *Local) addRef(p, r ident) {
+	rl := l.refs[p]
+	if rl.n < inlineRefs {
+		rl.r[rl.n] = r
+		rl.n++
+		l.refs[p] = rl
+		return
+	}
+	if l.moreRefs == nil {
+		l.moreRefs = map[ident][]ident{}
+	}
+	l.moreRefs[p] = append(l.moreRefs[p], r)
+}
+
+// setRefs makes rs the references person p holds (none: p is
+// forgotten). The caller holds l.mu for writing.
+func (l *Local) setRefs(p ident, rs []ident) {
+	delete(l.moreRefs, p)
+	if len(rs) == 0 {
+		delete(l.refs, p)
+		return
+	}
+	var rl refList
+	rl.n = uint8(copy(rl.r[:], rs))
+	l.refs[p] = rl
+	if len(rs) > inlineRefs {
+		if l.moreRefs == nil {
+			l.moreRefs = map[ident][]ident{}
+		}
+		l.moreRefs[p] = slices.Clone(rs[inlineRefs:])
+	}
 }
 
 // NewLocal returns empty galleries.
@@ -81,7 +140,7 @@ func NewLocal() *Local {
 		fingers: fingerprint.NewGallery(),
 		irises:  iris.NewGallery(iris.GalleryOptions{}),
 		owner:   map[ident]owned{},
-		refs:    map[ident][]ident{},
+		refs:    map[ident]refList{},
 	}
 }
 
@@ -232,7 +291,7 @@ func (l *Local) addAll(modality string, persons, refs []string, ts []any) error 
 	defer l.mu.Unlock()
 	for i, r := range rids {
 		if _, dup := l.owner[r]; !dup {
-			l.refs[pids[i]] = append(l.refs[pids[i]], r)
+			l.addRef(pids[i], r)
 		}
 		l.owner[r] = owned{person: pids[i], modality: mod}
 	}
@@ -250,7 +309,7 @@ func (l *Local) Remove(_ context.Context, person, ref string) error {
 		return nil
 	}
 	var keep []ident
-	for _, r := range l.refs[pid] {
+	for _, r := range l.refsOf(nil, pid) {
 		if ref != "" && l.names.text(r) != ref {
 			keep = append(keep, r)
 			continue
@@ -264,11 +323,9 @@ func (l *Local) Remove(_ context.Context, person, ref string) error {
 		delete(l.owner, r)
 		l.names.forget(r)
 	}
+	l.setRefs(pid, keep)
 	if len(keep) == 0 {
-		delete(l.refs, pid)
 		l.names.forget(pid)
-	} else {
-		l.refs[pid] = keep
 	}
 	return nil
 }

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 
 	"github.com/assent-registry/assent/internal/benchpop/synth"
 	"github.com/assent-registry/assent/internal/biometric/iris"
+	"github.com/assent-registry/assent/internal/gallery"
 )
 
 type marshaler interface{ MarshalBinary() ([]byte, error) }
@@ -179,7 +181,67 @@ func TestLocalIDs(t *testing.T) {
 	if n := l.Sizes()[Fingerprint]; n != 0 {
 		t.Errorf("%d templates left after removing everyone", n)
 	}
-	if len(l.owner) != 0 || len(l.refs) != 0 || len(l.names.byText) != 0 || len(l.names.texts) != 0 {
+	if len(l.owner) != 0 || len(l.refs) != 0 || len(l.moreRefs) != 0 || len(l.names.byText) != 0 || len(l.names.texts) != 0 {
 		t.Errorf("bookkeeping left: %d owners, %d persons, %d names", len(l.owner), len(l.refs), len(l.names.byText))
+	}
+}
+
+// TestLocalManyReferences: a person holding more references than are kept
+// inline (inlineRefs) is found by each, loses exactly the one removed,
+// and leaves nothing behind once removed.
+func TestLocalManyReferences(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(11, 12))
+	l := NewLocal()
+	const person = "2d4e5f60-1a2b-4c3d-8e9f-0a1b2c3d4e5f"
+	fingers := make([]synth.Finger, inlineRefs+3)
+	refs := make([]string, len(fingers))
+	for i := range fingers {
+		fingers[i] = synth.NewFinger(rng)
+		refs[i] = fmt.Sprintf("ref-%d", i)
+		if err := l.Add(ctx, Fingerprint, person, refs[i], raw(t, fingers[i].Template())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed := inlineRefs + 1 // one held beyond the inline ones
+	if err := l.Remove(ctx, person, refs[removed]); err != nil {
+		t.Fatal(err)
+	}
+	for i := range fingers {
+		got, _, err := l.Search(ctx, Fingerprint, raw(t, fingers[i].Mate(rng)), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{person}
+		if i == removed {
+			want = nil
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("mate of %s: %v, want %v", refs[i], got, want)
+		}
+	}
+	l.mu.RLock()
+	held := l.refsOf(nil, l.names.ident(person))
+	l.mu.RUnlock()
+	if len(held) != len(fingers)-1 {
+		t.Errorf("%d references held, want %d", len(held), len(fingers)-1)
+	}
+	if err := l.Remove(ctx, person, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.Sizes()[Fingerprint]; n != 0 || len(l.refs) != 0 || len(l.moreRefs) != 0 || len(l.owner) != 0 {
+		t.Errorf("left after removing the person: %d templates, %d persons, %d overflows, %d owners", n, len(l.refs), len(l.moreRefs), len(l.owner))
+	}
+}
+
+// TestBookkeepingHoldsNoPointers: the maps kept per reference and per
+// person hold no pointer, so a garbage collection does not visit their
+// millions of entries (docs/galleries.md, "Seventh round").
+func TestBookkeepingHoldsNoPointers(t *testing.T) {
+	l := NewLocal()
+	for name, m := range map[string]reflect.Type{"owner": reflect.TypeOf(l.owner), "refs": reflect.TypeOf(l.refs)} {
+		if gallery.HoldsPointers(m.Key()) || gallery.HoldsPointers(m.Elem()) {
+			t.Errorf("%s (%v) holds pointers", name, m)
+		}
 	}
 }

@@ -275,12 +275,14 @@ func (l *Local) snapshotPlain(batch []ident) (ids []string, plain [2][][]byte, e
 	plain[0], plain[1] = make([][]byte, len(batch)), make([][]byte, len(batch))
 	l.mu.RLock()
 	defer l.mu.RUnlock()
+	var rbuf []ident
 	for i, p := range batch {
 		ids[i] = l.names.text(p)
 		if len(ids[i]) > 255 {
 			return nil, plain, fmt.Errorf("dedup: snapshot: a person id of %d bytes (at most 255)", len(ids[i]))
 		}
-		for _, r := range l.refs[p] {
+		rbuf = l.refsOf(rbuf[:0], p)
+		for _, r := range rbuf {
 			o, ok := l.owner[r]
 			if !ok {
 				continue
@@ -608,7 +610,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 	fb := fingerprint.NewBuilder(h.Fingerprints)
 	l.irises.Grow(h.Irises)
 	l.owner = make(map[ident]owned, h.Fingerprints+h.Irises)
-	l.refs = make(map[ident][]ident, h.Persons)
+	l.refs = make(map[ident]refList, h.Persons)
 	var loadErr error
 	ended := false
 	for o := range openedc {
@@ -700,7 +702,7 @@ func (l *Local) appendBatch(fb *fingerprint.Builder, b snapBatch, plains [2][][]
 				} else {
 					irisKeys, irisForms = append(irisKeys, key), append(irisForms, form)
 				}
-				l.refs[pid] = append(l.refs[pid], rid)
+				l.addRef(pid, rid)
 				st.Templates[mod]++
 			}
 		}

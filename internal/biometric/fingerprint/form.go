@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/assent-registry/assent/internal/gallery"
 	"github.com/assent-registry/assent/internal/hugepage"
 )
 
@@ -74,7 +75,11 @@ func (p packed) gapsLen() int {
 // computed again (the index does not keep them per entry).
 func (g *Gallery) AppendForm(dst []byte, key string) (_ []byte, ok bool) {
 	g.mu.RLock()
-	i, ok := g.index[key]
+	k, ok := g.names.Lookup(key)
+	var i int32
+	if ok {
+		i, ok = g.index[k]
+	}
 	var p packed
 	if ok {
 		p = g.cyl.view(g.entries[i])
@@ -212,8 +217,8 @@ func NewBuilder(sizeHint int) *Builder { return newBuilder(sizeHint, segEntries)
 func newBuilder(sizeHint, seg int) *Builder {
 	g := NewGallery()
 	g.segEntries = seg
-	g.index = make(map[string]int, sizeHint)
-	g.keys = make([]string, 0, sizeHint)
+	g.index = make(map[gallery.Key]int32, sizeHint)
+	g.keys = make([]gallery.Key, 0, sizeHint)
 	g.entries = make([]entry, 0, sizeHint)
 	return &Builder{g: g, hint: sizeHint}
 }
@@ -232,8 +237,9 @@ func (b *Builder) Add(key string, form []byte) error {
 	g := b.g
 	// One map operation: a key given twice does not grow the map (the
 	// build cannot go on then).
+	k := g.names.Key(key)
 	held := len(g.index)
-	g.index[key] = len(g.entries)
+	g.index[k] = int32(len(g.entries))
 	if len(g.index) == held {
 		b.err = fmt.Errorf("%w: key given twice", ErrForm)
 		return b.err
@@ -250,7 +256,7 @@ func (b *Builder) Add(key string, form []byte) error {
 	}
 	p := packed{geom: b.geom, gaps: f.gaps, sk: b.sk}
 	g.entries = append(g.entries, g.cyl.put(p))
-	g.keys = append(g.keys, key)
+	g.keys = append(g.keys, k)
 	if b.per == nil { // staging for a segment, made once
 		m := min(b.g.segEntries, max(b.hint, 1024))
 		for t := range b.tb {

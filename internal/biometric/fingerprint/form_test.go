@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/assent-registry/assent/internal/gallery"
 )
 
 // cpuNow is the CPU time (user and system) of this process.
@@ -216,4 +219,14 @@ func BenchmarkBuildSegment(b *testing.B) {
 		buildSegment(0, per, &tb, dirs)
 	}
 	b.ReportMetric(float64((cpuNow()-cpu0).Nanoseconds())/float64(b.N*len(dirs)*indexTables), "cpu-ns/posting")
+}
+
+// TestKeysHoldNoPointers: a gallery's keys and their index hold no
+// pointer, so a garbage collection does not visit an entry's key.
+func TestKeysHoldNoPointers(t *testing.T) {
+	g := NewGallery()
+	k, m := reflect.TypeOf(g.keys), reflect.TypeOf(g.index)
+	if gallery.HoldsPointers(k.Elem()) || gallery.HoldsPointers(m.Key()) || gallery.HoldsPointers(m.Elem()) || gallery.HoldsPointers(reflect.TypeOf(g.entries).Elem()) {
+		t.Errorf("keys %v, index %v or entries hold pointers", k, m)
+	}
 }

@@ -352,10 +352,14 @@ func (c *packed) fits(p packed) bool {
 // MinHash index of the cylinders (see index.go), which an indexed search uses
 // to compare in full only the most promising entries.
 type Gallery struct {
-	mu      sync.RWMutex
-	keys    []string
+	mu sync.RWMutex
+	// keys[i] is entry i's key; index numbers the live entries by key.
+	// Neither holds a pointer (gallery.Key): the collector does not visit
+	// them, however many entries there are.
+	keys    []gallery.Key
 	entries []entry
-	index   map[string]int
+	index   map[gallery.Key]int32
+	names   gallery.Names // keys over 23 bytes
 	dead    int
 	cyl     slab   // all entries' cylinders
 	idx     *index // nil until the gallery outgrows indexFrom
@@ -372,7 +376,7 @@ const IndexFrom = DefaultMinShortlist
 
 // NewGallery returns an empty gallery.
 func NewGallery() *Gallery {
-	return &Gallery{index: map[string]int{}, indexFrom: IndexFrom, segEntries: segEntries}
+	return &Gallery{index: map[gallery.Key]int32{}, indexFrom: IndexFrom, segEntries: segEntries}
 }
 
 // Len returns the number of templates held.
@@ -435,12 +439,13 @@ func (g *Gallery) AddAll(keys []string, ts []*Template) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	first := len(g.entries)
-	for i, key := range keys {
+	for i, s := range keys {
+		key := g.names.Key(s)
 		if j, ok := g.index[key]; ok {
 			g.entries[j].dead = true
 			g.dead++
 		}
-		g.index[key] = len(g.entries)
+		g.index[key] = int32(len(g.entries))
 		g.entries = append(g.entries, g.cyl.put(ps[i]))
 		g.keys = append(g.keys, key)
 	}
@@ -511,9 +516,13 @@ func (g *Gallery) indexLocked() {
 // Remove deletes the template stored under key and reports whether there was
 // one. Its cylinders are dropped from memory once removed entries make up
 // half the gallery.
-func (g *Gallery) Remove(key string) bool {
+func (g *Gallery) Remove(s string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	key, ok := g.names.Lookup(s)
+	if !ok {
+		return false
+	}
 	i, ok := g.index[key]
 	if !ok {
 		return false
@@ -533,7 +542,7 @@ func (g *Gallery) compactLocked() {
 	oldEntries, oldKeys := g.entries, g.keys
 	g.cyl = slab{}
 	g.entries, g.keys, g.dead = nil, nil, 0
-	g.index = make(map[string]int, len(oldEntries))
+	g.index = make(map[gallery.Key]int32, len(oldEntries))
 	newNum := make([]int32, len(oldEntries))
 	for i, e := range oldEntries {
 		newNum[i] = -1
@@ -541,7 +550,7 @@ func (g *Gallery) compactLocked() {
 			continue
 		}
 		newNum[i] = int32(len(g.entries))
-		g.index[oldKeys[i]] = len(g.entries)
+		g.index[oldKeys[i]] = int32(len(g.entries))
 		g.entries = append(g.entries, g.cyl.put(old.view(e)))
 		g.keys = append(g.keys, oldKeys[i])
 	}
@@ -666,7 +675,7 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 	}
 	out := make([]Candidate, len(found))
 	for i, c := range found {
-		out[i] = Candidate{Key: g.keys[c.Index], Score: c.Score}
+		out[i] = Candidate{Key: g.names.Text(g.keys[c.Index]), Score: c.Score}
 	}
 	return out, nil
 }

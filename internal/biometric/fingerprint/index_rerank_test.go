@@ -51,13 +51,13 @@ func TestSketchScore(t *testing.T) {
 		rot := make([]uint8, len(g.entries))
 		g.indexVotes(probe, 1, rot)
 		ap := newAlignProbe(&probe.cyl)
-		e := g.index[fmt.Sprint("f", i)]
+		e := g.index[g.names.Key(fmt.Sprint("f", i))]
 		mate := sketchScore(&ap, g.cyl.view(g.entries[e]), rot[e], s)
 		if mate < 3*DefaultSecondStage {
 			t.Errorf("finger %d: its mate scores %d", i, mate)
 		}
 		for k := range strangers {
-			e := g.index[fmt.Sprint("s", k)]
+			e := g.index[g.names.Key(fmt.Sprint("s", k))]
 			if v := sketchScore(&ap, g.cyl.view(g.entries[e]), rot[e], s); v >= DefaultSecondStage {
 				passed++
 			}
@@ -197,7 +197,7 @@ func TestSketchesSet(t *testing.T) {
 		t.Fatalf("index %v, %d entries of %d", g.idx != nil, g.Len(), len(g.entries))
 	}
 	for i := 15; i < 30; i++ {
-		p := g.cyl.view(g.entries[g.index[fmt.Sprint("p", i)]])
+		p := g.cyl.view(g.entries[g.index[g.names.Key(fmt.Sprint("p", i))]])
 		want := newAlignProbe(&ts[i].cyl)
 		if !slices.Equal(p.sk, want.sk) {
 			t.Errorf("entry p%d: sketches %x, want %x", i, p.sk, want.sk)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/assent-registry/assent/internal/gallery"
 	"github.com/assent-registry/assent/internal/hugepage"
 )
 
@@ -29,7 +30,11 @@ func (g *Gallery) FormVersion() string {
 func (g *Gallery) AppendForm(dst []byte, key string) (_ []byte, ok bool) {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	i, ok := g.index[key]
+	k, ok := g.names.Lookup(key)
+	if !ok {
+		return dst, false
+	}
+	i, ok := g.index[k]
 	if !ok {
 		return dst, false
 	}
@@ -63,6 +68,9 @@ func (g *Gallery) Grow(n int) {
 	g.tail = grow(g.tail, n*2*(g.words-g.coarseWords))
 	g.keys = slices.Grow(g.keys, n)
 	g.q = slices.Grow(g.q, withSpare(len(g.q)+n)-len(g.q))
+	if len(g.index) == 0 { // a load: the index sized once, not grown by rehashing
+		g.index = make(map[gallery.Key]int, n)
+	}
 }
 
 // AddForms appends the entries in gallery form forms[i] under keys[i]. A
@@ -74,15 +82,17 @@ func (g *Gallery) AddForms(keys []string, forms [][]byte) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	seen := make(map[string]bool, len(keys))
-	for i, k := range keys {
+	ks := make([]gallery.Key, len(keys))
+	seen := make(map[gallery.Key]bool, len(keys))
+	for i, s := range keys {
 		if len(forms[i]) != 16*g.words {
 			return fmt.Errorf("%w: %d bytes, want %d", ErrForm, len(forms[i]), 16*g.words)
 		}
+		k := g.names.Key(s)
 		if _, dup := g.index[k]; dup || seen[k] {
 			return fmt.Errorf("%w: key given twice", ErrForm)
 		}
-		seen[k] = true
+		seen[k], ks[i] = true, k
 	}
 	hw, tw := 2*g.coarseWords, 2*(g.words-g.coarseWords)
 	// The words written by index into arrays grown once for the batch
@@ -90,7 +100,7 @@ func (g *Gallery) AddForms(keys []string, forms [][]byte) error {
 	h0, t0 := len(g.head), len(g.tail)
 	head := slices.Grow(g.head, hw*len(keys))[:h0+hw*len(keys)]
 	tail := slices.Grow(g.tail, tw*len(keys))[:t0+tw*len(keys)]
-	for i, k := range keys {
+	for i, k := range ks {
 		f := forms[i]
 		g.index[k] = len(g.keys)
 		g.keys = append(g.keys, k)

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/assent-registry/assent/internal/gallery"
 )
 
 // TestFormsMakeTheSameGallery: a gallery filled with another's forms
@@ -32,7 +35,8 @@ func TestFormsMakeTheSameGallery(t *testing.T) {
 	dst.Grow(src.Len())
 	var keys []string
 	var forms [][]byte
-	for _, k := range src.keys {
+	for _, key := range src.keys {
+		k := src.names.Text(key)
 		f, ok := src.AppendForm(nil, k)
 		if !ok || len(f) != src.FormBytes() {
 			t.Fatalf("form of %s: %v, %d bytes", k, ok, len(f))
@@ -75,4 +79,14 @@ func TestFormsMakeTheSameGallery(t *testing.T) {
 func randomTemplate(r *rand.Rand) *Template {
 	s := NewSynth(DefaultRows, DefaultCols)
 	return s.Template(s.Field(r), r)
+}
+
+// TestKeysHoldNoPointers: a gallery's keys and their index hold no
+// pointer, so a garbage collection does not visit an entry's key.
+func TestKeysHoldNoPointers(t *testing.T) {
+	g := NewGallery(GalleryOptions{})
+	k, m := reflect.TypeOf(g.keys), reflect.TypeOf(g.index)
+	if gallery.HoldsPointers(k.Elem()) || gallery.HoldsPointers(m.Key()) || gallery.HoldsPointers(m.Elem()) {
+		t.Errorf("keys %v or index %v hold pointers", k, m)
+	}
 }

@@ -52,9 +52,13 @@ type Gallery struct {
 	// full comparison sums over every word, in any order.
 	order []int
 
-	mu    sync.RWMutex
-	keys  []string
-	index map[string]int
+	mu sync.RWMutex
+	// keys[i] is entry i's key, index numbers the entries by key: no
+	// pointer in either (gallery.Key), so the collector does not visit
+	// them, however many entries there are.
+	keys  []gallery.Key
+	index map[gallery.Key]int
+	names gallery.Names // keys over 23 bytes
 	// Entry i is head[i*2*coarseWords:][:2*coarseWords] followed by
 	// tail[i*2*(words-coarseWords):][:2*(words-coarseWords)]: the coarse
 	// pass streams through head alone.
@@ -114,7 +118,7 @@ func NewGallery(opt GalleryOptions) *Gallery {
 	return &Gallery{
 		m: opt.Matcher, encoder: opt.Encoder, rows: opt.Rows, cols: opt.Cols,
 		words: w, coarseStride: opt.CoarseStride, coarseStep: opt.CoarseStep, coarseWords: (w + opt.CoarseStride - 1) / opt.CoarseStride,
-		order: order, index: make(map[string]int),
+		order: order, index: make(map[gallery.Key]int),
 	}
 }
 
@@ -212,11 +216,12 @@ func (g *Gallery) Add(key string, t *Template) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	i, ok := g.index[key]
+	k := g.names.Key(key)
+	i, ok := g.index[k]
 	if !ok {
 		i = len(g.keys)
-		g.keys = append(g.keys, key)
-		g.index[key] = i
+		g.keys = append(g.keys, k)
+		g.index[k] = i
 		g.head = append(g.head, make([]uint64, 2*g.coarseWords)...)
 		g.tail = append(g.tail, make([]uint64, 2*(g.words-g.coarseWords))...)
 		g.q = append(g.q, 0)
@@ -232,9 +237,13 @@ func (g *Gallery) Add(key string, t *Template) error {
 
 // Remove deletes the entry under key and reports whether there was one. The
 // last entry moves into the freed slot, so removal is O(W).
-func (g *Gallery) Remove(key string) bool {
+func (g *Gallery) Remove(s string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	key, ok := g.names.Lookup(s)
+	if !ok {
+		return false
+	}
 	i, ok := g.index[key]
 	if !ok {
 		return false
@@ -298,7 +307,7 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 	}
 	out := make([]Candidate, len(found))
 	for i, c := range found {
-		out[i] = Candidate{Key: g.keys[c.Index], Distance: 1 - c.Score}
+		out[i] = Candidate{Key: g.names.Text(g.keys[c.Index]), Distance: 1 - c.Score}
 	}
 	return out, nil
 }

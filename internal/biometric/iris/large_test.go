@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/assent-registry/assent/internal/gallery"
 )
 
 // BenchmarkLargeIrisSearch fills a gallery with ASSENT_LARGE_GALLERY
@@ -39,7 +41,7 @@ func BenchmarkLargeIrisSearch(b *testing.B) {
 	// they grow (and hold two of them at the peak)
 	g.head = make([]uint64, 0, n*2*g.coarseWords)
 	g.tail = make([]uint64, 0, n*2*(g.words-g.coarseWords))
-	g.keys = make([]string, 0, n)
+	g.keys = make([]gallery.Key, 0, n)
 	start := time.Now()
 	for i := range n {
 		if err := g.Add(strconv.Itoa(i), eyes[i%len(eyes)]); err != nil {
