@@ -4,7 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/assent-registry/assent/internal/gallery"
 	"github.com/assent-registry/assent/internal/hugepage"
@@ -80,6 +83,7 @@ func (g *Gallery) AddForms(keys []string, forms [][]byte) error {
 	if len(keys) != len(forms) {
 		return fmt.Errorf("%w: %d keys, %d forms", ErrForm, len(keys), len(forms))
 	}
+	qs := g.formsCorrRoots(forms)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	ks := make([]gallery.Key, len(keys))
@@ -115,13 +119,45 @@ func (g *Gallery) AddForms(keys []string, forms [][]byte) error {
 		}
 	}
 	g.head, g.tail = head, tail
-	// Each entry's corrRoot, from its code and mask (the form does not
-	// carry it: recomputed, a few microseconds an entry).
-	code, mask := make([]uint64, g.words), make([]uint64, g.words)
-	for range keys {
-		h, t := g.entry(len(g.q))
-		g.unpackEntry(code, mask, h, t)
-		g.q = append(g.q, float32(corrRoot(rowCorrelation(code, mask, g.rows, g.cols))))
-	}
+	g.q = append(g.q, qs...)
 	return nil
+}
+
+// formsCorrRoots returns each form's corrRoot, from its code and mask (the
+// form does not carry it: recomputed, a few microseconds an entry, on
+// every core and outside the gallery's lock). A form of the wrong length
+// gets 0 (AddForms refuses it).
+func (g *Gallery) formsCorrRoots(forms [][]byte) []float32 {
+	qs := make([]float32, len(forms))
+	hw := 2 * g.coarseWords
+	const chunk = 64
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(1, min(runtime.GOMAXPROCS(0), (len(forms)+chunk-1)/chunk)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			words := make([]uint64, 2*g.words)
+			code, mask := make([]uint64, g.words), make([]uint64, g.words)
+			for {
+				lo := int(next.Add(chunk)) - chunk
+				if lo >= len(forms) {
+					return
+				}
+				for i := lo; i < min(lo+chunk, len(forms)); i++ {
+					f := forms[i]
+					if len(f) != 16*g.words {
+						continue
+					}
+					for j := range words {
+						words[j] = binary.LittleEndian.Uint64(f[8*j:])
+					}
+					g.unpackEntry(code, mask, words[:hw], words[hw:])
+					qs[i] = float32(corrRoot(rowCorrelation(code, mask, g.rows, g.cols)))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return qs
 }
