@@ -234,49 +234,12 @@ func devVariants() []scoreVariant {
 // offset zero of the same kind; and the template's own degrees of freedom
 // per bit 1/(1 + sum r^2).
 func codeCorr(t *Template, maxRow, maxLag int) ([]float32, float64) {
-	R, C := t.Rows, t.Cols
-	bit := func(w []uint64, col, row, k int) uint64 {
-		b := (col*R+row)*2 + k
-		return w[b>>6] >> (b & 63) & 1
-	}
-	var out []float32
+	r, _, _, _ := codeCorrN(t, maxRow, maxLag)
 	var s2 float64
-	for dr := -maxRow; dr <= maxRow; dr++ {
-		for dc := -maxLag; dc <= maxLag; dc++ {
-			for kk := range 2 {
-				if dr == 0 && dc == 0 && kk == 0 {
-					continue
-				}
-				var dis, n int
-				for col := range C {
-					c2 := (col + dc + C) % C
-					for row := range R {
-						r2 := row + dr
-						if r2 < 0 || r2 >= R {
-							continue
-						}
-						for k := range 2 {
-							k2 := k ^ kk
-							if bit(t.Mask, col, row, k) == 0 || bit(t.Mask, c2, r2, k2) == 0 {
-								continue
-							}
-							n++
-							if bit(t.Code, col, row, k) != bit(t.Code, c2, r2, k2) {
-								dis++
-							}
-						}
-					}
-				}
-				r := 0.0
-				if n > 0 {
-					r = 1 - 2*float64(dis)/float64(n)
-				}
-				out = append(out, float32(r))
-				s2 += r * r
-			}
-		}
+	for _, x := range r {
+		s2 += float64(x) * float64(x)
 	}
-	return out, 1 / (1 + s2)
+	return r, 1 / (1 + s2)
 }
 
 // TestDevScore compares score variants on the templates TestDevCache
