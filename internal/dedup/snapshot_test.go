@@ -247,7 +247,7 @@ func TestSnapshotRefused(t *testing.T) {
 		"a byte changed": {edit(func(b []byte) []byte { b[len(b)/2] ^= 0x10; return b }), 1, 3},
 		"bytes after":    {edit(func(b []byte) []byte { return append(b, 0) }), 1, 3},
 		"other version": {edit(func(b []byte) []byte {
-			return bytes.Replace(b, []byte(`"iris_form":"iris-gallery/1`), []byte(`"iris_form":"iris-gallery/0`), 1)
+			return bytes.Replace(b, []byte(`"iris_form":"iris-gallery/2`), []byte(`"iris_form":"iris-gallery/1`), 1)
 		}), 1, 3},
 		"change point moved": {edit(func(b []byte) []byte {
 			return bytes.Replace(b, []byte(`"stream_seq":9`), []byte(`"stream_seq":8`), 1)

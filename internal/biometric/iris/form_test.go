@@ -2,8 +2,10 @@ package iris
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -70,6 +72,11 @@ func TestFormsMakeTheSameGallery(t *testing.T) {
 	}
 	if err := dst.AddForms([]string{"x"}, [][]byte{forms[0][1:]}); !errors.Is(err, ErrForm) {
 		t.Errorf("a short form: %v", err)
+	}
+	nan := slices.Clone(forms[0])
+	binary.LittleEndian.PutUint32(nan[len(nan)-4:], math.Float32bits(float32(math.NaN())))
+	if err := dst.AddForms([]string{"y"}, [][]byte{nan}); !errors.Is(err, ErrForm) {
+		t.Errorf("a form whose degrees-of-freedom factor is NaN: %v", err)
 	}
 	if !dst.Remove("e0") || dst.Len() != 298 {
 		t.Errorf("remove: len %d", dst.Len())
