@@ -130,19 +130,6 @@ func (g *Gallery) packEntry(dst, code, mask []uint64) {
 	}
 }
 
-// unpackEntry is packEntry's inverse for an entry held as head and tail.
-func (g *Gallery) unpackEntry(code, mask, head, tail []uint64) {
-	for j, w := range g.order {
-		var p []uint64
-		if 2*j < len(head) {
-			p = head[2*j:]
-		} else {
-			p = tail[2*j-len(head):]
-		}
-		code[w], mask[w] = p[0], p[1]
-	}
-}
-
 // coarsePart is the prefix of a packed entry that the coarse pass reads.
 func (g *Gallery) coarsePart(e []uint64) []uint64 { return e[:2*g.coarseWords] }
 
