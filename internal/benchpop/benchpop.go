@@ -274,7 +274,10 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 	mem := local.Memory()
 	per := func(n int) float64 { return float64(n) / float64(max(1, opt.People)) }
 	rep.FingerCylinderBytes, rep.FingerIndexBytes, rep.IrisBytes = per(mem.FingerprintCylinders), per(mem.FingerprintIndex), per(mem.Iris)
-	rep.OtherBytes = rep.BytesPerPerson - rep.FingerCylinderBytes - rep.FingerIndexBytes - rep.IrisBytes
+	// The rest is the heap's growth less the parts the galleries count; at
+	// a few persons the heap's growth is noise (a collection can shrink it
+	// below the parts), so it is never reported negative.
+	rep.OtherBytes = max(0, rep.BytesPerPerson-rep.FingerCylinderBytes-rep.FingerIndexBytes-rep.IrisBytes)
 
 	// Probes: new people enrolled with deduplication; every other one is a
 	// mate of an enrolled person (another capture of the same fingers/eyes).

@@ -49,4 +49,7 @@ func TestRunMoreMatesThanPeople(t *testing.T) {
 	if rep.DuplicatesExpected != 4 || rep.DuplicatesFound != 4 || rep.FalseCandidates != 0 {
 		t.Fatalf("report %+v: want 4 of 4 mates found and no false candidate", rep)
 	}
+	if rep.OtherBytes < 0 {
+		t.Errorf("other bytes a person %.0f: never negative", rep.OtherBytes)
+	}
 }
