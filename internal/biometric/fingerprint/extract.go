@@ -102,7 +102,6 @@ type fields struct {
 	coherence []float64 // 0..1
 	period    []float64 // ridge period per block, pixels
 	mean, std []float32 // local grey mean and contrast
-	clar      []float64 // exploration: the clarity per block
 }
 
 // extractMinutiae runs the extraction on a 500-dpi grey image and returns
@@ -118,9 +117,6 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 	}
 	if area < minArea {
 		return nil, nil, nil, fmt.Errorf("foreground %d pixels: %w", area, ErrQualityTooLow)
-	}
-	if stripeFrac > 0 && stripeMode == 1 {
-		dropStripes(f, pix, w, h)
 	}
 	norm := normalise(pix, w, h, f)
 	bank := gaborBank{}
@@ -146,7 +142,6 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 	// enrol here: when under a third of the area (or under minArea) would
 	// be left, the step is skipped and the usual minutia tests decide.
 	cl := clarity(norm, st.resp, w, h, f)
-	f.clar = cl
 	clearMask := slices.Clone(f.mask)
 	for b := range clearMask {
 		clearMask[b] = clearMask[b] && cl[b] >= minClarity
@@ -154,12 +149,6 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 	clearMask = cleanMask(clearMask, f.bw, f.bh)
 	if n := countTrue(clearMask); blk*blk*n >= minArea && 3*n >= countTrue(f.mask) {
 		f.mask = clearMask
-	}
-	if bsCoh > 0 {
-		dropBorderStripes(f)
-	}
-	if stripeFrac > 0 && stripeMode != 1 {
-		dropStripes(f, pix, w, h)
 	}
 	ridges := st.ridges
 	thin(ridges, w, h)

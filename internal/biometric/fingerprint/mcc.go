@@ -142,7 +142,6 @@ type cylinders struct {
 	// or is nil when the template has none (made from minutiae only, or
 	// unpacked from a gallery): the matcher then goes without.
 	desc []uint32
-	q    []float32 // exploration: quality relative to the template's mean
 }
 
 func (c *cylinders) n() int { return len(c.x) }
@@ -308,7 +307,6 @@ func (c cylinders) sortedByDir() cylinders {
 		o.bits[k] = c.bits[i]
 		o.typ[k] = c.typ[i]
 	}
-
 	return o
 }
 
@@ -600,11 +598,9 @@ func match(a, b *cylinders, s *scratch) float64 {
 			s.pairs = append(s.pairs, pair{i, j, 1 - math.Float32frombits(uint32(key>>32))})
 		}
 	}
-	bgF := float32(1)
 	if withBG && bgN > 0 {
 		if mu := 1 - bgSum/float32(bgN); mu > 0.01 {
 			f := bgRef / mu
-			bgF = f
 			for k := range s.pairs {
 				p := &s.pairs[k]
 				p.s = min(1, p.s*f)
@@ -636,30 +632,7 @@ func match(a, b *cylinders, s *scratch) float64 {
 			}
 		}
 	}
-	if withBG && a.q != nil && b.q != nil {
-		for k := range s.pairs {
-			p := &s.pairs[k]
-			p.s = min(1, p.s*a.q[p.a]*b.q[p.b])
-		}
-	}
 	np := npTab[min(na, nb, len(npTab)-1)]
-	var sel []pair
-	switch {
-	case withBG && consolidation == 1:
-		sel = selectLSA(a, b, bgF, s.pairs, false)
-	case withBG && consolidation == 2:
-		sel = selectLSA(a, b, bgF, s.pairs, true)
-	case withBG && consolidation == 3:
-		sel = selectGreedyFull(a, b, bgF)
-	default:
-		sel = s.greedy(na, nb)
-	}
-	return relaxScore(a, b, sel, np, s)
-}
-
-// greedy is the shipped one-to-one choice among the candidates.
-func (s *scratch) greedy(na, nb int) []pair {
-	_, _ = na, nb
 	// Greedy one-to-one choice of the best pairs: sort keys holding the
 	// similarity bits (order-preserving for non-negative floats) and indices.
 	keys := s.keys[:0]
@@ -693,10 +666,6 @@ func (s *scratch) greedy(na, nb int) []pair {
 			break
 		}
 	}
-	return sel
-}
-
-func relaxScore(a, b *cylinders, sel []pair, np int, s *scratch) float64 {
 	nr := len(sel)
 	if nr == 0 {
 		return 0

@@ -172,7 +172,6 @@ type candidate struct {
 	typ     uint8
 	dir     float64
 	quality float64
-	q2      float64 // exploration: the quality measure under test
 	dead    bool
 }
 
@@ -323,9 +322,6 @@ func findMinutiae(sk []uint8, w, h int, f *fields) []Minutia {
 			}
 			t2 := trace(sk, ids, w, h, i, c.x, c.y, br[0][0], br[0][1], traceLen)
 			rough = math.Atan2(float64(c.y-t2.y), float64(c.x-t2.x))
-			if qualMode == 1 {
-				c.q2 = float64(trace(sk, ids, w, h, i, c.x, c.y, br[0][0], br[0][1], qualLen).length) / qualLen
-			}
 		case TypeBifurcation:
 			if len(br) != 3 {
 				c.dead = true
@@ -340,12 +336,6 @@ func findMinutiae(sk []uint8, w, h int, f *fields) []Minutia {
 				}
 				t2 := trace(sk, ids, w, h, i, c.x, c.y, b[0], b[1], traceLen)
 				ang[k] = math.Atan2(float64(t2.y-c.y), float64(t2.x-c.x))
-				if qualMode == 1 {
-					l := float64(trace(sk, ids, w, h, i, c.x, c.y, b[0], b[1], qualLen).length) / qualLen
-					if k == 0 || l < c.q2 {
-						c.q2 = l
-					}
-				}
 			}
 			// The stem is the branch farthest in angle from the other two.
 			best, stem := -1.0, 0
@@ -364,15 +354,6 @@ func findMinutiae(sk []uint8, w, h int, f *fields) []Minutia {
 		}
 		c.dir = math.Mod(o+4*math.Pi, 2*math.Pi)
 		c.quality = f.coherence[b]
-		if qualMode == 2 && f.clar != nil {
-			c.q2 = f.clar[b]
-		}
-		if (qualMode == 3 || qualMode == 4) && f.clar != nil {
-			c.q2 = alongRidgeClarity(f, c.x, c.y, o, qualMode == 4)
-		}
-		if qualMode == 5 {
-			c.q2 = borderDistQual(f, c.x, c.y, b)
-		}
 	}
 	// Border: every point at distance borderGap must be foreground.
 	for i := range cs {
@@ -426,7 +407,6 @@ func findMinutiae(sk []uint8, w, h int, f *fields) []Minutia {
 		}
 	}
 	var out []Minutia
-	var q2 []float64
 	for i, c := range cs {
 		if c.dead || crowd[i] {
 			continue
@@ -435,21 +415,8 @@ func findMinutiae(sk []uint8, w, h int, f *fields) []Minutia {
 			X: float32(c.x), Y: float32(c.y), Dir: float32(c.dir),
 			Type: c.typ, Quality: uint8(clamp(int(math.Round(c.quality*100)), 1, 100)),
 		})
-		q2 = append(q2, c.q2)
 	}
-	idx := make([]int, len(out))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortStableFunc(idx, func(a, b int) int { return int(out[b].Quality) - int(out[a].Quality) })
-	sorted := make([]Minutia, len(out))
-	for k, i := range idx {
-		sorted[k] = out[i]
-		if qualMode != 0 {
-			sorted[k].Quality = uint8(clamp(int(math.Round(q2[i]*100)), 1, 100))
-		}
-	}
-	out = sorted
+	slices.SortStableFunc(out, func(a, b Minutia) int { return int(b.Quality) - int(a.Quality) })
 	if len(out) > maxMinutiae {
 		out = out[:maxMinutiae]
 	}

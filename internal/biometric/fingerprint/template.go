@@ -57,7 +57,6 @@ func (t *Template) setDesc(desc []uint32) {
 	}
 	t.desc = desc
 	t.cyl.desc = cylinderDesc(&t.cyl, t.Minutiae, desc)
-	t.cyl.q = cylinderQual(&t.cyl, t.Minutiae)
 }
 
 // MaxTemplateMinutiae bounds the minutiae of a template (as ISO/IEC 19794-2
