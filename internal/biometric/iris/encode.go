@@ -79,6 +79,12 @@ type config struct {
 	// whitenRef: with the power-law whitening (whitenHalf < 0), the
 	// slope the template's spectrum is brought to (0 = flat).
 	whitenRef float64
+	// whitenInner: the spectrum is estimated on the inner half of the
+	// bands only (the least occluded).
+	whitenInner bool
+	// whitenSteep: only a spectrum steeper than whitenRef is brought to
+	// it; a flatter one is left as it is.
+	whitenSteep bool
 }
 
 func defaultConfig() config {
@@ -486,7 +492,11 @@ func encode(band []float32, occ []bool, c config) *Template {
 	resp, frac := bandSpectra(band, occ, c, rows, bands)
 	var weight []float64
 	if c.whiten > 0 {
-		weight = whitening(resp, c.whitenHalf, c.whiten, c.whitenRef)
+		spec := resp
+		if c.whitenInner {
+			spec = resp[:bands/2]
+		}
+		weight = whitening(spec, c.whitenHalf, c.whiten, c.whitenRef, c.whitenSteep)
 	}
 	for r := range rows {
 		x, filter := resp[r], filters[r/bands]
@@ -617,7 +627,7 @@ func bandSpectra(band []float32, occ []bool, c config, rows, bands int) (resp []
 // mean over the positive half is 1: with e = 1 every template's bands
 // reach the filter with a flat spectrum, so the code's correlation along
 // the angle is the filter's and not the optics'.
-func whitening(spec [][]complex128, half int, e, ref float64) []float64 {
+func whitening(spec [][]complex128, half int, e, ref float64, steepOnly bool) []float64 {
 	n := len(spec[0])
 	p := make([]float64, n)
 	for _, x := range spec {
@@ -632,6 +642,9 @@ func whitening(spec [][]complex128, half int, e, ref float64) []float64 {
 		// times the filter's centre (-half: that centre's bin), by least
 		// squares in log-log: one slope per template, little noise.
 		b := spectrumSlope(p, -half) - ref
+		if steepOnly {
+			b = min(b, 0)
+		}
 		for k := 1; k < n/2; k++ {
 			w[k] = math.Pow(float64(k), -b*e/2)
 			sum += w[k]

@@ -103,6 +103,10 @@ func tuneConfig(spec string) (config, error) {
 			c.whitenHalf = int(f)
 		case "whitenRef":
 			c.whitenRef = f
+		case "whitenInner":
+			c.whitenInner = f != 0
+		case "whitenSteep":
+			c.whitenSteep = f != 0
 		case "fragileRow":
 			c.fragileRow = f != 0
 		case "collaretteBound":
