@@ -3,6 +3,7 @@ package iris
 import (
 	"encoding/gob"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -349,6 +350,7 @@ func TestDevSlopes(t *testing.T) {
 			t.Fatal(err)
 		}
 		var sl []float64
+		byEye := map[int][]float64{}
 		for i := range b.Band {
 			if b.Band[i] == nil {
 				continue
@@ -362,7 +364,19 @@ func TestDevSlopes(t *testing.T) {
 				}
 			}
 			sl = append(sl, spectrumSlope(p, centre))
+			byEye[b.Set.Eye[i]] = append(byEye[b.Set.Eye[i]], sl[len(sl)-1])
 		}
+		// Pooled deviation of an image's slope about its eye's mean.
+		var ss float64
+		var dof int
+		for _, v := range byEye {
+			em, _ := meanStd(v)
+			for _, x := range v {
+				ss += (x - em) * (x - em)
+			}
+			dof += len(v) - 1
+		}
+		t.Logf("%s: slope deviation within an eye %.3f (pooled over %d eyes)", name, math.Sqrt(ss/float64(max(dof, 1))), len(byEye))
 		m, sd := meanStd(sl)
 		slices.Sort(sl)
 		t.Logf("%s: spectral slope %.3f ± %.3f (median %.3f, 10-90 %% %.3f..%.3f) over %d images", name, m, sd, sl[len(sl)/2], sl[len(sl)/10], sl[9*len(sl)/10], len(sl))
