@@ -85,6 +85,8 @@ type config struct {
 	// whitenSteep: only a spectrum steeper than whitenRef is brought to
 	// it; a flatter one is left as it is.
 	whitenSteep bool
+	// whitenCap: if > 0, the slope correction is at most this much.
+	whitenCap float64
 }
 
 func defaultConfig() config {
@@ -496,7 +498,7 @@ func encode(band []float32, occ []bool, c config) *Template {
 		if c.whitenInner {
 			spec = resp[:bands/2]
 		}
-		weight = whitening(spec, c.whitenHalf, c.whiten, c.whitenRef, c.whitenSteep)
+		weight = whitening(spec, c.whitenHalf, c.whiten, c.whitenRef, c.whitenSteep, c.whitenCap)
 	}
 	for r := range rows {
 		x, filter := resp[r], filters[r/bands]
@@ -627,7 +629,7 @@ func bandSpectra(band []float32, occ []bool, c config, rows, bands int) (resp []
 // mean over the positive half is 1: with e = 1 every template's bands
 // reach the filter with a flat spectrum, so the code's correlation along
 // the angle is the filter's and not the optics'.
-func whitening(spec [][]complex128, half int, e, ref float64, steepOnly bool) []float64 {
+func whitening(spec [][]complex128, half int, e, ref float64, steepOnly bool, capSlope float64) []float64 {
 	n := len(spec[0])
 	p := make([]float64, n)
 	for _, x := range spec {
@@ -644,6 +646,9 @@ func whitening(spec [][]complex128, half int, e, ref float64, steepOnly bool) []
 		b := spectrumSlope(p, -half) - ref
 		if steepOnly {
 			b = min(b, 0)
+		}
+		if capSlope > 0 {
+			b = max(min(b, capSlope), -capSlope)
 		}
 		for k := 1; k < n/2; k++ {
 			w[k] = math.Pow(float64(k), -b*e/2)

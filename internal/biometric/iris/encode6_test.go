@@ -62,7 +62,7 @@ func TestWhiteningSlope(t *testing.T) {
 			t.Fatalf("slope %.4f, want %.4f", got, s)
 		}
 		for _, ref := range []float64{0, -0.9} {
-			w := whitening([][]complex128{x}, -centre, 1, ref, false)
+			w := whitening([][]complex128{x}, -centre, 1, ref, false, 0)
 			q := make([]float64, n)
 			for k := range x {
 				v := real(x[k]) * w[k]
@@ -72,7 +72,7 @@ func TestWhiteningSlope(t *testing.T) {
 				t.Fatalf("slope %.2f whitened to %.2f: %.4f", s, ref, got)
 			}
 			// Only a steeper spectrum is moved with steepOnly.
-			w = whitening([][]complex128{x}, -centre, 1, ref, true)
+			w = whitening([][]complex128{x}, -centre, 1, ref, true, 0)
 			for k := range x {
 				v := real(x[k]) * w[k]
 				q[k] = v * v

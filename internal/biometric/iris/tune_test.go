@@ -107,6 +107,8 @@ func tuneConfig(spec string) (config, error) {
 			c.whitenInner = f != 0
 		case "whitenSteep":
 			c.whitenSteep = f != 0
+		case "whitenCap":
+			c.whitenCap = f
 		case "fragileRow":
 			c.fragileRow = f != 0
 		case "collaretteBound":
