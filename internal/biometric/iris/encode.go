@@ -65,6 +65,28 @@ type config struct {
 	// before filtering; occluded samples take the local average, so they
 	// add no step at the mask's edge. 0 = off (global mean fill).
 	detrend int
+	// radial: 0 = each code row is one band; 1 = neighbouring bands in
+	// pairs give a sum row and a difference row (radialPairs).
+	radial int
+	// fragileRow: the fragile fraction is taken in each code row rather
+	// than over the whole code.
+	fragileRow bool
+	// whiten: the exponent e of the spectral whitening of the bands before
+	// the filter (whitening); 0 = off. whitenHalf: the half width, in
+	// frequency bins, of its smoothing.
+	whiten     float64
+	whitenHalf int
+	// whitenRef: with the power-law whitening (whitenHalf < 0), the
+	// slope the template's spectrum is brought to (0 = flat).
+	whitenRef float64
+	// whitenInner: the spectrum is estimated on the inner half of the
+	// bands only (the least occluded).
+	whitenInner bool
+	// whitenSteep: only a spectrum steeper than whitenRef is brought to
+	// it; a flatter one is left as it is.
+	whitenSteep bool
+	// whitenCap: if > 0, the slope correction is at most this much.
+	whitenCap float64
 }
 
 func defaultConfig() config {
@@ -461,7 +483,6 @@ func encode(band []float32, occ []bool, c config) *Template {
 		waves = append(waves, c.wavelength*c.scale2)
 	}
 	bands := rows / len(waves)
-	per := c.polarRows / bands
 	step := c.polarCols / cols
 	t := &Template{Encoder: EncoderVersion, Rows: rows, Cols: cols}
 	t.Code = make([]uint64, t.words())
@@ -470,15 +491,97 @@ func encode(band []float32, occ []bool, c config) *Template {
 	for i, w := range waves {
 		filters[i] = logGabor(c.polarCols, w, c.sigmaOnF)
 	}
-	x := make([]complex128, c.polarCols)
-	frac := make([]float64, c.polarCols)
+	resp, frac := bandSpectra(band, occ, c, rows, bands)
+	var weight []float64
+	if c.whiten > 0 {
+		spec := resp
+		if c.whitenInner {
+			spec = resp[:bands/2]
+		}
+		weight = whitening(spec, c.whitenHalf, c.whiten, c.whitenRef, c.whitenSteep, c.whitenCap)
+	}
+	for r := range rows {
+		x, filter := resp[r], filters[r/bands]
+		for j := range x {
+			h := filter[j]
+			if weight != nil {
+				h *= weight[j]
+			}
+			x[j] *= complex(h, 0)
+		}
+		fft(x, true)
+	}
+	if c.radial == 1 {
+		radialPairs(resp, frac)
+	}
 	type weak struct {
 		bit int
 		mag float64
 	}
 	var mags []weak
+	rowStart := make([]int, 0, rows+1)
 	for r := range rows {
-		b, filter := r%bands, filters[r/bands]
+		rowStart = append(rowStart, len(mags))
+		x, fr := resp[r], frac[r]
+		for col := range cols {
+			j := col * step
+			var o float64
+			for d := -c.maskWindow; d <= c.maskWindow; d++ {
+				o += fr[(j+d+c.polarCols)%c.polarCols]
+			}
+			o /= float64(2*c.maskWindow + 1)
+			z := x[j]
+			for k, v := range [2]float64{real(z), imag(z)} {
+				bit := (col*rows+r)*2 + k
+				if v > 0 {
+					t.Code[bit>>6] |= 1 << (bit & 63)
+				}
+				if o < c.maskFrac {
+					mags = append(mags, weak{bit, math.Abs(v)})
+				}
+			}
+		}
+	}
+	rowStart = append(rowStart, len(mags))
+	byMag := func(a, b weak) int {
+		switch {
+		case a.mag < b.mag:
+			return -1
+		case a.mag > b.mag:
+			return 1
+		}
+		return 0
+	}
+	groups := [][]weak{mags}
+	if c.fragileRow {
+		groups = groups[:0]
+		for r := range rows {
+			groups = append(groups, mags[rowStart[r]:rowStart[r+1]])
+		}
+	}
+	for _, g := range groups {
+		slices.SortFunc(g, byMag)
+		for _, w := range g[int(c.fragile*float64(len(g))):] {
+			t.Mask[w.bit>>6] |= 1 << (w.bit & 63)
+		}
+	}
+	return t
+}
+
+// bandSpectra averages the polar rows of band into the bands of code
+// rows 0..rows-1 (row r is band r mod bands, of polarRows/bands polar rows),
+// fills each band's occluded samples (c.detrend) and returns its spectrum
+// along the angle and the occluded fraction of each of its polar columns.
+func bandSpectra(band []float32, occ []bool, c config, rows, bands int) (resp [][]complex128, frac [][]float64) {
+	per := c.polarRows / bands
+	// resp[r] is code row r's filtered band along the angle, frac[r] the
+	// occluded fraction of each of its polar columns.
+	resp = make([][]complex128, rows)
+	frac = make([][]float64, rows)
+	for r := range rows {
+		b := r % bands
+		x := make([]complex128, c.polarCols)
+		fr := make([]float64, c.polarCols)
 		// Average `per` polar rows into one band; note occluded fractions.
 		var sum float64
 		n := 0
@@ -492,7 +595,7 @@ func encode(band []float32, occ []bool, c config) *Template {
 					m++
 				}
 			}
-			frac[j] = 1 - float64(m)/float64(per)
+			fr[j] = 1 - float64(m)/float64(per)
 			if m > 0 {
 				x[j] = complex(s/float64(m), 0)
 				sum += s / float64(m)
@@ -515,42 +618,92 @@ func encode(band []float32, occ []bool, c config) *Template {
 			}
 		}
 		fft(x, false)
-		for j := range x {
-			x[j] *= complex(filter[j], 0)
-		}
-		fft(x, true)
-		for col := range cols {
-			j := col * step
-			var o float64
-			for d := -c.maskWindow; d <= c.maskWindow; d++ {
-				o += frac[(j+d+c.polarCols)%c.polarCols]
-			}
-			o /= float64(2*c.maskWindow + 1)
-			z := x[j]
-			for k, v := range [2]float64{real(z), imag(z)} {
-				bit := (col*rows+r)*2 + k
-				if v > 0 {
-					t.Code[bit>>6] |= 1 << (bit & 63)
-				}
-				if o < c.maskFrac {
-					mags = append(mags, weak{bit, math.Abs(v)})
-				}
-			}
+		resp[r], frac[r] = x, fr
+	}
+	return resp, frac
+}
+
+// whitening returns, per frequency bin, the factor P(k)^(-e/2), P the
+// power spectrum of the template's bands (their spectra spec, averaged
+// over the bands and over bins k-half..k+half), normalised so the factor's
+// mean over the positive half is 1: with e = 1 every template's bands
+// reach the filter with a flat spectrum, so the code's correlation along
+// the angle is the filter's and not the optics'.
+func whitening(spec [][]complex128, half int, e, ref float64, steepOnly bool, capSlope float64) []float64 {
+	n := len(spec[0])
+	p := make([]float64, n)
+	for _, x := range spec {
+		for k, z := range x {
+			p[k] += real(z)*real(z) + imag(z)*imag(z)
 		}
 	}
-	slices.SortFunc(mags, func(a, b weak) int {
-		switch {
-		case a.mag < b.mag:
-			return -1
-		case a.mag > b.mag:
-			return 1
+	w := make([]float64, n)
+	var sum float64
+	if half < 0 {
+		// A power law fitted to P over the bins from a quarter to four
+		// times the filter's centre (-half: that centre's bin), by least
+		// squares in log-log: one slope per template, little noise.
+		b := spectrumSlope(p, -half) - ref
+		if steepOnly {
+			b = min(b, 0)
 		}
-		return 0
-	})
-	for _, w := range mags[int(c.fragile*float64(len(mags))):] {
-		t.Mask[w.bit>>6] |= 1 << (w.bit & 63)
+		if capSlope > 0 {
+			b = max(min(b, capSlope), -capSlope)
+		}
+		for k := 1; k < n/2; k++ {
+			w[k] = math.Pow(float64(k), -b*e/2)
+			sum += w[k]
+		}
+		for k := range w {
+			w[k] /= sum / float64(n/2-1)
+		}
+		return w
 	}
-	return t
+	for k := 1; k < n/2; k++ {
+		var s float64
+		var m int
+		for d := -half; d <= half; d++ {
+			if j := k + d; j >= 1 && j < n/2 {
+				s += p[j]
+				m++
+			}
+		}
+		w[k] = math.Pow(s/float64(m)+1e-12, -e/2)
+		sum += w[k]
+	}
+	for k := range w {
+		w[k] /= sum / float64(n/2-1)
+	}
+	return w
+}
+
+// spectrumSlope fits log p(k) = a + b log k by least squares over the bins
+// from a quarter to four times bin c and returns b.
+func spectrumSlope(p []float64, c int) float64 {
+	n := len(p)
+	var sx, sy, sxx, sxy, m float64
+	for k := max(1, c/4); k <= min(n/2-1, 4*c); k++ {
+		x, y := math.Log(float64(k)), math.Log(p[k]+1e-12)
+		sx, sy, sxx, sxy, m = sx+x, sy+y, sxx+x*x, sxy+x*y, m+1
+	}
+	return (m*sxy - sx*sy) / (m*sxx - sx*sx)
+}
+
+// radialPairs replaces each pair of neighbouring rows (2p, 2p+1) by their
+// half sum and half difference (a Haar step across the radius): two
+// neighbouring bands with the same variance give a sum and a difference
+// that are uncorrelated, where the bands themselves are correlated by the
+// optics' blur and the radial texture. A pair's occluded fraction is the
+// larger of its two rows'.
+func radialPairs(resp [][]complex128, frac [][]float64) {
+	for p := 0; p+1 < len(resp); p += 2 {
+		a, b := resp[p], resp[p+1]
+		for j := range a {
+			a[j], b[j] = (a[j]+b[j])/2, (a[j]-b[j])/2
+			m := max(frac[p][j], frac[p+1][j])
+			frac[p][j], frac[p+1][j] = m, m
+		}
+	}
 }
 
 // detrendBand subtracts from every sample of x (real values, NaN where

@@ -95,6 +95,22 @@ func tuneConfig(spec string) (config, error) {
 			c.lidMin = int(f)
 		case "detrend":
 			c.detrend = int(f)
+		case "radial":
+			c.radial = int(f)
+		case "whiten":
+			c.whiten = f
+		case "whitenHalf":
+			c.whitenHalf = int(f)
+		case "whitenRef":
+			c.whitenRef = f
+		case "whitenInner":
+			c.whitenInner = f != 0
+		case "whitenSteep":
+			c.whitenSteep = f != 0
+		case "whitenCap":
+			c.whitenCap = f
+		case "fragileRow":
+			c.fragileRow = f != 0
 		case "collaretteBound":
 			c.collaretteBound = f
 		default:
