@@ -206,6 +206,7 @@ type Builder struct {
 	spare    staging
 	geom     []cylGeom // scratch
 	sk       []uint32  // scratch
+	scratch  segScratch
 	hint     int
 	err      error
 }
@@ -220,6 +221,8 @@ func newBuilder(sizeHint, seg int) *Builder {
 	g.index = make(map[gallery.Key]int32, sizeHint)
 	g.keys = make([]gallery.Key, 0, sizeHint)
 	g.entries = make([]entry, 0, sizeHint)
+	hugepage.Advise(g.keys)
+	hugepage.Advise(g.entries)
 	return &Builder{g: g, hint: sizeHint}
 }
 
@@ -315,7 +318,7 @@ func (b *Builder) flush(last bool) {
 	b.building.Add(1)
 	go func() {
 		defer b.building.Done()
-		b.built = buildSegment(start, cur.per, &cur.tb, cur.dirs)
+		b.built = b.scratch.build(start, cur.per, &cur.tb, cur.dirs)
 		b.spare = cur
 	}()
 }
@@ -358,7 +361,7 @@ func (b *Builder) Gallery() (*Gallery, error) {
 		}
 		g.idx = x
 	}
-	b.tb, b.dirs, b.per, b.segs, b.spare = [indexTables][]uint16{}, nil, nil, nil, staging{}
+	b.tb, b.dirs, b.per, b.segs, b.spare, b.scratch = [indexTables][]uint16{}, nil, nil, nil, staging{}, segScratch{}
 	g.cyl.trim()
 	if cap(g.entries) > len(g.entries) { // sized by the hint: spare room only if fewer came
 		g.entries, g.keys = exact(g.entries), exact(g.keys)
@@ -382,6 +385,20 @@ func (b *Builder) Gallery() (*Gallery, error) {
 // table, which may share a byte with the next table's (another core's):
 // those are written after.
 func buildSegment(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint8) *segment {
+	var sc segScratch
+	return sc.build(start, per, tb, dirs)
+}
+
+// segScratch is buildSegment's working memory, kept from one segment to
+// the next of a build (fresh memory costs its first touch and clearing:
+// about 23 MB a segment).
+type segScratch struct {
+	counts []uint32
+	prev   [indexTables][]int32
+	bufs   chan []uint32 // partition buffers, one a core
+}
+
+func (sc *segScratch) build(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint8) *segment {
 	const (
 		tbk       = 1 << indexBucketBits
 		partBits  = 8
@@ -389,9 +406,21 @@ func buildSegment(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint
 	)
 	s := &segment{start: start, n: len(per), off: make([]uint32, buckets+1)}
 	// Units per bucket, every table on its own core.
-	counts := make([]uint32, buckets)
+	if sc.counts == nil {
+		sc.counts = make([]uint32, buckets)
+		sc.bufs = make(chan []uint32, indexTables)
+	} else {
+		clear(sc.counts)
+	}
+	counts := sc.counts
 	parallel(indexTables, func(t int) {
-		prev := make([]int32, tbk)
+		prev := sc.prev[t]
+		if prev == nil {
+			prev = make([]int32, tbk)
+			sc.prev[t] = prev
+		} else {
+			clear(prev)
+		}
 		cnt := counts[t*tbk : (t+1)*tbk]
 		bs := tb[t]
 		j := 0
@@ -416,7 +445,7 @@ func buildSegment(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint
 	type edge struct{ i, v uint32 }
 	edges := make([][]edge, indexTables) // each table's first and last unit
 	// one partition buffer a core, reused from table to table
-	bufs := make(chan []uint32, indexTables)
+	bufs := sc.bufs
 	parallel(indexTables, func(t int) {
 		bs := tb[t]
 		n := len(bs)

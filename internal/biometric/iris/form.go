@@ -72,6 +72,10 @@ func (g *Gallery) Grow(n int) {
 	g.tail = grow(g.tail, n*2*(g.words-g.coarseWords))
 	g.keys = slices.Grow(g.keys, n)
 	g.q = slices.Grow(g.q, withSpare(len(g.q)+n)-len(g.q))
+	if len(g.keys) == 0 { // a load: fresh arrays
+		hugepage.Advise(g.keys)
+		hugepage.Advise(g.q)
+	}
 	if len(g.index) == 0 { // a load: the index sized once, not grown by rehashing
 		g.index = make(map[gallery.Key]int, n)
 	}
