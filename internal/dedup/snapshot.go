@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -587,6 +588,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 	defer cancel()
 	batches := make(chan snapBatch, 1)
 	go func() {
+		pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("stage", "read")))
 		defer close(batches)
 		for {
 			b := sr.next()
@@ -609,6 +611,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 	}
 	openedc := make(chan opened, 1)
 	go func() {
+		pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("stage", "open")))
 		defer close(openedc)
 		for b := range batches {
 			o := opened{b: b}
@@ -661,6 +664,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 		}
 	}
 	appended.Go(func() {
+		pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("stage", "fingerprint")))
 		failed := false
 		for pb := range fpc {
 			if !failed {
@@ -676,6 +680,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 		}
 	})
 	appended.Go(func() {
+		pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("stage", "iris")))
 		failed := false
 		for pb := range irc {
 			if !failed && len(pb.keys[1]) > 0 {
@@ -687,6 +692,10 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 			done(pb)
 		}
 	})
+	// (Each stage's goroutines carry a profiler label, stage: its
+	// CPU is told apart in a profile with -tagfocus.)
+	pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("stage", "bookkeeping")))
+	defer pprof.SetGoroutineLabels(ctx)
 	ended, failed := false, false
 	for o := range openedc {
 		if failed {

@@ -1,11 +1,13 @@
 package fingerprint
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"math/bits"
+	"runtime/pprof"
 	"slices"
 	"sync"
 
@@ -318,6 +320,8 @@ func (b *Builder) flush(last bool) {
 	b.building.Add(1)
 	go func() {
 		defer b.building.Done()
+		// (a profile tells the segments' build apart by this label)
+		pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("stage", "index segments")))
 		b.built = b.scratch.build(start, cur.per, &cur.tb, cur.dirs)
 		b.spare = cur
 	}()
