@@ -486,17 +486,35 @@ func (sc *segScratch) build(start int, per []uint8, tb *[indexTables][]uint16, d
 		}
 		first, last := s.off[t*tbk], s.off[(t+1)*tbk]
 		var es []edge
+		// A group's units are coded into scr (in cache: the group's 128
+		// buckets are 128 cursors), then copied into the segment in one
+		// pass; b0 is the segment's byte at scr[0].
+		var scr []byte
+		b0 := 0
 		put := func(i, v uint32) {
 			if i == first || i == last-1 {
 				es = append(es, edge{i, v})
 				return
 			}
-			putUnit(s.units, int(i), v)
+			bit := uint(i)*unitBits - uint(b0)*8
+			k := bit >> 3
+			w := v << (bit & 7)
+			scr[k] |= byte(w)
+			scr[k+1] |= byte(w >> 8)
+			scr[k+2] |= byte(w >> 16)
 		}
 		var cur [partGroup]uint32
 		var prev [partGroup]int32
 		for g := range 1 << partBits {
 			base := t*tbk + g*partGroup
+			u0, u1 := s.off[base], s.off[base+partGroup]
+			if u0 == u1 {
+				continue
+			}
+			b0 = int(u0) * unitBits / 8
+			b1 := (int(u1)*unitBits + 7) / 8 // the group's bytes: [b0, b1)
+			scr = slices.Grow(scr[:0], b1-b0+3)[:b1-b0+3]
+			clear(scr)
 			for b := range partGroup {
 				cur[b], prev[b] = s.off[base+b], 0
 			}
@@ -510,6 +528,21 @@ func (sc *segScratch) build(start int, per []uint8, tb *[indexTables][]uint16, d
 				put(cur[b], d<<unitDirBits|p&(1<<unitDirBits-1))
 				cur[b]++
 				prev[b] = e
+			}
+			// The group's first and last bytes may hold another group's
+			// bits (this table's: or-ed, by this goroutine) or another
+			// table's (only its edge units, written at the end: those
+			// bytes are zero here and not written); the bytes between
+			// are this group's alone.
+			n := b1 - b0
+			if scr[0] != 0 {
+				s.units[b0] |= scr[0]
+			}
+			if n > 1 {
+				copy(s.units[b0+1:b1-1], scr[1:n-1])
+				if scr[n-1] != 0 {
+					s.units[b1-1] |= scr[n-1]
+				}
 			}
 		}
 		edges[t] = es
