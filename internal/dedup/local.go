@@ -115,6 +115,28 @@ func (l *Local) addRef(p, r ident) {
 	l.moreRefs[p] = append(l.moreRefs[p], r)
 }
 
+// addRefs records that person p holds references rs, with one read
+// and one write of p's entry (a load adds a record's references at once).
+// The caller holds l.mu for writing.
+func (l *Local) addRefs(p ident, rs []ident) {
+	if len(rs) == 0 {
+		return
+	}
+	rl := l.refs[p]
+	for _, r := range rs {
+		if rl.n < inlineRefs {
+			rl.r[rl.n] = r
+			rl.n++
+			continue
+		}
+		if l.moreRefs == nil {
+			l.moreRefs = map[ident][]ident{}
+		}
+		l.moreRefs[p] = append(l.moreRefs[p], r)
+	}
+	l.refs[p] = rl
+}
+
 // setRefs makes rs the references person p holds (none: p is
 // forgotten). The caller holds l.mu for writing.
 func (l *Local) setRefs(p ident, rs []ident) {

@@ -110,12 +110,18 @@ func TestSnapshotLoadsTheSameGallery(t *testing.T) {
 	if _, err := p.keys.Seal(ctx, "named-person", Fingerprint, "template", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
+	// a person with more references than a person's entry holds inline
+	for k := range 4 {
+		if err := p.l.Add(ctx, Fingerprint, p.persons[1], fmt.Sprint("more-", k), raw(t, p.fingers[1][k%2].Mate(p.rng))); err != nil {
+			t.Fatal(err)
+		}
+	}
 	path := filepath.Join(t.TempDir(), "g.snapshot")
 	ws, err := p.l.WriteSnapshot(ctx, path, p.keys, NewSnapshotHeader(0, 1, 42))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ws.Persons != 61 || ws.Templates[Fingerprint] != 121 || ws.Templates[Iris] != 120 || ws.Skipped != 0 {
+	if ws.Persons != 61 || ws.Templates[Fingerprint] != 125 || ws.Templates[Iris] != 120 || ws.Skipped != 0 {
 		t.Fatalf("written %+v", ws)
 	}
 	file, _ := os.ReadFile(path)
@@ -131,8 +137,22 @@ func TestSnapshotLoadsTheSameGallery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.Seq != 42 || ls.Persons != 61 || ls.Skipped != 0 || ls.Templates[Fingerprint] != 121 {
+	if h.Seq != 42 || ls.Persons != 61 || ls.Skipped != 0 || ls.Templates[Fingerprint] != 125 {
 		t.Fatalf("loaded %+v, header %+v", ls, h)
+	}
+	for _, id := range p.persons[:3] {
+		refs := func(l *Local) []string {
+			pid, _ := l.names.lookup(id)
+			var out []string
+			for _, r := range l.refsOf(nil, pid) {
+				out = append(out, l.names.text(r))
+			}
+			slices.Sort(out)
+			return out
+		}
+		if want, have := refs(p.l), refs(got); !slices.Equal(want, have) || len(have) < 4 {
+			t.Errorf("%s holds %v after the load, %v before", id, have, want)
+		}
 	}
 	if d := fmt.Sprint(got.Sizes()); d != fmt.Sprint(p.l.Sizes()) {
 		t.Fatalf("sizes %s, want %v", d, p.l.Sizes())
@@ -155,6 +175,52 @@ func TestSnapshotLoadsTheSameGallery(t *testing.T) {
 	}
 	if c := search(t, got, Fingerprint, p.probes(t, 7)[Fingerprint]); slices.Contains(c, p.persons[7]) {
 		t.Error("a removed person still found")
+	}
+}
+
+// TestSnapshotBlocks: a snapshot read in blocks of any size (records cut
+// by a block's end, records longer than a block) loads the same gallery,
+// and cut anywhere it is refused.
+func TestSnapshotBlocks(t *testing.T) {
+	ctx := context.Background()
+	p := newSnapPop(t, 12, 3)
+	path := filepath.Join(t.TempDir(), "g.snapshot")
+	if _, err := p.l.WriteSnapshot(ctx, path, p.keys, NewSnapshotHeader(0, 1, 5)); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(b int) { snapshotBlock = b }(snapshotBlock)
+	probe := p.probes(t, 4)
+	for _, size := range []int{1, 1000, 4099, 7777, 30000, len(good) - 1, len(good), 8 << 20} {
+		snapshotBlock = size
+		got, _, ls, err := LoadSnapshot(ctx, path, p.keys, 0, 1)
+		if err != nil {
+			t.Fatalf("blocks of %d bytes: %v", size, err)
+		}
+		if ls.Persons != 12 || ls.Templates[Fingerprint] != 24 || ls.Templates[Iris] != 24 || ls.Bytes != int64(len(good)-13) {
+			t.Fatalf("blocks of %d bytes: loaded %+v", size, ls)
+		}
+		for mod, pr := range probe {
+			if c := search(t, got, mod, pr); !slices.Equal(c, []string{p.persons[4]}) {
+				t.Fatalf("blocks of %d bytes, %s: found %v", size, mod, c)
+			}
+		}
+	}
+	dir := t.TempDir()
+	for _, size := range []int{1000, 8 << 20} {
+		snapshotBlock = size
+		for cut := 0; cut < len(good); cut += 1 + cut%997 {
+			q := filepath.Join(dir, "cut.snapshot")
+			if err := os.WriteFile(q, good[:cut], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if l, _, _, err := LoadSnapshot(ctx, q, p.keys, 0, 1); !errors.Is(err, ErrSnapshot) || l != nil {
+				t.Fatalf("blocks of %d, cut at %d of %d: loaded %v, %v", size, cut, len(good), l != nil, err)
+			}
+		}
 	}
 }
 

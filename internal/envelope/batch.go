@@ -104,6 +104,7 @@ func (k *Keyring) openAll(ctx context.Context, op, cat, kind string, persons []s
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
+			var aad []byte // reused from value to value
 			for i := w; i < len(values); i += workers {
 				if values[i] == nil {
 					continue
@@ -125,7 +126,8 @@ func (k *Keyring) openAll(ctx context.Context, op, cat, kind string, persons []s
 				if lenient {
 					dst = sv.ciphertext[:0]
 				}
-				pt, err := dk.aead.Open(dst, sv.nonce, sv.ciphertext, sealAAD(sv.version, p, cat, kind))
+				aad = appendSealAAD(aad[:0], sv.version, p, cat, kind)
+				pt, err := dk.aead.Open(dst, sv.nonce, sv.ciphertext, aad)
 				if err != nil {
 					errs[w] = fmt.Errorf("%s: value %d: %w", op, i, ErrTampered)
 					return

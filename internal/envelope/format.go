@@ -42,7 +42,11 @@ func appendField(b []byte, s string) []byte {
 // sealAAD binds a sealed value to its format, key version, person, category
 // and record kind.
 func sealAAD(version uint32, person, cat, kind string) []byte {
-	b := make([]byte, 0, len(sealAADDomain)+2+5+6+len(person)+len(cat)+len(kind))
+	return appendSealAAD(make([]byte, 0, len(sealAADDomain)+2+5+6+len(person)+len(cat)+len(kind)), version, person, cat, kind)
+}
+
+// appendSealAAD appends sealAAD's bytes to b.
+func appendSealAAD(b []byte, version uint32, person, cat, kind string) []byte {
 	b = appendField(b, sealAADDomain)
 	b = append(b, sealFormatV1)
 	b = binary.BigEndian.AppendUint32(b, version)

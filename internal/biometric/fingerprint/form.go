@@ -1,11 +1,13 @@
 package fingerprint
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"math/bits"
+	"runtime/pprof"
 	"slices"
 	"sync"
 
@@ -206,6 +208,7 @@ type Builder struct {
 	spare    staging
 	geom     []cylGeom // scratch
 	sk       []uint32  // scratch
+	scratch  segScratch
 	hint     int
 	err      error
 }
@@ -220,6 +223,8 @@ func newBuilder(sizeHint, seg int) *Builder {
 	g.index = make(map[gallery.Key]int32, sizeHint)
 	g.keys = make([]gallery.Key, 0, sizeHint)
 	g.entries = make([]entry, 0, sizeHint)
+	hugepage.Advise(g.keys)
+	hugepage.Advise(g.entries)
 	return &Builder{g: g, hint: sizeHint}
 }
 
@@ -315,7 +320,9 @@ func (b *Builder) flush(last bool) {
 	b.building.Add(1)
 	go func() {
 		defer b.building.Done()
-		b.built = buildSegment(start, cur.per, &cur.tb, cur.dirs)
+		// (a profile tells the segments' build apart by this label)
+		pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("stage", "index segments")))
+		b.built = b.scratch.build(start, cur.per, &cur.tb, cur.dirs)
 		b.spare = cur
 	}()
 }
@@ -358,7 +365,7 @@ func (b *Builder) Gallery() (*Gallery, error) {
 		}
 		g.idx = x
 	}
-	b.tb, b.dirs, b.per, b.segs, b.spare = [indexTables][]uint16{}, nil, nil, nil, staging{}
+	b.tb, b.dirs, b.per, b.segs, b.spare, b.scratch = [indexTables][]uint16{}, nil, nil, nil, staging{}, segScratch{}
 	g.cyl.trim()
 	if cap(g.entries) > len(g.entries) { // sized by the hint: spare room only if fewer came
 		g.entries, g.keys = exact(g.entries), exact(g.keys)
@@ -382,6 +389,20 @@ func (b *Builder) Gallery() (*Gallery, error) {
 // table, which may share a byte with the next table's (another core's):
 // those are written after.
 func buildSegment(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint8) *segment {
+	var sc segScratch
+	return sc.build(start, per, tb, dirs)
+}
+
+// segScratch is buildSegment's working memory, kept from one segment to
+// the next of a build (fresh memory costs its first touch and clearing:
+// about 23 MB a segment).
+type segScratch struct {
+	counts []uint32
+	prev   [indexTables][]int32
+	bufs   chan []uint32 // partition buffers, one a core
+}
+
+func (sc *segScratch) build(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint8) *segment {
 	const (
 		tbk       = 1 << indexBucketBits
 		partBits  = 8
@@ -389,9 +410,21 @@ func buildSegment(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint
 	)
 	s := &segment{start: start, n: len(per), off: make([]uint32, buckets+1)}
 	// Units per bucket, every table on its own core.
-	counts := make([]uint32, buckets)
+	if sc.counts == nil {
+		sc.counts = make([]uint32, buckets)
+		sc.bufs = make(chan []uint32, indexTables)
+	} else {
+		clear(sc.counts)
+	}
+	counts := sc.counts
 	parallel(indexTables, func(t int) {
-		prev := make([]int32, tbk)
+		prev := sc.prev[t]
+		if prev == nil {
+			prev = make([]int32, tbk)
+			sc.prev[t] = prev
+		} else {
+			clear(prev)
+		}
 		cnt := counts[t*tbk : (t+1)*tbk]
 		bs := tb[t]
 		j := 0
@@ -416,7 +449,7 @@ func buildSegment(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint
 	type edge struct{ i, v uint32 }
 	edges := make([][]edge, indexTables) // each table's first and last unit
 	// one partition buffer a core, reused from table to table
-	bufs := make(chan []uint32, indexTables)
+	bufs := sc.bufs
 	parallel(indexTables, func(t int) {
 		bs := tb[t]
 		n := len(bs)
@@ -453,17 +486,35 @@ func buildSegment(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint
 		}
 		first, last := s.off[t*tbk], s.off[(t+1)*tbk]
 		var es []edge
+		// A group's units are coded into scr (in cache: the group's 128
+		// buckets are 128 cursors), then copied into the segment in one
+		// pass; b0 is the segment's byte at scr[0].
+		var scr []byte
+		b0 := 0
 		put := func(i, v uint32) {
 			if i == first || i == last-1 {
 				es = append(es, edge{i, v})
 				return
 			}
-			putUnit(s.units, int(i), v)
+			bit := uint(i)*unitBits - uint(b0)*8
+			k := bit >> 3
+			w := v << (bit & 7)
+			scr[k] |= byte(w)
+			scr[k+1] |= byte(w >> 8)
+			scr[k+2] |= byte(w >> 16)
 		}
 		var cur [partGroup]uint32
 		var prev [partGroup]int32
 		for g := range 1 << partBits {
 			base := t*tbk + g*partGroup
+			u0, u1 := s.off[base], s.off[base+partGroup]
+			if u0 == u1 {
+				continue
+			}
+			b0 = int(u0) * unitBits / 8
+			b1 := (int(u1)*unitBits + 7) / 8 // the group's bytes: [b0, b1)
+			scr = slices.Grow(scr[:0], b1-b0+3)[:b1-b0+3]
+			clear(scr)
 			for b := range partGroup {
 				cur[b], prev[b] = s.off[base+b], 0
 			}
@@ -477,6 +528,21 @@ func buildSegment(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint
 				put(cur[b], d<<unitDirBits|p&(1<<unitDirBits-1))
 				cur[b]++
 				prev[b] = e
+			}
+			// The group's first and last bytes may hold another group's
+			// bits (this table's: or-ed, by this goroutine) or another
+			// table's (only its edge units, written at the end: those
+			// bytes are zero here and not written); the bytes between
+			// are this group's alone.
+			n := b1 - b0
+			if scr[0] != 0 {
+				s.units[b0] |= scr[0]
+			}
+			if n > 1 {
+				copy(s.units[b0+1:b1-1], scr[1:n-1])
+				if scr[n-1] != 0 {
+					s.units[b1-1] |= scr[n-1]
+				}
 			}
 		}
 		edges[t] = es

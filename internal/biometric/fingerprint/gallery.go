@@ -264,7 +264,7 @@ type slab struct {
 
 const (
 	minChunk = 1 << 10 // cylinders in the first chunk
-	maxChunk = 1 << 16 // and in every chunk once the slab is large (about 3 MiB)
+	maxChunk = 1 << 19 // and in every chunk once the slab is large (about 24 MiB: see put)
 	gapsPer  = 30      // bytes of bit positions per cylinder a chunk has room for
 )
 
@@ -280,8 +280,15 @@ func (s *slab) put(p packed) entry {
 		if s.n >= minChunk {
 			per = int(int64(s.gaps)*int64(size)*65/64/int64(s.n)) + 64
 		}
-		s.chunks = append(s.chunks, packed{geom: make([]cylGeom, 0, size), gaps: make([]byte, 0, max(len(p.gaps), per)), sk: make([]uint32, 0, size)})
-		hugepage.Advise(s.chunks[len(s.chunks)-1].gaps)
+		// A large chunk's arrays are advised huge pages (only whole aligned
+		// 2 MiB blocks inside an array can be: the geometry takes 4 MiB, the
+		// sketches 2 MiB and the bit positions about 14 MiB in a chunk of
+		// maxChunk cylinders; with chunks of 1 << 16, none was).
+		c := packed{geom: make([]cylGeom, 0, size), gaps: make([]byte, 0, max(len(p.gaps), per)), sk: make([]uint32, 0, size)}
+		hugepage.Advise(c.geom)
+		hugepage.Advise(c.gaps)
+		hugepage.Advise(c.sk)
+		s.chunks = append(s.chunks, c)
 	}
 	k := len(s.chunks) - 1
 	ch := &s.chunks[k]

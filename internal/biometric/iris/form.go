@@ -72,6 +72,10 @@ func (g *Gallery) Grow(n int) {
 	g.tail = grow(g.tail, n*2*(g.words-g.coarseWords))
 	g.keys = slices.Grow(g.keys, n)
 	g.q = slices.Grow(g.q, withSpare(len(g.q)+n)-len(g.q))
+	if len(g.keys) == 0 { // a load: fresh arrays
+		hugepage.Advise(g.keys)
+		hugepage.Advise(g.q)
+	}
 	if len(g.index) == 0 { // a load: the index sized once, not grown by rehashing
 		g.index = make(map[gallery.Key]int, n)
 	}
@@ -86,20 +90,33 @@ func (g *Gallery) AddForms(keys []string, forms [][]byte) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	ks := make([]gallery.Key, len(keys))
-	seen := make(map[gallery.Key]bool, len(keys))
-	for i, s := range keys {
+	for i := range keys {
 		if len(forms[i]) != g.FormBytes() {
 			return fmt.Errorf("%w: %d bytes, want %d", ErrForm, len(forms[i]), g.FormBytes())
 		}
 		if q := formQ(forms[i]); !(q >= 0 && q < 1e6) { // NaN, infinite or negative
 			return fmt.Errorf("%w: degrees-of-freedom factor %v", ErrForm, q)
 		}
+	}
+	// One map operation a key (a load makes millions): a key held or
+	// given twice does not grow the index; the keys entered before it are
+	// taken out again, and a held entry's place put back.
+	ks := make([]gallery.Key, len(keys))
+	n0 := len(g.keys)
+	for i, s := range keys {
 		k := g.names.Key(s)
-		if _, dup := g.index[k]; dup || seen[k] {
+		held := len(g.index)
+		g.index[k] = n0 + i
+		if len(g.index) == held {
+			for _, d := range ks[:i] {
+				delete(g.index, d)
+			}
+			if j := slices.Index(g.keys, k); j >= 0 {
+				g.index[k] = j
+			}
 			return fmt.Errorf("%w: key given twice", ErrForm)
 		}
-		seen[k], ks[i] = true, k
+		ks[i] = k
 	}
 	hw, tw := 2*g.coarseWords, 2*(g.words-g.coarseWords)
 	// The words written by index into arrays grown once for the batch
@@ -109,7 +126,6 @@ func (g *Gallery) AddForms(keys []string, forms [][]byte) error {
 	tail := slices.Grow(g.tail, tw*len(keys))[:t0+tw*len(keys)]
 	for i, k := range ks {
 		f := forms[i]
-		g.index[k] = len(g.keys)
 		g.keys = append(g.keys, k)
 		h := head[h0+i*hw : h0+(i+1)*hw]
 		for j := range h {

@@ -70,6 +70,23 @@ func TestFormsMakeTheSameGallery(t *testing.T) {
 	if err := dst.AddForms([]string{"e1"}, forms[:1]); !errors.Is(err, ErrForm) {
 		t.Errorf("a key held: %v", err)
 	}
+	// A batch refused adds nothing and keeps the entries held in place.
+	n, at := dst.Len(), dst.index[dst.names.Key("e8")]
+	if err := dst.AddForms([]string{"new1", "e8", "new2"}, forms[:3]); !errors.Is(err, ErrForm) {
+		t.Errorf("a batch with a key held: %v", err)
+	}
+	if err := dst.AddForms([]string{"new3", "new4", "new3"}, forms[:3]); !errors.Is(err, ErrForm) {
+		t.Errorf("a key twice in a batch: %v", err)
+	}
+	if dst.Len() != n || len(dst.index) != n || dst.index[dst.names.Key("e8")] != at {
+		t.Errorf("a refused batch left %d entries, %d keys, e8 at %d (was %d, %d)", dst.Len(), len(dst.index), dst.index[dst.names.Key("e8")], n, at)
+	}
+	if err := dst.AddForms([]string{"new1", "new3"}, forms[:2]); err != nil {
+		t.Errorf("the keys of refused batches: %v", err)
+	}
+	if !dst.Remove("new1") || !dst.Remove("new3") {
+		t.Error("remove new1, new3")
+	}
 	if err := dst.AddForms([]string{"x"}, [][]byte{forms[0][1:]}); !errors.Is(err, ErrForm) {
 		t.Errorf("a short form: %v", err)
 	}
