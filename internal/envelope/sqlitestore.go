@@ -64,10 +64,13 @@ func OpenSQLiteStore(ctx context.Context, path string) (*SQLiteStore, error) {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	q := url.Values{}
-	// mmap_size: reads map the file (a gallery load reads tens of thousands
-	// of keys, GetMany) instead of a read(2) and a copy per page; writes
-	// still go through the journal, and the file holds only wrapped keys.
-	for _, p := range []string{"busy_timeout(10000)", "secure_delete(ON)", "journal_mode(DELETE)", "synchronous(FULL)", "mmap_size(268435456)"} {
+	// mmap_size: reads map the file (a gallery load reads a key a person
+	// and modality, GetMany) instead of a read(2) and a copy per page;
+	// writes still go through the journal, and the file holds only wrapped
+	// keys. 2 GiB less 64 KiB, SQLite's own ceiling (SQLITE_MAX_MMAP_SIZE):
+	// a million people's keys.db is larger than the 256 MiB mapped before,
+	// and every page past it was read with a system call.
+	for _, p := range []string{"busy_timeout(10000)", "secure_delete(ON)", "journal_mode(DELETE)", "synchronous(FULL)", "mmap_size(2147418112)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
