@@ -286,16 +286,7 @@ func TestDevEncodeCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"casia", "iitd"} {
-		f, err := os.Open(filepath.Join(in, name+".bands.gob"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b devBands
-		err = gob.NewDecoder(f).Decode(&b)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := readDevBands(t, filepath.Join(in, name+".bands.gob"))
 		s := b.Set
 		s.Templates = make([][]byte, len(s.Paths))
 		var wg sync.WaitGroup
@@ -339,16 +330,7 @@ func TestDevSlopes(t *testing.T) {
 	c := defaultConfig()
 	centre := int(float64(c.polarCols)/c.wavelength + 0.5)
 	for _, name := range []string{"casia", "iitd"} {
-		f, err := os.Open(filepath.Join(in, name+".bands.gob"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b devBands
-		err = gob.NewDecoder(f).Decode(&b)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := readDevBands(t, filepath.Join(in, name+".bands.gob"))
 		var sl []float64
 		byEye := map[int][]float64{}
 		for i := range b.Band {
@@ -381,4 +363,19 @@ func TestDevSlopes(t *testing.T) {
 		slices.Sort(sl)
 		t.Logf("%s: spectral slope %.3f ± %.3f (median %.3f, 10-90 %% %.3f..%.3f) over %d images", name, m, sd, sl[len(sl)/2], sl[len(sl)/10], sl[9*len(sl)/10], len(sl))
 	}
+}
+
+// readDevBands reads a set's cached bands (TestDevBandCache's file).
+func readDevBands(t *testing.T, path string) devBands {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var b devBands
+	if err := gob.NewDecoder(f).Decode(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
