@@ -16,8 +16,8 @@ import (
 // so a threshold fitted on one sensor lets more impostors through on the
 // other. Each template's S over the lags along its rows is computed once
 // (RowCorrelation); the matcher takes the pair's S as the geometric mean
-// of the two templates' and scales n by (1 / (1 + S)) / rowCorrRef
-// (pairNorm).
+// of the two templates' and scales n by ((1 / (1 + S)) / rowCorrRef) to
+// the power dofWeight (pairNorm; the power 2.5 since the seventh round).
 
 // RowCorrelationLags is the largest lag, in columns, of RowCorrelation.
 const RowCorrelationLags = 6

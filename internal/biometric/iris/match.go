@@ -32,10 +32,11 @@ type Matcher struct {
 	// n bits to 0.5 - (0.5-hd)*sqrt(n/N) (Daugman 2007), so a distance from
 	// few bits, which is noisier, is pulled towards 0.5 and a fixed
 	// threshold means the same false-match rate whatever the occlusion.
-	// N is NormBits times (1 + S) rowCorrRef, S the product of the two
-	// codes' corrRoot (RowCorrelation, pairNorm): n counted in degrees of
-	// freedom, so that codes whose bits follow their neighbours more
-	// (another sensor's optics) are not more easily matched.
+	// N is NormBits times ((1 + S) rowCorrRef)^dofWeight, S the product of
+	// the two codes' corrRoot (RowCorrelation, pairNorm): n counted in
+	// degrees of freedom, weighted so that codes whose bits follow their
+	// neighbours more (another sensor's optics) are not more easily
+	// matched.
 	NormBits int
 }
 
