@@ -35,20 +35,18 @@ type devFeat struct {
 // devPairSet is one set's pairs: z of the best shift and, for every 8th
 // impostor pair, z at shift 0 (NaN when the shift had too few bits).
 type devPairSet struct {
-	name      string
-	set       devSet
-	feat      []devFeat
-	ok        []bool
-	gi, gj    []int32 // genuine pairs (template indices)
-	gz        []float32
-	ii, ij    []int32 // impostor pairs
-	iz        []float32
-	si, sj    []int32 // single-shift impostor samples
-	sz        []float32
-	ei, ej    []int32 // assent eval iris's single-shift sample
-	ez        []float32
-	nonMatchG int // genuine pairs with a failed template or no comparable shift
-	nonMatchI int
+	name   string
+	set    devSet
+	feat   []devFeat
+	ok     []bool
+	gi, gj []int32 // genuine pairs (template indices)
+	gz     []float32
+	ii, ij []int32 // impostor pairs
+	iz     []float32
+	si, sj []int32 // single-shift impostor samples
+	sz     []float32
+	ei, ej []int32 // assent eval iris's single-shift sample
+	ez     []float32
 }
 
 // devSlopes returns each image's spectral slope (TestDevSlopes' measure),
