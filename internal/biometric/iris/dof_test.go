@@ -60,3 +60,14 @@ func BenchmarkRowCorrelation(b *testing.B) {
 		tp.RowCorrelation()
 	}
 }
+
+// TestPairNormWeight checks pairNorm against its definition,
+// norm ((1 + qa qb) rowCorrRef)^dofWeight.
+func TestPairNormWeight(t *testing.T) {
+	for _, q := range [][2]float64{{0, 0}, {1, 1}, {1.2, 0.9}, {1.5, 1.4}} {
+		want := 2000 * math.Pow((1+q[0]*q[1])*rowCorrRef, dofWeight)
+		if got := pairNorm(2000, q[0], q[1]); math.Abs(got-want) > 1e-9*want {
+			t.Errorf("pairNorm(2000, %g, %g) = %g, want %g", q[0], q[1], got, want)
+		}
+	}
+}

@@ -32,10 +32,11 @@ type Matcher struct {
 	// n bits to 0.5 - (0.5-hd)*sqrt(n/N) (Daugman 2007), so a distance from
 	// few bits, which is noisier, is pulled towards 0.5 and a fixed
 	// threshold means the same false-match rate whatever the occlusion.
-	// N is NormBits times (1 + S) rowCorrRef, S the product of the two
-	// codes' corrRoot (RowCorrelation, pairNorm): n counted in degrees of
-	// freedom, so that codes whose bits follow their neighbours more
-	// (another sensor's optics) are not more easily matched.
+	// N is NormBits times ((1 + S) rowCorrRef)^dofWeight, S the product of
+	// the two codes' corrRoot (RowCorrelation, pairNorm): n counted in
+	// degrees of freedom, weighted so that codes whose bits follow their
+	// neighbours more (another sensor's optics) are not more easily
+	// matched.
 	NormBits int
 }
 
@@ -132,10 +133,11 @@ func (m Model) Threshold(fmr float64) float64 {
 // distance at a single shift, and the number of independent shifts that
 // reproduces the impostor minimum over all shifts (fitted over the
 // decades CASIA measures, 1e-3 and 1e-4). Refitted for the distance with
-// the pair's degrees of freedom (issue 17, fifth round; before it 0.4962,
-// 367, 43).
+// the pair's degrees of freedom raised to dofWeight (issue 17, seventh
+// round; 0.4961, 384, 43.1 for the fifth round's weight 1; before that
+// 0.4962, 367, 43).
 const (
-	ImpostorMean    = 0.4961
-	ImpostorDOF     = 384
-	EffectiveShifts = 43.1
+	ImpostorMean    = 0.4962
+	ImpostorDOF     = 407
+	EffectiveShifts = 44.0
 )
