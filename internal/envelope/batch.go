@@ -84,7 +84,7 @@ func (k *Keyring) openAll(ctx context.Context, op, cat, kind string, persons []s
 		if v == nil {
 			continue
 		}
-		if err := checkSealArgs(persons[i], cat, kind); err != nil {
+		if err := checkBatchArgs(persons[i], cat, kind, need == 0); err != nil {
 			return nil, fmt.Errorf("%s: value %d: %w", op, i, err)
 		}
 		sv, err := parseSealed(v)
@@ -260,7 +260,7 @@ func (k *Keyring) SealExisting(ctx context.Context, cat, kind string, persons []
 		if p == nil {
 			continue
 		}
-		if err := checkSealArgs(persons[i], cat, kind); err != nil {
+		if err := checkBatchArgs(persons[i], cat, kind, need == 0); err != nil {
 			return nil, fmt.Errorf("%s: value %d: %w", op, i, err)
 		}
 		locks[k.stripeIndex(persons[i])] = true
@@ -289,6 +289,15 @@ func (k *Keyring) SealExisting(ctx context.Context, cat, kind string, persons []
 	}
 	wg.Wait()
 	return out, nil
+}
+
+// checkBatchArgs is checkSealArgs for a batch's values: the category and
+// kind, the same for all, are checked with the first value only.
+func checkBatchArgs(person, cat, kind string, first bool) error {
+	if first {
+		return checkSealArgs(person, cat, kind)
+	}
+	return checkID("person id", person)
 }
 
 // readLockStripes takes the rotation lock and the stripes marked in locks
