@@ -272,8 +272,8 @@ func (s *SQLiteStore) readBatch(ctx context.Context, tx *sql.Tx, after Ref, firs
 
 // GetMany implements BatchGetter: one query per key name among refs (a
 // keyring asks for one name at a time: "data/" and a category), the
-// owners passed as one JSON array of strings and each (owner, name)
-// looked up in the primary key. The rows are read from the driver's
+// owners (each once) passed as one JSON array of strings and each
+// (owner, name) looked up in the primary key. The rows are read from the driver's
 // connection directly (driver.Rows), not through database/sql's Scan:
 // at a million keys a gallery load reads, Scan's conversions and copies
 // cost more than the lookups (docs/galleries.md, "Ninth round").
@@ -284,7 +284,7 @@ func (s *SQLiteStore) GetMany(ctx context.Context, refs []Ref) ([]WrappedKey, er
 	}
 	out := make([]WrappedKey, 0, len(refs))
 	for name, owners := range ownersByName(refs) {
-		arg, err := json.Marshal(owners)
+		arg, err := json.Marshal(distinct(owners))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
@@ -330,8 +330,26 @@ func ownersByName(refs []Ref) iter.Seq2[string, []string] {
 	}
 }
 
-const getNamedQuery = `SELECT owner, version, master_id, wrapped, created FROM wrapped_keys
-	WHERE name = ?1 AND owner IN (SELECT value FROM json_each(?2))`
+// distinct removes the repeated strings of ss, in place.
+func distinct(ss []string) []string {
+	seen := make(map[string]struct{}, len(ss))
+	out := ss[:0]
+	for _, s := range ss {
+		if _, ok := seen[s]; !ok {
+			seen[s] = struct{}{}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// getNamedQuery reads the keys named ?1 of the owners in the JSON array
+// ?2 (no owner twice): a primary-key lookup per element, in the array's
+// order (CROSS JOIN: the array is the outer loop; an IN (SELECT ...)
+// would first copy it into a temporary b-tree).
+const getNamedQuery = `SELECT k.owner, k.version, k.master_id, k.wrapped, k.created
+	FROM json_each(?2) AS j CROSS JOIN wrapped_keys AS k
+	WHERE k.owner = j.value AND k.name = ?1`
 
 // getNamed appends to out the keys named name of the owners in the JSON
 // array owners.
