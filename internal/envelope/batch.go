@@ -186,7 +186,7 @@ func (k *Keyring) dataKeys(ctx context.Context, cat string, persons []string, va
 		for w := range workers {
 			wg.Go(func() {
 				var key, aad []byte // reused from key to key
-				defer func() { clear(key) }()
+				defer func() { clear(key[:cap(key)]) }() // (after an error key is empty, the last key still in it)
 				for i := w; i < len(wks); i += workers {
 					var err error
 					if key, aad, err = k.unwrapTo(key[:0], aad[:0], wks[i]); err == nil {
