@@ -185,8 +185,11 @@ func (k *Keyring) dataKeys(ctx context.Context, cat string, persons []string, va
 		var wg sync.WaitGroup
 		for w := range workers {
 			wg.Go(func() {
-				var key, aad []byte // reused from key to key
-				defer func() { clear(key[:cap(key)]) }() // (after an error key is empty, the last key still in it)
+				// key and aad are reused from key to key; key is cleared
+				// whole at the end (after an error it is empty, the last
+				// key still in its array).
+				var key, aad []byte
+				defer func() { clear(key[:cap(key)]) }()
 				for i := w; i < len(wks); i += workers {
 					var err error
 					if key, aad, err = k.unwrapTo(key[:0], aad[:0], wks[i]); err == nil {
