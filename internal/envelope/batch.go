@@ -62,6 +62,10 @@ func (k *Keyring) OpenAll(ctx context.Context, cat, kind string, persons []strin
 // wrapping ErrTampered. The values are opened in place: a plaintext
 // shares its value's memory, and the values' bytes are overwritten (those
 // that gave nil included, in part).
+//
+// The keys it reads are not put in the key cache: a gallery snapshot's
+// load reads each person's key once, and millions of them would only push
+// the keys in use out of it (and cost a cache insertion each).
 func (k *Keyring) OpenAvailable(ctx context.Context, cat, kind string, persons []string, values [][]byte) ([][]byte, error) {
 	return k.openAll(ctx, "envelope.OpenAvailable", cat, kind, persons, values, true)
 }
@@ -80,7 +84,7 @@ func (k *Keyring) openAll(ctx context.Context, op, cat, kind string, persons []s
 		if v == nil {
 			continue
 		}
-		if err := checkSealArgs(persons[i], cat, kind); err != nil {
+		if err := checkBatchArgs(persons[i], cat, kind, need == 0); err != nil {
 			return nil, fmt.Errorf("%s: value %d: %w", op, i, err)
 		}
 		sv, err := parseSealed(v)
@@ -95,7 +99,7 @@ func (k *Keyring) openAll(ctx context.Context, op, cat, kind string, persons []s
 		return out, nil
 	}
 	defer k.readLockStripes(&locks)()
-	keys, err := k.dataKeys(ctx, cat, persons, values)
+	keys, err := k.dataKeys(ctx, cat, persons, values, !lenient)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -145,30 +149,35 @@ func (k *Keyring) openAll(ctx context.Context, op, cat, kind string, persons []s
 
 // dataKeys returns the (person, cat) data keys of the persons with a
 // non-nil value, from the cache or read from the store in batches, and
-// puts those read in the cache. A person with no key is left out. Caller
-// holds k.rot and the persons' stripes (shared).
-func (k *Keyring) dataKeys(ctx context.Context, cat string, persons []string, values [][]byte) (map[string]dataKey, error) {
+// puts those read in the cache if fill is set. A person with no key is
+// left out. Caller holds k.rot and the persons' stripes (shared).
+func (k *Keyring) dataKeys(ctx context.Context, cat string, persons []string, values [][]byte, fill bool) (map[string]dataKey, error) {
+	// keys holds, besides the keys found, a zero dataKey for each person
+	// asked of the store (removed at the end if the store has no key).
 	keys := make(map[string]dataKey, len(persons))
-	asked := make(map[string]bool)
 	var missing []Ref
 	for i, p := range persons {
-		if values[i] == nil || asked[p] {
+		if values[i] == nil {
 			continue
 		}
 		if _, ok := keys[p]; ok {
 			continue
 		}
-		if dk, ok := k.cache.get(cacheKey{p, cat}); ok {
-			keys[p] = dk
-			continue
+		dk, ok := k.cache.get(cacheKey{p, cat})
+		keys[p] = dk
+		if !ok {
+			missing = append(missing, dataRef(p, cat))
 		}
-		asked[p] = true
-		missing = append(missing, dataRef(p, cat))
 	}
 	for chunk := range slices.Chunk(missing, getManyBatch) {
 		wks, err := k.getMany(ctx, chunk)
 		if err != nil {
 			return nil, err
+		}
+		for _, wk := range wks {
+			if wk.Ref.Name != dataKeyPrefix+cat {
+				return nil, fmt.Errorf("key store answered %s/%s to a request for %s keys", wk.Ref.Owner, wk.Ref.Name, cat)
+			}
 		}
 		dks := make([]dataKey, len(wks))
 		workers := min(runtime.GOMAXPROCS(0), max(1, len(wks)/64))
@@ -176,11 +185,15 @@ func (k *Keyring) dataKeys(ctx context.Context, cat string, persons []string, va
 		var wg sync.WaitGroup
 		for w := range workers {
 			wg.Go(func() {
+				// key and aad are reused from key to key; key is cleared
+				// whole at the end (after an error it is empty, the last
+				// key still in its array).
+				var key, aad []byte
+				defer func() { clear(key[:cap(key)]) }()
 				for i := w; i < len(wks); i += workers {
-					key, err := k.unwrap(wks[i])
-					if err == nil {
+					var err error
+					if key, aad, err = k.unwrapTo(key[:0], aad[:0], wks[i]); err == nil {
 						dks[i].aead, err = newGCM(key)
-						clear(key)
 					}
 					if err != nil {
 						errs[w] = err
@@ -195,11 +208,15 @@ func (k *Keyring) dataKeys(ctx context.Context, cat string, persons []string, va
 			return nil, err
 		}
 		for i, wk := range wks {
-			if wk.Ref.Name != dataKeyPrefix+cat {
-				return nil, fmt.Errorf("key store answered %s/%s to a request for %s keys", wk.Ref.Owner, wk.Ref.Name, cat)
-			}
 			keys[wk.Ref.Owner] = dks[i]
-			k.cache.put(cacheKey{wk.Ref.Owner, cat}, dks[i])
+			if fill {
+				k.cache.put(cacheKey{wk.Ref.Owner, cat}, dks[i])
+			}
+		}
+	}
+	for _, ref := range missing {
+		if keys[ref.Owner].aead == nil {
+			delete(keys, ref.Owner)
 		}
 	}
 	return keys, nil
@@ -246,7 +263,7 @@ func (k *Keyring) SealExisting(ctx context.Context, cat, kind string, persons []
 		if p == nil {
 			continue
 		}
-		if err := checkSealArgs(persons[i], cat, kind); err != nil {
+		if err := checkBatchArgs(persons[i], cat, kind, need == 0); err != nil {
 			return nil, fmt.Errorf("%s: value %d: %w", op, i, err)
 		}
 		locks[k.stripeIndex(persons[i])] = true
@@ -256,7 +273,7 @@ func (k *Keyring) SealExisting(ctx context.Context, cat, kind string, persons []
 		return out, nil
 	}
 	defer k.readLockStripes(&locks)()
-	keys, err := k.dataKeys(ctx, cat, persons, plaintexts)
+	keys, err := k.dataKeys(ctx, cat, persons, plaintexts, true)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -275,6 +292,15 @@ func (k *Keyring) SealExisting(ctx context.Context, cat, kind string, persons []
 	}
 	wg.Wait()
 	return out, nil
+}
+
+// checkBatchArgs is checkSealArgs for a batch's values: the category and
+// kind, the same for all, are checked with the first value only.
+func checkBatchArgs(person, cat, kind string, first bool) error {
+	if first {
+		return checkSealArgs(person, cat, kind)
+	}
+	return checkID("person id", person)
 }
 
 // readLockStripes takes the rotation lock and the stripes marked in locks

@@ -198,3 +198,52 @@ func TestSealExistingAndOpenAvailable(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenAvailableLeavesCache: OpenAvailable reads the keys not cached
+// from the store and does not put them in the cache (a snapshot load's
+// keys are used once); a cached key is still used; OpenAll fills it.
+func TestOpenAvailableLeavesCache(t *testing.T) {
+	ctx := context.Background()
+	for storeName, factory := range storeFactories() {
+		t.Run(storeName, func(t *testing.T) {
+			cs := &countingStore{KeyStore: factory(t)}
+			k := newKeyring(t, cs, newMaster(t), Options{CacheSize: 100})
+			var persons []string
+			var vals [][]byte
+			for i := range 50 {
+				p := fmt.Sprintf("p%d", i)
+				persons = append(persons, p)
+				vals = append(vals, seal(t, k, p, "iris", "snap", fmt.Sprint("v", i)))
+			}
+			for _, p := range persons[1:] {
+				k.cache.evictPerson(p) // p0's key stays cached
+			}
+			cs.batches.Store(0)
+			got, err := k.OpenAvailable(ctx, "iris", "snap", persons, slices.Clone(vals))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range persons {
+				if string(got[i]) != fmt.Sprint("v", i) {
+					t.Fatalf("value %d opened to %q", i, got[i])
+				}
+			}
+			if n := k.cache.len(); n != 1 || cs.batches.Load() != 1 {
+				t.Errorf("after OpenAvailable: %d keys cached, %d batches; want 1 and 1", n, cs.batches.Load())
+			}
+			vals2 := make([][]byte, len(persons))
+			for i, p := range persons {
+				vals2[i] = seal(t, k, p, "iris", "snap", "w") // (fills the cache)
+			}
+			for _, p := range persons {
+				k.cache.evictPerson(p)
+			}
+			if _, err := k.OpenAll(ctx, "iris", "snap", persons, vals2); err != nil {
+				t.Fatal(err)
+			}
+			if n := k.cache.len(); n != len(persons) {
+				t.Errorf("after OpenAll: %d keys cached, want %d", n, len(persons))
+			}
+		})
+	}
+}

@@ -58,7 +58,11 @@ func appendSealAAD(b []byte, version uint32, person, cat, kind string) []byte {
 // wrapAAD binds a wrapped key to its Ref and version, so a wrapped key copied
 // to another row of the key store does not unwrap there.
 func wrapAAD(ref Ref, version uint32) []byte {
-	b := make([]byte, 0, len(wrapAADDomain)+2+1+4+4+len(ref.Owner)+len(ref.Name))
+	return appendWrapAAD(make([]byte, 0, len(wrapAADDomain)+2+1+4+4+len(ref.Owner)+len(ref.Name)), ref, version)
+}
+
+// appendWrapAAD appends wrapAAD's bytes to b.
+func appendWrapAAD(b []byte, ref Ref, version uint32) []byte {
 	b = appendField(b, wrapAADDomain)
 	b = append(b, wrapFormatV1)
 	b = binary.BigEndian.AppendUint32(b, version)
@@ -116,15 +120,23 @@ func wrapKey(kek cipher.AEAD, ref Ref, version uint32, key []byte) []byte {
 
 // unwrapKey reverses wrapKey.
 func unwrapKey(kek cipher.AEAD, wk WrappedKey) ([]byte, error) {
+	key, _, err := unwrapKeyTo(nil, nil, kek, wk)
+	return key, err
+}
+
+// unwrapKeyTo is unwrapKey appending the key to dst, the additional data
+// made in aad (both returned, for reuse).
+func unwrapKeyTo(dst, aad []byte, kek cipher.AEAD, wk WrappedKey) (key, aadOut []byte, err error) {
 	w := wk.Wrapped
 	if len(w) < 1+nonceSize+tagSize || w[0] != wrapFormatV1 {
-		return nil, fmt.Errorf("%w: %w: wrapped key", ErrTampered, ErrMalformed)
+		return dst, aad, fmt.Errorf("%w: %w: wrapped key", ErrTampered, ErrMalformed)
 	}
-	key, err := kek.Open(nil, w[1:1+nonceSize], w[1+nonceSize:], wrapAAD(wk.Ref, wk.Version))
+	aad = appendWrapAAD(aad, wk.Ref, wk.Version)
+	key, err = kek.Open(dst, w[1:1+nonceSize], w[1+nonceSize:], aad)
 	if err != nil {
-		return nil, fmt.Errorf("%w: wrapped key %s/%s", ErrTampered, wk.Ref.Owner, wk.Ref.Name)
+		return dst, aad, fmt.Errorf("%w: wrapped key %s/%s", ErrTampered, wk.Ref.Owner, wk.Ref.Name)
 	}
-	return key, nil
+	return key, aad, nil
 }
 
 // checkID validates a person id, category, kind or key name.

@@ -180,6 +180,17 @@ func (k *Keyring) unwrap(wk WrappedKey) ([]byte, error) {
 	return unwrapKey(k.kek, wk)
 }
 
+// unwrapTo is unwrap appending the key to dst, the wrap's additional data
+// made in aad: a batch of keys unwrapped with no allocation. Caller holds
+// k.rot.
+func (k *Keyring) unwrapTo(dst, aad []byte, wk WrappedKey) (key, aadOut []byte, err error) {
+	if wk.MasterID != k.master.ID() {
+		return dst, aad, fmt.Errorf("%w: key %s/%s wrapped by master %s, keyring holds %s",
+			ErrWrongMaster, wk.Ref.Owner, wk.Ref.Name, wk.MasterID, k.master.ID())
+	}
+	return unwrapKeyTo(dst, aad, k.kek, wk)
+}
+
 // loadOrCreate returns the unwrapped key under ref, creating it with gen if
 // the store has none. Concurrent callers agree on one key (the store's Create
 // is insert-if-absent). Caller holds k.rot (or is the constructor).

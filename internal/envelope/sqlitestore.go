@@ -3,9 +3,13 @@ package envelope
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"iter"
+	"math"
 	"net/url"
 	"os"
 	"strings"
@@ -266,42 +270,130 @@ func (s *SQLiteStore) readBatch(ctx context.Context, tx *sql.Tx, after Ref, firs
 	return out, rows.Err()
 }
 
-// GetMany implements BatchGetter: one query, the refs passed as one JSON
-// array of [owner, name] pairs, each looked up in the primary key.
+// GetMany implements BatchGetter: one query per key name among refs (a
+// keyring asks for one name at a time: "data/" and a category), the
+// owners (each once) passed as one JSON array of strings and each
+// (owner, name) looked up in the primary key. The rows are read from the driver's
+// connection directly (driver.Rows), not through database/sql's Scan:
+// at a million keys a gallery load reads, Scan's conversions and copies
+// cost more than the lookups (docs/galleries.md, "Ninth round").
 func (s *SQLiteStore) GetMany(ctx context.Context, refs []Ref) ([]WrappedKey, error) {
 	const op = "envelope.SQLiteStore.GetMany"
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	pairs := make([][2]string, len(refs))
-	for i, r := range refs {
-		pairs[i] = [2]string{r.Owner, r.Name}
-	}
-	arg, err := json.Marshal(pairs)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	rows, err := s.db.QueryContext(ctx,
-		`SELECT owner, name, version, master_id, wrapped, created FROM wrapped_keys
-		 WHERE (owner, name) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))`, string(arg))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	defer rows.Close()
 	out := make([]WrappedKey, 0, len(refs))
-	for rows.Next() {
-		var wk WrappedKey
-		var created int64
-		if err := rows.Scan(&wk.Ref.Owner, &wk.Ref.Name, &wk.Version, &wk.MasterID, &wk.Wrapped, &created); err != nil {
+	for name, owners := range ownersByName(refs) {
+		arg, err := json.Marshal(distinct(owners))
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
-		wk.Created = time.Unix(created, 0).UTC()
-		out = append(out, wk)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		if out, err = s.getNamed(ctx, out, name, string(arg)); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
 	}
 	return out, nil
+}
+
+// ownersByName groups the owners of refs by key name, in the refs'
+// order.
+func ownersByName(refs []Ref) iter.Seq2[string, []string] {
+	return func(yield func(string, []string) bool) {
+		one := true
+		for _, r := range refs[1:] {
+			if r.Name != refs[0].Name {
+				one = false
+				break
+			}
+		}
+		if one {
+			owners := make([]string, len(refs))
+			for i, r := range refs {
+				owners[i] = r.Owner
+			}
+			yield(refs[0].Name, owners)
+			return
+		}
+		var names []string
+		byName := map[string][]string{}
+		for _, r := range refs {
+			if _, ok := byName[r.Name]; !ok {
+				names = append(names, r.Name)
+			}
+			byName[r.Name] = append(byName[r.Name], r.Owner)
+		}
+		for _, n := range names {
+			if !yield(n, byName[n]) {
+				return
+			}
+		}
+	}
+}
+
+// distinct removes the repeated strings of ss, in place.
+func distinct(ss []string) []string {
+	seen := make(map[string]struct{}, len(ss))
+	out := ss[:0]
+	for _, s := range ss {
+		if _, ok := seen[s]; !ok {
+			seen[s] = struct{}{}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// getNamedQuery reads the keys named ?1 of the owners in the JSON array
+// ?2 (no owner twice): a primary-key lookup per element, in the array's
+// order (CROSS JOIN: the array is the outer loop; an IN (SELECT ...)
+// would first copy it into a temporary b-tree).
+const getNamedQuery = `SELECT k.owner, k.version, k.master_id, k.wrapped, k.created
+	FROM json_each(?2) AS j CROSS JOIN wrapped_keys AS k
+	WHERE k.owner = j.value AND k.name = ?1`
+
+// getNamed appends to out the keys named name of the owners in the JSON
+// array owners.
+func (s *SQLiteStore) getNamed(ctx context.Context, out []WrappedKey, name, owners string) ([]WrappedKey, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return out, err
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		q, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return fmt.Errorf("the sqlite driver's connection (%T) does not run queries", dc)
+		}
+		rows, err := q.QueryContext(ctx, getNamedQuery, []driver.NamedValue{{Ordinal: 1, Value: name}, {Ordinal: 2, Value: owners}})
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var row [5]driver.Value
+		for {
+			err := rows.Next(row[:])
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			wk := WrappedKey{Ref: Ref{Name: name}}
+			var version, created int64
+			var okOwner, okVersion, okMaster, okWrapped, okCreated bool
+			wk.Ref.Owner, okOwner = row[0].(string)
+			version, okVersion = row[1].(int64)
+			wk.MasterID, okMaster = row[2].(string)
+			wk.Wrapped, okWrapped = row[3].([]byte) // the driver's own copy
+			created, okCreated = row[4].(int64)
+			if !okOwner || !okVersion || !okMaster || !okWrapped || !okCreated || version < 0 || version > math.MaxUint32 {
+				return fmt.Errorf("a key of %q has a column of the wrong type or range", name)
+			}
+			wk.Version, wk.Created = uint32(version), time.Unix(created, 0).UTC()
+			out = append(out, wk)
+		}
+	})
+	return out, err
 }
 
 // Import stores the keys of wks not stored yet (as Create does each, an

@@ -227,39 +227,51 @@ func pgReadBatch(ctx context.Context, tx pgx.Tx, after envelope.Ref, first bool)
 
 var _ envelope.BatchGetter = (*Store)(nil)
 
-// GetMany implements envelope.BatchGetter: one query, the refs passed as
-// two arrays joined on the primary key.
+// GetMany implements envelope.BatchGetter: one query per key name among
+// refs (a keyring asks for one name at a time: "data/" and a category),
+// the owners passed as one array and looked up in the primary key (an
+// index scan over the sorted array).
 func (s *Store) GetMany(ctx context.Context, refs []envelope.Ref) ([]envelope.WrappedKey, error) {
 	const op = "pgkeys.Store.GetMany"
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	owners, names := make([]string, len(refs)), make([]string, len(refs))
-	for i, r := range refs {
-		owners[i], names[i] = r.Owner, r.Name
-	}
-	rows, err := s.pool.Query(ctx, `SELECT k.owner, k.name, k.version, k.master_id, k.wrapped, k.created
-		FROM wrapped_keys k JOIN (SELECT DISTINCT o, n FROM unnest($1::text[], $2::text[]) AS r(o, n)) r
-		ON k.owner = r.o COLLATE "C" AND k.name = r.n COLLATE "C"`, owners, names)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	defer rows.Close()
 	out := make([]envelope.WrappedKey, 0, len(refs))
-	for rows.Next() {
-		var wk envelope.WrappedKey
-		var version, created int64
-		if err := rows.Scan(&wk.Ref.Owner, &wk.Ref.Name, &version, &wk.MasterID, &wk.Wrapped, &created); err != nil {
+	var names []string
+	byName := map[string][]string{}
+	for _, r := range refs {
+		if _, ok := byName[r.Name]; !ok {
+			names = append(names, r.Name)
+		}
+		byName[r.Name] = append(byName[r.Name], r.Owner)
+	}
+	for _, name := range names {
+		rows, err := s.pool.Query(ctx, getManyQuery, name, byName[name])
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
-		wk.Version, wk.Created = uint32(version), time.Unix(created, 0).UTC()
-		out = append(out, wk)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		for rows.Next() {
+			wk := envelope.WrappedKey{Ref: envelope.Ref{Name: name}}
+			var version, created int64
+			if err := rows.Scan(&wk.Ref.Owner, &version, &wk.MasterID, &wk.Wrapped, &created); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("%s: %w", op, err)
+			}
+			wk.Version, wk.Created = uint32(version), time.Unix(created, 0).UTC()
+			out = append(out, wk)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
 	}
 	return out, nil
 }
+
+// getManyQuery reads the keys named $1 of the owners $2 (the columns are
+// COLLATE "C", as the primary key; the array's texts take it).
+const getManyQuery = `SELECT owner, version, master_id, wrapped, created FROM wrapped_keys
+	WHERE name = $1 AND owner = ANY($2::text[])`
 
 // Import stores the keys of wks not stored yet (as Create does each, an
 // existing key left alone) in one transaction. It serves tools that copy

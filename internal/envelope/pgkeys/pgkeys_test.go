@@ -136,3 +136,96 @@ func TestImport(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkGetMany reads the keys of 4,096 persons (one name) a query
+// from a store of 20,000 persons with three keys each: the query
+// GetMany makes, and the one before it (two arrays unnested and joined);
+// cpu-ns/key is this process's CPU (the server's is not counted).
+func BenchmarkGetMany(b *testing.B) {
+	url := os.Getenv(keysURLEnv)
+	if url == "" {
+		url = os.Getenv("ASSENT_POSTGRES_URL")
+	}
+	if url == "" {
+		b.Skip("no PostgreSQL")
+	}
+	ctx := context.Background()
+	schema := "kb_" + hex.EncodeToString(randBytes(8))
+	s, err := Open(ctx, url, Options{Schema: schema})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		s.pool.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+		s.Close()
+	}()
+	const persons, batch = 20000, 4096
+	var wks []envelope.WrappedKey
+	var owners []string
+	for range persons {
+		o := hex.EncodeToString(randBytes(16))
+		owners = append(owners, o)
+		for _, c := range []string{"identity", "fingerprint", "iris"} {
+			wks = append(wks, envelope.WrappedKey{Ref: envelope.Ref{Owner: o, Name: "data/" + c}, Version: 1, MasterID: "m", Wrapped: randBytes(61), Created: time.Now()})
+		}
+	}
+	if err := s.Import(ctx, wks); err != nil {
+		b.Fatal(err)
+	}
+	s.pool.Exec(ctx, "ANALYZE wrapped_keys")
+	run := func(b *testing.B, get func(refs []envelope.Ref) int) {
+		n := 0
+		for b.Loop() {
+			lo := (n * batch) % (persons - batch)
+			refs := make([]envelope.Ref, batch)
+			for i := range refs {
+				refs[i] = envelope.Ref{Owner: owners[lo+i], Name: "data/fingerprint"}
+			}
+			if got := get(refs); got != batch {
+				b.Fatalf("%d keys", got)
+			}
+			n++
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*batch), "ns/key")
+	}
+	b.Run("any", func(b *testing.B) {
+		run(b, func(refs []envelope.Ref) int {
+			got, err := s.GetMany(ctx, refs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return len(got)
+		})
+	})
+	b.Run("unnest-join", func(b *testing.B) {
+		run(b, func(refs []envelope.Ref) int {
+			os, ns := make([]string, len(refs)), make([]string, len(refs))
+			for i, r := range refs {
+				os[i], ns[i] = r.Owner, r.Name
+			}
+			rows, err := s.pool.Query(ctx, `SELECT k.owner, k.name, k.version, k.master_id, k.wrapped, k.created
+				FROM wrapped_keys k JOIN (SELECT DISTINCT o, n FROM unnest($1::text[], $2::text[]) AS r(o, n)) r
+				ON k.owner = r.o COLLATE "C" AND k.name = r.n COLLATE "C"`, os, ns)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer rows.Close()
+			c := 0
+			for rows.Next() {
+				var wk envelope.WrappedKey
+				var version, created int64
+				if err := rows.Scan(&wk.Ref.Owner, &wk.Ref.Name, &version, &wk.MasterID, &wk.Wrapped, &created); err != nil {
+					b.Fatal(err)
+				}
+				c++
+			}
+			return c
+		})
+	})
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
