@@ -10,6 +10,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/assent-registry/assent/internal/gallery"
 	"github.com/assent-registry/assent/internal/hugepage"
@@ -174,13 +175,7 @@ func parseForm(b []byte) (parsedForm, error) {
 	if ones > 0 && len(f.gaps) < (ones*(1+riceK)+7)/8 {
 		return f, fmt.Errorf("%w: %d bytes of bit positions for %d bits", ErrForm, len(f.gaps), ones)
 	}
-	for j := range f.k {
-		for t := range indexTables {
-			if binary.LittleEndian.Uint16(f.keys[j*formKeyBytes+1+2*t:]) >= 1<<indexBucketBits {
-				return f, fmt.Errorf("%w: bucket out of range", ErrForm)
-			}
-		}
-	}
+	// (The buckets are checked as they are staged: Builder.Add.)
 	return f, nil
 }
 
@@ -239,6 +234,30 @@ func (b *Builder) Add(key string, form []byte) error {
 	if err != nil {
 		return err
 	}
+	if b.per == nil { // staging for a segment, made once
+		m := min(b.g.segEntries, max(b.hint, 1024))
+		for t := range b.tb {
+			b.tb[t] = make([]uint16, 0, 48*m)
+			hugepage.Advise(b.tb[t])
+		}
+		b.dirs, b.per = make([]uint8, 0, 48*m), make([]uint8, 0, m)
+	}
+	// The index keys are staged first (beyond the staging's length, kept
+	// only once the form is taken), table by table (not cylinder by
+	// cylinder, 15 appends each): the writes go to one staging array at
+	// a time, by index. A bucket out of range is seen from all the
+	// buckets or-ed.
+	at := len(b.dirs)
+	var tb [indexTables][]uint16
+	var or uint16
+	for t := range indexTables {
+		dst := slices.Grow(b.tb[t], f.k)[:at+f.k]
+		or |= stageTable(dst[at:], f.keys, t)
+		tb[t] = dst
+	}
+	if or >= 1<<indexBucketBits {
+		return fmt.Errorf("%w: bucket out of range", ErrForm)
+	}
 	g := b.g
 	// One map operation: a key given twice does not grow the map (the
 	// build cannot go on then).
@@ -248,6 +267,26 @@ func (b *Builder) Add(key string, form []byte) error {
 	if len(g.index) == held {
 		b.err = fmt.Errorf("%w: key given twice", ErrForm)
 		return b.err
+	}
+	g.entries = append(g.entries, b.put(f))
+	g.keys = append(g.keys, k)
+	b.tb = tb
+	b.dirs = slices.Grow(b.dirs, f.k)[:at+f.k]
+	for j := range b.dirs[at:] {
+		b.dirs[at+j] = f.keys[j*formKeyBytes] >> dirDrop
+	}
+	b.per = append(b.per, uint8(f.k))
+	if len(b.per) == g.segEntries {
+		b.flush(false)
+	}
+	return nil
+}
+
+// put copies f's cylinders into the gallery's slab.
+func (b *Builder) put(f parsedForm) entry {
+	if formLE {
+		// The form's geometry and sketches are the slab's bytes.
+		return b.g.cyl.putBytes(f.n, f.geom, f.gaps, f.sk)
 	}
 	b.geom = b.geom[:0]
 	for i := range f.n {
@@ -259,37 +298,34 @@ func (b *Builder) Add(key string, form []byte) error {
 	for i := range f.n {
 		b.sk = append(b.sk, binary.LittleEndian.Uint32(f.sk[4*i:]))
 	}
-	p := packed{geom: b.geom, gaps: f.gaps, sk: b.sk}
-	g.entries = append(g.entries, g.cyl.put(p))
-	g.keys = append(g.keys, k)
-	if b.per == nil { // staging for a segment, made once
-		m := min(b.g.segEntries, max(b.hint, 1024))
-		for t := range b.tb {
-			b.tb[t] = make([]uint16, 0, 48*m)
-			hugepage.Advise(b.tb[t])
+	return b.g.cyl.put(packed{geom: b.geom, gaps: f.gaps, sk: b.sk})
+}
+
+// stageTable writes the buckets in table t of the index keys keys
+// (formKeyBytes a cylinder, len(dst) cylinders) into dst, and returns
+// them or-ed.
+func stageTable(dst []uint16, keys []byte, t int) uint16 {
+	if len(keys) < len(dst)*formKeyBytes {
+		panic("fingerprint: short index keys")
+	}
+	var or uint16
+	if formLE {
+		// (unaligned little-endian loads; in range by the check above)
+		p := unsafe.Add(unsafe.Pointer(unsafe.SliceData(keys)), 1+2*t)
+		for j := range dst {
+			v := *(*uint16)(unsafe.Add(p, j*formKeyBytes))
+			dst[j] = v
+			or |= v
 		}
-		b.dirs, b.per = make([]uint8, 0, 48*m), make([]uint8, 0, m)
+		return or
 	}
-	// Table by table (not cylinder by cylinder, 15 appends each): the
-	// writes go to one staging array at a time, by index.
-	at := len(b.dirs)
-	b.dirs = slices.Grow(b.dirs, f.k)[:at+f.k]
-	for j := range b.dirs[at:] {
-		b.dirs[at+j] = f.keys[j*formKeyBytes] >> dirDrop
+	src := keys[1+2*t:]
+	for j := range dst {
+		v := binary.LittleEndian.Uint16(src[j*formKeyBytes:])
+		dst[j] = v
+		or |= v
 	}
-	for t := range indexTables {
-		dst := slices.Grow(b.tb[t], f.k)[:at+f.k]
-		src := f.keys[1+2*t:]
-		for j := range dst[at:] {
-			dst[at+j] = binary.LittleEndian.Uint16(src[j*formKeyBytes:])
-		}
-		b.tb[t] = dst
-	}
-	b.per = append(b.per, uint8(f.k))
-	if len(b.per) == g.segEntries {
-		b.flush(false)
-	}
-	return nil
+	return or
 }
 
 // flush writes the staged entries' postings as a segment.
@@ -439,8 +475,12 @@ func (sc *segScratch) build(start int, per []uint8, tb *[indexTables][]uint16, d
 			for ; j < end; j++ {
 				b := bs[j]
 				c := &cs[b]
-				c.units += uint32(int32(e)-c.last)/unitEscape + 1
-				c.last = int32(e)
+				// (escapes are rare: a branch, not a division a posting)
+				d, u := uint32(int32(e)-c.last), c.units+1
+				if d >= unitEscape {
+					u += d / unitEscape
+				}
+				c.units, c.last = u, int32(e)
 				st[b>>(indexBucketBits-partBits)+1]++
 			}
 		}

@@ -132,6 +132,16 @@ func TestBuilderRefusesBadForms(t *testing.T) {
 			b[0] = 255
 			return b
 		}(),
+		"bucket out of range": func() []byte {
+			b := slices.Clone(form)
+			f, err := parseForm(b)
+			if err != nil || f.k == 0 {
+				t.Fatal("no index keys", err)
+			}
+			at := len(b) - len(f.sk) - len(f.keys)
+			b[at+formKeyBytes*(f.k-1)+2*indexTables] = 0x80 // the last bucket's high byte
+			return b
+		}(),
 	} {
 		if err := NewBuilder(0).Add("a", f); !errors.Is(err, ErrForm) {
 			t.Errorf("%s: %v, want ErrForm", name, err)
@@ -143,6 +153,24 @@ func TestBuilderRefusesBadForms(t *testing.T) {
 	}
 	if err := b.Add("a", form); !errors.Is(err, ErrForm) {
 		t.Errorf("a key twice: %v", err)
+	}
+	// A form refused for a bucket out of range leaves nothing behind.
+	bad := slices.Clone(form)
+	f, _ := parseForm(bad)
+	bad[len(bad)-len(f.sk)-len(f.keys)+2] = 0xff
+	b = NewBuilder(0)
+	if err := b.Add("a", bad); !errors.Is(err, ErrForm) {
+		t.Fatalf("bucket out of range: %v", err)
+	}
+	if err := b.Add("a", form); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.Gallery()
+	if err != nil || got.Len() != 1 {
+		t.Fatalf("after a refused form: %v", err)
+	}
+	if w, _ := got.AppendForm(nil, "a"); !bytes.Equal(w, form) {
+		t.Fatal("the built entry's form differs")
 	}
 }
 
