@@ -590,10 +590,16 @@ func (sc *segScratch) build(start int, per []uint8, tb *[indexTables][]uint16, d
 	return s
 }
 
-// orUnit ors unit value v into buf at bit (4 bytes from bit/8 are read
-// and written).
+// orUnit ors unit value v into buf at bit: 4 bytes from bit/8 are read
+// and written, which the caller has made sure are in buf (unchecked with
+// formLE: a bounds check a unit was a fifth of the coding's time).
 func orUnit(buf []byte, bit uint, v uint32) {
 	k := bit >> 3
+	if formLE {
+		p := (*uint32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(buf)), k))
+		*p |= v << (bit & 7)
+		return
+	}
 	w := binary.LittleEndian.Uint32(buf[k:]) | v<<(bit&7)
 	binary.LittleEndian.PutUint32(buf[k:], w)
 }
