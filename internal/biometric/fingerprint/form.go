@@ -10,6 +10,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/assent-registry/assent/internal/gallery"
 	"github.com/assent-registry/assent/internal/hugepage"
@@ -174,13 +175,7 @@ func parseForm(b []byte) (parsedForm, error) {
 	if ones > 0 && len(f.gaps) < (ones*(1+riceK)+7)/8 {
 		return f, fmt.Errorf("%w: %d bytes of bit positions for %d bits", ErrForm, len(f.gaps), ones)
 	}
-	for j := range f.k {
-		for t := range indexTables {
-			if binary.LittleEndian.Uint16(f.keys[j*formKeyBytes+1+2*t:]) >= 1<<indexBucketBits {
-				return f, fmt.Errorf("%w: bucket out of range", ErrForm)
-			}
-		}
-	}
+	// (The buckets are checked as they are staged: Builder.Add.)
 	return f, nil
 }
 
@@ -239,6 +234,30 @@ func (b *Builder) Add(key string, form []byte) error {
 	if err != nil {
 		return err
 	}
+	if b.per == nil { // staging for a segment, made once
+		m := min(b.g.segEntries, max(b.hint, 1024))
+		for t := range b.tb {
+			b.tb[t] = make([]uint16, 0, 48*m)
+			hugepage.Advise(b.tb[t])
+		}
+		b.dirs, b.per = make([]uint8, 0, 48*m), make([]uint8, 0, m)
+	}
+	// The index keys are staged first (beyond the staging's length, kept
+	// only once the form is taken), table by table (not cylinder by
+	// cylinder, 15 appends each): the writes go to one staging array at
+	// a time, by index. A bucket out of range is seen from all the
+	// buckets or-ed.
+	at := len(b.dirs)
+	var tb [indexTables][]uint16
+	var or uint16
+	for t := range indexTables {
+		dst := slices.Grow(b.tb[t], f.k)[:at+f.k]
+		or |= stageTable(dst[at:], f.keys, t)
+		tb[t] = dst
+	}
+	if or >= 1<<indexBucketBits {
+		return fmt.Errorf("%w: bucket out of range", ErrForm)
+	}
 	g := b.g
 	// One map operation: a key given twice does not grow the map (the
 	// build cannot go on then).
@@ -248,6 +267,26 @@ func (b *Builder) Add(key string, form []byte) error {
 	if len(g.index) == held {
 		b.err = fmt.Errorf("%w: key given twice", ErrForm)
 		return b.err
+	}
+	g.entries = append(g.entries, b.put(f))
+	g.keys = append(g.keys, k)
+	b.tb = tb
+	b.dirs = slices.Grow(b.dirs, f.k)[:at+f.k]
+	for j := range b.dirs[at:] {
+		b.dirs[at+j] = f.keys[j*formKeyBytes] >> dirDrop
+	}
+	b.per = append(b.per, uint8(f.k))
+	if len(b.per) == g.segEntries {
+		b.flush(false)
+	}
+	return nil
+}
+
+// put copies f's cylinders into the gallery's slab.
+func (b *Builder) put(f parsedForm) entry {
+	if formLE {
+		// The form's geometry and sketches are the slab's bytes.
+		return b.g.cyl.putBytes(f.n, f.geom, f.gaps, f.sk)
 	}
 	b.geom = b.geom[:0]
 	for i := range f.n {
@@ -259,37 +298,34 @@ func (b *Builder) Add(key string, form []byte) error {
 	for i := range f.n {
 		b.sk = append(b.sk, binary.LittleEndian.Uint32(f.sk[4*i:]))
 	}
-	p := packed{geom: b.geom, gaps: f.gaps, sk: b.sk}
-	g.entries = append(g.entries, g.cyl.put(p))
-	g.keys = append(g.keys, k)
-	if b.per == nil { // staging for a segment, made once
-		m := min(b.g.segEntries, max(b.hint, 1024))
-		for t := range b.tb {
-			b.tb[t] = make([]uint16, 0, 48*m)
-			hugepage.Advise(b.tb[t])
+	return b.g.cyl.put(packed{geom: b.geom, gaps: f.gaps, sk: b.sk})
+}
+
+// stageTable writes the buckets in table t of the index keys keys
+// (formKeyBytes a cylinder, len(dst) cylinders) into dst, and returns
+// them or-ed.
+func stageTable(dst []uint16, keys []byte, t int) uint16 {
+	if len(keys) < len(dst)*formKeyBytes {
+		panic("fingerprint: short index keys")
+	}
+	var or uint16
+	if formLE {
+		// (unaligned little-endian loads; in range by the check above)
+		p := unsafe.Add(unsafe.Pointer(unsafe.SliceData(keys)), 1+2*t)
+		for j := range dst {
+			v := *(*uint16)(unsafe.Add(p, j*formKeyBytes))
+			dst[j] = v
+			or |= v
 		}
-		b.dirs, b.per = make([]uint8, 0, 48*m), make([]uint8, 0, m)
+		return or
 	}
-	// Table by table (not cylinder by cylinder, 15 appends each): the
-	// writes go to one staging array at a time, by index.
-	at := len(b.dirs)
-	b.dirs = slices.Grow(b.dirs, f.k)[:at+f.k]
-	for j := range b.dirs[at:] {
-		b.dirs[at+j] = f.keys[j*formKeyBytes] >> dirDrop
+	src := keys[1+2*t:]
+	for j := range dst {
+		v := binary.LittleEndian.Uint16(src[j*formKeyBytes:])
+		dst[j] = v
+		or |= v
 	}
-	for t := range indexTables {
-		dst := slices.Grow(b.tb[t], f.k)[:at+f.k]
-		src := f.keys[1+2*t:]
-		for j := range dst[at:] {
-			dst[at+j] = binary.LittleEndian.Uint16(src[j*formKeyBytes:])
-		}
-		b.tb[t] = dst
-	}
-	b.per = append(b.per, uint8(f.k))
-	if len(b.per) == g.segEntries {
-		b.flush(false)
-	}
-	return nil
+	return or
 }
 
 // flush writes the staged entries' postings as a segment.
@@ -380,14 +416,15 @@ func (b *Builder) Gallery() (*Gallery, error) {
 // next of dirs: the segment seal would make from the same postings.
 //
 // Each table is done by one core, in three passes over its postings: the
-// units of every bucket are counted (their offsets follow); the postings
-// are partitioned by the top bits of their bucket (a stable counting sort
-// into partGroups groups, so that the writes go to few places at a time);
-// and each group's postings are coded into the segment's units, bucket
-// cursors of the group only (a few kilobytes of units, in cache). A unit
-// is written straight into the segment except the first and last of a
-// table, which may share a byte with the next table's (another core's):
-// those are written after.
+// units of every bucket are counted (their offsets follow), with the
+// postings of each group of partGroup buckets; the postings are
+// partitioned by group (a stable counting sort into 1 << partBits groups,
+// so that the writes go to few places at a time); and each group's
+// postings are coded into a scratch of the group's units, bucket cursors
+// of the group only (a few kilobytes of units, in cache), then copied
+// into the segment. The first byte of a table's units may hold the
+// previous table's last unit's bits (another core's): it is or-ed in
+// after.
 func buildSegment(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint8) *segment {
 	var sc segScratch
 	return sc.build(start, per, tb, dirs)
@@ -397,48 +434,63 @@ func buildSegment(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint
 // the next of a build (fresh memory costs its first touch and clearing:
 // about 23 MB a segment).
 type segScratch struct {
-	counts []uint32
-	prev   [indexTables][]int32
+	counts [indexTables][]unitCount
 	bufs   chan []uint32 // partition buffers, one a core
 }
 
+// unitCount is a bucket's units counted so far and its last entry (side
+// by side: the count pass reads and writes one cache line a posting).
+type unitCount struct {
+	units uint32
+	last  int32
+}
+
+const (
+	partBits  = 8
+	partGroup = 1 << indexBucketBits >> partBits // buckets in a group
+)
+
 func (sc *segScratch) build(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint8) *segment {
-	const (
-		tbk       = 1 << indexBucketBits
-		partBits  = 8
-		partGroup = tbk >> partBits // buckets in a group
-	)
+	const tbk = 1 << indexBucketBits
 	s := &segment{start: start, n: len(per), off: make([]uint32, buckets+1)}
-	// Units per bucket, every table on its own core.
-	if sc.counts == nil {
-		sc.counts = make([]uint32, buckets)
+	if sc.bufs == nil {
 		sc.bufs = make(chan []uint32, indexTables)
-	} else {
-		clear(sc.counts)
 	}
-	counts := sc.counts
+	// Units per bucket, and postings per group (the partition's starts),
+	// every table on its own core.
+	var starts [indexTables][1<<partBits + 1]int32
 	parallel(indexTables, func(t int) {
-		prev := sc.prev[t]
-		if prev == nil {
-			prev = make([]int32, tbk)
-			sc.prev[t] = prev
+		cs := sc.counts[t]
+		if cs == nil {
+			cs = make([]unitCount, tbk)
+			sc.counts[t] = cs
 		} else {
-			clear(prev)
+			clear(cs)
 		}
-		cnt := counts[t*tbk : (t+1)*tbk]
+		st := &starts[t]
 		bs := tb[t]
 		j := 0
 		for e, k := range per {
-			for range k {
+			end := j + int(k)
+			for ; j < end; j++ {
 				b := bs[j]
-				cnt[b] += uint32(int32(e)-prev[b])/unitEscape + 1
-				prev[b] = int32(e)
-				j++
+				c := &cs[b]
+				// (escapes are rare: a branch, not a division a posting)
+				d, u := uint32(int32(e)-c.last), c.units+1
+				if d >= unitEscape {
+					u += d / unitEscape
+				}
+				c.units, c.last = u, int32(e)
+				st[b>>(indexBucketBits-partBits)+1]++
 			}
+		}
+		off := s.off[t*tbk : (t+1)*tbk]
+		for b := range cs {
+			off[b] = cs[b].units
 		}
 	})
 	at := uint32(0)
-	for b, c := range counts {
+	for b, c := range s.off[:buckets] {
 		s.off[b] = at
 		at += c
 	}
@@ -446,8 +498,7 @@ func (sc *segScratch) build(start int, per []uint8, tb *[indexTables][]uint16, d
 	s.units = make([]byte, unitBytes(int(at)))
 	hugepage.Advise(s.units)
 	s.postings = len(dirs) * indexTables
-	type edge struct{ i, v uint32 }
-	edges := make([][]edge, indexTables) // each table's first and last unit
+	firsts := make([]byte, indexTables) // each table's first byte, or-ed in at the end
 	// one partition buffer a core, reused from table to table
 	bufs := sc.bufs
 	parallel(indexTables, func(t int) {
@@ -466,43 +517,27 @@ func (sc *segScratch) build(start int, per []uint8, tb *[indexTables][]uint16, d
 		defer func() { bufs <- sorted }()
 		// Partition the postings (entry << 13 | bucket in its group << 6 |
 		// direction unit bits) by group, keeping entry order.
-		var start [1<<partBits + 1]int
-		for _, b := range bs {
-			start[b>>(indexBucketBits-partBits)+1]++
-		}
+		start := &starts[t]
 		for g := 1; g < len(start); g++ {
 			start[g] += start[g-1]
 		}
-		pos := start
+		pos := *start
 		j := 0
 		for e, k := range per {
-			for range k {
+			end := j + int(k)
+			for ; j < end; j++ {
 				b := bs[j]
 				g := b >> (indexBucketBits - partBits)
-				sorted[pos[g]] = uint32(e)<<13 | uint32(b&(partGroup-1))<<6 | uint32(dirs[j])
-				pos[g]++
-				j++
+				p := pos[g]
+				sorted[p] = uint32(e)<<13 | uint32(b&(partGroup-1))<<6 | uint32(dirs[j])
+				pos[g] = p + 1
 			}
 		}
-		first, last := s.off[t*tbk], s.off[(t+1)*tbk]
-		var es []edge
 		// A group's units are coded into scr (in cache: the group's 128
 		// buckets are 128 cursors), then copied into the segment in one
-		// pass; b0 is the segment's byte at scr[0].
+		// pass.
+		fb := int(s.off[t*tbk]) * unitBits / 8 // the table's first byte
 		var scr []byte
-		b0 := 0
-		put := func(i, v uint32) {
-			if i == first || i == last-1 {
-				es = append(es, edge{i, v})
-				return
-			}
-			bit := uint(i)*unitBits - uint(b0)*8
-			k := bit >> 3
-			w := v << (bit & 7)
-			scr[k] |= byte(w)
-			scr[k+1] |= byte(w >> 8)
-			scr[k+2] |= byte(w >> 16)
-		}
 		var cur [partGroup]uint32
 		var prev [partGroup]int32
 		for g := range 1 << partBits {
@@ -511,31 +546,34 @@ func (sc *segScratch) build(start int, per []uint8, tb *[indexTables][]uint16, d
 			if u0 == u1 {
 				continue
 			}
-			b0 = int(u0) * unitBits / 8
+			b0 := int(u0) * unitBits / 8
 			b1 := (int(u1)*unitBits + 7) / 8 // the group's bytes: [b0, b1)
-			scr = slices.Grow(scr[:0], b1-b0+3)[:b1-b0+3]
+			// (a unit is or-ed into the 4 bytes from its first)
+			scr = slices.Grow(scr[:0], b1-b0+4)[:b1-b0+4]
 			clear(scr)
-			for b := range partGroup {
-				cur[b], prev[b] = s.off[base+b], 0
-			}
+			copy(cur[:], s.off[base:base+partGroup])
+			clear(prev[:])
+			bit0 := uint(b0) * 8
 			for _, p := range sorted[start[g]:start[g+1]] {
 				e, b := int32(p>>13), (p>>6)&(partGroup-1)
 				d := uint32(e - prev[b])
+				i := cur[b]
 				for ; d >= unitEscape; d -= unitEscape {
-					put(cur[b], unitEscape<<unitDirBits)
-					cur[b]++
+					orUnit(scr, uint(i)*unitBits-bit0, unitEscape<<unitDirBits)
+					i++
 				}
-				put(cur[b], d<<unitDirBits|p&(1<<unitDirBits-1))
-				cur[b]++
+				orUnit(scr, uint(i)*unitBits-bit0, d<<unitDirBits|p&(1<<unitDirBits-1))
+				cur[b] = i + 1
 				prev[b] = e
 			}
 			// The group's first and last bytes may hold another group's
-			// bits (this table's: or-ed, by this goroutine) or another
-			// table's (only its edge units, written at the end: those
-			// bytes are zero here and not written); the bytes between
-			// are this group's alone.
+			// bits (this table's: or-ed, by this goroutine), and the
+			// table's first byte the previous table's (kept for the end);
+			// the bytes between are this group's alone.
 			n := b1 - b0
-			if scr[0] != 0 {
+			if b0 == fb {
+				firsts[t] = scr[0]
+			} else if scr[0] != 0 {
 				s.units[b0] |= scr[0]
 			}
 			if n > 1 {
@@ -545,12 +583,23 @@ func (sc *segScratch) build(start int, per []uint8, tb *[indexTables][]uint16, d
 				}
 			}
 		}
-		edges[t] = es
 	})
-	for _, es := range edges {
-		for _, e := range es {
-			putUnit(s.units, int(e.i), e.v)
-		}
+	for t, v := range firsts {
+		s.units[int(s.off[t*tbk])*unitBits/8] |= v
 	}
 	return s
+}
+
+// orUnit ors unit value v into buf at bit: 4 bytes from bit/8 are read
+// and written, which the caller has made sure are in buf (unchecked with
+// formLE: a bounds check a unit was a fifth of the coding's time).
+func orUnit(buf []byte, bit uint, v uint32) {
+	k := bit >> 3
+	if formLE {
+		p := (*uint32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(buf)), k))
+		*p |= v << (bit & 7)
+		return
+	}
+	w := binary.LittleEndian.Uint32(buf[k:]) | v<<(bit&7)
+	binary.LittleEndian.PutUint32(buf[k:], w)
 }

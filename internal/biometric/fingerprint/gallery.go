@@ -268,27 +268,33 @@ const (
 	gapsPer  = 30      // bytes of bit positions per cylinder a chunk has room for
 )
 
+// grow starts a chunk with room for at least n cylinders and gaps bytes
+// of bit positions.
+func (s *slab) grow(n, gaps int) {
+	size := max(n, min(maxChunk, max(minChunk, s.n)))
+	// Room for bit positions at the rate seen so far (a little more),
+	// so that a chunk's two arrays fill together and trim seldom
+	// copies; gapsPer a cylinder until a chunk was seen.
+	per := gapsPer * size
+	if s.n >= minChunk {
+		per = int(int64(s.gaps)*int64(size)*65/64/int64(s.n)) + 64
+	}
+	// A large chunk's arrays are advised huge pages (only whole aligned
+	// 2 MiB blocks inside an array can be: the geometry takes 4 MiB, the
+	// sketches 2 MiB and the bit positions about 14 MiB in a chunk of
+	// maxChunk cylinders; with chunks of 1 << 16, none was).
+	c := packed{geom: make([]cylGeom, 0, size), gaps: make([]byte, 0, max(gaps, per)), sk: make([]uint32, 0, size)}
+	hugepage.Advise(c.geom)
+	hugepage.Advise(c.gaps)
+	hugepage.Advise(c.sk)
+	s.chunks = append(s.chunks, c)
+}
+
 // put appends p and returns the entry that locates it.
 func (s *slab) put(p packed) entry {
 	n := p.n()
 	if len(s.chunks) == 0 || !s.chunks[len(s.chunks)-1].fits(p) {
-		size := max(n, min(maxChunk, max(minChunk, s.n)))
-		// Room for bit positions at the rate seen so far (a little more),
-		// so that a chunk's two arrays fill together and trim seldom
-		// copies; gapsPer a cylinder until a chunk was seen.
-		per := gapsPer * size
-		if s.n >= minChunk {
-			per = int(int64(s.gaps)*int64(size)*65/64/int64(s.n)) + 64
-		}
-		// A large chunk's arrays are advised huge pages (only whole aligned
-		// 2 MiB blocks inside an array can be: the geometry takes 4 MiB, the
-		// sketches 2 MiB and the bit positions about 14 MiB in a chunk of
-		// maxChunk cylinders; with chunks of 1 << 16, none was).
-		c := packed{geom: make([]cylGeom, 0, size), gaps: make([]byte, 0, max(len(p.gaps), per)), sk: make([]uint32, 0, size)}
-		hugepage.Advise(c.geom)
-		hugepage.Advise(c.gaps)
-		hugepage.Advise(c.sk)
-		s.chunks = append(s.chunks, c)
+		s.grow(n, len(p.gaps))
 	}
 	k := len(s.chunks) - 1
 	ch := &s.chunks[k]
@@ -298,6 +304,31 @@ func (s *slab) put(p packed) entry {
 	ch.sk = append(ch.sk, p.sk...)
 	s.n += n
 	s.gaps += len(p.gaps)
+	return e
+}
+
+// putBytes is put for n cylinders given as bytes: geom 8 a cylinder and
+// sk 4 a cylinder, as cylGeom and uint32 lie in memory (formLE only).
+func (s *slab) putBytes(n int, geom, gaps, sk []byte) entry {
+	if len(geom) != 8*n || len(sk) != 4*n {
+		panic("fingerprint: putBytes of the wrong length")
+	}
+	if len(s.chunks) == 0 || !s.chunks[len(s.chunks)-1].fitsN(n, len(gaps)) {
+		s.grow(n, len(gaps))
+	}
+	k := len(s.chunks) - 1
+	ch := &s.chunks[k]
+	e := entry{chunk: int32(k), off: int32(ch.n()), goff: int32(len(ch.gaps)), n: uint8(n)}
+	if n > 0 {
+		at, as := len(ch.geom), len(ch.sk)
+		ch.geom = ch.geom[:at+n]
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&ch.geom[at])), 8*n), geom)
+		ch.sk = ch.sk[:as+n]
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&ch.sk[as])), 4*n), sk)
+	}
+	ch.gaps = append(ch.gaps, gaps...)
+	s.n += n
+	s.gaps += len(gaps)
 	return e
 }
 
@@ -344,8 +375,12 @@ func (s *slab) trim() {
 }
 
 // fits reports whether a chunk holds p without reallocating.
-func (c *packed) fits(p packed) bool {
-	return cap(c.geom)-len(c.geom) >= p.n() && cap(c.gaps)-len(c.gaps) >= len(p.gaps) && cap(c.sk)-len(c.sk) >= p.n()
+func (c *packed) fits(p packed) bool { return c.fitsN(p.n(), len(p.gaps)) }
+
+// fitsN reports whether a chunk holds n cylinders and gaps bytes of bit
+// positions without reallocating.
+func (c *packed) fitsN(n, gaps int) bool {
+	return cap(c.geom)-len(c.geom) >= n && cap(c.gaps)-len(c.gaps) >= gaps && cap(c.sk)-len(c.sk) >= n
 }
 
 // Gallery holds enrolled templates for 1:N search inside an enrolment, with
