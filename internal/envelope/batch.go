@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"runtime"
 	"slices"
 	"sync"
@@ -321,5 +322,45 @@ func (k *Keyring) readLockStripes(locks *[stripes]bool) (unlock func()) {
 			}
 		}
 		k.rot.RUnlock()
+	}
+}
+
+// OwnersByName groups the owners of refs by key name, names and owners in
+// the refs' order: a key store's GetMany makes one query a name (a keyring
+// asks for one name at a time, so the common case is one group, made
+// without a map).
+func OwnersByName(refs []Ref) iter.Seq2[string, []string] {
+	return func(yield func(string, []string) bool) {
+		if len(refs) == 0 {
+			return
+		}
+		one := true
+		for _, r := range refs[1:] {
+			if r.Name != refs[0].Name {
+				one = false
+				break
+			}
+		}
+		if one {
+			owners := make([]string, len(refs))
+			for i, r := range refs {
+				owners[i] = r.Owner
+			}
+			yield(refs[0].Name, owners)
+			return
+		}
+		var names []string
+		byName := map[string][]string{}
+		for _, r := range refs {
+			if _, ok := byName[r.Name]; !ok {
+				names = append(names, r.Name)
+			}
+			byName[r.Name] = append(byName[r.Name], r.Owner)
+		}
+		for _, n := range names {
+			if !yield(n, byName[n]) {
+				return
+			}
+		}
 	}
 }

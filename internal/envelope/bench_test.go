@@ -142,14 +142,8 @@ func BenchmarkNormalizeName(b *testing.B) {
 // keys.db of 20,000 persons in one GetMany; ns/value is per value opened.
 func BenchmarkOpenAllSQLite(b *testing.B) {
 	ctx := context.Background()
-	store, err := OpenSQLiteStore(ctx, filepath.Join(b.TempDir(), "keys.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	mem := &MemStore{}
-	m := mustMaster(b)
-	k := newKeyring(b, mem, m, Options{CacheSize: -1})
+	store, mem, m, k := benchKeysDB(b)
+	var err error
 	const persons, page = 20000, 2000
 	ids, vals := make([]string, persons), make([][]byte, persons)
 	for i := range persons {
@@ -158,11 +152,7 @@ func BenchmarkOpenAllSQLite(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	var all []WrappedKey
-	_ = mem.Rewrap(ctx, func(wk WrappedKey) (WrappedKey, error) { all = append(all, wk); return wk, nil })
-	if err := store.Import(ctx, all); err != nil {
-		b.Fatal(err)
-	}
+	importKeys(b, mem, store)
 	k = newKeyring(b, store, m, Options{CacheSize: -1})
 	cpu0, n := cpuNanos(), 0
 	for b.Loop() {
@@ -183,14 +173,8 @@ func BenchmarkOpenAllSQLite(b *testing.B) {
 // cpu-ns/value is per value opened (the process's CPU, every core).
 func BenchmarkOpenAvailableSQLite(b *testing.B) {
 	ctx := context.Background()
-	store, err := OpenSQLiteStore(ctx, filepath.Join(b.TempDir(), "keys.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	mem := &MemStore{}
-	m := mustMaster(b)
-	k := newKeyring(b, mem, m, Options{CacheSize: -1})
+	store, mem, m, k := benchKeysDB(b)
+	var err error
 	const persons, page = 50000, 2048
 	ids, vals := make([]string, persons), make([][]byte, persons)
 	for i := range persons {
@@ -206,11 +190,7 @@ func BenchmarkOpenAvailableSQLite(b *testing.B) {
 			}
 		}
 	}
-	var all []WrappedKey
-	_ = mem.Rewrap(ctx, func(wk WrappedKey) (WrappedKey, error) { all = append(all, wk); return wk, nil })
-	if err := store.Import(ctx, all); err != nil {
-		b.Fatal(err)
-	}
+	importKeys(b, mem, store)
 	k = newKeyring(b, store, m, Options{})
 	buf := make([][]byte, page)
 	var cpu int64
@@ -228,4 +208,27 @@ func BenchmarkOpenAvailableSQLite(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64(cpu)/float64(n*page), "cpu-ns/value")
+}
+
+// benchKeysDB opens an empty keys.db in b's temporary directory (closed at
+// the end), and a keyring with a new master key that seals into memory,
+// no cache; importKeys then copies the memory's keys into the keys.db.
+func benchKeysDB(b *testing.B) (*SQLiteStore, *MemStore, *MasterKey, *Keyring) {
+	store, err := OpenSQLiteStore(context.Background(), filepath.Join(b.TempDir(), "keys.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	mem := &MemStore{}
+	m := mustMaster(b)
+	return store, mem, m, newKeyring(b, mem, m, Options{CacheSize: -1})
+}
+
+// importKeys copies every key of mem into store.
+func importKeys(b *testing.B, mem *MemStore, store *SQLiteStore) {
+	var all []WrappedKey
+	_ = mem.Rewrap(context.Background(), func(wk WrappedKey) (WrappedKey, error) { all = append(all, wk); return wk, nil })
+	if err := store.Import(context.Background(), all); err != nil {
+		b.Fatal(err)
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"math"
 	"net/url"
 	"os"
@@ -283,7 +282,7 @@ func (s *SQLiteStore) GetMany(ctx context.Context, refs []Ref) ([]WrappedKey, er
 		return nil, nil
 	}
 	out := make([]WrappedKey, 0, len(refs))
-	for name, owners := range ownersByName(refs) {
+	for name, owners := range OwnersByName(refs) {
 		arg, err := json.Marshal(distinct(owners))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
@@ -293,41 +292,6 @@ func (s *SQLiteStore) GetMany(ctx context.Context, refs []Ref) ([]WrappedKey, er
 		}
 	}
 	return out, nil
-}
-
-// ownersByName groups the owners of refs by key name, in the refs'
-// order.
-func ownersByName(refs []Ref) iter.Seq2[string, []string] {
-	return func(yield func(string, []string) bool) {
-		one := true
-		for _, r := range refs[1:] {
-			if r.Name != refs[0].Name {
-				one = false
-				break
-			}
-		}
-		if one {
-			owners := make([]string, len(refs))
-			for i, r := range refs {
-				owners[i] = r.Owner
-			}
-			yield(refs[0].Name, owners)
-			return
-		}
-		var names []string
-		byName := map[string][]string{}
-		for _, r := range refs {
-			if _, ok := byName[r.Name]; !ok {
-				names = append(names, r.Name)
-			}
-			byName[r.Name] = append(byName[r.Name], r.Owner)
-		}
-		for _, n := range names {
-			if !yield(n, byName[n]) {
-				return
-			}
-		}
-	}
 }
 
 // distinct removes the repeated strings of ss, in place.

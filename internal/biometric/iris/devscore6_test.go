@@ -337,15 +337,7 @@ func TestDevSlopes(t *testing.T) {
 			if b.Band[i] == nil {
 				continue
 			}
-			maskOcclusions(b.Band[i], b.Occ[i], c)
-			spec, _ := bandSpectra(b.Band[i], b.Occ[i], c, DefaultRows, DefaultRows)
-			p := make([]float64, c.polarCols)
-			for _, x := range spec {
-				for k, z := range x {
-					p[k] += real(z)*real(z) + imag(z)*imag(z)
-				}
-			}
-			sl = append(sl, spectrumSlope(p, centre))
+			sl = append(sl, devBandSlope(b, i, c, centre))
 			byEye[b.Set.Eye[i]] = append(byEye[b.Set.Eye[i]], sl[len(sl)-1])
 		}
 		// Pooled deviation of an image's slope about its eye's mean.
@@ -363,6 +355,21 @@ func TestDevSlopes(t *testing.T) {
 		slices.Sort(sl)
 		t.Logf("%s: spectral slope %.3f ± %.3f (median %.3f, 10-90 %% %.3f..%.3f) over %d images", name, m, sd, sl[len(sl)/2], sl[len(sl)/10], sl[9*len(sl)/10], len(sl))
 	}
+}
+
+// devBandSlope masks the cached band i with c (in place) and returns the
+// spectral slope of its rows' summed power along the angle around bin
+// centre.
+func devBandSlope(b devBands, i int, c config, centre int) float64 {
+	maskOcclusions(b.Band[i], b.Occ[i], c)
+	spec, _ := bandSpectra(b.Band[i], b.Occ[i], c, DefaultRows, DefaultRows)
+	p := make([]float64, c.polarCols)
+	for _, x := range spec {
+		for k, z := range x {
+			p[k] += real(z)*real(z) + imag(z)*imag(z)
+		}
+	}
+	return spectrumSlope(p, centre)
 }
 
 // readDevBands reads a set's cached bands (TestDevBandCache's file).

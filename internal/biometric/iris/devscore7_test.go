@@ -73,15 +73,7 @@ func devSlopes(t *testing.T, dir, name string) []float64 {
 		if b.Band[i] == nil {
 			continue
 		}
-		maskOcclusions(b.Band[i], b.Occ[i], c)
-		spec, _ := bandSpectra(b.Band[i], b.Occ[i], c, DefaultRows, DefaultRows)
-		p := make([]float64, c.polarCols)
-		for _, x := range spec {
-			for k, z := range x {
-				p[k] += real(z)*real(z) + imag(z)*imag(z)
-			}
-		}
-		s[i] = spectrumSlope(p, centre)
+		s[i] = devBandSlope(b, i, c, centre)
 	}
 	f, err := os.Create(sp)
 	if err != nil {

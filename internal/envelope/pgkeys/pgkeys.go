@@ -237,16 +237,8 @@ func (s *Store) GetMany(ctx context.Context, refs []envelope.Ref) ([]envelope.Wr
 		return nil, nil
 	}
 	out := make([]envelope.WrappedKey, 0, len(refs))
-	var names []string
-	byName := map[string][]string{}
-	for _, r := range refs {
-		if _, ok := byName[r.Name]; !ok {
-			names = append(names, r.Name)
-		}
-		byName[r.Name] = append(byName[r.Name], r.Owner)
-	}
-	for _, name := range names {
-		rows, err := s.pool.Query(ctx, getManyQuery, name, byName[name])
+	for name, owners := range envelope.OwnersByName(refs) {
+		rows, err := s.pool.Query(ctx, getManyQuery, name, owners)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
