@@ -42,7 +42,6 @@ func TestDevProf8(t *testing.T) {
 	}
 }
 
-
 // TestDevComps8 prints the dark components findPupil weighs (plausible
 // size, any shape) for the images of ASSENT_IRIS_DEV_COMPS.
 func TestDevComps8(t *testing.T) {

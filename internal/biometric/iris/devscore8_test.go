@@ -3,8 +3,8 @@ package iris
 import (
 	"fmt"
 	"math"
-	"path/filepath"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -268,7 +268,7 @@ func TestDevWhatIf8(t *testing.T) {
 		sets[name] = set{ps, g, i}
 	}
 	scen := []struct {
-		name         string
+		name        string
 		casia, iitd []string
 	}{
 		{"baseline", nil, nil},
