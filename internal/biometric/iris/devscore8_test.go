@@ -88,6 +88,25 @@ func TestDevWhere8(t *testing.T) {
 			}
 		}
 		t.Logf("WHERE %s all templates: bits %.0f S %.3f", name, bitsAll/nAll, sAll/nAll)
+		if img := os.Getenv("ASSENT_IRIS_DEV_IMAGE"); img != "" {
+			for i, p := range P {
+				if !strings.Contains(p, img) {
+					continue
+				}
+				low, gmax := 2.0, 0.0
+				for k, d := range imp {
+					if int(ps.ii[k]) == i || int(ps.ij[k]) == i {
+						low = min(low, d)
+					}
+				}
+				for k, d := range gen {
+					if int(ps.gi[k]) == i || int(ps.gj[k]) == i {
+						gmax = max(gmax, d)
+					}
+				}
+				t.Logf("IMAGE %s %s: %d impostor pairs at or under %.4f, lowest impostor %.4f, worst genuine %.4f, bits %.0f S %.3f", name, p, cnt[i], thr, low, gmax, ps.feat[i].Bits, ps.feat[i].S)
+			}
+		}
 		for r := range 30 {
 			i := order[r]
 			f := ps.feat[i]
