@@ -189,7 +189,10 @@ type component struct {
 // random noise).
 func findPupil(s gray, cutWeight float64) (best circle, lidY float64, ok bool) {
 	minSide := min(s.w, s.h)
-	rMin, rMax := max(6, float64(minSide)/40), float64(minSide)/3.5
+	// A pupil under a sixteenth of the shorter side is no eye capture
+	// (the smallest real pupils of both data sets are over a twelfth):
+	// small dark blobs of a noise image would otherwise be taken for one.
+	rMin, rMax := max(6, float64(minSide)/16), float64(minSide)/3.5
 	base := percentile(s.p, 0.002)
 	bestScore := 0.0
 	lab := make([]int32, len(s.p))
