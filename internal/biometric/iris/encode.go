@@ -87,6 +87,13 @@ type config struct {
 	whitenSteep bool
 	// whitenCap: if > 0, the slope correction is at most this much.
 	whitenCap float64
+	// pupilCut: a dark component wider than tall whose lower edge is a
+	// circular arc (a pupil cut by the upper eyelid) is a pupil
+	// candidate, its score times pupilCut; 0 = off (cutDisc).
+	pupilCut float64
+	// upperSector: every sample within this many radians of straight
+	// up is occluded (the upper iris under lashes); 0 = off.
+	upperSector float64
 }
 
 func defaultConfig() config {
@@ -125,6 +132,12 @@ func defaultConfig() config {
 		// 10 (docs/iris.md, "Issue 17, third round"). With these values
 		// lidCurve alone gives the upper-lid row of that table.
 		lidCurve: false, lidMin: 40, lidInlier: 0.8, lidUpperOnly: true,
+		// A pupil cut by the upper eyelid (a wide dark component whose
+		// lower edge is a circular arc) is a candidate at half the
+		// score of a whole disc (issue 17, eighth round: IITD 137_L/04,
+		// whose pupil is half under the lid, enrols; no CASIA-IrisV1
+		// image and no other IITD image changes).
+		pupilCut: 0.5,
 	}
 }
 
@@ -173,7 +186,8 @@ func extractSeg(img image.Image, c config) (*Template, segmentation, error) {
 // unwrap samples the iris ring into a polarRows x polarCols band with
 // Daugman's rubber-sheet model: at angle theta, radius rho in [0,1] runs
 // linearly from the pupil boundary to the limbus, the two circles need not
-// be concentric. occ marks samples outside the image or on a highlight.
+// be concentric. occ marks samples outside the image, on a highlight or
+// above the eyelid's edge where it cuts the pupil (s.lidY).
 func unwrap(g gray, hl []bool, s segmentation, c config) (band []float32, occ []bool) {
 	band = make([]float32, c.polarRows*c.polarCols)
 	occ = make([]bool, len(band))
@@ -188,7 +202,7 @@ func unwrap(g gray, hl []bool, s segmentation, c config) (band []float32, occ []
 			k := i*c.polarCols + j
 			v, ok := g.at(x, y)
 			band[k] = v
-			if !ok || hl[int(y+0.5)*g.w+int(x+0.5)] {
+			if !ok || hl[int(y+0.5)*g.w+int(x+0.5)] || y < s.lidY {
 				occ[k] = true
 			}
 		}
@@ -298,6 +312,7 @@ func maskOcclusionsSeg(band []float32, occ []bool, seg *segmentation, c config) 
 	if seg != nil && c.lidCurve {
 		lidCurves(front, seg, c)
 	}
+
 	// Median over neighbouring columns: an eyelid edge is smooth.
 	const half = 6
 	win := make([]int, 0, 2*half+1)
@@ -308,6 +323,9 @@ func maskOcclusionsSeg(band []float32, occ []bool, seg *segmentation, c config) 
 		}
 		slices.Sort(win)
 		f := min(win[half], front[j]+2)
+		if th := 2 * math.Pi * float64(j) / float64(cols); c.upperSector > 0 && math.Abs(th-3*math.Pi/2) <= c.upperSector {
+			f = 0
+		}
 		for i := max(f-1, 0); i < rows; i++ {
 			occ[i*cols+j] = true
 		}

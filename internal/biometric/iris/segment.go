@@ -178,11 +178,22 @@ type component struct {
 // are cut off, so the pupil stays a disc. The best-scoring disc of both
 // passes wins, so a small disc-like clump of lashes cannot beat a real pupil
 // that only the opening separates from them.
-func findPupil(s gray) (circle, bool) {
+//
+// With cut > 0 a component wider than tall whose lower edge is a circular
+// arc is also a candidate (the upper eyelid covers the top of the pupil:
+// a disc cut by a nearly horizontal line), its score times cut so that a
+// whole disc of about the same quality still wins; lidY is then the
+// height of the cut (the eyelid's edge across the pupil), 0 otherwise.
+// Such a pupil must have a radius of at least a twelfth of the shorter
+// side: the lower edge of a smaller dark blob fits an arc by chance (in
+// random noise).
+func findPupil(s gray, cutWeight float64) (best circle, lidY float64, ok bool) {
 	minSide := min(s.w, s.h)
-	rMin, rMax := max(6, float64(minSide)/40), float64(minSide)/3.5
+	// A pupil under a sixteenth of the shorter side is no eye capture
+	// (the smallest real pupils of both data sets are over a twelfth):
+	// small dark blobs of a noise image would otherwise be taken for one.
+	rMin, rMax := max(6, float64(minSide)/16), float64(minSide)/3.5
 	base := percentile(s.p, 0.002)
-	var best circle
 	bestScore := 0.0
 	lab := make([]int32, len(s.p))
 	in := make([]bool, len(s.p))
@@ -229,7 +240,7 @@ func findPupil(s gray) (circle, bool) {
 					}
 				}
 			}
-			for _, c := range comps {
+			for ci, c := range comps {
 				// Grown back by the opening: radius and box.
 				r := math.Sqrt(float64(c.area)/math.Pi) + float64(open)
 				if r < rMin || r > rMax {
@@ -237,6 +248,12 @@ func findPupil(s gray) (circle, bool) {
 				}
 				bw, bh := float64(c.maxX-c.minX+1+2*open), float64(c.maxY-c.minY+1+2*open)
 				aspect := bw / bh
+				if cutWeight > 0 && aspect > 1/0.7 {
+					if cc, score := cutDisc(s, lab, int32(ci+1), c, open, max(rMin, float64(minSide)/12), rMax); score*cutWeight > bestScore {
+						bestScore, best, lidY = score*cutWeight, cc, float64(c.minY-open)
+					}
+					continue
+				}
 				if aspect < 0.7 || aspect > 1/0.7 {
 					continue
 				}
@@ -248,11 +265,112 @@ func findPupil(s gray) (circle, bool) {
 				if score > bestScore {
 					bestScore = score
 					best = circle{c.sx / float64(c.area), c.sy / float64(c.area), r}
+					lidY = 0
 				}
 			}
 		}
 	}
-	return best, bestScore > 0
+	return best, lidY, bestScore > 0
+}
+
+// cutDisc fits a component wider than tall (label id in lab, eroded by
+// open) as a pupil whose top is cut off by the upper eyelid: a circle is
+// fitted (least squares, Kasa) to the lowest pixel of each column of the
+// component's inner 80 % (its ends may carry lashes of the lid). It
+// returns the circle (grown back by open) and a score like findPupil's:
+// zero unless between half the radius and the whole disc (2.1 r) shows
+// below the cut, the
+// component fills the predicted segment within 0.7-1.3, and the lowest
+// pixel of at least 85 % of its columns lies within max(2, r/12) px of
+// the circle.
+func cutDisc(s gray, lab []int32, id int32, c component, open int, rMin, rMax float64) (circle, float64) {
+	n := c.maxX - c.minX + 1
+	bottom := make([]int, n)
+	for k := range bottom {
+		bottom[k] = -1
+		x := c.minX + k
+		for y := c.maxY; y >= c.minY; y-- {
+			if lab[y*s.w+x] == id {
+				bottom[k] = y
+				break
+			}
+		}
+	}
+	// Kasa fit: x^2 + y^2 + D x + E y + F = 0, least squares.
+	var a [3][4]float64
+	m := 0
+	for k := n / 10; k < n-n/10; k++ {
+		if bottom[k] < 0 {
+			continue
+		}
+		x, y := float64(c.minX+k), float64(bottom[k])
+		row := [4]float64{x, y, 1, -(x*x + y*y)}
+		for i := range 3 {
+			for j := range 4 {
+				a[i][j] += row[i] * row[j]
+			}
+		}
+		m++
+	}
+	if m < 8 {
+		return circle{}, 0
+	}
+	for i := range 3 {
+		p := i
+		for k := i + 1; k < 3; k++ {
+			if math.Abs(a[k][i]) > math.Abs(a[p][i]) {
+				p = k
+			}
+		}
+		a[i], a[p] = a[p], a[i]
+		if math.Abs(a[i][i]) < 1e-9 {
+			return circle{}, 0
+		}
+		for k := range 3 {
+			if k != i {
+				f := a[k][i] / a[i][i]
+				for j := i; j < 4; j++ {
+					a[k][j] -= f * a[i][j]
+				}
+			}
+		}
+	}
+	D, E, F := a[0][3]/a[0][0], a[1][3]/a[1][1], a[2][3]/a[2][2]
+	cx, cy := -D/2, -E/2
+	re := math.Sqrt(max(0, cx*cx+cy*cy-F))
+	r := re + float64(open)
+	top := float64(c.minY - open)
+	h := cy + r - top // height of the disc below the cut
+	if r < rMin || r > rMax || h < 0.5*r || h > 2.1*r {
+		return circle{}, 0
+	}
+	// The eroded component against the eroded segment.
+	he := h - 2*float64(open)
+	seg := re*re*math.Acos(max(-1, min(1, (re-he)/re))) - (re-he)*math.Sqrt(max(0, 2*re*he-he*he))
+	if he <= 0 || seg <= 0 {
+		return circle{}, 0
+	}
+	fill := float64(c.area) / seg
+	if fill < 0.7 || fill > 1.3 {
+		return circle{}, 0
+	}
+	tol := max(2, r/12)
+	var cols, good int
+	for k, y := range bottom {
+		dx := float64(c.minX+k) - cx
+		if y < 0 || dx*dx >= re*re {
+			continue
+		}
+		cols++
+		if math.Abs(float64(y)-(cy+math.Sqrt(re*re-dx*dx))) <= tol {
+			good++
+		}
+	}
+	frac := float64(good) / float64(max(cols, 1))
+	if cols == 0 || frac < 0.85 {
+		return circle{}, 0
+	}
+	return circle{cx, cy, r}, (1 - math.Abs(1-fill)) * frac * math.Sqrt(r)
 }
 
 // erodeMask keeps in[i] only where the whole square of radius r around i is
@@ -387,6 +505,10 @@ type segmentation struct {
 	// edge strength: what the collarette check weighed.
 	alt  circle
 	altD float64
+	// lidY: when the upper eyelid cuts the pupil (findPupil), the
+	// height of its edge there; everything above it is occluded. 0 =
+	// no such cut.
+	lidY float64
 }
 
 // segment finds the pupil and limbus circles in g (highlights already
@@ -395,12 +517,16 @@ func segment(g gray) (segmentation, bool) { return segmentWith(g, defaultConfig(
 
 func segmentWith(g gray, c config) (segmentation, bool) {
 	s := boxBlur(g, 2)
-	p, ok := findPupil(s)
+	p, lidY, ok := findPupil(s, c.pupilCut)
 	if !ok {
 		return segmentation{}, false
 	}
-	// Refine the pupil on everything but the top quarter (upper eyelid).
+	// Refine the pupil on everything but the top quarter (upper eyelid);
+	// a pupil cut by the eyelid on its lower half only.
 	pupilArcs := [][2]float64{{-math.Pi / 4, 5 * math.Pi / 4}}
+	if lidY > 0 {
+		pupilArcs = [][2]float64{{math.Pi / 8, 7 * math.Pi / 8}}
+	}
 	pr, pd := bestEdge(s, p.x, p.y, 3, 3, 1, int(p.r*0.8), int(p.r*1.25)+1, 2, pupilArcs, 96, 0)
 	// Limbus on lateral arcs, slightly below the horizontal (y points down).
 	irisArcs := [][2]float64{{-math.Pi / 8, math.Pi / 5}, {4 * math.Pi / 5, 9 * math.Pi / 8}}
@@ -416,7 +542,7 @@ func segmentWith(g gray, c config) (segmentation, bool) {
 	spanY := span * c.limbusDy
 	ic, _ := bestEdge(s, pr.x, pr.y, span, spanY, 1, r0, r1, 5, irisArcs, 48, c.oneArc)
 	ic, d := bestEdge(s, ic.x, ic.y, 1, min(1, spanY), 0.5, int(ic.r)-3, int(ic.r)+3, 5, irisArcs, 96, c.oneArc)
-	seg := segmentation{pupil: pr, iris: ic, contrast: d, pupilEdge: pd}
+	seg := segmentation{pupil: pr, iris: ic, contrast: d, pupilEdge: pd, lidY: lidY}
 	// The collarette (the ring between the pupillary and ciliary zones of
 	// a high-contrast iris) can be a stronger edge than the limbus. It lies
 	// about a third of the way from the pupil to the limbus, while the

@@ -111,6 +111,10 @@ func tuneConfig(spec string) (config, error) {
 			c.whitenCap = f
 		case "fragileRow":
 			c.fragileRow = f != 0
+		case "upperSector":
+			c.upperSector = f
+		case "pupilCut":
+			c.pupilCut = f
 		case "collaretteBound":
 			c.collaretteBound = f
 		default:

@@ -1,0 +1,117 @@
+package iris
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestDevProf8 prints, for the images of ASSENT_IRIS_DEV_PROF, the
+// limbus search's two lateral arc profiles around the limbus centre found
+// (radius: mean grey / smoothed derivative), every third radius.
+func TestDevProf8(t *testing.T) {
+	list := os.Getenv("ASSENT_IRIS_DEV_PROF")
+	if list == "" {
+		t.Skip("development aid; set ASSENT_IRIS_DEV_PROF to comma-separated image paths")
+	}
+	c := defaultConfig()
+	for _, p := range strings.Split(list, ",") {
+		data, _ := os.ReadFile(p)
+		img, _ := DecodeImage(data)
+		g := toGray(img, c.maxSide)
+		fillHighlights(g)
+		seg, _ := segmentWith(g, c)
+		s := boxBlur(g, 2)
+		arcs := [][2]float64{{-math.Pi / 8, math.Pi / 5}, {4 * math.Pi / 5, 9 * math.Pi / 8}}
+		r0, r1 := int(seg.pupil.r*1.5), int(seg.pupil.r*4)
+		t.Logf("%s pupil %.0f iris %.1f (dx %.1f) contrast %.1f", p, seg.pupil.r, seg.iris.r, seg.iris.x-seg.pupil.x, seg.contrast)
+		for a := range arcs {
+			pr := arcProfile(s, seg.iris.x, seg.iris.y, r0, r1, arcs[a:a+1], 96)
+			line := ""
+			for i := 5; i+5 < len(pr); i += 3 {
+				var d float64
+				for k := 1; k <= 5; k++ {
+					d += pr[i+k] - pr[i-k]
+				}
+				line += fmt.Sprintf(" %d:%.0f/%.1f", r0+i, pr[i], d/5)
+			}
+			t.Logf("arc %d:%s", a, line)
+		}
+	}
+}
+
+// TestDevComps8 prints the dark components findPupil weighs (plausible
+// size, any shape) for the images of ASSENT_IRIS_DEV_COMPS.
+func TestDevComps8(t *testing.T) {
+	list := os.Getenv("ASSENT_IRIS_DEV_COMPS")
+	if list == "" {
+		t.Skip("development aid; set ASSENT_IRIS_DEV_COMPS to comma-separated image paths")
+	}
+	c := defaultConfig()
+	for _, p := range strings.Split(list, ",") {
+		data, _ := os.ReadFile(p)
+		img, _ := DecodeImage(data)
+		g := toGray(img, c.maxSide)
+		fillHighlights(g)
+		s := boxBlur(g, 2)
+		minSide := min(s.w, s.h)
+		rMin, rMax := max(6, float64(minSide)/40), float64(minSide)/3.5
+		base := percentile(s.p, 0.002)
+		erode := max(2, minSide/60)
+		t.Logf("%s: %dx%d base %.0f rMin %.1f rMax %.1f erode %d", p, s.w, s.h, base, rMin, rMax, erode)
+		in := make([]bool, len(s.p))
+		lab := make([]int32, len(s.p))
+		var integral []int32
+		for _, open := range []int{0, erode} {
+			for _, dt := range []float32{4, 8, 12, 18, 26, 36, 48} {
+				for i, v := range s.p {
+					in[i] = v < base+dt
+				}
+				if open > 0 {
+					integral = erodeMask(in, s.w, s.h, open, integral)
+				}
+				clear(lab)
+				var comps []component
+				for i := range s.p {
+					if !in[i] || lab[i] != 0 {
+						continue
+					}
+					comps = append(comps, component{minX: s.w, minY: s.h})
+					id := int32(len(comps))
+					cc := &comps[id-1]
+					lab[i] = id
+					stack := []int{i}
+					for len(stack) > 0 {
+						j := stack[len(stack)-1]
+						stack = stack[:len(stack)-1]
+						x, y := j%s.w, j/s.w
+						cc.area++
+						cc.sx += float64(x)
+						cc.sy += float64(y)
+						cc.minX, cc.maxX = min(cc.minX, x), max(cc.maxX, x)
+						cc.minY, cc.maxY = min(cc.minY, y), max(cc.maxY, y)
+						for _, n := range [4]int{j - 1, j + 1, j - s.w, j + s.w} {
+							if n < 0 || n >= len(s.p) || (n == j-1 && x == 0) || (n == j+1 && x == s.w-1) {
+								continue
+							}
+							if lab[n] == 0 && in[n] {
+								lab[n] = id
+								stack = append(stack, n)
+							}
+						}
+					}
+				}
+				for _, cc := range comps {
+					r := math.Sqrt(float64(cc.area)/math.Pi) + float64(open)
+					if r < rMin || r > rMax*1.5 {
+						continue
+					}
+					bw, bh := float64(cc.maxX-cc.minX+1+2*open), float64(cc.maxY-cc.minY+1+2*open)
+					t.Logf("open %d dt %.0f: area %d r %.1f box x %d-%d y %d-%d (%.0fx%.0f) aspect %.2f fill %.2f", open, dt, cc.area, r, cc.minX, cc.maxX, cc.minY, cc.maxY, bw, bh, bw/bh, math.Pi*r*r/(math.Pi*bw*bh/4))
+				}
+			}
+		}
+	}
+}
