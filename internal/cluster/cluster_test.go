@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -132,6 +133,51 @@ func (w *world) startShard(i int) {
 			w.stopShard(i)
 		}
 	})
+	for j := range w.shards {
+		if w.stops[j] == nil {
+			return // a shard is down: searches are meant to be incomplete
+		}
+	}
+	w.reachable()
+}
+
+// noChanges is an outbox with nothing to relay.
+type noChanges struct{}
+
+func (noChanges) RelayGalleryChanges(context.Context, int, func(context.Context, []store.GalleryChange) error) (int, error) {
+	return 0, nil
+}
+
+// reachable waits until a search through each server of the NATS cluster
+// reaches every shard. A shard is ready once its own server holds its
+// subscription; the other servers learn of it a moment later, and an API
+// node connected to one of them meanwhile finds no responder and (rightly)
+// leaves its enrolment pending. Tests that expect a finished search right
+// after a restart wait here first. The searches relay nothing.
+func (w *world) reachable() {
+	w.t.Helper()
+	raw, err := synth.NewFinger(rand.New(rand.NewPCG(1, 2))).Template().MarshalBinary()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	for _, u := range strings.Split(w.url, ",") {
+		c, err := cluster.NewClient(clustertest.Connect(w.t, u), cluster.ClientOptions{Shards: w.shards, SearchTimeout: 2 * time.Second})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		c.UseOutbox(noChanges{})
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			_, complete, err := c.Search(context.Background(), "fingerprint", raw, "")
+			if err == nil && complete {
+				break
+			}
+			if time.Now().After(deadline) {
+				w.t.Fatalf("shards not reachable through %s: complete %v, %v", u, complete, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 }
 
 // noStoreLoad is a shard's records whose store load fails.
