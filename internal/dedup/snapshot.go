@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -589,6 +590,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 	batches := make(chan snapBatch, 1)
 	go func() {
 		pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("stage", "read")))
+		defer trace.StartRegion(ctx, "read").End()
 		defer close(batches)
 		for {
 			b := sr.next()
@@ -612,6 +614,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 	openedc := make(chan opened, 1)
 	go func() {
 		pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("stage", "open")))
+		defer trace.StartRegion(ctx, "open").End()
 		defer close(openedc)
 		for b := range batches {
 			o := opened{b: b}
@@ -665,6 +668,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 	}
 	appended.Go(func() {
 		pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("stage", "fingerprint")))
+		defer trace.StartRegion(ctx, "fingerprint").End()
 		failed := false
 		for pb := range fpc {
 			if !failed {
@@ -681,6 +685,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 	})
 	appended.Go(func() {
 		pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("stage", "iris")))
+		defer trace.StartRegion(ctx, "iris").End()
 		failed := false
 		for pb := range irc {
 			if !failed && len(pb.keys[1]) > 0 {
@@ -693,9 +698,12 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 		}
 	})
 	// (Each stage's goroutines carry a profiler label, stage: its
-	// CPU is told apart in a profile with -tagfocus.)
+	// CPU is told apart in a profile with -tagfocus; and an execution
+	// trace region of the same name, which the goroutines they start
+	// inherit in an analysis of the trace.)
 	pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("stage", "bookkeeping")))
 	defer pprof.SetGoroutineLabels(ctx)
+	bookkeeping := trace.StartRegion(ctx, "bookkeeping")
 	ended, failed := false, false
 	for o := range openedc {
 		if failed {
@@ -719,6 +727,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 		irc <- pb
 		ended = o.b.end
 	}
+	bookkeeping.End()
 	close(fpc)
 	close(irc)
 	appended.Wait()
