@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/trace"
 	"slices"
 	"time"
 
@@ -59,6 +61,10 @@ type Options struct {
 	// probes): a large population written in steps, each kept (--data)
 	// before the next, so that a stopped step loses only itself.
 	PopulateOnly bool
+	// Trace, when set, writes an execution trace (runtime/trace: go tool
+	// trace) of each snapshot load: the start's to Trace, the one after
+	// the write to Trace + ".reload".
+	Trace string
 }
 
 // Report is what Run measured.
@@ -233,8 +239,13 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 	rep.LoadRSSBefore = rss()
 	stopRSS := peakSampler() // the resident memory while the galleries load
 	if opt.Snapshot != "" && rep.Populate == "existing" {
+		stopTrace, err := startTrace(opt.Trace)
+		if err != nil {
+			return rep, err
+		}
 		cpu0 := cpuTime()
 		l, _, st, err := dedup.LoadSnapshot(ctx, opt.Snapshot, snapKeys, 0, 1)
+		stopTrace()
 		switch {
 		case err == nil:
 			local = l
@@ -356,7 +367,7 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 		rep.EnrolMaxMS = lat[len(lat)-1]
 	}
 	if opt.Snapshot != "" {
-		if err := snapshotRound(ctx, local, snapKeys, opt.Snapshot, &rep); err != nil {
+		if err := snapshotRound(ctx, local, snapKeys, opt.Snapshot, opt.Trace, &rep); err != nil {
 			return rep, err
 		}
 	}
@@ -365,7 +376,7 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 
 // snapshotRound writes the gallery's snapshot to path, releases the
 // gallery, and loads the snapshot into a fresh one, measuring both.
-func snapshotRound(ctx context.Context, local *dedup.Local, keys dedup.SnapshotKeys, path string, rep *Report) error {
+func snapshotRound(ctx context.Context, local *dedup.Local, keys dedup.SnapshotKeys, path, tracePath string, rep *Report) error {
 	cpu0 := cpuTime()
 	ws, err := local.WriteSnapshot(ctx, path, keys, dedup.NewSnapshotHeader(0, 1, 0))
 	if err != nil {
@@ -378,10 +389,18 @@ func snapshotRound(ctx context.Context, local *dedup.Local, keys dedup.SnapshotK
 	runtime.GC()
 	debug.FreeOSMemory()
 	rep.SnapshotRSSBefore = rss()
+	if tracePath != "" {
+		tracePath += ".reload"
+	}
+	stopTrace, err := startTrace(tracePath)
+	if err != nil {
+		return err
+	}
 	stop := peakSampler() // the resident memory while the load runs
 	cpu0 = cpuTime()
 	l, _, st, err := dedup.LoadSnapshot(ctx, path, keys, 0, 1)
 	cpu := cpuTime() - cpu0
+	stopTrace()
 	rep.SnapshotPeakRSS, _ = stop()
 	if err != nil {
 		return err
@@ -398,6 +417,26 @@ func snapshotRound(ctx context.Context, local *dedup.Local, keys dedup.SnapshotK
 		return fmt.Errorf("benchpop: the snapshot loaded %v templates, the gallery held %v", got, want)
 	}
 	return nil
+}
+
+// startTrace writes an execution trace to path until stop is called; no
+// trace if path is empty.
+func startTrace(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("benchpop: trace: %w", err)
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("benchpop: trace: %w", err)
+	}
+	return func() {
+		trace.Stop()
+		f.Close()
+	}, nil
 }
 
 // loaded is a gallery loaded from a snapshot, handed to the registry as

@@ -30,7 +30,7 @@ func newBenchEnrolCmd() *cobra.Command {
 	var people, probes int
 	var seed uint64
 	var asJSON, snapshot, populateOnly bool
-	var profile, keyStore string
+	var profile, keyStore, traceFile string
 	var populate, data, pgURL, pgSchema string
 	var sqliteMap int64
 	cmd := &cobra.Command{
@@ -130,7 +130,7 @@ population starts from that snapshot instead of the store
 			}
 			last := time.Now()
 			rep, err := benchpop.Run(ctx, db, kr, registry.Options{Logger: quiet, Audit: alog}, benchpop.Options{People: people, Probes: probes, Seed: seed, LoadKeys: loadKeys,
-				Populate: populate, Kept: bench.People, ProbeSeed: uint64(bench.Runs), Snapshot: snapPath, PopulateOnly: populateOnly,
+				Populate: populate, Kept: bench.People, ProbeSeed: uint64(bench.Runs), Snapshot: snapPath, PopulateOnly: populateOnly, Trace: traceFile,
 				Progress: func(stage string, done, total int) {
 					if time.Since(last) > 2*time.Second || done == total {
 						fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d/%d\n", stage, done, total)
@@ -199,6 +199,7 @@ population starts from that snapshot instead of the store
 	cmd.Flags().StringVar(&pgURL, "postgres", "", "write the population to this PostgreSQL database (default: SQLite in the bench directory)")
 	cmd.Flags().StringVar(&pgSchema, "postgres-schema", "assent_bench", "with --postgres, the schema of the bench's tables (created if missing, kept: drop it with psql when done)")
 	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
+	cmd.Flags().StringVar(&traceFile, "trace", "", "with --snapshot: write an execution trace of each snapshot load (go tool trace): the start's to this file, the reload's to FILE.reload")
 	return cmd
 }
 

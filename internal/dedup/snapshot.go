@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,6 +124,7 @@ const (
 	recFingerprint = 1
 	recIris        = 2
 	snapshotBatch  = 2048 // persons sealed or opened at a time
+	openers        = 2    // batches opened at a time in a load
 )
 
 // WriteSnapshot writes the gallery's snapshot to path atomically (a
@@ -589,6 +591,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 	batches := make(chan snapBatch, 1)
 	go func() {
 		pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("stage", "read")))
+		defer trace.StartRegion(ctx, "read").End()
 		defer close(batches)
 		for {
 			b := sr.next()
@@ -603,37 +606,57 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 		}
 	}()
 	// Opening (every core, one key read per batch and modality) runs
-	// beside the reading before it and the appending after it.
+	// beside the reading before it and the appending after it, in
+	// openers goroutines taking the batches in turn: one batch's keys are
+	// read from the key store (a serial query) while the batch before is
+	// decrypted on every core. The opened batches are handed on in the
+	// file's order (a future per batch, in order).
 	type opened struct {
 		b     snapBatch
 		plain [2][][]byte
 		err   error
 	}
-	openedc := make(chan opened, 1)
+	type openJob struct {
+		b   snapBatch
+		out chan<- opened
+	}
+	openedc := make(chan chan opened, openers) // at most openers batches in flight
+	jobs := make(chan openJob)
 	go func() {
-		pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("stage", "open")))
 		defer close(openedc)
+		defer close(jobs)
 		for b := range batches {
-			o := opened{b: b}
-			if b.err == nil {
-				for m, mod := range []string{Fingerprint, Iris} {
-					if len(b.ids[m]) > 0 && o.err == nil {
-						if o.plain[m], o.err = keys.OpenAvailable(ctx, mod, kind, b.ids[m], b.sealed[m]); o.err != nil {
-							o.err = fmt.Errorf("%w: %w", ErrSnapshot, o.err)
-						}
-					}
-				}
-			}
+			out := make(chan opened, 1)
 			select {
-			case openedc <- o:
+			case openedc <- out:
 			case <-ctx.Done():
 				return
 			}
-			if o.err != nil || b.err != nil || b.end {
+			jobs <- openJob{b, out}
+			if b.err != nil || b.end {
 				return
 			}
 		}
 	}()
+	for range openers {
+		go func() {
+			pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("stage", "open")))
+			defer trace.StartRegion(ctx, "open").End()
+			for j := range jobs {
+				o := opened{b: j.b, err: ctx.Err()}
+				if j.b.err == nil && o.err == nil {
+					for m, mod := range []string{Fingerprint, Iris} {
+						if len(j.b.ids[m]) > 0 && o.err == nil {
+							if o.plain[m], o.err = keys.OpenAvailable(ctx, mod, kind, j.b.ids[m], j.b.sealed[m]); o.err != nil {
+								o.err = fmt.Errorf("%w: %w", ErrSnapshot, o.err)
+							}
+						}
+					}
+				}
+				j.out <- o
+			}
+		}()
+	}
 	l := NewLocal()
 	fb := fingerprint.NewBuilder(h.Fingerprints)
 	l.irises.Grow(h.Irises)
@@ -665,6 +688,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 	}
 	appended.Go(func() {
 		pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("stage", "fingerprint")))
+		defer trace.StartRegion(ctx, "fingerprint").End()
 		failed := false
 		for pb := range fpc {
 			if !failed {
@@ -681,6 +705,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 	})
 	appended.Go(func() {
 		pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("stage", "iris")))
+		defer trace.StartRegion(ctx, "iris").End()
 		failed := false
 		for pb := range irc {
 			if !failed && len(pb.keys[1]) > 0 {
@@ -693,11 +718,15 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 		}
 	})
 	// (Each stage's goroutines carry a profiler label, stage: its
-	// CPU is told apart in a profile with -tagfocus.)
+	// CPU is told apart in a profile with -tagfocus; and an execution
+	// trace region of the same name, which the goroutines they start
+	// inherit in an analysis of the trace.)
 	pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("stage", "bookkeeping")))
 	defer pprof.SetGoroutineLabels(ctx)
+	bookkeeping := trace.StartRegion(ctx, "bookkeeping")
 	ended, failed := false, false
-	for o := range openedc {
+	for oc := range openedc {
+		o := <-oc
 		if failed {
 			continue
 		}
@@ -719,6 +748,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 		irc <- pb
 		ended = o.b.end
 	}
+	bookkeeping.End()
 	close(fpc)
 	close(irc)
 	appended.Wait()
@@ -758,15 +788,25 @@ type parsedBatch struct {
 // them; the entries go to the galleries after (see LoadSnapshot).
 func (l *Local) parseBatch(b snapBatch, plains [2][][]byte, st *SnapshotStats) (*parsedBatch, error) {
 	pb := &parsedBatch{b: b}
-	var rids []ident // a record's references
+	// The records' references, all[lo:hi] a record's, added to their
+	// persons at the end: a person's fingerprint and iris records of a
+	// batch (in the same order of persons, as WriteSnapshot writes them)
+	// with one read and one write of the person's entry.
+	type rec struct {
+		pid    ident
+		lo, hi int
+	}
+	var recs [2][]rec
+	var all []ident
 	for m, mod := range []string{Fingerprint, Iris} {
+		n0 := len(pb.keys[m])
 		for i, p := range plains[m] {
 			if p == nil {
 				st.Skipped++
 				continue
 			}
 			pid := l.names.ident(b.ids[m][i])
-			rids = rids[:0]
+			lo := len(all)
 			for len(p) > 0 {
 				k := int(p[0])
 				if k == 0 {
@@ -797,11 +837,29 @@ func (l *Local) parseBatch(b snapBatch, plains [2][][]byte, st *SnapshotStats) (
 				}
 				pb.keys[m] = append(pb.keys[m], rid.key())
 				pb.forms[m] = append(pb.forms[m], form)
-				rids = append(rids, rid)
-				st.Templates[mod]++
+				all = append(all, rid)
 			}
-			l.addRefs(pid, rids)
+			recs[m] = append(recs[m], rec{pid, lo, len(all)})
 		}
+		st.Templates[mod] += len(pb.keys[m]) - n0
+	}
+	// A person's references in the order they came: its fingerprint
+	// records' before its iris records' (a person whose iris record is
+	// not next in order gets them apart, as they come).
+	var both []ident
+	j := 0
+	for _, r := range recs[0] {
+		if j < len(recs[1]) && recs[1][j].pid == r.pid {
+			ir := recs[1][j]
+			both = append(append(both[:0], all[r.lo:r.hi]...), all[ir.lo:ir.hi]...)
+			l.addRefs(r.pid, both)
+			j++
+			continue
+		}
+		l.addRefs(r.pid, all[r.lo:r.hi])
+	}
+	for _, r := range recs[1][j:] {
+		l.addRefs(r.pid, all[r.lo:r.hi])
 	}
 	return pb, nil
 }

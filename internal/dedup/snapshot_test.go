@@ -480,3 +480,73 @@ func cpuNow() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestParseBatchRefsInOrder: a batch's references reach their persons in
+// the order they came, per modality, whether a person's iris record is
+// next in the fingerprint records' order or not (persons with one
+// modality only, another order, a person twice in a modality).
+func TestParseBatchRefsInOrder(t *testing.T) {
+	p := func(i int) string { return uuid.NewSHA1(uuid.NameSpaceOID, []byte{byte(i)}).String() }
+	r := func(i int) ident { return ident{b: uuid.NewSHA1(uuid.NameSpaceURL, []byte{byte(i)})} }
+	plain := func(refs ...int) []byte {
+		var b []byte
+		for _, i := range refs {
+			id := r(i)
+			b = append(append(b, 0), id.b[:]...)
+			b = append(b, 1, 'f') // a form of one byte (not parsed here)
+		}
+		return b
+	}
+	type rec struct {
+		person int
+		refs   []int
+	}
+	cases := map[string][2][]rec{
+		"same order": {{{1, []int{1, 2}}, {2, []int{3, 4}}}, {{1, []int{5, 6}}, {2, []int{7, 8}}}},
+		"one modality only": {{{1, []int{1}}, {2, []int{2}}, {3, []int{3}}},
+			{{2, []int{4}}, {4, []int{5}}, {3, []int{6}}}},
+		"another order":  {{{1, []int{1}}, {2, []int{2}}}, {{2, []int{3}}, {1, []int{4}}}},
+		"a person twice": {{{1, []int{1}}, {1, []int{2}}}, {{1, []int{3}}, {2, []int{4}}}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			l := NewLocal()
+			l.owner, l.refs = map[ident]owned{}, map[ident]refList{}
+			var b snapBatch
+			var plains [2][][]byte
+			want := map[ident][2][]ident{} // person -> its references per modality, in order
+			for m := range 2 {
+				for _, rc := range c[m] {
+					b.ids[m] = append(b.ids[m], p(rc.person))
+					plains[m] = append(plains[m], plain(rc.refs...))
+					pid := ident{b: uuid.MustParse(p(rc.person))}
+					w := want[pid]
+					for _, i := range rc.refs {
+						w[m] = append(w[m], r(i))
+					}
+					want[pid] = w
+				}
+			}
+			var st SnapshotStats
+			st.Templates = map[string]int{}
+			if _, err := l.parseBatch(b, plains, &st); err != nil {
+				t.Fatal(err)
+			}
+			for pid, w := range want {
+				var got [2][]ident
+				for _, rid := range l.refsOf(nil, pid) {
+					m := int(l.owner[rid].modality) - 1
+					got[m] = append(got[m], rid)
+					if l.owner[rid].person != pid {
+						t.Errorf("%v owned by %v, want %v", rid, l.owner[rid].person, pid)
+					}
+				}
+				for m := range 2 {
+					if !slices.Equal(got[m], w[m]) {
+						t.Errorf("person %v, modality %d: %v, want %v", pid, m, got[m], w[m])
+					}
+				}
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"math/bits"
 	"runtime/pprof"
+	rtrace "runtime/trace"
 	"slices"
 	"sync"
 	"unsafe"
@@ -358,6 +359,7 @@ func (b *Builder) flush(last bool) {
 		defer b.building.Done()
 		// (a profile tells the segments' build apart by this label)
 		pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("stage", "index segments")))
+		defer rtrace.StartRegion(context.Background(), "index segments").End()
 		b.built = b.scratch.build(start, cur.per, &cur.tb, cur.dirs)
 		b.spare = cur
 	}()
