@@ -72,37 +72,7 @@ func TestDevComps8(t *testing.T) {
 				if open > 0 {
 					integral = erodeMask(in, s.w, s.h, open, integral)
 				}
-				clear(lab)
-				var comps []component
-				for i := range s.p {
-					if !in[i] || lab[i] != 0 {
-						continue
-					}
-					comps = append(comps, component{minX: s.w, minY: s.h})
-					id := int32(len(comps))
-					cc := &comps[id-1]
-					lab[i] = id
-					stack := []int{i}
-					for len(stack) > 0 {
-						j := stack[len(stack)-1]
-						stack = stack[:len(stack)-1]
-						x, y := j%s.w, j/s.w
-						cc.area++
-						cc.sx += float64(x)
-						cc.sy += float64(y)
-						cc.minX, cc.maxX = min(cc.minX, x), max(cc.maxX, x)
-						cc.minY, cc.maxY = min(cc.minY, y), max(cc.maxY, y)
-						for _, n := range [4]int{j - 1, j + 1, j - s.w, j + s.w} {
-							if n < 0 || n >= len(s.p) || (n == j-1 && x == 0) || (n == j+1 && x == s.w-1) {
-								continue
-							}
-							if lab[n] == 0 && in[n] {
-								lab[n] = id
-								stack = append(stack, n)
-							}
-						}
-					}
-				}
+				comps, _ := labelComponents(in, s.w, s.h, lab, nil)
 				for _, cc := range comps {
 					r := math.Sqrt(float64(cc.area)/math.Pi) + float64(open)
 					if r < rMin || r > rMax*1.5 {

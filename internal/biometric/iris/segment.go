@@ -209,37 +209,8 @@ func findPupil(s gray, cutWeight float64) (best circle, lidY float64, ok bool) {
 			if open > 0 {
 				integral = erodeMask(in, s.w, s.h, open, integral)
 			}
-			clear(lab)
 			var comps []component
-			for i := range s.p {
-				if !in[i] || lab[i] != 0 {
-					continue
-				}
-				comps = append(comps, component{minX: s.w, minY: s.h})
-				id := int32(len(comps))
-				c := &comps[id-1]
-				lab[i] = id
-				stack = append(stack[:0], i)
-				for len(stack) > 0 {
-					j := stack[len(stack)-1]
-					stack = stack[:len(stack)-1]
-					x, y := j%s.w, j/s.w
-					c.area++
-					c.sx += float64(x)
-					c.sy += float64(y)
-					c.minX, c.maxX = min(c.minX, x), max(c.maxX, x)
-					c.minY, c.maxY = min(c.minY, y), max(c.maxY, y)
-					for _, n := range [4]int{j - 1, j + 1, j - s.w, j + s.w} {
-						if n < 0 || n >= len(s.p) || (n == j-1 && x == 0) || (n == j+1 && x == s.w-1) {
-							continue
-						}
-						if lab[n] == 0 && in[n] {
-							lab[n] = id
-							stack = append(stack, n)
-						}
-					}
-				}
-			}
+			comps, stack = labelComponents(in, s.w, s.h, lab, stack)
 			for ci, c := range comps {
 				// Grown back by the opening: radius and box.
 				r := math.Sqrt(float64(c.area)/math.Pi) + float64(open)
@@ -573,4 +544,42 @@ func segmentWith(g gray, c config) (segmentation, bool) {
 		return seg, false
 	}
 	return seg, true
+}
+
+// labelComponents labels the 4-connected components of the pixels set in
+// in (a w x h image) into lab (1-based; cleared first) and returns their
+// areas, sums and boxes; stack is scratch, returned for reuse.
+func labelComponents(in []bool, w, h int, lab []int32, stack []int) ([]component, []int) {
+	clear(lab)
+	var comps []component
+	for i := range in {
+		if !in[i] || lab[i] != 0 {
+			continue
+		}
+		comps = append(comps, component{minX: w, minY: h})
+		id := int32(len(comps))
+		c := &comps[id-1]
+		lab[i] = id
+		stack = append(stack[:0], i)
+		for len(stack) > 0 {
+			j := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			x, y := j%w, j/w
+			c.area++
+			c.sx += float64(x)
+			c.sy += float64(y)
+			c.minX, c.maxX = min(c.minX, x), max(c.maxX, x)
+			c.minY, c.maxY = min(c.minY, y), max(c.maxY, y)
+			for _, n := range [4]int{j - 1, j + 1, j - w, j + w} {
+				if n < 0 || n >= len(in) || (n == j-1 && x == 0) || (n == j+1 && x == w-1) {
+					continue
+				}
+				if lab[n] == 0 && in[n] {
+					lab[n] = id
+					stack = append(stack, n)
+				}
+			}
+		}
+	}
+	return comps, stack
 }
