@@ -2,6 +2,7 @@ package iris
 
 import (
 	"fmt"
+	"iter"
 	"math"
 	"os"
 	"strings"
@@ -12,16 +13,8 @@ import (
 // limbus search's two lateral arc profiles around the limbus centre found
 // (radius: mean grey / smoothed derivative), every third radius.
 func TestDevProf8(t *testing.T) {
-	list := os.Getenv("ASSENT_IRIS_DEV_PROF")
-	if list == "" {
-		t.Skip("development aid; set ASSENT_IRIS_DEV_PROF to comma-separated image paths")
-	}
 	c := defaultConfig()
-	for _, p := range strings.Split(list, ",") {
-		data, _ := os.ReadFile(p)
-		img, _ := DecodeImage(data)
-		g := toGray(img, c.maxSide)
-		fillHighlights(g)
+	for p, g := range devImages(t, "ASSENT_IRIS_DEV_PROF", c) {
 		seg, _ := segmentWith(g, c)
 		s := boxBlur(g, 2)
 		arcs := [][2]float64{{-math.Pi / 8, math.Pi / 5}, {4 * math.Pi / 5, 9 * math.Pi / 8}}
@@ -45,16 +38,7 @@ func TestDevProf8(t *testing.T) {
 // TestDevComps8 prints the dark components findPupil weighs (plausible
 // size, any shape) for the images of ASSENT_IRIS_DEV_COMPS.
 func TestDevComps8(t *testing.T) {
-	list := os.Getenv("ASSENT_IRIS_DEV_COMPS")
-	if list == "" {
-		t.Skip("development aid; set ASSENT_IRIS_DEV_COMPS to comma-separated image paths")
-	}
-	c := defaultConfig()
-	for _, p := range strings.Split(list, ",") {
-		data, _ := os.ReadFile(p)
-		img, _ := DecodeImage(data)
-		g := toGray(img, c.maxSide)
-		fillHighlights(g)
+	for p, g := range devImages(t, "ASSENT_IRIS_DEV_COMPS", defaultConfig()) {
 		s := boxBlur(g, 2)
 		minSide := min(s.w, s.h)
 		rMin, rMax := max(6, float64(minSide)/40), float64(minSide)/3.5
@@ -81,6 +65,33 @@ func TestDevComps8(t *testing.T) {
 					bw, bh := float64(cc.maxX-cc.minX+1+2*open), float64(cc.maxY-cc.minY+1+2*open)
 					t.Logf("open %d dt %.0f: area %d r %.1f box x %d-%d y %d-%d (%.0fx%.0f) aspect %.2f fill %.2f", open, dt, cc.area, r, cc.minX, cc.maxX, cc.minY, cc.maxY, bw, bh, bw/bh, math.Pi*r*r/(math.Pi*bw*bh/4))
 				}
+			}
+		}
+	}
+}
+
+// devImages yields, for each image path in the comma-separated list of the
+// environment variable env (the test skips when it is unset), its grey
+// image with the highlights filled, as the pipeline's first steps make it.
+func devImages(t *testing.T, env string, c config) iter.Seq2[string, gray] {
+	list := os.Getenv(env)
+	if list == "" {
+		t.Skip("development aid; set " + env + " to comma-separated image paths")
+	}
+	return func(yield func(string, gray) bool) {
+		for _, p := range strings.Split(list, ",") {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := DecodeImage(data)
+			if err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			g := toGray(img, c.maxSide)
+			fillHighlights(g)
+			if !yield(p, g) {
+				return
 			}
 		}
 	}
