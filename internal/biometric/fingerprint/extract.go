@@ -119,6 +119,9 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 		return nil, nil, nil, fmt.Errorf("foreground %d pixels: %w", area, ErrQualityTooLow)
 	}
 	norm := normalise(pix, w, h, f)
+	if stftCfg.speriod {
+		f.period = spectralPeriod(norm, w, h, f)
+	}
 	bank := gaborBank{}
 	var st filtered
 	enhance(norm, w, h, f, bank, &st)
@@ -134,6 +137,13 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 		}
 		enhance(norm, w, h, f, bank, &st)
 	}
+	var gcl []float64
+	if stftCfg.mode != 0 {
+		if stftCfg.unclear > 0 || stftCfg.gclar {
+			gcl = clarity(norm, st.resp, w, h, f)
+		}
+		stftEnhance(norm, w, h, f, gcl, &st)
+	}
 	// Segmentation, second look: blocks where the filter response explains
 	// little of the image (isotropic texture, speckled background, smudge)
 	// leave the mask, so no minutia is taken from them or near them.
@@ -141,7 +151,10 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 	// uniformly poor capture) keeps its first mask rather than failing to
 	// enrol here: when under a third of the area (or under minArea) would
 	// be left, the step is skipped and the usual minutia tests decide.
-	cl := clarity(norm, st.resp, w, h, f)
+	cl := gcl
+	if !stftCfg.gclar {
+		cl = clarity(norm, st.resp, w, h, f)
+	}
 	clearMask := slices.Clone(f.mask)
 	for b := range clearMask {
 		clearMask[b] = clearMask[b] && cl[b] >= minClarity
@@ -150,7 +163,21 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 	if n := countTrue(clearMask); blk*blk*n >= minArea && 3*n >= countTrue(f.mask) {
 		f.mask = clearMask
 	}
+	if stftCfg.energy {
+		em := energyMask(pix, w, h, f)
+		for b := range em {
+			em[b] = em[b] && f.mask[b]
+		}
+		em = cleanMask(em, f.bw, f.bh)
+		if n := countTrue(em); blk*blk*n >= minArea && 2*n >= countTrue(f.mask) {
+			f.mask = em
+		}
+	}
 	ridges := st.ridges
+	if stftCfg.holes > 0 {
+		fillSmall(ridges, w, h, 1, stftCfg.holes)
+		fillSmall(ridges, w, h, 0, stftCfg.holes)
+	}
 	thin(ridges, w, h)
 	ms := findMinutiae(ridges, w, h, f)
 	if len(ms) < minMinutiae {
@@ -438,6 +465,8 @@ func estimatePeriod(pix []float32, w, h int, f *fields) {
 // gaborBank caches kernels by orientation bin and period.
 type gaborBank map[[2]int][]float32
 
+// kernel returns the kernel of orientation bin ob and ridge period
+// period/2 pixels.
 func (g gaborBank) kernel(ob, period int) []float32 {
 	key := [2]int{ob, period}
 	if k, ok := g[key]; ok {
@@ -447,7 +476,7 @@ func (g gaborBank) kernel(ob, period int) []float32 {
 	k := make([]float32, side*side)
 	o := float64(ob) * math.Pi / orientBins
 	dx, dy := math.Cos(o), math.Sin(o)
-	p := float64(period)
+	p := float64(period) / 2
 	sAcross, sAlong := 0.5*p, 4.5
 	mean := 0.0
 	wsum := 0.0
@@ -532,7 +561,10 @@ func enhance(norm []float32, w, h int, f *fields, bank gaborBank, st *filtered) 
 				continue
 			}
 			ob := int(math.Round(f.orient[b]/math.Pi*orientBins)) % orientBins
-			period := int(math.Round(f.period[b]))
+			period := 2 * int(math.Round(f.period[b])) // half pixels
+			if stftCfg.speriod {
+				period = int(math.Round(2 * f.period[b]))
+			}
 			if id := int32(ob*64 + period); id == st.kernel[b] {
 				continue
 			} else {
