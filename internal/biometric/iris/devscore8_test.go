@@ -301,6 +301,26 @@ func TestDevWhatIf8(t *testing.T) {
 		{"casia 101_2_3 + iitd 137_L/04", []string{"101_2_3"}, []string{"137_L/04"}},
 		{"casia all 8 + iitd 137_L/04, 095_L/01, 209_R/10", []string{"070_1_1", "101_2_3", "091_1_3", "019_1_1"}, []string{"137_L/04", "095_L/01", "209_R/10"}},
 	}
+	// ASSENT_IRIS_DEV_WHATIF: scenarios of its own, "casia images|iitd
+	// images" (comma-separated substrings) separated by semicolons; they
+	// replace the list above.
+	if env := os.Getenv("ASSENT_IRIS_DEV_WHATIF"); env != "" {
+		scen = scen[:1]
+		for _, sc := range strings.Split(env, ";") {
+			c, i, _ := strings.Cut(sc, "|")
+			var cs, is []string
+			if c != "" {
+				cs = strings.Split(c, ",")
+			}
+			if i != "" {
+				is = strings.Split(i, ",")
+			}
+			scen = append(scen, struct {
+				name        string
+				casia, iitd []string
+			}{sc, cs, is})
+		}
+	}
 	for _, sc := range scen {
 		rs := map[string]*EvalResult{}
 		for name, fix := range map[string][]string{"casia": sc.casia, "iitd": sc.iitd} {

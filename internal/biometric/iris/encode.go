@@ -37,6 +37,11 @@ type config struct {
 	// collaretteBound: the outer search reaches this many pupil radii
 	// (0: the limbus search's 4).
 	collaretteBound float64
+	// collaretteNear: an outer edge at least this fraction as strong
+	// as the limbus found replaces it wherever the latter lies (beyond
+	// collaretteFrac too): of two about equal edges the limbus is the
+	// outer one; 0 = off. The outer search then runs for every image.
+	collaretteNear float64
 	// oneArc: where one lateral arc of the limbus search lies outside the
 	// image, the other decides alone, its edge strength times oneArc;
 	// 0 = such radii are not candidates.
@@ -114,6 +119,11 @@ func defaultConfig() config {
 		// iris radius, the physiological small end), not the first
 		// search's 4: IITD 168_R, limbus at 4.4-5 pupil radii.
 		collaretteFrac: 0.5, collaretteEdge: 3, collaretteBound: 5,
+		// Off: 0.85 moves 14 IITD images and no CASIA-IrisV1 one, and
+		// IITD's EER falls (0.315 -> 0.270 %), but its lower threshold
+		// binds CASIA's genuine pairs (out of sample 0.353 -> 0.441 %;
+		// docs/iris.md, "Issue 17, ninth round").
+		collaretteNear: 0,
 		// A limbus arc out of the frame (IITD: 36_L, 048_R, 127_R, 138_L/R)
 		// leaves the other to decide, at half its strength so an edge seen
 		// on both sides still wins where there is one (CASIA-IrisV1 is

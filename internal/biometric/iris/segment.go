@@ -521,17 +521,20 @@ func segmentWith(g gray, c config) (segmentation, bool) {
 	// out: when a second edge further out, strong enough to be a limbus,
 	// has the first in the inner half of the pupil-to-edge distance, the
 	// first edge was inside the iris.
+	// With collaretteNear, an outer edge nearly as strong as the first
+	// (the IITD inner rings at 0.53-0.77 of the way) replaces it too.
 	// The search is skipped when not even an edge at the largest radius
 	// (r1, plus 3 of refinement) could qualify: same result, less time.
 	r1c := r1
 	if c.collaretteBound > 0 {
 		r1c = int(math.Min(pr.r*c.collaretteBound, minSide*0.5))
 	}
-	if o0 := int(ic.r * 1.25); o0 < r1c-6 && c.collaretteFrac > 0 && ic.r-pr.r <= c.collaretteFrac*(float64(r1c+3)-pr.r) {
+	if o0 := int(ic.r * 1.25); o0 < r1c-6 && c.collaretteFrac > 0 && (c.collaretteNear > 0 || ic.r-pr.r <= c.collaretteFrac*(float64(r1c+3)-pr.r)) {
 		oc, _ := bestEdge(s, ic.x, ic.y, span, spanY, 1, o0, r1c, 5, irisArcs, 48, c.oneArc)
 		oc, od := bestEdge(s, oc.x, oc.y, 1, min(1, spanY), 0.5, int(oc.r)-3, int(oc.r)+3, 5, irisArcs, 96, c.oneArc)
 		seg.alt, seg.altD = oc, od
-		if c.collaretteFrac > 0 && od >= c.collaretteEdge && (ic.r-pr.r) <= c.collaretteFrac*(oc.r-pr.r) {
+		near := c.collaretteNear > 0 && od >= c.collaretteNear*d
+		if od >= c.collaretteEdge && (near || (ic.r-pr.r) <= c.collaretteFrac*(oc.r-pr.r)) {
 			seg.iris, seg.contrast = oc, od
 			ic, d = oc, od
 		}

@@ -117,6 +117,8 @@ func tuneConfig(spec string) (config, error) {
 			c.pupilCut = f
 		case "collaretteBound":
 			c.collaretteBound = f
+		case "collaretteNear":
+			c.collaretteNear = f
 		default:
 			return c, fmt.Errorf("unknown parameter %q", k)
 		}
