@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // KeyScanner is a KeyStore that reads every key of some names in one
@@ -57,6 +58,7 @@ type bulkKeys struct {
 	// its stripe) to the owner's records, one per category, in recs.
 	slots map[uint64]uint32
 	recs  []byte
+	done  atomic.Bool // the keys were dropped
 }
 
 // OpenFunc is OpenAvailable's signature: what ReadDataKeys returns.
@@ -148,7 +150,11 @@ func (k *Keyring) ReadDataKeys(ctx context.Context, cats []string, persons int) 
 	open = func(ctx context.Context, cat, kind string, persons []string, values [][]byte) ([][]byte, error) {
 		return k.openAll(ctx, "envelope.OpenAvailable", cat, kind, persons, values, true, b)
 	}
-	return open, func() { clear(b.recs) }, nil
+	return open, func() {
+		b.done.Store(true)
+		clear(b.recs)
+		b.recs, b.slots = nil, nil // (to the collector before the caller is done)
+	}, nil
 }
 
 // open opens in place the values (parsed) of the category cats[ci] whose
@@ -157,6 +163,9 @@ func (k *Keyring) ReadDataKeys(ctx context.Context, cats []string, persons int) 
 // are the persons' hashes. Caller holds k.rot and the persons' stripes
 // (shared) and checked the master key.
 func (b *bulkKeys) open(op string, ci int, cat, kind string, persons []string, parsed []sealed, values [][]byte, hashes []uint64, out [][]byte) (ask [][]byte, err error) {
+	if b.done.Load() {
+		return nil, fmt.Errorf("%s: %w: the keys read were dropped", op, ErrInvalidArgument)
+	}
 	var stale [stripes]bool
 	for i := range stale {
 		stale[i] = b.k.shreds[i].Load() != b.shreds[i]

@@ -229,7 +229,6 @@ func TestReadDataKeysAsksTheStore(t *testing.T) {
 	if err != nil || open == nil {
 		t.Fatal(open != nil, err)
 	}
-	defer done()
 	store.batches.Store(0)
 	got, err := open(ctx, "iris", "snap", persons, cloneAll(vals))
 	if err != nil {
@@ -246,5 +245,9 @@ func TestReadDataKeysAsksTheStore(t *testing.T) {
 	store.batches.Store(0)
 	if _, err := open(ctx, "iris", "snap", persons[5:], cloneAll(vals[5:])); err != nil || store.batches.Load() != 0 {
 		t.Errorf("the usual keys: %v, %d store reads; want none", err, store.batches.Load())
+	}
+	done()
+	if _, err := open(ctx, "iris", "snap", persons, cloneAll(vals)); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("open after done: %v, want ErrInvalidArgument", err)
 	}
 }
