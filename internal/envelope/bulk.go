@@ -3,7 +3,6 @@ package envelope
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"runtime"
@@ -19,17 +18,12 @@ import (
 type KeyScanner interface {
 	// CountKeys returns how many keys the store holds, of every name.
 	CountKeys(ctx context.Context) (int, error)
-	// SplitOwners returns up to parts-1 owners, ascending, that cut the
-	// store's keys (keys of them, as CountKeys gave) into parts of about
-	// the same size in (owner, name) order.
-	SplitOwners(ctx context.Context, keys, parts int) ([]string, error)
-	// ScanNamed calls fn for every key named one of names whose owner is
-	// from or after (from "": the first) and before to (to "": no end),
-	// in (owner, name) order, from one read: name is the index in names,
-	// master whether the master key masterID wrapped it, wrapped the
-	// wrapped bytes (fn must not keep them). An error of fn stops the
-	// scan and is returned. Scans of different ranges may run at once.
-	ScanNamed(ctx context.Context, names []string, masterID, from, to string, fn func(owner string, name int, version uint32, master bool, wrapped []byte) error) error
+	// ScanNamed calls fn for every key named one of names, in (owner,
+	// name) order, from one read: name is the index in names, master
+	// whether the master key masterID wrapped it, wrapped the wrapped
+	// bytes (fn must not keep them). An error of fn stops the scan and is
+	// returned.
+	ScanNamed(ctx context.Context, names []string, masterID string, fn func(owner string, name int, version uint32, master bool, wrapped []byte) error) error
 }
 
 // bulkWorth is how many keys the store may hold per key a load wants for
@@ -53,39 +47,18 @@ const (
 // the store.
 const bulkShared = ^uint32(0)
 
-// bulkSplit is how many keys a store holds at least for ReadDataKeys to
-// scan it in parts, one a core (two at most), side by side. A variable
-// for the tests.
-var bulkSplit = 1 << 16
-
 // bulkKeys is the wrapped data keys of some categories of every person of
-// a store, read in one scan (ReadDataKeys), in parts of the owners read
-// side by side. It is read-only once made.
+// a store, read in one scan (ReadDataKeys). It is read-only once made.
 type bulkKeys struct {
 	k        *Keyring
 	cats     []string
 	masterID string
 	shreds   [stripes]uint64 // the keyring's Shred counts before the scan
-	parts    []bulkPart      // in the owners' order
-	done     atomic.Bool     // the keys were dropped
-}
-
-// bulkPart is the keys of the owners from from (up to the next part's).
-type bulkPart struct {
-	from string
 	// slots maps the hash of an owner (maphash with the keyring's seed, as
 	// its stripe) to the owner's records, one per category, in recs.
 	slots map[uint64]uint32
 	recs  []byte
-}
-
-// part returns the part that holds person's keys, if any.
-func (b *bulkKeys) part(person string) *bulkPart {
-	i := len(b.parts) - 1
-	for i > 0 && person < b.parts[i].from {
-		i--
-	}
-	return &b.parts[i]
+	done  atomic.Bool // the keys were dropped
 }
 
 // OpenFunc is OpenAvailable's signature: what ReadDataKeys returns.
@@ -135,18 +108,6 @@ func (k *Keyring) ReadDataKeys(ctx context.Context, cats []string, persons int) 
 		return nil, done, nil
 	}
 	b := &bulkKeys{k: k, cats: slices.Clone(cats)}
-	cuts := []string{""}
-	if parts := min(runtime.GOMAXPROCS(0), 2); parts > 1 && n >= bulkSplit {
-		split, err := sc.SplitOwners(ctx, n, parts)
-		if err != nil {
-			return nil, done, fmt.Errorf("%s: %w", op, err)
-		}
-		for _, c := range split {
-			if c > cuts[len(cuts)-1] {
-				cuts = append(cuts, c)
-			}
-		}
-	}
 	// The Shred counts first, then the scan: a key shredded after the
 	// count was read makes its stripe stale.
 	for i := range b.shreds {
@@ -155,52 +116,23 @@ func (k *Keyring) ReadDataKeys(ctx context.Context, cats []string, persons int) 
 	k.rot.RLock()
 	b.masterID = k.master.ID()
 	k.rot.RUnlock()
-	b.parts = make([]bulkPart, len(cuts))
-	errs := make([]error, len(cuts))
-	var wg sync.WaitGroup
-	for i, from := range cuts {
-		to := ""
-		if i+1 < len(cuts) {
-			to = cuts[i+1]
-		}
-		wg.Go(func() {
-			b.parts[i], errs[i] = b.scan(ctx, sc, names, from, to, min(n, persons)/len(cuts))
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, done, fmt.Errorf("%s: %w", op, err)
-	}
-	open = func(ctx context.Context, cat, kind string, persons []string, values [][]byte) ([][]byte, error) {
-		return k.openAll(ctx, "envelope.OpenAvailable", cat, kind, persons, values, true, b)
-	}
-	return open, func() {
-		b.done.Store(true)
-		for i := range b.parts {
-			clear(b.parts[i].recs)
-			b.parts[i] = bulkPart{} // (to the collector before the caller is done)
-		}
-	}, nil
-}
-
-// scan reads the keys of the owners from from to to (size: about how
-// many owners) into a part.
-func (b *bulkKeys) scan(ctx context.Context, sc KeyScanner, names []string, from, to string, size int) (bulkPart, error) {
-	recLen := len(b.cats) * bulkRecSize
-	bp := bulkPart{from: from, slots: make(map[uint64]uint32, size), recs: make([]byte, 0, size*recLen)}
+	recLen := len(cats) * bulkRecSize
+	size := min(n, persons)
+	b.slots = make(map[uint64]uint32, size)
+	b.recs = make([]byte, 0, size*recLen)
 	var prev string
 	var rec []byte // the owner's records
-	err := sc.ScanNamed(ctx, names, b.masterID, from, to, func(owner string, name int, version uint32, master bool, wrapped []byte) error {
+	err = sc.ScanNamed(ctx, names, b.masterID, func(owner string, name int, version uint32, master bool, wrapped []byte) error {
 		if rec == nil || owner != prev {
-			slot := uint32(len(bp.recs) / recLen)
-			bp.recs = append(bp.recs, make([]byte, recLen)...)
-			rec = bp.recs[int(slot)*recLen:][:recLen:recLen]
+			slot := uint32(len(b.recs) / recLen)
+			b.recs = append(b.recs, make([]byte, recLen)...)
+			rec = b.recs[int(slot)*recLen:][:recLen:recLen]
 			prev = owner
-			h := maphash.String(b.k.seed, owner)
-			if _, dup := bp.slots[h]; dup { // (or an owner seen apart: asked too)
+			h := maphash.String(k.seed, owner)
+			if _, dup := b.slots[h]; dup { // (or an owner seen apart: asked too)
 				slot = bulkShared
 			}
-			bp.slots[h] = slot
+			b.slots[h] = slot
 		}
 		r := rec[name*bulkRecSize:][:bulkRecSize]
 		if !master || version == 0 || len(wrapped) != wrappedDataKeySize || wrapped[0] != wrapFormatV1 {
@@ -212,7 +144,17 @@ func (b *bulkKeys) scan(ctx context.Context, sc KeyScanner, names []string, from
 		copy(r[5:], wrapped[1:])
 		return nil
 	})
-	return bp, err
+	if err != nil {
+		return nil, done, fmt.Errorf("%s: %w", op, err)
+	}
+	open = func(ctx context.Context, cat, kind string, persons []string, values [][]byte) ([][]byte, error) {
+		return k.openAll(ctx, "envelope.OpenAvailable", cat, kind, persons, values, true, b)
+	}
+	return open, func() {
+		b.done.Store(true)
+		clear(b.recs)
+		b.recs, b.slots = nil, nil // (to the collector before the caller is done)
+	}, nil
 }
 
 // open opens in place the values (parsed) of the category cats[ci] whose
@@ -245,8 +187,7 @@ func (b *bulkKeys) open(op string, ci int, cat, kind string, persons []string, p
 					continue
 				}
 				h := hashes[i]
-				bp := b.part(persons[i])
-				slot, ok := bp.slots[h]
+				slot, ok := b.slots[h]
 				switch {
 				case stale[h%stripes] || slot == bulkShared:
 					asks[w] = append(asks[w], i)
@@ -254,7 +195,7 @@ func (b *bulkKeys) open(op string, ci int, cat, kind string, persons []string, p
 				case !ok:
 					continue // no key: nil
 				}
-				r := bp.recs[int(slot)*recLen+ci*bulkRecSize:][:bulkRecSize]
+				r := b.recs[int(slot)*recLen+ci*bulkRecSize:][:bulkRecSize]
 				switch r[0] {
 				case bulkAbsent:
 					continue

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -39,151 +38,95 @@ func sameOpened(got, want [][]byte) error {
 func TestReadDataKeysOpensAsOpenAvailable(t *testing.T) {
 	ctx := context.Background()
 	cats := []string{"fingerprint", "iris"}
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
-	defer func(split int) { bulkSplit = split }(bulkSplit)
-	for name, factory := range storeFactories() {
-		for parts, split := range map[string]int{"one part": 1 << 30, "two parts": 1} {
-			t.Run(name+", "+parts, func(t *testing.T) {
-				bulkSplit = split
-				k := newKeyring(t, factory(t), newMaster(t), Options{CacheSize: 4})
-				const n = 300
-				persons := make([]string, n+1)
-				vals := map[string][][]byte{}
-				for i := range n {
-					p := fmt.Sprintf("person-%03d", i)
-					persons[i] = p
-					for _, cat := range append(cats, "identity") {
-						if cat == "iris" && i%7 == 3 {
-							vals[cat] = append(vals[cat], nil) // no iris
-							continue
-						}
-						vals[cat] = append(vals[cat], seal(t, k, p, cat, "snap", fmt.Sprint(cat, i)))
-					}
-				}
-				// a person the store never held, with another's value
-				persons[n] = "ghost"
+	for storeName, factory := range storeFactories() {
+		t.Run(storeName, func(t *testing.T) {
+			k := newKeyring(t, factory(t), newMaster(t), Options{CacheSize: 4})
+			const n = 300
+			persons := make([]string, n+1)
+			vals := map[string][][]byte{}
+			for i := range n {
+				p := fmt.Sprintf("person-%03d", i)
+				persons[i] = p
 				for _, cat := range append(cats, "identity") {
-					vals[cat] = append(vals[cat], slices.Clone(vals[cat][0]))
-				}
-				// Before the read: a category shredded, a person erased, a key
-				// made again.
-				must := func(err error) {
-					t.Helper()
-					if err != nil {
-						t.Fatal(err)
+					if cat == "iris" && i%7 == 3 {
+						vals[cat] = append(vals[cat], nil) // no iris
+						continue
 					}
-				}
-				must(k.Shred(ctx, persons[5], "fingerprint"))
-				_, err := k.ShredPerson(ctx, persons[6])
-				must(err)
-				must(k.Shred(ctx, persons[7], "iris"))
-				seal(t, k, persons[7], "iris", "snap", "new")
-
-				open, done, err := k.ReadDataKeys(ctx, cats, n)
-				must(err)
-				if open == nil {
-					t.Fatal("no keys read")
-				}
-				defer done()
-				check := func(when string) {
-					t.Helper()
-					for _, cat := range append(cats, "identity") {
-						vs := vals[cat] // (identity: a category not read, opened as by OpenAvailable)
-						want, err := k.OpenAvailable(ctx, cat, "snap", persons, cloneAll(vs))
-						must(err)
-						got, err := open(ctx, cat, "snap", persons, cloneAll(vs))
-						must(err)
-						if err := sameOpened(got, want); err != nil {
-							t.Errorf("%s, %s: %v", when, cat, err)
-						}
-						opened := 0
-						for _, g := range got {
-							if g != nil {
-								opened++
-							}
-						}
-						if opened < n/2 {
-							t.Errorf("%s, %s: %d values opened", when, cat, opened)
-						}
-					}
-				}
-				check("after the read")
-				if got, _ := open(ctx, "fingerprint", "snap", persons[:8], cloneAll(vals["fingerprint"][:8])); got[5] != nil || got[6] != nil || string(got[4]) != "fingerprint4" {
-					t.Errorf("shredded before the read: %q", got)
-				}
-				// After the read: the same changes; and a rotation.
-				must(k.Shred(ctx, persons[10], "fingerprint"))
-				_, err = k.ShredPerson(ctx, persons[11])
-				must(err)
-				must(k.Shred(ctx, persons[12], "iris"))
-				seal(t, k, persons[12], "iris", "snap", "new")
-				check("after Shreds")
-				if got, _ := open(ctx, "fingerprint", "snap", persons[10:13], cloneAll(vals["fingerprint"][10:13])); got[0] != nil || got[1] != nil || string(got[2]) != "fingerprint12" {
-					t.Errorf("shredded after the read: %q", got)
-				}
-				must(k.RotateMaster(ctx, newMaster(t)))
-				check("after a rotation")
-
-				// Altered values and another kind: ErrTampered, as OpenAvailable.
-				bad := slices.Clone(vals["fingerprint"][20])
-				bad[len(bad)-1] ^= 1
-				if _, err := open(ctx, "fingerprint", "snap", persons[20:21], [][]byte{bad}); !errors.Is(err, ErrTampered) {
-					t.Errorf("altered value: %v", err)
-				}
-				if _, err := open(ctx, "fingerprint", "other", persons[20:21], cloneAll(vals["fingerprint"][20:21])); !errors.Is(err, ErrTampered) {
-					t.Errorf("another kind: %v", err)
-				}
-			})
-		}
-	}
-}
-
-// TestScanNamedParts: the parts SplitOwners cuts scan, one after the
-// other, to the whole store's keys of the names, in (owner, name) order.
-func TestScanNamedParts(t *testing.T) {
-	ctx := context.Background()
-	for name, factory := range storeFactories() {
-		t.Run(name, func(t *testing.T) {
-			store := factory(t)
-			k := newKeyring(t, store, newMaster(t), Options{})
-			for i := range 50 {
-				for _, cat := range []string{"a", "b", "c"} {
-					seal(t, k, fmt.Sprintf("p%02d", i), cat, "x", "v")
+					vals[cat] = append(vals[cat], seal(t, k, p, cat, "snap", fmt.Sprint(cat, i)))
 				}
 			}
-			sc := store.(KeyScanner)
-			n, err := sc.CountKeys(ctx)
-			if err != nil || n != 152 { // and the two secrets
-				t.Fatalf("%d keys, %v; want 152", n, err)
+			// a person the store never held, with another's value
+			persons[n] = "ghost"
+			for _, cat := range append(cats, "identity") {
+				vals[cat] = append(vals[cat], slices.Clone(vals[cat][0]))
 			}
-			scan := func(from, to string) []string {
-				var out []string
-				err := sc.ScanNamed(ctx, []string{"data/c", "data/a"}, k.MasterID(), from, to, func(owner string, name int, version uint32, master bool, wrapped []byte) error {
-					if !master || version == 0 || len(wrapped) != wrappedDataKeySize {
-						t.Errorf("%s %d: master %v, version %d, %d bytes", owner, name, master, version, len(wrapped))
-					}
-					out = append(out, fmt.Sprint(owner, "/", name))
-					return nil
-				})
+			// Before the read: a category shredded, a person erased, a key
+			// made again.
+			must := func(err error) {
+				t.Helper()
 				if err != nil {
 					t.Fatal(err)
 				}
-				return out
 			}
-			all := scan("", "")
-			if len(all) != 100 || all[0] != "p00/1" || all[1] != "p00/0" || all[99] != "p49/0" {
-				t.Fatalf("scanned %d keys: %q ... %q", len(all), all[:2], all[len(all)-1])
+			must(k.Shred(ctx, persons[5], "fingerprint"))
+			_, err := k.ShredPerson(ctx, persons[6])
+			must(err)
+			must(k.Shred(ctx, persons[7], "iris"))
+			seal(t, k, persons[7], "iris", "snap", "new")
+
+			open, done, err := k.ReadDataKeys(ctx, cats, n)
+			must(err)
+			if open == nil {
+				t.Fatal("no keys read")
 			}
-			cuts, err := sc.SplitOwners(ctx, n, 3)
-			if err != nil || len(cuts) != 2 || !slices.IsSorted(cuts) {
-				t.Fatalf("cuts %q, %v", cuts, err)
+			defer done()
+			check := func(when string) {
+				t.Helper()
+				for _, cat := range append(cats, "identity") {
+					vs := vals[cat] // (identity: a category not read, opened as by OpenAvailable)
+					want, err := k.OpenAvailable(ctx, cat, "snap", persons, cloneAll(vs))
+					must(err)
+					got, err := open(ctx, cat, "snap", persons, cloneAll(vs))
+					must(err)
+					if err := sameOpened(got, want); err != nil {
+						t.Errorf("%s, %s: %v", when, cat, err)
+					}
+					opened := 0
+					for _, g := range got {
+						if g != nil {
+							opened++
+						}
+					}
+					if opened < n/2 {
+						t.Errorf("%s, %s: %d values opened", when, cat, opened)
+					}
+				}
 			}
-			parts := slices.Concat(scan("", cuts[0]), scan(cuts[0], cuts[1]), scan(cuts[1], ""))
-			if !slices.Equal(parts, all) {
-				t.Errorf("the parts scan %q, the whole %q", parts, all)
+			check("after the read")
+			if got, _ := open(ctx, "fingerprint", "snap", persons[:8], cloneAll(vals["fingerprint"][:8])); got[5] != nil || got[6] != nil || string(got[4]) != "fingerprint4" {
+				t.Errorf("shredded before the read: %q", got)
 			}
-			if got := scan(cuts[0], cuts[1]); len(got) < 20 || len(got) > 50 {
-				t.Errorf("the middle part holds %d keys of 100", len(got))
+			// After the read: the same changes; and a rotation.
+			must(k.Shred(ctx, persons[10], "fingerprint"))
+			_, err = k.ShredPerson(ctx, persons[11])
+			must(err)
+			must(k.Shred(ctx, persons[12], "iris"))
+			seal(t, k, persons[12], "iris", "snap", "new")
+			check("after Shreds")
+			if got, _ := open(ctx, "fingerprint", "snap", persons[10:13], cloneAll(vals["fingerprint"][10:13])); got[0] != nil || got[1] != nil || string(got[2]) != "fingerprint12" {
+				t.Errorf("shredded after the read: %q", got)
+			}
+			must(k.RotateMaster(ctx, newMaster(t)))
+			check("after a rotation")
+
+			// Altered values and another kind: ErrTampered, as OpenAvailable.
+			bad := slices.Clone(vals["fingerprint"][20])
+			bad[len(bad)-1] ^= 1
+			if _, err := open(ctx, "fingerprint", "snap", persons[20:21], [][]byte{bad}); !errors.Is(err, ErrTampered) {
+				t.Errorf("altered value: %v", err)
+			}
+			if _, err := open(ctx, "fingerprint", "other", persons[20:21], cloneAll(vals["fingerprint"][20:21])); !errors.Is(err, ErrTampered) {
+				t.Errorf("another kind: %v", err)
 			}
 		})
 	}
@@ -229,7 +172,7 @@ func (s *oddScanner) GetMany(ctx context.Context, refs []Ref) ([]WrappedKey, err
 	return s.MemStore.GetMany(ctx, refs)
 }
 
-func (s *oddScanner) ScanNamed(ctx context.Context, names []string, masterID, from, to string, fn func(owner string, name int, version uint32, master bool, wrapped []byte) error) error {
+func (s *oddScanner) ScanNamed(ctx context.Context, names []string, masterID string, fn func(owner string, name int, version uint32, master bool, wrapped []byte) error) error {
 	type row struct {
 		owner   string
 		name    int
@@ -238,7 +181,7 @@ func (s *oddScanner) ScanNamed(ctx context.Context, names []string, masterID, fr
 		wrapped []byte
 	}
 	var rows []row
-	err := s.MemStore.ScanNamed(ctx, names, masterID, from, to, func(owner string, name int, version uint32, master bool, wrapped []byte) error {
+	err := s.MemStore.ScanNamed(ctx, names, masterID, func(owner string, name int, version uint32, master bool, wrapped []byte) error {
 		rows = append(rows, row{owner, name, version, master, slices.Clone(wrapped)})
 		return nil
 	})

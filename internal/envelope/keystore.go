@@ -173,33 +173,16 @@ func (s *MemStore) CountKeys(ctx context.Context) (int, error) {
 	return len(s.keys), nil
 }
 
-// SplitOwners implements KeyScanner.
-func (s *MemStore) SplitOwners(ctx context.Context, keys, parts int) ([]string, error) {
+// ScanNamed implements KeyScanner.
+func (s *MemStore) ScanNamed(ctx context.Context, names []string, masterID string, fn func(owner string, name int, version uint32, master bool, wrapped []byte) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	refs := slices.SortedFunc(maps.Keys(s.keys), compareRef)
-	var out []string
-	for i := 1; i < parts; i++ {
-		if j := i * keys / parts; j < len(refs) && (len(out) == 0 || refs[j].Owner > out[len(out)-1]) {
-			out = append(out, refs[j].Owner)
-		}
-	}
-	return out, nil
-}
-
-// ScanNamed implements KeyScanner.
-func (s *MemStore) ScanNamed(ctx context.Context, names []string, masterID, from, to string, fn func(owner string, name int, version uint32, master bool, wrapped []byte) error) error {
-	s.mu.Lock()
-	var keys []WrappedKey
 	for _, ref := range slices.SortedFunc(maps.Keys(s.keys), compareRef) {
-		if slices.Contains(names, ref.Name) && ref.Owner >= from && (to == "" || ref.Owner < to) {
-			keys = append(keys, cloneWrapped(s.keys[ref]))
-		}
-	}
-	s.mu.Unlock()
-	for _, wk := range keys {
-		if err := fn(wk.Ref.Owner, slices.Index(names, wk.Ref.Name), wk.Version, wk.MasterID == masterID, wk.Wrapped); err != nil {
-			return fmt.Errorf("envelope.MemStore.ScanNamed: %w", err)
+		if n := slices.Index(names, ref.Name); n >= 0 {
+			wk := s.keys[ref]
+			if err := fn(ref.Owner, n, wk.Version, wk.MasterID == masterID, bytes.Clone(wk.Wrapped)); err != nil {
+				return fmt.Errorf("envelope.MemStore.ScanNamed: %w", err)
+			}
 		}
 	}
 	return nil

@@ -35,10 +35,6 @@ import (
 // SQLiteStore is safe for concurrent use.
 type SQLiteStore struct {
 	db *sql.DB
-	// scan reads for ScanNamed, read-only, each scan on a connection of
-	// its own (closed after it), so that scans of parts of the table run
-	// side by side and the store's connection stays free.
-	scan *sql.DB
 }
 
 var _ KeyStore = (*SQLiteStore)(nil)
@@ -93,16 +89,6 @@ func OpenSQLiteStore(ctx context.Context, path string) (*SQLiteStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	r := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "query_only(1)", "mmap_size(2147418112)"} {
-		r.Add("_pragma", p)
-	}
-	r.Set("mode", "ro")
-	if s.scan, err = sql.Open("sqlite", "file:"+path+"?"+r.Encode()); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	s.scan.SetMaxIdleConns(0)
 	return s, nil
 }
 
@@ -146,7 +132,7 @@ func (s *SQLiteStore) migrate(ctx context.Context) error {
 }
 
 // Close closes the database.
-func (s *SQLiteStore) Close() error { return errors.Join(s.scan.Close(), s.db.Close()) }
+func (s *SQLiteStore) Close() error { return s.db.Close() }
 
 // Get implements KeyStore.
 func (s *SQLiteStore) Get(ctx context.Context, ref Ref) (WrappedKey, error) {
@@ -414,32 +400,11 @@ func (s *SQLiteStore) CountKeys(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// SplitOwners implements KeyScanner: the owner of the key at each cut
-// of the table in its primary key's order (SQLite steps over the keys
-// before it without reading them).
-func (s *SQLiteStore) SplitOwners(ctx context.Context, keys, parts int) ([]string, error) {
-	var out []string
-	for i := 1; i < parts; i++ {
-		var owner string
-		err := s.db.QueryRowContext(ctx, "SELECT owner FROM wrapped_keys ORDER BY owner, name LIMIT 1 OFFSET ?", i*keys/parts).Scan(&owner)
-		if errors.Is(err, sql.ErrNoRows) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("envelope.SQLiteStore.SplitOwners: %w", err)
-		}
-		if len(out) == 0 || owner > out[len(out)-1] {
-			out = append(out, owner)
-		}
-	}
-	return out, nil
-}
-
-// ScanNamed implements KeyScanner: one pass over the table's range in
-// its primary key's order (the file's order of a key store written in
-// that order, as Import writes one), on a read-only connection of its
-// own, names at most 8.
-func (s *SQLiteStore) ScanNamed(ctx context.Context, names []string, masterID, from, to string, fn func(owner string, name int, version uint32, master bool, wrapped []byte) error) error {
+// ScanNamed implements KeyScanner: one pass over the table in its
+// primary key's order (the file's order of a key store written in that
+// order, as Import writes one), on the store's connection (other calls
+// wait for it), names at most 8.
+func (s *SQLiteStore) ScanNamed(ctx context.Context, names []string, masterID string, fn func(owner string, name int, version uint32, master bool, wrapped []byte) error) error {
 	const op = "envelope.SQLiteStore.ScanNamed"
 	if len(names) == 0 || len(names) > 8 {
 		return fmt.Errorf("%s: %w: %d names", op, ErrInvalidArgument, len(names))
@@ -456,15 +421,7 @@ func (s *SQLiteStore) ScanNamed(ctx context.Context, names []string, masterID, f
 		args = append(args, driver.NamedValue{Ordinal: i + 2, Value: n})
 	}
 	q.WriteString(" END) AS p, wrapped FROM wrapped_keys WHERE p IS NOT NULL")
-	if from != "" {
-		fmt.Fprintf(&q, " AND owner >= ?%d", len(args)+1)
-		args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: from})
-	}
-	if to != "" {
-		fmt.Fprintf(&q, " AND owner < ?%d", len(args)+1)
-		args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: to})
-	}
-	conn, err := s.scan.Conn(ctx)
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
