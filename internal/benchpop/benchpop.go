@@ -80,6 +80,10 @@ type Report struct {
 	// CPU time of the whole process during the load (every core): on a
 	// shared machine, a steadier figure than the wall time.
 	LoadCPUSeconds float64 `json:"gallery_load_cpu_seconds"`
+	// of which system time, and the minor page faults of the load (a
+	// snapshot's load only)
+	LoadSysSeconds float64 `json:"gallery_load_sys_seconds,omitempty"`
+	LoadFaults     int64   `json:"gallery_load_minor_faults,omitempty"`
 	BytesPerPerson float64 `json:"gallery_bytes_per_person"`
 	// The process's resident memory sampled during the load (every 20 ms):
 	// before it, its peak, and the peak of its anonymous part (the Go heap
@@ -119,6 +123,8 @@ type Report struct {
 	SnapshotBytes            int64   `json:"snapshot_bytes,omitempty"`
 	SnapshotLoadSeconds      float64 `json:"snapshot_load_seconds,omitempty"`
 	SnapshotLoadCPUSeconds   float64 `json:"snapshot_load_cpu_seconds,omitempty"`
+	SnapshotLoadSysSeconds   float64 `json:"snapshot_load_sys_seconds,omitempty"` // of the CPU
+	SnapshotLoadFaults       int64   `json:"snapshot_load_minor_faults,omitempty"`
 	SnapshotLoadCPUPerPerson float64 `json:"snapshot_load_cpu_us_per_person,omitempty"`
 	SnapshotPersons          int     `json:"snapshot_persons,omitempty"`
 	SnapshotTemplates        int     `json:"snapshot_templates,omitempty"`
@@ -244,7 +250,9 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 			return rep, err
 		}
 		cpu0 := cpuTime()
+		sys0, flt0 := sysTime()
 		l, _, st, err := dedup.LoadSnapshot(ctx, opt.Snapshot, snapKeys, 0, 1)
+		sys1, flt1 := sysTime()
 		stopTrace()
 		switch {
 		case err == nil:
@@ -252,6 +260,7 @@ func Run(ctx context.Context, db store.Store, keys registry.Keyring, ropt regist
 			rep.LoadSource = "snapshot"
 			rep.LoadSeconds = st.Duration.Seconds()
 			rep.LoadCPUSeconds = (cpuTime() - cpu0).Seconds()
+			rep.LoadSysSeconds, rep.LoadFaults = (sys1 - sys0).Seconds(), flt1-flt0
 			ropt.Galleries = loaded{l}
 			reg = registry.New(db, keys, ropt)
 		case errors.Is(err, dedup.ErrSnapshot):
@@ -398,8 +407,11 @@ func snapshotRound(ctx context.Context, local *dedup.Local, keys dedup.SnapshotK
 	}
 	stop := peakSampler() // the resident memory while the load runs
 	cpu0 = cpuTime()
+	sys0, flt0 := sysTime()
 	l, _, st, err := dedup.LoadSnapshot(ctx, path, keys, 0, 1)
 	cpu := cpuTime() - cpu0
+	sys1, flt1 := sysTime()
+	rep.SnapshotLoadSysSeconds, rep.SnapshotLoadFaults = (sys1 - sys0).Seconds(), flt1-flt0
 	stopTrace()
 	rep.SnapshotPeakRSS, _ = stop()
 	if err != nil {
