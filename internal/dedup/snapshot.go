@@ -95,6 +95,14 @@ type SnapshotKeys interface {
 	OpenAvailable(ctx context.Context, cat, kind string, persons []string, values [][]byte) ([][]byte, error)
 }
 
+// snapshotBulkKeys is a SnapshotKeys that can read the keys of a whole
+// load in one pass of its key store, when that pays
+// (envelope.Keyring.ReadDataKeys): open is OpenAvailable served from the
+// keys read (nil: no read was made), done drops them.
+type snapshotBulkKeys interface {
+	ReadDataKeys(ctx context.Context, cats []string, persons int) (open func(ctx context.Context, cat, kind string, persons []string, values [][]byte) ([][]byte, error), done func(), err error)
+}
+
 // SnapshotStats reports a snapshot write or load.
 type SnapshotStats struct {
 	Persons   int            `json:"persons"`
@@ -605,6 +613,25 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 			}
 		}
 	}()
+	// The keys of the whole load, when the key store can read them in one
+	// pass and that pays (a shard of one, most of the store's keys
+	// wanted): read now, beside the reading of the first batches, and
+	// used by the openers in place of a key-store read a batch.
+	openAvailable := keys.OpenAvailable
+	keysDone := func() {}
+	if bk, ok := keys.(snapshotBulkKeys); ok && h.Persons > 0 {
+		var open func(ctx context.Context, cat, kind string, persons []string, values [][]byte) ([][]byte, error)
+		pprof.Do(ctx, pprof.Labels("stage", "open"), func(ctx context.Context) {
+			defer trace.StartRegion(ctx, "open").End()
+			open, keysDone, err = bk.ReadDataKeys(ctx, []string{Fingerprint, Iris}, h.Persons)
+		})
+		if err != nil {
+			return nil, h, st, fmt.Errorf("%w: %w", ErrSnapshot, err)
+		}
+		if open != nil {
+			openAvailable = open
+		}
+	}
 	// Opening (every core, one key read per batch and modality) runs
 	// beside the reading before it and the appending after it, in
 	// openers goroutines taking the batches in turn: one batch's keys are
@@ -647,7 +674,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 				if j.b.err == nil && o.err == nil {
 					for m, mod := range []string{Fingerprint, Iris} {
 						if len(j.b.ids[m]) > 0 && o.err == nil {
-							if o.plain[m], o.err = keys.OpenAvailable(ctx, mod, kind, j.b.ids[m], j.b.sealed[m]); o.err != nil {
+							if o.plain[m], o.err = openAvailable(ctx, mod, kind, j.b.ids[m], j.b.sealed[m]); o.err != nil {
 								o.err = fmt.Errorf("%w: %w", ErrSnapshot, o.err)
 							}
 						}
@@ -749,6 +776,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 		ended = o.b.end
 	}
 	bookkeeping.End()
+	keysDone() // every batch was opened
 	close(fpc)
 	close(irc)
 	appended.Wait()

@@ -550,3 +550,68 @@ func TestParseBatchRefsInOrder(t *testing.T) {
 		})
 	}
 }
+
+// bulkSpy is a keyring that tells whether a load read its keys in one
+// pass.
+type bulkSpy struct {
+	*envelope.Keyring
+	read bool
+}
+
+func (b *bulkSpy) ReadDataKeys(ctx context.Context, cats []string, persons int) (envelope.OpenFunc, func(), error) {
+	open, done, err := b.Keyring.ReadDataKeys(ctx, cats, persons)
+	b.read = open != nil
+	return open, done, err
+}
+
+// TestSnapshotKeysInOnePass: a load whose keys are read in one pass of
+// the key store (keys.db) gives what a load reading them a batch at a
+// time gives, erased persons skipped alike.
+func TestSnapshotKeysInOnePass(t *testing.T) {
+	ctx := context.Background()
+	m, err := envelope.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := envelope.OpenSQLiteStore(ctx, filepath.Join(t.TempDir(), "keys.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	p := newSnapPopIn(t, 40, 3, m, store)
+	path := filepath.Join(t.TempDir(), "g.snapshot")
+	if _, err := p.l.WriteSnapshot(ctx, path, p.keys, NewSnapshotHeader(0, 1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.keys.ShredPerson(ctx, p.persons[4]); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.keys.Shred(ctx, p.persons[5], Iris); err != nil {
+		t.Fatal(err)
+	}
+	spy := &bulkSpy{Keyring: p.keys}
+	bulk, _, bs, err := LoadSnapshot(ctx, path, spy, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !spy.read {
+		t.Fatal("the keys were not read in one pass")
+	}
+	plain, _, ps, err := LoadSnapshot(ctx, path, struct{ SnapshotKeys }{p.keys}, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bs.Skipped != 3 || bs.Persons != 39 || fmt.Sprint(bs.Templates) != fmt.Sprint(ps.Templates) || ps.Skipped != 3 || ps.Persons != 39 {
+		t.Errorf("in one pass %+v, a batch at a time %+v; want 3 records skipped, 39 persons", bs, ps)
+	}
+	if fmt.Sprint(bulk.Sizes()) != fmt.Sprint(plain.Sizes()) {
+		t.Errorf("sizes %v in one pass, %v a batch at a time", bulk.Sizes(), plain.Sizes())
+	}
+	for _, i := range []int{0, 4, 5, 39} {
+		for mod, probe := range p.probes(t, i) {
+			if want, have := search(t, plain, mod, probe), search(t, bulk, mod, probe); !slices.Equal(want, have) {
+				t.Errorf("person %d, %s: %v in one pass, %v a batch at a time", i, mod, have, want)
+			}
+		}
+	}
+}

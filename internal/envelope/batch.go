@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"iter"
 	"runtime"
 	"slices"
@@ -52,7 +53,7 @@ func (s *MemStore) GetMany(ctx context.Context, refs []Ref) ([]WrappedKey, error
 // concurrently is never put back in the cache. An error (the first, with
 // the index of its value) leaves the other results unspecified.
 func (k *Keyring) OpenAll(ctx context.Context, cat, kind string, persons []string, values [][]byte) ([][]byte, error) {
-	return k.openAll(ctx, "envelope.OpenAll", cat, kind, persons, values, false)
+	return k.openAll(ctx, "envelope.OpenAll", cat, kind, persons, values, false, nil)
 }
 
 // OpenAvailable is OpenAll for values that may outlive their keys (a
@@ -68,17 +69,26 @@ func (k *Keyring) OpenAll(ctx context.Context, cat, kind string, persons []strin
 // load reads each person's key once, and millions of them would only push
 // the keys in use out of it (and cost a cache insertion each).
 func (k *Keyring) OpenAvailable(ctx context.Context, cat, kind string, persons []string, values [][]byte) ([][]byte, error) {
-	return k.openAll(ctx, "envelope.OpenAvailable", cat, kind, persons, values, true)
+	return k.openAll(ctx, "envelope.OpenAvailable", cat, kind, persons, values, true, nil)
 }
 
 // openAll opens values; lenient: a missing or replaced key gives nil, and
-// values are opened in place.
-func (k *Keyring) openAll(ctx context.Context, op, cat, kind string, persons []string, values [][]byte, lenient bool) ([][]byte, error) {
+// values are opened in place. bulk (lenient only), if not nil, holds keys
+// read before (ReadDataKeys): the values whose keys it holds are opened
+// with them, the others as without it.
+func (k *Keyring) openAll(ctx context.Context, op, cat, kind string, persons []string, values [][]byte, lenient bool, bulk *bulkKeys) ([][]byte, error) {
 	if len(persons) != len(values) {
 		return nil, fmt.Errorf("%s: %w: %d persons, %d values", op, ErrInvalidArgument, len(persons), len(values))
 	}
 	out := make([][]byte, len(values))
 	parsed := make([]sealed, len(values))
+	var hashes []uint64 // the persons' hashes, for bulk
+	ci := -1
+	if bulk != nil && lenient {
+		if ci = slices.Index(bulk.cats, cat); ci >= 0 {
+			hashes = make([]uint64, len(values))
+		}
+	}
 	var locks [stripes]bool
 	need := 0
 	for i, v := range values {
@@ -93,13 +103,27 @@ func (k *Keyring) openAll(ctx context.Context, op, cat, kind string, persons []s
 			return nil, fmt.Errorf("%s: value %d: %w", op, i, err)
 		}
 		parsed[i] = sv
-		locks[k.stripeIndex(persons[i])] = true
+		h := maphash.String(k.seed, persons[i])
+		if hashes != nil {
+			hashes[i] = h
+		}
+		locks[h%stripes] = true // (stripeIndex)
 		need++
 	}
 	if need == 0 {
 		return out, nil
 	}
 	defer k.readLockStripes(&locks)()
+	if hashes != nil && k.master.ID() == bulk.masterID {
+		ask, err := bulk.open(op, ci, cat, kind, persons, parsed, values, hashes, out)
+		if err != nil {
+			return nil, err
+		}
+		if ask == nil {
+			return out, nil
+		}
+		values = ask // the rest as without bulk
+	}
 	keys, err := k.dataKeys(ctx, cat, persons, values, !lenient)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)

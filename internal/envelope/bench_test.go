@@ -232,3 +232,64 @@ func importKeys(b *testing.B, mem *MemStore, store *SQLiteStore) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkOpenLoadSQLite measures the opening of a gallery snapshot
+// load's values, every person's once, in batches of 2,048 (random ids in
+// no order), their keys in a keys.db of 50,000 persons with three keys
+// each: "batches" reads each batch's keys (OpenAvailable, a GetMany a
+// batch), "one-pass" reads them all first (ReadDataKeys, counted in);
+// cpu-ns/value is per value opened (the process's CPU, every core).
+func BenchmarkOpenLoadSQLite(b *testing.B) {
+	ctx := context.Background()
+	store, mem, m, k := benchKeysDB(b)
+	var err error
+	const persons, page = 50000, 2048
+	ids, vals := make([]string, persons), make([][]byte, persons)
+	for i := range persons {
+		var u [16]byte
+		_, _ = rand.Read(u[:])
+		ids[i] = fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+		if vals[i], err = k.Seal(ctx, ids[i], "fingerprint", "snap", make([]byte, 2600)); err != nil {
+			b.Fatal(err)
+		}
+		for _, cat := range []string{"identity", "iris"} {
+			if _, err = k.Seal(ctx, ids[i], cat, "x", nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	importKeys(b, mem, store)
+	k = newKeyring(b, store, m, Options{})
+	buf := make([][]byte, persons)
+	for _, mode := range []string{"batches", "one-pass"} {
+		b.Run(mode, func(b *testing.B) {
+			var cpu int64
+			n := 0
+			for b.Loop() {
+				for i := range buf {
+					buf[i] = append(buf[i][:0], vals[i]...) // opened in place
+				}
+				cpu0 := cpuNanos()
+				open, done := k.OpenAvailable, func() {}
+				if mode == "one-pass" {
+					var o OpenFunc
+					if o, done, err = k.ReadDataKeys(ctx, []string{"fingerprint"}, persons); err != nil || o == nil {
+						b.Fatal(o != nil, err)
+					}
+					open = o
+				}
+				for lo := 0; lo < persons; lo += page {
+					hi := min(lo+page, persons)
+					got, err := open(ctx, "fingerprint", "snap", ids[lo:hi], buf[lo:hi])
+					if err != nil || got[0] == nil {
+						b.Fatal(err)
+					}
+				}
+				done()
+				cpu += cpuNanos() - cpu0
+				n++
+			}
+			b.ReportMetric(float64(cpu)/float64(n*persons), "cpu-ns/value")
+		})
+	}
+}

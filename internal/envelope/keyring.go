@@ -13,6 +13,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -68,6 +69,11 @@ type Keyring struct {
 	seed   maphash.Seed
 	stripe [stripes]sync.RWMutex
 	cache  *keyCache
+	// shreds[i] counts the Shreds and ShredPersons of stripe i, added to
+	// while the stripe is held exclusively: keys read in bulk before
+	// (ReadDataKeys) are used only while their stripes' counts are
+	// unchanged.
+	shreds [stripes]atomic.Uint64
 
 	blind  []byte // root secret for blind indexes
 	mac    []byte // root secret for MACs
@@ -344,9 +350,11 @@ func (k *Keyring) Shred(ctx context.Context, person, cat string) error {
 	}
 	k.rot.RLock()
 	defer k.rot.RUnlock()
-	s := k.stripeFor(person)
+	i := k.stripeIndex(person)
+	s := &k.stripe[i]
 	s.Lock()
 	defer s.Unlock()
+	defer k.shreds[i].Add(1) // before the unlock
 	k.cache.evict(cacheKey{person, cat})
 	if err := k.store.Delete(ctx, dataRef(person, cat)); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
@@ -363,9 +371,11 @@ func (k *Keyring) ShredPerson(ctx context.Context, person string) (int, error) {
 	}
 	k.rot.RLock()
 	defer k.rot.RUnlock()
-	s := k.stripeFor(person)
+	i := k.stripeIndex(person)
+	s := &k.stripe[i]
 	s.Lock()
 	defer s.Unlock()
+	defer k.shreds[i].Add(1) // before the unlock
 	k.cache.evictPerson(person)
 	n, err := k.store.DeleteOwner(ctx, person)
 	if err != nil {

@@ -163,3 +163,27 @@ func compareRef(a, b Ref) int {
 	}
 	return cmp.Compare(a.Name, b.Name)
 }
+
+var _ KeyScanner = (*MemStore)(nil)
+
+// CountKeys implements KeyScanner.
+func (s *MemStore) CountKeys(ctx context.Context) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.keys), nil
+}
+
+// ScanNamed implements KeyScanner.
+func (s *MemStore) ScanNamed(ctx context.Context, names []string, masterID string, fn func(owner string, name int, version uint32, master bool, wrapped []byte) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ref := range slices.SortedFunc(maps.Keys(s.keys), compareRef) {
+		if n := slices.Index(names, ref.Name); n >= 0 {
+			wk := s.keys[ref]
+			if err := fn(ref.Owner, n, wk.Version, wk.MasterID == masterID, bytes.Clone(wk.Wrapped)); err != nil {
+				return fmt.Errorf("envelope.MemStore.ScanNamed: %w", err)
+			}
+		}
+	}
+	return nil
+}

@@ -387,3 +387,78 @@ func (s *SQLiteStore) Import(ctx context.Context, wks []WrappedKey) error {
 	}
 	return nil
 }
+
+var _ KeyScanner = (*SQLiteStore)(nil)
+
+// CountKeys implements KeyScanner (SQLite counts a table's b-tree cells
+// without reading the rows).
+func (s *SQLiteStore) CountKeys(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM wrapped_keys").Scan(&n); err != nil {
+		return 0, fmt.Errorf("envelope.SQLiteStore.CountKeys: %w", err)
+	}
+	return n, nil
+}
+
+// ScanNamed implements KeyScanner: one pass over the table in its
+// primary key's order (the file's order of a key store written in that
+// order, as Import writes one), on the store's connection (other calls
+// wait for it), names at most 8.
+func (s *SQLiteStore) ScanNamed(ctx context.Context, names []string, masterID string, fn func(owner string, name int, version uint32, master bool, wrapped []byte) error) error {
+	const op = "envelope.SQLiteStore.ScanNamed"
+	if len(names) == 0 || len(names) > 8 {
+		return fmt.Errorf("%s: %w: %d names", op, ErrInvalidArgument, len(names))
+	}
+	// Three columns (each column a Go value costs the driver two mutex
+	// round trips): the owner, the wrapped bytes and one integer packing
+	// the version (bits 4 up), whether masterID wrapped it (bit 3) and
+	// the name's index (bits 0-2).
+	var q strings.Builder
+	q.WriteString("SELECT owner, (version << 4) | ((master_id = ?1) << 3) | (CASE name")
+	args := []driver.NamedValue{{Ordinal: 1, Value: masterID}}
+	for i, n := range names {
+		fmt.Fprintf(&q, " WHEN ?%d THEN %d", i+2, i)
+		args = append(args, driver.NamedValue{Ordinal: i + 2, Value: n})
+	}
+	q.WriteString(" END) AS p, wrapped FROM wrapped_keys WHERE p IS NOT NULL")
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		qc, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return fmt.Errorf("the sqlite driver's connection (%T) does not run queries", dc)
+		}
+		rows, err := qc.QueryContext(ctx, q.String(), args)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var row [3]driver.Value
+		for {
+			err := rows.Next(row[:])
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			owner, ok1 := row[0].(string)
+			p, ok2 := row[1].(int64)
+			wrapped, ok3 := row[2].([]byte)
+			n, version := int(p&7), p>>4
+			if !ok1 || !ok2 || !ok3 || n >= len(names) || version < 0 || version > math.MaxUint32 {
+				return fmt.Errorf("a key has a column of the wrong type or range")
+			}
+			if err := fn(owner, n, uint32(version), p&8 != 0, wrapped); err != nil {
+				return err
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
