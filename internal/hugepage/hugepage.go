@@ -1,12 +1,14 @@
-// Package hugepage can ask the kernel to back large arrays with huge pages
-// (2 MiB) before they are first written. It does so only when the
-// environment variable ASSENT_HUGEPAGES is "1": on the virtual machine of
-// the eleventh session (transparent huge pages in "madvise" mode) the
-// first touch of fresh memory cost more in advised huge pages than in 4
-// KiB pages (about 2.9 s of CPU a GiB against 0.4 to 2.4), and a snapshot
-// load took less CPU without the advice (docs/galleries.md, "Eleventh
-// round"); the sixth session's machine had found the opposite ("Sixth
-// round"), so the advice stays to be measured on each machine.
+// Package hugepage asks the kernel to back large arrays with huge pages
+// (2 MiB) before they are first written, unless the environment variable
+// ASSENT_HUGEPAGES is "0". On the virtual machines of this project
+// (transparent huge pages in "madvise" mode) the first touch of fresh
+// memory is dear, and whether huge pages make it cheaper depends on the
+// machine and the size: the eleventh session's machine took less CPU
+// without the advice for a 100,000-person load but more at a million
+// (a start from a snapshot 35.5 / 39.3 s with it, 42.4 / 46.0 s without;
+// docs/galleries.md, "At a million people, eleventh session"), so the
+// advice stays on by default and ASSENT_HUGEPAGES=0 turns it off to
+// measure a machine.
 package hugepage
 
 import (
@@ -17,8 +19,8 @@ import (
 // Size is the huge page size the advice is aligned to.
 const Size = 2 << 20
 
-// enabled: ASSENT_HUGEPAGES=1 (read once, at start).
-var enabled = os.Getenv("ASSENT_HUGEPAGES") == "1"
+// enabled unless ASSENT_HUGEPAGES=0 (read once, at start).
+var enabled = os.Getenv("ASSENT_HUGEPAGES") != "0"
 
 // Advise advises huge pages for the aligned 2 MiB blocks inside s's
 // backing array (its capacity), when enabled (see the package comment).

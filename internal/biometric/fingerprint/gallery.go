@@ -279,8 +279,8 @@ func (s *slab) grow(n, gaps int) {
 	if s.n >= minChunk {
 		per = int(int64(s.gaps)*int64(size)*65/64/int64(s.n)) + 64
 	}
-	// A large chunk's arrays may be advised huge pages (only with
-	// ASSENT_HUGEPAGES=1: see internal/hugepage; only whole aligned 2 MiB
+	// A large chunk's arrays are advised huge pages (unless
+	// ASSENT_HUGEPAGES=0: see internal/hugepage; only whole aligned 2 MiB
 	// blocks inside an array can be: the geometry takes 4 MiB, the
 	// sketches 2 MiB and the bit positions about 14 MiB in a chunk of
 	// maxChunk cylinders; with chunks of 1 << 16, none was).
