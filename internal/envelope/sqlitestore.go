@@ -318,30 +318,8 @@ const getNamedQuery = `SELECT k.owner, k.version, k.master_id, k.wrapped, k.crea
 // getNamed appends to out the keys named name of the owners in the JSON
 // array owners.
 func (s *SQLiteStore) getNamed(ctx context.Context, out []WrappedKey, name, owners string) ([]WrappedKey, error) {
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return out, err
-	}
-	defer conn.Close()
-	err = conn.Raw(func(dc any) error {
-		q, ok := dc.(driver.QueryerContext)
-		if !ok {
-			return fmt.Errorf("the sqlite driver's connection (%T) does not run queries", dc)
-		}
-		rows, err := q.QueryContext(ctx, getNamedQuery, []driver.NamedValue{{Ordinal: 1, Value: name}, {Ordinal: 2, Value: owners}})
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		var row [5]driver.Value
-		for {
-			err := rows.Next(row[:])
-			if err == io.EOF {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
+	err := s.rawRows(ctx, getNamedQuery, []driver.NamedValue{{Ordinal: 1, Value: name}, {Ordinal: 2, Value: owners}}, 5,
+		func(row []driver.Value) error {
 			wk := WrappedKey{Ref: Ref{Name: name}}
 			var version, created int64
 			var okOwner, okVersion, okMaster, okWrapped, okCreated bool
@@ -355,9 +333,47 @@ func (s *SQLiteStore) getNamed(ctx context.Context, out []WrappedKey, name, owne
 			}
 			wk.Version, wk.Created = uint32(version), time.Unix(created, 0).UTC()
 			out = append(out, wk)
+			return nil
+		})
+	return out, err
+}
+
+// rawRows runs query on one connection of the store and calls fn with
+// each row of width columns, read straight from the driver (no
+// database/sql scanning: a load reads millions of keys). fn must not keep
+// the row's values beyond the call, except those the driver copies
+// ([]byte values are the driver's own copy). An error of fn stops the
+// read and is returned.
+func (s *SQLiteStore) rawRows(ctx context.Context, query string, args []driver.NamedValue, width int, fn func(row []driver.Value) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		qc, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return fmt.Errorf("the sqlite driver's connection (%T) does not run queries", dc)
+		}
+		rows, err := qc.QueryContext(ctx, query, args)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		row := make([]driver.Value, width)
+		for {
+			err := rows.Next(row)
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := fn(row); err != nil {
+				return err
+			}
 		}
 	})
-	return out, err
 }
 
 // Import stores the keys of wks not stored yet (as Create does each, an
@@ -421,41 +437,15 @@ func (s *SQLiteStore) ScanNamed(ctx context.Context, names []string, masterID st
 		args = append(args, driver.NamedValue{Ordinal: i + 2, Value: n})
 	}
 	q.WriteString(" END) AS p, wrapped FROM wrapped_keys WHERE p IS NOT NULL")
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	defer conn.Close()
-	err = conn.Raw(func(dc any) error {
-		qc, ok := dc.(driver.QueryerContext)
-		if !ok {
-			return fmt.Errorf("the sqlite driver's connection (%T) does not run queries", dc)
+	err := s.rawRows(ctx, q.String(), args, 3, func(row []driver.Value) error {
+		owner, ok1 := row[0].(string)
+		p, ok2 := row[1].(int64)
+		wrapped, ok3 := row[2].([]byte)
+		n, version := int(p&7), p>>4
+		if !ok1 || !ok2 || !ok3 || n >= len(names) || version < 0 || version > math.MaxUint32 {
+			return fmt.Errorf("a key has a column of the wrong type or range")
 		}
-		rows, err := qc.QueryContext(ctx, q.String(), args)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		var row [3]driver.Value
-		for {
-			err := rows.Next(row[:])
-			if err == io.EOF {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			owner, ok1 := row[0].(string)
-			p, ok2 := row[1].(int64)
-			wrapped, ok3 := row[2].([]byte)
-			n, version := int(p&7), p>>4
-			if !ok1 || !ok2 || !ok3 || n >= len(names) || version < 0 || version > math.MaxUint32 {
-				return fmt.Errorf("a key has a column of the wrong type or range")
-			}
-			if err := fn(owner, n, uint32(version), p&8 != 0, wrapped); err != nil {
-				return err
-			}
-		}
+		return fn(owner, n, uint32(version), p&8 != 0, wrapped)
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
