@@ -269,10 +269,20 @@ func BenchmarkBuilderLoad(b *testing.B) {
 // BenchmarkBuildSegment: one full segment (65,536 entries of 40 indexed
 // cylinders, random buckets), CPU time per posting.
 func BenchmarkBuildSegment(b *testing.B) {
+	per, tb, dirs := randomSegmentInput()
+	cpu0 := cpuNow()
+	for b.Loop() {
+		buildSegment(0, per, &tb, dirs)
+	}
+	b.ReportMetric(float64((cpuNow()-cpu0).Nanoseconds())/float64(b.N*len(dirs)*indexTables), "cpu-ns/posting")
+}
+
+// randomSegmentInput is one full segment's input for the segment-build
+// benchmarks: 65,536 entries of 40 indexed cylinders, random buckets and
+// directions (a fixed seed).
+func randomSegmentInput() (per []uint8, tb [indexTables][]uint16, dirs []uint8) {
 	r := rand.New(rand.NewPCG(1, 2))
-	per := make([]uint8, segEntries)
-	var tb [indexTables][]uint16
-	var dirs []uint8
+	per = make([]uint8, segEntries)
 	for e := range per {
 		per[e] = 40
 		for range 40 {
@@ -282,11 +292,7 @@ func BenchmarkBuildSegment(b *testing.B) {
 			}
 		}
 	}
-	cpu0 := cpuNow()
-	for b.Loop() {
-		buildSegment(0, per, &tb, dirs)
-	}
-	b.ReportMetric(float64((cpuNow()-cpu0).Nanoseconds())/float64(b.N*len(dirs)*indexTables), "cpu-ns/posting")
+	return per, tb, dirs
 }
 
 // TestKeysHoldNoPointers: a gallery's keys and their index hold no
@@ -308,19 +314,7 @@ func TestKeysHoldNoPointers(t *testing.T) {
 // iteration freed.
 func BenchmarkBuildSegments(b *testing.B) {
 	const segs = 16
-	r := rand.New(rand.NewPCG(1, 2))
-	per := make([]uint8, segEntries)
-	var tb [indexTables][]uint16
-	var dirs []uint8
-	for e := range per {
-		per[e] = 40
-		for range 40 {
-			dirs = append(dirs, uint8(r.IntN(64)))
-			for t := range tb {
-				tb[t] = append(tb[t], uint16(r.IntN(1<<indexBucketBits)))
-			}
-		}
-	}
+	per, tb, dirs := randomSegmentInput()
 	var user, sys time.Duration
 	var faults int64
 	usage := func() (u, s time.Duration, f int64) {
