@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 )
 
@@ -35,46 +33,29 @@ func TestDevColl9(t *testing.T) {
 			t.Fatal(err)
 		}
 		lines := make([]string, len(paths))
-		var wg sync.WaitGroup
-		const W = 2
-		for w := range W {
-			wg.Go(func() {
-				for i := w; i < len(paths); i += W {
-					data, err := os.ReadFile(filepath.Join(x.dir, paths[i]))
-					if err != nil {
-						continue
-					}
-					img, err := DecodeImage(data)
-					if err != nil {
-						continue
-					}
-					g := toGray(img, c.maxSide)
-					fillHighlights(g)
-					seg, ok := segmentWith(g, c)
-					if seg.pupil.r == 0 {
-						lines[i] = fmt.Sprintf("%s %s nopupil", x.name, paths[i])
-						continue
-					}
-					pr, ic := seg.pupil, seg.iris
-					fired := seg.alt.r > 0 && seg.alt == seg.iris
-					s := boxBlur(g, 2)
-					irisArcs := [][2]float64{{-math.Pi / 8, math.Pi / 5}, {4 * math.Pi / 5, 9 * math.Pi / 8}}
-					minSide := float64(min(g.w, g.h))
-					span := math.Max(3, pr.r*0.1)
-					spanY := span * c.limbusDy
-					r1c := int(math.Min(pr.r*c.collaretteBound, minSide*0.5))
-					var oc circle
-					od := math.NaN()
-					if o0 := int(ic.r * 1.25); o0 < r1c-6 {
-						oc, _ = bestEdge(s, ic.x, ic.y, span, spanY, 1, o0, r1c, 5, irisArcs, 48, c.oneArc)
-						oc, od = bestEdge(s, oc.x, oc.y, 1, min(1, spanY), 0.5, int(oc.r)-3, int(oc.r)+3, 5, irisArcs, 96, c.oneArc)
-					}
-					frac := (ic.r - pr.r) / (oc.r - pr.r)
-					lines[i] = fmt.Sprintf("%s %s ok=%v pr %.1f ir %.1f d %.2f or %.1f od %.2f frac %.3f fired %v off %.1f", x.name, paths[i], ok, pr.r, ic.r, seg.contrast, oc.r, od, frac, fired, ic.x-pr.x)
-				}
-			})
-		}
-		wg.Wait()
+		forEachSetImage(x.dir, paths, c, func(i int, g gray) {
+			seg, ok := segmentWith(g, c)
+			if seg.pupil.r == 0 {
+				lines[i] = fmt.Sprintf("%s %s nopupil", x.name, paths[i])
+				return
+			}
+			pr, ic := seg.pupil, seg.iris
+			fired := seg.alt.r > 0 && seg.alt == seg.iris
+			s := boxBlur(g, 2)
+			irisArcs := [][2]float64{{-math.Pi / 8, math.Pi / 5}, {4 * math.Pi / 5, 9 * math.Pi / 8}}
+			minSide := float64(min(g.w, g.h))
+			span := math.Max(3, pr.r*0.1)
+			spanY := span * c.limbusDy
+			r1c := int(math.Min(pr.r*c.collaretteBound, minSide*0.5))
+			var oc circle
+			od := math.NaN()
+			if o0 := int(ic.r * 1.25); o0 < r1c-6 {
+				oc, _ = bestEdge(s, ic.x, ic.y, span, spanY, 1, o0, r1c, 5, irisArcs, 48, c.oneArc)
+				oc, od = bestEdge(s, oc.x, oc.y, 1, min(1, spanY), 0.5, int(oc.r)-3, int(oc.r)+3, 5, irisArcs, 96, c.oneArc)
+			}
+			frac := (ic.r - pr.r) / (oc.r - pr.r)
+			lines[i] = fmt.Sprintf("%s %s ok=%v pr %.1f ir %.1f d %.2f or %.1f od %.2f frac %.3f fired %v off %.1f", x.name, paths[i], ok, pr.r, ic.r, seg.contrast, oc.r, od, frac, fired, ic.x-pr.x)
+		})
 		for _, l := range lines {
 			fmt.Fprintln(f, l)
 		}

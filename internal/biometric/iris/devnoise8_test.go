@@ -6,10 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
-	"runtime"
 	"slices"
-	"sync"
 	"testing"
 )
 
@@ -79,30 +76,14 @@ func TestDevNoise8(t *testing.T) {
 		}
 		sp := make([]float64, len(paths))
 		rp := make([]float64, len(paths))
-		var wg sync.WaitGroup
-		W := runtime.GOMAXPROCS(0)
-		for w := range W {
-			wg.Go(func() {
-				for i := w; i < len(paths); i += W {
-					sp[i] = math.NaN()
-					data, err := os.ReadFile(filepath.Join(dir, paths[i]))
-					if err != nil {
-						continue
-					}
-					img, err := DecodeImage(data)
-					if err != nil {
-						continue
-					}
-					g := toGray(img, c.maxSide)
-					fillHighlights(g)
-					seg, ok := segmentWith(g, c)
-					if ok {
-						sp[i], rp[i] = pupilSpread(g, seg.pupil), seg.pupil.r
-					}
-				}
-			})
+		for i := range sp {
+			sp[i] = math.NaN()
 		}
-		wg.Wait()
+		forEachSetImage(dir, paths, c, func(i int, g gray) {
+			if seg, ok := segmentWith(g, c); ok {
+				sp[i], rp[i] = pupilSpread(g, seg.pupil), seg.pupil.r
+			}
+		})
 		var v, r []float64
 		for i := range sp {
 			if !math.IsNaN(sp[i]) {

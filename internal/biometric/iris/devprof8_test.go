@@ -5,7 +5,10 @@ import (
 	"iter"
 	"math"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -95,4 +98,31 @@ func devImages(t *testing.T, env string, c config) iter.Seq2[string, gray] {
 			}
 		}
 	}
+}
+
+// forEachSetImage calls fn(i, g) for each paths[i] under dir that reads
+// and decodes, with g its grey image as extraction sees it (scaled,
+// highlights filled), on every core: fn runs concurrently and must write
+// only to index i of its outputs. Unreadable images are skipped.
+func forEachSetImage(dir string, paths []string, c config, fn func(i int, g gray)) {
+	var wg sync.WaitGroup
+	w := runtime.GOMAXPROCS(0)
+	for k := range w {
+		wg.Go(func() {
+			for i := k; i < len(paths); i += w {
+				data, err := os.ReadFile(filepath.Join(dir, paths[i]))
+				if err != nil {
+					continue
+				}
+				img, err := DecodeImage(data)
+				if err != nil {
+					continue
+				}
+				g := toGray(img, c.maxSide)
+				fillHighlights(g)
+				fn(i, g)
+			}
+		})
+	}
+	wg.Wait()
 }
