@@ -150,11 +150,12 @@ func defaultConfig() config {
 		// iris radius, the physiological small end), not the first
 		// search's 4: IITD 168_R, limbus at 4.4-5 pupil radii.
 		collaretteFrac: 0.5, collaretteEdge: 3, collaretteBound: 5,
-		// Off: 0.85 moves 14 IITD images and no CASIA-IrisV1 one, and
-		// IITD's EER falls (0.315 -> 0.270 %), but its lower threshold
-		// binds CASIA's genuine pairs (out of sample 0.353 -> 0.441 %;
-		// docs/iris.md, "Issue 17, ninth round").
-		collaretteNear: 0,
+		// 0.85 moves 14 IITD images and no CASIA-IrisV1 one (ninth
+		// round: alone, IITD's lower threshold bound CASIA's genuine
+		// pairs, out of sample 0.353 -> 0.441 %); shipped in the tenth
+		// round with the lower lid's step (lidStep), which takes those
+		// pairs in (docs/iris.md, "Issue 17, tenth round").
+		collaretteNear: 0.85,
 		// A limbus arc out of the frame (IITD: 36_L, 048_R, 127_R, 138_L/R)
 		// leaves the other to decide, at half its strength so an edge seen
 		// on both sides still wins where there is one (CASIA-IrisV1 is
@@ -180,7 +181,11 @@ func defaultConfig() config {
 		// image and no other IITD image changes).
 		pupilCut:    0.5,
 		lashDensity: 0, lashDensK: 1.5, lashWinCols: 8, lashWinRows: 2,
-		lidBright: 0, lidBrightCols: 8,
+		// The lower lid: a step of 1 sigma over four rows to a band at
+		// least 1 sigma brighter than the lateral iris, to the band's
+		// edge (issue 17, tenth round: CASIA-IrisV1 070_1_1 and 101_2_3;
+		// the level bound after IITD 038_R, whose iris rings made steps).
+		lidBright: 0, lidBrightCols: 8, lidStep: 1, lidStepLevel: 1,
 	}
 }
 
