@@ -99,13 +99,15 @@ type config struct {
 	// upperSector: every sample within this many radians of straight
 	// up is occluded (the upper iris under lashes); 0 = off.
 	upperSector float64
-	// lashDensity: on the upper side, a column is masked from the first
-	// row where at least this share of the samples around it (lashWinCols
-	// columns either side, lashWinRows rows either side) are thin dark
-	// strokes: darker by lashDensK robust sigmas than the brightest
-	// sample within ±3 columns of their row (a black top-hat). Lashes
-	// hanging over the upper iris are such strokes, dense; iris texture
-	// gives them sparsely. 0 = off.
+	// lashDensity: on the upper side, a column is masked over the rows
+	// next to its front (or the band's outer edge), row after row, where
+	// at least this share of the samples around them (lashWinCols columns
+	// either side, lashWinRows rows either side) are thin dark strokes:
+	// darker by lashDensK robust sigmas than the brightest sample within
+	// ±3 columns of their row (a black top-hat). Lashes hanging from the
+	// lid over the upper iris are such strokes, dense; iris texture gives
+	// them sparsely. 0 = off (issue 17, tenth round: it loses on both
+	// sets).
 	lashDensity, lashDensK   float64
 	lashWinCols, lashWinRows int
 	// lidBright: on the lower side (both sides with lidBrightBoth), a
@@ -130,6 +132,9 @@ type config struct {
 	// also be at least this many sigmas brighter than the lateral iris of
 	// its row. 0 = no such bound.
 	lidStepLevel float64
+	// lidStepSkip: the level bounds are tested from this many rows
+	// outward of the step's row (whose average straddles the step).
+	lidStepSkip int
 }
 
 func defaultConfig() config {
@@ -185,6 +190,9 @@ func defaultConfig() config {
 		// least 1 sigma brighter than the lateral iris, to the band's
 		// edge (issue 17, tenth round: CASIA-IrisV1 070_1_1 and 101_2_3;
 		// the level bound after IITD 038_R, whose iris rings made steps).
+		// Testing the level from the row after the step (lidStepSkip 1)
+		// gains a CASIA pair out of sample but loses an IITD pair in
+		// sample and one more to the coarse pass: not kept.
 		lidBright: 0, lidBrightCols: 8, lidStep: 1, lidStepLevel: 1,
 	}
 }
@@ -541,7 +549,7 @@ func brightFronts(front []int, band []float32, seen []bool, med, sigma float64, 
 				if !(b-a >= step) {
 					continue
 				}
-				for r := i; r < rows; r++ {
+				for r := min(i+c.lidStepSkip, rows-1); r < rows; r++ {
 					if !(prof[r]-a >= step/2) || prof[r] < c.lidStepLevel*sigma {
 						continue scan
 					}

@@ -131,6 +131,8 @@ func tuneConfig(spec string) (config, error) {
 			c.lidBright = f
 		case "lidBrightCols":
 			c.lidBrightCols = int(f)
+		case "lidStepSkip":
+			c.lidStepSkip = int(f)
 		case "lidStepLevel":
 			c.lidStepLevel = f
 		case "lidStep":
