@@ -1,6 +1,7 @@
 package iris
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/bits"
@@ -440,5 +441,52 @@ func TestDevLower10(t *testing.T) {
 			b.WriteString("\n")
 		}
 		t.Log(b.String())
+	}
+}
+
+// TestDevCoarseLost10 lists the genuine pairs of ASSENT_IRIS_DATA that the
+// full comparison accepts at the 1:N threshold of 200,000 eyes and the
+// coarse pass of a search drops (as coarseCheck counts them), with
+// ASSENT_IRIS_TUNE. A development aid: ASSENT_IRIS_DEV=1.
+func TestDevCoarseLost10(t *testing.T) {
+	dir := os.Getenv("ASSENT_IRIS_DATA")
+	if dir == "" || os.Getenv("ASSENT_IRIS_DEV") == "" {
+		t.Skip("development aid; set ASSENT_IRIS_DEV=1 and ASSENT_IRIS_DATA")
+	}
+	c, err := tuneConfig(os.Getenv("ASSENT_IRIS_TUNE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := evaluate(context.Background(), dir, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := DefaultMatcher()
+	g := NewGallery(GalleryOptions{Matcher: m})
+	strict := ThresholdForFMR(1 / (100 * 200000.0))
+	e := make([]uint64, 2*g.words)
+	ss := r.samples
+	for i := range ss {
+		if ss[i].t == nil {
+			continue
+		}
+		p := g.prepare(ss[i].t)
+		k := g.coarseKernel(p.coarseShifts, strict+DefaultCoarseMargin, strict+DefaultCoarseHalfMargin)
+		for j := i + 1; j < len(ss); j++ {
+			if ss[j].t == nil || ss[j].eye != ss[i].eye {
+				continue
+			}
+			g.packEntry(e, ss[j].t.Code, ss[j].t.Mask)
+			pn := pairNorm(float64(m.NormBits), p.q, corrRoot(ss[j].t.RowCorrelation()))
+			full := best(p.full, e, p.shifts, m.MinBits, pn)
+			if full > strict {
+				continue
+			}
+			if !k.pass(p.coarse, g.coarsePart(e), float32(math.Sqrt(float64(m.NormBits)/pn))) {
+				rel1, _ := filepath.Rel(dir, ss[i].path)
+				rel2, _ := filepath.Rel(dir, ss[j].path)
+				t.Logf("LOST %s~%s full %.4f (1:N threshold %.4f)", rel1, rel2, full, strict)
+			}
+		}
 	}
 }
