@@ -129,3 +129,85 @@ func TestDetrendBand(t *testing.T) {
 		}
 	}
 }
+
+// A lower lid over the outer band (a step of 2 sigma from row 20 outward
+// on the lower side) is masked from its edge by maskOcclusions; a slow
+// illumination gradient of the same total rise, or a step that falls back
+// (a bright ring of iris), is not. With lidStep off the lid is not masked:
+// most of it is under the 3-sigma bright rule (single samples over it and
+// their columns are masked).
+func TestLowerLidStep(t *testing.T) {
+	c := defaultConfig()
+	rows, cols := c.polarRows, c.polarCols
+	const sigma, med = 10.0, 120.0
+	r := rand.New(rand.NewPCG(3, 4))
+	lower := func(j int) bool { return math.Sin(2*math.Pi*float64(j)/float64(cols)) > 0.6 }
+	mk := func(f func(i int) float64) []float32 {
+		b := make([]float32, rows*cols)
+		for i := range rows {
+			for j := range cols {
+				v := med + sigma*r.NormFloat64()
+				if lower(j) {
+					v += sigma * f(i)
+				}
+				b[i*cols+j] = float32(v)
+			}
+		}
+		return b
+	}
+	// masked reports the share of occluded samples in the lower columns
+	// at rows 24-31 and at rows 0-15.
+	masked := func(band []float32, c config) (outer, inner float64) {
+		occ := make([]bool, len(band))
+		maskOcclusions(band, occ, c)
+		var no, ni, n int
+		for j := range cols {
+			if !lower(j) {
+				continue
+			}
+			n++
+			for i := range rows {
+				if occ[i*cols+j] {
+					if i >= 24 {
+						no++
+					}
+					if i < 16 {
+						ni++
+					}
+				}
+			}
+		}
+		return float64(no) / float64(8*n), float64(ni) / float64(16*n)
+	}
+	lid := mk(func(i int) float64 {
+		if i >= 20 {
+			return 2
+		}
+		return 0
+	})
+	gradient := mk(func(i int) float64 { return 1.5 * float64(i) / float64(rows-1) })
+	ring := mk(func(i int) float64 {
+		if i >= 12 && i < 18 {
+			return 1.5
+		}
+		return 0
+	})
+	off := c
+	off.lidStep = 0
+	if o, in := masked(lid, c); o < 0.9 || in > 0.05 {
+		t.Errorf("lower lid: %.2f of the outer rows and %.2f of the inner masked, want >= 0.9 and <= 0.05", o, in)
+	}
+	if o, _ := masked(lid, off); o > 0.5 {
+		t.Errorf("lower lid with lidStep off: %.2f of the outer rows masked, want <= 0.5 (the test's lid must be mostly under the 3-sigma rule)", o)
+	}
+	for _, x := range []struct {
+		name string
+		band []float32
+	}{{"gradient", gradient}, {"ring", ring}} {
+		o, in := masked(x.band, c)
+		o0, in0 := masked(x.band, off)
+		if o-o0 > 0.03 || in-in0 > 0.03 {
+			t.Errorf("%s: %.2f of the outer rows and %.2f of the inner masked, %.2f and %.2f with lidStep off, want at most 0.03 more", x.name, o, in, o0, in0)
+		}
+	}
+}

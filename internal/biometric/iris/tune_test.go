@@ -119,6 +119,26 @@ func tuneConfig(spec string) (config, error) {
 			c.collaretteBound = f
 		case "collaretteNear":
 			c.collaretteNear = f
+		case "lashDensity":
+			c.lashDensity = f
+		case "lashDensK":
+			c.lashDensK = f
+		case "lashWinCols":
+			c.lashWinCols = int(f)
+		case "lashWinRows":
+			c.lashWinRows = int(f)
+		case "lidBright":
+			c.lidBright = f
+		case "lidBrightCols":
+			c.lidBrightCols = int(f)
+		case "lidStepSkip":
+			c.lidStepSkip = int(f)
+		case "lidStepLevel":
+			c.lidStepLevel = f
+		case "lidStep":
+			c.lidStep = f
+		case "lidBrightBoth":
+			c.lidBrightBoth = f != 0
 		default:
 			return c, fmt.Errorf("unknown parameter %q", k)
 		}
@@ -279,8 +299,9 @@ func TestDevSeg(t *testing.T) {
 
 // TestDevExtractCPU reports the CPU time (user + system, this process) of
 // Extract per image on the first 100 images of ASSENT_IRIS_DEV_CPU, one
-// goroutine: on a machine shared with other jobs the wall time of a
-// benchmark says little. A development aid.
+// goroutine, with the parameters of ASSENT_IRIS_TUNE (may be empty): on a
+// machine shared with other jobs the wall time of a benchmark says little.
+// A development aid.
 func TestDevExtractCPU(t *testing.T) {
 	dir := os.Getenv("ASSENT_IRIS_DEV_CPU")
 	if dir == "" {
@@ -311,10 +332,14 @@ func TestDevExtractCPU(t *testing.T) {
 		}
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
+	c, err := tuneConfig(os.Getenv("ASSENT_IRIS_TUNE"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for round := range 3 {
 		start := cpu()
 		for _, img := range imgs {
-			Extract(img)
+			extract(img, c)
 		}
 		t.Logf("round %d: %.1f ms CPU per image (%d images)", round, float64(cpu()-start)/float64(time.Millisecond)/float64(len(imgs)), len(imgs))
 	}
