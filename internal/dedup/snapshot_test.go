@@ -529,7 +529,7 @@ func TestParseBatchRefsInOrder(t *testing.T) {
 			}
 			var st SnapshotStats
 			st.Templates = map[string]int{}
-			if _, err := l.parseBatch(b, plains, &st); err != nil {
+			if _, err := l.parseBatch(b, plains, &st, nil); err != nil {
 				t.Fatal(err)
 			}
 			for pid, w := range want {
