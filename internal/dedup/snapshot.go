@@ -162,8 +162,8 @@ func (l *Local) WriteSnapshot(ctx context.Context, path string, keys SnapshotKey
 		}
 	}()
 	l.mu.RLock()
-	persons := make([]ident, 0, len(l.refs))
-	for p := range l.refs {
+	persons := make([]ident, 0, l.refs.len())
+	for p := range l.refs.keys() {
 		persons = append(persons, p)
 	}
 	l.mu.RUnlock()
@@ -296,7 +296,7 @@ func (l *Local) snapshotPlain(batch []ident) (ids []string, plain [2][][]byte, e
 		}
 		rbuf = l.refsOf(rbuf[:0], p)
 		for _, r := range rbuf {
-			o, ok := l.owner[r]
+			o, ok := l.owner.get(r)
 			if !ok {
 				continue
 			}
@@ -725,8 +725,8 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 	l := NewLocal()
 	fb := fingerprint.NewBuilder(h.Fingerprints)
 	l.irises.Grow(h.Irises)
-	l.owner = make(map[ident]owned, h.Fingerprints+h.Irises)
-	l.refs = make(map[ident]refList, h.Persons)
+	l.owner = newIDTable[owned](h.Fingerprints + h.Irises)
+	l.refs = newIDTable[refList](h.Persons)
 	// Appending, in three goroutines so that no one of them is the load's
 	// critical path: the bookkeeping (the persons' and references' ids and
 	// maps) parses each batch and hands its keys and forms on to the
@@ -843,7 +843,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 	}
 	l.fingers = g
 	l.irises.Trim()
-	st.Persons = len(l.refs)
+	st.Persons = l.refs.len()
 	st.Bytes = sr.size
 	st.Duration = time.Since(start)
 	return l, h, st, nil
@@ -923,11 +923,9 @@ func (l *Local) parseBatch(b snapBatch, plains [2][][]byte, st *SnapshotStats, p
 				}
 				form := p[w : w+int(n)]
 				p = p[w+int(n):]
-				// One map operation: a reference twice does not grow the
-				// map (and the load fails).
-				held := len(l.owner)
-				l.owner[rid] = owned{person: pid, modality: uint8(m + 1)}
-				if len(l.owner) == held {
+				// One table operation: a reference twice is not added
+				// again (and the load fails).
+				if !l.owner.put(rid, owned{person: pid, modality: uint8(m + 1)}) {
 					return nil, fmt.Errorf("%w: a reference twice", ErrSnapshot)
 				}
 				pb.forms[m] = append(pb.forms[m], form)

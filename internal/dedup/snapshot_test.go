@@ -511,7 +511,6 @@ func TestParseBatchRefsInOrder(t *testing.T) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			l := NewLocal()
-			l.owner, l.refs = map[ident]owned{}, map[ident]refList{}
 			var b snapBatch
 			var plains [2][][]byte
 			want := map[ident][2][]ident{} // person -> its references per modality, in order
@@ -535,10 +534,11 @@ func TestParseBatchRefsInOrder(t *testing.T) {
 			for pid, w := range want {
 				var got [2][]ident
 				for _, rid := range l.refsOf(nil, pid) {
-					m := int(l.owner[rid].modality) - 1
+					o, _ := l.owner.get(rid)
+					m := int(o.modality) - 1
 					got[m] = append(got[m], rid)
-					if l.owner[rid].person != pid {
-						t.Errorf("%v owned by %v, want %v", rid, l.owner[rid].person, pid)
+					if o.person != pid {
+						t.Errorf("%v owned by %v, want %v", rid, o.person, pid)
 					}
 				}
 				for m := range 2 {
