@@ -351,7 +351,7 @@ type snapshotReader struct {
 	// the persons' ids of the block being read: their bytes, and where
 	// each record's is (start and end, by modality), made one string at
 	// the block's end
-	idb []byte
+	idb  []byte
 	idAt [2][]int32
 }
 
