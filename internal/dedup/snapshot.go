@@ -795,8 +795,11 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 	pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("stage", "bookkeeping")))
 	defer pprof.SetGoroutineLabels(ctx)
 	bookkeeping := trace.StartRegion(ctx, "bookkeeping")
+	pacer := newLoadPacer()
+	defer pacer.done()
 	ended, failed := false, false
 	for oc := range openedc {
+		pacer.pace()
 		o := <-oc
 		if failed {
 			continue
