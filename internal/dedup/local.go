@@ -64,8 +64,9 @@ const (
 //
 // Reference and person ids are held as 16 bytes (see ident), and the
 // galleries are keyed by those bytes: at a million people, strings and
-// their maps would take about a kilobyte per person. The maps kept per
-// reference and per person hold no pointer (a person's first references
+// their maps would take about a kilobyte per person. The tables kept per
+// reference and per person (idTable, not Go maps: a load fills millions
+// of entries at once) hold no pointer (a person's first references
 // inline, see refList), so the garbage collector does not visit their
 // millions of entries on every cycle.
 type Local struct {

@@ -729,7 +729,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 	l.refs = newIDTable[refList](h.Persons)
 	// Appending, in three goroutines so that no one of them is the load's
 	// critical path: the bookkeeping (the persons' and references' ids and
-	// maps) parses each batch and hands its keys and forms on to the
+	// tables) parses each batch and hands its keys and forms on to the
 	// fingerprint builder and to the iris arrays, which work side by side;
 	// the later of the two hands the batch's buffers back to the reader.
 	fpc, irc := make(chan *parsedBatch, 1), make(chan *parsedBatch, 1)
