@@ -4,12 +4,19 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
+	"strconv"
 	"sync"
 )
 
 // loadHeadroom is the heap a load lets its garbage take beyond the live
 // heap before a collection (see loadPacer). A variable for the tests.
 var loadHeadroom uint64 = 512 << 20
+
+func init() { // TEMPORARY: ASSENT_LF_HEADROOM=MB
+	if v, err := strconv.Atoi(os.Getenv("ASSENT_LF_HEADROOM")); err == nil {
+		loadHeadroom = uint64(v) << 20
+	}
+}
 
 // minLoadGCPercent bounds the GC percent a load sets from below.
 const minLoadGCPercent = 5

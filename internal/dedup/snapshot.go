@@ -385,9 +385,6 @@ type snapBatch struct {
 // recycle hands a batch's buffers back to the reader.
 func (s *snapshotReader) recycle(b snapBatch) {
 	if b.buf != nil {
-		if !reuseParsed {
-			b = snapBatch{buf: b.buf}
-		}
 		for m := range 2 {
 			clear(b.ids[m]) // (the batch's id string, to the collector)
 			b.ids[m], b.sealed[m] = b.ids[m][:0], b.sealed[m][:0]
@@ -421,7 +418,7 @@ func (s *snapshotReader) next() snapBatch {
 	s.idb = s.idb[:0]
 	s.idAt[0], s.idAt[1] = s.idAt[0][:0], s.idAt[1][:0]
 	b = s.readBlock(b)
-	if b.err == nil && reuseParsed {
+	if b.err == nil {
 		// The persons' ids: one string for the block, each id a part.
 		ids := string(s.idb)
 		for m := range 2 {
@@ -519,13 +516,9 @@ func (s *snapshotReader) readBlock(b snapBatch) snapBatch {
 		s.crc.Write(p[:k])
 		s.size += int64(k)
 		s.records++
-		if reuseParsed {
-			s.idAt[m] = append(s.idAt[m], int32(len(s.idb)), int32(len(s.idb)+idn))
-			s.idb = append(s.idb, p[3:3+idn]...)
-			b.ids[m] = append(b.ids[m], "")
-		} else {
-			b.ids[m] = append(b.ids[m], string(p[3:3+idn]))
-		}
+		s.idAt[m] = append(s.idAt[m], int32(len(s.idb)), int32(len(s.idb)+idn))
+		s.idb = append(s.idb, p[3:3+idn]...)
+		b.ids[m] = append(b.ids[m], "") // (made at the block's end, by next)
 		b.sealed[m] = append(b.sealed[m], p[3+idn+w:k:k])
 		p = p[k:]
 	}
@@ -869,9 +862,6 @@ type parsedBatch struct {
 	kbuf []byte
 }
 
-// reuseParsed: TEMPORARY switch for measuring (ASSENT_LF_OLD=1 off).
-var reuseParsed = os.Getenv("ASSENT_LF_OLD") == ""
-
 // parsedRec is a record's person and its references, all[lo:hi] of its
 // parsedBatch.
 type parsedRec struct {
@@ -884,7 +874,7 @@ type parsedRec struct {
 // them; the entries go to the galleries after (see LoadSnapshot). pb, if
 // not nil, is a batch done with, whose slices are reused.
 func (l *Local) parseBatch(b snapBatch, plains [2][][]byte, st *SnapshotStats, pb *parsedBatch) (*parsedBatch, error) {
-	if pb == nil || !reuseParsed {
+	if pb == nil {
 		pb = new(parsedBatch)
 	}
 	pb.b = b
@@ -944,37 +934,27 @@ func (l *Local) parseBatch(b snapBatch, plains [2][][]byte, st *SnapshotStats, p
 	// The gallery keys (the references' bytes): one string for the
 	// batch, each key a part of it (the galleries copy a key's bytes,
 	// never keep the string).
-	if reuseParsed {
-		kb := pb.kbuf[:0]
-		for _, r := range all {
-			kb = append(kb, r.b[:]...)
-			if r.named {
-				kb = append(kb, 1)
-			}
+	kb := pb.kbuf[:0]
+	for _, r := range all {
+		kb = append(kb, r.b[:]...)
+		if r.named {
+			kb = append(kb, 1)
 		}
-		pb.kbuf = kb
-		ks := string(kb)
-		at := 0
-		for i, r := range all {
-			w := 16
-			if r.named {
-				w = 17
-			}
-			m := 0
-			if i >= ends[0] {
-				m = 1
-			}
-			pb.keys[m] = append(pb.keys[m], ks[at:at+w])
-			at += w
+	}
+	pb.kbuf = kb
+	ks := string(kb)
+	at := 0
+	for i, r := range all {
+		w := 16
+		if r.named {
+			w = 17 // (as ident.key)
 		}
-	} else {
-		for i, r := range all {
-			m := 0
-			if i >= ends[0] {
-				m = 1
-			}
-			pb.keys[m] = append(pb.keys[m], r.key())
+		m := 0
+		if i >= ends[0] {
+			m = 1
 		}
+		pb.keys[m] = append(pb.keys[m], ks[at:at+w])
+		at += w
 	}
 	// A person's references in the order they came: its fingerprint
 	// records' before its iris records' (a person whose iris record is
