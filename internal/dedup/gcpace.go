@@ -9,11 +9,13 @@ import (
 )
 
 // loadHeadroom is the heap a load lets its garbage take beyond the live
-// heap before a collection (see loadPacer). A variable for the tests.
+// heap before a collection (see loadPacer): ASSENT_LOAD_HEADROOM in MiB
+// (read once, at start), 512 unless set; 0 turns the pacing off
+// (docs/deploy.md). A variable for the tests.
 var loadHeadroom uint64 = 512 << 20
 
-func init() { // TEMPORARY: ASSENT_LF_HEADROOM=MB
-	if v, err := strconv.Atoi(os.Getenv("ASSENT_LF_HEADROOM")); err == nil {
+func init() {
+	if v, err := strconv.Atoi(os.Getenv("ASSENT_LOAD_HEADROOM")); err == nil && v >= 0 {
 		loadHeadroom = uint64(v) << 20
 	}
 }
@@ -39,14 +41,14 @@ var gcPace struct {
 // percent to loadHeadroom over the live heap, never above the percent
 // the first load found (GOGC; off stays off), and done sets that
 // percent again when the last load in progress ends. Its methods are
-// called from one goroutine.
+// called from one goroutine. With loadHeadroom 0 it does nothing.
 type loadPacer struct {
 	sample []metrics.Sample
 	off    bool
 }
 
 func newLoadPacer() *loadPacer {
-	p := &loadPacer{sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/gogc:percent"}}, off: os.Getenv("ASSENT_LF_GC") == "0"}
+	p := &loadPacer{sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/gogc:percent"}}, off: loadHeadroom == 0}
 	if p.off {
 		return p
 	}
