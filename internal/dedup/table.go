@@ -17,7 +17,7 @@ import (
 //
 // It replaces Go maps there because a load fills millions of entries at
 // once into fresh memory: sized from the snapshot's counts, the two
-// tables of a million people take 293 MB where the maps took 496 (a map
+// tables of a million people take 293 MiB where the maps took 496 (a map
 // rounds its tables up to powers of two), and the entries cost less CPU
 // to put (BenchmarkBookkeeping; docs/galleries.md, "Twelfth round"). V
 // must hold no pointer (the collector does not visit the slots:
