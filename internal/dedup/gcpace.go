@@ -34,7 +34,7 @@ var gcPace struct {
 // loadPacer keeps a load's garbage to about loadHeadroom beyond the live
 // heap, where the collector would let it reach the live heap again
 // (GOGC=100) or the memory limit: a load's live heap grows to the whole
-// gallery while it makes garbage (an AES-GCM state of 1.3 KB a key
+// gallery while it makes garbage (an AES-GCM state of 1.25 KB a key
 // opened, about 2.5 GB at a million people), and every page the heap
 // grows by is a fresh page the kernel must provide (docs/galleries.md,
 // "Twelfth round"). Each time pace is called (a batch) it sets the GC
