@@ -56,9 +56,9 @@ func newLoadPacer() *loadPacer {
 	defer gcPace.Unlock()
 	if gcPace.loads == 0 {
 		metrics.Read(p.sample)
-		gcPace.old = int(p.sample[1].Value.Uint64())
-		if p.sample[1].Value.Kind() != metrics.KindUint64 || gcPace.old > 1<<20 {
-			gcPace.old = -1 // (off, or unknown: left alone)
+		gcPace.old = -1 // (off, or unknown: left alone)
+		if v := p.sample[1].Value; v.Kind() == metrics.KindUint64 && v.Uint64() <= 1<<20 {
+			gcPace.old = int(v.Uint64())
 		}
 	}
 	gcPace.loads++
