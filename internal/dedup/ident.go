@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"encoding/binary"
+	"strings"
 
 	"github.com/google/uuid"
 )
@@ -69,6 +70,7 @@ func (n *names) ident(s string) ident {
 	n.next++
 	id := ident{named: true}
 	binary.BigEndian.PutUint64(id.b[8:], n.next)
+	s = strings.Clone(s) // (s may be part of a larger string: a snapshot's block of ids)
 	n.byText[s], n.texts[id] = id, s
 	return id
 }

@@ -64,8 +64,9 @@ const (
 //
 // Reference and person ids are held as 16 bytes (see ident), and the
 // galleries are keyed by those bytes: at a million people, strings and
-// their maps would take about a kilobyte per person. The maps kept per
-// reference and per person hold no pointer (a person's first references
+// their maps would take about a kilobyte per person. The tables kept per
+// reference and per person (idTable, not Go maps: a load fills millions
+// of entries at once) hold no pointer (a person's first references
 // inline, see refList), so the garbage collector does not visit their
 // millions of entries on every cycle.
 type Local struct {
@@ -73,8 +74,8 @@ type Local struct {
 	irises  *iris.Gallery
 
 	mu       sync.RWMutex
-	owner    map[ident]owned   // reference -> owner
-	refs     map[ident]refList // person -> references held
+	owner    idTable[owned]    // reference -> owner
+	refs     idTable[refList]  // person -> references held
 	moreRefs map[ident][]ident // person -> references held after the first inlineRefs
 	names    names
 }
@@ -94,7 +95,7 @@ type refList struct {
 // refsOf appends the references person p holds to dst, in the order
 // added. The caller holds l.mu.
 func (l *Local) refsOf(dst []ident, p ident) []ident {
-	rl := l.refs[p]
+	rl, _ := l.refs.get(p)
 	dst = append(dst, rl.r[:rl.n]...)
 	return append(dst, l.moreRefs[p]...)
 }
@@ -102,11 +103,11 @@ func (l *Local) refsOf(dst []ident, p ident) []ident {
 // addRef records that person p holds reference r. The caller holds l.mu
 // for writing.
 func (l *Local) addRef(p, r ident) {
-	rl := l.refs[p]
+	rl, _ := l.refs.get(p)
 	if rl.n < inlineRefs {
 		rl.r[rl.n] = r
 		rl.n++
-		l.refs[p] = rl
+		l.refs.put(p, rl)
 		return
 	}
 	if l.moreRefs == nil {
@@ -122,7 +123,7 @@ func (l *Local) addRefs(p ident, rs []ident) {
 	if len(rs) == 0 {
 		return
 	}
-	rl := l.refs[p]
+	rl, _ := l.refs.get(p)
 	for _, r := range rs {
 		if rl.n < inlineRefs {
 			rl.r[rl.n] = r
@@ -134,7 +135,7 @@ func (l *Local) addRefs(p ident, rs []ident) {
 		}
 		l.moreRefs[p] = append(l.moreRefs[p], r)
 	}
-	l.refs[p] = rl
+	l.refs.put(p, rl)
 }
 
 // setRefs makes rs the references person p holds (none: p is
@@ -142,12 +143,12 @@ func (l *Local) addRefs(p ident, rs []ident) {
 func (l *Local) setRefs(p ident, rs []ident) {
 	delete(l.moreRefs, p)
 	if len(rs) == 0 {
-		delete(l.refs, p)
+		l.refs.del(p)
 		return
 	}
 	var rl refList
 	rl.n = uint8(copy(rl.r[:], rs))
-	l.refs[p] = rl
+	l.refs.put(p, rl)
 	if len(rs) > inlineRefs {
 		if l.moreRefs == nil {
 			l.moreRefs = map[ident][]ident{}
@@ -161,8 +162,6 @@ func NewLocal() *Local {
 	return &Local{
 		fingers: fingerprint.NewGallery(),
 		irises:  iris.NewGallery(iris.GalleryOptions{}),
-		owner:   map[ident]owned{},
-		refs:    map[ident]refList{},
 	}
 }
 
@@ -231,7 +230,7 @@ func (l *Local) SearchSized(ctx context.Context, modality string, probe any, exc
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	for _, k := range keys {
-		o, ok := l.owner[identFromKey(k)]
+		o, ok := l.owner.get(identFromKey(k))
 		if !ok {
 			continue
 		}
@@ -312,10 +311,10 @@ func (l *Local) addAll(modality string, persons, refs []string, ts []any) error 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i, r := range rids {
-		if _, dup := l.owner[r]; !dup {
+		if !l.owner.has(r) {
 			l.addRef(pids[i], r)
 		}
-		l.owner[r] = owned{person: pids[i], modality: mod}
+		l.owner.put(r, owned{person: pids[i], modality: mod})
 	}
 	return nil
 }
@@ -336,13 +335,14 @@ func (l *Local) Remove(_ context.Context, person, ref string) error {
 			keep = append(keep, r)
 			continue
 		}
-		switch l.owner[r].modality {
+		o, _ := l.owner.get(r)
+		switch o.modality {
 		case modFingerprint:
 			l.fingers.Remove(r.key())
 		case modIris:
 			l.irises.Remove(r.key())
 		}
-		delete(l.owner, r)
+		l.owner.del(r)
 		l.names.forget(r)
 	}
 	l.setRefs(pid, keep)

@@ -181,8 +181,8 @@ func TestLocalIDs(t *testing.T) {
 	if n := l.Sizes()[Fingerprint]; n != 0 {
 		t.Errorf("%d templates left after removing everyone", n)
 	}
-	if len(l.owner) != 0 || len(l.refs) != 0 || len(l.moreRefs) != 0 || len(l.names.byText) != 0 || len(l.names.texts) != 0 {
-		t.Errorf("bookkeeping left: %d owners, %d persons, %d names", len(l.owner), len(l.refs), len(l.names.byText))
+	if l.owner.len() != 0 || l.refs.len() != 0 || len(l.moreRefs) != 0 || len(l.names.byText) != 0 || len(l.names.texts) != 0 {
+		t.Errorf("bookkeeping left: %d owners, %d persons, %d names", l.owner.len(), l.refs.len(), len(l.names.byText))
 	}
 }
 
@@ -229,8 +229,8 @@ func TestLocalManyReferences(t *testing.T) {
 	if err := l.Remove(ctx, person, ""); err != nil {
 		t.Fatal(err)
 	}
-	if n := l.Sizes()[Fingerprint]; n != 0 || len(l.refs) != 0 || len(l.moreRefs) != 0 || len(l.owner) != 0 {
-		t.Errorf("left after removing the person: %d templates, %d persons, %d overflows, %d owners", n, len(l.refs), len(l.moreRefs), len(l.owner))
+	if n := l.Sizes()[Fingerprint]; n != 0 || l.refs.len() != 0 || len(l.moreRefs) != 0 || l.owner.len() != 0 {
+		t.Errorf("left after removing the person: %d templates, %d persons, %d overflows, %d owners", n, l.refs.len(), len(l.moreRefs), l.owner.len())
 	}
 }
 
@@ -239,9 +239,9 @@ func TestLocalManyReferences(t *testing.T) {
 // millions of entries (docs/galleries.md, "Seventh round").
 func TestBookkeepingHoldsNoPointers(t *testing.T) {
 	l := NewLocal()
-	for name, m := range map[string]reflect.Type{"owner": reflect.TypeOf(l.owner), "refs": reflect.TypeOf(l.refs)} {
-		if gallery.HoldsPointers(m.Key()) || gallery.HoldsPointers(m.Elem()) {
-			t.Errorf("%s (%v) holds pointers", name, m)
+	for name, s := range map[string]reflect.Type{"owner": reflect.TypeOf(l.owner.slots), "refs": reflect.TypeOf(l.refs.slots)} {
+		if gallery.HoldsPointers(s.Elem()) {
+			t.Errorf("%s (%v) holds pointers", name, s)
 		}
 	}
 }

@@ -162,8 +162,8 @@ func (l *Local) WriteSnapshot(ctx context.Context, path string, keys SnapshotKey
 		}
 	}()
 	l.mu.RLock()
-	persons := make([]ident, 0, len(l.refs))
-	for p := range l.refs {
+	persons := make([]ident, 0, l.refs.len())
+	for p := range l.refs.keys() {
 		persons = append(persons, p)
 	}
 	l.mu.RUnlock()
@@ -296,7 +296,7 @@ func (l *Local) snapshotPlain(batch []ident) (ids []string, plain [2][][]byte, e
 		}
 		rbuf = l.refsOf(rbuf[:0], p)
 		for _, r := range rbuf {
-			o, ok := l.owner[r]
+			o, ok := l.owner.get(r)
 			if !ok {
 				continue
 			}
@@ -340,7 +340,7 @@ func (l *Local) snapshotPlain(batch []ident) (ids []string, plain [2][][]byte, e
 // buffer its batch keeps (no copy through a reader's buffer).
 type snapshotReader struct {
 	r       io.Reader
-	free    chan []byte // buffers of batches done with, for the next ones
+	free    chan snapBatch // batches done with: their buffers, for the next ones
 	crc     hash.Hash32
 	records uint64
 	size    int64
@@ -348,6 +348,11 @@ type snapshotReader struct {
 	// moved to the next block's start
 	rest []byte
 	eof  bool
+	// the persons' ids of the block being read: their bytes, and where
+	// each record's is (start and end, by modality), made one string at
+	// the block's end
+	idb  []byte
+	idAt [2][]int32
 }
 
 // read fills buf from the file (counted in the checksum); the header only.
@@ -377,11 +382,16 @@ type snapBatch struct {
 	end    bool
 }
 
-// recycle hands a batch's buffer back to the reader.
+// recycle hands a batch's buffers back to the reader.
 func (s *snapshotReader) recycle(b snapBatch) {
 	if b.buf != nil {
+		for m := range 2 {
+			clear(b.ids[m]) // (the batch's id string, to the collector)
+			b.ids[m], b.sealed[m] = b.ids[m][:0], b.sealed[m][:0]
+		}
+		b.buf, b.err, b.end = b.buf[:0], nil, false
 		select {
-		case s.free <- b.buf[:0]:
+		case s.free <- b:
 		default:
 		}
 	}
@@ -401,11 +411,30 @@ var snapshotBlock = 8 << 20
 // marker was read and checked.
 func (s *snapshotReader) next() snapBatch {
 	var b snapBatch
-	var buf []byte
 	select {
-	case buf = <-s.free:
+	case b = <-s.free:
 	default:
 	}
+	s.idb = s.idb[:0]
+	s.idAt[0], s.idAt[1] = s.idAt[0][:0], s.idAt[1][:0]
+	b = s.readBlock(b)
+	if b.err == nil {
+		// The persons' ids: one string for the block, each id a part.
+		ids := string(s.idb)
+		for m := range 2 {
+			at := s.idAt[m]
+			for i := range b.ids[m] {
+				b.ids[m][i] = ids[at[2*i]:at[2*i+1]]
+			}
+		}
+	}
+	return b
+}
+
+// readBlock is next: it reads into b's buffer (if large enough) and
+// appends to its slices, the persons' ids left to next.
+func (s *snapshotReader) readBlock(b snapBatch) snapBatch {
+	buf := b.buf
 	if cap(buf) < max(snapshotBlock, 2*len(s.rest)) { // (a record longer than half a block: a larger one)
 		buf = make([]byte, 0, max(snapshotBlock, 2*len(s.rest)))
 		hugepage.Advise(buf)
@@ -487,7 +516,9 @@ func (s *snapshotReader) next() snapBatch {
 		s.crc.Write(p[:k])
 		s.size += int64(k)
 		s.records++
-		b.ids[m] = append(b.ids[m], string(p[3:3+idn]))
+		s.idAt[m] = append(s.idAt[m], int32(len(s.idb)), int32(len(s.idb)+idn))
+		s.idb = append(s.idb, p[3:3+idn]...)
+		b.ids[m] = append(b.ids[m], "") // (made at the block's end, by next)
 		b.sealed[m] = append(b.sealed[m], p[3+idn+w:k:k])
 		p = p[k:]
 	}
@@ -585,7 +616,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 		return nil, SnapshotHeader{}, st, fmt.Errorf("%w: %w", ErrSnapshot, err)
 	}
 	defer f.Close()
-	sr := &snapshotReader{r: f, crc: crc32.New(crc32.MakeTable(crc32.Castagnoli)), free: make(chan []byte, 16)}
+	sr := &snapshotReader{r: f, crc: crc32.New(crc32.MakeTable(crc32.Castagnoli)), free: make(chan snapBatch, 16)}
 	h, hdr, err := readHeader(sr)
 	if err != nil {
 		return nil, h, st, err
@@ -687,11 +718,11 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 	l := NewLocal()
 	fb := fingerprint.NewBuilder(h.Fingerprints)
 	l.irises.Grow(h.Irises)
-	l.owner = make(map[ident]owned, h.Fingerprints+h.Irises)
-	l.refs = make(map[ident]refList, h.Persons)
+	l.owner = newIDTable[owned](h.Fingerprints + h.Irises)
+	l.refs = newIDTable[refList](h.Persons)
 	// Appending, in three goroutines so that no one of them is the load's
 	// critical path: the bookkeeping (the persons' and references' ids and
-	// maps) parses each batch and hands its keys and forms on to the
+	// tables) parses each batch and hands its keys and forms on to the
 	// fingerprint builder and to the iris arrays, which work side by side;
 	// the later of the two hands the batch's buffers back to the reader.
 	fpc, irc := make(chan *parsedBatch, 1), make(chan *parsedBatch, 1)
@@ -708,9 +739,15 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 		errMu.Unlock()
 		cancel()
 	}
+	parsed := make(chan *parsedBatch, 8) // batches done with, for parseBatch
 	done := func(pb *parsedBatch) {
 		if pb.left.Add(-1) == 0 {
 			sr.recycle(pb.b) // the batch's entries were copied into the galleries
+			pb.b = snapBatch{}
+			select {
+			case parsed <- pb:
+			default:
+			}
 		}
 	}
 	appended.Go(func() {
@@ -751,8 +788,11 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 	pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("stage", "bookkeeping")))
 	defer pprof.SetGoroutineLabels(ctx)
 	bookkeeping := trace.StartRegion(ctx, "bookkeeping")
+	pacer := newLoadPacer()
+	defer pacer.done()
 	ended, failed := false, false
 	for oc := range openedc {
+		pacer.pace()
 		o := <-oc
 		if failed {
 			continue
@@ -763,7 +803,11 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 		}
 		var pb *parsedBatch
 		if err == nil {
-			pb, err = l.parseBatch(o.b, o.plain, &st)
+			select {
+			case pb = <-parsed:
+			default:
+			}
+			pb, err = l.parseBatch(o.b, o.plain, &st, pb)
 		}
 		if err != nil {
 			fail(err)
@@ -795,7 +839,7 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 	}
 	l.fingers = g
 	l.irises.Trim()
-	st.Persons = len(l.refs)
+	st.Persons = l.refs.len()
 	st.Bytes = sr.size
 	st.Duration = time.Since(start)
 	return l, h, st, nil
@@ -803,31 +847,47 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 
 // parsedBatch is a batch of opened records parsed by parseBatch: per
 // modality, the gallery keys of its entries and their forms (slices of
-// the batch's buffers).
+// the batch's buffers). A load hands each back when both appenders are
+// done with it (see LoadSnapshot), and parseBatch parses the next batch
+// into it: its slices are kept from batch to batch (a load makes no
+// garbage a reference).
 type parsedBatch struct {
 	b     snapBatch
 	keys  [2][]string
 	forms [2][][]byte
 	left  atomic.Int32 // appenders not done with it yet
+	// scratch of parseBatch
+	recs [2][]parsedRec
+	all  []ident
+	kbuf []byte
+}
+
+// parsedRec is a record's person and its references, all[lo:hi] of its
+// parsedBatch.
+type parsedRec struct {
+	pid    ident
+	lo, hi int
 }
 
 // parseBatch parses the entries of a batch's opened records (plain: per
 // modality, nil where the record's key is gone) and records who owns
-// them; the entries go to the galleries after (see LoadSnapshot).
-func (l *Local) parseBatch(b snapBatch, plains [2][][]byte, st *SnapshotStats) (*parsedBatch, error) {
-	pb := &parsedBatch{b: b}
+// them; the entries go to the galleries after (see LoadSnapshot). pb, if
+// not nil, is a batch done with, whose slices are reused.
+func (l *Local) parseBatch(b snapBatch, plains [2][][]byte, st *SnapshotStats, pb *parsedBatch) (*parsedBatch, error) {
+	if pb == nil {
+		pb = new(parsedBatch)
+	}
+	pb.b = b
+	for m := range 2 {
+		pb.keys[m], pb.forms[m], pb.recs[m] = pb.keys[m][:0], pb.forms[m][:0], pb.recs[m][:0]
+	}
 	// The records' references, all[lo:hi] a record's, added to their
 	// persons at the end: a person's fingerprint and iris records of a
 	// batch (in the same order of persons, as WriteSnapshot writes them)
 	// with one read and one write of the person's entry.
-	type rec struct {
-		pid    ident
-		lo, hi int
-	}
-	var recs [2][]rec
-	var all []ident
-	for m, mod := range []string{Fingerprint, Iris} {
-		n0 := len(pb.keys[m])
+	recs, all := &pb.recs, pb.all[:0]
+	var ends [2]int // the end of a modality's references in all
+	for m := range 2 {
 		for i, p := range plains[m] {
 			if p == nil {
 				st.Skipped++
@@ -856,31 +916,55 @@ func (l *Local) parseBatch(b snapBatch, plains [2][][]byte, st *SnapshotStats) (
 				}
 				form := p[w : w+int(n)]
 				p = p[w+int(n):]
-				// One map operation: a reference twice does not grow the
-				// map (and the load fails).
-				held := len(l.owner)
-				l.owner[rid] = owned{person: pid, modality: uint8(m + 1)}
-				if len(l.owner) == held {
+				// One table operation: a reference twice is not added
+				// again (and the load fails).
+				if !l.owner.put(rid, owned{person: pid, modality: uint8(m + 1)}) {
 					return nil, fmt.Errorf("%w: a reference twice", ErrSnapshot)
 				}
-				pb.keys[m] = append(pb.keys[m], rid.key())
 				pb.forms[m] = append(pb.forms[m], form)
 				all = append(all, rid)
 			}
-			recs[m] = append(recs[m], rec{pid, lo, len(all)})
+			recs[m] = append(recs[m], parsedRec{pid, lo, len(all)})
 		}
-		st.Templates[mod] += len(pb.keys[m]) - n0
+		ends[m] = len(all)
+	}
+	pb.all = all
+	st.Templates[Fingerprint] += ends[0]
+	st.Templates[Iris] += ends[1] - ends[0]
+	// The gallery keys (the references' bytes): one string for the
+	// batch, each key a part of it (the galleries copy a key's bytes,
+	// never keep the string).
+	kb := pb.kbuf[:0]
+	for _, r := range all {
+		kb = append(kb, r.b[:]...)
+		if r.named {
+			kb = append(kb, 1)
+		}
+	}
+	pb.kbuf = kb
+	ks := string(kb)
+	at := 0
+	for i, r := range all {
+		w := 16
+		if r.named {
+			w = 17 // (as ident.key)
+		}
+		m := 0
+		if i >= ends[0] {
+			m = 1
+		}
+		pb.keys[m] = append(pb.keys[m], ks[at:at+w])
+		at += w
 	}
 	// A person's references in the order they came: its fingerprint
 	// records' before its iris records' (a person whose iris record is
 	// not next in order gets them apart, as they come).
-	var both []ident
+	var both [2 * inlineRefs]ident
 	j := 0
 	for _, r := range recs[0] {
 		if j < len(recs[1]) && recs[1][j].pid == r.pid {
 			ir := recs[1][j]
-			both = append(append(both[:0], all[r.lo:r.hi]...), all[ir.lo:ir.hi]...)
-			l.addRefs(r.pid, both)
+			l.addRefs(r.pid, append(append(both[:0], all[r.lo:r.hi]...), all[ir.lo:ir.hi]...))
 			j++
 			continue
 		}

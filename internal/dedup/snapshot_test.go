@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -511,7 +512,6 @@ func TestParseBatchRefsInOrder(t *testing.T) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			l := NewLocal()
-			l.owner, l.refs = map[ident]owned{}, map[ident]refList{}
 			var b snapBatch
 			var plains [2][][]byte
 			want := map[ident][2][]ident{} // person -> its references per modality, in order
@@ -529,16 +529,17 @@ func TestParseBatchRefsInOrder(t *testing.T) {
 			}
 			var st SnapshotStats
 			st.Templates = map[string]int{}
-			if _, err := l.parseBatch(b, plains, &st); err != nil {
+			if _, err := l.parseBatch(b, plains, &st, nil); err != nil {
 				t.Fatal(err)
 			}
 			for pid, w := range want {
 				var got [2][]ident
 				for _, rid := range l.refsOf(nil, pid) {
-					m := int(l.owner[rid].modality) - 1
+					o, _ := l.owner.get(rid)
+					m := int(o.modality) - 1
 					got[m] = append(got[m], rid)
-					if l.owner[rid].person != pid {
-						t.Errorf("%v owned by %v, want %v", rid, l.owner[rid].person, pid)
+					if o.person != pid {
+						t.Errorf("%v owned by %v, want %v", rid, o.person, pid)
 					}
 				}
 				for m := range 2 {
@@ -612,6 +613,35 @@ func TestSnapshotKeysInOnePass(t *testing.T) {
 			if want, have := search(t, plain, mod, probe), search(t, bulk, mod, probe); !slices.Equal(want, have) {
 				t.Errorf("person %d, %s: %v in one pass, %v a batch at a time", i, mod, have, want)
 			}
+		}
+	}
+}
+
+// TestSnapshotLoadRestoresGCPercent: a load lowers the GC percent while
+// it runs (loadPacer) and sets the caller's back when it ends, whether
+// it ended well or not; a GC turned off stays off.
+func TestSnapshotLoadRestoresGCPercent(t *testing.T) {
+	p := newSnapPop(t, 30, 5)
+	path := filepath.Join(t.TempDir(), "g.snapshot")
+	ctx := context.Background()
+	if _, err := p.l.WriteSnapshot(ctx, path, p.keys, NewSnapshotHeader(0, 1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	defer func(h uint64) { loadHeadroom = h }(loadHeadroom)
+	loadHeadroom = 1 // (the percent lowered to minLoadGCPercent)
+	for _, c := range []struct {
+		name    string
+		percent int
+		of      int
+	}{{"loaded", 77, 1}, {"refused", 33, 2}, {"off", -1, 1}} {
+		debug.SetGCPercent(c.percent)
+		_, _, _, err := LoadSnapshot(ctx, path, p.keys, 0, c.of)
+		if (err != nil) != (c.of != 1) {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := debug.SetGCPercent(100); got != c.percent {
+			t.Errorf("%s: GC percent %d after the load, want %d", c.name, got, c.percent)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
@@ -56,7 +57,7 @@ type bulkKeys struct {
 	shreds   [stripes]uint64 // the keyring's Shred counts before the scan
 	// slots maps the hash of an owner (maphash with the keyring's seed, as
 	// its stripe) to the owner's records, one per category, in recs.
-	slots map[uint64]uint32
+	slots hashSlots
 	recs  []byte
 	done  atomic.Bool // the keys were dropped
 }
@@ -118,7 +119,7 @@ func (k *Keyring) ReadDataKeys(ctx context.Context, cats []string, persons int) 
 	k.rot.RUnlock()
 	recLen := len(cats) * bulkRecSize
 	size := min(n, persons)
-	b.slots = make(map[uint64]uint32, size)
+	b.slots = newHashSlots(size)
 	b.recs = make([]byte, 0, size*recLen)
 	var prev string
 	var rec []byte // the owner's records
@@ -129,10 +130,7 @@ func (k *Keyring) ReadDataKeys(ctx context.Context, cats []string, persons int) 
 			rec = b.recs[int(slot)*recLen:][:recLen:recLen]
 			prev = owner
 			h := maphash.String(k.seed, owner)
-			if _, dup := b.slots[h]; dup { // (or an owner seen apart: asked too)
-				slot = bulkShared
-			}
-			b.slots[h] = slot
+			b.slots.put(h, slot) // (a hash held: bulkShared; or an owner seen apart: asked too)
 		}
 		r := rec[name*bulkRecSize:][:bulkRecSize]
 		if !master || version == 0 || len(wrapped) != wrappedDataKeySize || wrapped[0] != wrapFormatV1 {
@@ -153,7 +151,7 @@ func (k *Keyring) ReadDataKeys(ctx context.Context, cats []string, persons int) 
 	return open, func() {
 		b.done.Store(true)
 		clear(b.recs)
-		b.recs, b.slots = nil, nil // (to the collector before the caller is done)
+		b.recs, b.slots = nil, hashSlots{} // (to the collector before the caller is done)
 	}, nil
 }
 
@@ -187,7 +185,7 @@ func (b *bulkKeys) open(op string, ci int, cat, kind string, persons []string, p
 					continue
 				}
 				h := hashes[i]
-				slot, ok := b.slots[h]
+				slot, ok := b.slots.get(h)
 				switch {
 				case stale[h%stripes] || slot == bulkShared:
 					asks[w] = append(asks[w], i)
@@ -243,4 +241,68 @@ func (b *bulkKeys) open(op string, ci int, cat, kind string, persons []string, p
 		}
 	}
 	return ask, nil
+}
+
+// hashSlots maps an owner's hash to its slot in bulkKeys.recs: open
+// addressing with linear probing over the hashes themselves (the
+// keyring's seeded maphash: a hash's first place is its high bits times
+// the places), at most three quarters full, sized once from the keys
+// wanted. A load reads it once a value and fills it in the scan, the
+// one serial step of a load: a Go map of a million entries cost a cache
+// miss more a lookup (docs/galleries.md, "Twelfth round").
+type hashSlots struct {
+	e []hashSlot
+	n int
+}
+
+type hashSlot struct {
+	h    uint64
+	slot uint32
+	used bool
+}
+
+func newHashSlots(n int) hashSlots {
+	return hashSlots{e: make([]hashSlot, max(8, n+n/3+1))}
+}
+
+// find returns h's place, or the free place where it would go.
+func (t *hashSlots) find(h uint64) (int, bool) {
+	hi, _ := bits.Mul64(h, uint64(len(t.e)))
+	for i := int(hi); ; {
+		if e := &t.e[i]; !e.used || e.h == h {
+			return i, e.used
+		}
+		if i++; i == len(t.e) {
+			i = 0
+		}
+	}
+}
+
+// put maps h to slot, or to bulkShared if h was held.
+func (t *hashSlots) put(h uint64, slot uint32) {
+	if t.n+1 > len(t.e)-len(t.e)/4 {
+		old := t.e
+		t.e, t.n = make([]hashSlot, 2*len(old)), 0
+		for _, e := range old {
+			if e.used {
+				t.put(e.h, e.slot)
+			}
+		}
+	}
+	i, held := t.find(h)
+	if held {
+		t.e[i].slot = bulkShared
+		return
+	}
+	t.e[i] = hashSlot{h: h, slot: slot, used: true}
+	t.n++
+}
+
+// get returns h's slot.
+func (t *hashSlots) get(h uint64) (uint32, bool) {
+	if len(t.e) == 0 {
+		return 0, false
+	}
+	i, ok := t.find(h)
+	return t.e[i].slot, ok
 }

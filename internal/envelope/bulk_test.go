@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -250,4 +251,76 @@ func TestReadDataKeysAsksTheStore(t *testing.T) {
 	if _, err := open(ctx, "iris", "snap", persons, cloneAll(vals)); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("open after done: %v, want ErrInvalidArgument", err)
 	}
+}
+
+// TestHashSlots: every hash put is found with its slot, a hash put twice
+// is bulkShared, one never put is not found; through the table's growth.
+func TestHashSlots(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, size := range []int{0, 10, 5000} {
+		s := newHashSlots(size)
+		want := map[uint64]uint32{}
+		for i := range 5000 {
+			h := rng.Uint64() % 4000 // (some twice)
+			if _, held := want[h]; held {
+				want[h] = bulkShared
+			} else {
+				want[h] = uint32(i)
+			}
+			s.put(h, uint32(i))
+		}
+		for h := range uint64(4500) {
+			got, ok := s.get(h)
+			w, held := want[h]
+			if ok != held || got != w && held {
+				t.Fatalf("size %d: hash %d: %d %v, want %d %v", size, h, got, ok, w, held)
+			}
+		}
+	}
+}
+
+// BenchmarkHashSlots: a load's slots of a million owners, filled and each
+// read twice (two categories), against a map. CPU a owner.
+func BenchmarkHashSlots(b *testing.B) {
+	const n = 1_000_000
+	rng := rand.New(rand.NewPCG(5, 6))
+	hs := make([]uint64, n)
+	for i := range hs {
+		hs[i] = rng.Uint64()
+	}
+	order := rng.Perm(n)
+	b.Run("table", func(b *testing.B) {
+		cpu0 := cpuNanos()
+		for b.Loop() {
+			s := newHashSlots(n)
+			for i, h := range hs {
+				s.put(h, uint32(i))
+			}
+			for range 2 {
+				for _, i := range order {
+					if _, ok := s.get(hs[i]); !ok {
+						b.Fatal("lost")
+					}
+				}
+			}
+		}
+		b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N*n), "cpu-ns/owner")
+	})
+	b.Run("map", func(b *testing.B) {
+		cpu0 := cpuNanos()
+		for b.Loop() {
+			s := make(map[uint64]uint32, n)
+			for i, h := range hs {
+				s[h] = uint32(i)
+			}
+			for range 2 {
+				for _, i := range order {
+					if _, ok := s[hs[i]]; !ok {
+						b.Fatal("lost")
+					}
+				}
+			}
+		}
+		b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N*n), "cpu-ns/owner")
+	})
 }
