@@ -305,6 +305,13 @@ func (b *Builder) put(f parsedForm) entry {
 // stageTable writes the buckets in table t of the index keys keys
 // (formKeyBytes a cylinder, len(dst) cylinders) into dst, and returns
 // them or-ed.
+//
+// Not inlined: inlined into Add, its loop kept the or-ed buckets and the
+// index on the stack (Add's other values took the registers), a
+// store-and-reload a bucket; on its own it runs in registers, a quarter
+// of Add's CPU less (docs/galleries.md, "Twelfth round").
+//
+//go:noinline
 func stageTable(dst []uint16, keys []byte, t int) uint16 {
 	if len(keys) < len(dst)*formKeyBytes {
 		panic("fingerprint: short index keys")
@@ -524,24 +531,13 @@ func (sc *segScratch) build(start int, per []uint8, tb *[indexTables][]uint16, d
 			start[g] += start[g-1]
 		}
 		pos := *start
-		j := 0
-		for e, k := range per {
-			end := j + int(k)
-			for ; j < end; j++ {
-				b := bs[j]
-				g := b >> (indexBucketBits - partBits)
-				p := pos[g]
-				sorted[p] = uint32(e)<<13 | uint32(b&(partGroup-1))<<6 | uint32(dirs[j])
-				pos[g] = p + 1
-			}
-		}
+		partitionTable(sorted, &pos, bs, dirs, per)
 		// A group's units are coded into scr (in cache: the group's 128
 		// buckets are 128 cursors), then copied into the segment in one
 		// pass.
 		fb := int(s.off[t*tbk]) * unitBits / 8 // the table's first byte
 		var scr []byte
-		var cur [partGroup]uint32
-		var prev [partGroup]int32
+		var cp [partGroup]groupCursor
 		for g := range 1 << partBits {
 			base := t*tbk + g*partGroup
 			u0, u1 := s.off[base], s.off[base+partGroup]
@@ -553,21 +549,11 @@ func (sc *segScratch) build(start int, per []uint8, tb *[indexTables][]uint16, d
 			// (a unit is or-ed into the 4 bytes from its first)
 			scr = slices.Grow(scr[:0], b1-b0+4)[:b1-b0+4]
 			clear(scr)
-			copy(cur[:], s.off[base:base+partGroup])
-			clear(prev[:])
 			bit0 := uint(b0) * 8
-			for _, p := range sorted[start[g]:start[g+1]] {
-				e, b := int32(p>>13), (p>>6)&(partGroup-1)
-				d := uint32(e - prev[b])
-				i := cur[b]
-				for ; d >= unitEscape; d -= unitEscape {
-					orUnit(scr, uint(i)*unitBits-bit0, unitEscape<<unitDirBits)
-					i++
-				}
-				orUnit(scr, uint(i)*unitBits-bit0, d<<unitDirBits|p&(1<<unitDirBits-1))
-				cur[b] = i + 1
-				prev[b] = e
+			for b := range cp {
+				cp[b] = groupCursor{at: s.off[base+b]}
 			}
+			codeGroup(scr, sorted[start[g]:start[g+1]], &cp, bit0)
 			// The group's first and last bytes may hold another group's
 			// bits (this table's: or-ed, by this goroutine), and the
 			// table's first byte the previous table's (kept for the end);
@@ -604,4 +590,58 @@ func orUnit(buf []byte, bit uint, v uint32) {
 	}
 	w := binary.LittleEndian.Uint32(buf[k:]) | v<<(bit&7)
 	binary.LittleEndian.PutUint32(buf[k:], w)
+}
+
+// groupCursor is where the coding of a bucket of a group stands: its next
+// unit and the entry of its last posting (0 before the first).
+type groupCursor struct {
+	at   uint32
+	prev int32
+}
+
+// partitionTable writes the postings of one table (buckets bs, direction
+// units dirs, per[e] postings for entry e) into sorted by group, pos[g]
+// being where group g's next goes (advanced).
+func partitionTable(sorted []uint32, pos *[1<<partBits + 1]int32, bs []uint16, dirs []uint8, per []uint8) {
+	if len(dirs) < len(bs) {
+		panic("fingerprint: short direction units")
+	}
+	dirs = dirs[:len(bs)]
+	// One loop over the postings, the entry advanced at its end (the
+	// compiler reloads fewer values from the stack a posting than in a
+	// loop per entry; no faster measured: the scattered stores bound it).
+	e, end := 0, 0
+	for j, b := range bs {
+		for j == end {
+			end += int(per[e])
+			e++
+		}
+		b &= 1<<indexBucketBits - 1 // (in range: Add checked)
+		g := b >> (indexBucketBits - partBits)
+		p := pos[g]
+		sorted[p] = uint32(e-1)<<13 | uint32(b&(partGroup-1))<<6 | uint32(dirs[j])
+		pos[g] = p + 1
+	}
+}
+
+// codeGroup codes the postings ps of one group (entry << 13 | bucket in
+// the group << 6 | direction unit bits, in entry order) into scr, whose
+// first bit is unit bit0/unitBits of the segment, from the buckets'
+// cursors cp. A function of its own, each bucket's cursor and last entry
+// side by side: inside the build's closure the loop kept half its values
+// on the stack (about 12 % more time a posting; docs/galleries.md,
+// "Twelfth round").
+func codeGroup(scr []byte, ps []uint32, cp *[partGroup]groupCursor, bit0 uint) {
+	for _, p := range ps {
+		c := &cp[(p>>6)&(partGroup-1)]
+		e := int32(p >> 13)
+		d := uint32(e - c.prev)
+		i := c.at
+		for ; d >= unitEscape; d -= unitEscape {
+			orUnit(scr, uint(i)*unitBits-bit0, unitEscape<<unitDirBits)
+			i++
+		}
+		orUnit(scr, uint(i)*unitBits-bit0, d<<unitDirBits|p&(1<<unitDirBits-1))
+		c.at, c.prev = i+1, e
+	}
 }
