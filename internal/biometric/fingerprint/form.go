@@ -628,9 +628,9 @@ func partitionTable(sorted []uint32, pos *[1<<partBits + 1]int32, bs []uint16, d
 // the group << 6 | direction unit bits, in entry order) into scr, whose
 // first bit is unit bit0/unitBits of the segment, from the buckets'
 // cursors cp. A function of its own, each bucket's cursor and last entry
-// side by side: inside the build's closure the loop kept half its values
-// on the stack (about 12 % more time a posting; docs/galleries.md,
-// "Twelfth round").
+// side by side: inside the build's closure the loop reloaded five of its
+// values from the stack a posting (a sixth more time, one thread;
+// docs/galleries.md, "Twelfth round").
 func codeGroup(scr []byte, ps []uint32, cp *[partGroup]groupCursor, bit0 uint) {
 	for _, p := range ps {
 		c := &cp[(p>>6)&(partGroup-1)]

@@ -238,7 +238,9 @@ func BenchmarkBuilder(b *testing.B) {
 // BenchmarkBuilderLoad: a build the size of a 100,000-person load's
 // fingerprints (200,000 entries of 35 minutiae, their forms taken from
 // 2,000 templates; three index segments, built beside the adds as in a
-// load), CPU time per entry. BenchmarkBuilder's 20,000 entries make one
+// load), CPU time per entry, and its user and system parts apart (the
+// system time, fresh pages' first touches, swings with the host on the
+// project's virtual machines). BenchmarkBuilder's 20,000 entries make one
 // segment, built after the last entry into fresh staging.
 func BenchmarkBuilderLoad(b *testing.B) {
 	r := rand.New(rand.NewPCG(9, 10))
