@@ -305,6 +305,13 @@ func (b *Builder) put(f parsedForm) entry {
 // stageTable writes the buckets in table t of the index keys keys
 // (formKeyBytes a cylinder, len(dst) cylinders) into dst, and returns
 // them or-ed.
+//
+// Not inlined: inlined into Add, its loop kept the or-ed buckets and the
+// index on the stack (Add's other values took the registers), a
+// store-and-reload a bucket; on its own it runs in registers, a quarter
+// of Add's CPU less (docs/galleries.md, "Twelfth round").
+//
+//go:noinline
 func stageTable(dst []uint16, keys []byte, t int) uint16 {
 	if len(keys) < len(dst)*formKeyBytes {
 		panic("fingerprint: short index keys")
@@ -418,8 +425,9 @@ func (b *Builder) Gallery() (*Gallery, error) {
 // next of dirs: the segment seal would make from the same postings.
 //
 // Each table is done by one core, in three passes over its postings: the
-// units of every bucket are counted (their offsets follow), with the
-// postings of each group of partGroup buckets; the postings are
+// units of every bucket are counted (their offsets follow, and the
+// postings of each group of partGroup buckets: its buckets' units less
+// its escapes); the postings are
 // partitioned by group (a stable counting sort into 1 << partBits groups,
 // so that the writes go to few places at a time); and each group's
 // postings are coded into a scratch of the group's units, bucket cursors
@@ -470,6 +478,7 @@ func (sc *segScratch) build(start int, per []uint8, tb *[indexTables][]uint16, d
 			clear(cs)
 		}
 		st := &starts[t]
+		var esc [1 << partBits]int32 // escape units of each group
 		bs := tb[t]
 		j := 0
 		for e, k := range per {
@@ -481,14 +490,20 @@ func (sc *segScratch) build(start int, per []uint8, tb *[indexTables][]uint16, d
 				d, u := uint32(int32(e)-c.last), c.units+1
 				if d >= unitEscape {
 					u += d / unitEscape
+					esc[b>>(indexBucketBits-partBits)] += int32(d / unitEscape)
 				}
 				c.units, c.last = u, int32(e)
-				st[b>>(indexBucketBits-partBits)+1]++
 			}
 		}
+		// A group's postings: its buckets' units less its escapes (summed
+		// here, not counted a posting: 5 % of the build's time less).
 		off := s.off[t*tbk : (t+1)*tbk]
 		for b := range cs {
 			off[b] = cs[b].units
+			st[b/partGroup+1] += int32(cs[b].units)
+		}
+		for g, n := range esc {
+			st[g+1] -= n
 		}
 	})
 	at := uint32(0)
@@ -524,24 +539,13 @@ func (sc *segScratch) build(start int, per []uint8, tb *[indexTables][]uint16, d
 			start[g] += start[g-1]
 		}
 		pos := *start
-		j := 0
-		for e, k := range per {
-			end := j + int(k)
-			for ; j < end; j++ {
-				b := bs[j]
-				g := b >> (indexBucketBits - partBits)
-				p := pos[g]
-				sorted[p] = uint32(e)<<13 | uint32(b&(partGroup-1))<<6 | uint32(dirs[j])
-				pos[g] = p + 1
-			}
-		}
+		partitionTable(sorted, &pos, bs, dirs, per)
 		// A group's units are coded into scr (in cache: the group's 128
 		// buckets are 128 cursors), then copied into the segment in one
 		// pass.
 		fb := int(s.off[t*tbk]) * unitBits / 8 // the table's first byte
 		var scr []byte
-		var cur [partGroup]uint32
-		var prev [partGroup]int32
+		var cp [partGroup]groupCursor
 		for g := range 1 << partBits {
 			base := t*tbk + g*partGroup
 			u0, u1 := s.off[base], s.off[base+partGroup]
@@ -553,21 +557,11 @@ func (sc *segScratch) build(start int, per []uint8, tb *[indexTables][]uint16, d
 			// (a unit is or-ed into the 4 bytes from its first)
 			scr = slices.Grow(scr[:0], b1-b0+4)[:b1-b0+4]
 			clear(scr)
-			copy(cur[:], s.off[base:base+partGroup])
-			clear(prev[:])
 			bit0 := uint(b0) * 8
-			for _, p := range sorted[start[g]:start[g+1]] {
-				e, b := int32(p>>13), (p>>6)&(partGroup-1)
-				d := uint32(e - prev[b])
-				i := cur[b]
-				for ; d >= unitEscape; d -= unitEscape {
-					orUnit(scr, uint(i)*unitBits-bit0, unitEscape<<unitDirBits)
-					i++
-				}
-				orUnit(scr, uint(i)*unitBits-bit0, d<<unitDirBits|p&(1<<unitDirBits-1))
-				cur[b] = i + 1
-				prev[b] = e
+			for b := range cp {
+				cp[b] = groupCursor{at: s.off[base+b]}
 			}
+			codeGroup(scr, sorted[start[g]:start[g+1]], &cp, bit0)
 			// The group's first and last bytes may hold another group's
 			// bits (this table's: or-ed, by this goroutine), and the
 			// table's first byte the previous table's (kept for the end);
@@ -604,4 +598,58 @@ func orUnit(buf []byte, bit uint, v uint32) {
 	}
 	w := binary.LittleEndian.Uint32(buf[k:]) | v<<(bit&7)
 	binary.LittleEndian.PutUint32(buf[k:], w)
+}
+
+// groupCursor is where the coding of a bucket of a group stands: its next
+// unit and the entry of its last posting (0 before the first).
+type groupCursor struct {
+	at   uint32
+	prev int32
+}
+
+// partitionTable writes the postings of one table (buckets bs, direction
+// units dirs, per[e] postings for entry e) into sorted by group, pos[g]
+// being where group g's next goes (advanced).
+func partitionTable(sorted []uint32, pos *[1<<partBits + 1]int32, bs []uint16, dirs []uint8, per []uint8) {
+	if len(dirs) < len(bs) {
+		panic("fingerprint: short direction units")
+	}
+	dirs = dirs[:len(bs)]
+	// One loop over the postings, the entry advanced at its end (the
+	// compiler reloads fewer values from the stack a posting than in a
+	// loop per entry; no faster measured: the scattered stores bound it).
+	e, end := 0, 0
+	for j, b := range bs {
+		for j == end {
+			end += int(per[e])
+			e++
+		}
+		b &= 1<<indexBucketBits - 1 // (in range: Add checked)
+		g := b >> (indexBucketBits - partBits)
+		p := pos[g]
+		sorted[p] = uint32(e-1)<<13 | uint32(b&(partGroup-1))<<6 | uint32(dirs[j])
+		pos[g] = p + 1
+	}
+}
+
+// codeGroup codes the postings ps of one group (entry << 13 | bucket in
+// the group << 6 | direction unit bits, in entry order) into scr, whose
+// first bit is unit bit0/unitBits of the segment, from the buckets'
+// cursors cp. A function of its own, each bucket's cursor and last entry
+// side by side: inside the build's closure the loop reloaded five of its
+// values from the stack a posting (a sixth more time, one thread;
+// docs/galleries.md, "Twelfth round").
+func codeGroup(scr []byte, ps []uint32, cp *[partGroup]groupCursor, bit0 uint) {
+	for _, p := range ps {
+		c := &cp[(p>>6)&(partGroup-1)]
+		e := int32(p >> 13)
+		d := uint32(e - c.prev)
+		i := c.at
+		for ; d >= unitEscape; d -= unitEscape {
+			orUnit(scr, uint(i)*unitBits-bit0, unitEscape<<unitDirBits)
+			i++
+		}
+		orUnit(scr, uint(i)*unitBits-bit0, d<<unitDirBits|p&(1<<unitDirBits-1))
+		c.at, c.prev = i+1, e
+	}
 }
