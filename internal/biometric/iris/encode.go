@@ -42,6 +42,12 @@ type config struct {
 	// collaretteFrac too): of two about equal edges the limbus is the
 	// outer one; 0 = off. The outer search then runs for every image.
 	collaretteNear float64
+	// limbusSplit: when the lateral arcs' own strongest edges, seen
+	// from the pupil centre within reach of the limbus found, put its
+	// centre further sideways than limbusSplit times the search's reach
+	// (span + 1 px of refinement), the two arcs lie on different edges
+	// and the limbus is searched again centred on the pupil; 0 = off.
+	limbusSplit float64
 	// oneArc: where one lateral arc of the limbus search lies outside the
 	// image, the other decides alone, its edge strength times oneArc;
 	// 0 = such radii are not candidates.

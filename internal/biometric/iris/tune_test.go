@@ -117,6 +117,8 @@ func tuneConfig(spec string) (config, error) {
 			c.pupilCut = f
 		case "collaretteBound":
 			c.collaretteBound = f
+		case "limbusSplit":
+			c.limbusSplit = f
 		case "collaretteNear":
 			c.collaretteNear = f
 		case "lashDensity":
