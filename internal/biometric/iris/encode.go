@@ -48,6 +48,10 @@ type config struct {
 	// (span + 1 px of refinement), the two arcs lie on different edges
 	// and the limbus is searched again centred on the pupil; 0 = off.
 	limbusSplit float64
+	// limbusSplitEdge: limbusSplit is tested only when the centre found
+	// lies beyond the coarse sideways range (more than span from the
+	// pupil's): the search ran into its bound.
+	limbusSplitEdge bool
 	// oneArc: where one lateral arc of the limbus search lies outside the
 	// image, the other decides alone, its edge strength times oneArc;
 	// 0 = such radii are not candidates.

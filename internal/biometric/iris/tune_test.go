@@ -117,6 +117,8 @@ func tuneConfig(spec string) (config, error) {
 			c.pupilCut = f
 		case "collaretteBound":
 			c.collaretteBound = f
+		case "limbusSplitEdge":
+			c.limbusSplitEdge = f != 0
 		case "limbusSplit":
 			c.limbusSplit = f
 		case "collaretteNear":
