@@ -52,6 +52,9 @@ type config struct {
 	// lies beyond the coarse sideways range (more than span from the
 	// pupil's): the search ran into its bound.
 	limbusSplitEdge bool
+	// limbusSplitKeep: the centred limbus replaces the first only when
+	// its edge is at least this fraction as strong (0: always).
+	limbusSplitKeep float64
 	// oneArc: where one lateral arc of the limbus search lies outside the
 	// image, the other decides alone, its edge strength times oneArc;
 	// 0 = such radii are not candidates.

@@ -538,8 +538,11 @@ func segmentWith(g gray, c config) (segmentation, bool) {
 	ic, _ := bestEdge(s, pr.x, pr.y, span, spanY, 1, r0, r1, 5, irisArcs, 48, c.oneArc)
 	ic, d := bestEdge(s, ic.x, ic.y, 1, min(1, spanY), 0.5, int(ic.r)-3, int(ic.r)+3, 5, irisArcs, 96, c.oneArc)
 	if c.limbusSplit > 0 && (!c.limbusSplitEdge || math.Abs(ic.x-pr.x) > span) && limbusSplit(s, pr, ic, span, irisArcs) > c.limbusSplit*(span+1) {
-		ic, _ = bestEdge(s, pr.x, pr.y, 0, 0, 1, r0, r1, 5, irisArcs, 48, c.oneArc)
-		ic, d = bestEdge(s, ic.x, ic.y, 1, min(1, spanY), 0.5, int(ic.r)-3, int(ic.r)+3, 5, irisArcs, 96, c.oneArc)
+		cc, _ := bestEdge(s, pr.x, pr.y, 0, 0, 1, r0, r1, 5, irisArcs, 48, c.oneArc)
+		cc, cd := bestEdge(s, cc.x, cc.y, 1, min(1, spanY), 0.5, int(cc.r)-3, int(cc.r)+3, 5, irisArcs, 96, c.oneArc)
+		if cd >= c.limbusSplitKeep*d {
+			ic, d = cc, cd
+		}
 	}
 	seg := segmentation{pupil: pr, iris: ic, contrast: d, pupilEdge: pd, lidY: lidY}
 	// The collarette (the ring between the pupillary and ciliary zones of

@@ -119,6 +119,8 @@ func tuneConfig(spec string) (config, error) {
 			c.collaretteBound = f
 		case "limbusSplitEdge":
 			c.limbusSplitEdge = f != 0
+		case "limbusSplitKeep":
+			c.limbusSplitKeep = f
 		case "limbusSplit":
 			c.limbusSplit = f
 		case "collaretteNear":
