@@ -26,7 +26,7 @@ func TestDevLimbus11(t *testing.T) {
 		pr := seg.pupil
 		t.Logf("%s ok %v pupil (%.1f,%.1f) r %.1f iris (%.1f,%.1f) r %.1f dx %.1f d %.2f alt r %.1f d %.2f", p, ok, pr.x, pr.y, pr.r, seg.iris.x, seg.iris.y, seg.iris.r, seg.iris.x-pr.x, seg.contrast, seg.alt.r, seg.altD)
 		irisArcs := [][2]float64{{-math.Pi / 8, math.Pi / 5}, {4 * math.Pi / 5, 9 * math.Pi / 8}}
-		t.Logf("split %.1f reach %.1f", limbusSplit(s, pr, seg.iris, math.Max(3, pr.r*0.1), irisArcs), math.Max(3, pr.r*0.1)+1)
+		t.Logf("split %.1f reach %.1f", limbusSplit(s, pr, seg.iris, math.Max(3, pr.r*0.1), irisArcs, c.limbusSplitInner), math.Max(3, pr.r*0.1)+1)
 		minSide := float64(min(g.w, g.h))
 		r0 := int(math.Max(pr.r*1.5, pr.r+10))
 		r1 := int(math.Min(pr.r*4, minSide*0.5))

@@ -55,6 +55,10 @@ type config struct {
 	// limbusSplitKeep: the centred limbus replaces the first only when
 	// its edge is at least this fraction as strong (0: always).
 	limbusSplitKeep float64
+	// limbusSplitInner: the split is measured only when each arc's own
+	// strongest edge lies inside the radii searched (not on their
+	// bounds, where the arc's edge may lie further out).
+	limbusSplitInner bool
 	// oneArc: where one lateral arc of the limbus search lies outside the
 	// image, the other decides alone, its edge strength times oneArc;
 	// 0 = such radii are not candidates.

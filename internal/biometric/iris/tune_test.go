@@ -121,6 +121,8 @@ func tuneConfig(spec string) (config, error) {
 			c.limbusSplitEdge = f != 0
 		case "limbusSplitKeep":
 			c.limbusSplitKeep = f
+		case "limbusSplitInner":
+			c.limbusSplitInner = f != 0
 		case "limbusSplit":
 			c.limbusSplit = f
 		case "collaretteNear":
