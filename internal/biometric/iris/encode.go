@@ -190,6 +190,16 @@ func defaultConfig() config {
 		// from 0.447 to 0.309 % and IITD's from 0.398 to 0.333 %
 		// (docs/iris.md, Results; 0.1-0.3 tried).
 		limbusDy: 0,
+		// When the centre ran into the sideways bound and the lateral
+		// arcs' own edges (each within reach, inside the radii searched)
+		// put it 1.25 reaches off, the arcs lie on different edges
+		// (CASIA-IrisV1 101_2_3: a lash shadow at 86 px on the left, the
+		// limbus at 103 on the right) and the limbus is searched again
+		// centred on the pupil, kept when at least half as strong.
+		// Written after looking at both sets (issue 17, eleventh round:
+		// 8 CASIA and 92 IITD templates move; at 1 IITD 156_R, an eye
+		// whose iris is truly 6 px off, was recentred).
+		limbusSplit: 1.25, limbusSplitEdge: true, limbusSplitKeep: 0.5, limbusSplitInner: true,
 		// Eyelid curves (issue 17, third round) are off: on CASIA-IrisV1
 		// they take the EER from 0.309 to 0.265 %, but both out-of-sample
 		// EERs get worse, and IITD's in-sample EER unless lidMaxSigma is
