@@ -475,8 +475,8 @@ func bestEdge(g gray, cx, cy float64, span, spanY, step float64, r0, r1, scale i
 // (a lash shadow, a ring of the iris) gives more than the search could
 // reach, and the weakest-arc rule then settles between two edges.
 func limbusSplit(s gray, pr, ic circle, span float64, arcs [][2]float64, inner bool) float64 {
-	reach := 2 * (span + 1)
-	lo, hi := int(ic.r-reach), int(ic.r+reach)
+	w := 2 * (span + 1)
+	lo, hi := int(ic.r-w), int(ic.r+w)
 	if len(arcs) != 2 || lo < 6 {
 		return 0
 	}
@@ -537,6 +537,7 @@ func segmentWith(g gray, c config) (segmentation, bool) {
 	spanY := span * c.limbusDy
 	ic, _ := bestEdge(s, pr.x, pr.y, span, spanY, 1, r0, r1, 5, irisArcs, 48, c.oneArc)
 	ic, d := bestEdge(s, ic.x, ic.y, 1, min(1, spanY), 0.5, int(ic.r)-3, int(ic.r)+3, 5, irisArcs, 96, c.oneArc)
+	// Arcs on two different edges (limbusSplit): search again centred.
 	if c.limbusSplit > 0 && (!c.limbusSplitEdge || math.Abs(ic.x-pr.x) > span) && limbusSplit(s, pr, ic, span, irisArcs, c.limbusSplitInner) > c.limbusSplit*(span+1) {
 		cc, _ := bestEdge(s, pr.x, pr.y, 0, 0, 1, r0, r1, 5, irisArcs, 48, c.oneArc)
 		cc, cd := bestEdge(s, cc.x, cc.y, 1, min(1, spanY), 0.5, int(cc.r)-3, int(cc.r)+3, 5, irisArcs, 96, c.oneArc)
