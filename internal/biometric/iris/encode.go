@@ -42,6 +42,23 @@ type config struct {
 	// collaretteFrac too): of two about equal edges the limbus is the
 	// outer one; 0 = off. The outer search then runs for every image.
 	collaretteNear float64
+	// limbusSplit: when the lateral arcs' own strongest edges, seen
+	// from the pupil centre within reach of the limbus found, put its
+	// centre further sideways than limbusSplit times the search's reach
+	// (span + 1 px of refinement), the two arcs lie on different edges
+	// and the limbus is searched again centred on the pupil; 0 = off.
+	limbusSplit float64
+	// limbusSplitEdge: limbusSplit is tested only when the centre found
+	// lies beyond the coarse sideways range (more than span from the
+	// pupil's): the search ran into its bound.
+	limbusSplitEdge bool
+	// limbusSplitKeep: the centred limbus replaces the first only when
+	// its edge is at least this fraction as strong (0: always).
+	limbusSplitKeep float64
+	// limbusSplitInner: the split is measured only when each arc's own
+	// strongest edge lies inside the radii searched (not on their
+	// bounds, where the arc's edge may lie further out).
+	limbusSplitInner bool
 	// oneArc: where one lateral arc of the limbus search lies outside the
 	// image, the other decides alone, its edge strength times oneArc;
 	// 0 = such radii are not candidates.
@@ -173,6 +190,16 @@ func defaultConfig() config {
 		// from 0.447 to 0.309 % and IITD's from 0.398 to 0.333 %
 		// (docs/iris.md, Results; 0.1-0.3 tried).
 		limbusDy: 0,
+		// When the centre ran into the sideways bound and the lateral
+		// arcs' own edges (each within reach, inside the radii searched)
+		// put it 1.25 reaches off, the arcs lie on different edges
+		// (CASIA-IrisV1 101_2_3: a lash shadow at 86 px on the left, the
+		// limbus at 103 on the right) and the limbus is searched again
+		// centred on the pupil, kept when at least half as strong.
+		// Written after looking at both sets (issue 17, eleventh round:
+		// 8 CASIA and 92 IITD templates move; at 1 IITD 156_R, an eye
+		// whose iris is truly 6 px off, was recentred).
+		limbusSplit: 1.25, limbusSplitEdge: true, limbusSplitKeep: 0.5, limbusSplitInner: true,
 		// Eyelid curves (issue 17, third round) are off: on CASIA-IrisV1
 		// they take the EER from 0.309 to 0.265 %, but both out-of-sample
 		// EERs get worse, and IITD's in-sample EER unless lidMaxSigma is

@@ -136,9 +136,11 @@ func (m Model) Threshold(fmr float64) float64 {
 // the pair's degrees of freedom raised to dofWeight (issue 17, seventh
 // round: 0.4962, 407, 44.0; 0.4961, 384, 43.1 for the fifth round's
 // weight 1; before that 0.4962, 367, 43), and again for the tenth round's
-// lower-lid mask, which changes 322 of CASIA's 756 templates.
+// lower-lid mask, which changes 322 of CASIA's 756 templates (0.4961,
+// 410, 34.7), and for the eleventh round's limbus split, which changes 8
+// (0.4961, 410, 34.5).
 const (
 	ImpostorMean    = 0.4961
 	ImpostorDOF     = 410
-	EffectiveShifts = 34.7
+	EffectiveShifts = 34.5
 )

@@ -467,6 +467,30 @@ func bestEdge(g gray, cx, cy float64, span, spanY, step float64, r0, r1, scale i
 	return best, bestD
 }
 
+// limbusSplit returns how far sideways (px, either way) the lateral
+// arcs' own strongest edges, each searched alone from the pupil centre
+// over the radii the limbus ic could have on that arc within the
+// search's reach (ic.r ± 2 (span + 1)), put the limbus centre. Both arcs
+// on the limbus give about the centre found; an arc on an inner edge
+// (a lash shadow, a ring of the iris) gives more than the search could
+// reach, and the weakest-arc rule then settles between two edges.
+func limbusSplit(s gray, pr, ic circle, span float64, arcs [][2]float64, inner bool) float64 {
+	w := 2 * (span + 1)
+	lo, hi := int(ic.r-w), int(ic.r+w)
+	if len(arcs) != 2 || lo < 6 {
+		return 0
+	}
+	var rr [2]float64
+	for a := range arcs {
+		b, d := bestEdge(s, pr.x, pr.y, 0, 0, 1, lo, hi, 5, arcs[a:a+1], 48, 0)
+		if math.IsInf(d, -1) || inner && (int(b.r) <= lo || int(b.r) >= hi) {
+			return 0
+		}
+		rr[a] = b.r
+	}
+	return math.Abs(rr[0]-rr[1]) / 2
+}
+
 // segmentation is the result of locating an eye.
 type segmentation struct {
 	pupil, iris circle
@@ -513,6 +537,14 @@ func segmentWith(g gray, c config) (segmentation, bool) {
 	spanY := span * c.limbusDy
 	ic, _ := bestEdge(s, pr.x, pr.y, span, spanY, 1, r0, r1, 5, irisArcs, 48, c.oneArc)
 	ic, d := bestEdge(s, ic.x, ic.y, 1, min(1, spanY), 0.5, int(ic.r)-3, int(ic.r)+3, 5, irisArcs, 96, c.oneArc)
+	// Arcs on two different edges (limbusSplit): search again centred.
+	if c.limbusSplit > 0 && (!c.limbusSplitEdge || math.Abs(ic.x-pr.x) > span) && limbusSplit(s, pr, ic, span, irisArcs, c.limbusSplitInner) > c.limbusSplit*(span+1) {
+		cc, _ := bestEdge(s, pr.x, pr.y, 0, 0, 1, r0, r1, 5, irisArcs, 48, c.oneArc)
+		cc, cd := bestEdge(s, cc.x, cc.y, 1, min(1, spanY), 0.5, int(cc.r)-3, int(cc.r)+3, 5, irisArcs, 96, c.oneArc)
+		if cd >= c.limbusSplitKeep*d {
+			ic, d = cc, cd
+		}
+	}
 	seg := segmentation{pupil: pr, iris: ic, contrast: d, pupilEdge: pd, lidY: lidY}
 	// The collarette (the ring between the pupillary and ciliary zones of
 	// a high-contrast iris) can be a stronger edge than the limbus. It lies

@@ -117,6 +117,14 @@ func tuneConfig(spec string) (config, error) {
 			c.pupilCut = f
 		case "collaretteBound":
 			c.collaretteBound = f
+		case "limbusSplitEdge":
+			c.limbusSplitEdge = f != 0
+		case "limbusSplitKeep":
+			c.limbusSplitKeep = f
+		case "limbusSplitInner":
+			c.limbusSplitInner = f != 0
+		case "limbusSplit":
+			c.limbusSplit = f
 		case "collaretteNear":
 			c.collaretteNear = f
 		case "lashDensity":
