@@ -42,7 +42,7 @@ func TestDebugViz(t *testing.T) {
 	if dpi != 500 {
 		pix, w, h = resample(pix, w, h, 500/float64(dpi))
 	}
-	first := estimateFields(pix, w, h)
+	first := estimateFields(pix, w, h, true)
 	ms, f, sk, err := extractMinutiae(pix, w, h)
 	if err != nil {
 		t.Fatal(err)

@@ -108,7 +108,7 @@ type fields struct {
 // the minutiae, the block fields (with the final mask) and the skeleton the
 // minutiae were taken from (1 on ridge pixels; for TestDebugViz).
 func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, error) {
-	f := estimateFields(pix, w, h)
+	f := estimateFields(pix, w, h, !fastCfg.on || fastCfg.period == 1 || fastCfg.holes > 0 || fastCfg.gabor > 0)
 	area := 0
 	for _, m := range f.mask {
 		if m {
@@ -119,20 +119,47 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 		return nil, nil, nil, fmt.Errorf("foreground %d pixels: %w", area, ErrQualityTooLow)
 	}
 	norm := normalise(pix, w, h, f)
+	if stftCfg.speriod {
+		f.period = spectralPeriod(norm, w, h, f)
+	}
 	bank := gaborBank{}
 	var st filtered
-	enhance(norm, w, h, f, bank, &st)
-	// Refinement: the orientation measured on the filtered image is cleaner
-	// in noisy and high-curvature areas. Where it is more coherent it
-	// replaces the first estimate, and the changed blocks are filtered again.
-	for range refinePasses {
-		o2, c2 := orientationField(st.resp, w, h, f.bw, f.bh, orientSmooth)
-		for b := range f.orient {
-			if f.mask[b] && c2[b] > f.coherence[b] {
-				f.orient[b], f.coherence[b] = o2[b], c2[b]
+	coh0 := slices.Clone(f.coherence)
+	if fastCfg.on {
+		if fastCfg.smooth0 > 0 {
+			f.orient, f.coherence = orientationField(pix, w, h, f.bw, f.bh, fastCfg.smooth0, nil)
+		}
+		for range fastCfg.gabor {
+			enhance(norm, w, h, f, bank, &st)
+			o2, c2 := orientationField(st.resp, w, h, f.bw, f.bh, orientSmooth, nil)
+			for b := range f.orient {
+				if f.mask[b] && c2[b] > f.coherence[b] {
+					f.orient[b], f.coherence[b] = o2[b], c2[b]
+				}
 			}
 		}
+		stftEnhanceFast(norm, w, h, f, &st)
+	} else {
 		enhance(norm, w, h, f, bank, &st)
+		// Refinement: the orientation measured on the filtered image is cleaner
+		// in noisy and high-curvature areas. Where it is more coherent it
+		// replaces the first estimate, and the changed blocks are filtered again.
+		for range refinePasses {
+			o2, c2 := orientationField(st.resp, w, h, f.bw, f.bh, orientSmooth, nil)
+			for b := range f.orient {
+				if f.mask[b] && c2[b] > f.coherence[b] {
+					f.orient[b], f.coherence[b] = o2[b], c2[b]
+				}
+			}
+			enhance(norm, w, h, f, bank, &st)
+		}
+	}
+	var gcl []float64
+	if stftCfg.mode != 0 {
+		if stftCfg.unclear > 0 || stftCfg.gclar {
+			gcl = clarity(norm, st.resp, w, h, f)
+		}
+		stftEnhance(norm, w, h, f, gcl, &st)
 	}
 	// Segmentation, second look: blocks where the filter response explains
 	// little of the image (isotropic texture, speckled background, smudge)
@@ -141,16 +168,56 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 	// uniformly poor capture) keeps its first mask rather than failing to
 	// enrol here: when under a third of the area (or under minArea) would
 	// be left, the step is skipped and the usual minutia tests decide.
-	cl := clarity(norm, st.resp, w, h, f)
+	cl := gcl
+	if !stftCfg.gclar {
+		cl = clarity(norm, st.resp, w, h, f)
+	}
+	if fastCfg.on && fastCfg.qual == 1 {
+		f.coherence = coh0
+	}
+	if fastCfg.on && fastCfg.qual == 2 {
+		for b := range cl {
+			f.coherence[b] = min(1, max(0, cl[b]))
+		}
+	}
+	minCl := minClarity
+	if fastCfg.on && fastCfg.clarity > 0 {
+		minCl = fastCfg.clarity
+	}
 	clearMask := slices.Clone(f.mask)
 	for b := range clearMask {
-		clearMask[b] = clearMask[b] && cl[b] >= minClarity
+		clearMask[b] = clearMask[b] && cl[b] >= minCl
 	}
 	clearMask = cleanMask(clearMask, f.bw, f.bh)
 	if n := countTrue(clearMask); blk*blk*n >= minArea && 3*n >= countTrue(f.mask) {
 		f.mask = clearMask
 	}
+	if stftCfg.energy {
+		em := energyMask(pix, w, h, f)
+		for b := range em {
+			em[b] = em[b] && f.mask[b]
+		}
+		em = cleanMask(em, f.bw, f.bh)
+		if n := countTrue(em); blk*blk*n >= minArea && 2*n >= countTrue(f.mask) {
+			f.mask = em
+		}
+	}
 	ridges := st.ridges
+	if stftCfg.holes > 0 {
+		fillSmall(ridges, w, h, 1, stftCfg.holes)
+		fillSmall(ridges, w, h, 0, stftCfg.holes)
+	}
+	if fastCfg.holes > 0 || fastCfg.holesPx > 0 {
+		maxA := fastCfg.holesPx
+		if fastCfg.holes > 0 {
+			p := medianPeriod(f)
+			maxA = int(math.Round(fastCfg.holes * p * p))
+		}
+		seen := make([]uint8, w*h)
+		fillSmallBounded(ridges, w, h, 1, maxA, seen)
+		clear(seen)
+		fillSmallBounded(ridges, w, h, 0, maxA, seen)
+	}
 	thin(ridges, w, h)
 	ms := findMinutiae(ridges, w, h, f)
 	if len(ms) < minMinutiae {
@@ -160,8 +227,8 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 }
 
 // estimateFields computes the foreground mask, orientation field, coherence
-// and ridge period on blocks of blk pixels.
-func estimateFields(pix []float32, w, h int) *fields {
+// and (with period) ridge period on blocks of blk pixels.
+func estimateFields(pix []float32, w, h int, period bool) *fields {
 	bw, bh := (w+blk-1)/blk, (h+blk-1)/blk
 	nb := bw * bh
 	sum := make([]float64, nb)
@@ -188,7 +255,7 @@ func estimateFields(pix []float32, w, h int) *fields {
 		f.mean[b], f.std[b] = float32(m), float32(max(sd, 1))
 		contrast[b] = sd
 	}
-	f.orient, f.coherence = orientationField(pix, w, h, bw, bh, orientSmooth)
+	f.orient, f.coherence = orientationField(pix, w, h, bw, bh, orientSmooth, nil)
 	// Foreground: enough contrast relative to the image, cleaned up.
 	sorted := slices.Clone(contrast)
 	slices.Sort(sorted)
@@ -197,7 +264,9 @@ func estimateFields(pix []float32, w, h int) *fields {
 		f.mask[b] = contrast[b] > thr && f.coherence[b] > minCoherence
 	}
 	f.mask = cleanMask(f.mask, bw, bh)
-	estimatePeriod(pix, w, h, f)
+	if period {
+		estimatePeriod(pix, w, h, f)
+	}
 	return f
 }
 
@@ -205,7 +274,12 @@ func estimateFields(pix []float32, w, h int) *fields {
 // coherence per block from Sobel gradients: the structure tensor of each
 // block, averaged in the doubled-angle representation over (2r+1)^2 blocks
 // (Kass and Witkin 1987; Bazen and Gerez 2002).
-func orientationField(pix []float32, w, h, bw, bh, r int) (orient, coherence []float64) {
+//
+// With near set, only the blocks it marks are measured: for an image that is
+// zero outside them and their 3x3 neighbourhoods (a filter response on the
+// mask blocks, near marking those and their neighbours) the result is the
+// same.
+func orientationField(pix []float32, w, h, bw, bh, r int, near []bool) (orient, coherence []float64) {
 	nb := bw * bh
 	sxx := make([]float64, nb)
 	syy := make([]float64, nb)
@@ -214,6 +288,10 @@ func orientationField(pix []float32, w, h, bw, bh, r int) (orient, coherence []f
 		by := y / blk
 		for x := 1; x < w-1; x++ {
 			b := by*bw + x/blk
+			if near != nil && !near[b] {
+				x = (x/blk+1)*blk - 1
+				continue
+			}
 			p := func(dx, dy int) float64 { return float64(pix[(y+dy)*w+x+dx]) }
 			gx := (p(1, -1) + 2*p(1, 0) + p(1, 1)) - (p(-1, -1) + 2*p(-1, 0) + p(-1, 1))
 			gy := (p(-1, 1) + 2*p(0, 1) + p(1, 1)) - (p(-1, -1) + 2*p(0, -1) + p(1, -1))
@@ -438,6 +516,8 @@ func estimatePeriod(pix []float32, w, h int, f *fields) {
 // gaborBank caches kernels by orientation bin and period.
 type gaborBank map[[2]int][]float32
 
+// kernel returns the kernel of orientation bin ob and ridge period
+// period/2 pixels.
 func (g gaborBank) kernel(ob, period int) []float32 {
 	key := [2]int{ob, period}
 	if k, ok := g[key]; ok {
@@ -447,7 +527,7 @@ func (g gaborBank) kernel(ob, period int) []float32 {
 	k := make([]float32, side*side)
 	o := float64(ob) * math.Pi / orientBins
 	dx, dy := math.Cos(o), math.Sin(o)
-	p := float64(period)
+	p := float64(period) / 2
 	sAcross, sAlong := 0.5*p, 4.5
 	mean := 0.0
 	wsum := 0.0
@@ -532,7 +612,10 @@ func enhance(norm []float32, w, h int, f *fields, bank gaborBank, st *filtered) 
 				continue
 			}
 			ob := int(math.Round(f.orient[b]/math.Pi*orientBins)) % orientBins
-			period := int(math.Round(f.period[b]))
+			period := 2 * int(math.Round(f.period[b])) // half pixels
+			if stftCfg.speriod {
+				period = int(math.Round(2 * f.period[b]))
+			}
 			if id := int32(ob*64 + period); id == st.kernel[b] {
 				continue
 			} else {
