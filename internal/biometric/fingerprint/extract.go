@@ -108,7 +108,8 @@ type fields struct {
 // the minutiae, the block fields (with the final mask) and the skeleton the
 // minutiae were taken from (1 on ridge pixels; for TestDebugViz).
 func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, error) {
-	f := estimateFields(pix, w, h, !fastCfg.on || fastCfg.period == 1 || fastCfg.holes > 0 || fastCfg.gabor > 0)
+	f := estimateFields(pix, w, h, !fastCfg.on || fastCfg.period == 1 || fastCfg.holes > 0 || fastCfg.gabor > 0 || fastCfg.gaborAbove > 0 || fastCfg.gaborFinal)
+	useSTFT := fastCfg.on && (fastCfg.gaborAbove == 0 || medianPeriod(f) <= fastCfg.gaborAbove)
 	area := 0
 	for _, m := range f.mask {
 		if m {
@@ -119,13 +120,19 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 		return nil, nil, nil, fmt.Errorf("foreground %d pixels: %w", area, ErrQualityTooLow)
 	}
 	norm := normalise(pix, w, h, f)
+	if fastCfg.on && fastCfg.closeR > 0 {
+		greyClose(norm, w+2*gaborRadius, h+2*gaborRadius, fastCfg.closeR)
+	}
+	if fastCfg.on && fastCfg.closeAlong > 0 {
+		closeAlong(norm, w, h, f, fastCfg.closeAlong)
+	}
 	if stftCfg.speriod {
 		f.period = spectralPeriod(norm, w, h, f)
 	}
 	bank := gaborBank{}
 	var st filtered
 	coh0 := slices.Clone(f.coherence)
-	if fastCfg.on {
+	if useSTFT {
 		if fastCfg.smooth0 > 0 {
 			f.orient, f.coherence = orientationField(pix, w, h, f.bw, f.bh, fastCfg.smooth0, nil)
 		}
@@ -139,6 +146,12 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 			}
 		}
 		stftEnhanceFast(norm, w, h, f, &st)
+		if fastCfg.gaborFinal {
+			// Eleventh pass: the STFT's refined orientation field, the
+			// Gabor filter's rendering.
+			st = filtered{}
+			enhance(norm, w, h, f, bank, &st)
+		}
 	} else {
 		enhance(norm, w, h, f, bank, &st)
 		// Refinement: the orientation measured on the filtered image is cleaner
@@ -172,16 +185,16 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 	if !stftCfg.gclar {
 		cl = clarity(norm, st.resp, w, h, f)
 	}
-	if fastCfg.on && fastCfg.qual == 1 {
+	if useSTFT && fastCfg.qual == 1 {
 		f.coherence = coh0
 	}
-	if fastCfg.on && fastCfg.qual == 2 {
+	if useSTFT && fastCfg.qual == 2 {
 		for b := range cl {
 			f.coherence[b] = min(1, max(0, cl[b]))
 		}
 	}
 	minCl := minClarity
-	if fastCfg.on && fastCfg.clarity > 0 {
+	if useSTFT && fastCfg.clarity > 0 {
 		minCl = fastCfg.clarity
 	}
 	clearMask := slices.Clone(f.mask)
@@ -207,7 +220,7 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 		fillSmall(ridges, w, h, 1, stftCfg.holes)
 		fillSmall(ridges, w, h, 0, stftCfg.holes)
 	}
-	if fastCfg.holes > 0 || fastCfg.holesPx > 0 {
+	if useSTFT && (fastCfg.holes > 0 || fastCfg.holesPx > 0) {
 		maxA := fastCfg.holesPx
 		if fastCfg.holes > 0 {
 			p := medianPeriod(f)
@@ -218,6 +231,19 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 		clear(seen)
 		fillSmallBounded(ridges, w, h, 0, maxA, seen)
 	}
+	if useSTFT && fastCfg.dirSmooth > 0 {
+		// Eleventh pass: the minutiae's directions (and the descriptors)
+		// from the final response's orientation, averaged over fewer blocks.
+		o2, _ := orientationField(st.resp, w, h, f.bw, f.bh, fastCfg.dirSmooth-1, nil)
+		for b := range f.orient {
+			if f.mask[b] {
+				f.orient[b] = o2[b]
+			}
+		}
+	}
+	if debugRidges != nil {
+		debugRidges(st.resp, ridges)
+	}
 	thin(ridges, w, h)
 	ms := findMinutiae(ridges, w, h, f)
 	if len(ms) < minMinutiae {
@@ -225,6 +251,81 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 	}
 	return ms, f, ridges, nil
 }
+
+// greyClose closes the padded normalised image (ridges positive) with a
+// square of side 2r+1: a dilation (maximum) then an erosion (minimum), which
+// fills dips narrower than the square in the ridges, such as open pores
+// (eleventh pass of issue 17).
+func greyClose(a []float32, w, h, r int) {
+	tmp := make([]float32, len(a))
+	pass := func(dst, src []float32, mx bool, horiz bool) {
+		for y := range h {
+			for x := range w {
+				v := src[y*w+x]
+				for d := -r; d <= r; d++ {
+					xx, yy := x, y
+					if horiz {
+						xx += d
+					} else {
+						yy += d
+					}
+					if xx < 0 || yy < 0 || xx >= w || yy >= h {
+						continue
+					}
+					u := src[yy*w+xx]
+					if mx == (u > v) {
+						v = u
+					}
+				}
+				dst[y*w+x] = v
+			}
+		}
+	}
+	pass(tmp, a, true, true)
+	pass(a, tmp, true, false)
+	pass(tmp, a, false, true)
+	pass(a, tmp, false, false)
+}
+
+// closeAlong closes the padded normalised image along the ridges: a
+// maximum then a minimum over 2r+1 pixels in the block's ridge direction,
+// which fills dips within a ridge (open pores) but not the valleys, which
+// run along the ridges too (eleventh pass of issue 17).
+func closeAlong(norm []float32, w, h int, f *fields, r int) {
+	const pad = gaborRadius
+	pw := w + 2*pad
+	tmp := slices.Clone(norm)
+	pass := func(dst, src []float32, mx bool) {
+		for y := range h {
+			for x := range w {
+				b := f.at(x, y)
+				if !f.mask[b] {
+					continue
+				}
+				c, s := math.Cos(f.orient[b]), math.Sin(f.orient[b])
+				v := src[(y+pad)*pw+x+pad]
+				for d := -r; d <= r; d++ {
+					xx := x + int(math.Round(float64(d)*c))
+					yy := y + int(math.Round(float64(d)*s))
+					if xx < -pad || yy < -pad || xx >= w+pad || yy >= h+pad {
+						continue
+					}
+					u := src[(yy+pad)*pw+xx+pad]
+					if mx == (u > v) {
+						v = u
+					}
+				}
+				dst[(y+pad)*pw+x+pad] = v
+			}
+		}
+	}
+	pass(tmp, norm, true)
+	pass(norm, tmp, false)
+}
+
+// debugRidges, when set (by a test), sees the filter response and the
+// binarised ridges before thinning.
+var debugRidges func(resp []float32, ridges []uint8)
 
 // estimateFields computes the foreground mask, orientation field, coherence
 // and (with period) ridge period on blocks of blk pixels.
@@ -569,6 +670,26 @@ func normalise(pix []float32, w, h int, f *fields) []float32 {
 			}
 			b := by*f.bw + bx
 			mean, std := f.mean[b], f.std[b]
+			if fastCfg.normInterp {
+				// Eleventh pass: mean and contrast interpolated bilinearly
+				// between block centres (clamped at the image's edge).
+				at := func(v []float32, x, y int) float32 {
+					fx := (float64(x)+0.5)/blk - 0.5
+					fy := (float64(y)+0.5)/blk - 0.5
+					x0, y0 := int(math.Floor(fx)), int(math.Floor(fy))
+					ax, ay := float32(fx-float64(x0)), float32(fy-float64(y0))
+					g := func(i, j int) float32 {
+						return v[clamp(j, 0, f.bh-1)*f.bw+clamp(i, 0, f.bw-1)]
+					}
+					return (1-ay)*((1-ax)*g(x0, y0)+ax*g(x0+1, y0)) + ay*((1-ax)*g(x0, y0+1)+ax*g(x0+1, y0+1))
+				}
+				for y := by * blk; y < min(h, (by+1)*blk); y++ {
+					for x := bx * blk; x < min(w, (bx+1)*blk); x++ {
+						norm[(y+r)*pw+x+r] = (at(f.mean, x, y) - pix[y*w+x]) / at(f.std, x, y)
+					}
+				}
+				continue
+			}
 			for y := by * blk; y < min(h, (by+1)*blk); y++ {
 				for x := bx * blk; x < min(w, (bx+1)*blk); x++ {
 					norm[(y+r)*pw+x+r] = (mean - pix[y*w+x]) / std

@@ -54,6 +54,22 @@ func init() {
 				fastCfg.smooth0 = int(x)
 			case "holes":
 				fastCfg.holes = x
+			case "dirsmooth":
+				fastCfg.dirSmooth = int(x)
+			case "gauss":
+				fastCfg.gaussAcross = x
+			case "ninterp":
+				fastCfg.normInterp = x != 0
+			case "gaborabove":
+				fastCfg.gaborAbove = x
+			case "gf":
+				fastCfg.gaborFinal = x != 0
+			case "close":
+				fastCfg.closeR = int(x)
+			case "closealong":
+				fastCfg.closeAlong = int(x)
+			case "maxmin":
+				fastCfg.maxMin = int(x)
 			case "holespx":
 				fastCfg.holesPx = int(x)
 			default:

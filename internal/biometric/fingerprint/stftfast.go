@@ -30,26 +30,34 @@ import (
 // file stftcfg_slow_test.go sets them from ASSENT_FP_STFT2 for the
 // experiments).
 type fastConfig struct {
-	on         bool    // the STFT filter in place of the Gabor enhancement
-	angBW      float64 // angular half-width at full coherence, radians
-	angBWLow   float64 // angular half-width at zero coherence, radians
-	radBW      float64 // radial bandwidth relative to the ridge frequency
-	sAlong     float64 // Gaussian along the ridges, pixels (0: none)
-	refine     int     // orientation re-estimated on the response and refiltered this often
-	firstBW    float64 // > 0: the passes before the last use this fixed angular half-width
-	qual       int     // minutia quality: 0 the refined coherence, 1 the first coherence, 2 the clarity
-	clarity    float64 // > 0: the clarity threshold of the second mask
-	gabor      int     // Gabor passes (with orientation refinement) before the STFT, for its orientation
-	rsmooth    int     // > 0: the refinement's orientation smoothing radius
-	replace    bool    // the refinement takes the response's orientation on every block
-	specRefine int     // orientation re-estimated from the filtered spectra this often (before refine)
-	specSmooth int     // and averaged over (2r+1)² blocks
-	incr       bool    // refinement passes transform back only the pairs whose parameters changed
-	smooth0    int     // > 0: the first orientation field re-estimated with this smoothing radius
-	period     int     // ridge frequency: 0 spectral, 1 block period, 2 spectral within the sector
-	sector     float64 // period 2: half-width of the sector around the normal, radians
-	holes      float64 // holes and islands up to holes·period² pixels filled before thinning
-	holesPx    int     // or up to this many pixels (when holes is 0)
+	on          bool    // the STFT filter in place of the Gabor enhancement
+	angBW       float64 // angular half-width at full coherence, radians
+	angBWLow    float64 // angular half-width at zero coherence, radians
+	radBW       float64 // radial bandwidth relative to the ridge frequency
+	sAlong      float64 // Gaussian along the ridges, pixels (0: none)
+	refine      int     // orientation re-estimated on the response and refiltered this often
+	firstBW     float64 // > 0: the passes before the last use this fixed angular half-width
+	qual        int     // minutia quality: 0 the refined coherence, 1 the first coherence, 2 the clarity
+	clarity     float64 // > 0: the clarity threshold of the second mask
+	gabor       int     // Gabor passes (with orientation refinement) before the STFT, for its orientation
+	rsmooth     int     // > 0: the refinement's orientation smoothing radius
+	replace     bool    // the refinement takes the response's orientation on every block
+	specRefine  int     // orientation re-estimated from the filtered spectra this often (before refine)
+	specSmooth  int     // and averaged over (2r+1)² blocks
+	incr        bool    // refinement passes transform back only the pairs whose parameters changed
+	smooth0     int     // > 0: the first orientation field re-estimated with this smoothing radius
+	period      int     // ridge frequency: 0 spectral, 1 block period, 2 spectral within the sector
+	sector      float64 // period 2: half-width of the sector around the normal, radians
+	holes       float64 // holes and islands up to holes·period² pixels filled before thinning
+	holesPx     int     // or up to this many pixels (when holes is 0)
+	maxMin      int     // > 0: keep at most this many minutiae (eleventh pass)
+	gaussAcross float64 // > 0: radial response a Gaussian across the ridges of this many periods (Gabor-like)
+	closeR      int     // > 0: the normalised image closed with a (2r+1)² square before filtering
+	closeAlong  int     // > 0: the normalised image closed along the ridges over 2r+1 pixels
+	gaborFinal  bool    // the Gabor filter renders the ridges with the STFT's refined orientation
+	gaborAbove  float64 // > 0: images whose median block period exceeds this take the Gabor pipeline
+	dirSmooth   int     // > 0: minutia directions from the response's orientation over (2(d-1)+1)² blocks
+	normInterp  bool    // the normalisation's mean and contrast interpolated between blocks
 }
 
 var fastCfg = fastConfig{angBW: math.Pi / 8, angBWLow: math.Pi / 3, radBW: 0.6}
@@ -506,6 +514,12 @@ func windowFilter(hf *[stftN * stftN]float32, normal, coh, rho0 float32, cfg fas
 		a, b = a*a, b*b
 		a, b = a*a, b*b
 		v := c * c * float32(math.Sqrt(float64(a/(a+b))))
+		if cfg.gaussAcross > 0 {
+			// Eleventh pass: the Gabor kernels' radial response, a
+			// Gaussian across the ridges of gaussAcross periods.
+			e := rho/rho0 - 1
+			v = c * c * float32(math.Exp(-2*math.Pi*math.Pi*cfg.gaussAcross*cfg.gaussAcross*float64(e*e)))
+		}
 		if ga > 0 {
 			s := rho * float32(math.Sin(float64(d)))
 			v *= float32(math.Exp(float64(-ga * s * s)))
