@@ -405,7 +405,7 @@ func (s *snapshotReader) readFile(p []byte) (int, error) {
 	if s.direct && (errors.Is(err, syscall.EINVAL) || n%directAlign != 0) {
 		s.direct = false
 		if serr := stopDirect(s.f); serr != nil {
-			return n, fmt.Errorf("%w (O_DIRECT not cleared: %w)", err, serr)
+			return n, fmt.Errorf("O_DIRECT not cleared: %w", serr)
 		}
 		if n == 0 && err != nil {
 			n, err = s.r.Read(p)
