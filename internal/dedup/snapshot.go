@@ -18,7 +18,9 @@ import (
 	"runtime/trace"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/assent-registry/assent/internal/biometric/fingerprint"
 	"github.com/assent-registry/assent/internal/biometric/iris"
@@ -338,14 +340,30 @@ func (l *Local) snapshotPlain(batch []ident) (ids []string, plain [2][][]byte, e
 // snapshotReader reads a snapshot: the header through read, then the
 // records in blocks (next), each read from the file straight into the
 // buffer its batch keeps (no copy through a reader's buffer).
+//
+// A load reads the file past the page cache when the file system allows
+// (O_DIRECT, direct): the blocks are read at aligned file offsets into
+// aligned buffers, in aligned lengths (directAlign), so that a start
+// neither fills the page cache with the whole file (a cold start) nor
+// copies it out of it (a warm one). A read refused there (EINVAL) or
+// short of an aligned length (the file's end) turns the direct reading
+// off: the rest of the file is read through the page cache (readFile).
 type snapshotReader struct {
-	r       io.Reader
+	r io.Reader
+	// f is the file r reads when it may be read direct (nil: never).
+	f      *os.File
+	direct bool // reads of f bypass the page cache (now)
+	// chunked: the header was read from aligned chunks (head), the file
+	// having been opened direct; what follows it is rest.
+	chunked bool
+	head    []byte
 	free    chan snapBatch // batches done with: their buffers, for the next ones
 	crc     hash.Hash32
 	records uint64
 	size    int64
-	// the bytes read and not yet parsed (a record cut by a block's end),
-	// moved to the next block's start
+	// the bytes read and not yet parsed (a record cut by a block's end,
+	// or what followed the header in its chunk), moved to the next
+	// block's start
 	rest []byte
 	eof  bool
 	// the persons' ids of the block being read: their bytes, and where
@@ -355,10 +373,92 @@ type snapshotReader struct {
 	idAt [2][]int32
 }
 
-// read fills buf from the file (counted in the checksum); the header only.
+// directAlign is the alignment of a direct read's buffer address, file
+// offset and length (the file systems' logical block size is at most
+// this; 512 on this project's machines).
+const directAlign = 4096
+
+// snapshotDirect: a load reads its snapshot past the page cache where
+// the file system allows. A variable for the tests (false: through the
+// page cache, as a file system refusing O_DIRECT).
+var snapshotDirect = true
+
+// openSnapshot opens the snapshot at path for a load: direct where the
+// file system allows (direct true), else through the page cache.
+func openSnapshot(path string) (f *os.File, direct bool, err error) {
+	if snapshotDirect {
+		if f, err := openDirect(path); err == nil {
+			return f, true, nil
+		}
+	}
+	f, err = os.Open(path)
+	return f, false, err
+}
+
+// readFile reads into p from the file. Direct, p's address and length
+// are aligned (the file offset is, every read before having been of an
+// aligned length); a read refused (EINVAL) turns the direct reading off
+// and is made again, and a read of an unaligned length (the file's end)
+// turns it off for the next.
+func (s *snapshotReader) readFile(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if s.direct && (errors.Is(err, syscall.EINVAL) || n%directAlign != 0) {
+		s.direct = false
+		if serr := stopDirect(s.f); serr != nil {
+			return n, fmt.Errorf("O_DIRECT not cleared: %w", serr)
+		}
+		if n == 0 && err != nil {
+			n, err = s.r.Read(p)
+		}
+	}
+	return n, err
+}
+
+// alignedBytes is a slice of n bytes at an address aligned to
+// directAlign (n a multiple of it: its end is aligned too).
+func alignedBytes(n int) []byte {
+	b := make([]byte, n+directAlign)
+	off := int(-uintptr(unsafe.Pointer(unsafe.SliceData(b))) & (directAlign - 1))
+	return b[off : off+n : off+n]
+}
+
+// alignUp is n rounded up to a multiple of directAlign.
+func alignUp(n int) int { return (n + directAlign - 1) &^ (directAlign - 1) }
+
+// headChunk is the bytes read at a time for the header (and after it)
+// of a file opened direct.
+const headChunk = 16 << 10
+
+// read fills buf from the file (counted in the checksum); the header
+// only. Of a file opened direct, the header is read in aligned chunks,
+// and what follows it in the last is the first block's rest.
 func (s *snapshotReader) read(buf []byte) error {
-	if _, err := io.ReadFull(s.r, buf); err != nil {
-		return truncated(err)
+	if !s.chunked {
+		if _, err := io.ReadFull(s.r, buf); err != nil {
+			return truncated(err)
+		}
+	} else {
+		for len(s.rest) < len(buf) && !s.eof {
+			// s.rest is the end of s.head: read on after it (at an
+			// aligned offset, unless the direct reading stopped).
+			filled, at := len(s.head), len(s.head)-len(s.rest)
+			if cap(s.head)-filled < headChunk {
+				h := alignedBytes(alignUp(max(2*cap(s.head), filled+headChunk)))
+				s.head = h[:copy(h, s.head)]
+			}
+			n, err := s.readFile(s.head[filled : filled+headChunk])
+			s.head = s.head[:filled+n]
+			s.rest = s.head[at:]
+			if err == io.EOF {
+				s.eof = true
+			} else if err != nil {
+				return truncated(err)
+			}
+		}
+		if len(s.rest) < len(buf) {
+			return truncated(io.ErrUnexpectedEOF)
+		}
+		s.rest = s.rest[copy(buf, s.rest):]
 	}
 	s.crc.Write(buf)
 	s.size += int64(len(buf))
@@ -378,8 +478,12 @@ type snapBatch struct {
 	ids    [2][]string
 	sealed [2][][]byte
 	buf    []byte // the block the records are in
-	err    error
-	end    bool
+	// mem is the batch's buffer, buf a part of it: aligned, the bytes
+	// before room for a rest, then the bytes read.
+	mem  []byte
+	room int
+	err  error
+	end  bool
 }
 
 // recycle hands a batch's buffers back to the reader.
@@ -431,17 +535,31 @@ func (s *snapshotReader) next() snapBatch {
 	return b
 }
 
+// blockRoom is the room before a block's bytes read for the rest of the
+// block before it (a record cut by its end, or what followed the header):
+// a larger rest takes a larger buffer.
+const blockRoom = 64 << 10
+
 // readBlock is next: it reads into b's buffer (if large enough) and
-// appends to its slices, the persons' ids left to next.
+// appends to its slices, the persons' ids left to next. The block is
+// the rest (put right before the bytes read) and then at least
+// snapshotBlock bytes read (at least the rest's length: a record longer
+// than a block is read in blocks of growing size), aligned if direct.
 func (s *snapshotReader) readBlock(b snapBatch) snapBatch {
-	buf := b.buf
-	if cap(buf) < max(snapshotBlock, 2*len(s.rest)) { // (a record longer than half a block: a larger one)
-		buf = make([]byte, 0, max(snapshotBlock, 2*len(s.rest)))
-		hugepage.Advise(buf)
+	n := max(snapshotBlock, len(s.rest))
+	if s.direct {
+		n = alignUp(n)
 	}
-	buf = append(buf[:0], s.rest...)
+	if b.mem == nil || b.room < len(s.rest) || len(b.mem)-b.room < n {
+		room := max(blockRoom, alignUp(len(s.rest)))
+		b.mem, b.room = alignedBytes(room+alignUp(n)), room
+		hugepage.Advise(b.mem)
+	}
+	// (s.rest may be in b.mem, behind: copy moves it first.)
+	lo := b.room - copy(b.mem[b.room-len(s.rest):b.room], s.rest)
+	buf := b.mem[lo:b.room:min(len(b.mem), b.room+n)]
 	for !s.eof && len(buf) < cap(buf) {
-		n, err := s.r.Read(buf[len(buf):cap(buf)])
+		n, err := s.readFile(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			s.eof = true
@@ -470,9 +588,7 @@ func (s *snapshotReader) readBlock(b snapBatch) snapBatch {
 			}
 			more := len(p) > 13
 			if !more && !s.eof {
-				var one [1]byte
-				n, _ := io.ReadFull(s.r, one[:])
-				more = n > 0
+				more = s.more()
 			}
 			if more {
 				b.err = fmt.Errorf("%w: bytes after the end", ErrSnapshot)
@@ -527,6 +643,24 @@ func (s *snapshotReader) readBlock(b snapBatch) snapBatch {
 		b.err = fmt.Errorf("%w: truncated", ErrSnapshot)
 	}
 	return b
+}
+
+// more tells whether the file has bytes after those read.
+func (s *snapshotReader) more() bool {
+	var one [1]byte
+	p := one[:]
+	if s.direct {
+		p = alignedBytes(directAlign)
+	}
+	for {
+		n, err := s.readFile(p)
+		if n > 0 {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
 }
 
 // cut handles a record cut by the block's end, at p: it is moved to the
@@ -611,12 +745,12 @@ func CheckSnapshot(h SnapshotHeader, index, of int) error {
 func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of int) (*Local, SnapshotHeader, SnapshotStats, error) {
 	start := time.Now()
 	st := SnapshotStats{Templates: map[string]int{}}
-	f, err := os.Open(path)
+	f, direct, err := openSnapshot(path)
 	if err != nil {
 		return nil, SnapshotHeader{}, st, fmt.Errorf("%w: %w", ErrSnapshot, err)
 	}
 	defer f.Close()
-	sr := &snapshotReader{r: f, crc: crc32.New(crc32.MakeTable(crc32.Castagnoli)), free: make(chan snapBatch, 16)}
+	sr := &snapshotReader{r: f, f: f, direct: direct, chunked: direct, crc: crc32.New(crc32.MakeTable(crc32.Castagnoli)), free: make(chan snapBatch, 16)}
 	h, hdr, err := readHeader(sr)
 	if err != nil {
 		return nil, h, st, err

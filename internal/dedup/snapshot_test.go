@@ -6,6 +6,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -195,33 +196,204 @@ func TestSnapshotBlocks(t *testing.T) {
 	}
 	defer func(b int) { snapshotBlock = b }(snapshotBlock)
 	probe := p.probes(t, 4)
-	for _, size := range []int{1, 1000, 4099, 7777, 30000, len(good) - 1, len(good), 8 << 20} {
-		snapshotBlock = size
-		got, _, ls, err := LoadSnapshot(ctx, path, p.keys, 0, 1)
+	bothReads(t, func(t *testing.T) {
+		for _, size := range []int{1, 1000, 4099, 7777, 30000, len(good) - 1, len(good), 8 << 20} {
+			snapshotBlock = size
+			got, _, ls, err := LoadSnapshot(ctx, path, p.keys, 0, 1)
+			if err != nil {
+				t.Fatalf("blocks of %d bytes: %v", size, err)
+			}
+			if ls.Persons != 12 || ls.Templates[Fingerprint] != 24 || ls.Templates[Iris] != 24 || ls.Bytes != int64(len(good)-13) {
+				t.Fatalf("blocks of %d bytes: loaded %+v", size, ls)
+			}
+			for mod, pr := range probe {
+				if c := search(t, got, mod, pr); !slices.Equal(c, []string{p.persons[4]}) {
+					t.Fatalf("blocks of %d bytes, %s: found %v", size, mod, c)
+				}
+			}
+		}
+		dir := t.TempDir()
+		for _, size := range []int{1000, 8 << 20} {
+			snapshotBlock = size
+			for cut := 0; cut < len(good); cut += 1 + cut%997 {
+				q := filepath.Join(dir, "cut.snapshot")
+				if err := os.WriteFile(q, good[:cut], 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if l, _, _, err := LoadSnapshot(ctx, q, p.keys, 0, 1); !errors.Is(err, ErrSnapshot) || l != nil {
+					t.Fatalf("blocks of %d, cut at %d of %d: loaded %v, %v", size, cut, len(good), l != nil, err)
+				}
+			}
+		}
+	})
+}
+
+// bothReads runs f with the snapshots read direct (O_DIRECT, where the
+// test's file system allows it) and through the page cache.
+func bothReads(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	defer func(d bool) { snapshotDirect = d }(snapshotDirect)
+	for _, direct := range []bool{true, false} {
+		snapshotDirect = direct
+		t.Run(map[bool]string{true: "direct", false: "page cache"}[direct], f)
+	}
+}
+
+// TestSnapshotReadDirect: a snapshot's records are read the same past
+// the page cache (O_DIRECT), through it, and with the direct reading
+// refused in the middle (EINVAL: the rest through the page cache), in
+// blocks of any size and whatever the file's length.
+func TestSnapshotReadDirect(t *testing.T) {
+	ctx := context.Background()
+	p := newSnapPop(t, 40, 4)
+	path := filepath.Join(t.TempDir(), "g.snapshot")
+	if _, err := p.l.WriteSnapshot(ctx, path, p.keys, NewSnapshotHeader(0, 1, 5)); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := openDirect(path); err != nil {
+		t.Skipf("the test's file system refuses O_DIRECT: %v", err)
+	} else {
+		f.Close()
+	}
+	defer func(b int) { snapshotBlock = b }(snapshotBlock)
+	// read reads the file's records (modality, person, sealed record),
+	// the file opened direct or not, its n-th read refused (0: none).
+	read := func(t *testing.T, path string, direct bool, refuse int) []string {
+		t.Helper()
+		var f *os.File
+		var err error
+		if direct {
+			f, err = openDirect(path)
+		} else {
+			f, err = os.Open(path)
+		}
 		if err != nil {
-			t.Fatalf("blocks of %d bytes: %v", size, err)
+			t.Fatal(err)
 		}
-		if ls.Persons != 12 || ls.Templates[Fingerprint] != 24 || ls.Templates[Iris] != 24 || ls.Bytes != int64(len(good)-13) {
-			t.Fatalf("blocks of %d bytes: loaded %+v", size, ls)
+		defer f.Close()
+		r := &refusing{f: f, refuse: refuse}
+		sr := &snapshotReader{r: r, f: f, direct: direct, chunked: direct, crc: crc32.New(crc32.MakeTable(crc32.Castagnoli)), free: make(chan snapBatch, 4)}
+		if _, _, err := readHeader(sr); err != nil {
+			t.Fatal(err)
 		}
-		for mod, pr := range probe {
-			if c := search(t, got, mod, pr); !slices.Equal(c, []string{p.persons[4]}) {
-				t.Fatalf("blocks of %d bytes, %s: found %v", size, mod, c)
+		var recs []string
+		for {
+			b := sr.next()
+			if b.err != nil {
+				t.Fatal(b.err)
+			}
+			for m := range 2 {
+				for i, id := range b.ids[m] {
+					recs = append(recs, fmt.Sprint(m, id, b.sealed[m][i]))
+				}
+			}
+			if b.end {
+				break
+			}
+			sr.recycle(b)
+		}
+		if r.refused && (sr.direct || isDirect(f)) {
+			t.Errorf("read %d refused, and the reading is still direct", refuse)
+		}
+		return recs
+	}
+	snapshotBlock = 8 << 20
+	want := read(t, path, false, 0)
+	if len(want) != 80 {
+		t.Fatalf("%d records read, want 80", len(want))
+	}
+	// A file whose length is a multiple of the alignment (its last read
+	// whole, the end found before the file's end is): persons with named
+	// ids whose lengths pad it.
+	pad := func(lens []int) string {
+		l := NewLocal()
+		for i, n := range lens {
+			id := fmt.Sprintf("%03d", i) + strings.Repeat("p", n-3)
+			if err := l.Add(ctx, Fingerprint, id, fmt.Sprint(i, "-ref"), raw(t, p.fingers[i][0].Template())); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.keys.Seal(ctx, id, Fingerprint, "template", []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		q := filepath.Join(t.TempDir(), "padded.snapshot")
+		h := NewSnapshotHeader(0, 1, 5)
+		h.Written = time.Date(2026, 12, 7, 11, 0, 0, 0, time.UTC) // (its length fixed)
+		if _, err := l.WriteSnapshot(ctx, q, p.keys, h); err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	lens := make([]int, 20)
+	for i := range lens {
+		lens[i] = 3
+	}
+	fi, err := os.Stat(pad(lens))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d, i := int(-fi.Size())&(directAlign-1), 0; d > 0; i++ {
+		lens[i] += min(d, 250)
+		d -= min(d, 250)
+	}
+	padded := pad(lens)
+	if fi, err := os.Stat(padded); err != nil || fi.Size()%directAlign != 0 {
+		t.Fatalf("the padded file is not aligned: %v, %v", fi.Size(), err)
+	}
+	snapshotBlock = 8 << 20
+	wantPadded := read(t, padded, false, 0)
+	for _, size := range []int{1, 1000, 4096, 4099, 30000, 8 << 20} {
+		snapshotBlock = size
+		for _, refuse := range []int{0, 1, 2, 3, 7} {
+			name := fmt.Sprint("blocks of ", size, ", read ", refuse, " refused")
+			if have := read(t, path, true, refuse); !slices.Equal(have, want) {
+				t.Fatalf("%s: %d records, want %d (or other)", name, len(have), len(want))
+			}
+			if have := read(t, padded, true, refuse); !slices.Equal(have, wantPadded) || len(have) != 20 {
+				t.Fatalf("%s, aligned file: %d records, want %d (or other)", name, len(have), len(wantPadded))
 			}
 		}
 	}
-	dir := t.TempDir()
-	for _, size := range []int{1000, 8 << 20} {
-		snapshotBlock = size
-		for cut := 0; cut < len(good); cut += 1 + cut%997 {
-			q := filepath.Join(dir, "cut.snapshot")
-			if err := os.WriteFile(q, good[:cut], 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if l, _, _, err := LoadSnapshot(ctx, q, p.keys, 0, 1); !errors.Is(err, ErrSnapshot) || l != nil {
-				t.Fatalf("blocks of %d, cut at %d of %d: loaded %v, %v", size, cut, len(good), l != nil, err)
-			}
-		}
+}
+
+// refusing reads f, its refuse-th read refused, if direct, as a file
+// system refusing O_DIRECT would (EINVAL).
+type refusing struct {
+	f       *os.File
+	refuse  int
+	reads   int
+	refused bool
+}
+
+func (r *refusing) Read(p []byte) (int, error) {
+	r.reads++
+	if r.reads == r.refuse && isDirect(r.f) {
+		r.refused = true
+		return 0, &os.PathError{Op: "read", Path: r.f.Name(), Err: syscall.EINVAL}
+	}
+	return r.f.Read(p)
+}
+
+// TestSnapshotMisalignedDirectRead: a direct read the kernel refuses (a
+// misaligned buffer) is made again through the page cache.
+func TestSnapshotMisalignedDirectRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, bytes.Repeat([]byte("0123456789abcdef"), 1024), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := openDirect(path)
+	if err != nil {
+		t.Skipf("the test's file system refuses O_DIRECT: %v", err)
+	}
+	defer f.Close()
+	sr := &snapshotReader{r: f, f: f, direct: true}
+	buf := alignedBytes(2 * directAlign)[1 : 1+directAlign]
+	n, err := sr.readFile(buf)
+	if err != nil || n != directAlign || string(buf[:16]) != "0123456789abcdef" {
+		t.Fatalf("read %d bytes, %v: %q", n, err, buf[:16])
+	}
+	if sr.direct || isDirect(f) {
+		t.Skip("the kernel read a misaligned buffer direct")
 	}
 }
 
@@ -300,7 +472,7 @@ func TestSnapshotRefused(t *testing.T) {
 		}
 		return q
 	}
-	for name, tc := range map[string]struct {
+	cases := map[string]struct {
 		path      string
 		index, of int
 	}{
@@ -320,17 +492,20 @@ func TestSnapshotRefused(t *testing.T) {
 			return bytes.Replace(b, []byte(`"stream_seq":9`), []byte(`"stream_seq":8`), 1)
 		}), 1, 3},
 		"other format": {edit(func(b []byte) []byte { b[len(snapshotMagic)] = 2; return b }), 1, 3},
-	} {
-		t.Run(name, func(t *testing.T) {
-			l, _, _, err := LoadSnapshot(ctx, tc.path, p.keys, tc.index, tc.of)
-			if !errors.Is(err, ErrSnapshot) || l != nil {
-				t.Fatalf("loaded: %v, %v", l != nil, err)
-			}
-		})
 	}
-	if _, _, _, err := LoadSnapshot(ctx, path, p.keys, 1, 3); err != nil {
-		t.Fatalf("the good file: %v", err)
-	}
+	bothReads(t, func(t *testing.T) {
+		for name, tc := range cases {
+			t.Run(name, func(t *testing.T) {
+				l, _, _, err := LoadSnapshot(ctx, tc.path, p.keys, tc.index, tc.of)
+				if !errors.Is(err, ErrSnapshot) || l != nil {
+					t.Fatalf("loaded: %v, %v", l != nil, err)
+				}
+			})
+		}
+		if _, _, _, err := LoadSnapshot(ctx, path, p.keys, 1, 3); err != nil {
+			t.Fatalf("the good file: %v", err)
+		}
+	})
 	if !strings.Contains(string(good[:hdrEnd]), `"stream_seq":9`) {
 		t.Fatal("the test's edits do not match the header")
 	}
@@ -643,5 +818,61 @@ func TestSnapshotLoadRestoresGCPercent(t *testing.T) {
 		if got := debug.SetGCPercent(100); got != c.percent {
 			t.Errorf("%s: GC percent %d after the load, want %d", c.name, got, c.percent)
 		}
+	}
+}
+
+// BenchmarkSnapshotRead reads a snapshot's records without opening them
+// (the reader alone: its reads, checksum and record parsing), direct and
+// through the page cache: the file ASSENT_SNAPSHOT_FILE, or one of 2,000
+// persons. It reports the reader's CPU (user and system) per MB.
+func BenchmarkSnapshotRead(b *testing.B) {
+	path := os.Getenv("ASSENT_SNAPSHOT_FILE")
+	if path == "" {
+		p := newSnapPop(&testing.T{}, 2000, 9)
+		path = filepath.Join(b.TempDir(), "g.snapshot")
+		if _, err := p.l.WriteSnapshot(context.Background(), path, p.keys, NewSnapshotHeader(0, 1, 1)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, direct := range []bool{true, false} {
+		b.Run(map[bool]string{true: "direct", false: "page-cache"}[direct], func(b *testing.B) {
+			var ru0, ru1 syscall.Rusage
+			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+			b.SetBytes(fi.Size())
+			for b.Loop() {
+				var f *os.File
+				if direct {
+					f, err = openDirect(path)
+				} else {
+					f, err = os.Open(path)
+				}
+				if err != nil {
+					b.Skip(err)
+				}
+				sr := &snapshotReader{r: f, f: f, direct: direct, chunked: direct, crc: crc32.New(crc32.MakeTable(crc32.Castagnoli)), free: make(chan snapBatch, 4)}
+				if _, _, err := readHeader(sr); err != nil {
+					b.Fatal(err)
+				}
+				for {
+					bt := sr.next()
+					if bt.err != nil {
+						b.Fatal(bt.err)
+					}
+					if bt.end {
+						break
+					}
+					sr.recycle(bt)
+				}
+				f.Close()
+			}
+			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+			mb := float64(b.N) * float64(fi.Size()) / 1e6
+			b.ReportMetric(float64(ru1.Utime.Nano()-ru0.Utime.Nano())/1e3/mb, "user-us/MB")
+			b.ReportMetric(float64(ru1.Stime.Nano()-ru0.Stime.Nano())/1e3/mb, "sys-us/MB")
+		})
 	}
 }
