@@ -44,6 +44,11 @@ const (
 	bulkAsk    = 2 // a key not held (another master, another size): ask the store
 )
 
+// lookAhead is how many values an opener finds the records of before
+// opening them (bulkKeys.open): the opening's CPU 18 % lower at 300,000
+// persons; 8 and 32 no different (docs/galleries.md, "Thirteenth round").
+const lookAhead = 16
+
 // bulkShared marks a hash that two owners share: their keys are asked of
 // the store.
 const bulkShared = ^uint32(0)
@@ -180,49 +185,62 @@ func (b *bulkKeys) open(op string, ci int, cat, kind string, persons []string, p
 			// cleared whole at the end.
 			var key, wrapAAD, aad []byte
 			defer func() { clear(key[:cap(key)]) }()
-			for i := w; i < len(values); i += workers {
-				if values[i] == nil {
-					continue
+			// The values are taken lookAhead at a time: their records are
+			// found first (a hash slot and a record each, two dependent
+			// cache misses, independent from value to value: the core
+			// overlaps them), then the found ones opened.
+			var found [lookAhead]struct{ i, at int }
+			for lo := w; lo < len(values); lo += lookAhead * workers {
+				n := 0
+				for i := lo; i < len(values) && i < lo+lookAhead*workers; i += workers {
+					if values[i] == nil {
+						continue
+					}
+					h := hashes[i]
+					slot, ok := b.slots.get(h)
+					switch {
+					case stale[h%stripes] || slot == bulkShared:
+						asks[w] = append(asks[w], i)
+						continue
+					case !ok:
+						continue // no key: nil
+					}
+					at := int(slot)*recLen + ci*bulkRecSize
+					switch b.recs[at] {
+					case bulkAbsent:
+						continue
+					case bulkAsk:
+						asks[w] = append(asks[w], i)
+						continue
+					}
+					found[n] = struct{ i, at int }{i, at}
+					n++
 				}
-				h := hashes[i]
-				slot, ok := b.slots.get(h)
-				switch {
-				case stale[h%stripes] || slot == bulkShared:
-					asks[w] = append(asks[w], i)
-					continue
-				case !ok:
-					continue // no key: nil
+				for _, f := range found[:n] {
+					i, r := f.i, b.recs[f.at:][:bulkRecSize]
+					p, sv, version := persons[i], parsed[i], binary.BigEndian.Uint32(r[1:5])
+					if version != sv.version {
+						continue // shredded and made again since the value was sealed: nil
+					}
+					wrapAAD = appendWrapAAD(wrapAAD[:0], Ref{Owner: p, Name: name}, version)
+					var err error
+					if key, err = b.k.kek.Open(key[:0], r[5:5+nonceSize], r[5+nonceSize:], wrapAAD); err != nil {
+						asks[w] = append(asks[w], i) // (another owner's key under the same hash)
+						continue
+					}
+					aead, err := newGCM(key)
+					if err != nil {
+						errs[w] = err
+						return
+					}
+					aad = appendSealAAD(aad[:0], sv.version, p, cat, kind)
+					pt, err := aead.Open(sv.ciphertext[:0], sv.nonce, sv.ciphertext, aad)
+					if err != nil {
+						errs[w] = fmt.Errorf("%s: value %d: %w", op, i, ErrTampered)
+						return
+					}
+					out[i] = pt
 				}
-				r := b.recs[int(slot)*recLen+ci*bulkRecSize:][:bulkRecSize]
-				switch r[0] {
-				case bulkAbsent:
-					continue
-				case bulkAsk:
-					asks[w] = append(asks[w], i)
-					continue
-				}
-				p, sv, version := persons[i], parsed[i], binary.BigEndian.Uint32(r[1:5])
-				if version != sv.version {
-					continue // shredded and made again since the value was sealed: nil
-				}
-				wrapAAD = appendWrapAAD(wrapAAD[:0], Ref{Owner: p, Name: name}, version)
-				var err error
-				if key, err = b.k.kek.Open(key[:0], r[5:5+nonceSize], r[5+nonceSize:], wrapAAD); err != nil {
-					asks[w] = append(asks[w], i) // (another owner's key under the same hash)
-					continue
-				}
-				aead, err := newGCM(key)
-				if err != nil {
-					errs[w] = err
-					return
-				}
-				aad = appendSealAAD(aad[:0], sv.version, p, cat, kind)
-				pt, err := aead.Open(sv.ciphertext[:0], sv.nonce, sv.ciphertext, aad)
-				if err != nil {
-					errs[w] = fmt.Errorf("%s: value %d: %w", op, i, ErrTampered)
-					return
-				}
-				out[i] = pt
 			}
 		})
 	}
