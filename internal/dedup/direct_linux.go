@@ -43,11 +43,3 @@ func isDirect(f *os.File) bool {
 	}
 	return fl&unix.O_DIRECT != 0
 }
-
-// dropCached advises the kernel to drop f's pages from the page cache
-// (written and synced: clean); errors are ignored (advice only).
-func dropCached(f *os.File) {
-	if rc, err := f.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) { _ = unix.Fadvise(int(fd), 0, 0, unix.FADV_DONTNEED) })
-	}
-}

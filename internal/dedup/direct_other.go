@@ -13,5 +13,3 @@ func openDirect(string) (*os.File, error) { return nil, errors.ErrUnsupported }
 func stopDirect(*os.File) error { return nil }
 
 func isDirect(*os.File) bool { return false }
-
-func dropCached(*os.File) {}

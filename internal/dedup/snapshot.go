@@ -237,9 +237,6 @@ func (l *Local) WriteSnapshot(ctx context.Context, path string, keys SnapshotKey
 	if err := f.Sync(); err != nil {
 		return st, fmt.Errorf("dedup: snapshot: %w", err)
 	}
-	// A load reads the file past the page cache: its pages, written and
-	// synced, would only take memory from the gallery (advice only).
-	dropCached(f)
 	fi, err := f.Stat()
 	if err != nil {
 		return st, fmt.Errorf("dedup: snapshot: %w", err)
