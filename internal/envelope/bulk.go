@@ -85,7 +85,7 @@ type bulkKeys struct {
 	// slots maps the hash of an owner (maphash with the keyring's seed, as
 	// its stripe) to the owner's records, one per category, in recs.
 	slots hashSlots
-	parts [][]byte // the records, a slice per part of the scan
+	parts [][]byte    // the records, a slice per part of the scan
 	done  atomic.Bool // the keys were dropped
 }
 
