@@ -83,7 +83,9 @@ type bulkKeys struct {
 	masterID string
 	shreds   [stripes]uint64 // the keyring's Shred counts before the scan
 	// slots maps the hash of an owner (maphash with the keyring's seed, as
-	// its stripe) to the owner's records, one per category, in recs.
+	// its stripe) to the slot of the owner's records, one per category:
+	// its part of the scan in the top bits, its place in the part below
+	// (rec).
 	slots hashSlots
 	parts [][]byte    // the records, a slice per part of the scan
 	done  atomic.Bool // the keys were dropped
@@ -330,12 +332,11 @@ func (b *bulkKeys) open(op string, ci int, cat, kind string, persons []string, p
 	return ask, nil
 }
 
-// hashSlots maps an owner's hash to its slot in bulkKeys.recs: open
+// hashSlots maps an owner's hash to its slot in bulkKeys.parts: open
 // addressing with linear probing over the hashes themselves (the
 // keyring's seeded maphash: a hash's first place is its high bits times
 // the places), at most three quarters full, sized once from the keys
-// wanted. A load reads it once a value and fills it in the scan, the
-// one serial step of a load: a Go map of a million entries cost a cache
+// wanted. A load reads it once a value and fills it after the scan: a Go map of a million entries cost a cache
 // miss more a lookup (docs/galleries.md, "Twelfth round").
 type hashSlots struct {
 	e []hashSlot
