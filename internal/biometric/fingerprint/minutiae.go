@@ -1,7 +1,6 @@
 package fingerprint
 
 import (
-	"cmp"
 	"math"
 	"slices"
 )
@@ -430,8 +429,8 @@ func findMinutiae(sk []uint8, w, h int, f *fields) []Minutia {
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Minutia) int { return int(b.Quality) - int(a.Quality) })
-	if mx := cmp.Or(fastCfg.maxMin, maxMinutiae); len(out) > mx {
-		out = out[:mx]
+	if len(out) > maxMinutiae {
+		out = out[:maxMinutiae]
 	}
 	return out
 }
