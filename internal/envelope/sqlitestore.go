@@ -34,8 +34,10 @@ import (
 // (Blocks freed by the file system are another matter; see docs/keys.md.)
 //
 // One connection is used for everything: key operations are rare (the
-// keyring caches unwrapped keys) and one writer avoids SQLITE_BUSY.
-// SQLiteStore is safe for concurrent use.
+// keyring caches unwrapped keys) and one writer avoids SQLITE_BUSY. The
+// one exception is a shard's start (ScanNamedParts), which reads every
+// key on a read-only handle of its own with a connection a core, closed
+// when the scan ends. SQLiteStore is safe for concurrent use.
 type SQLiteStore struct {
 	db   *sql.DB
 	path string
