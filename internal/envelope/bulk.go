@@ -27,28 +27,6 @@ type KeyScanner interface {
 	ScanNamed(ctx context.Context, names []string, masterID string, fn func(owner string, name int, version uint32, master bool, wrapped []byte) error) error
 }
 
-// KeyPartScanner is a KeyScanner that reads its keys in parts at once, on
-// several connections (SQLiteStore): the scan is the one serial step of a
-// shard's start otherwise, with the other cores idle.
-type KeyPartScanner interface {
-	KeyScanner
-	// ScanNamedParts reads what ScanNamed reads, in at most parts
-	// goroutines at once: fn is called from one goroutine a part (part is
-	// its index, below parts), and an owner's keys come in one run of
-	// calls of one part, in name order; the owners themselves in no
-	// order. An error of fn stops every part and is returned.
-	ScanNamedParts(ctx context.Context, names []string, masterID string, parts int, fn func(part int, owner string, name int, version uint32, master bool, wrapped []byte) error) error
-}
-
-// maxKeyParts is the most parts ReadDataKeys reads at once; a record's
-// slot holds its part in its top bits (partShift) and its place in the
-// part below them.
-const (
-	maxKeyParts = 4
-	partShift   = 30
-	partMask    = 1<<partShift - 1
-)
-
 // bulkWorth is how many keys the store may hold per key a load wants for
 // ReadDataKeys to read them all: a key read in a scan costs a quarter to
 // a sixth of a lookup (docs/galleries.md, "Eleventh round").
@@ -83,17 +61,10 @@ type bulkKeys struct {
 	masterID string
 	shreds   [stripes]uint64 // the keyring's Shred counts before the scan
 	// slots maps the hash of an owner (maphash with the keyring's seed, as
-	// its stripe) to the slot of the owner's records, one per category:
-	// its part of the scan in the top bits, its place in the part below
-	// (rec).
+	// its stripe) to the owner's records, one per category, in recs.
 	slots hashSlots
-	parts [][]byte    // the records, a slice per part of the scan
+	recs  []byte
 	done  atomic.Bool // the keys were dropped
-}
-
-// rec returns the records of slot.
-func (b *bulkKeys) rec(slot uint32, recLen int) []byte {
-	return b.parts[slot>>partShift][int(slot&partMask)*recLen:][:recLen]
 }
 
 // OpenFunc is OpenAvailable's signature: what ReadDataKeys returns.
@@ -154,39 +125,19 @@ func (k *Keyring) ReadDataKeys(ctx context.Context, cats []string, persons int) 
 	recLen := len(cats) * bulkRecSize
 	size := min(n, persons)
 	b.slots = newHashSlots(size)
-	// The scan, in parts read at once where the store can: each part
-	// appends its owners' records to its own slice and keeps their
-	// hashes, put in the slots once every part is read.
-	parts := 1
-	ps, partly := sc.(KeyPartScanner)
-	if partly {
-		parts = min(runtime.GOMAXPROCS(0), maxKeyParts)
-	}
-	type part struct {
-		recs   []byte
-		hashes []uint64
-		prev   string
-		rec    []byte // the owner's records
-	}
-	scanned := make([]part, parts)
-	for i := range scanned {
-		each := size/parts + size/(8*parts) + 1 // (a part may hold more: append grows it)
-		scanned[i].recs = make([]byte, 0, each*recLen)
-		scanned[i].hashes = make([]uint64, 0, each)
-	}
-	scan := func(pi int, owner string, name int, version uint32, master bool, wrapped []byte) error {
-		pt := &scanned[pi]
-		if pt.rec == nil || owner != pt.prev {
-			i := len(pt.recs) / recLen
-			if i >= partMask {
-				return fmt.Errorf("%w: more than %d owners in a part", ErrInvalidArgument, partMask)
-			}
-			pt.recs = append(pt.recs, make([]byte, recLen)...)
-			pt.rec = pt.recs[i*recLen:][:recLen:recLen]
-			pt.prev = owner
-			pt.hashes = append(pt.hashes, maphash.String(k.seed, owner))
+	b.recs = make([]byte, 0, size*recLen)
+	var prev string
+	var rec []byte // the owner's records
+	err = sc.ScanNamed(ctx, names, b.masterID, func(owner string, name int, version uint32, master bool, wrapped []byte) error {
+		if rec == nil || owner != prev {
+			slot := uint32(len(b.recs) / recLen)
+			b.recs = append(b.recs, make([]byte, recLen)...)
+			rec = b.recs[int(slot)*recLen:][:recLen:recLen]
+			prev = owner
+			h := maphash.String(k.seed, owner)
+			b.slots.put(h, slot) // (a hash held: bulkShared; or an owner seen apart: asked too)
 		}
-		r := pt.rec[name*bulkRecSize:][:bulkRecSize]
+		r := rec[name*bulkRecSize:][:bulkRecSize]
 		if !master || version == 0 || len(wrapped) != wrappedDataKeySize || wrapped[0] != wrapFormatV1 {
 			r[0] = bulkAsk
 			return nil
@@ -195,36 +146,17 @@ func (k *Keyring) ReadDataKeys(ctx context.Context, cats []string, persons int) 
 		binary.BigEndian.PutUint32(r[1:5], version)
 		copy(r[5:], wrapped[1:])
 		return nil
-	}
-	if partly {
-		err = ps.ScanNamedParts(ctx, names, b.masterID, parts, scan)
-	} else {
-		err = sc.ScanNamed(ctx, names, b.masterID, func(owner string, name int, version uint32, master bool, wrapped []byte) error {
-			return scan(0, owner, name, version, master, wrapped)
-		})
-	}
+	})
 	if err != nil {
 		return nil, done, fmt.Errorf("%s: %w", op, err)
-	}
-	b.parts = make([][]byte, parts)
-	for pi := range scanned {
-		pt := &scanned[pi]
-		b.parts[pi] = pt.recs
-		for i, h := range pt.hashes {
-			// (a hash held: bulkShared; or an owner seen apart: asked too)
-			b.slots.put(h, uint32(pi)<<partShift|uint32(i))
-		}
-		pt.hashes = nil
 	}
 	open = func(ctx context.Context, cat, kind string, persons []string, values [][]byte) ([][]byte, error) {
 		return k.openAll(ctx, "envelope.OpenAvailable", cat, kind, persons, values, true, b)
 	}
 	return open, func() {
 		b.done.Store(true)
-		for _, p := range b.parts {
-			clear(p)
-		}
-		b.parts, b.slots = nil, hashSlots{} // (to the collector before the caller is done)
+		clear(b.recs)
+		b.recs, b.slots = nil, hashSlots{} // (to the collector before the caller is done)
 	}, nil
 }
 
@@ -257,10 +189,7 @@ func (b *bulkKeys) open(op string, ci int, cat, kind string, persons []string, p
 			// found first (a hash slot and a record each, two dependent
 			// cache misses, independent from value to value: the core
 			// overlaps them), then the found ones opened.
-			var found [lookAhead]struct {
-				i int
-				r []byte
-			}
+			var found [lookAhead]struct{ i, at int }
 			for lo := w; lo < len(values); lo += lookAhead * workers {
 				n := 0
 				for i := lo; i < len(values) && i < lo+lookAhead*workers; i += workers {
@@ -276,19 +205,19 @@ func (b *bulkKeys) open(op string, ci int, cat, kind string, persons []string, p
 					case !ok:
 						continue // no key: nil
 					}
-					r := b.rec(slot, recLen)[ci*bulkRecSize:][:bulkRecSize]
-					switch r[0] {
+					at := int(slot)*recLen + ci*bulkRecSize
+					switch b.recs[at] {
 					case bulkAbsent:
 						continue
 					case bulkAsk:
 						asks[w] = append(asks[w], i)
 						continue
 					}
-					found[n].i, found[n].r = i, r
+					found[n] = struct{ i, at int }{i, at}
 					n++
 				}
 				for _, f := range found[:n] {
-					i, r := f.i, f.r
+					i, r := f.i, b.recs[f.at:][:bulkRecSize]
 					p, sv, version := persons[i], parsed[i], binary.BigEndian.Uint32(r[1:5])
 					if version != sv.version {
 						continue // shredded and made again since the value was sealed: nil
@@ -332,11 +261,12 @@ func (b *bulkKeys) open(op string, ci int, cat, kind string, persons []string, p
 	return ask, nil
 }
 
-// hashSlots maps an owner's hash to its slot in bulkKeys.parts: open
+// hashSlots maps an owner's hash to its slot in bulkKeys.recs: open
 // addressing with linear probing over the hashes themselves (the
 // keyring's seeded maphash: a hash's first place is its high bits times
 // the places), at most three quarters full, sized once from the keys
-// wanted. A load reads it once a value and fills it after the scan: a Go map of a million entries cost a cache
+// wanted. A load reads it once a value and fills it in the scan, the
+// one serial step of a load: a Go map of a million entries cost a cache
 // miss more a lookup (docs/galleries.md, "Twelfth round").
 type hashSlots struct {
 	e []hashSlot

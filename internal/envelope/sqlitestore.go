@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,8 +12,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -34,13 +31,10 @@ import (
 // (Blocks freed by the file system are another matter; see docs/keys.md.)
 //
 // One connection is used for everything: key operations are rare (the
-// keyring caches unwrapped keys) and one writer avoids SQLITE_BUSY. The
-// one exception is a shard's start (ScanNamedParts), which reads every
-// key on a read-only handle of its own with a connection a core, closed
-// when the scan ends. SQLiteStore is safe for concurrent use.
+// keyring caches unwrapped keys) and one writer avoids SQLITE_BUSY.
+// SQLiteStore is safe for concurrent use.
 type SQLiteStore struct {
-	db   *sql.DB
-	path string
+	db *sql.DB
 }
 
 var _ KeyStore = (*SQLiteStore)(nil)
@@ -90,7 +84,7 @@ func OpenSQLiteStore(ctx context.Context, path string) (*SQLiteStore, error) {
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
-	s := &SQLiteStore{db: db, path: path}
+	s := &SQLiteStore{db: db}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", op, err)
@@ -351,12 +345,7 @@ func (s *SQLiteStore) getNamed(ctx context.Context, out []WrappedKey, name, owne
 // ([]byte values are the driver's own copy). An error of fn stops the
 // read and is returned.
 func (s *SQLiteStore) rawRows(ctx context.Context, query string, args []driver.NamedValue, width int, fn func(row []driver.Value) error) error {
-	return rawRows(ctx, s.db, query, args, width, fn)
-}
-
-// rawRows is SQLiteStore.rawRows on db.
-func rawRows(ctx context.Context, db *sql.DB, query string, args []driver.NamedValue, width int, fn func(row []driver.Value) error) error {
-	conn, err := db.Conn(ctx)
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return err
 	}
@@ -433,26 +422,13 @@ func (s *SQLiteStore) CountKeys(ctx context.Context) (int, error) {
 // wait for it), names at most 8.
 func (s *SQLiteStore) ScanNamed(ctx context.Context, names []string, masterID string, fn func(owner string, name int, version uint32, master bool, wrapped []byte) error) error {
 	const op = "envelope.SQLiteStore.ScanNamed"
-	q, args, err := scanQuery(names, masterID, "", "")
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	if err := s.rawRows(ctx, q, args, 3, scanRow(len(names), fn)); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	return nil
-}
-
-// scanQuery is the query of a scan of names (at most 8) over the owners
-// from lo (if not "") up to hi (if not "", not included). Three columns
-// (each column a Go value costs the driver two mutex round trips): the
-// owner, the wrapped bytes and one integer packing the version (bits 4
-// up), whether masterID wrapped it (bit 3) and the name's index (bits
-// 0-2).
-func scanQuery(names []string, masterID, lo, hi string) (string, []driver.NamedValue, error) {
 	if len(names) == 0 || len(names) > 8 {
-		return "", nil, fmt.Errorf("%w: %d names", ErrInvalidArgument, len(names))
+		return fmt.Errorf("%s: %w: %d names", op, ErrInvalidArgument, len(names))
 	}
+	// Three columns (each column a Go value costs the driver two mutex
+	// round trips): the owner, the wrapped bytes and one integer packing
+	// the version (bits 4 up), whether masterID wrapped it (bit 3) and
+	// the name's index (bits 0-2).
 	var q strings.Builder
 	q.WriteString("SELECT owner, (version << 4) | ((master_id = ?1) << 3) | (CASE name")
 	args := []driver.NamedValue{{Ordinal: 1, Value: masterID}}
@@ -461,154 +437,18 @@ func scanQuery(names []string, masterID, lo, hi string) (string, []driver.NamedV
 		args = append(args, driver.NamedValue{Ordinal: i + 2, Value: n})
 	}
 	q.WriteString(" END) AS p, wrapped FROM wrapped_keys WHERE p IS NOT NULL")
-	for _, b := range []struct{ op, v string }{{">=", lo}, {"<", hi}} {
-		if b.v != "" {
-			fmt.Fprintf(&q, " AND owner %s ?%d", b.op, len(args)+1)
-			args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: b.v})
-		}
-	}
-	return q.String(), args, nil
-}
-
-// scanRow decodes a row of scanQuery for fn.
-func scanRow(names int, fn func(owner string, name int, version uint32, master bool, wrapped []byte) error) func(row []driver.Value) error {
-	return func(row []driver.Value) error {
+	err := s.rawRows(ctx, q.String(), args, 3, func(row []driver.Value) error {
 		owner, ok1 := row[0].(string)
 		p, ok2 := row[1].(int64)
 		wrapped, ok3 := row[2].([]byte)
 		n, version := int(p&7), p>>4
-		if !ok1 || !ok2 || !ok3 || n >= names || version < 0 || version > math.MaxUint32 {
+		if !ok1 || !ok2 || !ok3 || n >= len(names) || version < 0 || version > math.MaxUint32 {
 			return fmt.Errorf("a key has a column of the wrong type or range")
 		}
 		return fn(owner, n, uint32(version), p&8 != 0, wrapped)
-	}
-}
-
-var _ KeyPartScanner = (*SQLiteStore)(nil)
-
-// scanChunks is how many ranges of owners ScanNamedParts cuts the table
-// into, taken by its parts in turn: the cuts are interpolated between the
-// first and last owner's bytes, so with owners spread unevenly over the
-// bytes (UUIDs: 16 of 256 byte values a character) many ranges are
-// empty; enough are left that the parts end within a range of each
-// other.
-const scanChunks = 128
-
-// ScanNamedParts implements KeyPartScanner: the table is cut into ranges
-// of owners (scanChunks), read by parts connections of a read-only handle
-// of the file opened for the scan (the store's own connection stays free
-// for other calls), each range one query, each its own read transaction;
-// so each owner's keys are read at one time, as OpenAvailable would read
-// them then, and a key written or deleted during the scan is seen or not
-// by its range's query.
-func (s *SQLiteStore) ScanNamedParts(ctx context.Context, names []string, masterID string, parts int, fn func(part int, owner string, name int, version uint32, master bool, wrapped []byte) error) error {
-	const op = "envelope.SQLiteStore.ScanNamedParts"
-	if _, _, err := scanQuery(names, masterID, "", ""); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	var cuts []string
-	if parts > 1 {
-		var lo, hi sql.NullString
-		err := s.db.QueryRowContext(ctx, `SELECT (SELECT owner FROM wrapped_keys ORDER BY owner LIMIT 1),
-			(SELECT owner FROM wrapped_keys ORDER BY owner DESC LIMIT 1)`).Scan(&lo, &hi)
-		if err != nil {
-			return fmt.Errorf("%s: %w", op, err)
-		}
-		cuts = cutOwners(lo.String, hi.String, scanChunks)
-	}
-	if len(cuts) == 0 {
-		return s.ScanNamed(ctx, names, masterID, func(owner string, name int, version uint32, master bool, wrapped []byte) error {
-			return fn(0, owner, name, version, master, wrapped)
-		})
-	}
-	parts = min(parts, len(cuts)+1)
-	q := url.Values{}
-	q.Set("mode", "ro")
-	for _, p := range []string{"busy_timeout(10000)", "mmap_size(2147418112)"} {
-		q.Add("_pragma", p)
-	}
-	db, err := sql.Open("sqlite", "file:"+s.path+"?"+q.Encode())
+	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	defer db.Close()
-	db.SetMaxOpenConns(parts)
-	db.SetMaxIdleConns(parts)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var next atomic.Int64 // the next range to read
-	errs := make([]error, parts)
-	var wg sync.WaitGroup
-	for part := range parts {
-		wg.Go(func() {
-			row := scanRow(len(names), func(owner string, name int, version uint32, master bool, wrapped []byte) error {
-				return fn(part, owner, name, version, master, wrapped)
-			})
-			for {
-				c := int(next.Add(1) - 1)
-				if c > len(cuts) {
-					return
-				}
-				var lo, hi string
-				if c > 0 {
-					lo = cuts[c-1]
-				}
-				if c < len(cuts) {
-					hi = cuts[c]
-				}
-				query, args, _ := scanQuery(names, masterID, lo, hi)
-				if err := rawRows(ctx, db, query, args, 3, row); err != nil {
-					errs[part] = err
-					cancel()
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	// The error that stopped the others first; theirs are cancellations.
-	var first error
-	for _, err := range errs {
-		if err != nil && (first == nil || errors.Is(first, context.Canceled) && !errors.Is(err, context.Canceled)) {
-			first = err
-		}
-	}
-	if first != nil {
-		return fmt.Errorf("%s: %w", op, first)
-	}
 	return nil
-}
-
-// cutOwners returns up to n-1 owners, in increasing order, strictly
-// between lo and hi (or equal to hi), which cut [lo, hi] into up to n
-// ranges, interpolated over the eight bytes after lo's and hi's common
-// prefix; none when lo and hi are too close.
-func cutOwners(lo, hi string, n int) []string {
-	if lo >= hi || n < 2 {
-		return nil
-	}
-	pre := 0
-	for pre < len(lo) && pre < len(hi) && lo[pre] == hi[pre] {
-		pre++
-	}
-	word := func(s string) uint64 {
-		var b [8]byte
-		copy(b[:], s[min(pre, len(s)):])
-		return binary.BigEndian.Uint64(b[:])
-	}
-	a, z := word(lo), word(hi)
-	var cuts []string
-	step := (z - a) / uint64(n)
-	if step == 0 {
-		return nil
-	}
-	for i := 1; i < n; i++ {
-		var b [8]byte
-		binary.BigEndian.PutUint64(b[:], a+step*uint64(i))
-		c := hi[:pre] + strings.TrimRight(string(b[:]), "\x00")
-		if c > lo && c <= hi && (len(cuts) == 0 || c > cuts[len(cuts)-1]) {
-			cuts = append(cuts, c)
-		}
-	}
-	return cuts
 }
