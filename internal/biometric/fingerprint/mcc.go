@@ -142,6 +142,8 @@ type cylinders struct {
 	// or is nil when the template has none (made from minutiae only, or
 	// unpacked from a gallery): the matcher then goes without.
 	desc []uint32
+	// tex is each cylinder's texture weight (texture.go), nil when unset.
+	tex []float32
 }
 
 func (c *cylinders) n() int { return len(c.x) }
@@ -632,6 +634,13 @@ func match(a, b *cylinders, s *scratch) float64 {
 			}
 		}
 	}
+	if texStage == 1 && a.tex != nil && b.tex != nil {
+		at, bt := a.tex[:na], b.tex[:nb]
+		for k := range s.pairs {
+			p := &s.pairs[k]
+			p.s = min(1, p.s*float32(math.Sqrt(float64(at[p.a]*bt[p.b]))))
+		}
+	}
 	np := npTab[min(na, nb, len(npTab)-1)]
 	// Greedy one-to-one choice of the best pairs: sort keys holding the
 	// similarity bits (order-preserving for non-negative floats) and indices.
@@ -787,8 +796,14 @@ func match(a, b *cylinders, s *scratch) float64 {
 	}
 	s.idx = idx
 	sum := float64(0)
-	for _, t := range idx[:min(np, nr)] {
-		sum += float64(l[t])
+	if texStage == 2 && a.tex != nil && b.tex != nil {
+		for _, t := range idx[:min(np, nr)] {
+			sum += float64(l[t]) * math.Sqrt(float64(a.tex[sel[t].a]*b.tex[sel[t].b]))
+		}
+	} else {
+		for _, t := range idx[:min(np, nr)] {
+			sum += float64(l[t])
+		}
 	}
 	// Pairs that reinforce each other can end above their initial
 	// similarity; the score is capped at 1.

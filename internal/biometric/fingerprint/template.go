@@ -33,6 +33,9 @@ type Minutia struct {
 	Dir     float32
 	Type    uint8 // TypeOther, TypeEnding or TypeBifurcation
 	Quality uint8 // 1..100, higher is more reliable; 0 unknown
+	// tex counts the skeleton's raw minutia candidates near the minutia
+	// (texture.go, exploratory; not serialised).
+	tex uint16
 }
 
 // Template is the minutiae of one finger impression at 500 dpi, with the
