@@ -320,8 +320,7 @@ func TestExploreTable(t *testing.T) {
 }
 
 // BenchmarkExtractDB3 extracts every image of FVC2000 DB3_B (the largest,
-// 448x478) once per iteration: ns/op / 80 is the time of one extraction,
-// cpu-ms/image its CPU.
+// 448x478) once per iteration: ns/op / 80 is the time of one extraction.
 func BenchmarkExtractDB3(b *testing.B) {
 	imps, err := ListDataset(filepath.Join(dataDir(b), "fvc2000", "db3_b"))
 	if err != nil {

@@ -108,7 +108,8 @@ type fields struct {
 // the minutiae, the block fields (with the final mask) and the skeleton the
 // minutiae were taken from (1 on ridge pixels; for TestDebugViz).
 func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, error) {
-	f := estimateFields(pix, w, h)
+	f := estimateFields(pix, w, h, !fastCfg.on || fastCfg.period == 1 || fastCfg.holes > 0 || fastCfg.gabor > 0 || fastCfg.gaborAbove > 0 || fastCfg.gaborFinal || fastCfg.mixGabor > 0)
+	useSTFT := fastCfg.on && (fastCfg.gaborAbove == 0 || medianPeriod(f) <= fastCfg.gaborAbove)
 	area := 0
 	for _, m := range f.mask {
 		if m {
@@ -119,20 +120,107 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 		return nil, nil, nil, fmt.Errorf("foreground %d pixels: %w", area, ErrQualityTooLow)
 	}
 	norm := normalise(pix, w, h, f)
+	if fastCfg.on && fastCfg.closeR > 0 {
+		greyClose(norm, w+2*gaborRadius, h+2*gaborRadius, fastCfg.closeR)
+	}
+	if fastCfg.on && fastCfg.closeAlong > 0 {
+		closeAlong(norm, w, h, f, fastCfg.closeAlong)
+	}
+	if stftCfg.speriod {
+		f.period = spectralPeriod(norm, w, h, f)
+	}
 	bank := gaborBank{}
 	var st filtered
-	enhance(norm, w, h, f, bank, &st)
-	// Refinement: the orientation measured on the filtered image is cleaner
-	// in noisy and high-curvature areas. Where it is more coherent it
-	// replaces the first estimate, and the changed blocks are filtered again.
-	for range refinePasses {
-		o2, c2 := orientationField(st.resp, w, h, f.bw, f.bh, orientSmooth)
-		for b := range f.orient {
-			if f.mask[b] && c2[b] > f.coherence[b] {
-				f.orient[b], f.coherence[b] = o2[b], c2[b]
+	coh0 := slices.Clone(f.coherence)
+	if useSTFT {
+		if fastCfg.smooth0 > 0 {
+			f.orient, f.coherence = orientationField(pix, w, h, f.bw, f.bh, fastCfg.smooth0, nil)
+		}
+		for range fastCfg.gabor {
+			enhance(norm, w, h, f, bank, &st)
+			o2, c2 := orientationField(st.resp, w, h, f.bw, f.bh, orientSmooth, nil)
+			for b := range f.orient {
+				if f.mask[b] && c2[b] > f.coherence[b] {
+					f.orient[b], f.coherence[b] = o2[b], c2[b]
+				}
 			}
 		}
+		stftEnhanceFast(norm, w, h, f, &st)
+		if fastCfg.mixGabor > 0 {
+			// Eleventh pass: the STFT and Gabor responses (the Gabor
+			// filter run once on the STFT's refined orientation), each
+			// scaled to unit RMS over the mask, added with weights 1 and
+			// mixGabor.
+			var sg filtered
+			enhance(norm, w, h, f, bank, &sg)
+			var e1, e2 float64
+			for y := range h {
+				for x := range w {
+					if f.inMask(x, y) {
+						a, b := float64(st.resp[y*w+x]), float64(sg.resp[y*w+x])
+						e1 += a * a
+						e2 += b * b
+					}
+				}
+			}
+			if e1 > 0 && e2 > 0 {
+				k1 := float32(1 / math.Sqrt(e1))
+				k2 := float32(fastCfg.mixGabor / math.Sqrt(e2))
+				for i := range st.resp {
+					v := k1*st.resp[i] + k2*sg.resp[i]
+					st.resp[i] = v
+					st.ridges[i] = 0
+					if v > 0 {
+						st.ridges[i] = 1
+					}
+				}
+			}
+		}
+		if a := float32(fastCfg.texture); a > 0 {
+			// Eleventh pass: the normalised image's texture (open pores)
+			// added back to the response before the binarisation.
+			const r = gaborRadius
+			for y := range h {
+				for x := range w {
+					if st.resp[y*w+x] == 0 && !f.inMask(x, y) {
+						continue
+					}
+					v := st.resp[y*w+x] + a*norm[(y+r)*(w+2*r)+x+r]
+					st.resp[y*w+x] = v
+					st.ridges[y*w+x] = 0
+					if v > 0 {
+						st.ridges[y*w+x] = 1
+					}
+				}
+			}
+		}
+		if fastCfg.gaborFinal {
+			// Eleventh pass: the STFT's refined orientation field, the
+			// Gabor filter's rendering.
+			st = filtered{}
+			enhance(norm, w, h, f, bank, &st)
+		}
+	} else {
 		enhance(norm, w, h, f, bank, &st)
+		// Refinement: the orientation measured on the filtered image is cleaner
+		// in noisy and high-curvature areas. Where it is more coherent it
+		// replaces the first estimate, and the changed blocks are filtered again.
+		for range refinePasses {
+			o2, c2 := orientationField(st.resp, w, h, f.bw, f.bh, orientSmooth, nil)
+			for b := range f.orient {
+				if f.mask[b] && c2[b] > f.coherence[b] {
+					f.orient[b], f.coherence[b] = o2[b], c2[b]
+				}
+			}
+			enhance(norm, w, h, f, bank, &st)
+		}
+	}
+	var gcl []float64
+	if stftCfg.mode != 0 {
+		if stftCfg.unclear > 0 || stftCfg.gclar {
+			gcl = clarity(norm, st.resp, w, h, f)
+		}
+		stftEnhance(norm, w, h, f, gcl, &st)
 	}
 	// Segmentation, second look: blocks where the filter response explains
 	// little of the image (isotropic texture, speckled background, smudge)
@@ -141,16 +229,69 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 	// uniformly poor capture) keeps its first mask rather than failing to
 	// enrol here: when under a third of the area (or under minArea) would
 	// be left, the step is skipped and the usual minutia tests decide.
-	cl := clarity(norm, st.resp, w, h, f)
+	cl := gcl
+	if !stftCfg.gclar {
+		cl = clarity(norm, st.resp, w, h, f)
+	}
+	if useSTFT && fastCfg.qual == 1 {
+		f.coherence = coh0
+	}
+	if useSTFT && fastCfg.qual == 2 {
+		for b := range cl {
+			f.coherence[b] = min(1, max(0, cl[b]))
+		}
+	}
+	minCl := minClarity
+	if useSTFT && fastCfg.clarity > 0 {
+		minCl = fastCfg.clarity
+	}
 	clearMask := slices.Clone(f.mask)
 	for b := range clearMask {
-		clearMask[b] = clearMask[b] && cl[b] >= minClarity
+		clearMask[b] = clearMask[b] && cl[b] >= minCl
 	}
 	clearMask = cleanMask(clearMask, f.bw, f.bh)
 	if n := countTrue(clearMask); blk*blk*n >= minArea && 3*n >= countTrue(f.mask) {
 		f.mask = clearMask
 	}
+	if stftCfg.energy {
+		em := energyMask(pix, w, h, f)
+		for b := range em {
+			em[b] = em[b] && f.mask[b]
+		}
+		em = cleanMask(em, f.bw, f.bh)
+		if n := countTrue(em); blk*blk*n >= minArea && 2*n >= countTrue(f.mask) {
+			f.mask = em
+		}
+	}
 	ridges := st.ridges
+	if stftCfg.holes > 0 {
+		fillSmall(ridges, w, h, 1, stftCfg.holes)
+		fillSmall(ridges, w, h, 0, stftCfg.holes)
+	}
+	if useSTFT && (fastCfg.holes > 0 || fastCfg.holesPx > 0) {
+		maxA := fastCfg.holesPx
+		if fastCfg.holes > 0 {
+			p := medianPeriod(f)
+			maxA = int(math.Round(fastCfg.holes * p * p))
+		}
+		seen := make([]uint8, w*h)
+		fillSmallBounded(ridges, w, h, 1, maxA, seen)
+		clear(seen)
+		fillSmallBounded(ridges, w, h, 0, maxA, seen)
+	}
+	if useSTFT && fastCfg.dirSmooth > 0 {
+		// Eleventh pass: the minutiae's directions (and the descriptors)
+		// from the final response's orientation, averaged over fewer blocks.
+		o2, _ := orientationField(st.resp, w, h, f.bw, f.bh, fastCfg.dirSmooth-1, nil)
+		for b := range f.orient {
+			if f.mask[b] {
+				f.orient[b] = o2[b]
+			}
+		}
+	}
+	if debugRidges != nil {
+		debugRidges(st.resp, ridges)
+	}
 	thin(ridges, w, h)
 	ms := findMinutiae(ridges, w, h, f)
 	if len(ms) < minMinutiae {
@@ -159,9 +300,84 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 	return ms, f, ridges, nil
 }
 
+// greyClose closes the padded normalised image (ridges positive) with a
+// square of side 2r+1: a dilation (maximum) then an erosion (minimum), which
+// fills dips narrower than the square in the ridges, such as open pores
+// (eleventh pass of issue 17).
+func greyClose(a []float32, w, h, r int) {
+	tmp := make([]float32, len(a))
+	pass := func(dst, src []float32, mx bool, horiz bool) {
+		for y := range h {
+			for x := range w {
+				v := src[y*w+x]
+				for d := -r; d <= r; d++ {
+					xx, yy := x, y
+					if horiz {
+						xx += d
+					} else {
+						yy += d
+					}
+					if xx < 0 || yy < 0 || xx >= w || yy >= h {
+						continue
+					}
+					u := src[yy*w+xx]
+					if mx == (u > v) {
+						v = u
+					}
+				}
+				dst[y*w+x] = v
+			}
+		}
+	}
+	pass(tmp, a, true, true)
+	pass(a, tmp, true, false)
+	pass(tmp, a, false, true)
+	pass(a, tmp, false, false)
+}
+
+// closeAlong closes the padded normalised image along the ridges: a
+// maximum then a minimum over 2r+1 pixels in the block's ridge direction,
+// which fills dips within a ridge (open pores) but not the valleys, which
+// run along the ridges too (eleventh pass of issue 17).
+func closeAlong(norm []float32, w, h int, f *fields, r int) {
+	const pad = gaborRadius
+	pw := w + 2*pad
+	tmp := slices.Clone(norm)
+	pass := func(dst, src []float32, mx bool) {
+		for y := range h {
+			for x := range w {
+				b := f.at(x, y)
+				if !f.mask[b] {
+					continue
+				}
+				c, s := math.Cos(f.orient[b]), math.Sin(f.orient[b])
+				v := src[(y+pad)*pw+x+pad]
+				for d := -r; d <= r; d++ {
+					xx := x + int(math.Round(float64(d)*c))
+					yy := y + int(math.Round(float64(d)*s))
+					if xx < -pad || yy < -pad || xx >= w+pad || yy >= h+pad {
+						continue
+					}
+					u := src[(yy+pad)*pw+xx+pad]
+					if mx == (u > v) {
+						v = u
+					}
+				}
+				dst[(y+pad)*pw+x+pad] = v
+			}
+		}
+	}
+	pass(tmp, norm, true)
+	pass(norm, tmp, false)
+}
+
+// debugRidges, when set (by a test), sees the filter response and the
+// binarised ridges before thinning.
+var debugRidges func(resp []float32, ridges []uint8)
+
 // estimateFields computes the foreground mask, orientation field, coherence
-// and ridge period on blocks of blk pixels.
-func estimateFields(pix []float32, w, h int) *fields {
+// and (with period) ridge period on blocks of blk pixels.
+func estimateFields(pix []float32, w, h int, period bool) *fields {
 	bw, bh := (w+blk-1)/blk, (h+blk-1)/blk
 	nb := bw * bh
 	sum := make([]float64, nb)
@@ -188,7 +404,7 @@ func estimateFields(pix []float32, w, h int) *fields {
 		f.mean[b], f.std[b] = float32(m), float32(max(sd, 1))
 		contrast[b] = sd
 	}
-	f.orient, f.coherence = orientationField(pix, w, h, bw, bh, orientSmooth)
+	f.orient, f.coherence = orientationField(pix, w, h, bw, bh, orientSmooth, nil)
 	// Foreground: enough contrast relative to the image, cleaned up.
 	sorted := slices.Clone(contrast)
 	slices.Sort(sorted)
@@ -197,7 +413,9 @@ func estimateFields(pix []float32, w, h int) *fields {
 		f.mask[b] = contrast[b] > thr && f.coherence[b] > minCoherence
 	}
 	f.mask = cleanMask(f.mask, bw, bh)
-	estimatePeriod(pix, w, h, f)
+	if period {
+		estimatePeriod(pix, w, h, f)
+	}
 	return f
 }
 
@@ -205,7 +423,12 @@ func estimateFields(pix []float32, w, h int) *fields {
 // coherence per block from Sobel gradients: the structure tensor of each
 // block, averaged in the doubled-angle representation over (2r+1)^2 blocks
 // (Kass and Witkin 1987; Bazen and Gerez 2002).
-func orientationField(pix []float32, w, h, bw, bh, r int) (orient, coherence []float64) {
+//
+// With near set, only the blocks it marks are measured: for an image that is
+// zero outside them and their 3x3 neighbourhoods (a filter response on the
+// mask blocks, near marking those and their neighbours) the result is the
+// same.
+func orientationField(pix []float32, w, h, bw, bh, r int, near []bool) (orient, coherence []float64) {
 	nb := bw * bh
 	sxx := make([]float64, nb)
 	syy := make([]float64, nb)
@@ -214,6 +437,10 @@ func orientationField(pix []float32, w, h, bw, bh, r int) (orient, coherence []f
 		by := y / blk
 		for x := 1; x < w-1; x++ {
 			b := by*bw + x/blk
+			if near != nil && !near[b] {
+				x = (x/blk+1)*blk - 1
+				continue
+			}
 			p := func(dx, dy int) float64 { return float64(pix[(y+dy)*w+x+dx]) }
 			gx := (p(1, -1) + 2*p(1, 0) + p(1, 1)) - (p(-1, -1) + 2*p(-1, 0) + p(-1, 1))
 			gy := (p(-1, 1) + 2*p(0, 1) + p(1, 1)) - (p(-1, -1) + 2*p(0, -1) + p(1, -1))
@@ -438,6 +665,8 @@ func estimatePeriod(pix []float32, w, h int, f *fields) {
 // gaborBank caches kernels by orientation bin and period.
 type gaborBank map[[2]int][]float32
 
+// kernel returns the kernel of orientation bin ob and ridge period
+// period/2 pixels.
 func (g gaborBank) kernel(ob, period int) []float32 {
 	key := [2]int{ob, period}
 	if k, ok := g[key]; ok {
@@ -447,7 +676,7 @@ func (g gaborBank) kernel(ob, period int) []float32 {
 	k := make([]float32, side*side)
 	o := float64(ob) * math.Pi / orientBins
 	dx, dy := math.Cos(o), math.Sin(o)
-	p := float64(period)
+	p := float64(period) / 2
 	sAcross, sAlong := 0.5*p, 4.5
 	mean := 0.0
 	wsum := 0.0
@@ -489,6 +718,26 @@ func normalise(pix []float32, w, h int, f *fields) []float32 {
 			}
 			b := by*f.bw + bx
 			mean, std := f.mean[b], f.std[b]
+			if fastCfg.normInterp {
+				// Eleventh pass: mean and contrast interpolated bilinearly
+				// between block centres (clamped at the image's edge).
+				at := func(v []float32, x, y int) float32 {
+					fx := (float64(x)+0.5)/blk - 0.5
+					fy := (float64(y)+0.5)/blk - 0.5
+					x0, y0 := int(math.Floor(fx)), int(math.Floor(fy))
+					ax, ay := float32(fx-float64(x0)), float32(fy-float64(y0))
+					g := func(i, j int) float32 {
+						return v[clamp(j, 0, f.bh-1)*f.bw+clamp(i, 0, f.bw-1)]
+					}
+					return (1-ay)*((1-ax)*g(x0, y0)+ax*g(x0+1, y0)) + ay*((1-ax)*g(x0, y0+1)+ax*g(x0+1, y0+1))
+				}
+				for y := by * blk; y < min(h, (by+1)*blk); y++ {
+					for x := bx * blk; x < min(w, (bx+1)*blk); x++ {
+						norm[(y+r)*pw+x+r] = (at(f.mean, x, y) - pix[y*w+x]) / at(f.std, x, y)
+					}
+				}
+				continue
+			}
 			for y := by * blk; y < min(h, (by+1)*blk); y++ {
 				for x := bx * blk; x < min(w, (bx+1)*blk); x++ {
 					norm[(y+r)*pw+x+r] = (mean - pix[y*w+x]) / std
@@ -532,7 +781,10 @@ func enhance(norm []float32, w, h int, f *fields, bank gaborBank, st *filtered) 
 				continue
 			}
 			ob := int(math.Round(f.orient[b]/math.Pi*orientBins)) % orientBins
-			period := int(math.Round(f.period[b]))
+			period := 2 * int(math.Round(f.period[b])) // half pixels
+			if stftCfg.speriod {
+				period = int(math.Round(2 * f.period[b]))
+			}
 			if id := int32(ob*64 + period); id == st.kernel[b] {
 				continue
 			} else {

@@ -1,6 +1,7 @@
 package fingerprint
 
 import (
+	"cmp"
 	"math"
 	"slices"
 )
@@ -429,8 +430,8 @@ func findMinutiae(sk []uint8, w, h int, f *fields) []Minutia {
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Minutia) int { return int(b.Quality) - int(a.Quality) })
-	if len(out) > maxMinutiae {
-		out = out[:maxMinutiae]
+	if mx := cmp.Or(fastCfg.maxMin, maxMinutiae); len(out) > mx {
+		out = out[:mx]
 	}
 	return out
 }
