@@ -75,3 +75,22 @@ func TestTexStats(t *testing.T) {
 		t.Logf("%-16s n %5d count q25 %.0f q50 %.0f q75 %.0f q90 %.0f", e.dir, len(cnt), q(cnt, .25), q(cnt, .5), q(cnt, .75), q(cnt, .9))
 	}
 }
+
+// TestTexCylinders prints, per set, the mean and largest number of
+// cylinders a template holds and how many templates hold more than 64.
+func TestTexCylinders(t *testing.T) {
+	for _, e := range exploreLoad(t, os.Getenv("ASSENT_FP_FRESH") != "") {
+		n, sum, mx, over := 0, 0, 0, 0
+		for _, tp := range e.ts {
+			if tp == nil {
+				continue
+			}
+			c := tp.cyl.n()
+			n, sum, mx = n+1, sum+c, max(mx, c)
+			if c > 64 {
+				over++
+			}
+		}
+		t.Logf("%-16s templates %d cylinders mean %.1f max %d, over 64: %d", e.dir, n, float64(sum)/float64(max(n, 1)), mx, over)
+	}
+}
