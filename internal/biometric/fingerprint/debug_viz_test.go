@@ -43,7 +43,7 @@ func TestDebugViz(t *testing.T) {
 	if dpi != 500 {
 		pix, w, h = resample(pix, w, h, 500/float64(dpi))
 	}
-	first := estimateFields(pix, w, h, true)
+	first := estimateFields(pix, w, h)
 	var bin []uint8
 	debugRidges = func(_ []float32, r []uint8) { bin = append([]uint8(nil), r...) }
 	defer func() { debugRidges = nil }()

@@ -89,7 +89,6 @@ func exploreLoad(t *testing.T, fresh bool) []exploreSet {
 				t.Fatal(err)
 			}
 		}
-		texApply(ts)
 		if fresh {
 			exploreMem[s.dir] = ts
 		}

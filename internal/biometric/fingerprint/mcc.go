@@ -142,7 +142,8 @@ type cylinders struct {
 	// or is nil when the template has none (made from minutiae only, or
 	// unpacked from a gallery): the matcher then goes without.
 	desc []uint32
-	// tex is each cylinder's texture weight (texture.go), nil when unset.
+	// tex is each cylinder's texture weight (texture.go), or nil when the
+	// template's texture is unknown (weight 1) or in a gallery.
 	tex []float32
 }
 
@@ -634,13 +635,6 @@ func match(a, b *cylinders, s *scratch) float64 {
 			}
 		}
 	}
-	if texStage == 1 && a.tex != nil && b.tex != nil {
-		at, bt := a.tex[:na], b.tex[:nb]
-		for k := range s.pairs {
-			p := &s.pairs[k]
-			p.s = min(1, p.s*float32(math.Sqrt(float64(at[p.a]*bt[p.b]))))
-		}
-	}
 	np := npTab[min(na, nb, len(npTab)-1)]
 	// Greedy one-to-one choice of the best pairs: sort keys holding the
 	// similarity bits (order-preserving for non-negative floats) and indices.
@@ -796,11 +790,22 @@ func match(a, b *cylinders, s *scratch) float64 {
 	}
 	s.idx = idx
 	sum := float64(0)
-	if texStage == 2 && a.tex != nil && b.tex != nil {
+	// Texture weights (texture.go): each pair counts sqrt(wa wb) times its
+	// similarity; a template without them has weight 1 throughout.
+	switch {
+	case a.tex != nil && b.tex != nil:
 		for _, t := range idx[:min(np, nr)] {
 			sum += float64(l[t]) * math.Sqrt(float64(a.tex[sel[t].a]*b.tex[sel[t].b]))
 		}
-	} else {
+	case a.tex != nil:
+		for _, t := range idx[:min(np, nr)] {
+			sum += float64(l[t]) * math.Sqrt(float64(a.tex[sel[t].a]))
+		}
+	case b.tex != nil:
+		for _, t := range idx[:min(np, nr)] {
+			sum += float64(l[t]) * math.Sqrt(float64(b.tex[sel[t].b]))
+		}
+	default:
 		for _, t := range idx[:min(np, nr)] {
 			sum += float64(l[t])
 		}

@@ -1,7 +1,6 @@
 package fingerprint
 
 import (
-	"cmp"
 	"math"
 	"slices"
 )
@@ -417,8 +416,9 @@ func findMinutiae(sk []uint8, w, h int, f *fields) []Minutia {
 			Type: c.typ, Quality: uint8(clamp(int(math.Round(c.quality*100)), 1, 100)),
 		})
 	}
-	if texStage != 0 && texParams.kind == 2 {
-		r2 := int(texParams.r * texParams.r)
+	// Each minutia's texture count (texture.go): the raw candidates near it.
+	{
+		const r2 = texRadius * texRadius
 		for k := range out {
 			x, y, n := int(out[k].X), int(out[k].Y), 0
 			for _, c := range cs {
@@ -426,12 +426,12 @@ func findMinutiae(sk []uint8, w, h int, f *fields) []Minutia {
 					n++
 				}
 			}
-			out[k].tex = uint16(n)
+			out[k].tex = uint8(min(n, math.MaxUint8))
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Minutia) int { return int(b.Quality) - int(a.Quality) })
-	if mx := cmp.Or(fastCfg.maxMin, maxMinutiae); len(out) > mx {
-		out = out[:mx]
+	if len(out) > maxMinutiae {
+		out = out[:maxMinutiae]
 	}
 	return out
 }

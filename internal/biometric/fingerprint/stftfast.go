@@ -1,7 +1,6 @@
 package fingerprint
 
 import (
-	"cmp"
 	"math"
 	"sort"
 )
@@ -26,43 +25,24 @@ import (
 // bins within its radial cut-off, and the inverse transform's first pass
 // runs only over the lines of the spectrum where the filter is nonzero.
 
-// fastCfg holds the tenth pass's parameters (fixed for all sets; the test
-// file stftcfg_slow_test.go sets them from ASSENT_FP_STFT2 for the
-// experiments).
-type fastConfig struct {
-	on          bool    // the STFT filter in place of the Gabor enhancement
-	angBW       float64 // angular half-width at full coherence, radians
-	angBWLow    float64 // angular half-width at zero coherence, radians
-	radBW       float64 // radial bandwidth relative to the ridge frequency
-	sAlong      float64 // Gaussian along the ridges, pixels (0: none)
-	refine      int     // orientation re-estimated on the response and refiltered this often
-	firstBW     float64 // > 0: the passes before the last use this fixed angular half-width
-	qual        int     // minutia quality: 0 the refined coherence, 1 the first coherence, 2 the clarity
-	clarity     float64 // > 0: the clarity threshold of the second mask
-	gabor       int     // Gabor passes (with orientation refinement) before the STFT, for its orientation
-	rsmooth     int     // > 0: the refinement's orientation smoothing radius
-	replace     bool    // the refinement takes the response's orientation on every block
-	specRefine  int     // orientation re-estimated from the filtered spectra this often (before refine)
-	specSmooth  int     // and averaged over (2r+1)² blocks
-	incr        bool    // refinement passes transform back only the pairs whose parameters changed
-	smooth0     int     // > 0: the first orientation field re-estimated with this smoothing radius
-	period      int     // ridge frequency: 0 spectral, 1 block period, 2 spectral within the sector
-	sector      float64 // period 2: half-width of the sector around the normal, radians
-	holes       float64 // holes and islands up to holes·period² pixels filled before thinning
-	holesPx     int     // or up to this many pixels (when holes is 0)
-	maxMin      int     // > 0: keep at most this many minutiae (eleventh pass)
-	gaussAcross float64 // > 0: radial response a Gaussian across the ridges of this many periods (Gabor-like)
-	closeR      int     // > 0: the normalised image closed with a (2r+1)² square before filtering
-	closeAlong  int     // > 0: the normalised image closed along the ridges over 2r+1 pixels
-	texture     float64 // > 0: this fraction of the normalised image added to the response
-	mixGabor    float64 // > 0: the Gabor response added with this weight (both at unit RMS)
-	gaborFinal  bool    // the Gabor filter renders the ridges with the STFT's refined orientation
-	gaborAbove  float64 // > 0: images whose median block period exceeds this take the Gabor pipeline
-	dirSmooth   int     // > 0: minutia directions from the response's orientation over (2(d-1)+1)² blocks
-	normInterp  bool    // the normalisation's mean and contrast interpolated between blocks
+// stftN is the window side; a power of two.
+const stftN = 32
+
+// stftParams holds the filter's parameters (fixed for all sets; chosen in
+// the tenth to thirteenth passes of issue 17, docs/fingerprint.md).
+type stftParams struct {
+	angBW    float64 // angular half-width at full coherence, radians
+	angBWLow float64 // angular half-width at zero coherence, radians
+	radBW    float64 // radial bandwidth relative to the ridge frequency
+	refine   int     // orientation re-estimated on the response and refiltered this often
+	sector   float64 // half-width of the sector around the normal where the ridge frequency is measured, radians
 }
 
-var fastCfg = fastConfig{angBW: math.Pi / 8, angBWLow: math.Pi / 3, radBW: 0.6}
+var stftCfg = stftParams{angBW: 0.6, angBWLow: 0.8, radBW: 0.6, refine: 2, sector: 0.4}
+
+// holeArea is the largest hole in a binarised ridge (or island in a
+// valley), in pixels, filled before thinning.
+const holeArea = 40
 
 // fft32 holds the tables of a radix-2 transform of stftN values.
 type fft32 struct {
@@ -194,12 +174,6 @@ type stftWindows struct {
 	x0s, y0s []int
 	spec     [][]complex64 // per pair (ty, tx/2): nil when neither window is active
 	rho0     []float64     // per window: ridge frequency in bins, 0 if none
-	// With fastCfg.incr, the response and each pair's filtered windows
-	// and parameters, so a later pass transforms back only the pairs
-	// whose parameters changed.
-	out   []float32
-	prevP [][3]float32
-	prevB [][]complex64
 }
 
 var sqrtHann = func() (w [stftN]float32) {
@@ -214,7 +188,7 @@ var sqrtHann = func() (w [stftN]float32) {
 // mean radius over the band of accepted periods, averaged over the 3x3
 // neighbouring windows (weights 1/(1+d²)).
 func stftAnalyse(norm []float32, w, h int, f *fields) *stftWindows {
-	const r = gaborRadius
+	const r = normPad
 	const n, hop = stftN, stftN / 2
 	pw := w + 2*r
 	sw := &stftWindows{}
@@ -328,25 +302,13 @@ func stftAnalyse(norm []float32, w, h int, f *fields) *stftWindows {
 // stftFilter filters the analysed windows with the block orientation field
 // of f and writes the response and its binarisation on f's foreground
 // blocks into st (zero elsewhere).
-func stftFilter(sw *stftWindows, w, h int, f *fields, st *filtered, last bool) {
+func stftFilter(sw *stftWindows, w, h int, f *fields, st *filtered) {
 	const n, hop = stftN, stftN / 2
-	cfg := fastCfg
-	if !last && cfg.firstBW > 0 {
-		cfg.angBW, cfg.angBWLow = cfg.firstBW, cfg.firstBW
-	}
+	cfg := stftCfg
 	tw := len(sw.x0s)
 	pairs := (tw + 1) / 2
 	out := make([]float32, w*h)
 	buf := make([]complex64, n*n)
-	th := len(sw.y0s)
-	if cfg.incr {
-		if sw.out == nil {
-			sw.out = out
-			sw.prevP = make([][3]float32, tw*th)
-			sw.prevB = make([][]complex64, th*pairs)
-		}
-		out = sw.out
-	}
 	var h1, h2 [stftN * stftN]float32
 	normals, cohs, rho0s := windowParams(sw, w, h, f, cfg)
 	filter := func(tx, ty int, hf *[stftN * stftN]float32) float32 {
@@ -388,41 +350,11 @@ func stftFilter(sw *stftWindows, w, h int, f *fields, st *filtered, last bool) {
 					}
 				}
 			}
-			if cfg.incr {
-				k := ty*tw + tx
-				var p1, p2 [3]float32
-				p1 = [3]float32{normals[k], cohs[k], rho0s[k]}
-				if tx+1 < tw {
-					p2 = [3]float32{normals[k+1], cohs[k+1], rho0s[k+1]}
-				}
-				old := sw.prevB[ty*pairs+pi]
-				if old != nil && p1 == sw.prevP[k] && (tx+1 >= tw || p2 == sw.prevP[k+1]) {
-					continue
-				}
-				if old != nil {
-					q1, q2 := sw.prevP[k], [3]float32{}
-					if tx+1 < tw {
-						q2 = sw.prevP[k+1]
-					}
-					add(old, q1[2] != 0, q2[2] != 0, -1)
-				} else {
-					old = make([]complex64, n*n)
-					sw.prevB[ty*pairs+pi] = old
-				}
-				sw.prevP[k] = p1
-				if tx+1 < tw {
-					sw.prevP[k+1] = p2
-				}
-				buf = old
-			}
 			clear(h1[:])
 			clear(h2[:])
 			c1 := filter(tx, ty, &h1)
 			c2 := filter(tx+1, ty, &h2)
 			if c1 == 0 && c2 == 0 {
-				if cfg.incr {
-					clear(buf)
-				}
 				continue
 			}
 			// Y = H1·X1 + i·H2·X2 = ((H1+H2) Z + (H1-H2) Z*(-k)) / 2.
@@ -488,13 +420,10 @@ func stftFilter(sw *stftWindows, w, h int, f *fields, st *filtered, last bool) {
 // windowFilter sets hf (zero on entry) to the filter of a window with the
 // given ridge normal, coherence and ridge frequency (bins) and returns its
 // radial cut-off: hf is zero beyond it.
-func windowFilter(hf *[stftN * stftN]float32, normal, coh, rho0 float32, cfg fastConfig) float32 {
+func windowFilter(hf *[stftN * stftN]float32, normal, coh, rho0 float32, cfg stftParams) float32 {
 	bw := float32(cfg.angBW + (cfg.angBWLow-cfg.angBW)*(1-float64(coh)))
 	rbw := float32(cfg.radBW) * rho0
 	cut := 2.5 * rho0
-	// Along the ridges a Gaussian of sAlong pixels: exp(-2π²s²f²),
-	// f = ρ sin(d) / stftN cycles a pixel.
-	ga := float32(2 * math.Pi * math.Pi * cfg.sAlong * cfg.sAlong / (stftN * stftN))
 	for _, i := range fftTab.byRho {
 		rho := fftTab.rho[i]
 		if rho > cut {
@@ -516,125 +445,17 @@ func windowFilter(hf *[stftN * stftN]float32, normal, coh, rho0 float32, cfg fas
 		a, b = a*a, b*b
 		a, b = a*a, b*b
 		v := c * c * float32(math.Sqrt(float64(a/(a+b))))
-		if cfg.gaussAcross > 0 {
-			// Eleventh pass: the Gabor kernels' radial response, a
-			// Gaussian across the ridges of gaussAcross periods.
-			e := rho/rho0 - 1
-			v = c * c * float32(math.Exp(-2*math.Pi*math.Pi*cfg.gaussAcross*cfg.gaussAcross*float64(e*e)))
-		}
-		if ga > 0 {
-			s := rho * float32(math.Sin(float64(d)))
-			v *= float32(math.Exp(float64(-ga * s * s)))
-		}
 		hf[i] = v
 	}
 	return cut
 }
 
-// stftOrient re-estimates the orientation field from the filtered spectra
-// without transforming them back: by Parseval, the structure tensor of a
-// window's filtered response is the sum over its spectrum of the power
-// H²|X|² times (u², v², uv). Each block takes the tensors of the windows
-// covering its centre, weighted by the analysis windows there, averaged
-// over (2r+1)² blocks as in orientationField.
-func stftOrient(sw *stftWindows, w, h int, f *fields, r int) (orient, coherence []float64) {
-	const n, hop = stftN, stftN / 2
-	cfg := fastCfg
-	tw, th := len(sw.x0s), len(sw.y0s)
-	pairs := (tw + 1) / 2
-	normals, cohs, rho0s := windowParams(sw, w, h, f, cfg)
-	txx, tyy, txy := make([]float64, tw*th), make([]float64, tw*th), make([]float64, tw*th)
-	var hf [stftN * stftN]float32
-	fv := func(i uint16) (float32, float32) {
-		u, v := int(i)%n, int(i)/n
-		if u >= n/2 {
-			u -= n
-		}
-		if v >= n/2 {
-			v -= n
-		}
-		return float32(u), float32(v)
-	}
-	for ty := range th {
-		for tx := range tw {
-			k := ty*tw + tx
-			if rho0s[k] == 0 {
-				continue
-			}
-			clear(hf[:])
-			cut := windowFilter(&hf, normals[k], cohs[k], rho0s[k], cfg)
-			z := sw.spec[ty*pairs+tx/2]
-			var sxx, syy, sxy float32
-			for _, i := range fftTab.byRho {
-				if fftTab.rho[i] > cut {
-					break
-				}
-				hv := hf[i]
-				if hv == 0 {
-					continue
-				}
-				zi, m := z[i], z[fftTab.mirror[i]]
-				var pr, pi float32
-				if tx%2 == 0 {
-					pr, pi = real(zi)+real(m), imag(zi)-imag(m)
-				} else {
-					pr, pi = imag(zi)+imag(m), real(m)-real(zi)
-				}
-				p := hv * hv * (pr*pr + pi*pi)
-				u, v := fv(i)
-				sxx += p * u * u
-				syy += p * v * v
-				sxy += p * u * v
-			}
-			txx[k], tyy[k], txy[k] = float64(sxx), float64(syy), float64(sxy)
-		}
-	}
-	nb := f.bw * f.bh
-	vx, vy, en := make([]float64, nb), make([]float64, nb), make([]float64, nb)
-	for by := range f.bh {
-		for bx := range f.bw {
-			b := by*f.bw + bx
-			cx, cy := bx*blk+blk/2, by*blk+blk/2
-			// Windows whose origin x0 satisfies x0 <= cx < x0+n.
-			for ty, y0 := range sw.y0s {
-				if cy < y0 || cy >= y0+n {
-					continue
-				}
-				for tx, x0 := range sw.x0s {
-					if cx < x0 || cx >= x0+n {
-						continue
-					}
-					k := ty*tw + tx
-					wt := float64(sqrtHann[cx-x0] * sqrtHann[cy-y0])
-					vx[b] += wt * (txx[k] - tyy[k])
-					vy[b] += wt * 2 * txy[k]
-					en[b] += wt * (txx[k] + tyy[k])
-				}
-			}
-		}
-	}
-	_ = hop
-	vx, vy, en = boxBlocks(vx, f.bw, f.bh, r), boxBlocks(vy, f.bw, f.bh, r), boxBlocks(en, f.bw, f.bh, r)
-	orient, coherence = make([]float64, nb), make([]float64, nb)
-	for b := range nb {
-		o := 0.5*math.Atan2(vy[b], vx[b]) + math.Pi/2
-		if o >= math.Pi {
-			o -= math.Pi
-		}
-		orient[b] = o
-		if en[b] > 0 {
-			coherence[b] = math.Hypot(vx[b], vy[b]) / en[b]
-		}
-	}
-	return orient, coherence
-}
-
 // windowParams returns each window's ridge normal, its coherence (both
 // from the block fields over the window's central hop x hop pixels) and
-// its ridge frequency in bins (0 for a window not filtered), by
-// cfg.period: 0 the spectral estimate of stftAnalyse, 1 the block period,
-// 2 the spectral estimate over the bins within cfg.sector of the normal.
-func windowParams(sw *stftWindows, w, h int, f *fields, cfg fastConfig) (normals, cohs, rho0s []float32) {
+// its ridge frequency in bins (0 for a window not filtered): the spectral
+// estimate over the bins within cfg.sector of the normal, averaged as in
+// stftAnalyse.
+func windowParams(sw *stftWindows, w, h int, f *fields, cfg stftParams) (normals, cohs, rho0s []float32) {
 	const n, hop = stftN, stftN / 2
 	tw, th := len(sw.x0s), len(sw.y0s)
 	pairs := (tw + 1) / 2
@@ -645,7 +466,7 @@ func windowParams(sw *stftWindows, w, h int, f *fields, cfg fastConfig) (normals
 			if sw.rho0[k] == 0 {
 				continue
 			}
-			var vx, vy, ps, pn float64
+			var vx, vy, pn float64
 			cxp, cyp := x0+n/2, y0+n/2
 			for y := cyp - hop/2; y < cyp+hop/2; y += blk {
 				for x := cxp - hop/2; x < cxp+hop/2; x += blk {
@@ -657,9 +478,6 @@ func windowParams(sw *stftWindows, w, h int, f *fields, cfg fastConfig) (normals
 					vx += c * math.Cos(2*f.orient[b])
 					vy += c * math.Sin(2*f.orient[b])
 					pn++
-					if cfg.period == 1 {
-						ps += f.period[b]
-					}
 				}
 			}
 			if pn == 0 {
@@ -667,16 +485,8 @@ func windowParams(sw *stftWindows, w, h int, f *fields, cfg fastConfig) (normals
 			}
 			normals[k] = float32(0.5*math.Atan2(vy, vx) + math.Pi/2)
 			cohs[k] = float32(min(1, math.Hypot(vx, vy)/pn))
-			switch cfg.period {
-			case 1:
-				rho0s[k] = float32(n / (ps / pn))
-			default:
-				rho0s[k] = float32(sw.rho0[k])
-			}
+			rho0s[k] = float32(sw.rho0[k])
 		}
-	}
-	if cfg.period != 2 {
-		return normals, cohs, rho0s
 	}
 	en := make([]float64, tw*th)
 	fr := make([]float64, tw*th)
@@ -740,56 +550,28 @@ func windowParams(sw *stftWindows, w, h int, f *fields, cfg fastConfig) (normals
 	return normals, cohs, rho0s
 }
 
-// stftEnhanceFast is the enhancement in place of the Gabor filter and its
-// refinement passes: analysis once, the filter with the block orientation,
-// and (cfg.refine times) the orientation re-estimated on the response where
-// it is more coherent and the filter applied again to the same spectra.
-func stftEnhanceFast(norm []float32, w, h int, f *fields, st *filtered) {
+// stftEnhance is the enhancement: analysis once, the filter with the block
+// orientation, and (stftCfg.refine times) the orientation re-estimated on
+// the response where it is more coherent and the filter applied again to
+// the same spectra.
+func stftEnhance(norm []float32, w, h int, f *fields, st *filtered) {
 	sw := stftAnalyse(norm, w, h, f)
-	if fastCfg.specRefine == 0 {
-		stftFilter(sw, w, h, f, st, fastCfg.refine == 0)
-	}
+	stftFilter(sw, w, h, f, st)
 	near := make([]bool, len(f.mask))
 	for by := range f.bh {
 		for bx := range f.bw {
 			near[by*f.bw+bx] = f.maskNear(bx, by)
 		}
 	}
-	for range fastCfg.specRefine {
-		o2, c2 := stftOrient(sw, w, h, f, fastCfg.specSmooth)
+	for range stftCfg.refine {
+		o2, c2 := orientationField(st.resp, w, h, f.bw, f.bh, orientSmooth, near)
 		for b := range f.orient {
-			if f.mask[b] && (fastCfg.replace || c2[b] > f.coherence[b]) {
+			if f.mask[b] && c2[b] > f.coherence[b] {
 				f.orient[b], f.coherence[b] = o2[b], c2[b]
 			}
 		}
+		stftFilter(sw, w, h, f, st)
 	}
-	if fastCfg.specRefine > 0 {
-		stftFilter(sw, w, h, f, st, fastCfg.refine == 0)
-	}
-	for i := range fastCfg.refine {
-		o2, c2 := orientationField(st.resp, w, h, f.bw, f.bh, cmp.Or(fastCfg.rsmooth, orientSmooth), near)
-		for b := range f.orient {
-			if f.mask[b] && (fastCfg.replace || c2[b] > f.coherence[b]) {
-				f.orient[b], f.coherence[b] = o2[b], c2[b]
-			}
-		}
-		stftFilter(sw, w, h, f, st, i == fastCfg.refine-1)
-	}
-}
-
-// medianPeriod is the median ridge period over the foreground blocks.
-func medianPeriod(f *fields) float64 {
-	var ps []float64
-	for b, m := range f.mask {
-		if m && f.period[b] > 0 {
-			ps = append(ps, f.period[b])
-		}
-	}
-	if len(ps) == 0 {
-		return 9
-	}
-	sort.Float64s(ps)
-	return ps[len(ps)/2]
 }
 
 // fillSmallBounded sets to v the 4-connected components of pixels not equal

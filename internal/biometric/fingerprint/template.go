@@ -34,8 +34,8 @@ type Minutia struct {
 	Type    uint8 // TypeOther, TypeEnding or TypeBifurcation
 	Quality uint8 // 1..100, higher is more reliable; 0 unknown
 	// tex counts the skeleton's raw minutia candidates near the minutia
-	// (texture.go, exploratory; not serialised).
-	tex uint16
+	// (texture.go); meaningful only in a template whose hasTex is set.
+	tex uint8
 }
 
 // Template is the minutiae of one finger impression at 500 dpi, with the
@@ -49,7 +49,10 @@ type Template struct {
 	// template made from minutiae alone (NewTemplate, FromISO, "AFP1" and
 	// "AFP2" forms).
 	desc []uint32
-	cyl  cylinders
+	// hasTex: the minutiae carry texture counts (texture.go; a template
+	// made by Extract or decoded from "AFP4"), and the cylinders weights.
+	hasTex bool
+	cyl    cylinders
 }
 
 // setDesc gives t the ring descriptors desc (one per minutia) and its
