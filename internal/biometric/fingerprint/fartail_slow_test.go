@@ -52,8 +52,10 @@ func fmrAt(sorted []float64, t float64) float64 {
 // set: 204,480 pairs less the genuine ones), checks the shipped calibration
 // (FMR, Threshold) against it, and fits an exponential tail on FMR 1e-2 ..
 // 1e-4 whose prediction at 1e-5 is checked against the measured rate: how far
-// an extrapolation of the tail holds. docs/enrolment.md ("The far tail")
-// quotes these figures.
+// an extrapolation of the tail holds. 1:1 scores (Score) are read with the
+// 1:1 table (VerifyFMR, VerifyThreshold), a gallery's scores
+// (galleryCylinders) with the gallery's (FMR, Threshold). docs/enrolment.md
+// ("The far tail") quotes these figures.
 func TestFarTailPooled(t *testing.T) {
 	heavy(t)
 	root := dataDir(t)
@@ -135,10 +137,10 @@ func TestFarTailPooled(t *testing.T) {
 	}
 	slices.Sort(cross)
 	t.Logf("pooled: %d genuine, %d impostor pairs; impostor max %.4f; %d cross-sensor pairs of the same finger (FVC2000 DB1/DB2), %.0f%% of them at or above the default threshold",
-		len(gen), len(imp), imp[len(imp)-1], len(cross), 100*fmrAt(cross, DefaultThreshold()))
+		len(gen), len(imp), imp[len(imp)-1], len(cross), 100*fmrAt(cross, DefaultVerifyThreshold()))
 	for _, q := range []float64{1e-2, 1e-3, 1e-4, 1e-5} {
 		k := int(q * float64(len(imp)))
-		th := Threshold(q)
+		th := VerifyThreshold(q)
 		t.Logf("FMR %g: measured score %.4f (%d pairs above); shipped Threshold %.4f lets %.2e through; FNMR there %.2f%%",
 			q, imp[len(imp)-k], k, th, fmrAt(imp, th), 100*float64(countBelow(gen, th))/float64(len(gen)))
 	}
@@ -148,15 +150,15 @@ func TestFarTailPooled(t *testing.T) {
 	t.Logf("tail fitted on 1e-2..1e-4: log10 FMR = %.2f %+.1f score; at its 1e-5 score %.4f the measured FMR is %.2e", a, b, pred, measured)
 	for _, e := range []float64{-6, -7, -8, -9, -10} {
 		sc := (e - a) / b
-		t.Logf("extrapolated FMR 1e%.0f at score %.4f (shipped Threshold %.4f); FNMR at it %.2f%%", e, sc, Threshold(math.Pow(10, e)),
+		t.Logf("extrapolated FMR 1e%.0f at score %.4f (shipped VerifyThreshold %.4f); FNMR at it %.2f%%", e, sc, VerifyThreshold(math.Pow(10, e)),
 			100*float64(countBelow(gen, sc))/float64(len(gen)))
 	}
 	// Enrolment's candidate threshold: per-comparison FMR 1/(100 N) for a
 	// gallery of N templates (docs/enrolment.md), two fingers a person.
 	for _, people := range []float64{1e5, 1e6, 2e7} {
 		fmr := 1 / (100 * 2 * people)
-		th := Threshold(fmr)
-		t.Logf("%.0e people (%.0e finger templates): shipped threshold %.4f (asked FMR %.1e); pooled measured FMR %.2e, tail fit %.1e; FNMR %.2f%%",
+		th := VerifyThreshold(fmr)
+		t.Logf("%.0e people (%.0e finger templates): shipped 1:1 threshold %.4f (asked FMR %.1e); pooled measured FMR %.2e, tail fit %.1e; FNMR %.2f%%",
 			people, 2*people, th, fmr, fmrAt(imp, th), math.Pow(10, a+b*th), 100*float64(countBelow(gen, th))/float64(len(gen)))
 	}
 	// The one-decade extrapolation must hold within a factor of 3 (2.5x
@@ -167,27 +169,27 @@ func TestFarTailPooled(t *testing.T) {
 	if measured > 3e-5 || measured < 1e-5/3 {
 		t.Errorf("measured FMR %.2e at the fitted 1e-5 score: the tail extrapolation is off by more than 3x", measured)
 	}
-	// The shipped calibration must not be optimistic by more than 3x at
-	// the default threshold (1e-4) on the pooled, cross-set impostors.
-	if got := fmrAt(imp, DefaultThreshold()); got > 3e-4 {
+	// The shipped 1:1 calibration must not be optimistic by more than 3x
+	// at the default threshold (1e-4) on the pooled, cross-set impostors.
+	if got := fmrAt(imp, DefaultVerifyThreshold()); got > 3e-4 {
 		t.Errorf("pooled impostor FMR at the default threshold %.2e, want at most 3e-4", got)
 	}
-	// A gallery holds no ring descriptors (gallery.go), so a 1:N search
-	// scores without them: the same pairs, as the gallery sees them.
-	plain := make([]*Template, len(ts))
+	// A gallery holds its 64 best-quality cylinders without ring
+	// descriptors or texture weights (galleryCylinders), and a search
+	// compares its probe in the same form: the same pairs, as the gallery
+	// sees them.
+	plain := make([]cylinders, len(ts))
 	for i, tp := range ts {
 		if tp != nil {
-			c := *tp
-			c.desc, c.cyl.desc = nil, nil
-			plain[i] = &c
+			plain[i] = tp.galleryCylinders()
 		}
 	}
 	var pgen, pimp []float64
 	for i := range plain {
 		for j := i + 1; j < len(plain); j++ {
 			v := -1.0
-			if plain[i] != nil && plain[j] != nil {
-				v = match(&plain[i].cyl, &plain[j].cyl, &s)
+			if ts[i] != nil && ts[j] != nil {
+				v = match(&plain[i], &plain[j], &s)
 			}
 			if finger[i] == finger[j] {
 				pgen = append(pgen, v)
@@ -200,14 +202,14 @@ func TestFarTailPooled(t *testing.T) {
 	slices.Sort(pgen)
 	for _, q := range []float64{1e-2, 1e-3, 1e-4} {
 		th := Threshold(q)
-		t.Logf("without descriptors (a gallery's scores), FMR %g: measured score %.4f; shipped Threshold %.4f lets %.2e through; FNMR there %.2f%%",
+		t.Logf("a gallery's scores, FMR %g: measured score %.4f; shipped Threshold %.4f lets %.2e through; FNMR there %.2f%%",
 			q, pimp[len(pimp)-int(q*float64(len(pimp)))], th, fmrAt(pimp, th), 100*float64(countBelow(pgen, th))/float64(len(pgen)))
 	}
 	for _, people := range []float64{1e5, 1e6, 2e7} {
 		th := Threshold(1 / (100 * 2 * people))
-		t.Logf("without descriptors, %.0e people: threshold %.4f, FNMR %.2f%%", people, th, 100*float64(countBelow(pgen, th))/float64(len(pgen)))
+		t.Logf("a gallery's scores, %.0e people: threshold %.4f, FNMR %.2f%%", people, th, 100*float64(countBelow(pgen, th))/float64(len(pgen)))
 	}
 	if got := fmrAt(pimp, DefaultThreshold()); got > 3e-4 {
-		t.Errorf("pooled impostor FMR without descriptors at the default threshold %.2e, want at most 3e-4", got)
+		t.Errorf("pooled impostor FMR of a gallery's scores at the default threshold %.2e, want at most 3e-4", got)
 	}
 }
