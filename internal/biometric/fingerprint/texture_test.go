@@ -2,6 +2,7 @@ package fingerprint
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/assent-registry/assent/internal/biometric/fingerprint/iso19794"
@@ -99,5 +100,59 @@ func TestTexRoundTrip(t *testing.T) {
 	}
 	if s1, s2 := Score(tp, plain), Score(tp, ones); s1 != s2 {
 		t.Errorf("unknown texture %v, weight 1 %v", s1, s2)
+	}
+}
+
+// TestGalleryCylinders: a gallery keeps the maxGalleryCylinders cylinders of
+// best minutia quality, in direction order, without descriptors or weights;
+// a template with fewer keeps all of them.
+func TestGalleryCylinders(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	ms := make([]Minutia, 110)
+	for i := range ms {
+		ms[i] = Minutia{X: float32(20 + r.IntN(360)), Y: float32(20 + r.IntN(400)),
+			Dir: float32(r.Float64() * 2 * math.Pi), Type: uint8(1 + r.IntN(2)), Quality: uint8(1 + r.IntN(100))}
+	}
+	tp := NewTemplate(400, 440, ms)
+	if tp.cyl.n() <= maxGalleryCylinders {
+		t.Fatalf("only %d cylinders", tp.cyl.n())
+	}
+	tp.cyl.tex = make([]float32, tp.cyl.n())
+	gc := tp.galleryCylinders()
+	if gc.n() != maxGalleryCylinders || gc.desc != nil || gc.tex != nil {
+		t.Fatalf("%d cylinders, desc %v, tex %v", gc.n(), gc.desc != nil, gc.tex != nil)
+	}
+	quality := func(x, y, dir float32) int {
+		for _, m := range tp.Minutiae {
+			if m.X == x && m.Y == y && m.Dir == dir {
+				return int(m.Quality)
+			}
+		}
+		t.Fatalf("cylinder without its minutia")
+		return 0
+	}
+	kept := map[[3]float32]bool{}
+	worstKept := 101
+	for i := range gc.n() {
+		if i > 0 && gc.dir[i] < gc.dir[i-1] {
+			t.Fatalf("cylinder %d out of direction order", i)
+		}
+		kept[[3]float32{gc.x[i], gc.y[i], gc.dir[i]}] = true
+		worstKept = min(worstKept, quality(gc.x[i], gc.y[i], gc.dir[i]))
+	}
+	for i := range tp.cyl.n() {
+		if !kept[[3]float32{tp.cyl.x[i], tp.cyl.y[i], tp.cyl.dir[i]}] && quality(tp.cyl.x[i], tp.cyl.y[i], tp.cyl.dir[i]) > worstKept {
+			t.Errorf("dropped a cylinder of quality above the worst kept (%d)", worstKept)
+		}
+	}
+	g := NewGallery()
+	g.Add("a", tp)
+	form, ok := g.AppendForm(nil, "a")
+	if !ok || form[0] != maxGalleryCylinders {
+		t.Errorf("gallery form holds %d cylinders, want %d", form[0], maxGalleryCylinders)
+	}
+	small := sampleTemplate()
+	if gs := small.galleryCylinders(); gs.n() != small.cyl.n() {
+		t.Errorf("a template of %d cylinders keeps %d", small.cyl.n(), gs.n())
 	}
 }
