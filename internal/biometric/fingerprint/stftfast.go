@@ -5,18 +5,17 @@ import (
 	"sort"
 )
 
-// Contextual filtering in the Fourier domain, the tenth pass's form (issue
-// 17): the short-time Fourier transform enhancement of the ninth pass
-// ("What was tried" in docs/fingerprint.md; after Chikkerur, Cartwright and
-// Govindaraju 2007, written from the paper's description) made cheap enough
-// to run in place of the Gabor filter. The normalised image is cut into
-// windows of stftN pixels every stftN/2 (square-root Hann analysis and
-// synthesis windows, whose product sums to one); each window's spectrum is
+// Contextual filtering in the Fourier domain, the enhancement of the
+// extraction (issue 17, ninth to fourteenth passes; docs/fingerprint.md,
+// "Extraction"): after Chikkerur, Cartwright and Govindaraju 2007, written
+// from the paper's description. The normalised image is cut into windows
+// of stftN pixels every stftN/2 (square-root Hann analysis and synthesis
+// windows, whose product sums to one); each window's spectrum is
 // multiplied by a radial Butterworth band pass around the ridge frequency
-// (measured on the spectrum), an angular raised cosine around the ridges'
-// normal (the block orientation field; narrower where it is coherent) and a
-// Gaussian in the frequency along the ridges (smoothing along them, which
-// closes open pores); the inverse transforms are added up.
+// (measured on the spectrum, within stftCfg.sector of the ridge normal) and
+// an angular raised cosine around the ridges' normal (the block
+// orientation field; narrower where it is coherent); the inverse
+// transforms are added up.
 //
 // Cost: two horizontally neighbouring windows share one complex transform
 // (real and imaginary parts; the filters are real and even, so the
