@@ -818,8 +818,9 @@ func match(a, b *cylinders, s *scratch) float64 {
 // Score compares two templates and returns a similarity in [0, 1]: 0 for
 // unrelated prints, higher for more alike. It is deterministic, and
 // Score(a, b) and Score(b, a) differ only by the asymmetry of the pair
-// selection (in practice by a few hundredths at most). Use FMR or Threshold
-// to interpret it. Score is safe for concurrent use.
+// selection (in practice by a few hundredths at most). Use VerifyFMR or
+// VerifyThreshold (the 1:1 calibration) to interpret it; FMR and Threshold
+// are for a gallery's scores. Score is safe for concurrent use.
 func Score(a, b *Template) float64 {
 	var s scratch
 	return match(&a.cyl, &b.cyl, &s)

@@ -4,8 +4,9 @@
 // Extract finds minutiae in an 8-bit grey image (DecodeImage reads TIFF, BMP
 // and PNG); FromISO and ToISO convert to and from ISO/IEC 19794-2:2005
 // records; Score compares two templates with a bit-packed Minutia Cylinder-Code
-// matcher; FMR and Threshold map scores to false-match rates; Gallery holds
-// templates packed in contiguous memory for 1:N search inside an enrolment.
+// matcher, VerifyFMR and VerifyThreshold map its scores to false-match
+// rates; Gallery holds templates packed in contiguous memory for 1:N search
+// inside an enrolment, and FMR and Threshold map a gallery's scores.
 //
 // See docs/fingerprint.md for the algorithm, its sources and measured accuracy.
 package fingerprint
