@@ -3,7 +3,7 @@ package fingerprint
 // The exploratory harness of the fourth pass of issue 17 (development aid,
 // not a regression test; docs/fingerprint.md, "What was tried"): with
 // ASSENT_FP_EXPLORE set to a directory, the eight shared sets are extracted
-// once and their templates cached there ("AFP3", one file a set;
+// once and their templates cached there ("AFP4", one file a set;
 // ASSENT_FP_FRESH=1 extracts again), so that a matcher change is judged on
 // the cross-year protocol in seconds. TestExploreBaseline prints the
 // figures, TestExploreTable the table of the docs, TestExploreFailures the
