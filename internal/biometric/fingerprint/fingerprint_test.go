@@ -266,6 +266,15 @@ func FuzzUnmarshalBinary(f *testing.F) {
 	if d, err := withDesc.MarshalBinary(); err == nil {
 		f.Add(d)
 	}
+	withTex := sampleTemplate()
+	withTex.setDesc(desc)
+	for i := range withTex.Minutiae {
+		withTex.Minutiae[i].tex = uint8(i * 7)
+	}
+	withTex.setTex()
+	if d, err := withTex.MarshalBinary(); err == nil && string(d[:4]) == magicTex {
+		f.Add(d)
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var tp Template
 		if err := tp.UnmarshalBinary(in); err != nil {
