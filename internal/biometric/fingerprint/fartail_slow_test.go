@@ -42,6 +42,27 @@ func cmpFloat(a, b float64) int {
 	return 0
 }
 
+// crossSensorFinger tells whether two pooled finger labels (set index x
+// 1000 + finger, sets' order) are one finger: the same label, or finger n
+// of FVC2000 DB1_B and finger n of DB2_B, which hold the same ten fingers
+// (two sensors).
+func crossSensorFinger(a, b int) bool {
+	if a == b {
+		return true
+	}
+	at := func(dir string) int {
+		return slices.IndexFunc(sets, func(x struct {
+			dir string
+			dpi int
+		}) bool {
+			return x.dir == dir
+		})
+	}
+	db1, db2 := at("fvc2000/db1_b"), at("fvc2000/db2_b")
+	sa, sb := a/1000, b/1000
+	return a%1000 == b%1000 && ((sa == db1 && sb == db2) || (sa == db2 && sb == db1))
+}
+
 func fmrAt(sorted []float64, t float64) float64 {
 	i, _ := slices.BinarySearch(sorted, t)
 	return float64(len(sorted)-i) / float64(len(sorted))
@@ -75,24 +96,7 @@ func TestFarTailPooled(t *testing.T) {
 	// from those ten finger pairs and no other. They are the data's
 	// duplicates, so they are counted apart (cross-sensor genuine pairs),
 	// neither impostor nor genuine.
-	sameFinger := func(a, b int) bool {
-		if a == b {
-			return true
-		}
-		db1, db2 := slices.IndexFunc(sets, func(x struct {
-			dir string
-			dpi int
-		}) bool {
-			return x.dir == "fvc2000/db1_b"
-		}), slices.IndexFunc(sets, func(x struct {
-			dir string
-			dpi int
-		}) bool {
-			return x.dir == "fvc2000/db2_b"
-		})
-		sa, sb := a/1000, b/1000
-		return a%1000 == b%1000 && ((sa == db1 && sb == db2) || (sa == db2 && sb == db1))
-	}
+	sameFinger := crossSensorFinger
 	var gen, imp, cross []float64
 	type hi struct {
 		i, j int
@@ -208,6 +212,40 @@ func TestFarTailPooled(t *testing.T) {
 	for _, people := range []float64{1e5, 1e6, 2e7} {
 		th := Threshold(1 / (100 * 2 * people))
 		t.Logf("a gallery's scores, %.0e people: threshold %.4f, FNMR %.2f%%", people, th, 100*float64(countBelow(pgen, th))/float64(len(pgen)))
+	}
+	// The gallery's far tail (issue 17 item 4): the 1:N thresholds and
+	// enrolment.md's expected false candidates read a gallery's scores, so
+	// its tail is fitted the way the 1:1 tail is: on 1e-2..1e-4, checked
+	// at 1e-5; and on 1e-2..1e-3, checked at 1e-4 and 1e-5.
+	t.Logf("a gallery's scores: %d genuine, %d impostor pairs; impostor max %.4f (%d at or above 0.04)",
+		len(pgen), len(pimp), pimp[len(pimp)-1], len(pimp)-countBelow(pimp, 0.04))
+	ga, gb := tailFit(pimp, []float64{1e-2, 3e-3, 1e-3, 3e-4, 1e-4})
+	g5 := (-5 - ga) / gb
+	gMeasured := fmrAt(pimp, g5)
+	ga3, gb3 := tailFit(pimp, []float64{1e-2, 3e-3, 1e-3})
+	t.Logf("gallery tail fitted on 1e-2..1e-4: log10 FMR = %.2f %+.1f score; at its 1e-5 score %.4f the measured FMR is %.2e (%d pairs)",
+		ga, gb, g5, gMeasured, len(pimp)-countBelow(pimp, g5))
+	for _, e := range []float64{-4, -5} {
+		sc := (e - ga3) / gb3
+		t.Logf("gallery tail fitted on 1e-2..1e-3: log10 FMR = %.2f %+.1f score; at its 1e%.0f score %.4f the measured FMR is %.2e (%d pairs)",
+			ga3, gb3, e, sc, fmrAt(pimp, sc), len(pimp)-countBelow(pimp, sc))
+	}
+	for _, e := range []float64{-6, -7, -8, -9, -10} {
+		sc := (e - ga) / gb
+		t.Logf("gallery: extrapolated FMR 1e%.0f at score %.4f (shipped Threshold %.4f); FNMR at it %.2f%%", e, sc, Threshold(math.Pow(10, e)),
+			100*float64(countBelow(pgen, sc))/float64(len(pgen)))
+	}
+	for _, people := range []float64{1e5, 1e6, 2e7} {
+		fmr := 1 / (100 * 2 * people)
+		th := Threshold(fmr)
+		fit := math.Pow(10, ga+gb*th)
+		// Two probe fingers, each against 2 x people finger templates.
+		t.Logf("gallery, %.0e people: threshold %.4f (asked FMR %.1e); tail fit %.1e (%.1e with the 1e-2..1e-3 fit), expected false finger candidates an enrolment %.1e; FNMR %.2f%%",
+			people, th, fmr, fit, math.Pow(10, ga3+gb3*th), 2*2*people*fit, 100*float64(countBelow(pgen, th))/float64(len(pgen)))
+	}
+	// As for the 1:1 tail: one decade of extrapolation within 3x.
+	if gMeasured > 3e-5 || gMeasured < 1e-5/3 {
+		t.Errorf("gallery: measured FMR %.2e at the fitted 1e-5 score: the tail extrapolation is off by more than 3x", gMeasured)
 	}
 	if got := fmrAt(pimp, DefaultThreshold()); got > 3e-4 {
 		t.Errorf("pooled impostor FMR of a gallery's scores at the default threshold %.2e, want at most 3e-4", got)
