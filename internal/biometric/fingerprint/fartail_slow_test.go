@@ -255,6 +255,32 @@ func TestFarTailPooled(t *testing.T) {
 	da, db := tailFit(pimp, []float64{1e-3, 3e-4, 1e-4, 3e-5, 1e-5})
 	t.Logf("gallery tail fitted on 1e-3..1e-5: log10 FMR = %.2f %+.1f score (measured scores at 1e-5: %.4f, at 3e-5: %.4f)",
 		da, db, pimp[len(pimp)-2], pimp[len(pimp)-6])
+	// How much of the deep tail is its top finger pair: the same fits
+	// without every pair of the two fingers of the highest impostor score.
+	if len(phigh) > 0 {
+		fa, fb := finger[phigh[0].i], finger[phigh[0].j]
+		var rest []float64
+		for i := range plain {
+			for j := i + 1; j < len(plain); j++ {
+				if finger[i] == finger[j] || sameFinger(finger[i], finger[j]) ||
+					finger[i] == fa && finger[j] == fb || finger[i] == fb && finger[j] == fa {
+					continue
+				}
+				v := -1.0
+				if ts[i] != nil && ts[j] != nil {
+					v = match(&plain[i], &plain[j], &s)
+				}
+				rest = append(rest, v)
+			}
+		}
+		slices.Sort(rest)
+		ra, rb := tailFit(rest, []float64{1e-2, 3e-3, 1e-3, 3e-4, 1e-4})
+		r5 := (-5 - ra) / rb
+		xa, xb := tailFit(rest, []float64{1e-3, 3e-4, 1e-4, 3e-5, 1e-5})
+		t.Logf("gallery without %s #%d ~ %s #%d (%d pairs left, max %.4f): fit on 1e-2..1e-4 log10 FMR = %.2f %+.1f score, at its 1e-5 score %.4f %.2e measured; deep fit %.2f %+.1f score; at the 1M / 20M thresholds %.1e / %.1e (fit), %.1e / %.1e (deep fit)",
+			sets[fa/1000].dir, fa%1000, sets[fb/1000].dir, fb%1000, len(rest), rest[len(rest)-1], ra, rb, r5, fmrAt(rest, r5), xa, xb,
+			math.Pow(10, ra+rb*Threshold(5e-9)), math.Pow(10, ra+rb*Threshold(2.5e-10)), math.Pow(10, xa+xb*Threshold(5e-9)), math.Pow(10, xa+xb*Threshold(2.5e-10)))
+	}
 	table5 := fmrAt(pimp, Threshold(1e-5))
 	t.Logf("gallery: the shipped table's 1e-5 score %.4f (extrapolated with its last decade's slope) lets %.2e through (%d pairs)",
 		Threshold(1e-5), table5, len(pimp)-countBelow(pimp, Threshold(1e-5)))
