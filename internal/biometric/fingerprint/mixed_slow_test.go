@@ -199,6 +199,21 @@ func TestMixedTemplates(t *testing.T) {
 			line += " " + kinds[k] + " EER gallery " + pct(g) + " 1:1 " + pct(v) + ";"
 		}
 		t.Log(line)
+		mn := func(ts []*Template) float64 {
+			n, c := 0, 0
+			for _, tp := range ts {
+				if tp != nil {
+					n += len(tp.Minutiae)
+					c++
+				}
+			}
+			return float64(n) / float64(max(c, 1))
+		}
+		line = fmt.Sprintf("%s: minutiae a template new %.1f, old %.1f; FNMR gallery 1M / 20M, 1:1 default:", set.dir, mn(e.ts), mn(old))
+		for k := range per {
+			line += fmt.Sprintf(" %s %s / %s, %s;", kinds[k], pct(fnmrAt(per[k].gGen, th1M)), pct(fnmrAt(per[k].gGen, th20M)), pct(fnmrAt(per[k].vGen, DefaultVerifyThreshold())))
+		}
+		t.Log(line)
 	}
 	if loaded < 600 {
 		t.Fatalf("%d AFP3 templates under %s, want at least 600 of 640", loaded, dir)
