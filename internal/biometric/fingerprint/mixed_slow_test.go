@@ -190,6 +190,45 @@ func TestMixedTemplates(t *testing.T) {
 			pairUp(of, of, fingers, false, nil),
 			pairUp(nf, of, fingers, true, nil),
 		}
+		// Diagnosis: the new probe with every cylinder (up to 96, no
+		// descriptors or weights) against the old entries (at most 64,
+		// all kept), instead of its 64 best-quality ones.
+		full := nf
+		full.probe = make([]*cylinders, len(e.ts))
+		for i, tp := range e.ts {
+			if tp != nil {
+				c := tp.cyl
+				c.desc, c.tex = nil, nil
+				full.probe[i] = &c
+			}
+		}
+		fp := pairUp(full, of, fingers, true, nil)
+		t.Logf("%s: old-new with the probe's every cylinder: EER gallery %s, FNMR at 1M %s (64 best: %s)", set.dir,
+			pct(eerOf(t, fp.gGen, fp.gImp)), pct(fnmrAt(fp.gGen, th1M)), pct(fnmrAt(per[2].gGen, th1M)))
+		// Diagnosis: how far the two engines' minutiae of the same image
+		// agree (a new minutia with an old one within 8 px and 0.5 rad,
+		// and of the same type).
+		var paired, same, total int
+		for i := range e.ts {
+			if e.ts[i] == nil || old[i] == nil {
+				continue
+			}
+			for _, m := range e.ts[i].Minutiae {
+				total++
+				for _, o := range old[i].Minutiae {
+					dx, dy := float64(m.X-o.X), float64(m.Y-o.Y)
+					if dx*dx+dy*dy <= 64 && math.Abs(angleDiff(float64(m.Dir), float64(o.Dir))) <= 0.5 {
+						paired++
+						if m.Type == o.Type {
+							same++
+						}
+						break
+					}
+				}
+			}
+		}
+		t.Logf("%s: the same image's new minutiae with an old one within 8 px and 0.5 rad: %s (of them the same type %s)", set.dir,
+			pct(float64(paired)/float64(max(total, 1))), pct(float64(same)/float64(max(paired, 1))))
 		line := set.dir + ":"
 		for k := range per {
 			g, v := eerOf(t, per[k].gGen, per[k].gImp), eerOf(t, per[k].vGen, per[k].vImp)
