@@ -29,15 +29,19 @@ import (
 //
 // The parameters were chosen on the eight FVC B sets pooled (640 templates):
 // see docs/fingerprint.md for the fraction of genuine pairs kept at each
-// penetration rate. 15 tables (32 until issue 15's memory target), with
-// gallery directions in 64 levels (see unitDirBits), keep 99.47 % of the
-// genuine pairs at the 1:N threshold of 200,000 templates at 2 %
-// penetration, against 99.86 % with 32 tables (TestIndexRetention,
-// TestIndexTuning), at 42 % of the memory.
+// penetration rate. Since the fourteenth pass of issue 17, 20 tables of 2
+// MinHash values in 4,096 buckets, gallery directions in 32 levels (see
+// unitDirBits), 14-bit postings: at the 1:N threshold of 200,000 templates
+// (0.1085) 99.90 % of the genuine pairs kept at 2 % penetration, 99.73 %
+// after the second stage (15 tables of 3 values in 32,768 buckets, 18-bit
+// postings, before: 99.17 / 99.03 %), and on the STFT engine's cylinders
+// (its gallery form's 64 best) 99.46 / 99.11 % at the raw score 0.07
+// (98.23 / 97.93 % before), at about the same memory a random 47-cylinder
+// entry (TestIndexRetention, TestSecondStageRetention, TestIndexShapes).
 const (
-	indexTables     = 15 // MinHash tables
-	indexBand       = 3  // MinHash values in one key
-	indexBucketBits = 15 // buckets per table: 32,768 (unrelated keys share a bucket; a few spurious votes)
+	indexTables     = 20 // MinHash tables
+	indexBand       = 2  // MinHash values in one key
+	indexBucketBits = 12 // buckets per table: 4,096 (unrelated keys share a bucket; a few spurious votes)
 	indexMinOnes    = 4  // cylinders with fewer bits set are not indexed (they collide with everything)
 	indexRotBins    = 16 // rotation bins over [-maxDirGap, maxDirGap] (7.5 degrees each)
 	// indexStopFactor: a bucket holding more than this many times the mean
@@ -57,6 +61,8 @@ var indexDirGap = int32(math.Floor(float64(maxDirGap) / (2 * math.Pi) * indexDir
 // minhashFuncs is the number of MinHash functions computed: the keys use
 // the first indexTables*indexBand; minhashSSE41 takes 8 at a time.
 const minhashFuncs = 48
+
+var _ [minhashFuncs - indexTables*indexBand]struct{} // the keys' functions are all computed
 
 // minhashRank[p][f] is the rank of bit position p in the f-th random
 // permutation of the positions. Read-only after init; the seed is fixed so
@@ -110,7 +116,10 @@ func positionKeysSketch(pos []uint16, out *[indexTables]uint32) (uint32, bool) {
 	sk := cylinderSketch(&acc)
 	const positions = cylWords * 64
 	for l := range indexTables {
-		k := (uint32(acc[l*indexBand])*positions+uint32(acc[l*indexBand+1]))*positions + uint32(acc[l*indexBand+2])
+		k := uint32(0)
+		for b := range indexBand {
+			k = k*positions + uint32(acc[l*indexBand+b])
+		}
 		out[l] = uint32(l)<<indexBucketBits | (k*0x9e3779b1)>>(32-indexBucketBits)
 	}
 	return sk, true
@@ -143,8 +152,8 @@ func dirLevel(d float32) uint32 {
 // Entries are numbered in the order they are added. The postings of runs
 // of consecutive entries (at most seg of them) are sealed into segments:
 // stored bucket after bucket in one flat array (compressed sparse rows),
-// each posting as an 18-bit unit (the gap from the bucket's previous entry
-// and the direction level: see segment), four units in nine bytes, with no
+// each posting as a unitBits-bit unit (the gap from the bucket's previous
+// entry and the direction level: see segment; 14 bits), with no
 // spare capacity and no slice header per bucket. A segment is sealed
 // whenever the tail holds seg entries, and at the end of a load
 // (Gallery.Seal). The postings of the entries after the last segment (the
@@ -175,8 +184,8 @@ const (
 // level's top unitDirBits bits (gallery cylinders' levels are quantised so,
 // in indexKeys). A gap of unitEscape or more takes an escape unit
 // (unitEscape<<unitDirBits, no posting; the previous entry advances by
-// unitEscape) per unitEscape first: with 32,768 buckets a table, an
-// entry's postings fall about 700 entries apart in a bucket, so escapes
+// unitEscape) per unitEscape first: with 4,096 buckets a table, an
+// entry's postings fall about 90 entries apart in a bucket, so escapes
 // are rare (under 1 % of the units). Unit i is bits [i*unitBits,
 // (i+1)*unitBits) of units, least significant bit first.
 type segment struct {
@@ -193,7 +202,7 @@ type segment struct {
 // score's pair of neighbouring bins mostly absorbs. The probe's levels are
 // kept whole.
 const (
-	unitDirBits = 6
+	unitDirBits = 5
 	dirDrop     = 8 - unitDirBits
 	dirHalf     = 1 << dirDrop >> 1
 )
@@ -205,7 +214,11 @@ func galleryDir(l uint32) uint32 { return l>>dirDrop<<dirDrop | dirHalf }
 func dirOfUnit(u uint32) uint32 { return (u&(1<<unitDirBits-1))<<dirDrop | dirHalf }
 
 const (
-	unitGapBits = 12
+	// unitGapBits: an entry's postings fall about 2^indexBucketBits/47
+	// entries apart in a bucket (47 indexed cylinders an entry), so a gap
+	// needs an escape unit with probability about exp(-2^unitGapBits/87):
+	// under 0.3 %.
+	unitGapBits = indexBucketBits - 3
 	unitBits    = unitGapBits + unitDirBits
 	unitEscape  = 1<<unitGapBits - 1 // the gap of an escape unit
 	unitMask    = 1<<unitBits - 1
