@@ -294,13 +294,23 @@ func TestIndexShapes(t *testing.T) {
 			e   int32
 			dir uint8
 		}
-		key := func(acc *[shapeFuncs]uint16, l int) int {
+		// With dirKey direction bins in the key (ASSENT_INDEX_DIRKEY), a
+		// gallery cylinder is keyed with its direction's bin as well, and
+		// a probe cylinder reads its bin and the two beside it (bins of
+		// 360/dirKey >= maxDirGap degrees hold every posting that can
+		// vote).
+		dirKey, _ := strconv.Atoi(os.Getenv("ASSENT_INDEX_DIRKEY"))
+		keyDir := func(acc *[shapeFuncs]uint16, l, dbin int) int {
 			k := uint32(0)
 			for b := range cf.band {
 				k = k*cylWords*64 + uint32(acc[l*cf.band+b])
 			}
+			if dirKey > 0 {
+				k = k*uint32(dirKey) + uint32(dbin)
+			}
 			return l<<cf.bucketBits | int((k*0x9e3779b1)>>(32-cf.bucketBits))
 		}
+		dbinOf := func(level uint32) int { return int(level) * max(1, dirKey) / indexDirLevels }
 		buckets := make([][]posting, nb)
 		indexed := make([]int, n)
 		count := 0
@@ -330,7 +340,7 @@ func TestIndexShapes(t *testing.T) {
 				ci := &gi[e][k]
 				d := galleryDirBits(ci.dir, dropBits)
 				for l := range cf.tables {
-					b := key(&ci.acc, l)
+					b := keyDir(&ci.acc, l, dbinOf(ci.dir))
 					buckets[b] = append(buckets[b], posting{int32(e), uint8(d)})
 					count++
 				}
@@ -366,15 +376,20 @@ func TestIndexShapes(t *testing.T) {
 					continue
 				}
 				for l := range cf.tables {
-					ps := buckets[key(&ci.acc, l)]
-					if len(ps) > limit {
-						continue
-					}
-					reads += len(ps)
-					for _, p := range ps {
-						gd := uint32(p.dir)<<dropBits | (1 << dropBits >> 1)
-						if bin := binOf[(gd-ci.dir)&(indexDirLevels-1)]; bin >= 0 {
-							votes[p.e][bin]++
+					for db := -1; db <= 1; db++ {
+						if dirKey == 0 && db != 0 {
+							continue
+						}
+						ps := buckets[keyDir(&ci.acc, l, (dbinOf(ci.dir)+db+max(1, dirKey))%max(1, dirKey))]
+						if len(ps) > limit {
+							continue
+						}
+						reads += len(ps)
+						for _, p := range ps {
+							gd := uint32(p.dir)<<dropBits | (1 << dropBits >> 1)
+							if bin := binOf[(gd-ci.dir)&(indexDirLevels-1)]; bin >= 0 {
+								votes[p.e][bin]++
+							}
 						}
 					}
 				}
