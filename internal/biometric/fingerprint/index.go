@@ -622,11 +622,14 @@ func voteSegment(s *segment, lists []segList, curs []segCursor, lo, hi int, vote
 			if e < first {
 				continue
 			}
-			if bin := binOf[(dirOfUnit(u)-l.pdir)&(indexDirLevels-1)]; bin >= 0 {
-				if v := &votes[int(e-first)*indexRotBins+int(bin)]; *v < math.MaxUint8 {
-					*v++
-				}
-			}
+			// Without branches (whether the directions agree is a coin
+			// toss to the predictor): a posting beyond maxDirGap adds 0
+			// to a counter of its entry, and a counter at 255 stays.
+			bin := int(binOf[(dirOfUnit(u)-l.pdir)&(indexDirLevels-1)])
+			ok := ^(bin >> 63) & 1 // 1 when bin >= 0
+			v := &votes[int(e-first)*indexRotBins+bin&(indexRotBins-1)]
+			x := *v
+			*v = x + uint8(ok)&uint8((uint32(x)+1)>>8^1)
 		}
 		c.at, c.prev = at, prev
 	}
