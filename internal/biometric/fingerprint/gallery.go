@@ -844,7 +844,8 @@ func (g *Gallery) indexVotesInto(probe *Template, workers int, rot []uint8, all 
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	lists := g.idx.probeLists(probeKeys(&probe.cyl))
+	pc := probe.galleryCylinders() // the probe as the entries are held
+	lists := g.idx.probeLists(probeKeys(&pc))
 	n := len(g.entries)
 	blocks := (n + indexBlock - 1) / indexBlock
 	workers = max(1, min(workers, blocks))
