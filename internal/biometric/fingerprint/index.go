@@ -8,8 +8,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"unsafe"
-
-	"github.com/assent-registry/assent/internal/hugepage"
 )
 
 // The gallery index: a first pass that picks, among all gallery entries, the
@@ -391,9 +389,6 @@ func (x *index) seal(n int) {
 		}
 	}
 	s.units = make([]byte, unitBytes(units))
-	// (huge pages, as a load's segments have them (buildSegment); a
-	// search reads a few hundred bytes here and there in 100 MB)
-	hugepage.Advise(s.units)
 	at := 0
 	for b, ps := range x.tail {
 		s.off[b] = uint32(at)
