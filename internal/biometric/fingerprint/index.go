@@ -616,14 +616,7 @@ func voteSegment(s *segment, lists []segList, curs []segCursor, lo, hi int, vote
 	// The counters as one block's array: an index masked to it needs no
 	// bounds check (it is in range anyway: first <= e < end).
 	vb := (*[indexBlock * indexRotBins]uint8)(votes[:indexBlock*indexRotBins])
-	// a list's units are read from where its cursor stands, most often
-	// from memory: the start of the list voteAhead lists on is asked for
-	// while this one is read
-	const voteAhead = 8
 	for j := range lists {
-		if j+voteAhead < len(lists) {
-			prefetch((*byte)(unsafe.Add(units, curs[j+voteAhead].at*unitBits/8)))
-		}
 		l, c := &lists[j], &curs[j]
 		at, prev, stop := c.at, c.prev, l.hi
 		// the postings before the block (a goroutine's first block) are
