@@ -2,10 +2,12 @@ package fingerprint
 
 import (
 	"cmp"
+	"encoding/binary"
 	"math"
 	"math/bits"
 	"math/rand/v2"
 	"slices"
+	"unsafe"
 )
 
 // The gallery index: a first pass that picks, among all gallery entries, the
@@ -576,9 +578,11 @@ func (pl *probeLists) voter() *voter {
 
 // vote counts the votes for entries [lo, hi) into votes (indexRotBins
 // saturating counters per entry, entry lo first). lo must be at least the
-// hi of the voter's previous call.
+// hi of the voter's previous call; hi-lo at most indexBlock, and votes
+// holds indexBlock entries' counters.
 func (v *voter) vote(lo, hi int, votes []uint8) {
 	pl := v.pl
+	off := 0 // entry lo's counters in votes
 	// the first segment that ends after lo
 	k, _ := slices.BinarySearchFunc(pl.segs, lo, func(s *segment, e int) int { return cmp.Compare(s.start+s.n-1, e) })
 	for ; lo < hi && k < len(pl.segs); k++ {
@@ -591,24 +595,47 @@ func (v *voter) vote(lo, hi int, votes []uint8) {
 			}
 			v.curs[k] = cs
 		}
-		voteSegment(s, pl.sealed[k], v.curs[k], lo-s.start, end-s.start, votes)
-		votes = votes[(end-lo)*indexRotBins:]
+		voteSegment(s, pl.sealed[k], v.curs[k], lo-s.start, end-s.start, votes, off)
+		off += end - lo
 		lo = end
 	}
 	if lo < hi {
-		voteBlock(pl.tail, lo, hi, votes)
+		voteBlock(pl.tail, lo, hi, votes[off*indexRotBins:])
 	}
 }
 
 // voteSegment is voteBlock for sealed postings, from where the cursors
-// stand; lo and hi are numbers within the segment.
-func voteSegment(s *segment, lists []segList, curs []segCursor, lo, hi int, votes []uint8) {
+// stand; lo and hi are numbers within the segment. votes holds indexBlock
+// entries' counters, entry lo's the off-th (off+hi-lo <= indexBlock).
+func voteSegment(s *segment, lists []segList, curs []segCursor, lo, hi int, votes []uint8, off int) {
 	first, end := int32(lo), int32(hi)
+	base := int32(off) - first // entry e's counters: the (base+e)-th
+	// units[at*unitBits/8:][:4] is read without bounds checks: at is below
+	// the bucket's hi, and unitBytes pads the units for the 4 bytes
+	units := unsafe.Pointer(unsafe.SliceData(s.units))
+	// The counters as one block's array: an index masked to it needs no
+	// bounds check (it is in range anyway: first <= e < end).
+	vb := (*[indexBlock * indexRotBins]uint8)(votes[:indexBlock*indexRotBins])
 	for j := range lists {
 		l, c := &lists[j], &curs[j]
-		at, prev := c.at, c.prev
-		for ; at < l.hi; at++ {
-			u := s.unit(at)
+		at, prev, stop := c.at, c.prev, l.hi
+		// the postings before the block (a goroutine's first block) are
+		// passed over
+		for at < stop {
+			u := unitAt(units, at)
+			gap := int32(u >> unitDirBits)
+			if gap == unitEscape {
+				prev += unitEscape
+			} else if prev+gap >= first {
+				break
+			} else {
+				prev += gap
+			}
+			at++
+		}
+		tab := &dirBins[l.pdir&(indexDirLevels-1)]
+		for ; at < stop; at++ {
+			u := unitAt(units, at)
 			gap := int32(u >> unitDirBits)
 			if gap == unitEscape {
 				prev += unitEscape
@@ -619,21 +646,43 @@ func voteSegment(s *segment, lists []segList, curs []segCursor, lo, hi int, vote
 				break
 			}
 			prev = e
-			if e < first {
-				continue
-			}
 			// Without branches (whether the directions agree is a coin
 			// toss to the predictor): a posting beyond maxDirGap adds 0
-			// to a counter of its entry, and a counter at 255 stays.
-			bin := int(binOf[(dirOfUnit(u)-l.pdir)&(indexDirLevels-1)])
-			ok := ^(bin >> 63) & 1 // 1 when bin >= 0
-			v := &votes[int(e-first)*indexRotBins+bin&(indexRotBins-1)]
+			// (to its entry's bin 0), and a counter at 255 stays.
+			d := tab[u&(1<<unitDirBits-1)]
+			v := &vb[(int(base+e)*indexRotBins+int(d&(indexRotBins-1)))&(indexBlock*indexRotBins-1)]
 			x := *v
-			*v = x + uint8(ok)&uint8((uint32(x)+1)>>8^1)
+			*v = x + d>>4&uint8((uint32(x)+1)>>8^1)
 		}
 		c.at, c.prev = at, prev
 	}
 }
+
+// unitAt is s.unit(i) for units, s.units's first byte, without bounds
+// checks: i must be below s.off[buckets] (unitBytes's padding lets it read
+// 4 bytes).
+func unitAt(units unsafe.Pointer, i uint32) uint32 {
+	bit := uint(i) * unitBits
+	b := (*[4]byte)(unsafe.Add(units, bit>>3))
+	return binary.LittleEndian.Uint32(b[:]) >> (bit & 7) & unitMask
+}
+
+// dirBins[p][d] is the rotation bin of a sealed posting of direction bits
+// d (see dirOfUnit) for a probe cylinder of level p, coded for
+// voteSegment: 16 | bin (binOf's) within maxDirGap, 0 beyond it.
+// Read-only after init.
+var dirBins = func() (t [indexDirLevels][1 << unitDirBits]uint8) {
+	for p := range uint32(indexDirLevels) {
+		for d := range uint32(1 << unitDirBits) {
+			if bin := binOf[(dirOfUnit(d)-p)&(indexDirLevels-1)]; bin >= 0 {
+				t[p][d] = 16 | uint8(bin)
+			}
+		}
+	}
+	return t
+}()
+
+var _ = [1]struct{}{}[indexRotBins-16] // dirBins's code: bin in 4 bits
 
 // voteBlock counts the votes of the tail's postings for entries [lo, hi)
 // into votes (indexRotBins saturating counters per entry, entry lo first).
