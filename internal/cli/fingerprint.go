@@ -161,7 +161,7 @@ func evalFingerprint(dir string, dpi int, useISO bool) (fingerprintEval, []float
 	if err != nil {
 		return fingerprintEval{}, nil, nil, err
 	}
-	res := fingerprintEval{Dataset: dir, Mode: "images", DPI: dpi, Images: len(imps), Threshold: fingerprint.DefaultThreshold()}
+	res := fingerprintEval{Dataset: dir, Mode: "images", DPI: dpi, Images: len(imps), Threshold: fingerprint.DefaultVerifyThreshold()}
 	if useISO {
 		res.Mode, res.DPI = "templates", 0
 	} else {

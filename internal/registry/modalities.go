@@ -124,8 +124,10 @@ func (fingerEngine) decode(b []byte) (template, error) {
 	return t, nil
 }
 
+// fingerEvidence is the evidence of a 1:1 fingerprint Score: read with
+// the 1:1 calibration (a gallery's scores have their own).
 func fingerEvidence(score float64) float64 {
-	return min(maxEvidence, -math.Log10(fingerprint.FMR(score)))
+	return min(maxEvidence, -math.Log10(fingerprint.VerifyFMR(score)))
 }
 
 func (fingerEngine) compare(a, b template) float64 {
@@ -133,7 +135,7 @@ func (fingerEngine) compare(a, b template) float64 {
 }
 
 func (fingerEngine) candidate(a, b template, fmr float64) bool {
-	return fingerprint.Score(a.(*fingerprint.Template), b.(*fingerprint.Template)) >= fingerprint.Threshold(fmr)
+	return fingerprint.Score(a.(*fingerprint.Template), b.(*fingerprint.Template)) >= fingerprint.VerifyThreshold(fmr)
 }
 
 // --- iris ---

@@ -14,14 +14,14 @@ import (
 // with every threshold fitted on the other FVC year: the larger of FMR and
 // FNMR at that year's EER threshold and the FNMR at its FMR 1e-3 threshold.
 var documented = map[string]struct{ eer, fmr1000, eerOut, fnmr1e3Out float64 }{
-	"fvc2000/db1_b": {1.13, 5.00, 2.33, 4.64},
-	"fvc2000/db2_b": {5.72, 10.36, 6.07, 10.71},
-	"fvc2000/db3_b": {3.22, 8.93, 3.21, 14.64},
-	"fvc2000/db4_b": {2.15, 5.36, 2.14, 9.64},
-	"fvc2002/db1_b": {1.78, 4.29, 2.60, 4.29},
-	"fvc2002/db2_b": {1.43, 3.93, 3.85, 3.57},
-	"fvc2002/db3_b": {3.57, 8.57, 3.93, 10.71},
-	"fvc2002/db4_b": {2.15, 3.21, 3.47, 4.64},
+	"fvc2000/db1_b": {0.35, 3.21, 1.39, 0.36},
+	"fvc2000/db2_b": {1.74, 5.00, 2.47, 2.86},
+	"fvc2000/db3_b": {3.54, 7.50, 4.29, 8.21},
+	"fvc2000/db4_b": {1.14, 3.57, 1.77, 2.86},
+	"fvc2002/db1_b": {1.43, 2.14, 1.43, 3.21},
+	"fvc2002/db2_b": {0.72, 2.50, 1.39, 2.50},
+	"fvc2002/db3_b": {1.78, 1.79, 1.79, 5.36},
+	"fvc2002/db4_b": {1.43, 2.86, 1.43, 4.29},
 }
 
 // Tolerances in percentage points: the pipeline is deterministic, so these

@@ -1,6 +1,7 @@
 package fingerprint
 
 import (
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -43,11 +44,14 @@ func TestDebugViz(t *testing.T) {
 		pix, w, h = resample(pix, w, h, 500/float64(dpi))
 	}
 	first := estimateFields(pix, w, h)
+	var bin []uint8
+	debugRidges = func(_ []float32, r []uint8) { bin = append([]uint8(nil), r...) }
+	defer func() { debugRidges = nil }()
 	ms, f, sk, err := extractMinutiae(pix, w, h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := image.NewRGBA(image.Rect(0, 0, 2*w, h))
+	out := image.NewRGBA(image.Rect(0, 0, 3*w, h))
 	for y := range h {
 		for x := range w {
 			v := uint8(pix[y*w+x])
@@ -64,6 +68,11 @@ func TestDebugViz(t *testing.T) {
 				c = color.RGBA{0, 0, 0, 255}
 			}
 			out.Set(w+x, y, c)
+			c = color.RGBA{255, 255, 255, 255}
+			if bin[y*w+x] != 0 {
+				c = color.RGBA{0, 0, 0, 255}
+			}
+			out.Set(2*w+x, y, c)
 		}
 	}
 	for _, m := range ms {
@@ -82,6 +91,21 @@ func TestDebugViz(t *testing.T) {
 				out.Set(w+int(m.X)+dx, int(m.Y)+dy, col)
 			}
 		}
+	}
+	if c := os.Getenv("ASSENT_VIZ_CROP"); c != "" {
+		var x0, y0, cw, ch, sc int
+		if _, err := fmt.Sscanf(c, "%d,%d,%d,%d,%d", &x0, &y0, &cw, &ch, &sc); err != nil {
+			t.Fatal(err)
+		}
+		z := image.NewRGBA(image.Rect(0, 0, 3*cw*sc, ch*sc))
+		for p := range 3 {
+			for y := range ch * sc {
+				for x := range cw * sc {
+					z.Set(p*cw*sc+x, y, out.At(p*w+x0+x/sc, y0+y/sc))
+				}
+			}
+		}
+		out = z
 	}
 	fo, err := os.Create(filepath.Clean(os.Getenv("ASSENT_VIZ_OUT")))
 	if err != nil {

@@ -45,7 +45,8 @@ func TestDescWeight(t *testing.T) {
 }
 
 // TestDescExtractRoundTrip: an extracted template carries one descriptor
-// per minutia (its cylinders theirs), is written as "AFP3" and reads back
+// per minutia (its cylinders theirs), is written as "AFP4" (with its
+// texture counts, texture_test.go) and reads back
 // the same; a template made from minutiae has none and stays "AFP2".
 func TestDescExtractRoundTrip(t *testing.T) {
 	tp, err := Extract(synthetic(300, 340, 0, 0, 0), 500)
@@ -70,8 +71,8 @@ func TestDescExtractRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(b[:4]) != magicDesc {
-		t.Fatalf("magic %q, want %q", b[:4], magicDesc)
+	if string(b[:4]) != magicTex {
+		t.Fatalf("magic %q, want %q", b[:4], magicTex)
 	}
 	var again Template
 	if err := again.UnmarshalBinary(b); err != nil {
@@ -82,7 +83,7 @@ func TestDescExtractRoundTrip(t *testing.T) {
 	if err := want.UnmarshalBinary(b); err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(&want, &again, cmp.AllowUnexported(Template{}, cylinders{}), cmpopts.EquateEmpty()); d != "" {
+	if d := cmp.Diff(&want, &again, cmp.AllowUnexported(Template{}, cylinders{}, Minutia{}), cmpopts.EquateEmpty()); d != "" {
 		t.Fatalf("round trip: %s", d)
 	}
 	if !slicesEqualU32(again.desc, tp.desc) {
@@ -100,14 +101,17 @@ func TestDescExtractRoundTrip(t *testing.T) {
 		t.Fatalf("template without descriptors written as %q", pb[:4])
 	}
 	// With descriptors on one side only, the comparison goes without
-	// them: the same as between two templates without.
-	if s1, s2 := Score(tp, plain), Score(NewTemplate(tp.Width, tp.Height, tp.Minutiae), plain); s1 != s2 {
+	// them: the same as between two templates without (the texture
+	// weights of tp kept on both sides).
+	noDesc := NewTemplate(tp.Width, tp.Height, tp.Minutiae)
+	noDesc.setTex()
+	if s1, s2 := Score(tp, plain), Score(noDesc, plain); s1 != s2 {
 		t.Errorf("one-sided descriptors changed the score: %v against %v", s1, s2)
 	}
 	// A truncated descriptor block is refused.
 	n := len(tp.Minutiae)
-	if err := new(Template).UnmarshalBinary(b[:headerLen+n*minutiaSize+n*descSize-1]); err == nil {
-		t.Errorf("truncated AFP3 accepted")
+	if err := new(Template).UnmarshalBinary(b[:headerLen+n*minutiaSize+n*descSize+n-1]); err == nil {
+		t.Errorf("truncated AFP4 accepted")
 	}
 }
 

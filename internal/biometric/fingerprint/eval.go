@@ -180,10 +180,8 @@ func EvalIndex(ts []*Template, finger []int, thresholds, penetrations []float64)
 			if j == i || fingers[j] != fingers[i] {
 				continue
 			}
-			// As a gallery compares: its entries carry no ring
-			// descriptors.
-			pc, mc := probe.cyl, mate.cyl
-			pc.desc, mc.desc = nil, nil
+			// As a gallery compares (galleryCylinders).
+			pc, mc := probe.galleryCylinders(), mate.galleryCylinders()
 			full := match(&pc, &mc, &s)
 			above, impostors := 0, 0
 			for e, v := range byEntry {

@@ -81,6 +81,50 @@ func TestEvalAllSets(t *testing.T) {
 		}
 	}
 	t.Logf("impostor max %.4f of %d", pooled[len(pooled)-1], len(pooled))
+	// The same pairs as a gallery scores them (galleryCylinders): the
+	// quantiles calibrate.go's gallery table is fitted on.
+	var gpooled []float64
+	for _, set := range sets {
+		e := extractSet(t, root, set.dir, set.dpi)
+		_, im := galleryPairScores(e.imps, e.ts)
+		gpooled = append(gpooled, im...)
+	}
+	slices.Sort(gpooled)
+	for _, q := range []int{2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000} {
+		if n := len(gpooled) / q; n >= 1 {
+			t.Logf("gallery impostor FMR 1/%d: score %.4f", q, gpooled[len(gpooled)-n])
+		}
+	}
+	t.Logf("gallery impostor max %.4f of %d", gpooled[len(gpooled)-1], len(gpooled))
+}
+
+// galleryPairScores is PairScores as a gallery scores the pairs: the first
+// template of a pair as the probe (its galleryCylinders), the second as a
+// gallery entry (its galleryCylinders packed and unpacked).
+func galleryPairScores(imps []Impression, ts []*Template) (genuine, impostor []float64) {
+	probes := make([]cylinders, len(ts))
+	entries := make([]cylinders, len(ts))
+	for i, tp := range ts {
+		if tp != nil {
+			probes[i] = tp.galleryCylinders()
+			pack(&probes[i]).unpack(&entries[i])
+		}
+	}
+	var s scratch
+	for i := range imps {
+		for j := i + 1; j < len(imps); j++ {
+			v := -1.0
+			if ts[i] != nil && ts[j] != nil {
+				v = match(&probes[i], &entries[j], &s)
+			}
+			if imps[i].Finger == imps[j].Finger {
+				genuine = append(genuine, v)
+			} else {
+				impostor = append(impostor, v)
+			}
+		}
+	}
+	return genuine, impostor
 }
 
 func TestEvalISOTemplates(t *testing.T) {

@@ -5,15 +5,13 @@ import (
 	"image"
 	"math"
 	"slices"
-	"sort"
 )
 
 // Extraction works on an image resampled to 500 dpi, so every length below is
 // in 500-dpi pixels (a ridge period is about 9).
 const (
 	blk          = 8    // block side for orientation, frequency and mask
-	gaborRadius  = 6    // Gabor kernel radius; the kernel is 13x13
-	orientBins   = 16   // Gabor orientations
+	normPad      = 6    // padding of the normalised image, pixels
 	minPeriod    = 5    // shortest ridge period accepted, pixels
 	maxPeriod    = 15   // longest ridge period accepted, pixels
 	borderGap    = 14   // minutiae closer than this to the background are dropped
@@ -21,14 +19,13 @@ const (
 	minCoherence = 0.05 // foreground: and orientation coherence above this
 	minClarity   = 0.4  // foreground after filtering: image-response correlation at least this
 	orientSmooth = 2    // orientation averaged over (2r+1)^2 blocks
-	refinePasses = 2    // orientation re-estimated on the filtered image this often
 	traceLen     = 10   // ridge length traced to find a minutia direction
 	shortRidge   = 18   // an ending joined to another minutia by fewer pixels is false
 	bridgeLen    = 12   // two bifurcations joined by fewer pixels form a bridge
 	brokenGap    = 14   // facing endings closer than this are a broken ridge
 	clusterGap   = 5    // minutiae closer than this to another are dropped
 	minMinutiae  = 8    // fewer reliable minutiae than this is a quality failure
-	maxMinutiae  = 64   // keep at most this many, best quality first
+	maxMinutiae  = 96   // keep at most this many, best quality first
 	minArea      = 6000 // fewer foreground pixels than this is a quality failure
 	minContrast  = 5.0  // and above this many grey levels
 )
@@ -67,6 +64,7 @@ func Extract(img image.Image, dpi int) (*Template, error) {
 	}
 	t := newTemplate(w, h, ms)
 	t.setDesc(ringDescriptors(t.Minutiae, f))
+	t.setTex()
 	return t, nil
 }
 
@@ -100,7 +98,6 @@ type fields struct {
 	mask      []bool    // foreground blocks
 	orient    []float64 // ridge direction per block, [0, π)
 	coherence []float64 // 0..1
-	period    []float64 // ridge period per block, pixels
 	mean, std []float32 // local grey mean and contrast
 }
 
@@ -119,21 +116,10 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 		return nil, nil, nil, fmt.Errorf("foreground %d pixels: %w", area, ErrQualityTooLow)
 	}
 	norm := normalise(pix, w, h, f)
-	bank := gaborBank{}
+	// Contextual filtering in the Fourier domain, with the orientation
+	// refined on its response (stftfast.go).
 	var st filtered
-	enhance(norm, w, h, f, bank, &st)
-	// Refinement: the orientation measured on the filtered image is cleaner
-	// in noisy and high-curvature areas. Where it is more coherent it
-	// replaces the first estimate, and the changed blocks are filtered again.
-	for range refinePasses {
-		o2, c2 := orientationField(st.resp, w, h, f.bw, f.bh, orientSmooth)
-		for b := range f.orient {
-			if f.mask[b] && c2[b] > f.coherence[b] {
-				f.orient[b], f.coherence[b] = o2[b], c2[b]
-			}
-		}
-		enhance(norm, w, h, f, bank, &st)
-	}
+	stftEnhance(norm, w, h, f, &st)
 	// Segmentation, second look: blocks where the filter response explains
 	// little of the image (isotropic texture, speckled background, smudge)
 	// leave the mask, so no minutia is taken from them or near them.
@@ -141,7 +127,12 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 	// uniformly poor capture) keeps its first mask rather than failing to
 	// enrol here: when under a third of the area (or under minArea) would
 	// be left, the step is skipped and the usual minutia tests decide.
+	// The clarity is also the blocks' quality from here on (the minutiae's
+	// quality, in place of the orientation's coherence).
 	cl := clarity(norm, st.resp, w, h, f)
+	for b := range cl {
+		f.coherence[b] = min(1, max(0, cl[b]))
+	}
 	clearMask := slices.Clone(f.mask)
 	for b := range clearMask {
 		clearMask[b] = clearMask[b] && cl[b] >= minClarity
@@ -150,7 +141,16 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 	if n := countTrue(clearMask); blk*blk*n >= minArea && 3*n >= countTrue(f.mask) {
 		f.mask = clearMask
 	}
+	// Small holes in the binarised ridges (open pores) and small islands in
+	// the valleys are filled before thinning.
 	ridges := st.ridges
+	seen := make([]uint8, w*h)
+	fillSmallBounded(ridges, w, h, 1, holeArea, seen)
+	clear(seen)
+	fillSmallBounded(ridges, w, h, 0, holeArea, seen)
+	if debugRidges != nil {
+		debugRidges(st.resp, ridges)
+	}
 	thin(ridges, w, h)
 	ms := findMinutiae(ridges, w, h, f)
 	if len(ms) < minMinutiae {
@@ -159,8 +159,12 @@ func extractMinutiae(pix []float32, w, h int) ([]Minutia, *fields, []uint8, erro
 	return ms, f, ridges, nil
 }
 
-// estimateFields computes the foreground mask, orientation field, coherence
-// and ridge period on blocks of blk pixels.
+// debugRidges, when set (by a test), sees the filter response and the
+// binarised ridges before thinning.
+var debugRidges func(resp []float32, ridges []uint8)
+
+// estimateFields computes the foreground mask, orientation field and
+// coherence on blocks of blk pixels.
 func estimateFields(pix []float32, w, h int) *fields {
 	bw, bh := (w+blk-1)/blk, (h+blk-1)/blk
 	nb := bw * bh
@@ -179,7 +183,7 @@ func estimateFields(pix []float32, w, h int) *fields {
 	}
 	box := func(a []float64) []float64 { return boxBlocks(a, bw, bh, 1) }
 	sum, sum2, cnt = box(sum), box(sum2), box(cnt)
-	f := &fields{bw: bw, bh: bh, mask: make([]bool, nb), period: make([]float64, nb),
+	f := &fields{bw: bw, bh: bh, mask: make([]bool, nb),
 		mean: make([]float32, nb), std: make([]float32, nb)}
 	contrast := make([]float64, nb)
 	for b := range nb {
@@ -188,7 +192,7 @@ func estimateFields(pix []float32, w, h int) *fields {
 		f.mean[b], f.std[b] = float32(m), float32(max(sd, 1))
 		contrast[b] = sd
 	}
-	f.orient, f.coherence = orientationField(pix, w, h, bw, bh, orientSmooth)
+	f.orient, f.coherence = orientationField(pix, w, h, bw, bh, orientSmooth, nil)
 	// Foreground: enough contrast relative to the image, cleaned up.
 	sorted := slices.Clone(contrast)
 	slices.Sort(sorted)
@@ -197,7 +201,6 @@ func estimateFields(pix []float32, w, h int) *fields {
 		f.mask[b] = contrast[b] > thr && f.coherence[b] > minCoherence
 	}
 	f.mask = cleanMask(f.mask, bw, bh)
-	estimatePeriod(pix, w, h, f)
 	return f
 }
 
@@ -205,7 +208,12 @@ func estimateFields(pix []float32, w, h int) *fields {
 // coherence per block from Sobel gradients: the structure tensor of each
 // block, averaged in the doubled-angle representation over (2r+1)^2 blocks
 // (Kass and Witkin 1987; Bazen and Gerez 2002).
-func orientationField(pix []float32, w, h, bw, bh, r int) (orient, coherence []float64) {
+//
+// With near set, only the blocks it marks are measured: for an image that is
+// zero outside them and their 3x3 neighbourhoods (a filter response on the
+// mask blocks, near marking those and their neighbours) the result is the
+// same.
+func orientationField(pix []float32, w, h, bw, bh, r int, near []bool) (orient, coherence []float64) {
 	nb := bw * bh
 	sxx := make([]float64, nb)
 	syy := make([]float64, nb)
@@ -214,6 +222,10 @@ func orientationField(pix []float32, w, h, bw, bh, r int) (orient, coherence []f
 		by := y / blk
 		for x := 1; x < w-1; x++ {
 			b := by*bw + x/blk
+			if near != nil && !near[b] {
+				x = (x/blk+1)*blk - 1
+				continue
+			}
 			p := func(dx, dy int) float64 { return float64(pix[(y+dy)*w+x+dx]) }
 			gx := (p(1, -1) + 2*p(1, 0) + p(1, 1)) - (p(-1, -1) + 2*p(-1, 0) + p(-1, 1))
 			gy := (p(-1, 1) + 2*p(0, 1) + p(1, 1)) - (p(-1, -1) + 2*p(0, -1) + p(1, -1))
@@ -349,137 +361,11 @@ func cleanMask(m []bool, bw, bh int) []bool {
 	return out
 }
 
-// estimatePeriod measures the ridge period per foreground block from the
-// grey-level profile across the ridges, then fills gaps and smooths.
-func estimatePeriod(pix []float32, w, h int, f *fields) {
-	const half, along = 16, 6
-	var sig [2 * half]float64
-	valid := make([]bool, len(f.mask))
-	for by := range f.bh {
-		for bx := range f.bw {
-			b := by*f.bw + bx
-			if !f.mask[b] {
-				continue
-			}
-			cx, cy := float64(bx*blk+blk/2), float64(by*blk+blk/2)
-			o := f.orient[b]
-			dx, dy := math.Cos(o), math.Sin(o) // along the ridge
-			nx, ny := -dy, dx                  // across the ridge
-			for u := -half; u < half; u++ {
-				s, n := 0.0, 0
-				for v := -along; v <= along; v++ {
-					x := int(cx + float64(u)*nx + float64(v)*dx)
-					y := int(cy + float64(u)*ny + float64(v)*dy)
-					if x >= 0 && y >= 0 && x < w && y < h {
-						s += float64(pix[y*w+x])
-						n++
-					}
-				}
-				if n > 0 {
-					sig[u+half] = s / float64(n)
-				} else {
-					sig[u+half] = math.NaN()
-				}
-			}
-			// Peaks of the lightly smoothed profile (valleys are bright).
-			var peaks []int
-			for i := 2; i < 2*half-2; i++ {
-				a := (sig[i-1] + sig[i] + sig[i+1]) / 3
-				l := (sig[i-2] + sig[i-1] + sig[i]) / 3
-				r := (sig[i] + sig[i+1] + sig[i+2]) / 3
-				if a > l && a >= r && !math.IsNaN(a) {
-					peaks = append(peaks, i)
-				}
-			}
-			if len(peaks) >= 2 {
-				p := float64(peaks[len(peaks)-1]-peaks[0]) / float64(len(peaks)-1)
-				if p >= minPeriod && p <= maxPeriod {
-					f.period[b] = p
-					valid[b] = true
-				}
-			}
-		}
-	}
-	var vals []float64
-	for b, v := range valid {
-		if v {
-			vals = append(vals, f.period[b])
-		}
-	}
-	med := 9.0
-	if len(vals) > 0 {
-		sort.Float64s(vals)
-		med = vals[len(vals)/2]
-	}
-	out := make([]float64, len(f.period))
-	for by := range f.bh {
-		for bx := range f.bw {
-			s, n := 0.0, 0.0
-			for dy := -2; dy <= 2; dy++ {
-				for dx := -2; dx <= 2; dx++ {
-					xx, yy := bx+dx, by+dy
-					if xx < 0 || yy < 0 || xx >= f.bw || yy >= f.bh || !valid[yy*f.bw+xx] {
-						continue
-					}
-					s += f.period[yy*f.bw+xx]
-					n++
-				}
-			}
-			if n >= 3 {
-				out[by*f.bw+bx] = 0.7*s/n + 0.3*med
-			} else {
-				out[by*f.bw+bx] = med
-			}
-		}
-	}
-	f.period = out
-}
-
-// gaborBank caches kernels by orientation bin and period.
-type gaborBank map[[2]int][]float32
-
-func (g gaborBank) kernel(ob, period int) []float32 {
-	key := [2]int{ob, period}
-	if k, ok := g[key]; ok {
-		return k
-	}
-	const side = 2*gaborRadius + 1
-	k := make([]float32, side*side)
-	o := float64(ob) * math.Pi / orientBins
-	dx, dy := math.Cos(o), math.Sin(o)
-	p := float64(period)
-	sAcross, sAlong := 0.5*p, 4.5
-	mean := 0.0
-	wsum := 0.0
-	for y := -gaborRadius; y <= gaborRadius; y++ {
-		for x := -gaborRadius; x <= gaborRadius; x++ {
-			along := float64(x)*dx + float64(y)*dy
-			across := -float64(x)*dy + float64(y)*dx
-			env := math.Exp(-0.5 * (across*across/(sAcross*sAcross) + along*along/(sAlong*sAlong)))
-			v := env * math.Cos(2*math.Pi*across/p)
-			k[(y+gaborRadius)*side+x+gaborRadius] = float32(v)
-			mean += v
-			wsum += env
-		}
-	}
-	// Remove the DC response, so flat areas give zero.
-	for y := -gaborRadius; y <= gaborRadius; y++ {
-		for x := -gaborRadius; x <= gaborRadius; x++ {
-			along := float64(x)*dx + float64(y)*dy
-			across := -float64(x)*dy + float64(y)*dx
-			env := math.Exp(-0.5 * (across*across/(sAcross*sAcross) + along*along/(sAlong*sAlong)))
-			k[(y+gaborRadius)*side+x+gaborRadius] -= float32(mean * env / wsum)
-		}
-	}
-	g[key] = k
-	return k
-}
-
 // normalise returns the image normalised by its local mean and contrast and
 // inverted (ridges positive), zero outside the foreground and its neighbour
-// blocks, padded by gaborRadius on every side for filtering.
+// blocks, padded by normPad on every side for filtering.
 func normalise(pix []float32, w, h int, f *fields) []float32 {
-	const r = gaborRadius
+	const r = normPad
 	pw := w + 2*r
 	norm := make([]float32, pw*(h+2*r))
 	for by := range f.bh {
@@ -499,76 +385,12 @@ func normalise(pix []float32, w, h int, f *fields) []float32 {
 	return norm
 }
 
-// filtered is the state of the Gabor filtering of one image: the binarised
-// ridges, the response, and per block the kernel last used (-1 for none), so
-// a later pass refilters only the blocks whose kernel changed.
+// filtered is the enhancement's output for one image: the binarised ridges
+// (1 on ridges, 0 elsewhere and on the background) and the filter response.
 type filtered struct {
 	ridges []uint8
 	resp   []float32
-	kernel []int32
 }
-
-// enhance filters each foreground pixel of the normalised image with a Gabor
-// kernel tuned to its block's orientation and period (Hong, Wan and Jain
-// 1998) and binarises: ridges is 1 on ridges and 0 elsewhere and on the
-// background; resp is the filter response itself. Blocks whose kernel is the
-// one used by the previous call on st are left as they are.
-func enhance(norm []float32, w, h int, f *fields, bank gaborBank, st *filtered) {
-	const r = gaborRadius
-	const side = 2*r + 1
-	pw := w + 2*r
-	if st.resp == nil {
-		st.resp = make([]float32, w*h)
-		st.ridges = make([]uint8, w*h)
-		st.kernel = make([]int32, len(f.mask))
-		for i := range st.kernel {
-			st.kernel[i] = -1
-		}
-	}
-	for by := range f.bh {
-		for bx := range f.bw {
-			b := by*f.bw + bx
-			if !f.mask[b] {
-				continue
-			}
-			ob := int(math.Round(f.orient[b]/math.Pi*orientBins)) % orientBins
-			period := int(math.Round(f.period[b]))
-			if id := int32(ob*64 + period); id == st.kernel[b] {
-				continue
-			} else {
-				st.kernel[b] = id
-			}
-			k := bank.kernel(ob, period)
-			for y := by * blk; y < min(h, (by+1)*blk); y++ {
-				for x := bx * blk; x < min(w, (bx+1)*blk); x++ {
-					var s float32
-					for ky := range side {
-						s += dot13(norm[(y+ky)*pw+x:], k[ky*side:])
-					}
-					st.ridges[y*w+x] = 0
-					if s > 0 {
-						st.ridges[y*w+x] = 1
-					}
-					st.resp[y*w+x] = s
-				}
-			}
-		}
-	}
-}
-
-// dot13 is the dot product of the first 13 values of a and k (one kernel
-// row), unrolled with independent partial sums.
-func dot13(a, k []float32) float32 {
-	a, k = a[:13:13], k[:13:13]
-	s0 := a[0]*k[0] + a[4]*k[4] + a[8]*k[8] + a[12]*k[12]
-	s1 := a[1]*k[1] + a[5]*k[5] + a[9]*k[9]
-	s2 := a[2]*k[2] + a[6]*k[6] + a[10]*k[10]
-	s3 := a[3]*k[3] + a[7]*k[7] + a[11]*k[11]
-	return (s0 + s1) + (s2 + s3)
-}
-
-// dot13 is written for 13x13 kernels; this fails to compile otherwise.
-var _ = [1]struct{}{}[2*gaborRadius+1-13]
 
 // maskNear reports whether block (bx, by) or a neighbour is foreground.
 func (f *fields) maskNear(bx, by int) bool {
@@ -607,10 +429,10 @@ func countTrue(m []bool) int {
 }
 
 // clarity returns, per block, the correlation between the normalised image
-// and its Gabor response over the block and its neighbours: near 1 where the
+// and its filtered response over the block and its neighbours: near 1 where the
 // block is a clean oriented ridge pattern, low for isotropic noise.
 func clarity(norm []float32, resp []float32, w, h int, f *fields) []float64 {
-	const r = gaborRadius
+	const r = normPad
 	pw := w + 2*r
 	nb := f.bw * f.bh
 	sxy, sxx, syy := make([]float64, nb), make([]float64, nb), make([]float64, nb)

@@ -153,7 +153,7 @@ func TestExtractSynthetic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(a.Minutiae, again.Minutiae); d != "" {
+	if d := cmp.Diff(a.Minutiae, again.Minutiae, cmp.AllowUnexported(Minutia{})); d != "" {
 		t.Errorf("extraction is not deterministic:\n%s", d)
 	}
 	moved, err := Extract(synthetic(300, 320, 0.2, 12, -8), 500)
@@ -165,11 +165,11 @@ func TestExtractSynthetic(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("minutiae %d, moved %d", len(a.Minutiae), len(moved.Minutiae))
-	if s := Score(a, other); s < DefaultThreshold() {
-		t.Errorf("same image scores %.4f, below the default threshold %.4f", s, DefaultThreshold())
+	if s := Score(a, other); s < DefaultVerifyThreshold() {
+		t.Errorf("same image scores %.4f, below the default threshold %.4f", s, DefaultVerifyThreshold())
 	}
-	if s := Score(a, moved); s < DefaultThreshold() {
-		t.Errorf("rotated and shifted image scores %.4f, below the default threshold %.4f", s, DefaultThreshold())
+	if s := Score(a, moved); s < DefaultVerifyThreshold() {
+		t.Errorf("rotated and shifted image scores %.4f, below the default threshold %.4f", s, DefaultVerifyThreshold())
 	}
 }
 
@@ -203,7 +203,7 @@ func sampleTemplate() *Template {
 
 func TestTemplateRoundTrip(t *testing.T) {
 	want := sampleTemplate()
-	opt := []cmp.Option{cmpopts.EquateApprox(0, 0.01), cmpopts.IgnoreUnexported(Template{})}
+	opt := []cmp.Option{cmpopts.EquateApprox(0, 0.01), cmpopts.IgnoreUnexported(Template{}, Minutia{})}
 	t.Run("binary", func(t *testing.T) {
 		b, err := want.MarshalBinary()
 		if err != nil {
@@ -234,7 +234,7 @@ func TestTemplateRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		// ISO rounds positions to pixels and angles to 1/256 turn.
-		isoOpt := []cmp.Option{cmpopts.EquateApprox(0, 0.6), cmpopts.IgnoreUnexported(Template{})}
+		isoOpt := []cmp.Option{cmpopts.EquateApprox(0, 0.6), cmpopts.IgnoreUnexported(Template{}, Minutia{})}
 		if d := cmp.Diff(want, got, isoOpt...); d != "" {
 			t.Errorf("(-want +got):\n%s", d)
 		}
@@ -266,6 +266,15 @@ func FuzzUnmarshalBinary(f *testing.F) {
 	if d, err := withDesc.MarshalBinary(); err == nil {
 		f.Add(d)
 	}
+	withTex := sampleTemplate()
+	withTex.setDesc(desc)
+	for i := range withTex.Minutiae {
+		withTex.Minutiae[i].tex = uint8(i * 7)
+	}
+	withTex.setTex()
+	if d, err := withTex.MarshalBinary(); err == nil && string(d[:4]) == magicTex {
+		f.Add(d)
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var tp Template
 		if err := tp.UnmarshalBinary(in); err != nil {
@@ -282,7 +291,7 @@ func FuzzUnmarshalBinary(f *testing.F) {
 		if err := again.UnmarshalBinary(out); err != nil {
 			t.Fatalf("re-encoding does not decode: %v", err)
 		}
-		if d := cmp.Diff(tp, again, cmp.AllowUnexported(Template{}, cylinders{}), cmpopts.EquateEmpty()); d != "" {
+		if d := cmp.Diff(tp, again, cmp.AllowUnexported(Template{}, cylinders{}, Minutia{}), cmpopts.EquateEmpty()); d != "" {
 			t.Fatalf("re-encoding changes the template")
 		}
 		if out2, _ := again.MarshalBinary(); !bytes.Equal(out, out2) {
@@ -347,8 +356,8 @@ func TestScore(t *testing.T) {
 		below   float64
 	}{
 		{"itself", a, a, 0.3, 1.0001},
-		{"mate", a, mate, DefaultThreshold(), 1.0001},
-		{"stranger", a, sampleTemplateSeed(r), 0, DefaultThreshold()},
+		{"mate", a, mate, DefaultVerifyThreshold(), 1.0001},
+		{"stranger", a, sampleTemplateSeed(r), 0, DefaultVerifyThreshold()},
 		{"empty", a, NewTemplate(300, 340, nil), 0, 1e-9},
 	}
 	for _, tc := range tests {
@@ -377,21 +386,32 @@ func sampleTemplateSeed(r *rand.Rand) *Template {
 }
 
 func TestFMRCalibration(t *testing.T) {
-	prev := 2.0
-	for s := 0.0; s <= 0.3; s += 0.001 {
-		f := FMR(s)
-		if f > prev || f < minFMR || f > 1 {
-			t.Fatalf("FMR(%.3f) = %g after %g: not monotone in [minFMR, 1]", s, f, prev)
+	for _, c := range []struct {
+		name      string
+		fmr, th   func(float64) float64
+		threshold float64
+	}{{"gallery", FMR, Threshold, DefaultThreshold()}, {"1:1", VerifyFMR, VerifyThreshold, DefaultVerifyThreshold()}} {
+		prev := 2.0
+		for s := 0.0; s <= 0.3; s += 0.001 {
+			f := c.fmr(s)
+			if f > prev || f < minFMR || f > 1 {
+				t.Fatalf("%s: FMR(%.3f) = %g after %g: not monotone in [minFMR, 1]", c.name, s, f, prev)
+			}
+			prev = f
 		}
-		prev = f
-	}
-	for _, f := range []float64{0.5, 1e-2, 1e-3, 1e-4, 1e-5, 1e-7} {
-		if got := FMR(Threshold(f)); math.Abs(math.Log10(got)-math.Log10(f)) > 1e-6 {
-			t.Errorf("FMR(Threshold(%g)) = %g", f, got)
+		for _, f := range []float64{0.5, 1e-2, 1e-3, 1e-4, 1e-5, 1e-7} {
+			if got := c.fmr(c.th(f)); math.Abs(math.Log10(got)-math.Log10(f)) > 1e-6 {
+				t.Errorf("%s: FMR(Threshold(%g)) = %g", c.name, f, got)
+			}
+		}
+		if c.threshold != c.th(1e-4) {
+			t.Errorf("%s: default threshold is not at FMR 1e-4", c.name)
 		}
 	}
-	if DefaultThreshold() != Threshold(1e-4) {
-		t.Errorf("default threshold is not at FMR 1e-4")
+	// 1:1 scores (all cylinders, descriptors, texture weights) run higher
+	// than a gallery's: the same FMR needs a higher 1:1 score.
+	if VerifyThreshold(1e-3) <= Threshold(1e-3) {
+		t.Errorf("1:1 threshold %.4f not above the gallery's %.4f", VerifyThreshold(1e-3), Threshold(1e-3))
 	}
 }
 

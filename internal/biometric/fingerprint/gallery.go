@@ -83,6 +83,60 @@ func packGeom(x, y, dir float32, ones int, typ uint8) cylGeom {
 // dirLevel is the index's direction level of a packed direction.
 func (g cylGeom) dirLevel() uint32 { return uint32(g.dir >> 8) }
 
+// maxGalleryCylinders bounds the cylinders a gallery keeps of a template
+// (its form counts them in a byte; 64 keeps the memory of a gallery and
+// the cost of a comparison as they were when extraction kept 64 minutiae).
+const maxGalleryCylinders = 64
+
+// galleryCylinders returns t's cylinders as a gallery compares them: the
+// maxGalleryCylinders of best minutia quality (ties: the earlier minutia,
+// which for Extract is the better one), in their order, without ring
+// descriptors or texture weights. A search compares its probe in the same
+// form, so a gallery's score does not depend on which of two templates was
+// the probe.
+func (t *Template) galleryCylinders() cylinders {
+	c := t.cyl
+	c.desc, c.tex = nil, nil
+	n := c.n()
+	if n <= maxGalleryCylinders {
+		return c
+	}
+	type ranked struct{ q, at, i int }
+	rs := make([]ranked, n)
+	for i := range n {
+		rs[i] = ranked{-1, len(t.Minutiae), i}
+		for j, m := range t.Minutiae {
+			if m.X == c.x[i] && m.Y == c.y[i] && m.Dir == c.dir[i] {
+				rs[i] = ranked{int(m.Quality), j, i}
+				break
+			}
+		}
+	}
+	slices.SortFunc(rs, func(a, b ranked) int {
+		if a.q != b.q {
+			return b.q - a.q
+		}
+		if a.at != b.at {
+			return a.at - b.at
+		}
+		return a.i - b.i
+	})
+	keep := make([]int, maxGalleryCylinders)
+	for k := range keep {
+		keep[k] = rs[k].i
+	}
+	slices.Sort(keep)
+	o := cylinders{x: make([]float32, len(keep)), y: make([]float32, len(keep)), dir: make([]float32, len(keep)),
+		cos: make([]float32, len(keep)), sin: make([]float32, len(keep)), norm: make([]float32, len(keep)),
+		bits: make([]cylBits, len(keep)), typ: make([]uint8, len(keep))}
+	for k, i := range keep {
+		o.x[k], o.y[k], o.dir[k] = c.x[i], c.y[i], c.dir[i]
+		o.cos[k], o.sin[k], o.norm[k] = c.cos[i], c.sin[i], c.norm[i]
+		o.bits[k], o.typ[k] = c.bits[i], c.typ[i]
+	}
+	return o
+}
+
 // packed is one template's cylinders as a gallery holds them: geometry,
 // and the positions of every cylinder's 1 bits (about 34 of 672), in
 // cylinder order, each as its gap after the previous one (the first's
@@ -474,7 +528,8 @@ func (g *Gallery) AddAll(keys []string, ts []*Template) {
 		prepared = make([][]cylinderKey, len(ts))
 	}
 	parallel(len(ts), func(i int) {
-		ps[i] = pack(&ts[i].cyl)
+		gc := ts[i].galleryCylinders()
+		ps[i] = pack(&gc)
 		if prepared != nil {
 			prepared[i] = indexKeys(ps[i])
 		}
@@ -698,6 +753,7 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 			chunk = 64 // a few thousand comparisons: small units keep the cores evenly busy
 		}
 	}
+	pc := probe.galleryCylinders()
 	scorer := func(lo, hi int, emit func(int, float64)) {
 		var s scratch
 		var c cylinders
@@ -707,7 +763,7 @@ func (g *Gallery) Search(ctx context.Context, probe *Template, threshold float64
 				continue
 			}
 			g.cyl.view(e).unpack(&c)
-			if sc := match(&probe.cyl, &c, &s); sc >= threshold {
+			if sc := match(&pc, &c, &s); sc >= threshold {
 				emit(at(i), sc)
 			}
 		}
@@ -788,7 +844,8 @@ func (g *Gallery) indexVotesInto(probe *Template, workers int, rot []uint8, all 
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	lists := g.idx.probeLists(probeKeys(&probe.cyl))
+	pc := probe.galleryCylinders() // the probe as the entries are held
+	lists := g.idx.probeLists(probeKeys(&pc))
 	n := len(g.entries)
 	blocks := (n + indexBlock - 1) / indexBlock
 	workers = max(1, min(workers, blocks))

@@ -2,10 +2,12 @@ package fingerprint
 
 import (
 	"cmp"
+	"encoding/binary"
 	"math"
 	"math/bits"
 	"math/rand/v2"
 	"slices"
+	"unsafe"
 )
 
 // The gallery index: a first pass that picks, among all gallery entries, the
@@ -29,15 +31,19 @@ import (
 //
 // The parameters were chosen on the eight FVC B sets pooled (640 templates):
 // see docs/fingerprint.md for the fraction of genuine pairs kept at each
-// penetration rate. 15 tables (32 until issue 15's memory target), with
-// gallery directions in 64 levels (see unitDirBits), keep 99.47 % of the
-// genuine pairs at the 1:N threshold of 200,000 templates at 2 %
-// penetration, against 99.86 % with 32 tables (TestIndexRetention,
-// TestIndexTuning), at 42 % of the memory.
+// penetration rate. Since the fourteenth pass of issue 17, 20 tables of 2
+// MinHash values in 4,096 buckets, gallery directions in 32 levels (see
+// unitDirBits), 14-bit postings: at the 1:N threshold of 200,000 templates
+// (0.1085) 99.90 % of the genuine pairs kept at 2 % penetration, 99.73 %
+// after the second stage (15 tables of 3 values in 32,768 buckets, 18-bit
+// postings, before: 99.17 / 99.03 %), and on the STFT engine's cylinders
+// (its gallery form's 64 best) 99.46 / 99.11 % at the raw score 0.07
+// (98.23 / 97.93 % before), at about the same memory a random 47-cylinder
+// entry (TestIndexRetention, TestSecondStageRetention, TestIndexShapes).
 const (
-	indexTables     = 15 // MinHash tables
-	indexBand       = 3  // MinHash values in one key
-	indexBucketBits = 15 // buckets per table: 32,768 (unrelated keys share a bucket; a few spurious votes)
+	indexTables     = 20 // MinHash tables
+	indexBand       = 2  // MinHash values in one key
+	indexBucketBits = 12 // buckets per table: 4,096 (unrelated keys share a bucket; a few spurious votes)
 	indexMinOnes    = 4  // cylinders with fewer bits set are not indexed (they collide with everything)
 	indexRotBins    = 16 // rotation bins over [-maxDirGap, maxDirGap] (7.5 degrees each)
 	// indexStopFactor: a bucket holding more than this many times the mean
@@ -57,6 +63,8 @@ var indexDirGap = int32(math.Floor(float64(maxDirGap) / (2 * math.Pi) * indexDir
 // minhashFuncs is the number of MinHash functions computed: the keys use
 // the first indexTables*indexBand; minhashSSE41 takes 8 at a time.
 const minhashFuncs = 48
+
+var _ [minhashFuncs - indexTables*indexBand]struct{} // the keys' functions are all computed
 
 // minhashRank[p][f] is the rank of bit position p in the f-th random
 // permutation of the positions. Read-only after init; the seed is fixed so
@@ -110,7 +118,10 @@ func positionKeysSketch(pos []uint16, out *[indexTables]uint32) (uint32, bool) {
 	sk := cylinderSketch(&acc)
 	const positions = cylWords * 64
 	for l := range indexTables {
-		k := (uint32(acc[l*indexBand])*positions+uint32(acc[l*indexBand+1]))*positions + uint32(acc[l*indexBand+2])
+		k := uint32(0)
+		for b := range indexBand {
+			k = k*positions + uint32(acc[l*indexBand+b])
+		}
 		out[l] = uint32(l)<<indexBucketBits | (k*0x9e3779b1)>>(32-indexBucketBits)
 	}
 	return sk, true
@@ -143,8 +154,8 @@ func dirLevel(d float32) uint32 {
 // Entries are numbered in the order they are added. The postings of runs
 // of consecutive entries (at most seg of them) are sealed into segments:
 // stored bucket after bucket in one flat array (compressed sparse rows),
-// each posting as an 18-bit unit (the gap from the bucket's previous entry
-// and the direction level: see segment), four units in nine bytes, with no
+// each posting as a unitBits-bit unit (the gap from the bucket's previous
+// entry and the direction level: see segment; 14 bits), with no
 // spare capacity and no slice header per bucket. A segment is sealed
 // whenever the tail holds seg entries, and at the end of a load
 // (Gallery.Seal). The postings of the entries after the last segment (the
@@ -175,8 +186,8 @@ const (
 // level's top unitDirBits bits (gallery cylinders' levels are quantised so,
 // in indexKeys). A gap of unitEscape or more takes an escape unit
 // (unitEscape<<unitDirBits, no posting; the previous entry advances by
-// unitEscape) per unitEscape first: with 32,768 buckets a table, an
-// entry's postings fall about 700 entries apart in a bucket, so escapes
+// unitEscape) per unitEscape first: with 4,096 buckets a table, an
+// entry's postings fall about 90 entries apart in a bucket, so escapes
 // are rare (under 1 % of the units). Unit i is bits [i*unitBits,
 // (i+1)*unitBits) of units, least significant bit first.
 type segment struct {
@@ -193,7 +204,7 @@ type segment struct {
 // score's pair of neighbouring bins mostly absorbs. The probe's levels are
 // kept whole.
 const (
-	unitDirBits = 6
+	unitDirBits = 5
 	dirDrop     = 8 - unitDirBits
 	dirHalf     = 1 << dirDrop >> 1
 )
@@ -205,7 +216,11 @@ func galleryDir(l uint32) uint32 { return l>>dirDrop<<dirDrop | dirHalf }
 func dirOfUnit(u uint32) uint32 { return (u&(1<<unitDirBits-1))<<dirDrop | dirHalf }
 
 const (
-	unitGapBits = 12
+	// unitGapBits: an entry's postings fall about 2^indexBucketBits/47
+	// entries apart in a bucket (47 indexed cylinders an entry), so a gap
+	// needs an escape unit with probability about exp(-2^unitGapBits/87):
+	// under 0.3 %.
+	unitGapBits = indexBucketBits - 3
 	unitBits    = unitGapBits + unitDirBits
 	unitEscape  = 1<<unitGapBits - 1 // the gap of an escape unit
 	unitMask    = 1<<unitBits - 1
@@ -563,9 +578,11 @@ func (pl *probeLists) voter() *voter {
 
 // vote counts the votes for entries [lo, hi) into votes (indexRotBins
 // saturating counters per entry, entry lo first). lo must be at least the
-// hi of the voter's previous call.
+// hi of the voter's previous call; hi-lo at most indexBlock, and votes
+// holds indexBlock entries' counters.
 func (v *voter) vote(lo, hi int, votes []uint8) {
 	pl := v.pl
+	off := 0 // entry lo's counters in votes
 	// the first segment that ends after lo
 	k, _ := slices.BinarySearchFunc(pl.segs, lo, func(s *segment, e int) int { return cmp.Compare(s.start+s.n-1, e) })
 	for ; lo < hi && k < len(pl.segs); k++ {
@@ -578,24 +595,47 @@ func (v *voter) vote(lo, hi int, votes []uint8) {
 			}
 			v.curs[k] = cs
 		}
-		voteSegment(s, pl.sealed[k], v.curs[k], lo-s.start, end-s.start, votes)
-		votes = votes[(end-lo)*indexRotBins:]
+		voteSegment(s, pl.sealed[k], v.curs[k], lo-s.start, end-s.start, votes, off)
+		off += end - lo
 		lo = end
 	}
 	if lo < hi {
-		voteBlock(pl.tail, lo, hi, votes)
+		voteBlock(pl.tail, lo, hi, votes[off*indexRotBins:])
 	}
 }
 
 // voteSegment is voteBlock for sealed postings, from where the cursors
-// stand; lo and hi are numbers within the segment.
-func voteSegment(s *segment, lists []segList, curs []segCursor, lo, hi int, votes []uint8) {
+// stand; lo and hi are numbers within the segment. votes holds indexBlock
+// entries' counters, entry lo's the off-th (off+hi-lo <= indexBlock).
+func voteSegment(s *segment, lists []segList, curs []segCursor, lo, hi int, votes []uint8, off int) {
 	first, end := int32(lo), int32(hi)
+	base := int32(off) - first // entry e's counters: the (base+e)-th
+	// units[at*unitBits/8:][:4] is read without bounds checks: at is below
+	// the bucket's hi, and unitBytes pads the units for the 4 bytes
+	units := unsafe.Pointer(unsafe.SliceData(s.units))
+	// The counters as one block's array: an index masked to it needs no
+	// bounds check (it is in range anyway: first <= e < end).
+	vb := (*[indexBlock * indexRotBins]uint8)(votes[:indexBlock*indexRotBins])
 	for j := range lists {
 		l, c := &lists[j], &curs[j]
-		at, prev := c.at, c.prev
-		for ; at < l.hi; at++ {
-			u := s.unit(at)
+		at, prev, stop := c.at, c.prev, l.hi
+		// the postings before the block (a goroutine's first block) are
+		// passed over
+		for at < stop {
+			u := unitAt(units, at)
+			gap := int32(u >> unitDirBits)
+			if gap == unitEscape {
+				prev += unitEscape
+			} else if prev+gap >= first {
+				break
+			} else {
+				prev += gap
+			}
+			at++
+		}
+		tab := &dirBins[l.pdir&(indexDirLevels-1)]
+		for ; at < stop; at++ {
+			u := unitAt(units, at)
 			gap := int32(u >> unitDirBits)
 			if gap == unitEscape {
 				prev += unitEscape
@@ -606,18 +646,43 @@ func voteSegment(s *segment, lists []segList, curs []segCursor, lo, hi int, vote
 				break
 			}
 			prev = e
-			if e < first {
-				continue
-			}
-			if bin := binOf[(dirOfUnit(u)-l.pdir)&(indexDirLevels-1)]; bin >= 0 {
-				if v := &votes[int(e-first)*indexRotBins+int(bin)]; *v < math.MaxUint8 {
-					*v++
-				}
-			}
+			// Without branches (whether the directions agree is a coin
+			// toss to the predictor): a posting beyond maxDirGap adds 0
+			// (to its entry's bin 0), and a counter at 255 stays.
+			d := tab[u&(1<<unitDirBits-1)]
+			v := &vb[(int(base+e)*indexRotBins+int(d&(indexRotBins-1)))&(indexBlock*indexRotBins-1)]
+			x := *v
+			*v = x + d>>4&uint8((uint32(x)+1)>>8^1)
 		}
 		c.at, c.prev = at, prev
 	}
 }
+
+// unitAt is s.unit(i) for units, s.units's first byte, without bounds
+// checks: i must be below s.off[buckets] (unitBytes's padding lets it read
+// 4 bytes).
+func unitAt(units unsafe.Pointer, i uint32) uint32 {
+	bit := uint(i) * unitBits
+	b := (*[4]byte)(unsafe.Add(units, bit>>3))
+	return binary.LittleEndian.Uint32(b[:]) >> (bit & 7) & unitMask
+}
+
+// dirBins[p][d] is the rotation bin of a sealed posting of direction bits
+// d (see dirOfUnit) for a probe cylinder of level p, coded for
+// voteSegment: 16 | bin (binOf's) within maxDirGap, 0 beyond it.
+// Read-only after init.
+var dirBins = func() (t [indexDirLevels][1 << unitDirBits]uint8) {
+	for p := range uint32(indexDirLevels) {
+		for d := range uint32(1 << unitDirBits) {
+			if bin := binOf[(dirOfUnit(d)-p)&(indexDirLevels-1)]; bin >= 0 {
+				t[p][d] = 16 | uint8(bin)
+			}
+		}
+	}
+	return t
+}()
+
+var _ = [1]struct{}{}[indexRotBins-16] // dirBins's code: bin in 4 bits
 
 // voteBlock counts the votes of the tail's postings for entries [lo, hi)
 // into votes (indexRotBins saturating counters per entry, entry lo first).

@@ -57,13 +57,13 @@ func stageRetention(ts []*Template, finger []int, thresholds []float64, pen floa
 			}
 			return float64(above) <= pen*float64(impostors)
 		}
-		ap := newAlignProbe(&probe.cyl)
+		pg := probe.galleryCylinders()
+		ap := newAlignProbe(&pg)
 		for e := range ts {
 			if e == i || !inShortlist(e) {
 				if finger[e] == finger[i] && e != i {
-					pc, mc := probe.cyl, ts[e].cyl
-					pc.desc, mc.desc = nil, nil
-					full := match(&pc, &mc, &s)
+					mc := ts[e].galleryCylinders() // as a gallery compares
+					full := match(&pg, &mc, &s)
 					for t, th := range thresholds {
 						if full >= th {
 							pairs[t]++
@@ -82,9 +82,8 @@ func stageRetention(ts []*Template, finger []int, thresholds []float64, pen floa
 				}
 				continue
 			}
-			pc, mc := probe.cyl, ts[e].cyl
-			pc.desc, mc.desc = nil, nil
-			full := match(&pc, &mc, &s)
+			mc := ts[e].galleryCylinders()
+			full := match(&pg, &mc, &s)
 			for t, th := range thresholds {
 				if full < th {
 					continue

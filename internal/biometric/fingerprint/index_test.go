@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -252,11 +253,13 @@ func TestCylinderKeys(t *testing.T) {
 	})
 	t.Run("collision rate follows the Jaccard similarity", func(t *testing.T) {
 		// Two sets of 30 bits sharing s: Jaccard j = s/(60-s). A table
-		// collides with probability j^3 (plus 1/32,768 bucket sharing).
+		// collides with probability j^indexBand (plus 1/4,096 bucket
+		// sharing); 20 shared bits: j = 1/2.
+		half := math.Pow(0.5, indexBand)
 		for _, tc := range []struct {
 			shared   int
 			min, max float64
-		}{{30, 1, 1}, {0, 0, 0.002}, {20, 0.06, 0.20}} {
+		}{{30, 1, 1}, {0, 0, 0.002}, {20, 0.7 * half, 1.3 * half}} {
 			collided, tables := 0, 0
 			for range 200 {
 				perm := r.Perm(cylWords*64 - 32)
@@ -383,7 +386,7 @@ func BenchmarkMinhash(b *testing.B) {
 // sealed in one segment (the coded units, escapes included: entry 0 and
 // the last entry hold a template no other holds, so its buckets' gaps
 // take escapes), with one goroutine or several (each decoding a run of
-// blocks from its cursor).
+// blocks from its cursor), and in segments smaller than a block.
 func TestSealedVotes(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
 	pool := make([]*Template, 200)
@@ -432,6 +435,58 @@ func TestSealedVotes(t *testing.T) {
 	if votes := want[0][0].score(); votes == 0 {
 		t.Error("the lone template gets no votes from itself")
 	}
+	// Segments of 5,000 entries: a block reads several segments, and a
+	// goroutine's first block starts within one (its cursors pass over the
+	// postings before it).
+	g2 := NewGallery()
+	g2.indexFrom, g2.segEntries = 0, 5000
+	g2.AddAll(keys, ts)
+	g2.Seal()
+	if len(g2.idx.sealed) != (n+4999)/5000 {
+		t.Fatalf("%d segments of 5,000 for %d entries", len(g2.idx.sealed), n)
+	}
+	for i, p := range probes {
+		// (a segment's stop words are its own: the scores are not the
+		// tail's, but those of the units decoded one by one)
+		want := sealedScoresRef(g2, p)
+		for _, w := range []int{1, 2, 3} {
+			if got := g2.indexScores(p, w); !slices.Equal(got, want) {
+				t.Errorf("probe %d, %d workers, segments of 5,000: scores differ from the reference", i, w)
+			}
+		}
+	}
+}
+
+// sealedScoresRef is indexScores for a sealed gallery, each list's units
+// decoded one by one (segment.unit) into counters for every entry.
+func sealedScoresRef(g *Gallery, p *Template) []scored {
+	pc := p.galleryCylinders()
+	pl := g.idx.probeLists(probeKeys(&pc))
+	n := len(g.entries)
+	votes := make([]uint8, n*indexRotBins)
+	for k, s := range pl.segs {
+		for _, l := range pl.sealed[k] {
+			e := s.start
+			for i := l.lo; i < l.hi; i++ {
+				u := s.unit(i)
+				if gap := int(u >> unitDirBits); gap == unitEscape {
+					e += unitEscape
+					continue
+				} else {
+					e += gap
+				}
+				if bin := binOf[(dirOfUnit(u)-l.pdir)&(indexDirLevels-1)]; bin >= 0 && votes[e*indexRotBins+int(bin)] < 255 {
+					votes[e*indexRotBins+int(bin)]++
+				}
+			}
+		}
+	}
+	out := make([]scored, n)
+	for i := range out {
+		sc, _ := indexScoreBin(votes[i*indexRotBins:(i+1)*indexRotBins], g.entries[i].n)
+		out[i] = makeScored(sc, int32(i))
+	}
+	return out
 }
 
 func TestUnits(t *testing.T) {

@@ -142,6 +142,9 @@ type cylinders struct {
 	// or is nil when the template has none (made from minutiae only, or
 	// unpacked from a gallery): the matcher then goes without.
 	desc []uint32
+	// tex is each cylinder's texture weight (texture.go), or nil when the
+	// template's texture is unknown (weight 1) or in a gallery.
+	tex []float32
 }
 
 func (c *cylinders) n() int { return len(c.x) }
@@ -787,8 +790,25 @@ func match(a, b *cylinders, s *scratch) float64 {
 	}
 	s.idx = idx
 	sum := float64(0)
-	for _, t := range idx[:min(np, nr)] {
-		sum += float64(l[t])
+	// Texture weights (texture.go): each pair counts sqrt(wa wb) times its
+	// similarity; a template without them has weight 1 throughout.
+	switch {
+	case a.tex != nil && b.tex != nil:
+		for _, t := range idx[:min(np, nr)] {
+			sum += float64(l[t]) * math.Sqrt(float64(a.tex[sel[t].a]*b.tex[sel[t].b]))
+		}
+	case a.tex != nil:
+		for _, t := range idx[:min(np, nr)] {
+			sum += float64(l[t]) * math.Sqrt(float64(a.tex[sel[t].a]))
+		}
+	case b.tex != nil:
+		for _, t := range idx[:min(np, nr)] {
+			sum += float64(l[t]) * math.Sqrt(float64(b.tex[sel[t].b]))
+		}
+	default:
+		for _, t := range idx[:min(np, nr)] {
+			sum += float64(l[t])
+		}
 	}
 	// Pairs that reinforce each other can end above their initial
 	// similarity; the score is capped at 1.
@@ -798,8 +818,9 @@ func match(a, b *cylinders, s *scratch) float64 {
 // Score compares two templates and returns a similarity in [0, 1]: 0 for
 // unrelated prints, higher for more alike. It is deterministic, and
 // Score(a, b) and Score(b, a) differ only by the asymmetry of the pair
-// selection (in practice by a few hundredths at most). Use FMR or Threshold
-// to interpret it. Score is safe for concurrent use.
+// selection (in practice by a few hundredths at most). Use VerifyFMR or
+// VerifyThreshold (the 1:1 calibration) to interpret it; FMR and Threshold
+// are for a gallery's scores. Score is safe for concurrent use.
 func Score(a, b *Template) float64 {
 	var s scratch
 	return match(&a.cyl, &b.cyl, &s)

@@ -416,6 +416,19 @@ func findMinutiae(sk []uint8, w, h int, f *fields) []Minutia {
 			Type: c.typ, Quality: uint8(clamp(int(math.Round(c.quality*100)), 1, 100)),
 		})
 	}
+	// Each minutia's texture count (texture.go): the raw candidates near it.
+	{
+		const r2 = texRadius * texRadius
+		for k := range out {
+			x, y, n := int(out[k].X), int(out[k].Y), 0
+			for _, c := range cs {
+				if dx, dy := c.x-x, c.y-y; dx*dx+dy*dy <= r2 && (dx != 0 || dy != 0) {
+					n++
+				}
+			}
+			out[k].tex = uint8(min(n, math.MaxUint8))
+		}
+	}
 	slices.SortStableFunc(out, func(a, b Minutia) int { return int(b.Quality) - int(a.Quality) })
 	if len(out) > maxMinutiae {
 		out = out[:maxMinutiae]

@@ -4,8 +4,9 @@
 // Extract finds minutiae in an 8-bit grey image (DecodeImage reads TIFF, BMP
 // and PNG); FromISO and ToISO convert to and from ISO/IEC 19794-2:2005
 // records; Score compares two templates with a bit-packed Minutia Cylinder-Code
-// matcher; FMR and Threshold map scores to false-match rates; Gallery holds
-// templates packed in contiguous memory for 1:N search inside an enrolment.
+// matcher, VerifyFMR and VerifyThreshold map its scores to false-match
+// rates; Gallery holds templates packed in contiguous memory for 1:N search
+// inside an enrolment, and FMR and Threshold map a gallery's scores.
 //
 // See docs/fingerprint.md for the algorithm, its sources and measured accuracy.
 package fingerprint
@@ -33,6 +34,9 @@ type Minutia struct {
 	Dir     float32
 	Type    uint8 // TypeOther, TypeEnding or TypeBifurcation
 	Quality uint8 // 1..100, higher is more reliable; 0 unknown
+	// tex counts the skeleton's raw minutia candidates near the minutia
+	// (texture.go); meaningful only in a template whose hasTex is set.
+	tex uint8
 }
 
 // Template is the minutiae of one finger impression at 500 dpi, with the
@@ -46,7 +50,10 @@ type Template struct {
 	// template made from minutiae alone (NewTemplate, FromISO, "AFP1" and
 	// "AFP2" forms).
 	desc []uint32
-	cyl  cylinders
+	// hasTex: the minutiae carry texture counts (texture.go; a template
+	// made by Extract or decoded from "AFP4"), and the cylinders weights.
+	hasTex bool
+	cyl    cylinders
 }
 
 // setDesc gives t the ring descriptors desc (one per minutia) and its
@@ -82,6 +89,7 @@ const (
 	magic       = "AFP1" // minutiae only
 	magicCyl    = "AFP2" // minutiae and cylinders
 	magicDesc   = "AFP3" // minutiae, ring descriptors and cylinders
+	magicTex    = "AFP4" // minutiae, ring descriptors, texture counts and cylinders
 	descSize    = 4      // bytes per minutia of a ring descriptor
 	headerLen   = 4 + 2 + 2 + 2
 	minutiaSize = 8
@@ -94,14 +102,20 @@ const (
 // so that UnmarshalBinary need not rebuild them. A template made by Extract
 // carries ring descriptors (desc.go) and is written as "AFP3": the same
 // with 4 bytes per minutia (its descriptor, uint32) between the minutiae and
-// the cylinders. The older "AFP1" form is "AFP2" without the cylinders.
+// the cylinders, and with its texture counts (texture.go) as "AFP4": "AFP3"
+// with one byte per minutia (its count) after the descriptors. The older
+// "AFP1" form is "AFP2" without the cylinders.
 func (t *Template) MarshalBinary() ([]byte, error) {
 	if len(t.Minutiae) > MaxTemplateMinutiae || t.Width > math.MaxUint16 || t.Height > math.MaxUint16 {
 		return nil, fmt.Errorf("fingerprint: marshal: too large: %w", ErrTemplate)
 	}
-	b := make([]byte, 0, headerLen+(minutiaSize+descSize)*len(t.Minutiae)+5+48*t.cyl.n())
+	b := make([]byte, 0, headerLen+(minutiaSize+descSize+1)*len(t.Minutiae)+5+48*t.cyl.n())
 	b = append(b, magicCyl...)
-	if t.desc != nil {
+	withTex := t.desc != nil && t.hasTex
+	switch {
+	case withTex:
+		copy(b[len(b)-4:], magicTex)
+	case t.desc != nil:
 		copy(b[len(b)-4:], magicDesc)
 	}
 	b = binary.BigEndian.AppendUint16(b, uint16(t.Width))
@@ -116,6 +130,11 @@ func (t *Template) MarshalBinary() ([]byte, error) {
 	plain := len(b)
 	for _, d := range t.desc {
 		b = binary.BigEndian.AppendUint32(b, d)
+	}
+	if withTex {
+		for _, m := range t.Minutiae {
+			b = append(b, m.tex)
+		}
 	}
 	if withCyl, ok := appendCylinders(b, t); ok {
 		return withCyl, nil
@@ -135,16 +154,18 @@ func dirCode(dir float32) uint16 {
 	return uint16(int(math.Round(d/(2*math.Pi)*65536)) & 0xffff)
 }
 
-// UnmarshalBinary decodes bytes written by MarshalBinary ("AFP3", "AFP2",
-// or the older "AFP1"). Stored cylinders are used when the cylinder code that made
+// UnmarshalBinary decodes bytes written by MarshalBinary ("AFP4", "AFP3",
+// "AFP2", or the older "AFP1"; the texture of the last three is unknown,
+// weight 1). Stored cylinders are used when the cylinder code that made
 // them is this one's, and rebuilt from the minutiae otherwise. Truncated or
 // malformed input gives an error wrapping ErrTemplate.
 func (t *Template) UnmarshalBinary(b []byte) error {
 	const op = "fingerprint: unmarshal template"
-	if len(b) < headerLen || string(b[:4]) != magic && string(b[:4]) != magicCyl && string(b[:4]) != magicDesc {
+	if len(b) < headerLen || string(b[:4]) != magic && string(b[:4]) != magicCyl && string(b[:4]) != magicDesc && string(b[:4]) != magicTex {
 		return fmt.Errorf("%s: bad header: %w", op, ErrTemplate)
 	}
-	withDesc := string(b[:4]) == magicDesc
+	withTex := string(b[:4]) == magicTex
+	withDesc := withTex || string(b[:4]) == magicDesc
 	withCyl := withDesc || string(b[:4]) == magicCyl
 	w := int(binary.BigEndian.Uint16(b[4:]))
 	h := int(binary.BigEndian.Uint16(b[6:]))
@@ -155,6 +176,9 @@ func (t *Template) UnmarshalBinary(b []byte) error {
 	end := headerLen + n*minutiaSize
 	if withDesc {
 		end += n * descSize
+	}
+	if withTex {
+		end += n
 	}
 	if len(b) != end && (!withCyl || len(b) < end) {
 		return fmt.Errorf("%s: %d bytes for %d minutiae: %w", op, len(b), n, ErrTemplate)
@@ -179,6 +203,9 @@ func (t *Template) UnmarshalBinary(b []byte) error {
 		if ms[i].Type > TypeBifurcation || ms[i].Quality > 100 {
 			return fmt.Errorf("%s: minutia %d: %w", op, i, ErrTemplate)
 		}
+		if withTex {
+			ms[i].tex = b[headerLen+n*(minutiaSize+descSize)+i]
+		}
 	}
 	if withCyl {
 		c, ok, err := readCylinders(b[end:], ms)
@@ -188,11 +215,17 @@ func (t *Template) UnmarshalBinary(b []byte) error {
 		if ok {
 			*t = Template{Width: w, Height: h, Minutiae: ms, cyl: c}
 			t.setDesc(desc)
+			if withTex {
+				t.setTex()
+			}
 			return nil
 		}
 	}
 	*t = *newTemplate(w, h, ms)
 	t.setDesc(desc)
+	if withTex {
+		t.setTex()
+	}
 	return nil
 }
 
