@@ -278,20 +278,8 @@ func stftAnalyse(norm []float32, w, h int, f *fields) *stftWindows {
 			if en[ty*tw+tx] == 0 {
 				continue
 			}
-			var e, s float64
-			for dy := -1; dy <= 1; dy++ {
-				for dx := -1; dx <= 1; dx++ {
-					xx, yy := tx+dx, ty+dy
-					if xx < 0 || yy < 0 || xx >= tw || yy >= th {
-						continue
-					}
-					wgt := 1.0 / float64(1+dx*dx+dy*dy)
-					e += wgt * en[yy*tw+xx]
-					s += wgt * fr[yy*tw+xx]
-				}
-			}
-			if e > 0 {
-				sw.rho0[ty*tw+tx] = s / e
+			if e, f := energyWeighted(en, fr, tw, th, tx, ty); e > 0 {
+				sw.rho0[ty*tw+tx] = f / e
 			}
 		}
 	}
@@ -529,20 +517,8 @@ func windowParams(sw *stftWindows, w, h int, f *fields, cfg stftParams) (normals
 			if rho0s[k] == 0 {
 				continue
 			}
-			var e, sum float64
-			for dy := -1; dy <= 1; dy++ {
-				for dx := -1; dx <= 1; dx++ {
-					xx, yy := tx+dx, ty+dy
-					if xx < 0 || yy < 0 || xx >= tw || yy >= th {
-						continue
-					}
-					wgt := 1.0 / float64(1+dx*dx+dy*dy)
-					e += wgt * en[yy*tw+xx]
-					sum += wgt * fr[yy*tw+xx]
-				}
-			}
-			if e > 0 {
-				rho0s[k] = float32(sum / e)
+			if e, f := energyWeighted(en, fr, tw, th, tx, ty); e > 0 {
+				rho0s[k] = float32(f / e)
 			}
 		}
 	}
@@ -633,4 +609,23 @@ func fillSmallBounded(m []uint8, w, h int, v uint8, maxArea int, seen []uint8) {
 			m[q] = v
 		}
 	}
+}
+
+// energyWeighted sums over the 3x3 tiles around (tx, ty) of a tw x th
+// grid the energy en and the energy-weighted frequency fr, each tile
+// weighted 1/(1+dx^2+dy^2): their ratio is the neighbourhood's ridge
+// frequency.
+func energyWeighted(en, fr []float64, tw, th, tx, ty int) (e, f float64) {
+	for dy := -1; dy <= 1; dy++ {
+		for dx := -1; dx <= 1; dx++ {
+			xx, yy := tx+dx, ty+dy
+			if xx < 0 || yy < 0 || xx >= tw || yy >= th {
+				continue
+			}
+			wgt := 1.0 / float64(1+dx*dx+dy*dy)
+			e += wgt * en[yy*tw+xx]
+			f += wgt * fr[yy*tw+xx]
+		}
+	}
+	return e, f
 }
