@@ -416,13 +416,7 @@ func windowFilter(hf *[stftN * stftN]float32, normal, coh, rho0 float32, cfg stf
 		if rho > cut {
 			break
 		}
-		d := fftTab.ang[i] - normal
-		for d > math.Pi/2 {
-			d -= math.Pi
-		}
-		for d < -math.Pi/2 {
-			d += math.Pi
-		}
+		d := axialDiff(fftTab.ang[i], normal)
 		if d >= bw || d <= -bw {
 			continue
 		}
@@ -487,13 +481,7 @@ func windowParams(sw *stftWindows, w, h int, f *fields, cfg stftParams) (normals
 			z := sw.spec[ty*pairs+tx/2]
 			var e, sum float64
 			for _, i := range fftTab.band {
-				d := fftTab.ang[i] - normals[k]
-				for d > math.Pi/2 {
-					d -= math.Pi
-				}
-				for d < -math.Pi/2 {
-					d += math.Pi
-				}
+				d := axialDiff(fftTab.ang[i], normals[k])
 				if d >= sec || d <= -sec {
 					continue
 				}
@@ -628,4 +616,17 @@ func energyWeighted(en, fr []float64, tw, th, tx, ty int) (e, f float64) {
 		}
 	}
 	return e, f
+}
+
+// axialDiff is the difference a - b of two orientations (angles modulo a
+// half turn), in [-pi/2, pi/2].
+func axialDiff(a, b float32) float32 {
+	d := a - b
+	for d > math.Pi/2 {
+		d -= math.Pi
+	}
+	for d < -math.Pi/2 {
+		d += math.Pi
+	}
+	return d
 }
