@@ -424,51 +424,42 @@ func (b *Builder) Gallery() (*Gallery, error) {
 // in table t are the next per[e] of tb[t] and whose direction units the
 // next of dirs: the segment seal would make from the same postings.
 //
-// Each table is done by one core, in three passes over its postings: the
-// units of every bucket are counted (their offsets follow, and the
-// postings of each group of partGroup buckets: its buckets' units less
-// its escapes); the postings are
-// partitioned by group (a stable counting sort into 1 << partBits groups,
-// so that the writes go to few places at a time); and each group's
-// postings are coded into a scratch of the group's units, bucket cursors
-// of the group only (a few kilobytes of units, in cache), then copied
-// into the segment. The first byte of a table's units may hold the
-// previous table's last unit's bits (another core's): it is or-ed in
-// after.
+// Each table is done by one core, in two passes over its postings: the
+// units of every bucket are counted (their offsets follow), then each
+// posting is coded straight into the segment at its bucket's cursor. A
+// table's 4,096 cursors (32 KB) and the cache lines its buckets are being
+// written at (about 256 KB) stay in a core's cache, so the writes,
+// scattered over 4,096 places, do not go to memory one by one (with the
+// 32,768 buckets a table of the index before issue 17's fourteenth pass
+// they did not fit, and the postings were partitioned by groups of
+// buckets first: two more passes, and a copy).
 func buildSegment(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint8) *segment {
 	var sc segScratch
 	return sc.build(start, per, tb, dirs)
 }
 
 // segScratch is buildSegment's working memory, kept from one segment to
-// the next of a build (fresh memory costs its first touch and clearing:
-// about 23 MB a segment).
+// the next of a build (fresh memory costs its first touch and clearing).
 type segScratch struct {
 	counts [indexTables][]unitCount
-	bufs   chan []uint32 // partition buffers, one a core
 }
 
-// unitCount is a bucket's units counted so far and its last entry (side
-// by side: the count pass reads and writes one cache line a posting).
+// unitCount is a bucket's units counted so far (its cursor, when coding)
+// and its last entry (side by side: a posting reads and writes one cache
+// line).
 type unitCount struct {
 	units uint32
 	last  int32
 }
 
-const (
-	partBits  = 8
-	partGroup = 1 << indexBucketBits >> partBits // buckets in a group
-)
+// codeSerialBelow: a segment of fewer postings a table than this is coded
+// on one core (see build).
+const codeSerialBelow = 64
 
 func (sc *segScratch) build(start int, per []uint8, tb *[indexTables][]uint16, dirs []uint8) *segment {
 	const tbk = 1 << indexBucketBits
 	s := &segment{start: start, n: len(per), off: make([]uint32, buckets+1)}
-	if sc.bufs == nil {
-		sc.bufs = make(chan []uint32, indexTables)
-	}
-	// Units per bucket, and postings per group (the partition's starts),
-	// every table on its own core.
-	var starts [indexTables][1<<partBits + 1]int32
+	// Units per bucket, every table on its own core.
 	parallel(indexTables, func(t int) {
 		cs := sc.counts[t]
 		if cs == nil {
@@ -477,33 +468,10 @@ func (sc *segScratch) build(start int, per []uint8, tb *[indexTables][]uint16, d
 		} else {
 			clear(cs)
 		}
-		st := &starts[t]
-		var esc [1 << partBits]int32 // escape units of each group
-		bs := tb[t]
-		j := 0
-		for e, k := range per {
-			end := j + int(k)
-			for ; j < end; j++ {
-				b := bs[j]
-				c := &cs[b]
-				// (escapes are rare: a branch, not a division a posting)
-				d, u := uint32(int32(e)-c.last), c.units+1
-				if d >= unitEscape {
-					u += d / unitEscape
-					esc[b>>(indexBucketBits-partBits)] += int32(d / unitEscape)
-				}
-				c.units, c.last = u, int32(e)
-			}
-		}
-		// A group's postings: its buckets' units less its escapes (summed
-		// here, not counted a posting: 5 % of the build's time less).
+		countTable(cs, tb[t], per)
 		off := s.off[t*tbk : (t+1)*tbk]
 		for b := range cs {
 			off[b] = cs[b].units
-			st[b/partGroup+1] += int32(cs[b].units)
-		}
-		for g, n := range esc {
-			st[g+1] -= n
 		}
 	})
 	at := uint32(0)
@@ -515,75 +483,50 @@ func (sc *segScratch) build(start int, per []uint8, tb *[indexTables][]uint16, d
 	s.units = make([]byte, unitBytes(int(at)))
 	hugepage.Advise(s.units)
 	s.postings = len(dirs) * indexTables
-	firsts := make([]byte, indexTables) // each table's first byte, or-ed in at the end
-	// one partition buffer a core, reused from table to table
-	bufs := sc.bufs
-	parallel(indexTables, func(t int) {
-		bs := tb[t]
-		n := len(bs)
-		var sorted []uint32
-		select {
-		case sorted = <-bufs:
-		default:
+	// A unit is or-ed into the 4 bytes from its first, which may hold the
+	// next table's first bits: tables coded at the same time are never
+	// neighbours (the even ones, then the odd ones; a table of at least
+	// codeSerialBelow postings spans more than 4 bytes), and a smaller
+	// segment is coded on one core.
+	code := func(t int) {
+		cs := sc.counts[t]
+		for b := range cs {
+			cs[b] = unitCount{units: s.off[t*tbk+b]}
 		}
-		if cap(sorted) < n {
-			sorted = make([]uint32, n)
-			hugepage.Advise(sorted)
+		codeTable(s.units, cs, tb[t], dirs, per)
+	}
+	if len(dirs) < codeSerialBelow {
+		for t := range indexTables {
+			code(t)
 		}
-		sorted = sorted[:n]
-		defer func() { bufs <- sorted }()
-		// Partition the postings (entry << 13 | bucket in its group << 6 |
-		// direction unit bits) by group, keeping entry order.
-		start := &starts[t]
-		for g := 1; g < len(start); g++ {
-			start[g] += start[g-1]
-		}
-		pos := *start
-		partitionTable(sorted, &pos, bs, dirs, per)
-		// A group's units are coded into scr (in cache: the group's 128
-		// buckets are 128 cursors), then copied into the segment in one
-		// pass.
-		fb := int(s.off[t*tbk]) * unitBits / 8 // the table's first byte
-		var scr []byte
-		var cp [partGroup]groupCursor
-		for g := range 1 << partBits {
-			base := t*tbk + g*partGroup
-			u0, u1 := s.off[base], s.off[base+partGroup]
-			if u0 == u1 {
-				continue
-			}
-			b0 := int(u0) * unitBits / 8
-			b1 := (int(u1)*unitBits + 7) / 8 // the group's bytes: [b0, b1)
-			// (a unit is or-ed into the 4 bytes from its first)
-			scr = slices.Grow(scr[:0], b1-b0+4)[:b1-b0+4]
-			clear(scr)
-			bit0 := uint(b0) * 8
-			for b := range cp {
-				cp[b] = groupCursor{at: s.off[base+b]}
-			}
-			codeGroup(scr, sorted[start[g]:start[g+1]], &cp, bit0)
-			// The group's first and last bytes may hold another group's
-			// bits (this table's: or-ed, by this goroutine), and the
-			// table's first byte the previous table's (kept for the end);
-			// the bytes between are this group's alone.
-			n := b1 - b0
-			if b0 == fb {
-				firsts[t] = scr[0]
-			} else if scr[0] != 0 {
-				s.units[b0] |= scr[0]
-			}
-			if n > 1 {
-				copy(s.units[b0+1:b1-1], scr[1:n-1])
-				if scr[n-1] != 0 {
-					s.units[b1-1] |= scr[n-1]
-				}
-			}
-		}
-	})
-	for t, v := range firsts {
-		s.units[int(s.off[t*tbk])*unitBits/8] |= v
+		return s
+	}
+	for parity := range 2 {
+		parallel((indexTables+1-parity)/2, func(i int) { code(2*i + parity) })
 	}
 	return s
+}
+
+// countTable counts into cs the units of each bucket of one table (buckets
+// bs, per[e] postings for entry e): a unit a posting and an escape unit
+// per unitEscape of a gap. A function of its own, as codeTable.
+func countTable(cs []unitCount, bs []uint16, per []uint8) {
+	if len(cs) != 1<<indexBucketBits {
+		panic("fingerprint: bucket counts")
+	}
+	j := 0
+	for e, k := range per {
+		end := j + int(k)
+		for ; j < end; j++ {
+			c := &cs[bs[j]&(1<<indexBucketBits-1)] // (in range: Add checked)
+			// (escapes are rare: a branch, not a division a posting)
+			d, u := uint32(int32(e)-c.last), c.units+1
+			if d >= unitEscape {
+				u += d / unitEscape
+			}
+			c.units, c.last = u, int32(e)
+		}
+	}
 }
 
 // orUnit ors unit value v into buf at bit: 4 bytes from bit/8 are read
@@ -600,56 +543,32 @@ func orUnit(buf []byte, bit uint, v uint32) {
 	binary.LittleEndian.PutUint32(buf[k:], w)
 }
 
-// groupCursor is where the coding of a bucket of a group stands: its next
-// unit and the entry of its last posting (0 before the first).
-type groupCursor struct {
-	at   uint32
-	prev int32
-}
-
-// partitionTable writes the postings of one table (buckets bs, direction
-// units dirs, per[e] postings for entry e) into sorted by group, pos[g]
-// being where group g's next goes (advanced).
-func partitionTable(sorted []uint32, pos *[1<<partBits + 1]int32, bs []uint16, dirs []uint8, per []uint8) {
-	if len(dirs) < len(bs) {
+// codeTable codes the postings of one table (buckets bs, direction units
+// dirs, per[e] postings for entry e, in entry order) into units, from the
+// buckets' cursors cs (each bucket's next unit, and its last entry: 0
+// before the first). A function of its own: inside the build's closure a
+// loop like this reloaded its values from the stack a posting
+// (docs/galleries.md, "Twelfth round").
+func codeTable(units []byte, cs []unitCount, bs []uint16, dirs []uint8, per []uint8) {
+	if len(dirs) < len(bs) || len(cs) != 1<<indexBucketBits {
 		panic("fingerprint: short direction units")
 	}
 	dirs = dirs[:len(bs)]
-	// One loop over the postings, the entry advanced at its end (the
-	// compiler reloads fewer values from the stack a posting than in a
-	// loop per entry; no faster measured: the scattered stores bound it).
-	e, end := 0, 0
+	// One loop over the postings, the entry advanced at its end.
+	e, end := int32(-1), 0
 	for j, b := range bs {
 		for j == end {
-			end += int(per[e])
 			e++
+			end += int(per[e])
 		}
-		b &= 1<<indexBucketBits - 1 // (in range: Add checked)
-		g := b >> (indexBucketBits - partBits)
-		p := pos[g]
-		sorted[p] = uint32(e-1)<<13 | uint32(b&(partGroup-1))<<6 | uint32(dirs[j])
-		pos[g] = p + 1
-	}
-}
-
-// codeGroup codes the postings ps of one group (entry << 13 | bucket in
-// the group << 6 | direction unit bits, in entry order) into scr, whose
-// first bit is unit bit0/unitBits of the segment, from the buckets'
-// cursors cp. A function of its own, each bucket's cursor and last entry
-// side by side: inside the build's closure the loop reloaded five of its
-// values from the stack a posting (a sixth more time, one thread;
-// docs/galleries.md, "Twelfth round").
-func codeGroup(scr []byte, ps []uint32, cp *[partGroup]groupCursor, bit0 uint) {
-	for _, p := range ps {
-		c := &cp[(p>>6)&(partGroup-1)]
-		e := int32(p >> 13)
-		d := uint32(e - c.prev)
-		i := c.at
+		c := &cs[b&(1<<indexBucketBits-1)]
+		d := uint32(e - c.last)
+		i := c.units
 		for ; d >= unitEscape; d -= unitEscape {
-			orUnit(scr, uint(i)*unitBits-bit0, unitEscape<<unitDirBits)
+			orUnit(units, uint(i)*unitBits, unitEscape<<unitDirBits)
 			i++
 		}
-		orUnit(scr, uint(i)*unitBits-bit0, d<<unitDirBits|p&(1<<unitDirBits-1))
-		c.at, c.prev = i+1, e
+		orUnit(units, uint(i)*unitBits, d<<unitDirBits|uint32(dirs[j])&(1<<unitDirBits-1))
+		c.units, c.last = i+1, e
 	}
 }

@@ -44,6 +44,10 @@ func TestBuilderMakesTheLoadedGallery(t *testing.T) {
 	}{
 		{"indexed, several segments", 3000, 700, 100},
 		{"indexed, escapes", 2*unitEscape + 500, segEntries, 100},
+		// segments of one and two entries: coded on one core (under
+		// codeSerialBelow postings a table), and the smallest on two
+		{"one entry a segment", 300, 1, 100},
+		{"two entries a segment", 300, 2, 100},
 		{"too small to index", 50, segEntries, 100},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -299,7 +303,7 @@ func randomSegmentInput() (per []uint8, tb [indexTables][]uint16, dirs []uint8) 
 	for e := range per {
 		per[e] = 40
 		for range 40 {
-			dirs = append(dirs, uint8(r.IntN(64)))
+			dirs = append(dirs, uint8(r.IntN(1<<unitDirBits)))
 			for t := range tb {
 				tb[t] = append(tb[t], uint16(r.IntN(1<<indexBucketBits)))
 			}
