@@ -2,17 +2,22 @@
 // (2 MiB) before they are first written, unless the environment variable
 // ASSENT_HUGEPAGES is "0". On the virtual machines of this project
 // (transparent huge pages in "madvise" mode) the first touch of fresh
-// memory is dear, and whether huge pages make it cheaper depends on the
-// machine and the size: the eleventh session's machine took less CPU
-// without the advice for a 100,000-person load but more at a million
-// (a start from a snapshot 35.5 / 39.3 s with it, 42.4 / 46.0 s without;
-// docs/galleries.md, "At a million people, eleventh session"), so the
-// advice stays on by default and ASSENT_HUGEPAGES=0 turns it off to
-// measure a machine.
+// memory is dear, and a first touch in 4 KiB pages dearer still: about
+// 3.3 s of CPU a GB against 0.2 in huge pages when the host has the
+// memory at hand, 4.9 against 2.0 when it has to provide it again (the
+// guest reports freed memory to the host: docs/galleries.md,
+// "Seventeenth round"). Advise reaches the aligned 2 MiB blocks inside
+// one large array; Prepare, before a load, the heap's address space
+// that the load's arrays and objects will take. ASSENT_HUGEPAGES=0
+// turns both off to measure a machine without them.
 package hugepage
 
 import (
+	"math"
 	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
 	"unsafe"
 )
 
@@ -42,4 +47,45 @@ func Advise[T any](s []T) {
 		return
 	}
 	advise(unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(s[:cap(s)])), lo-p)), hi-lo))
+}
+
+// Prepare readies the Go heap for a load that is about to allocate about
+// n bytes of long-lived arrays and objects, when enabled (see the package
+// comment): it takes n bytes of address space from the runtime without
+// touching or zeroing them, advises huge pages over them and over the
+// heap's address space already mapped, and hands them back (a
+// collection, and the heap's free memory returned to the system). The runtime places later allocations at the lowest free
+// addresses, so the load's arrays and small objects alike land on
+// advised address space and are first touched in 2 MiB pages, not only
+// the aligned blocks inside large arrays that Advise reaches. Address
+// space the runtime maps later (beyond n) is not advised. A platform
+// without the advice does nothing.
+//
+// Memory already resident stays as it is; the advice costs no memory
+// until a page is touched, and a 2 MiB page is made resident whole when
+// any byte of it is first written, which the load does anyway.
+//
+// n is capped at half the machine's memory: the runtime asks the kernel
+// for the address space in one mapping, which a kernel that limits
+// overcommitment may refuse when it is larger than the memory it has (a
+// fatal error in the runtime).
+func Prepare(n int64) {
+	n = min(n, int64(totalMemory()/2), math.MaxInt/2)
+	if !enabled || !supported || n < Size {
+		return
+	}
+	// strings.Builder.Grow allocates without zeroing: the runtime maps
+	// fresh address space (or reuses free space) without writing a byte
+	// of it, which make would do for space used before.
+	var sb strings.Builder
+	sb.Grow(int(n))
+	sb.WriteByte(0)
+	p := unsafe.StringData(sb.String())
+	adviseHeap(unsafe.Slice(p, n))
+	runtime.KeepAlive(&sb)
+	sb = strings.Builder{}
+	// Collected and handed back at once: the runtime then counts the n
+	// bytes as released (they were never touched), not as free memory
+	// it holds, which a memory limit would count.
+	debug.FreeOSMemory()
 }
