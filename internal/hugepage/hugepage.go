@@ -54,16 +54,17 @@ func Advise[T any](s []T) {
 // comment): it takes n bytes of address space from the runtime without
 // touching or zeroing them, advises huge pages over them and over the
 // heap's address space already mapped, and hands them back (a
-// collection, and the heap's free memory returned to the system). The runtime places later allocations at the lowest free
-// addresses, so the load's arrays and small objects alike land on
-// advised address space and are first touched in 2 MiB pages, not only
-// the aligned blocks inside large arrays that Advise reaches. Address
-// space the runtime maps later (beyond n) is not advised. A platform
-// without the advice does nothing.
+// collection, then the heap's free memory returned to the system). The
+// runtime places later allocations at the lowest free addresses, so the
+// load's arrays and small objects alike land on advised address space
+// and are first touched in 2 MiB pages, not only the aligned blocks
+// inside large arrays that Advise reaches. Address space the runtime
+// maps later (beyond n) is not advised. A platform without the advice
+// does nothing.
 //
 // Memory already resident stays as it is; the advice costs no memory
-// until a page is touched, and a 2 MiB page is made resident whole when
-// any byte of it is first written, which the load does anyway.
+// until a page is touched, and a 2 MiB page is then made resident whole,
+// which a load writing its arrays densely needs anyway.
 //
 // n is capped at half the machine's memory: the runtime asks the kernel
 // for the address space in one mapping, which a kernel that limits
