@@ -762,10 +762,11 @@ func LoadSnapshot(ctx context.Context, path string, keys SnapshotKeys, index, of
 	// The load's arrays and objects take about the file's size and a
 	// quarter at most (the gallery about its size, the batches in flight
 	// and the garbage the load pacer allows the rest): that much address
-	// space advised huge pages before the first batch (docs/galleries.md,
+	// space advised huge pages before the first batch, and made resident
+	// while a core is idle until the load ends (docs/galleries.md,
 	// "Seventeenth round").
 	if fi, err := f.Stat(); err == nil {
-		hugepage.Prepare(fi.Size() / 4 * 5)
+		defer hugepage.Prepare(fi.Size() / 4 * 5)()
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

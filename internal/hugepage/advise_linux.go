@@ -3,6 +3,7 @@ package hugepage
 import (
 	"bufio"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,8 +27,8 @@ func totalMemory() uint64 {
 // writable mappings adjacent to it (the Go heap's mapped address space,
 // which the runtime maps contiguously), read from /proc/self/maps. Only
 // the aligned 2 MiB blocks are advised; pages already resident are left
-// as they are.
-func adviseHeap(b []byte) {
+// as they are. It returns the low end of the advised range.
+func adviseHeap(b []byte) uintptr {
 	lo := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
 	hi := lo + uintptr(len(b))
 	if maps, err := readMaps(); err == nil {
@@ -36,11 +37,74 @@ func adviseHeap(b []byte) {
 	lo = (lo + Size - 1) &^ (Size - 1)
 	hi &^= Size - 1
 	if hi <= lo {
-		return
+		return 0
 	}
 	// The range is addresses read from the kernel's map of this
 	// process, not a Go object: the system call takes them as numbers.
-	_, _, _ = syscall.Syscall(syscall.SYS_MADVISE, lo, hi-lo, syscall.MADV_HUGEPAGE)
+	if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, lo, hi-lo, syscall.MADV_HUGEPAGE); e != 0 {
+		return 0
+	}
+	return lo
+}
+
+// madvPopulateWrite is MADV_POPULATE_WRITE (Linux 5.14): the pages of a
+// range made resident and writable, as a write to each would, without
+// writing them.
+const madvPopulateWrite = 23
+
+// schedIdle is the SCHED_IDLE scheduling policy: a thread that runs only
+// when a core would otherwise be idle.
+const schedIdle = 5
+
+// populate makes [lo, hi) resident in steps of a few huge pages, in
+// address order (the order in which the runtime hands out free pages),
+// from a thread of its own at SCHED_IDLE, until it reaches hi, the
+// process's resident memory reaches limit bytes, or stop is closed.
+// Pages already resident are left as they are; a page made resident
+// holds zeros, as a fresh one. It gives up where the kernel has no such
+// advice or policy.
+func populate(lo, hi, limit uintptr, stop <-chan struct{}) {
+	runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+	var param [1]int32     // sched_param: priority 0
+	if _, _, e := syscall.RawSyscall(syscall.SYS_SCHED_SETSCHEDULER, 0, schedIdle, uintptr(unsafe.Pointer(&param[0]))); e != 0 {
+		return
+	}
+	const step = 2 * Size
+	for a := lo; a+step <= hi; a += step {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if resident() >= limit {
+			return
+		}
+		if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, a, step, madvPopulateWrite); e != 0 {
+			return
+		}
+	}
+}
+
+// resident is the process's resident memory in bytes, from
+// /proc/self/statm (its second field, in pages); the largest value if
+// it cannot be read, so that nothing is made resident on a guess.
+func resident() uintptr {
+	var buf [128]byte
+	f, err := os.Open("/proc/self/statm")
+	if err != nil {
+		return ^uintptr(0)
+	}
+	n, _ := f.Read(buf[:])
+	f.Close()
+	fields := strings.Fields(string(buf[:n]))
+	if len(fields) < 2 {
+		return ^uintptr(0)
+	}
+	pages, err := strconv.ParseUint(fields[1], 10, 64)
+	if err != nil {
+		return ^uintptr(0)
+	}
+	return uintptr(pages) * uintptr(os.Getpagesize())
 }
 
 // mapping is one line of /proc/self/maps: an address range, whether it

@@ -6,6 +6,10 @@ const supported = false
 
 func advise([]byte) {}
 
-func adviseHeap([]byte) {}
+func adviseHeap([]byte) uintptr { return 0 }
+
+func populate(lo, hi, limit uintptr, stop <-chan struct{}) {}
+
+func resident() uintptr { return 0 }
 
 func totalMemory() uint64 { return 0 }

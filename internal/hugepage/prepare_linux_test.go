@@ -48,7 +48,7 @@ func TestPrepareGivesALoadHugePages(t *testing.T) {
 	thpAdvised(t)
 	defer func(e bool) { enabled = e }(enabled)
 	enabled = true
-	Prepare(256 << 20)
+	defer Prepare(256 << 20)()
 	before := anonHuge(t)
 	var arrays [][]byte
 	for i := range 16 {
