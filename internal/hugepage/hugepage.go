@@ -65,16 +65,17 @@ func Advise[T any](s []T) {
 //     space the runtime maps later (beyond n) is not advised.
 //   - A thread that runs only when a core is otherwise idle makes the
 //     heap's pages resident in address order, until done is called or
-//     the process's resident memory has grown by four fifths of n: the first touches
-//     the load would make itself (about 2 s of CPU a GB on this project's
-//     machines) are made in the moments the load leaves a core idle
-//     (waiting on the disk, or on its one serial step).
+//     the process's resident memory has grown by four fifths of n: the
+//     first touches the load would make itself (about 2 s of CPU a GB
+//     on this project's machines) are made in the moments the load
+//     leaves a core idle (between reads, or in its one serial step).
 //
 // Memory already resident stays as it is. A page made resident ahead
-// holds zeros, as a fresh one, and is the load's to use; what the load
-// did not reach by the time done is called stays resident as the heap's
-// free memory (the runtime's scavenger returns it in time). A platform
-// without the advice does nothing.
+// holds zeros, as a fresh one, and is the load's to use. What the load
+// did not reach by the time done is called stays resident until the heap
+// allocates it: the runtime counts it as released, so its scavenger does
+// not return it. The bound above keeps that below four fifths of n. A
+// platform without the advice does nothing.
 //
 // n is capped at half the machine's memory: the runtime asks the kernel
 // for the address space in one mapping, which a kernel that limits
